@@ -1,0 +1,33 @@
+import type { Client as TemporalClient } from '@temporalio/client';
+import type { Client as ElasticsearchClient } from '@elastic/elasticsearch';
+import type { Config } from '../lib/config.js';
+import type { Database } from '../db/client.js';
+import type { Logger } from '../lib/logger.js';
+import type { Encryptor } from '../lib/crypto.js';
+import type { BlobStore } from '../lib/blob-store.js';
+import type { SecretStore } from '../lib/secret-store.js';
+
+/** Everything route handlers need, built once by api/server.ts (or a test) and injected. */
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  temporal: TemporalClient;
+  /** One call to Temporal without the client's retries, for /ready. */
+  pingTemporal: () => Promise<unknown>;
+  elasticsearch?: ElasticsearchClient;
+  logger: Logger;
+  encryptor: Encryptor;
+  blobs: BlobStore;
+  secrets: SecretStore;
+}
+
+export type Principal = { kind: 'admin' } | { kind: 'api_key'; keyId: string; name: string };
+
+export interface AppEnv {
+  Variables: {
+    deps: AppDeps;
+    requestId: string;
+    logger: Logger;
+    principal?: Principal;
+  };
+}

@@ -1,0 +1,35 @@
+// Builds the API's dependencies from config; the returned close() releases them.
+import { Client as ElasticsearchClient } from '@elastic/elasticsearch';
+import { Client, Connection } from '@temporalio/client';
+import { connectDatabase } from '../db/client.js';
+import { BlobStore } from '../lib/blob-store.js';
+import type { Config } from '../lib/config.js';
+import { Encryptor } from '../lib/crypto.js';
+import type { Logger } from '../lib/logger.js';
+import { SecretStore } from '../lib/secret-store.js';
+import type { AppDeps } from './context.js';
+
+export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; close: () => Promise<void> } {
+  const database = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'mailflow-api' });
+  // Lazy: the API starts (and /ready says why it is not ready) while Temporal is still coming up.
+  const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // No retry interceptor: a readiness probe must answer now, not retry in the background.
+  const probe = Connection.lazy({ address: config.TEMPORAL_ADDRESS, interceptors: [] });
+  const pingTemporal = () => probe.withDeadline(Date.now() + 2_000, () => probe.workflowService.getSystemInfo({}));
+  const elasticsearch = config.ELASTICSEARCH_URL ? new ElasticsearchClient({ node: config.ELASTICSEARCH_URL }) : undefined;
+  const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
+  const deps: AppDeps = {
+    config, db: database.db, temporal, pingTemporal, elasticsearch, logger, encryptor,
+    blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
+  };
+  return {
+    deps,
+    async close() {
+      await connection.close().catch(() => {});
+      await probe.close().catch(() => {});
+      await elasticsearch?.close();
+      await database.close();
+    },
+  };
+}

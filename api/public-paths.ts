@@ -1,0 +1,15 @@
+// The only routes reachable without an API key. Listed in one place (and in the README).
+export const publicPathPatterns: RegExp[] = [
+  /^\/$/,                          // web pages (they ask for a key before calling the API)
+  /^\/web(\/.*)?$/,
+  /^\/health$/, /^\/ready$/,       // liveness and readiness probes
+  /^\/docs$/, /^\/openapi\.json$/, // API documentation
+  /^\/v1\/webhooks\/[^/]+$/,       // provider webhooks: verified by signature instead
+  /^\/v1\/oauth\/[^/]+\/callback$/,// OAuth redirects from identity providers
+  /^\/t\/.+$/,                     // tracking pixels
+  /^\/v1\/verify$/,                // recipients verifying their mailing token
+];
+
+export function isPublicPath(path: string): boolean {
+  return publicPathPatterns.some((pattern) => pattern.test(path));
+}

@@ -1,0 +1,37 @@
+// The API process: migrate, serve, and on SIGTERM/SIGINT stop accepting, finish in-flight requests,
+// close connections and exit 0.
+import { serve } from '@hono/node-server';
+import { runMigrations } from '../db/migrate.js';
+import { loadConfigOrExit } from '../lib/config.js';
+import { createLogger } from '../lib/logger.js';
+import { createApp } from './app.js';
+import { buildAppDeps } from './deps.js';
+
+const config = loadConfigOrExit();
+const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
+if (!config.ADMIN_API_KEY) logger.warn('ADMIN_API_KEY is not set: only API keys already in the database can call the API');
+
+await runMigrations(config.DATABASE_URL);
+const { deps, close } = buildAppDeps(config, logger);
+const app = createApp(deps);
+const server = serve({ fetch: app.fetch, port: config.API_PORT, hostname: config.API_HOST }, (info) => {
+  logger.info({ url: `http://${config.API_HOST}:${info.port}` }, 'api listening');
+});
+
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'api stopping');
+  server.close(() => {
+    close().then(() => process.exit(0), (error: unknown) => {
+      logger.error({ err: error }, 'error while closing');
+      process.exit(1);
+    });
+  });
+  // Keep-alive connections would hold close() open: end idle ones now, the rest after a grace period.
+  (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+  setTimeout(() => (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(), 10_000).unref();
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,14 @@
+import { pgTable, text, timestamp, index } from 'drizzle-orm/pg-core';
+
+/** Bearer API keys. Only a SHA-256 of the key is stored; the key itself is shown once, at creation. */
+export const apiKeys = pgTable('api_keys', {
+  id: text().primaryKey(),
+  name: text().notNull(),
+  // Lookup by hash on every authenticated request.
+  keyHash: text().notNull().unique(),
+  // The first characters, so an operator can tell keys apart without the secret.
+  prefix: text().notNull(),
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  lastUsedAt: timestamp({ withTimezone: true }),
+  revokedAt: timestamp({ withTimezone: true }),
+}, (t) => [index('api_keys_created_at_idx').on(t.createdAt)]);

@@ -1,0 +1,4 @@
+export * from './api-keys.js';
+export * from './secrets.js';
+export * from './blobs.js';
+export * from './platform.js';

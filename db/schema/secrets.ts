@@ -1,0 +1,13 @@
+import { pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+
+/**
+ * Secrets shared by every process (provider API tokens, OAuth token caches), sealed with AES-256-GCM.
+ * `value` is ciphertext only; see lib/secret-store.ts.
+ */
+export const secrets = pgTable('secrets', {
+  name: text().primaryKey(),
+  value: text().notNull(),
+  keyId: text().notNull(),
+  expiresAt: timestamp({ withTimezone: true }),
+  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});

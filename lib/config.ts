@@ -1,0 +1,76 @@
+// The process environment, parsed once at boot. Nothing else reads process.env: entry points call
+// loadConfig() and pass the result down, so a bad variable stops the process with its name.
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.string().url().optional());
+
+/** `kid:base64key[,kid:base64key…]`; the first key encrypts, every key decrypts (rotation). */
+const encryptionKeys = z.string().transform((raw, ctx) => {
+  const keys = raw.split(',').map((part) => part.trim()).filter(Boolean).map((part) => {
+    const [id, b64] = part.split(':');
+    return { id: id ?? '', key: Buffer.from(b64 ?? '', 'base64') };
+  });
+  const bad = keys.find((k) => !/^[A-Za-z0-9_-]{1,16}$/.test(k.id) || k.key.length !== 32);
+  if (keys.length === 0 || bad) {
+    ctx.addIssue({ code: 'custom', message: 'expected kid:base64(32 bytes)[,kid:base64(32 bytes)…]' });
+    return z.NEVER;
+  }
+  return keys;
+});
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: port.default(3000),
+  PUBLIC_BASE_URL: z.string().url().default('http://localhost:3000'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_UI_URL: optionalUrl,
+  /** Prepended to every task-queue name: isolates deployments (and test runs) sharing one namespace. */
+  TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]*$/).default(''),
+  ELASTICSEARCH_URL: optionalUrl,
+  ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  ENCRYPTION_KEYS: encryptionKeys,
+  WORKER_ROLES: z.string().default('all'),
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly variables: { name: string; problem: string }[]) {
+    super(`invalid environment: ${variables.map((v) => `${v.name}: ${v.problem}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(parsed.error.issues.map((issue) => ({
+    name: String(issue.path[0] ?? '?'),
+    problem: issue.message,
+  })));
+}
+
+/** Which implementation backs the mail index: a real Elasticsearch when one is configured. */
+export function indexBackend(config: Pick<Config, 'ELASTICSEARCH_URL'>): 'elasticsearch' | 'postgres' {
+  return config.ELASTICSEARCH_URL ? 'elasticsearch' : 'postgres';
+}
+
+/** For entry points: parse or print the offending variables and exit non-zero. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`mailflow: ${error.message}`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}

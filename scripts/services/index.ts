@@ -1,0 +1,73 @@
+// The one place that knows how to locate or start every backing service. Used by the stack launcher
+// (`npm start`) and by the test suite's global setup; each stops only what it started.
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { ensureElasticsearch } from './elasticsearch.js';
+import { ensurePostgres } from './postgres.js';
+import { ensureTemporal } from './temporal.js';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface Profile {
+  name: 'stack' | 'test';
+  dataDir: string;
+  temporalPort: number;
+  temporalUiPort: number;
+  postgresPort: number;
+  elasticsearchPort: number;
+  database: string;
+  persistent: boolean;
+}
+
+/** Different ports and data dirs, so the test suite can run beside a running stack. */
+export const profiles: Record<Profile['name'], Profile> = {
+  stack: {
+    name: 'stack', dataDir: join(repoRoot, '.data', 'stack'), temporalPort: 7233, temporalUiPort: 8233,
+    postgresPort: 5433, elasticsearchPort: 9200, database: 'mailflow', persistent: true,
+  },
+  test: {
+    name: 'test', dataDir: join(repoRoot, '.data', 'test'), temporalPort: 17233, temporalUiPort: 18233,
+    postgresPort: 15433, elasticsearchPort: 19200, database: 'mailflow_test', persistent: false,
+  },
+};
+
+export interface Services {
+  temporalAddress: string;
+  temporalUiUrl?: string;
+  databaseUrl: string;
+  elasticsearchUrl?: string;
+  indexNote?: string;
+  startedSummary: string[];
+  stop: () => Promise<void>;
+}
+
+export async function ensureServices(profile: Profile, env: NodeJS.ProcessEnv = process.env, log: (line: string) => void = console.log): Promise<Services> {
+  const stops: (() => Promise<void>)[] = [];
+  const started: string[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch((error: unknown) => log(`stop failed: ${String(error)}`));
+  };
+  try {
+    // PostgreSQL and Temporal start side by side; Elasticsearch (the slowest) after, to spare two cores.
+    const [pg, temporal] = await Promise.all([
+      ensurePostgres({ dataDir: profile.dataDir, port: profile.postgresPort, database: profile.database, env, fast: profile.name === 'test', log }),
+      ensureTemporal({ root: repoRoot, dataDir: profile.dataDir, port: profile.temporalPort, uiPort: profile.temporalUiPort, persistent: profile.persistent, env, log }),
+    ]);
+    if (pg.started) { stops.push(pg.stop); started.push('postgres'); }
+    if (temporal.started) { stops.push(temporal.stop); started.push('temporal'); }
+    const es = await ensureElasticsearch({ root: repoRoot, dataDir: profile.dataDir, port: profile.elasticsearchPort, env, log });
+    if (es.started) { stops.push(es.stop); started.push('elasticsearch'); }
+    return {
+      temporalAddress: temporal.address,
+      temporalUiUrl: temporal.uiUrl,
+      databaseUrl: pg.url,
+      elasticsearchUrl: es.url,
+      indexNote: es.url ? undefined : `mail index on PostgreSQL (${es.reason ?? 'no Elasticsearch'})`,
+      startedSummary: started,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

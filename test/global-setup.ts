@@ -1,0 +1,66 @@
+// One Temporal dev server, PostgreSQL and Elasticsearch for the whole run (started here, or reused if
+// already running or given by TEMPORAL_ADDRESS / DATABASE_URL / ELASTICSEARCH_URL), a fresh database
+// per run, and the workflow bundle built once. Only what this run started is stopped.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { TestProject } from 'vitest/node';
+import { runMigrations } from '../db/migrate.js';
+import { ensureServices, profiles } from '../scripts/services/index.js';
+
+export interface TestServices {
+  DATABASE_URL: string;
+  TEMPORAL_ADDRESS: string;
+  ELASTICSEARCH_URL: string;
+  TEST_RUN_ID: string;
+  WORKFLOW_BUNDLE_PATH: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext { services: TestServices }
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+export default async function setup(project: TestProject) {
+  const log = (line: string) => console.log(`[services] ${line}`);
+  const services = await ensureServices(profiles.test, process.env, log);
+  const runId = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const database = `mailflow_t_${runId}`;
+  const admin = postgres(services.databaseUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${database}"`);
+  const databaseUrl = withDatabase(services.databaseUrl, database);
+  await runMigrations(databaseUrl);
+
+  const bundleDir = mkdtempSync(join(tmpdir(), 'mailflow-bundle-'));
+  const bundlePath = join(bundleDir, 'workflow-bundle.js');
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+    logger: { trace() {}, debug() {}, info() {}, warn: (m) => log(m), error: (m) => log(m), log() {} },
+  });
+  writeFileSync(bundlePath, code);
+
+  const provided: TestServices = {
+    DATABASE_URL: databaseUrl,
+    TEMPORAL_ADDRESS: services.temporalAddress,
+    ELASTICSEARCH_URL: services.elasticsearchUrl ?? '',
+    TEST_RUN_ID: runId,
+    WORKFLOW_BUNDLE_PATH: bundlePath,
+  };
+  project.provide('services', provided);
+  log(`temporal ${services.temporalAddress}, postgres database ${database}, index ${services.elasticsearchUrl ?? services.indexNote}`);
+
+  return async () => {
+    await admin.unsafe(`drop database if exists "${database}" with (force)`).catch(() => {});
+    await admin.end({ timeout: 5 });
+    rmSync(bundleDir, { recursive: true, force: true });
+    await services.stop();
+  };
+}

@@ -1,0 +1,40 @@
+// The real API on a real port, with real dependencies, for HTTP tests.
+import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { createApp } from '../../api/app.js';
+import type { AppDeps } from '../../api/context.js';
+import { buildAppDeps } from '../../api/deps.js';
+import { createLogger } from '../../lib/logger.js';
+import { TEST_ADMIN_KEY, testConfig } from './config.js';
+
+export interface TestApi {
+  url: string;
+  deps: AppDeps;
+  /** fetch against the API, with the admin key unless `auth` is given (null: no header). */
+  request(path: string, init?: RequestInit & { auth?: string | null }): Promise<Response>;
+  close: () => Promise<void>;
+}
+
+export async function startTestApi(envOverrides: Record<string, string | undefined> = {}): Promise<TestApi> {
+  const config = testConfig(envOverrides);
+  const { deps, close } = buildAppDeps(config, createLogger({ level: config.LOG_LEVEL }));
+  const app = createApp(deps);
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url, deps,
+    request(path, init = {}) {
+      const { auth, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      const key = auth === undefined ? TEST_ADMIN_KEY : auth;
+      if (key !== null) headers.set('authorization', `Bearer ${key}`);
+      return fetch(`${url}${path}`, { ...rest, headers });
+    },
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await close();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+
+let api: TestApi;
+beforeAll(async () => { api = await startTestApi(); });
+afterAll(async () => { await api.close(); });
+
+describe('API keys', () => {
+  it('the admin creates a key that authenticates, is stored hashed, and stops working when revoked', async () => {
+    const created = await api.request('/v1/api-keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'billing' }) });
+    expect(created.status).toBe(201);
+    const { id, key, prefix } = await created.json() as { id: string; key: string; prefix: string };
+    expect(key).toMatch(/^mf_[A-Za-z0-9_-]{43}$/);
+    expect(key.startsWith(prefix)).toBe(true);
+
+    const rows = await api.deps.db.execute<{ key_hash: string }>(sql`select key_hash from api_keys where id = ${id}`);
+    expect(rows[0]!.key_hash).toMatch(/^[0-9a-f]{64}$/);
+    const everything = JSON.stringify(await api.deps.db.execute(sql`select * from api_keys`));
+    expect(everything).not.toContain(key);
+
+    // A normal key is authenticated but may not manage keys.
+    const asKey = await api.request('/v1/api-keys', { auth: key });
+    expect(asKey.status).toBe(403);
+
+    const listed = await (await api.request('/v1/api-keys')).json() as { data: { id: string }[] };
+    expect(listed.data.map((k) => k.id)).toContain(id);
+
+    expect((await api.request(`/v1/api-keys/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await api.request('/v1/api-keys', { auth: key })).status).toBe(401);
+    expect((await api.request(`/v1/api-keys/${id}`, { method: 'DELETE' })).status).toBe(404);
+  });
+});

@@ -1,0 +1,42 @@
+// Which task queues each worker role polls. A role is a unit of scaling: docker-compose runs each as
+// its own service, and `all` runs every role in one process for development.
+import type { WorkerOptions } from '@temporalio/worker';
+import type { ActivityDeps } from '../activities/deps.js';
+import { createPlatformActivities } from '../activities/platform.js';
+import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
+
+export const roles = ['delivery', 'mailing', 'sync'] as const;
+export type Role = (typeof roles)[number];
+
+/** One Temporal Worker to create: its queue, its activities, and any tuning. */
+export type WorkerSpec = Pick<WorkerOptions, 'taskQueue'> & Partial<Omit<WorkerOptions, 'taskQueue' | 'connection' | 'workflowBundle' | 'workflowsPath'>> & {
+  /** false for activity-only queues (e.g. a rate-limited provider queue). */
+  workflows: boolean;
+};
+
+type SpecFactory = (deps: ActivityDeps) => WorkerSpec[];
+
+const roleSpecs: Record<Role, SpecFactory> = {
+  delivery: () => [],
+  mailing: () => [],
+  sync: () => [],
+};
+
+/** Every role process also answers the platform check, so any single role proves its own health. */
+const platformSpec: SpecFactory = (deps) => [{
+  taskQueue: taskQueue(deps.config, PLATFORM_QUEUE), workflows: true, activities: createPlatformActivities(deps), maxConcurrentActivityTaskExecutions: 4,
+}];
+
+export function parseRoles(value: string): Role[] {
+  if (value.trim() === 'all') return [...roles];
+  const names = value.split(',').map((r) => r.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !(roles as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new Error(`WORKER_ROLES: unknown role(s) ${unknown.join(', ') || '(none)'}; expected "all" or a list of ${roles.join(', ')}`);
+  }
+  return names as Role[];
+}
+
+export function workerSpecs(selected: Role[], deps: ActivityDeps): WorkerSpec[] {
+  return [...platformSpec(deps), ...selected.flatMap((role) => roleSpecs[role](deps))];
+}

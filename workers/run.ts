@@ -1,0 +1,66 @@
+// Runs the Temporal workers for a set of roles until SIGINT/SIGTERM, then shuts down gracefully:
+// stop polling, let in-flight tasks finish (up to WORKER_SHUTDOWN_GRACE_MS), close connections, exit 0.
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { bundleWorkflowCode, NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { connectDatabase } from '../db/client.js';
+import { runMigrations } from '../db/migrate.js';
+import { BlobStore } from '../lib/blob-store.js';
+import { loadConfigOrExit, type Config } from '../lib/config.js';
+import { Encryptor } from '../lib/crypto.js';
+import { createLogger, type Logger } from '../lib/logger.js';
+import { SecretStore } from '../lib/secret-store.js';
+import type { ActivityDeps } from '../activities/deps.js';
+import { parseRoles, workerSpecs, type Role } from './roles.js';
+
+const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+const prebuiltBundle = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
+
+/** Production images ship a prebuilt bundle (npm run build); development bundles at start. */
+export async function loadWorkflowBundle(logger: Logger): Promise<{ code: string }> {
+  if (existsSync(prebuiltBundle)) return { code: readFileSync(prebuiltBundle, 'utf8') };
+  return bundleWorkflowCode({ workflowsPath, logger: { ...quietBundlerLogger(logger) } });
+}
+
+function quietBundlerLogger(logger: Logger) {
+  const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: Record<string, unknown>) => logger[level](meta ?? {}, message);
+  return { trace: log('debug'), debug: log('debug'), info: log('debug'), warn: log('warn'), error: log('error'), log: (_l: string, m: string) => logger.debug(m) };
+}
+
+export async function runWorkers(config: Config, selected: Role[]): Promise<void> {
+  const logger = createLogger({ level: config.LOG_LEVEL, name: `worker:${selected.join('+')}` });
+  Runtime.install({
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+  });
+  await runMigrations(config.DATABASE_URL);
+  const database = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'mailflow-worker' });
+  const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
+  const deps: ActivityDeps = {
+    config, db: database.db, logger, encryptor,
+    blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
+  };
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  try {
+    const bundle = await loadWorkflowBundle(logger);
+    const workers = await Promise.all(workerSpecs(selected, deps).map(({ workflows, ...spec }) => Worker.create({
+      ...spec,
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
+      ...(workflows ? { workflowBundle: bundle } : {}),
+    })));
+    logger.info({ roles: selected, taskQueues: workers.map((w) => w.options.taskQueue) }, 'workers running');
+    await Promise.all(workers.map((worker) => worker.run()));
+    logger.info('workers stopped');
+  } finally {
+    await connection.close();
+    await database.close();
+  }
+}
+
+export async function main(roles?: Role[]): Promise<void> {
+  const config = loadConfigOrExit();
+  await runWorkers(config, roles ?? parseRoles(config.WORKER_ROLES));
+  process.exit(0);
+}

@@ -1,0 +1,2 @@
+// Every workflow type, for the worker bundle. Workflow code is deterministic: no I/O imports here.
+export { platformCheck } from './platform-check.js';
