@@ -2,3 +2,4 @@ export * from './api-keys.js';
 export * from './secrets.js';
 export * from './blobs.js';
 export * from './platform.js';
+export * from './notifications.js';

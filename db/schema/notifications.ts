@@ -1,0 +1,109 @@
+import { sql } from 'drizzle-orm';
+import { bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { blobs } from './blobs.js';
+
+export const channelEnum = pgEnum('notification_channel', ['EMAIL', 'SMS', 'PUSH']);
+export const priorityEnum = pgEnum('notification_priority', ['critical', 'medium', 'low']);
+export const notificationStatusEnum = pgEnum('notification_status', [
+  'PENDING', 'RETRYING', 'SENT', 'DELIVERED', 'OPENED', 'FAILED', 'DEAD_LETTERED',
+]);
+
+/** The recipient directory: a notification names a user, the channel's contact point comes from here. */
+export const recipients = pgTable('recipients', {
+  userId: text().primaryKey(),
+  email: text(),
+  phone: text(), // E.164
+  pushTokens: text().array().notNull().default(sql`'{}'::text[]`),
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Templates are versioned: an update adds a version; a notification records the version it used. */
+export const templates = pgTable('templates', {
+  id: text().notNull(), // e.g. ORDER_SHIPPED_CONFIRMATION
+  version: integer().notNull(),
+  channel: channelEnum().notNull(),
+  subject: text(), // EMAIL only
+  body: text().notNull(),
+  format: text().notNull().default('text'), // 'text' | 'html' (HTML bodies escape their parameters)
+  params: text().array().notNull().default(sql`'{}'::text[]`),
+  // Per user-and-template admission limit, e.g. PASSWORD_RESET 2 per 300 s; null: no template limit.
+  rateLimitCount: integer(),
+  rateLimitWindowSeconds: integer(),
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+}, (t) => [primaryKey({ columns: [t.id, t.version] })]);
+
+export const notifications = pgTable('notifications', {
+  id: text().primaryKey(), // ntf_…; derived from the idempotency key when one is given
+  // Scoped by API key: two clients may use the same key without colliding.
+  idempotencyKey: text(),
+  requestHash: text(), // same key + different body → 422
+  userId: text(),
+  channel: channelEnum().notNull(),
+  priority: priorityEnum().notNull(),
+  templateId: text(),
+  templateVersion: integer(),
+  templateParams: jsonb().$type<Record<string, unknown>>(),
+  sender: text(),
+  recipient: text().notNull(), // resolved address / E.164 number / comma-separated push tokens
+  subject: text(),
+  body: text().notNull(),
+  bodyHtml: text(),
+  correlationId: text(),
+  status: notificationStatusEnum().notNull().default('PENDING'),
+  deliveryAttempts: integer().notNull().default(0),
+  lastAttemptedAt: timestamp({ withTimezone: true }),
+  errorMessage: text(),
+  provider: text(),
+  providerMessageId: text(),
+  workflowId: text().notNull(),
+  deadlineAt: timestamp({ withTimezone: true }).notNull(),
+  late: boolean().notNull().default(false),
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  sentAt: timestamp({ withTimezone: true }),
+  deliveredAt: timestamp({ withTimezone: true }),
+  openedAt: timestamp({ withTimezone: true }),
+  failedAt: timestamp({ withTimezone: true }),
+  deadLetteredAt: timestamp({ withTimezone: true }),
+}, (t) => [
+  // Idempotent admission: one notification per (API key scope, Idempotency-Key).
+  uniqueIndex('notifications_idempotency_key_idx').on(t.idempotencyKey),
+  // Webhooks find their notification by the provider's message id.
+  index('notifications_provider_message_id_idx').on(t.providerMessageId),
+  // List filters, newest first within each.
+  index('notifications_user_idx').on(t.userId, t.id),
+  index('notifications_status_idx').on(t.status, t.id),
+  index('notifications_correlation_idx').on(t.correlationId),
+]);
+
+export const notificationAttachments = pgTable('notification_attachments', {
+  notificationId: text().notNull().references(() => notifications.id, { onDelete: 'cascade' }),
+  blobId: text().notNull().references(() => blobs.id),
+  position: integer().notNull(),
+  filename: text().notNull(),
+  contentType: text().notNull(),
+  size: integer().notNull(),
+  sha256: text().notNull(),
+}, (t) => [primaryKey({ columns: [t.notificationId, t.position] })]);
+
+/** Every status change, written in the same statement as the change itself. */
+export const notificationStatusHistory = pgTable('notification_status_history', {
+  id: bigserial({ mode: 'number' }).primaryKey(),
+  notificationId: text().notNull().references(() => notifications.id, { onDelete: 'cascade' }),
+  fromStatus: notificationStatusEnum(),
+  toStatus: notificationStatusEnum().notNull(),
+  reason: text(),
+  at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+}, (t) => [index('notification_status_history_notification_idx').on(t.notificationId, t.id)]);
+
+/** Provider webhook events, stored once by (provider, event id): a replay changes nothing. */
+export const webhookEvents = pgTable('webhook_events', {
+  provider: text().notNull(),
+  eventId: text().notNull(),
+  event: text().notNull(),
+  notificationId: text(),
+  providerMessageId: text(),
+  occurredAt: timestamp({ withTimezone: true }),
+  receivedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  payload: jsonb().notNull(),
+}, (t) => [primaryKey({ columns: [t.provider, t.eventId] })]);
