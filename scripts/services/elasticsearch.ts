@@ -2,7 +2,7 @@
 // from Maven Central under .tools/ (needs Java 17+ and Maven), else nothing: the mail index then runs
 // on PostgreSQL.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { chownTree, portOpen, serviceUser, startProcess, waitUntil, which } from './process.js';
 
@@ -70,6 +70,8 @@ export async function ensureElasticsearch(options: ElasticsearchOptions): Promis
   if (!home) return none('Elasticsearch could not be installed (needs Maven and unzip)');
 
   const runAs = serviceUser();
+  mkdirSync(options.dataDir, { recursive: true });
+  if (runAs) chmodSync(options.dataDir, 0o755);
   const base = join(options.dataDir, 'elasticsearch');
   const conf = join(base, 'config');
   // The node writes into its config dir (keystore), so each data dir gets its own copy.

@@ -1,7 +1,7 @@
 // Finds or starts PostgreSQL: DATABASE_URL, else a cluster under the data dir made with the local
 // PostgreSQL server binaries (Debian's `postgresql` package), listening on loopback TCP only.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { chownTree, portOpen, serviceUser, startProcess, waitUntil, which } from './process.js';
@@ -78,6 +78,8 @@ export async function ensurePostgres(options: PostgresOptions): Promise<Postgres
   const runAs = serviceUser();
   const cluster = join(options.dataDir, 'postgres');
   mkdirSync(options.dataDir, { recursive: true });
+  // The service user must be able to reach its cluster directory.
+  if (runAs) chmodSync(options.dataDir, 0o755);
   if (!existsSync(join(cluster, 'PG_VERSION'))) {
     log(`creating a PostgreSQL cluster in ${cluster}`);
     mkdirSync(cluster, { recursive: true, mode: 0o700 });

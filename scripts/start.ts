@@ -1,0 +1,132 @@
+// `npm start`: the whole stack on this machine. Finds or starts Temporal (with its Web UI), PostgreSQL
+// and Elasticsearch, applies migrations, starts the simulators, the API and every worker role, runs a
+// platform check workflow, prints where to look. Ctrl-C stops everything it started, and nothing else.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
+import { runMigrations } from '../db/migrate.js';
+import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
+import { loadOrCreateDevSecrets } from './dev-secrets.js';
+import { ensureServices, profiles, repoRoot } from './services/index.js';
+import { simulatorEnv } from './stack-ports.js';
+
+const log = (line: string) => console.log(`[mailflow] ${line}`);
+const profile = profiles.stack;
+const offset = Number(process.env.STACK_PORT_OFFSET ?? 0);
+const apiPort = Number(process.env.API_PORT ?? 3000 + offset);
+const logDir = join(profile.dataDir, 'logs');
+mkdirSync(logDir, { recursive: true });
+
+const children: { name: string; child: ChildProcess }[] = [];
+let services: Awaited<ReturnType<typeof ensureServices>> | undefined;
+let stopping = false;
+
+async function stopAll(code: number): Promise<never> {
+  if (stopping) return new Promise<never>(() => {});
+  stopping = true;
+  log('stopping…');
+  // Reverse start order: workers and API finish in-flight work before their dependencies go away.
+  for (const { name, child } of [...children].reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const done = await Promise.race([exited.then(() => true), sleep(35_000).then(() => false)]);
+    if (!done) { log(`${name} did not stop in time: killing it`); child.kill('SIGKILL'); await exited; }
+    // Anything the child left in its process group (e.g. tsx's esbuild helper) goes with it.
+    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* group already empty */ }
+  }
+  await services?.stop();
+  log('stopped');
+  process.exit(code);
+}
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+
+function startChild(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const out = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+  // detached: a terminal Ctrl-C reaches only the launcher, which then stops children in order.
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  child.stdout!.pipe(out);
+  child.stderr!.pipe(out);
+  child.once('exit', (code, signal) => {
+    if (!stopping) {
+      log(`${name} exited (${code ?? signal}); see ${join(logDir, `${name}.log`)}`);
+      void stopAll(1);
+    }
+  });
+  children.push({ name, child });
+  return child;
+}
+
+async function waitForReady(url: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  let last = '';
+  while (Date.now() < deadline && !stopping) {
+    const response = await fetch(`${url}/ready`).catch(() => undefined);
+    if (response?.status === 200) return;
+    if (response) last = await response.text();
+    await sleep(500);
+  }
+  throw new Error(`the API did not become ready: ${last}`);
+}
+
+try {
+  const secrets = loadOrCreateDevSecrets(join(profile.dataDir, 'dev-secrets.json'));
+  log('starting services (Temporal, PostgreSQL, Elasticsearch)…');
+  services = await ensureServices(profile, process.env, log);
+  await runMigrations(services.databaseUrl);
+
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const sims = simulatorEnv(offset, secrets, apiUrl);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: process.env.NODE_ENV ?? 'development',
+    DATABASE_URL: services.databaseUrl,
+    TEMPORAL_ADDRESS: services.temporalAddress,
+    TEMPORAL_UI_URL: services.temporalUiUrl,
+    ELASTICSEARCH_URL: services.elasticsearchUrl ?? '',
+    ADMIN_API_KEY: process.env.ADMIN_API_KEY ?? secrets.ADMIN_API_KEY,
+    ENCRYPTION_KEYS: process.env.ENCRYPTION_KEYS ?? secrets.ENCRYPTION_KEYS,
+    API_PORT: String(apiPort),
+    PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? apiUrl,
+    ...sims.env,
+  };
+  if (existsSync(join(repoRoot, 'simulators', 'main.ts')) && process.env.SIMULATORS !== 'off') {
+    startChild('simulators', 'simulators/main.ts', env);
+  }
+  startChild('api', 'api/server.ts', env);
+  startChild('workers', 'workers/all.ts', env);
+  await waitForReady(apiUrl);
+
+  const connection = await Connection.connect({ address: services.temporalAddress });
+  const client = new Client({ connection });
+  const check = await client.workflow.execute('platformCheck', {
+    taskQueue: taskQueue({ TASK_QUEUE_PREFIX: process.env.TASK_QUEUE_PREFIX ?? '' }, PLATFORM_QUEUE),
+    workflowId: `platform-check-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+    args: [{ requestedBy: 'npm start' }],
+  }) as { workflowId: string };
+  await connection.close();
+
+  console.log([
+    '',
+    'Mailflow is running.',
+    `  API              ${apiUrl}`,
+    `  API docs         ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
+    `  Web UI           ${apiUrl}/web/`,
+    `  Temporal Web UI  ${services.temporalUiUrl ?? '(external Temporal)'}   (platform check: ${check.workflowId})`,
+    `  Temporal         ${services.temporalAddress}   e.g. temporal workflow list --address ${services.temporalAddress}`,
+    `  PostgreSQL       ${services.databaseUrl}`,
+    `  Mail index       ${services.elasticsearchUrl ? `Elasticsearch ${services.elasticsearchUrl}` : services.indexNote}`,
+    ...sims.lines,
+    `  Admin API key    in ${join(profile.dataDir, 'dev-secrets.json')} (ADMIN_API_KEY)`,
+    `  Logs             ${logDir}`,
+    'Press Ctrl-C to stop.',
+    '',
+  ].join('\n'));
+  log('ready');
+} catch (error) {
+  log(`start failed: ${error instanceof Error ? error.message : String(error)}`);
+  await stopAll(1);
+}

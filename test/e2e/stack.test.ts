@@ -1,0 +1,57 @@
+// `npm start` end to end: the launcher brings the API and workers up on the suite's services, the API
+// is ready, the platform check workflow ran and `temporal workflow list` shows it; SIGINT (Ctrl-C)
+// stops every process it started and exits 0.
+import { spawn, spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { findTemporalCli } from '../../scripts/services/temporal.js';
+import { repoRoot } from '../../scripts/services/index.js';
+import { testEnv } from '../helpers/config.js';
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+function descendants(pid: number): number[] {
+  const out = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout;
+  const pairs = out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const found: number[] = [];
+  const walk = (p: number) => { for (const [child, parent] of pairs) if (parent === p) { found.push(child); walk(child); } };
+  walk(pid);
+  return found;
+}
+
+describe('npm start', () => {
+  it('brings the stack up, runs the platform check, and Ctrl-C leaves nothing running', async () => {
+    const env = { ...process.env, ...testEnv({ LOG_LEVEL: 'info', STACK_PORT_OFFSET: '21000', API_PORT: undefined, ADMIN_API_KEY: undefined, ENCRYPTION_KEYS: undefined }) };
+    const launcher = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    launcher.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    launcher.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 150_000;
+      while (!output.includes('[mailflow] ready')) {
+        if (Date.now() > deadline || launcher.exitCode !== null) throw new Error(`stack did not come up:\n${output}`);
+        await sleep(250);
+      }
+      const ready = await fetch('http://127.0.0.1:24000/ready');
+      expect(ready.status).toBe(200);
+      const workflowId = /platform check: (platform-check-[\w-]+)/.exec(output)?.[1];
+      expect(workflowId).toBeDefined();
+      const cli = findTemporalCli(repoRoot, process.env)!;
+      const listed = spawnSync(cli, ['workflow', 'list', '--address', env.TEMPORAL_ADDRESS!, '--query', `WorkflowId="${workflowId}"`], { encoding: 'utf8' });
+      expect(listed.stdout).toContain(workflowId);
+      expect(listed.stdout).toContain('Completed');
+
+      const children = descendants(launcher.pid!);
+      expect(children.length).toBeGreaterThanOrEqual(2); // api + workers (+ simulators)
+      launcher.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(output).toContain('[mailflow] stopped');
+      expect(children.filter(alive)).toEqual([]);
+    } finally {
+      if (launcher.exitCode === null) launcher.kill('SIGKILL');
+    }
+  }, 200_000);
+});
