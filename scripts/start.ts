@@ -48,8 +48,8 @@ function startChild(name: string, script: string, env: NodeJS.ProcessEnv): Child
   const out = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
   // detached: a terminal Ctrl-C reaches only the launcher, which then stops children in order.
   const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  child.stdout!.pipe(out);
-  child.stderr!.pipe(out);
+  child.stdout.pipe(out);
+  child.stderr.pipe(out);
   child.once('exit', (code, signal) => {
     if (!stopping) {
       log(`${name} exited (${code ?? signal}); see ${join(logDir, `${name}.log`)}`);
