@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { chownTree, portOpen, serviceUser, startProcess, waitUntil, which } from './process.js';
+import { chownTree, installWithApt, portOpen, serviceUser, startProcess, waitUntil, which } from './process.js';
 
 export const ELASTICSEARCH_VERSION = '8.19.7';
 
@@ -37,6 +37,7 @@ function findJavaHome(env: NodeJS.ProcessEnv): string | undefined {
 export function installElasticsearch(root: string, log: (line: string) => void = () => {}): string | undefined {
   const home = join(root, '.tools', `elasticsearch-${ELASTICSEARCH_VERSION}`);
   if (existsSync(join(home, 'bin', 'elasticsearch'))) return home;
+  if (!which('unzip')) installWithApt(['unzip'], log, () => which('unzip'));
   if (!which('mvn') || !which('unzip')) return undefined;
   log(`fetching Elasticsearch ${ELASTICSEARCH_VERSION} (integ-test distribution) with Maven…`);
   const tools = join(root, '.tools');

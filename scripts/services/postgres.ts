@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { chownTree, portOpen, serviceUser, startProcess, waitUntil, which } from './process.js';
+import { chownTree, installWithApt, portOpen, serviceUser, startProcess, waitUntil, which } from './process.js';
 
 export interface PostgresService { url: string; started: boolean; stop: () => Promise<void> }
 
@@ -71,7 +71,7 @@ export async function ensurePostgres(options: PostgresOptions): Promise<Postgres
     return { url, started: false, stop: async () => {} };
   }
 
-  const bin = findPostgresBinDir(options.env);
+  const bin = findPostgresBinDir(options.env) ?? installWithApt(['postgresql'], log, () => findPostgresBinDir(options.env));
   if (!bin) {
     throw new Error('PostgreSQL server binaries not found: install them (Debian: apt-get install postgresql) or set DATABASE_URL');
   }

@@ -92,6 +92,19 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, opt
   throw new Error(`${what} was not ready within ${options.timeoutMs} ms${options.process ? `; see ${options.process.logFile}` : ''}`);
 }
 
+/** On a fresh Debian machine, as root: install packages the scripts need, then look again. */
+export function installWithApt<T>(packages: string[], log: (line: string) => void, lookAgain: () => T | undefined): T | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0 || !which('apt-get')) return undefined;
+  log(`installing ${packages.join(' ')} with apt-get…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env }).status === 0;
+  if (!install()) {
+    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    if (!install()) return undefined;
+  }
+  return lookAgain();
+}
+
 export function which(binary: string): string | undefined {
   const found = spawnSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' });
   const path = found.stdout.trim();
