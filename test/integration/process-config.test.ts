@@ -23,3 +23,32 @@ describe('process configuration', () => {
     expect(result.stderr).toContain('LOG_LEVEL');
   });
 });
+
+describe('API process', () => {
+  it('serves, then on SIGTERM closes its connections and exits 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const { setTimeout: sleep } = await import('node:timers/promises');
+    const port = 20_000 + Math.floor(Math.random() * 5_000);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
+      cwd: repoRoot, env: { ...process.env, ...testEnv({ API_PORT: String(port), LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 60_000;
+      let health: Response | undefined;
+      while (!health?.ok) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`API did not start:\n${output}`);
+        health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+        if (!health?.ok) await sleep(200);
+      }
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output).toContain('api stopping');
+      await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
+});
