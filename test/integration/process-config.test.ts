@@ -5,7 +5,7 @@ import { repoRoot } from '../../scripts/services/index.js';
 import { testEnv } from '../helpers/config.js';
 
 function run(script: string, env: Record<string, string | undefined>) {
-  const clean = Object.fromEntries(Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...env }).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
+  const clean: NodeJS.ProcessEnv = Object.fromEntries(Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...env }).filter(([, v]) => v !== undefined));
   return spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, env: clean, encoding: 'utf8', timeout: 60_000 });
 }
 
