@@ -5,7 +5,9 @@ import type { ActivityDeps } from '../activities/deps.js';
 import { createPlatformActivities } from '../activities/platform.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
 
-export const roles = ['delivery', 'mailing', 'sync'] as const;
+// delivery: notification workflows (one queue per priority); email/sms/push: the channel send
+// activities (one queue per channel and priority); mailing: CSV mailings; sync: mailbox sync.
+export const roles = ['delivery', 'email', 'sms', 'push', 'mailing', 'sync'] as const;
 export type Role = (typeof roles)[number];
 
 /** One Temporal Worker to create: its queue, its activities, and any tuning. */
@@ -18,6 +20,9 @@ type SpecFactory = (deps: ActivityDeps) => WorkerSpec[];
 
 const roleSpecs: Record<Role, SpecFactory> = {
   delivery: () => [],
+  email: () => [],
+  sms: () => [],
+  push: () => [],
   mailing: () => [],
   sync: () => [],
 };
