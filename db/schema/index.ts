@@ -3,3 +3,4 @@ export * from './secrets.js';
 export * from './blobs.js';
 export * from './platform.js';
 export * from './notifications.js';
+export * from './rate-limits.js';

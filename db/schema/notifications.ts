@@ -106,4 +106,9 @@ export const webhookEvents = pgTable('webhook_events', {
   occurredAt: timestamp({ withTimezone: true }),
   receivedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   payload: jsonb().notNull(),
-}, (t) => [primaryKey({ columns: [t.provider, t.eventId] })]);
+  // The signature's one-time token: a second request carrying it is a replay.
+  signatureToken: text(),
+}, (t) => [
+  primaryKey({ columns: [t.provider, t.eventId] }),
+  uniqueIndex('webhook_events_signature_token_idx').on(t.provider, t.signatureToken),
+]);
