@@ -37,6 +37,47 @@ export const configSchema = z.object({
   ENCRYPTION_KEYS: encryptionKeys,
   WORKER_ROLES: z.string().default('all'),
   WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  // Notifications: admission limits (per user, any type), retry policy and worker capacity per priority.
+  RATE_LIMIT_USER_COUNT: z.coerce.number().int().min(1).default(5),
+  RATE_LIMIT_USER_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(1).default(24),
+  NOTIFICATION_MAX_ATTEMPTS_CRITICAL: z.coerce.number().int().min(1).default(8),
+  NOTIFICATION_MAX_ATTEMPTS_MEDIUM: z.coerce.number().int().min(1).default(10),
+  NOTIFICATION_MAX_ATTEMPTS_LOW: z.coerce.number().int().min(1).default(12),
+  NOTIFICATION_RETRY_INITIAL_MS_CRITICAL: z.coerce.number().int().min(1).default(250),
+  NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: z.coerce.number().int().min(1).default(2_000),
+  NOTIFICATION_RETRY_INITIAL_MS_LOW: z.coerce.number().int().min(1).default(10_000),
+  NOTIFICATION_RETRY_MAX_MS_CRITICAL: z.coerce.number().int().min(1).default(2_000),
+  NOTIFICATION_RETRY_MAX_MS_MEDIUM: z.coerce.number().int().min(1).default(120_000),
+  NOTIFICATION_RETRY_MAX_MS_LOW: z.coerce.number().int().min(1).default(600_000),
+  /** Concurrent sends per channel worker process, per priority lane. */
+  SEND_CONCURRENCY_CRITICAL: z.coerce.number().int().min(1).default(20),
+  SEND_CONCURRENCY_MEDIUM: z.coerce.number().int().min(1).default(50),
+  SEND_CONCURRENCY_LOW: z.coerce.number().int().min(1).default(50),
+  ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1).default(10 * 1024 * 1024),
+  ATTACHMENTS_MAX_TOTAL_BYTES: z.coerce.number().int().min(1).default(25 * 1024 * 1024),
+  /** Provider webhooks older than this are refused as stale (replay protection with the one-time token). */
+  WEBHOOK_MAX_AGE_SECONDS: z.coerce.number().int().min(1).default(300),
+  // Providers (all optional: a channel without one fails its sends with a named error until configured).
+  MAILGUN_API_URL: optionalUrl,
+  MAILGUN_API_KEY: z.string().min(1).optional(),
+  MAILGUN_DOMAIN: z.string().min(1).optional(),
+  /** Verifies Mailgun's delivery webhooks; without it every webhook is refused. */
+  MAILGUN_WEBHOOK_SIGNING_KEY: z.string().min(8).optional(),
+  SMTP_URL: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^smtps?:\/\//, 'expected smtp:// or smtps://').optional()),
+  EMAIL_FROM: z.string().min(3).default('Mailflow <no-reply@mailflow.local>'),
+  EMAIL_PROVIDER_PRIMARY: z.enum(['mailgun', 'smtp']).default('mailgun'),
+  EMAIL_PROVIDER_SECONDARY: z.enum(['mailgun', 'smtp', 'none']).default('smtp'),
+  /** Consecutive transient failures of the primary that open its circuit; how long it stays open. */
+  EMAIL_CIRCUIT_FAILURES: z.coerce.number().int().min(1).default(3),
+  EMAIL_CIRCUIT_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
+  SMS_API_URL: optionalUrl,
+  SMS_API_KEY: z.string().min(1).optional(),
+  PUSH_API_URL: optionalUrl,
+  PUSH_API_KEY: z.string().min(1).optional(),
+  PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Where a worker process serves /metrics (0: not served). */
+  WORKER_METRICS_PORT: port.default(0),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -90,6 +90,7 @@ try {
     ADMIN_API_KEY: process.env.ADMIN_API_KEY ?? secrets.ADMIN_API_KEY,
     ENCRYPTION_KEYS: process.env.ENCRYPTION_KEYS ?? secrets.ENCRYPTION_KEYS,
     API_PORT: String(apiPort),
+    WORKER_METRICS_PORT: process.env.WORKER_METRICS_PORT ?? String(apiPort + 1),
     PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? apiUrl,
     ...sims.env,
   };
@@ -114,6 +115,7 @@ try {
     'Mailflow is running.',
     `  API              ${apiUrl}`,
     `  API docs         ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
+    `  Metrics          ${apiUrl}/metrics (API, with an API key)   http://127.0.0.1:${env.WORKER_METRICS_PORT}/metrics (workers)`,
     `  Web UI           ${apiUrl}/web/`,
     `  Temporal Web UI  ${services.temporalUiUrl ?? '(external Temporal)'}   (platform check: ${check.workflowId})`,
     `  Temporal         ${services.temporalAddress}   e.g. temporal workflow list --address ${services.temporalAddress}`,

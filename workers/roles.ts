@@ -4,6 +4,7 @@ import type { WorkerOptions } from '@temporalio/worker';
 import type { ActivityDeps } from '../activities/deps.js';
 import { createPlatformActivities } from '../activities/platform.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
+import { channelSpecs, deliverySpecs } from './notification-workers.js';
 
 // delivery: notification workflows (one queue per priority); email/sms/push: the channel send
 // activities (one queue per channel and priority); mailing: CSV mailings; sync: mailbox sync.
@@ -19,10 +20,10 @@ export type WorkerSpec = Pick<WorkerOptions, 'taskQueue'> & Partial<Omit<WorkerO
 type SpecFactory = (deps: ActivityDeps) => WorkerSpec[];
 
 const roleSpecs: Record<Role, SpecFactory> = {
-  delivery: () => [],
-  email: () => [],
-  sms: () => [],
-  push: () => [],
+  delivery: deliverySpecs,
+  email: channelSpecs('EMAIL'),
+  sms: channelSpecs('SMS'),
+  push: channelSpecs('PUSH'),
   mailing: () => [],
   sync: () => [],
 };

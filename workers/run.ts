@@ -11,6 +11,7 @@ import { Encryptor } from '../lib/crypto.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { SecretStore } from '../lib/secret-store.js';
 import type { ActivityDeps } from '../activities/deps.js';
+import { serveWorkerMetrics } from './metrics-server.js';
 import { parseRoles, workerSpecs, type Role } from './roles.js';
 
 const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -41,6 +42,7 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
   };
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const metricsServer = config.WORKER_METRICS_PORT ? await serveWorkerMetrics(config.WORKER_METRICS_PORT, config.API_HOST) : undefined;
   try {
     const bundle = await loadWorkflowBundle(logger);
     const workers = await Promise.all(workerSpecs(selected, deps).map(({ workflows, ...spec }) => Worker.create({
@@ -54,6 +56,7 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
     await Promise.all(workers.map((worker) => worker.run()));
     logger.info('workers stopped');
   } finally {
+    metricsServer?.close();
     await connection.close();
     await database.close();
   }

@@ -1,2 +1,3 @@
 // Every workflow type, for the worker bundle. Workflow code is deterministic: no I/O imports here.
 export { platformCheck } from './platform-check.js';
+export { notification } from './notification.js';

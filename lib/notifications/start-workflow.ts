@@ -3,6 +3,7 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { taskQueue } from '../temporal/task-queues.js';
+import type { RetrySchedule } from './policy.js';
 
 export type Channel = 'EMAIL' | 'SMS' | 'PUSH';
 export type Priority = 'critical' | 'medium' | 'low';
@@ -29,6 +30,9 @@ export interface NotificationWorkflowInput {
   priority: Priority;
   /** Epoch ms of acceptance; the deadline is measured from it. */
   acceptedAt: number;
+  /** The channel-and-priority queue whose workers call the provider. */
+  sendTaskQueue: string;
+  retry: RetrySchedule;
 }
 
 export interface StartableNotification extends NotificationWorkflowInput {
@@ -37,12 +41,16 @@ export interface StartableNotification extends NotificationWorkflowInput {
 }
 
 export async function startNotificationWorkflow(client: Client, config: Pick<Config, 'TASK_QUEUE_PREFIX'>, n: StartableNotification) {
+  const input: NotificationWorkflowInput = {
+    notificationId: n.notificationId, channel: n.channel, priority: n.priority, acceptedAt: n.acceptedAt,
+    sendTaskQueue: n.sendTaskQueue, retry: n.retry,
+  };
   return client.workflow.start(NOTIFICATION_WORKFLOW_TYPE, {
     workflowId: notificationWorkflowId(n.notificationId),
     taskQueue: notificationWorkflowQueue(config, n.priority),
-    args: [{ notificationId: n.notificationId, channel: n.channel, priority: n.priority, acceptedAt: n.acceptedAt } satisfies NotificationWorkflowInput],
+    args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
-    // A closed run may be started again only by an explicit retry (which uses ALLOW_DUPLICATE).
+    // A closed run may start again only after it failed (dead letter or permanent failure): the retry endpoint.
     workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
     searchAttributes: {
       NotificationChannel: [n.channel],

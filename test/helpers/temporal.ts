@@ -14,7 +14,7 @@ export function workflowBundle(): { code: string } {
   return bundle;
 }
 
-function installQuietRuntime() {
+export function installQuietRuntime() {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }), forward: {} } }, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });

@@ -1,0 +1,163 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { and, asc, desc, eq, lt, or, type SQL } from 'drizzle-orm';
+import { notifications, notificationStatusHistory } from '../../../db/schema/index.js';
+import { admitNotification, retryNotification } from '../../../lib/notifications/admission.js';
+import { notificationMetrics } from '../../../lib/notifications/metrics.js';
+import { parsePriority } from '../../../lib/notifications/policy.js';
+import { resolveContact } from '../../../lib/notifications/recipients.js';
+import { notificationStatuses } from '../../../lib/notifications/status.js';
+import { getLatestTemplate, renderTemplate } from '../../../lib/notifications/templates.js';
+import type { Principal } from '../../context.js';
+import { AppError, errorResponses } from '../../errors.js';
+import { admissionProblem } from '../../notifications/errors.js';
+import { historyEntrySchema, notificationSchema, toView } from '../../notifications/view.js';
+import { createRouter } from '../../openapi.js';
+
+const security = [{ bearerAuth: [] }];
+const channel = z.enum(['EMAIL', 'SMS', 'PUSH']);
+const priority = z.string().transform((value, ctx) => {
+  const parsed = parsePriority(value);
+  if (!parsed) ctx.addIssue({ code: 'custom', message: 'expected HIGH | MEDIUM | LOW (or critical | medium | low)' });
+  return parsed ?? 'medium';
+}).openapi({ type: 'string', example: 'HIGH', description: 'HIGH | MEDIUM | LOW (seed 003) or critical | medium | low (seed 001); HIGH is critical. Default MEDIUM.' });
+
+export const idempotencyKeyHeader = z.object({
+  'idempotency-key': z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional()
+    .openapi({ description: 'Same key + same body within 24 h returns the same notification (200); a different body is refused (422).' }),
+});
+
+const createBody = z.object({
+  userId: z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'letters, digits and _ . : @ - (at most 128)').openapi({ example: 'user-42' }),
+  type: channel,
+  templateId: z.string().min(1).max(64).openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }),
+  templateParams: z.record(z.string(), z.union([z.string().max(10_000), z.number(), z.boolean()])).default({}).openapi({ example: { orderId: 'ABC123', itemName: 'Laptop' } }),
+  priority: priority.optional(),
+  correlationId: z.string().min(1).max(128).optional(),
+  to: z.union([z.string().min(1).max(320), z.array(z.string().min(1).max(4096)).min(1).max(100)]).optional()
+    .openapi({ description: "Overrides the user's contact point: an email address, an E.164 number, or push tokens" }),
+}).strict().openapi('NotificationRequest');
+
+const accepted = z.object({ id: z.string(), status: z.enum(notificationStatuses), workflowId: z.string(), deadlineAt: z.string().datetime(), duplicate: z.boolean() }).openapi('NotificationAccepted');
+
+export function scopeOf(principal: Principal | undefined): string {
+  return principal?.kind === 'api_key' ? principal.keyId : 'admin';
+}
+
+const cursorSchema = z.string().max(200).optional().openapi({ description: 'From the previous page\'s nextCursor' });
+function encodeCursor(n: { createdAt: Date; id: string }): string {
+  return Buffer.from(`${n.createdAt.toISOString()}|${n.id}`).toString('base64url');
+}
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || Number.isNaN(createdAt.getTime())) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
+  return { createdAt, id };
+}
+
+export const notificationRoutes = createRouter()
+  .openapi(createRoute({
+    method: 'post', path: '/v1/notifications', tags: ['Notifications'], operationId: 'createNotification', security,
+    summary: 'Accept a notification (template + params) for asynchronous delivery',
+    description: 'Answers at once: 202 with the new notification, or 200 with the existing one for a repeated Idempotency-Key. Never sends inside the request.',
+    request: { headers: idempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: createBody } } } },
+    responses: {
+      200: { description: 'Duplicate of an earlier request with the same Idempotency-Key', content: { 'application/json': { schema: accepted } } },
+      202: { description: 'Accepted', content: { 'application/json': { schema: accepted } } },
+      400: errorResponses[400], 401: errorResponses[401], 422: errorResponses[422], 429: errorResponses[429],
+    },
+  }), async (c) => {
+    const body = c.req.valid('json');
+    const idempotencyKey = c.req.valid('header')['idempotency-key'];
+    const { deps } = c.var;
+    const prio = body.priority ?? 'medium';
+    try {
+      const template = await getLatestTemplate(deps.db, body.templateId);
+      if (template.channel !== body.type) {
+        throw new AppError('unprocessable', `template ${template.id} is for ${template.channel}, not ${body.type}`);
+      }
+      const rendered = renderTemplate(template, body.templateParams);
+      const recipients = body.to === undefined ? await resolveContact(deps.db, body.userId, body.type) : [body.to].flat();
+      const { notification, created } = await admitNotification(deps.db, deps.temporal, deps.config, {
+        scope: scopeOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), fingerprint: body,
+        userId: body.userId, channel: body.type, priority: prio,
+        templateId: template.id, templateVersion: template.version, templateParams: body.templateParams,
+        templateLimit: template.rateLimitCount && template.rateLimitWindowSeconds ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds } : null,
+        recipients, subject: rendered.subject, text: rendered.text, html: rendered.html, correlationId: body.correlationId ?? null,
+      });
+      if (created) notificationMetrics.accepted.inc({ channel: body.type, priority: prio });
+      c.var.logger.info({ notificationId: notification.id, workflowId: notification.workflowId, correlationId: notification.correlationId, duplicate: !created }, 'notification received');
+      return c.json({ id: notification.id, status: notification.status, workflowId: notification.workflowId, deadlineAt: notification.deadlineAt.toISOString(), duplicate: !created }, created ? 202 : 200);
+    } catch (error) {
+      throw admissionProblem(error);
+    }
+  })
+  .openapi(createRoute({
+    method: 'get', path: '/v1/notifications', tags: ['Notifications'], operationId: 'listNotifications', security,
+    summary: 'List notifications, newest first, with filters and cursor paging',
+    request: {
+      query: z.object({
+        status: z.enum(notificationStatuses).optional(), userId: z.string().max(128).optional(), correlationId: z.string().max(128).optional(),
+        priority: priority.optional(), type: channel.optional(), cursor: cursorSchema,
+        limit: z.coerce.number().int().min(1).max(200).default(50),
+      }),
+    },
+    responses: {
+      200: { description: 'A page of notifications', content: { 'application/json': { schema: z.object({ data: z.array(notificationSchema), nextCursor: z.string().nullable() }) } } },
+      400: errorResponses[400], 401: errorResponses[401],
+    },
+  }), async (c) => {
+    const q = c.req.valid('query');
+    const filters: (SQL | undefined)[] = [
+      q.status ? eq(notifications.status, q.status) : undefined,
+      q.userId ? eq(notifications.userId, q.userId) : undefined,
+      q.correlationId ? eq(notifications.correlationId, q.correlationId) : undefined,
+      q.priority ? eq(notifications.priority, q.priority) : undefined,
+      q.type ? eq(notifications.channel, q.type) : undefined,
+    ];
+    if (q.cursor) {
+      const after = decodeCursor(q.cursor);
+      filters.push(or(lt(notifications.createdAt, after.createdAt), and(eq(notifications.createdAt, after.createdAt), lt(notifications.id, after.id))));
+    }
+    const rows = await c.var.deps.db.select().from(notifications).where(and(...filters))
+      .orderBy(desc(notifications.createdAt), desc(notifications.id)).limit(q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    const last = page[page.length - 1];
+    return c.json({ data: page.map(toView), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null }, 200);
+  })
+  .openapi(createRoute({
+    method: 'get', path: '/v1/notifications/{id}', tags: ['Notifications'], operationId: 'getNotification', security,
+    summary: 'A notification with its status history',
+    request: { params: z.object({ id: z.string().min(1).max(64) }) },
+    responses: {
+      200: { description: 'The notification', content: { 'application/json': { schema: notificationSchema.extend({ history: z.array(historyEntrySchema) }) } } },
+      401: errorResponses[401], 404: errorResponses[404],
+    },
+  }), async (c) => {
+    const { id } = c.req.valid('param');
+    const { db } = c.var.deps;
+    const [n] = await db.select().from(notifications).where(eq(notifications.id, id));
+    if (!n) throw new AppError('not_found', `no notification ${id}`);
+    const history = await db.select().from(notificationStatusHistory).where(eq(notificationStatusHistory.notificationId, id)).orderBy(asc(notificationStatusHistory.id));
+    return c.json({ ...toView(n), history: history.map((h) => ({ from: h.fromStatus, to: h.toStatus, reason: h.reason, at: h.at.toISOString() })) }, 200);
+  })
+  .openapi(createRoute({
+    method: 'post', path: '/v1/notifications/{id}/retry', tags: ['Notifications'], operationId: 'retryNotification', security,
+    summary: 'Send a dead-lettered (or permanently failed) notification again, as a new workflow run',
+    request: { params: z.object({ id: z.string().min(1).max(64) }) },
+    responses: {
+      202: { description: 'Back to PENDING; a new run started', content: { 'application/json': { schema: accepted } } },
+      401: errorResponses[401], 404: errorResponses[404], 409: { description: 'Not dead-lettered or failed', content: errorResponses[422].content },
+    },
+  }), async (c) => {
+    const { id } = c.req.valid('param');
+    const { deps } = c.var;
+    const [before] = await deps.db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, id));
+    if (!before) throw new AppError('not_found', `no notification ${id}`);
+    if (before.status !== 'DEAD_LETTERED' && before.status !== 'FAILED') {
+      throw new AppError('conflict', `notification ${id} is ${before.status}; only DEAD_LETTERED or FAILED notifications can be retried`);
+    }
+    const row = await retryNotification(deps.db, deps.temporal, deps.config, id);
+    if (!row || row.status !== 'PENDING') throw new AppError('conflict', `notification ${id} is ${row?.status ?? 'gone'}; it cannot be retried`);
+    c.var.logger.info({ notificationId: id, workflowId: row.workflowId, correlationId: row.correlationId }, 'notification retry requested');
+    return c.json({ id: row.id, status: row.status, workflowId: row.workflowId, deadlineAt: row.deadlineAt.toISOString(), duplicate: false }, 202);
+  });

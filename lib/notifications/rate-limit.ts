@@ -1,0 +1,54 @@
+// Admission rate limits shared by every API process through PostgreSQL. Each limit is a sliding-window
+// log under a transaction-scoped advisory lock on its key: concurrent requests for one key queue on the
+// lock, so exactly `limit` are admitted per window however many processes serve them.
+import { sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+
+export interface RateLimit {
+  /** Counted separately per key, e.g. `user:u1` or `user-template:u1:PASSWORD_RESET`. */
+  key: string;
+  limit: number;
+  windowSeconds: number;
+  /** Human-readable, for the 429 problem: "5 per 60 s per user". */
+  description: string;
+}
+
+export class RateLimitExceededError extends Error {
+  constructor(readonly limit: RateLimit, readonly retryAfterSeconds: number) {
+    super(`rate limit exceeded: ${limit.description}`);
+    this.name = 'RateLimitExceededError';
+  }
+}
+
+type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/** Locks the keys in a fixed order (no deadlocks between requests sharing keys). */
+export async function lockKeys(tx: Tx, keys: string[]): Promise<void> {
+  for (const key of [...new Set(keys)].sort()) {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
+  }
+}
+
+/**
+ * Checks every limit and, only if all pass, records one hit on each. Must run inside a transaction that
+ * already holds the keys' locks (lockKeys), so the check and the insert are one step for other processes.
+ */
+export async function consumeRateLimits(tx: Tx, limits: RateLimit[]): Promise<void> {
+  for (const limit of limits) {
+    // Forget hits that left the window: keeps the log as small as the limits.
+    await tx.execute(sql`delete from rate_limit_hits where key = ${limit.key} and at <= now() - make_interval(secs => ${limit.windowSeconds})`);
+    const [row] = await tx.execute<{ count: number; oldest: string | null }>(sql`
+      select count(*)::int as count,
+             (select extract(epoch from (at + make_interval(secs => ${limit.windowSeconds}) - now()))::float8
+                from rate_limit_hits where key = ${limit.key}
+                order by at desc offset ${limit.limit - 1} limit 1)::text as oldest
+        from rate_limit_hits where key = ${limit.key}`);
+    if ((row?.count ?? 0) >= limit.limit) {
+      // The hit that must leave the window before one more fits.
+      throw new RateLimitExceededError(limit, Math.max(1, Math.ceil(Number(row?.oldest ?? limit.windowSeconds))));
+    }
+  }
+  for (const limit of limits) {
+    await tx.execute(sql`insert into rate_limit_hits (key) values (${limit.key})`);
+  }
+}

@@ -1,0 +1,68 @@
+// The simulators `npm start` runs: Mailgun-style email, SMS, push, SMTP and (when present) the seed-004
+// API, each on its port from scripts/stack-ports.ts, with delivery webhooks on so a notification sent
+// from the stack reaches DELIVERED and OPENED by itself.
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import type { RunningSimulator } from './lib/server.js';
+import { startMailgunSimulator } from './mailgun/server.js';
+import { startPushSimulator } from './push/server.js';
+import { startSmsSimulator } from './sms/server.js';
+import { startSmtpSimulator } from './smtp/server.js';
+
+const port = z.coerce.number().int().min(1).max(65_535);
+const env = z.object({
+  SIM_MAILGUN_PORT: port.default(4010), SIM_SMS_PORT: port.default(4011), SIM_PUSH_PORT: port.default(4012),
+  SIM_SMTP_PORT: port.default(2525), SIM_SMTP_CONTROL_PORT: port.default(4013), SIM_SEED004_PORT: port.default(4020),
+  SIM_PROVIDER_API_KEY: z.string().min(8),
+  SIM_WEBHOOK_URL: z.string().url().optional(),
+  MAILGUN_DOMAIN: z.string().default('mg.mailflow.local'),
+  MAILGUN_WEBHOOK_SIGNING_KEY: z.string().min(8).optional(),
+  SIM_DELIVERED_AFTER_MS: z.coerce.number().int().min(0).default(1_000),
+  SIM_OPENED_AFTER_MS: z.coerce.number().int().min(0).default(3_000),
+  SEED004_USERNAME: z.string().optional(), SEED004_PASSWORD: z.string().optional(),
+}).safeParse(process.env);
+if (!env.success) {
+  console.error(`simulators: invalid environment: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  process.exit(78);
+}
+const e = env.data;
+const running: RunningSimulator[] = [];
+const say = (line: string) => console.log(`[simulators] ${line}`);
+
+const mailgun = await startMailgunSimulator({
+  port: e.SIM_MAILGUN_PORT, apiKey: e.SIM_PROVIDER_API_KEY, domain: e.MAILGUN_DOMAIN,
+  ...(e.SIM_WEBHOOK_URL && e.MAILGUN_WEBHOOK_SIGNING_KEY ? {
+    webhookUrl: e.SIM_WEBHOOK_URL, webhookSigningKey: e.MAILGUN_WEBHOOK_SIGNING_KEY, deliveredAfterMs: e.SIM_DELIVERED_AFTER_MS, openedAfterMs: e.SIM_OPENED_AFTER_MS,
+  } : {}),
+});
+running.push(mailgun);
+say(`Mailgun-style email API ${mailgun.url}/v3/${e.MAILGUN_DOMAIN}/messages (webhooks → ${e.SIM_WEBHOOK_URL ?? 'off'})`);
+const sms = await startSmsSimulator({ port: e.SIM_SMS_PORT, apiKey: e.SIM_PROVIDER_API_KEY });
+running.push(sms);
+say(`SMS gateway ${sms.url}/v1/messages`);
+const push = await startPushSimulator({ port: e.SIM_PUSH_PORT, apiKey: e.SIM_PROVIDER_API_KEY });
+running.push(push);
+say(`push gateway ${push.url}/v1/push`);
+const smtp = await startSmtpSimulator({ port: e.SIM_SMTP_PORT, controlPort: e.SIM_SMTP_CONTROL_PORT });
+running.push(smtp);
+say(`SMTP ${smtp.smtpUrl} (control ${smtp.url})`);
+
+const seed004Module = fileURLToPath(new URL('./seed004/server.ts', import.meta.url));
+if (existsSync(seed004Module)) {
+  const { startSeed004Simulator } = await import(pathToFileURL(seed004Module).href) as { startSeed004Simulator: (o: Record<string, unknown>) => Promise<RunningSimulator> };
+  const seed004 = await startSeed004Simulator({
+    port: e.SIM_SEED004_PORT, ...(e.SEED004_USERNAME ? { username: e.SEED004_USERNAME } : {}), ...(e.SEED004_PASSWORD ? { password: e.SEED004_PASSWORD } : {}),
+  });
+  running.push(seed004);
+  say(`seed-004 email API ${seed004.url}`);
+}
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  Promise.allSettled(running.map((s) => s.close())).then(() => process.exit(0), () => process.exit(1));
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -1,0 +1,215 @@
+// Delivery end to end over real HTTP and a real Temporal server: API → workflow → channel worker →
+// provider simulator, then signed webhooks back. Each behaviour the issue names is exercised here.
+import { createHmac, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { testConfig, unique } from '../helpers/config.js';
+import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
+import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
+
+const SIGNING_KEY = 'test-webhook-signing-key-0123456789';
+let api: TestApi;
+let sims: ProviderSimulators;
+let workers: RunningWorkers;
+const env: Record<string, string> = {
+  TASK_QUEUE_PREFIX: `${unique('dlv')}-`,
+  MAILGUN_WEBHOOK_SIGNING_KEY: SIGNING_KEY,
+  NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '3', NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '200', NOTIFICATION_RETRY_MAX_MS_MEDIUM: '400',
+  NOTIFICATION_MAX_ATTEMPTS_LOW: '3', NOTIFICATION_RETRY_INITIAL_MS_LOW: '200', NOTIFICATION_RETRY_MAX_MS_LOW: '400',
+  RATE_LIMIT_USER_COUNT: '1000',
+};
+
+beforeAll(async () => {
+  api = await startTestApi(env);
+  sims = await startProviderSimulators({ webhookUrl: `${api.url}/v1/webhooks/mailgun`, webhookSigningKey: SIGNING_KEY });
+  Object.assign(env, sims.env);
+  workers = await startRoleWorkers(testConfig(env), ['delivery', 'email', 'sms', 'push']);
+}, 60_000);
+afterAll(async () => {
+  await workers?.stop();
+  await sims?.close();
+  await api?.close();
+});
+beforeEach(async () => {
+  await sims?.resetAll();
+});
+
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  api.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+interface Notification { id: string; status: string; attempts: number; provider: string | null; providerMessageId: string | null; errorMessage: string | null; sentAt: string | null; deliveredAt: string | null; openedAt: string | null; late: boolean; history: { from: string | null; to: string; reason: string | null; at: string }[] }
+
+async function get(id: string): Promise<Notification> {
+  return await (await api.request(`/v1/notifications/${id}`)).json() as Notification;
+}
+
+async function waitFor(id: string, statuses: string[], timeoutMs = 20_000): Promise<Notification> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const n = await get(id);
+    if (statuses.includes(n.status)) return n;
+    if (Date.now() > deadline) throw new Error(`notification ${id} is ${n.status}, expected ${statuses.join('|')}: ${JSON.stringify(n)}`);
+    await sleep(100);
+  }
+}
+
+async function sendEmail(extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<string> {
+  const response = await post('/v1/notifications', {
+    userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to: 'jane@example.com',
+    templateParams: { name: 'Jane', orderId: 'ABC123', itemName: 'Laptop', trackingUrl: 'https://t.example/ABC123' }, ...extra,
+  }, headers);
+  expect(response.status, await response.clone().text()).toBe(202);
+  return (await response.json() as { id: string }).id;
+}
+
+async function sendSms(extra: Record<string, unknown> = {}): Promise<string> {
+  const response = await post('/v1/notifications', {
+    userId: unique('user'), type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100',
+    templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' }, ...extra,
+  });
+  expect(response.status, await response.clone().text()).toBe(202);
+  return (await response.json() as { id: string }).id;
+}
+
+function signedWebhook(messageId: string, event: string, extra: Record<string, unknown> = {}, timestamp = Math.floor(Date.now() / 1000)) {
+  const token = randomBytes(25).toString('hex');
+  const signature = createHmac('sha256', SIGNING_KEY).update(`${timestamp}${token}`).digest('hex');
+  return {
+    signature: { timestamp: String(timestamp), token, signature },
+    'event-data': { id: randomBytes(11).toString('hex'), event, timestamp: Date.now() / 1000, recipient: 'jane@example.com', message: { headers: { 'message-id': messageId } }, ...extra },
+  };
+}
+
+describe('delivery', () => {
+  it('sends through the provider with an idempotency key, then follows delivered and opened webhooks', async () => {
+    const id = await sendEmail();
+    const sent = await waitFor(id, ['SENT']);
+    expect(sent).toMatchObject({ attempts: 1, provider: 'mailgun', errorMessage: null, late: false });
+    const ledger = await sims.ledger('mailgun');
+    expect(ledger).toHaveLength(1);
+    expect(ledger[0]).toMatchObject({ idempotencyKey: `mailflow-${id}` });
+    expect(JSON.stringify(ledger[0])).toContain('ABC123');
+
+    await sims.emitMailgunEvent(sent.providerMessageId!, 'delivered');
+    await waitFor(id, ['DELIVERED']);
+    await sims.emitMailgunEvent(sent.providerMessageId!, 'opened');
+    const opened = await waitFor(id, ['OPENED']);
+    expect(opened.history.map((h) => h.to)).toEqual(['PENDING', 'SENT', 'DELIVERED', 'OPENED']);
+    expect(opened.deliveredAt).not.toBeNull();
+    expect(opened.openedAt).not.toBeNull();
+  });
+
+  it('keeps OPENED when delivered arrives after opened, and records the delivery time', async () => {
+    const id = await sendEmail();
+    const sent = await waitFor(id, ['SENT']);
+    expect((await post('/v1/webhooks/mailgun', signedWebhook(sent.providerMessageId!, 'opened'))).status).toBe(200);
+    expect((await post('/v1/webhooks/mailgun', signedWebhook(sent.providerMessageId!, 'delivered'))).status).toBe(200);
+    const n = await get(id);
+    expect(n.status).toBe('OPENED');
+    expect(n.deliveredAt).not.toBeNull();
+    expect(n.history.map((h) => h.to)).toEqual(['PENDING', 'SENT', 'OPENED']);
+  });
+
+  it('refuses forged, stale and replayed webhooks with 401 and changes nothing', async () => {
+    const id = await sendEmail();
+    const sent = await waitFor(id, ['SENT']);
+    const forged = signedWebhook(sent.providerMessageId!, 'delivered');
+    forged.signature.signature = createHmac('sha256', 'wrong-key').update(`${forged.signature.timestamp}${forged.signature.token}`).digest('hex');
+    expect((await post('/v1/webhooks/mailgun', forged)).status).toBe(401);
+    const stale = signedWebhook(sent.providerMessageId!, 'delivered', {}, Math.floor(Date.now() / 1000) - 3600);
+    expect((await post('/v1/webhooks/mailgun', stale)).status).toBe(401);
+    expect((await get(id)).status).toBe('SENT');
+
+    const genuine = signedWebhook(sent.providerMessageId!, 'opened');
+    expect((await post('/v1/webhooks/mailgun', genuine)).status).toBe(200);
+    const replay = await post('/v1/webhooks/mailgun', genuine);
+    expect(replay.status).toBe(401);
+    expect((await replay.json() as { detail: string }).detail).toContain('replayed');
+    const n = await get(id);
+    expect(n.status).toBe('OPENED');
+    expect(n.history.filter((h) => h.to === 'OPENED')).toHaveLength(1);
+  });
+
+  it('retries transient failures with backoff, then succeeds', async () => {
+    await sims.setFaults('sms', { failNext: { count: 2, status: 503 } });
+    const id = await sendSms();
+    const n = await waitFor(id, ['SENT']);
+    expect(n.attempts).toBe(3);
+    expect(n.history.map((h) => h.to)).toEqual(['PENDING', 'RETRYING', 'RETRYING', 'SENT']);
+    expect(await sims.ledger('sms')).toHaveLength(1);
+  });
+
+  it("waits for the provider's Retry-After before trying again", async () => {
+    await sims.setFaults('sms', { failNext: { count: 1, status: 429, retryAfterSeconds: 2 } });
+    const id = await sendSms();
+    const n = await waitFor(id, ['SENT']);
+    const retrying = n.history.find((h) => h.to === 'RETRYING')!;
+    const sentAt = n.history.find((h) => h.to === 'SENT')!;
+    expect(Date.parse(sentAt.at) - Date.parse(retrying.at)).toBeGreaterThanOrEqual(1_900);
+  });
+
+  it('fails at once, without retrying, when the provider refuses the message', async () => {
+    const id = await sendEmail({ to: 'not-an-address' });
+    const n = await waitFor(id, ['FAILED']);
+    expect(n.attempts).toBe(1);
+    expect(n.errorMessage).toBeTruthy();
+    const run = await api.deps.temporal.workflow.getHandle(`notification-${id}`).describe();
+    expect(run.status.name).toBe('FAILED');
+  });
+
+  it('dead-letters after the last retry, and sends again when retried', async () => {
+    await sims.setFaults('sms', { outage: true });
+    const id = await sendSms();
+    const dead = await waitFor(id, ['DEAD_LETTERED']);
+    expect(dead.attempts).toBe(3);
+    expect(dead.errorMessage).toBeTruthy();
+    const run = await api.deps.temporal.workflow.getHandle(`notification-${id}`).describe();
+    expect(run.status.name).toBe('FAILED');
+
+    await sims.setFaults('sms', { outage: false });
+    const retried = await post(`/v1/notifications/${id}/retry`, {});
+    expect(retried.status).toBe(202);
+    const n = await waitFor(id, ['SENT']);
+    expect(n.history.map((h) => h.to)).toEqual(['PENDING', 'RETRYING', 'RETRYING', 'RETRYING', 'DEAD_LETTERED', 'PENDING', 'SENT']);
+    expect(await sims.ledger('sms')).toHaveLength(1);
+  });
+
+  it('fails over to the secondary email provider while the primary is down', async () => {
+    await sims.setFaults('mailgun', { outage: true });
+    const ids = [await sendEmail(), await sendEmail(), await sendEmail()];
+    const sent = await Promise.all(ids.map((id) => waitFor(id, ['SENT'], 30_000)));
+    expect(sent.map((n) => n.provider)).toContain('smtp');
+    expect((await sims.ledger('smtp')).length).toBeGreaterThan(0);
+    expect(await sims.ledger('mailgun')).toHaveLength(0);
+  });
+
+  it('sends attachments stored outside the workflow, byte for byte', async () => {
+    const pdf = randomBytes(300_000);
+    const form = new FormData();
+    form.set('sender', 'orders@shop.example');
+    form.set('receiver', 'jane@example.com');
+    form.set('subject', 'Your invoice');
+    form.set('content', 'Attached.');
+    form.set('priority', 'critical');
+    form.append('attachment', new Blob([pdf], { type: 'application/pdf' }), 'invoice.pdf');
+    form.append('attachment', new Blob(['a,b\n1,2\n'], { type: 'text/csv' }), 'items.csv');
+    const response = await api.request('/v1/emails', { method: 'POST', body: form });
+    expect(response.status, await response.clone().text()).toBe(202);
+    const { id } = await response.json() as { id: string };
+    await waitFor(id, ['SENT']);
+    const [entry] = await sims.ledger('mailgun');
+    const { createHash } = await import('node:crypto');
+    expect(JSON.stringify(entry)).toContain(createHash('sha256').update(pdf).digest('hex'));
+    expect(JSON.stringify(entry)).toContain('invoice.pdf');
+    expect(JSON.stringify(entry)).toContain('items.csv');
+
+    const tooBig = new FormData();
+    for (const [k, v] of [['sender', 'a@b.example'], ['receiver', 'c@d.example'], ['subject', 's'], ['content', 'c']]) tooBig.set(k!, v!);
+    tooBig.append('attachment', new Blob([randomBytes(10 * 1024 * 1024 + 1)]), 'huge.bin');
+    expect((await api.request('/v1/emails', { method: 'POST', body: tooBig })).status).toBe(413);
+    const bad = new FormData();
+    bad.set('sender', 'nobody');
+    expect((await api.request('/v1/emails', { method: 'POST', body: bad })).status).toBe(400);
+  });
+});
