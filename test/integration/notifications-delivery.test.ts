@@ -18,6 +18,7 @@ const env: Record<string, string> = {
   NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '3', NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '200', NOTIFICATION_RETRY_MAX_MS_MEDIUM: '400',
   NOTIFICATION_MAX_ATTEMPTS_LOW: '3', NOTIFICATION_RETRY_INITIAL_MS_LOW: '200', NOTIFICATION_RETRY_MAX_MS_LOW: '400',
   RATE_LIMIT_USER_COUNT: '1000',
+  EMAIL_CIRCUIT_FAILURES: '2', EMAIL_CIRCUIT_COOLDOWN_MS: '1500',
 };
 
 beforeAll(async () => {
@@ -182,6 +183,12 @@ describe('delivery', () => {
     expect(sent.map((n) => n.provider)).toContain('smtp');
     expect((await sims.ledger('smtp')).length).toBeGreaterThan(0);
     expect(await sims.ledger('mailgun')).toHaveLength(0);
+
+    // The primary recovers: after the cool-down a probe goes to it and closes the circuit.
+    await sims.setFaults('mailgun', { outage: false });
+    await sleep(1_600);
+    const after = await waitFor(await sendEmail(), ['SENT']);
+    expect(after.provider).toBe('mailgun');
   });
 
   it('sends attachments stored outside the workflow, byte for byte', async () => {

@@ -1,8 +1,8 @@
 // Email failover: a circuit breaker on the primary provider. After `failureThreshold` consecutive
-// transient failures the circuit opens and sends go to the secondary; after `cooldownMs` one send
+// transient failures the circuit opens and sends go to the secondary (the one that opened it included); after `cooldownMs` one send
 // probes the primary again (half-open) and closes the circuit if it succeeds. A permanent refusal is
 // about the message, not the provider, so it does not count.
-import { PermanentSendError, type NotificationProvider, type OutboundMessage, type SendResult } from './types.js';
+import { PermanentSendError, TransientSendError, type NotificationProvider, type OutboundMessage, type SendResult } from './types.js';
 
 export interface BreakerOptions { failureThreshold: number; cooldownMs: number; now?: () => number }
 
@@ -61,7 +61,12 @@ export class FailoverProvider implements NotificationProvider {
       this.breaker.success();
       return result;
     } catch (error) {
-      if (!(error instanceof PermanentSendError)) this.breaker.failure();
+      if (error instanceof PermanentSendError) throw error;
+      this.breaker.failure();
+      // The primary answered "not accepted" and is now considered down: the secondary takes this very
+      // message. A timeout is different: the primary may have accepted it, so the retry decides later.
+      const answered = error instanceof TransientSendError && error.status !== undefined;
+      if (answered && this.breaker.state !== 'closed') return this.secondary.send(m, signal);
       throw error;
     }
   }
