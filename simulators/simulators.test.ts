@@ -19,7 +19,7 @@ const sms = (url: string, body: unknown, headers: Record<string, string> = {}) =
 describe('SMS gateway simulator', () => {
   it('checks the key and the number, and dedupes by idempotency key', async () => {
     const sim = await startSmsSimulator({ apiKey: 'key-12345678' });
-    closers.push(sim.close);
+    closers.push(() => sim.close());
     expect((await sms(sim.url, { to: '+15550100', body: 'x' }, { authorization: 'Bearer wrong' })).status).toBe(401);
     expect((await sms(sim.url, { to: '555', body: 'x' })).status).toBe(400);
     const first = await (await sms(sim.url, { to: '+15550100', body: 'hi' }, { 'idempotency-key': 'k1' })).json() as { id: string };
@@ -30,7 +30,7 @@ describe('SMS gateway simulator', () => {
 
   it('injects failNext, outage and a rate limit with Retry-After', async () => {
     const sim = await startSmsSimulator({ apiKey: 'key-12345678' });
-    closers.push(sim.close);
+    closers.push(() => sim.close());
     const faults = (f: unknown) => fetch(`${sim.url}/_control/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(f) });
     await faults({ failNext: { count: 2, status: 502 } });
     expect([(await sms(sim.url, { to: '+15550100', body: 'a' })).status, (await sms(sim.url, { to: '+15550100', body: 'a' })).status, (await sms(sim.url, { to: '+15550100', body: 'a' })).status]).toEqual([502, 502, 202]);
@@ -59,7 +59,7 @@ describe('Mailgun simulator', () => {
     await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
     closers.push(() => new Promise((r) => hook.close(() => r())));
     const sim = await startMailgunSimulator({ apiKey: 'mg-key-123', domain: 'mg.test', webhookUrl: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/`, webhookSigningKey: 'signing-key-1', deliveredAfterMs: 10 });
-    closers.push(sim.close);
+    closers.push(() => sim.close());
     const form = new FormData();
     for (const [k, v] of [['from', 'a@b.example'], ['to', 'Jane <jane@example.com>'], ['subject', 'S'], ['text', 'T'], ['v:notification-id', 'ntf_1']]) form.set(k!, v!);
     const bad = await fetch(`${sim.url}/v3/mg.test/messages`, { method: 'POST', body: form });
@@ -86,7 +86,7 @@ describe('Mailgun simulator', () => {
 describe('SMTP simulator', () => {
   it('records messages once per Message-ID and answers faults with SMTP codes', async () => {
     const sim = await startSmtpSimulator();
-    closers.push(sim.close);
+    closers.push(() => sim.close());
     const transport = nodemailer.createTransport({ url: sim.smtpUrl });
     const mail = { from: 'a@b.example', to: 'c@d.example', subject: 'Hello', text: 'x', messageId: '<same@mailflow>', attachments: [{ filename: 'a.txt', content: 'abc' }] };
     await transport.sendMail(mail);

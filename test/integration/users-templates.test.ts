@@ -16,7 +16,7 @@ describe('users', () => {
     expect(created.status).toBe(200);
     expect(await created.json()).toMatchObject({ userId, email: 'jane@example.com', phone: '+15551234567', pushTokens: [] });
     expect((await send('PUT', `/v1/users/${userId}`, { pushTokens: ['device-token-0001'] })).status).toBe(200);
-    const got = await (await api.request(`/v1/users/${userId}`)).json();
+    const got: unknown = await (await api.request(`/v1/users/${userId}`)).json();
     expect(got).toMatchObject({ email: 'jane@example.com', phone: '+15551234567', pushTokens: ['device-token-0001'] });
 
     for (const [body, path] of [[{ phone: '555-1234' }, 'phone'], [{ email: 'nope' }, 'email'], [{ pushTokens: ['x'] }, 'pushTokens.0'], [{ fax: '1' }, '(root)']] as const) {
