@@ -76,6 +76,17 @@ export const configSchema = z.object({
   PUSH_API_URL: optionalUrl,
   PUSH_API_KEY: z.string().min(1).optional(),
   PROVIDER_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  // CSV mailings: the seed-004 email API (or any adapter behind lib/mailings/provider.ts).
+  SEED004_API_URL: optionalUrl,
+  SEED004_USERNAME: z.string().min(1).optional(),
+  SEED004_PASSWORD: z.string().min(1).optional(),
+  /** The provider's limit, enforced once for the fleet on the send queue (the seed API: 1 per 10 s). */
+  SEED004_RATE_PER_SECOND: z.coerce.number().positive().default(0.1),
+  SEED004_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  MAILING_MAX_CSV_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
+  /** Recipients per child workflow, and how many children a mailing keeps running at once. */
+  MAILING_SLICE_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
+  MAILING_MAX_CHILDREN: z.coerce.number().int().min(1).max(100).default(4),
   /** Where a worker process serves /metrics (0: not served). */
   WORKER_METRICS_PORT: port.default(0),
 });

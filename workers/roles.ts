@@ -4,6 +4,7 @@ import type { WorkerOptions } from '@temporalio/worker';
 import type { ActivityDeps } from '../activities/deps.js';
 import { createPlatformActivities } from '../activities/platform.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
+import { mailingSpecs } from './mailing-workers.js';
 import { channelSpecs, deliverySpecs } from './notification-workers.js';
 
 // delivery: notification workflows (one queue per priority); email/sms/push: the channel send
@@ -24,7 +25,7 @@ const roleSpecs: Record<Role, SpecFactory> = {
   email: channelSpecs('EMAIL'),
   sms: channelSpecs('SMS'),
   push: channelSpecs('PUSH'),
-  mailing: () => [],
+  mailing: mailingSpecs,
   sync: () => [],
 };
 

@@ -1,3 +1,4 @@
 // Every workflow type, for the worker bundle. Workflow code is deterministic: no I/O imports here.
 export { platformCheck } from './platform-check.js';
 export { notification } from './notification.js';
+export { mailing, mailingSlice } from './mailing.js';

@@ -2,9 +2,10 @@
 import { healthRoutes } from './health.js';
 import { apiKeyRoutes } from './v1/api-keys.js';
 import { emailRoutes } from './v1/emails.js';
+import { mailingRoutes } from './v1/mailings.js';
 import { notificationRoutes } from './v1/notifications.js';
 import { templateRoutes } from './v1/templates.js';
 import { userRoutes } from './v1/users.js';
 import { webhookRoutes } from './v1/webhooks.js';
 
-export const routers = [healthRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, emailRoutes, webhookRoutes];
+export const routers = [healthRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, emailRoutes, webhookRoutes, mailingRoutes];

@@ -4,3 +4,4 @@ export * from './blobs.js';
 export * from './platform.js';
 export * from './notifications.js';
 export * from './rate-limits.js';
+export * from './mailings.js';

@@ -1,0 +1,145 @@
+// Mailing activities. Parsing heartbeats its byte offset and row so a retry resumes; inserts are
+// idempotent on (mailing, row), so a token, once generated, is the one every retry uses. Sending
+// records SENDING before the request and SENT with the provider's message id after it, so a retry of
+// a recipient already sent returns without sending.
+import { createHash, randomBytes } from 'node:crypto';
+import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import { and, eq, gte, inArray, lte, sql } from 'drizzle-orm';
+import { mailingRecipients, mailings } from '../db/schema/index.js';
+import { checkAddress } from '../lib/mailings/addresses.js';
+import { MailingFileError, parseMailingCsv, type CsvLayout } from '../lib/mailings/csv.js';
+import { ProviderRateLimitedError, ProviderUnavailableError, RecipientRefusedError, type MailingProvider } from '../lib/mailings/provider.js';
+import type { ActivityDeps } from './deps.js';
+
+export const MAILING_SUBJECT = 'Complete your registration';
+export const mailingBody = (token: string) => `Thank you for signing up. Please verify your token ${token} to continue.`;
+
+export type MailingState = 'PARSING' | 'SENDING' | 'PAUSED' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+interface ParseCheckpoint { startByte: number; lastRow: number; layout: CsvLayout }
+
+export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
+const tokenAad = (mailingId: string, row: number) => `mailing-token:${mailingId}:${row}`;
+
+export function createMailingActivities(deps: ActivityDeps, provider: () => MailingProvider) {
+  const { db, logger } = deps;
+
+  return {
+    async parseMailing(input: { mailingId: string }): Promise<{ totalRows: number; validRows: number; invalidRows: number; duplicateRows: number }> {
+      const [mailing] = await db.select().from(mailings).where(eq(mailings.id, input.mailingId));
+      if (!mailing) throw ApplicationFailure.nonRetryable(`no mailing ${input.mailingId}`, 'MailingNotFound');
+      const resume = Context.current().info.heartbeatDetails as ParseCheckpoint | undefined;
+      const log = logger.child({ mailingId: mailing.id, workflowId: mailing.workflowId });
+      log.info({ resumeFromRow: resume?.lastRow ?? 0 }, 'parsing mailing list');
+      try {
+        for await (const batch of parseMailingCsv((start) => deps.blobs.read(mailing.blobId, start), { ...mailing.options, ...(resume ? { resume } : {}) })) {
+          const values = batch.rows.map(({ row, value }) => {
+            const check = checkAddress(value);
+            if (!check.ok) return { mailingId: mailing.id, rowNumber: row, email: value.slice(0, 1000), status: 'INVALID' as const, reason: check.reason };
+            const token = randomBytes(18).toString('base64url'); // 144 bits
+            return {
+              mailingId: mailing.id, rowNumber: row, email: value.trim(), normalizedEmail: check.normalized, status: 'QUEUED' as const,
+              tokenHash: tokenHash(token), tokenSealed: deps.encryptor.encrypt(token, tokenAad(mailing.id, row)),
+            };
+          });
+          const valid = values.filter((v) => v.status === 'QUEUED');
+          const invalid = values.filter((v) => v.status === 'INVALID');
+          // A repeated address conflicts on the partial unique index; a re-parsed row on the primary key.
+          const inserted = valid.length ? await db.insert(mailingRecipients).values(valid).onConflictDoNothing().returning({ row: mailingRecipients.rowNumber }) : [];
+          const insertedRows = new Set(inserted.map((r) => r.row));
+          const duplicates = valid.filter((v) => !insertedRows.has(v.rowNumber)).map((v) => ({
+            mailingId: v.mailingId, rowNumber: v.rowNumber, email: v.email, normalizedEmail: v.normalizedEmail, status: 'DUPLICATE' as const, reason: 'duplicate address (case-insensitive)',
+          }));
+          const rest = [...invalid, ...duplicates];
+          if (rest.length) await db.insert(mailingRecipients).values(rest).onConflictDoNothing();
+          const last = batch.rows[batch.rows.length - 1]!;
+          heartbeat({ startByte: batch.endByte, lastRow: last.row, layout: batch.layout } satisfies ParseCheckpoint);
+        }
+      } catch (error) {
+        if (error instanceof MailingFileError) {
+          await db.update(mailings).set({ status: 'FAILED', failureReason: error.message, finishedAt: new Date() }).where(eq(mailings.id, mailing.id));
+          log.warn({ reason: error.message }, 'mailing list refused');
+          throw ApplicationFailure.nonRetryable(error.message, 'MailingFileError');
+        }
+        throw error;
+      }
+      const [counts] = await db.select({
+        total: sql<number>`count(*)::int`,
+        valid: sql<number>`count(*) filter (where status not in ('INVALID', 'DUPLICATE'))::int`,
+        invalid: sql<number>`count(*) filter (where status = 'INVALID')::int`,
+        duplicate: sql<number>`count(*) filter (where status = 'DUPLICATE')::int`,
+      }).from(mailingRecipients).where(eq(mailingRecipients.mailingId, mailing.id));
+      const result = { totalRows: counts!.total, validRows: counts!.valid, invalidRows: counts!.invalid, duplicateRows: counts!.duplicate };
+      await db.update(mailings).set({ ...result, status: 'SENDING', sendingStartedAt: sql`coalesce(${mailings.sendingStartedAt}, now())` }).where(eq(mailings.id, mailing.id));
+      if (result.totalRows === 0) throw ApplicationFailure.nonRetryable('the file has no rows', 'MailingFileError');
+      log.info(result, 'mailing list parsed');
+      return result;
+    },
+
+    /** The rows of one slice that still need a send (QUEUED, or SENDING from an interrupted attempt). */
+    async sliceRecipients(input: { mailingId: string; fromRow: number; toRow: number }): Promise<number[]> {
+      const rows = await db.select({ row: mailingRecipients.rowNumber }).from(mailingRecipients).where(and(
+        eq(mailingRecipients.mailingId, input.mailingId), gte(mailingRecipients.rowNumber, input.fromRow), lte(mailingRecipients.rowNumber, input.toRow),
+        inArray(mailingRecipients.status, ['QUEUED', 'SENDING']),
+      )).orderBy(mailingRecipients.rowNumber);
+      return rows.map((r) => r.row);
+    },
+
+    async sendToRecipient(input: { mailingId: string; row: number }): Promise<{ status: 'SENT' | 'FAILED' | 'SKIPPED'; messageId?: string }> {
+      const { info } = Context.current();
+      const [r] = await db.select().from(mailingRecipients).where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
+      if (!r) throw ApplicationFailure.nonRetryable(`no row ${input.row} in mailing ${input.mailingId}`, 'RecipientNotFound');
+      if (r.status === 'SENT') return { status: 'SENT', messageId: r.providerMessageId ?? '' };
+      if (r.status !== 'QUEUED' && r.status !== 'SENDING') return { status: 'SKIPPED' };
+      const log = logger.child({ mailingId: input.mailingId, row: input.row, workflowId: info.workflowExecution?.workflowId, attempt: info.attempt });
+      if (r.status === 'SENDING') {
+        // A previous attempt sent the request and never recorded the answer (a crash or a timeout).
+        // The seed API has no idempotency key or lookup: resend, so that nobody is left without a mail;
+        // the window is one request long and the choice is logged.
+        log.warn('previous attempt ended with an unknown outcome; sending again');
+      }
+      await db.update(mailingRecipients).set({ status: 'SENDING', sendingAt: new Date(), attempts: sql`${mailingRecipients.attempts} + 1` })
+        .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
+      const token = deps.encryptor.decrypt(r.tokenSealed!, tokenAad(input.mailingId, input.row));
+      try {
+        const { messageId } = await provider().send({ to: r.email, subject: MAILING_SUBJECT, body: mailingBody(token) }, Context.current().cancellationSignal);
+        await db.update(mailingRecipients).set({ status: 'SENT', providerMessageId: messageId, sentAt: new Date(), lastError: null })
+          .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
+        log.info({ messageId }, 'recipient sent');
+        return { status: 'SENT', messageId };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const where = and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row));
+        if (error instanceof RecipientRefusedError) {
+          await db.update(mailingRecipients).set({ status: 'FAILED', lastError: message, reason: message }).where(where);
+          log.warn({ error: message }, 'recipient refused by the provider');
+          return { status: 'FAILED' };
+        }
+        // Not sent for sure: back to QUEUED so the next attempt is a plain send.
+        const notSent = error instanceof ProviderRateLimitedError || (error instanceof ProviderUnavailableError && error.outcome === 'not-sent');
+        await db.update(mailingRecipients).set({ lastError: message, ...(notSent ? { status: 'QUEUED' as const } : {}) }).where(where);
+        if (error instanceof ProviderRateLimitedError) {
+          log.info({ retryAfterMs: error.retryAfterMs }, 'provider rate limit; waiting for Retry-After');
+          throw ApplicationFailure.create({ type: 'ProviderRateLimited', message, nextRetryDelay: error.retryAfterMs });
+        }
+        log.warn({ error: message }, 'send failed; will retry');
+        throw error;
+      }
+    },
+
+    async setMailingStatus(input: { mailingId: string; status: MailingState; reason?: string }): Promise<void> {
+      const done = ['COMPLETED', 'FAILED', 'CANCELLED'].includes(input.status);
+      await db.update(mailings).set({ status: input.status, ...(input.reason ? { failureReason: input.reason } : {}), ...(done ? { finishedAt: new Date() } : {}) })
+        .where(eq(mailings.id, input.mailingId));
+      logger.info({ mailingId: input.mailingId, status: input.status }, 'mailing status');
+    },
+
+    /** On cancel: every recipient not sent (nor failed) becomes CANCELLED, so the counts stay exact. */
+    async cancelUnsent(input: { mailingId: string }): Promise<number> {
+      const rows = await db.update(mailingRecipients).set({ status: 'CANCELLED', reason: 'mailing cancelled' })
+        .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.status, 'QUEUED'))).returning({ row: mailingRecipients.rowNumber });
+      return rows.length;
+    },
+  };
+}
+
+export type MailingActivities = ReturnType<typeof createMailingActivities>;

@@ -1,0 +1,172 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
+import { mailingRecipients, mailings } from '../../../db/schema/index.js';
+import { tokenHash } from '../../../activities/mailings.js';
+import { newId } from '../../../lib/ids.js';
+import { mailingWorkflowId, startMailingWorkflow } from '../../../lib/mailings/start-workflow.js';
+import type { AppDeps } from '../../context.js';
+import { AppError, errorResponses, validationError } from '../../errors.js';
+import { streamUpload } from '../../mailings/upload.js';
+import { createRouter } from '../../openapi.js';
+
+const security = [{ bearerAuth: [] }];
+const recipientStatuses = ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED'] as const;
+const idParam = z.object({ id: z.string().regex(/^mlg_[0-9a-z]{26}$/, 'a mailing id (mlg_…)') });
+
+const optionsSchema = z.object({
+  name: z.string().trim().min(1).max(200).optional(),
+  hasHeader: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  emailColumn: z.string().trim().min(1).max(100).optional().transform((v) => (v === undefined ? null : /^\d+$/.test(v) ? Number(v) : v)),
+  delimiter: z.enum([',', ';']).optional(),
+});
+
+const countsSchema = z.object({
+  total: z.number().int(), valid: z.number().int(), invalid: z.number().int(), duplicate: z.number().int(),
+  queued: z.number().int(), sending: z.number().int(), sent: z.number().int(), failed: z.number().int(), cancelled: z.number().int(),
+});
+const mailingSchema = z.object({
+  id: z.string(), name: z.string().nullable(),
+  status: z.enum(['PENDING', 'PARSING', 'SENDING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']),
+  workflowId: z.string(), failureReason: z.string().nullable(), counts: countsSchema,
+  sendRatePerMinute: z.number().openapi({ description: 'Sends in the last 5 minutes, per minute' }),
+  etaSeconds: z.number().nullable().openapi({ description: 'Remaining sends at the recent rate' }),
+  recentFailures: z.array(z.object({ row: z.number().int(), email: z.string(), reason: z.string().nullable() })),
+  createdAt: z.string().datetime(), sendingStartedAt: z.string().datetime().nullable(), finishedAt: z.string().datetime().nullable(),
+}).openapi('Mailing');
+
+async function mailingView(deps: AppDeps, id: string) {
+  const [m] = await deps.db.select().from(mailings).where(eq(mailings.id, id));
+  if (!m) throw new AppError('not_found', `no mailing ${id}`);
+  const [c] = await deps.db.select({
+    total: sql<number>`count(*)::int`,
+    valid: sql<number>`count(*) filter (where status not in ('INVALID', 'DUPLICATE'))::int`,
+    invalid: sql<number>`count(*) filter (where status = 'INVALID')::int`,
+    duplicate: sql<number>`count(*) filter (where status = 'DUPLICATE')::int`,
+    queued: sql<number>`count(*) filter (where status = 'QUEUED')::int`,
+    sending: sql<number>`count(*) filter (where status = 'SENDING')::int`,
+    sent: sql<number>`count(*) filter (where status = 'SENT')::int`,
+    failed: sql<number>`count(*) filter (where status = 'FAILED')::int`,
+    cancelled: sql<number>`count(*) filter (where status = 'CANCELLED')::int`,
+    recent: sql<number>`count(*) filter (where status = 'SENT' and sent_at > now() - interval '5 minutes')::int`,
+  }).from(mailingRecipients).where(eq(mailingRecipients.mailingId, id));
+  const failures = await deps.db.select({ row: mailingRecipients.rowNumber, email: mailingRecipients.email, reason: mailingRecipients.lastError })
+    .from(mailingRecipients).where(and(eq(mailingRecipients.mailingId, id), eq(mailingRecipients.status, 'FAILED'))).orderBy(desc(mailingRecipients.rowNumber)).limit(5);
+  const { recent, ...counts } = c!;
+  const perMinute = recent / 5;
+  const remaining = counts.queued + counts.sending;
+  return {
+    id: m.id, name: m.name, status: m.status, workflowId: m.workflowId, failureReason: m.failureReason, counts,
+    sendRatePerMinute: perMinute, etaSeconds: remaining === 0 ? 0 : perMinute > 0 ? Math.round((remaining / perMinute) * 60) : null,
+    recentFailures: failures, createdAt: m.createdAt.toISOString(),
+    sendingStartedAt: m.sendingStartedAt?.toISOString() ?? null, finishedAt: m.finishedAt?.toISOString() ?? null,
+  };
+}
+
+async function signal(deps: AppDeps, id: string, name: 'pause' | 'resume' | 'cancel') {
+  const [m] = await deps.db.select({ status: mailings.status }).from(mailings).where(eq(mailings.id, id));
+  if (!m) throw new AppError('not_found', `no mailing ${id}`);
+  if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(m.status)) throw new AppError('conflict', `mailing ${id} is ${m.status}`);
+  await deps.temporal.workflow.getHandle(mailingWorkflowId(id)).signal(name);
+}
+
+const signalRoute = (name: 'pause' | 'resume' | 'cancel', summary: string) => createRoute({
+  method: 'post', path: `/v1/mailings/{id}/${name}`, tags: ['Mailings'], operationId: `${name}Mailing`, security, summary,
+  description: `Signals the mailing's workflow; the same as \`temporal workflow signal --workflow-id mailing-<id> --name ${name}\`.`,
+  request: { params: idParam },
+  responses: { 202: { description: 'Signalled', content: { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } } }, 401: errorResponses[401], 404: errorResponses[404], 409: { description: 'The mailing has finished', content: errorResponses[422].content } },
+});
+
+export const mailingRoutes = createRouter()
+  .openapi(createRoute({
+    method: 'post', path: '/v1/mailings', tags: ['Mailings'], operationId: 'createMailing', security,
+    summary: 'Upload a CSV mailing list (multipart, field "file"); every valid address gets one mail with its own token',
+    description: 'Fields: file (required), name, hasHeader (true|false, default true), emailColumn (header name or 0-based index; default a header named "email"), delimiter (, or ; — detected when absent). The file is streamed to storage; parsing happens in the workflow.',
+    responses: {
+      202: { description: 'Accepted', content: { 'application/json': { schema: z.object({ id: z.string(), status: z.string(), workflowId: z.string() }) } } },
+      400: errorResponses[400], 401: errorResponses[401], 413: { description: 'The file is too large', content: errorResponses[400].content }, 415: { description: 'Not multipart', content: errorResponses[400].content },
+    },
+  }), async (c) => {
+    const { deps } = c.var;
+    const upload = await streamUpload(c.req.raw, deps.blobs, { fileField: 'file', maxBytes: deps.config.MAILING_MAX_CSV_BYTES, kind: 'mailing-csv' });
+    const parsed = optionsSchema.safeParse(upload.fields);
+    if (!parsed.success || !upload.file) {
+      if (upload.file) await deps.blobs.delete(upload.file.id);
+      if (!upload.file) throw new AppError('validation', 'a CSV file is required in the "file" field', { errors: [{ path: 'file', message: 'required' }] });
+      throw validationError(parsed.error!.issues, 'form');
+    }
+    const id = newId('mlg');
+    const o = parsed.data;
+    await deps.db.insert(mailings).values({
+      id, name: o.name ?? upload.file.filename, blobId: upload.file.id, workflowId: mailingWorkflowId(id), status: 'PARSING',
+      options: { hasHeader: o.hasHeader, emailColumn: o.emailColumn, delimiter: o.delimiter ?? null },
+    });
+    await startMailingWorkflow(deps.temporal, deps.config, id);
+    c.var.logger.info({ mailingId: id, workflowId: mailingWorkflowId(id), bytes: upload.file.size }, 'mailing received');
+    return c.json({ id, status: 'PARSING', workflowId: mailingWorkflowId(id) }, 202);
+  })
+  .openapi(createRoute({
+    method: 'get', path: '/v1/mailings', tags: ['Mailings'], operationId: 'listMailings', security, summary: 'Mailings, newest first',
+    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
+    responses: { 200: { description: 'Mailings', content: { 'application/json': { schema: z.object({ data: z.array(mailingSchema) }) } } }, 401: errorResponses[401] },
+  }), async (c) => {
+    const rows = await c.var.deps.db.select({ id: mailings.id }).from(mailings).orderBy(desc(mailings.createdAt)).limit(c.req.valid('query').limit);
+    return c.json({ data: await Promise.all(rows.map((r) => mailingView(c.var.deps, r.id))) }, 200);
+  })
+  .openapi(createRoute({
+    method: 'get', path: '/v1/mailings/{id}', tags: ['Mailings'], operationId: 'getMailing', security,
+    summary: 'A mailing: status, counts, send rate, ETA, recent failures', request: { params: idParam },
+    responses: { 200: { description: 'The mailing', content: { 'application/json': { schema: mailingSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
+  }), async (c) => c.json(await mailingView(c.var.deps, c.req.valid('param').id), 200))
+  .openapi(createRoute({
+    method: 'get', path: '/v1/mailings/{id}/recipients', tags: ['Mailings'], operationId: 'listMailingRecipients', security,
+    summary: "A mailing's rows by status, in row order, with cursor paging (tokens are never shown)",
+    request: { params: idParam, query: z.object({ status: z.enum(recipientStatuses).optional(), cursor: z.coerce.number().int().min(0).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }) },
+    responses: {
+      200: { description: 'Rows', content: { 'application/json': { schema: z.object({
+        data: z.array(z.object({ row: z.number().int(), email: z.string(), status: z.enum(recipientStatuses), reason: z.string().nullable(), attempts: z.number().int(), providerMessageId: z.string().nullable(), sentAt: z.string().datetime().nullable(), verifiedAt: z.string().datetime().nullable() })),
+        nextCursor: z.number().int().nullable(),
+      }) } } },
+      400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
+    },
+  }), async (c) => {
+    const { id } = c.req.valid('param');
+    const q = c.req.valid('query');
+    const { db } = c.var.deps;
+    const [m] = await db.select({ id: mailings.id }).from(mailings).where(eq(mailings.id, id));
+    if (!m) throw new AppError('not_found', `no mailing ${id}`);
+    const rows = await db.select().from(mailingRecipients).where(and(
+      eq(mailingRecipients.mailingId, id), gt(mailingRecipients.rowNumber, q.cursor ?? 0), q.status ? eq(mailingRecipients.status, q.status) : undefined,
+    )).orderBy(asc(mailingRecipients.rowNumber)).limit(q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    return c.json({
+      data: page.map((r) => ({ row: r.rowNumber, email: r.email, status: r.status, reason: r.reason ?? r.lastError, attempts: r.attempts, providerMessageId: r.providerMessageId, sentAt: r.sentAt?.toISOString() ?? null, verifiedAt: r.verifiedAt?.toISOString() ?? null })),
+      nextCursor: rows.length > q.limit ? page[page.length - 1]!.rowNumber : null,
+    }, 200);
+  })
+  .openapi(signalRoute('pause', 'Pause a mailing: no new send starts until it is resumed'), async (c) => {
+    const { id } = c.req.valid('param');
+    await signal(c.var.deps, id, 'pause');
+    return c.json({ id, signal: 'pause' }, 202);
+  })
+  .openapi(signalRoute('resume', 'Resume a paused mailing'), async (c) => {
+    const { id } = c.req.valid('param');
+    await signal(c.var.deps, id, 'resume');
+    return c.json({ id, signal: 'resume' }, 202);
+  })
+  .openapi(signalRoute('cancel', 'Cancel a mailing: unsent recipients become CANCELLED'), async (c) => {
+    const { id } = c.req.valid('param');
+    await signal(c.var.deps, id, 'cancel');
+    return c.json({ id, signal: 'cancel' }, 202);
+  })
+  .openapi(createRoute({
+    method: 'post', path: '/v1/verify', tags: ['Mailings'], operationId: 'verifyToken',
+    summary: 'A recipient verifies the token from their mail (public)',
+    request: { body: { required: true, content: { 'application/json': { schema: z.object({ token: z.string().min(16).max(128) }) } } } },
+    responses: { 200: { description: 'Verified', content: { 'application/json': { schema: z.object({ verified: z.literal(true), mailingId: z.string(), email: z.string(), verifiedAt: z.string().datetime() }) } } }, 400: errorResponses[400], 404: errorResponses[404] },
+  }), async (c) => {
+    const { token } = c.req.valid('json');
+    const [r] = await c.var.deps.db.update(mailingRecipients).set({ verifiedAt: sql`coalesce(${mailingRecipients.verifiedAt}, now())` })
+      .where(eq(mailingRecipients.tokenHash, tokenHash(token))).returning();
+    if (!r) throw new AppError('not_found', 'unknown token');
+    return c.json({ verified: true as const, mailingId: r.mailingId, email: r.email, verifiedAt: r.verifiedAt!.toISOString() }, 200);
+  });

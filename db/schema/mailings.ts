@@ -1,0 +1,58 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { blobs } from './blobs.js';
+
+export const mailingStatusEnum = pgEnum('mailing_status', ['PENDING', 'PARSING', 'SENDING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']);
+export const recipientStatusEnum = pgEnum('mailing_recipient_status', ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED']);
+
+export interface MailingOptions {
+  hasHeader: boolean;
+  /** A header name, or a 0-based column index. */
+  emailColumn: string | number | null;
+  delimiter: ',' | ';' | null;
+}
+
+/** One CSV mailing: the uploaded file (a blob), how to read it, and how far it got. */
+export const mailings = pgTable('mailings', {
+  id: text().primaryKey(), // mlg_…
+  name: text(),
+  status: mailingStatusEnum().notNull().default('PENDING'),
+  blobId: text().notNull().references(() => blobs.id),
+  options: jsonb().$type<MailingOptions>().notNull(),
+  workflowId: text().notNull(),
+  totalRows: integer().notNull().default(0),
+  validRows: integer().notNull().default(0),
+  invalidRows: integer().notNull().default(0),
+  duplicateRows: integer().notNull().default(0),
+  failureReason: text(),
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  sendingStartedAt: timestamp({ withTimezone: true }),
+  finishedAt: timestamp({ withTimezone: true }),
+});
+
+/**
+ * One row of the CSV. Valid rows get a token (its SHA-256 for /v1/verify, and the token sealed so a
+ * retried send renders the same body); invalid rows and duplicates keep their reason and are never sent.
+ */
+export const mailingRecipients = pgTable('mailing_recipients', {
+  mailingId: text().notNull().references(() => mailings.id, { onDelete: 'cascade' }),
+  rowNumber: integer().notNull(), // 1-based data row (the header is not counted)
+  email: text().notNull(),
+  normalizedEmail: text(),
+  status: recipientStatusEnum().notNull(),
+  reason: text(),
+  tokenHash: text(),
+  tokenSealed: text(),
+  providerMessageId: text(),
+  attempts: integer().notNull().default(0),
+  lastError: text(),
+  sendingAt: timestamp({ withTimezone: true }),
+  sentAt: timestamp({ withTimezone: true }),
+  verifiedAt: timestamp({ withTimezone: true }),
+}, (t) => [
+  primaryKey({ columns: [t.mailingId, t.rowNumber] }),
+  // Case-insensitive duplicate detection among the rows that will be sent.
+  uniqueIndex('mailing_recipients_unique_email_idx').on(t.mailingId, t.normalizedEmail).where(sql`status not in ('INVALID', 'DUPLICATE')`),
+  uniqueIndex('mailing_recipients_token_hash_idx').on(t.tokenHash),
+  index('mailing_recipients_status_idx').on(t.mailingId, t.status, t.rowNumber),
+]);

@@ -1,0 +1,19 @@
+// Starting and steering a mailing's workflow: the boundary between the API and the mailing workers.
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config.js';
+import { taskQueue } from '../temporal/task-queues.js';
+
+export const MAILING_WORKFLOW_TYPE = 'mailing';
+export const mailingWorkflowId = (mailingId: string) => `mailing-${mailingId}`;
+export const mailingWorkflowQueue = (config: Pick<Config, 'TASK_QUEUE_PREFIX'>) => taskQueue(config, 'mailings');
+export const mailingSendQueue = (config: Pick<Config, 'TASK_QUEUE_PREFIX'>) => taskQueue(config, 'mailing-send');
+
+export async function startMailingWorkflow(client: Client, config: Config, mailingId: string) {
+  return client.workflow.start(MAILING_WORKFLOW_TYPE, {
+    workflowId: mailingWorkflowId(mailingId),
+    taskQueue: mailingWorkflowQueue(config),
+    args: [{ mailingId, sendTaskQueue: mailingSendQueue(config), sliceSize: config.MAILING_SLICE_SIZE, maxChildren: config.MAILING_MAX_CHILDREN }],
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    searchAttributes: { MailingId: [mailingId] },
+  });
+}

@@ -1,0 +1,158 @@
+// One workflow per CSV mailing. It parses the file (an activity that checkpoints), then fans out to
+// child workflows that each own a slice of rows, keeping at most `maxChildren` running, and continues
+// as new before its history grows large, so a million rows fit. Sends go through one rate-limited task
+// queue shared by every mailing. Signals pause, resume and cancel it; the `progress` query reports it.
+import {
+  ApplicationFailure, ParentClosePolicy, condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle,
+  proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import type { MailingActivities } from '../activities/mailings.js';
+
+export const pauseSignal = defineSignal<[{ reason?: string }?]>('pause');
+export const resumeSignal = defineSignal('resume');
+export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
+
+export interface MailingProgress {
+  mailingId: string;
+  state: 'PARSING' | 'SENDING' | 'PAUSED' | 'CANCELLING' | 'COMPLETED' | 'CANCELLED';
+  totalRows: number;
+  slicesTotal: number;
+  slicesDone: number;
+  runningSlices: number;
+  sentInFinishedSlices: number;
+  failedInFinishedSlices: number;
+}
+export const progressQuery = defineQuery<MailingProgress>('progress');
+
+export interface MailingInput {
+  mailingId: string;
+  sendTaskQueue: string;
+  sliceSize: number;
+  maxChildren: number;
+  /** Carried across continue-as-new. */
+  carried?: { totalRows: number; nextSlice: number; slicesDone: number; sent: number; failed: number; paused: boolean };
+}
+
+export interface SliceInput { mailingId: string; fromRow: number; toRow: number; sendTaskQueue: string; paused: boolean }
+export interface SliceResult { sent: number; failed: number; cancelled: boolean }
+
+/** Children started per run before continuing as new (each costs a handful of history events). */
+const SLICES_PER_RUN = 200;
+
+export async function mailing(input: MailingInput): Promise<MailingProgress> {
+  const { parseMailing, setMailingStatus, cancelUnsent } = proxyActivities<MailingActivities>({
+    startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['MailingFileError', 'MailingNotFound'] },
+  });
+  let paused = input.carried?.paused ?? false;
+  let cancelled = false;
+  const running = new Map<number, ChildWorkflowHandle<typeof mailingSlice>>();
+  const progress: MailingProgress = {
+    mailingId: input.mailingId, state: input.carried ? 'SENDING' : 'PARSING', totalRows: input.carried?.totalRows ?? 0,
+    slicesTotal: input.carried ? Math.ceil(input.carried.totalRows / input.sliceSize) : 0, slicesDone: input.carried?.slicesDone ?? 0,
+    runningSlices: 0, sentInFinishedSlices: input.carried?.sent ?? 0, failedInFinishedSlices: input.carried?.failed ?? 0,
+  };
+  const tellChildren = async (signal: 'pause' | 'resume' | 'cancel') => {
+    await Promise.all([...running.values()].map((child) => getExternalWorkflowHandle(child.workflowId).signal(signal).catch(() => undefined)));
+  };
+  setHandler(progressQuery, () => ({ ...progress, runningSlices: running.size, state: cancelled ? 'CANCELLING' : paused && progress.state === 'SENDING' ? 'PAUSED' : progress.state }));
+  setHandler(pauseSignal, () => {
+    if (paused || cancelled) return;
+    paused = true;
+    void tellChildren('pause');
+    void setMailingStatus({ mailingId: input.mailingId, status: 'PAUSED' });
+  });
+  setHandler(resumeSignal, () => {
+    if (!paused || cancelled) return;
+    paused = false;
+    void tellChildren('resume');
+    void setMailingStatus({ mailingId: input.mailingId, status: 'SENDING' });
+  });
+  setHandler(cancelSignal, () => {
+    if (cancelled) return;
+    cancelled = true;
+    void tellChildren('cancel');
+  });
+
+  if (!input.carried) {
+    try {
+      const counts = await parseMailing({ mailingId: input.mailingId });
+      progress.totalRows = counts.totalRows;
+      progress.slicesTotal = Math.ceil(counts.totalRows / input.sliceSize);
+      progress.state = 'SENDING';
+    } catch (error) {
+      throw ApplicationFailure.create({ type: 'MailingFailed', message: `mailing ${input.mailingId} failed while parsing`, nonRetryable: true, cause: error as Error });
+    }
+  }
+
+  let nextSlice = input.carried?.nextSlice ?? 0;
+  let startedThisRun = 0;
+  const { workflowId } = workflowInfo();
+  while (nextSlice < progress.slicesTotal && !cancelled) {
+    await condition(() => running.size < input.maxChildren || cancelled);
+    if (cancelled) break;
+    if (startedThisRun >= SLICES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      await condition(() => running.size === 0);
+      await continueAsNew<typeof mailing>({
+        ...input, carried: { totalRows: progress.totalRows, nextSlice, slicesDone: progress.slicesDone, sent: progress.sentInFinishedSlices, failed: progress.failedInFinishedSlices, paused },
+      });
+    }
+    const slice = nextSlice++;
+    startedThisRun += 1;
+    const fromRow = slice * input.sliceSize + 1;
+    const child = await startChild(mailingSlice, {
+      workflowId: `${workflowId}-slice-${slice}`,
+      args: [{ mailingId: input.mailingId, fromRow, toRow: fromRow + input.sliceSize - 1, sendTaskQueue: input.sendTaskQueue, paused }],
+      parentClosePolicy: ParentClosePolicy.TERMINATE,
+    });
+    running.set(slice, child);
+    // A pause that arrived while the child was starting: it must hear it too.
+    if (paused) void getExternalWorkflowHandle(child.workflowId).signal('pause').catch(() => undefined);
+    void child.result().then((result) => {
+      progress.slicesDone += 1;
+      progress.sentInFinishedSlices += result.sent;
+      progress.failedInFinishedSlices += result.failed;
+      running.delete(slice);
+    }, () => running.delete(slice));
+  }
+  await condition(() => running.size === 0);
+  if (cancelled) {
+    await cancelUnsent({ mailingId: input.mailingId });
+    await setMailingStatus({ mailingId: input.mailingId, status: 'CANCELLED' });
+    progress.state = 'CANCELLED';
+  } else {
+    await setMailingStatus({ mailingId: input.mailingId, status: 'COMPLETED' });
+    progress.state = 'COMPLETED';
+  }
+  return { ...progress, runningSlices: 0 };
+}
+
+/** One slice of rows, sent one after another; pausing takes effect before the next send. */
+export async function mailingSlice(input: SliceInput): Promise<SliceResult> {
+  const { sliceRecipients } = proxyActivities<MailingActivities>({ startToCloseTimeout: '1 minute', retry: { maximumInterval: '30 seconds' } });
+  const { sendToRecipient } = proxyActivities<MailingActivities>({
+    taskQueue: input.sendTaskQueue,
+    // Waiting for the fleet-wide rate limit happens before start; the send itself is one HTTP request.
+    startToCloseTimeout: '1 minute',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['RecipientNotFound', 'Seed004AuthError'] },
+  });
+  let paused = input.paused;
+  let cancelled = false;
+  setHandler(pauseSignal, () => { paused = true; });
+  setHandler(resumeSignal, () => { paused = false; });
+  setHandler(cancelSignal, () => { cancelled = true; });
+
+  const rows = await sliceRecipients({ mailingId: input.mailingId, fromRow: input.fromRow, toRow: input.toRow });
+  const result: SliceResult = { sent: 0, failed: 0, cancelled: false };
+  for (const row of rows) {
+    await condition(() => !paused || cancelled);
+    if (cancelled) {
+      result.cancelled = true;
+      break;
+    }
+    const outcome = await sendToRecipient({ mailingId: input.mailingId, row });
+    if (outcome.status === 'SENT') result.sent += 1;
+    if (outcome.status === 'FAILED') result.failed += 1;
+  }
+  return result;
+}
