@@ -59,7 +59,7 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
   app.get('/health', (c) => c.json({ status: 'healthy', timestamp: new Date().toISOString(), version: '1.0.0' }));
 
   app.post('/auth/token', async (c) => {
-    const body = await c.req.json<Record<string, unknown>>().catch(() => ({}));
+    const body: Record<string, unknown> = await c.req.json<Record<string, unknown>>().catch(() => ({}));
     for (const field of ['username', 'password']) if (typeof body[field] !== 'string') return answer(c, 422, fastApiMissing(field));
     if (body.username !== state.username || body.password !== state.password) return answer(c, 401, { detail: 'Invalid credentials' });
     const now = Math.floor(Date.now() / 1000);
