@@ -132,8 +132,9 @@ export async function mailingSlice(input: SliceInput): Promise<SliceResult> {
   const { sliceRecipients } = proxyActivities<MailingActivities>({ startToCloseTimeout: '1 minute', retry: { maximumInterval: '30 seconds' } });
   const { sendToRecipient } = proxyActivities<MailingActivities>({
     taskQueue: input.sendTaskQueue,
-    // Waiting for the fleet-wide rate limit happens before start; the send itself is one HTTP request.
-    startToCloseTimeout: '1 minute',
+    // Waiting for the fleet-wide rate limit happens before start; the send itself is one HTTP request
+    // (SEED004_TIMEOUT_MS, 15 s), so a send lost with its worker is retried after 30 s.
+    startToCloseTimeout: '30 seconds',
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['RecipientNotFound', 'Seed004AuthError'] },
   });
   let paused = input.paused;
