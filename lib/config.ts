@@ -86,7 +86,7 @@ export const configSchema = z.object({
   MAILING_MAX_CSV_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
   /** Recipients per child workflow, and how many children a mailing keeps running at once. */
   MAILING_SLICE_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
-  MAILING_MAX_CHILDREN: z.coerce.number().int().min(1).max(100).default(4),
+  MAILING_MAX_CHILDREN: z.coerce.number().int().min(1).max(100).default(8),
   /** Where a worker process serves /metrics (0: not served). */
   WORKER_METRICS_PORT: port.default(0),
 });

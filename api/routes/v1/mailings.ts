@@ -28,7 +28,7 @@ const mailingSchema = z.object({
   id: z.string(), name: z.string().nullable(),
   status: z.enum(['PENDING', 'PARSING', 'SENDING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']),
   workflowId: z.string(), failureReason: z.string().nullable(), counts: countsSchema,
-  sendRatePerMinute: z.number().openapi({ description: 'Sends in the last 5 minutes, per minute' }),
+  sendRatePerMinute: z.number().openapi({ description: 'Sends per minute over the last 5 minutes (or since sending started)' }),
   etaSeconds: z.number().nullable().openapi({ description: 'Remaining sends at the recent rate' }),
   recentFailures: z.array(z.object({ row: z.number().int(), email: z.string(), reason: z.string().nullable() })),
   createdAt: z.string().datetime(), sendingStartedAt: z.string().datetime().nullable(), finishedAt: z.string().datetime().nullable(),
@@ -52,7 +52,9 @@ async function mailingView(deps: AppDeps, id: string) {
   const failures = await deps.db.select({ row: mailingRecipients.rowNumber, email: mailingRecipients.email, reason: mailingRecipients.lastError })
     .from(mailingRecipients).where(and(eq(mailingRecipients.mailingId, id), eq(mailingRecipients.status, 'FAILED'))).orderBy(desc(mailingRecipients.rowNumber)).limit(5);
   const { recent, ...counts } = c!;
-  const perMinute = recent / 5;
+  // Over the last 5 minutes, or since sending started if that is more recent.
+  const minutes = m.sendingStartedAt ? Math.min(5, Math.max(0.25, (Date.now() - m.sendingStartedAt.getTime()) / 60_000)) : 5;
+  const perMinute = Math.round((recent / minutes) * 10) / 10;
   const remaining = counts.queued + counts.sending;
   return {
     id: m.id, name: m.name, status: m.status, workflowId: m.workflowId, failureReason: m.failureReason, counts,
