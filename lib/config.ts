@@ -87,6 +87,8 @@ export const configSchema = z.object({
   /** Recipients per child workflow, and how many children a mailing keeps running at once. */
   MAILING_SLICE_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
   MAILING_MAX_CHILDREN: z.coerce.number().int().min(1).max(100).default(8),
+  /** Slices a mailing run starts before it continues as new, keeping its history short. */
+  MAILING_SLICES_PER_RUN: z.coerce.number().int().min(1).max(2_000).default(200),
   /** Where a worker process serves /metrics (0: not served). */
   WORKER_METRICS_PORT: port.default(0),
 });

@@ -29,6 +29,8 @@ export interface MailingInput {
   sendTaskQueue: string;
   sliceSize: number;
   maxChildren: number;
+  /** Children started per run before continuing as new (each costs a handful of history events). */
+  slicesPerRun?: number;
   /** Carried across continue-as-new. */
   carried?: { totalRows: number; nextSlice: number; slicesDone: number; sent: number; failed: number; paused: boolean };
 }
@@ -36,8 +38,7 @@ export interface MailingInput {
 export interface SliceInput { mailingId: string; fromRow: number; toRow: number; sendTaskQueue: string; paused: boolean }
 export interface SliceResult { sent: number; failed: number; cancelled: boolean }
 
-/** Children started per run before continuing as new (each costs a handful of history events). */
-const SLICES_PER_RUN = 200;
+const DEFAULT_SLICES_PER_RUN = 200;
 
 export async function mailing(input: MailingInput): Promise<MailingProgress> {
   const { parseMailing, setMailingStatus, cancelUnsent } = proxyActivities<MailingActivities>({
@@ -91,7 +92,7 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
   while (nextSlice < progress.slicesTotal && !cancelled) {
     await condition(() => running.size < input.maxChildren || cancelled);
     if (cancelled) break;
-    if (startedThisRun >= SLICES_PER_RUN || workflowInfo().continueAsNewSuggested) {
+    if (startedThisRun >= (input.slicesPerRun ?? DEFAULT_SLICES_PER_RUN) || workflowInfo().continueAsNewSuggested) {
       await condition(() => running.size === 0);
       await continueAsNew<typeof mailing>({
         ...input, carried: { totalRows: progress.totalRows, nextSlice, slicesDone: progress.slicesDone, sent: progress.sentInFinishedSlices, failed: progress.failedInFinishedSlices, paused },

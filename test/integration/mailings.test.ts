@@ -188,6 +188,27 @@ describe('pause, resume and cancel', () => {
   }, 90_000);
 });
 
+describe('long mailings', () => {
+  it('continue as new between batches of slices and still send everyone once', async () => {
+    const long = await startMailingRig({ ratePerSecond: 40, env: { MAILING_SLICE_SIZE: '5', MAILING_MAX_CHILDREN: '2', MAILING_SLICES_PER_RUN: '3' } });
+    try {
+      const id = await long.upload(list(40, 'long'));
+      const done = await long.waitFor(id, (m) => m.status === 'COMPLETED', 60_000);
+      expect(done.counts.sent).toBe(40);
+      expect((await long.sim.ledger()).duplicates).toEqual([]);
+      // 8 slices, 3 per run: the first run and the next each ended by continuing as new.
+      const runs: string[] = [];
+      for await (const run of long.api.deps.temporal.workflow.list({ query: `WorkflowId = "mailing-${id}"` })) runs.push(run.status.name);
+      expect(runs.filter((s) => s === 'CONTINUED_AS_NEW')).toHaveLength(2);
+      expect(runs.filter((s) => s === 'COMPLETED')).toHaveLength(1);
+      const progress = await long.api.deps.temporal.workflow.getHandle(`mailing-${id}`).query<{ slicesDone: number; sentInFinishedSlices: number }>('progress');
+      expect(progress).toMatchObject({ slicesDone: 8, sentInFinishedSlices: 40 });
+    } finally {
+      await long.close();
+    }
+  }, 90_000);
+});
+
 describe('sharing the provider limit', () => {
   it('interleaves two mailings on one rate-limited queue', async () => {
     const shared = await startMailingRig({ ratePerSecond: 10 });
