@@ -1,19 +1,44 @@
 // Admission over real HTTP: validation and auth, idempotency (same body, different body, concurrent
-// duplicates), both rate limits exact under concurrency across two API processes, listing and paging.
-// No worker polls these queues: admission alone is under test (nothing is sent).
+// duplicates), both rate limits exact under concurrency across two API processes (this one and a child
+// process running api/server.ts), listing and paging. No worker polls these queues: nothing is sent.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
-import { unique } from '../helpers/config.js';
+import { TEST_ADMIN_KEY, testEnv, unique } from '../helpers/config.js';
 
 let api: TestApi;
-let api2: TestApi;
+/** The second API process: same database and Temporal, its own OS process. */
+let api2: { request: TestApi['request'] };
+let child: ChildProcess | undefined;
 const env = { TASK_QUEUE_PREFIX: `${unique('adm')}-` };
 
 beforeAll(async () => {
-  [api, api2] = await Promise.all([startTestApi(env), startTestApi(env)]);
-});
+  api = await startTestApi(env);
+  const port = 25_000 + Math.floor(Math.random() * 5_000);
+  child = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)), env: { ...process.env, ...testEnv({ ...env, API_PORT: String(port) }) }, stdio: 'ignore',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  while (!(await fetch(`${url}/health`).then((r) => r.ok, () => false))) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('the second API process did not start');
+    await sleep(200);
+  }
+  api2 = {
+    request(path, init = {}) {
+      const { auth, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      const key = auth === undefined ? TEST_ADMIN_KEY : auth;
+      if (key !== null) headers.set('authorization', `Bearer ${key}`);
+      return fetch(`${url}${path}`, { ...rest, headers });
+    },
+  };
+}, 90_000);
 afterAll(async () => {
-  await Promise.all([api?.close(), api2?.close()]);
+  child?.kill('SIGTERM');
+  await api?.close();
 });
 
 const json = (body: unknown, headers: Record<string, string> = {}) => ({
