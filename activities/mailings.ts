@@ -69,8 +69,11 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
         duplicate: sql<number>`count(*) filter (where status = 'DUPLICATE')::int`,
       }).from(mailingRecipients).where(eq(mailingRecipients.mailingId, mailing.id));
       const result = { totalRows: counts!.total, validRows: counts!.valid, invalidRows: counts!.invalid, duplicateRows: counts!.duplicate };
+      if (result.totalRows === 0) {
+        await db.update(mailings).set({ status: 'FAILED', failureReason: 'the file has no rows', finishedAt: new Date() }).where(eq(mailings.id, mailing.id));
+        throw ApplicationFailure.nonRetryable('the file has no rows', 'MailingFileError');
+      }
       await db.update(mailings).set({ ...result, status: 'SENDING', sendingStartedAt: sql`coalesce(${mailings.sendingStartedAt}, now())` }).where(eq(mailings.id, mailing.id));
-      if (result.totalRows === 0) throw ApplicationFailure.nonRetryable('the file has no rows', 'MailingFileError');
       log.info(result, 'mailing list parsed');
       return result;
     },

@@ -3,8 +3,8 @@
 // as new before its history grows large, so a million rows fit. Sends go through one rate-limited task
 // queue shared by every mailing. Signals pause, resume and cancel it; the `progress` query reports it.
 import {
-  ApplicationFailure, ParentClosePolicy, condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle,
-  proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle,
+  ActivityCancellationType, ApplicationFailure, CancellationScope, ParentClosePolicy, condition, continueAsNew, defineQuery, defineSignal,
+  getExternalWorkflowHandle, isCancellation, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { MailingActivities } from '../activities/mailings.js';
 
@@ -14,13 +14,15 @@ export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
 
 export interface MailingProgress {
   mailingId: string;
-  state: 'PARSING' | 'SENDING' | 'PAUSED' | 'CANCELLING' | 'COMPLETED' | 'CANCELLED';
+  state: 'PARSING' | 'SENDING' | 'PAUSED' | 'CANCELLING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
   totalRows: number;
   slicesTotal: number;
   slicesDone: number;
   runningSlices: number;
   sentInFinishedSlices: number;
   failedInFinishedSlices: number;
+  /** Slices whose child workflow failed (e.g. the provider refused our credentials); their rows stay QUEUED. */
+  failedSlices: number;
 }
 export const progressQuery = defineQuery<MailingProgress>('progress');
 
@@ -32,13 +34,21 @@ export interface MailingInput {
   /** Children started per run before continuing as new (each costs a handful of history events). */
   slicesPerRun?: number;
   /** Carried across continue-as-new. */
-  carried?: { totalRows: number; nextSlice: number; slicesDone: number; sent: number; failed: number; paused: boolean };
+  carried?: { totalRows: number; nextSlice: number; slicesDone: number; sent: number; failed: number; failedSlices?: number; sliceError?: string; paused: boolean };
 }
 
 export interface SliceInput { mailingId: string; fromRow: number; toRow: number; sendTaskQueue: string; paused: boolean }
 export interface SliceResult { sent: number; failed: number; cancelled: boolean }
 
 const DEFAULT_SLICES_PER_RUN = 200;
+
+/** The innermost message of a child's failure (child → activity → application failure). */
+interface Failure { message?: string; cause?: Failure }
+function rootMessage(error: unknown): string {
+  let current = error as Failure | undefined;
+  while (current?.cause) current = current.cause;
+  return (current?.message ?? String(error)).slice(0, 500);
+}
 
 export async function mailing(input: MailingInput): Promise<MailingProgress> {
   const { parseMailing, setMailingStatus, cancelUnsent } = proxyActivities<MailingActivities>({
@@ -52,22 +62,30 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
     mailingId: input.mailingId, state: input.carried ? 'SENDING' : 'PARSING', totalRows: input.carried?.totalRows ?? 0,
     slicesTotal: input.carried ? Math.ceil(input.carried.totalRows / input.sliceSize) : 0, slicesDone: input.carried?.slicesDone ?? 0,
     runningSlices: 0, sentInFinishedSlices: input.carried?.sent ?? 0, failedInFinishedSlices: input.carried?.failed ?? 0,
+    failedSlices: input.carried?.failedSlices ?? 0,
+  };
+  let sliceError = input.carried?.sliceError;
+  // Status writes from signal handlers run one after another, so a quick pause/resume cannot land out of order.
+  let statusWrites: Promise<void> = Promise.resolve();
+  const writeStatus = (status: 'SENDING' | 'PAUSED' | 'COMPLETED' | 'FAILED' | 'CANCELLED', reason?: string) => {
+    statusWrites = statusWrites.then(() => setMailingStatus({ mailingId: input.mailingId, status, ...(reason ? { reason } : {}) }));
+    return statusWrites;
   };
   const tellChildren = async (signal: 'pause' | 'resume' | 'cancel') => {
     await Promise.all([...running.values()].map((child) => getExternalWorkflowHandle(child.workflowId).signal(signal).catch(() => undefined)));
   };
-  setHandler(progressQuery, () => ({ ...progress, runningSlices: running.size, state: cancelled ? 'CANCELLING' : paused && progress.state === 'SENDING' ? 'PAUSED' : progress.state }));
+  setHandler(progressQuery, () => ({ ...progress, runningSlices: running.size, state: cancelled && progress.state !== 'CANCELLED' ? 'CANCELLING' : paused && progress.state === 'SENDING' ? 'PAUSED' : progress.state }));
   setHandler(pauseSignal, () => {
     if (paused || cancelled) return;
     paused = true;
     void tellChildren('pause');
-    void setMailingStatus({ mailingId: input.mailingId, status: 'PAUSED' });
+    if (progress.state === 'SENDING') void writeStatus('PAUSED');
   });
   setHandler(resumeSignal, () => {
     if (!paused || cancelled) return;
     paused = false;
     void tellChildren('resume');
-    void setMailingStatus({ mailingId: input.mailingId, status: 'SENDING' });
+    if (progress.state === 'SENDING') void writeStatus('SENDING');
   });
   setHandler(cancelSignal, () => {
     if (cancelled) return;
@@ -81,7 +99,10 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
       progress.totalRows = counts.totalRows;
       progress.slicesTotal = Math.ceil(counts.totalRows / input.sliceSize);
       progress.state = 'SENDING';
+      // Parsing ends by writing SENDING; a pause that arrived meanwhile is written after it.
+      if (paused && !cancelled) void writeStatus('PAUSED');
     } catch (error) {
+      await writeStatus('FAILED', rootMessage(error));
       throw ApplicationFailure.create({ type: 'MailingFailed', message: `mailing ${input.mailingId} failed while parsing`, nonRetryable: true, cause: error as Error });
     }
   }
@@ -94,8 +115,14 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
     if (cancelled) break;
     if (startedThisRun >= (input.slicesPerRun ?? DEFAULT_SLICES_PER_RUN) || workflowInfo().continueAsNewSuggested) {
       await condition(() => running.size === 0);
+      await statusWrites;
+      if (cancelled) break; // a cancel that arrived while the window drained
       await continueAsNew<typeof mailing>({
-        ...input, carried: { totalRows: progress.totalRows, nextSlice, slicesDone: progress.slicesDone, sent: progress.sentInFinishedSlices, failed: progress.failedInFinishedSlices, paused },
+        ...input,
+        carried: {
+          totalRows: progress.totalRows, nextSlice, slicesDone: progress.slicesDone, sent: progress.sentInFinishedSlices, failed: progress.failedInFinishedSlices,
+          failedSlices: progress.failedSlices, ...(sliceError ? { sliceError } : {}), paused,
+        },
       });
     }
     const slice = nextSlice++;
@@ -114,21 +141,33 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
       progress.sentInFinishedSlices += result.sent;
       progress.failedInFinishedSlices += result.failed;
       running.delete(slice);
-    }, () => running.delete(slice));
+    }, (error: unknown) => {
+      progress.failedSlices += 1;
+      sliceError ??= rootMessage(error);
+      running.delete(slice);
+    });
   }
   await condition(() => running.size === 0);
   if (cancelled) {
     await cancelUnsent({ mailingId: input.mailingId });
-    await setMailingStatus({ mailingId: input.mailingId, status: 'CANCELLED' });
+    await writeStatus('CANCELLED');
     progress.state = 'CANCELLED';
+  } else if (progress.failedSlices > 0) {
+    // Rows of a failed slice were not sent and stay QUEUED; the mailing says why.
+    await writeStatus('FAILED', `${progress.failedSlices} slice(s) could not be sent: ${sliceError ?? 'unknown error'}`);
+    progress.state = 'FAILED';
   } else {
-    await setMailingStatus({ mailingId: input.mailingId, status: 'COMPLETED' });
+    await writeStatus('COMPLETED');
     progress.state = 'COMPLETED';
   }
   return { ...progress, runningSlices: 0 };
 }
 
-/** One slice of rows, sent one after another; pausing takes effect before the next send. */
+/**
+ * One slice of rows, sent one after another. A pause or cancel also withdraws the send waiting in the
+ * rate-limited queue (an activity not yet started is cancelled at once; one already started finishes and
+ * records its outcome), so pausing stops new sends within one send even when the queue is slow.
+ */
 export async function mailingSlice(input: SliceInput): Promise<SliceResult> {
   const { sliceRecipients } = proxyActivities<MailingActivities>({ startToCloseTimeout: '1 minute', retry: { maximumInterval: '30 seconds' } });
   const { sendToRecipient } = proxyActivities<MailingActivities>({
@@ -136,25 +175,40 @@ export async function mailingSlice(input: SliceInput): Promise<SliceResult> {
     // Waiting for the fleet-wide rate limit happens before start; the send itself is one HTTP request
     // (SEED004_TIMEOUT_MS, 15 s), so a send lost with its worker is retried after 30 s.
     startToCloseTimeout: '30 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['RecipientNotFound', 'Seed004AuthError'] },
   });
   let paused = input.paused;
   let cancelled = false;
-  setHandler(pauseSignal, () => { paused = true; });
+  let inFlight: CancellationScope | undefined;
+  setHandler(pauseSignal, () => { paused = true; inFlight?.cancel(); });
   setHandler(resumeSignal, () => { paused = false; });
-  setHandler(cancelSignal, () => { cancelled = true; });
+  setHandler(cancelSignal, () => { cancelled = true; inFlight?.cancel(); });
 
   const rows = await sliceRecipients({ mailingId: input.mailingId, fromRow: input.fromRow, toRow: input.toRow });
   const result: SliceResult = { sent: 0, failed: 0, cancelled: false };
   for (const row of rows) {
-    await condition(() => !paused || cancelled);
-    if (cancelled) {
-      result.cancelled = true;
-      break;
+    for (;;) {
+      await condition(() => !paused || cancelled);
+      if (cancelled) {
+        result.cancelled = true;
+        return result;
+      }
+      const scope = new CancellationScope();
+      inFlight = scope;
+      try {
+        const outcome = await scope.run(() => sendToRecipient({ mailingId: input.mailingId, row }));
+        if (outcome.status === 'SENT') result.sent += 1;
+        if (outcome.status === 'FAILED') result.failed += 1;
+        break;
+      } catch (error) {
+        // Withdrawn by a pause or cancel: wait (or stop) and send this row later.
+        if (isCancellation(error) && (paused || cancelled)) continue;
+        throw error;
+      } finally {
+        inFlight = undefined;
+      }
     }
-    const outcome = await sendToRecipient({ mailingId: input.mailingId, row });
-    if (outcome.status === 'SENT') result.sent += 1;
-    if (outcome.status === 'FAILED') result.failed += 1;
   }
   return result;
 }

@@ -75,6 +75,10 @@ export async function ensureTemporal(options: TemporalOptions): Promise<Temporal
     '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF',
     ...(options.persistent ? ['--db-filename', join(options.dataDir, 'temporal.db')] : []),
     ...searchAttributeNames.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+    // One partition per task queue: a queue's rate limit (the mailing provider's) is then enforced by one
+    // dispatcher at an even pace, instead of split across partitions that dispatch in bursts.
+    '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
   ];
   const proc: ManagedProcess = startProcess('temporal', cli, args, { logDir: join(options.dataDir, 'logs') });
   await waitUntil(`Temporal at ${address}`, () => reachable(address), { timeoutMs: 90_000, process: proc });
