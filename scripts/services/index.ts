@@ -19,15 +19,18 @@ export interface Profile {
   persistent: boolean;
 }
 
+const testPortOffset = Number(process.env.TEST_PORT_OFFSET ?? 0) || 0;
+
 /** Different ports and data dirs, so the test suite can run beside a running stack. */
 export const profiles: Record<Profile['name'], Profile> = {
   stack: {
     name: 'stack', dataDir: join(repoRoot, '.data', 'stack'), temporalPort: 7233, temporalUiPort: 8233,
     postgresPort: 5433, elasticsearchPort: 9200, database: 'mailflow', persistent: true,
   },
+  // TEST_PORT_OFFSET (e.g. 2) moves a second checkout's test services out of the first one's way.
   test: {
-    name: 'test', dataDir: join(repoRoot, '.data', 'test'), temporalPort: 17233, temporalUiPort: 18233,
-    postgresPort: 15433, elasticsearchPort: 19200, database: 'mailflow_test', persistent: false,
+    name: 'test', dataDir: join(repoRoot, '.data', testPortOffset ? `test-${testPortOffset}` : 'test'), temporalPort: 17233 + testPortOffset, temporalUiPort: 18233 + testPortOffset,
+    postgresPort: 15433 + testPortOffset, elasticsearchPort: 19200 + testPortOffset, database: 'mailflow_test', persistent: false,
   },
 };
 

@@ -155,8 +155,10 @@ describe('delivery', () => {
     const n = await waitFor(id, ['FAILED']);
     expect(n.attempts).toBe(1);
     expect(n.errorMessage).toBeTruthy();
-    const run = await api.deps.temporal.workflow.getHandle(`notification-${id}`).describe();
-    expect(run.status.name).toBe('FAILED');
+    // The row turns FAILED just before the workflow ends; wait for the end, then check how it ended.
+    const handle = api.deps.temporal.workflow.getHandle(`notification-${id}`);
+    await expect(handle.result()).rejects.toThrow();
+    expect((await handle.describe()).status.name).toBe('FAILED');
   });
 
   it('dead-letters after the last retry, and sends again when retried', async () => {
@@ -165,8 +167,10 @@ describe('delivery', () => {
     const dead = await waitFor(id, ['DEAD_LETTERED']);
     expect(dead.attempts).toBe(3);
     expect(dead.errorMessage).toBeTruthy();
-    const run = await api.deps.temporal.workflow.getHandle(`notification-${id}`).describe();
-    expect(run.status.name).toBe('FAILED');
+    // The row turns DEAD_LETTERED just before the workflow ends; wait for the end, then check how it ended.
+    const handle = api.deps.temporal.workflow.getHandle(`notification-${id}`);
+    await expect(handle.result()).rejects.toThrow();
+    expect((await handle.describe()).status.name).toBe('FAILED');
 
     await sims.setFaults('sms', { outage: false });
     const retried = await post(`/v1/notifications/${id}/retry`, {});
