@@ -1,4 +1,4 @@
-// The seed-004 API simulator speaks the contract of ../shared/seed-004-api/openapi.json.
+// The seed-004 API simulator speaks the contract of simulators/seed004/contract/openapi.json.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSeed004Simulator } from './server.js';

@@ -1,4 +1,4 @@
-// The seed-004 email API as its OpenAPI document says (../shared/seed-004-api/openapi.json):
+// The seed-004 email API as its OpenAPI document says (simulators/seed004/contract/openapi.json):
 // POST /auth/token → a JWT (sub, exp); POST /send-email with Bearer → 202 {message_id, status};
 // 1 request per 10 s across all clients (429 + Retry-After; a refused request uses no slot);
 // optional transient 500/502/503; GET /health. Plus a control API with the ledger of accepted sends.

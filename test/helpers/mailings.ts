@@ -6,7 +6,7 @@ import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
 import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
-export const SAMPLE_CSV = readFileSync(new URL('../../../shared/seed-004-api/mailing_list.csv', import.meta.url));
+export const SAMPLE_CSV = readFileSync(new URL('../fixtures/mailing_list.csv', import.meta.url));
 
 export interface Seed004Control {
   url: string;
