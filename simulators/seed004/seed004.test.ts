@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSeed004Simulator } from './server.js';
 
 let sim: Awaited<ReturnType<typeof startSeed004Simulator>>;
-beforeAll(async () => { sim = await startSeed004Simulator({ ratePerSeconds: { requests: 1, perSeconds: 2 }, tokenLifetimeSeconds: 1 }); });
+beforeAll(async () => { sim = await startSeed004Simulator({ ratePerSeconds: { requests: 1, perSeconds: 2 }, tokenLifetimeSeconds: 2 }); });
 afterAll(async () => { await sim?.close(); });
 
 const post = (path: string, body: unknown, token?: string) => fetch(`${sim.url}${path}`, {
@@ -18,7 +18,7 @@ describe('seed-004 simulator', () => {
     const ok = await post('/auth/token', { username: 'cnx_test', password: 'cnx_password_2025!' });
     expect(ok.status).toBe(200);
     const body = await ok.json() as { access_token: string; token_type: string; expires_in: number };
-    expect(body).toMatchObject({ token_type: 'bearer', expires_in: 1 });
+    expect(body).toMatchObject({ token_type: 'bearer', expires_in: 2 });
     const payload = JSON.parse(Buffer.from(body.access_token.split('.')[1]!, 'base64url').toString()) as { sub: string; exp: number };
     expect(payload.sub).toBe('cnx_test');
     expect((await post('/auth/token', { username: 'cnx_test', password: 'wrong' })).status).toBe(401);
@@ -40,7 +40,7 @@ describe('seed-004 simulator', () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     await sleep(2_100);
-    expect((await post('/send-email', { ...mail, to: 'c@example.com' }, t)).status).toBe(401); // expired after 1 s
+    expect((await post('/send-email', { ...mail, to: 'c@example.com' }, t)).status).toBe(401); // expired: exp is whole seconds, so a 2 s token lives at least 1 s and at most 2 s
     const ledger = await (await fetch(`${sim.url}/_control/ledger`)).json() as { sends: { to: string }[] };
     expect(ledger.sends.map((s) => s.to)).toEqual(['a@example.com']);
   });
