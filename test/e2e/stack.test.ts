@@ -40,9 +40,9 @@ describe('npm start', () => {
       const workflowId = /platform check: (platform-check-[\w-]+)/.exec(output)?.[1];
       expect(workflowId).toBeDefined();
       const cli = findTemporalCli(repoRoot, process.env)!;
-      const listed = spawnSync(cli, ['workflow', 'list', '--address', env.TEMPORAL_ADDRESS!, '--query', `WorkflowId="${workflowId}"`], { encoding: 'utf8' });
-      expect(listed.stdout).toContain(workflowId);
-      expect(listed.stdout).toContain('Completed');
+      // Visibility trails the run's completion by a moment.
+      const list = () => spawnSync(cli, ['workflow', 'list', '--address', env.TEMPORAL_ADDRESS!, '--query', `WorkflowId="${workflowId}"`], { encoding: 'utf8' }).stdout;
+      await expect.poll(list, { timeout: 10_000, interval: 500 }).toMatch(new RegExp(`Completed.*${workflowId}|${workflowId}.*Completed`));
 
       const children = descendants(launcher.pid!);
       expect(children.length).toBeGreaterThanOrEqual(2); // api + workers (+ simulators)

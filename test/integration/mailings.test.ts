@@ -156,9 +156,8 @@ describe('pause, resume and cancel', () => {
       // The same through Temporal, as `temporal workflow signal --name pause` does.
       const handle = slow.api.deps.temporal.workflow.getHandle(`mailing-${id}`);
       await handle.signal('pause');
-      await sleep(1_500);
-      const paused = await handle.query<{ state: string }>('progress');
-      expect(paused.state).toBe('PAUSED');
+      await expect.poll(async () => (await handle.query<{ state: string }>('progress')).state, { timeout: 10_000, interval: 250 }).toBe('PAUSED');
+      await sleep(500); // a send already started when the signal came may still finish
       const frozen = (await slow.get(id)).counts.sent;
       await sleep(1_500);
       expect((await slow.get(id)).counts.sent - frozen).toBeLessThanOrEqual(1);
@@ -197,10 +196,14 @@ describe('long mailings', () => {
       expect(done.counts.sent).toBe(40);
       expect((await long.sim.ledger()).duplicates).toEqual([]);
       // 8 slices, 3 per run: the first run and the next each ended by continuing as new.
-      const runs: string[] = [];
-      for await (const run of long.api.deps.temporal.workflow.list({ query: `WorkflowId = "mailing-${id}"` })) runs.push(run.status.name);
-      expect(runs.filter((s) => s === 'CONTINUED_AS_NEW')).toHaveLength(2);
-      expect(runs.filter((s) => s === 'COMPLETED')).toHaveLength(1);
+      // The row says COMPLETED just before the last run returns, and visibility lags behind: wait for both.
+      await long.api.deps.temporal.workflow.getHandle(`mailing-${id}`).result();
+      const runStatuses = async () => {
+        const runs: string[] = [];
+        for await (const run of long.api.deps.temporal.workflow.list({ query: `WorkflowId = "mailing-${id}"` })) runs.push(run.status.name);
+        return runs.sort();
+      };
+      await expect.poll(runStatuses, { timeout: 10_000, interval: 250 }).toEqual(['COMPLETED', 'CONTINUED_AS_NEW', 'CONTINUED_AS_NEW']);
       const progress = await long.api.deps.temporal.workflow.getHandle(`mailing-${id}`).query<{ slicesDone: number; sentInFinishedSlices: number }>('progress');
       expect(progress).toMatchObject({ slicesDone: 8, sentInFinishedSlices: 40 });
     } finally {
