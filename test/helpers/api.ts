@@ -15,6 +15,19 @@ export interface TestApi {
   close: () => Promise<void>;
 }
 
+/** A client for an API at `url` (this process's or another's), with the admin key unless `auth` says otherwise. */
+export function apiClient(url: string): Pick<TestApi, 'request'> {
+  return {
+    request(path, init = {}) {
+      const { auth, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      const key = auth === undefined ? TEST_ADMIN_KEY : auth;
+      if (key !== null) headers.set('authorization', `Bearer ${key}`);
+      return fetch(`${url}${path}`, { ...rest, headers });
+    },
+  };
+}
+
 export async function startTestApi(envOverrides: Record<string, string | undefined> = {}): Promise<TestApi> {
   const config = testConfig(envOverrides);
   const { deps, close } = buildAppDeps(config, createLogger({ level: config.LOG_LEVEL }));
@@ -25,13 +38,7 @@ export async function startTestApi(envOverrides: Record<string, string | undefin
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url, deps,
-    request(path, init = {}) {
-      const { auth, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      const key = auth === undefined ? TEST_ADMIN_KEY : auth;
-      if (key !== null) headers.set('authorization', `Bearer ${key}`);
-      return fetch(`${url}${path}`, { ...rest, headers });
-    },
+    request: apiClient(url).request,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await close();

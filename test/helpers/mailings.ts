@@ -34,7 +34,19 @@ export interface MailingView {
   recentFailures: { row: number; email: string; reason: string | null }[];
 }
 
-export async function startMailingRig(options: { ratePerSecond: number; simRate?: { requests: number; perSeconds: number }; tokenLifetimeSeconds?: number; workers?: boolean; env?: Record<string, string> }): Promise<MailingRig> {
+export interface MailingRigOptions { ratePerSecond: number; simRate?: { requests: number; perSeconds: number }; tokenLifetimeSeconds?: number; workers?: boolean; env?: Record<string, string> }
+
+/** A rig of its own for one test (its own limits and settings), closed whatever the test does. */
+export async function withMailingRig(options: MailingRigOptions, test: (rig: MailingRig) => Promise<void>): Promise<void> {
+  const rig = await startMailingRig(options);
+  try {
+    await test(rig);
+  } finally {
+    await rig.close();
+  }
+}
+
+export async function startMailingRig(options: MailingRigOptions): Promise<MailingRig> {
   const server = await startSeed004Simulator({ ratePerSeconds: options.simRate ?? { requests: Math.ceil(options.ratePerSecond * 2), perSeconds: 1 }, ...(options.tokenLifetimeSeconds ? { tokenLifetimeSeconds: options.tokenLifetimeSeconds } : {}) });
   const control = async (path: string, init?: RequestInit) => {
     const response = await fetch(`${server.url}/_control/${path}`, init);

@@ -2,7 +2,7 @@
 // server, sends through the seed-004 simulator on a rate-limited task queue.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SAMPLE_CSV, startMailingRig, type MailingRig } from '../helpers/mailings.js';
+import { SAMPLE_CSV, startMailingRig, withMailingRig, type MailingRig } from '../helpers/mailings.js';
 
 let rig: MailingRig;
 beforeAll(async () => { rig = await startMailingRig({ ratePerSecond: 40 }); }, 60_000);
@@ -123,24 +123,20 @@ describe('provider failures', () => {
   }, 120_000);
 
   it('renews a token before it expires', async () => {
-    const short = await startMailingRig({ ratePerSecond: 5, tokenLifetimeSeconds: 2 });
-    try {
+    await withMailingRig({ ratePerSecond: 5, tokenLifetimeSeconds: 2 }, async (short) => {
       const id = await short.upload(list(20, 'expiry'));
       const done = await short.waitFor(id, (m) => m.status === 'COMPLETED', 60_000);
       expect(done.counts.sent).toBe(20);
       const stats = await short.sim.stats();
       expect(stats.tokensIssued).toBeGreaterThanOrEqual(3);
       expect((await short.sim.ledger()).sends).toHaveLength(20);
-    } finally {
-      await short.close();
-    }
+    });
   }, 90_000);
 });
 
 describe('pause, resume and cancel', () => {
   it('pauses within one send and resumes, from the API and as a Temporal signal', async () => {
-    const slow = await startMailingRig({ ratePerSecond: 5 });
-    try {
+    await withMailingRig({ ratePerSecond: 5 }, async (slow) => {
       const id = await slow.upload(list(40, 'pause'));
       await slow.waitFor(id, (m) => m.counts.sent >= 5);
       expect((await slow.api.request(`/v1/mailings/${id}/pause`, { method: 'POST' })).status).toBe(202);
@@ -165,14 +161,11 @@ describe('pause, resume and cancel', () => {
       const done = await slow.waitFor(id, (m) => m.status === 'COMPLETED', 60_000);
       expect(done.counts.sent).toBe(40);
       expect((await slow.sim.ledger()).duplicates).toEqual([]);
-    } finally {
-      await slow.close();
-    }
+    });
   }, 120_000);
 
   it('cancels, leaving every recipient accurate', async () => {
-    const slow = await startMailingRig({ ratePerSecond: 5 });
-    try {
+    await withMailingRig({ ratePerSecond: 5 }, async (slow) => {
       const id = await slow.upload(list(60, 'cancel'));
       await slow.waitFor(id, (m) => m.counts.sent >= 5);
       expect((await slow.api.request(`/v1/mailings/${id}/cancel`, { method: 'POST' })).status).toBe(202);
@@ -181,16 +174,13 @@ describe('pause, resume and cancel', () => {
       expect(done.counts.cancelled).toBeGreaterThan(0);
       expect((await slow.sim.ledger()).sends).toHaveLength(done.counts.sent);
       expect((await slow.api.request(`/v1/mailings/${id}/resume`, { method: 'POST' })).status).toBe(409);
-    } finally {
-      await slow.close();
-    }
+    });
   }, 90_000);
 });
 
 describe('long mailings', () => {
   it('continue as new between batches of slices and still send everyone once', async () => {
-    const long = await startMailingRig({ ratePerSecond: 40, env: { MAILING_SLICE_SIZE: '5', MAILING_MAX_CHILDREN: '2', MAILING_SLICES_PER_RUN: '3' } });
-    try {
+    await withMailingRig({ ratePerSecond: 40, env: { MAILING_SLICE_SIZE: '5', MAILING_MAX_CHILDREN: '2', MAILING_SLICES_PER_RUN: '3' } }, async (long) => {
       const id = await long.upload(list(40, 'long'));
       const done = await long.waitFor(id, (m) => m.status === 'COMPLETED', 60_000);
       expect(done.counts.sent).toBe(40);
@@ -206,16 +196,13 @@ describe('long mailings', () => {
       await expect.poll(runStatuses, { timeout: 10_000, interval: 250 }).toEqual(['COMPLETED', 'CONTINUED_AS_NEW', 'CONTINUED_AS_NEW']);
       const progress = await long.api.deps.temporal.workflow.getHandle(`mailing-${id}`).query<{ slicesDone: number; sentInFinishedSlices: number }>('progress');
       expect(progress).toMatchObject({ slicesDone: 8, sentInFinishedSlices: 40 });
-    } finally {
-      await long.close();
-    }
+    });
   }, 90_000);
 });
 
 describe('sharing the provider limit', () => {
   it('interleaves two mailings on one rate-limited queue', async () => {
-    const shared = await startMailingRig({ ratePerSecond: 10 });
-    try {
+    await withMailingRig({ ratePerSecond: 10 }, async (shared) => {
       const a = await shared.upload(list(30, 'first'));
       const b = await shared.upload(list(30, 'second'));
       const firstDone = await shared.waitFor(a, (m) => m.status === 'COMPLETED', 60_000);
@@ -229,8 +216,6 @@ describe('sharing the provider limit', () => {
       // Never above the queue's limit: 60 sends at 10/s take at least ~5.5 s.
       const times = sends.map((s) => Date.parse((s as unknown as { acceptedAt: string }).acceptedAt)).sort((x, y) => x - y);
       expect(times[times.length - 1]! - times[0]!).toBeGreaterThanOrEqual(5_000);
-    } finally {
-      await shared.close();
-    }
+    });
   }, 90_000);
 });

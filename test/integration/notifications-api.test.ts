@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
-import { TEST_ADMIN_KEY, testEnv, unique } from '../helpers/config.js';
+import { apiClient, startTestApi, type TestApi } from '../helpers/api.js';
+import { testEnv, unique } from '../helpers/config.js';
 
 let api: TestApi;
 /** The second API process: same database and Temporal, its own OS process. */
@@ -26,15 +26,7 @@ beforeAll(async () => {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error('the second API process did not start');
     await sleep(200);
   }
-  api2 = {
-    request(path, init = {}) {
-      const { auth, ...rest } = init;
-      const headers = new Headers(rest.headers);
-      const key = auth === undefined ? TEST_ADMIN_KEY : auth;
-      if (key !== null) headers.set('authorization', `Bearer ${key}`);
-      return fetch(`${url}${path}`, { ...rest, headers });
-    },
-  };
+  api2 = apiClient(url);
 }, 90_000);
 afterAll(async () => {
   child?.kill('SIGTERM');

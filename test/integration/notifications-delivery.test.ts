@@ -55,6 +55,13 @@ async function waitFor(id: string, statuses: string[], timeoutMs = 20_000): Prom
   }
 }
 
+/** The row turns FAILED or DEAD_LETTERED just before the run ends: wait for the end, then check it failed. */
+async function expectRunFailed(id: string): Promise<void> {
+  const handle = api.deps.temporal.workflow.getHandle(`notification-${id}`);
+  await expect(handle.result()).rejects.toThrow();
+  expect((await handle.describe()).status.name).toBe('FAILED');
+}
+
 async function sendEmail(extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<string> {
   const response = await post('/v1/notifications', {
     userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to: 'jane@example.com',
@@ -155,10 +162,7 @@ describe('delivery', () => {
     const n = await waitFor(id, ['FAILED']);
     expect(n.attempts).toBe(1);
     expect(n.errorMessage).toBeTruthy();
-    // The row turns FAILED just before the workflow ends; wait for the end, then check how it ended.
-    const handle = api.deps.temporal.workflow.getHandle(`notification-${id}`);
-    await expect(handle.result()).rejects.toThrow();
-    expect((await handle.describe()).status.name).toBe('FAILED');
+    await expectRunFailed(id);
   });
 
   it('dead-letters after the last retry, and sends again when retried', async () => {
@@ -167,10 +171,7 @@ describe('delivery', () => {
     const dead = await waitFor(id, ['DEAD_LETTERED']);
     expect(dead.attempts).toBe(3);
     expect(dead.errorMessage).toBeTruthy();
-    // The row turns DEAD_LETTERED just before the workflow ends; wait for the end, then check how it ended.
-    const handle = api.deps.temporal.workflow.getHandle(`notification-${id}`);
-    await expect(handle.result()).rejects.toThrow();
-    expect((await handle.describe()).status.name).toBe('FAILED');
+    await expectRunFailed(id);
 
     await sims.setFaults('sms', { outage: false });
     const retried = await post(`/v1/notifications/${id}/retry`, {});
