@@ -85,7 +85,8 @@ export class Seed004Provider implements MailingProvider {
         const body = await response.json() as { message_id?: string };
         return { messageId: body.message_id ?? '' };
       }
-      const detail = (await response.text().catch(() => '')).slice(0, 300);
+      // A validation error may echo the input, and the body carries the recipient's token: keep it out.
+      const detail = (await response.text().catch(() => '')).replaceAll(message.body, '[body]').slice(0, 300);
       if (response.status === 429) throw new ProviderRateLimitedError(parseRetryAfter(response.headers.get('retry-after')) ?? 10_000);
       if (response.status === 400 || response.status === 422) throw new RecipientRefusedError(`seed004 refused the message (${response.status}): ${detail}`, response.status);
       if (response.status === 401 || response.status === 403) throw new Seed004AuthError(`seed004 refused a fresh token (${response.status})`);

@@ -101,7 +101,8 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
       state.failNext.count -= 1;
       return answer(c, state.failNext.status, { detail: 'Simulated failure' });
     }
-    if (state.refuse.includes(to.toLowerCase())) return answer(c, 422, { detail: [{ type: 'value_error', loc: ['body', 'to'], msg: 'recipient refused' }] });
+    // Like a pydantic model validator, the refusal echoes the input it judged: the whole message.
+    if (state.refuse.includes(to.toLowerCase())) return answer(c, 422, { detail: [{ type: 'value_error', loc: ['body'], msg: 'recipient refused', input: { to, subject, body: text } }] });
     if (state.transientFailureRate > 0 && Math.random() < state.transientFailureRate) {
       return answer(c, [500, 502, 503][Math.floor(Math.random() * 3)]!, { detail: 'Service temporarily unavailable' });
     }

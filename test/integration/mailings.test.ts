@@ -99,7 +99,8 @@ describe('provider failures', () => {
     await rig.sim.configure({ revokeTokens: true });
     const done = await rig.waitFor(id, (m) => m.status === 'COMPLETED', 90_000);
     expect(done.counts).toMatchObject({ valid: 30, sent: 29, failed: 1 });
-    expect(done.recentFailures[0]).toMatchObject({ email: 'faults-7@example.com' });
+    expect(done.recentFailures[0]).toMatchObject({ email: 'faults-7@example.com', reason: expect.stringContaining('recipient refused') as string });
+    expect(done.recentFailures[0]!.reason).not.toContain('verify your token'); // the echoed body, token and all, is not kept
     const { sends, duplicates } = await rig.sim.ledger();
     expect(sends).toHaveLength(29);
     expect(duplicates).toEqual([]);
