@@ -4,6 +4,8 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.string().url().optional());
+/** An unset variable and an empty one mean the same: not configured. */
+const optionalText = z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional());
 
 /** `kid:base64key[,kid:base64key…]`; the first key encrypts, every key decrypts (rotation). */
 const encryptionKeys = z.string().transform((raw, ctx) => {
@@ -89,6 +91,34 @@ export const configSchema = z.object({
   MAILING_MAX_CHILDREN: z.coerce.number().int().min(1).max(100).default(8),
   /** Slices a mailing run starts before it continues as new, keeping its history short. */
   MAILING_SLICES_PER_RUN: z.coerce.number().int().min(1).max(2_000).default(200),
+  // Mailbox sync (seed 000): Outlook through the Microsoft identity platform and Graph.
+  /** The Entra ID app registration; without a client id, linking Outlook answers 503 until configured. */
+  OUTLOOK_CLIENT_ID: optionalText,
+  OUTLOOK_CLIENT_SECRET: optionalText,
+  /** `common`, `organizations`, `consumers` or a tenant id. */
+  OUTLOOK_TENANT: z.string().regex(/^[A-Za-z0-9.-]+$/).default('common'),
+  /** The identity platform's origin; an http:// origin (a local simulator) is reached without discovery. */
+  OUTLOOK_LOGIN_URL: z.string().url().default('https://login.microsoftonline.com'),
+  /** Graph's origin; another origin (a local simulator) receives the canonical Graph URLs rewritten to it. */
+  OUTLOOK_GRAPH_URL: z.string().url().default('https://graph.microsoft.com'),
+  /** Where Microsoft sends the browser back; default PUBLIC_BASE_URL + /v1/oauth/outlook/callback. */
+  OUTLOOK_REDIRECT_URI: optionalUrl,
+  /** URL prefixes a link request's callbackUrl must start with (comma-separated); default PUBLIC_BASE_URL + '/'. */
+  OAUTH_CALLBACK_ALLOWLIST: optionalText,
+  OAUTH_STATE_TTL_SECONDS: z.coerce.number().int().min(30).max(3_600).default(600),
+  /** Seconds between delta rounds of a mailbox's folders in steady state. */
+  SYNC_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(30),
+  /** Messages per Graph delta page (`Prefer: odata.maxpagesize`). */
+  SYNC_PAGE_SIZE: z.coerce.number().int().min(1).max(1_000).default(200),
+  /** Graph requests in flight per mailbox (Outlook allows 4). */
+  SYNC_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(4).default(4),
+  /** Workflow history events before a mailbox's workflow continues as new. */
+  SYNC_HISTORY_EVENTS_PER_RUN: z.coerce.number().int().min(100).max(40_000).default(5_000),
+  GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** Elasticsearch index and alias names start with this (lower case). */
+  ELASTICSEARCH_INDEX_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/).default('mailflow'),
+  ELASTICSEARCH_SHARDS: z.coerce.number().int().min(1).max(64).default(1),
+  ELASTICSEARCH_REPLICAS: z.coerce.number().int().min(0).max(5).default(0),
   /** Where a worker process serves /metrics (0: not served). */
   WORKER_METRICS_PORT: port.default(0),
 });

@@ -5,3 +5,6 @@ export * from './platform.js';
 export * from './notifications.js';
 export * from './rate-limits.js';
 export * from './mailings.js';
+export * from './accounts.js';
+export * from './mailboxes.js';
+export * from './mail-index.js';
