@@ -10,6 +10,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { runMigrations } from '../db/migrate.js';
 import { ensureServices, profiles } from '../scripts/services/index.js';
+import { testIndexPrefix } from './helpers/index-prefix.js';
 
 export interface TestServices {
   DATABASE_URL: string;
@@ -27,6 +28,13 @@ function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);
   parsed.pathname = `/${database}`;
   return parsed.toString();
+}
+
+/** Deletes this run's indices by name (wildcard deletes are refused by default). */
+async function deleteIndices(url: string, pattern: string): Promise<void> {
+  const response = await fetch(`${url}/_cat/indices/${pattern}?format=json&h=index`);
+  if (!response.ok) return;
+  for (const { index } of await response.json() as { index: string }[]) await fetch(`${url}/${index}`, { method: 'DELETE' });
 }
 
 export default async function setup(project: TestProject) {
@@ -59,6 +67,7 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await admin.unsafe(`drop database if exists "${database}" with (force)`).catch(() => {});
+    if (services.elasticsearchUrl) await deleteIndices(services.elasticsearchUrl, `${testIndexPrefix(runId)}-*`).catch(() => {});
     await admin.end({ timeout: 5 });
     rmSync(bundleDir, { recursive: true, force: true });
     await services.stop();

@@ -1,5 +1,6 @@
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../lib/config.js';
+import { testIndexPrefix } from './index-prefix.js';
 
 /** Fixed test-only secrets: never used outside the test suite. */
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -17,6 +18,7 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     ENCRYPTION_KEYS: TEST_ENCRYPTION_KEYS,
     API_PORT: '0',
     TASK_QUEUE_PREFIX: `t${services.TEST_RUN_ID}-`,
+    ELASTICSEARCH_INDEX_PREFIX: testIndexPrefix(services.TEST_RUN_ID),
     WORKER_SHUTDOWN_GRACE_MS: '20000',
     ...overrides,
   };

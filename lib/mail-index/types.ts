@@ -1,0 +1,119 @@
+// The mail index: where synced mail is kept and searched. Two implementations behind one interface,
+// Elasticsearch (production) and PostgreSQL (where no Elasticsearch runs); one contract test suite runs
+// against both (test/integration/mail-index.test.ts).
+
+export interface Address { name: string; address: string }
+
+export type FlagStatus = 'notFlagged' | 'flagged' | 'complete';
+
+/** One message, keyed by (mailboxId, messageId); messageId is the provider's immutable id. */
+export interface MessageDoc {
+  accountId: string;
+  mailboxId: string;
+  messageId: string;
+  provider: string;
+  folderId: string;
+  folderName: string;
+  subject: string;
+  from: Address | null;
+  to: Address[];
+  cc: Address[];
+  /** ISO 8601, or null when the provider gave none. */
+  receivedAt: string | null;
+  isRead: boolean;
+  flagStatus: FlagStatus;
+  bodyPreview: string;
+  conversationId: string | null;
+  internetMessageId: string | null;
+  hasAttachments: boolean;
+  changeKey: string | null;
+  /** ISO 8601. Its epoch milliseconds are the document's version: an older version never overwrites a newer. */
+  lastModifiedAt: string;
+  /** The sync write that last stored it (a value of the `mail_sync_seq` sequence). */
+  syncSeq: number;
+}
+
+export interface FolderSummary { id: string; name: string; parentId: string | null; total: number; unread: number }
+
+export interface MailboxError { at: string; message: string }
+
+/** One mailbox's details, as the `mailboxes` index holds them. */
+export interface MailboxDoc {
+  accountId: string;
+  mailboxId: string;
+  provider: string;
+  address: string;
+  displayName: string | null;
+  folders: FolderSummary[];
+  syncStatus: string;
+  phase: string;
+  messagesIndexed: number;
+  /** ISO 8601 of the last completed round, or null before the first. */
+  lastSyncAt: string | null;
+  /** The most recent errors, newest first (at most 10). */
+  errors: MailboxError[];
+  updatedAt: string;
+}
+
+export interface MessageQuery {
+  /** The mailboxes to search (an account's, or one); an empty list finds nothing. */
+  mailboxIds: string[];
+  folderId?: string;
+  isRead?: boolean;
+  /** true: flagStatus 'flagged'; false: anything else. */
+  flagged?: boolean;
+  /** Words matched against the subject, the sender's name and the sender's address. */
+  text?: string;
+  limit: number;
+  /** From a previous page's nextCursor. */
+  cursor?: string;
+}
+
+export interface MessagePage { data: MessageDoc[]; nextCursor: string | null }
+
+export interface UpsertResult {
+  /** Documents written (new, or a version at least as new as the stored one). */
+  written: number;
+  /** Documents refused because the stored version is newer. */
+  stale: number;
+}
+
+/** A pending removal: delete the message only if it is still in `folderId` and not written after `seq`. */
+export interface RemovalCandidate { messageId: string; folderId: string; seq: number }
+
+export interface MailIndex {
+  readonly backend: 'elasticsearch' | 'postgres';
+  /** Creates indices, mappings and aliases if missing; safe to call from every process at once. */
+  ensureReady(): Promise<void>;
+  /** Upserts by (mailboxId, messageId), skipping any document whose stored version is newer. Idempotent. */
+  upsertMessages(docs: MessageDoc[]): Promise<UpsertResult>;
+  /** Deletes the candidates still in their folder and not written after their seq; returns how many went. */
+  removeMessages(mailboxId: string, candidates: RemovalCandidate[]): Promise<number>;
+  /** Deletes a folder's messages (the folder is gone). */
+  deleteFolderMessages(mailboxId: string, folderId: string): Promise<number>;
+  /** Deletes a folder's messages last written before `belowSeq` (leftovers after a fresh delta). */
+  sweepFolder(mailboxId: string, folderId: string, belowSeq: number): Promise<number>;
+  /** Sets the folder name on every message of the folder (a renamed folder). */
+  renameFolder(mailboxId: string, folderId: string, folderName: string): Promise<void>;
+  /** Removes every message and the mailbox document (unlink). */
+  deleteMailbox(mailboxId: string): Promise<void>;
+  getMessage(mailboxId: string, messageId: string): Promise<MessageDoc | undefined>;
+  /** Newest first (receivedAt desc, then messageId), with cursor paging. */
+  searchMessages(query: MessageQuery): Promise<MessagePage>;
+  /** Total and unread messages per folder id, from the index. */
+  folderCounts(mailboxId: string): Promise<Record<string, { total: number; unread: number }>>;
+  countMessages(mailboxId: string): Promise<number>;
+  putMailbox(doc: MailboxDoc): Promise<void>;
+  getMailbox(mailboxId: string): Promise<MailboxDoc | undefined>;
+  /** Makes every write so far visible to search (tests and benchmarks; production relies on the refresh interval). */
+  refresh(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Thrown for a cursor that this index did not make: the API answers 400. */
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('the cursor is not valid');
+    this.name = 'InvalidCursorError';
+  }
+}
