@@ -2,7 +2,7 @@
 // Mailflow at them. Production sets the same variables to the real providers.
 import type { DevSecrets } from './dev-secrets.js';
 
-export const simulatorPorts = { mailgun: 4010, sms: 4011, push: 4012, smtpControl: 4013, smtp: 2525, seed004: 4020 } as const;
+export const simulatorPorts = { mailgun: 4010, sms: 4011, push: 4012, smtpControl: 4013, smtp: 2525, seed004: 4020, outlook: 4030 } as const;
 
 export function simulatorEnv(offset: number, secrets: DevSecrets, apiUrl: string): { env: Record<string, string>; lines: string[] } {
   const port = (p: number) => p + offset;
@@ -28,10 +28,17 @@ export function simulatorEnv(offset: number, secrets: DevSecrets, apiUrl: string
     SEED004_API_URL: url(simulatorPorts.seed004),
     SEED004_USERNAME: 'cnx_test',
     SEED004_PASSWORD: 'cnx_password_2025!',
+    SIM_OUTLOOK_PORT: String(port(simulatorPorts.outlook)),
+    OUTLOOK_LOGIN_URL: url(simulatorPorts.outlook),
+    OUTLOOK_GRAPH_URL: url(simulatorPorts.outlook),
+    OUTLOOK_TENANT: 'common',
+    OUTLOOK_CLIENT_ID: 'mailflow-local',
+    OUTLOOK_CLIENT_SECRET: secrets.OUTLOOK_CLIENT_SECRET,
   };
   const lines = [
     `  Simulators       Mailgun ${url(simulatorPorts.mailgun)}  SMS ${url(simulatorPorts.sms)}  push ${url(simulatorPorts.push)}`,
     `                   SMTP 127.0.0.1:${port(simulatorPorts.smtp)} (control ${url(simulatorPorts.smtpControl)})  seed-004 API ${url(simulatorPorts.seed004)}`,
+    `                   Outlook (sign-in + Graph) ${url(simulatorPorts.outlook)} (any address signs in; control at /_control/mailboxes)`,
     '                   ledgers at <simulator>/_control/ledger',
   ];
   return { env, lines };

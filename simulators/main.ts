@@ -1,11 +1,12 @@
-// The simulators `npm start` runs: Mailgun-style email, SMS, push, SMTP and (when present) the seed-004
-// API, each on its port from scripts/stack-ports.ts, with delivery webhooks on so a notification sent
-// from the stack reaches DELIVERED and OPENED by itself.
+// The simulators `npm start` runs: Mailgun-style email, SMS, push, SMTP, (when present) the seed-004
+// API, and Outlook (sign-in + Graph mail), each on its port from scripts/stack-ports.ts, with delivery
+// webhooks on so a notification sent from the stack reaches DELIVERED and OPENED by itself.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { RunningSimulator } from './lib/server.js';
 import { startMailgunSimulator } from './mailgun/server.js';
+import { startOutlookSimulator } from './outlook/server.js';
 import { startPushSimulator } from './push/server.js';
 import { startSmsSimulator } from './sms/server.js';
 import { startSmtpSimulator } from './smtp/server.js';
@@ -21,6 +22,8 @@ const env = z.object({
   SIM_DELIVERED_AFTER_MS: z.coerce.number().int().min(0).default(1_000),
   SIM_OPENED_AFTER_MS: z.coerce.number().int().min(0).default(3_000),
   SEED004_USERNAME: z.string().optional(), SEED004_PASSWORD: z.string().optional(),
+  SIM_OUTLOOK_PORT: port.default(4030), SIM_OUTLOOK_SEED_MESSAGES: z.coerce.number().int().min(0).default(250),
+  OUTLOOK_CLIENT_ID: z.string().min(1).optional(), OUTLOOK_CLIENT_SECRET: z.string().min(1).optional(),
 }).safeParse(process.env);
 if (!env.success) {
   console.error(`simulators: invalid environment: ${env.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -57,6 +60,14 @@ if (existsSync(seed004Module)) {
   running.push(seed004);
   say(`seed-004 email API ${seed004.url}`);
 }
+
+// Any address signs in (its mailbox is made, with mail, on first sign-in) through the consent page.
+const outlook = await startOutlookSimulator({
+  port: e.SIM_OUTLOOK_PORT, consent: 'prompt', autoCreateMailboxes: true, seedOnCreate: e.SIM_OUTLOOK_SEED_MESSAGES,
+  ...(e.OUTLOOK_CLIENT_ID ? { clientId: e.OUTLOOK_CLIENT_ID } : {}), ...(e.OUTLOOK_CLIENT_SECRET ? { clientSecret: e.OUTLOOK_CLIENT_SECRET } : {}),
+});
+running.push(outlook);
+say(`Outlook sign-in and Graph ${outlook.url} (control ${outlook.url}/_control/mailboxes)`);
 
 let stopping = false;
 const stop = () => {

@@ -1,0 +1,90 @@
+// The simulator's runtime settings (changed through PUT /_control/config), its counters and the log of
+// Graph requests that tests assert on.
+import { z } from 'zod';
+
+export interface OutlookSimulatorOptions {
+  port?: number;
+  host?: string;
+  /** When set, the token endpoint requires exactly these. */
+  clientId?: string;
+  clientSecret?: string;
+  accessTokenLifetimeSeconds?: number;
+  /** Outlook allows 4 concurrent requests per app and mailbox. */
+  maxConcurrentPerMailbox?: number;
+  consent?: 'prompt' | 'auto' | 'deny';
+  /** A sign-in with an unknown login_hint creates that mailbox. */
+  autoCreateMailboxes?: boolean;
+  /** Messages seeded into an auto-created mailbox. */
+  seedOnCreate?: number;
+  /** The origin of every link the simulator emits (the engine rewrites it to the simulator). */
+  graphOrigin?: string;
+}
+
+const count = z.number().int().min(0);
+export const configPatchSchema = z.object({
+  consent: z.enum(['prompt', 'auto', 'deny']),
+  autoCreateMailboxes: z.boolean(),
+  seedOnCreate: count.max(1_000_000),
+  maxConcurrentPerMailbox: z.number().int().min(1).max(1_000),
+  latencyMs: count.max(120_000),
+  /** Message-delta requests of these folders (ids or well-known names) wait until released: tests force an order. */
+  holdFolders: z.array(z.string().min(1)).max(100),
+  throttleNext: z.object({ count, status: z.union([z.literal(429), z.literal(503)]).default(429), retryAfterSeconds: count.max(3_600).default(1) }).nullable(),
+  emptyPagesNext: count,
+  replayNext: count,
+  staleNext: z.object({ messageId: z.string().min(1) }).nullable(),
+  /** An action, not a setting: every delta and next token issued so far answers as expired. */
+  expireDeltaTokens: z.literal(true),
+  expiredTokenStatus: z.object({ status: z.number().int().min(400).max(499), code: z.string().min(1) }),
+  tokenEndpointFailNext: z.object({ count, status: z.number().int().min(400).max(599), error: z.string().min(1).optional() }).nullable(),
+  accessTokenLifetimeSeconds: z.number().int().min(1).max(86_400),
+}).partial().strict();
+
+export type ConfigPatch = z.input<typeof configPatchSchema>;
+export type RuntimeConfig = Required<Omit<z.infer<typeof configPatchSchema>, 'expireDeltaTokens'>>;
+
+export function initialConfig(o: OutlookSimulatorOptions): RuntimeConfig {
+  return {
+    consent: o.consent ?? 'prompt', autoCreateMailboxes: o.autoCreateMailboxes ?? false, seedOnCreate: o.seedOnCreate ?? 0,
+    maxConcurrentPerMailbox: o.maxConcurrentPerMailbox ?? 4, latencyMs: 0, holdFolders: [], throttleNext: null, emptyPagesNext: 0, replayNext: 0,
+    staleNext: null, expiredTokenStatus: { status: 410, code: 'SyncStateNotFound' }, tokenEndpointFailNext: null,
+    accessTokenLifetimeSeconds: o.accessTokenLifetimeSeconds ?? 3600,
+  };
+}
+
+export interface RequestRecord {
+  method: string; path: string; query: string[]; prefer: string[]; mailbox: string | null;
+  status: number; startedAt: number; endedAt: number;
+}
+
+export class Stats {
+  graphRequests = 0;
+  byStatus: Record<string, number> = {};
+  maxConcurrent: Record<string, number> = {};
+  concurrencyRefusals: Record<string, number> = {};
+  /** Requests refused by throttling: the concurrency limit and throttleNext. */
+  throttled = 0;
+  tokensIssued = 0;
+  refreshes = 0;
+  codesIssued = 0;
+  private log: RequestRecord[] = [];
+
+  record(entry: RequestRecord): void {
+    this.graphRequests += 1;
+    this.byStatus[entry.status] = (this.byStatus[entry.status] ?? 0) + 1;
+    this.log.push(entry);
+    // Trimmed in chunks: one splice per 1,000 requests instead of a shift per request.
+    if (this.log.length > 6_000) this.log.splice(0, this.log.length - 5_000);
+  }
+
+  requests(mailbox?: string, limit = 5_000): RequestRecord[] {
+    const all = this.log.length > 5_000 ? this.log.slice(-5_000) : this.log;
+    const matching = mailbox ? all.filter((r) => r.mailbox === mailbox) : all;
+    return matching.slice(-limit);
+  }
+
+  toJSON() {
+    const { graphRequests, byStatus, maxConcurrent, concurrencyRefusals, throttled, tokensIssued, refreshes, codesIssued } = this;
+    return { graphRequests, byStatus, maxConcurrent, concurrencyRefusals, throttled, tokensIssued, refreshes, codesIssued };
+  }
+}

@@ -1,0 +1,58 @@
+// The state one simulator instance shares between its identity, Graph and control routes.
+import { randomBytes } from 'node:crypto';
+import { initialConfig, Stats, type OutlookSimulatorOptions, type RuntimeConfig } from './config.js';
+import { DeltaTokens } from './delta.js';
+import { Grants } from './grants.js';
+import { Mailbox } from './store.js';
+
+export interface SimContext {
+  options: OutlookSimulatorOptions;
+  graphOrigin: string;
+  config: RuntimeConfig;
+  stats: Stats;
+  grants: Grants;
+  tokens: DeltaTokens;
+  /** By lower-case address. */
+  mailboxes: Map<string, Mailbox>;
+  byId: Map<string, Mailbox>;
+  inflight: Map<string, number>;
+  createMailbox(address: string, displayName?: string, messages?: number, seed?: number): Mailbox;
+  reset(): void;
+}
+
+/** "jane.doe@contoso.com" → "Jane Doe": a plausible display name when none is given. */
+export function nameFromAddress(address: string): string {
+  return (address.split('@')[0] ?? address).split(/[._-]+/).filter(Boolean)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join(' ') || address;
+}
+
+export function createContext(options: OutlookSimulatorOptions): SimContext {
+  const ctx: SimContext = {
+    options,
+    graphOrigin: (options.graphOrigin ?? 'https://graph.microsoft.com').replace(/\/+$/, ''),
+    config: initialConfig(options),
+    stats: new Stats(),
+    grants: new Grants(),
+    tokens: new DeltaTokens(randomBytes(32)),
+    mailboxes: new Map(),
+    byId: new Map(),
+    inflight: new Map(),
+    createMailbox(address, displayName, messages = 0, seed) {
+      const mailbox = new Mailbox(address.toLowerCase(), displayName ?? nameFromAddress(address), seed);
+      if (messages > 0) mailbox.seed(messages);
+      ctx.mailboxes.set(mailbox.address, mailbox);
+      ctx.byId.set(mailbox.id, mailbox);
+      return mailbox;
+    },
+    reset() {
+      ctx.config = initialConfig(options);
+      ctx.stats = new Stats();
+      ctx.grants.reset();
+      ctx.tokens.expireAll();
+      ctx.mailboxes.clear();
+      ctx.byId.clear();
+      ctx.inflight.clear();
+    },
+  };
+  return ctx;
+}
