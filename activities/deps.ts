@@ -5,6 +5,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Encryptor } from '../lib/crypto.js';
 import type { BlobStore } from '../lib/blob-store.js';
 import type { SecretStore } from '../lib/secret-store.js';
+import type { MailIndex } from '../lib/mail-index/types.js';
 
 export interface ActivityDeps {
   config: Config;
@@ -13,4 +14,6 @@ export interface ActivityDeps {
   encryptor: Encryptor;
   blobs: BlobStore;
   secrets: SecretStore;
+  /** The mail index (Elasticsearch or PostgreSQL), ready before the workers start. */
+  mailIndex: MailIndex;
 }

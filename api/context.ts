@@ -6,6 +6,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Encryptor } from '../lib/crypto.js';
 import type { BlobStore } from '../lib/blob-store.js';
 import type { SecretStore } from '../lib/secret-store.js';
+import type { MailIndex } from '../lib/mail-index/types.js';
 
 /** Everything route handlers need, built once by api/server.ts (or a test) and injected. */
 export interface AppDeps {
@@ -19,6 +20,8 @@ export interface AppDeps {
   encryptor: Encryptor;
   blobs: BlobStore;
   secrets: SecretStore;
+  /** The mail index (Elasticsearch or PostgreSQL). */
+  mailIndex: MailIndex;
 }
 
 export type Principal = { kind: 'admin' } | { kind: 'api_key'; keyId: string; name: string };

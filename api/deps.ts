@@ -7,6 +7,7 @@ import type { Config } from '../lib/config.js';
 import { Encryptor } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
 import { SecretStore } from '../lib/secret-store.js';
+import { createMailIndex } from '../lib/mail-index/index.js';
 import type { AppDeps } from './context.js';
 
 export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; close: () => Promise<void> } {
@@ -22,6 +23,7 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
   const deps: AppDeps = {
     config, db: database.db, temporal, pingTemporal, elasticsearch, logger, encryptor,
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
+    mailIndex: createMailIndex(config, database.db, elasticsearch ? { elasticsearch } : {}),
   };
   return {
     deps,

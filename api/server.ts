@@ -13,6 +13,8 @@ if (!config.ADMIN_API_KEY) logger.warn('ADMIN_API_KEY is not set: only API keys 
 
 await runMigrations(config.DATABASE_URL);
 const { deps, close } = buildAppDeps(config, logger);
+// Indices and mappings exist before the first request; /ready reports the index if this fails.
+await deps.mailIndex.ensureReady().catch((error: unknown) => logger.error({ err: error }, 'the mail index is not ready'));
 const app = createApp(deps);
 const server = serve({ fetch: app.fetch, port: config.API_PORT, hostname: config.API_HOST }, (info) => {
   logger.info({ url: `http://${config.API_HOST}:${info.port}` }, 'api listening');

@@ -6,6 +6,7 @@ import { createPlatformActivities } from '../activities/platform.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
 import { mailingSpecs } from './mailing-workers.js';
 import { channelSpecs, deliverySpecs } from './notification-workers.js';
+import { syncSpecs } from './sync-workers.js';
 
 // delivery: notification workflows (one queue per priority); email/sms/push: the channel send
 // activities (one queue per channel and priority); mailing: CSV mailings; sync: mailbox sync.
@@ -26,7 +27,7 @@ const roleSpecs: Record<Role, SpecFactory> = {
   sms: channelSpecs('SMS'),
   push: channelSpecs('PUSH'),
   mailing: mailingSpecs,
-  sync: () => [],
+  sync: syncSpecs,
 };
 
 /** Every role process also answers the platform check, so any single role proves its own health. */

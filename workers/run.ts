@@ -10,6 +10,7 @@ import { loadConfigOrExit, type Config } from '../lib/config.js';
 import { Encryptor } from '../lib/crypto.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { SecretStore } from '../lib/secret-store.js';
+import { createMailIndex } from '../lib/mail-index/index.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import { serveWorkerMetrics } from './metrics-server.js';
 import { parseRoles, workerSpecs, type Role } from './roles.js';
@@ -37,8 +38,10 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
   await runMigrations(config.DATABASE_URL);
   const database = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'mailflow-worker' });
   const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
+  const mailIndex = createMailIndex(config, database.db);
+  await mailIndex.ensureReady();
   const deps: ActivityDeps = {
-    config, db: database.db, logger, encryptor,
+    config, db: database.db, logger, encryptor, mailIndex,
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
   };
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -58,6 +61,7 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
   } finally {
     metricsServer?.close();
     await connection.close();
+    await mailIndex.close();
     await database.close();
   }
 }

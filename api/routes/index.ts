@@ -1,11 +1,14 @@
 // Every resource's routes, mounted by api/app.ts. One module per resource.
 import { healthRoutes } from './health.js';
+import { accountRoutes } from './v1/accounts.js';
 import { apiKeyRoutes } from './v1/api-keys.js';
 import { emailRoutes } from './v1/emails.js';
+import { mailboxRoutes } from './v1/mailboxes.js';
 import { mailingRoutes } from './v1/mailings.js';
 import { notificationRoutes } from './v1/notifications.js';
+import { oauthRoutes } from './v1/oauth.js';
 import { templateRoutes } from './v1/templates.js';
 import { userRoutes } from './v1/users.js';
 import { webhookRoutes } from './v1/webhooks.js';
 
-export const routers = [healthRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, emailRoutes, webhookRoutes, mailingRoutes];
+export const routers = [healthRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, emailRoutes, webhookRoutes, mailingRoutes, accountRoutes, mailboxRoutes, oauthRoutes];

@@ -31,6 +31,8 @@ export function apiClient(url: string): Pick<TestApi, 'request'> {
 export async function startTestApi(envOverrides: Record<string, string | undefined> = {}): Promise<TestApi> {
   const config = testConfig(envOverrides);
   const { deps, close } = buildAppDeps(config, createLogger({ level: config.LOG_LEVEL }));
+  // As api/server.ts does: an unreachable index is reported by /ready, not fatal at start.
+  await deps.mailIndex.ensureReady().catch(() => {});
   const app = createApp(deps);
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));

@@ -9,6 +9,7 @@ import type { Config } from '../../lib/config.js';
 import { Encryptor } from '../../lib/crypto.js';
 import { createLogger } from '../../lib/logger.js';
 import { SecretStore } from '../../lib/secret-store.js';
+import { createMailIndex } from '../../lib/mail-index/index.js';
 import { workerSpecs, type Role } from '../../workers/roles.js';
 import { installQuietRuntime, workflowBundle } from './temporal.js';
 
@@ -21,8 +22,10 @@ export async function startRoleWorkers(config: Config, roles: Role[]): Promise<R
   installQuietRuntime();
   const database = connectDatabase(config.DATABASE_URL, { max: 5 });
   const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
+  const mailIndex = createMailIndex(config, database.db);
+  await mailIndex.ensureReady();
   const deps: ActivityDeps = {
-    config, db: database.db, logger: createLogger({ level: config.LOG_LEVEL }), encryptor,
+    config, db: database.db, logger: createLogger({ level: config.LOG_LEVEL }), encryptor, mailIndex,
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
   };
   const connection = await NativeConnection.connect({ address: inject('services').TEMPORAL_ADDRESS });
@@ -35,6 +38,7 @@ export async function startRoleWorkers(config: Config, roles: Role[]): Promise<R
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.allSettled(running);
       await connection.close();
+      await mailIndex.close();
       await database.close();
     },
   };

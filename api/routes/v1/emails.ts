@@ -10,7 +10,8 @@ import { htmlToText } from '../../../lib/notifications/templates.js';
 import { AppError, errorResponses, validationError } from '../../errors.js';
 import { admissionProblem } from '../../notifications/errors.js';
 import { createRouter } from '../../openapi.js';
-import { idempotencyKeyHeader, scopeOf } from './notifications.js';
+import { ownerOf } from '../../auth/owner.js';
+import { idempotencyKeyHeader } from './notifications.js';
 
 const fields = z.object({
   sender: z.string().trim().email().max(320),
@@ -77,7 +78,7 @@ emailRoutes.openapi(createRoute({
     }
     const email = parsed.data;
     const { notification, created } = await admitNotification(deps.db, deps.temporal, deps.config, {
-      scope: scopeOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}),
+      scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}),
       fingerprint: { ...email, attachments: stored.map((a) => ({ filename: a.filename, sha256: a.sha256 })) },
       userId: null, channel: 'EMAIL', priority: email.priority, sender: email.sender, recipients: [email.receiver],
       subject: email.subject, text: email.format === 'html' ? htmlToText(email.content) : email.content,

@@ -7,7 +7,7 @@ import { parsePriority } from '../../../lib/notifications/policy.js';
 import { resolveContact } from '../../../lib/notifications/recipients.js';
 import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { getLatestTemplate, renderTemplate } from '../../../lib/notifications/templates.js';
-import type { Principal } from '../../context.js';
+import { ownerOf } from '../../auth/owner.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { admissionProblem } from '../../notifications/errors.js';
 import { historyEntrySchema, notificationSchema, toView } from '../../notifications/view.js';
@@ -38,10 +38,6 @@ const createBody = z.object({
 }).strict().openapi('NotificationRequest');
 
 const accepted = z.object({ id: z.string(), status: z.enum(notificationStatuses), workflowId: z.string(), deadlineAt: z.string().datetime(), duplicate: z.boolean() }).openapi('NotificationAccepted');
-
-export function scopeOf(principal: Principal | undefined): string {
-  return principal?.kind === 'api_key' ? principal.keyId : 'admin';
-}
 
 const cursorSchema = z.string().max(200).optional().openapi({ description: 'From the previous page\'s nextCursor' });
 function encodeCursor(n: { createdAt: Date; id: string }): string {
@@ -78,7 +74,7 @@ export const notificationRoutes = createRouter()
       const rendered = renderTemplate(template, body.templateParams);
       const recipients = body.to === undefined ? await resolveContact(deps.db, body.userId, body.type) : [body.to].flat();
       const { notification, created } = await admitNotification(deps.db, deps.temporal, deps.config, {
-        scope: scopeOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), fingerprint: body,
+        scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), fingerprint: body,
         userId: body.userId, channel: body.type, priority: prio,
         templateId: template.id, templateVersion: template.version, templateParams: body.templateParams,
         templateLimit: template.rateLimitCount && template.rateLimitWindowSeconds ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds } : null,

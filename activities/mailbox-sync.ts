@@ -1,0 +1,221 @@
+// Mailbox-sync activities: every piece of I/O of the mailboxSync workflow. Each Graph page is one
+// activity (one request), indexed and checkpointed before the workflow follows the link; every write
+// is idempotent, so a retried or replayed page changes nothing. Throttling becomes the activity's next
+// retry delay (Retry-After); an expired cursor, a vanished folder or a dead grant are answers the
+// workflow acts on, not failures.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { MailIndex, MailboxDoc, MessageDoc } from '../lib/mail-index/types.js';
+import type { MailProviders } from '../lib/mailbox-sync/providers.js';
+import { CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, ThrottledError, type MailProvider, type ProviderMessage } from '../lib/mailbox-sync/provider.js';
+import {
+  addPendingRemovals, clearSweep, deleteFolder, dropPendingRemovals, findMailbox, listFolders, nextSyncSeq, pendingRemovalsOf,
+  deleteMailboxRow, recordProgress, resetAllCursors, resetFolderCursor, saveFolderCursor, saveMessageCursor, upsertFolders, type MailboxRow, type MailboxStatus,
+} from '../lib/mailbox-sync/sync-state.js';
+import { tokenCacheName } from '../lib/mailbox-sync/outlook/token-cache.js';
+import type { ActivityDeps } from './deps.js';
+
+export interface SyncSettings {
+  pollIntervalMs: number; pageSize: number; lanes: number; historyEventsPerRun: number;
+  /** One request plus indexing its page; and how soon a page whose worker died is retried. */
+  pageTimeoutMs: number; heartbeatTimeoutMs: number;
+}
+export interface FolderState { folderId: string; name: string; cursor: string | null; caughtUp: boolean; initialDone: boolean }
+export interface SyncState {
+  exists: boolean;
+  status: MailboxStatus | null;
+  settings: SyncSettings;
+  folderCursor: string | null;
+  folderCursorCaughtUp: boolean;
+  folders: FolderState[];
+}
+
+/** What a page did; `expired`, `gone` and `reauth` tell the workflow what to do next. */
+export type PageOutcome<T> =
+  | ({ outcome: 'page'; cursor: string; caughtUp: boolean } & T)
+  | { outcome: 'expired' }
+  | { outcome: 'gone' }
+  | { outcome: 'reauth'; reason: string };
+
+export interface FolderListResult { changed: { folderId: string; name: string }[]; removed: string[] }
+export interface MessagePageResult { written: number; stale: number; removed: number; seq: number }
+
+export interface PublishInput {
+  mailboxId: string;
+  status: MailboxStatus;
+  phase: string;
+  foldersTotal: number;
+  foldersSynced: number;
+  /** Epoch ms of the last completed round. */
+  lastSyncAt: number | null;
+  lastError: { message: string; at: number } | null;
+}
+
+export interface MailboxSyncDeps { index: MailIndex; providers: MailProviders }
+
+const MAX_ERRORS = 10;
+const HEARTBEAT_TIMEOUT_MS = 10_000;
+
+/** Heartbeats while `work` runs, so a page whose worker died is retried after the heartbeat timeout, not the whole page timeout. */
+async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  context.heartbeat();
+  const ticker = setInterval(() => context.heartbeat(), HEARTBEAT_TIMEOUT_MS / 4);
+  try {
+    return await work();
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+function toDoc(m: ProviderMessage, ctx: { accountId: string; mailboxId: string; provider: string; folderName: string; seq: number }): MessageDoc {
+  const { id, ...fields } = m;
+  return { ...fields, messageId: id, accountId: ctx.accountId, mailboxId: ctx.mailboxId, provider: ctx.provider, folderName: ctx.folderName, syncSeq: ctx.seq };
+}
+
+export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyncDeps) {
+  const { db, config, logger } = deps;
+  const settings = (): SyncSettings => ({
+    pollIntervalMs: Math.round(config.SYNC_POLL_INTERVAL_SECONDS * 1000), pageSize: config.SYNC_PAGE_SIZE, lanes: config.SYNC_MAX_CONCURRENT_REQUESTS,
+    historyEventsPerRun: config.SYNC_HISTORY_EVENTS_PER_RUN, pageTimeoutMs: config.GRAPH_TIMEOUT_MS + 30_000, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+  });
+
+  async function mailboxOrGone(mailboxId: string): Promise<MailboxRow> {
+    const mailbox = await findMailbox(db, mailboxId);
+    if (!mailbox) throw ApplicationFailure.nonRetryable(`mailbox ${mailboxId} no longer exists`, 'MailboxNotFound');
+    return mailbox;
+  }
+
+  /** Runs one provider request; maps the provider's answers to outcomes and retry decisions. */
+  async function fromProvider<T>(mailbox: MailboxRow, request: (provider: MailProvider, signal: AbortSignal) => Promise<T>): Promise<T | { outcome: 'expired' } | { outcome: 'gone' } | { outcome: 'reauth'; reason: string }> {
+    try {
+      const provider = sync.providers.forMailbox({ id: mailbox.id, provider: mailbox.provider, homeAccountId: mailbox.homeAccountId });
+      return await request(provider, Context.current().cancellationSignal);
+    } catch (error) {
+      if (error instanceof CursorExpiredError) return { outcome: 'expired' };
+      if (error instanceof FolderGoneError) return { outcome: 'gone' };
+      if (error instanceof ReauthRequiredError) {
+        sync.providers.forget(mailbox.id);
+        return { outcome: 'reauth', reason: error.message };
+      }
+      if (error instanceof ThrottledError) {
+        logger.info({ mailboxId: mailbox.id, retryAfterMs: error.retryAfterMs }, 'provider throttled; waiting for Retry-After');
+        throw ApplicationFailure.create({ type: 'ProviderThrottled', message: error.message, nextRetryDelay: error.retryAfterMs });
+      }
+      if (error instanceof ProviderRequestError) throw ApplicationFailure.nonRetryable(error.message, 'ProviderRequestRefused');
+      throw error;
+    }
+  }
+
+  return {
+    /**
+     * On a workflow's first run the mailbox row may not be visible yet (the link commits after the start):
+     * then this fails and is retried, and only a row still missing after the retries means "gone".
+     */
+    async loadSyncState(input: { mailboxId: string; firstRun: boolean }): Promise<SyncState> {
+      const mailbox = await findMailbox(db, input.mailboxId);
+      if (!mailbox && input.firstRun) throw ApplicationFailure.retryable(`mailbox ${input.mailboxId} is not visible yet`, 'MailboxNotVisibleYet');
+      if (!mailbox) return { exists: false, status: null, settings: settings(), folderCursor: null, folderCursorCaughtUp: false, folders: [] };
+      const folders = await listFolders(db, input.mailboxId);
+      return {
+        exists: true, status: mailbox.status, settings: settings(),
+        folderCursor: mailbox.folderCursor, folderCursorCaughtUp: mailbox.folderCursorKind === 'delta',
+        folders: folders.map((f) => ({ folderId: f.folderId, name: f.displayName, cursor: f.cursor, caughtUp: f.cursorKind === 'delta', initialDone: f.initialDone })),
+      };
+    },
+
+    syncFolderList: (input: { mailboxId: string; cursor: string | null }) => heartbeating(async (): Promise<PageOutcome<FolderListResult>> => {
+      const mailbox = await mailboxOrGone(input.mailboxId);
+      const page = await fromProvider(mailbox, (provider, signal) => provider.folderChanges(input.cursor, signal));
+      if ('outcome' in page) {
+        if (page.outcome === 'expired') await saveFolderCursor(db, mailbox.id, null, null);
+        return page;
+      }
+      const renamed = await upsertFolders(db, mailbox.id, page.changed);
+      for (const folderId of renamed) await sync.index.renameFolder(mailbox.id, folderId, page.changed.find((f) => f.id === folderId)!.name);
+      await saveFolderCursor(db, mailbox.id, page.cursor, page.caughtUp ? 'delta' : 'next');
+      return {
+        outcome: 'page', cursor: page.cursor, caughtUp: page.caughtUp,
+        changed: page.changed.map((f) => ({ folderId: f.id, name: f.name })), removed: page.removed,
+      };
+    }),
+
+    syncMessagePage: (input: { mailboxId: string; accountId: string; folderId: string; folderName: string; cursor: string | null; pageSize: number }) => heartbeating(async (): Promise<PageOutcome<MessagePageResult>> => {
+      const mailbox = await mailboxOrGone(input.mailboxId);
+      const page = await fromProvider(mailbox, (provider, signal) => provider.messageChanges(input.folderId, input.cursor, { pageSize: input.pageSize }, signal));
+      if ('outcome' in page) {
+        if (page.outcome === 'expired') {
+          logger.warn({ mailboxId: mailbox.id, folderId: input.folderId }, 'delta token expired; syncing the folder afresh');
+          await resetFolderCursor(db, mailbox.id, input.folderId);
+        }
+        return page;
+      }
+      // Stamped after the response arrived: any later removal carries a higher number than these documents.
+      const seq = await nextSyncSeq(db);
+      const docs = page.changed.map((m) => toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }));
+      const { written, stale } = docs.length > 0 ? await sync.index.upsertMessages(docs) : { written: 0, stale: 0 };
+      await addPendingRemovals(db, mailbox.id, input.folderId, page.removed, seq);
+      const sweepBelow = await saveMessageCursor(db, { mailboxId: mailbox.id, folderId: input.folderId, cursor: page.cursor, caughtUp: page.caughtUp, fresh: input.cursor === null, seq, written });
+      if (sweepBelow !== null) {
+        const swept = await sync.index.sweepFolder(mailbox.id, input.folderId, sweepBelow);
+        await clearSweep(db, mailbox.id, input.folderId);
+        if (swept > 0) logger.info({ mailboxId: mailbox.id, folderId: input.folderId, swept }, 'removed leftovers after a fresh delta');
+      }
+      return { outcome: 'page', cursor: page.cursor, caughtUp: page.caughtUp, written, stale, removed: page.removed.length, seq };
+    }),
+
+    /**
+     * Applies the removals recorded by the pages stamped `seqs`, now that every folder has been read again since:
+     * a message still in the folder it was removed from, and not written since, is really gone.
+     */
+    async resolveRemovals(input: { mailboxId: string; seqs: number[] }): Promise<{ deleted: number }> {
+      const candidates = await pendingRemovalsOf(db, input.mailboxId, input.seqs);
+      const deleted = candidates.length > 0 ? await sync.index.removeMessages(input.mailboxId, candidates) : 0;
+      await dropPendingRemovals(db, input.mailboxId, input.seqs);
+      return { deleted };
+    },
+
+    async removeFolder(input: { mailboxId: string; folderId: string }): Promise<{ deleted: number }> {
+      const deleted = await sync.index.deleteFolderMessages(input.mailboxId, input.folderId);
+      await deleteFolder(db, input.mailboxId, input.folderId);
+      logger.info({ mailboxId: input.mailboxId, folderId: input.folderId, deleted }, 'folder removed with its messages');
+      return { deleted };
+    },
+
+    async requestFreshDelta(input: { mailboxId: string }): Promise<void> {
+      await resetAllCursors(db, input.mailboxId);
+    },
+
+    /** The mailbox's status and progress, in PostgreSQL (the API) and in the mailboxes index. */
+    async publishMailbox(input: PublishInput): Promise<void> {
+      const row = await recordProgress(db, input.mailboxId, {
+        status: input.status, foldersTotal: input.foldersTotal, foldersSynced: input.foldersSynced,
+        lastSyncAt: input.lastSyncAt === null ? null : new Date(input.lastSyncAt),
+        lastError: input.lastError ? { message: input.lastError.message, at: new Date(input.lastError.at) } : null,
+      });
+      if (!row) return;
+      const [folders, counts, previous] = await Promise.all([listFolders(db, row.id), sync.index.folderCounts(row.id), sync.index.getMailbox(row.id)]);
+      const errors = previous?.errors ?? [];
+      if (input.lastError && errors[0]?.at !== new Date(input.lastError.at).toISOString()) {
+        errors.unshift({ at: new Date(input.lastError.at).toISOString(), message: input.lastError.message });
+      }
+      const doc: MailboxDoc = {
+        accountId: row.accountId, mailboxId: row.id, provider: row.provider, address: row.address, displayName: row.displayName,
+        folders: folders.map((f) => ({ id: f.folderId, name: f.displayName, parentId: f.parentFolderId, total: counts[f.folderId]?.total ?? 0, unread: counts[f.folderId]?.unread ?? 0 })),
+        syncStatus: row.status, phase: input.phase, messagesIndexed: row.messagesIndexed,
+        lastSyncAt: row.lastSyncAt?.toISOString() ?? null, errors: errors.slice(0, MAX_ERRORS), updatedAt: new Date().toISOString(),
+      };
+      await sync.index.putMailbox(doc);
+    },
+
+    /** Unlink: the mailbox's documents, its token cache and its rows go. */
+    async purgeMailbox(input: { mailboxId: string }): Promise<void> {
+      await sync.index.deleteMailbox(input.mailboxId);
+      await deps.secrets.delete(tokenCacheName(input.mailboxId));
+      await deleteMailboxRow(db, input.mailboxId);
+      sync.providers.forget(input.mailboxId);
+      logger.info({ mailboxId: input.mailboxId }, 'mailbox unlinked and purged');
+    },
+  };
+}
+
+export type MailboxSyncActivities = ReturnType<typeof createMailboxSyncActivities>;

@@ -1,0 +1,45 @@
+// Where Microsoft sends the browser back after sign-in (public: the one-time state authenticates it).
+// Success links the mailbox, starts its sync and redirects to the application's callback URL; any
+// failure ends on a page that says what happened, with nothing linked.
+import { createRoute, z } from '@hono/zod-openapi';
+import { outlookAuthSettings } from '../../../lib/mailbox-sync/outlook/msal.js';
+import { completeOutlookLink, LinkError } from '../../../lib/mailbox-sync/outlook/link.js';
+import { signalMailboxSync } from '../../../lib/mailbox-sync/start-workflow.js';
+import { linkErrorPage } from '../../mailboxes/oauth-page.js';
+import { createRouter } from '../../openapi.js';
+
+const htmlPage = { 'text/html': { schema: z.string() } };
+const param = (max: number) => z.string().max(max).optional();
+
+export const oauthRoutes = createRouter().openapi(createRoute({
+  method: 'get', path: '/v1/oauth/outlook/callback', tags: ['Accounts'], operationId: 'outlookOAuthCallback',
+  summary: "Microsoft's redirect after sign-in (public; the one-time state authenticates it)",
+  request: { query: z.object({ code: param(4_000), state: param(200), error: param(200), error_description: param(2_000), session_state: param(200), client_info: param(2_000) }) },
+  responses: {
+    302: { description: 'Linked: redirect to the callback URL with mailboxId, accountId and status=linked' },
+    400: { description: 'A tampered, replayed or expired state, or declined consent: an error page', content: htmlPage },
+    409: { description: 'The mailbox is being unlinked: an error page', content: htmlPage },
+    502: { description: 'Microsoft failed the exchange: an error page', content: htmlPage },
+    503: { description: 'Outlook is not configured: an error page', content: htmlPage },
+  },
+}), async (c) => {
+  const { deps } = c.var;
+  const settings = outlookAuthSettings(deps.config);
+  if (!settings) return c.html(linkErrorPage('Outlook linking is not configured on this server.'), 503);
+  const query = c.req.valid('query');
+  try {
+    const linked = await completeOutlookLink({ db: deps.db, encryptor: deps.encryptor, config: deps.config, settings }, query,
+      (mailbox) => signalMailboxSync(deps.temporal, deps.config, mailbox, 'relink'));
+    c.var.logger.info({ mailboxId: linked.mailboxId, accountId: linked.accountId, created: linked.created }, 'outlook mailbox linked');
+    const target = new URL(linked.callbackUrl);
+    target.searchParams.set('mailboxId', linked.mailboxId);
+    target.searchParams.set('accountId', linked.accountId);
+    target.searchParams.set('status', 'linked');
+    return c.redirect(target.toString(), 302);
+  } catch (error) {
+    if (!(error instanceof LinkError)) throw error;
+    c.var.logger.warn({ failure: error.failure }, 'outlook link failed');
+    const status = error.failure === 'provider_error' ? 502 : error.failure === 'unlinking' ? 409 : 400;
+    return c.html(linkErrorPage(error.message, error.callbackUrl), status);
+  }
+});

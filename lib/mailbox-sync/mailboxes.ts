@@ -1,0 +1,45 @@
+// Reading linked mailboxes for the API: always through their owner, so a foreign id is simply unknown.
+import { and, asc, eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { mailboxes } from '../../db/schema/index.js';
+import type { MailIndex } from '../mail-index/types.js';
+import { listFolders, type MailboxRow } from './sync-state.js';
+
+export async function findOwnedMailbox(db: Database, owner: string, mailboxId: string): Promise<MailboxRow | undefined> {
+  const [row] = await db.select().from(mailboxes).where(and(eq(mailboxes.id, mailboxId), eq(mailboxes.owner, owner)));
+  return row;
+}
+
+export async function listAccountMailboxes(db: Database, accountId: string): Promise<MailboxRow[]> {
+  return db.select().from(mailboxes).where(eq(mailboxes.accountId, accountId)).orderBy(asc(mailboxes.createdAt));
+}
+
+/** Shown at once; the workflow then stops, purges the mailbox's documents and tokens, and deletes the row. */
+export async function markUnlinking(db: Database, mailboxId: string): Promise<void> {
+  await db.update(mailboxes).set({ status: 'UNLINKING', updatedAt: new Date() }).where(eq(mailboxes.id, mailboxId));
+}
+
+export function mailboxSummary(row: MailboxRow) {
+  return {
+    id: row.id, accountId: row.accountId, provider: row.provider, address: row.address, displayName: row.displayName,
+    status: row.status, workflowId: row.workflowId, linkedAt: row.linkedAt.toISOString(), createdAt: row.createdAt.toISOString(),
+    sync: {
+      foldersTotal: row.foldersTotal, foldersSynced: row.foldersSynced, messagesIndexed: row.messagesIndexed,
+      lastSyncAt: row.lastSyncAt?.toISOString() ?? null, lastError: row.lastError, lastErrorAt: row.lastErrorAt?.toISOString() ?? null,
+    },
+  };
+}
+
+/** The summary plus its folders (names from PostgreSQL, counts from the index) and the index's message count. */
+export async function mailboxDetail(db: Database, index: MailIndex, row: MailboxRow) {
+  const [folders, counts, messagesInIndex] = await Promise.all([listFolders(db, row.id), index.folderCounts(row.id), index.countMessages(row.id)]);
+  const summary = mailboxSummary(row);
+  return {
+    ...summary,
+    sync: { ...summary.sync, messagesInIndex },
+    folders: folders.map((f) => ({
+      id: f.folderId, name: f.displayName, parentId: f.parentFolderId, synced: f.initialDone,
+      total: counts[f.folderId]?.total ?? 0, unread: counts[f.folderId]?.unread ?? 0,
+    })),
+  };
+}

@@ -1,0 +1,152 @@
+// Mailbox-sync test rig: the Outlook simulator, the real API and the real sync worker role on the real
+// Temporal server, with a client that links mailboxes through the whole OAuth dance and compares the
+// index with the simulator's mailbox.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { OutlookSimulatorOptions } from '../../simulators/outlook/server.js';
+import { startTestApi, type TestApi } from './api.js';
+import { testConfig, unique } from './config.js';
+import { startOutlook, type OutlookSim } from './outlook.js';
+import { startRoleWorkers, type RunningWorkers } from './workers.js';
+
+export const CALLBACK_URL = 'http://localhost:3000/web/accounts.html';
+
+export interface MessageView {
+  id: string; mailboxId: string; folder: { id: string; name: string }; subject: string; from: { name: string; address: string } | null;
+  isRead: boolean; flagStatus: string; receivedAt: string | null; changeKey: string | null; lastModifiedAt: string;
+}
+export interface MailboxDetail {
+  id: string; accountId: string; address: string; status: string; workflowId: string;
+  sync: { foldersTotal: number; foldersSynced: number; messagesIndexed: number; messagesInIndex: number; lastSyncAt: string | null; lastError: string | null; progress: { phase: string; roundsCompleted: number; requestsInFlight: number; messagesIndexed: number } | null };
+  folders: { id: string; name: string; synced: boolean; total: number; unread: number }[];
+}
+
+export interface SyncRigOptions { outlook?: OutlookSimulatorOptions; env?: Record<string, string>; workers?: boolean }
+
+export interface SyncRig {
+  api: TestApi;
+  outlook: OutlookSim;
+  env: Record<string, string>;
+  workers: RunningWorkers | undefined;
+  startWorkers(extraEnv?: Record<string, string>): Promise<void>;
+  stopWorkers(): Promise<void>;
+  createAccount(email: string, key?: string): Promise<string>;
+  /** The OAuth dance: link request, Microsoft's (auto) consent, the callback. Answers the callback's redirect. */
+  link(accountId: string, loginHint: string): Promise<{ status: number; location: URL | null; body: string }>;
+  /** A simulated mailbox with `messages` messages, a local account for it, linked. */
+  linkNew(options?: { messages?: number }): Promise<{ address: string; accountId: string; mailboxId: string }>;
+  mailbox(mailboxId: string): Promise<MailboxDetail>;
+  messages(accountId: string, query?: Record<string, string>): Promise<MessageView[]>;
+  waitForMailbox(mailboxId: string, predicate: (m: MailboxDetail) => boolean, timeoutMs?: number): Promise<MailboxDetail>;
+  /** Waits until the index holds exactly the simulator's mailbox: same ids, folders, read and flag states. */
+  waitForMirror(address: string, accountId: string, timeoutMs?: number): Promise<MessageView[]>;
+  close(): Promise<void>;
+}
+
+type Summary = { id: string; folderId: string; isRead: boolean; flagStatus: string };
+const key = (m: Summary) => `${m.id}|${m.folderId}|${m.isRead}|${m.flagStatus}`;
+
+/** Polls `check` until it holds (or throws after `timeoutMs`, naming `what`). */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+export async function withSyncRig(options: SyncRigOptions, test: (rig: SyncRig) => Promise<void>): Promise<void> {
+  const rig = await startSyncRig(options);
+  try {
+    await test(rig);
+  } finally {
+    await rig.close();
+  }
+}
+
+export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRig> {
+  const outlook = await startOutlook({ consent: 'auto', ...options.outlook });
+  const env: Record<string, string> = {
+    TASK_QUEUE_PREFIX: `${unique('sync')}-`, ...outlook.env, OAUTH_CALLBACK_ALLOWLIST: 'http://localhost:3000/web/',
+    SYNC_POLL_INTERVAL_SECONDS: '1', SYNC_PAGE_SIZE: '50', ...options.env,
+  };
+  const api = await startTestApi(env);
+  const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const rig: SyncRig = {
+    api, outlook, env, workers: undefined,
+    async startWorkers(extraEnv = {}) { rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['sync']); },
+    async stopWorkers() { await rig.workers?.stop(); rig.workers = undefined; },
+    async createAccount(email, auth) {
+      const response = await api.request('/v1/accounts', { ...json({ email }), ...(auth ? { auth } : {}) });
+      if (response.status !== 201) throw new Error(`create account: ${response.status} ${await response.text()}`);
+      return (await response.json() as { id: string }).id;
+    },
+    async link(accountId, loginHint) {
+      const started = await api.request(`/v1/accounts/${accountId}/mailboxes/outlook`, json({ callbackUrl: CALLBACK_URL, loginHint }));
+      if (started.status !== 201) throw new Error(`link: ${started.status} ${await started.text()}`);
+      const { authorizationUrl } = await started.json() as { authorizationUrl: string };
+      const consent = await fetch(authorizationUrl, { redirect: 'manual' });
+      const back = new URL(consent.headers.get('location') ?? 'http://invalid/');
+      const callback = await api.request(`/v1/oauth/outlook/callback${back.search}`, { auth: null, redirect: 'manual' });
+      const location = callback.headers.get('location');
+      return { status: callback.status, location: location ? new URL(location) : null, body: await callback.text() };
+    },
+    async linkNew({ messages = 0 } = {}) {
+      const address = `${unique('user')}@contoso.test`.toLowerCase();
+      await outlook.createMailbox(address, { messages });
+      const accountId = await rig.createAccount(address);
+      const linked = await rig.link(accountId, address);
+      const mailboxId = linked.location?.searchParams.get('mailboxId');
+      if (linked.status !== 302 || !mailboxId) throw new Error(`link did not complete: ${linked.status} ${linked.body}`);
+      return { address, accountId, mailboxId };
+    },
+    async mailbox(mailboxId) {
+      const response = await api.request(`/v1/mailboxes/${mailboxId}`);
+      if (response.status !== 200) throw new Error(`mailbox ${mailboxId}: ${response.status} ${await response.text()}`);
+      return await response.json() as MailboxDetail;
+    },
+    async messages(accountId, query = {}) {
+      const all: MessageView[] = [];
+      let cursor: string | null = null;
+      do {
+        const params = new URLSearchParams({ limit: '200', ...query, ...(cursor ? { cursor } : {}) });
+        const response = await api.request(`/v1/accounts/${accountId}/messages?${params}`);
+        if (response.status !== 200) throw new Error(`messages: ${response.status} ${await response.text()}`);
+        const page = await response.json() as { data: MessageView[]; nextCursor: string | null };
+        all.push(...page.data);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return all;
+    },
+    async waitForMailbox(mailboxId, predicate, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const m = await rig.mailbox(mailboxId);
+        if (predicate(m)) return m;
+        if (Date.now() > deadline) throw new Error(`mailbox ${mailboxId} did not get there: ${JSON.stringify(m)}`);
+        await sleep(250);
+      }
+    },
+    async waitForMirror(address, accountId, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const [expected, indexed] = await Promise.all([outlook.messages(address), rig.messages(accountId)]);
+        const want = expected.map(key).sort();
+        const have = indexed.map((m) => key({ id: m.id, folderId: m.folder.id, isRead: m.isRead, flagStatus: m.flagStatus })).sort();
+        if (want.length === have.length && want.every((k, i) => k === have[i])) return indexed;
+        if (Date.now() > deadline) {
+          const missing = want.filter((k) => !have.includes(k)).slice(0, 5);
+          const extra = have.filter((k) => !want.includes(k)).slice(0, 5);
+          throw new Error(`index does not mirror ${address}: ${want.length} expected, ${have.length} indexed; missing ${JSON.stringify(missing)}; unexpected ${JSON.stringify(extra)}`);
+        }
+        await sleep(300);
+      }
+    },
+    async close() {
+      await rig.workers?.stop();
+      await api.close();
+      await outlook.close();
+    },
+  };
+  if (options.workers !== false) await rig.startWorkers();
+  return rig;
+}

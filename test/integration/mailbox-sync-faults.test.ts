@@ -1,0 +1,152 @@
+// Mailbox sync under Graph's failures: throttling with Retry-After, the 4-request limit per mailbox,
+// expired delta tokens, empty pages, a revoked grant and re-linking, continuing as new, and the same
+// engine on the PostgreSQL index.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSyncRig, until, withSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+
+let rig: SyncRig;
+beforeAll(async () => { rig = await startSyncRig(); }, 60_000);
+afterAll(async () => { await rig?.close(); });
+
+describe('Graph limits', () => {
+  it('waits out 429 and 503 for their Retry-After, and still syncs everything', async () => {
+    // The inbox is held while the mailbox is linked, so the throttled requests land on the sync itself.
+    await rig.outlook.configure({ holdFolders: ['inbox'] });
+    const { address, accountId, mailboxId } = await rig.linkNew({ messages: 150 });
+    await rig.outlook.configure({ throttleNext: { count: 2, status: 429, retryAfterSeconds: 2 }, holdFolders: [] });
+    await rig.waitForMirror(address, accountId, 60_000);
+    const log = await rig.outlook.requests({ mailbox: address });
+    const throttled = log.filter((r) => r.status === 429);
+    expect(throttled).toHaveLength(2);
+    for (const refused of throttled) {
+      // The same resource is asked again only after Retry-After (the activity's next retry delay).
+      const retry = log.find((r) => r.path === refused.path && r.startedAt > refused.endedAt);
+      expect(retry, `no retry of ${refused.path}`).toBeDefined();
+      expect(retry!.startedAt - refused.endedAt).toBeGreaterThanOrEqual(1_900);
+    }
+    await rig.outlook.configure({ throttleNext: { count: 1, status: 503, retryAfterSeconds: 1 } });
+    await rig.outlook.act(address, { type: 'newMail', subject: 'After a 503' });
+    await rig.waitForMirror(address, accountId);
+    expect((await rig.outlook.stats()).byStatus['503']).toBeGreaterThanOrEqual(1);
+    expect((await rig.mailbox(mailboxId)).status).toBe('LIVE');
+  }, 90_000);
+
+  it('never has more than 4 requests in flight for a mailbox, and does use all 4', async () => {
+    await rig.outlook.configure({ latencyMs: 150 });
+    try {
+      const address = `wide-${Date.now()}@contoso.test`;
+      await rig.outlook.createMailbox(address, { messages: 600 });
+      for (let i = 0; i < 8; i++) {
+        const folder = await rig.outlook.act(address, { type: 'createFolder', displayName: `Project ${i}` });
+        await rig.outlook.seed(address, 40, folder.id);
+      }
+      const accountId = await rig.createAccount(address);
+      expect((await rig.link(accountId, address)).status).toBe(302);
+      await rig.waitForMirror(address, accountId, 90_000);
+      const stats = await rig.outlook.stats();
+      expect(stats.maxConcurrent[address]).toBe(4);
+      expect(stats.concurrencyRefusals[address] ?? 0).toBe(0);
+      // The request log agrees: at no instant did 5 requests of this mailbox overlap.
+      const log = await rig.outlook.requests({ mailbox: address });
+      const edges = log.flatMap((r) => [[r.startedAt, 1], [r.endedAt, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      let open = 0;
+      let peak = 0;
+      for (const [, delta] of edges) { open += delta; peak = Math.max(peak, open); }
+      expect(peak).toBeLessThanOrEqual(4);
+    } finally {
+      await rig.outlook.configure({ latencyMs: 0 });
+    }
+  }, 120_000);
+
+  it('follows empty pages that still carry a nextLink', async () => {
+    await rig.outlook.configure({ emptyPagesNext: 5 });
+    const { address, accountId } = await rig.linkNew({ messages: 80 });
+    expect(await rig.waitForMirror(address, accountId)).toHaveLength(80);
+    expect((await rig.outlook.config()).emptyPagesNext).toBe(0);
+  }, 60_000);
+});
+
+describe('expired delta tokens', () => {
+  it('syncs the folders afresh, with no duplicates and no stale leftovers (messages and a folder deleted meanwhile)', async () => {
+    const { address, accountId, mailboxId } = await rig.linkNew({ messages: 100 });
+    const folder = await rig.outlook.act(address, { type: 'createFolder', displayName: 'Old projects' });
+    await rig.outlook.seed(address, 15, folder.id);
+    await rig.waitForMirror(address, accountId);
+    const before = await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE');
+    // Everything issued so far expires; meanwhile mail is deleted, read, and a whole folder goes.
+    await rig.outlook.configure({ expireDeltaTokens: true });
+    const [gone, read] = await rig.outlook.messages(address, 'inbox');
+    await rig.outlook.act(address, { type: 'delete', id: gone!.id });
+    await rig.outlook.act(address, { type: 'markRead', id: read!.id, isRead: !read!.isRead });
+    await rig.outlook.act(address, { type: 'deleteFolder', folder: folder.id });
+    const mirrored = await rig.waitForMirror(address, accountId);
+    expect(mirrored).toHaveLength(99);
+    expect(new Set(mirrored.map((m) => m.id)).size).toBe(99);
+    expect((await rig.outlook.stats()).byStatus['410']).toBeGreaterThanOrEqual(1);
+    const after = await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE' && !m.folders.some((f) => f.id === folder.id));
+    // The fresh delta rewrote every message still there.
+    expect(after.sync.messagesIndexed).toBeGreaterThanOrEqual(before.sync.messagesIndexed + 99);
+  }, 60_000);
+});
+
+describe('a revoked grant', () => {
+  it('puts the mailbox in REAUTH_REQUIRED without retrying forever, and a re-link resumes the same mailbox', async () => {
+    const { address, accountId, mailboxId } = await rig.linkNew({ messages: 20 });
+    await rig.waitForMirror(address, accountId);
+    await rig.outlook.revoke(address);
+    const refused = await rig.waitForMailbox(mailboxId, (m) => m.status === 'REAUTH_REQUIRED');
+    expect(refused.sync.lastError).toMatch(/refused/);
+    expect(refused.sync.progress?.phase).toBe('REAUTH_REQUIRED');
+    // It waits for a re-link: no more Graph requests, whatever the poll interval.
+    await until('in-flight requests to finish', async () => (await rig.mailbox(mailboxId)).sync.progress?.requestsInFlight === 0);
+    const requests = (await rig.outlook.requests({ mailbox: address })).length;
+    await rig.outlook.act(address, { type: 'newMail', subject: 'Sent while the grant was revoked' });
+    await sleep(2_500);
+    expect((await rig.outlook.requests({ mailbox: address })).length).toBe(requests);
+
+    const relinked = await rig.link(accountId, address);
+    expect(relinked.location?.searchParams.get('mailboxId')).toBe(mailboxId);
+    await rig.waitForMirror(address, accountId);
+    await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE');
+    const mailboxes = await (await rig.api.request(`/v1/accounts/${accountId}/mailboxes`)).json() as { data: unknown[] };
+    expect(mailboxes.data).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('long-running workflow', () => {
+  it('continues as new before its history grows large, keeping its cursors, counters and pending work', async () => {
+    await withSyncRig({ env: { SYNC_HISTORY_EVENTS_PER_RUN: '150' } }, async (small) => {
+      const { address, accountId, mailboxId } = await small.linkNew({ messages: 300 });
+      await small.waitForMirror(address, accountId);
+      const handle = small.api.deps.temporal.workflow.getHandle(`mailbox-sync-${mailboxId}`);
+      const firstRun = (await handle.describe()).runId;
+      await until('a new run', async () => (await small.api.deps.temporal.workflow.getHandle(`mailbox-sync-${mailboxId}`).describe()).runId !== firstRun, 60_000);
+      const [m] = await small.outlook.messages(address, 'inbox');
+      await small.outlook.act(address, { type: 'move', id: m!.id, to: 'archive' });
+      await small.outlook.act(address, { type: 'newMail', subject: 'After continuing as new' });
+      await small.waitForMirror(address, accountId);
+      const detail = await small.waitForMailbox(mailboxId, (x) => x.status === 'LIVE');
+      // Counters carried across runs: the initial 300 are still counted.
+      expect(detail.sync.progress!.messagesIndexed).toBeGreaterThanOrEqual(301);
+      const runs = [];
+      for await (const run of small.api.deps.temporal.workflow.list({ query: `WorkflowId = "mailbox-sync-${mailboxId}"` })) runs.push(run);
+      expect(runs.length).toBeGreaterThanOrEqual(2);
+    });
+  }, 120_000);
+});
+
+describe('the PostgreSQL index', () => {
+  it('runs the same engine where no Elasticsearch runs', async () => {
+    await withSyncRig({ env: { ELASTICSEARCH_URL: '' } }, async (pg) => {
+      expect(pg.api.deps.mailIndex.backend).toBe('postgres');
+      const { address, accountId } = await pg.linkNew({ messages: 50 });
+      await pg.waitForMirror(address, accountId);
+      const [a, b] = await pg.outlook.messages(address, 'inbox');
+      await pg.outlook.act(address, { type: 'move', id: a!.id, to: 'archive' });
+      await pg.outlook.act(address, { type: 'delete', id: b!.id });
+      await pg.outlook.act(address, { type: 'flag', id: a!.id, flagStatus: 'flagged' });
+      expect(await pg.waitForMirror(address, accountId)).toHaveLength(49);
+    });
+  }, 60_000);
+});

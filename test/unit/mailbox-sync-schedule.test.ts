@@ -1,0 +1,58 @@
+// The sync workflow's scheduling rules: which folder reads next, and when a removal may be applied.
+import { describe, expect, it } from 'vitest';
+import { dueAt, FOLDER_LIST, newTask, nextDue, pickDue, resolvableRemovals, type SyncTask } from '../../workflows/mailbox-sync-schedule.js';
+
+const INTERVAL = 30_000;
+const task = (key: string, patch: Partial<SyncTask> = {}): SyncTask => ({ ...newTask(key, key, { cursor: null, caughtUp: false, initialDone: false }, 0), ...patch });
+const caughtUp = (key: string, roundTick: number, at: number, patch: Partial<SyncTask> = {}) =>
+  task(key, { cursor: 'delta', caughtUp: true, initialDone: true, completedRoundStartTick: roundTick, caughtUpAt: at, readyAt: at, ...patch });
+
+describe('due times', () => {
+  it('reads a folder mid-round at once, a caught-up one after the poll interval', () => {
+    expect(dueAt(task('a', { cursor: 'next', readyAt: 500 }), INTERVAL, 0)).toBe(500);
+    expect(dueAt(caughtUp('b', 3, 1_000), INTERVAL, 0)).toBe(31_000);
+  });
+
+  it('reads a caught-up folder at once when a round was asked for after its last round began', () => {
+    expect(dueAt(caughtUp('b', 3, 1_000), INTERVAL, 4)).toBe(1_000);
+    expect(dueAt(caughtUp('b', 5, 1_000), INTERVAL, 4)).toBe(31_000);
+  });
+
+  it('waits out a backoff even when a round is wanted', () => {
+    expect(dueAt(caughtUp('b', 3, 1_000, { readyAt: 60_000 }), INTERVAL, 9)).toBe(60_000);
+    expect(dueAt(task('a', { cursor: 'next', readyAt: 60_000 }), INTERVAL, 0)).toBe(60_000);
+  });
+
+  it('picks the most overdue first, the folder list before folders at the same time, never one in flight, and at most the free slots', () => {
+    const tasks = [task('x', { readyAt: 50 }), task(FOLDER_LIST, { readyAt: 50 }), task('y', { readyAt: 10 }), task('z', { readyAt: 0, inFlight: true }), caughtUp('w', 1, 0)];
+    expect(pickDue(tasks, 100, 4, INTERVAL, 0).map((t) => t.key)).toEqual(['y', FOLDER_LIST, 'x']);
+    expect(pickDue(tasks, 100, 1, INTERVAL, 0).map((t) => t.key)).toEqual(['y']);
+    expect(pickDue(tasks, 100, 0, INTERVAL, 0)).toEqual([]);
+    expect(nextDue([caughtUp('w', 1, 0), caughtUp('v', 1, 5_000)], INTERVAL, 0)).toBe(30_000);
+    expect(nextDue([task('z', { inFlight: true })], INTERVAL, 0)).toBeUndefined();
+  });
+
+  it('lets a folder in its initial sync and a caught-up folder take turns: each page sends a folder to the back', () => {
+    const big = task('big', { cursor: 'next', readyAt: 100 });
+    const small = caughtUp('small', 1, 0);
+    // The small folder's poll is due at 30 s; the big folder's next page became ready at 100 ms.
+    expect(pickDue([big, small], 30_500, 1, INTERVAL, 0).map((t) => t.key)).toEqual(['big']);
+    big.readyAt = 30_400;
+    expect(pickDue([big, small], 30_500, 1, INTERVAL, 0).map((t) => t.key)).toEqual(['small']);
+  });
+});
+
+describe('removals', () => {
+  it('are applied only after every task, the folder list included, completed a round started after them', () => {
+    const pending = [{ seq: 7, observedTick: 10 }, { seq: 9, observedTick: 20 }];
+    const tasks = [caughtUp(FOLDER_LIST, 15, 0), caughtUp('inbox', 25, 0), caughtUp('archive', 30, 0)];
+    expect(resolvableRemovals(pending, tasks)).toEqual([{ seq: 7, observedTick: 10 }]);
+    tasks[0]!.completedRoundStartTick = 21;
+    expect(resolvableRemovals(pending, tasks).map((p) => p.seq)).toEqual([7, 9]);
+  });
+
+  it('wait for a folder that has never completed a round (it may hold a moved message)', () => {
+    const tasks = [caughtUp(FOLDER_LIST, 50, 0), caughtUp('inbox', 50, 0), task('new-folder')];
+    expect(resolvableRemovals([{ seq: 1, observedTick: 10 }], tasks)).toEqual([]);
+  });
+});

@@ -1,0 +1,16 @@
+// Worker specs for mailbox sync: the mailboxSync workflows and their activities on one queue. Graph's
+// per-mailbox limit (4 requests in flight) is kept by each mailbox's workflow; the activity slots here
+// bound what one process does for all of its mailboxes together.
+import { createMailboxSyncActivities } from '../activities/mailbox-sync.js';
+import type { ActivityDeps } from '../activities/deps.js';
+import { MailProviders } from '../lib/mailbox-sync/providers.js';
+import { mailboxSyncQueue } from '../lib/mailbox-sync/start-workflow.js';
+import type { WorkerSpec } from './roles.js';
+
+export function syncSpecs(deps: ActivityDeps): WorkerSpec[] {
+  const activities = createMailboxSyncActivities(deps, { index: deps.mailIndex, providers: new MailProviders(deps.config, deps.secrets) });
+  return [{
+    taskQueue: mailboxSyncQueue(deps.config), workflows: true, activities,
+    maxConcurrentActivityTaskExecutions: 40,
+  }];
+}

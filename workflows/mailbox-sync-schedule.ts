@@ -1,0 +1,83 @@
+// The mailbox-sync workflow's scheduling rules, as pure functions: which folder's delta to read next,
+// and when a removal seen in one folder may be applied. Deterministic and free of I/O (workflow code).
+//
+// Order is kept with a logical clock (`tick`) that the workflow advances at every dispatch and every
+// completion it processes. A round "started after" an event when its first page was dispatched at a
+// later tick; that page's request then reached the provider after the event (causality), which wall
+// clocks on different machines cannot promise.
+
+export const FOLDER_LIST = '#folders';
+
+export interface SyncTask {
+  /** FOLDER_LIST, or a folder id. */
+  key: string;
+  name: string;
+  cursor: string | null;
+  /** The cursor is a delta link: the task has read everything up to its last round. */
+  caughtUp: boolean;
+  initialDone: boolean;
+  inFlight: boolean;
+  /** Tick at which the first page of the current round was dispatched. */
+  roundStartTick: number | null;
+  /** roundStartTick of the last round that caught up; null before the first. */
+  completedRoundStartTick: number | null;
+  /** Workflow time the current round started, and the last one caught up (for the poll interval). */
+  roundStartedAt: number | null;
+  caughtUpAt: number | null;
+  /** Not before this time (set after a failure: backoff). */
+  readyAt: number;
+  failures: number;
+  /** This round began with no cursor (a fresh delta). */
+  freshRound: boolean;
+}
+
+export function newTask(key: string, name: string, state: { cursor: string | null; caughtUp: boolean; initialDone: boolean }, now: number): SyncTask {
+  return {
+    key, name, cursor: state.cursor, caughtUp: state.caughtUp, initialDone: state.initialDone, inFlight: false,
+    roundStartTick: null, completedRoundStartTick: null, roundStartedAt: null, caughtUpAt: null, readyAt: now, failures: 0, freshRound: false,
+  };
+}
+
+/**
+ * When the task should next read a page (workflow time); a time at or before now means now.
+ * Mid-round tasks are due at once; caught-up ones after the poll interval, or at once when a round was
+ * asked for (syncNow, a removal to confirm, a resume) after their last round began.
+ */
+export function dueAt(task: SyncTask, pollIntervalMs: number, roundWantedTick: number): number {
+  if (!task.caughtUp) return task.readyAt;
+  if (task.completedRoundStartTick === null || roundWantedTick > task.completedRoundStartTick) return task.readyAt;
+  return Math.max(task.readyAt, (task.caughtUpAt ?? 0) + pollIntervalMs);
+}
+
+/** The tasks to dispatch now, most overdue first (so folders mid-initial-sync take turns with polls). */
+export function pickDue(tasks: Iterable<SyncTask>, now: number, slots: number, pollIntervalMs: number, roundWantedTick: number): SyncTask[] {
+  if (slots <= 0) return [];
+  return [...tasks]
+    .filter((t) => !t.inFlight && dueAt(t, pollIntervalMs, roundWantedTick) <= now)
+    .sort((a, b) => dueAt(a, pollIntervalMs, roundWantedTick) - dueAt(b, pollIntervalMs, roundWantedTick) || (a.key === FOLDER_LIST ? -1 : b.key === FOLDER_LIST ? 1 : 0))
+    .slice(0, slots);
+}
+
+/** The earliest due time among tasks not in flight, or undefined if there are none. */
+export function nextDue(tasks: Iterable<SyncTask>, pollIntervalMs: number, roundWantedTick: number): number | undefined {
+  let earliest: number | undefined;
+  for (const t of tasks) {
+    if (t.inFlight) continue;
+    const due = dueAt(t, pollIntervalMs, roundWantedTick);
+    if (earliest === undefined || due < earliest) earliest = due;
+  }
+  return earliest;
+}
+
+export interface PendingRemoval { seq: number; observedTick: number }
+
+/**
+ * The removals that may be applied: those observed before every task (the
+ * folder list included, so a folder created for a move counts) has completed a round started after
+ * them. A move's destination has then been read, so a message still in the source folder is gone.
+ */
+export function resolvableRemovals(pending: PendingRemoval[], tasks: Iterable<SyncTask>): PendingRemoval[] {
+  let oldestRound = Infinity;
+  for (const t of tasks) oldestRound = Math.min(oldestRound, t.completedRoundStartTick ?? -Infinity);
+  return pending.filter((p) => p.observedTick < oldestRound);
+}

@@ -1,0 +1,332 @@
+// One long-running workflow per linked mailbox (id `mailbox-sync-<mailboxId>`). It reads the folder
+// tree's delta and every folder's message delta one page per activity, up to `lanes` requests at once
+// (Outlook allows 4 per mailbox), then keeps polling each folder on its own clock, so a folder that has
+// finished its initial sync is followed while bigger ones are still syncing. Removals are applied only
+// after every folder has been read again (a move is a removal in one folder and an addition in
+// another). Signals pause, resume, resync, relink, unlink and sync it now; `progress` reports it; it
+// continues as new before its history grows large, reloading its cursors from PostgreSQL.
+import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { MailboxSyncActivities, PublishInput, SyncState } from '../activities/mailbox-sync.js';
+import { FOLDER_LIST, newTask, nextDue, pickDue, resolvableRemovals, type PendingRemoval, type SyncTask } from './mailbox-sync-schedule.js';
+
+export const syncNowSignal = defineSignal('syncNow');
+export const pauseSyncSignal = defineSignal('pause');
+export const resumeSyncSignal = defineSignal('resume');
+export const resyncSignal = defineSignal('resync');
+export const relinkSignal = defineSignal('relink');
+export const unlinkSignal = defineSignal('unlink');
+
+export type SyncPhase = 'INITIAL_SYNC' | 'LIVE' | 'PAUSED' | 'REAUTH_REQUIRED' | 'UNLINKING';
+
+export interface MailboxSyncProgress {
+  mailboxId: string;
+  phase: SyncPhase;
+  foldersTotal: number;
+  foldersDone: number;
+  /** Message documents written since the mailbox was linked. */
+  messagesIndexed: number;
+  roundsCompleted: number;
+  lastRoundAt: string | null;
+  lastRoundMs: number | null;
+  lastError: string | null;
+  lastErrorAt: string | null;
+  requestsInFlight: number;
+}
+export const syncProgressQuery = defineQuery<MailboxSyncProgress>('progress');
+
+interface Carried {
+  paused: boolean;
+  reauth: boolean;
+  resync: boolean;
+  unlink: boolean;
+  messagesIndexed: number;
+  roundsCompleted: number;
+  lastRoundAt: number | null;
+  lastRoundMs: number | null;
+  lastError: { message: string; at: number } | null;
+  /** Removal stamps not yet applied; the next run confirms them with a fresh round of every folder. */
+  pendingRemovalSeqs: number[];
+}
+
+export interface MailboxSyncInput {
+  mailboxId: string;
+  accountId: string;
+  carried?: Carried;
+}
+
+const BACKOFF_MS = [5_000, 15_000, 60_000, 300_000, 900_000];
+const PUBLISH_EVERY_MS = 2_000;
+
+/** The innermost message of an activity failure, for the progress and the mailbox document. */
+function errorMessage(error: unknown): string {
+  let current = error as { message?: string; cause?: unknown } | undefined;
+  while (current?.cause) current = current.cause;
+  return (current?.message ?? String(error)).slice(0, 500);
+}
+
+export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
+  const { mailboxId, accountId } = input;
+  const c = input.carried;
+  let paused = c?.paused ?? false;
+  let reauth = c?.reauth ?? false;
+  let resyncRequested = c?.resync ?? false;
+  let unlinkRequested = c?.unlink ?? false;
+  let messagesIndexed = c?.messagesIndexed ?? 0;
+  let roundsCompleted = c?.roundsCompleted ?? 0;
+  let lastRoundAt = c?.lastRoundAt ?? null;
+  let lastRoundMs = c?.lastRoundMs ?? null;
+  let lastError = c?.lastError ?? null;
+  let tick = 0;
+  /** completedRoundStartTick that every task had passed when the last mailbox round was counted. */
+  let countedRoundTick = 0;
+  /** Something changed since the last mailbox round (a round without changes is published at most every minute). */
+  let changedThisRound = true;
+  let roundWantedTick = 0;
+  let wake = false;
+  let inFlight = 0;
+  const tasks = new Map<string, SyncTask>();
+  /** Folders gone from the tree whose documents are still to be removed (after any page in flight). */
+  const removedFolders = new Map<string, SyncTask>();
+  let pending: PendingRemoval[] = (c?.pendingRemovalSeqs ?? []).map((seq) => ({ seq, observedTick: 0 }));
+  /** Folder ids seen during a fresh folder-tree round; those missing at its end are gone. */
+  let seenInFreshTree: Set<string> | undefined;
+
+  const signalled = () => { wake = true; };
+  setHandler(syncNowSignal, () => { roundWantedTick = ++tick; signalled(); });
+  setHandler(pauseSyncSignal, () => { paused = true; signalled(); });
+  setHandler(resumeSyncSignal, () => { paused = false; roundWantedTick = ++tick; signalled(); });
+  setHandler(resyncSignal, () => { resyncRequested = true; signalled(); });
+  setHandler(relinkSignal, () => { if (reauth) { reauth = false; roundWantedTick = ++tick; } signalled(); });
+  setHandler(unlinkSignal, () => { unlinkRequested = true; signalled(); });
+
+  const folderTasks = () => [...tasks.values()].filter((t) => t.key !== FOLDER_LIST);
+  const syncedPhase = (): SyncPhase => ([...tasks.values()].every((t) => t.initialDone) ? 'LIVE' : 'INITIAL_SYNC');
+  const currentPhase = (): SyncPhase => (unlinkRequested ? 'UNLINKING' : reauth ? 'REAUTH_REQUIRED' : paused ? 'PAUSED' : syncedPhase());
+  setHandler(syncProgressQuery, (): MailboxSyncProgress => ({
+    mailboxId, phase: currentPhase(), foldersTotal: folderTasks().length, foldersDone: folderTasks().filter((t) => t.initialDone).length,
+    messagesIndexed, roundsCompleted, lastRoundAt: lastRoundAt === null ? null : new Date(lastRoundAt).toISOString(), lastRoundMs,
+    lastError: lastError?.message ?? null, lastErrorAt: lastError ? new Date(lastError.at).toISOString() : null, requestsInFlight: inFlight,
+  }));
+
+  const admin = proxyActivities<MailboxSyncActivities>({
+    startToCloseTimeout: '10 minutes',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['MailboxNotFound'] },
+  });
+  const loadTasks = (state: SyncState) => {
+    const now = Date.now();
+    tasks.clear();
+    tasks.set(FOLDER_LIST, newTask(FOLDER_LIST, 'folders', { cursor: state.folderCursor, caughtUp: state.folderCursorCaughtUp, initialDone: state.folderCursorCaughtUp || state.folders.length > 0 }, now));
+    for (const f of state.folders) tasks.set(f.folderId, newTask(f.folderId, f.name, f, now));
+    // Every run starts with a round of every folder: it confirms carried removals and catches up at once.
+    roundWantedTick = ++tick;
+  };
+
+  const firstLoad = proxyActivities<MailboxSyncActivities>({
+    startToCloseTimeout: '1 minute', retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumAttempts: 6 },
+  });
+  let state: SyncState;
+  try {
+    state = await firstLoad.loadSyncState({ mailboxId, firstRun: !input.carried });
+  } catch {
+    log.info('mailbox never became visible (its link was rolled back); sync ends', { mailboxId });
+    return;
+  }
+  if (!state.exists) {
+    log.info('mailbox no longer exists; sync ends', { mailboxId });
+    return;
+  }
+  if (state.status === 'UNLINKING') unlinkRequested = true;
+  if (state.status === 'REAUTH_REQUIRED') reauth = true;
+  const settings = state.settings;
+  const pages = proxyActivities<MailboxSyncActivities>({
+    startToCloseTimeout: settings.pageTimeoutMs, heartbeatTimeout: settings.heartbeatTimeoutMs,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: ['MailboxNotFound', 'ProviderRequestRefused'] },
+  });
+  loadTasks(state);
+
+  // Status and progress go out one after another, never out of order.
+  let publishing: Promise<void> = Promise.resolve();
+  let publishedPhase: SyncPhase | undefined;
+  let lastPublishAt = 0;
+  let dirty = true;
+  const publish = () => {
+    const p = currentPhase();
+    const status: PublishInput['status'] = p === 'INITIAL_SYNC' ? 'SYNCING' : p;
+    const body: PublishInput = {
+      mailboxId, status, phase: p, foldersTotal: folderTasks().length, foldersSynced: folderTasks().filter((t) => t.initialDone).length,
+      lastSyncAt: lastRoundAt, lastError,
+    };
+    publishedPhase = p;
+    lastPublishAt = Date.now();
+    dirty = false;
+    publishing = publishing.then(() => admin.publishMailbox(body)).catch((error: unknown) => { log.warn('could not publish mailbox progress', { error: errorMessage(error) }); });
+  };
+  const recordError = (message: string) => {
+    lastError = { message, at: Date.now() };
+    dirty = true;
+  };
+
+  const noteChange = () => { dirty = true; changedThisRound = true; };
+
+  /** A task caught up; when every task has caught up since the last mailbox round, that is a round. */
+  const finishRound = (task: SyncTask) => {
+    task.completedRoundStartTick = task.roundStartTick;
+    task.caughtUpAt = Date.now();
+    if (!task.initialDone) { task.initialDone = true; noteChange(); }
+    const all = [...tasks.values()];
+    if (!all.every((t) => t.caughtUp && t.completedRoundStartTick !== null)) return;
+    const oldest = Math.min(...all.map((t) => t.completedRoundStartTick!));
+    if (oldest <= countedRoundTick) return;
+    countedRoundTick = Math.max(...all.map((t) => t.completedRoundStartTick!));
+    const now = Date.now();
+    roundsCompleted += 1;
+    lastRoundMs = now - Math.min(...all.map((t) => t.roundStartedAt ?? now));
+    lastRoundAt = now;
+    if (changedThisRound || now - lastPublishAt >= 60_000) dirty = true;
+    changedThisRound = false;
+  };
+
+  const dropFolder = (folderId: string) => {
+    const task = tasks.get(folderId);
+    if (!task) return;
+    tasks.delete(folderId);
+    removedFolders.set(folderId, task);
+  };
+
+  const runFolderListPage = async (task: SyncTask) => {
+    const result = await pages.syncFolderList({ mailboxId, cursor: task.cursor });
+    if (result.outcome === 'reauth') { reauth = true; recordError(result.reason); return; }
+    if (result.outcome !== 'page') {
+      // The tree's cursor expired: list every folder again; those not listed are gone.
+      task.cursor = null;
+      task.caughtUp = false;
+      return;
+    }
+    const now = Date.now();
+    for (const f of result.changed) {
+      seenInFreshTree?.add(f.folderId);
+      const known = tasks.get(f.folderId);
+      if (known) known.name = f.name;
+      else tasks.set(f.folderId, newTask(f.folderId, f.name, { cursor: null, caughtUp: false, initialDone: false }, now));
+      noteChange();
+    }
+    for (const id of result.removed) { dropFolder(id); noteChange(); }
+    task.cursor = result.cursor;
+    task.caughtUp = result.caughtUp;
+    if (result.caughtUp) {
+      if (task.freshRound && seenInFreshTree) for (const t of folderTasks()) if (!seenInFreshTree.has(t.key)) dropFolder(t.key);
+      seenInFreshTree = undefined;
+      finishRound(task);
+    }
+  };
+
+  const runMessagePage = async (task: SyncTask) => {
+    const result = await pages.syncMessagePage({ mailboxId, accountId, folderId: task.key, folderName: task.name, cursor: task.cursor, pageSize: settings.pageSize });
+    const observedTick = ++tick;
+    if (result.outcome === 'reauth') { reauth = true; recordError(result.reason); return; }
+    if (result.outcome === 'gone') { dropFolder(task.key); return; }
+    if (result.outcome === 'expired') {
+      task.cursor = null;
+      task.caughtUp = false;
+      return;
+    }
+    messagesIndexed += result.written;
+    if (result.written > 0) noteChange();
+    if (result.removed > 0) {
+      pending.push({ seq: result.seq, observedTick });
+      roundWantedTick = observedTick; // every folder reads again, so the removal can be confirmed
+    }
+    task.cursor = result.cursor;
+    task.caughtUp = result.caughtUp;
+    if (result.caughtUp) finishRound(task);
+  };
+
+  const dispatch = (task: SyncTask) => {
+    const startsRound = task.caughtUp || task.cursor === null;
+    task.inFlight = true;
+    inFlight += 1;
+    if (startsRound) {
+      task.roundStartTick = ++tick;
+      task.roundStartedAt = Date.now();
+      task.freshRound = task.cursor === null;
+      if (task.key === FOLDER_LIST && task.freshRound) seenInFreshTree = new Set();
+    }
+    const run = task.key === FOLDER_LIST ? runFolderListPage(task) : runMessagePage(task);
+    void run.then(() => {
+      task.failures = 0;
+      task.readyAt = Date.now();
+    }, (error: unknown) => {
+      task.failures += 1;
+      task.readyAt = Date.now() + BACKOFF_MS[Math.min(task.failures, BACKOFF_MS.length) - 1]!;
+      recordError(errorMessage(error));
+      log.warn('sync page failed; backing off', { mailboxId, folder: task.key, failures: task.failures, error: errorMessage(error) });
+    }).finally(() => {
+      task.inFlight = false;
+      inFlight -= 1;
+      wake = true;
+    });
+  };
+
+  const settle = async () => {
+    // Folders gone from the tree lose their documents once no page of theirs is in flight.
+    for (const [id, task] of removedFolders) {
+      if (task.inFlight) continue;
+      removedFolders.delete(id);
+      await admin.removeFolder({ mailboxId, folderId: id });
+      noteChange();
+    }
+    const ready = resolvableRemovals(pending, tasks.values());
+    if (ready.length > 0) {
+      const seqs = [...new Set(ready.map((p) => p.seq))];
+      pending = pending.filter((p) => !ready.includes(p));
+      const { deleted } = await admin.resolveRemovals({ mailboxId, seqs });
+      if (deleted > 0) noteChange();
+    }
+  };
+
+  const historyFull = () => workflowInfo().historyLength >= settings.historyEventsPerRun || workflowInfo().continueAsNewSuggested;
+
+  for (;;) {
+    await settle();
+    if (unlinkRequested) break;
+    if (resyncRequested && inFlight === 0) {
+      resyncRequested = false;
+      await admin.requestFreshDelta({ mailboxId });
+      state = await admin.loadSyncState({ mailboxId, firstRun: false });
+      loadTasks(state);
+      dirty = true;
+    }
+    const draining = historyFull();
+    if (draining && inFlight === 0) break;
+    const canDispatch = !paused && !reauth && !resyncRequested && !draining;
+    if (canDispatch) for (const task of pickDue(tasks.values(), Date.now(), settings.lanes - inFlight, settings.pollIntervalMs, roundWantedTick)) dispatch(task);
+
+    if (publishedPhase !== currentPhase() || (dirty && (inFlight === 0 || Date.now() - lastPublishAt >= PUBLISH_EVERY_MS))) publish();
+
+    wake = false;
+    const due = canDispatch && inFlight < settings.lanes ? nextDue(tasks.values(), settings.pollIntervalMs, roundWantedTick) : undefined;
+    const waitMs = due === undefined ? undefined : Math.max(due - Date.now(), 1);
+    // While dirty, come back to publish progress even if no page completes.
+    const publishIn = dirty ? Math.max(lastPublishAt + PUBLISH_EVERY_MS - Date.now(), 1) : undefined;
+    const timeout = waitMs === undefined ? publishIn : publishIn === undefined ? waitMs : Math.min(waitMs, publishIn);
+    if (timeout === undefined) await condition(() => wake);
+    else await condition(() => wake, timeout);
+  }
+
+  if (unlinkRequested) {
+    await condition(() => inFlight === 0);
+    publish();
+    await publishing;
+    await admin.purgeMailbox({ mailboxId });
+    return;
+  }
+  await publishing;
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof mailboxSync>({
+    mailboxId, accountId,
+    carried: {
+      paused, reauth, resync: resyncRequested, unlink: unlinkRequested, messagesIndexed, roundsCompleted, lastRoundAt, lastRoundMs, lastError,
+      pendingRemovalSeqs: [...new Set(pending.map((p) => p.seq))],
+    },
+  });
+}
