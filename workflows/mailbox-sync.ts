@@ -180,7 +180,8 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     countedRoundTick = Math.max(...all.map((t) => t.completedRoundStartTick!));
     const now = Date.now();
     roundsCompleted += 1;
-    lastRoundMs = now - Math.min(...all.map((t) => t.roundStartedAt ?? now));
+    // Folders poll on their own clocks: a round's duration is its slowest folder's, not the spread between them.
+    lastRoundMs = Math.max(...all.map((t) => (t.caughtUpAt ?? now) - (t.roundStartedAt ?? now)));
     lastRoundAt = now;
     if (changedThisRound || now - lastPublishAt >= 60_000) dirty = true;
     changedThisRound = false;

@@ -28,7 +28,7 @@ export const mailboxDetailSchema = mailboxSummarySchema.extend({
   sync: syncSchema.extend({
     messagesInIndex: z.number().int(),
     progress: z.object({
-      phase: z.enum(['INITIAL_SYNC', 'LIVE', 'PAUSED', 'REAUTH_REQUIRED', 'UNLINKING']), foldersTotal: z.number().int(), foldersDone: z.number().int(),
+      mailboxId: z.string(), phase: z.enum(['INITIAL_SYNC', 'LIVE', 'PAUSED', 'REAUTH_REQUIRED', 'UNLINKING']), foldersTotal: z.number().int(), foldersDone: z.number().int(),
       messagesIndexed: z.number().int(), roundsCompleted: z.number().int(), lastRoundAt: z.string().datetime().nullable(), lastRoundMs: z.number().int().nullable(),
       lastError: z.string().nullable(), lastErrorAt: z.string().datetime().nullable(), requestsInFlight: z.number().int(),
     }).nullable().openapi({ description: "The workflow's own progress query, when it answers within 2 s" }),
