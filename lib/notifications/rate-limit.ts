@@ -39,13 +39,16 @@ export async function consumeRateLimits(tx: Tx, limits: RateLimit[]): Promise<vo
     await tx.execute(sql`delete from rate_limit_hits where key = ${limit.key} and at <= now() - make_interval(secs => ${limit.windowSeconds})`);
     const [row] = await tx.execute<{ count: number; oldest: string | null }>(sql`
       select count(*)::int as count,
-             (select extract(epoch from (at + make_interval(secs => ${limit.windowSeconds}) - now()))::float8
+             (select extract(epoch from (at + make_interval(secs => ${limit.windowSeconds}) - clock_timestamp()))::float8
                 from rate_limit_hits where key = ${limit.key}
                 order by at desc offset ${limit.limit - 1} limit 1)::text as oldest
         from rate_limit_hits where key = ${limit.key}`);
     if ((row?.count ?? 0) >= limit.limit) {
-      // The hit that must leave the window before one more fits.
-      throw new RateLimitExceededError(limit, Math.max(1, Math.ceil(Number(row?.oldest ?? limit.windowSeconds))));
+      // The hit that must leave the window before one more fits. A hit is stamped with its transaction's
+      // start, which can be later than this transaction's (it waited on the lock): measure against the
+      // clock, and never ask for more than a window.
+      const wait = Math.ceil(Number(row?.oldest ?? limit.windowSeconds));
+      throw new RateLimitExceededError(limit, Math.min(limit.windowSeconds, Math.max(1, wait)));
     }
   }
   for (const limit of limits) {
