@@ -18,9 +18,42 @@ export interface OutlookSimulatorOptions {
   seedOnCreate?: number;
   /** The origin of every link the simulator emits (the engine rewrites it to the simulator). */
   graphOrigin?: string;
+  /** Change-notification settings that survive `POST /_control/reset` (tests shorten Graph's timeouts). */
+  notifications?: Partial<NotificationSettings>;
 }
 
 const count = z.number().int().min(0);
+
+/** Change notifications: Graph's documented limits by default; tests shorten the timeouts. */
+function notificationSettingsShape() {
+  return {
+    /** Graph requires https notification URLs; the simulator also takes http (local receivers) unless set. */
+    requireHttps: z.boolean(),
+    /** Outlook messages: 4230 minutes (under 3 days). */
+    maxSubscriptionMinutes: z.number().int().min(1).max(525_600),
+    /** The notificationUrl must echo the validation token within this (Graph: 10 s). */
+    validationTimeoutMs: z.number().int().min(1).max(120_000),
+    /** A notification counts as delivered on a 2xx within this (Graph: 3 s). */
+    notificationTimeoutMs: z.number().int().min(1).max(120_000),
+    /** Notifications for one URL produced within this window go in one POST (at most 100). */
+    notificationBatchMs: count.max(60_000),
+    /** Retries of a failed POST, after base, 2×base, 4×base… milliseconds. */
+    notificationRetries: count.max(10),
+    notificationRetryBaseMs: count.max(600_000),
+    /** The next n change notifications are dropped, never posted (loss on purpose). */
+    dropNotificationsNext: count,
+    dropNotificationRate: z.number().min(0).max(1),
+    /** Emit reauthorizationRequired this long before a subscription expires (null: never). */
+    reauthorizeBeforeMinutes: z.number().min(0).max(525_600).nullable(),
+  };
+}
+const notificationSettingsSchema = z.object(notificationSettingsShape());
+export type NotificationSettings = z.infer<typeof notificationSettingsSchema>;
+
+const NOTIFICATION_DEFAULTS: NotificationSettings = {
+  requireHttps: false, maxSubscriptionMinutes: 4230, validationTimeoutMs: 10_000, notificationTimeoutMs: 3_000, notificationBatchMs: 50,
+  notificationRetries: 3, notificationRetryBaseMs: 1_000, dropNotificationsNext: 0, dropNotificationRate: 0, reauthorizeBeforeMinutes: null,
+};
 export const configPatchSchema = z.object({
   consent: z.enum(['prompt', 'auto', 'deny']),
   autoCreateMailboxes: z.boolean(),
@@ -38,6 +71,7 @@ export const configPatchSchema = z.object({
   expiredTokenStatus: z.object({ status: z.number().int().min(400).max(499), code: z.string().min(1) }),
   tokenEndpointFailNext: z.object({ count, status: z.number().int().min(400).max(599), error: z.string().min(1).optional() }).nullable(),
   accessTokenLifetimeSeconds: z.number().int().min(1).max(86_400),
+  ...notificationSettingsShape(),
 }).partial().strict();
 
 export type ConfigPatch = z.input<typeof configPatchSchema>;
@@ -49,6 +83,7 @@ export function initialConfig(o: OutlookSimulatorOptions): RuntimeConfig {
     maxConcurrentPerMailbox: o.maxConcurrentPerMailbox ?? 4, latencyMs: 0, holdFolders: [], throttleNext: null, emptyPagesNext: 0, replayNext: 0,
     staleNext: null, expiredTokenStatus: { status: 410, code: 'SyncStateNotFound' }, tokenEndpointFailNext: null,
     accessTokenLifetimeSeconds: o.accessTokenLifetimeSeconds ?? 3600,
+    ...NOTIFICATION_DEFAULTS, ...notificationSettingsSchema.partial().strict().parse(o.notifications ?? {}),
   };
 }
 
@@ -67,6 +102,18 @@ export class Stats {
   tokensIssued = 0;
   refreshes = 0;
   codesIssued = 0;
+  /** Change and lifecycle notifications, counted per notification (a batch of 3 posted twice is 6 posted). */
+  notificationsPosted = 0;
+  notificationsAcknowledged = 0;
+  /** Attempts answered with a non-2xx, an error or a timeout. */
+  notificationsFailed = 0;
+  /** Dropped on purpose (dropNotificationsNext, dropNotificationRate): never posted. */
+  notificationsDropped = 0;
+  /** Given up after the last retry. */
+  notificationsAbandoned = 0;
+  /** HTTP POSTs of notification batches (each attempt). */
+  notificationRequests = 0;
+  validationRequests = 0;
   private log: RequestRecord[] = [];
 
   record(entry: RequestRecord): void {
@@ -85,6 +132,10 @@ export class Stats {
 
   toJSON() {
     const { graphRequests, byStatus, maxConcurrent, concurrencyRefusals, throttled, tokensIssued, refreshes, codesIssued } = this;
-    return { graphRequests, byStatus, maxConcurrent, concurrencyRefusals, throttled, tokensIssued, refreshes, codesIssued };
+    const { notificationsPosted, notificationsAcknowledged, notificationsFailed, notificationsDropped, notificationsAbandoned, notificationRequests, validationRequests } = this;
+    return {
+      graphRequests, byStatus, maxConcurrent, concurrencyRefusals, throttled, tokensIssued, refreshes, codesIssued,
+      notificationsPosted, notificationsAcknowledged, notificationsFailed, notificationsDropped, notificationsAbandoned, notificationRequests, validationRequests,
+    };
   }
 }

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { initialConfig, Stats, type OutlookSimulatorOptions, type RuntimeConfig } from './config.js';
 import { DeltaTokens } from './delta.js';
 import { Grants } from './grants.js';
+import { Notifier } from './notifier.js';
 import { Mailbox } from './store.js';
+import { Subscriptions } from './subscriptions.js';
 
 export interface SimContext {
   options: OutlookSimulatorOptions;
@@ -16,6 +18,8 @@ export interface SimContext {
   mailboxes: Map<string, Mailbox>;
   byId: Map<string, Mailbox>;
   inflight: Map<string, number>;
+  subscriptions: Subscriptions;
+  notifier: Notifier;
   createMailbox(address: string, displayName?: string, messages?: number, seed?: number): Mailbox;
   reset(): void;
 }
@@ -37,9 +41,13 @@ export function createContext(options: OutlookSimulatorOptions): SimContext {
     mailboxes: new Map(),
     byId: new Map(),
     inflight: new Map(),
+    subscriptions: new Subscriptions(),
+    // Created below: it needs the context it belongs to.
+    get notifier() { return notifier; },
     createMailbox(address, displayName, messages = 0, seed) {
       const mailbox = new Mailbox(address.toLowerCase(), displayName ?? nameFromAddress(address), seed);
       if (messages > 0) mailbox.seed(messages);
+      mailbox.onMessageChange = (change) => ctx.notifier.messageChanged(mailbox, change);
       ctx.mailboxes.set(mailbox.address, mailbox);
       ctx.byId.set(mailbox.id, mailbox);
       return mailbox;
@@ -52,7 +60,10 @@ export function createContext(options: OutlookSimulatorOptions): SimContext {
       ctx.mailboxes.clear();
       ctx.byId.clear();
       ctx.inflight.clear();
+      ctx.notifier.reset();
+      ctx.subscriptions.reset();
     },
   };
+  const notifier = new Notifier(ctx);
   return ctx;
 }

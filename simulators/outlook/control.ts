@@ -33,7 +33,7 @@ export type OutlookAction = z.input<typeof actionSchema>;
 
 const reason = (error: z.ZodError) => error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
 
-async function body<T>(c: Context, schema: z.ZodType<T>): Promise<{ data: T } | { error: Response }> {
+export async function body<T>(c: Context, schema: z.ZodType<T>): Promise<{ data: T } | { error: Response }> {
   const parsed = schema.safeParse(await c.req.json().catch(() => undefined));
   return parsed.success ? { data: parsed.data } : { error: c.json({ error: 'invalid request', reason: reason(parsed.error) }, 400) };
 }
@@ -90,7 +90,12 @@ export function controlRoutes(app: Hono, ctx: SimContext): void {
     return act(c, mb, parsed.data);
   }));
 
-  app.post('/_control/mailboxes/:address/revoke', (c) => withMailbox(c, (mb) => c.json({ revoked: ctx.grants.revokeMailbox(mb.id) })));
+  // The grant is gone, so are its subscriptions: each is told (subscriptionRemoved) and removed.
+  app.post('/_control/mailboxes/:address/revoke', (c) => withMailbox(c, (mb) => {
+    const revoked = ctx.grants.revokeMailbox(mb.id);
+    ctx.notifier.removeAll(mb.id);
+    return c.json({ revoked });
+  }));
 
   app.get('/_control/config', (c) => c.json({ ...ctx.config, clientId: ctx.options.clientId ?? null, graphOrigin: ctx.graphOrigin }));
   app.put('/_control/config', async (c) => {

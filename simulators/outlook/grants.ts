@@ -43,6 +43,8 @@ export class Grants {
 
   code(value: string): AuthCode | undefined { return this.codes.get(value); }
 
+  grant(id: string): Grant | undefined { return this.grants.get(id); }
+
   createGrant(clientId: string, mailboxId: string, scopes: string[]): Grant {
     const grant: Grant = { id: randomUUID(), clientId, mailboxId, scopes, revoked: false };
     this.grants.set(grant.id, grant);

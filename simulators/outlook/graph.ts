@@ -1,11 +1,14 @@
 // Graph's mail API under /v1.0 for the mailbox the bearer token speaks for: /me, folders, message and
-// folder delta, single messages. Every request passes the gate first: token, per-mailbox concurrency
-// (Outlook's 4), injected throttling and latency, and the request log.
+// folder delta, single messages, and subscriptions (graph-subscriptions.ts). Every request passes the
+// gate first: token, per-mailbox concurrency (Outlook's 4), injected throttling and latency, and the
+// request log.
 import type { Context, Hono } from 'hono';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SimContext } from './context.js';
 import { parsePrefer, type Prefer } from './delta.js';
 import { folderDelta, messageDelta } from './graph-delta.js';
+import { subscriptionRoute } from './graph-subscriptions.js';
+import type { AccessToken } from './grants.js';
 import { graphError, parseSelect, renderFolder, renderMessage } from './render.js';
 import type { Folder, Mailbox } from './store.js';
 
@@ -17,7 +20,7 @@ export function graphRoutes(app: Hono, ctx: SimContext): void {
     const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
     const token = bearer ? ctx.grants.authenticate(bearer) : undefined;
     const mailbox = token ? ctx.byId.get(token.mailboxId) : undefined;
-    const response = mailbox ? await admitted(c, ctx, mailbox, prefer) : graphError(c, 401, 'InvalidAuthenticationToken',
+    const response = mailbox && token ? await admitted(c, ctx, mailbox, token, prefer) : graphError(c, 401, 'InvalidAuthenticationToken',
       bearer ? 'Access token has expired or is not yet valid.' : 'Access token is empty.',
       { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"' });
     ctx.stats.record({
@@ -28,7 +31,7 @@ export function graphRoutes(app: Hono, ctx: SimContext): void {
   });
 }
 
-async function admitted(c: Context, ctx: SimContext, mb: Mailbox, prefer: Prefer): Promise<Response> {
+async function admitted(c: Context, ctx: SimContext, mb: Mailbox, token: AccessToken, prefer: Prefer): Promise<Response> {
   const { stats, config } = ctx;
   const inflight = ctx.inflight.get(mb.id) ?? 0;
   if (inflight >= config.maxConcurrentPerMailbox) {
@@ -51,7 +54,9 @@ async function admitted(c: Context, ctx: SimContext, mb: Mailbox, prefer: Prefer
         ? graphError(c, 429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', { 'Retry-After': String(throttle.retryAfterSeconds) })
         : graphError(c, 503, 'ServiceUnavailable', 'Service is temporarily unavailable. Please retry later.', { 'Retry-After': String(throttle.retryAfterSeconds) });
     }
-    return route(c, ctx, mb, prefer);
+    const parts = segments(new URL(c.req.url).pathname, mb);
+    if (parts[0]?.toLowerCase() === 'subscriptions') return await subscriptionRoute(c, ctx, { mb, token, prefer }, parts.slice(1));
+    return route(c, ctx, mb, prefer, parts);
   } finally {
     ctx.inflight.set(mb.id, Math.max(0, (ctx.inflight.get(mb.id) ?? 1) - 1));
   }
@@ -77,9 +82,8 @@ function segments(pathname: string, mb: Mailbox): string[] {
   return parts;
 }
 
-function route(c: Context, ctx: SimContext, mb: Mailbox, prefer: Prefer): Response {
+function route(c: Context, ctx: SimContext, mb: Mailbox, prefer: Prefer, parts: string[]): Response {
   if (c.req.method !== 'GET') return graphError(c, 405, 'ErrorInvalidRequest', 'The OData request is not supported by this simulator.');
-  const parts = segments(new URL(c.req.url).pathname, mb);
   const key = parts.map((p) => (KEYWORDS.has(p.toLowerCase()) ? p.toLowerCase() : '{}')).join('/');
   const origin = ctx.graphOrigin;
   const notFound = () => graphError(c, 404, 'ErrorItemNotFound', 'The specified object was not found in the store.');

@@ -23,6 +23,17 @@ export interface Message extends Omit<MessageFixture, 'isRead' | 'flagStatus'>, 
   previous?: MessageVersion;
 }
 
+/**
+ * One message change a user action made, for change notifications: `folderId` is where the message is
+ * now (for `deleted`, where it was); `fromFolderId` is where an `updated` message was before (a move).
+ */
+export interface MessageChange {
+  type: 'created' | 'updated' | 'deleted';
+  message: Message;
+  folderId: string;
+  fromFolderId?: string;
+}
+
 export interface Folder {
   id: string; displayName: string; parentId: string; wellKnown?: string;
   children: Set<string>; log: ChangeLog; total: number; unread: number;
@@ -58,6 +69,9 @@ export class Mailbox {
   private readonly people: EmailAddress[];
   readonly owner: EmailAddress;
   private generated = 0;
+  /** Told of every message change a user action makes. Seeding adds messages silently, as a mailbox's
+   * existing content is no change anyone subscribed to. */
+  onMessageChange?: (change: MessageChange) => void;
 
   constructor(readonly address: string, readonly displayName: string, seed?: number) {
     this.rand = prng(seed ?? seedFrom(address));
@@ -112,9 +126,15 @@ export class Mailbox {
 
   /** Permanent, with the folder's messages and its child folders. */
   deleteFolder(folder: Folder): void {
+    const gone: MessageChange[] = [];
     const remove = (f: Folder) => {
       for (const child of f.children) remove(this.folders.get(child)!);
-      for (const [id, state] of f.log.latest) if (state.present) this.messages.delete(id);
+      for (const [id, state] of f.log.latest) {
+        if (!state.present) continue;
+        const message = this.messages.get(id);
+        if (message) gone.push({ type: 'deleted', message, folderId: f.id });
+        this.messages.delete(id);
+      }
       this.folders.delete(f.id);
       this.deletedFolders.add(f.id);
       this.folderLog.touch(f.id, this.next(), false, 'deleted');
@@ -123,6 +143,7 @@ export class Mailbox {
     const parent = this.folders.get(folder.parentId)!;
     parent.children.delete(folder.id);
     this.folderChanged(parent);
+    for (const change of gone) this.onMessageChange?.(change);
   }
 
   /** Generated messages; only the folders' final counts reach the folder log (one entry per folder). */
@@ -146,6 +167,7 @@ export class Mailbox {
       patch.from ? { from: patch.from } : {}, { receivedDateTime: patch.receivedDateTime ?? nowSeconds() });
     const message = this.add(folder, fixture, Math.max(nowSeconds(), fixture.receivedDateTime), this.next());
     this.folderChanged(folder);
+    this.onMessageChange?.({ type: 'created', message, folderId: folder.id });
     return message;
   }
 
@@ -181,6 +203,7 @@ export class Mailbox {
     to.log.touch(message.id, seq, true);
     if (to !== from || isRead !== message.isRead) this.folderChanged(from);
     if (to !== from) this.folderChanged(to);
+    this.onMessageChange?.({ type: 'updated', message, folderId: to.id, fromFolderId: from.id });
   }
 
   /** Permanent: gone from the mailbox, `@removed` (deleted) in its folder's next round. */
@@ -192,5 +215,6 @@ export class Mailbox {
     folder.total -= 1;
     if (!message.isRead) folder.unread -= 1;
     this.folderChanged(folder);
+    this.onMessageChange?.({ type: 'deleted', message, folderId: folder.id });
   }
 }

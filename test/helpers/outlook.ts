@@ -2,10 +2,11 @@
 // points Mailflow's Outlook settings at it, and a typed client for its control API.
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  startOutlookSimulator, type ConfigPatch, type OutlookAction, type OutlookSimulatorOptions, type RequestRecord, type RuntimeConfig,
+  startOutlookSimulator, type ConfigPatch, type LifecycleEvent, type NotificationRecord, type OutlookAction, type OutlookSimulatorOptions,
+  type RequestRecord, type RuntimeConfig, type SubscriptionView,
 } from '../../simulators/outlook/server.js';
 
-export type { OutlookAction } from '../../simulators/outlook/server.js';
+export type { LifecycleEvent, NotificationRecord, OutlookAction, SubscriptionView } from '../../simulators/outlook/server.js';
 export type WellKnownFolder = 'inbox' | 'sentitems' | 'drafts' | 'deleteditems' | 'archive' | 'junkemail';
 
 export interface OutlookEnv {
@@ -23,7 +24,10 @@ export interface SimMessage { id: string; folderId: string; subject: string; isR
 export interface OutlookStats {
   graphRequests: number; byStatus: Record<string, number>; maxConcurrent: Record<string, number>; concurrencyRefusals: Record<string, number>;
   throttled: number; tokensIssued: number; refreshes: number; codesIssued: number;
+  notificationsPosted: number; notificationsAcknowledged: number; notificationsFailed: number; notificationsDropped: number;
+  notificationsAbandoned: number; notificationRequests: number; validationRequests: number;
 }
+export interface LifecycleResult { event: LifecycleEvent; subscriptions: string[]; posted: string[]; withoutLifecycleUrl: string[] }
 export type OutlookConfig = RuntimeConfig & { clientId: string | null; graphOrigin: string };
 
 export interface OutlookSim {
@@ -35,6 +39,7 @@ export interface OutlookSim {
   messages(address: string, folder?: string): Promise<SimMessage[]>;
   /** One user action; answers the affected message (SimMessage) or folder, each with its `id`. */
   act(address: string, action: OutlookAction): Promise<{ id: string } & Record<string, unknown>>;
+  /** Revokes the mailbox's grants; its subscriptions get subscriptionRemoved and are removed. */
   revoke(address: string): Promise<{ revoked: number }>;
   /** Signs in as the mailbox (accepting the consent form, PKCE and all) and answers an access token. */
   accessToken(address: string, scopes?: string[]): Promise<string>;
@@ -44,6 +49,12 @@ export interface OutlookSim {
   config(): Promise<OutlookConfig>;
   stats(): Promise<OutlookStats>;
   requests(query?: { mailbox?: string; limit?: number }): Promise<RequestRecord[]>;
+  /** Every subscription (removed and expired ones too, with their state), of one mailbox if given. */
+  subscriptions(mailbox?: string): Promise<SubscriptionView[]>;
+  /** The notification log, oldest first: one entry per notification and attempt, and per drop. */
+  notifications(query?: { mailbox?: string; subscriptionId?: string; limit?: number }): Promise<NotificationRecord[]>;
+  /** Fires a lifecycle event at one subscription, or at every live one of the mailbox. */
+  lifecycle(address: string, event: LifecycleEvent, subscriptionId?: string): Promise<LifecycleResult>;
   reset(): Promise<void>;
   close(): Promise<void>;
 }
@@ -98,6 +109,12 @@ export async function startOutlook(options: OutlookSimulatorOptions = {}): Promi
       const q = new URLSearchParams({ ...(query.mailbox ? { mailbox: query.mailbox } : {}), ...(query.limit ? { limit: String(query.limit) } : {}) });
       return call(`requests${q.size ? `?${q}` : ''}`);
     },
+    subscriptions: (mailbox) => call(`subscriptions${mailbox ? `?mailbox=${encodeURIComponent(mailbox)}` : ''}`),
+    notifications: (query = {}) => {
+      const q = new URLSearchParams(Object.entries(query).filter((e) => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
+      return call(`notifications${q.size ? `?${q}` : ''}`);
+    },
+    lifecycle: (address, event, subscriptionId) => call(mailboxPath(address, '/lifecycle'), { method: 'POST', body: { event, ...(subscriptionId ? { subscriptionId } : {}) } }),
     reset: () => call('reset', { method: 'POST' }),
     close: () => server.close(),
   };
