@@ -6,19 +6,31 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { MailIndex, MailboxDoc, MessageDoc } from '../lib/mail-index/types.js';
 import type { MailProviders } from '../lib/mailbox-sync/providers.js';
-import { CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, ThrottledError, type MailProvider, type ProviderMessage } from '../lib/mailbox-sync/provider.js';
+import { CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, SubscriptionGoneError, ThrottledError, type MailProvider, type ProviderMessage } from '../lib/mailbox-sync/provider.js';
 import {
   addPendingRemovals, clearSweep, deleteFolder, dropPendingRemovals, findMailbox, listFolders, nextSyncSeq, pendingRemovalsOf,
   deleteMailboxRow, recordProgress, resetAllCursors, resetFolderCursor, saveFolderCursor, saveMessageCursor, upsertFolders, type MailboxRow, type MailboxStatus,
 } from '../lib/mailbox-sync/sync-state.js';
 import { tokenCacheName } from '../lib/mailbox-sync/outlook/token-cache.js';
+import { appendEvent, pruneEvents, summarize } from '../lib/mailbox-sync/events.js';
+import { currentSubscription, forgetSubscription, newClientState, notificationUrl, renewedSubscription, saveSubscription } from '../lib/mailbox-sync/subscriptions.js';
 import type { ActivityDeps } from './deps.js';
 
 export interface SyncSettings {
   pollIntervalMs: number; pageSize: number; lanes: number; historyEventsPerRun: number;
   /** One request plus indexing its page; and how soon a page whose worker died is retried. */
   pageTimeoutMs: number; heartbeatTimeoutMs: number;
+  /** Graph requests per second the mailbox may average (Outlook: 10,000 per 10 minutes), and the burst. */
+  requestsPerSecond: number;
+  /** Push settings when this deployment can receive Graph notifications; null: polling only. */
+  push: { pollIntervalMs: number; renewBeforeMs: number; retryMs: number } | null;
 }
+
+export type SubscriptionOutcome =
+  | { outcome: 'subscribed'; subscriptionId: string; expiresAt: number }
+  | { outcome: 'unavailable'; reason: string }
+  | { outcome: 'gone' }
+  | { outcome: 'reauth'; reason: string };
 export interface FolderState { folderId: string; name: string; cursor: string | null; caughtUp: boolean; initialDone: boolean }
 export interface SyncState {
   exists: boolean;
@@ -77,6 +89,11 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
   const settings = (): SyncSettings => ({
     pollIntervalMs: Math.round(config.SYNC_POLL_INTERVAL_SECONDS * 1000), pageSize: config.SYNC_PAGE_SIZE, lanes: config.SYNC_MAX_CONCURRENT_REQUESTS,
     historyEventsPerRun: config.SYNC_HISTORY_EVENTS_PER_RUN, pageTimeoutMs: config.GRAPH_TIMEOUT_MS + 30_000, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+    requestsPerSecond: config.SYNC_REQUESTS_PER_10_MINUTES / 600,
+    push: notificationUrl(config) ? {
+      pollIntervalMs: Math.round(config.SYNC_PUSH_POLL_INTERVAL_SECONDS * 1000), renewBeforeMs: config.GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS * 1000,
+      retryMs: Math.round(Math.min(config.SYNC_PUSH_POLL_INTERVAL_SECONDS, 900) * 1000),
+    } : null,
   });
 
   async function mailboxOrGone(mailboxId: string): Promise<MailboxRow> {
@@ -116,6 +133,8 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       if (!mailbox && input.firstRun) throw ApplicationFailure.retryable(`mailbox ${input.mailboxId} is not visible yet`, 'MailboxNotVisibleYet');
       if (!mailbox) return { exists: false, status: null, settings: settings(), folderCursor: null, folderCursorCaughtUp: false, folders: [] };
       const folders = await listFolders(db, input.mailboxId);
+      // Each run of each mailbox's workflow keeps the live feed's table bounded.
+      await pruneEvents(db, config.MAILBOX_EVENTS_RETENTION_HOURS);
       return {
         exists: true, status: mailbox.status, settings: settings(),
         folderCursor: mailbox.folderCursor, folderCursorCaughtUp: mailbox.folderCursorKind === 'delta',
@@ -133,6 +152,9 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       const renamed = await upsertFolders(db, mailbox.id, page.changed);
       for (const folderId of renamed) await sync.index.renameFolder(mailbox.id, folderId, page.changed.find((f) => f.id === folderId)!.name);
       await saveFolderCursor(db, mailbox.id, page.cursor, page.caughtUp ? 'delta' : 'next');
+      if (page.changed.length > 0) {
+        await appendEvent(db, mailbox.accountId, { type: 'folders', data: { mailboxId: mailbox.id, changed: page.changed.map((f) => ({ id: f.id, name: f.name })), removed: [] } });
+      }
       return {
         outcome: 'page', cursor: page.cursor, caughtUp: page.caughtUp,
         changed: page.changed.map((f) => ({ folderId: f.id, name: f.name })), removed: page.removed,
@@ -152,13 +174,19 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       // Stamped after the response arrived: any later removal carries a higher number than these documents.
       const seq = await nextSyncSeq(db);
       const docs = page.changed.map((m) => toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }));
-      const { written, stale } = docs.length > 0 ? await sync.index.upsertMessages(docs) : { written: 0, stale: 0 };
+      const { written, stale, applied } = docs.length > 0 ? await sync.index.upsertMessages(docs) : { written: 0, stale: 0, applied: [] };
+      if (applied.length > 0) {
+        await appendEvent(db, input.accountId, { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } });
+      }
       await addPendingRemovals(db, mailbox.id, input.folderId, page.removed, seq);
       const sweepBelow = await saveMessageCursor(db, { mailboxId: mailbox.id, folderId: input.folderId, cursor: page.cursor, caughtUp: page.caughtUp, fresh: input.cursor === null, seq, written });
       if (sweepBelow !== null) {
         const swept = await sync.index.sweepFolder(mailbox.id, input.folderId, sweepBelow);
         await clearSweep(db, mailbox.id, input.folderId);
-        if (swept > 0) logger.info({ mailboxId: mailbox.id, folderId: input.folderId, swept }, 'removed leftovers after a fresh delta');
+        if (swept > 0) {
+          logger.info({ mailboxId: mailbox.id, folderId: input.folderId, swept }, 'removed leftovers after a fresh delta');
+          await appendEvent(db, input.accountId, { type: 'reload', data: { mailboxId: mailbox.id, reason: 'leftovers removed after a fresh delta' } });
+        }
       }
       return { outcome: 'page', cursor: page.cursor, caughtUp: page.caughtUp, written, stale, removed: page.removed.length, seq };
     }),
@@ -167,16 +195,18 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
      * Applies the removals recorded by the pages stamped `seqs`, now that every folder has been read again since:
      * a message still in the folder it was removed from, and not written since, is really gone.
      */
-    async resolveRemovals(input: { mailboxId: string; seqs: number[] }): Promise<{ deleted: number }> {
+    async resolveRemovals(input: { mailboxId: string; accountId: string; seqs: number[] }): Promise<{ deleted: number }> {
       const candidates = await pendingRemovalsOf(db, input.mailboxId, input.seqs);
-      const deleted = candidates.length > 0 ? await sync.index.removeMessages(input.mailboxId, candidates) : 0;
+      const deleted = candidates.length > 0 ? await sync.index.removeMessages(input.mailboxId, candidates) : [];
+      if (deleted.length > 0) await appendEvent(db, input.accountId, { type: 'messages', data: { mailboxId: input.mailboxId, upserted: [], removed: deleted } });
       await dropPendingRemovals(db, input.mailboxId, input.seqs);
-      return { deleted };
+      return { deleted: deleted.length };
     },
 
-    async removeFolder(input: { mailboxId: string; folderId: string }): Promise<{ deleted: number }> {
+    async removeFolder(input: { mailboxId: string; accountId: string; folderId: string }): Promise<{ deleted: number }> {
       const deleted = await sync.index.deleteFolderMessages(input.mailboxId, input.folderId);
       await deleteFolder(db, input.mailboxId, input.folderId);
+      await appendEvent(db, input.accountId, { type: 'folders', data: { mailboxId: input.mailboxId, changed: [], removed: [input.folderId] } });
       logger.info({ mailboxId: input.mailboxId, folderId: input.folderId, deleted }, 'folder removed with its messages');
       return { deleted };
     },
@@ -205,13 +235,78 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
         lastSyncAt: row.lastSyncAt?.toISOString() ?? null, errors: errors.slice(0, MAX_ERRORS), updatedAt: new Date().toISOString(),
       };
       await sync.index.putMailbox(doc);
+      await appendEvent(db, row.accountId, { type: 'mailbox', data: {
+        mailboxId: row.id, address: row.address, status: row.status, phase: input.phase, foldersTotal: row.foldersTotal, foldersSynced: row.foldersSynced,
+        messagesIndexed: row.messagesIndexed, lastSyncAt: doc.lastSyncAt, lastError: row.lastError,
+      } });
     },
 
-    /** Unlink: the mailbox's documents, its token cache and its rows go. */
+    /**
+     * Subscribes the mailbox to push (Graph validates the webhook first), unless a subscription with
+     * time left is on record (a new run, a restarted worker). A refusal is `unavailable`: polling goes on.
+     */
+    ensureSubscription: (input: { mailboxId: string; discard?: string }) => heartbeating(async (): Promise<SubscriptionOutcome> => {
+      const url = notificationUrl(config);
+      if (!url) return { outcome: 'unavailable', reason: 'no notification URL (GRAPH_NOTIFICATION_URL)' };
+      const mailbox = await mailboxOrGone(input.mailboxId);
+      if (input.discard) await forgetSubscription(db, input.discard);
+      const existing = await currentSubscription(db, mailbox.id);
+      if (existing && existing.expiresAt.getTime() - Date.now() > config.GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS * 1000) {
+        return { outcome: 'subscribed', subscriptionId: existing.subscriptionId, expiresAt: existing.expiresAt.getTime() };
+      }
+      const clientState = newClientState();
+      const expiresAt = new Date(Date.now() + config.GRAPH_SUBSCRIPTION_SECONDS * 1000);
+      const result = await fromProvider(mailbox, async (provider, signal) => {
+        if (!provider.push) return { outcome: 'unavailable' as const, reason: `${provider.name} has no push` };
+        try {
+          return await provider.push.subscribe({ notificationUrl: url, clientState, expiresAt }, signal);
+        } catch (error) {
+          if (error instanceof ProviderRequestError) return { outcome: 'unavailable' as const, reason: error.message };
+          throw error;
+        }
+      });
+      if ('outcome' in result) return result.outcome === 'expired' ? { outcome: 'unavailable', reason: 'unexpected expiry' } : result;
+      await saveSubscription(db, { mailboxId: mailbox.id, subscriptionId: result.id, clientState, expiresAt: new Date(result.expiresAt) });
+      logger.info({ mailboxId: mailbox.id, subscriptionId: result.id, expiresAt: result.expiresAt }, 'push subscription created');
+      return { outcome: 'subscribed', subscriptionId: result.id, expiresAt: Date.parse(result.expiresAt) };
+    }),
+
+    renewSubscription: (input: { mailboxId: string; subscriptionId: string }) => heartbeating(async (): Promise<SubscriptionOutcome> => {
+      const mailbox = await mailboxOrGone(input.mailboxId);
+      const expiresAt = new Date(Date.now() + config.GRAPH_SUBSCRIPTION_SECONDS * 1000);
+      const result = await fromProvider(mailbox, async (provider, signal) => {
+        try {
+          return await provider.push!.renew(input.subscriptionId, expiresAt, signal);
+        } catch (error) {
+          if (error instanceof SubscriptionGoneError) return { outcome: 'gone' as const };
+          throw error;
+        }
+      });
+      if ('outcome' in result) {
+        if (result.outcome === 'gone') await forgetSubscription(db, input.subscriptionId);
+        return result.outcome === 'expired' ? { outcome: 'gone' } : result;
+      }
+      await renewedSubscription(db, input.subscriptionId, new Date(result.expiresAt));
+      return { outcome: 'subscribed', subscriptionId: result.id, expiresAt: Date.parse(result.expiresAt) };
+    }),
+
+    /** Unlink: the mailbox's documents, its token cache and its rows go (its push subscription first, while the tokens still work). */
     async purgeMailbox(input: { mailboxId: string }): Promise<void> {
+      const row = await findMailbox(db, input.mailboxId);
+      const subscription = row ? await currentSubscription(db, row.id) : undefined;
+      if (row && subscription) {
+        await sync.providers.forMailbox({ id: row.id, provider: row.provider, homeAccountId: row.homeAccountId }).push
+          ?.unsubscribe(subscription.subscriptionId, Context.current().cancellationSignal)
+          .catch((error: unknown) => logger.warn({ mailboxId: row.id, err: error }, 'could not delete the push subscription; it expires by itself'));
+      }
       await sync.index.deleteMailbox(input.mailboxId);
       await deps.secrets.delete(tokenCacheName(input.mailboxId));
       await deleteMailboxRow(db, input.mailboxId);
+      if (row) {
+        await appendEvent(db, row.accountId, { type: 'mailbox', data: {
+          mailboxId: row.id, address: row.address, status: 'UNLINKED', phase: 'UNLINKED', foldersTotal: 0, foldersSynced: 0, messagesIndexed: 0, lastSyncAt: null, lastError: null,
+        } });
+      }
       sync.providers.forget(input.mailboxId);
       logger.info({ mailboxId: input.mailboxId }, 'mailbox unlinked and purged');
     },

@@ -7,6 +7,7 @@ import type { Encryptor } from '../lib/crypto.js';
 import type { BlobStore } from '../lib/blob-store.js';
 import type { SecretStore } from '../lib/secret-store.js';
 import type { MailIndex } from '../lib/mail-index/types.js';
+import type { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
 
 /** Everything route handlers need, built once by api/server.ts (or a test) and injected. */
 export interface AppDeps {
@@ -22,6 +23,8 @@ export interface AppDeps {
   secrets: SecretStore;
   /** The mail index (Elasticsearch or PostgreSQL). */
   mailIndex: MailIndex;
+  /** Wakes this process's live-feed streams when their account gets events. */
+  events: AccountEventBus;
 }
 
 export type Principal = { kind: 'admin' } | { kind: 'api_key'; keyId: string; name: string };

@@ -8,6 +8,7 @@ import { Encryptor } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
 import { SecretStore } from '../lib/secret-store.js';
 import { createMailIndex } from '../lib/mail-index/index.js';
+import { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
 import type { AppDeps } from './context.js';
 
 export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; close: () => Promise<void> } {
@@ -24,6 +25,7 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
     config, db: database.db, temporal, pingTemporal, elasticsearch, logger, encryptor,
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
     mailIndex: createMailIndex(config, database.db, elasticsearch ? { elasticsearch } : {}),
+    events: new AccountEventBus(database.sql),
   };
   return {
     deps,
@@ -31,6 +33,7 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
       await connection.close().catch(() => {});
       await probe.close().catch(() => {});
       await elasticsearch?.close();
+      await deps.events.close();
       await database.close();
     },
   };

@@ -115,6 +115,22 @@ export const configSchema = z.object({
   /** Workflow history events before a mailbox's workflow continues as new. */
   SYNC_HISTORY_EVENTS_PER_RUN: z.coerce.number().int().min(100).max(40_000).default(5_000),
   GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+  /** Mailbox workflows a sync worker keeps in memory between wakes; the rest are replayed when they wake. */
+  SYNC_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
+  /**
+   * Where Graph posts change notifications (push); default PUBLIC_BASE_URL + /v1/webhooks/graph when that
+   * is https (Graph calls only https endpoints). Unset on http: mailboxes are polled only.
+   */
+  GRAPH_NOTIFICATION_URL: optionalUrl,
+  /** Seconds between delta rounds of a caught-up folder while push is healthy: the safety net for lost notifications. */
+  SYNC_PUSH_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(900),
+  /** A subscription's lifetime (Graph allows 4,230 minutes for mail), and how long before expiry it is renewed. */
+  GRAPH_SUBSCRIPTION_SECONDS: z.coerce.number().int().min(10).max(253_800).default(252_000),
+  GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS: z.coerce.number().int().min(5).default(3_600),
+  /** Graph requests a mailbox may make per 10 minutes (Outlook allows 10,000): its workflow paces itself under this. */
+  SYNC_REQUESTS_PER_10_MINUTES: z.coerce.number().int().min(10).max(10_000).default(9_000),
+  /** How long the live feed (GET /v1/accounts/{id}/events) keeps events for reconnecting pages. */
+  MAILBOX_EVENTS_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
   /** Elasticsearch index and alias names start with this (lower case). */
   ELASTICSEARCH_INDEX_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/).default('mailflow'),
   ELASTICSEARCH_SHARDS: z.coerce.number().int().min(1).max(64).default(1),

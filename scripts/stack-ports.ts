@@ -34,6 +34,8 @@ export function simulatorEnv(offset: number, secrets: DevSecrets, apiUrl: string
     OUTLOOK_TENANT: 'common',
     OUTLOOK_CLIENT_ID: 'mailflow-local',
     OUTLOOK_CLIENT_SECRET: secrets.OUTLOOK_CLIENT_SECRET,
+    // The simulator posts change notifications over plain http (Graph itself would need https).
+    GRAPH_NOTIFICATION_URL: `${apiUrl}/v1/webhooks/graph`,
   };
   const lines = [
     `  Simulators       Mailgun ${url(simulatorPorts.mailgun)}  SMS ${url(simulatorPorts.sms)}  push ${url(simulatorPorts.push)}`,

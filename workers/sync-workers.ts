@@ -12,5 +12,8 @@ export function syncSpecs(deps: ActivityDeps): WorkerSpec[] {
   return [{
     taskQueue: mailboxSyncQueue(deps.config), workflows: true, activities,
     maxConcurrentActivityTaskExecutions: 40,
+    // An idle mailbox's workflow waits on a timer; evicted from the cache, it costs no worker memory and
+    // is replayed from history when it wakes (its history is kept short by continue-as-new).
+    maxCachedWorkflows: deps.config.SYNC_CACHED_WORKFLOWS,
   }];
 }

@@ -81,3 +81,36 @@ export function resolvableRemovals(pending: PendingRemoval[], tasks: Iterable<Sy
   for (const t of tasks) oldestRound = Math.min(oldestRound, t.completedRoundStartTick ?? -Infinity);
   return pending.filter((p) => p.observedTick < oldestRound);
 }
+
+/**
+ * Paces one mailbox's Graph requests under Outlook's 10,000 per 10 minutes: a token bucket in workflow
+ * time, `burst` deep (the lanes), refilled at `ratePerSecond`. Every request (pages, subscriptions) takes
+ * a token; the workflow is the mailbox's only dispatcher, so the budget holds however many workers run.
+ */
+export class RequestBudget {
+  private tokens: number;
+  private at: number;
+
+  constructor(private readonly ratePerSecond: number, private readonly burst: number, now: number) {
+    this.tokens = burst;
+    this.at = now;
+  }
+
+  private refill(now: number): void {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.ratePerSecond);
+    this.at = now;
+  }
+
+  take(now: number): boolean {
+    this.refill(now);
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** When the next token is there (now, if one is). */
+  nextAt(now: number): number {
+    this.refill(now);
+    return this.tokens >= 1 ? now : now + Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
+  }
+}

@@ -7,7 +7,8 @@
 // continues as new before its history grows large, reloading its cursors from PostgreSQL.
 import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { MailboxSyncActivities, PublishInput, SyncState } from '../activities/mailbox-sync.js';
-import { FOLDER_LIST, newTask, nextDue, pickDue, resolvableRemovals, type PendingRemoval, type SyncTask } from './mailbox-sync-schedule.js';
+import { MailboxPush, type LifecycleEvent, type PushState } from './mailbox-sync-push.js';
+import { FOLDER_LIST, newTask, nextDue, pickDue, RequestBudget, resolvableRemovals, type PendingRemoval, type SyncTask } from './mailbox-sync-schedule.js';
 
 export const syncNowSignal = defineSignal('syncNow');
 export const pauseSyncSignal = defineSignal('pause');
@@ -15,6 +16,8 @@ export const resumeSyncSignal = defineSignal('resume');
 export const resyncSignal = defineSignal('resync');
 export const relinkSignal = defineSignal('relink');
 export const unlinkSignal = defineSignal('unlink');
+/** Graph's lifecycle notifications for the mailbox's subscription, forwarded by the webhook. */
+export const subscriptionLifecycleSignal = defineSignal<[{ event: LifecycleEvent }]>('subscriptionLifecycle');
 
 export type SyncPhase = 'INITIAL_SYNC' | 'LIVE' | 'PAUSED' | 'REAUTH_REQUIRED' | 'UNLINKING';
 
@@ -31,6 +34,8 @@ export interface MailboxSyncProgress {
   lastError: string | null;
   lastErrorAt: string | null;
   requestsInFlight: number;
+  /** A live push subscription: changes arrive by notification, and polling is the safety net. */
+  push: { healthy: boolean; subscriptionId: string | null; expiresAt: string | null; pollIntervalMs: number };
 }
 export const syncProgressQuery = defineQuery<MailboxSyncProgress>('progress');
 
@@ -46,6 +51,7 @@ interface Carried {
   lastError: { message: string; at: number } | null;
   /** Removal stamps not yet applied; the next run confirms them with a fresh round of every folder. */
   pendingRemovalSeqs: number[];
+  push?: PushState;
 }
 
 export interface MailboxSyncInput {
@@ -98,6 +104,14 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   setHandler(resyncSignal, () => { resyncRequested = true; signalled(); });
   setHandler(relinkSignal, () => { if (reauth) { reauth = false; roundWantedTick = ++tick; } signalled(); });
   setHandler(unlinkSignal, () => { unlinkRequested = true; signalled(); });
+  let push: MailboxPush | undefined = undefined;
+  const lifecycleBeforeStart: LifecycleEvent[] = [];
+  setHandler(subscriptionLifecycleSignal, ({ event }) => {
+    if (push) push.lifecycle(event, Date.now());
+    else lifecycleBeforeStart.push(event);
+    roundWantedTick = ++tick;
+    signalled();
+  });
 
   const folderTasks = () => [...tasks.values()].filter((t) => t.key !== FOLDER_LIST);
   const syncedPhase = (): SyncPhase => ([...tasks.values()].every((t) => t.initialDone) ? 'LIVE' : 'INITIAL_SYNC');
@@ -106,6 +120,11 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     mailboxId, phase: currentPhase(), foldersTotal: folderTasks().length, foldersDone: folderTasks().filter((t) => t.initialDone).length,
     messagesIndexed, roundsCompleted, lastRoundAt: lastRoundAt === null ? null : new Date(lastRoundAt).toISOString(), lastRoundMs,
     lastError: lastError?.message ?? null, lastErrorAt: lastError ? new Date(lastError.at).toISOString() : null, requestsInFlight: inFlight,
+    push: {
+      healthy: push?.healthy(Date.now()) ?? false, subscriptionId: push?.carry().subscriptionId ?? null,
+      expiresAt: push?.carry().expiresAt ? new Date(push.carry().expiresAt!).toISOString() : null,
+      pollIntervalMs: push?.pollIntervalMs(Date.now(), settingsPollMs) ?? settingsPollMs,
+    },
   }));
 
   const admin = proxyActivities<MailboxSyncActivities>({
@@ -124,6 +143,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   const firstLoad = proxyActivities<MailboxSyncActivities>({
     startToCloseTimeout: '1 minute', retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumAttempts: 6 },
   });
+  let settingsPollMs = 0;
   let state: SyncState;
   try {
     state = await firstLoad.loadSyncState({ mailboxId, firstRun: !input.carried });
@@ -138,6 +158,11 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   if (state.status === 'UNLINKING') unlinkRequested = true;
   if (state.status === 'REAUTH_REQUIRED') reauth = true;
   const settings = state.settings;
+  settingsPollMs = settings.pollIntervalMs;
+  push = new MailboxPush(settings.push, c?.push);
+  for (const event of lifecycleBeforeStart) push.lifecycle(event, Date.now());
+  const budget = new RequestBudget(settings.requestsPerSecond, settings.lanes, Date.now());
+  const pollMs = () => push.pollIntervalMs(Date.now(), settings.pollIntervalMs);
   const pages = proxyActivities<MailboxSyncActivities>({
     startToCloseTimeout: settings.pageTimeoutMs, heartbeatTimeout: settings.heartbeatTimeoutMs,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: ['MailboxNotFound', 'ProviderRequestRefused'] },
@@ -268,19 +293,37 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     });
   };
 
+  let pushBusy = false;
+  /** Subscription upkeep runs in a lane like a page (it is a Graph request too). */
+  const keepPushAlive = () => {
+    pushBusy = true;
+    inFlight += 1;
+    void push.upkeep(pages, mailboxId, () => Date.now()).then((result) => {
+      if (result.reauth) { reauth = true; recordError(result.reauth); }
+      if (result.failed) log.warn('push unavailable; polling', { mailboxId, reason: result.failed });
+    }, (error: unknown) => {
+      push.failed(Date.now());
+      log.warn('push subscription upkeep failed; polling', { mailboxId, error: errorMessage(error) });
+    }).finally(() => {
+      pushBusy = false;
+      inFlight -= 1;
+      wake = true;
+    });
+  };
+
   const settle = async () => {
     // Folders gone from the tree lose their documents once no page of theirs is in flight.
     for (const [id, task] of removedFolders) {
       if (task.inFlight) continue;
       removedFolders.delete(id);
-      await admin.removeFolder({ mailboxId, folderId: id });
+      await admin.removeFolder({ mailboxId, accountId, folderId: id });
       noteChange();
     }
     const ready = resolvableRemovals(pending, tasks.values());
     if (ready.length > 0) {
       const seqs = [...new Set(ready.map((p) => p.seq))];
       pending = pending.filter((p) => !ready.includes(p));
-      const { deleted } = await admin.resolveRemovals({ mailboxId, seqs });
+      const { deleted } = await admin.resolveRemovals({ mailboxId, accountId, seqs });
       if (deleted > 0) noteChange();
     }
   };
@@ -300,12 +343,22 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     const draining = historyFull();
     if (draining && inFlight === 0) break;
     const canDispatch = !paused && !reauth && !resyncRequested && !draining;
-    if (canDispatch) for (const task of pickDue(tasks.values(), Date.now(), settings.lanes - inFlight, settings.pollIntervalMs, roundWantedTick)) dispatch(task);
+    if (canDispatch) {
+      if (!pushBusy && (push.dueAt() ?? Infinity) <= Date.now() && inFlight < settings.lanes && budget.take(Date.now())) keepPushAlive();
+      for (const task of pickDue(tasks.values(), Date.now(), settings.lanes - inFlight, pollMs(), roundWantedTick)) {
+        if (!budget.take(Date.now())) break;
+        dispatch(task);
+      }
+    }
 
     if (publishedPhase !== currentPhase() || (dirty && (inFlight === 0 || Date.now() - lastPublishAt >= PUBLISH_EVERY_MS))) publish();
 
     wake = false;
-    const due = canDispatch && inFlight < settings.lanes ? nextDue(tasks.values(), settings.pollIntervalMs, roundWantedTick) : undefined;
+    const taskDue = canDispatch && inFlight < settings.lanes ? nextDue(tasks.values(), pollMs(), roundWantedTick) : undefined;
+    const pushDue = canDispatch && !pushBusy && inFlight < settings.lanes ? push.dueAt() : undefined;
+    const firstDue = Math.min(taskDue ?? Infinity, pushDue ?? Infinity);
+    // Something is due but the request budget is spent: come back when a token is there.
+    const due = firstDue === Infinity ? undefined : Math.max(firstDue, budget.nextAt(Date.now()));
     const waitMs = due === undefined ? undefined : Math.max(due - Date.now(), 1);
     // While dirty, come back to publish progress even if no page completes.
     const publishIn = dirty ? Math.max(lastPublishAt + PUBLISH_EVERY_MS - Date.now(), 1) : undefined;
@@ -327,7 +380,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     mailboxId, accountId,
     carried: {
       paused, reauth, resync: resyncRequested, unlink: unlinkRequested, messagesIndexed, roundsCompleted, lastRoundAt, lastRoundMs, lastError,
-      pendingRemovalSeqs: [...new Set(pending.map((p) => p.seq))],
+      pendingRemovalSeqs: [...new Set(pending.map((p) => p.seq))], push: push.carry(),
     },
   });
 }

@@ -36,3 +36,10 @@ export async function authenticate(db: Database, adminKey: string | undefined, p
   void db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, row.id)).catch(() => {});
   return { kind: 'api_key', keyId: row.id, name: row.name };
 }
+
+/** The principal a stream cookie speaks for, while its key is still valid (a revoked key's cookies die with it). */
+export async function principalOfOwner(db: Database, adminKey: string | undefined, owner: string): Promise<Principal | undefined> {
+  if (owner === 'admin') return adminKey ? { kind: 'admin' } : undefined;
+  const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.id, owner), isNull(apiKeys.revokedAt)));
+  return row ? { kind: 'api_key', keyId: row.id, name: row.name } : undefined;
+}

@@ -1,5 +1,6 @@
 import { createMiddleware } from 'hono/factory';
-import { authenticate } from '../auth/api-keys.js';
+import { authenticate, principalOfOwner } from '../auth/api-keys.js';
+import { verifyStreamCookie } from '../auth/stream-cookie.js';
 import type { AppEnv } from '../context.js';
 import { AppError } from '../errors.js';
 import { isPublicPath } from '../public-paths.js';
@@ -8,10 +9,19 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
   if (isPublicPath(c.req.path)) return next();
   const header = c.req.header('authorization') ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header);
+  const { deps } = c.var;
+  // A browser's event stream carries a stream cookie instead (api/auth/stream-cookie.ts), for that route only.
+  if (!match && c.req.method === 'GET') {
+    const owner = verifyStreamCookie(deps.config, c.req.path, c.req.header('cookie'));
+    const principal = owner === undefined ? undefined : await principalOfOwner(deps.db, deps.config.ADMIN_API_KEY, owner);
+    if (principal) {
+      c.set('principal', principal);
+      return next();
+    }
+  }
   if (!match) {
     throw new AppError('unauthorized', 'an API key is required: send "Authorization: Bearer <key>"', { headers: { 'WWW-Authenticate': 'Bearer' } });
   }
-  const { deps } = c.var;
   const principal = await authenticate(deps.db, deps.config.ADMIN_API_KEY, match[1]!);
   if (!principal) throw new AppError('unauthorized', 'the API key is invalid or revoked', { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
   c.set('principal', principal);

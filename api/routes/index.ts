@@ -1,8 +1,10 @@
 // Every resource's routes, mounted by api/app.ts. One module per resource.
 import { healthRoutes } from './health.js';
+import { accountEventRoutes } from './v1/account-events.js';
 import { accountRoutes } from './v1/accounts.js';
 import { apiKeyRoutes } from './v1/api-keys.js';
 import { emailRoutes } from './v1/emails.js';
+import { graphWebhookRoutes } from './v1/graph-webhook.js';
 import { mailboxRoutes } from './v1/mailboxes.js';
 import { mailingRoutes } from './v1/mailings.js';
 import { notificationRoutes } from './v1/notifications.js';
@@ -11,4 +13,4 @@ import { templateRoutes } from './v1/templates.js';
 import { userRoutes } from './v1/users.js';
 import { webhookRoutes } from './v1/webhooks.js';
 
-export const routers = [healthRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, emailRoutes, webhookRoutes, mailingRoutes, accountRoutes, mailboxRoutes, oauthRoutes];
+export const routers = [healthRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, emailRoutes, webhookRoutes, graphWebhookRoutes, mailingRoutes, accountRoutes, accountEventRoutes, mailboxRoutes, oauthRoutes];

@@ -8,3 +8,4 @@ export * from './mailings.js';
 export * from './accounts.js';
 export * from './mailboxes.js';
 export * from './mail-index.js';
+export * from './mailbox-events.js';

@@ -100,3 +100,20 @@ export const mailPendingRemovals = pgTable('mail_pending_removals', {
  * document stamped with an older number than a removal was not written after it.
  */
 export const mailSyncSeq = pgSequence('mail_sync_seq');
+
+/**
+ * A mailbox's Graph change-notification subscription. Graph echoes `clientState` in every notification;
+ * only its SHA-256 is kept, compared in constant time, so a forged notification changes nothing.
+ */
+export const graphSubscriptions = pgTable('graph_subscriptions', {
+  subscriptionId: text().primaryKey(),
+  mailboxId: text().notNull().references(() => mailboxes.id, { onDelete: 'cascade' }),
+  clientStateHash: text().notNull(),
+  resource: text().notNull(),
+  expiresAt: timestamp({ withTimezone: true }).notNull(),
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  renewedAt: timestamp({ withTimezone: true }),
+}, (t) => [
+  // A mailbox's current subscription(s).
+  index('graph_subscriptions_mailbox_idx').on(t.mailboxId),
+]);

@@ -91,7 +91,7 @@ export class ElasticsearchMailIndex implements MailIndex {
   }
 
   async upsertMessages(docs: MessageDoc[]): Promise<UpsertResult> {
-    if (docs.length === 0) return { written: 0, stale: 0 };
+    if (docs.length === 0) return { written: 0, stale: 0, applied: [] };
     const { unique, olderCopies } = dedupeMessages(docs);
     const operations = unique.flatMap(({ doc, version }) => [
       // external_gte: an equal version is rewritten (a replayed or re-listed item refreshes its syncSeq).
@@ -99,16 +99,18 @@ export class ElasticsearchMailIndex implements MailIndex {
       doc,
     ] satisfies Operation[]);
     const outcomes = await this.bulk(operations);
-    const result = { written: 0, stale: olderCopies };
+    const result: UpsertResult = { written: 0, stale: olderCopies, applied: [] };
     outcomes.forEach((outcome, i) => {
-      if (outcome === 'done') result.written += unique[i]!.copies;
-      else result.stale += unique[i]!.copies;
+      if (outcome === 'done') {
+        result.written += unique[i]!.copies;
+        result.applied.push(unique[i]!.doc);
+      } else result.stale += unique[i]!.copies;
     });
     return result;
   }
 
-  async removeMessages(mailboxId: string, candidates: RemovalCandidate[]): Promise<number> {
-    let removed = 0;
+  async removeMessages(mailboxId: string, candidates: RemovalCandidate[]): Promise<string[]> {
+    const removed: string[] = [];
     for (const chunk of chunks(candidates, MGET_CHUNK_SIZE)) {
       const ids = [...new Set(chunk.map((c) => c.messageId))];
       const { docs } = await this.client.mget<Pick<MessageDoc, 'folderId' | 'syncSeq'>>({
@@ -128,7 +130,9 @@ export class ElasticsearchMailIndex implements MailIndex {
           delete: { _id: found._id, routing: mailboxId, if_seq_no: found._seq_no, if_primary_term: found._primary_term },
         });
       }
-      if (doomed.size > 0) removed += (await this.bulk([...doomed.values()])).filter((o) => o === 'done').length;
+      if (doomed.size === 0) continue;
+      const doomedIds = [...doomed.keys()];
+      (await this.bulk([...doomed.values()])).forEach((outcome, i) => { if (outcome === 'done') removed.push(doomedIds[i]!); });
     }
     return removed;
   }

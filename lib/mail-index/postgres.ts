@@ -91,7 +91,7 @@ export class PostgresMailIndex implements MailIndex {
   }
 
   async upsertMessages(docs: MessageDoc[]): Promise<UpsertResult> {
-    if (docs.length === 0) return { written: 0, stale: 0 };
+    if (docs.length === 0) return { written: 0, stale: 0, applied: [] };
     const { unique, olderCopies } = dedupeMessages(docs);
     const rows = unique.map(({ doc, version }) => toRow(doc, version));
     // One statement per page; a row whose stored version is newer is not updated and so not returned.
@@ -102,22 +102,25 @@ export class PostgresMailIndex implements MailIndex {
       where ${m}.version <= excluded.version
       returning mailbox_id, message_id`);
     const writtenKeys = new Set(written.map((row) => `${row.mailbox_id}\u0000${row.message_id}`));
-    const result = { written: 0, stale: olderCopies };
+    const result: UpsertResult = { written: 0, stale: olderCopies, applied: [] };
     for (const { doc, copies } of unique) {
-      if (writtenKeys.has(`${doc.mailboxId}\u0000${doc.messageId}`)) result.written += copies;
-      else result.stale += copies;
+      if (writtenKeys.has(`${doc.mailboxId}\u0000${doc.messageId}`)) {
+        result.written += copies;
+        result.applied.push(doc);
+      } else result.stale += copies;
     }
     return result;
   }
 
-  async removeMessages(mailboxId: string, candidates: RemovalCandidate[]): Promise<number> {
-    if (candidates.length === 0) return 0;
+  async removeMessages(mailboxId: string, candidates: RemovalCandidate[]): Promise<string[]> {
+    if (candidates.length === 0) return [];
     const list = candidates.map((c) => ({ message_id: c.messageId, folder_id: c.folderId, seq: c.seq }));
-    return this.countDeleted(sql`
+    const deleted = await this.db.execute<{ message_id: string }>(sql`
       delete from ${m} using jsonb_to_recordset(${jsonParam(list)}::jsonb) as c(message_id text, folder_id text, seq bigint)
       where ${m.mailboxId} = ${mailboxId} and ${m.messageId} = c.message_id and ${m.folderId} = c.folder_id
         and ${m.syncSeq} <= c.seq
-      returning 1`);
+      returning ${m.messageId} as message_id`);
+    return deleted.map((row) => row.message_id);
   }
 
   async deleteFolderMessages(mailboxId: string, folderId: string): Promise<number> {

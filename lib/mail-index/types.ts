@@ -76,6 +76,8 @@ export interface UpsertResult {
   written: number;
   /** Documents refused because the stored version is newer. */
   stale: number;
+  /** The documents written, one per message (the newest copy), as stored: what changed in the index. */
+  applied: MessageDoc[];
 }
 
 /** A pending removal: delete the message only if it is still in `folderId` and not written after `seq`. */
@@ -87,8 +89,8 @@ export interface MailIndex {
   ensureReady(): Promise<void>;
   /** Upserts by (mailboxId, messageId), skipping any document whose stored version is newer. Idempotent. */
   upsertMessages(docs: MessageDoc[]): Promise<UpsertResult>;
-  /** Deletes the candidates still in their folder and not written after their seq; returns how many went. */
-  removeMessages(mailboxId: string, candidates: RemovalCandidate[]): Promise<number>;
+  /** Deletes the candidates still in their folder and not written after their seq; returns the ids deleted. */
+  removeMessages(mailboxId: string, candidates: RemovalCandidate[]): Promise<string[]>;
   /** Deletes a folder's messages (the folder is gone). */
   deleteFolderMessages(mailboxId: string, folderId: string): Promise<number>;
   /** Deletes a folder's messages last written before `belowSeq` (leftovers after a fresh delta). */

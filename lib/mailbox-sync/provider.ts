@@ -34,8 +34,21 @@ export interface ChangePage<T> {
   caughtUp: boolean;
 }
 
+/** A provider's push subscription: it calls a webhook when the mailbox changes, until it expires. */
+export interface PushSubscription { id: string; expiresAt: string }
+
+export interface PushChannel {
+  /** Subscribes `notificationUrl` (which must answer the provider's validation handshake) until `expiresAt`. */
+  subscribe(input: { notificationUrl: string; clientState: string; expiresAt: Date }, signal: AbortSignal): Promise<PushSubscription>;
+  /** Extends it; throws SubscriptionGoneError when the provider no longer has it. */
+  renew(id: string, expiresAt: Date, signal: AbortSignal): Promise<PushSubscription>;
+  unsubscribe(id: string, signal: AbortSignal): Promise<void>;
+}
+
 export interface MailProvider {
   readonly name: string;
+  /** Push, where the provider has it (Graph subscriptions; IMAP IDLE and Gmail watch would fit here too). */
+  readonly push?: PushChannel;
   /** The folder tree's changes since `cursor` (null: every folder). */
   folderChanges(cursor: string | null, signal: AbortSignal): Promise<ChangePage<ProviderFolder>>;
   /** One page of a folder's message changes since `cursor` (null: every message in it). */
@@ -67,4 +80,9 @@ export class FolderGoneError extends Error {
 /** The provider refused the request itself (a 4xx that retrying cannot fix). */
 export class ProviderRequestError extends Error {
   constructor(readonly status: number, message: string) { super(message); this.name = 'ProviderRequestError'; }
+}
+
+/** The push subscription is gone at the provider (expired, removed): subscribe again. */
+export class SubscriptionGoneError extends Error {
+  constructor(message: string) { super(message); this.name = 'SubscriptionGoneError'; }
 }

@@ -42,7 +42,8 @@ export async function startTestApi(envOverrides: Record<string, string | undefin
     url, deps,
     request: apiClient(url).request,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Event streams stay open until the client goes: end them, as the server's shutdown does.
+      await new Promise<void>((resolve) => { server.close(() => resolve()); (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(); });
       await close();
     },
   };

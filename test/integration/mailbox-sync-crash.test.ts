@@ -1,10 +1,11 @@
-// A sync worker process killed mid-way through an initial sync: another process takes over, and the
-// index ends holding exactly the mailbox — nothing lost, nothing twice — including a change made while
-// no worker ran.
+// Sync worker processes: one killed mid-way through an initial sync (another takes over, and the index
+// ends holding exactly the mailbox — nothing lost, nothing twice — including a change made while no
+// worker ran), and two sharing one mailbox without exceeding its Graph budget together.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mailboxSyncWorkflowId } from '../../lib/mailbox-sync/start-workflow.js';
 import { testEnv } from '../helpers/config.js';
 import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 
@@ -64,4 +65,34 @@ describe('a sync worker killed mid-sync', () => {
       await rig.outlook.configure({ latencyMs: 0 });
     }
   }, 240_000);
+});
+
+describe('two sync worker processes', () => {
+  it('share one mailbox\'s pages and together never exceed its 4 requests in flight', async () => {
+    await rig.outlook.configure({ latencyMs: 120 });
+    const workers = [spawnSyncWorker(rig.env), spawnSyncWorker(rig.env)];
+    try {
+      await Promise.all(workers.map((w) => w.ready));
+      const address = `shared-${Date.now()}@contoso.test`;
+      await rig.outlook.createMailbox(address, { messages: 800 });
+      for (let i = 0; i < 8; i++) {
+        const folder = await rig.outlook.act(address, { type: 'createFolder', displayName: `Team ${i}` });
+        await rig.outlook.seed(address, 60, folder.id);
+      }
+      const accountId = await rig.createAccount(address);
+      const linked = await rig.link(accountId, address);
+      const mailboxId = linked.location!.searchParams.get('mailboxId')!;
+      await rig.waitForMirror(address, accountId, 120_000);
+      const stats = await rig.outlook.stats();
+      expect(stats.maxConcurrent[address]).toBe(4);
+      expect(stats.concurrencyRefusals[address] ?? 0).toBe(0);
+      // Both processes ran this mailbox's pages.
+      const history = await rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId)).fetchHistory();
+      const identities = new Set(history.events?.map((e) => e.activityTaskStartedEventAttributes?.identity).filter(Boolean));
+      expect(identities.size).toBe(2);
+    } finally {
+      for (const w of workers) w.child.kill('SIGTERM');
+      await rig.outlook.configure({ latencyMs: 0 });
+    }
+  }, 180_000);
 });

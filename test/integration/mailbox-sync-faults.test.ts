@@ -59,6 +59,26 @@ describe('Graph limits', () => {
     }
   }, 120_000);
 
+  it('paces a mailbox under its request budget (here 60 a minute), and still syncs it', async () => {
+    await withSyncRig({ env: { SYNC_REQUESTS_PER_10_MINUTES: '600' } }, async (paced) => {
+      const address = `paced-${Date.now()}@contoso.test`;
+      await paced.outlook.createMailbox(address, { messages: 100 });
+      for (let i = 0; i < 4; i++) await paced.outlook.act(address, { type: 'createFolder', displayName: `Folder ${i}` });
+      const accountId = await paced.createAccount(address);
+      const linked = await paced.link(accountId, address);
+      expect(linked.status).toBe(302);
+      await paced.waitForMirror(address, accountId, 60_000);
+      await sleep(8_000); // steady state: 11 folders to poll every second, at most one request a second
+      const starts = (await paced.outlook.requests({ mailbox: address })).filter((r) => r.path.includes('/delta')).map((r) => r.startedAt).sort((a, b) => a - b);
+      // Any 10 s window holds at most the burst (4) plus 10 s of refill (10), with a little clock slack.
+      for (const [i, start] of starts.entries()) {
+        const inWindow = starts.slice(i).filter((t) => t < start + 10_000).length;
+        expect(inWindow).toBeLessThanOrEqual(15);
+      }
+      expect(starts.length).toBeGreaterThan(14);
+    });
+  }, 120_000);
+
   it('follows empty pages that still carry a nextLink', async () => {
     await rig.outlook.configure({ emptyPagesNext: 5 });
     const { address, accountId } = await rig.linkNew({ messages: 80 });

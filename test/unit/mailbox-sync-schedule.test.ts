@@ -1,6 +1,6 @@
 // The sync workflow's scheduling rules: which folder reads next, and when a removal may be applied.
 import { describe, expect, it } from 'vitest';
-import { dueAt, FOLDER_LIST, newTask, nextDue, pickDue, resolvableRemovals, type SyncTask } from '../../workflows/mailbox-sync-schedule.js';
+import { dueAt, FOLDER_LIST, newTask, nextDue, pickDue, RequestBudget, resolvableRemovals, type SyncTask } from '../../workflows/mailbox-sync-schedule.js';
 
 const INTERVAL = 30_000;
 const task = (key: string, patch: Partial<SyncTask> = {}): SyncTask => ({ ...newTask(key, key, { cursor: null, caughtUp: false, initialDone: false }, 0), ...patch });
@@ -54,5 +54,16 @@ describe('removals', () => {
   it('wait for a folder that has never completed a round (it may hold a moved message)', () => {
     const tasks = [caughtUp(FOLDER_LIST, 50, 0), caughtUp('inbox', 50, 0), task('new-folder')];
     expect(resolvableRemovals([{ seq: 1, observedTick: 10 }], tasks)).toEqual([]);
+  });
+});
+
+describe('the request budget', () => {
+  it('allows a burst of the lanes, then refills at the rate, never above the burst', () => {
+    const budget = new RequestBudget(2, 4, 0); // 2 per second, 4 deep
+    expect([1, 2, 3, 4, 5].map(() => budget.take(0))).toEqual([true, true, true, true, false]);
+    expect(budget.nextAt(0)).toBe(500);
+    expect(budget.take(499)).toBe(false);
+    expect(budget.take(500)).toBe(true);
+    expect([1, 2, 3, 4, 5].map(() => budget.take(60_000))).toEqual([true, true, true, true, false]);
   });
 });

@@ -25,16 +25,16 @@ const mailgunPayload = z.object({
 const knownEvents = new Set<DeliveryEvent>(['delivered', 'opened', 'failed', 'complained']);
 
 export const webhookRoutes = createRouter().openapi(createRoute({
-  method: 'post', path: '/v1/webhooks/{provider}', tags: ['Webhooks'], operationId: 'providerWebhook',
+  method: 'post', path: '/v1/webhooks/mailgun', tags: ['Webhooks'], operationId: 'mailgunWebhook',
   summary: 'Delivery events from a provider (Mailgun format: delivered, opened, failed, complained)',
   description: 'Public; authenticated by the provider\'s HMAC signature. Each event is stored once by its id.',
-  request: { params: z.object({ provider: z.enum(['mailgun']) }), body: { required: true, content: { 'application/json': { schema: mailgunPayload } } } },
+  request: { body: { required: true, content: { 'application/json': { schema: mailgunPayload } } } },
   responses: {
     200: { description: 'Stored (or already stored)', content: { 'application/json': { schema: z.object({ outcome: z.string() }) } } },
     400: errorResponses[400], 401: errorResponses[401],
   },
 }), async (c) => {
-  const { provider } = c.req.valid('param');
+  const provider = 'mailgun';
   const body = c.req.valid('json');
   const { deps } = c.var;
   const key = deps.config.MAILGUN_WEBHOOK_SIGNING_KEY;

@@ -4,8 +4,8 @@
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import type { Address, FlagStatus } from '../../mail-index/types.js';
 import {
-  CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, ThrottledError,
-  type ChangePage, type MailProvider, type ProviderFolder, type ProviderMessage,
+  CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, SubscriptionGoneError, ThrottledError,
+  type ChangePage, type MailProvider, type ProviderFolder, type ProviderMessage, type PushChannel, type PushSubscription,
 } from '../provider.js';
 import { createGraphClient, GRAPH_ORIGIN, withToken } from './graph-client.js';
 
@@ -40,6 +40,8 @@ export function toProviderMessage(m: GraphMessage, folderId: string): ProviderMe
   };
 }
 
+const subscription = (s: GraphSubscription): PushSubscription => ({ id: s.id, expiresAt: s.expirationDateTime });
+
 /** Maps a Graph failure to the port's errors; anything else (5xx, network, timeout) stays retryable as is. */
 export function classifyGraphError(error: unknown): unknown {
   if (!(error instanceof GraphError)) return error;
@@ -56,9 +58,33 @@ export function classifyGraphError(error: unknown): unknown {
   return new Error(`Graph answered ${status}${code ? ` (${error.code})` : ''}`);
 }
 
+interface GraphSubscription { id: string; expirationDateTime: string }
+
 export class OutlookMailProvider implements MailProvider {
   readonly name = 'outlook';
   private readonly client: Client;
+  /** Graph change notifications on every message of the mailbox; the lifecycle events go to the same URL. */
+  readonly push: PushChannel = {
+    subscribe: async ({ notificationUrl, clientState, expiresAt }, signal) => subscription(await this.send<GraphSubscription>('POST', `${GRAPH_ORIGIN}/v1.0/subscriptions`, signal, {
+      changeType: 'created,updated,deleted', resource: 'me/messages', notificationUrl, lifecycleNotificationUrl: notificationUrl,
+      expirationDateTime: expiresAt.toISOString(), clientState,
+    }, ['IdType="ImmutableId"'])),
+    renew: async (id, expiresAt, signal) => {
+      try {
+        return subscription(await this.send<GraphSubscription>('PATCH', `${GRAPH_ORIGIN}/v1.0/subscriptions/${encodeURIComponent(id)}`, signal, { expirationDateTime: expiresAt.toISOString() }));
+      } catch (error) {
+        if (error instanceof ProviderRequestError && error.status === 404) throw new SubscriptionGoneError(`subscription ${id} is gone`);
+        throw error;
+      }
+    },
+    unsubscribe: async (id, signal) => {
+      try {
+        await this.send('DELETE', `${GRAPH_ORIGIN}/v1.0/subscriptions/${encodeURIComponent(id)}`, signal);
+      } catch (error) {
+        if (!(error instanceof ProviderRequestError && error.status === 404)) throw error;
+      }
+    },
+  };
 
   constructor(private readonly options: { graphUrl: string; timeoutMs: number; accessToken: (forceRefresh: boolean) => Promise<string> }) {
     this.client = createGraphClient({ graphUrl: options.graphUrl, timeoutMs: options.timeoutMs });
@@ -98,13 +124,24 @@ export class OutlookMailProvider implements MailProvider {
     return { changed, removed, cursor: (next ?? delta)!, caughtUp: !next };
   }
 
-  /** One GET; a refused access token is renewed once before the grant is declared dead. */
-  private async get<T>(url: string, prefer: string[], signal: AbortSignal): Promise<DeltaResponse<T>> {
+  private get<T>(url: string, prefer: string[], signal: AbortSignal): Promise<DeltaResponse<T>> {
+    return this.send<DeltaResponse<T>>('GET', url, signal, undefined, prefer);
+  }
+
+  /** One request; a refused access token is renewed once before the grant is declared dead. */
+  private async send<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, signal: AbortSignal, body?: unknown, prefer: string[] = []): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       // A dead refresh token throws ReauthRequiredError here, before any request.
       const token = await this.options.accessToken(attempt > 0);
       try {
-        return await withToken(this.client.api(url), token).header('Prefer', prefer.join(', ')).option('signal', signal).get() as DeltaResponse<T>;
+        const request = withToken(this.client.api(url), token).option('signal', signal);
+        if (prefer.length > 0) request.header('Prefer', prefer.join(', '));
+        switch (method) {
+          case 'GET': return await request.get() as T;
+          case 'POST': return await request.post(body) as T;
+          case 'PATCH': return await request.patch(body) as T;
+          case 'DELETE': return await request.delete() as T;
+        }
       } catch (error) {
         const mapped = classifyGraphError(error);
         if (mapped instanceof ReauthRequiredError && attempt === 0) continue;

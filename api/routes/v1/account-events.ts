@@ -1,0 +1,117 @@
+// The account's live feed as server-sent events: what the sync applied (messages, folders, mailbox
+// status), in order, each with its event id. A reconnecting client sends Last-Event-ID (or
+// ?lastEventId=) and misses nothing still kept; a new one gets `hello` with the current id and then what
+// follows. A browser authenticates with a stream cookie from POST …/events/session, never a key in a URL.
+import { createRoute, z } from '@hono/zod-openapi';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import { findAccount } from '../../../lib/accounts/accounts.js';
+import { eventsAfter, latestEventId, oldestEventId } from '../../../lib/mailbox-sync/events.js';
+import { ownerOf } from '../../auth/owner.js';
+import { issueStreamCookie } from '../../auth/stream-cookie.js';
+import type { AppDeps, Principal } from '../../context.js';
+import { AppError, errorResponses } from '../../errors.js';
+import { accountIdParam } from '../../mailboxes/schemas.js';
+import { createRouter } from '../../openapi.js';
+
+const security = [{ bearerAuth: [] }];
+const KEEPALIVE_MS = 15_000;
+const BATCH = 500;
+
+async function ownedAccountId(deps: AppDeps, principal: Principal | undefined, id: string): Promise<string> {
+  const account = await findAccount(deps.db, ownerOf(principal), id);
+  if (!account) throw new AppError('not_found', `no account ${id}`);
+  return account.id;
+}
+
+/** Wakes a stream when its account gets events; a wake that comes while it is busy is not lost. */
+function wakeable() {
+  let pending = false;
+  let resolve: (() => void) | undefined;
+  return {
+    wake: () => { pending = true; resolve?.(); },
+    wait: async (ms: number): Promise<void> => {
+      if (pending) { pending = false; return; }
+      await new Promise<void>((r) => {
+        resolve = r;
+        setTimeout(r, ms).unref();
+      });
+      resolve = undefined;
+      pending = false;
+    },
+  };
+}
+
+async function pump(deps: AppDeps, accountId: string, from: number | undefined, stream: SSEStreamingApi): Promise<void> {
+  const signal = wakeable();
+  const unsubscribe = await deps.events.subscribe(accountId, signal.wake);
+  stream.onAbort(unsubscribe);
+  try {
+    let last: number;
+    if (from === undefined) {
+      last = await latestEventId(deps.db, accountId);
+      await stream.writeSSE({ event: 'hello', id: String(last), data: JSON.stringify({ accountId, lastEventId: last }), retry: 2_000 });
+    } else {
+      last = from;
+      const oldest = await oldestEventId(deps.db, accountId);
+      // Events after `from` were dropped by retention: the client must reload instead of replaying.
+      if (oldest !== undefined && oldest > from + 1) {
+        last = oldest - 1;
+        await stream.writeSSE({ event: 'reset', id: String(last), data: JSON.stringify({ accountId, reason: 'events since your last one are no longer kept' }) });
+      }
+    }
+    while (!stream.aborted) {
+      const batch = await eventsAfter(deps.db, accountId, last, BATCH);
+      for (const event of batch) {
+        await stream.writeSSE({ event: event.type, id: String(event.id), data: JSON.stringify(event.data) });
+        last = event.id;
+      }
+      if (batch.length === BATCH) continue;
+      await signal.wait(KEEPALIVE_MS);
+      // A comment line keeps proxies from closing an idle stream.
+      if (!stream.aborted) await stream.write(': keepalive\n\n');
+    }
+  } finally {
+    unsubscribe();
+  }
+}
+
+export const accountEventRoutes = createRouter()
+  .openapi(createRoute({
+    method: 'post', path: '/v1/accounts/{id}/events/session', tags: ['Accounts'], operationId: 'openAccountEventSession', security,
+    summary: "A stream cookie for the account's live feed, for browsers (EventSource cannot send an Authorization header)",
+    description: 'Sets an HttpOnly, SameSite=Strict cookie scoped to /v1/accounts/{id}/events, valid for an hour; it dies with the API key that asked for it.',
+    request: { params: accountIdParam },
+    responses: {
+      200: { description: 'Cookie set', content: { 'application/json': { schema: z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() }) } } },
+      400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
+    },
+  }), async (c) => {
+    const accountId = await ownedAccountId(c.var.deps, c.var.principal, c.req.valid('param').id);
+    const cookie = issueStreamCookie(c.var.deps.config, accountId, ownerOf(c.var.principal));
+    c.header('Set-Cookie', cookie.header);
+    return c.json({ expiresAt: cookie.expiresAt.toISOString(), eventsUrl: `/v1/accounts/${accountId}/events` }, 200);
+  })
+  .openapi(createRoute({
+    method: 'get', path: '/v1/accounts/{id}/events', tags: ['Accounts'], operationId: 'streamAccountEvents', security,
+    summary: "The account's live feed (server-sent events): messages, folders and mailbox status as the sync applies them",
+    description: 'Events: `hello` (a new stream: the current event id), `messages` ({mailboxId, upserted: [message summaries], removed: [ids]}), `folders` ({mailboxId, changed: [{id, name}], removed: [ids]}), `mailbox` (status and progress), `reload` (documents went that no event names: reload the list), `reset` (events since Last-Event-ID are gone: reload). Authenticate with a Bearer key or the stream cookie from POST …/events/session.',
+    request: {
+      params: accountIdParam,
+      query: z.object({ lastEventId: z.coerce.number().int().min(0).optional().openapi({ description: 'As the Last-Event-ID header, for clients that reconnect by hand' }) }),
+      headers: z.object({ 'last-event-id': z.string().regex(/^\d{1,18}$/).optional() }),
+    },
+    responses: {
+      200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
+      400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
+    },
+  }), async (c) => {
+    const { deps } = c.var;
+    const accountId = await ownedAccountId(deps, c.var.principal, c.req.valid('param').id);
+    const header = c.req.valid('header')['last-event-id'];
+    const from = header !== undefined ? Number(header) : c.req.valid('query').lastEventId;
+    c.var.logger.info({ accountId, from: from ?? null }, 'event stream opened');
+    return streamSSE(c, (stream) => pump(deps, accountId, from, stream), (error) => {
+      c.var.logger.warn({ err: error, accountId }, 'event stream ended with an error');
+      return Promise.resolve();
+    });
+  });

@@ -1,0 +1,87 @@
+// Push for one mailbox's workflow: keeps a Graph subscription alive (created, renewed before it expires,
+// created again after it is removed) and says whether push is healthy, so polling can slow to a safety
+// net. Deterministic workflow code: it only schedules activities and reads workflow time.
+import type { SubscriptionOutcome, SyncSettings } from '../activities/mailbox-sync.js';
+
+export interface PushState { subscriptionId: string | null; expiresAt: number | null; retryAt: number }
+export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
+
+interface PushActivities {
+  ensureSubscription(input: { mailboxId: string; discard?: string }): Promise<SubscriptionOutcome>;
+  renewSubscription(input: { mailboxId: string; subscriptionId: string }): Promise<SubscriptionOutcome>;
+}
+
+export class MailboxPush {
+  private state: PushState;
+  private renewNow = false;
+  /** A subscription Graph removed: never to be reused from the record. */
+  private discarded: string | undefined;
+
+  constructor(private readonly settings: SyncSettings['push'], carried: PushState | undefined) {
+    this.state = carried ?? { subscriptionId: null, expiresAt: null, retryAt: 0 };
+  }
+
+  /** A live subscription: notifications arrive, so the folders' polls are only a safety net. */
+  healthy(now: number): boolean {
+    return this.settings !== null && this.state.subscriptionId !== null && (this.state.expiresAt ?? 0) > now;
+  }
+
+  /** The poll interval for caught-up folders. */
+  pollIntervalMs(now: number, pollingOnlyMs: number): number {
+    return this.healthy(now) ? this.settings!.pollIntervalMs : pollingOnlyMs;
+  }
+
+  /** When upkeep (a subscribe or a renewal) is due, or undefined when push is off. */
+  dueAt(): number | undefined {
+    if (this.settings === null) return undefined;
+    if (this.state.subscriptionId === null || this.state.expiresAt === null) return this.state.retryAt;
+    const renewal = this.state.expiresAt - this.settings.renewBeforeMs;
+    return this.renewNow ? Math.min(this.state.retryAt, renewal) : renewal;
+  }
+
+  /** Runs the upkeep that is due; answers `reauth` when the grant is gone (the workflow waits for a re-link). */
+  async upkeep(activities: PushActivities, mailboxId: string, now: () => number): Promise<{ reauth?: string; failed?: string }> {
+    const { subscriptionId } = this.state;
+    const outcome = subscriptionId === null
+      ? await activities.ensureSubscription({ mailboxId, ...(this.discarded ? { discard: this.discarded } : {}) })
+      : await activities.renewSubscription({ mailboxId, subscriptionId });
+    this.renewNow = false;
+    switch (outcome.outcome) {
+      case 'subscribed':
+        this.state = { subscriptionId: outcome.subscriptionId, expiresAt: outcome.expiresAt, retryAt: 0 };
+        this.discarded = undefined;
+        return {};
+      case 'gone':
+        this.state = { subscriptionId: null, expiresAt: null, retryAt: now() };
+        return {};
+      case 'unavailable':
+        this.state = { subscriptionId: null, expiresAt: null, retryAt: now() + this.settings!.retryMs };
+        return { failed: outcome.reason };
+      case 'reauth':
+        this.state = { subscriptionId: null, expiresAt: null, retryAt: now() };
+        return { reauth: outcome.reason };
+    }
+  }
+
+  /** A failed upkeep (its activity gave up): try again later, polling meanwhile. */
+  failed(now: number): void {
+    this.state = { ...this.state, retryAt: now + this.settings!.retryMs };
+    this.renewNow = this.state.subscriptionId !== null;
+  }
+
+  /** Graph's lifecycle events; each one also warrants a full round (what was missed is read by delta). */
+  lifecycle(event: LifecycleEvent, now: number): void {
+    if (event === 'reauthorizationRequired') {
+      this.renewNow = true;
+      this.state = { ...this.state, retryAt: now };
+    }
+    if (event === 'subscriptionRemoved') {
+      this.discarded = this.state.subscriptionId ?? undefined;
+      this.state = { subscriptionId: null, expiresAt: null, retryAt: now };
+    }
+  }
+
+  carry(): PushState {
+    return this.state;
+  }
+}
