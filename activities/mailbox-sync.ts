@@ -9,7 +9,7 @@ import type { MailProviders } from '../lib/mailbox-sync/providers.js';
 import { CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, SubscriptionGoneError, ThrottledError, type MailProvider, type ProviderMessage } from '../lib/mailbox-sync/provider.js';
 import {
   addPendingRemovals, clearSweep, deleteFolder, dropPendingRemovals, findMailbox, listFolders, nextSyncSeq, pendingRemovalsOf,
-  deleteMailboxRow, recordProgress, resetAllCursors, resetFolderCursor, saveFolderCursor, saveMessageCursor, upsertFolders, type MailboxRow, type MailboxStatus,
+  deleteMailboxRow, recordPage, recordProgress, resetAllCursors, resetFolderCursor, saveFolderCursor, upsertFolders, type MailboxRow, type MailboxStatus,
 } from '../lib/mailbox-sync/sync-state.js';
 import { tokenCacheName } from '../lib/mailbox-sync/outlook/token-cache.js';
 import { appendEvent, pruneEvents, summarize } from '../lib/mailbox-sync/events.js';
@@ -175,11 +175,12 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       const seq = await nextSyncSeq(db);
       const docs = page.changed.map((m) => toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }));
       const { written, stale, applied } = docs.length > 0 ? await sync.index.upsertMessages(docs) : { written: 0, stale: 0, applied: [] };
-      if (applied.length > 0) {
-        await appendEvent(db, input.accountId, { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } });
-      }
       await addPendingRemovals(db, mailbox.id, input.folderId, page.removed, seq);
-      const sweepBelow = await saveMessageCursor(db, { mailboxId: mailbox.id, folderId: input.folderId, cursor: page.cursor, caughtUp: page.caughtUp, fresh: input.cursor === null, seq, written });
+      const sweepBelow = await recordPage(db, {
+        mailboxId: mailbox.id, accountId: input.accountId, folderId: input.folderId, cursor: page.cursor, caughtUp: page.caughtUp,
+        fresh: input.cursor === null, seq, written,
+        event: applied.length > 0 ? { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } } : undefined,
+      });
       if (sweepBelow !== null) {
         const swept = await sync.index.sweepFolder(mailbox.id, input.folderId, sweepBelow);
         await clearSweep(db, mailbox.id, input.folderId);

@@ -109,7 +109,7 @@ export const configSchema = z.object({
   /** Seconds between delta rounds of a mailbox's folders in steady state. */
   SYNC_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(30),
   /** Messages per Graph delta page (`Prefer: odata.maxpagesize`). */
-  SYNC_PAGE_SIZE: z.coerce.number().int().min(1).max(1_000).default(200),
+  SYNC_PAGE_SIZE: z.coerce.number().int().min(1).max(1_000).default(500),
   /** Graph requests in flight per mailbox (Outlook allows 4). */
   SYNC_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(4).default(4),
   /** Workflow history events before a mailbox's workflow continues as new. */

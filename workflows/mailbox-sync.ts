@@ -5,7 +5,7 @@
 // after every folder has been read again (a move is a removal in one folder and an addition in
 // another). Signals pause, resume, resync, relink, unlink and sync it now; `progress` reports it; it
 // continues as new before its history grows large, reloading its cursors from PostgreSQL.
-import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { MailboxSyncActivities, PublishInput, SyncState } from '../activities/mailbox-sync.js';
 import { MailboxPush, type LifecycleEvent, type PushState } from './mailbox-sync-push.js';
 import { FOLDER_LIST, newTask, nextDue, pickDue, RequestBudget, resolvableRemovals, type PendingRemoval, type SyncTask } from './mailbox-sync-schedule.js';
@@ -61,6 +61,7 @@ export interface MailboxSyncInput {
 }
 
 const BACKOFF_MS = [5_000, 15_000, 60_000, 300_000, 900_000];
+/** Progress is published at most this often while pages complete (and at once on a phase change). */
 const PUBLISH_EVERY_MS = 2_000;
 
 /** The innermost message of an activity failure, for the progress and the mailbox document. */
@@ -328,6 +329,20 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     }
   };
 
+  /**
+   * One timer for the next deadline, armed only when the deadline moves earlier: re-arming it on every turn
+   * would add two history events per page. A timer that fires for a deadline since moved just wakes the loop.
+   */
+  let armedAt: number | undefined;
+  const armTimer = (at: number) => {
+    if (armedAt !== undefined && armedAt <= at) return;
+    armedAt = at;
+    void sleep(Math.max(at - Date.now(), 1)).then(() => {
+      if (armedAt === at) armedAt = undefined;
+      wake = true;
+    });
+  };
+
   const historyFull = () => workflowInfo().historyLength >= settings.historyEventsPerRun || workflowInfo().continueAsNewSuggested;
 
   for (;;) {
@@ -358,13 +373,9 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     const pushDue = canDispatch && !pushBusy && inFlight < settings.lanes ? push.dueAt() : undefined;
     const firstDue = Math.min(taskDue ?? Infinity, pushDue ?? Infinity);
     // Something is due but the request budget is spent: come back when a token is there.
-    const due = firstDue === Infinity ? undefined : Math.max(firstDue, budget.nextAt(Date.now()));
-    const waitMs = due === undefined ? undefined : Math.max(due - Date.now(), 1);
-    // While dirty, come back to publish progress even if no page completes.
-    const publishIn = dirty ? Math.max(lastPublishAt + PUBLISH_EVERY_MS - Date.now(), 1) : undefined;
-    const timeout = waitMs === undefined ? publishIn : publishIn === undefined ? waitMs : Math.min(waitMs, publishIn);
-    if (timeout === undefined) await condition(() => wake);
-    else await condition(() => wake, timeout);
+    if (firstDue !== Infinity) armTimer(Math.max(firstDue, budget.nextAt(Date.now())));
+    // Page completions and signals wake the loop too; progress is published as they come.
+    await condition(() => wake);
   }
 
   if (unlinkRequested) {

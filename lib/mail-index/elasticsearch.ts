@@ -26,6 +26,8 @@ type Operation = estypes.BulkOperationContainer | MessageDoc;
 type Outcome = 'done' | 'conflict' | 'missing';
 
 const SCAN_PAGE_SIZE = 1_000;
+/** Documents per _bulk request when a page is split (an index action and its document are two operations). */
+const BULK_CHUNK_DOCS = 250;
 const MGET_CHUNK_SIZE = 1_000;
 /** Folders per mailbox that folderCounts reports (a terms aggregation needs a bound). */
 const MAX_FOLDERS = 10_000;
@@ -98,7 +100,10 @@ export class ElasticsearchMailIndex implements MailIndex {
       { index: { _id: messageDocId(doc.mailboxId, doc.messageId), routing: doc.mailboxId, version, version_type: 'external_gte' } },
       doc,
     ] satisfies Operation[]);
-    const outcomes = await this.bulk(operations);
+    // A page goes as a few concurrent _bulk requests: one request is indexed by one write thread, and a
+    // big folder's pages come one after another, so splitting them is what lets indexing use every core.
+    const parts = chunks(operations, BULK_CHUNK_DOCS * 2);
+    const outcomes = (await Promise.all(parts.map((part) => this.bulk(part)))).flat();
     const result: UpsertResult = { written: 0, stale: olderCopies, applied: [] };
     outcomes.forEach((outcome, i) => {
       if (outcome === 'done') {

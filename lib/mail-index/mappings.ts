@@ -27,9 +27,8 @@ export const NO_DATE_SORT_VALUE = -8_640_000_000_000_001;
 const keyword: estypes.MappingProperty = { type: 'keyword' };
 /** For provider strings never sorted on: an overlong one stays in _source unindexed instead of failing the page. */
 const providerKeyword: estypes.MappingProperty = { type: 'keyword', ignore_above: 1_024 };
-const recipient: estypes.MappingProperty = {
-  properties: { name: { type: 'text' }, address: { type: 'keyword', ignore_above: 256 } },
-};
+/** Shown, never searched: kept in _source only, so indexing a page analyses no more text than search needs. */
+const shownOnly: estypes.MappingProperty = { type: 'object', enabled: false };
 
 export const messageMappings: estypes.MappingTypeMapping = {
   dynamic: 'strict',
@@ -49,12 +48,12 @@ export const messageMappings: estypes.MappingTypeMapping = {
         address: { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } },
       },
     },
-    to: recipient,
-    cc: recipient,
+    to: shownOnly,
+    cc: shownOnly,
     receivedAt: { type: 'date' },
     isRead: { type: 'boolean' },
     flagStatus: keyword,
-    bodyPreview: { type: 'text' },
+    bodyPreview: { type: 'text', index: false },
     conversationId: providerKeyword,
     internetMessageId: providerKeyword,
     hasAttachments: { type: 'boolean' },

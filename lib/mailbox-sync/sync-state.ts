@@ -2,7 +2,8 @@
 // re-read, never lost mail), pending removals, and the mailbox's status and counters.
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { mailboxes, mailboxFolders, mailPendingRemovals } from '../../db/schema/index.js';
+import { mailboxEvents, mailboxes, mailboxFolders, mailPendingRemovals } from '../../db/schema/index.js';
+import { EVENTS_CHANNEL, type MailboxEvent } from './events.js';
 
 export type MailboxRow = typeof mailboxes.$inferSelect;
 export type MailboxStatus = MailboxRow['status'];
@@ -42,20 +43,32 @@ export async function saveFolderCursor(db: Database, mailboxId: string, cursor: 
 }
 
 /**
- * Records a message page: the folder's new cursor, and on a fresh delta's first page the write number
- * below which this folder's documents become leftovers. Returns the sweep threshold once the round has
- * caught up (null when there is nothing to sweep).
+ * Records a message page in one statement: the folder's new cursor (and, on a fresh delta's first page,
+ * the write number below which this folder's documents become leftovers), the mailbox's counter, and the
+ * live-feed event with its notification. Returns the sweep threshold once the round has caught up.
  */
-export async function saveMessageCursor(db: Database, input: { mailboxId: string; folderId: string; cursor: string; caughtUp: boolean; fresh: boolean; seq: number; written: number }): Promise<number | null> {
-  const [row] = await db.update(mailboxFolders).set({
-    cursor: input.cursor, cursorKind: input.caughtUp ? 'delta' : 'next', updatedAt: new Date(),
-    ...(input.fresh ? { sweepBelowSeq: input.seq } : {}),
-    ...(input.caughtUp ? { initialDone: true } : {}),
-  }).where(and(eq(mailboxFolders.mailboxId, input.mailboxId), eq(mailboxFolders.folderId, input.folderId))).returning({ sweepBelowSeq: mailboxFolders.sweepBelowSeq });
-  if (input.written > 0) {
-    await db.update(mailboxes).set({ messagesIndexed: sql`${mailboxes.messagesIndexed} + ${input.written}` }).where(eq(mailboxes.id, input.mailboxId));
-  }
-  return input.caughtUp ? row?.sweepBelowSeq ?? null : null;
+export async function recordPage(db: Database, input: {
+  mailboxId: string; accountId: string; folderId: string; cursor: string; caughtUp: boolean; fresh: boolean; seq: number; written: number;
+  event: MailboxEvent | undefined;
+}): Promise<number | null> {
+  const f = mailboxFolders;
+  const [row] = await db.execute<{ sweep_below_seq: string | null }>(sql`
+    with folder as (
+      update ${f} set cursor = ${input.cursor}, cursor_kind = ${input.caughtUp ? 'delta' : 'next'}, updated_at = now(),
+        sweep_below_seq = case when ${input.fresh} then ${input.seq}::bigint else ${f.sweepBelowSeq} end,
+        initial_done = ${f.initialDone} or ${input.caughtUp}
+      where ${f.mailboxId} = ${input.mailboxId} and ${f.folderId} = ${input.folderId}
+      returning ${f.sweepBelowSeq}),
+    counted as (
+      update ${mailboxes} set messages_indexed = ${mailboxes.messagesIndexed} + ${input.written}
+      where ${mailboxes.id} = ${input.mailboxId} and ${input.written} > 0 returning 1),
+    appended as (
+      insert into ${mailboxEvents} (account_id, mailbox_id, type, data)
+      select ${input.accountId}, ${input.mailboxId}, ${input.event?.type ?? ''}, ${JSON.stringify(input.event?.data ?? {})}::jsonb
+      where ${input.event !== undefined} returning account_id),
+    notified as (select pg_notify(${EVENTS_CHANNEL}, account_id) from appended)
+    select (select sweep_below_seq from folder)::text as sweep_below_seq, (select count(*) from notified) as notified, (select count(*) from counted) as counted`);
+  return input.caughtUp && row?.sweep_below_seq ? Number(row.sweep_below_seq) : null;
 }
 
 export async function clearSweep(db: Database, mailboxId: string, folderId: string): Promise<void> {

@@ -79,6 +79,9 @@ export async function ensureTemporal(options: TemporalOptions): Promise<Temporal
     // dispatcher at an even pace, instead of split across partitions that dispatch in bursts.
     '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
     '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
+    // An activity on the workflow's own queue (a mailbox's page) goes straight back to the worker that
+    // scheduled it, skipping a round through matching (as deploy/temporal/dynamicconfig.yaml does).
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
   ];
   const proc: ManagedProcess = startProcess('temporal', cli, args, { logDir: join(options.dataDir, 'logs') });
   await waitUntil(`Temporal at ${address}`, () => reachable(address), { timeoutMs: 90_000, process: proc });
