@@ -113,7 +113,7 @@ export const configSchema = z.object({
   /** Graph requests in flight per mailbox (Outlook allows 4). */
   SYNC_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(4).default(4),
   /** Workflow history events before a mailbox's workflow continues as new. */
-  SYNC_HISTORY_EVENTS_PER_RUN: z.coerce.number().int().min(100).max(40_000).default(5_000),
+  SYNC_HISTORY_EVENTS_PER_RUN: z.coerce.number().int().min(100).max(40_000).default(2_000),
   GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   /** Mailbox workflows a sync worker keeps in memory between wakes; the rest are replayed when they wake. */
   SYNC_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
@@ -123,7 +123,7 @@ export const configSchema = z.object({
    */
   GRAPH_NOTIFICATION_URL: optionalUrl,
   /** Seconds between delta rounds of a caught-up folder while push is healthy: the safety net for lost notifications. */
-  SYNC_PUSH_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(900),
+  SYNC_PUSH_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(3_600),
   /** A subscription's lifetime (Graph allows 4,230 minutes for mail), and how long before expiry it is renewed. */
   GRAPH_SUBSCRIPTION_SECONDS: z.coerce.number().int().min(10).max(253_800).default(252_000),
   GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS: z.coerce.number().int().min(5).default(3_600),

@@ -39,32 +39,34 @@ export function newTask(key: string, name: string, state: { cursor: string | nul
 }
 
 /**
- * When the task should next read a page (workflow time); a time at or before now means now.
- * Mid-round tasks are due at once; caught-up ones after the poll interval, or at once when a round was
- * asked for (syncNow, a removal to confirm, a resume) after their last round began.
+ * When the task should next read a page (workflow time; Infinity: not until a round is asked for).
+ * Mid-round tasks are due at once. Caught-up ones wait for the next mailbox round (the poll timer,
+ * syncNow, a removal to confirm, a resume): rounds are per mailbox, so an idle mailbox wakes once per
+ * interval for all its folders, and folders that finished their initial sync are still polled every
+ * round while others sync.
  */
-export function dueAt(task: SyncTask, pollIntervalMs: number, roundWantedTick: number): number {
+export function dueAt(task: SyncTask, roundWantedTick: number): number {
   if (!task.caughtUp) return task.readyAt;
   if (task.completedRoundStartTick === null || roundWantedTick > task.completedRoundStartTick) return task.readyAt;
-  return Math.max(task.readyAt, (task.caughtUpAt ?? 0) + pollIntervalMs);
+  return Infinity;
 }
 
 /** The tasks to dispatch now, most overdue first (so folders mid-initial-sync take turns with polls). */
-export function pickDue(tasks: Iterable<SyncTask>, now: number, slots: number, pollIntervalMs: number, roundWantedTick: number): SyncTask[] {
+export function pickDue(tasks: Iterable<SyncTask>, now: number, slots: number, roundWantedTick: number): SyncTask[] {
   if (slots <= 0) return [];
   return [...tasks]
-    .filter((t) => !t.inFlight && dueAt(t, pollIntervalMs, roundWantedTick) <= now)
-    .sort((a, b) => dueAt(a, pollIntervalMs, roundWantedTick) - dueAt(b, pollIntervalMs, roundWantedTick) || (a.key === FOLDER_LIST ? -1 : b.key === FOLDER_LIST ? 1 : 0))
+    .filter((t) => !t.inFlight && dueAt(t, roundWantedTick) <= now)
+    .sort((a, b) => dueAt(a, roundWantedTick) - dueAt(b, roundWantedTick) || (a.key === FOLDER_LIST ? -1 : b.key === FOLDER_LIST ? 1 : 0))
     .slice(0, slots);
 }
 
-/** The earliest due time among tasks not in flight, or undefined if there are none. */
-export function nextDue(tasks: Iterable<SyncTask>, pollIntervalMs: number, roundWantedTick: number): number | undefined {
+/** The earliest due time among tasks not in flight, or undefined if none is due before the next round. */
+export function nextDue(tasks: Iterable<SyncTask>, roundWantedTick: number): number | undefined {
   let earliest: number | undefined;
   for (const t of tasks) {
     if (t.inFlight) continue;
-    const due = dueAt(t, pollIntervalMs, roundWantedTick);
-    if (earliest === undefined || due < earliest) earliest = due;
+    const due = dueAt(t, roundWantedTick);
+    if (due !== Infinity && (earliest === undefined || due < earliest)) earliest = due;
   }
   return earliest;
 }

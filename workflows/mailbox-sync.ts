@@ -164,6 +164,9 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   for (const event of lifecycleBeforeStart) push.lifecycle(event, Date.now());
   const budget = new RequestBudget(settings.requestsPerSecond, settings.lanes, Date.now());
   const pollMs = () => push.pollIntervalMs(Date.now(), settings.pollIntervalMs);
+  /** When the last timed round started; the next starts one interval later (push healthy or not, as it is now). */
+  let lastTimedRoundAt = Date.now();
+  const nextRoundAt = () => lastTimedRoundAt + pollMs();
   const pages = proxyActivities<MailboxSyncActivities>({
     startToCloseTimeout: settings.pageTimeoutMs, heartbeatTimeout: settings.heartbeatTimeoutMs,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: ['MailboxNotFound', 'ProviderRequestRefused'] },
@@ -360,7 +363,11 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     const canDispatch = !paused && !reauth && !resyncRequested && !draining;
     if (canDispatch) {
       if (!pushBusy && (push.dueAt() ?? Infinity) <= Date.now() && inFlight < settings.lanes && budget.take(Date.now())) keepPushAlive();
-      for (const task of pickDue(tasks.values(), Date.now(), settings.lanes - inFlight, pollMs(), roundWantedTick)) {
+      if (Date.now() >= nextRoundAt()) {
+        roundWantedTick = ++tick;
+        lastTimedRoundAt = Date.now();
+      }
+      for (const task of pickDue(tasks.values(), Date.now(), settings.lanes - inFlight, roundWantedTick)) {
         if (!budget.take(Date.now())) break;
         dispatch(task);
       }
@@ -369,9 +376,9 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     if (publishedPhase !== currentPhase() || (dirty && (inFlight === 0 || Date.now() - lastPublishAt >= PUBLISH_EVERY_MS))) publish();
 
     wake = false;
-    const taskDue = canDispatch && inFlight < settings.lanes ? nextDue(tasks.values(), pollMs(), roundWantedTick) : undefined;
+    const taskDue = canDispatch && inFlight < settings.lanes ? nextDue(tasks.values(), roundWantedTick) : undefined;
     const pushDue = canDispatch && !pushBusy && inFlight < settings.lanes ? push.dueAt() : undefined;
-    const firstDue = Math.min(taskDue ?? Infinity, pushDue ?? Infinity);
+    const firstDue = Math.min(taskDue ?? Infinity, pushDue ?? Infinity, canDispatch ? nextRoundAt() : Infinity);
     // Something is due but the request budget is spent: come back when a token is there.
     if (firstDue !== Infinity) armTimer(Math.max(firstDue, budget.nextAt(Date.now())));
     // Page completions and signals wake the loop too; progress is published as they come.

@@ -2,43 +2,41 @@
 import { describe, expect, it } from 'vitest';
 import { dueAt, FOLDER_LIST, newTask, nextDue, pickDue, RequestBudget, resolvableRemovals, type SyncTask } from '../../workflows/mailbox-sync-schedule.js';
 
-const INTERVAL = 30_000;
 const task = (key: string, patch: Partial<SyncTask> = {}): SyncTask => ({ ...newTask(key, key, { cursor: null, caughtUp: false, initialDone: false }, 0), ...patch });
 const caughtUp = (key: string, roundTick: number, at: number, patch: Partial<SyncTask> = {}) =>
   task(key, { cursor: 'delta', caughtUp: true, initialDone: true, completedRoundStartTick: roundTick, caughtUpAt: at, readyAt: at, ...patch });
 
 describe('due times', () => {
-  it('reads a folder mid-round at once, a caught-up one after the poll interval', () => {
-    expect(dueAt(task('a', { cursor: 'next', readyAt: 500 }), INTERVAL, 0)).toBe(500);
-    expect(dueAt(caughtUp('b', 3, 1_000), INTERVAL, 0)).toBe(31_000);
-  });
-
-  it('reads a caught-up folder at once when a round was asked for after its last round began', () => {
-    expect(dueAt(caughtUp('b', 3, 1_000), INTERVAL, 4)).toBe(1_000);
-    expect(dueAt(caughtUp('b', 5, 1_000), INTERVAL, 4)).toBe(31_000);
+  it('reads a folder mid-round at once, and a caught-up one only when a round is asked for after its last', () => {
+    expect(dueAt(task('a', { cursor: 'next', readyAt: 500 }), 0)).toBe(500);
+    expect(dueAt(caughtUp('b', 3, 1_000), 3)).toBe(Infinity);
+    expect(dueAt(caughtUp('b', 3, 1_000), 4)).toBe(1_000);
+    expect(dueAt(task('fresh', { readyAt: 5 }), 0)).toBe(5); // never read: due at once
   });
 
   it('waits out a backoff even when a round is wanted', () => {
-    expect(dueAt(caughtUp('b', 3, 1_000, { readyAt: 60_000 }), INTERVAL, 9)).toBe(60_000);
-    expect(dueAt(task('a', { cursor: 'next', readyAt: 60_000 }), INTERVAL, 0)).toBe(60_000);
+    expect(dueAt(caughtUp('b', 3, 1_000, { readyAt: 60_000 }), 9)).toBe(60_000);
+    expect(dueAt(task('a', { cursor: 'next', readyAt: 60_000 }), 0)).toBe(60_000);
   });
 
   it('picks the most overdue first, the folder list before folders at the same time, never one in flight, and at most the free slots', () => {
     const tasks = [task('x', { readyAt: 50 }), task(FOLDER_LIST, { readyAt: 50 }), task('y', { readyAt: 10 }), task('z', { readyAt: 0, inFlight: true }), caughtUp('w', 1, 0)];
-    expect(pickDue(tasks, 100, 4, INTERVAL, 0).map((t) => t.key)).toEqual(['y', FOLDER_LIST, 'x']);
-    expect(pickDue(tasks, 100, 1, INTERVAL, 0).map((t) => t.key)).toEqual(['y']);
-    expect(pickDue(tasks, 100, 0, INTERVAL, 0)).toEqual([]);
-    expect(nextDue([caughtUp('w', 1, 0), caughtUp('v', 1, 5_000)], INTERVAL, 0)).toBe(30_000);
-    expect(nextDue([task('z', { inFlight: true })], INTERVAL, 0)).toBeUndefined();
+    expect(pickDue(tasks, 100, 4, 1).map((t) => t.key)).toEqual(['y', FOLDER_LIST, 'x']);
+    expect(pickDue(tasks, 100, 4, 2).map((t) => t.key)).toEqual(['w', 'y', FOLDER_LIST, 'x']); // a round: w too
+    expect(pickDue(tasks, 100, 1, 1).map((t) => t.key)).toEqual(['y']);
+    expect(pickDue(tasks, 100, 0, 1)).toEqual([]);
+    expect(nextDue([caughtUp('w', 1, 0), task('v', { cursor: 'next', readyAt: 5_000 })], 1)).toBe(5_000);
+    expect(nextDue([caughtUp('w', 1, 0)], 1)).toBeUndefined(); // nothing before the next round
+    expect(nextDue([task('z', { inFlight: true })], 0)).toBeUndefined();
   });
 
-  it('lets a folder in its initial sync and a caught-up folder take turns: each page sends a folder to the back', () => {
+  it('lets a folder in its initial sync and caught-up folders take turns when a round comes: each page sends a folder to the back', () => {
     const big = task('big', { cursor: 'next', readyAt: 100 });
     const small = caughtUp('small', 1, 0);
-    // The small folder's poll is due at 30 s; the big folder's next page became ready at 100 ms.
-    expect(pickDue([big, small], 30_500, 1, INTERVAL, 0).map((t) => t.key)).toEqual(['big']);
+    expect(pickDue([big, small], 30_500, 1, 1).map((t) => t.key)).toEqual(['big']);
+    // The round timer fired (round 2): the small folder, ready since 0, goes before the big one's next page.
     big.readyAt = 30_400;
-    expect(pickDue([big, small], 30_500, 1, INTERVAL, 0).map((t) => t.key)).toEqual(['small']);
+    expect(pickDue([big, small], 30_500, 1, 2).map((t) => t.key)).toEqual(['small']);
   });
 });
 
