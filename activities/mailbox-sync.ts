@@ -65,6 +65,8 @@ export interface PublishInput {
 export interface MailboxSyncDeps { index: MailIndex; providers: MailProviders }
 
 const MAX_ERRORS = 10;
+/** Pages this small are incremental changes: made searchable before they are announced on the live feed. */
+const SMALL_PAGE = 50;
 const HEARTBEAT_TIMEOUT_MS = 10_000;
 
 /** Heartbeats while `work` runs, so a page whose worker died is retried after the heartbeat timeout, not the whole page timeout. */
@@ -174,7 +176,9 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       // Stamped after the response arrived: any later removal carries a higher number than these documents.
       const seq = await nextSyncSeq(db);
       const docs = page.changed.map((m) => toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }));
-      const { written, stale, applied } = docs.length > 0 ? await sync.index.upsertMessages(docs) : { written: 0, stale: 0, applied: [] };
+      const { written, stale, applied } = docs.length > 0
+        ? await sync.index.upsertMessages(docs, { visibleNow: docs.length <= SMALL_PAGE })
+        : { written: 0, stale: 0, applied: [] };
       await addPendingRemovals(db, mailbox.id, input.folderId, page.removed, seq);
       const sweepBelow = await recordPage(db, {
         mailboxId: mailbox.id, accountId: input.accountId, folderId: input.folderId, cursor: page.cursor, caughtUp: page.caughtUp,
@@ -198,7 +202,7 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
      */
     async resolveRemovals(input: { mailboxId: string; accountId: string; seqs: number[] }): Promise<{ deleted: number }> {
       const candidates = await pendingRemovalsOf(db, input.mailboxId, input.seqs);
-      const deleted = candidates.length > 0 ? await sync.index.removeMessages(input.mailboxId, candidates) : [];
+      const deleted = candidates.length > 0 ? await sync.index.removeMessages(input.mailboxId, candidates, { visibleNow: candidates.length <= SMALL_PAGE }) : [];
       if (deleted.length > 0) await appendEvent(db, input.accountId, { type: 'messages', data: { mailboxId: input.mailboxId, upserted: [], removed: deleted } });
       await dropPendingRemovals(db, input.mailboxId, input.seqs);
       return { deleted: deleted.length };
@@ -238,7 +242,8 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       await sync.index.putMailbox(doc);
       await appendEvent(db, row.accountId, { type: 'mailbox', data: {
         mailboxId: row.id, address: row.address, status: row.status, phase: input.phase, foldersTotal: row.foldersTotal, foldersSynced: row.foldersSynced,
-        messagesIndexed: row.messagesIndexed, lastSyncAt: doc.lastSyncAt, lastError: row.lastError,
+        messagesIndexed: row.messagesIndexed, messagesInIndex: Object.values(counts).reduce((n, c) => n + c.total, 0),
+        lastSyncAt: doc.lastSyncAt, lastError: row.lastError,
       } });
     },
 
@@ -305,7 +310,7 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       await deleteMailboxRow(db, input.mailboxId);
       if (row) {
         await appendEvent(db, row.accountId, { type: 'mailbox', data: {
-          mailboxId: row.id, address: row.address, status: 'UNLINKED', phase: 'UNLINKED', foldersTotal: 0, foldersSynced: 0, messagesIndexed: 0, lastSyncAt: null, lastError: null,
+          mailboxId: row.id, address: row.address, status: 'UNLINKED', phase: 'UNLINKED', foldersTotal: 0, foldersSynced: 0, messagesIndexed: 0, messagesInIndex: 0, lastSyncAt: null, lastError: null,
         } });
       }
       sync.providers.forget(input.mailboxId);

@@ -93,6 +93,8 @@ try {
     WORKER_METRICS_PORT: process.env.WORKER_METRICS_PORT ?? String(apiPort + 1),
     PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? apiUrl,
     ...sims.env,
+    // Set (even empty, for polling only) it wins over the stack's own webhook URL.
+    GRAPH_NOTIFICATION_URL: process.env.GRAPH_NOTIFICATION_URL ?? sims.env.GRAPH_NOTIFICATION_URL,
   };
   if (existsSync(join(repoRoot, 'simulators', 'main.ts')) && process.env.SIMULATORS !== 'off') {
     startChild('simulators', 'simulators/main.ts', env);

@@ -4,16 +4,26 @@
 //             this process into a scratch index with the same mapping, a raw _bulk of the same documents:
 //             page after page as the sync sends a page (the limit for one folder read link after link),
 //             and four pages at once (what Elasticsearch takes from one process).
-// Usage: npx tsx bench/sync/run.ts [initial]
+//   propagation — BENCH_CHANGES (40) changes, one at a time, in a linked 150-message mailbox: the time from
+//             the simulator's answer to the change being in GET …/messages, and to its event on the account's
+//             SSE stream, p50/p99; held against 2 s with push, and the poll interval + 1 s without
+//             (run the stack with `GRAPH_NOTIFICATION_URL= npm start` for polling only).
+//   idle    — BENCH_MAILBOXES (5,000) linked mailboxes of 5 messages, all LIVE and idle: the sync worker's
+//             RSS, the CPU seconds per minute of the worker and of the Temporal server over BENCH_IDLE_SECONDS
+//             (120), and the propagation p99 of changes in random mailboxes among them.
+// Usage: npx tsx bench/sync/run.ts [initial|propagation|idle]
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
-import { pool, stackTarget } from '../lib.js';
+import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { openSse } from '../../test/helpers/sse.js';
+import { pool, stackTarget, summarise } from '../lib.js';
 
 const { apiUrl, apiKey } = stackTarget();
 const outlookUrl = process.env.OUTLOOK_SIM_URL ?? 'http://127.0.0.1:4030';
 const elasticsearchUrl = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
 const indexPrefix = process.env.ELASTICSEARCH_INDEX_PREFIX ?? 'mailflow';
-const pageSize = Number(process.env.SYNC_PAGE_SIZE ?? 200);
+const pageSize = Number(process.env.SYNC_PAGE_SIZE ?? 500);
 const auth = { authorization: `Bearer ${apiKey}` };
 
 async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
@@ -23,25 +33,36 @@ async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
 }
 
 /** A simulated mailbox with `messages` messages, linked to a new local account through the OAuth dance. */
-async function linkMailbox(messages: number): Promise<{ mailboxId: string; accountId: string; address: string }> {
-  const address = `bench-${Date.now()}@contoso.example`;
-  await call(`${outlookUrl}/_control/mailboxes`, { method: 'POST', body: JSON.stringify({ address, messages }) });
+/** The OAuth dance for an existing simulated mailbox, with the simulator consenting by itself. */
+async function link(accountId: string, address: string): Promise<string> {
+  const { authorizationUrl } = await call<{ authorizationUrl: string }>(`${apiUrl}/v1/accounts/${accountId}/mailboxes/outlook`, {
+    method: 'POST', headers: auth, body: JSON.stringify({ callbackUrl: `${apiUrl}/web/`, loginHint: address }),
+  });
+  const consent = await fetch(authorizationUrl, { redirect: 'manual' });
+  const back = new URL(consent.headers.get('location')!);
+  const callback = await fetch(`${apiUrl}/v1/oauth/outlook/callback${back.search}`, { redirect: 'manual' });
+  const mailboxId = new URL(callback.headers.get('location') ?? 'http://x/').searchParams.get('mailboxId');
+  if (callback.status !== 302 || !mailboxId) throw new Error(`link failed: ${callback.status} ${await callback.text()}`);
+  return mailboxId;
+}
+
+async function withAutoConsent<T>(work: () => Promise<T>): Promise<T> {
   const before = await call<{ consent: string }>(`${outlookUrl}/_control/config`);
   await call(`${outlookUrl}/_control/config`, { method: 'PUT', body: JSON.stringify({ consent: 'auto' }) });
   try {
-    const account = await call<{ id: string }>(`${apiUrl}/v1/accounts`, { method: 'POST', headers: auth, body: JSON.stringify({ email: address }) });
-    const { authorizationUrl } = await call<{ authorizationUrl: string }>(`${apiUrl}/v1/accounts/${account.id}/mailboxes/outlook`, {
-      method: 'POST', headers: auth, body: JSON.stringify({ callbackUrl: `${apiUrl}/web/` }),
-    });
-    const consent = await fetch(authorizationUrl, { redirect: 'manual' });
-    const back = new URL(consent.headers.get('location')!);
-    const callback = await fetch(`${apiUrl}/v1/oauth/outlook/callback${back.search}`, { redirect: 'manual' });
-    const mailboxId = new URL(callback.headers.get('location') ?? 'http://x/').searchParams.get('mailboxId');
-    if (callback.status !== 302 || !mailboxId) throw new Error(`link failed: ${callback.status} ${await callback.text()}`);
-    return { mailboxId, accountId: account.id, address };
+    return await work();
   } finally {
     await call(`${outlookUrl}/_control/config`, { method: 'PUT', body: JSON.stringify({ consent: before.consent }) });
   }
+}
+
+/** A simulated mailbox with `messages` messages, linked to a new local account. */
+async function linkMailbox(messages: number): Promise<{ mailboxId: string; accountId: string; address: string }> {
+  const address = `bench-${Date.now()}@contoso.example`;
+  await call(`${outlookUrl}/_control/mailboxes`, { method: 'POST', body: JSON.stringify({ address, messages }) });
+  const account = await call<{ id: string }>(`${apiUrl}/v1/accounts`, { method: 'POST', headers: auth, body: JSON.stringify({ email: address }) });
+  const mailboxId = await withAutoConsent(() => link(account.id, address));
+  return { mailboxId, accountId: account.id, address };
 }
 
 interface MailboxSummary { id: string; status: string; sync: { messagesIndexed: number } }
@@ -106,6 +127,107 @@ async function initial(): Promise<void> {
   console.log(`  ceiling: raw _bulk, four pages of ${pageSize} in flight at once: ${ceiling.toFixed(0)} docs/s; ratio ${(rate / ceiling).toFixed(2)}`);
 }
 
+interface Progress { sync: { progress: { phase: string; push: { healthy: boolean; pollIntervalMs: number } } | null } }
+const act = (address: string, action: Record<string, unknown>) =>
+  call<{ id: string; isRead: boolean }>(`${outlookUrl}/_control/mailboxes/${encodeURIComponent(address)}/actions`, { method: 'POST', body: JSON.stringify(action) });
+
+/**
+ * Flips read state of random messages one at a time and times each until the account's SSE stream
+ * carries it and GET …/messages shows it. One stream per account serves many mailboxes.
+ */
+async function measurePropagation(accountId: string, mailboxes: { address: string; mailboxId: string }[], changes: number) {
+  const opened = await openSse(`${apiUrl}/v1/accounts/${accountId}/events`, auth);
+  await opened.stream.next((e) => e.event === 'hello');
+  const sse: number[] = [];
+  const api: number[] = [];
+  for (let i = 0; i < changes; i++) {
+    const { address, mailboxId } = mailboxes[Math.floor(Math.random() * mailboxes.length)]!;
+    const inbox = await call<{ id: string; isRead: boolean }[]>(`${outlookUrl}/_control/mailboxes/${encodeURIComponent(address)}/messages?folder=inbox`);
+    const target = inbox[Math.floor(Math.random() * inbox.length)]!;
+    const t0 = performance.now();
+    await act(address, { type: 'markRead', id: target.id, isRead: !target.isRead });
+    const sseDone = opened.stream.next((e) => e.event === 'messages' && (e.data as { upserted: { id: string; isRead: boolean }[] }).upserted
+      .some((m) => m.id === target.id && m.isRead === !target.isRead), 120_000).then(() => sse.push(performance.now() - t0));
+    const apiDone = (async () => {
+      for (;;) {
+        const page = await call<{ data: { id: string; isRead: boolean }[] }>(`${apiUrl}/v1/accounts/${accountId}/messages?mailboxId=${mailboxId}&limit=200`, { headers: auth });
+        if (page.data.some((m) => m.id === target.id && m.isRead === !target.isRead)) { api.push(performance.now() - t0); return; }
+        await sleep(50);
+      }
+    })();
+    await Promise.all([sseDone, apiDone]);
+    await sleep(300);
+  }
+  opened.stream.close();
+  return { sse: summarise(sse), api: summarise(api) };
+}
+
+const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
+
+async function propagation(): Promise<void> {
+  const changes = Number(process.env.BENCH_CHANGES ?? 40);
+  const { mailboxId, accountId, address } = await linkMailbox(150);
+  let progress: Progress['sync']['progress'] = null;
+  while (progress?.phase !== 'LIVE') {
+    await sleep(500);
+    progress = (await call<Progress>(`${apiUrl}/v1/mailboxes/${mailboxId}`, { headers: auth })).sync.progress;
+  }
+  await sleep(2_000); // let the subscription come up and the first rounds settle
+  progress = (await call<Progress>(`${apiUrl}/v1/mailboxes/${mailboxId}`, { headers: auth })).sync.progress!;
+  const push = progress.push.healthy;
+  const limit = push ? 2_000 : progress.push.pollIntervalMs + 1_000;
+  console.log(`propagation: ${changes} changes, ${push ? 'push (Graph notifications)' : `polling only, every ${ms(progress.push.pollIntervalMs)}`}; limit p99 ≤ ${ms(limit)}`);
+  const { sse, api } = await measurePropagation(accountId, [{ address, mailboxId }], changes);
+  console.log(`  to the SSE stream:    p50 ${ms(sse.p50)}  p99 ${ms(sse.p99)}  max ${ms(sse.max)}`);
+  console.log(`  to GET …/messages:    p50 ${ms(api.p50)}  p99 ${ms(api.p99)}  max ${ms(api.max)}   (limit ${ms(limit)})`);
+}
+
+function pid(pattern: string): number | undefined {
+  try { return Number(execSync(`pgrep -of '${pattern}'`).toString().trim().split('\n')[0]); } catch { return undefined; }
+}
+const cpuSeconds = (p: number) => {
+  const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+};
+const rssMb = (p: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+async function idle(): Promise<void> {
+  const count = Number(process.env.BENCH_MAILBOXES ?? 5_000);
+  const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 120);
+  const worker = pid('workers/(all|main).ts');
+  const temporal = pid('temporal server start-dev');
+  if (!worker || !temporal) throw new Error('run against the local stack (npm start): no worker or Temporal process found');
+  const account = await call<{ id: string }>(`${apiUrl}/v1/accounts`, { method: 'POST', headers: auth, body: JSON.stringify({ email: `idle-${Date.now()}@contoso.example` }) });
+  const tag = Date.now().toString(36);
+  const mailboxes: { address: string; mailboxId: string }[] = [];
+  const t0 = performance.now();
+  console.log(`idle: linking ${count.toLocaleString('en')} mailboxes of 5 messages to one account…`);
+  await withAutoConsent(() => pool(count, 8, async (i) => {
+    const address = `idle-${tag}-${i}@contoso.example`;
+    await call(`${outlookUrl}/_control/mailboxes`, { method: 'POST', body: JSON.stringify({ address, messages: 5 }) });
+    mailboxes.push({ address, mailboxId: await link(account.id, address) });
+    if ((i + 1) % 500 === 0) console.log(`  linked ${i + 1} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }));
+  for (;;) {
+    const { data } = await call<{ data: { status: string }[] }>(`${apiUrl}/v1/accounts/${account.id}/mailboxes`, { headers: auth });
+    const live = data.filter((m) => m.status === 'LIVE').length;
+    if (live === count) break;
+    console.log(`  ${live} of ${count} LIVE`);
+    await sleep(10_000);
+  }
+  console.log(`  all ${count} LIVE after ${((performance.now() - t0) / 1000).toFixed(0)} s; settling 30 s`);
+  await sleep(30_000);
+  const [w0, s0] = [cpuSeconds(worker), cpuSeconds(temporal)];
+  const rss: number[] = [];
+  for (let t = 0; t < idleSeconds; t += 5) { rss.push(rssMb(worker)); await sleep(5_000); }
+  const minutes = idleSeconds / 60;
+  console.log(`  idle ${idleSeconds} s: worker RSS max ${Math.max(...rss).toFixed(0)} MB (limit 1024 MB); CPU per minute: worker ${((cpuSeconds(worker) - w0) / minutes).toFixed(1)} s, Temporal server ${((cpuSeconds(temporal) - s0) / minutes).toFixed(1)} s (of 120 s the machine has)`);
+  const { sse, api } = await measurePropagation(account.id, mailboxes, Number(process.env.BENCH_CHANGES ?? 30));
+  console.log(`  propagation in random mailboxes: SSE p50 ${ms(sse.p50)} p99 ${ms(sse.p99)}; GET …/messages p50 ${ms(api.p50)} p99 ${ms(api.p99)} (limit with push 2.00 s)`);
+}
+
 const mode = process.argv[2] ?? 'initial';
 if (mode === 'initial') await initial();
-else throw new Error(`unknown mode ${mode}: expected initial`);
+else if (mode === 'propagation') await propagation();
+else if (mode === 'idle') await idle();
+else throw new Error(`unknown mode ${mode}: expected initial, propagation or idle`);

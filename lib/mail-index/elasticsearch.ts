@@ -9,7 +9,7 @@ import {
   indexNames, indexSettings, mailboxMappings, messageDocId, messageMappings, NO_DATE_SORT_VALUE, type IndexName,
 } from './mappings.js';
 import type {
-  MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult,
+  MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult, WriteOptions,
 } from './types.js';
 
 export interface ElasticsearchMailIndexOptions {
@@ -92,7 +92,7 @@ export class ElasticsearchMailIndex implements MailIndex {
     }
   }
 
-  async upsertMessages(docs: MessageDoc[]): Promise<UpsertResult> {
+  async upsertMessages(docs: MessageDoc[], options: WriteOptions = {}): Promise<UpsertResult> {
     if (docs.length === 0) return { written: 0, stale: 0, applied: [] };
     const { unique, olderCopies } = dedupeMessages(docs);
     const operations = unique.flatMap(({ doc, version }) => [
@@ -103,7 +103,7 @@ export class ElasticsearchMailIndex implements MailIndex {
     // A page goes as a few concurrent _bulk requests: one request is indexed by one write thread, and a
     // big folder's pages come one after another, so splitting them is what lets indexing use every core.
     const parts = chunks(operations, BULK_CHUNK_DOCS * 2);
-    const outcomes = (await Promise.all(parts.map((part) => this.bulk(part)))).flat();
+    const outcomes = (await Promise.all(parts.map((part) => this.bulk(part, options.visibleNow)))).flat();
     const result: UpsertResult = { written: 0, stale: olderCopies, applied: [] };
     outcomes.forEach((outcome, i) => {
       if (outcome === 'done') {
@@ -114,7 +114,7 @@ export class ElasticsearchMailIndex implements MailIndex {
     return result;
   }
 
-  async removeMessages(mailboxId: string, candidates: RemovalCandidate[]): Promise<string[]> {
+  async removeMessages(mailboxId: string, candidates: RemovalCandidate[], options: WriteOptions = {}): Promise<string[]> {
     const removed: string[] = [];
     for (const chunk of chunks(candidates, MGET_CHUNK_SIZE)) {
       const ids = [...new Set(chunk.map((c) => c.messageId))];
@@ -137,7 +137,7 @@ export class ElasticsearchMailIndex implements MailIndex {
       }
       if (doomed.size === 0) continue;
       const doomedIds = [...doomed.keys()];
-      (await this.bulk([...doomed.values()])).forEach((outcome, i) => { if (outcome === 'done') removed.push(doomedIds[i]!); });
+      (await this.bulk([...doomed.values()], options.visibleNow)).forEach((outcome, i) => { if (outcome === 'done') removed.push(doomedIds[i]!); });
     }
     return removed;
   }
@@ -308,10 +308,12 @@ export class ElasticsearchMailIndex implements MailIndex {
   }
 
   /** One _bulk request against the messages alias; any item error other than a conflict or a missing document throws. */
-  private async bulk(operations: Operation[]): Promise<Outcome[]> {
+  private async bulk(operations: Operation[], refresh = false): Promise<Outcome[]> {
     const response = await this.client.bulk({
       index: this.messages.alias,
       operations,
+      // Only the shards this request touched (one: a mailbox's), only when asked.
+      ...(refresh ? { refresh: true } : {}),
       require_alias: true,
       include_source_on_error: false,
       filter_path: BULK_FILTER_PATH,

@@ -6,7 +6,7 @@ import { mailIndexMailboxes, mailIndexMessages as m } from '../../db/schema/inde
 import { decodeCursor, encodeCursor, positionOf, type CursorPosition } from './cursor.js';
 import { dedupeMessages } from './documents.js';
 import type {
-  FlagStatus, MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult,
+  FlagStatus, MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult, WriteOptions,
 } from './types.js';
 
 /** The upsert's columns and their types, in one place for the insert list, the recordset and the update. */
@@ -90,7 +90,8 @@ export class PostgresMailIndex implements MailIndex {
     await this.db.execute(sql`select 1 from ${m} limit 0`);
   }
 
-  async upsertMessages(docs: MessageDoc[]): Promise<UpsertResult> {
+  /** A committed row is visible at once: `visibleNow` needs nothing here. */
+  async upsertMessages(docs: MessageDoc[], _options?: WriteOptions): Promise<UpsertResult> {
     if (docs.length === 0) return { written: 0, stale: 0, applied: [] };
     const { unique, olderCopies } = dedupeMessages(docs);
     const rows = unique.map(({ doc, version }) => toRow(doc, version));
@@ -112,7 +113,7 @@ export class PostgresMailIndex implements MailIndex {
     return result;
   }
 
-  async removeMessages(mailboxId: string, candidates: RemovalCandidate[]): Promise<string[]> {
+  async removeMessages(mailboxId: string, candidates: RemovalCandidate[], _options?: WriteOptions): Promise<string[]> {
     if (candidates.length === 0) return [];
     const list = candidates.map((c) => ({ message_id: c.messageId, folder_id: c.folderId, seq: c.seq }));
     const deleted = await this.db.execute<{ message_id: string }>(sql`

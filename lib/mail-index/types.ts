@@ -80,6 +80,14 @@ export interface UpsertResult {
   applied: MessageDoc[];
 }
 
+export interface WriteOptions {
+  /**
+   * Searchable when the call returns (an index that publishes writes after a delay refreshes now). For
+   * small incremental changes, so what the live feed announces is what a reader then finds.
+   */
+  visibleNow?: boolean;
+}
+
 /** A pending removal: delete the message only if it is still in `folderId` and not written after `seq`. */
 export interface RemovalCandidate { messageId: string; folderId: string; seq: number }
 
@@ -88,9 +96,9 @@ export interface MailIndex {
   /** Creates indices, mappings and aliases if missing; safe to call from every process at once. */
   ensureReady(): Promise<void>;
   /** Upserts by (mailboxId, messageId), skipping any document whose stored version is newer. Idempotent. */
-  upsertMessages(docs: MessageDoc[]): Promise<UpsertResult>;
+  upsertMessages(docs: MessageDoc[], options?: WriteOptions): Promise<UpsertResult>;
   /** Deletes the candidates still in their folder and not written after their seq; returns the ids deleted. */
-  removeMessages(mailboxId: string, candidates: RemovalCandidate[]): Promise<string[]>;
+  removeMessages(mailboxId: string, candidates: RemovalCandidate[], options?: WriteOptions): Promise<string[]>;
   /** Deletes a folder's messages (the folder is gone). */
   deleteFolderMessages(mailboxId: string, folderId: string): Promise<number>;
   /** Deletes a folder's messages last written before `belowSeq` (leftovers after a fresh delta). */

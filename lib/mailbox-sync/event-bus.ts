@@ -20,9 +20,11 @@ export class AccountEventBus {
     set.add(listener);
     this.listeners.set(accountId, set);
     await this.listening;
+    // Idempotent, and it only drops the account's set if that is still the set it joined: a newer stream
+    // of the same account may have started a new one.
     return () => {
       set.delete(listener);
-      if (set.size === 0) this.listeners.delete(accountId);
+      if (set.size === 0 && this.listeners.get(accountId) === set) this.listeners.delete(accountId);
     };
   }
 

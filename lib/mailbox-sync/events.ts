@@ -17,6 +17,8 @@ export interface MessageSummary {
   receivedAt: string | null;
   isRead: boolean;
   flagStatus: FlagStatus;
+  /** The version: of two views of a message, the later lastModifiedAt is the newer. */
+  lastModifiedAt: string;
 }
 
 export interface MailboxState {
@@ -26,7 +28,9 @@ export interface MailboxState {
   phase: string;
   foldersTotal: number;
   foldersSynced: number;
+  /** Documents written since linking (new and updated), and the messages the index holds now. */
   messagesIndexed: number;
+  messagesInIndex: number;
   lastSyncAt: string | null;
   lastError: string | null;
 }
@@ -44,7 +48,7 @@ export interface StoredEvent { id: number; type: string; data: Record<string, un
 export function summarize(doc: MessageDoc): MessageSummary {
   return {
     id: doc.messageId, mailboxId: doc.mailboxId, folder: { id: doc.folderId, name: doc.folderName }, subject: doc.subject,
-    from: doc.from, receivedAt: doc.receivedAt, isRead: doc.isRead, flagStatus: doc.flagStatus,
+    from: doc.from, receivedAt: doc.receivedAt, isRead: doc.isRead, flagStatus: doc.flagStatus, lastModifiedAt: doc.lastModifiedAt,
   };
 }
 

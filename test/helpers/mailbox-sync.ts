@@ -1,6 +1,7 @@
 // Mailbox-sync test rig: the Outlook simulator, the real API and the real sync worker role on the real
 // Temporal server, with a client that links mailboxes through the whole OAuth dance and compares the
 // index with the simulator's mailbox.
+import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OutlookSimulatorOptions } from '../../simulators/outlook/server.js';
 import { startTestApi, type TestApi } from './api.js';
@@ -20,10 +21,24 @@ export interface MailboxDetail {
   folders: { id: string; name: string; synced: boolean; total: number; unread: number }[];
 }
 
-export interface SyncRigOptions { outlook?: OutlookSimulatorOptions; env?: Record<string, string>; workers?: boolean }
+export interface SyncRigOptions {
+  outlook?: OutlookSimulatorOptions;
+  env?: Record<string, string>;
+  workers?: boolean;
+  /**
+   * Settings that name the API's own URL (PUBLIC_BASE_URL, OAUTH_CALLBACK_ALLOWLIST), which a port-0 API only
+   * knows after it listens: with this, the API is reached through a front port opened first (`rig.publicUrl`),
+   * as a production API sits behind the proxy that PUBLIC_BASE_URL names, and these settings join `env`.
+   */
+  publicEnv?: (publicUrl: string) => Record<string, string>;
+}
 
 export interface SyncRig {
   api: TestApi;
+  /** Where a browser reaches the API: the front port with `publicEnv`, otherwise `api.url`. */
+  publicUrl: string;
+  /** Cuts every connection through the front port (a network drop, a proxy restart); only with `publicEnv`. */
+  dropConnections(): void;
   outlook: OutlookSim;
   env: Record<string, string>;
   workers: RunningWorkers | undefined;
@@ -63,16 +78,46 @@ export async function withSyncRig(options: SyncRigOptions, test: (rig: SyncRig) 
   }
 }
 
+/** A TCP port that forwards every connection to the API once `target` names the API's port. */
+async function startFront() {
+  let port = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(port, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => { client.destroy(); upstream.destroy(); });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const drop = () => { for (const socket of sockets) socket.destroy(); };
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    target(apiUrl: string) { port = Number(new URL(apiUrl).port); },
+    drop,
+    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); drop(); }),
+  };
+}
+
 export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRig> {
   const outlook = await startOutlook({ consent: 'auto', ...options.outlook });
+  const front = options.publicEnv ? await startFront() : undefined;
   const env: Record<string, string> = {
     TASK_QUEUE_PREFIX: `${unique('sync')}-`, ...outlook.env, OAUTH_CALLBACK_ALLOWLIST: 'http://localhost:3000/web/',
-    SYNC_POLL_INTERVAL_SECONDS: '1', SYNC_PAGE_SIZE: '50', ...options.env,
+    SYNC_POLL_INTERVAL_SECONDS: '1', SYNC_PAGE_SIZE: '50', ...options.env, ...(front ? options.publicEnv!(front.url) : {}),
   };
   const api = await startTestApi(env);
+  front?.target(api.url);
   const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const rig: SyncRig = {
     api, outlook, env, workers: undefined,
+    publicUrl: front?.url ?? api.url,
+    dropConnections() {
+      if (!front) throw new Error('dropConnections needs the front port: start the rig with publicEnv');
+      front.drop();
+    },
     async startWorkers(extraEnv = {}) { rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['sync']); },
     async stopWorkers() { await rig.workers?.stop(); rig.workers = undefined; },
     async createAccount(email, auth) {
@@ -143,6 +188,7 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
     },
     async close() {
       await rig.workers?.stop();
+      await front?.close();
       await api.close();
       await outlook.close();
     },

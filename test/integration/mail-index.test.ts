@@ -205,6 +205,14 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
     expect(await index.removeMessages(mailboxId, [])).toEqual([]);
   });
 
+  it('makes a write searchable before it returns when asked (visibleNow), for upserts and removals', async () => {
+    const mailboxId = unique('mbx');
+    await index.upsertMessages([message(mailboxId, 'seen-at-once', { syncSeq: 1 })], { visibleNow: true });
+    expect((await index.searchMessages({ mailboxIds: [mailboxId], limit: 10 })).data.map((d) => d.messageId)).toEqual(['seen-at-once']);
+    expect(await index.removeMessages(mailboxId, [{ messageId: 'seen-at-once', folderId: 'inbox', seq: 1 }], { visibleNow: true })).toEqual(['seen-at-once']);
+    expect((await index.searchMessages({ mailboxIds: [mailboxId], limit: 10 })).data).toEqual([]);
+  });
+
   it('sweeps a folder below a seq and deletes a folder, paging past 1,000 messages, touching nothing else', async () => {
     const mailboxId = unique('mbx');
     const otherMailbox = unique('mbx');

@@ -2,6 +2,7 @@
 // Last-Event-ID, and authenticated by a key or a stream cookie that a browser can hold without ever
 // putting a key in a URL.
 import { sql } from 'drizzle-orm';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueStreamCookie } from '../../api/auth/stream-cookie.js';
 import { TEST_ADMIN_KEY } from '../helpers/config.js';
@@ -126,4 +127,27 @@ describe('authentication of the feed', () => {
     expect((await rig.api.request(`/v1/accounts/${accountId}/events/session`, { method: 'POST', auth: null })).status).toBe(401);
     expect((await rig.api.request(`/v1/accounts/${accountId}/events?lastEventId=x`)).status).toBe(400);
   }, 60_000);
+});
+
+describe('several streams of one account', () => {
+  it('wakes every open stream of the account at once, after another one closed (a reconnect, a second tab)', async () => {
+    const { address, accountId } = await rig.linkNew({ messages: 5 });
+    await rig.waitForMirror(address, accountId);
+    const first = await stream(accountId);
+    await first.next((e) => e.event === 'hello');
+    first.close();
+    await sleep(200); // the first stream's pump notices the close
+    const second = await stream(accountId);
+    const third = await stream(accountId);
+    await Promise.all([second.next((e) => e.event === 'hello'), third.next((e) => e.event === 'hello')]);
+    const [m] = await rig.outlook.messages(address, 'inbox');
+    const started = Date.now();
+    await rig.outlook.act(address, { type: 'flag', id: m!.id, flagStatus: 'complete' });
+    const arrived = isMessages((d) => d.upserted.some((u) => u.id === m!.id && u.flagStatus === 'complete'));
+    await Promise.all([second.next(arrived, 10_000), third.next(arrived, 10_000)]);
+    // Woken by the notification, not by the 15 s keepalive.
+    expect(Date.now() - started).toBeLessThan(8_000);
+    second.close();
+    third.close();
+  }, 30_000);
 });

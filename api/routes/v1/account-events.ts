@@ -44,7 +44,8 @@ function wakeable() {
 async function pump(deps: AppDeps, accountId: string, from: number | undefined, stream: SSEStreamingApi): Promise<void> {
   const signal = wakeable();
   const unsubscribe = await deps.events.subscribe(accountId, signal.wake);
-  stream.onAbort(unsubscribe);
+  // A client that goes is let go at once (not at the next keepalive).
+  stream.onAbort(() => { unsubscribe(); signal.wake(); });
   try {
     let last: number;
     if (from === undefined) {
