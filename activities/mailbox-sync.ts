@@ -8,7 +8,7 @@ import type { MailIndex, MailboxDoc, MessageDoc } from '../lib/mail-index/types.
 import type { MailProviders } from '../lib/mailbox-sync/providers.js';
 import { CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, SubscriptionGoneError, ThrottledError, type MailProvider, type ProviderMessage } from '../lib/mailbox-sync/provider.js';
 import {
-  addPendingRemovals, clearSweep, deleteFolder, dropPendingRemovals, findMailbox, listFolders, nextSyncSeq, pendingRemovalsOf,
+  addPendingRemovals, clearSweep, deleteFolder, dropPendingRemovals, findMailbox, listFolders, mailboxForWrite, pendingRemovalsOf,
   deleteMailboxRow, recordPage, recordProgress, resetAllCursors, resetFolderCursor, saveFolderCursor, upsertFolders, type MailboxRow, type MailboxStatus,
 } from '../lib/mailbox-sync/sync-state.js';
 import { tokenCacheName } from '../lib/mailbox-sync/outlook/token-cache.js';
@@ -20,8 +20,9 @@ export interface SyncSettings {
   pollIntervalMs: number; pageSize: number; lanes: number; historyEventsPerRun: number;
   /** One request plus indexing its page; and how soon a page whose worker died is retried. */
   pageTimeoutMs: number; heartbeatTimeoutMs: number;
-  /** Graph requests per second the mailbox may average (Outlook: 10,000 per 10 minutes), and the burst. */
+  /** Graph requests per second the mailbox may average (Outlook: 10,000 per 10 minutes), and how many at once above it. */
   requestsPerSecond: number;
+  requestBurst: number;
   /** Push settings when this deployment can receive Graph notifications; null: polling only. */
   push: { pollIntervalMs: number; renewBeforeMs: number; retryMs: number } | null;
 }
@@ -65,7 +66,10 @@ export interface PublishInput {
 export interface MailboxSyncDeps { index: MailIndex; providers: MailProviders }
 
 const MAX_ERRORS = 10;
-/** Pages this small are incremental changes: made searchable before they are announced on the live feed. */
+/**
+ * Pages this small are incremental changes: made searchable before they are announced on the live feed,
+ * message by message. Bigger ones (an initial sync's) are announced as a `reload`.
+ */
 const SMALL_PAGE = 50;
 const HEARTBEAT_TIMEOUT_MS = 10_000;
 
@@ -91,7 +95,7 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
   const settings = (): SyncSettings => ({
     pollIntervalMs: Math.round(config.SYNC_POLL_INTERVAL_SECONDS * 1000), pageSize: config.SYNC_PAGE_SIZE, lanes: config.SYNC_MAX_CONCURRENT_REQUESTS,
     historyEventsPerRun: config.SYNC_HISTORY_EVENTS_PER_RUN, pageTimeoutMs: config.GRAPH_TIMEOUT_MS + 30_000, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
-    requestsPerSecond: config.SYNC_REQUESTS_PER_10_MINUTES / 600,
+    requestsPerSecond: config.SYNC_REQUESTS_PER_10_MINUTES / 600, requestBurst: config.SYNC_REQUEST_BURST,
     push: notificationUrl(config) ? {
       pollIntervalMs: Math.round(config.SYNC_PUSH_POLL_INTERVAL_SECONDS * 1000), renewBeforeMs: config.GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS * 1000,
       retryMs: Math.round(Math.min(config.SYNC_PUSH_POLL_INTERVAL_SECONDS, 900) * 1000),
@@ -164,7 +168,9 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
     }),
 
     syncMessagePage: (input: { mailboxId: string; accountId: string; folderId: string; folderName: string; cursor: string | null; pageSize: number }) => heartbeating(async (): Promise<PageOutcome<MessagePageResult>> => {
-      const mailbox = await mailboxOrGone(input.mailboxId);
+      const forWrite = await mailboxForWrite(db, input.mailboxId);
+      if (!forWrite) throw ApplicationFailure.nonRetryable(`mailbox ${input.mailboxId} no longer exists`, 'MailboxNotFound');
+      const { mailbox, seq } = forWrite;
       const page = await fromProvider(mailbox, (provider, signal) => provider.messageChanges(input.folderId, input.cursor, { pageSize: input.pageSize }, signal));
       if ('outcome' in page) {
         if (page.outcome === 'expired') {
@@ -173,8 +179,6 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
         }
         return page;
       }
-      // Stamped after the response arrived: any later removal carries a higher number than these documents.
-      const seq = await nextSyncSeq(db);
       const docs = page.changed.map((m) => toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }));
       const { written, stale, applied } = docs.length > 0
         ? await sync.index.upsertMessages(docs, { visibleNow: docs.length <= SMALL_PAGE })
@@ -183,7 +187,10 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       const sweepBelow = await recordPage(db, {
         mailboxId: mailbox.id, accountId: input.accountId, folderId: input.folderId, cursor: page.cursor, caughtUp: page.caughtUp,
         fresh: input.cursor === null, seq, written,
-        event: applied.length > 0 ? { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } } : undefined,
+        event: applied.length === 0 ? undefined
+          // A big page (an initial sync's) is announced, not copied into the feed: readers reload what they show.
+          : applied.length > SMALL_PAGE ? { type: 'reload', data: { mailboxId: mailbox.id, reason: `${applied.length} messages indexed` } }
+            : { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } },
       });
       if (sweepBelow !== null) {
         const swept = await sync.index.sweepFolder(mailbox.id, input.folderId, sweepBelow);

@@ -116,7 +116,9 @@ export const configSchema = z.object({
   SYNC_HISTORY_EVENTS_PER_RUN: z.coerce.number().int().min(100).max(40_000).default(2_000),
   GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   /** Mailbox workflows a sync worker keeps in memory between wakes; the rest are replayed when they wake. */
-  SYNC_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
+  SYNC_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(250),
+  /** Graph requests (activities) one sync worker runs at once, for all of its mailboxes together. */
+  SYNC_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1_000).default(40),
   /**
    * Where Graph posts change notifications (push); default PUBLIC_BASE_URL + /v1/webhooks/graph when that
    * is https (Graph calls only https endpoints). Unset on http: mailboxes are polled only.
@@ -129,12 +131,16 @@ export const configSchema = z.object({
   GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS: z.coerce.number().int().min(5).default(3_600),
   /** Graph requests a mailbox may make per 10 minutes (Outlook allows 10,000): its workflow paces itself under this. */
   SYNC_REQUESTS_PER_10_MINUTES: z.coerce.number().int().min(10).max(10_000).default(9_000),
+  /** Requests a mailbox may make at once on top of that pace (a whole round without waiting; the lanes still cap concurrency). */
+  SYNC_REQUEST_BURST: z.coerce.number().int().min(1).max(1_000).default(40),
   /** How long the live feed (GET /v1/accounts/{id}/events) keeps events for reconnecting pages. */
   MAILBOX_EVENTS_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
   /** Elasticsearch index and alias names start with this (lower case). */
   ELASTICSEARCH_INDEX_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/).default('mailflow'),
   ELASTICSEARCH_SHARDS: z.coerce.number().int().min(1).max(64).default(1),
   ELASTICSEARCH_REPLICAS: z.coerce.number().int().min(0).max(5).default(0),
+  /** A prebuilt workflow bundle (npm start writes one; images ship one); without it a worker bundles at start. */
+  WORKFLOW_BUNDLE_PATH: z.preprocess((v) => (v === '' ? undefined : v), z.string().min(1).optional()),
   /** Where a worker process serves /metrics (0: not served). */
   WORKER_METRICS_PORT: port.default(0),
 });

@@ -2,17 +2,20 @@
 // and Elasticsearch, applies migrations, starts the simulators, the API and every worker role, runs a
 // platform check workflow, prints where to look. Ctrl-C stops everything it started, and nothing else.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { runMigrations } from '../db/migrate.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { ensureServices, profiles, repoRoot } from './services/index.js';
+import { roles } from '../workers/role-names.js';
 import { simulatorEnv } from './stack-ports.js';
 
 const log = (line: string) => console.log(`[mailflow] ${line}`);
+const quietBundler = { trace() {}, debug() {}, info() {}, warn: (m: string) => log(m), error: (m: string) => log(m), log() {} };
 const profile = profiles.stack;
 const offset = Number(process.env.STACK_PORT_OFFSET ?? 0);
 const apiPort = Number(process.env.API_PORT ?? 3000 + offset);
@@ -99,8 +102,17 @@ try {
   if (existsSync(join(repoRoot, 'simulators', 'main.ts')) && process.env.SIMULATORS !== 'off') {
     startChild('simulators', 'simulators/main.ts', env);
   }
+  // The workers load one prebuilt workflow bundle instead of each running webpack at start.
+  const bundlePath = join(profile.dataDir, 'workflow-bundle.js');
+  const { code } = await bundleWorkflowCode({ workflowsPath: join(repoRoot, 'workflows', 'index.ts'), logger: quietBundler });
+  writeFileSync(bundlePath, code);
+  env.WORKFLOW_BUNDLE_PATH = bundlePath;
   startChild('api', 'api/server.ts', env);
-  startChild('workers', 'workers/all.ts', env);
+  // As in production, mailbox sync is a worker process of its own (its memory and CPU scale with the
+  // mailboxes); every other role shares one.
+  startChild('workers', 'workers/main.ts', { ...env, WORKER_ROLES: roles.filter((r) => r !== 'sync').join(',') });
+  const metricsPort = Number(env.WORKER_METRICS_PORT);
+  startChild('sync-worker', 'workers/sync.ts', { ...env, WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 : 0) });
   await waitForReady(apiUrl);
 
   const connection = await Connection.connect({ address: services.temporalAddress });
@@ -117,7 +129,7 @@ try {
     'Mailflow is running.',
     `  API              ${apiUrl}`,
     `  API docs         ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
-    `  Metrics          ${apiUrl}/metrics (API, with an API key)   http://127.0.0.1:${env.WORKER_METRICS_PORT}/metrics (workers)`,
+    `  Metrics          ${apiUrl}/metrics (API, with an API key)   http://127.0.0.1:${env.WORKER_METRICS_PORT}/metrics (workers, and the next port: the sync worker)`,
     `  Web UI           ${apiUrl}/web/`,
     `  Temporal Web UI  ${services.temporalUiUrl ?? '(external Temporal)'}   (platform check: ${check.workflowId})`,
     `  Temporal         ${services.temporalAddress}   e.g. temporal workflow list --address ${services.temporalAddress}`,

@@ -6,12 +6,10 @@ import { createPlatformActivities } from '../activities/platform.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
 import { mailingSpecs } from './mailing-workers.js';
 import { channelSpecs, deliverySpecs } from './notification-workers.js';
+import { roles, type Role } from './role-names.js';
 import { syncSpecs } from './sync-workers.js';
 
-// delivery: notification workflows (one queue per priority); email/sms/push: the channel send
-// activities (one queue per channel and priority); mailing: CSV mailings; sync: mailbox sync.
-export const roles = ['delivery', 'email', 'sms', 'push', 'mailing', 'sync'] as const;
-export type Role = (typeof roles)[number];
+export { roles, type Role };
 
 /** One Temporal Worker to create: its queue, its activities, and any tuning. */
 export type WorkerSpec = Pick<WorkerOptions, 'taskQueue'> & Partial<Omit<WorkerOptions, 'taskQueue' | 'connection' | 'workflowBundle' | 'workflowsPath'>> & {

@@ -18,8 +18,13 @@ import { parseRoles, workerSpecs, type Role } from './roles.js';
 const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 const prebuiltBundle = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
-/** Production images ship a prebuilt bundle (npm run build); development bundles at start. */
-export async function loadWorkflowBundle(logger: Logger): Promise<{ code: string }> {
+/**
+ * Production images ship a prebuilt bundle (npm run build), `npm start` builds one for all its workers
+ * (WORKFLOW_BUNDLE_PATH); otherwise a worker bundles at start (webpack, in this process: slower, and its
+ * memory stays with the process).
+ */
+export async function loadWorkflowBundle(logger: Logger, path?: string): Promise<{ code: string }> {
+  if (path) return { code: readFileSync(path, 'utf8') };
   if (existsSync(prebuiltBundle)) return { code: readFileSync(prebuiltBundle, 'utf8') };
   return bundleWorkflowCode({ workflowsPath, logger: { ...quietBundlerLogger(logger) } });
 }
@@ -47,7 +52,7 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const metricsServer = config.WORKER_METRICS_PORT ? await serveWorkerMetrics(config.WORKER_METRICS_PORT, config.API_HOST) : undefined;
   try {
-    const bundle = await loadWorkflowBundle(logger);
+    const bundle = await loadWorkflowBundle(logger, config.WORKFLOW_BUNDLE_PATH);
     const workers = await Promise.all(workerSpecs(selected, deps).map(({ workflows, ...spec }) => Worker.create({
       ...spec,
       connection,

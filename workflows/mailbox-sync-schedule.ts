@@ -86,7 +86,8 @@ export function resolvableRemovals(pending: PendingRemoval[], tasks: Iterable<Sy
 
 /**
  * Paces one mailbox's Graph requests under Outlook's 10,000 per 10 minutes: a token bucket in workflow
- * time, `burst` deep (the lanes), refilled at `ratePerSecond`. Every request (pages, subscriptions) takes
+ * time, `burst` deep (a round's worth: waiting for a token means a timer, and short timers fire late),
+ * refilled at `ratePerSecond`. Every request (pages, subscriptions) takes
  * a token; the workflow is the mailbox's only dispatcher, so the budget holds however many workers run.
  */
 export class RequestBudget {

@@ -162,7 +162,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   settingsPollMs = settings.pollIntervalMs;
   push = new MailboxPush(settings.push, c?.push);
   for (const event of lifecycleBeforeStart) push.lifecycle(event, Date.now());
-  const budget = new RequestBudget(settings.requestsPerSecond, settings.lanes, Date.now());
+  const budget = new RequestBudget(settings.requestsPerSecond, settings.requestBurst, Date.now());
   const pollMs = () => push.pollIntervalMs(Date.now(), settings.pollIntervalMs);
   /** When the last timed round started; the next starts one interval later (push healthy or not, as it is now). */
   let lastTimedRoundAt = Date.now();
@@ -209,7 +209,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     countedRoundTick = Math.max(...all.map((t) => t.completedRoundStartTick!));
     const now = Date.now();
     roundsCompleted += 1;
-    // Folders poll on their own clocks: a round's duration is its slowest folder's, not the spread between them.
+    // Folders in their initial sync read page after page while others poll: a round takes its slowest folder's time.
     lastRoundMs = Math.max(...all.map((t) => (t.caughtUpAt ?? now) - (t.roundStartedAt ?? now)));
     lastRoundAt = now;
     if (changedThisRound || now - lastPublishAt >= 60_000) dirty = true;

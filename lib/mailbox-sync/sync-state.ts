@@ -9,9 +9,13 @@ export type MailboxRow = typeof mailboxes.$inferSelect;
 export type MailboxStatus = MailboxRow['status'];
 export type FolderRow = typeof mailboxFolders.$inferSelect;
 
-export async function nextSyncSeq(db: Database): Promise<number> {
-  const [row] = await db.execute<{ seq: string }>(sql`select nextval('mail_sync_seq') as seq`);
-  return Number(row!.seq);
+/**
+ * The mailbox and the next write number, in one round trip. The number orders a folder's pages, which run
+ * one after another: a document is only ever compared with removals and sweeps of its own folder.
+ */
+export async function mailboxForWrite(db: Database, mailboxId: string): Promise<{ mailbox: MailboxRow; seq: number } | undefined> {
+  const [row] = await db.select({ mailbox: mailboxes, seq: sql<string>`nextval('mail_sync_seq')` }).from(mailboxes).where(eq(mailboxes.id, mailboxId));
+  return row ? { mailbox: row.mailbox, seq: Number(row.seq) } : undefined;
 }
 
 export async function findMailbox(db: Database, mailboxId: string): Promise<MailboxRow | undefined> {

@@ -70,7 +70,10 @@ describe('a sync worker killed mid-sync', () => {
 describe('two sync worker processes', () => {
   it('share one mailbox\'s pages and together never exceed its 4 requests in flight', async () => {
     await rig.outlook.configure({ latencyMs: 120 });
-    const workers = [spawnSyncWorker(rig.env), spawnSyncWorker(rig.env)];
+    // Two activity slots each: the mailbox's 4 requests in flight can only be reached with both processes
+    // running its pages at once (the workflow's own worker would otherwise take them all by eager dispatch).
+    const env = { ...rig.env, SYNC_ACTIVITY_SLOTS: '2' };
+    const workers = [spawnSyncWorker(env), spawnSyncWorker(env)];
     try {
       await Promise.all(workers.map((w) => w.ready));
       const address = `shared-${Date.now()}@contoso.test`;

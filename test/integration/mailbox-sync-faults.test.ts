@@ -60,7 +60,7 @@ describe('Graph limits', () => {
   }, 120_000);
 
   it('paces a mailbox under its request budget (here 60 a minute), and still syncs it', async () => {
-    await withSyncRig({ env: { SYNC_REQUESTS_PER_10_MINUTES: '600' } }, async (paced) => {
+    await withSyncRig({ env: { SYNC_REQUESTS_PER_10_MINUTES: '600', SYNC_REQUEST_BURST: '4' } }, async (paced) => {
       const address = `paced-${Date.now()}@contoso.test`;
       await paced.outlook.createMailbox(address, { messages: 100 });
       for (let i = 0; i < 4; i++) await paced.outlook.act(address, { type: 'createFolder', displayName: `Folder ${i}` });

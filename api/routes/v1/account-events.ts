@@ -95,7 +95,7 @@ export const accountEventRoutes = createRouter()
   .openapi(createRoute({
     method: 'get', path: '/v1/accounts/{id}/events', tags: ['Accounts'], operationId: 'streamAccountEvents', security,
     summary: "The account's live feed (server-sent events): messages, folders and mailbox status as the sync applies them",
-    description: 'Events: `hello` (a new stream: the current event id), `messages` ({mailboxId, upserted: [message summaries], removed: [ids]}), `folders` ({mailboxId, changed: [{id, name}], removed: [ids]}), `mailbox` (status and progress), `reload` (documents went that no event names: reload the list), `reset` (events since Last-Event-ID are gone: reload). Authenticate with a Bearer key or the stream cookie from POST …/events/session.',
+    description: 'Events: `hello` (a new stream: the current event id), `messages` ({mailboxId, upserted: [message summaries], removed: [ids]}), `folders` ({mailboxId, changed: [{id, name}], removed: [ids]}), `mailbox` (status and progress), `reload` (documents changed that no event names — a page of an initial sync was indexed, or leftovers were removed: reload the list), `reset` (events since Last-Event-ID are gone: reload). Authenticate with a Bearer key or the stream cookie from POST …/events/session.',
     request: {
       params: accountIdParam,
       query: z.object({ lastEventId: z.coerce.number().int().min(0).optional().openapi({ description: 'As the Last-Event-ID header, for clients that reconnect by hand' }) }),
