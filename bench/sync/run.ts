@@ -32,7 +32,6 @@ async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
   return await response.json() as T;
 }
 
-/** A simulated mailbox with `messages` messages, linked to a new local account through the OAuth dance. */
 /** The OAuth dance for an existing simulated mailbox, with the simulator consenting by itself. */
 async function link(accountId: string, address: string): Promise<string> {
   const { authorizationUrl } = await call<{ authorizationUrl: string }>(`${apiUrl}/v1/accounts/${accountId}/mailboxes/outlook`, {
