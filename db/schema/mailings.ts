@@ -3,7 +3,7 @@ import { index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, un
 import { blobs } from './blobs.js';
 
 export const mailingStatusEnum = pgEnum('mailing_status', ['PENDING', 'PARSING', 'SENDING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']);
-export const recipientStatusEnum = pgEnum('mailing_recipient_status', ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED']);
+export const recipientStatusEnum = pgEnum('mailing_recipient_status', ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED', 'UNKNOWN']);
 
 export interface MailingOptions {
   hasHeader: boolean;
@@ -28,7 +28,14 @@ export const mailings = pgTable('mailings', {
   createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   sendingStartedAt: timestamp({ withTimezone: true }),
   finishedAt: timestamp({ withTimezone: true }),
-});
+  /** `<owner>:<Idempotency-Key>` of the upload that created it: a retried upload finds this mailing. */
+  idempotencyKey: text(),
+  /** SHA-256 of the upload (file and options): the same key with another upload is refused. */
+  requestHash: text(),
+}, (t) => [
+  // One mailing per key: concurrent duplicate uploads collapse into one.
+  uniqueIndex('mailings_idempotency_key_idx').on(t.idempotencyKey),
+]);
 
 /**
  * One row of the CSV. Valid rows get a token (its SHA-256 for /v1/verify, and the token sealed so a
