@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { pgTable, text, timestamp, index } from 'drizzle-orm/pg-core';
 
 /** Bearer API keys. Only a SHA-256 of the key is stored; the key itself is shown once, at creation. */
@@ -8,6 +9,8 @@ export const apiKeys = pgTable('api_keys', {
   keyHash: text().notNull().unique(),
   // The first characters, so an operator can tell keys apart without the secret.
   prefix: text().notNull(),
+  // What the key may do: 'admin' (keys, templates, users), 'send', 'read'. Keys made before scopes send and read.
+  scopes: text().array().notNull().default(sql`'{read,send}'::text[]`),
   createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   lastUsedAt: timestamp({ withTimezone: true }),
   revokedAt: timestamp({ withTimezone: true }),

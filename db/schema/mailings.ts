@@ -15,6 +15,8 @@ export interface MailingOptions {
 /** One CSV mailing: the uploaded file (a blob), how to read it, and how far it got. */
 export const mailings = pgTable('mailings', {
   id: text().primaryKey(), // mlg_…
+  // The tenant: the API key id (or "admin") that uploaded it; every route filters by it, a foreign id is a 404.
+  owner: text().notNull(),
   name: text(),
   status: mailingStatusEnum().notNull().default('PENDING'),
   blobId: text().notNull().references(() => blobs.id),
@@ -33,6 +35,8 @@ export const mailings = pgTable('mailings', {
   /** SHA-256 of the upload (file and options): the same key with another upload is refused. */
   requestHash: text(),
 }, (t) => [
+  // A tenant's mailings, newest first (the list's order).
+  index('mailings_owner_created_idx').on(t.owner, t.createdAt),
   // One mailing per key: concurrent duplicate uploads collapse into one.
   uniqueIndex('mailings_idempotency_key_idx').on(t.idempotencyKey),
 ]);

@@ -35,6 +35,8 @@ export const templates = pgTable('templates', {
 
 export const notifications = pgTable('notifications', {
   id: text().primaryKey(), // ntf_…; derived from the idempotency key when one is given
+  // The tenant: the API key id (or "admin") that created it; every route filters by it, a foreign id is a 404.
+  owner: text().notNull(),
   // Scoped by API key: two clients may use the same key without colliding.
   idempotencyKey: text(),
   requestHash: text(), // same key + different body → 422
@@ -70,6 +72,8 @@ export const notifications = pgTable('notifications', {
   uniqueIndex('notifications_idempotency_key_idx').on(t.idempotencyKey),
   // Webhooks find their notification by the provider's message id.
   index('notifications_provider_message_id_idx').on(t.providerMessageId),
+  // A tenant's notifications, newest first (the list's order).
+  index('notifications_owner_created_idx').on(t.owner, t.createdAt, t.id),
   // List filters, newest first within each.
   index('notifications_user_idx').on(t.userId, t.id),
   index('notifications_status_idx').on(t.status, t.id),

@@ -112,7 +112,7 @@ export async function admitNotification(db: Database, temporal: Client, config: 
 
     const acceptedAt = new Date();
     const [row] = await tx.insert(notifications).values({
-      id, idempotencyKey: scopedKey, requestHash,
+      id, owner: request.scope, idempotencyKey: scopedKey, requestHash,
       userId: request.userId, channel: request.channel, priority: request.priority,
       templateId: request.templateId ?? null, templateVersion: request.templateVersion ?? null, templateParams: request.templateParams ?? null,
       sender: request.sender ?? null, recipient: request.recipients.join(','),

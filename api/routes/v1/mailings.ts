@@ -8,6 +8,7 @@ import type { AppDeps } from '../../context.js';
 import { AppError, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../mailings/upload.js';
 import { createRouter } from '../../openapi.js';
+import { ownerOf } from '../../auth/owner.js';
 
 const security = [{ bearerAuth: [] }];
 const recipientStatuses = ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED'] as const;
@@ -99,7 +100,7 @@ export const mailingRoutes = createRouter()
     const id = newId('mlg');
     const o = parsed.data;
     await deps.db.insert(mailings).values({
-      id, name: o.name ?? upload.file.filename, blobId: upload.file.id, workflowId: mailingWorkflowId(id), status: 'PARSING',
+      id, owner: ownerOf(c.var.principal), name: o.name ?? upload.file.filename, blobId: upload.file.id, workflowId: mailingWorkflowId(id), status: 'PARSING',
       options: { hasHeader: o.hasHeader, emailColumn: o.emailColumn, delimiter: o.delimiter ?? null },
     });
     await startMailingWorkflow(deps.temporal, deps.config, id);
