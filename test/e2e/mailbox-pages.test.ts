@@ -190,7 +190,9 @@ describe('the mail page', () => {
     // Delete: the row goes.
     await rig.outlook.act(address, { type: 'delete', id: fresh.id });
     await row(fresh.id).waitFor({ state: 'detached', timeout: LIVE_MS });
-    await page.locator(`#messages tr.removed[data-removed-id="${fresh.id}"]`).waitFor({ state: 'detached', timeout: 5_000 });
+    const ghost = page.locator(`#messages tr.removed[data-removed-id="${fresh.id}"]`);
+    expect(await ghost.count()).toBe(1); // struck through for a moment, once
+    await ghost.waitFor({ state: 'detached', timeout: 5_000 });
 
     // The feed drops and cannot come back (its reconnects are refused): the page polls, and still follows.
     const eventsRoute = (url: URL) => /^\/v1\/accounts\/[^/]+\/events$/.test(url.pathname);
