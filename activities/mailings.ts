@@ -136,11 +136,18 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
       logger.info({ mailingId: input.mailingId, status: input.status }, 'mailing status');
     },
 
-    /** On cancel: every recipient not sent (nor failed) becomes CANCELLED, so the counts stay exact. */
-    async cancelUnsent(input: { mailingId: string }): Promise<number> {
-      const rows = await db.update(mailingRecipients).set({ status: 'CANCELLED', reason: 'mailing cancelled' })
-        .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.status, 'QUEUED'))).returning({ row: mailingRecipients.rowNumber });
-      return rows.length;
+    /**
+     * On cancel, once every slice has stopped: a recipient never sent becomes CANCELLED; one whose last
+     * request left and was never answered (still SENDING) becomes UNKNOWN, since it may have been delivered.
+     */
+    async cancelUnsent(input: { mailingId: string }): Promise<{ cancelled: number; unknown: number }> {
+      const of = (status: 'QUEUED' | 'SENDING') => and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.status, status));
+      const cancelled = await db.update(mailingRecipients).set({ status: 'CANCELLED', reason: 'mailing cancelled' })
+        .where(of('QUEUED')).returning({ row: mailingRecipients.rowNumber });
+      const unknown = await db.update(mailingRecipients).set({ status: 'UNKNOWN', reason: 'mailing cancelled after a request whose answer never came: it may or may not have been delivered' })
+        .where(of('SENDING')).returning({ row: mailingRecipients.rowNumber });
+      if (unknown.length) logger.warn({ mailingId: input.mailingId, rows: unknown.map((r) => r.row) }, 'mailing cancelled with recipients whose outcome is unknown');
+      return { cancelled: cancelled.length, unknown: unknown.length };
     },
   };
 }

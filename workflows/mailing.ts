@@ -4,7 +4,7 @@
 // queue shared by every mailing. Signals pause, resume and cancel it; the `progress` query reports it.
 import {
   ActivityCancellationType, ApplicationFailure, CancellationScope, ParentClosePolicy, condition, continueAsNew, defineQuery, defineSignal,
-  getExternalWorkflowHandle, isCancellation, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle,
+  getExternalWorkflowHandle, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { MailingActivities } from '../activities/mailings.js';
 
@@ -37,7 +37,15 @@ export interface MailingInput {
   carried?: { totalRows: number; nextSlice: number; slicesDone: number; sent: number; failed: number; failedSlices?: number; sliceError?: string; paused: boolean };
 }
 
-export interface SliceInput { mailingId: string; fromRow: number; toRow: number; sendTaskQueue: string; paused: boolean }
+/**
+ * The pause/cancel state a parent hands its slices: in the child's input, then as a signal after every change
+ * and once more after the child has started (a change that arrived while it was starting). `seq` grows with
+ * every change, so a late or reordered signal never undoes a newer state.
+ */
+export interface SliceControl { paused: boolean; cancelled: boolean; seq: number }
+export const sliceControlSignal = defineSignal<[SliceControl]>('sliceControl');
+
+export interface SliceInput { mailingId: string; fromRow: number; toRow: number; sendTaskQueue: string; paused: boolean; cancelled?: boolean; seq?: number }
 export interface SliceResult { sent: number; failed: number; cancelled: boolean }
 
 const DEFAULT_SLICES_PER_RUN = 200;
@@ -71,26 +79,30 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
     statusWrites = statusWrites.then(() => setMailingStatus({ mailingId: input.mailingId, status, ...(reason ? { reason } : {}) }));
     return statusWrites;
   };
-  const tellChildren = async (signal: 'pause' | 'resume' | 'cancel') => {
-    await Promise.all([...running.values()].map((child) => getExternalWorkflowHandle(child.workflowId).signal(signal).catch(() => undefined)));
+  let controlSeq = 0;
+  const sliceControl = (): SliceControl => ({ paused, cancelled, seq: controlSeq });
+  const tellChildren = () => {
+    controlSeq += 1;
+    const state = sliceControl();
+    void Promise.all([...running.values()].map((child) => getExternalWorkflowHandle(child.workflowId).signal(sliceControlSignal, state).catch(() => undefined)));
   };
   setHandler(progressQuery, () => ({ ...progress, runningSlices: running.size, state: cancelled && progress.state !== 'CANCELLED' ? 'CANCELLING' : paused && progress.state === 'SENDING' ? 'PAUSED' : progress.state }));
   setHandler(pauseSignal, () => {
     if (paused || cancelled) return;
     paused = true;
-    void tellChildren('pause');
+    tellChildren();
     if (progress.state === 'SENDING') void writeStatus('PAUSED');
   });
   setHandler(resumeSignal, () => {
     if (!paused || cancelled) return;
     paused = false;
-    void tellChildren('resume');
+    tellChildren();
     if (progress.state === 'SENDING') void writeStatus('SENDING');
   });
   setHandler(cancelSignal, () => {
     if (cancelled) return;
     cancelled = true;
-    void tellChildren('cancel');
+    tellChildren();
   });
 
   if (!input.carried) {
@@ -128,14 +140,16 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
     const slice = nextSlice++;
     startedThisRun += 1;
     const fromRow = slice * input.sliceSize + 1;
+    const handedOver = sliceControl();
     const child = await startChild(mailingSlice, {
       workflowId: `${workflowId}-slice-${slice}`,
-      args: [{ mailingId: input.mailingId, fromRow, toRow: fromRow + input.sliceSize - 1, sendTaskQueue: input.sendTaskQueue, paused }],
+      args: [{ mailingId: input.mailingId, fromRow, toRow: fromRow + input.sliceSize - 1, sendTaskQueue: input.sendTaskQueue, ...handedOver }],
       parentClosePolicy: ParentClosePolicy.TERMINATE,
     });
     running.set(slice, child);
-    // A pause that arrived while the child was starting: it must hear it too.
-    if (paused) void getExternalWorkflowHandle(child.workflowId).signal('pause').catch(() => undefined);
+    // A pause, resume or cancel that arrived while the child was starting went only to the children already
+    // running: hand this one the state as it is now.
+    if (controlSeq !== handedOver.seq) void child.signal(sliceControlSignal, sliceControl()).catch(() => undefined);
     void child.result().then((result) => {
       progress.slicesDone += 1;
       progress.sentInFinishedSlices += result.sent;
@@ -179,11 +193,31 @@ export async function mailingSlice(input: SliceInput): Promise<SliceResult> {
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['RecipientNotFound', 'Seed004AuthError'] },
   });
   let paused = input.paused;
-  let cancelled = false;
+  let cancelled = input.cancelled ?? false;
+  let seq = input.seq ?? 0;
   let inFlight: CancellationScope | undefined;
-  setHandler(pauseSignal, () => { paused = true; inFlight?.cancel(); });
-  setHandler(resumeSignal, () => { paused = false; });
-  setHandler(cancelSignal, () => { cancelled = true; inFlight?.cancel(); });
+  let withdrawn: CancellationScope | undefined;
+  // Withdraw the send waiting in the queue; remember that this cancellation is ours, so that when it comes
+  // back the row is sent again later, even if a resume has already landed by then.
+  const withdraw = () => {
+    if (!inFlight) return;
+    withdrawn = inFlight;
+    inFlight.cancel();
+  };
+  const apply = (next: { paused: boolean; cancelled: boolean }) => {
+    if (next.cancelled && !cancelled) { cancelled = true; withdraw(); }
+    if (next.paused && !paused) { paused = true; withdraw(); }
+    if (!next.paused) paused = false;
+  };
+  setHandler(sliceControlSignal, (state) => {
+    if (state.seq <= seq) return; // an older state than the one already applied
+    seq = state.seq;
+    apply(state);
+  });
+  // Direct signals to a slice (an operator, or a parent from before sliceControl).
+  setHandler(pauseSignal, () => apply({ paused: true, cancelled }));
+  setHandler(resumeSignal, () => apply({ paused: false, cancelled }));
+  setHandler(cancelSignal, () => apply({ paused, cancelled: true }));
 
   const rows = await sliceRecipients({ mailingId: input.mailingId, fromRow: input.fromRow, toRow: input.toRow });
   const result: SliceResult = { sent: 0, failed: 0, cancelled: false };
@@ -202,8 +236,9 @@ export async function mailingSlice(input: SliceInput): Promise<SliceResult> {
         if (outcome.status === 'FAILED') result.failed += 1;
         break;
       } catch (error) {
-        // Withdrawn by a pause or cancel: wait (or stop) and send this row later.
-        if (isCancellation(error) && (paused || cancelled)) continue;
+        // Withdrawn by a pause or cancel (ours, whatever the state is now), whether it came back cancelled or as
+        // the failure of an attempt that was already running: wait (or stop), then look at this row again.
+        if (withdrawn === scope) continue;
         throw error;
       } finally {
         inFlight = undefined;

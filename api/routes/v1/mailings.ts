@@ -11,7 +11,8 @@ import { createRouter } from '../../openapi.js';
 import { ownerOf } from '../../auth/owner.js';
 
 const security = [{ bearerAuth: [] }];
-const recipientStatuses = ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED'] as const;
+// UNKNOWN: the mailing was cancelled after a request whose answer never came (it may have been delivered).
+const recipientStatuses = ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED', 'UNKNOWN'] as const;
 const idParam = z.object({ id: z.string().regex(/^mlg_[0-9a-z]{26}$/, 'a mailing id (mlg_…)') });
 
 const optionsSchema = z.object({
@@ -24,6 +25,7 @@ const optionsSchema = z.object({
 const countsSchema = z.object({
   total: z.number().int(), valid: z.number().int(), invalid: z.number().int(), duplicate: z.number().int(),
   queued: z.number().int(), sending: z.number().int(), sent: z.number().int(), failed: z.number().int(), cancelled: z.number().int(),
+  unknown: z.number().int().openapi({ description: 'Cancelled after a request whose answer never came: may or may not have been delivered' }),
 });
 const mailingSchema = z.object({
   id: z.string(), name: z.string().nullable(),
@@ -48,6 +50,7 @@ async function mailingView(deps: AppDeps, id: string) {
     sent: sql<number>`count(*) filter (where status = 'SENT')::int`,
     failed: sql<number>`count(*) filter (where status = 'FAILED')::int`,
     cancelled: sql<number>`count(*) filter (where status = 'CANCELLED')::int`,
+    unknown: sql<number>`count(*) filter (where status = 'UNKNOWN')::int`,
     recent: sql<number>`count(*) filter (where status = 'SENT' and sent_at > now() - interval '5 minutes')::int`,
   }).from(mailingRecipients).where(eq(mailingRecipients.mailingId, id));
   const failures = await deps.db.select({ row: mailingRecipients.rowNumber, email: mailingRecipients.email, reason: mailingRecipients.lastError })
