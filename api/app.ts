@@ -8,6 +8,8 @@ import { relative } from 'node:path';
 import type { AppDeps } from './context.js';
 import { AppError, problemBody, statusOf } from './errors.js';
 import { requireApiKey } from './middleware/auth.js';
+import { authorize, documentAuthResponses } from './middleware/authorize.js';
+import { limitBodies } from './middleware/body-limit.js';
 import { requestContext } from './middleware/request-context.js';
 import { createRouter } from './openapi.js';
 import { routers } from './routes/index.js';
@@ -21,8 +23,11 @@ export function createApp(deps: AppDeps) {
     await next();
   });
   app.use('*', requestContext);
+  app.use('*', limitBodies(deps.config));
   app.use('*', requireApiKey);
+  app.use('*', authorize(() => app.openAPIRegistry.definitions as never));
   for (const router of routers) app.route('/', router);
+  documentAuthResponses(app.openAPIRegistry.definitions);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer mf_…`' });
   app.doc31('/openapi.json', {

@@ -8,6 +8,7 @@ import type { BlobStore } from '../lib/blob-store.js';
 import type { SecretStore } from '../lib/secret-store.js';
 import type { MailIndex } from '../lib/mail-index/types.js';
 import type { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
+import type { Scope } from './auth/scopes.js';
 
 /** Everything route handlers need, built once by api/server.ts (or a test) and injected. */
 export interface AppDeps {
@@ -27,7 +28,10 @@ export interface AppDeps {
   events: AccountEventBus;
 }
 
-export type Principal = { kind: 'admin' } | { kind: 'api_key'; keyId: string; name: string };
+/** Who is calling: the admin key from ADMIN_API_KEY (every scope), or a stored key with its scopes. */
+export type Principal =
+  | { kind: 'admin'; scopes: readonly Scope[] }
+  | { kind: 'api_key'; keyId: string; name: string; scopes: readonly Scope[] };
 
 export interface AppEnv {
   Variables: {

@@ -50,7 +50,7 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
   };
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const metricsServer = config.WORKER_METRICS_PORT ? await serveWorkerMetrics(config.WORKER_METRICS_PORT, config.API_HOST) : undefined;
+  const metricsServer = config.WORKER_METRICS_PORT ? await serveWorkerMetrics(config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST) : undefined;
   try {
     const bundle = await loadWorkflowBundle(logger, config.WORKFLOW_BUNDLE_PATH);
     const workers = await Promise.all(workerSpecs(selected, deps).map(({ workflows, ...spec }) => Worker.create({

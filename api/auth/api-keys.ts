@@ -7,19 +7,22 @@ import { apiKeys } from '../../db/schema/index.js';
 import { constantTimeEqual, sha256Hex } from '../../lib/crypto.js';
 import { newId } from '../../lib/ids.js';
 import type { Principal } from '../context.js';
+import { defaultScopes, parseScopes, scopes as allScopes, type Scope } from './scopes.js';
+
+const adminPrincipal: Principal = { kind: 'admin', scopes: allScopes };
 
 export function generateApiKey(): string {
   return `mf_${randomBytes(32).toString('base64url')}`;
 }
 
-export async function createApiKey(db: Database, name: string) {
+export async function createApiKey(db: Database, name: string, scopes: readonly Scope[] = defaultScopes) {
   const key = generateApiKey();
-  const [row] = await db.insert(apiKeys).values({ id: newId('key'), name, keyHash: sha256Hex(key), prefix: key.slice(0, 10) }).returning();
+  const [row] = await db.insert(apiKeys).values({ id: newId('key'), name, keyHash: sha256Hex(key), prefix: key.slice(0, 10), scopes: [...new Set(scopes)] }).returning();
   return { key, record: row! };
 }
 
 export async function listApiKeys(db: Database) {
-  return db.select({ id: apiKeys.id, name: apiKeys.name, prefix: apiKeys.prefix, createdAt: apiKeys.createdAt, lastUsedAt: apiKeys.lastUsedAt, revokedAt: apiKeys.revokedAt })
+  return db.select({ id: apiKeys.id, name: apiKeys.name, prefix: apiKeys.prefix, scopes: apiKeys.scopes, createdAt: apiKeys.createdAt, lastUsedAt: apiKeys.lastUsedAt, revokedAt: apiKeys.revokedAt })
     .from(apiKeys).orderBy(desc(apiKeys.createdAt));
 }
 
@@ -29,17 +32,17 @@ export async function revokeApiKey(db: Database, id: string): Promise<boolean> {
 }
 
 export async function authenticate(db: Database, adminKey: string | undefined, presented: string): Promise<Principal | undefined> {
-  if (adminKey && constantTimeEqual(sha256Hex(presented), sha256Hex(adminKey))) return { kind: 'admin' };
+  if (adminKey && constantTimeEqual(sha256Hex(presented), sha256Hex(adminKey))) return adminPrincipal;
   const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.keyHash, sha256Hex(presented)), isNull(apiKeys.revokedAt)));
   if (!row) return undefined;
   // Best effort bookkeeping; never fails the request.
   void db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, row.id)).catch(() => {});
-  return { kind: 'api_key', keyId: row.id, name: row.name };
+  return { kind: 'api_key', keyId: row.id, name: row.name, scopes: parseScopes(row.scopes) };
 }
 
 /** The principal a stream cookie speaks for, while its key is still valid (a revoked key's cookies die with it). */
 export async function principalOfOwner(db: Database, adminKey: string | undefined, owner: string): Promise<Principal | undefined> {
-  if (owner === 'admin') return adminKey ? { kind: 'admin' } : undefined;
+  if (owner === 'admin') return adminKey ? adminPrincipal : undefined;
   const [row] = await db.select().from(apiKeys).where(and(eq(apiKeys.id, owner), isNull(apiKeys.revokedAt)));
-  return row ? { kind: 'api_key', keyId: row.id, name: row.name } : undefined;
+  return row ? { kind: 'api_key', keyId: row.id, name: row.name, scopes: parseScopes(row.scopes) } : undefined;
 }

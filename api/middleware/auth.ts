@@ -27,7 +27,3 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
   c.set('principal', principal);
   return next();
 });
-
-export function assertAdmin(principal: AppEnv['Variables']['principal']): void {
-  if (principal?.kind !== 'admin') throw new AppError('forbidden', 'only the admin key may manage API keys');
-}

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { requires } from '../auth/scopes.js';
 import { registry } from '../../lib/metrics.js';
 import { createRouter } from '../openapi.js';
 import { checkReadiness } from '../readiness.js';
@@ -30,6 +31,6 @@ export const healthRoutes = createRouter()
     return readiness.ready ? c.json(body, 200) : c.json(body, 503);
   })
   .openapi(createRoute({
-    method: 'get', path: '/metrics', tags: ['Operations'], summary: 'Prometheus metrics', security: [{ bearerAuth: [] }],
+    method: 'get', path: '/metrics', tags: ['Operations'], summary: 'Prometheus metrics', ...requires('read'),
     responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
   }), async (c) => c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType }));

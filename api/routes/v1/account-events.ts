@@ -3,6 +3,7 @@
 // ?lastEventId=) and misses nothing still kept; a new one gets `hello` with the current id and then what
 // follows. A browser authenticates with a stream cookie from POST …/events/session, never a key in a URL.
 import { createRoute, z } from '@hono/zod-openapi';
+import { requires } from '../../auth/scopes.js';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import { findAccount } from '../../../lib/accounts/accounts.js';
 import { eventsAfter, latestEventId, oldestEventId } from '../../../lib/mailbox-sync/events.js';
@@ -13,7 +14,6 @@ import { AppError, errorResponses } from '../../errors.js';
 import { accountIdParam } from '../../mailboxes/schemas.js';
 import { createRouter } from '../../openapi.js';
 
-const security = [{ bearerAuth: [] }];
 const KEEPALIVE_MS = 15_000;
 const BATCH = 500;
 
@@ -76,9 +76,17 @@ async function pump(deps: AppDeps, accountId: string, from: number | undefined, 
   }
 }
 
+/** One event of the stream (OpenAPI 3.1: a text/event-stream schema describes each event); `data` is JSON. */
+const serverSentEvent = z.object({
+  event: z.enum(['hello', 'reset', 'messages', 'folders', 'mailbox', 'reload']).optional(),
+  data: z.string().optional(),
+  id: z.string().regex(/^\d+$/).optional(),
+  retry: z.number().int().optional(),
+}).openapi('ServerSentEvent');
+
 export const accountEventRoutes = createRouter()
   .openapi(createRoute({
-    method: 'post', path: '/v1/accounts/{id}/events/session', tags: ['Accounts'], operationId: 'openAccountEventSession', security,
+    method: 'post', path: '/v1/accounts/{id}/events/session', tags: ['Accounts'], operationId: 'openAccountEventSession', ...requires('read'),
     summary: "A stream cookie for the account's live feed, for browsers (EventSource cannot send an Authorization header)",
     description: 'Sets an HttpOnly, SameSite=Strict cookie scoped to /v1/accounts/{id}/events, valid for an hour; it dies with the API key that asked for it.',
     request: { params: accountIdParam },
@@ -93,7 +101,7 @@ export const accountEventRoutes = createRouter()
     return c.json({ expiresAt: cookie.expiresAt.toISOString(), eventsUrl: `/v1/accounts/${accountId}/events` }, 200);
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/accounts/{id}/events', tags: ['Accounts'], operationId: 'streamAccountEvents', security,
+    method: 'get', path: '/v1/accounts/{id}/events', tags: ['Accounts'], operationId: 'streamAccountEvents', ...requires('read'),
     summary: "The account's live feed (server-sent events): messages, folders and mailbox status as the sync applies them",
     description: 'Events: `hello` (a new stream: the current event id), `messages` ({mailboxId, upserted: [message summaries], removed: [ids]}), `folders` ({mailboxId, changed: [{id, name}], removed: [ids]}), `mailbox` (status and progress), `reload` (documents changed that no event names — a page of an initial sync was indexed, or leftovers were removed: reload the list), `reset` (events since Last-Event-ID are gone: reload). Authenticate with a Bearer key or the stream cookie from POST …/events/session.',
     request: {
@@ -102,7 +110,7 @@ export const accountEventRoutes = createRouter()
       headers: z.object({ 'last-event-id': z.string().regex(/^\d{1,18}$/).optional() }),
     },
     responses: {
-      200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } },
+      200: { description: 'An event stream', content: { 'text/event-stream': { schema: serverSentEvent } } },
       400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
     },
   }), async (c) => {

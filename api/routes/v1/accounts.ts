@@ -1,6 +1,7 @@
 // Local accounts, linking their Outlook mailboxes, and reading their synced mail. Every route is scoped
 // to the API key that created the account: another key's account answers 404.
 import { createRoute, z } from '@hono/zod-openapi';
+import { requires } from '../../auth/scopes.js';
 import { AccountExistsError, createAccount, findAccount, listAccounts, type AccountRow } from '../../../lib/accounts/accounts.js';
 import { InvalidCursorError } from '../../../lib/mail-index/types.js';
 import { callbackAllowlist, isAllowedCallback } from '../../../lib/mailbox-sync/callback-allowlist.js';
@@ -14,7 +15,6 @@ import { AppError, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
 import { createRouter } from '../../openapi.js';
 
-const security = [{ bearerAuth: [] }];
 const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
 
 const accountView = (a: AccountRow) => ({ id: a.id, email: a.email, displayName: a.displayName, createdAt: a.createdAt.toISOString() });
@@ -29,7 +29,7 @@ const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 export const accountRoutes = createRouter()
   .openapi(createRoute({
-    method: 'post', path: '/v1/accounts', tags: ['Accounts'], operationId: 'createAccount', security,
+    method: 'post', path: '/v1/accounts', tags: ['Accounts'], operationId: 'createAccount', ...requires('send'),
     summary: 'Create a local account; its id goes on every mailbox and message synced for it',
     request: { body: { required: true, content: json(z.object({
       email: z.string().trim().email().max(320).openapi({ example: 'jane@contoso.example' }),
@@ -51,7 +51,7 @@ export const accountRoutes = createRouter()
     }
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/accounts', tags: ['Accounts'], operationId: 'listAccounts', security, summary: "This key's accounts, newest first",
+    method: 'get', path: '/v1/accounts', tags: ['Accounts'], operationId: 'listAccounts', ...requires('read'), summary: "This key's accounts, newest first",
     request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().regex(/^acc_[0-9a-z]{26}$/).optional() }) },
     responses: { 200: { description: 'Accounts', content: json(z.object({ data: z.array(accountSchema), nextCursor: z.string().nullable() })) }, 400: errorResponses[400], 401: errorResponses[401] },
   }), async (c) => {
@@ -59,7 +59,7 @@ export const accountRoutes = createRouter()
     return c.json({ data: page.data.map(accountView), nextCursor: page.nextCursor }, 200);
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/accounts/{id}', tags: ['Accounts'], operationId: 'getAccount', security, summary: 'An account and its linked mailboxes',
+    method: 'get', path: '/v1/accounts/{id}', tags: ['Accounts'], operationId: 'getAccount', ...requires('read'), summary: 'An account and its linked mailboxes',
     request: { params: accountIdParam },
     responses: { 200: { description: 'The account', content: json(accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })) }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
   }), async (c) => {
@@ -68,7 +68,7 @@ export const accountRoutes = createRouter()
     return c.json({ ...accountView(account), mailboxes: mailboxes.map(mailboxSummary) }, 200);
   })
   .openapi(createRoute({
-    method: 'post', path: '/v1/accounts/{id}/mailboxes/outlook', tags: ['Accounts'], operationId: 'linkOutlookMailbox', security,
+    method: 'post', path: '/v1/accounts/{id}/mailboxes/outlook', tags: ['Accounts'], operationId: 'linkOutlookMailbox', ...requires('send'),
     summary: 'Start linking an Outlook mailbox: returns the Microsoft sign-in URL to send the user to',
     description: 'Authorization code flow with PKCE. After sign-in Microsoft redirects to /v1/oauth/outlook/callback, which links the mailbox, starts its sync and redirects to `callbackUrl` with `mailboxId`, `accountId` and `status=linked`. `callbackUrl` must start with a prefix in OAUTH_CALLBACK_ALLOWLIST. The sign-in is valid for OAUTH_STATE_TTL_SECONDS and once only.',
     request: {
@@ -99,7 +99,7 @@ export const accountRoutes = createRouter()
     return c.json({ authorizationUrl: started.authorizationUrl, expiresAt: started.expiresAt.toISOString() }, 201);
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/accounts/{id}/mailboxes', tags: ['Accounts'], operationId: 'listAccountMailboxes', security, summary: "An account's linked mailboxes with their sync status",
+    method: 'get', path: '/v1/accounts/{id}/mailboxes', tags: ['Accounts'], operationId: 'listAccountMailboxes', ...requires('read'), summary: "An account's linked mailboxes with their sync status",
     request: { params: accountIdParam },
     responses: { 200: { description: 'Mailboxes', content: json(z.object({ data: z.array(mailboxSummarySchema) })) }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
   }), async (c) => {
@@ -107,7 +107,7 @@ export const accountRoutes = createRouter()
     return c.json({ data: (await listAccountMailboxes(c.var.deps.db, account.id)).map(mailboxSummary) }, 200);
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/accounts/{id}/messages', tags: ['Accounts'], operationId: 'listAccountMessages', security,
+    method: 'get', path: '/v1/accounts/{id}/messages', tags: ['Accounts'], operationId: 'listAccountMessages', ...requires('read'),
     summary: "An account's synced messages, newest first, with filters, a text query and cursor paging",
     request: {
       params: accountIdParam,

@@ -2,6 +2,7 @@
 // multipart. Attachments go to the blob store (outside the workflow history), checksummed, then the
 // email is admitted like any notification.
 import { createRoute, z } from '@hono/zod-openapi';
+import { requires } from '../../auth/scopes.js';
 import { bodyLimit } from 'hono/body-limit';
 import { admitNotification, type StoredAttachment } from '../../../lib/notifications/admission.js';
 import { notificationMetrics } from '../../../lib/notifications/metrics.js';
@@ -41,7 +42,7 @@ emailRoutes.use('/v1/emails', async (c, next) => {
 });
 
 emailRoutes.openapi(createRoute({
-  method: 'post', path: '/v1/emails', tags: ['Notifications'], operationId: 'sendEmail', security: [{ bearerAuth: [] }],
+  method: 'post', path: '/v1/emails', tags: ['Notifications'], operationId: 'sendEmail', ...requires('send'),
   summary: 'Accept an email with subject, content and attachments (multipart) for asynchronous delivery',
   description: 'Attachments: each up to ATTACHMENT_MAX_BYTES (10 MB), together up to ATTACHMENTS_MAX_TOTAL_BYTES (25 MB).',
   request: { headers: idempotencyKeyHeader },

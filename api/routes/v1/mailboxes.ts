@@ -1,6 +1,7 @@
 // One linked mailbox: its sync status and folders, and the controls that signal its workflow (sync
 // now, full resync, pause, resume, unlink). Scoped to the key that linked it.
 import { createRoute, z } from '@hono/zod-openapi';
+import { requires } from '../../auth/scopes.js';
 import { findOwnedMailbox, mailboxDetail, markUnlinking } from '../../../lib/mailbox-sync/mailboxes.js';
 import { queryMailboxSync, signalMailboxSync, type SyncSignal } from '../../../lib/mailbox-sync/start-workflow.js';
 import type { MailboxRow } from '../../../lib/mailbox-sync/sync-state.js';
@@ -10,7 +11,6 @@ import { AppError, errorResponses } from '../../errors.js';
 import { mailboxDetailSchema, mailboxIdParam } from '../../mailboxes/schemas.js';
 import { createRouter } from '../../openapi.js';
 
-const security = [{ bearerAuth: [] }];
 const accepted = { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } };
 
 async function ownedMailbox(deps: AppDeps, principal: Principal | undefined, id: string): Promise<MailboxRow> {
@@ -20,7 +20,7 @@ async function ownedMailbox(deps: AppDeps, principal: Principal | undefined, id:
 }
 
 const control = (name: 'sync' | 'resync' | 'pause' | 'resume', signal: SyncSignal, summary: string) => createRoute({
-  method: 'post', path: `/v1/mailboxes/{id}/${name}`, tags: ['Mailboxes'], operationId: `${name}Mailbox`, security, summary,
+  method: 'post', path: `/v1/mailboxes/{id}/${name}`, tags: ['Mailboxes'], operationId: `${name}Mailbox`, ...requires('send'), summary,
   description: `Signals the mailbox's workflow; the same as \`temporal workflow signal --workflow-id mailbox-sync-<id> --name ${signal}\`.`,
   request: { params: mailboxIdParam },
   responses: {
@@ -38,7 +38,7 @@ async function signalOwned(deps: AppDeps, principal: Principal | undefined, id: 
 
 export const mailboxRoutes = createRouter()
   .openapi(createRoute({
-    method: 'get', path: '/v1/mailboxes/{id}', tags: ['Mailboxes'], operationId: 'getMailbox', security,
+    method: 'get', path: '/v1/mailboxes/{id}', tags: ['Mailboxes'], operationId: 'getMailbox', ...requires('read'),
     summary: 'A linked mailbox: status, sync progress, folders with total and unread counts',
     request: { params: mailboxIdParam },
     responses: { 200: { description: 'The mailbox', content: { 'application/json': { schema: mailboxDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
@@ -57,7 +57,7 @@ export const mailboxRoutes = createRouter()
   .openapi(control('resume', 'resume', 'Resume syncing; every folder is read at once'), async (c) =>
     c.json(await signalOwned(c.var.deps, c.var.principal, c.req.valid('param').id, 'resume'), 202))
   .openapi(createRoute({
-    method: 'delete', path: '/v1/mailboxes/{id}', tags: ['Mailboxes'], operationId: 'unlinkMailbox', security,
+    method: 'delete', path: '/v1/mailboxes/{id}', tags: ['Mailboxes'], operationId: 'unlinkMailbox', ...requires('send'),
     summary: "Unlink a mailbox: its sync stops, its documents and tokens are removed, then the mailbox itself",
     request: { params: mailboxIdParam },
     responses: { 202: { description: 'Unlinking', content: accepted }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },

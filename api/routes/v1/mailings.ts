@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { requires } from '../../auth/scopes.js';
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import { mailingRecipients, mailings } from '../../../db/schema/index.js';
 import { tokenHash } from '../../../activities/mailings.js';
@@ -10,7 +11,6 @@ import { streamUpload } from '../../mailings/upload.js';
 import { createRouter } from '../../openapi.js';
 import { ownerOf } from '../../auth/owner.js';
 
-const security = [{ bearerAuth: [] }];
 // UNKNOWN: the mailing was cancelled after a request whose answer never came (it may have been delivered).
 const recipientStatuses = ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED', 'UNKNOWN'] as const;
 const idParam = z.object({ id: z.string().regex(/^mlg_[0-9a-z]{26}$/, 'a mailing id (mlg_…)') });
@@ -37,8 +37,8 @@ const mailingSchema = z.object({
   createdAt: z.string().datetime(), sendingStartedAt: z.string().datetime().nullable(), finishedAt: z.string().datetime().nullable(),
 }).openapi('Mailing');
 
-async function mailingView(deps: AppDeps, id: string) {
-  const [m] = await deps.db.select().from(mailings).where(eq(mailings.id, id));
+async function mailingView(deps: AppDeps, owner: string, id: string) {
+  const [m] = await deps.db.select().from(mailings).where(and(eq(mailings.id, id), eq(mailings.owner, owner)));
   if (!m) throw new AppError('not_found', `no mailing ${id}`);
   const [c] = await deps.db.select({
     total: sql<number>`count(*)::int`,
@@ -68,15 +68,15 @@ async function mailingView(deps: AppDeps, id: string) {
   };
 }
 
-async function signal(deps: AppDeps, id: string, name: 'pause' | 'resume' | 'cancel') {
-  const [m] = await deps.db.select({ status: mailings.status }).from(mailings).where(eq(mailings.id, id));
+async function signal(deps: AppDeps, owner: string, id: string, name: 'pause' | 'resume' | 'cancel') {
+  const [m] = await deps.db.select({ status: mailings.status }).from(mailings).where(and(eq(mailings.id, id), eq(mailings.owner, owner)));
   if (!m) throw new AppError('not_found', `no mailing ${id}`);
   if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(m.status)) throw new AppError('conflict', `mailing ${id} is ${m.status}`);
   await deps.temporal.workflow.getHandle(mailingWorkflowId(id)).signal(name);
 }
 
 const signalRoute = (name: 'pause' | 'resume' | 'cancel', summary: string) => createRoute({
-  method: 'post', path: `/v1/mailings/{id}/${name}`, tags: ['Mailings'], operationId: `${name}Mailing`, security, summary,
+  method: 'post', path: `/v1/mailings/{id}/${name}`, tags: ['Mailings'], operationId: `${name}Mailing`, ...requires('send'), summary,
   description: `Signals the mailing's workflow; the same as \`temporal workflow signal --workflow-id mailing-<id> --name ${name}\`.`,
   request: { params: idParam },
   responses: { 202: { description: 'Signalled', content: { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } } }, 401: errorResponses[401], 404: errorResponses[404], 409: { description: 'The mailing has finished', content: errorResponses[422].content } },
@@ -84,7 +84,7 @@ const signalRoute = (name: 'pause' | 'resume' | 'cancel', summary: string) => cr
 
 export const mailingRoutes = createRouter()
   .openapi(createRoute({
-    method: 'post', path: '/v1/mailings', tags: ['Mailings'], operationId: 'createMailing', security,
+    method: 'post', path: '/v1/mailings', tags: ['Mailings'], operationId: 'createMailing', ...requires('send'),
     summary: 'Upload a CSV mailing list (multipart, field "file"); every valid address gets one mail with its own token',
     description: 'Fields: file (required), name, hasHeader (true|false, default true), emailColumn (header name or 0-based index; default a header named "email"), delimiter (, or ; — detected when absent). The file is streamed to storage; parsing happens in the workflow.',
     responses: {
@@ -111,20 +111,21 @@ export const mailingRoutes = createRouter()
     return c.json({ id, status: 'PARSING', workflowId: mailingWorkflowId(id) }, 202);
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/mailings', tags: ['Mailings'], operationId: 'listMailings', security, summary: 'Mailings, newest first',
+    method: 'get', path: '/v1/mailings', tags: ['Mailings'], operationId: 'listMailings', ...requires('read'), summary: 'Mailings, newest first',
     request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
     responses: { 200: { description: 'Mailings', content: { 'application/json': { schema: z.object({ data: z.array(mailingSchema) }) } } }, 401: errorResponses[401] },
   }), async (c) => {
-    const rows = await c.var.deps.db.select({ id: mailings.id }).from(mailings).orderBy(desc(mailings.createdAt)).limit(c.req.valid('query').limit);
-    return c.json({ data: await Promise.all(rows.map((r) => mailingView(c.var.deps, r.id))) }, 200);
+    const owner = ownerOf(c.var.principal);
+    const rows = await c.var.deps.db.select({ id: mailings.id }).from(mailings).where(eq(mailings.owner, owner)).orderBy(desc(mailings.createdAt)).limit(c.req.valid('query').limit);
+    return c.json({ data: await Promise.all(rows.map((r) => mailingView(c.var.deps, owner, r.id))) }, 200);
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/mailings/{id}', tags: ['Mailings'], operationId: 'getMailing', security,
+    method: 'get', path: '/v1/mailings/{id}', tags: ['Mailings'], operationId: 'getMailing', ...requires('read'),
     summary: 'A mailing: status, counts, send rate, ETA, recent failures', request: { params: idParam },
     responses: { 200: { description: 'The mailing', content: { 'application/json': { schema: mailingSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => c.json(await mailingView(c.var.deps, c.req.valid('param').id), 200))
+  }), async (c) => c.json(await mailingView(c.var.deps, ownerOf(c.var.principal), c.req.valid('param').id), 200))
   .openapi(createRoute({
-    method: 'get', path: '/v1/mailings/{id}/recipients', tags: ['Mailings'], operationId: 'listMailingRecipients', security,
+    method: 'get', path: '/v1/mailings/{id}/recipients', tags: ['Mailings'], operationId: 'listMailingRecipients', ...requires('read'),
     summary: "A mailing's rows by status, in row order, with cursor paging (tokens are never shown)",
     request: { params: idParam, query: z.object({ status: z.enum(recipientStatuses).optional(), cursor: z.coerce.number().int().min(0).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }) },
     responses: {
@@ -138,7 +139,7 @@ export const mailingRoutes = createRouter()
     const { id } = c.req.valid('param');
     const q = c.req.valid('query');
     const { db } = c.var.deps;
-    const [m] = await db.select({ id: mailings.id }).from(mailings).where(eq(mailings.id, id));
+    const [m] = await db.select({ id: mailings.id }).from(mailings).where(and(eq(mailings.id, id), eq(mailings.owner, ownerOf(c.var.principal))));
     if (!m) throw new AppError('not_found', `no mailing ${id}`);
     const rows = await db.select().from(mailingRecipients).where(and(
       eq(mailingRecipients.mailingId, id), gt(mailingRecipients.rowNumber, q.cursor ?? 0), q.status ? eq(mailingRecipients.status, q.status) : undefined,
@@ -151,17 +152,17 @@ export const mailingRoutes = createRouter()
   })
   .openapi(signalRoute('pause', 'Pause a mailing: no new send starts until it is resumed'), async (c) => {
     const { id } = c.req.valid('param');
-    await signal(c.var.deps, id, 'pause');
+    await signal(c.var.deps, ownerOf(c.var.principal), id, 'pause');
     return c.json({ id, signal: 'pause' }, 202);
   })
   .openapi(signalRoute('resume', 'Resume a paused mailing'), async (c) => {
     const { id } = c.req.valid('param');
-    await signal(c.var.deps, id, 'resume');
+    await signal(c.var.deps, ownerOf(c.var.principal), id, 'resume');
     return c.json({ id, signal: 'resume' }, 202);
   })
   .openapi(signalRoute('cancel', 'Cancel a mailing: unsent recipients become CANCELLED'), async (c) => {
     const { id } = c.req.valid('param');
-    await signal(c.var.deps, id, 'cancel');
+    await signal(c.var.deps, ownerOf(c.var.principal), id, 'cancel');
     return c.json({ id, signal: 'cancel' }, 202);
   })
   .openapi(createRoute({

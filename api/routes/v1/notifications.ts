@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { requires } from '../../auth/scopes.js';
 import { and, asc, desc, eq, lt, or, type SQL } from 'drizzle-orm';
 import { notifications, notificationStatusHistory } from '../../../db/schema/index.js';
 import { admitNotification, retryNotification } from '../../../lib/notifications/admission.js';
@@ -13,7 +14,6 @@ import { admissionProblem } from '../../notifications/errors.js';
 import { historyEntrySchema, notificationSchema, toView } from '../../notifications/view.js';
 import { createRouter } from '../../openapi.js';
 
-const security = [{ bearerAuth: [] }];
 const channel = z.enum(['EMAIL', 'SMS', 'PUSH']);
 const priority = z.string().transform((value, ctx) => {
   const parsed = parsePriority(value);
@@ -52,7 +52,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
 
 export const notificationRoutes = createRouter()
   .openapi(createRoute({
-    method: 'post', path: '/v1/notifications', tags: ['Notifications'], operationId: 'createNotification', security,
+    method: 'post', path: '/v1/notifications', tags: ['Notifications'], operationId: 'createNotification', ...requires('send'),
     summary: 'Accept a notification (template + params) for asynchronous delivery',
     description: 'Answers at once: 202 with the new notification, or 200 with the existing one for a repeated Idempotency-Key. Never sends inside the request.',
     request: { headers: idempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: createBody } } } },
@@ -88,7 +88,7 @@ export const notificationRoutes = createRouter()
     }
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/notifications', tags: ['Notifications'], operationId: 'listNotifications', security,
+    method: 'get', path: '/v1/notifications', tags: ['Notifications'], operationId: 'listNotifications', ...requires('read'),
     summary: 'List notifications, newest first, with filters and cursor paging',
     request: {
       query: z.object({
@@ -104,6 +104,7 @@ export const notificationRoutes = createRouter()
   }), async (c) => {
     const q = c.req.valid('query');
     const filters: (SQL | undefined)[] = [
+      eq(notifications.owner, ownerOf(c.var.principal)),
       q.status ? eq(notifications.status, q.status) : undefined,
       q.userId ? eq(notifications.userId, q.userId) : undefined,
       q.correlationId ? eq(notifications.correlationId, q.correlationId) : undefined,
@@ -121,7 +122,7 @@ export const notificationRoutes = createRouter()
     return c.json({ data: page.map(toView), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null }, 200);
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/notifications/{id}', tags: ['Notifications'], operationId: 'getNotification', security,
+    method: 'get', path: '/v1/notifications/{id}', tags: ['Notifications'], operationId: 'getNotification', ...requires('read'),
     summary: 'A notification with its status history',
     request: { params: z.object({ id: z.string().min(1).max(64) }) },
     responses: {
@@ -131,13 +132,13 @@ export const notificationRoutes = createRouter()
   }), async (c) => {
     const { id } = c.req.valid('param');
     const { db } = c.var.deps;
-    const [n] = await db.select().from(notifications).where(eq(notifications.id, id));
+    const [n] = await db.select().from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, ownerOf(c.var.principal))));
     if (!n) throw new AppError('not_found', `no notification ${id}`);
     const history = await db.select().from(notificationStatusHistory).where(eq(notificationStatusHistory.notificationId, id)).orderBy(asc(notificationStatusHistory.id));
     return c.json({ ...toView(n), history: history.map((h) => ({ from: h.fromStatus, to: h.toStatus, reason: h.reason, at: h.at.toISOString() })) }, 200);
   })
   .openapi(createRoute({
-    method: 'post', path: '/v1/notifications/{id}/retry', tags: ['Notifications'], operationId: 'retryNotification', security,
+    method: 'post', path: '/v1/notifications/{id}/retry', tags: ['Notifications'], operationId: 'retryNotification', ...requires('send'),
     summary: 'Send a dead-lettered (or permanently failed) notification again, as a new workflow run',
     request: { params: z.object({ id: z.string().min(1).max(64) }) },
     responses: {
@@ -147,7 +148,7 @@ export const notificationRoutes = createRouter()
   }), async (c) => {
     const { id } = c.req.valid('param');
     const { deps } = c.var;
-    const [before] = await deps.db.select({ status: notifications.status }).from(notifications).where(eq(notifications.id, id));
+    const [before] = await deps.db.select({ status: notifications.status }).from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, ownerOf(c.var.principal))));
     if (!before) throw new AppError('not_found', `no notification ${id}`);
     if (before.status !== 'DEAD_LETTERED' && before.status !== 'FAILED') {
       throw new AppError('conflict', `notification ${id} is ${before.status}; only DEAD_LETTERED or FAILED notifications can be retried`);

@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { requires } from '../../auth/scopes.js';
 import { getTemplate, listLatestTemplates, placeholdersOf, saveTemplateVersion, TemplateNotFoundError, type TemplateRow } from '../../../lib/notifications/templates.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
 
-const security = [{ bearerAuth: [] }];
 const templateId = z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'upper case letters, digits and _ (e.g. ORDER_SHIPPED_CONFIRMATION)');
 
 const templateSchema = z.object({
@@ -53,7 +53,7 @@ function toInput(id: string, body: z.infer<typeof contentSchema>) {
 
 export const templateRoutes = createRouter()
   .openapi(createRoute({
-    method: 'post', path: '/v1/templates', tags: ['Templates'], operationId: 'createTemplate', security, summary: 'Create a template (version 1)',
+    method: 'post', path: '/v1/templates', tags: ['Templates'], operationId: 'createTemplate', ...requires('admin'), summary: 'Create a template (version 1)',
     request: { body: { required: true, content: { 'application/json': { schema: z.object({ id: templateId }).and(contentSchema) } } } },
     responses: {
       201: { description: 'Created', content: { 'application/json': { schema: templateSchema } } },
@@ -66,7 +66,7 @@ export const templateRoutes = createRouter()
     return c.json(toJson(saved), 201);
   })
   .openapi(createRoute({
-    method: 'put', path: '/v1/templates/{id}', tags: ['Templates'], operationId: 'updateTemplate', security,
+    method: 'put', path: '/v1/templates/{id}', tags: ['Templates'], operationId: 'updateTemplate', ...requires('admin'),
     summary: 'Update a template: adds a new version (notifications keep the version they were rendered with)',
     request: { params: z.object({ id: templateId }), body: { required: true, content: { 'application/json': { schema: contentSchema } } } },
     responses: { 200: { description: 'The new version', content: { 'application/json': { schema: templateSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
@@ -77,11 +77,11 @@ export const templateRoutes = createRouter()
     return c.json(toJson(saved), 200);
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/templates', tags: ['Templates'], operationId: 'listTemplates', security, summary: 'Every template, latest version',
+    method: 'get', path: '/v1/templates', tags: ['Templates'], operationId: 'listTemplates', ...requires('read'), summary: 'Every template, latest version',
     responses: { 200: { description: 'Templates', content: { 'application/json': { schema: z.object({ data: z.array(templateSchema) }) } } }, 401: errorResponses[401] },
   }), async (c) => c.json({ data: (await listLatestTemplates(c.var.deps.db)).map(toJson) }, 200))
   .openapi(createRoute({
-    method: 'get', path: '/v1/templates/{id}', tags: ['Templates'], operationId: 'getTemplate', security, summary: 'A template: the latest version, or ?version=n',
+    method: 'get', path: '/v1/templates/{id}', tags: ['Templates'], operationId: 'getTemplate', ...requires('read'), summary: 'A template: the latest version, or ?version=n',
     request: { params: z.object({ id: templateId }), query: z.object({ version: z.coerce.number().int().min(1).optional() }) },
     responses: { 200: { description: 'The template', content: { 'application/json': { schema: templateSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
   }), async (c) => {

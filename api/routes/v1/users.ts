@@ -1,10 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { requires } from '../../auth/scopes.js';
 import { eq, sql } from 'drizzle-orm';
 import { recipients } from '../../../db/schema/index.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
 
-const security = [{ bearerAuth: [] }];
 export const userIdSchema = z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'letters, digits and _ . : @ - (at most 128)').openapi({ example: 'user-42' });
 
 const userSchema = z.object({
@@ -27,7 +27,7 @@ const toJson = (u: UserRow) => ({ ...u, createdAt: u.createdAt.toISOString(), up
 
 export const userRoutes = createRouter()
   .openapi(createRoute({
-    method: 'put', path: '/v1/users/{userId}', tags: ['Users'], operationId: 'putUser', security,
+    method: 'put', path: '/v1/users/{userId}', tags: ['Users'], operationId: 'putUser', ...requires('admin'),
     summary: "Create or update a user's contact points (email, E.164 phone, push device tokens)",
     description: 'Fields left out keep their value; null clears one.',
     request: { params: z.object({ userId: userIdSchema }), body: { required: true, content: { 'application/json': { schema: userBody } } } },
@@ -45,7 +45,7 @@ export const userRoutes = createRouter()
     return c.json(toJson(row!), 200);
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/users/{userId}', tags: ['Users'], operationId: 'getUser', security, summary: "A user's contact points",
+    method: 'get', path: '/v1/users/{userId}', tags: ['Users'], operationId: 'getUser', ...requires('read'), summary: "A user's contact points",
     request: { params: z.object({ userId: userIdSchema }) },
     responses: { 200: { description: 'The user', content: { 'application/json': { schema: userSchema } } }, 401: errorResponses[401], 404: errorResponses[404] },
   }), async (c) => {

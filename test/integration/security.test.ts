@@ -1,0 +1,274 @@
+// One security suite for every route, generated from the app's own route table and OpenAPI document:
+// a route added later gets these cases without anyone writing them, and a route that is neither
+// secured nor listed below as public (with how it is verified instead) fails the suite.
+//   no key → 401 · a revoked key → 401 · a key without the route's scope → 403 ·
+//   another tenant's id → 404 (and another tenant's list never shows it) ·
+//   every body over its limit → 413, by Content-Length and streamed, before it is read whole.
+import { request as httpRequest } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { scopes, type Scope } from '../../api/auth/scopes.js';
+import { isPublicPath } from '../../api/public-paths.js';
+import { mailboxes } from '../../db/schema/index.js';
+import { newId } from '../../lib/ids.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { TEST_ADMIN_KEY, unique } from '../helpers/config.js';
+
+const BODY_LIMIT = 16 * 1024;
+const UPLOAD_LIMIT = 64 * 1024;
+
+/** Operations anyone may call, and what stands in for a key. Each gets its own check below. */
+const publicOperations: Record<string, string> = {
+  'GET /health': 'liveness probe: says only that the process is up',
+  'GET /ready': 'readiness probe: says which dependencies are reachable, nothing more',
+  'POST /v1/webhooks/mailgun': "the provider's HMAC-SHA256 signature over timestamp and one-time token",
+  'POST /v1/webhooks/graph': "the subscription's clientState (only its hash is stored)",
+  'GET /v1/oauth/outlook/callback': 'a one-time, expiring OAuth state bound to the account and key that asked',
+  'POST /v1/verify': "the recipient's 256-bit token from their mail (stored as a hash)",
+};
+/** Routes outside the OpenAPI document: all public, none takes a body. */
+const publicUndocumented = new Set(['GET /', 'GET /docs', 'GET /openapi.json']);
+/** Path parameters that name shared resources (one directory for the deployment), not a tenant's. */
+const sharedResources: Record<string, string> = {
+  '/v1/templates/{id}': 'templates are shared by every key; writes need the admin scope',
+  '/v1/users/{userId}': 'the user directory is shared by every key; writes need the admin scope',
+  '/v1/api-keys/{id}': 'keys are managed by admin keys only',
+};
+
+interface Operation { method: string; path: string; operationId: string; scope: Scope | undefined; secured: boolean; hasBody: boolean; contentTypes: string[] }
+
+let api: TestApi;
+let operations: Operation[];
+let routeTable: { method: string; path: string }[];
+const keys = {} as { tenantA: string; tenantB: string; revoked: string; without: Record<Scope, string> };
+const owned = {} as { notification: string; mailing: string; account: string; mailbox: string };
+
+const json = (body: unknown, auth?: string): RequestInit & { auth?: string } => ({
+  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(auth ? { auth } : {}),
+});
+
+async function createKey(name: string, keyScopes: Scope[]): Promise<{ id: string; key: string }> {
+  const response = await api.request('/v1/api-keys', json({ name, scopes: keyScopes }));
+  expect(response.status).toBe(201);
+  return await response.json() as { id: string; key: string };
+}
+
+/** Fills each path parameter with a resource tenant A owns. */
+function tenantAPath(path: string): string {
+  const owners: [RegExp, string][] = [
+    [/^\/v1\/notifications\/\{id\}/, owned.notification], [/^\/v1\/mailings\/\{id\}/, owned.mailing],
+    [/^\/v1\/accounts\/\{id\}/, owned.account], [/^\/v1\/mailboxes\/\{id\}/, owned.mailbox],
+  ];
+  const match = owners.find(([pattern]) => pattern.test(path));
+  if (!match) throw new Error(`${path}: no tenant fixture for its path parameter; add one here, or list it in sharedResources with why`);
+  return path.replace(/\{[^}]+\}/, match[1]);
+}
+
+/** A concrete path: tenant A's resource, or an example of a shared one. */
+function pathOf(op: Operation): string {
+  const shared: Record<string, string> = { '/v1/templates/{id}': 'ORDER_SHIPPED_SMS', '/v1/users/{userId}': 'user-1', '/v1/api-keys/{id}': 'key_00000000000000000000000000' };
+  if (!op.path.includes('{')) return op.path;
+  return sharedResources[op.path] ? op.path.replace(/\{[^}]+\}/, shared[op.path]!) : tenantAPath(op.path);
+}
+
+/** A request the route's validators accept, so that what answers is the route's own check. */
+function validRequest(op: Operation, auth: string): RequestInit & { auth: string } {
+  const bodies: Record<string, unknown> = { linkOutlookMailbox: { callbackUrl: `${api.deps.config.PUBLIC_BASE_URL}/web/accounts.html` } };
+  if (!op.hasBody) return { method: op.method.toUpperCase(), auth };
+  return { ...json(bodies[op.operationId] ?? {}), auth, method: op.method.toUpperCase() };
+}
+
+/** Sends `total` bytes in chunks (no Content-Length, or a declared one), stopping when the answer comes. */
+function sendLarge(path: string, headers: Record<string, string>, total: number, declareLength: boolean): Promise<{ status: number; sent: number; body: string }> {
+  const url = new URL(path, api.url);
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = httpRequest(url, { method: 'POST', headers: { ...headers, ...(declareLength ? { 'content-length': String(total) } : {}) } }, (res) => {
+      answered = true;
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { body += d; });
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, sent, body }); req.destroy(); });
+    });
+    req.on('error', (error) => { if (!answered) reject(error); });
+    const chunk = Buffer.alloc(16 * 1024, 'a');
+    const pump = () => {
+      while (!answered && sent < total) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      if (!answered && !declareLength) req.end();
+    };
+    pump();
+  });
+}
+
+beforeAll(async () => {
+  api = await startTestApi({ API_MAX_BODY_BYTES: String(BODY_LIMIT), MAILING_MAX_CSV_BYTES: String(UPLOAD_LIMIT), ATTACHMENTS_MAX_TOTAL_BYTES: String(UPLOAD_LIMIT), ATTACHMENT_MAX_BYTES: String(UPLOAD_LIMIT) });
+  const doc = await (await api.request('/openapi.json', { auth: null })).json() as { paths: Record<string, Record<string, { operationId: string; security?: Record<string, string[]>[]; requestBody?: { content: Record<string, unknown> } }>> };
+  operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({
+    method, path, operationId: op.operationId, secured: Boolean(op.security?.length),
+    scope: op.security?.[0]?.bearerAuth?.[0] as Scope | undefined,
+    hasBody: Boolean(op.requestBody) || ['post', 'put', 'patch'].includes(method), contentTypes: Object.keys(op.requestBody?.content ?? {}),
+  })));
+  // ALL entries are middleware (app.use), which answers nothing itself (the static pages under /web/ aside).
+  routeTable = createApp(api.deps).routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path }));
+
+  const a = await createKey(unique('tenant-a'), ['admin', 'send', 'read']);
+  const b = await createKey(unique('tenant-b'), ['admin', 'send', 'read']);
+  const revoked = await createKey(unique('revoked'), ['admin', 'send', 'read']);
+  expect((await api.request(`/v1/api-keys/${revoked.id}`, { method: 'DELETE' })).status).toBe(204);
+  const without = {} as Record<Scope, string>;
+  for (const scope of scopes) without[scope] = (await createKey(unique(`without-${scope}`), scopes.filter((s) => s !== scope))).key;
+  Object.assign(keys, { tenantA: a.key, tenantB: b.key, revoked: revoked.key, without });
+
+  // Tenant A's resources: one of each kind a path parameter can name.
+  const notification = await api.request('/v1/notifications', json({ userId: unique('u'), type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100', templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' } }, a.key));
+  expect(notification.status).toBe(202);
+  owned.notification = (await notification.json() as { id: string }).id;
+  const form = new FormData();
+  form.append('file', new Blob(['email\nsecurity@example.com\n'], { type: 'text/csv' }), 'list.csv');
+  const mailing = await api.request('/v1/mailings', { method: 'POST', body: form, auth: a.key });
+  expect(mailing.status).toBe(202);
+  owned.mailing = (await mailing.json() as { id: string }).id;
+  const account = await api.request('/v1/accounts', json({ email: `${unique('a')}@example.com`, displayName: 'A' }, a.key));
+  expect(account.status).toBe(201);
+  owned.account = (await account.json() as { id: string }).id;
+  owned.mailbox = newId('mbx');
+  await api.deps.db.insert(mailboxes).values({ id: owned.mailbox, accountId: owned.account, owner: a.id, provider: 'outlook', externalId: unique('ext'), address: 'a@contoso.example', workflowId: `mailbox-sync-${owned.mailbox}` });
+}, 60_000);
+afterAll(async () => { await api?.close(); });
+
+describe('the route table', () => {
+  it('has every route in the OpenAPI document, or listed as public', () => {
+    const documented = new Set(operations.map((o) => `${o.method.toUpperCase()} ${o.path.replaceAll(/\{([^}]+)\}/g, ':$1')}`));
+    const unknown = routeTable.map((r) => `${r.method} ${r.path}`).filter((r) => !documented.has(r) && !publicUndocumented.has(r));
+    expect(unknown).toEqual([]);
+    for (const route of [...publicUndocumented, 'GET /web/x']) expect(isPublicPath(route.split(' ')[1]!)).toBe(true);
+  });
+
+  it('secures every operation with exactly one scope, except the listed public ones', () => {
+    expect(operations.length).toBeGreaterThan(30);
+    for (const op of operations) {
+      const name = `${op.method.toUpperCase()} ${op.path}`;
+      if (!op.secured) {
+        expect(publicOperations[name], `${name} declares no security: use requires(scope), or list it as public with how it is verified`).toBeDefined();
+        expect(isPublicPath(op.path), `${name} is public in the document but not in api/public-paths.ts`).toBe(true);
+        continue;
+      }
+      expect(publicOperations[name], `${name} is listed public but declares security`).toBeUndefined();
+      expect(scopes, `${name} declares no scope: use requires(scope)`).toContain(op.scope);
+      // The auth middleware skips public paths: a secured route there would never be checked.
+      expect(isPublicPath(op.path.replaceAll(/\{[^}]+\}/g, 'x')), `${name} is secured but matches a public path pattern`).toBe(false);
+    }
+  });
+});
+
+describe('every secured route', () => {
+  it('refuses a request without a key, or with a revoked or unknown one (401)', async () => {
+    for (const op of operations.filter((o) => o.secured)) {
+      for (const auth of [null, keys.revoked, 'mf_not-a-key-at-all-0123456789abcdefghij']) {
+        const response = await api.request(op.path.replaceAll(/\{[^}]+\}/g, 'x'), { ...validRequest(op, ''), auth });
+        expect(response.status, `${op.method} ${op.path} with ${auth === null ? 'no key' : 'a bad key'}`).toBe(401);
+        expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      }
+    }
+  });
+
+  it('refuses a key that has every scope but the one the route needs (403)', async () => {
+    for (const op of operations.filter((o) => o.secured)) {
+      const response = await api.request(pathOf(op), validRequest(op, keys.without[op.scope!]));
+      expect(response.status, `${op.method} ${op.path} without ${op.scope}`).toBe(403);
+      expect((await response.json() as { detail: string }).detail).toContain(`"${op.scope}"`);
+    }
+  });
+
+  it("answers 404 to another tenant's id, and changes nothing", async () => {
+    for (const op of operations.filter((o) => o.secured && o.path.includes('{'))) {
+      if (sharedResources[op.path]) continue;
+      const path = tenantAPath(op.path);
+      const response = await api.request(path, validRequest(op, keys.tenantB));
+      expect(response.status, `${op.method} ${op.path} as another tenant`).toBe(404);
+    }
+    // The owner still sees each one (so the 404s above were not for ids that do not exist).
+    for (const op of operations.filter((o) => o.secured && o.method === 'get' && o.path.includes('{') && !sharedResources[o.path] && !o.path.endsWith('/events'))) {
+      expect((await api.request(tenantAPath(op.path), { auth: keys.tenantA })).status, `${op.path} as its owner`).toBe(200);
+    }
+    const notification = await (await api.request(`/v1/notifications/${owned.notification}`, { auth: keys.tenantA })).json() as { status: string };
+    expect(notification.status).not.toBe('FAILED');
+    const mailing = await (await api.request(`/v1/mailings/${owned.mailing}`, { auth: keys.tenantA })).json() as { status: string };
+    expect(mailing.status).not.toBe('CANCELLED');
+  });
+
+  it("never lists another tenant's resources", async () => {
+    const ids = Object.values(owned);
+    for (const op of operations.filter((o) => o.secured && o.method === 'get' && !o.path.includes('{'))) {
+      const response = await api.request(op.path, { auth: keys.tenantB });
+      expect(response.status, `GET ${op.path} as another tenant`).toBe(200);
+      const text = await response.text();
+      for (const id of ids) expect(text, `GET ${op.path} shows tenant A's ${id}`).not.toContain(id);
+    }
+    const own = await (await api.request('/v1/notifications', { auth: keys.tenantA })).text();
+    expect(own).toContain(owned.notification);
+  });
+});
+
+describe('every public route', () => {
+  it('checks what stands in for a key', async () => {
+    const checks: Record<string, () => Promise<Response>> = {
+      'GET /health': () => api.request('/health', { auth: null }),
+      'GET /ready': () => api.request('/ready', { auth: null }),
+      'POST /v1/webhooks/mailgun': () => api.request('/v1/webhooks/mailgun', { ...json({ signature: { timestamp: String(Math.floor(Date.now() / 1000)), token: 'forged', signature: 'a'.repeat(64) }, 'event-data': { id: 'e1', event: 'delivered', timestamp: Date.now() / 1000 } }), auth: null }),
+      'POST /v1/webhooks/graph': () => api.request('/v1/webhooks/graph', { ...json({ value: [{ subscriptionId: 'forged', clientState: 'guess' }] }), auth: null }),
+      'GET /v1/oauth/outlook/callback': () => api.request('/v1/oauth/outlook/callback?state=forged&code=forged', { auth: null }),
+      'POST /v1/verify': () => api.request('/v1/verify', { ...json({ token: 'forged-token-0123456789' }), auth: null }),
+    };
+    const expected: Record<string, number[]> = {
+      'GET /health': [200], 'GET /ready': [200, 503], 'POST /v1/webhooks/mailgun': [401], 'POST /v1/webhooks/graph': [403],
+      'GET /v1/oauth/outlook/callback': [400, 503], 'POST /v1/verify': [404],
+    };
+    expect(Object.keys(checks).sort()).toEqual(Object.keys(publicOperations).sort());
+    for (const [name, check] of Object.entries(checks)) expect(expected[name], name).toContain((await check()).status);
+  });
+});
+
+describe('every request body', () => {
+  const total = 8 * 1024 * 1024;
+  const bodyOperations = () => operations.filter((o) => o.hasBody);
+  const target = (op: Operation) => {
+    const path = pathOf(op);
+    const multipart = op.contentTypes.includes('multipart/form-data') || ['sendEmail', 'createMailing'].includes(op.operationId);
+    const headers: Record<string, string> = {
+      'content-type': multipart ? 'multipart/form-data; boundary=x' : 'application/json',
+      ...(op.secured ? { authorization: `Bearer ${TEST_ADMIN_KEY}` } : {}),
+    };
+    return { path, headers };
+  };
+
+  it('over its limit is refused (413) from its Content-Length, before the body is sent', async () => {
+    expect(bodyOperations().length).toBeGreaterThan(10);
+    for (const op of bodyOperations()) {
+      const { path, headers } = target(op);
+      const result = await sendLarge(path, headers, total, true);
+      expect(result.status, `${op.method} ${path}: ${result.body}`).toBe(413);
+      expect(result.sent, `${op.method} ${path} waited for the whole body`).toBeLessThan(total);
+    }
+  });
+
+  it('over its limit is refused (413) while it streams in, before it is read whole', async () => {
+    for (const op of bodyOperations()) {
+      // A mailing's CSV streams into the blob store, which enforces its limit as it arrives (mailings tests).
+      if (op.operationId === 'createMailing') continue;
+      const { path, headers } = target(op);
+      const result = await sendLarge(path, headers, total, false);
+      expect(result.status, `${op.method} ${path}: ${result.body}`).toBe(413);
+      expect(result.sent, `${op.method} ${path} read the whole body`).toBeLessThan(total);
+    }
+  });
+
+  it('within its limit is read as before', async () => {
+    const response = await api.request('/v1/verify', { ...json({ token: 'x'.repeat(64) }), auth: null });
+    expect(response.status).toBe(404);
+  });
+});
