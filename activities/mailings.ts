@@ -26,7 +26,12 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
   return {
     async parseMailing(input: { mailingId: string }): Promise<{ totalRows: number; validRows: number; invalidRows: number; duplicateRows: number }> {
       const [mailing] = await db.select().from(mailings).where(eq(mailings.id, input.mailingId));
-      if (!mailing) throw ApplicationFailure.nonRetryable(`no mailing ${input.mailingId}`, 'MailingNotFound');
+      if (!mailing) {
+        // The upload starts the workflow inside its transaction: the row may not be committed yet. Past a few
+        // tries it never will be (the upload was rolled back).
+        if (Context.current().info.attempt < 5) throw ApplicationFailure.retryable(`mailing ${input.mailingId} not visible yet`, 'MailingNotVisibleYet');
+        throw ApplicationFailure.nonRetryable(`no mailing ${input.mailingId}`, 'MailingNotFound');
+      }
       const resume = Context.current().info.heartbeatDetails as ParseCheckpoint | undefined;
       const log = logger.child({ mailingId: mailing.id, workflowId: mailing.workflowId });
       log.info({ resumeFromRow: resume?.lastRow ?? 0 }, 'parsing mailing list');

@@ -3,8 +3,9 @@ import { requires } from '../../auth/scopes.js';
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import { mailingRecipients, mailings } from '../../../db/schema/index.js';
 import { tokenHash } from '../../../activities/mailings.js';
-import { newId } from '../../../lib/ids.js';
-import { mailingWorkflowId, startMailingWorkflow } from '../../../lib/mailings/start-workflow.js';
+import { admitMailing, MailingIdempotencyConflictError, MailingStartError } from '../../../lib/mailings/admission.js';
+import { mailingWorkflowId } from '../../../lib/mailings/start-workflow.js';
+import { idempotencyKeyHeader } from './notifications.js';
 import type { AppDeps } from '../../context.js';
 import { AppError, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../mailings/upload.js';
@@ -13,6 +14,7 @@ import { ownerOf } from '../../auth/owner.js';
 
 // UNKNOWN: the mailing was cancelled after a request whose answer never came (it may have been delivered).
 const recipientStatuses = ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED', 'UNKNOWN'] as const;
+const createdSchema = z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() });
 const idParam = z.object({ id: z.string().regex(/^mlg_[0-9a-z]{26}$/, 'a mailing id (mlg_…)') });
 
 const optionsSchema = z.object({
@@ -86,10 +88,16 @@ export const mailingRoutes = createRouter()
   .openapi(createRoute({
     method: 'post', path: '/v1/mailings', tags: ['Mailings'], operationId: 'createMailing', ...requires('send'),
     summary: 'Upload a CSV mailing list (multipart, field "file"); every valid address gets one mail with its own token',
-    description: 'Fields: file (required), name, hasHeader (true|false, default true), emailColumn (header name or 0-based index; default a header named "email"), delimiter (, or ; — detected when absent). The file is streamed to storage; parsing happens in the workflow.',
+    description: 'Fields: file (required), name, hasHeader (true|false, default true), emailColumn (header name or 0-based index; default a header named "email"), delimiter (, or ; — detected when absent). The file is streamed to storage; parsing happens in the workflow. '
+      + 'With an Idempotency-Key, a repeated upload (same key, same file and fields, within IDEMPOTENCY_TTL_HOURS) answers 200 with the mailing the first one made, concurrent ones included; the same key with a different upload answers 422. '
+      + 'The mailing is stored and its workflow started in one unit: a failed start stores nothing.',
+    request: { headers: idempotencyKeyHeader },
     responses: {
-      202: { description: 'Accepted', content: { 'application/json': { schema: z.object({ id: z.string(), status: z.string(), workflowId: z.string() }) } } },
+      200: { description: 'Duplicate of an earlier upload with the same Idempotency-Key', content: { 'application/json': { schema: createdSchema } } },
+      202: { description: 'Accepted', content: { 'application/json': { schema: createdSchema } } },
       400: errorResponses[400], 401: errorResponses[401], 413: { description: 'The file is too large', content: errorResponses[400].content }, 415: { description: 'Not multipart', content: errorResponses[400].content },
+      422: { description: 'The Idempotency-Key was used with a different upload', content: errorResponses[422].content },
+      503: { description: 'The workflow could not be started; nothing was stored', content: errorResponses[422].content },
     },
   }), async (c) => {
     const { deps } = c.var;
@@ -100,15 +108,21 @@ export const mailingRoutes = createRouter()
       if (!upload.file) throw new AppError('validation', 'a CSV file is required in the "file" field', { errors: [{ path: 'file', message: 'required' }] });
       throw validationError(parsed.error!.issues, 'form');
     }
-    const id = newId('mlg');
     const o = parsed.data;
-    await deps.db.insert(mailings).values({
-      id, owner: ownerOf(c.var.principal), name: o.name ?? upload.file.filename, blobId: upload.file.id, workflowId: mailingWorkflowId(id), status: 'PARSING',
+    const idempotencyKey = c.req.valid('header')['idempotency-key'];
+    const file = upload.file;
+    const { mailing, created } = await admitMailing(deps.db, deps.temporal, deps.config, {
+      scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), file, name: o.name ?? null,
       options: { hasHeader: o.hasHeader, emailColumn: o.emailColumn, delimiter: o.delimiter ?? null },
+    }).catch(async (error: unknown) => {
+      await deps.blobs.delete(file.id).catch(() => undefined);
+      if (error instanceof MailingIdempotencyConflictError) throw new AppError('unprocessable', `${error.message} (mailing ${error.mailingId})`, { extra: { mailingId: error.mailingId } });
+      if (error instanceof MailingStartError) throw new AppError('unavailable', `${error.message}: retry (with the same Idempotency-Key)`);
+      throw error;
     });
-    await startMailingWorkflow(deps.temporal, deps.config, id);
-    c.var.logger.info({ mailingId: id, workflowId: mailingWorkflowId(id), bytes: upload.file.size }, 'mailing received');
-    return c.json({ id, status: 'PARSING', workflowId: mailingWorkflowId(id) }, 202);
+    if (!created) await deps.blobs.delete(file.id); // the first upload's file is the mailing's
+    c.var.logger.info({ mailingId: mailing.id, workflowId: mailing.workflowId, bytes: file.size, duplicate: !created }, 'mailing received');
+    return c.json({ id: mailing.id, status: mailing.status, workflowId: mailing.workflowId, duplicate: !created }, created ? 202 : 200);
   })
   .openapi(createRoute({
     method: 'get', path: '/v1/mailings', tags: ['Mailings'], operationId: 'listMailings', ...requires('read'), summary: 'Mailings, newest first',
