@@ -1,4 +1,5 @@
-// The only routes reachable without an API key. Listed in one place (and in the README).
+// The only routes reachable without an API key. Listed in one place (and in the README); each is
+// verified otherwise, and test/integration/security.test.ts lists how.
 export const publicPathPatterns: RegExp[] = [
   /^\/$/,                          // web pages (they ask for a key before calling the API)
   /^\/web(\/.*)?$/,
@@ -6,7 +7,6 @@ export const publicPathPatterns: RegExp[] = [
   /^\/docs$/, /^\/openapi\.json$/, // API documentation
   /^\/v1\/webhooks\/[^/]+$/,       // provider webhooks: verified by signature instead
   /^\/v1\/oauth\/[^/]+\/callback$/,// OAuth redirects from identity providers
-  /^\/t\/.+$/,                     // tracking pixels
   /^\/v1\/verify$/,                // recipients verifying their mailing token
 ];
 
