@@ -30,4 +30,26 @@ describe('API keys', () => {
     expect((await api.request('/v1/api-keys', { auth: key })).status).toBe(401);
     expect((await api.request(`/v1/api-keys/${id}`, { method: 'DELETE' })).status).toBe(404);
   });
+
+  it('gives a key the scopes it was made with (default read and send), and refuses unknown ones', async () => {
+    const post = (body: unknown, auth?: string) => api.request('/v1/api-keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(auth ? { auth } : {}) });
+    const plain = await (await post({ name: 'plain' })).json() as { key: string; scopes: string[] };
+    expect(plain.scopes.sort()).toEqual(['read', 'send']);
+    const reader = await (await post({ name: 'reader', scopes: ['read'] })).json() as { key: string; scopes: string[] };
+    expect(reader.scopes).toEqual(['read']);
+    const admin = await (await post({ name: 'admin', scopes: ['admin'] })).json() as { key: string; scopes: string[] };
+
+    expect((await post({ name: 'x', scopes: ['superuser'] })).status).toBe(400);
+    expect((await post({ name: 'x', scopes: [] })).status).toBe(400);
+    // Only a key with the admin scope manages keys, and scopes are independent: admin alone does not read mail.
+    const forbidden = await post({ name: 'x' }, plain.key);
+    expect(forbidden.status).toBe(403);
+    expect((await forbidden.json() as { detail: string }).detail).toContain('"admin"');
+    expect((await post({ name: 'made-by-admin-key', scopes: ['read'] }, admin.key)).status).toBe(201);
+    expect((await api.request('/v1/notifications', { auth: admin.key })).status).toBe(403);
+    expect((await api.request('/v1/notifications', { auth: reader.key })).status).toBe(200);
+    expect((await api.request('/v1/notifications', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', auth: reader.key })).status).toBe(403);
+    const listed = await (await api.request('/v1/api-keys')).json() as { data: { name: string; scopes: string[] }[] };
+    expect(listed.data.find((k) => k.name === 'reader')?.scopes).toEqual(['read']);
+  });
 });
