@@ -11,6 +11,8 @@ import { scopes, type Scope } from '../../api/auth/scopes.js';
 import { isPublicPath } from '../../api/public-paths.js';
 import { mailboxes } from '../../db/schema/index.js';
 import { newId } from '../../lib/ids.js';
+import { mailingWorkflowId } from '../../lib/mailings/start-workflow.js';
+import { notificationWorkflowId } from '../../lib/notifications/start-workflow.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { TEST_ADMIN_KEY, unique } from '../helpers/config.js';
 
@@ -138,7 +140,13 @@ beforeAll(async () => {
   owned.mailbox = newId('mbx');
   await api.deps.db.insert(mailboxes).values({ id: owned.mailbox, accountId: owned.account, owner: a.id, provider: 'outlook', externalId: unique('ext'), address: 'a@contoso.example', workflowId: `mailbox-sync-${owned.mailbox}` });
 }, 60_000);
-afterAll(async () => { await api?.close(); });
+afterAll(async () => {
+  // Nothing polls this run's queues: end the fixtures' workflows rather than leave them open on the server.
+  for (const workflowId of [notificationWorkflowId(owned.notification), mailingWorkflowId(owned.mailing)]) {
+    await api?.deps.temporal.workflow.getHandle(workflowId).terminate('security suite done').catch(() => undefined);
+  }
+  await api?.close();
+});
 
 describe('the route table', () => {
   it('has every route in the OpenAPI document, or listed as public', () => {
