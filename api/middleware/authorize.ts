@@ -33,7 +33,8 @@ export function authorize(definitions: () => readonly RouteDefinition[]) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const { principal } = c.var;
     if (!principal) return next(); // a public path (api/public-paths.ts)
-    const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL');
+    // The first matching handler is the one that answers (route handlers never fall through).
+    const route = matchedRoutes(c).find((r) => r.method !== 'ALL');
     if (!route) return next(); // no such route: the 404 handler answers
     table ??= scopeTable(definitions());
     const needed = table.get(`${route.method} ${route.path}`) ?? 'admin';
