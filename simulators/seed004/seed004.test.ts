@@ -23,6 +23,12 @@ describe('seed-004 simulator', () => {
     expect(payload.sub).toBe('cnx_test');
     expect((await post('/auth/token', { username: 'cnx_test', password: 'wrong' })).status).toBe(401);
     expect((await post('/auth/token', { username: 'cnx_test' })).status).toBe(422);
+    // Not an object: 422 as FastAPI answers (loc ["body"]), never a 500.
+    for (const bad of [null, [], 42, 'text']) {
+      const refused = await post('/auth/token', bad);
+      expect(refused.status).toBe(422);
+      expect(await refused.json()).toMatchObject({ detail: [{ loc: ['body'], type: bad === null ? 'missing' : 'model_attributes_type' }] });
+    }
     expect(await (await fetch(`${sim.url}/health`)).json()).toMatchObject({ status: 'healthy' });
   });
 
@@ -32,6 +38,7 @@ describe('seed-004 simulator', () => {
     expect((await post('/send-email', mail, 'not.a.jwt')).status).toBe(401);
     const t = await token();
     expect((await post('/send-email', { ...mail, to: 'not-an-email' }, t)).status).toBe(422);
+    for (const bad of [null, [mail], 7]) expect((await post('/send-email', bad, t)).status).toBe(422);
     expect((await post('/send-email', { ...mail, subject: 'x'.repeat(256) }, t)).status).toBe(400);
     const sent = await post('/send-email', mail, t);
     expect(sent.status).toBe(202);

@@ -32,6 +32,15 @@ const configSchema = z.object({
 
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const fastApiMissing = (field: string) => ({ detail: [{ type: 'missing', loc: ['body', field], msg: 'Field required' }] });
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** FastAPI's 422 for a JSON body that is not an object (null, an array, a number, a string), or undefined if it is one. */
+function notAnObject(body: unknown) {
+  if (body === null) return { detail: [{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }] };
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    return { detail: [{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: body }] };
+  }
+  return undefined;
+}
 
 export async function startSeed004Simulator(options: Seed004SimulatorOptions = {}): Promise<RunningSimulator & { ledger: () => Seed004Send[] }> {
   const secret = randomBytes(32);
@@ -59,7 +68,10 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
   app.get('/health', (c) => c.json({ status: 'healthy', timestamp: new Date().toISOString(), version: '1.0.0' }));
 
   app.post('/auth/token', async (c) => {
-    const body: Record<string, unknown> = await c.req.json<Record<string, unknown>>().catch(() => ({}));
+    const body: unknown = await c.req.json<unknown>().catch(() => ({}));
+    const shape = notAnObject(body);
+    if (shape) return answer(c, 422, shape);
+    if (!isRecord(body)) return answer(c, 422, fastApiMissing('username'));
     for (const field of ['username', 'password']) if (typeof body[field] !== 'string') return answer(c, 422, fastApiMissing(field));
     if (body.username !== state.username || body.password !== state.password) return answer(c, 401, { detail: 'Invalid credentials' });
     const now = Math.floor(Date.now() / 1000);
@@ -81,8 +93,10 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
     } catch {
       return answer(c, 401, { detail: 'Could not validate credentials' });
     }
-    const body = await c.req.json<Record<string, unknown>>().catch(() => undefined);
-    if (!body || typeof body !== 'object') return answer(c, 400, { detail: 'Invalid JSON payload' });
+    const body = await c.req.json<unknown>().catch(() => undefined);
+    if (body === undefined) return answer(c, 400, { detail: 'Invalid JSON payload' });
+    const shape = notAnObject(body);
+    if (shape || !isRecord(body)) return answer(c, 422, shape ?? fastApiMissing('to'));
     for (const field of ['to', 'subject', 'body']) if (typeof body[field] !== 'string') return answer(c, 422, fastApiMissing(field));
     const { to, subject, body: text } = body as { to: string; subject: string; body: string };
     if (!emailPattern.test(to)) return answer(c, 422, { detail: [{ type: 'value_error', loc: ['body', 'to'], msg: 'value is not a valid email address' }] });
