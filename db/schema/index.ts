@@ -3,6 +3,7 @@ export * from './secrets.js';
 export * from './blobs.js';
 export * from './platform.js';
 export * from './notifications.js';
+export * from './suppressions.js';
 export * from './rate-limits.js';
 export * from './mailings.js';
 export * from './accounts.js';

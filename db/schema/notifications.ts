@@ -47,10 +47,15 @@ export const notifications = pgTable('notifications', {
   templateVersion: integer(),
   templateParams: jsonb().$type<Record<string, unknown>>(),
   sender: text(),
-  recipient: text().notNull(), // resolved address / E.164 number / comma-separated push tokens
+  recipient: text().notNull(), // for display: the address, the E.164 number, or the push tokens joined with ", "
+  // The recipients as sent, one per element (never split from `recipient`); null on rows older than it.
+  recipients: text().array(),
   subject: text(),
   body: text().notNull(),
   bodyHtml: text(),
+  // Rendered content and template parameters (a reset URL, a sign-in code) sealed with the encryption key
+  // (AES-256-GCM, bound to the row id); `body` is then empty and `templateParams` null.
+  contentSealed: text(),
   correlationId: text(),
   status: notificationStatusEnum().notNull().default('PENDING'),
   deliveryAttempts: integer().notNull().default(0),
