@@ -11,7 +11,7 @@ import { SmtpProvider } from './smtp.js';
 import { ProviderNotConfiguredError, type NotificationProvider, type ProviderChannel } from './types.js';
 
 export * from './types.js';
-export { CircuitBreaker, FailoverProvider } from './failover.js';
+export { CircuitState, FailoverProvider } from './failover.js';
 export { parseRetryAfter } from './http.js';
 
 class Unconfigured implements NotificationProvider {
