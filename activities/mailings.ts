@@ -20,6 +20,35 @@ interface ParseCheckpoint { startByte: number; lastRow: number; layout: CsvLayou
 export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
 const tokenAad = (mailingId: string, row: number) => `mailing-token:${mailingId}:${row}`;
 
+/**
+ * What ends a send attempt's requests: its own deadline, a little inside its start-to-close (so an attempt
+ * is over before Temporal starts the next one), or Temporal giving the attempt up (timed out, gone, worker
+ * shutting down). A pause or cancel from the workflow does not: a request already sent is let finish, so its
+ * outcome is known. It heartbeats meanwhile, so an attempt whose worker died is retried within the
+ * heartbeat timeout, not after the whole start-to-close.
+ */
+function attemptSignal(): { signal: AbortSignal; stop: () => void } {
+  const ctx = Context.current();
+  const controller = new AbortController();
+  const budgetMs = Math.max(1_000, ctx.info.startToCloseTimeoutMs - 2_000);
+  const deadline = setTimeout(() => controller.abort(new Error(`attempt deadline of ${budgetMs} ms`)), budgetMs);
+  ctx.heartbeat();
+  const beat = setInterval(() => ctx.heartbeat(), 1_000);
+  const onCancel = () => {
+    const why = ctx.cancellationDetails;
+    if (why && (why.timedOut || why.notFound || why.workerShutdown || why.reset)) controller.abort(ctx.cancellationSignal.reason);
+  };
+  ctx.cancellationSignal.addEventListener('abort', onCancel, { once: true });
+  return {
+    signal: controller.signal,
+    stop: () => {
+      clearTimeout(deadline);
+      clearInterval(beat);
+      ctx.cancellationSignal.removeEventListener('abort', onCancel);
+    },
+  };
+}
+
 export function createMailingActivities(deps: ActivityDeps, provider: () => MailingProvider) {
   const { db, logger } = deps;
 
@@ -108,8 +137,9 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
       await db.update(mailingRecipients).set({ status: 'SENDING', sendingAt: new Date(), attempts: sql`${mailingRecipients.attempts} + 1` })
         .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
       const token = deps.encryptor.decrypt(r.tokenSealed!, tokenAad(input.mailingId, input.row));
+      const attempt = attemptSignal();
       try {
-        const { messageId } = await provider().send({ to: r.email, subject: MAILING_SUBJECT, body: mailingBody(token) }, Context.current().cancellationSignal);
+        const { messageId } = await provider().send({ to: r.email, subject: MAILING_SUBJECT, body: mailingBody(token) }, attempt.signal);
         await db.update(mailingRecipients).set({ status: 'SENT', providerMessageId: messageId, sentAt: new Date(), lastError: null })
           .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
         log.info({ messageId }, 'recipient sent');
@@ -131,6 +161,8 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
         }
         log.warn({ error: message }, 'send failed; will retry');
         throw error;
+      } finally {
+        attempt.stop();
       }
     },
 

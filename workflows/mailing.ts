@@ -186,9 +186,10 @@ export async function mailingSlice(input: SliceInput): Promise<SliceResult> {
   const { sliceRecipients } = proxyActivities<MailingActivities>({ startToCloseTimeout: '1 minute', retry: { maximumInterval: '30 seconds' } });
   const { sendToRecipient } = proxyActivities<MailingActivities>({
     taskQueue: input.sendTaskQueue,
-    // Waiting for the fleet-wide rate limit happens before start; the send itself is one HTTP request
-    // (SEED004_TIMEOUT_MS, 15 s), so a send lost with its worker is retried after 30 s.
-    startToCloseTimeout: '30 seconds',
+    // Waiting for the fleet-wide rate limit happens before start. A send is at most four requests of
+    // SEED004_TIMEOUT_MS (15 s: token, send, renewed token, send), all ended by the attempt's own deadline
+    // inside this start-to-close; it heartbeats, so a send lost with its worker is retried within 5 s.
+    startToCloseTimeout: '1 minute', heartbeatTimeout: '5 seconds',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['RecipientNotFound', 'Seed004AuthError'] },
   });

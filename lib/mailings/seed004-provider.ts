@@ -34,13 +34,13 @@ export class Seed004Provider implements MailingProvider {
     return `${this.options.apiUrl.replace(/\/$/, '')}${path}`;
   }
 
-  private async fetchToken(): Promise<string> {
+  private async fetchToken(signal?: AbortSignal): Promise<string> {
     let response: Response;
     try {
       response = await fetch(this.url('/auth/token'), {
         method: 'POST', headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ username: this.options.username, password: this.options.password }),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: this.requestSignal(signal),
       });
     } catch (error) {
       throw new ProviderUnavailableError(`seed004 /auth/token: ${error instanceof Error ? error.message : String(error)}`, 'not-sent');
@@ -55,30 +55,36 @@ export class Seed004Provider implements MailingProvider {
     return token;
   }
 
+  /** Each request ends at its own timeout, or earlier when the caller's attempt is over. */
+  private requestSignal(signal?: AbortSignal): AbortSignal {
+    return AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), ...(signal ? [signal] : [])]);
+  }
+
   /** The shared token, unless it expires within a minute. */
-  async token(forceRenew = false): Promise<string> {
+  async token(forceRenew = false, signal?: AbortSignal): Promise<string> {
     if (!forceRenew) {
       const stored = await this.options.secrets.get(TOKEN_SECRET);
       if (stored && (!stored.expiresAt || stored.expiresAt.getTime() - Date.now() > renewMargin(stored.value))) return stored.value;
     }
-    return this.fetchToken();
+    return this.fetchToken(signal);
   }
 
   async send(message: MailingMessage, signal?: AbortSignal): Promise<MailingSendResult> {
-    let token = await this.token();
+    // One send is up to four requests (token, send, renewed token, send); `signal` bounds them together.
+    let token = await this.token(false, signal);
     for (let attempt = 1; ; attempt++) {
       let response: Response;
       try {
         response = await fetch(this.url('/send-email'), {
           method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: JSON.stringify(message), signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), ...(signal ? [signal] : [])]),
+          body: JSON.stringify(message), signal: this.requestSignal(signal),
         });
       } catch (error) {
         // The request may have reached the API: the outcome is unknown.
         throw new ProviderUnavailableError(`seed004 /send-email: ${error instanceof Error ? error.message : String(error)}`, 'unknown');
       }
       if ((response.status === 401 || response.status === 403) && attempt === 1) {
-        token = await this.token(true);
+        token = await this.token(true, signal);
         continue;
       }
       if (response.status === 200 || response.status === 202) {
