@@ -1,6 +1,7 @@
 // Determinism: the mailing and mailingSlice workflows replay histories recorded from real runs. The
 // committed histories (test/fixtures/histories/) come from an earlier version of the code, so a change that
-// breaks replay of running mailings fails here. `RECORD_HISTORIES=1` rewrites them from the current code.
+// breaks replay of running mailings fails here (`mailing-v0-*` are from before slices got `sliceControl`).
+// `RECORD_HISTORIES=1` writes fresh ones from the current code (into `HISTORIES_DIR`, default that folder).
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { temporal as proto } from '@temporalio/proto';
@@ -9,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { withMailingRig } from '../helpers/mailings.js';
 import { installQuietRuntime, workflowBundle } from '../helpers/temporal.js';
 
-const dir = fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
+const dir = process.env.HISTORIES_DIR ?? fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
 const { History } = proto.api.history.v1;
 type History = proto.api.history.v1.IHistory;
 // protobufjs's own JSON round trip (enum names, longs and bytes as strings): the SDK's historyToJSON trips
