@@ -137,12 +137,19 @@ export async function admitNotification(db: Database, temporal: Client, config: 
   });
 }
 
-/** Puts a failed or dead-lettered notification back: PENDING, a fresh deadline, a new workflow run. */
-export async function retryNotification(db: Database, temporal: Client, config: Config, id: string): Promise<NotificationRow | undefined> {
+/**
+ * Puts a failed or dead-lettered notification back: PENDING, a fresh deadline, exactly one new workflow run.
+ * The row lock and the conditional update make concurrent retries one (the others see PENDING: 409); the
+ * start replaces any run still closing, and a refused start rolls the row back.
+ */
+export type RetryResult = { retried: true; notification: NotificationRow } | { retried: false; notification: NotificationRow };
+
+export async function retryNotification(db: Database, temporal: Client, config: Config, id: string): Promise<RetryResult | undefined> {
   return db.transaction(async (tx) => {
     const [current] = await tx.select().from(notifications).where(eq(notifications.id, id)).for('update');
     if (!current) return undefined;
-    if (current.status !== 'DEAD_LETTERED' && current.status !== 'FAILED') return current;
+    // A concurrent retry that got the lock first already made it PENDING: this one is refused, not joined.
+    if (current.status !== 'DEAD_LETTERED' && current.status !== 'FAILED') return { retried: false, notification: current };
     const acceptedAt = new Date();
     const [row] = await tx.update(notifications).set({
       status: 'PENDING', errorMessage: null, deadlineAt: new Date(acceptedAt.getTime() + deadlineMs[current.priority]), late: false,
@@ -153,7 +160,7 @@ export async function retryNotification(db: Database, temporal: Client, config: 
       sendTaskQueue: channelActivityQueue(config, current.channel, current.priority),
       retry: retryScheduleFor(config, current.priority),
       userId: current.userId, correlationId: current.correlationId,
-    });
-    return row;
+    }, 'retry');
+    return { retried: true, notification: row! };
   });
 }

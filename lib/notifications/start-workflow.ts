@@ -40,7 +40,15 @@ export interface StartableNotification extends NotificationWorkflowInput {
   correlationId: string | null;
 }
 
-export async function startNotificationWorkflow(client: Client, config: Pick<Config, 'TASK_QUEUE_PREFIX'>, n: StartableNotification) {
+/**
+ * `admit`: a duplicate start joins the running run. `retry` (the caller holds the row, moved from FAILED or
+ * DEAD_LETTERED to PENDING under its lock): always a new run. A previous run may still be open (it wrote
+ * DEAD_LETTERED or FAILED and is about to end, or a webhook failed it while it waits); joining it would
+ * leave the row PENDING with no run once it ends, so it is terminated, and a completed one is no obstacle.
+ */
+export type StartMode = 'admit' | 'retry';
+
+export async function startNotificationWorkflow(client: Client, config: Pick<Config, 'TASK_QUEUE_PREFIX'>, n: StartableNotification, mode: StartMode = 'admit') {
   const input: NotificationWorkflowInput = {
     notificationId: n.notificationId, channel: n.channel, priority: n.priority, acceptedAt: n.acceptedAt,
     sendTaskQueue: n.sendTaskQueue, retry: n.retry,
@@ -49,9 +57,9 @@ export async function startNotificationWorkflow(client: Client, config: Pick<Con
     workflowId: notificationWorkflowId(n.notificationId),
     taskQueue: notificationWorkflowQueue(config, n.priority),
     args: [input],
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    // A closed run may start again only after it failed (dead letter or permanent failure): the retry endpoint.
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    workflowIdConflictPolicy: mode === 'retry' ? 'TERMINATE_EXISTING' : 'USE_EXISTING',
+    // Admission never restarts a closed run; a retry follows any closed run (a webhook can fail a completed one).
+    workflowIdReusePolicy: mode === 'retry' ? 'ALLOW_DUPLICATE' : 'ALLOW_DUPLICATE_FAILED_ONLY',
     searchAttributes: {
       NotificationChannel: [n.channel],
       NotificationPriority: [n.priority],

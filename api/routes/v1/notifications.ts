@@ -153,8 +153,9 @@ export const notificationRoutes = createRouter()
     if (before.status !== 'DEAD_LETTERED' && before.status !== 'FAILED') {
       throw new AppError('conflict', `notification ${id} is ${before.status}; only DEAD_LETTERED or FAILED notifications can be retried`);
     }
-    const row = await retryNotification(deps.db, deps.temporal, deps.config, id);
-    if (!row || row.status !== 'PENDING') throw new AppError('conflict', `notification ${id} is ${row?.status ?? 'gone'}; it cannot be retried`);
+    const result = await retryNotification(deps.db, deps.temporal, deps.config, id);
+    if (!result?.retried) throw new AppError('conflict', `notification ${id} is ${result?.notification.status ?? 'gone'}; only DEAD_LETTERED or FAILED notifications can be retried`);
+    const row = result.notification;
     c.var.logger.info({ notificationId: id, workflowId: row.workflowId, correlationId: row.correlationId }, 'notification retry requested');
     return c.json({ id: row.id, status: row.status, workflowId: row.workflowId, deadlineAt: row.deadlineAt.toISOString(), duplicate: false }, 202);
   });

@@ -1,0 +1,37 @@
+// Shared pieces of the notification tests: signed Mailgun webhooks, polling a notification's status.
+import { createHmac, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestApi } from './api.js';
+
+export const WEBHOOK_SIGNING_KEY = 'test-webhook-signing-key-0123456789';
+
+export interface NotificationBody {
+  id: string; status: string; attempts: number; recipient: string; provider: string | null; providerMessageId: string | null;
+  errorMessage: string | null; workflowId: string; history: { from: string | null; to: string; reason: string | null; at: string }[];
+}
+
+export function signedWebhook(messageId: string, event: string, extra: Record<string, unknown> = {}) {
+  const timestamp = Math.floor(Date.now() / 1000);
+  const token = randomBytes(25).toString('hex');
+  const signature = createHmac('sha256', WEBHOOK_SIGNING_KEY).update(`${timestamp}${token}`).digest('hex');
+  return {
+    signature: { timestamp: String(timestamp), token, signature },
+    'event-data': { id: randomBytes(11).toString('hex'), event, timestamp: Date.now() / 1000, message: { headers: { 'message-id': messageId } }, ...extra },
+  };
+}
+
+export function notificationClient(api: Pick<TestApi, 'request'>, auth?: string) {
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    api.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), ...(auth ? { auth } : {}) });
+  const get = async (id: string) => await (await api.request(`/v1/notifications/${id}`, auth ? { auth } : {})).json() as NotificationBody;
+  async function waitFor(id: string, statuses: string[], timeoutMs = 20_000): Promise<NotificationBody> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const n = await get(id);
+      if (statuses.includes(n.status)) return n;
+      if (Date.now() > deadline) throw new Error(`notification ${id} is ${n.status}, expected ${statuses.join('|')}: ${JSON.stringify(n)}`);
+      await sleep(100);
+    }
+  }
+  return { post, get, waitFor };
+}
