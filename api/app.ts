@@ -11,6 +11,7 @@ import { requireApiKey } from './middleware/auth.js';
 import { authorize, documentAuthResponses } from './middleware/authorize.js';
 import { limitBodies } from './middleware/body-limit.js';
 import { requestContext } from './middleware/request-context.js';
+import { allowedMethods, documentValidationResponses, enforceContract } from './contract.js';
 import { createRouter } from './openapi.js';
 import { routers } from './routes/index.js';
 
@@ -26,8 +27,10 @@ export function createApp(deps: AppDeps) {
   app.use('*', limitBodies(deps.config));
   app.use('*', requireApiKey);
   app.use('*', authorize(() => app.openAPIRegistry.definitions as never));
+  app.use('*', enforceContract(() => app.openAPIRegistry.definitions));
   for (const router of routers) app.route('/', router);
   documentAuthResponses(app.openAPIRegistry.definitions);
+  documentValidationResponses(app.openAPIRegistry.definitions);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer mf_…`' });
   app.doc31('/openapi.json', {
@@ -39,7 +42,14 @@ export function createApp(deps: AppDeps) {
   app.get('/', (c) => c.redirect('/web/'));
   app.use('/web/*', serveStatic({ root: webRoot, rewriteRequestPath: (path) => path.replace(/^\/web/, '') }));
 
+  const methodsOf = allowedMethods(() => app.openAPIRegistry.definitions);
   app.notFound((c) => {
+    // A path the API has, asked with a method it does not: 405 and the methods it does have.
+    const allow = methodsOf(c.req.path);
+    if (allow.length > 0) {
+      const error = new AppError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allow.join(', ')}`);
+      return c.json(problemBody(error, c.var.requestId ?? ''), 405, { 'Content-Type': 'application/problem+json', Allow: allow.join(', ') });
+    }
     const error = new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`);
     return c.json(problemBody(error, c.var.requestId ?? ''), 404, { 'Content-Type': 'application/problem+json' });
   });

@@ -3,7 +3,7 @@ import { z } from '@hono/zod-openapi';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 export type ErrorCode =
-  | 'bad_request' | 'validation' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict'
+  | 'bad_request' | 'validation' | 'unauthorized' | 'forbidden' | 'not_found' | 'method_not_allowed' | 'conflict'
   | 'payload_too_large' | 'unsupported_media_type' | 'unprocessable' | 'rate_limited' | 'internal' | 'unavailable';
 
 export function statusOf(code: ErrorCode): ContentfulStatusCode {
@@ -13,6 +13,7 @@ export function statusOf(code: ErrorCode): ContentfulStatusCode {
     case 'unauthorized': return 401;
     case 'forbidden': return 403;
     case 'not_found': return 404;
+    case 'method_not_allowed': return 405;
     case 'conflict': return 409;
     case 'payload_too_large': return 413;
     case 'unsupported_media_type': return 415;
@@ -25,7 +26,7 @@ export function statusOf(code: ErrorCode): ContentfulStatusCode {
 
 const titles: Record<ErrorCode, string> = {
   bad_request: 'Bad request', validation: 'Invalid request', unauthorized: 'Unauthorized', forbidden: 'Forbidden',
-  not_found: 'Not found', conflict: 'Conflict', payload_too_large: 'Payload too large',
+  not_found: 'Not found', method_not_allowed: 'Method not allowed', conflict: 'Conflict', payload_too_large: 'Payload too large',
   unsupported_media_type: 'Unsupported media type', unprocessable: 'Unprocessable request', rate_limited: 'Too many requests',
   internal: 'Internal server error', unavailable: 'Service unavailable',
 };

@@ -9,7 +9,8 @@ import { linkErrorPage } from '../../mailboxes/oauth-page.js';
 import { createRouter } from '../../openapi.js';
 
 const htmlPage = { 'text/html': { schema: z.string() } };
-const param = (max: number) => z.string().max(max).optional();
+// No NUL: PostgreSQL text cannot hold one, and no real answer carries one.
+const param = (max: number) => z.string().max(max).refine((v) => !v.includes('\u0000'), 'no NUL characters').optional();
 
 export const oauthRoutes = createRouter().openapi(createRoute({
   method: 'get', path: '/v1/oauth/outlook/callback', tags: ['Accounts'], operationId: 'outlookOAuthCallback',
@@ -42,4 +43,7 @@ export const oauthRoutes = createRouter().openapi(createRoute({
     const status = error.failure === 'provider_error' ? 502 : error.failure === 'unlinking' ? 409 : 400;
     return c.html(linkErrorPage(error.message, error.callbackUrl), status);
   }
+}, (result, c) => {
+  // A browser lands here: a malformed answer gets the error page too, not a JSON problem.
+  if (!result.success) return c.html(linkErrorPage('The sign-in answer was malformed; nothing was linked.'), 400);
 });

@@ -19,21 +19,26 @@ const templateSchema = z.object({
   createdAt: z.string().datetime().nullable(),
 }).openapi('Template');
 
-const contentSchema = z.object({
+const contentFields = z.object({
   channel: z.enum(['EMAIL', 'SMS', 'PUSH']),
   subject: z.string().min(1).max(998).nullable().optional().openapi({ description: 'EMAIL only; may use {{params}}' }),
   body: z.string().min(1).max(100_000).openapi({ example: '<p>Hi {{name}}, order {{orderId}} has shipped.</p>' }),
   format: z.enum(['text', 'html']).default('text'),
   params: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).max(100).optional().openapi({ description: 'Declared parameters; default: the placeholders used' }),
   rateLimit: z.object({ count: z.number().int().min(1).max(10_000), windowSeconds: z.number().int().min(1).max(86_400 * 7) }).nullable().optional(),
-}).strict().superRefine((t, ctx) => {
+});
+
+/** The rules across fields, for both the create body (with its id) and the update body. */
+function contentRules(t: z.infer<typeof contentFields>, ctx: z.RefinementCtx): void {
   if (t.channel === 'EMAIL' && !t.subject) ctx.addIssue({ code: 'custom', path: ['subject'], message: 'an EMAIL template needs a subject' });
   if (t.channel !== 'EMAIL' && t.subject) ctx.addIssue({ code: 'custom', path: ['subject'], message: `a ${t.channel} template has no subject` });
   if (t.channel !== 'EMAIL' && t.format === 'html') ctx.addIssue({ code: 'custom', path: ['format'], message: 'only EMAIL templates can be html' });
   if (t.channel === 'SMS' && t.body.length > 1600) ctx.addIssue({ code: 'custom', path: ['body'], message: 'an SMS body is at most 1600 characters' });
   const undeclared = t.params ? placeholdersOf(t.subject, t.body).filter((p) => !t.params!.includes(p)) : [];
   if (undeclared.length) ctx.addIssue({ code: 'custom', path: ['params'], message: `placeholders not declared: ${undeclared.join(', ')}` });
-});
+}
+const contentSchema = contentFields.strict().superRefine(contentRules).openapi('TemplateContent');
+const createSchema = contentFields.extend({ id: templateId }).strict().superRefine(contentRules).openapi('NewTemplate');
 
 function toJson(t: TemplateRow) {
   return {
@@ -54,7 +59,7 @@ function toInput(id: string, body: z.infer<typeof contentSchema>) {
 export const templateRoutes = createRouter()
   .openapi(createRoute({
     method: 'post', path: '/v1/templates', tags: ['Templates'], operationId: 'createTemplate', ...requires('admin'), summary: 'Create a template (version 1)',
-    request: { body: { required: true, content: { 'application/json': { schema: z.object({ id: templateId }).and(contentSchema) } } } },
+    request: { body: { required: true, content: { 'application/json': { schema: createSchema } } } },
     responses: {
       201: { description: 'Created', content: { 'application/json': { schema: templateSchema } } },
       400: errorResponses[400], 401: errorResponses[401], 409: { description: 'A template with this id exists', content: errorResponses[422].content },
@@ -82,7 +87,7 @@ export const templateRoutes = createRouter()
   }), async (c) => c.json({ data: (await listLatestTemplates(c.var.deps.db)).map(toJson) }, 200))
   .openapi(createRoute({
     method: 'get', path: '/v1/templates/{id}', tags: ['Templates'], operationId: 'getTemplate', ...requires('read'), summary: 'A template: the latest version, or ?version=n',
-    request: { params: z.object({ id: templateId }), query: z.object({ version: z.coerce.number().int().min(1).optional() }) },
+    request: { params: z.object({ id: templateId }), query: z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() }) },
     responses: { 200: { description: 'The template', content: { 'application/json': { schema: templateSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
   }), async (c) => {
     const { id } = c.req.valid('param');
