@@ -1,8 +1,12 @@
 // Uploading a mailing is one unit (a failed workflow start stores nothing) and idempotent with an
 // Idempotency-Key (a retried or concurrent duplicate upload is the same mailing, and mails nobody twice).
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, like } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailings } from '../../db/schema/index.js';
+import { newId } from '../../lib/ids.js';
+import { mailingWorkflowId, startMailingWorkflow } from '../../lib/mailings/start-workflow.js';
 import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
 import { unique } from '../helpers/config.js';
 
@@ -65,6 +69,21 @@ describe('Idempotency-Key on POST /v1/mailings', () => {
     const rows = await rig.api.deps.db.select({ id: mailings.id }).from(mailings).where(like(mailings.idempotencyKey, `%:${key}`));
     expect(rows).toHaveLength(1);
   });
+});
+
+describe('the workflow started inside the upload\'s transaction', () => {
+  it('waits for its row when it runs before the commit, then parses and sends', async () => {
+    const { deps } = rig.api;
+    const id = newId('mlg');
+    const blob = await deps.blobs.put(Readable.from([Buffer.from(list(2, 'early'))]), { kind: 'mailing-csv', contentType: 'text/csv', filename: 'early.csv' });
+    await startMailingWorkflow(deps.temporal, deps.config, id);
+    await sleep(1_500); // the first parse attempt finds no row
+    await deps.db.insert(mailings).values({
+      id, owner: 'admin', name: 'early', blobId: blob.id, workflowId: mailingWorkflowId(id), status: 'PARSING',
+      options: { hasHeader: true, emailColumn: null, delimiter: null },
+    });
+    expect((await rig.waitFor(id, (m) => m.status === 'COMPLETED', 30_000)).counts.sent).toBe(2);
+  }, 45_000);
 });
 
 describe('a failed workflow start', () => {
