@@ -141,7 +141,7 @@ export const mailingRoutes = createRouter()
   .openapi(createRoute({
     method: 'get', path: '/v1/mailings/{id}/recipients', tags: ['Mailings'], operationId: 'listMailingRecipients', ...requires('read'),
     summary: "A mailing's rows by status, in row order, with cursor paging (tokens are never shown)",
-    request: { params: idParam, query: z.object({ status: z.enum(recipientStatuses).optional(), cursor: z.coerce.number().int().min(0).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }) },
+    request: { params: idParam, query: z.object({ status: z.enum(recipientStatuses).optional(), cursor: z.coerce.number().int().min(0).max(2_147_483_647).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }) },
     responses: {
       200: { description: 'Rows', content: { 'application/json': { schema: z.object({
         data: z.array(z.object({ row: z.number().int(), email: z.string(), status: z.enum(recipientStatuses), reason: z.string().nullable(), attempts: z.number().int(), providerMessageId: z.string().nullable(), sentAt: z.string().datetime().nullable(), verifiedAt: z.string().datetime().nullable() })),
