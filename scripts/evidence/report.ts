@@ -65,9 +65,9 @@ Do not edit: run it again (see the README, "Evidence").
 
 ## Notifications, one per channel
 
-${table(['channel', 'template', 'status', 'attempts', 'provider', 'in provider ledger', 'accepted (202) in', 'created → sent', 'sent → delivered', 'delivered → opened', 'workflow'],
+${table(['channel', 'template', 'status', 'attempts', 'provider', 'in provider ledger', 'accepted (202) in', 'created → sent', 'sent → delivered', 'delivered → opened', 'workflow', 'error'],
   r.notifications.map((n) => [n.channel, n.view.templateId, n.view.status, n.view.attempts, n.view.provider, yes(n.inProviderLedger), `${n.acceptedMs} ms`,
-    between(n.view.createdAt, n.view.sentAt), between(n.view.sentAt, n.view.deliveredAt), between(n.view.deliveredAt, n.view.openedAt), `\`${n.view.workflowId}\``]))}
+    between(n.view.createdAt, n.view.sentAt), between(n.view.sentAt, n.view.deliveredAt), between(n.view.deliveredAt, n.view.openedAt), `\`${n.view.workflowId}\``, n.view.errorMessage?.slice(0, 160) ?? '']))}
 
 ## The seed-004 sample list (\`test/fixtures/mailing_list.csv\`)
 
