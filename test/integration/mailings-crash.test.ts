@@ -47,9 +47,10 @@ function unknownOutcomeResends(logs: string, mailingId: string): Map<number, num
 
 describe('mailing workers killed mid-request, again and again', () => {
   it('end with every valid recipient sent, each duplicate logged as an unknown outcome, and recover within seconds', async () => {
-    // Each answer takes 300 ms after the send is accepted: a kill lands while requests are in flight.
-    await rig.sim.configure({ latencyMs: 300 });
+    // Each answer takes 800 ms after the send is accepted: a kill lands while requests are in flight.
+    await rig.sim.configure({ latencyMs: 800 });
     const workers = [spawnWorker(rig.env)];
+    const recoveries: number[] = [];
     try {
       await workers[0]!.ready;
       const emails = Array.from({ length: 60 }, (_, i) => `crash-${i}@example.com`);
@@ -57,18 +58,20 @@ describe('mailing workers killed mid-request, again and again', () => {
       for (const sentAtLeast of [10, 25, 40]) {
         await rig.waitFor(id, (m) => m.counts.sent >= sentAtLeast && m.counts.sending > 0, 60_000);
         workers.at(-1)!.child.kill('SIGKILL');
-        const killedAt = Date.now();
         const stuck = await (await rig.api.request(`/v1/mailings/${id}/recipients?status=SENDING`)).json() as { data: { row: number }[] };
         expect(stuck.data.length).toBeGreaterThan(0);
         const next = spawnWorker(rig.env);
         workers.push(next);
         await next.ready;
-        // The dead worker's sends are retried once their heartbeat stops (5 s), not after a whole start-to-close.
+        const readyAt = Date.now();
+        // The dead worker's sends are retried once their heartbeat stops (5 s), not after a whole start-to-close
+        // (30 s before): by the time the new worker is up they are waiting for it, or about to be.
         const rows = new Set(stuck.data.map((r) => r.row));
         await expect.poll(async () => {
           const sent = await (await rig.api.request(`/v1/mailings/${id}/recipients?status=SENT&limit=500`)).json() as { data: { row: number }[] };
           return [...rows].every((row) => sent.data.some((r) => r.row === row));
-        }, { timeout: 25_000 - (Date.now() - killedAt), interval: 200 }).toBe(true);
+        }, { timeout: 15_000, interval: 200 }).toBe(true);
+        recoveries.push(Date.now() - readyAt);
       }
       const done = await rig.waitFor(id, (m) => m.status === 'COMPLETED', 120_000);
       expect(done.counts).toMatchObject({ valid: 60, sent: 60, failed: 0, sending: 0, unknown: 0 });
@@ -83,7 +86,8 @@ describe('mailing workers killed mid-request, again and again', () => {
       }
       // At most one request per running slice (3) can be in flight when a worker dies.
       expect(sends.length - 60).toBeLessThanOrEqual(3 * 3);
-      console.log(`killed 3 times: ${sends.length - 60} duplicate send(s) out of ${sends.length}, ${resends.size} row(s) logged as unknown-outcome resends`);
+      console.log(`killed 3 times: ${sends.length - 60} duplicate send(s) out of ${sends.length}, ${resends.size} row(s) logged as unknown-outcome resends; `
+        + `the dead worker's sends done ${recoveries.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} after its replacement was up`);
     } finally {
       for (const w of workers) w.child.kill('SIGKILL');
     }
