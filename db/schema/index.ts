@@ -6,6 +6,7 @@ export * from './notifications.js';
 export * from './suppressions.js';
 export * from './rate-limits.js';
 export * from './mailings.js';
+export * from './schedules.js';
 export * from './accounts.js';
 export * from './mailboxes.js';
 export * from './mail-index.js';
