@@ -152,9 +152,10 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
           log.warn({ error: message }, 'recipient refused by the provider');
           return { status: 'FAILED' };
         }
-        // Not sent for sure: back to QUEUED so the next attempt is a plain send.
+        // Not sent this time for sure: back to QUEUED so the next attempt is a plain send, unless an earlier
+        // attempt's outcome is still unknown (the row was SENDING before this one): that stays true.
         const notSent = error instanceof ProviderRateLimitedError || (error instanceof ProviderUnavailableError && error.outcome === 'not-sent');
-        await db.update(mailingRecipients).set({ lastError: message, ...(notSent ? { status: 'QUEUED' as const } : {}) }).where(where);
+        await db.update(mailingRecipients).set({ lastError: message, ...(notSent && r.status !== 'SENDING' ? { status: 'QUEUED' as const } : {}) }).where(where);
         if (error instanceof ProviderRateLimitedError) {
           log.info({ retryAfterMs: error.retryAfterMs }, 'provider rate limit; waiting for Retry-After');
           throw ApplicationFailure.create({ type: 'ProviderRateLimited', message, nextRetryDelay: error.retryAfterMs });

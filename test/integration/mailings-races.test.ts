@@ -178,4 +178,24 @@ describe('cancelling a mailing', () => {
       expect((await rig.sim.ledger()).sends.every((s) => s.to === 'unknown-0@example.com')).toBe(true);
     });
   }, 90_000);
+
+  it('keeps a recipient UNKNOWN when a later attempt was refused: the earlier request may still have been delivered', async () => {
+    await withMailingRig({ ratePerSecond: 10, env: { SEED004_TIMEOUT_MS: '500' } }, async (rig) => {
+      await rig.sim.configure({ latencyMs: 2_000 });
+      const id = await rig.upload(`email\n${Array.from({ length: 3 }, (_, i) => `refused-${i}@example.com`).join('\n')}\n`);
+      const row1 = async () => {
+        const page = await (await rig.api.request(`/v1/mailings/${id}/recipients?limit=1`)).json() as { data: { status: string; reason: string | null }[] };
+        return page.data[0]!;
+      };
+      await expect.poll(async () => (await row1()).reason ?? '', { timeout: 30_000, interval: 100 }).toMatch(/seed004 \/send-email/); // timed out: unknown
+      // From now on every request is refused with a 503 (known not sent), and answered at once.
+      await rig.sim.configure({ latencyMs: 0, failNext: { count: 1_000, status: 503 } });
+      await expect.poll(async () => (await row1()).reason ?? '', { timeout: 30_000, interval: 100 }).toMatch(/503/);
+      expect((await row1()).status).toBe('SENDING'); // the first request's outcome is still unknown
+      expect((await rig.api.request(`/v1/mailings/${id}/cancel`, { method: 'POST' })).status).toBe(202);
+      const done = await rig.waitFor(id, (m) => m.status === 'CANCELLED', 30_000);
+      expect(done.counts).toMatchObject({ sending: 0, queued: 0, cancelled: 2, unknown: 1 });
+      expect((await rig.sim.ledger()).sends.map((s) => s.to)).toContain('refused-0@example.com'); // it was delivered
+    });
+  }, 90_000);
 });
