@@ -32,7 +32,13 @@ async function historyHas(handle: WorkflowHandle, has: (event: Record<string, un
 
 /** Resolves with the result, or rejects naming what never happened. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, sleep(ms).then(() => { throw new Error(`${what} within ${ms} ms`); })]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms); });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 describe('a slice', () => {
