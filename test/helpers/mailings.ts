@@ -30,7 +30,7 @@ export interface MailingRig {
 
 export interface MailingView {
   id: string; status: string; failureReason: string | null; workflowId: string;
-  counts: { total: number; valid: number; invalid: number; duplicate: number; queued: number; sending: number; sent: number; failed: number; cancelled: number };
+  counts: { total: number; valid: number; invalid: number; duplicate: number; queued: number; sending: number; sent: number; failed: number; cancelled: number; unknown: number };
   recentFailures: { row: number; email: string; reason: string | null }[];
 }
 
