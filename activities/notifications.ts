@@ -1,14 +1,17 @@
 // The notification activities. sendNotification is idempotent: it returns the recorded outcome when the
 // notification was already sent, gives the provider an idempotency key derived from the notification, and
 // records the provider's acceptance (SENT) before it reports success, so a retry after a crash never
-// sends twice where the provider honours the key.
+// sends twice where the provider honours the key. Each attempt ends inside its own start-to-close: the
+// provider request is aborted at the attempt's budget or when Temporal cancels it (heartbeats carry that).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { asc, eq } from 'drizzle-orm';
 import { notificationAttachments, notifications } from '../db/schema/index.js';
+import { openContent, redactContent } from '../lib/notifications/content.js';
 import { notificationMetrics } from '../lib/notifications/metrics.js';
 import { nextRetryDelayMs, type RetrySchedule } from '../lib/notifications/policy.js';
 import { PermanentSendError, TransientSendError, type NotificationProvider, type OutboundMessage } from '../lib/notifications/providers/index.js';
 import { transitionStatus } from '../lib/notifications/status.js';
+import { findSuppression } from '../lib/notifications/suppressions.js';
 import type { Channel } from '../lib/notifications/start-workflow.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -18,6 +21,15 @@ export interface SendInput { notificationId: string; retry: RetrySchedule }
 export interface SendOutput { provider: string; providerMessageId: string; late: boolean }
 
 const alreadySent = new Set(['SENT', 'DELIVERED', 'OPENED']);
+
+/**
+ * How long one attempt may spend on the provider: its start-to-close less a margin for recording the
+ * outcome, so an attempt is over (request aborted) before Temporal gives up on it and schedules the next.
+ */
+export function attemptBudgetMs(startToCloseMs: number): number {
+  return Math.max(100, startToCloseMs - Math.max(500, startToCloseMs / 10));
+}
+const HEARTBEAT_EVERY_MS = 1_000;
 
 export function createNotificationActivities(deps: ActivityDeps, providers: ChannelProviders) {
   const { db } = deps;
@@ -45,19 +57,40 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
 
       const attachments = await db.select().from(notificationAttachments)
         .where(eq(notificationAttachments.notificationId, n.id)).orderBy(asc(notificationAttachments.position));
+      const to = n.recipients ?? [n.recipient];
+      if (n.channel === 'EMAIL') {
+        const suppressed = await findSuppression(db, n.owner, to);
+        if (suppressed) {
+          const reason = `${suppressed.address} is on the suppression list (${suppressed.reason} on ${suppressed.createdAt.toISOString()}); not sent`;
+          await transitionStatus(db, n.id, 'FAILED', { reason: `suppressed: ${suppressed.reason}`, errorMessage: reason });
+          notificationMetrics.failed.inc(labels);
+          logger.warn({ reason: suppressed.reason }, 'recipient suppressed; not sent');
+          throw ApplicationFailure.create({ type: 'RecipientSuppressed', message: reason, nonRetryable: true });
+        }
+      }
+      const content = openContent(deps.encryptor, n);
+      const redact = (detail: string) => redactContent(detail, { ...content, subject: n.subject });
       const message: OutboundMessage = {
-        notificationId: n.id, channel: n.channel, to: n.recipient.split(','),
-        ...(n.sender ? { from: n.sender } : {}), ...(n.subject ? { subject: n.subject } : {}), text: n.body, ...(n.bodyHtml ? { html: n.bodyHtml } : {}),
+        notificationId: n.id, channel: n.channel, to,
+        ...(n.sender ? { from: n.sender } : {}), ...(n.subject ? { subject: n.subject } : {}), text: content.text, ...(content.html ? { html: content.html } : {}),
         attachments: await Promise.all(attachments.map(async (a) => ({ filename: a.filename, contentType: a.contentType, content: await deps.blobs.readAll(a.blobId) }))),
         idempotencyKey: `mailflow-${n.id}`,
       };
 
       logger.info({ provider: providers[n.channel].name }, 'send attempt');
       let result: Awaited<ReturnType<NotificationProvider['send']>>;
+      const budgetMs = attemptBudgetMs(info.startToCloseTimeoutMs);
+      const budget = AbortSignal.timeout(budgetMs);
+      const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        result = await providers[n.channel].send(message, context.cancellationSignal);
+        result = await providers[n.channel].send(message, AbortSignal.any([context.cancellationSignal, budget]));
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
+        // Cancelled (the run was replaced or ended): nothing to record, the new run owns the row.
+        if (context.cancellationSignal.aborted) throw error;
+        const raw = budget.aborted ? `${providers[n.channel].name}: attempt abandoned after ${budgetMs} ms (start-to-close ${info.startToCloseTimeoutMs} ms)`
+          : error instanceof Error ? error.message : String(error);
+        // Providers echo what they were sent (an address, the body, a code in it): never store or log that.
+        const reason = redact(raw);
         if (error instanceof PermanentSendError) {
           await transitionStatus(db, n.id, 'FAILED', { reason: 'provider refused', errorMessage: reason, attempt: true });
           notificationMetrics.failed.inc(labels);
@@ -72,6 +105,8 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
           logger.warn({ error: reason, retryInMs: delay, retryAfterMs }, 'send failed; will retry');
         }
         throw ApplicationFailure.create({ type: 'TransientSendError', message: reason, nextRetryDelay: delay });
+      } finally {
+        clearInterval(heartbeat);
       }
 
       const sentAt = new Date();

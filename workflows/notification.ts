@@ -9,13 +9,17 @@ import type { NotificationWorkflowInput } from '../lib/notifications/start-workf
 export interface NotificationOutcome { notificationId: string; status: 'SENT'; provider: string; providerMessageId: string; late: boolean }
 
 /** Error types the send activity raises that must not be retried. */
-export const PERMANENT_ERROR_TYPES = ['PermanentSendError', 'NotificationUnsendable'];
+export const PERMANENT_ERROR_TYPES = ['PermanentSendError', 'NotificationUnsendable', 'RecipientSuppressed'];
 
 export async function notification(input: NotificationWorkflowInput): Promise<NotificationOutcome> {
   const { sendNotification } = proxyActivities<NotificationActivities>({
     taskQueue: input.sendTaskQueue,
-    // A stuck provider call must not hold a critical send past its deadline: the retry goes elsewhere.
+    // A stuck provider call must not hold a critical send past its deadline: the retry goes elsewhere. The
+    // activity aborts its provider request before this ends (attemptBudgetMs), so attempts never overlap.
     startToCloseTimeout: input.priority === 'critical' ? '10 seconds' : '60 seconds',
+    // The activity heartbeats every second while it waits on the provider: a dead worker's send is retried
+    // within seconds, and a cancelled run's send learns it at once and stops.
+    heartbeatTimeout: '5 seconds',
     retry: {
       maximumAttempts: input.retry.maximumAttempts,
       initialInterval: input.retry.initialIntervalMs,

@@ -9,6 +9,8 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { notificationAttachments, notifications, notificationStatusHistory } from '../../db/schema/index.js';
 import type { Config } from '../config.js';
+import type { Encryptor } from '../crypto.js';
+import { sealContent } from './content.js';
 import { newId } from '../ids.js';
 import { deadlineMs, retryScheduleFor } from './policy.js';
 import { consumeRateLimits, lockKeys, type RateLimit } from './rate-limit.js';
@@ -85,7 +87,9 @@ export function rateLimitsFor(config: Config, request: Pick<AdmissionRequest, 'u
   return limits;
 }
 
-export async function admitNotification(db: Database, temporal: Client, config: Config, request: AdmissionRequest): Promise<AdmissionResult> {
+export interface AdmissionDeps { db: Database; temporal: Client; config: Config; encryptor: Encryptor }
+
+export async function admitNotification({ db, temporal, config, encryptor }: AdmissionDeps, request: AdmissionRequest): Promise<AdmissionResult> {
   const scopedKey = request.idempotencyKey ? `${request.scope}:${request.idempotencyKey}` : null;
   const requestHash = request.idempotencyKey ? fingerprintHash(request.fingerprint) : null;
   const limits = rateLimitsFor(config, request);
@@ -114,9 +118,11 @@ export async function admitNotification(db: Database, temporal: Client, config: 
     const [row] = await tx.insert(notifications).values({
       id, owner: request.scope, idempotencyKey: scopedKey, requestHash,
       userId: request.userId, channel: request.channel, priority: request.priority,
-      templateId: request.templateId ?? null, templateVersion: request.templateVersion ?? null, templateParams: request.templateParams ?? null,
-      sender: request.sender ?? null, recipient: request.recipients.join(','),
-      subject: request.subject ?? null, body: request.text, bodyHtml: request.html ?? null,
+      templateId: request.templateId ?? null, templateVersion: request.templateVersion ?? null,
+      sender: request.sender ?? null, recipient: request.recipients.join(', '), recipients: request.recipients,
+      // Content and parameters only sealed: `body` stays empty, `template_params` null.
+      subject: request.subject ?? null, body: '', bodyHtml: null,
+      contentSealed: sealContent(encryptor, id, { text: request.text, html: request.html ?? null, params: request.templateParams ?? null }),
       correlationId: request.correlationId ?? null,
       workflowId: notificationWorkflowId(id),
       deadlineAt: new Date(acceptedAt.getTime() + deadlineMs[request.priority]),

@@ -1,5 +1,6 @@
 // The recipient directory: where each user is reached on each channel.
 import { eq } from 'drizzle-orm';
+import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import { recipients } from '../../db/schema/index.js';
 
@@ -18,4 +19,35 @@ export async function resolveContact(db: Database, userId: string, channel: Cont
   const present = contacts.filter((c): c is string => Boolean(c));
   if (present.length === 0) throw new ContactMissingError(userId, channel);
   return present;
+}
+
+/** How many push device tokens one notification may name (a user's devices), as the directory allows. */
+export const MAX_PUSH_TOKENS = 20;
+
+/** One recipient's format per channel (the same rules as the user directory). */
+export const recipientFormats: Record<ContactChannel, z.ZodType<string>> = {
+  EMAIL: z.email('expected one email address').max(320),
+  SMS: z.string().regex(/^\+[1-9]\d{6,14}$/, 'expected an E.164 number such as +15551234567'),
+  PUSH: z.string().regex(/^[A-Za-z0-9:_.-]{8,4096}$/, 'expected a device token (8 to 4096 of A-Z a-z 0-9 : _ . -)'),
+};
+
+export interface RecipientIssue { path: (string | number)[]; message: string }
+
+/**
+ * The `to` override, checked for its channel: one email address, one E.164 number, or 1 to MAX_PUSH_TOKENS
+ * device tokens. Each element is one recipient (never split), so one notification cannot fan out.
+ */
+export function checkRecipientOverride(channel: ContactChannel, to: string | string[]): RecipientIssue[] {
+  const list = [to].flat();
+  const max = channel === 'PUSH' ? MAX_PUSH_TOKENS : 1;
+  if (list.length > max) {
+    return [{ path: [], message: channel === 'PUSH' ? `at most ${MAX_PUSH_TOKENS} device tokens` : `one ${channel === 'EMAIL' ? 'email address' : 'phone number'} per notification` }];
+  }
+  const issues: RecipientIssue[] = [];
+  list.forEach((value, i) => {
+    const parsed = recipientFormats[channel].safeParse(value);
+    if (!parsed.success) issues.push({ path: Array.isArray(to) ? [i] : [], message: parsed.error.issues[0]?.message ?? 'invalid recipient' });
+  });
+  if (new Set(list).size !== list.length) issues.push({ path: [], message: 'the same recipient twice' });
+  return issues;
 }

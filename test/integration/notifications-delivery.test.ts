@@ -158,7 +158,8 @@ describe('delivery', () => {
   });
 
   it('fails at once, without retrying, when the provider refuses the message', async () => {
-    const id = await sendEmail({ to: 'not-an-address' });
+    await sims.setFaults('mailgun', { failNext: { count: 1, status: 400 } });
+    const id = await sendEmail();
     const n = await waitFor(id, ['FAILED']);
     expect(n.attempts).toBe(1);
     expect(n.errorMessage).toBeTruthy();

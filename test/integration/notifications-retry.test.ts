@@ -69,15 +69,16 @@ beforeEach(async () => {
 });
 
 const sms = () => ({ userId: unique('user'), type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100', templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' } });
-const email = () => ({
-  userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to: 'jane@example.com',
+const email = (to: string) => ({
+  userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to,
   templateParams: { name: 'Jane', orderId: 'ABC123', itemName: 'Laptop', trackingUrl: 'https://t.example/ABC123' },
 });
 
 describe('POST /v1/notifications/{id}/retry', () => {
   it('sends again a notification that a failed webhook moved to FAILED after its run completed', async () => {
     const c = notificationClient(api);
-    const created = await c.post('/v1/notifications', email());
+    const address = `${unique('jane')}@example.com`;
+    const created = await c.post('/v1/notifications', email(address));
     expect(created.status).toBe(202);
     const { id } = await created.json() as { id: string };
     const sent = await c.waitFor(id, ['SENT']);
@@ -87,6 +88,8 @@ describe('POST /v1/notifications/{id}/retry', () => {
     const bounce = signedWebhook(sent.providerMessageId!, 'failed', { severity: 'permanent', reason: 'bounce', 'delivery-status': { description: 'mailbox full' } });
     expect((await c.post('/v1/webhooks/mailgun', bounce)).status).toBe(200);
     expect((await c.get(id)).status).toBe('FAILED');
+    // The bounce suppressed the address: the owner takes it off the list before sending again.
+    expect((await api.request(`/v1/suppressions/${encodeURIComponent(address)}`, { method: 'DELETE' })).status).toBe(204);
 
     const retried = await c.post(`/v1/notifications/${id}/retry`, {});
     expect(retried.status, await retried.clone().text()).toBe(202);

@@ -78,7 +78,7 @@ emailRoutes.openapi(createRoute({
       stored.push({ blobId: blob.id, filename: blob.filename ?? 'attachment', contentType: blob.contentType, size: blob.size, sha256: blob.sha256 });
     }
     const email = parsed.data;
-    const { notification, created } = await admitNotification(deps.db, deps.temporal, deps.config, {
+    const { notification, created } = await admitNotification(deps, {
       scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}),
       fingerprint: { ...email, attachments: stored.map((a) => ({ filename: a.filename, sha256: a.sha256 })) },
       userId: null, channel: 'EMAIL', priority: email.priority, sender: email.sender, recipients: [email.receiver],

@@ -5,7 +5,7 @@ import { notifications, notificationStatusHistory } from '../../../db/schema/ind
 import { admitNotification, retryNotification } from '../../../lib/notifications/admission.js';
 import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
-import { resolveContact } from '../../../lib/notifications/recipients.js';
+import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../../../lib/notifications/recipients.js';
 import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { getLatestTemplate, renderTemplate } from '../../../lib/notifications/templates.js';
 import { ownerOf } from '../../auth/owner.js';
@@ -33,9 +33,12 @@ const createBody = z.object({
   templateParams: z.record(z.string(), z.union([z.string().max(10_000), z.number(), z.boolean()])).default({}).openapi({ example: { orderId: 'ABC123', itemName: 'Laptop' } }),
   priority: priority.optional(),
   correlationId: z.string().min(1).max(128).optional(),
-  to: z.union([z.string().min(1).max(320), z.array(z.string().min(1).max(4096)).min(1).max(100)]).optional()
-    .openapi({ description: "Overrides the user's contact point: an email address, an E.164 number, or push tokens" }),
-}).strict().openapi('NotificationRequest');
+  to: z.union([z.string().min(1).max(4096), z.array(z.string().min(1).max(4096)).min(1).max(MAX_PUSH_TOKENS)]).optional()
+    .openapi({ description: `Overrides the user's contact point: one email address (EMAIL), one E.164 number (SMS), or 1 to ${MAX_PUSH_TOKENS} device tokens (PUSH)`, example: 'jane@example.com' }),
+}).strict().superRefine((body, ctx) => {
+  if (body.to === undefined) return;
+  for (const issue of checkRecipientOverride(body.type, body.to)) ctx.addIssue({ code: 'custom', path: ['to', ...issue.path], message: issue.message });
+}).openapi('NotificationRequest');
 
 const accepted = z.object({ id: z.string(), status: z.enum(notificationStatuses), workflowId: z.string(), deadlineAt: z.string().datetime(), duplicate: z.boolean() }).openapi('NotificationAccepted');
 
@@ -73,7 +76,7 @@ export const notificationRoutes = createRouter()
       }
       const rendered = renderTemplate(template, body.templateParams);
       const recipients = body.to === undefined ? await resolveContact(deps.db, body.userId, body.type) : [body.to].flat();
-      const { notification, created } = await admitNotification(deps.db, deps.temporal, deps.config, {
+      const { notification, created } = await admitNotification(deps, {
         scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), fingerprint: body,
         userId: body.userId, channel: body.type, priority: prio,
         templateId: template.id, templateVersion: template.version, templateParams: body.templateParams,

@@ -55,6 +55,7 @@ export const webhookRoutes = createRouter().openapi(createRoute({
     provider, eventId: data.id, signatureToken: body.signature.token, event,
     permanent: data.severity === 'permanent',
     reason: data['delivery-status']?.description || data['delivery-status']?.message || data.reason || undefined,
+    ...(data.recipient ? { recipient: data.recipient } : {}),
     providerMessageId: data.message?.headers['message-id'] ?? null, notificationId,
     occurredAt: new Date(data.timestamp * 1000), payload: body['event-data'],
   });

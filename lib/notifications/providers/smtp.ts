@@ -17,15 +17,18 @@ export class SmtpProvider implements NotificationProvider {
     } as SMTPTransport.Options);
   }
 
-  async send(m: OutboundMessage): Promise<SendResult> {
+  async send(m: OutboundMessage, signal?: AbortSignal): Promise<SendResult> {
     const messageId = `<${m.idempotencyKey}@mailflow>`;
     try {
-      await this.transport.sendMail({
+      signal?.throwIfAborted();
+      // nodemailer cannot abort a send: the attempt stops waiting for it (its outcome is then unknown, as a
+      // timeout's is, and the retry carries the same Message-ID).
+      await abortable(this.transport.sendMail({
         messageId, from: m.from ?? this.options.defaultFrom, to: m.to, subject: m.subject ?? '', text: m.text,
         ...(m.html ? { html: m.html } : {}),
         attachments: (m.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
         headers: { 'X-Mailflow-Notification-Id': m.notificationId },
-      });
+      }), signal);
     } catch (error) {
       const code = (error as { responseCode?: number }).responseCode;
       const reason = `smtp: ${error instanceof Error ? error.message : String(error)}`;
@@ -34,4 +37,13 @@ export class SmtpProvider implements NotificationProvider {
     }
     return { provider: this.name, providerMessageId: messageId.replace(/^<|>$/g, '') };
   }
+}
+
+function abortable<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error(`abandoned: ${signal.reason instanceof Error ? signal.reason.message : 'aborted'}`));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

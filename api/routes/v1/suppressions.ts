@@ -1,0 +1,62 @@
+// The caller's email suppression list: addresses that complained or bounced permanently, which later
+// notifications to them do not reach (they end FAILED, never attempted). Listing and removing only; entries
+// come from the providers' webhooks.
+import { createRoute, z } from '@hono/zod-openapi';
+import { listSuppressions, removeSuppression, type SuppressionRow } from '../../../lib/notifications/suppressions.js';
+import { requires } from '../../auth/scopes.js';
+import { ownerOf } from '../../auth/owner.js';
+import { AppError, errorResponses } from '../../errors.js';
+import { createRouter } from '../../openapi.js';
+
+const suppressionSchema = z.object({
+  address: z.string().openapi({ example: 'jane@example.com' }),
+  reason: z.enum(['complained', 'bounced']),
+  detail: z.string().nullable().openapi({ description: "The provider's reason, as reported" }),
+  notificationId: z.string().nullable().openapi({ description: 'The notification whose delivery event added it' }),
+  createdAt: z.string().datetime(),
+}).openapi('Suppression');
+
+const toView = (s: SuppressionRow) => ({ address: s.address, reason: s.reason, detail: s.detail, notificationId: s.notificationId, createdAt: s.createdAt.toISOString() });
+
+function encodeCursor(at: { createdAt: Date; address: string }): string {
+  return Buffer.from(`${at.createdAt.toISOString()}|${at.address}`).toString('base64url');
+}
+function decodeCursor(cursor: string): { createdAt: Date; address: string } {
+  const text = Buffer.from(cursor, 'base64url').toString();
+  const split = text.indexOf('|');
+  const createdAt = new Date(split > 0 ? text.slice(0, split) : '');
+  const address = split > 0 ? text.slice(split + 1) : '';
+  if (!address || Number.isNaN(createdAt.getTime())) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
+  return { createdAt, address };
+}
+
+export const suppressionRoutes = createRouter()
+  .openapi(createRoute({
+    method: 'get', path: '/v1/suppressions', tags: ['Notifications'], operationId: 'listSuppressions', ...requires('read'),
+    summary: 'Email addresses that are not mailed again (complaints, permanent bounces), newest first',
+    request: {
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(200).default(50),
+        cursor: z.string().max(600).optional().openapi({ description: "From the previous page's nextCursor" }),
+      }),
+    },
+    responses: {
+      200: { description: 'A page of suppressed addresses', content: { 'application/json': { schema: z.object({ data: z.array(suppressionSchema), nextCursor: z.string().nullable() }) } } },
+      400: errorResponses[400], 401: errorResponses[401],
+    },
+  }), async (c) => {
+    const q = c.req.valid('query');
+    const page = await listSuppressions(c.var.deps.db, ownerOf(c.var.principal), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
+    return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
+  })
+  .openapi(createRoute({
+    method: 'delete', path: '/v1/suppressions/{address}', tags: ['Notifications'], operationId: 'deleteSuppression', ...requires('send'),
+    summary: 'Mail an address again: remove it from the suppression list',
+    request: { params: z.object({ address: z.string().min(3).max(320).openapi({ example: 'jane@example.com' }) }) },
+    responses: { 204: { description: 'Removed' }, 401: errorResponses[401], 404: errorResponses[404] },
+  }), async (c) => {
+    const { address } = c.req.valid('param');
+    if (!await removeSuppression(c.var.deps.db, ownerOf(c.var.principal), address)) throw new AppError('not_found', `${address} is not on the suppression list`);
+    c.var.logger.info({ owner: ownerOf(c.var.principal) }, 'suppression removed');
+    return c.body(null, 204);
+  });

@@ -1,0 +1,44 @@
+// The email suppression list: an address that complained, or bounced permanently, is not mailed again by
+// the same tenant until the entry is removed. Webhooks add entries; the send activity checks them before
+// any provider is called.
+import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { emailSuppressions } from '../../db/schema/index.js';
+
+export type SuppressionRow = typeof emailSuppressions.$inferSelect;
+export type SuppressionReason = SuppressionRow['reason'];
+
+/** Addresses compare case-insensitively (the local part is case-sensitive in theory, never in practice). */
+export const normaliseAddress = (address: string) => address.trim().toLowerCase();
+
+export async function suppressAddress(db: Database, entry: { owner: string; address: string; reason: SuppressionReason; detail: string | null; notificationId: string | null }): Promise<void> {
+  await db.insert(emailSuppressions).values({ ...entry, address: normaliseAddress(entry.address) })
+    // The latest report wins: a complaint after a bounce says more about why.
+    .onConflictDoUpdate({ target: [emailSuppressions.owner, emailSuppressions.address], set: { reason: entry.reason, detail: entry.detail, notificationId: entry.notificationId, createdAt: sql`now()` } });
+}
+
+export async function findSuppression(db: Database, owner: string, addresses: string[]): Promise<SuppressionRow | undefined> {
+  if (addresses.length === 0) return undefined;
+  const [row] = await db.select().from(emailSuppressions)
+    .where(and(eq(emailSuppressions.owner, owner), inArray(emailSuppressions.address, addresses.map(normaliseAddress)))).limit(1);
+  return row;
+}
+
+export interface SuppressionPage { rows: SuppressionRow[]; next: { createdAt: Date; address: string } | null }
+
+export async function listSuppressions(db: Database, owner: string, limit: number, after?: { createdAt: Date; address: string }): Promise<SuppressionPage> {
+  const rows = await db.select().from(emailSuppressions).where(and(
+    eq(emailSuppressions.owner, owner),
+    after ? or(lt(emailSuppressions.createdAt, after.createdAt), and(eq(emailSuppressions.createdAt, after.createdAt), lt(emailSuppressions.address, after.address))) : undefined,
+  )).orderBy(desc(emailSuppressions.createdAt), desc(emailSuppressions.address)).limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { rows: page, next: rows.length > limit && last ? { createdAt: last.createdAt, address: last.address } : null };
+}
+
+/** True when there was an entry to remove. */
+export async function removeSuppression(db: Database, owner: string, address: string): Promise<boolean> {
+  const removed = await db.delete(emailSuppressions)
+    .where(and(eq(emailSuppressions.owner, owner), eq(emailSuppressions.address, normaliseAddress(address)))).returning({ address: emailSuppressions.address });
+  return removed.length > 0;
+}
