@@ -10,7 +10,7 @@ import { openContent, redactContent } from '../lib/notifications/content.js';
 import { notificationMetrics } from '../lib/notifications/metrics.js';
 import { nextRetryDelayMs, type RetrySchedule } from '../lib/notifications/policy.js';
 import { PermanentSendError, TransientSendError, type NotificationProvider, type OutboundMessage } from '../lib/notifications/providers/index.js';
-import { transitionStatus } from '../lib/notifications/status.js';
+import { providerIdempotencyKey, transitionStatus } from '../lib/notifications/status.js';
 import { findSuppression } from '../lib/notifications/suppressions.js';
 import type { Channel } from '../lib/notifications/start-workflow.js';
 import type { ActivityDeps } from './deps.js';
@@ -74,7 +74,7 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
         notificationId: n.id, channel: n.channel, to,
         ...(n.sender ? { from: n.sender } : {}), ...(n.subject ? { subject: n.subject } : {}), text: content.text, ...(content.html ? { html: content.html } : {}),
         attachments: await Promise.all(attachments.map(async (a) => ({ filename: a.filename, contentType: a.contentType, content: await deps.blobs.readAll(a.blobId) }))),
-        idempotencyKey: `mailflow-${n.id}`,
+        idempotencyKey: await providerIdempotencyKey(db, n.id),
       };
 
       logger.info({ provider: providers[n.channel].name }, 'send attempt');

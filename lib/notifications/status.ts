@@ -74,3 +74,17 @@ export async function recordEventTime(db: Database, id: string, event: 'DELIVERE
   const column = timestampColumn[event]!;
   await db.execute(sql`update notifications set ${sql.identifier(column)} = coalesce(${sql.identifier(column)}, ${at.toISOString()}::timestamptz) where id = ${id}`);
 }
+
+/**
+ * The provider's idempotency key for a notification. It stays the same across attempts and across a retry
+ * of a dead letter (an attempt that timed out may have been accepted: the provider drops the repeat), and
+ * changes with each retry of a FAILED notification: the provider refused it or reported it failed after
+ * accepting it, so the owner's retry must reach the provider as a new message, not as a duplicate.
+ */
+export async function providerIdempotencyKey(db: Database, id: string): Promise<string> {
+  const [row] = await db.execute<{ resends: number }>(sql`
+    select count(*)::int as resends from notification_status_history
+     where notification_id = ${id} and from_status = 'FAILED' and to_status = 'PENDING'`);
+  const resends = row?.resends ?? 0;
+  return resends === 0 ? `mailflow-${id}` : `mailflow-${id}-resend-${resends}`;
+}

@@ -105,7 +105,7 @@ describe('a worker killed mid-send', () => {
       await sims.setFaults('sms', { latencyMs: 0 });
       second = spawnSender();
       await waitRunning(second);
-      // The activity's start-to-close timeout (10 s for critical) expires, and the retry runs on the new worker.
+      // The dead worker's heartbeats stop (heartbeat timeout 5 s), and the retry runs on the new worker.
       const done = Date.now() + 60_000;
       let n = await status(id);
       while (n.status !== 'SENT' && Date.now() < done) {

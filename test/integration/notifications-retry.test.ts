@@ -97,6 +97,10 @@ describe('POST /v1/notifications/{id}/retry', () => {
     const again = await c.waitFor(id, ['SENT']);
     expect(again.history.map((h) => h.to)).toEqual(['PENDING', 'SENT', 'FAILED', 'PENDING', 'SENT']);
     expect((await handle.describe()).status.name).toBe('COMPLETED');
+    // Sent again for real: a new provider idempotency key, so the provider does not drop it as a repeat.
+    const ledger = await sims.ledger('mailgun');
+    expect(ledger.map((e) => e.idempotencyKey)).toEqual([`mailflow-${id}`, `mailflow-${id}-resend-1`]);
+    expect(again.providerMessageId).not.toBe(sent.providerMessageId);
   });
 
   it('starts a new run when the previous one has dead-lettered but not yet closed, and exactly one run is left', async () => {
