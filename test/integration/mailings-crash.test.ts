@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { testEnv } from '../helpers/config.js';
 import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
 
@@ -17,7 +17,9 @@ interface SpawnedWorker { child: ChildProcess; ready: Promise<void>; output: () 
 
 function spawnWorker(env: Record<string, string>): SpawnedWorker {
   const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-    cwd: root, env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'mailing', LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'],
+    // The run's prebuilt workflow bundle: the same code as the other tests, and a start in about a second.
+    cwd: root, env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'mailing', LOG_LEVEL: 'info', WORKFLOW_BUNDLE_PATH: inject('services').WORKFLOW_BUNDLE_PATH }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
@@ -88,6 +90,9 @@ describe('mailing workers killed mid-request, again and again', () => {
       expect(sends.length - 60).toBeLessThanOrEqual(3 * 3);
       console.log(`killed 3 times: ${sends.length - 60} duplicate send(s) out of ${sends.length}, ${resends.size} row(s) logged as unknown-outcome resends; `
         + `the dead worker's sends done ${recoveries.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} after its replacement was up`);
+    } catch (error) {
+      // What the last worker said is the first thing to read when this fails.
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\nlast worker's output:\n${workers.at(-1)!.output().slice(-4_000)}`, { cause: error });
     } finally {
       for (const w of workers) w.child.kill('SIGKILL');
     }
