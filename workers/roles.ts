@@ -6,6 +6,7 @@ import { createPlatformActivities } from '../activities/platform.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
 import { mailingSpecs } from './mailing-workers.js';
 import { channelSpecs, deliverySpecs } from './notification-workers.js';
+import { scheduleSpecs } from './schedule-workers.js';
 import { roles, type Role } from './role-names.js';
 import { syncSpecs } from './sync-workers.js';
 
@@ -20,7 +21,8 @@ export type WorkerSpec = Pick<WorkerOptions, 'taskQueue'> & Partial<Omit<WorkerO
 type SpecFactory = (deps: ActivityDeps) => WorkerSpec[];
 
 const roleSpecs: Record<Role, SpecFactory> = {
-  delivery: deliverySpecs,
+  // Schedule firings admit notifications: they scale with the notification workflows.
+  delivery: (deps) => [...deliverySpecs(deps), ...scheduleSpecs(deps)],
   email: channelSpecs('EMAIL'),
   sms: channelSpecs('SMS'),
   push: channelSpecs('PUSH'),

@@ -3,3 +3,4 @@ export { platformCheck } from './platform-check.js';
 export { notification } from './notification.js';
 export { mailing, mailingSlice } from './mailing.js';
 export { mailboxSync } from './mailbox-sync.js';
+export { scheduledFiring } from './scheduled-firing.js';

@@ -9,9 +9,10 @@ import { mailboxRoutes } from './v1/mailboxes.js';
 import { mailingRoutes } from './v1/mailings.js';
 import { notificationRoutes } from './v1/notifications.js';
 import { oauthRoutes } from './v1/oauth.js';
+import { scheduleRoutes } from './v1/schedules.js';
 import { suppressionRoutes } from './v1/suppressions.js';
 import { templateRoutes } from './v1/templates.js';
 import { userRoutes } from './v1/users.js';
 import { webhookRoutes } from './v1/webhooks.js';
 
-export const routers = [healthRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, suppressionRoutes, emailRoutes, webhookRoutes, graphWebhookRoutes, mailingRoutes, accountRoutes, accountEventRoutes, mailboxRoutes, oauthRoutes];
+export const routers = [healthRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, suppressionRoutes, emailRoutes, webhookRoutes, graphWebhookRoutes, mailingRoutes, scheduleRoutes, accountRoutes, accountEventRoutes, mailboxRoutes, oauthRoutes];

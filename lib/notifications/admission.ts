@@ -41,6 +41,8 @@ export interface AdmissionRequest {
   html?: string | null;
   correlationId?: string | null;
   attachments?: StoredAttachment[];
+  /** Set when a schedule's firing admits it. */
+  scheduleId?: string;
 }
 
 export class IdempotencyConflictError extends Error {
@@ -137,7 +139,7 @@ export async function admitNotification({ db, temporal, config, encryptor }: Adm
       notificationId: id, channel: request.channel, priority: request.priority, acceptedAt: acceptedAt.getTime(),
       sendTaskQueue: channelActivityQueue(config, request.channel, request.priority),
       retry: retryScheduleFor(config, request.priority),
-      userId: request.userId, correlationId: request.correlationId ?? null,
+      userId: request.userId, correlationId: request.correlationId ?? null, scheduleId: request.scheduleId ?? null,
     });
     return { notification: row!, created: true };
   });

@@ -38,6 +38,8 @@ export interface NotificationWorkflowInput {
 export interface StartableNotification extends NotificationWorkflowInput {
   userId: string | null;
   correlationId: string | null;
+  /** The schedule whose firing admitted it (a `ScheduleId` search attribute in the Web UI). */
+  scheduleId?: string | null;
 }
 
 /**
@@ -65,6 +67,7 @@ export async function startNotificationWorkflow(client: Client, config: Pick<Con
       NotificationPriority: [n.priority],
       ...(n.userId ? { UserId: [n.userId] } : {}),
       ...(n.correlationId ? { CorrelationId: [n.correlationId] } : {}),
+      ...(n.scheduleId ? { ScheduleId: [n.scheduleId] } : {}),
     },
   });
 }

@@ -8,6 +8,7 @@ export const searchAttributeNames = [
   'MailingId',
   'MailboxId',
   'AccountId',
+  'ScheduleId',
 ] as const;
 
 export type SearchAttributeName = (typeof searchAttributeNames)[number];

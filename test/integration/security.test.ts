@@ -14,6 +14,7 @@ import { newId } from '../../lib/ids.js';
 import { mailingWorkflowId } from '../../lib/mailings/start-workflow.js';
 import { notificationWorkflowId } from '../../lib/notifications/start-workflow.js';
 import { suppressAddress } from '../../lib/notifications/suppressions.js';
+import { temporalScheduleId } from '../../lib/schedules/temporal.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { TEST_ADMIN_KEY, unique } from '../helpers/config.js';
 
@@ -44,7 +45,7 @@ let api: TestApi;
 let operations: Operation[];
 let routeTable: { method: string; path: string }[];
 const keys = {} as { tenantA: string; tenantB: string; revoked: string; without: Record<Scope, string> };
-const owned = {} as { notification: string; mailing: string; account: string; mailbox: string; suppression: string };
+const owned = {} as { notification: string; mailing: string; account: string; mailbox: string; suppression: string; schedule: string };
 
 const json = (body: unknown, auth?: string): RequestInit & { auth?: string } => ({
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(auth ? { auth } : {}),
@@ -61,7 +62,7 @@ function tenantAPath(path: string): string {
   const owners: [RegExp, string][] = [
     [/^\/v1\/notifications\/\{id\}/, owned.notification], [/^\/v1\/mailings\/\{id\}/, owned.mailing],
     [/^\/v1\/accounts\/\{id\}/, owned.account], [/^\/v1\/mailboxes\/\{id\}/, owned.mailbox],
-    [/^\/v1\/suppressions\/\{address\}/, owned.suppression],
+    [/^\/v1\/suppressions\/\{address\}/, owned.suppression], [/^\/v1\/schedules\/\{id\}/, owned.schedule],
   ];
   const match = owners.find(([pattern]) => pattern.test(path));
   if (!match) throw new Error(`${path}: no tenant fixture for its path parameter; add one here, or list it in sharedResources with why`);
@@ -143,12 +144,16 @@ beforeAll(async () => {
   await api.deps.db.insert(mailboxes).values({ id: owned.mailbox, accountId: owned.account, owner: a.id, provider: 'outlook', externalId: unique('ext'), address: 'a@contoso.example', workflowId: `mailbox-sync-${owned.mailbox}` });
   owned.suppression = `${unique('suppressed')}@example.com`;
   await suppressAddress(api.deps.db, { owner: a.id, address: owned.suppression, reason: 'complained', detail: null, notificationId: null });
+  const schedule = await api.request('/v1/schedules', json({ email: { sender: 'a@example.com', receiver: 'b@example.com', subject: 'S', content: 'C' }, when: { type: 'interval', everySeconds: 86_400 } }, a.key));
+  expect(schedule.status).toBe(201);
+  owned.schedule = (await schedule.json() as { id: string }).id;
 }, 60_000);
 afterAll(async () => {
   // Nothing polls this run's queues: end the fixtures' workflows rather than leave them open on the server.
   for (const workflowId of [notificationWorkflowId(owned.notification), mailingWorkflowId(owned.mailing)]) {
     await api?.deps.temporal.workflow.getHandle(workflowId).terminate('security suite done').catch(() => undefined);
   }
+  if (owned.schedule) await api?.deps.temporal.schedule.getHandle(temporalScheduleId(owned.schedule)).delete().catch(() => undefined);
   await api?.close();
 });
 
