@@ -132,3 +132,13 @@ describe('content at rest', () => {
     expect(JSON.stringify(await sims.ledger('mailgun'))).toContain(secret);
   });
 });
+
+describe('list cursors', () => {
+  it.each(['/v1/suppressions', '/v1/notifications'])('%s refuses a cursor it could not have issued with 400, never 500', async (path) => {
+    for (const at of ['-271821-04-20T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '1900-01-01T00:00:00.000Z', 'garbage']) {
+      const cursor = Buffer.from(`${at}|x@example.com`).toString('base64url');
+      const response = await api.request(`${path}?cursor=${cursor}`, { auth: tenant.key });
+      expect(response.status, `${at}: ${await response.clone().text()}`).toBe(400);
+    }
+  });
+});

@@ -26,7 +26,8 @@ function decodeCursor(cursor: string): { createdAt: Date; address: string } {
   const split = text.indexOf('|');
   const createdAt = new Date(split > 0 ? text.slice(0, split) : '');
   const address = split > 0 ? text.slice(split + 1) : '';
-  if (!address || Number.isNaN(createdAt.getTime())) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
+  // Only times this API could have issued: out-of-range dates would reach PostgreSQL and fail there.
+  if (!address || Number.isNaN(createdAt.getTime()) || createdAt.getUTCFullYear() < 2000 || createdAt.getUTCFullYear() > 9999) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
   return { createdAt, address };
 }
 
