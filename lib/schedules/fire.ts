@@ -30,8 +30,10 @@ const rejections = [TemplateNotFoundError, TemplateParamsError, ContactMissingEr
 export async function fireSchedule(deps: AdmissionDeps, input: FiringInput): Promise<FiringResult> {
   const { db } = deps;
   const [schedule] = await db.select().from(schedules).where(eq(schedules.id, input.scheduleId));
-  // Deleted or archived between the slot and the firing: nothing to send, nothing to record.
-  if (!schedule || schedule.status === 'ARCHIVED') return { outcome: 'SKIPPED', notificationId: null, detail: schedule ? 'archived' : 'deleted' };
+  // Deleted: nothing to send, nothing to record. Archived: a slot from before the archive (its firing was
+  // already started, e.g. waiting for a worker) still sends; archiving deleted the clock, so no later one comes.
+  if (!schedule) return { outcome: 'SKIPPED', notificationId: null, detail: 'deleted' };
+  if (schedule.archivedAt && input.scheduledAt > schedule.archivedAt) return { outcome: 'SKIPPED', notificationId: null, detail: 'archived' };
 
   const [recorded] = await db.select().from(scheduleFirings)
     .where(and(eq(scheduleFirings.scheduleId, schedule.id), eq(scheduleFirings.scheduledAt, input.scheduledAt)));

@@ -69,8 +69,17 @@ async function checkFires(deps: ScheduleDeps, id: string, when: When, apply: () 
     if (isInvalidArgument(error)) throw new ScheduleValidationError([{ path: specField(when), message: (error as Error).message }]);
     throw error;
   }
-  const description = await describeTemporalSchedule(deps.temporal, id);
-  if (nextRunTimes(description, 1).length === 0) throw new ScheduleValidationError([{ path: specField(when), message: 'never fires (no run time ahead within start and end)' }]);
+  // A one-off in the future (checked by timeIssues) fires; its slot may even be taken before a describe.
+  if (when.type === 'once') return;
+  // The server's scheduler fills in the run times just after a create or update: ask again briefly before
+  // concluding that there are none.
+  for (let attempt = 0; ; attempt++) {
+    const description = await describeTemporalSchedule(deps.temporal, id);
+    if (nextRunTimes(description, 1).length > 0) return;
+    if (attempt >= 8) break;
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+  throw new ScheduleValidationError([{ path: specField(when), message: 'never fires (no run time ahead within start and end)' }]);
 }
 
 export async function createSchedule(deps: ScheduleDeps, owner: string, input: ScheduleInput): Promise<ScheduleRow> {
@@ -110,8 +119,12 @@ export async function archiveIfExpired(deps: ScheduleDeps, row: ScheduleRow, now
   if (whenOf(row).type !== 'once') return row;
   const [fired] = await deps.db.select({ at: scheduleFirings.scheduledAt }).from(scheduleFirings).where(eq(scheduleFirings.scheduleId, row.id)).limit(1);
   if (fired) return archive(deps, row, 'fired');
+  // Spent but not recorded: its firing may still be waiting for a worker, so only once that could no longer
+  // be the case (the slot is older than the catch-up window) is it archived as missed.
+  const at = Date.parse((whenOf(row) as { at: string }).at);
+  if (now.getTime() - at < row.catchupWindowSeconds * 1000) return row;
   const description = await describeTemporalSchedule(deps.temporal, row.id);
-  if (!description || description.state.remainingActions === 0) return archive(deps, row, 'fired');
+  if (!description || description.state.remainingActions === 0 || description.info.nextActionTimes.length === 0) return archive(deps, row, 'missed');
   return row;
 }
 
@@ -237,3 +250,21 @@ export async function lastOutcomes(db: Database, ids: string[]): Promise<Map<str
 }
 
 export { describeTemporalSchedule, nextRunTimes };
+
+/**
+ * The next run times of a spec before it is saved: Temporal computes them for a paused, throw-away
+ * Schedule (a paused Schedule never fires), so the preview is exactly what the saved schedule will do.
+ */
+export async function previewRunTimes(deps: ScheduleDeps, when: When, count = 5): Promise<Date[]> {
+  const issues = timeIssues(when);
+  if (issues.length) throw new ScheduleValidationError(issues);
+  const id = `preview-${newId('sch')}`;
+  try {
+    await checkFires(deps, id, when, () => createTemporalSchedule(deps.temporal, deps.config, {
+      scheduleId: id, name: 'preview', when, catchupWindowSeconds: DEFAULT_CATCHUP_WINDOW_SECONDS, paused: { note: 'preview only: never fires' },
+    }));
+    return nextRunTimes(await describeTemporalSchedule(deps.temporal, id), count);
+  } finally {
+    await deleteTemporalSchedule(deps.temporal, id).catch(() => undefined);
+  }
+}

@@ -76,6 +76,7 @@ export function timeIssues(when: When, now = new Date()): SpecIssue[] {
   if (when.type === 'once' && Date.parse(when.at) <= now.getTime()) issues.push({ path: 'when.at', message: 'is in the past' });
   if (when.endAt && Date.parse(when.endAt) <= now.getTime()) issues.push({ path: 'when.endAt', message: 'is in the past' });
   if (when.type === 'once' && when.endAt && Date.parse(when.endAt) < Date.parse(when.at)) issues.push({ path: 'when.endAt', message: 'is before "at"' });
+  if (when.type === 'once' && when.startAt && Date.parse(when.startAt) > Date.parse(when.at)) issues.push({ path: 'when.startAt', message: 'is after "at"' });
   return issues;
 }
 

@@ -72,6 +72,16 @@ describe('validation: 400 naming the field', () => {
       expect(problem.errors?.map((e) => e.path)).toContain(path);
     });
   }
+  it('previews run times without saving, with the same 400s', async () => {
+    const ok = await api.request('/v1/schedules/preview', json('POST', { when: { type: 'calendar', calendar: { hour: 9, minute: 0, dayOfWeek: 'MONDAY' }, timezone: 'America/New_York' } }));
+    const { nextRunTimes } = await ok.json() as { nextRunTimes: string[] };
+    expect(nextRunTimes).toHaveLength(5);
+    for (const t of nextRunTimes) expect(new Date(t).getUTCDay()).toBe(1);
+    const never = await api.request('/v1/schedules/preview', json('POST', { when: { type: 'cron', expression: '0 0 30 2 *' } }));
+    expect(never.status).toBe(400);
+    expect(((await never.json()) as { errors: { path: string }[] }).errors[0]!.path).toBe('when.expression');
+  });
+
   it('leaves no schedule behind when Temporal finds no run time', async () => {
     const listed = await (await api.request('/v1/schedules?view=all')).json() as { data: unknown[] };
     expect(listed.data).toEqual([]);
@@ -137,7 +147,7 @@ describe('lifecycle', () => {
   });
 
   it('a one-off fires once and is archived: readable, listed as archived only, its Temporal Schedule gone', async () => {
-    const s = await create({ email: { sender: 'shop@example.com', receiver: `${unique('r')}@example.com`, subject: 'Once', content: 'Hello once' }, when: { type: 'once', at: new Date(Date.now() + 2_000).toISOString() } });
+    const s = await create({ email: { sender: 'shop@example.com', receiver: `${unique('r')}@example.com`, subject: 'Once', content: 'Hello once' }, when: { type: 'once', at: new Date(Date.now() + 4_000).toISOString() } });
     const archived = await waitUntil('archive', async () => { const d = await get(s.id); return d.status === 'ARCHIVED' ? d : undefined; });
     expect(archived.archiveReason).toBe('fired');
     expect(archived.recentFirings).toHaveLength(1);

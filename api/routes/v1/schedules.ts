@@ -6,7 +6,7 @@ import { openRequest } from '../../../lib/schedules/request.js';
 import { scheduledEmailSchema, scheduledNotificationSchema, whenSchema, type ScheduledRequest } from '../../../lib/schedules/index.js';
 import {
   archiveIfExpired, createSchedule, deleteSchedule, describeTemporalSchedule, findSchedule, lastOutcomes, listSchedules, nextRunTimes,
-  pauseSchedule, recentFirings, ScheduleConflictError, scheduleStats, ScheduleValidationError, triggerSchedule, unpauseSchedule,
+  pauseSchedule, previewRunTimes, recentFirings, ScheduleConflictError, scheduleStats, ScheduleValidationError, triggerSchedule, unpauseSchedule,
   updateSchedule, type ScheduleRow,
 } from '../../../lib/schedules/service.js';
 import { MIN_CATCHUP_WINDOW_SECONDS } from '../../../lib/schedules/temporal.js';
@@ -84,6 +84,17 @@ export const scheduleRoutes = createRouter()
       const row = await createSchedule(c.var.deps, ownerOf(c.var.principal), { name: body.name, request: requestOf(body)!, when: body.when, catchupWindowSeconds: body.catchupWindowSeconds });
       c.var.logger.info({ scheduleId: row.id, kind: row.kind, type: body.when.type }, 'schedule created');
       return c.json(await detail(c, row), 201);
+    } catch (error) { throw problem(error); }
+  })
+  .openapi(createRoute({
+    method: 'post', path: '/v1/schedules/preview', tags: ['Schedules'], operationId: 'previewSchedule', ...requires('send'),
+    summary: 'The next 5 run times of a "when", computed by Temporal, without saving anything',
+    request: { body: { required: true, content: { 'application/json': { schema: z.object({ when: whenSchema }).strict() } } } },
+    responses: { 200: { description: 'Run times', content: { 'application/json': { schema: z.object({ nextRunTimes: z.array(z.string().datetime()) }) } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
+  }), async (c) => {
+    try {
+      const times = await previewRunTimes(c.var.deps, c.req.valid('json').when);
+      return c.json({ nextRunTimes: times.map((t) => t.toISOString()) }, 200);
     } catch (error) { throw problem(error); }
   })
   .openapi(createRoute({

@@ -1,0 +1,82 @@
+// The schedules page in a real browser (Debian's Chromium driven by playwright-core): preview the next run
+// times, save, watch firings arrive with their delivery status, pause, unpause, trigger and delete.
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { TEST_ADMIN_KEY, testConfig, unique } from '../helpers/config.js';
+import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
+import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
+
+const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
+const env: Record<string, string> = { TASK_QUEUE_PREFIX: `${unique('schp')}-`, RATE_LIMIT_USER_COUNT: '1000' };
+let api: TestApi;
+let sims: ProviderSimulators;
+let workers: RunningWorkers;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!chromiumPath) throw new Error('no Chromium found: install Debian\'s chromium package (.ci/run does)');
+  api = await startTestApi(env);
+  sims = await startProviderSimulators({});
+  Object.assign(env, sims.env);
+  workers = await startRoleWorkers(testConfig(env), ['delivery', 'email']);
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await workers?.stop();
+  await sims?.close();
+  await api?.close();
+});
+
+describe('the schedules page', () => {
+  it('previews, saves, shows firings live with delivery status; pause, unpause, trigger and delete work', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${api.url}/web/schedules.html`);
+    await page.fill('#key', TEST_ADMIN_KEY);
+    await page.click('#save-key');
+    const receiver = `${unique('page')}@example.com`;
+    await page.fill('#receiver', receiver);
+    await page.fill('#subject', 'From the page');
+    await page.fill('#content', 'Every two seconds');
+    await page.fill('#name', 'Page schedule');
+    await page.selectOption('#when-type', 'interval');
+    await page.fill('#every', '2');
+
+    await page.click('#preview-button');
+    await page.locator('#preview li').nth(4).waitFor();
+    const preview = await page.locator('#preview li').evaluateAll((items) => items.map((li) => Date.parse((li as HTMLElement).dataset.at!)));
+    expect(preview.slice(1).map((t, i) => t - preview[i]!)).toEqual([2000, 2000, 2000, 2000]);
+
+    // A refused spec says which field and why, before anything is saved.
+    await page.selectOption('#when-type', 'cron');
+    await page.fill('#cron', '0 0 30 2 *');
+    await page.click('#preview-button');
+    await page.waitForSelector('#create-result:has-text("when.expression")');
+    await page.selectOption('#when-type', 'interval');
+
+    await page.click('#create button[type=submit]');
+    await page.waitForSelector('#create-result:has-text("created")');
+    const id = (await page.textContent('#create-result'))!.replace('created: ', '').trim();
+    const row = page.locator(`tr[data-schedule-id="${id}"]`);
+    await row.locator('.status:has-text("ACTIVE")').waitFor();
+    await row.locator('.last', { hasText: 'CREATED' }).waitFor({ timeout: 20_000 });
+    // The firings list updates by itself until a delivery status shows.
+    await page.locator('#firings .delivery', { hasText: 'SENT' }).first().waitFor({ timeout: 20_000 });
+
+    await row.locator('button[data-action=pause]').click();
+    await row.locator('.status:has-text("PAUSED")').waitFor();
+    expect(await row.locator('.next').textContent()).toBe('—');
+    const before = await page.locator('#firings tr').count();
+    await row.locator('button[data-action=trigger]').click();
+    await page.waitForFunction((n) => document.querySelectorAll('#firings tr').length > n, before, { timeout: 20_000 });
+    await row.locator('button[data-action=unpause]').click();
+    await row.locator('.status:has-text("ACTIVE")').waitFor();
+
+    await row.locator('button[data-action=delete]').click();
+    await row.waitFor({ state: 'detached' });
+    expect((await api.request(`/v1/schedules/${id}`)).status).toBe(404);
+    expect((await sims.ledger('mailgun')).filter((m) => JSON.stringify(m.to).includes(receiver)).length).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+});
