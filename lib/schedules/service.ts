@@ -66,7 +66,8 @@ async function checkFires(deps: ScheduleDeps, id: string, when: When, apply: () 
   try {
     await apply();
   } catch (error) {
-    if (isInvalidArgument(error)) throw new ScheduleValidationError([{ path: specField(when), message: (error as Error).message }]);
+    // The server refuses a spec (INVALID_ARGUMENT); the SDK refuses some before sending (a TypeError).
+    if (isInvalidArgument(error) || error instanceof TypeError) throw new ScheduleValidationError([{ path: specField(when), message: (error as Error).message }]);
     throw error;
   }
   // A one-off in the future (checked by timeIssues) fires; its slot may even be taken before a describe.

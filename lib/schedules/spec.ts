@@ -58,6 +58,9 @@ export const whenSchema = z.discriminatedUnion('type', [
   if (when.type === 'interval' && when.offsetSeconds !== undefined && when.offsetSeconds >= when.everySeconds) {
     ctx.addIssue({ code: 'custom', path: ['offsetSeconds'], message: 'must be less than everySeconds' });
   }
+  if (when.type === 'cron' && !/^@\w+/.test(when.expression.trim()) && ![5, 6, 7].includes(when.expression.trim().split(/\s+/).length)) {
+    ctx.addIssue({ code: 'custom', path: ['expression'], message: 'expected 5 to 7 fields (minute hour day-of-month month day-of-week, optionally seconds first and year last) or @daily, @hourly, …' });
+  }
   if (when.type === 'cron' && /^\s*(CRON_TZ|TZ)=/i.test(when.expression)) {
     ctx.addIssue({ code: 'custom', path: ['expression'], message: 'give the time zone in "timezone", not in the expression' });
   }

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { notifications, scheduleFirings } from '../../db/schema/index.js';
+import { registry } from '../../lib/metrics.js';
 import { fireSchedule } from '../../lib/schedules/fire.js';
 import { temporalScheduleId } from '../../lib/schedules/temporal.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
@@ -57,6 +58,8 @@ const firingsOf = (id: string) => api.deps.db.select().from(scheduleFirings).whe
 describe('validation: 400 naming the field', () => {
   const cases: [string, Record<string, unknown>, string][] = [
     ['a cron spec that never fires', { notification: notification(), when: { type: 'cron', expression: '0 0 30 2 *' } }, 'when.expression'],
+    ['a malformed cron expression', { notification: notification(), when: { type: 'cron', expression: 'every tuesday' } }, 'when.expression'],
+    ['a cron field out of range', { notification: notification(), when: { type: 'cron', expression: '61 25 * * *' } }, 'when.expression'],
     ['a one-off in the past', { notification: notification(), when: { type: 'once', at: new Date(Date.now() - 60_000).toISOString() } }, 'when.at'],
     ['an end before the start', { notification: notification(), when: { type: 'interval', everySeconds: 60, startAt: '2031-01-02T00:00:00Z', endAt: '2031-01-01T00:00:00Z' } }, 'when.endAt'],
     ['an unknown time zone', { notification: notification(), when: { type: 'cron', expression: '0 9 * * *', timezone: 'Mars/Olympus_Mons' } }, 'when.timezone'],
@@ -208,6 +211,10 @@ describe('exactly once per slot', () => {
     expect(await fireSchedule({ ...deps, config: api.deps.config }, { scheduleId: s.id, scheduledAt: new Date('2026-02-02T03:00:00Z') })).toMatchObject({ outcome: 'DUPLICATE', notificationId: null });
     const firing = (await get(s.id)).recentFirings.find((f) => f.outcome === 'RATE_LIMITED');
     expect(firing?.detail).toMatch(/rate limit/);
+    // Counted by schedule for Prometheus.
+    const metrics = await registry.metrics();
+    expect(metrics).toContain(`mailflow_schedule_firings_total{schedule_id="${s.id}",outcome="RATE_LIMITED"} 1`);
+    expect(metrics).toContain(`mailflow_schedule_firings_total{schedule_id="${s.id}",outcome="CREATED"} 1`);
     await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
 });
