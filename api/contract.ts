@@ -10,7 +10,7 @@ import { AppError, errorResponses } from './errors.js';
 interface RouteDefinition {
   type: string;
   route?: {
-    method: string; path: string; responses?: Record<string, { content?: Record<string, unknown> } | undefined>;
+    method: string; path: string; responses?: Record<string, { description?: string; content?: Record<string, unknown> } | undefined>;
     request?: { params?: unknown; query?: unknown; headers?: unknown; body?: { required?: boolean; content?: Record<string, unknown> } };
   };
 }
@@ -23,8 +23,12 @@ export function documentValidationResponses(registered: readonly object[]): void
     const { params, query, headers, body } = route.request;
     if (params || query || headers || body) route.responses[400] ??= errorResponses[400];
     if (body?.required) route.responses[415] ??= unsupportedMediaType;
+    // Node's HTTP parser refuses a request line and headers past 16 KiB before any route runs.
+    if (query) route.responses[431] ??= headersTooLarge;
   }
 }
+
+const headersTooLarge = { description: 'The URL (with its query) and headers exceed 16 KiB; refused by the HTTP server, no body' };
 
 const unsupportedMediaType = { description: 'The body is missing or not of a declared media type', content: errorResponses[400].content };
 

@@ -6,7 +6,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_ADMIN_KEY } from '../helpers/config.js';
+import postgres from 'postgres';
+import { runMigrations } from '../../db/migrate.js';
+import { TEST_ADMIN_KEY, testConfig, unique } from '../helpers/config.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { startOutlook, type OutlookSim } from '../helpers/outlook.js';
 
@@ -14,9 +16,27 @@ const bin = process.env.SCHEMATHESIS_BIN ?? join(process.cwd(), '.tools/schemath
 
 let api: TestApi;
 let outlook: OutlookSim;
-// Outlook linking configured (against the simulator), so its routes answer as in production, not 503.
-beforeAll(async () => { outlook = await startOutlook(); api = await startTestApi({ ...outlook.env }); });
-afterAll(async () => { await api?.close(); await outlook?.close(); });
+// The fuzzer rewrites what it may (the shipped templates, users): it gets a database, task queues and
+// indices of its own, so the test files running beside it keep theirs.
+const admin = postgres(testConfig().DATABASE_URL, { max: 1, onnotice: () => {} });
+const isolated = unique('fuzz').replace(/-/g, '_');
+beforeAll(async () => {
+  await admin.unsafe(`create database "${isolated}"`);
+  const url = new URL(testConfig().DATABASE_URL);
+  url.pathname = `/${isolated}`;
+  await runMigrations(url.toString());
+  // Outlook linking configured (against the simulator), so its routes answer as in production, not 503.
+  outlook = await startOutlook();
+  api = await startTestApi({
+    ...outlook.env, DATABASE_URL: url.toString(), TASK_QUEUE_PREFIX: `${isolated}-`, ELASTICSEARCH_INDEX_PREFIX: `${testConfig().ELASTICSEARCH_INDEX_PREFIX}-fuzz`,
+  });
+});
+afterAll(async () => {
+  await api?.close();
+  await outlook?.close();
+  await admin.unsafe(`drop database if exists "${isolated}" with (force)`);
+  await admin.end();
+});
 
 // Every check but positive_data_acceptance: rules the schema cannot express (a callback URL on the
 // allow-list, a template's channel, an opaque cursor) rightly refuse some schema-valid requests, with a
@@ -43,6 +63,7 @@ describe('the OpenAPI document, fuzzed', () => {
     if (!existsSync(bin)) throw new Error(`schemathesis not found at ${bin}: run .ci/run, or python3 -m venv .tools/schemathesis && .tools/schemathesis/bin/pip install schemathesis`);
     const reports = mkdtempSync(join(tmpdir(), 'schemathesis-'));
     const { code, output } = await run([
+      '--config-file', join(process.cwd(), 'test/fixtures/schemathesis.toml'),
       'run', `${api.url}/openapi.json`,
       '--header', `Authorization: Bearer ${TEST_ADMIN_KEY}`,
       '--phases', 'examples,coverage,fuzzing,stateful',

@@ -9,13 +9,15 @@ import { linkErrorPage } from '../../mailboxes/oauth-page.js';
 import { createRouter } from '../../openapi.js';
 
 const htmlPage = { 'text/html': { schema: z.string() } };
-// No NUL: PostgreSQL text cannot hold one, and no real answer carries one.
-const param = (max: number) => z.string().max(max).refine((v) => !v.includes('\u0000'), 'no NUL characters').optional();
+// What Microsoft sends back: URL-safe tokens (code, state, client_info) and printable ASCII text (error and
+// its description); nothing else, and no NUL (PostgreSQL text cannot hold one).
+const token = (max: number) => z.string().max(max).regex(/^[\w.~*+/=:-]*$/, 'not a token').optional();
+const text = (max: number) => z.string().max(max).regex(/^[\t\n\r -~]*$/, 'printable ASCII only').optional();
 
 export const oauthRoutes = createRouter().openapi(createRoute({
   method: 'get', path: '/v1/oauth/outlook/callback', tags: ['Accounts'], operationId: 'outlookOAuthCallback',
   summary: "Microsoft's redirect after sign-in (public; the one-time state authenticates it)",
-  request: { query: z.object({ code: param(4_000), state: param(200), error: param(200), error_description: param(2_000), session_state: param(200), client_info: param(2_000) }) },
+  request: { query: z.object({ code: token(4_000), state: token(200), error: text(200), error_description: text(2_000), session_state: token(200), client_info: token(2_000) }) },
   responses: {
     302: { description: 'Linked: redirect to the callback URL with mailboxId, accountId and status=linked' },
     400: { description: 'A tampered, replayed or expired state, or declined consent: an error page', content: htmlPage },
