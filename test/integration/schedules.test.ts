@@ -162,6 +162,15 @@ describe('lifecycle', () => {
     expect((await api.request(`/v1/schedules/${s.id}/trigger`, { method: 'POST' })).status).toBe(409);
   });
 
+  it('a Temporal Schedule deleted outside the API makes its verbs a 409, not a 500; DELETE still works', async () => {
+    const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 3600 } });
+    await api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).delete();
+    expect((await api.request(`/v1/schedules/${s.id}/pause`, json('POST', {}))).status).toBe(409);
+    expect((await api.request(`/v1/schedules/${s.id}/trigger`, { method: 'POST' })).status).toBe(409);
+    expect((await api.request(`/v1/schedules/${s.id}`)).status).toBe(200);
+    expect((await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' })).status).toBe(204);
+  });
+
   it('belongs to the key that created it: a foreign id is a 404', async () => {
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 3600 } });
     const { key } = await (await api.request('/v1/api-keys', json('POST', { name: unique('other') }))).json() as { key: string };

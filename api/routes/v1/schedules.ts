@@ -1,6 +1,7 @@
 // Scheduled mail (seed 002): a notification or email plus when to send it, on a Temporal Schedule.
 // Handlers are thin: the verbs live in lib/schedules/service.ts.
 import { createRoute, z } from '@hono/zod-openapi';
+import { ScheduleNotFoundError } from '@temporalio/client';
 import type { Context } from 'hono';
 import { openRequest } from '../../../lib/schedules/request.js';
 import { scheduledEmailSchema, scheduledNotificationSchema, whenSchema, type ScheduledRequest } from '../../../lib/schedules/index.js';
@@ -42,7 +43,7 @@ const patchBody = z.object({
 }).strict().superRefine((b, ctx) => oneOfWhat(b, ctx, false)).openapi('ScheduleUpdate');
 
 const idParam = z.object({ id: z.string().min(1).max(64) });
-const conflict = { description: 'The schedule is archived', content: errorResponses[422].content };
+const conflict = { description: 'The schedule is archived, or its Temporal Schedule was deleted outside the API', content: errorResponses[422].content };
 
 type What = { notification?: z.infer<typeof scheduledNotificationSchema> | undefined; email?: z.infer<typeof scheduledEmailSchema> | undefined };
 function requestOf(body: What): ScheduledRequest | undefined {
@@ -54,6 +55,8 @@ function requestOf(body: What): ScheduledRequest | undefined {
 function problem(error: unknown): unknown {
   if (error instanceof ScheduleValidationError) return new AppError('validation', error.message, { errors: error.issues });
   if (error instanceof ScheduleConflictError) return new AppError('conflict', error.message);
+  // Deleted behind the API's back (temporal schedule delete): say so rather than fail.
+  if (error instanceof ScheduleNotFoundError) return new AppError('conflict', 'its Temporal Schedule no longer exists; delete this schedule and create it again');
   return error;
 }
 
