@@ -39,11 +39,12 @@ function pathPattern(path: string): RegExp {
 }
 
 /** `answersHtml`: a browser's route (its 400 is a page), which validates its own query and renders the error. */
-interface RouteShape { pattern: RegExp; method: string; requiredBody: string[] | null; answersHtml: boolean }
+interface RouteShape { pattern: RegExp; params: number; method: string; requiredBody: string[] | null; answersHtml: boolean }
 
 function routeShapes(registered: readonly object[]): RouteShape[] {
   return (registered as readonly RouteDefinition[]).flatMap((d) => d.type === 'route' && d.route ? [{
     pattern: pathPattern(d.route.path),
+    params: d.route.path.split('{').length - 1,
     method: d.route.method.toUpperCase(),
     requiredBody: d.route.request?.body?.required ? Object.keys(d.route.request.body.content ?? {}) : null,
     answersHtml: Boolean(d.route.responses?.[400]?.content?.['text/html']),
@@ -55,7 +56,10 @@ export function allowedMethods(definitions: () => readonly object[]): (path: str
   let shapes: RouteShape[] | undefined;
   return (path) => {
     shapes ??= routeShapes(definitions());
-    const methods = new Set(shapes.filter((s) => s.pattern.test(path)).map((s) => s.method));
+    // The most specific paths win, as in routing: /v1/schedules/preview is not /v1/schedules/{id}.
+    const matching = shapes.filter((s) => s.pattern.test(path));
+    const fewest = Math.min(...matching.map((s) => s.params));
+    const methods = new Set(matching.filter((s) => s.params === fewest).map((s) => s.method));
     if (methods.has('GET')) methods.add('HEAD');
     return [...methods].sort();
   };

@@ -10,7 +10,7 @@ import { parsePriority } from '../../../lib/notifications/policy.js';
 import { htmlToText } from '../../../lib/notifications/templates.js';
 import { AppError, errorResponses, validationError } from '../../errors.js';
 import { admissionProblem } from '../../notifications/errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, documentStreamedBody } from '../../openapi.js';
 import { ownerOf } from '../../auth/owner.js';
 import { idempotencyKeyHeader } from './notifications.js';
 
@@ -41,7 +41,7 @@ emailRoutes.use('/v1/emails', async (c, next) => {
   return limit(c as never, next);
 });
 
-emailRoutes.openapi(createRoute({
+const sendEmailRoute = createRoute({
   method: 'post', path: '/v1/emails', tags: ['Notifications'], operationId: 'sendEmail', ...requires('send'),
   summary: 'Accept an email with subject, content and attachments (multipart) for asynchronous delivery',
   description: 'Attachments: each up to ATTACHMENT_MAX_BYTES (10 MB), together up to ATTACHMENTS_MAX_TOTAL_BYTES (25 MB).',
@@ -52,7 +52,19 @@ emailRoutes.openapi(createRoute({
     400: errorResponses[400], 401: errorResponses[401], 413: { description: 'Attachments too large', content: errorResponses[400].content },
     415: { description: 'Not multipart/form-data', content: errorResponses[400].content }, 422: errorResponses[422], 429: errorResponses[429],
   },
-}), async (c) => {
+});
+
+/** The multipart form, for the document (the handler parses and checks it: see `fields`). */
+const emailForm = z.object({
+  sender: z.string().email().max(320), receiver: z.string().email().max(320),
+  subject: z.string().min(1).max(998), content: z.string().min(1).max(1_000_000),
+  format: z.enum(['text', 'html']).optional(),
+  priority: z.enum(['critical', 'medium', 'low', 'HIGH', 'MEDIUM', 'LOW']).optional(),
+  correlationId: z.string().min(1).max(128).optional(),
+  attachment: z.array(z.string().openapi({ type: 'string', format: 'binary' })).optional().openapi({ description: 'Files; repeat the field for several' }),
+}).openapi('EmailForm');
+
+emailRoutes.openapi(sendEmailRoute, async (c) => {
   const { deps } = c.var;
   const contentType = c.req.header('content-type') ?? '';
   if (!/^multipart\/form-data/i.test(contentType)) throw new AppError('unsupported_media_type', 'send multipart/form-data (fields sender, receiver, subject, content, priority; files in "attachment")');
@@ -94,3 +106,4 @@ emailRoutes.openapi(createRoute({
     throw admissionProblem(error);
   }
 });
+documentStreamedBody(sendEmailRoute, { required: true, content: { 'multipart/form-data': { schema: emailForm } } });

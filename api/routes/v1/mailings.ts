@@ -9,7 +9,7 @@ import { idempotencyKeyHeader } from './notifications.js';
 import type { AppDeps } from '../../context.js';
 import { AppError, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../mailings/upload.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, documentStreamedBody } from '../../openapi.js';
 import { ownerOf } from '../../auth/owner.js';
 
 // UNKNOWN: the mailing was cancelled after a request whose answer never came (it may have been delivered).
@@ -84,8 +84,7 @@ const signalRoute = (name: 'pause' | 'resume' | 'cancel', summary: string) => cr
   responses: { 202: { description: 'Signalled', content: { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } } }, 401: errorResponses[401], 404: errorResponses[404], 409: { description: 'The mailing has finished', content: errorResponses[422].content } },
 });
 
-export const mailingRoutes = createRouter()
-  .openapi(createRoute({
+const createMailingRoute = createRoute({
     method: 'post', path: '/v1/mailings', tags: ['Mailings'], operationId: 'createMailing', ...requires('send'),
     summary: 'Upload a CSV mailing list (multipart, field "file"); every valid address gets one mail with its own token',
     description: 'Fields: file (required), name, hasHeader (true|false, default true), emailColumn (header name or 0-based index; default a header named "email"), delimiter (, or ; — detected when absent). The file is streamed to storage; parsing happens in the workflow. '
@@ -99,7 +98,19 @@ export const mailingRoutes = createRouter()
       422: { description: 'The Idempotency-Key was used with a different upload', content: errorResponses[422].content },
       503: { description: 'The workflow could not be started; nothing was stored', content: errorResponses[422].content },
     },
-  }), async (c) => {
+  });
+
+/** The multipart form, for the document (the handler streams the file and checks the fields: see `optionsSchema`). */
+const mailingForm = z.object({
+  file: z.string().openapi({ type: 'string', format: 'binary', description: 'The CSV list' }),
+  name: z.string().min(1).max(200).optional(),
+  hasHeader: z.enum(['true', 'false']).optional(),
+  emailColumn: z.string().min(1).max(100).optional().openapi({ description: 'Header name or 0-based index' }),
+  delimiter: z.enum([',', ';']).optional(),
+}).openapi('MailingForm');
+
+export const mailingRoutes = createRouter()
+  .openapi(createMailingRoute, async (c) => {
     const { deps } = c.var;
     const upload = await streamUpload(c.req.raw, deps.blobs, { fileField: 'file', maxBytes: deps.config.MAILING_MAX_CSV_BYTES, kind: 'mailing-csv' });
     const parsed = optionsSchema.safeParse(upload.fields);
@@ -191,3 +202,4 @@ export const mailingRoutes = createRouter()
     if (!r) throw new AppError('not_found', 'unknown token');
     return c.json({ verified: true as const, mailingId: r.mailingId, email: r.email, verifiedAt: r.verifiedAt!.toISOString() }, 200);
   });
+documentStreamedBody(createMailingRoute, { required: true, content: { 'multipart/form-data': { schema: mailingForm } } });
