@@ -48,7 +48,7 @@ function routeShapes(registered: readonly object[]): RouteShape[] {
     method: d.route.method.toUpperCase(),
     requiredBody: d.route.request?.body?.required ? Object.keys(d.route.request.body.content ?? {}) : null,
     answersHtml: Boolean(d.route.responses?.[400]?.content?.['text/html']),
-  }] : []);
+  }] : []).sort((a, b) => a.params - b.params); // the most specific first, as routing prefers
 }
 
 /** The methods the document declares for this path (HEAD with GET), or none if the path is unknown. */
