@@ -68,9 +68,16 @@ describe('the schedules page', () => {
     await row.locator('button[data-action=pause]').click();
     await row.locator('.status:has-text("PAUSED")').waitFor();
     expect(await row.locator('.next').textContent()).toBe('—');
-    const before = await page.locator('#firings tr').count();
+    // Slots taken before the pause may still land: wait for the API to show none in flight, then trigger.
+    const pausedAt = Date.now();
+    await page.waitForTimeout(1_500);
+    const slots = async () => await page.locator('#firings tr').evaluateAll((rows) => rows.map((r) => Date.parse((r as HTMLElement).dataset.slot!)));
     await row.locator('button[data-action=trigger]').click();
-    await page.waitForFunction((n) => document.querySelectorAll('#firings tr').length > n, before, { timeout: 20_000 });
+    const until = Date.now() + 30_000;
+    while (!(await slots()).some((t) => t > pausedAt)) {
+      if (Date.now() > until) throw new Error(`no triggered firing on the page (error line: ${await page.textContent('#error')}; slots ${JSON.stringify(await slots())}; API ${await (await api.request(`/v1/schedules/${id}`)).text()})`);
+      await page.waitForTimeout(200);
+    }
     await row.locator('button[data-action=unpause]').click();
     await row.locator('.status:has-text("ACTIVE")').waitFor();
 
