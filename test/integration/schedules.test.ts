@@ -147,7 +147,16 @@ describe('lifecycle', () => {
     expect(updated.nextRunTimes.map((t) => t.slice(11, 19))).toEqual(Array(5).fill('04:00:00'));
     const bad = await api.request(`/v1/schedules/${s.id}`, json('PATCH', { when: { type: 'cron', expression: '0 0 30 2 *' } }));
     expect(bad.status).toBe(400);
-    expect((await get(s.id)).when).toMatchObject({ type: 'cron', expression: '30 9 * * *' });
+    const changed = { ...notification(), templateParams: { ...params, orderId: 'NEW-1' } };
+    const content = await api.request(`/v1/schedules/${s.id}`, json('PATCH', { notification: changed }));
+    expect(content.status).toBe(200);
+    expect(((await content.json()) as { notification: { templateParams: Record<string, string> } }).notification.templateParams.orderId).toBe('NEW-1');
+    const missing = await api.request(`/v1/schedules/${s.id}`, json('PATCH', { notification: { ...changed, templateParams: { name: 'x' } } }));
+    expect(missing.status).toBe(400);
+    // The refused update left the row and the Temporal Schedule as they were.
+    const kept = await get(s.id);
+    expect(kept.when).toMatchObject({ type: 'cron', expression: '30 9 * * *' });
+    expect(kept.nextRunTimes.map((t) => t.slice(11, 19))).toEqual(Array(5).fill('04:00:00'));
 
     expect((await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await api.request(`/v1/schedules/${s.id}`)).status).toBe(404);
