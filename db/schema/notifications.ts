@@ -79,10 +79,11 @@ export const notifications = pgTable('notifications', {
   index('notifications_provider_message_id_idx').on(t.providerMessageId),
   // A tenant's notifications, newest first (the list's order).
   index('notifications_owner_created_idx').on(t.owner, t.createdAt, t.id),
-  // List filters, newest first within each.
-  index('notifications_user_idx').on(t.userId, t.id),
-  index('notifications_status_idx').on(t.status, t.id),
-  index('notifications_correlation_idx').on(t.correlationId),
+  // List filters, each in the list's order (newest first, cursor on created_at then id), so a filtered page
+  // reads only its rows instead of sorting every match.
+  index('notifications_owner_user_created_idx').on(t.owner, t.userId, t.createdAt, t.id),
+  index('notifications_owner_status_created_idx').on(t.owner, t.status, t.createdAt, t.id),
+  index('notifications_owner_correlation_created_idx').on(t.owner, t.correlationId, t.createdAt, t.id),
 ]);
 
 export const notificationAttachments = pgTable('notification_attachments', {

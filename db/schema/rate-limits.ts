@@ -9,4 +9,8 @@ export const rateLimitHits = pgTable('rate_limit_hits', {
   id: bigserial({ mode: 'number' }).primaryKey(),
   key: text().notNull(),
   at: timestamp({ withTimezone: true }).notNull().defaultNow(),
-}, (t) => [index('rate_limit_hits_key_at_idx').on(t.key, t.at)]);
+}, (t) => [
+  index('rate_limit_hits_key_at_idx').on(t.key, t.at),
+  // The sweep of keys nobody uses any more reads the oldest hits first.
+  index('rate_limit_hits_at_idx').on(t.at),
+]);
