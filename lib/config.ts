@@ -147,6 +147,8 @@ export const configSchema = z.object({
   WORKER_METRICS_PORT: port.default(0),
   /** The interface it listens on: loopback unless the pod network (and only it) should scrape it. */
   WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Where a worker process serves Temporal's own SDK metrics (0: not served; unset: WORKER_METRICS_PORT + 100). */
+  WORKER_SDK_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), port.optional()),
 });
 
 export type Config = z.infer<typeof configSchema>;

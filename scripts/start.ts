@@ -110,9 +110,13 @@ try {
   startChild('api', 'api/server.ts', env);
   // As in production, mailbox sync is a worker process of its own (its memory and CPU scale with the
   // mailboxes); every other role shares one.
-  startChild('workers', 'workers/main.ts', { ...env, WORKER_ROLES: roles.filter((r) => r !== 'sync').join(',') });
+  // Each worker process gets its own pair of ports: Mailflow's metrics and Temporal's SDK metrics (+100).
   const metricsPort = Number(env.WORKER_METRICS_PORT);
-  startChild('sync-worker', 'workers/sync.ts', { ...env, WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 : 0) });
+  const sdkMetricsPort = Number(process.env.WORKER_SDK_METRICS_PORT || (metricsPort ? metricsPort + 100 : 0));
+  startChild('workers', 'workers/main.ts', { ...env, WORKER_ROLES: roles.filter((r) => r !== 'sync').join(','), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort) });
+  startChild('sync-worker', 'workers/sync.ts', {
+    ...env, WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 : 0),
+  });
   await waitForReady(apiUrl);
 
   const connection = await Connection.connect({ address: services.temporalAddress });
@@ -130,6 +134,7 @@ try {
     `  API              ${apiUrl}`,
     `  API docs         ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
     `  Metrics          ${apiUrl}/metrics (API, with an API key)   http://127.0.0.1:${env.WORKER_METRICS_PORT}/metrics (workers, and the next port: the sync worker)`,
+    `  Temporal SDK     ${sdkMetricsPort ? `http://127.0.0.1:${sdkMetricsPort}/metrics (workers' Temporal metrics, and the next port: the sync worker)` : 'off'}`,
     `  Web UI           ${apiUrl}/web/`,
     `  Temporal Web UI  ${services.temporalUiUrl ?? '(external Temporal)'}   (platform check: ${check.workflowId})`,
     `  Temporal         ${services.temporalAddress}   e.g. temporal workflow list --address ${services.temporalAddress}`,

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from '../lib/logger.js';
 import { SecretStore } from '../lib/secret-store.js';
 import { createMailIndex } from '../lib/mail-index/index.js';
 import type { ActivityDeps } from '../activities/deps.js';
-import { serveWorkerMetrics } from './metrics-server.js';
+import { sdkMetricsBindAddress, serveWorkerMetrics } from './metrics-server.js';
 import { parseRoles, workerSpecs, type Role } from './roles.js';
 
 const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -36,9 +36,14 @@ function quietBundlerLogger(logger: Logger) {
 
 export async function runWorkers(config: Config, selected: Role[]): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: `worker:${selected.join('+')}` });
+  // Once per process, before any connection or worker: Core's metrics exporter is fixed at install.
+  const sdkMetrics = sdkMetricsBindAddress(config);
   Runtime.install({
     shutdownSignals: ['SIGINT', 'SIGTERM'],
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(sdkMetrics ? { metrics: { prometheus: { bindAddress: sdkMetrics, countersTotalSuffix: true, useSecondsForDurations: true } } } : {}),
+    },
   });
   await runMigrations(config.DATABASE_URL);
   const database = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'mailflow-worker' });
@@ -60,7 +65,7 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
       shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
       ...(workflows ? { workflowBundle: bundle } : {}),
     })));
-    logger.info({ roles: selected, taskQueues: workers.map((w) => w.options.taskQueue) }, 'workers running');
+    logger.info({ roles: selected, taskQueues: workers.map((w) => w.options.taskQueue), sdkMetrics }, 'workers running');
     await Promise.all(workers.map((worker) => worker.run()));
     logger.info('workers stopped');
   } finally {
