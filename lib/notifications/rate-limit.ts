@@ -22,6 +22,11 @@ export class RateLimitExceededError extends Error {
 
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
 
+/** The longest window a template may set (the templates API caps it): older hits count for no key. */
+export const LONGEST_WINDOW_SECONDS = 86_400 * 7;
+/** Hits of unused keys removed per admission: more than one admission inserts, so the sweep keeps up. */
+const SWEEP_BATCH = 50;
+
 /** Locks the keys in a fixed order (no deadlocks between requests sharing keys). */
 export async function lockKeys(tx: Tx, keys: string[]): Promise<void> {
   for (const key of [...new Set(keys)].sort()) {
@@ -54,4 +59,17 @@ export async function consumeRateLimits(tx: Tx, limits: RateLimit[]): Promise<vo
   for (const limit of limits) {
     await tx.execute(sql`insert into rate_limit_hits (key) values (${limit.key})`);
   }
+  await sweepUnusedKeys(tx, Math.max(LONGEST_WINDOW_SECONDS, ...limits.map((l) => l.windowSeconds)));
+}
+
+/**
+ * The per-key delete above bounds each key to its limit, but a key nobody uses again keeps its last hits:
+ * remove a few hits older than every window. Runs after this transaction's own deletes and skips rows
+ * another admission holds, so it never waits on (or deadlocks with) a request for a different key.
+ */
+async function sweepUnusedKeys(tx: Tx, olderThanSeconds: number): Promise<void> {
+  await tx.execute(sql`
+    delete from rate_limit_hits where id in (
+      select id from rate_limit_hits where at <= now() - make_interval(secs => ${olderThanSeconds})
+       order by at limit ${SWEEP_BATCH} for update skip locked)`);
 }

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
 import { getTemplate, listLatestTemplates, placeholdersOf, saveTemplateVersion, TemplateNotFoundError, type TemplateRow } from '../../../lib/notifications/templates.js';
+import { LONGEST_WINDOW_SECONDS } from '../../../lib/notifications/rate-limit.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
 
@@ -25,7 +26,7 @@ const contentFields = z.object({
   body: z.string().min(1).max(100_000).openapi({ example: '<p>Hi {{name}}, order {{orderId}} has shipped.</p>' }),
   format: z.enum(['text', 'html']).default('text'),
   params: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).max(100).optional().openapi({ description: 'Declared parameters; default: the placeholders used' }),
-  rateLimit: z.object({ count: z.number().int().min(1).max(10_000), windowSeconds: z.number().int().min(1).max(86_400 * 7) }).nullable().optional(),
+  rateLimit: z.object({ count: z.number().int().min(1).max(10_000), windowSeconds: z.number().int().min(1).max(LONGEST_WINDOW_SECONDS) }).nullable().optional(),
 });
 
 /** The rules across fields, for both the create body (with its id) and the update body. */
