@@ -66,7 +66,7 @@ describe('worker process SDK metrics', () => {
       for (const name of ['temporal_workflow_task_schedule_to_start_latency', 'temporal_activity_schedule_to_start_latency', 'temporal_sticky_cache_size', 'temporal_workflow_completed_total']) {
         expect(exposedNames(sdk), name).toContain(name);
       }
-      if (process.env.PRINT_SDK_METRICS) console.log(exposedNames(sdk).join('\n'));
+      if (process.env.PRINT_SDK_METRICS) console.log(sdk);
       expect(sdk).toMatch(/^temporal_worker_task_slots_available\{[^}]*worker_type="WorkflowWorker"/m);
       expect(sdk).toMatch(/task_queue="t[^"]*-notifications-critical"/);
       // Mailflow's own registry is still served, and not mixed into the SDK exporter.
