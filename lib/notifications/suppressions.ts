@@ -1,7 +1,7 @@
 // The email suppression list: an address that complained, or bounced permanently, is not mailed again by
 // the same tenant until the entry is removed. Webhooks add entries; the send activity checks them before
 // any provider is called.
-import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { emailSuppressions } from '../../db/schema/index.js';
 
@@ -29,7 +29,8 @@ export interface SuppressionPage { rows: SuppressionRow[]; next: { createdAt: Da
 export async function listSuppressions(db: Database, owner: string, limit: number, after?: { createdAt: Date; address: string }): Promise<SuppressionPage> {
   const rows = await db.select().from(emailSuppressions).where(and(
     eq(emailSuppressions.owner, owner),
-    after ? or(lt(emailSuppressions.createdAt, after.createdAt), and(eq(emailSuppressions.createdAt, after.createdAt), lt(emailSuppressions.address, after.address))) : undefined,
+    // A row comparison, so the (owner, created_at, address) index starts the scan at the cursor.
+    after ? sql`(${emailSuppressions.createdAt}, ${emailSuppressions.address}) < (${after.createdAt.toISOString()}::timestamptz, ${after.address})` : undefined,
   )).orderBy(desc(emailSuppressions.createdAt), desc(emailSuppressions.address)).limit(limit + 1);
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];

@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
-import { and, asc, desc, eq, lt, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { notifications, notificationStatusHistory } from '../../../db/schema/index.js';
 import { admitNotification, retryNotification } from '../../../lib/notifications/admission.js';
+import { listNotifications } from '../../../lib/notifications/list.js';
 import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
 import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../../../lib/notifications/recipients.js';
@@ -107,23 +108,11 @@ export const notificationRoutes = createRouter()
     },
   }), async (c) => {
     const q = c.req.valid('query');
-    const filters: (SQL | undefined)[] = [
-      eq(notifications.owner, ownerOf(c.var.principal)),
-      q.status ? eq(notifications.status, q.status) : undefined,
-      q.userId ? eq(notifications.userId, q.userId) : undefined,
-      q.correlationId ? eq(notifications.correlationId, q.correlationId) : undefined,
-      q.priority ? eq(notifications.priority, q.priority) : undefined,
-      q.type ? eq(notifications.channel, q.type) : undefined,
-    ];
-    if (q.cursor) {
-      const after = decodeCursor(q.cursor);
-      filters.push(or(lt(notifications.createdAt, after.createdAt), and(eq(notifications.createdAt, after.createdAt), lt(notifications.id, after.id))));
-    }
-    const rows = await c.var.deps.db.select().from(notifications).where(and(...filters))
-      .orderBy(desc(notifications.createdAt), desc(notifications.id)).limit(q.limit + 1);
-    const page = rows.slice(0, q.limit);
+    const { rows: page, more } = await listNotifications(c.var.deps.db, ownerOf(c.var.principal),
+      { status: q.status, userId: q.userId, correlationId: q.correlationId, priority: q.priority, channel: q.type },
+      q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
     const last = page[page.length - 1];
-    return c.json({ data: page.map(toView), nextCursor: rows.length > q.limit && last ? encodeCursor(last) : null }, 200);
+    return c.json({ data: page.map(toView), nextCursor: more && last ? encodeCursor(last) : null }, 200);
   })
   .openapi(createRoute({
     method: 'get', path: '/v1/notifications/{id}', tags: ['Notifications'], operationId: 'getNotification', ...requires('read'),
