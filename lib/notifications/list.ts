@@ -1,6 +1,6 @@
 // A tenant's notifications, newest first, with the list filters and a (created_at, id) cursor. Every filter
 // has an index in this order (db/schema/notifications.ts), so a page reads only its own rows.
-import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { notifications } from '../../db/schema/index.js';
 
@@ -14,9 +14,26 @@ export interface NotificationFilters {
   channel?: NotificationRow['channel'] | undefined;
 }
 
-/** Up to `limit` rows after the cursor; one more is read so the caller knows whether a next page exists. */
+/**
+ * A timestamp as the cursor carries it: UTC ISO 8601 with PostgreSQL's microseconds. A JS Date keeps only
+ * milliseconds, and a cursor rounded to them skips the rows that share the last row's millisecond.
+ */
+export const exactTime = (column: AnyColumn): SQL<string> =>
+  sql<string>`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** A cursor's time as exactTime writes it (or an older cursor's milliseconds), or undefined. */
+export function parseCursorTime(text: string): string | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(text)) return undefined;
+  const at = new Date(text);
+  // Only times this API could have issued: out-of-range dates would reach PostgreSQL and fail there.
+  return Number.isNaN(at.getTime()) || at.getUTCFullYear() < 2000 || at.getUTCFullYear() > 9999 ? undefined : text;
+}
+
+export interface NotificationCursor { createdAt: string; id: string }
+
+/** Up to `limit` rows after the cursor, and the cursor of the next page when there is one. */
 export async function listNotifications(db: Database, owner: string, filters: NotificationFilters, limit: number,
-  after?: { createdAt: Date; id: string }): Promise<{ rows: NotificationRow[]; more: boolean }> {
+  after?: NotificationCursor): Promise<{ rows: NotificationRow[]; next: NotificationCursor | null }> {
   const where: (SQL | undefined)[] = [
     eq(notifications.owner, owner),
     filters.status ? eq(notifications.status, filters.status) : undefined,
@@ -25,9 +42,12 @@ export async function listNotifications(db: Database, owner: string, filters: No
     filters.priority ? eq(notifications.priority, filters.priority) : undefined,
     filters.channel ? eq(notifications.channel, filters.channel) : undefined,
     // A row comparison, so the index starts the scan at the cursor instead of filtering up to it.
-    after ? sql`(${notifications.createdAt}, ${notifications.id}) < (${after.createdAt.toISOString()}::timestamptz, ${after.id})` : undefined,
+    after ? sql`(${notifications.createdAt}, ${notifications.id}) < (${after.createdAt}::timestamptz, ${after.id})` : undefined,
   ];
-  const rows = await db.select().from(notifications).where(and(...where))
+  const found = await db.select({ row: getTableColumns(notifications), at: exactTime(notifications.createdAt) })
+    .from(notifications).where(and(...where))
     .orderBy(desc(notifications.createdAt), desc(notifications.id)).limit(limit + 1);
-  return { rows: rows.slice(0, limit), more: rows.length > limit };
+  const page = found.slice(0, limit);
+  const last = page[page.length - 1];
+  return { rows: page.map((r) => r.row), next: found.length > limit && last ? { createdAt: last.at, id: last.row.id } : null };
 }

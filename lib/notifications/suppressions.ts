@@ -1,9 +1,10 @@
 // The email suppression list: an address that complained, or bounced permanently, is not mailed again by
 // the same tenant until the entry is removed. Webhooks add entries; the send activity checks them before
 // any provider is called.
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { emailSuppressions } from '../../db/schema/index.js';
+import { exactTime } from './list.js';
 
 export type SuppressionRow = typeof emailSuppressions.$inferSelect;
 export type SuppressionReason = SuppressionRow['reason'];
@@ -24,17 +25,19 @@ export async function findSuppression(db: Database, owner: string, addresses: st
   return row;
 }
 
-export interface SuppressionPage { rows: SuppressionRow[]; next: { createdAt: Date; address: string } | null }
+/** `createdAt` exactly, microseconds included (exactTime): a Date's milliseconds would skip rows. */
+export interface SuppressionCursor { createdAt: string; address: string }
+export interface SuppressionPage { rows: SuppressionRow[]; next: SuppressionCursor | null }
 
-export async function listSuppressions(db: Database, owner: string, limit: number, after?: { createdAt: Date; address: string }): Promise<SuppressionPage> {
-  const rows = await db.select().from(emailSuppressions).where(and(
+export async function listSuppressions(db: Database, owner: string, limit: number, after?: SuppressionCursor): Promise<SuppressionPage> {
+  const found = await db.select({ row: getTableColumns(emailSuppressions), at: exactTime(emailSuppressions.createdAt) }).from(emailSuppressions).where(and(
     eq(emailSuppressions.owner, owner),
     // A row comparison, so the (owner, created_at, address) index starts the scan at the cursor.
-    after ? sql`(${emailSuppressions.createdAt}, ${emailSuppressions.address}) < (${after.createdAt.toISOString()}::timestamptz, ${after.address})` : undefined,
+    after ? sql`(${emailSuppressions.createdAt}, ${emailSuppressions.address}) < (${after.createdAt}::timestamptz, ${after.address})` : undefined,
   )).orderBy(desc(emailSuppressions.createdAt), desc(emailSuppressions.address)).limit(limit + 1);
-  const page = rows.slice(0, limit);
+  const page = found.slice(0, limit);
   const last = page[page.length - 1];
-  return { rows: page, next: rows.length > limit && last ? { createdAt: last.createdAt, address: last.address } : null };
+  return { rows: page.map((r) => r.row), next: found.length > limit && last ? { createdAt: last.at, address: last.row.address } : null };
 }
 
 /** True when there was an entry to remove. */

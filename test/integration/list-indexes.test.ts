@@ -98,7 +98,7 @@ async function expectIndexOrder(query: () => Promise<unknown>, index: string): P
 describe('list queries read an index in their sort order', () => {
   it('GET /v1/notifications, unfiltered and with each indexed filter, from the first page and from a cursor', async () => {
     const first = await listNotifications(db, owner, {}, 50);
-    const after = { createdAt: first.rows.at(-1)!.createdAt, id: first.rows.at(-1)!.id };
+    const after = first.next!;
     await expectIndexOrder(() => listNotifications(db, owner, {}, 50), 'notifications_owner_created_idx');
     // The cursor is an index condition: a deep page starts at the cursor instead of reading every row before it.
     const paged = await expectIndexOrder(() => listNotifications(db, owner, {}, 50, after), 'notifications_owner_created_idx');
@@ -133,3 +133,29 @@ describe('list queries read an index in their sort order', () => {
   });
 });
 
+
+describe('cursor paging through runs of equal created_at', () => {
+  it('returns every notification and suppression exactly once, in list order', async () => {
+    // Four notifications and three suppressions share each created_at, microseconds included: a page that
+    // ends inside such a run must resume inside it.
+    const ids: string[] = [];
+    let after: Awaited<ReturnType<typeof listNotifications>>['next'] | undefined;
+    do {
+      const page = await listNotifications(db, owner, {}, 150, after ?? undefined);
+      ids.push(...page.rows.map((r) => r.id));
+      after = page.next;
+    } while (after);
+    expect(ids).toHaveLength(20_000);
+    expect(new Set(ids).size).toBe(20_000);
+
+    const addresses: string[] = [];
+    let next: Awaited<ReturnType<typeof listSuppressions>>['next'] | undefined;
+    do {
+      const page = await listSuppressions(db, owner, 37, next ?? undefined);
+      addresses.push(...page.rows.map((r) => r.address));
+      next = page.next;
+    } while (next);
+    expect(addresses).toHaveLength(5000);
+    expect(new Set(addresses).size).toBe(5000);
+  });
+});

@@ -3,7 +3,7 @@ import { requires } from '../../auth/scopes.js';
 import { and, asc, eq } from 'drizzle-orm';
 import { notifications, notificationStatusHistory } from '../../../db/schema/index.js';
 import { admitNotification, retryNotification } from '../../../lib/notifications/admission.js';
-import { listNotifications } from '../../../lib/notifications/list.js';
+import { listNotifications, parseCursorTime, type NotificationCursor } from '../../../lib/notifications/list.js';
 import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
 import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../../../lib/notifications/recipients.js';
@@ -44,14 +44,13 @@ const createBody = z.object({
 const accepted = z.object({ id: z.string(), status: z.enum(notificationStatuses), workflowId: z.string(), deadlineAt: z.string().datetime(), duplicate: z.boolean() }).openapi('NotificationAccepted');
 
 const cursorSchema = z.string().max(200).optional().openapi({ description: 'From the previous page\'s nextCursor' });
-function encodeCursor(n: { createdAt: Date; id: string }): string {
-  return Buffer.from(`${n.createdAt.toISOString()}|${n.id}`).toString('base64url');
+function encodeCursor(n: NotificationCursor): string {
+  return Buffer.from(`${n.createdAt}|${n.id}`).toString('base64url');
 }
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+function decodeCursor(cursor: string): NotificationCursor {
   const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = new Date(at ?? '');
-  // Only times this API could have issued: out-of-range dates would reach PostgreSQL and fail there.
-  if (!id || Number.isNaN(createdAt.getTime()) || createdAt.getUTCFullYear() < 2000 || createdAt.getUTCFullYear() > 9999) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
+  const createdAt = parseCursorTime(at ?? '');
+  if (!id || !createdAt) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
   return { createdAt, id };
 }
 
@@ -108,11 +107,10 @@ export const notificationRoutes = createRouter()
     },
   }), async (c) => {
     const q = c.req.valid('query');
-    const { rows: page, more } = await listNotifications(c.var.deps.db, ownerOf(c.var.principal),
+    const page = await listNotifications(c.var.deps.db, ownerOf(c.var.principal),
       { status: q.status, userId: q.userId, correlationId: q.correlationId, priority: q.priority, channel: q.type },
       q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
-    const last = page[page.length - 1];
-    return c.json({ data: page.map(toView), nextCursor: more && last ? encodeCursor(last) : null }, 200);
+    return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
   })
   .openapi(createRoute({
     method: 'get', path: '/v1/notifications/{id}', tags: ['Notifications'], operationId: 'getNotification', ...requires('read'),

@@ -2,7 +2,8 @@
 // notifications to them do not reach (they end FAILED, never attempted). Listing and removing only; entries
 // come from the providers' webhooks.
 import { createRoute, z } from '@hono/zod-openapi';
-import { listSuppressions, removeSuppression, type SuppressionRow } from '../../../lib/notifications/suppressions.js';
+import { parseCursorTime } from '../../../lib/notifications/list.js';
+import { listSuppressions, removeSuppression, type SuppressionCursor, type SuppressionRow } from '../../../lib/notifications/suppressions.js';
 import { requires } from '../../auth/scopes.js';
 import { ownerOf } from '../../auth/owner.js';
 import { AppError, errorResponses } from '../../errors.js';
@@ -18,16 +19,15 @@ const suppressionSchema = z.object({
 
 const toView = (s: SuppressionRow) => ({ address: s.address, reason: s.reason, detail: s.detail, notificationId: s.notificationId, createdAt: s.createdAt.toISOString() });
 
-function encodeCursor(at: { createdAt: Date; address: string }): string {
-  return Buffer.from(`${at.createdAt.toISOString()}|${at.address}`).toString('base64url');
+function encodeCursor(at: SuppressionCursor): string {
+  return Buffer.from(`${at.createdAt}|${at.address}`).toString('base64url');
 }
-function decodeCursor(cursor: string): { createdAt: Date; address: string } {
+function decodeCursor(cursor: string): SuppressionCursor {
   const text = Buffer.from(cursor, 'base64url').toString();
   const split = text.indexOf('|');
-  const createdAt = new Date(split > 0 ? text.slice(0, split) : '');
+  const createdAt = parseCursorTime(split > 0 ? text.slice(0, split) : '');
   const address = split > 0 ? text.slice(split + 1) : '';
-  // Only times this API could have issued: out-of-range dates would reach PostgreSQL and fail there.
-  if (!address || Number.isNaN(createdAt.getTime()) || createdAt.getUTCFullYear() < 2000 || createdAt.getUTCFullYear() > 9999) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
+  if (!address || !createdAt) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
   return { createdAt, address };
 }
 
