@@ -1,7 +1,7 @@
 // Admission rate limits shared by every API process through PostgreSQL. Each limit is a sliding-window
 // log under a transaction-scoped advisory lock on its key: concurrent requests for one key queue on the
 // lock, so exactly `limit` are admitted per window however many processes serve them.
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 
 export interface RateLimit {
@@ -56,10 +56,12 @@ export async function consumeRateLimits(tx: Tx, limits: RateLimit[]): Promise<vo
       throw new RateLimitExceededError(limit, Math.min(limit.windowSeconds, Math.max(1, wait)));
     }
   }
-  for (const limit of limits) {
-    await tx.execute(sql`insert into rate_limit_hits (key) values (${limit.key})`);
-  }
-  await sweepUnusedKeys(tx, Math.max(LONGEST_WINDOW_SECONDS, ...limits.map((l) => l.windowSeconds)));
+  if (limits.length === 0) return;
+  // One round trip: the hits, and the sweep of keys nobody uses any more.
+  const olderThan = Math.max(LONGEST_WINDOW_SECONDS, ...limits.map((l) => l.windowSeconds));
+  await tx.execute(sql`
+    with swept as (${sweepUnusedKeys(olderThan)})
+    insert into rate_limit_hits (key) values ${sql.join(limits.map((l) => sql`(${l.key})`), sql`, `)}`);
 }
 
 /**
@@ -67,9 +69,9 @@ export async function consumeRateLimits(tx: Tx, limits: RateLimit[]): Promise<vo
  * remove a few hits older than every window. Runs after this transaction's own deletes and skips rows
  * another admission holds, so it never waits on (or deadlocks with) a request for a different key.
  */
-async function sweepUnusedKeys(tx: Tx, olderThanSeconds: number): Promise<void> {
-  await tx.execute(sql`
+function sweepUnusedKeys(olderThanSeconds: number): SQL {
+  return sql`
     delete from rate_limit_hits where id in (
       select id from rate_limit_hits where at <= now() - make_interval(secs => ${olderThanSeconds})
-       order by at limit ${SWEEP_BATCH} for update skip locked)`);
+       order by at limit ${SWEEP_BATCH} for update skip locked)`;
 }
