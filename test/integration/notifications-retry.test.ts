@@ -96,6 +96,8 @@ describe('POST /v1/notifications/{id}/retry', () => {
     expect(await retried.json()).toMatchObject({ id, status: 'PENDING' });
     const again = await c.waitFor(id, ['SENT']);
     expect(again.history.map((h) => h.to)).toEqual(['PENDING', 'SENT', 'FAILED', 'PENDING', 'SENT']);
+    // SENT is written by the run's last activity; the run completes one workflow task later.
+    await handle.result();
     expect((await handle.describe()).status.name).toBe('COMPLETED');
     // Sent again for real: a new provider idempotency key, so the provider does not drop it as a repeat.
     const ledger = await sims.ledger('mailgun');
