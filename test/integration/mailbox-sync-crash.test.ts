@@ -1,42 +1,21 @@
 // Sync worker processes: one killed mid-way through an initial sync (another takes over, and the index
 // ends holding exactly the mailbox — nothing lost, nothing twice — including a change made while no
 // worker ran), and two sharing one mailbox without exceeding its Graph budget together.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxSyncWorkflowId } from '../../lib/mailbox-sync/start-workflow.js';
-import { testEnv } from '../helpers/config.js';
+import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let rig: SyncRig;
 beforeAll(async () => { rig = await startSyncRig({ workers: false }); }, 60_000);
 afterAll(async () => { await rig?.close(); });
-
-function spawnSyncWorker(env: Record<string, string>): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-    cwd: root, env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'sync', LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-  const ready = (async () => {
-    const until = Date.now() + 90_000;
-    while (!output.includes('workers running')) {
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`worker did not start:\n${output}`);
-      await sleep(200);
-    }
-  })();
-  return { child, ready };
-}
 
 describe('a sync worker killed mid-sync', () => {
   it('resumes in another process with nothing lost or duplicated', async () => {
     // Slow pages, so the kill lands while requests and bulk writes are in flight.
     await rig.outlook.configure({ latencyMs: 80 });
-    const first = spawnSyncWorker(rig.env);
-    let second: ReturnType<typeof spawnSyncWorker> | undefined;
+    const first = spawnWorkerProcess('sync', rig.env);
+    let second: WorkerProcess | undefined;
     try {
       await first.ready;
       const { address, accountId, mailboxId } = await rig.linkNew({ messages: 3_000 });
@@ -52,7 +31,7 @@ describe('a sync worker killed mid-sync', () => {
       await rig.outlook.act(address, { type: 'delete', id: gone!.id });
       await rig.outlook.act(address, { type: 'newMail', subject: 'While the worker was down' });
 
-      second = spawnSyncWorker(rig.env);
+      second = spawnWorkerProcess('sync', rig.env);
       await second.ready;
       const mirrored = await rig.waitForMirror(address, accountId, 120_000);
       expect(mirrored).toHaveLength(3_000);
@@ -73,7 +52,7 @@ describe('two sync worker processes', () => {
     // Two activity slots each: the mailbox's 4 requests in flight can only be reached with both processes
     // running its pages at once (the workflow's own worker would otherwise take them all by eager dispatch).
     const env = { ...rig.env, SYNC_ACTIVITY_SLOTS: '2' };
-    const workers = [spawnSyncWorker(env), spawnSyncWorker(env)];
+    const workers = [spawnWorkerProcess('sync', env), spawnWorkerProcess('sync', env)];
     try {
       await Promise.all(workers.map((w) => w.ready));
       const address = `shared-${Date.now()}@contoso.test`;

@@ -1,38 +1,13 @@
 // A mailing worker process killed mid-request, three times in one mailing: another takes over within
 // seconds, the provider's ledger shows every recipient (none missing), and every duplicate is one the
 // README allows: a resend after an unknown outcome, logged as such.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { testEnv } from '../helpers/config.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnWorkerProcess } from '../helpers/worker-process.js';
 import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let rig: MailingRig;
 beforeAll(async () => { rig = await startMailingRig({ ratePerSecond: 8, workers: false }); }, 60_000);
 afterAll(async () => { await rig?.close(); });
-
-interface SpawnedWorker { child: ChildProcess; ready: Promise<void>; output: () => string }
-
-function spawnWorker(env: Record<string, string>): SpawnedWorker {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-    // The run's prebuilt workflow bundle: the same code as the other tests, and a start in about a second.
-    cwd: root, env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'mailing', LOG_LEVEL: 'info', WORKFLOW_BUNDLE_PATH: inject('services').WORKFLOW_BUNDLE_PATH }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-  const ready = (async () => {
-    const until = Date.now() + 90_000;
-    while (!output.includes('workers running')) {
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`worker did not start:\n${output}`);
-      await sleep(200);
-    }
-  })();
-  return { child, ready, output: () => output };
-}
 
 /** The worker log lines saying a row was sent again because an earlier attempt's outcome was unknown. */
 function unknownOutcomeResends(logs: string, mailingId: string): Map<number, number> {
@@ -51,7 +26,7 @@ describe('mailing workers killed mid-request, again and again', () => {
   it('end with every valid recipient sent, each duplicate logged as an unknown outcome, and recover within seconds', async () => {
     // Each answer takes 800 ms after the send is accepted: a kill lands while requests are in flight.
     await rig.sim.configure({ latencyMs: 800 });
-    const workers = [spawnWorker(rig.env)];
+    const workers = [spawnWorkerProcess('mailing', rig.env)];
     const recoveries: number[] = [];
     try {
       await workers[0]!.ready;
@@ -62,7 +37,7 @@ describe('mailing workers killed mid-request, again and again', () => {
         workers.at(-1)!.child.kill('SIGKILL');
         const stuck = await (await rig.api.request(`/v1/mailings/${id}/recipients?status=SENDING`)).json() as { data: { row: number }[] };
         expect(stuck.data.length).toBeGreaterThan(0);
-        const next = spawnWorker(rig.env);
+        const next = spawnWorkerProcess('mailing', rig.env);
         workers.push(next);
         await next.ready;
         const readyAt = Date.now();

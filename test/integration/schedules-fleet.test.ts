@@ -2,45 +2,25 @@
 // every 2 seconds for a minute, and the email simulator's ledger holds exactly one message per firing, with
 // no slot missing and none twice (Temporal's Schedule fires each slot once; the slot's idempotency key
 // makes any repeat a no-op).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { scheduleFirings } from '../../db/schema/index.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
-import { testEnv, unique } from '../helpers/config.js';
+import { unique } from '../helpers/config.js';
+import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const env: Record<string, string> = { TASK_QUEUE_PREFIX: `${unique('schf')}-`, RATE_LIMIT_USER_COUNT: '1000' };
 let api: TestApi;
 let sims: ProviderSimulators;
-const workers: { child: ChildProcess; output: () => string }[] = [];
-
-function spawnWorker(): { child: ChildProcess; output: () => string; ready: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-    cwd: root, env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'delivery,email', LOG_LEVEL: 'info', WORKFLOW_BUNDLE_PATH: inject('services').WORKFLOW_BUNDLE_PATH }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-  const ready = (async () => {
-    const until = Date.now() + 90_000;
-    while (!output.includes('workers running')) {
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`worker did not start:\n${output}`);
-      await sleep(200);
-    }
-  })();
-  return { child, output: () => output, ready };
-}
+const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
   api = await startTestApi(env);
   sims = await startProviderSimulators({});
   Object.assign(env, sims.env);
-  const spawned = [spawnWorker(), spawnWorker(), spawnWorker()];
+  const spawned = [1, 2, 3].map(() => spawnWorkerProcess('delivery,email', env));
   workers.push(...spawned);
   await Promise.all(spawned.map((w) => w.ready));
 }, 120_000);

@@ -3,7 +3,6 @@
 // decides which missed slots still fire: a schedule whose window covers the outage fires every missed slot
 // once, keyed by its own time (no gap, no duplicate); one whose window is shorter skips the older slots.
 // (Time scaled down: the README's 15-minute default window against a 10-minute outage behaves as the first.)
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,11 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { scheduleFirings } from '../../db/schema/index.js';
 import { ensureTemporal, type TemporalService } from '../../scripts/services/temporal.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
-import { testEnv, unique } from '../helpers/config.js';
+import { unique } from '../helpers/config.js';
+import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -25,7 +25,7 @@ let temporal: TemporalService | undefined;
 let ports: { port: number; uiPort: number };
 let api: TestApi;
 let sims: ProviderSimulators;
-let worker: ChildProcess | undefined;
+let worker: WorkerProcess | undefined;
 
 const freePort = () => new Promise<number>((resolve) => {
   const server = createServer().listen(0, '127.0.0.1', () => {
@@ -36,27 +36,16 @@ const freePort = () => new Promise<number>((resolve) => {
 const startTemporal = () => ensureTemporal({ root, dataDir, ...ports, persistent: true, env: {} });
 
 async function startWorker(): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-    cwd: root, env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'delivery,email', LOG_LEVEL: 'info', WORKFLOW_BUNDLE_PATH: inject('services').WORKFLOW_BUNDLE_PATH }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-  const until = Date.now() + 90_000;
-  while (!output.includes('workers running')) {
-    if (Date.now() > until || child.exitCode !== null) throw new Error(`worker did not start:\n${output}`);
-    await sleep(200);
-  }
-  worker = child;
+  const started = spawnWorkerProcess('delivery,email', env);
+  await started.ready;
+  worker = started;
 }
 async function stopWorker(): Promise<void> {
-  const child = worker;
+  const stopping = worker;
   worker = undefined;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+  if (!stopping || stopping.child.exitCode !== null) return;
+  stopping.child.kill('SIGTERM');
+  await stopping.exited;
 }
 
 beforeAll(async () => {
