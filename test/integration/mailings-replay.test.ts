@@ -3,28 +3,12 @@
 // breaks replay of running mailings fails here (`mailing-v0-*` are from before slices got `sliceControl`).
 // `RECORD_HISTORIES=1` writes fresh ones from the current code (into `HISTORIES_DIR`, default that folder).
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { temporal as proto } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withMailingRig } from '../helpers/mailings.js';
-import { installQuietRuntime, workflowBundle } from '../helpers/temporal.js';
+import { historiesDir, historyFromJson, historyToJson, replay } from '../helpers/histories.js';
+import { installQuietRuntime } from '../helpers/temporal.js';
 
-const dir = process.env.HISTORIES_DIR ?? fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
-const { History } = proto.api.history.v1;
-type History = proto.api.history.v1.IHistory;
-// protobufjs's own JSON round trip (enum names, longs and bytes as strings): the SDK's historyToJSON trips
-// over two protobufjs copies in this install.
-const historyToJson = (history: History) => History.toObject(History.fromObject(history), { longs: String, enums: String, bytes: String });
-const historyFromJson = (json: unknown) => History.fromObject(json as Record<string, unknown>);
-
-async function replay(histories: { workflowId: string; history: History }[]): Promise<string[]> {
-  const failures: string[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle: workflowBundle() }, histories)) {
-    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-  }
-  return failures;
-}
+const dir = historiesDir;
 
 const list = (n: number, tag: string) => `email\n${Array.from({ length: n }, (_, i) => `${tag}-${i}@example.com`).join('\n')}\n`;
 

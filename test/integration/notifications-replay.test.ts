@@ -4,31 +4,16 @@
 // breaks replay of running notifications fails here. `RECORD_HISTORIES=1` writes fresh ones from the
 // current code (into `HISTORIES_DIR`, default that folder).
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { temporal as proto } from '@temporalio/proto';
-import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { testConfig, unique } from '../helpers/config.js';
 import { notificationClient } from '../helpers/notifications.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
-import { installQuietRuntime, workflowBundle } from '../helpers/temporal.js';
+import { historiesDir, historyFromJson, historyToJson, replay } from '../helpers/histories.js';
+import { installQuietRuntime } from '../helpers/temporal.js';
 import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
 
-const dir = process.env.HISTORIES_DIR ?? fileURLToPath(new URL('../fixtures/histories/', import.meta.url));
-const { History } = proto.api.history.v1;
-type History = proto.api.history.v1.IHistory;
-// protobufjs's own JSON round trip (as the mailing replay test does).
-const historyToJson = (history: History) => History.toObject(History.fromObject(history), { longs: String, enums: String, bytes: String });
-const historyFromJson = (json: unknown) => History.fromObject(json as Record<string, unknown>);
-
-async function replay(histories: { workflowId: string; history: History }[]): Promise<string[]> {
-  const failures: string[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle: workflowBundle() }, histories)) {
-    if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
-  }
-  return failures;
-}
+const dir = historiesDir;
 
 beforeAll(() => { installQuietRuntime(); });
 
