@@ -96,6 +96,22 @@ export const notificationAttachments = pgTable('notification_attachments', {
   sha256: text().notNull(),
 }, (t) => [primaryKey({ columns: [t.notificationId, t.position] })]);
 
+/**
+ * Notifications whose workflow Temporal has not confirmed yet (an outbox). Admission writes the row in the
+ * statement that stores the notification and starts the workflow after commit; the row goes once Temporal
+ * has the run. A row older than a few seconds is a start that failed or a process that died before it:
+ * the recovery sweep starts it again (the workflow id is the notification's, so a repeat joins the run).
+ */
+export const notificationStarts = pgTable('notification_starts', {
+  notificationId: text().primaryKey().references(() => notifications.id, { onDelete: 'cascade' }),
+  // The workflow's start: input and search attributes, exactly as admission would have started it.
+  start: jsonb().notNull(),
+  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+}, (t) => [
+  // The recovery sweep reads the oldest first.
+  index('notification_starts_created_idx').on(t.createdAt),
+]);
+
 /** Every status change, written in the same statement as the change itself. */
 export const notificationStatusHistory = pgTable('notification_status_history', {
   id: bigserial({ mode: 'number' }).primaryKey(),
