@@ -5,6 +5,7 @@ export * from './platform.js';
 export * from './notifications.js';
 export * from './suppressions.js';
 export * from './rate-limits.js';
+export * from './provider-pacing.js';
 export * from './mailings.js';
 export * from './schedules.js';
 export * from './accounts.js';
