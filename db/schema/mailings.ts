@@ -34,6 +34,16 @@ export const mailings = pgTable('mailings', {
   idempotencyKey: text(),
   /** SHA-256 of the upload (file and options): the same key with another upload is refused. */
   requestHash: text(),
+  // Recipients by status, kept by statement-level triggers on mailing_recipients (migration 0013) in the
+  // same statement as every change, whoever writes it: listing and progress read these, never count(*).
+  countQueued: integer().notNull().default(0),
+  countSending: integer().notNull().default(0),
+  countSent: integer().notNull().default(0),
+  countFailed: integer().notNull().default(0),
+  countInvalid: integer().notNull().default(0),
+  countDuplicate: integer().notNull().default(0),
+  countCancelled: integer().notNull().default(0),
+  countUnknown: integer().notNull().default(0),
 }, (t) => [
   // A tenant's mailings, newest first (the list's order).
   index('mailings_owner_created_idx').on(t.owner, t.createdAt),
@@ -64,6 +74,12 @@ export const mailingRecipients = pgTable('mailing_recipients', {
   primaryKey({ columns: [t.mailingId, t.rowNumber] }),
   // Case-insensitive duplicate detection among the rows that will be sent.
   uniqueIndex('mailing_recipients_unique_email_idx').on(t.mailingId, t.normalizedEmail).where(sql`status not in ('INVALID', 'DUPLICATE')`),
-  uniqueIndex('mailing_recipients_token_hash_idx').on(t.tokenHash),
-  index('mailing_recipients_status_idx').on(t.mailingId, t.status, t.rowNumber),
+  // /v1/verify. Tokens are made at first send, so the rows an ingest writes (no token yet) stay out of it.
+  uniqueIndex('mailing_recipients_token_hash_idx').on(t.tokenHash).where(sql`token_hash is not null`),
+  // Rows by status (recent failures, the recipients list filtered by status, cancel's SENDING rows). QUEUED,
+  // nearly every row of a fresh list, is left out so an ingest does not write it: a QUEUED filter reads the
+  // primary key in row order instead, and finds QUEUED rows at once while most rows are QUEUED.
+  index('mailing_recipients_status_idx').on(t.mailingId, t.status, t.rowNumber).where(sql`status <> 'QUEUED'`),
+  // The recent send rate: the last minutes' sends, not every row. Unsent rows (no sent_at) stay out of it.
+  index('mailing_recipients_sent_at_idx').on(t.mailingId, t.sentAt).where(sql`sent_at is not null`),
 ]);
