@@ -1,24 +1,22 @@
 // Mailing activities. Parsing heartbeats its byte offset and row so a retry resumes; inserts are
-// idempotent on (mailing, row), so a token, once generated, is the one every retry uses. Sending
-// records SENDING before the request and SENT with the provider's message id after it, so a retry of
-// a recipient already sent returns without sending.
-import { createHash, randomBytes } from 'node:crypto';
+// idempotent on (mailing, row). A token is made at a recipient's first send and stored before its request
+// leaves, so every retry sends the same one. Sending records SENDING before the request and SENT with the
+// provider's message id after it, so a retry of a recipient already sent returns without sending.
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { and, eq, gte, inArray, lte, sql } from 'drizzle-orm';
 import { mailingRecipients, mailings } from '../db/schema/index.js';
-import { checkAddress } from '../lib/mailings/addresses.js';
-import { MailingFileError, parseMailingCsv, type CsvLayout } from '../lib/mailings/csv.js';
+import { MailingFileError } from '../lib/mailings/csv.js';
+import { ingestMailingCsv, type IngestCheckpoint } from '../lib/mailings/ingest.js';
+import { recipientToken } from '../lib/mailings/send-token.js';
 import { ProviderRateLimitedError, ProviderUnavailableError, RecipientRefusedError, type MailingProvider } from '../lib/mailings/provider.js';
+import { recipientCounts } from '../lib/mailings/counts.js';
 import type { ActivityDeps } from './deps.js';
 
 export const MAILING_SUBJECT = 'Complete your registration';
 export const mailingBody = (token: string) => `Thank you for signing up. Please verify your token ${token} to continue.`;
 
 export type MailingState = 'PARSING' | 'SENDING' | 'PAUSED' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
-interface ParseCheckpoint { startByte: number; lastRow: number; layout: CsvLayout }
-
-export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
-const tokenAad = (mailingId: string, row: number) => `mailing-token:${mailingId}:${row}`;
+export { tokenHash } from '../lib/mailings/send-token.js';
 
 /**
  * What ends a send attempt's requests: its own deadline, a little inside its start-to-close (so an attempt
@@ -61,33 +59,14 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
         if (Context.current().info.attempt < 5) throw ApplicationFailure.retryable(`mailing ${input.mailingId} not visible yet`, 'MailingNotVisibleYet');
         throw ApplicationFailure.nonRetryable(`no mailing ${input.mailingId}`, 'MailingNotFound');
       }
-      const resume = Context.current().info.heartbeatDetails as ParseCheckpoint | undefined;
+      const resume = Context.current().info.heartbeatDetails as IngestCheckpoint | undefined;
       const log = logger.child({ mailingId: mailing.id, workflowId: mailing.workflowId });
       log.info({ resumeFromRow: resume?.lastRow ?? 0 }, 'parsing mailing list');
       try {
-        for await (const batch of parseMailingCsv((start) => deps.blobs.read(mailing.blobId, start), { ...mailing.options, ...(resume ? { resume } : {}) })) {
-          const values = batch.rows.map(({ row, value }) => {
-            const check = checkAddress(value);
-            if (!check.ok) return { mailingId: mailing.id, rowNumber: row, email: value.slice(0, 1000), status: 'INVALID' as const, reason: check.reason };
-            const token = randomBytes(18).toString('base64url'); // 144 bits
-            return {
-              mailingId: mailing.id, rowNumber: row, email: value.trim(), normalizedEmail: check.normalized, status: 'QUEUED' as const,
-              tokenHash: tokenHash(token), tokenSealed: deps.encryptor.encrypt(token, tokenAad(mailing.id, row)),
-            };
-          });
-          const valid = values.filter((v) => v.status === 'QUEUED');
-          const invalid = values.filter((v) => v.status === 'INVALID');
-          // A repeated address conflicts on the partial unique index; a re-parsed row on the primary key.
-          const inserted = valid.length ? await db.insert(mailingRecipients).values(valid).onConflictDoNothing().returning({ row: mailingRecipients.rowNumber }) : [];
-          const insertedRows = new Set(inserted.map((r) => r.row));
-          const duplicates = valid.filter((v) => !insertedRows.has(v.rowNumber)).map((v) => ({
-            mailingId: v.mailingId, rowNumber: v.rowNumber, email: v.email, normalizedEmail: v.normalizedEmail, status: 'DUPLICATE' as const, reason: 'duplicate address (case-insensitive)',
-          }));
-          const rest = [...invalid, ...duplicates];
-          if (rest.length) await db.insert(mailingRecipients).values(rest).onConflictDoNothing();
-          const last = batch.rows[batch.rows.length - 1]!;
-          heartbeat({ startByte: batch.endByte, lastRow: last.row, layout: batch.layout } satisfies ParseCheckpoint);
-        }
+        await ingestMailingCsv(db, {
+          mailingId: mailing.id, open: (start) => deps.blobs.read(mailing.blobId, start), parse: mailing.options,
+          ...(resume ? { resume } : {}), onCheckpoint: (checkpoint) => heartbeat(checkpoint),
+        });
       } catch (error) {
         if (error instanceof MailingFileError) {
           await db.update(mailings).set({ status: 'FAILED', failureReason: error.message, finishedAt: new Date() }).where(eq(mailings.id, mailing.id));
@@ -96,13 +75,10 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
         }
         throw error;
       }
-      const [counts] = await db.select({
-        total: sql<number>`count(*)::int`,
-        valid: sql<number>`count(*) filter (where status not in ('INVALID', 'DUPLICATE'))::int`,
-        invalid: sql<number>`count(*) filter (where status = 'INVALID')::int`,
-        duplicate: sql<number>`count(*) filter (where status = 'DUPLICATE')::int`,
-      }).from(mailingRecipients).where(eq(mailingRecipients.mailingId, mailing.id));
-      const result = { totalRows: counts!.total, validRows: counts!.valid, invalidRows: counts!.invalid, duplicateRows: counts!.duplicate };
+      // The counters the triggers keep (no recount of a million rows).
+      const [counted] = await db.select().from(mailings).where(eq(mailings.id, mailing.id));
+      const counts = recipientCounts(counted!);
+      const result = { totalRows: counts.total, validRows: counts.valid, invalidRows: counts.invalid, duplicateRows: counts.duplicate };
       if (result.totalRows === 0) {
         await db.update(mailings).set({ status: 'FAILED', failureReason: 'the file has no rows', finishedAt: new Date() }).where(eq(mailings.id, mailing.id));
         throw ApplicationFailure.nonRetryable('the file has no rows', 'MailingFileError');
@@ -136,7 +112,7 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
       }
       await db.update(mailingRecipients).set({ status: 'SENDING', sendingAt: new Date(), attempts: sql`${mailingRecipients.attempts} + 1` })
         .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
-      const token = deps.encryptor.decrypt(r.tokenSealed!, tokenAad(input.mailingId, input.row));
+      const token = await recipientToken(db, deps.encryptor, { mailingId: input.mailingId, row: input.row, sealed: r.tokenSealed });
       const attempt = attemptSignal();
       try {
         const { messageId } = await provider().send({ to: r.email, subject: MAILING_SUBJECT, body: mailingBody(token) }, attempt.signal);

@@ -1,0 +1,30 @@
+// A mailing's recipients by status, read from the counters on its row. Triggers on mailing_recipients
+// (migration 0015) change them in the same statement as every status change, whoever writes it (ingest,
+// sends, cancel), so a listing or a progress poll costs the same for ten rows as for a million.
+import { and, count, eq, gt, sql } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { mailingRecipients, type mailings } from '../../db/schema/index.js';
+
+type CountedMailing = Pick<typeof mailings.$inferSelect,
+  'countQueued' | 'countSending' | 'countSent' | 'countFailed' | 'countInvalid' | 'countDuplicate' | 'countCancelled' | 'countUnknown'>;
+
+export interface RecipientCounts {
+  total: number; valid: number; invalid: number; duplicate: number;
+  queued: number; sending: number; sent: number; failed: number; cancelled: number; unknown: number;
+}
+
+export function recipientCounts(m: CountedMailing): RecipientCounts {
+  const sendable = m.countQueued + m.countSending + m.countSent + m.countFailed + m.countCancelled + m.countUnknown;
+  return {
+    total: sendable + m.countInvalid + m.countDuplicate, valid: sendable, invalid: m.countInvalid, duplicate: m.countDuplicate,
+    queued: m.countQueued, sending: m.countSending, sent: m.countSent, failed: m.countFailed, cancelled: m.countCancelled, unknown: m.countUnknown,
+  };
+}
+
+/** Sends in the last `minutes`: read from the sent_at index, so it costs the window's sends, not the list's rows. */
+export async function recentSends(db: Database, mailingId: string, minutes = 5): Promise<number> {
+  const [row] = await db.select({ n: count() }).from(mailingRecipients).where(and(
+    eq(mailingRecipients.mailingId, mailingId), gt(mailingRecipients.sentAt, sql`now() - make_interval(mins => ${minutes})`),
+  ));
+  return row?.n ?? 0;
+}

@@ -1,0 +1,126 @@
+// Stores a mailing list's rows as fast as PostgreSQL takes them. Set-based: one statement per batch and
+// lane, the rows as arrays (`unnest`), duplicates found by the partial unique index (`on conflict`), no
+// per-row work but the address check (tokens are made at first send: lib/mailings/send-token.ts).
+// Overlapped: the next batch is parsed while this one is written, on `lanes` connections at once.
+//
+// Rows are dealt to lanes by a hash of their address, so every copy of one address goes to the same lane,
+// which writes its batches one after another in row order: the first occurrence of an address is always the
+// one kept, whatever the timing, and two lanes never contend for an index entry.
+//
+// A checkpoint (for the activity's heartbeat) names the end of a batch every lane has committed, with
+// every batch before it. A resumed parse starts there and writes again what a lane had already committed
+// past it: the primary key (mailing, row) makes that a no-op, so a crash never duplicates or changes a row.
+import type { Readable } from 'node:stream';
+import type { Database } from '../../db/client.js';
+import { checkAddress } from './addresses.js';
+import { parseMailingCsv, type CsvLayout, type CsvRow, type ParseOptions } from './csv.js';
+
+export interface IngestCheckpoint { startByte: number; lastRow: number; layout: CsvLayout }
+
+export interface IngestOptions {
+  mailingId: string;
+  /** The file from a byte offset (the blob store's reader). */
+  open: (startByte: number) => Readable;
+  parse: Omit<ParseOptions, 'resume' | 'batchSize'>;
+  resume?: IngestCheckpoint;
+  /** Called in order, once all rows up to the checkpoint are committed. */
+  onCheckpoint: (checkpoint: IngestCheckpoint) => void;
+  /** Rows per statement: large enough that a round trip is noise, small enough to heartbeat often. */
+  batchSize?: number;
+  /** Connections writing at once. Two keeps both cores of a small machine busy beside the parser. */
+  lanes?: number;
+}
+
+export const INGEST_BATCH_ROWS = 5_000;
+export const INGEST_LANES = 2;
+/** Batches parsed ahead of the oldest one not yet committed (memory stays a few batches). */
+const MAX_BATCHES_IN_FLIGHT = 3;
+
+const DUPLICATE_REASON = 'duplicate address (case-insensitive)';
+
+interface LaneRows { rows: number[]; emails: string[]; normalized: (string | null)[]; reasons: (string | null)[] }
+const emptyLane = (): LaneRows => ({ rows: [], emails: [], normalized: [], reasons: [] });
+
+/** FNV-1a: cheap and even enough to split addresses between lanes. */
+function laneOf(address: string, lanes: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < address.length; i++) h = Math.imul(h ^ address.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % lanes;
+}
+
+function split(rows: CsvRow[], lanes: number): LaneRows[] {
+  const out = Array.from({ length: lanes }, emptyLane);
+  for (const { row, value } of rows) {
+    const check = checkAddress(value);
+    const lane = out[check.ok ? laneOf(check.normalized, lanes) : row % lanes]!;
+    lane.rows.push(row);
+    if (check.ok) {
+      lane.emails.push(value.trim());
+      lane.normalized.push(check.normalized);
+      lane.reasons.push(null);
+    } else {
+      lane.emails.push(value.slice(0, 1000));
+      lane.normalized.push(null);
+      lane.reasons.push(check.reason);
+    }
+  }
+  return out;
+}
+
+/**
+ * One lane's share of a batch in one statement. Valid rows go in as QUEUED in row order; a row the partial
+ * unique index refuses (its address is already queued) or the primary key refuses (written before a
+ * resume) is not returned, and the second insert writes it as DUPLICATE unless its row already exists.
+ * Invalid rows go in with their reason. Every write is `on conflict do nothing`: running it twice is once.
+ */
+async function writeLane(db: Database, mailingId: string, lane: LaneRows): Promise<void> {
+  const sql = db.$client;
+  await sql`
+    with input as (
+      select * from unnest(${lane.rows}::int[], ${lane.emails}::text[], ${lane.normalized}::text[], ${lane.reasons}::text[])
+        as t(row_number, email, normalized_email, reason)
+    ), queued as (
+      insert into mailing_recipients (mailing_id, row_number, email, normalized_email, status)
+      select ${mailingId}, row_number, email, normalized_email, 'QUEUED' from input where reason is null order by row_number
+      on conflict do nothing
+      returning row_number
+    )
+    insert into mailing_recipients (mailing_id, row_number, email, normalized_email, status, reason)
+    select ${mailingId}, i.row_number, i.email, i.normalized_email,
+      (case when i.reason is null then 'DUPLICATE' else 'INVALID' end)::mailing_recipient_status, coalesce(i.reason, ${DUPLICATE_REASON})
+    from input i where not exists (select 1 from queued q where q.row_number = i.row_number)
+    on conflict do nothing`;
+}
+
+interface InFlight { checkpoint: IngestCheckpoint; done: Promise<unknown> }
+
+export async function ingestMailingCsv(db: Database, options: IngestOptions): Promise<void> {
+  const lanes = options.lanes ?? INGEST_LANES;
+  const tails: Promise<unknown>[] = Array.from({ length: lanes }, () => Promise.resolve());
+  const inFlight: InFlight[] = [];
+  const settleOldest = async () => {
+    const oldest = inFlight.shift()!;
+    await oldest.done;
+    options.onCheckpoint(oldest.checkpoint);
+  };
+  try {
+    const batches = parseMailingCsv(options.open, { ...options.parse, batchSize: options.batchSize ?? INGEST_BATCH_ROWS, ...(options.resume ? { resume: options.resume } : {}) });
+    for await (const batch of batches) {
+      const parts = split(batch.rows, lanes).map((lane, i) => {
+        if (lane.rows.length === 0) return tails[i]!;
+        // A lane writes its batches in order; a failed write stops the lane (what follows it is not written).
+        const written = tails[i]!.then(() => writeLane(db, options.mailingId, lane));
+        tails[i] = written;
+        return written;
+      });
+      const done = Promise.all(parts);
+      done.catch(() => undefined); // awaited in order below; this only keeps an early failure from being "unhandled"
+      inFlight.push({ checkpoint: { startByte: batch.endByte, lastRow: batch.rows[batch.rows.length - 1]!.row, layout: batch.layout }, done });
+      while (inFlight.length >= MAX_BATCHES_IN_FLIGHT) await settleOldest();
+    }
+    while (inFlight.length > 0) await settleOldest();
+  } finally {
+    // On a failure, let the writes already sent finish before the attempt ends: its retry starts clean.
+    await Promise.allSettled(tails);
+  }
+}
