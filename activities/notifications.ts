@@ -4,13 +4,13 @@
 // sends twice where the provider honours the key. Each attempt ends inside its own start-to-close: the
 // provider request is aborted at the attempt's budget or when Temporal cancels it (heartbeats carry that).
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, getTableColumns, sql } from 'drizzle-orm';
 import { notificationAttachments, notifications } from '../db/schema/index.js';
 import { openContent, redactContent } from '../lib/notifications/content.js';
 import { notificationMetrics } from '../lib/notifications/metrics.js';
 import { nextRetryDelayMs, type RetrySchedule } from '../lib/notifications/policy.js';
 import { PermanentSendError, TransientSendError, type NotificationProvider, type OutboundMessage } from '../lib/notifications/providers/index.js';
-import { providerIdempotencyKey, transitionStatus } from '../lib/notifications/status.js';
+import { idempotencyKeyFor, resendCount, transitionStatus } from '../lib/notifications/status.js';
 import { findSuppression } from '../lib/notifications/suppressions.js';
 import type { Channel } from '../lib/notifications/start-workflow.js';
 import type { ActivityDeps } from './deps.js';
@@ -38,11 +38,19 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
     async sendNotification(input: SendInput): Promise<SendOutput> {
       const context = Context.current();
       const { info } = context;
-      const [n] = await db.select().from(notifications).where(eq(notifications.id, input.notificationId));
-      if (!n) {
-        // Admission starts the workflow just before it commits: the row may not be visible yet.
-        throw ApplicationFailure.create({ type: 'NotificationNotVisible', message: `notification ${input.notificationId} not found (yet)`, nextRetryDelay: 200 });
+      // One read: the row, whether it has attachments, and how many times it was resent (the provider key).
+      // Qualified: inside the subqueries a bare "id" would be the subquery table's own.
+      const rowId = sql`"notifications"."id"`;
+      const [found] = await db.select({
+        n: getTableColumns(notifications),
+        hasAttachments: sql<boolean>`exists (select 1 from ${notificationAttachments} a where a.notification_id = ${rowId})`,
+        resends: resendCount(rowId),
+      }).from(notifications).where(eq(notifications.id, input.notificationId));
+      if (!found) {
+        // Admission commits before it starts the workflow: a missing row was deleted, not late.
+        throw ApplicationFailure.create({ type: 'NotificationUnsendable', message: `notification ${input.notificationId} does not exist`, nonRetryable: true });
       }
+      const { n } = found;
       const ids = { notificationId: n.id, workflowId: info.workflowExecution?.workflowId, correlationId: n.correlationId, attempt: info.attempt };
       const logger = deps.logger.child(ids);
       const labels = { channel: n.channel, priority: n.priority };
@@ -55,7 +63,7 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
       }
       if (info.attempt === 1) logger.info({ channel: n.channel, priority: n.priority }, 'notification started');
 
-      const attachments = await db.select().from(notificationAttachments)
+      const attachments = !found.hasAttachments ? [] : await db.select().from(notificationAttachments)
         .where(eq(notificationAttachments.notificationId, n.id)).orderBy(asc(notificationAttachments.position));
       const to = n.recipients ?? [n.recipient];
       if (n.channel === 'EMAIL') {
@@ -74,7 +82,7 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
         notificationId: n.id, channel: n.channel, to,
         ...(n.sender ? { from: n.sender } : {}), ...(n.subject ? { subject: n.subject } : {}), text: content.text, ...(content.html ? { html: content.html } : {}),
         attachments: await Promise.all(attachments.map(async (a) => ({ filename: a.filename, contentType: a.contentType, content: await deps.blobs.readAll(a.blobId) }))),
-        idempotencyKey: await providerIdempotencyKey(db, n.id),
+        idempotencyKey: idempotencyKeyFor(n.id, found.resends),
       };
 
       logger.info({ provider: providers[n.channel].name }, 'send attempt');

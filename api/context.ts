@@ -8,6 +8,7 @@ import type { BlobStore } from '../lib/blob-store.js';
 import type { SecretStore } from '../lib/secret-store.js';
 import type { MailIndex } from '../lib/mail-index/types.js';
 import type { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
+import type { NotificationStarts } from '../lib/notifications/starts.js';
 import type { Scope } from './auth/scopes.js';
 
 /** Everything route handlers need, built once by api/server.ts (or a test) and injected. */
@@ -26,6 +27,8 @@ export interface AppDeps {
   mailIndex: MailIndex;
   /** Wakes this process's live-feed streams when their account gets events. */
   events: AccountEventBus;
+  /** Starts admitted notifications' workflows after commit, in the background. */
+  notificationStarts: NotificationStarts;
 }
 
 /** Who is calling: the admin key from ADMIN_API_KEY (every scope), or a stored key with its scopes. */

@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import { SecretStore } from '../lib/secret-store.js';
 import { createMailIndex } from '../lib/mail-index/index.js';
 import { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
+import { NotificationStarts } from '../lib/notifications/starts.js';
 import type { AppDeps } from './context.js';
 
 export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; close: () => Promise<void> } {
@@ -26,10 +27,14 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
     mailIndex: createMailIndex(config, database.db, elasticsearch ? { elasticsearch } : {}),
     events: new AccountEventBus(database.sql),
+    // Admission holds a connection for three round trips and never across a Temporal call.
+    notificationStarts: new NotificationStarts({ db: database.db, temporal, config, logger }),
   };
   return {
     deps,
     async close() {
+      // Starts already committed go out before the connections close (the sweep would catch them later).
+      await deps.notificationStarts.drain();
       await connection.close().catch(() => {});
       await probe.close().catch(() => {});
       await elasticsearch?.close();

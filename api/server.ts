@@ -6,6 +6,7 @@ import { loadConfigOrExit } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
 import { createApp } from './app.js';
 import { buildAppDeps } from './deps.js';
+import { runStartRecovery } from '../lib/notifications/starts.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
@@ -16,6 +17,8 @@ const { deps, close } = buildAppDeps(config, logger);
 // Indices and mappings exist before the first request; /ready reports the index if this fails.
 await deps.mailIndex.ensureReady().catch((error: unknown) => logger.error({ err: error }, 'the mail index is not ready'));
 const app = createApp(deps);
+// Workflows of notifications committed but never started (a process died in between, Temporal refused).
+const startRecovery = runStartRecovery({ ...deps, logger }, config.NOTIFICATION_START_RECOVERY_SECONDS);
 const server = serve({ fetch: app.fetch, port: config.API_PORT, hostname: config.API_HOST }, (info) => {
   logger.info({ url: `http://${config.API_HOST}:${info.port}` }, 'api listening');
 });
@@ -26,7 +29,7 @@ const shutdown = (signal: string) => {
   stopping = true;
   logger.info({ signal }, 'api stopping');
   server.close(() => {
-    close().then(() => process.exit(0), (error: unknown) => {
+    startRecovery.stop().then(close).then(() => process.exit(0), (error: unknown) => {
       logger.error({ err: error }, 'error while closing');
       process.exit(1);
     });

@@ -1,11 +1,11 @@
-// Admission: the one path by which a notification enters the system, for both the template form
-// (POST /v1/notifications) and the direct email form (POST /v1/emails). In one transaction it takes
-// the idempotency and rate-limit locks, answers a duplicate with the notification it already made,
-// consumes the rate limits, stores the notification and starts its workflow; if Temporal refuses the
-// start nothing is committed, so no notification is ever stored without a workflow to deliver it.
+// Admission: the one path by which a notification enters the system, for the template form
+// (POST /v1/notifications), the direct email form (POST /v1/emails) and schedule firings. In one short
+// transaction it takes the idempotency and rate-limit locks, answers a duplicate with the notification it
+// already made, consumes the rate limits and stores the notification with an outbox row; the workflow is
+// started after commit (starts.ts), and the outbox row makes sure it is, even if this process dies first.
 import { createHash } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { notificationAttachments, notifications, notificationStatusHistory } from '../../db/schema/index.js';
 import type { Config } from '../config.js';
@@ -13,8 +13,9 @@ import type { Encryptor } from '../crypto.js';
 import { sealContent } from './content.js';
 import { newId } from '../ids.js';
 import { deadlineMs, retryScheduleFor } from './policy.js';
-import { consumeRateLimits, lockKeys, type RateLimit } from './rate-limit.js';
-import { channelActivityQueue, notificationWorkflowId, startNotificationWorkflow, type Channel, type Priority } from './start-workflow.js';
+import { checkRateLimits, lockKeysStatement, rateLimitStatement, type RateLimit, type RateLimitCount } from './rate-limit.js';
+import { startableNotification, NotificationStarts } from './starts.js';
+import { channelActivityQueue, notificationWorkflowId, startNotificationWorkflow, type Channel, type Priority, type StartableNotification } from './start-workflow.js';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 
@@ -89,60 +90,107 @@ export function rateLimitsFor(config: Config, request: Pick<AdmissionRequest, 'u
   return limits;
 }
 
-export interface AdmissionDeps { db: Database; temporal: Client; config: Config; encryptor: Encryptor }
+export interface AdmissionDeps {
+  db: Database; temporal: Client; config: Config; encryptor: Encryptor;
+  /** Starts workflows after commit (the API's, in the background); without it the start is awaited here. */
+  notificationStarts?: NotificationStarts;
+}
 
-export async function admitNotification({ db, temporal, config, encryptor }: AdmissionDeps, request: AdmissionRequest): Promise<AdmissionResult> {
+interface ExistingRequest extends Record<string, unknown> { id: string; request_hash: string | null; created_ms: number; start: unknown }
+
+/**
+ * Admission in one transaction of three round trips (begin, one pipelined batch, commit) that never waits
+ * on Temporal: the batch locks the idempotency and rate-limit keys (one statement), then, each statement
+ * seeing everything committed before the locks, reads an earlier request with the same key, checks and
+ * consumes the limits (unless it is a duplicate), and inserts the notification with its history and outbox
+ * rows. A refused limit throws and rolls the insert back. The workflow starts after commit.
+ */
+export async function admitNotification(deps: AdmissionDeps, request: AdmissionRequest): Promise<AdmissionResult> {
+  const { db, config, encryptor } = deps;
   const scopedKey = request.idempotencyKey ? `${request.scope}:${request.idempotencyKey}` : null;
   const requestHash = request.idempotencyKey ? fingerprintHash(request.fingerprint) : null;
   const limits = rateLimitsFor(config, request);
+  const lockedKeys = [...new Set([...(scopedKey ? [`idempotency:${scopedKey}`] : []), ...limits.map((l) => l.key)])].sort();
+  const acceptedAt = new Date();
 
-  return db.transaction(async (tx) => {
-    await lockKeys(tx, [...(scopedKey ? [`idempotency:${scopedKey}`] : []), ...limits.map((l) => l.key)]);
-
-    let id = newId('ntf');
-    if (scopedKey) {
-      const [existing] = await tx.select().from(notifications).where(eq(notifications.idempotencyKey, scopedKey));
-      const ttlMs = config.IDEMPOTENCY_TTL_HOURS * 3_600_000;
-      if (existing && Date.now() - existing.createdAt.getTime() < ttlMs) {
-        if (existing.requestHash !== requestHash) throw new IdempotencyConflictError(existing.id);
-        return { notification: existing, created: false };
-      }
-      if (existing) {
-        // The key expired: free it, and derive the new id from the old one so retries still collapse.
-        await tx.update(notifications).set({ idempotencyKey: null }).where(eq(notifications.id, existing.id));
-      }
-      id = idFromIdempotencyKey(request.scope, request.idempotencyKey!, existing?.id ?? '');
-    }
-
-    await consumeRateLimits(tx, limits);
-
-    const acceptedAt = new Date();
-    const [row] = await tx.insert(notifications).values({
-      id, owner: request.scope, idempotencyKey: scopedKey, requestHash,
-      userId: request.userId, channel: request.channel, priority: request.priority,
-      templateId: request.templateId ?? null, templateVersion: request.templateVersion ?? null,
-      sender: request.sender ?? null, recipient: request.recipients.join(', '), recipients: request.recipients,
-      // Content and parameters only sealed: `body` stays empty, `template_params` null.
-      subject: request.subject ?? null, body: '', bodyHtml: null,
-      contentSealed: sealContent(encryptor, id, { text: request.text, html: request.html ?? null, params: request.templateParams ?? null }),
-      correlationId: request.correlationId ?? null,
-      workflowId: notificationWorkflowId(id),
-      deadlineAt: new Date(acceptedAt.getTime() + deadlineMs[request.priority]),
-      createdAt: acceptedAt,
-    }).returning();
-    await tx.insert(notificationStatusHistory).values({ notificationId: id, fromStatus: null, toStatus: 'PENDING', reason: 'accepted', at: acceptedAt });
-    if (request.attachments?.length) {
-      await tx.insert(notificationAttachments).values(request.attachments.map((a, position) => ({ notificationId: id, position, ...a })));
-    }
-
-    await startNotificationWorkflow(temporal, config, {
-      notificationId: id, channel: request.channel, priority: request.priority, acceptedAt: acceptedAt.getTime(),
-      sendTaskQueue: channelActivityQueue(config, request.channel, request.priority),
-      retry: retryScheduleFor(config, request.priority),
-      userId: request.userId, correlationId: request.correlationId ?? null, scheduleId: request.scheduleId ?? null,
-    });
-    return { notification: row!, created: true };
+  const rowFor = (id: string): NotificationRow => ({
+    id, owner: request.scope, idempotencyKey: scopedKey, requestHash,
+    userId: request.userId, channel: request.channel, priority: request.priority,
+    templateId: request.templateId ?? null, templateVersion: request.templateVersion ?? null, templateParams: null,
+    sender: request.sender ?? null, recipient: request.recipients.join(', '), recipients: request.recipients,
+    // Content and parameters only sealed: `body` stays empty, `template_params` null.
+    subject: request.subject ?? null, body: '', bodyHtml: null,
+    contentSealed: sealContent(encryptor, id, { text: request.text, html: request.html ?? null, params: request.templateParams ?? null }),
+    correlationId: request.correlationId ?? null,
+    status: 'PENDING', deliveryAttempts: 0, lastAttemptedAt: null, errorMessage: null, provider: null, providerMessageId: null,
+    workflowId: notificationWorkflowId(id),
+    deadlineAt: new Date(acceptedAt.getTime() + deadlineMs[request.priority]), late: false,
+    createdAt: acceptedAt, sentAt: null, deliveredAt: null, openedAt: null, failedAt: null, deadLetteredAt: null,
   });
+  const startFor = (id: string): StartableNotification => ({
+    notificationId: id, channel: request.channel, priority: request.priority, acceptedAt: acceptedAt.getTime(),
+    sendTaskQueue: channelActivityQueue(config, request.channel, request.priority),
+    retry: retryScheduleFor(config, request.priority),
+    userId: request.userId, correlationId: request.correlationId ?? null, scheduleId: request.scheduleId ?? null,
+  });
+
+  const outcome = await db.transaction(async (tx): Promise<AdmissionResult & { start: StartableNotification | null }> => {
+    const insert = (row: NotificationRow, start: StartableNotification) => tx.execute<{ id: string }>(sql`
+      with ins as ${tx.insert(notifications).values(row).onConflictDoNothing().returning({ id: notifications.id })},
+      history as (
+        insert into notification_status_history (notification_id, from_status, to_status, reason, at)
+        select id, null, 'PENDING', 'accepted', ${acceptedAt.toISOString()}::timestamptz from ins
+      ),
+      outbox as (insert into notification_starts (notification_id, start) select id, ${JSON.stringify(start)}::jsonb from ins)
+      select id from ins`);
+    const consume = (unless?: SQL) => limits.length > 0 ? tx.execute<RateLimitCount>(rateLimitStatement(limits, unless)) : Promise.resolve([]);
+    const duplicate = scopedKey ? sql`exists (select 1 from notifications where idempotency_key = ${scopedKey})` : undefined;
+
+    let row = rowFor(scopedKey ? idFromIdempotencyKey(request.scope, request.idempotencyKey!) : newId('ntf'));
+    let start = startFor(row.id);
+    const [, earlier, counts, inserted] = await Promise.all([
+      tx.execute(lockKeysStatement(lockedKeys)),
+      scopedKey ? tx.execute<ExistingRequest>(sql`
+        select n.id, n.request_hash, (extract(epoch from n.created_at) * 1000)::float8 as created_ms,
+               (select s.start from notification_starts s where s.notification_id = n.id) as start
+          from notifications n where n.idempotency_key = ${scopedKey}`) : Promise.resolve([]),
+      consume(duplicate),
+      // On conflict (a duplicate, or an expired key still on its row) nothing is inserted.
+      insert(row, start),
+    ]);
+
+    let created = inserted.length > 0;
+    const existing = earlier[0];
+    if (existing && Date.now() - existing.created_ms < config.IDEMPOTENCY_TTL_HOURS * 3_600_000) {
+      if (existing.request_hash !== requestHash) throw new IdempotencyConflictError(existing.id);
+      const [stored] = await tx.select().from(notifications).where(eq(notifications.id, existing.id));
+      // Its start never confirmed (a crash, Temporal down): this repeat starts it too.
+      const unstarted = startableNotification.safeParse(existing.start);
+      return { notification: stored!, created: false, start: unstarted.success ? unstarted.data : null };
+    }
+    if (existing) {
+      // The key expired: free it, and derive the new id from the old one so retries still collapse.
+      await tx.update(notifications).set({ idempotencyKey: null }).where(eq(notifications.id, existing.id));
+      row = rowFor(idFromIdempotencyKey(request.scope, request.idempotencyKey!, existing.id));
+      start = startFor(row.id);
+      const [again, reinserted] = await Promise.all([consume(), insert(row, start)]);
+      checkRateLimits(limits, again);
+      created = reinserted.length > 0;
+    } else {
+      checkRateLimits(limits, counts);
+    }
+    if (!created) throw new Error(`notification ${row.id} was not stored (its id or key is taken)`);
+    if (request.attachments?.length) {
+      await tx.insert(notificationAttachments).values(request.attachments.map((a, position) => ({ notificationId: row.id, position, ...a })));
+    }
+    return { notification: row, created: true, start };
+  });
+
+  if (outcome.start) {
+    if (deps.notificationStarts) await deps.notificationStarts.afterCommit(outcome.start);
+    else await new NotificationStarts(deps, { background: false }).afterCommit(outcome.start);
+  }
+  return { notification: outcome.notification, created: outcome.created };
 }
 
 /**

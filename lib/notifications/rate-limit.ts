@@ -27,47 +27,83 @@ export const LONGEST_WINDOW_SECONDS = 86_400 * 7;
 /** Hits of unused keys removed per admission: more than one admission inserts, so the sweep keeps up. */
 const SWEEP_BATCH = 50;
 
-/** Locks the keys in a fixed order (no deadlocks between requests sharing keys). */
+/**
+ * Locks the keys in a fixed order (no deadlocks between requests sharing keys), all in one statement: the
+ * function scan yields the sorted keys in order, and each lock is taken as its row is produced.
+ */
 export async function lockKeys(tx: Tx, keys: string[]): Promise<void> {
-  for (const key of [...new Set(keys)].sort()) {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`);
-  }
+  const sorted = [...new Set(keys)].sort();
+  if (sorted.length === 0) return;
+  await tx.execute(lockKeysStatement(sorted));
+}
+
+/** The statement lockKeys runs, for callers that pipeline it with the statements that follow. */
+export function lockKeysStatement(sortedKeys: string[]): SQL {
+  return sql`select count(pg_advisory_xact_lock(hashtextextended(k, 0)))::int as locked
+    from unnest(array[${sql.join(sortedKeys.map((k) => sql`${k}`), sql`, `)}]::text[]) as t(k)`;
 }
 
 /**
  * Checks every limit and, only if all pass, records one hit on each. Must run inside a transaction that
  * already holds the keys' locks (lockKeys), so the check and the insert are one step for other processes.
+ * One statement, one round trip.
  */
 export async function consumeRateLimits(tx: Tx, limits: RateLimit[]): Promise<void> {
+  if (limits.length === 0) return;
+  checkRateLimits(limits, await tx.execute<RateLimitCount>(rateLimitStatement(limits)));
+}
+
+export interface RateLimitCount extends Record<string, unknown> { key: string; count: number; wait: number | null }
+
+/**
+ * The statement consumeRateLimits runs: forgets each key's hits that left its window (keeping the log as
+ * small as the limits), counts the rest, and records one hit per key only if every limit passes and
+ * `unless` (e.g. "this request is a duplicate") is false; sweeps a few hits of keys nobody uses any more.
+ * All of it sees one snapshot, so the count filters by the window itself instead of relying on the delete.
+ * `wait`: seconds until the hit that must leave the window before one more fits. A hit is stamped with its
+ * transaction's start, which can be later than this transaction's (it waited on the lock): measured
+ * against the clock.
+ */
+export function rateLimitStatement(limits: RateLimit[], unless: SQL = sql`false`): SQL {
+  const olderThan = Math.max(LONGEST_WINDOW_SECONDS, ...limits.map((l) => l.windowSeconds));
+  const values = sql.join(limits.map((l) => sql`(${l.key}::text, ${l.limit}::int, ${l.windowSeconds}::int)`), sql`, `);
+  return sql`
+    with limits (key, lim, win) as (values ${values}),
+    pruned as (
+      delete from rate_limit_hits h using limits l where h.key = l.key and h.at <= now() - make_interval(secs => l.win)
+    ),
+    counts as (
+      select l.key, l.lim,
+             (select count(*) from rate_limit_hits h where h.key = l.key and h.at > now() - make_interval(secs => l.win))::int as count,
+             (select extract(epoch from (h.at + make_interval(secs => l.win) - clock_timestamp()))::float8
+                from rate_limit_hits h where h.key = l.key and h.at > now() - make_interval(secs => l.win)
+               order by h.at desc offset l.lim - 1 limit 1) as wait
+        from limits l
+    ),
+    hits as (
+      insert into rate_limit_hits (key)
+      select key from limits where (select bool_and(count < lim) from counts) and not (${unless})
+    ),
+    swept as (${sweepUnusedKeys(olderThan)} and key not in (select key from limits))
+    select key, count, wait from counts`;
+}
+
+/** Throws for the first limit (in the given order) that the counts show exceeded. */
+export function checkRateLimits(limits: RateLimit[], counts: RateLimitCount[]): void {
   for (const limit of limits) {
-    // Forget hits that left the window: keeps the log as small as the limits.
-    await tx.execute(sql`delete from rate_limit_hits where key = ${limit.key} and at <= now() - make_interval(secs => ${limit.windowSeconds})`);
-    const [row] = await tx.execute<{ count: number; oldest: string | null }>(sql`
-      select count(*)::int as count,
-             (select extract(epoch from (at + make_interval(secs => ${limit.windowSeconds}) - clock_timestamp()))::float8
-                from rate_limit_hits where key = ${limit.key}
-                order by at desc offset ${limit.limit - 1} limit 1)::text as oldest
-        from rate_limit_hits where key = ${limit.key}`);
+    const row = counts.find((c) => c.key === limit.key);
     if ((row?.count ?? 0) >= limit.limit) {
-      // The hit that must leave the window before one more fits. A hit is stamped with its transaction's
-      // start, which can be later than this transaction's (it waited on the lock): measure against the
-      // clock, and never ask for more than a window.
-      const wait = Math.ceil(Number(row?.oldest ?? limit.windowSeconds));
+      // Never ask for more than a window.
+      const wait = Math.ceil(Number(row?.wait ?? limit.windowSeconds));
       throw new RateLimitExceededError(limit, Math.min(limit.windowSeconds, Math.max(1, wait)));
     }
   }
-  if (limits.length === 0) return;
-  // One round trip: the hits, and the sweep of keys nobody uses any more.
-  const olderThan = Math.max(LONGEST_WINDOW_SECONDS, ...limits.map((l) => l.windowSeconds));
-  await tx.execute(sql`
-    with swept as (${sweepUnusedKeys(olderThan)})
-    insert into rate_limit_hits (key) values ${sql.join(limits.map((l) => sql`(${l.key})`), sql`, `)}`);
 }
 
 /**
  * The per-key delete above bounds each key to its limit, but a key nobody uses again keeps its last hits:
- * remove a few hits older than every window. Runs after this transaction's own deletes and skips rows
- * another admission holds, so it never waits on (or deadlocks with) a request for a different key.
+ * remove a few hits older than every window (never the keys this statement counts). Skips rows another
+ * admission holds, so it never waits on (or deadlocks with) a request for a different key.
  */
 function sweepUnusedKeys(olderThanSeconds: number): SQL {
   return sql`

@@ -1,7 +1,7 @@
 // Notification status moves only forward. One SQL statement checks the allowed predecessor states,
 // updates the row and writes the history row, so concurrent writers (workflow activities, webhooks
 // arriving out of order) can never move a status backwards: a late "delivered" never overwrites "opened".
-import { sql } from 'drizzle-orm';
+import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 
 export const notificationStatuses = ['PENDING', 'RETRYING', 'SENT', 'DELIVERED', 'OPENED', 'FAILED', 'DEAD_LETTERED'] as const;
@@ -81,10 +81,12 @@ export async function recordEventTime(db: Database, id: string, event: 'DELIVERE
  * changes with each retry of a FAILED notification: the provider refused it or reported it failed after
  * accepting it, so the owner's retry must reach the provider as a new message, not as a duplicate.
  */
-export async function providerIdempotencyKey(db: Database, id: string): Promise<string> {
-  const [row] = await db.execute<{ resends: number }>(sql`
-    select count(*)::int as resends from notification_status_history
-     where notification_id = ${id} and from_status = 'FAILED' and to_status = 'PENDING'`);
-  const resends = row?.resends ?? 0;
+export function idempotencyKeyFor(id: string, resends: number): string {
   return resends === 0 ? `mailflow-${id}` : `mailflow-${id}-resend-${resends}`;
+}
+
+/** How many times a notification went from FAILED back to PENDING: a subquery, so the send reads it with the row. */
+export function resendCount(id: SQLWrapper): SQL<number> {
+  return sql<number>`(select count(*)::int from notification_status_history h
+     where h.notification_id = ${id} and h.from_status = 'FAILED' and h.to_status = 'PENDING')`;
 }

@@ -58,8 +58,11 @@ describe('POST /v1/notifications', () => {
     expect(got).toMatchObject({ id: body.id, status: 'PENDING', priority: 'critical', type: 'SMS', correlationId: 'order-A1', attempts: 0, recipient: '+15550100' });
     expect(Date.parse(got.deadlineAt as string) - Date.parse(got.createdAt as string)).toBe(15_000);
     expect(got.history).toEqual([expect.objectContaining({ from: null, to: 'PENDING', reason: 'accepted' })]);
-    const started = await api.deps.temporal.workflow.getHandle(body.workflowId).describe();
-    expect(started.searchAttributes).toMatchObject({ NotificationChannel: ['SMS'], NotificationPriority: ['critical'], CorrelationId: ['order-A1'] });
+    // The workflow starts just after the answer (admission commits first, then starts it).
+    const handle = api.deps.temporal.workflow.getHandle(body.workflowId);
+    let started = await handle.describe().catch(() => undefined);
+    for (let i = 0; !started && i < 50; i++) started = await sleep(100).then(() => handle.describe().catch(() => undefined));
+    expect(started?.searchAttributes).toMatchObject({ NotificationChannel: ['SMS'], NotificationPriority: ['critical'], CorrelationId: ['order-A1'] });
   });
 
   it('refuses bad input with a problem naming the field', async () => {

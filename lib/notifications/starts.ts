@@ -1,0 +1,166 @@
+// Starting notification workflows after admission commits. Admission stores the notification and a
+// notification_starts row (the outbox) in one statement and commits; only then is the workflow started, so
+// the workflow always finds its row, and no database connection waits on Temporal. The outbox row goes once
+// Temporal has the run. A process that dies between commit and start, or a start Temporal refuses, leaves
+// the row: the recovery sweep starts it again. The workflow id is the notification's and the start joins a
+// running run (and never restarts a completed one), so a start repeated by the sweep, by a duplicate request
+// or by two API processes is still one run, and the send activity's status check keeps it one message.
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Database } from '../../db/client.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { startNotificationWorkflow, type Priority, type StartableNotification } from './start-workflow.js';
+
+/** The outbox row's `start` column, checked when the sweep reads it back. */
+export const startableNotification: z.ZodType<StartableNotification> = z.object({
+  notificationId: z.string(), channel: z.enum(['EMAIL', 'SMS', 'PUSH']), priority: z.enum(['critical', 'medium', 'low']),
+  acceptedAt: z.number(), sendTaskQueue: z.string(),
+  retry: z.object({ maximumAttempts: z.number(), initialIntervalMs: z.number(), maximumIntervalMs: z.number(), backoffCoefficient: z.number() }),
+  userId: z.string().nullable(), correlationId: z.string().nullable(), scheduleId: z.string().nullable().optional(),
+});
+
+export interface StartsDeps { db: Database; temporal: Client; config: Pick<Config, 'TASK_QUEUE_PREFIX'>; logger?: Logger }
+
+export interface StartsOptions {
+  /** true (the API): start in the background and answer at once; false: the caller awaits the start. */
+  background?: boolean;
+  /** Starts in flight at once per process; more wait in memory (and the sweep covers a crash). */
+  concurrency?: number;
+  /** How long confirmed starts gather before one statement deletes their outbox rows. */
+  flushMs?: number;
+}
+
+/** Starts one workflow; true when Temporal has the run (a run that already exists counts). */
+async function startOnce(deps: StartsDeps, n: StartableNotification): Promise<boolean> {
+  try {
+    await startNotificationWorkflow(deps.temporal, deps.config, n);
+    return true;
+  } catch (error) {
+    // The reuse policy refuses a second run after a completed one: the notification had its run.
+    if (error instanceof WorkflowExecutionAlreadyStartedError) return true;
+    deps.logger?.warn({ notificationId: n.notificationId, err: error }, 'workflow start failed; the recovery sweep will start it');
+    return false;
+  }
+}
+
+async function forgetStarts(db: Database, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.execute(sql`delete from notification_starts where notification_id = any(${toTextArray(ids)}::text[])`);
+}
+
+/** A text[] literal as one parameter (drizzle expands a JS array into a list of parameters). */
+function toTextArray(values: string[]): string {
+  return `{${values.map((v) => `"${v.replace(/(["\\])/g, '\\$1')}"`).join(',')}}`;
+}
+
+export class NotificationStarts {
+  private readonly background: boolean;
+  private readonly concurrency: number;
+  private readonly flushMs: number;
+  /** Per priority, so a burst of MEDIUM starts never queues a CRITICAL one behind it. */
+  private readonly waiting: Record<Priority, StartableNotification[]> = { critical: [], medium: [], low: [] };
+  private inFlight = 0;
+  private confirmed: string[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private idle: (() => void)[] = [];
+
+  constructor(private readonly deps: StartsDeps, options: StartsOptions = {}) {
+    this.background = options.background ?? true;
+    this.concurrency = options.concurrency ?? 32;
+    this.flushMs = options.flushMs ?? 50;
+  }
+
+  /** Called once admission has committed the notification and its outbox row. */
+  async afterCommit(n: StartableNotification): Promise<void> {
+    if (this.background) {
+      this.waiting[n.priority].push(n);
+      this.pump();
+      return;
+    }
+    if (await startOnce(this.deps, n)) await forgetStarts(this.deps.db, [n.notificationId]).catch(() => undefined);
+  }
+
+  /** Waits for every start in flight and deletes the outbox rows of those Temporal confirmed. */
+  async drain(): Promise<void> {
+    while (this.queued() > 0 || this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    await this.flush();
+  }
+
+  private queued(): number {
+    return this.waiting.critical.length + this.waiting.medium.length + this.waiting.low.length;
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.concurrency && this.queued() > 0) {
+      const n = (this.waiting.critical.shift() ?? this.waiting.medium.shift() ?? this.waiting.low.shift())!;
+      this.inFlight++;
+      void startOnce(this.deps, n).then((ok) => {
+        if (ok) this.confirm(n.notificationId);
+      }).finally(() => {
+        this.inFlight--;
+        this.pump();
+        if (this.inFlight === 0 && this.queued() === 0) for (const resolve of this.idle.splice(0)) resolve();
+      });
+    }
+  }
+
+  private confirm(id: string): void {
+    this.confirmed.push(id);
+    this.flushTimer ??= setTimeout(() => { void this.flush(); }, this.flushMs);
+  }
+
+  private flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const ids = this.confirmed.splice(0);
+    // One delete at a time: a failed one only leaves rows for the sweep, whose starts join the runs.
+    this.flushing = this.flushing.then(() => forgetStarts(this.deps.db, ids)).catch((error: unknown) => {
+      this.deps.logger?.warn({ err: error, count: ids.length }, 'could not clear confirmed workflow starts; the sweep will');
+    });
+    return this.flushing;
+  }
+}
+
+/**
+ * Starts the workflows of notifications committed at least `olderThanSeconds` ago whose start was never
+ * confirmed, oldest first, at most `limit`; answers how many Temporal now has. Rows are locked (skip locked),
+ * so sweeps in several processes share the work instead of repeating it.
+ */
+export async function recoverUnstartedNotifications(deps: StartsDeps, options: { olderThanSeconds: number; limit?: number }): Promise<number> {
+  return deps.db.transaction(async (tx) => {
+    const rows = await tx.execute<{ notification_id: string; start: unknown }>(sql`
+      select notification_id, start from notification_starts
+       where created_at <= now() - make_interval(secs => ${options.olderThanSeconds})
+         -- A deployment starts only its own (TASK_QUEUE_PREFIX isolates deployments sharing a namespace).
+         and starts_with(start->>'sendTaskQueue', ${deps.config.TASK_QUEUE_PREFIX})
+       order by created_at limit ${options.limit ?? 200} for update skip locked`);
+    const started: string[] = [];
+    await Promise.all(rows.map(async (row) => {
+      const parsed = startableNotification.safeParse(row.start);
+      if (!parsed.success) {
+        deps.logger?.error({ notificationId: row.notification_id }, 'unreadable workflow start in the outbox; left for an operator');
+        return;
+      }
+      if (await startOnce(deps, parsed.data)) started.push(row.notification_id);
+    }));
+    if (started.length > 0) {
+      await tx.execute(sql`delete from notification_starts where notification_id = any(${toTextArray(started)}::text[])`);
+      deps.logger?.warn({ count: started.length, notificationIds: started.slice(0, 20) }, 'started workflows whose start had not been confirmed');
+    }
+    return started.length;
+  });
+}
+
+/** Runs the recovery sweep every `intervalSeconds` (for rows at least that old) until stopped. */
+export function runStartRecovery(deps: StartsDeps, intervalSeconds: number): { stop: () => Promise<void> } {
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = running.then(() => recoverUnstartedNotifications(deps, { olderThanSeconds: intervalSeconds }))
+      .catch((error: unknown) => deps.logger?.warn({ err: error }, 'workflow start recovery failed; next round retries'));
+  }, intervalSeconds * 1000);
+  timer.unref();
+  return { async stop() { clearInterval(timer); await running; } };
+}
