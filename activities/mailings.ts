@@ -8,9 +8,24 @@ import { mailingRecipients, mailings } from '../db/schema/index.js';
 import { MailingFileError } from '../lib/mailings/csv.js';
 import { ingestMailingCsv, type IngestCheckpoint } from '../lib/mailings/ingest.js';
 import { recipientToken } from '../lib/mailings/send-token.js';
-import { ProviderRateLimitedError, ProviderUnavailableError, RecipientRefusedError, type MailingProvider } from '../lib/mailings/provider.js';
+import { mailingMetrics } from '../lib/mailings/metrics.js';
+import { ProviderRateLimitedError, ProviderUnavailableError, RecipientRefusedError, type MailingProvider, type Pace } from '../lib/mailings/provider.js';
+import { sleepUntil, type GcraPacer, type Slot } from '../lib/pacing/gcra.js';
 import { recipientCounts } from '../lib/mailings/counts.js';
 import type { ActivityDeps } from './deps.js';
+
+/** How long before its slot a send marks its row SENDING and reads the token, so the request leaves on time. */
+const PREPARE_MS = 100;
+/** How often a send held by a paused mailing looks whether it was resumed (the workflow withdraws it meanwhile). */
+const HOLD_POLL_MS = 500;
+
+/** A send withdrawn (a pause, a cancel, the attempt's end) while it waited for its slot: nothing was sent. */
+class SendWithdrawnError extends Error {
+  constructor(readonly why: unknown) {
+    super(`withdrawn before its request left: ${why instanceof Error ? why.message : String(why)}`);
+    this.name = 'SendWithdrawnError';
+  }
+}
 
 export const MAILING_SUBJECT = 'Complete your registration';
 export const mailingBody = (token: string) => `Thank you for signing up. Please verify your token ${token} to continue.`;
@@ -47,8 +62,59 @@ function attemptSignal(): { signal: AbortSignal; stop: () => void } {
   };
 }
 
-export function createMailingActivities(deps: ActivityDeps, provider: () => MailingProvider) {
+/**
+ * `pacer`: the fleet-wide pacer of the provider's limit; every request the provider counts waits for a slot
+ * from it (without one, sends go out as fast as they come).
+ */
+export function createMailingActivities(deps: ActivityDeps, provider: () => MailingProvider, pacer?: GcraPacer) {
   const { db, logger } = deps;
+
+  /** A slot from the pacer; the wait it imposes is recorded. */
+  const acquireSlot = async (signal: AbortSignal): Promise<Slot> => {
+    const asked = Date.now();
+    const slot = await pacer!.acquire(signal);
+    mailingMetrics.pacingWait.observe({ provider: provider().name }, Math.max(0, slot.at - asked) / 1000);
+    return slot;
+  };
+
+  /**
+   * Reserves the send's slot, then, just before it, marks the row SENDING, but only while its mailing is
+   * sending: a send of a paused mailing gives its slot back and holds (the workflow withdraws it, or a
+   * resume lets it go on with a new slot). The wait for a slot leaves the attempt time for its requests.
+   */
+  const reserveAndMarkSending = async (input: { mailingId: string; row: number }, waiting: AbortSignal, startToCloseMs: number): Promise<{ status: 'READY'; slot?: Slot } | { status: 'SKIPPED' }> => {
+    const acquiring = AbortSignal.any([waiting, AbortSignal.timeout(Math.max(1_000, startToCloseMs - 2_000 - 4 * deps.config.SEED004_TIMEOUT_MS))]);
+    const row = and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row));
+    for (;;) {
+      const slot = pacer ? await acquireSlot(acquiring) : undefined;
+      let marked = false;
+      try {
+        if (slot) await sleepUntil(slot.at - PREPARE_MS, waiting);
+        marked = (await db.update(mailingRecipients).set({ status: 'SENDING', sendingAt: new Date(), attempts: sql`${mailingRecipients.attempts} + 1` })
+          .where(and(row, sql`exists (select 1 from ${mailings} where ${mailings.id} = ${input.mailingId} and ${mailings.status} = 'SENDING')`))
+          .returning({ row: mailingRecipients.rowNumber })).length > 0;
+      } finally {
+        if (slot && !marked) await pacer!.release(slot).catch(() => false);
+      }
+      if (marked) return { status: 'READY', ...(slot ? { slot } : {}) };
+      for (;;) {
+        await sleepUntil(Date.now() + HOLD_POLL_MS, waiting);
+        const [m] = await db.select({ status: mailings.status }).from(mailings).where(eq(mailings.id, input.mailingId));
+        if (!m || m.status === 'COMPLETED' || m.status === 'FAILED' || m.status === 'CANCELLED') return { status: 'SKIPPED' };
+        if (m.status === 'SENDING') break;
+      }
+    }
+  };
+
+  /** What an attempt that stopped before its request left ends with: cancelled when the workflow withdrew it. */
+  const withdrawal = (error: unknown): unknown => {
+    const { cancellationSignal } = Context.current();
+    if (cancellationSignal.aborted) return cancellationSignal.reason;
+    if (error instanceof DOMException && error.name === 'TimeoutError') {
+      return ApplicationFailure.create({ type: 'PacingWait', message: 'no slot within this attempt; trying again', nextRetryDelay: '1 second' });
+    }
+    return error;
+  };
 
   return {
     async parseMailing(input: { mailingId: string }): Promise<{ totalRows: number; validRows: number; invalidRows: number; duplicateRows: number }> {
@@ -110,12 +176,36 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
         // the window is one request long and the choice is logged.
         log.warn('previous attempt ended with an unknown outcome; sending again');
       }
-      await db.update(mailingRecipients).set({ status: 'SENDING', sendingAt: new Date(), attempts: sql`${mailingRecipients.attempts} + 1` })
-        .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
-      const token = await recipientToken(db, deps.encryptor, { mailingId: input.mailingId, row: input.row, sealed: r.tokenSealed });
       const attempt = attemptSignal();
+      // Waiting for a slot ends at any cancellation too: a pause or cancel withdraws a send that has not left.
+      const waiting = AbortSignal.any([attempt.signal, Context.current().cancellationSignal]);
+      const held = await reserveAndMarkSending(input, waiting, info.startToCloseTimeoutMs).catch((error: unknown) => {
+        attempt.stop();
+        throw withdrawal(error);
+      });
+      if (held.status === 'SKIPPED') {
+        attempt.stop();
+        return { status: 'SKIPPED' };
+      }
+      let slot = held.slot;
+      // Each request the provider counts takes a slot: the first was reserved above, any further one (a token
+      // renewal, a resend after a 401) is reserved when it is needed. One that missed its slot takes another.
+      const pace: Pace | undefined = pacer && (async () => {
+        for (;;) {
+          const mine = slot ?? await acquireSlot(waiting).catch((error: unknown) => { throw new SendWithdrawnError(error); });
+          slot = undefined;
+          try {
+            if (await pacer.wait(mine, waiting)) return;
+          } catch (error) {
+            await pacer.release(mine).catch(() => false);
+            throw new SendWithdrawnError(error);
+          }
+          mailingMetrics.missedSlots.inc({ provider: provider().name });
+        }
+      });
+      const token = await recipientToken(db, deps.encryptor, { mailingId: input.mailingId, row: input.row, sealed: r.tokenSealed });
       try {
-        const { messageId } = await provider().send({ to: r.email, subject: MAILING_SUBJECT, body: mailingBody(token) }, attempt.signal);
+        const { messageId } = await provider().send({ to: r.email, subject: MAILING_SUBJECT, body: mailingBody(token) }, attempt.signal, pace);
         await db.update(mailingRecipients).set({ status: 'SENT', providerMessageId: messageId, sentAt: new Date(), lastError: null })
           .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
         log.info({ messageId }, 'recipient sent');
@@ -130,9 +220,16 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
         }
         // Not sent this time for sure: back to QUEUED so the next attempt is a plain send, unless an earlier
         // attempt's outcome is still unknown (the row was SENDING before this one): that stays true.
+        if (error instanceof SendWithdrawnError) {
+          if (r.status !== 'SENDING') await db.update(mailingRecipients).set({ status: 'QUEUED' }).where(where);
+          throw withdrawal(error.why);
+        }
         const notSent = error instanceof ProviderRateLimitedError || (error instanceof ProviderUnavailableError && error.outcome === 'not-sent');
         await db.update(mailingRecipients).set({ lastError: message, ...(notSent && r.status !== 'SENDING' ? { status: 'QUEUED' as const } : {}) }).where(where);
         if (error instanceof ProviderRateLimitedError) {
+          // The pacer let this one through, so the provider counts differently: the whole fleet waits it out.
+          mailingMetrics.providerThrottled.inc({ provider: provider().name });
+          await pacer?.backOff(error.retryAfterMs);
           log.info({ retryAfterMs: error.retryAfterMs }, 'provider rate limit; waiting for Retry-After');
           throw ApplicationFailure.create({ type: 'ProviderRateLimited', message, nextRetryDelay: error.retryAfterMs });
         }

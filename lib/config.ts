@@ -45,8 +45,6 @@ export const configSchema = z.object({
   RATE_LIMIT_USER_COUNT: z.coerce.number().int().min(1).default(5),
   RATE_LIMIT_USER_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(1).default(24),
-  // A notification whose workflow start is unconfirmed this long is started by the API's recovery sweep.
-  NOTIFICATION_START_RECOVERY_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   NOTIFICATION_MAX_ATTEMPTS_CRITICAL: z.coerce.number().int().min(1).default(8),
   NOTIFICATION_MAX_ATTEMPTS_MEDIUM: z.coerce.number().int().min(1).default(10),
   NOTIFICATION_MAX_ATTEMPTS_LOW: z.coerce.number().int().min(1).default(12),
@@ -86,8 +84,14 @@ export const configSchema = z.object({
   SEED004_API_URL: optionalUrl,
   SEED004_USERNAME: z.string().min(1).optional(),
   SEED004_PASSWORD: z.string().min(1).optional(),
-  /** The provider's limit, enforced once for the fleet on the send queue (the seed API: 1 per 10 s). */
+  /** The provider's limit, paced once for the fleet (lib/pacing/gcra.ts; the seed API: 1 per 10 s). */
   SEED004_RATE_PER_SECOND: z.coerce.number().positive().default(0.1),
+  /** The window the provider counts in: it allows RATE_PER_SECOND × WINDOW_SECONDS requests in any such window. */
+  SEED004_RATE_WINDOW_SECONDS: z.coerce.number().positive().default(10),
+  /** Slack added to each window before it is divided into evenly spaced slots (arrival jitter between requests). */
+  SEED004_PACING_MARGIN_MS: z.coerce.number().min(0).default(25),
+  /** Whether /auth/token requests take a slot too (the seed's API does not say whether it counts them). */
+  SEED004_PACE_TOKEN_REQUESTS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   SEED004_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   MAILING_MAX_CSV_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
   /** Recipients per child workflow, and how many children a mailing keeps running at once. */

@@ -1,11 +1,12 @@
 // Worker specs for CSV mailings: the mailing workflows and their bookkeeping on one queue, and the
-// provider sends on their own queue whose rate limit the Temporal server enforces for every worker
-// together (maxTaskQueueActivitiesPerSecond), so adding workers never exceeds the provider's limit.
+// provider sends on their own queue. Every request to the provider first takes a slot from one pacer in
+// PostgreSQL shared by every worker (lib/pacing/gcra.ts), so adding workers never exceeds the provider's limit.
 import { createMailingActivities } from '../activities/mailings.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import { ProviderUnavailableError, type MailingProvider } from '../lib/mailings/provider.js';
 import { Seed004Provider } from '../lib/mailings/seed004-provider.js';
 import { mailingSendQueue, mailingWorkflowQueue } from '../lib/mailings/start-workflow.js';
+import { GcraPacer } from '../lib/pacing/gcra.js';
 import type { WorkerSpec } from './roles.js';
 
 function providerFor(deps: ActivityDeps): () => MailingProvider {
@@ -13,14 +14,19 @@ function providerFor(deps: ActivityDeps): () => MailingProvider {
   if (!apiUrl || !username || !password) {
     return () => ({ name: 'none', send: () => Promise.reject(new ProviderUnavailableError('no mailing provider is configured (set SEED004_API_URL, SEED004_USERNAME, SEED004_PASSWORD)', 'not-sent')) });
   }
-  const provider = new Seed004Provider({ apiUrl, username, password, timeoutMs, secrets: deps.secrets });
+  const provider = new Seed004Provider({ apiUrl, username, password, timeoutMs, secrets: deps.secrets, paceTokenRequests: deps.config.SEED004_PACE_TOKEN_REQUESTS });
   return () => provider;
 }
 
-export const SEND_RATE_MARGIN = 0.95;
+/** One pacer per provider account: every worker of the fleet reserving on the same row. */
+function pacerFor(deps: ActivityDeps): GcraPacer | undefined {
+  const { SEED004_API_URL: apiUrl, SEED004_USERNAME: username, SEED004_RATE_PER_SECOND: rate, SEED004_RATE_WINDOW_SECONDS: window, SEED004_PACING_MARGIN_MS: marginMs } = deps.config;
+  if (!apiUrl || !username) return undefined;
+  return new GcraPacer(deps.db, `seed004:${apiUrl}:${username}`, { requests: Math.max(1, rate * window), windowMs: window * 1000, marginMs });
+}
 
 export function mailingSpecs(deps: ActivityDeps): WorkerSpec[] {
-  const a = createMailingActivities(deps, providerFor(deps));
+  const a = createMailingActivities(deps, providerFor(deps), pacerFor(deps));
   return [
     {
       taskQueue: mailingWorkflowQueue(deps.config), workflows: true, maxConcurrentActivityTaskExecutions: 4,
@@ -32,11 +38,8 @@ export function mailingSpecs(deps: ActivityDeps): WorkerSpec[] {
     {
       taskQueue: mailingSendQueue(deps.config), workflows: false,
       activities: { sendToRecipient: a.sendToRecipient.bind(a) },
-      // 95% of the provider's limit: the time from dispatch to the request reaching the provider varies by
-      // a few hundred milliseconds, and without the margin two requests can land inside one window (a 429
-      // that costs a whole slot). One per 10.5 s against "1 per 10 s".
-      maxTaskQueueActivitiesPerSecond: deps.config.SEED004_RATE_PER_SECOND * SEND_RATE_MARGIN,
-      maxConcurrentActivityTaskExecutions: 10,
+      // Sends mostly sleep until their slot: enough of them at once that the pacer, not the slots, sets the pace.
+      maxConcurrentActivityTaskExecutions: 32,
     },
   ];
 }

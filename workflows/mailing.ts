@@ -1,7 +1,7 @@
 // One workflow per CSV mailing. It parses the file (an activity that checkpoints), then fans out to
 // child workflows that each own a slice of rows, keeping at most `maxChildren` running, and continues
-// as new before its history grows large, so a million rows fit. Sends go through one rate-limited task
-// queue shared by every mailing. Signals pause, resume and cancel it; the `progress` query reports it.
+// as new before its history grows large, so a million rows fit. Sends go through one send queue shared
+// by every mailing, each waiting for its slot from one fleet-wide pacer. Signals pause, resume and cancel it; the `progress` query reports it.
 import {
   ActivityCancellationType, ApplicationFailure, CancellationScope, ParentClosePolicy, condition, continueAsNew, defineQuery, defineSignal,
   getExternalWorkflowHandle, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle,
@@ -178,18 +178,19 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
 }
 
 /**
- * One slice of rows, sent one after another. A pause or cancel also withdraws the send waiting in the
- * rate-limited queue (an activity not yet started is cancelled at once; one already started finishes and
- * records its outcome), so pausing stops new sends within one send even when the queue is slow.
+ * One slice of rows, sent one after another. A pause or cancel also withdraws the send waiting for its
+ * slot (an activity not yet started is cancelled at once, one waiting for its slot stops without sending;
+ * one whose request has left finishes and records its outcome), so pausing stops new sends within one send.
  */
 export async function mailingSlice(input: SliceInput): Promise<SliceResult> {
   const { sliceRecipients } = proxyActivities<MailingActivities>({ startToCloseTimeout: '1 minute', retry: { maximumInterval: '30 seconds' } });
   const { sendToRecipient } = proxyActivities<MailingActivities>({
     taskQueue: input.sendTaskQueue,
-    // Waiting for the fleet-wide rate limit happens before start. A send is at most four requests of
-    // SEED004_TIMEOUT_MS (15 s: token, send, renewed token, send), all ended by the attempt's own deadline
-    // inside this start-to-close; it heartbeats, so a send lost with its worker is retried within 5 s.
-    startToCloseTimeout: '1 minute', heartbeatTimeout: '5 seconds',
+    // A send first waits for its slot from the fleet-wide pacer (as long as the provider's limit and the
+    // sends ahead of it need), then makes at most four requests of SEED004_TIMEOUT_MS (15 s: token, send,
+    // renewed token, send), all ended by the attempt's own deadline inside this start-to-close; it
+    // heartbeats, so a send lost with its worker is retried within 5 s.
+    startToCloseTimeout: '10 minutes', heartbeatTimeout: '5 seconds',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['RecipientNotFound', 'Seed004AuthError'] },
   });

@@ -2,9 +2,15 @@
 export interface MailingMessage { to: string; subject: string; body: string }
 export interface MailingSendResult { messageId: string }
 
+/**
+ * Awaited right before each request the provider counts against its rate limit: resolves when the
+ * request may leave (the fleet-wide pacer's slot), rejects when the send is withdrawn meanwhile.
+ */
+export type Pace = () => Promise<void>;
+
 export interface MailingProvider {
   readonly name: string;
-  send(message: MailingMessage, signal?: AbortSignal): Promise<MailingSendResult>;
+  send(message: MailingMessage, signal?: AbortSignal, pace?: Pace): Promise<MailingSendResult>;
 }
 
 /** The provider refused this recipient (400/422): mark it FAILED with the reason, go on with the rest. */

@@ -4,9 +4,13 @@
 import { decodeJwt } from 'jose';
 import type { SecretStore } from '../secret-store.js';
 import { parseRetryAfter } from '../notifications/providers/http.js';
-import { ProviderRateLimitedError, ProviderUnavailableError, RecipientRefusedError, type MailingMessage, type MailingProvider, type MailingSendResult } from './provider.js';
+import { ProviderRateLimitedError, ProviderUnavailableError, RecipientRefusedError, type MailingMessage, type MailingProvider, type MailingSendResult, type Pace } from './provider.js';
 
-export interface Seed004Options { apiUrl: string; username: string; password: string; timeoutMs: number; secrets: SecretStore }
+export interface Seed004Options {
+  apiUrl: string; username: string; password: string; timeoutMs: number; secrets: SecretStore;
+  /** Whether /auth/token waits for a slot too (the API does not say whether it counts toward the limit). */
+  paceTokenRequests?: boolean;
+}
 
 const TOKEN_SECRET = 'seed004:access-token';
 
@@ -34,7 +38,8 @@ export class Seed004Provider implements MailingProvider {
     return `${this.options.apiUrl.replace(/\/$/, '')}${path}`;
   }
 
-  private async fetchToken(signal?: AbortSignal): Promise<string> {
+  private async fetchToken(signal?: AbortSignal, pace?: Pace): Promise<string> {
+    if (pace && this.options.paceTokenRequests) await pace();
     let response: Response;
     try {
       response = await fetch(this.url('/auth/token'), {
@@ -61,18 +66,20 @@ export class Seed004Provider implements MailingProvider {
   }
 
   /** The shared token, unless it expires within a minute. */
-  async token(forceRenew = false, signal?: AbortSignal): Promise<string> {
+  async token(forceRenew = false, signal?: AbortSignal, pace?: Pace): Promise<string> {
     if (!forceRenew) {
       const stored = await this.options.secrets.get(TOKEN_SECRET);
       if (stored && (!stored.expiresAt || stored.expiresAt.getTime() - Date.now() > renewMargin(stored.value))) return stored.value;
     }
-    return this.fetchToken(signal);
+    return this.fetchToken(signal, pace);
   }
 
-  async send(message: MailingMessage, signal?: AbortSignal): Promise<MailingSendResult> {
-    // One send is up to four requests (token, send, renewed token, send); `signal` bounds them together.
-    let token = await this.token(false, signal);
+  async send(message: MailingMessage, signal?: AbortSignal, pace?: Pace): Promise<MailingSendResult> {
+    // One send is up to four requests (token, send, renewed token, send); `signal` bounds them together,
+    // and each counted one waits for its slot first (`pace`).
+    let token = await this.token(false, signal, pace);
     for (let attempt = 1; ; attempt++) {
+      await pace?.();
       let response: Response;
       try {
         response = await fetch(this.url('/send-email'), {
@@ -84,7 +91,7 @@ export class Seed004Provider implements MailingProvider {
         throw new ProviderUnavailableError(`seed004 /send-email: ${error instanceof Error ? error.message : String(error)}`, 'unknown');
       }
       if ((response.status === 401 || response.status === 403) && attempt === 1) {
-        token = await this.token(true, signal);
+        token = await this.token(true, signal, pace);
         continue;
       }
       if (response.status === 200 || response.status === 202) {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { registry } from '../../lib/metrics.js';
 import '../../lib/notifications/metrics.js';
 import '../../lib/schedules/metrics.js';
+import '../../lib/mailings/metrics.js';
 
 /**
  * What Core's Prometheus exporter serves with the worker's settings (seconds, `_total` counters), as

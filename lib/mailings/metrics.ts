@@ -1,0 +1,22 @@
+// Mailing send metrics, registered on the process registry (the mailing worker exports them on /metrics).
+import { Counter, Histogram } from 'prom-client';
+import { registry } from '../metrics.js';
+
+export const mailingMetrics = {
+  /** Answers of 429 from the provider: with the pacer working, this stays at zero. */
+  providerThrottled: new Counter({
+    name: 'mailflow_mailing_provider_throttled_total', help: 'Provider requests of CSV mailings answered 429 (rate limited).',
+    labelNames: ['provider'] as const, registers: [registry],
+  }),
+  /** From asking the fleet-wide pacer for a slot to the slot's time: the wait the provider's limit imposes. */
+  pacingWait: new Histogram({
+    name: 'mailflow_mailing_pacing_wait_seconds', help: 'Time a mailing send waited for its slot under the provider rate limit.',
+    labelNames: ['provider'] as const, registers: [registry],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+  }),
+  /** Slots a request could not leave on time for (a busy process): it took a later one instead of going late. */
+  missedSlots: new Counter({
+    name: 'mailflow_mailing_pacing_missed_slots_total', help: 'Pacer slots a mailing request missed (left unused; it took a later one).',
+    labelNames: ['provider'] as const, registers: [registry],
+  }),
+};
