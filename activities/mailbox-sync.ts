@@ -1,5 +1,6 @@
 // Mailbox-sync activities: every piece of I/O of the mailboxSync workflow. Each Graph page is one
-// activity (one request), indexed and checkpointed before the workflow follows the link; every write
+// request, indexed and checkpointed before the next link is followed (a folder's pages may be read a
+// few in a row by one activity, which heartbeats its checkpoint after each); every write
 // is idempotent, so a retried or replayed page changes nothing. Throttling becomes the activity's next
 // retry delay (Retry-After); an expired cursor, a vanished folder or a dead grant are answers the
 // workflow acts on, not failures.
@@ -18,6 +19,8 @@ import type { ActivityDeps } from './deps.js';
 
 export interface SyncSettings {
   pollIntervalMs: number; pageSize: number; lanes: number; historyEventsPerRun: number;
+  /** Pages one activity may read in a row (absent in histories from before batches: one). */
+  pagesPerActivity?: number;
   /** One request plus indexing its page; and how soon a page whose worker died is retried. */
   pageTimeoutMs: number; heartbeatTimeoutMs: number;
   /** Graph requests per second the mailbox may average (Outlook: 10,000 per 10 minutes), and how many at once above it. */
@@ -50,7 +53,11 @@ export type PageOutcome<T> =
   | { outcome: 'reauth'; reason: string };
 
 export interface FolderListResult { changed: { folderId: string; name: string }[]; removed: string[] }
-export interface MessagePageResult { written: number; stale: number; removed: number; seq: number }
+/** Over the pages one activity read: `removed` and `seq` are the last page's (a page with removals ends a batch). */
+export interface MessagePageResult { written: number; stale: number; removed: number; seq: number; pages?: number }
+export interface MessagePagesInput { mailboxId: string; accountId: string; folderId: string; folderName: string; cursor: string | null; pageSize: number; maxPages?: number }
+/** Where a batch of pages got to: a retried attempt goes on from the last page recorded. */
+interface BatchCheckpoint { cursor: string; written: number; stale: number; pages: number }
 
 export interface PublishInput {
   mailboxId: string;
@@ -72,12 +79,17 @@ const MAX_ERRORS = 10;
  */
 const SMALL_PAGE = 50;
 const HEARTBEAT_TIMEOUT_MS = 10_000;
+/** A batch starts no page after this long, so pause, unlink and progress are never held up for long. */
+const BATCH_BUDGET_MS = 5_000;
 
-/** Heartbeats while `work` runs, so a page whose worker died is retried after the heartbeat timeout, not the whole page timeout. */
-async function heartbeating<T>(work: () => Promise<T>): Promise<T> {
+/**
+ * Heartbeats while `work` runs, so a page whose worker died is retried after the heartbeat timeout, not the
+ * whole page timeout. `details` is the latest checkpoint: every heartbeat carries it (each one replaces the last).
+ */
+async function heartbeating<T>(work: () => Promise<T>, details: () => unknown = () => undefined): Promise<T> {
   const context = Context.current();
-  context.heartbeat();
-  const ticker = setInterval(() => context.heartbeat(), HEARTBEAT_TIMEOUT_MS / 4);
+  context.heartbeat(details());
+  const ticker = setInterval(() => context.heartbeat(details()), HEARTBEAT_TIMEOUT_MS / 4);
   try {
     return await work();
   } finally {
@@ -93,7 +105,7 @@ function toDoc(m: ProviderMessage, ctx: { accountId: string; mailboxId: string; 
 export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyncDeps) {
   const { db, config, logger } = deps;
   const settings = (): SyncSettings => ({
-    pollIntervalMs: Math.round(config.SYNC_POLL_INTERVAL_SECONDS * 1000), pageSize: config.SYNC_PAGE_SIZE, lanes: config.SYNC_MAX_CONCURRENT_REQUESTS,
+    pollIntervalMs: Math.round(config.SYNC_POLL_INTERVAL_SECONDS * 1000), pageSize: config.SYNC_PAGE_SIZE, pagesPerActivity: config.SYNC_PAGES_PER_ACTIVITY, lanes: config.SYNC_MAX_CONCURRENT_REQUESTS,
     historyEventsPerRun: config.SYNC_HISTORY_EVENTS_PER_RUN, pageTimeoutMs: config.GRAPH_TIMEOUT_MS + 30_000, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
     requestsPerSecond: config.SYNC_REQUESTS_PER_10_MINUTES / 600, requestBurst: config.SYNC_REQUEST_BURST,
     push: notificationUrl(config) ? {
@@ -129,7 +141,44 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
     }
   }
 
-  return {
+  /** One page of a folder's message changes: fetched, indexed, its removals and cursor recorded. */
+  async function readMessagePage(input: MessagePagesInput, cursor: string | null): Promise<PageOutcome<MessagePageResult>> {
+    const forWrite = await mailboxForWrite(db, input.mailboxId);
+    if (!forWrite) throw ApplicationFailure.nonRetryable(`mailbox ${input.mailboxId} no longer exists`, 'MailboxNotFound');
+    const { mailbox, seq } = forWrite;
+    const page = await fromProvider(mailbox, (provider, signal) => provider.messageChanges(input.folderId, cursor, { pageSize: input.pageSize }, signal));
+    if ('outcome' in page) {
+      if (page.outcome === 'expired') {
+        logger.warn({ mailboxId: mailbox.id, folderId: input.folderId }, 'delta token expired; syncing the folder afresh');
+        await resetFolderCursor(db, mailbox.id, input.folderId);
+      }
+      return page;
+    }
+    const docs = page.changed.map((m) => toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }));
+    const { written, stale, applied } = docs.length > 0
+      ? await sync.index.upsertMessages(docs, { visibleNow: docs.length <= SMALL_PAGE })
+      : { written: 0, stale: 0, applied: [] };
+    await addPendingRemovals(db, mailbox.id, input.folderId, page.removed, seq);
+    const sweepBelow = await recordPage(db, {
+      mailboxId: mailbox.id, accountId: input.accountId, folderId: input.folderId, cursor: page.cursor, caughtUp: page.caughtUp,
+      fresh: cursor === null, seq, written,
+      event: applied.length === 0 ? undefined
+        // A big page (an initial sync's) is announced, not copied into the feed: readers reload what they show.
+        : applied.length > SMALL_PAGE ? { type: 'reload', data: { mailboxId: mailbox.id, reason: `${applied.length} messages indexed` } }
+          : { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } },
+    });
+    if (sweepBelow !== null) {
+      const swept = await sync.index.sweepFolder(mailbox.id, input.folderId, sweepBelow);
+      await clearSweep(db, mailbox.id, input.folderId);
+      if (swept > 0) {
+        logger.info({ mailboxId: mailbox.id, folderId: input.folderId, swept }, 'removed leftovers after a fresh delta');
+        await appendEvent(db, input.accountId, { type: 'reload', data: { mailboxId: mailbox.id, reason: 'leftovers removed after a fresh delta' } });
+      }
+    }
+    return { outcome: 'page', cursor: page.cursor, caughtUp: page.caughtUp, written, stale, removed: page.removed.length, seq };
+  }
+
+  const activities = {
     /**
      * On a workflow's first run the mailbox row may not be visible yet (the link commits after the start):
      * then this fails and is retried, and only a row still missing after the retries means "gone".
@@ -167,41 +216,26 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       };
     }),
 
-    syncMessagePage: (input: { mailboxId: string; accountId: string; folderId: string; folderName: string; cursor: string | null; pageSize: number }) => heartbeating(async (): Promise<PageOutcome<MessagePageResult>> => {
-      const forWrite = await mailboxForWrite(db, input.mailboxId);
-      if (!forWrite) throw ApplicationFailure.nonRetryable(`mailbox ${input.mailboxId} no longer exists`, 'MailboxNotFound');
-      const { mailbox, seq } = forWrite;
-      const page = await fromProvider(mailbox, (provider, signal) => provider.messageChanges(input.folderId, input.cursor, { pageSize: input.pageSize }, signal));
-      if ('outcome' in page) {
-        if (page.outcome === 'expired') {
-          logger.warn({ mailboxId: mailbox.id, folderId: input.folderId }, 'delta token expired; syncing the folder afresh');
-          await resetFolderCursor(db, mailbox.id, input.folderId);
+    /**
+     * Up to `maxPages` pages of one folder in a row (one if unset), each fetched, indexed and recorded before
+     * the next link is followed. A page with removals ends the batch, so the workflow stamps them at once.
+     */
+    async syncMessagePage(input: MessagePagesInput): Promise<PageOutcome<MessagePageResult>> {
+      const resumed = Context.current().info.heartbeatDetails as BatchCheckpoint | undefined;
+      let done: BatchCheckpoint | undefined = resumed;
+      const started = Date.now();
+      return heartbeating(async () => {
+        for (;;) {
+          const cursor = done ? done.cursor : input.cursor;
+          const page = await readMessagePage(input, cursor);
+          if (page.outcome !== 'page') return page;
+          done = { cursor: page.cursor, written: (done?.written ?? 0) + page.written, stale: (done?.stale ?? 0) + page.stale, pages: (done?.pages ?? 0) + 1 };
+          Context.current().heartbeat(done);
+          const more = !page.caughtUp && page.removed === 0 && done.pages < (input.maxPages ?? 1) && Date.now() - started < BATCH_BUDGET_MS;
+          if (!more) return { ...page, written: done.written, stale: done.stale, pages: done.pages };
         }
-        return page;
-      }
-      const docs = page.changed.map((m) => toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }));
-      const { written, stale, applied } = docs.length > 0
-        ? await sync.index.upsertMessages(docs, { visibleNow: docs.length <= SMALL_PAGE })
-        : { written: 0, stale: 0, applied: [] };
-      await addPendingRemovals(db, mailbox.id, input.folderId, page.removed, seq);
-      const sweepBelow = await recordPage(db, {
-        mailboxId: mailbox.id, accountId: input.accountId, folderId: input.folderId, cursor: page.cursor, caughtUp: page.caughtUp,
-        fresh: input.cursor === null, seq, written,
-        event: applied.length === 0 ? undefined
-          // A big page (an initial sync's) is announced, not copied into the feed: readers reload what they show.
-          : applied.length > SMALL_PAGE ? { type: 'reload', data: { mailboxId: mailbox.id, reason: `${applied.length} messages indexed` } }
-            : { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } },
-      });
-      if (sweepBelow !== null) {
-        const swept = await sync.index.sweepFolder(mailbox.id, input.folderId, sweepBelow);
-        await clearSweep(db, mailbox.id, input.folderId);
-        if (swept > 0) {
-          logger.info({ mailboxId: mailbox.id, folderId: input.folderId, swept }, 'removed leftovers after a fresh delta');
-          await appendEvent(db, input.accountId, { type: 'reload', data: { mailboxId: mailbox.id, reason: 'leftovers removed after a fresh delta' } });
-        }
-      }
-      return { outcome: 'page', cursor: page.cursor, caughtUp: page.caughtUp, written, stale, removed: page.removed.length, seq };
-    }),
+      }, () => done);
+    },
 
     /**
      * Applies the removals recorded by the pages stamped `seqs`, now that every folder has been read again since:
@@ -323,6 +357,14 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       sync.providers.forget(input.mailboxId);
       logger.info({ mailboxId: input.mailboxId }, 'mailbox unlinked and purged');
     },
+  };
+  // The workflow's bookkeeping activities heartbeat too: one held by a worker that died is retried within
+  // the heartbeat timeout, not after its whole start-to-close (a stuck status publish would hide a LIVE mailbox).
+  const beating = <A, R>(run: (input: A) => Promise<R>) => (input: A) => heartbeating(() => run(input));
+  return {
+    ...activities,
+    loadSyncState: beating(activities.loadSyncState), resolveRemovals: beating(activities.resolveRemovals), removeFolder: beating(activities.removeFolder),
+    requestFreshDelta: beating(activities.requestFreshDelta), publishMailbox: beating(activities.publishMailbox), purgeMailbox: beating(activities.purgeMailbox),
   };
 }
 

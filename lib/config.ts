@@ -120,6 +120,11 @@ export const configSchema = z.object({
   SYNC_PAGE_SIZE: z.coerce.number().int().min(1).max(1_000).default(500),
   /** Graph requests in flight per mailbox (Outlook allows 4). */
   SYNC_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(4).default(4),
+  /**
+   * Pages one activity reads in a row from a folder, each indexed and checkpointed before its next link is
+   * followed: fewer workflow turns per page in an initial sync. A page with removals, or 5 s, ends a batch.
+   */
+  SYNC_PAGES_PER_ACTIVITY: z.coerce.number().int().min(1).max(100).default(8),
   /** Workflow history events before a mailbox's workflow continues as new. */
   SYNC_HISTORY_EVENTS_PER_RUN: z.coerce.number().int().min(100).max(40_000).default(2_000),
   GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),

@@ -105,10 +105,20 @@ export class RequestBudget {
   }
 
   take(now: number): boolean {
+    return this.takeUpTo(now, 1) === 1;
+  }
+
+  /** Takes as many whole tokens as there are, up to `most` (a batch of pages: one token per request it may make). */
+  takeUpTo(now: number, most: number): number {
     this.refill(now);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    const taken = Math.max(0, Math.min(most, Math.floor(this.tokens)));
+    this.tokens -= taken;
+    return taken;
+  }
+
+  /** Gives back tokens a batch did not use (it caught up, or met a removal, before its last page). */
+  giveBack(count: number): void {
+    this.tokens = Math.min(this.burst, this.tokens + count);
   }
 
   /** When the next token is there (now, if one is). */

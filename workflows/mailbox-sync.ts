@@ -1,5 +1,5 @@
 // One long-running workflow per linked mailbox (id `mailbox-sync-<mailboxId>`). It reads the folder
-// tree's delta and every folder's message delta one page per activity, up to `lanes` requests at once
+// tree's delta and every folder's message delta a page (or a few pages in a row) per activity, up to `lanes` requests at once
 // (Outlook allows 4 per mailbox), then keeps polling each folder on its own clock, so a folder that has
 // finished its initial sync is followed while bigger ones are still syncing. Removals are applied only
 // after every folder has been read again (a move is a removal in one folder and an addition in
@@ -129,7 +129,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   }));
 
   const admin = proxyActivities<MailboxSyncActivities>({
-    startToCloseTimeout: '10 minutes',
+    startToCloseTimeout: '10 minutes', heartbeatTimeout: '10 seconds',
     retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['MailboxNotFound'] },
   });
   const loadTasks = (state: SyncState) => {
@@ -250,9 +250,13 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     }
   };
 
-  const runMessagePage = async (task: SyncTask) => {
-    const result = await pages.syncMessagePage({ mailboxId, accountId, folderId: task.key, folderName: task.name, cursor: task.cursor, pageSize: settings.pageSize });
+  const runMessagePage = async (task: SyncTask, maxPages: number) => {
+    const result = await pages.syncMessagePage({
+      mailboxId, accountId, folderId: task.key, folderName: task.name, cursor: task.cursor, pageSize: settings.pageSize, ...(maxPages > 1 ? { maxPages } : {}),
+    });
     const observedTick = ++tick;
+    // Tokens for pages the batch did not read (it caught up, or stopped at a removal) go back to the budget.
+    budget.giveBack(maxPages - (result.outcome === 'page' ? result.pages ?? 1 : 1));
     if (result.outcome === 'reauth') { reauth = true; recordError(result.reason); return; }
     if (result.outcome === 'gone') { dropFolder(task.key); return; }
     if (result.outcome === 'expired') {
@@ -271,7 +275,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     if (result.caughtUp) finishRound(task);
   };
 
-  const dispatch = (task: SyncTask) => {
+  const dispatch = (task: SyncTask, maxPages = 1) => {
     const startsRound = task.caughtUp || task.cursor === null;
     task.inFlight = true;
     inFlight += 1;
@@ -281,7 +285,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
       task.freshRound = task.cursor === null;
       if (task.key === FOLDER_LIST && task.freshRound) seenInFreshTree = new Set();
     }
-    const run = task.key === FOLDER_LIST ? runFolderListPage(task) : runMessagePage(task);
+    const run = task.key === FOLDER_LIST ? runFolderListPage(task) : runMessagePage(task, maxPages);
     void run.then(() => {
       task.failures = 0;
       task.readyAt = Date.now();
@@ -368,8 +372,12 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
         lastTimedRoundAt = Date.now();
       }
       for (const task of pickDue(tasks.values(), Date.now(), settings.lanes - inFlight, roundWantedTick)) {
-        if (!budget.take(Date.now())) break;
-        dispatch(task);
+        // A folder that is not caught up (an initial sync, a fresh delta) may read several pages in a row, one
+        // budget token each; a poll of a caught-up folder reads one.
+        const most = task.key !== FOLDER_LIST && !task.caughtUp ? settings.pagesPerActivity ?? 1 : 1;
+        const granted = budget.takeUpTo(Date.now(), most);
+        if (granted === 0) break;
+        dispatch(task, granted);
       }
     }
 

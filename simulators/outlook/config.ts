@@ -89,6 +89,8 @@ export function initialConfig(o: OutlookSimulatorOptions): RuntimeConfig {
 
 export interface RequestRecord {
   method: string; path: string; query: string[]; prefer: string[]; mailbox: string | null;
+  /** The page asked for: its $skiptoken or $deltatoken (null for a first page). */
+  cursor: string | null;
   status: number; startedAt: number; endedAt: number;
 }
 

@@ -25,6 +25,7 @@ export function graphRoutes(app: Hono, ctx: SimContext): void {
       { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"' });
     ctx.stats.record({
       method: c.req.method, path: url.pathname, query: [...new Set(url.searchParams.keys())], prefer: prefer.values,
+      cursor: url.searchParams.get('$skiptoken') ?? url.searchParams.get('$deltatoken'),
       mailbox: mailbox?.address ?? null, status: response.status, startedAt, endedAt: Date.now(),
     });
     return response;

@@ -64,4 +64,16 @@ describe('the request budget', () => {
     expect(budget.take(500)).toBe(true);
     expect([1, 2, 3, 4, 5].map(() => budget.take(60_000))).toEqual([true, true, true, true, false]);
   });
+
+  it('grants a batch of pages only the tokens it has, and takes back the ones a batch did not use', () => {
+    const budget = new RequestBudget(2, 4, 0);
+    expect(budget.takeUpTo(0, 8)).toBe(4); // never more than the bucket holds
+    expect(budget.takeUpTo(0, 8)).toBe(0);
+    expect(budget.takeUpTo(250, 8)).toBe(0); // half a token is not a request
+    expect(budget.takeUpTo(1_000, 8)).toBe(2);
+    budget.giveBack(1); // the batch caught up after one page
+    expect(budget.takeUpTo(1_000, 8)).toBe(1);
+    budget.giveBack(50);
+    expect(budget.takeUpTo(1_000, 100)).toBe(4); // given-back tokens never overfill the bucket
+  });
 });
