@@ -14,6 +14,7 @@ import {
 } from '../lib/mailbox-sync/sync-state.js';
 import { tokenCacheName } from '../lib/mailbox-sync/outlook/token-cache.js';
 import { appendEvent, pruneEvents, summarize } from '../lib/mailbox-sync/events.js';
+import { syncMetrics } from '../lib/mailbox-sync/metrics.js';
 import { currentSubscription, forgetSubscription, newClientState, notificationUrl, renewedSubscription, saveSubscription } from '../lib/mailbox-sync/subscriptions.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -133,6 +134,7 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
         return { outcome: 'reauth', reason: error.message };
       }
       if (error instanceof ThrottledError) {
+        syncMetrics.throttled.inc({ provider: mailbox.provider });
         logger.info({ mailboxId: mailbox.id, retryAfterMs: error.retryAfterMs }, 'provider throttled; waiting for Retry-After');
         throw ApplicationFailure.create({ type: 'ProviderThrottled', message: error.message, nextRetryDelay: error.retryAfterMs });
       }
@@ -149,6 +151,7 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
     const page = await fromProvider(mailbox, (provider, signal) => provider.messageChanges(input.folderId, cursor, { pageSize: input.pageSize }, signal));
     if ('outcome' in page) {
       if (page.outcome === 'expired') {
+        syncMetrics.expiredCursors.inc({ provider: mailbox.provider });
         logger.warn({ mailboxId: mailbox.id, folderId: input.folderId }, 'delta token expired; syncing the folder afresh');
         await resetFolderCursor(db, mailbox.id, input.folderId);
       }
@@ -167,6 +170,9 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
         : applied.length > SMALL_PAGE ? { type: 'reload', data: { mailboxId: mailbox.id, reason: `${applied.length} messages indexed` } }
           : { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } },
     });
+    syncMetrics.pages.inc({ provider: mailbox.provider });
+    if (written > 0) syncMetrics.messagesWritten.inc({ provider: mailbox.provider }, written);
+    if (page.caughtUp) syncMetrics.folderRounds.inc({ provider: mailbox.provider });
     if (sweepBelow !== null) {
       const swept = await sync.index.sweepFolder(mailbox.id, input.folderId, sweepBelow);
       await clearSweep(db, mailbox.id, input.folderId);

@@ -3,6 +3,7 @@
 // mid-batch is retried from the last page it recorded, so no page is read twice and none is skipped.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
+import { syncMetrics } from '../../lib/mailbox-sync/metrics.js';
 import { mailboxSyncWorkflowId } from '../../lib/mailbox-sync/start-workflow.js';
 import { withSyncRig } from '../helpers/mailbox-sync.js';
 
@@ -10,6 +11,9 @@ it('reads a folder several pages per activity, and a batch throttled mid-way goe
   // Long poll interval: once the small folders are done, every request is one of the inbox's pages.
   await withSyncRig({ env: { SYNC_PAGES_PER_ACTIVITY: '100', SYNC_POLL_INTERVAL_SECONDS: '600' } }, async (rig) => {
     const address = `batches-${Date.now()}@contoso.test`;
+    const counted = async (metric: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }) =>
+      (await metric.get()).values.filter((v) => v.labels.provider === 'outlook').reduce((n, v) => n + v.value, 0);
+    const before = { pages: await counted(syncMetrics.pages), throttled: await counted(syncMetrics.throttled), written: await counted(syncMetrics.messagesWritten) };
     await rig.outlook.createMailbox(address, { messages: 0 });
     await rig.outlook.seed(address, 500, 'inbox'); // ten pages of 50
     await rig.outlook.configure({ latencyMs: 300 });
@@ -47,6 +51,10 @@ it('reads a folder several pages per activity, and a batch throttled mid-way goe
       });
       expect(answered.length).toBeGreaterThanOrEqual(10);
       expect(inboxActivities.length).toBeLessThanOrEqual(2);
+      // The worker's metrics saw the same: every page, the messages written and the one 429.
+      expect(await counted(syncMetrics.pages) - before.pages).toBeGreaterThanOrEqual(answered.length);
+      expect(await counted(syncMetrics.messagesWritten) - before.written).toBe(500);
+      expect(await counted(syncMetrics.throttled) - before.throttled).toBe(1);
     } finally {
       await rig.outlook.configure({ latencyMs: 0, throttleNext: null });
     }

@@ -6,6 +6,7 @@ import { registry } from '../../lib/metrics.js';
 import '../../lib/notifications/metrics.js';
 import '../../lib/schedules/metrics.js';
 import '../../lib/mailings/metrics.js';
+import '../../lib/mailbox-sync/metrics.js';
 
 /**
  * What Core's Prometheus exporter serves with the worker's settings (seconds, `_total` counters), as
