@@ -1,0 +1,37 @@
+// CPU used by the stack's processes over a window, read from /proc (Linux): which component is the wall.
+import { readdirSync, readFileSync } from 'node:fs';
+
+const groups: Record<string, RegExp> = {
+  'temporal dev server': /start-dev/,
+  postgres: /^postgres/,
+  api: /api\/server\.ts/,
+  workers: /workers\/main\.ts/,
+  'this bench': /bench\/notifications\/run\.ts/,
+};
+const TICKS = 100; // USER_HZ
+
+function ticksByGroup(): Record<string, number> {
+  const out: Record<string, number> = Object.fromEntries(Object.keys(groups).map((g) => [g, 0]));
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const group = Object.entries(groups).find(([, re]) => re.test(cmd))?.[0];
+      if (!group) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out[group]! += Number(fields[11]) + Number(fields[12]); // utime + stime
+    } catch { /* the process ended */ }
+  }
+  return out;
+}
+
+/** Starts a window; the returned function answers each group's CPU in cores (1.0 = one core busy). */
+export function cpuWindow(): () => string {
+  const before = ticksByGroup();
+  const t0 = performance.now();
+  return () => {
+    const after = ticksByGroup();
+    const seconds = (performance.now() - t0) / 1000;
+    return Object.keys(groups).map((g) => `${g} ${((after[g]! - before[g]!) / TICKS / seconds).toFixed(2)}`).join(', ') + ' cores';
+  };
+}
