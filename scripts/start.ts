@@ -113,7 +113,17 @@ try {
   // Each worker process gets its own pair of ports: Mailflow's metrics and Temporal's SDK metrics (+100).
   const metricsPort = Number(env.WORKER_METRICS_PORT);
   const sdkMetricsPort = Number(process.env.WORKER_SDK_METRICS_PORT || (metricsPort ? metricsPort + 100 : 0));
-  startChild('workers', 'workers/main.ts', { ...env, WORKER_ROLES: roles.filter((r) => r !== 'sync').join(','), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort) });
+  // MAILING_WORKER_PROCESSES=n (default 0: in the shared process) runs the mailing role in n processes of its
+  // own, as production scales it: its memory is then its own (the ingest benchmark samples it), on the ports
+  // after the sync worker's.
+  const mailingProcesses = Number(process.env.MAILING_WORKER_PROCESSES ?? 0);
+  const shared = roles.filter((r) => r !== 'sync' && (mailingProcesses === 0 || r !== 'mailing'));
+  startChild('workers', 'workers/main.ts', { ...env, WORKER_ROLES: shared.join(','), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort) });
+  for (let i = 1; i <= mailingProcesses; i++) {
+    startChild(`mailing-worker-${i}`, 'workers/main.ts', {
+      ...env, WORKER_ROLES: 'mailing', WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 + i : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 + i : 0),
+    });
+  }
   startChild('sync-worker', 'workers/sync.ts', {
     ...env, WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 : 0),
   });
