@@ -58,7 +58,7 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
   const metricsServer = config.WORKER_METRICS_PORT ? await serveWorkerMetrics(config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST) : undefined;
   try {
     const bundle = await loadWorkflowBundle(logger, config.WORKFLOW_BUNDLE_PATH);
-    const workers = await Promise.all(workerSpecs(selected, deps).map(({ workflows, ...spec }) => Worker.create({
+    const workers = await Promise.all((await workerSpecs(selected, deps)).map(({ workflows, ...spec }) => Worker.create({
       ...spec,
       connection,
       namespace: config.TEMPORAL_NAMESPACE,

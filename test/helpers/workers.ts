@@ -29,7 +29,7 @@ export async function startRoleWorkers(config: Config, roles: Role[]): Promise<R
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
   };
   const connection = await NativeConnection.connect({ address: inject('services').TEMPORAL_ADDRESS });
-  const workers = await Promise.all(workerSpecs(roles, deps).map(({ workflows, ...spec }) => Worker.create({
+  const workers = await Promise.all((await workerSpecs(roles, deps)).map(({ workflows, ...spec }) => Worker.create({
     ...spec, connection, shutdownGraceTime: '5s', ...(workflows ? { workflowBundle: workflowBundle() } : {}),
   })));
   const running = workers.map((w) => w.run());
