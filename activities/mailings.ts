@@ -253,12 +253,14 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
      */
     async cancelUnsent(input: { mailingId: string }): Promise<{ cancelled: number; unknown: number }> {
       const of = (status: 'QUEUED' | 'SENDING') => and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.status, status));
-      const cancelled = await db.update(mailingRecipients).set({ status: 'CANCELLED', reason: 'mailing cancelled' })
-        .where(of('QUEUED')).returning({ row: mailingRecipients.rowNumber });
+      // Counted, not returned: a million rows cancelled are not a million objects in this process.
+      const { count: cancelled } = await db.update(mailingRecipients).set({ status: 'CANCELLED', reason: 'mailing cancelled' }).where(of('QUEUED'));
       const unknown = await db.update(mailingRecipients).set({ status: 'UNKNOWN', reason: 'mailing cancelled after a request whose answer never came: it may or may not have been delivered' })
         .where(of('SENDING')).returning({ row: mailingRecipients.rowNumber });
       if (unknown.length) logger.warn({ mailingId: input.mailingId, rows: unknown.map((r) => r.row) }, 'mailing cancelled with recipients whose outcome is unknown');
-      return { cancelled: cancelled.length, unknown: unknown.length };
+      if (cancelled) mailingMetrics.recipients.inc({ outcome: 'cancelled' }, cancelled);
+      if (unknown.length) mailingMetrics.recipients.inc({ outcome: 'unknown' }, unknown.length);
+      return { cancelled, unknown: unknown.length };
     },
   };
 }

@@ -3,6 +3,7 @@
 // PostgreSQL shared by every worker (lib/pacing/gcra.ts), so adding workers never exceeds the provider's limit.
 import { createMailingActivities } from '../activities/mailings.js';
 import type { ActivityDeps } from '../activities/deps.js';
+import { countingSendOutcomes } from '../lib/mailings/metrics.js';
 import { ProviderUnavailableError, type MailingProvider } from '../lib/mailings/provider.js';
 import { Seed004Provider } from '../lib/mailings/seed004-provider.js';
 import { mailingSendQueue, mailingWorkflowQueue } from '../lib/mailings/start-workflow.js';
@@ -37,7 +38,7 @@ export function mailingSpecs(deps: ActivityDeps): WorkerSpec[] {
     },
     {
       taskQueue: mailingSendQueue(deps.config), workflows: false,
-      activities: { sendToRecipient: a.sendToRecipient.bind(a) },
+      activities: { sendToRecipient: countingSendOutcomes(a.sendToRecipient.bind(a)) },
       // Sends mostly sleep until their slot: enough of them at once that the pacer, not the slots, sets the pace.
       maxConcurrentActivityTaskExecutions: 32,
     },

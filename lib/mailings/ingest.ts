@@ -13,6 +13,7 @@
 import type { Readable } from 'node:stream';
 import type { Database } from '../../db/client.js';
 import { checkAddress } from './addresses.js';
+import { mailingMetrics } from './metrics.js';
 import { parseMailingCsv, type CsvLayout, type CsvRow, type ParseOptions } from './csv.js';
 
 export interface IngestCheckpoint { startByte: number; lastRow: number; layout: CsvLayout }
@@ -107,6 +108,14 @@ async function writeLanePlain(db: Database, mailingId: string, lane: LaneRows): 
     insert into mailing_recipients (mailing_id, row_number, email, normalized_email, status, reason)
     select ${mailingId}, * from unnest(${lane.rows}::int[], ${lane.emails}::text[], ${lane.normalized}::text[],
       ${statuses}::text[]::mailing_recipient_status[], ${reasons}::text[])`;
+  const invalid = statuses.filter((s) => s === 'INVALID').length;
+  const duplicate = statuses.filter((s) => s === 'DUPLICATE').length;
+  countStored({ queued: statuses.length - invalid - duplicate, invalid, duplicate });
+}
+
+/** Rows stored, by status, for the progress counter (rows a resumed parse writes again are not stored again). */
+function countStored(stored: { queued: number; invalid: number; duplicate: number }): void {
+  for (const [outcome, n] of Object.entries(stored) as [keyof typeof stored, number][]) if (n > 0) mailingMetrics.recipients.inc({ outcome }, n);
 }
 
 /**
@@ -117,7 +126,7 @@ async function writeLanePlain(db: Database, mailingId: string, lane: LaneRows): 
  */
 async function writeLaneReconciling(db: Database, mailingId: string, lane: LaneRows): Promise<void> {
   const sql = db.$client;
-  await sql`
+  const [stored] = await sql<{ queued: number; invalid: number; duplicate: number }[]>`
     with input as (
       select * from unnest(${lane.rows}::int[], ${lane.emails}::text[], ${lane.normalized}::text[], ${lane.reasons}::text[])
         as t(row_number, email, normalized_email, reason)
@@ -126,12 +135,18 @@ async function writeLaneReconciling(db: Database, mailingId: string, lane: LaneR
       select ${mailingId}, row_number, email, normalized_email, 'QUEUED' from input where reason is null order by row_number
       on conflict do nothing
       returning row_number
+    ), rest as (
+      insert into mailing_recipients (mailing_id, row_number, email, normalized_email, status, reason)
+      select ${mailingId}, i.row_number, i.email, i.normalized_email,
+        (case when i.reason is null then 'DUPLICATE' else 'INVALID' end)::mailing_recipient_status, coalesce(i.reason, ${DUPLICATE_REASON})
+      from input i where not exists (select 1 from queued q where q.row_number = i.row_number)
+      on conflict do nothing
+      returning status
     )
-    insert into mailing_recipients (mailing_id, row_number, email, normalized_email, status, reason)
-    select ${mailingId}, i.row_number, i.email, i.normalized_email,
-      (case when i.reason is null then 'DUPLICATE' else 'INVALID' end)::mailing_recipient_status, coalesce(i.reason, ${DUPLICATE_REASON})
-    from input i where not exists (select 1 from queued q where q.row_number = i.row_number)
-    on conflict do nothing`;
+    select (select count(*) from queued)::int as queued, count(*) filter (where status = 'INVALID')::int as invalid,
+      count(*) filter (where status = 'DUPLICATE')::int as duplicate
+    from rest`;
+  if (stored) countStored(stored);
 }
 
 interface InFlight { checkpoint: IngestCheckpoint; done: Promise<unknown> }

@@ -19,4 +19,24 @@ export const mailingMetrics = {
     name: 'mailflow_mailing_pacing_missed_slots_total', help: 'Pacer slots a mailing request missed (left unused; it took a later one).',
     labelNames: ['provider'] as const, registers: [registry],
   }),
+  /**
+   * Mailing progress: recipients by what they came to, counted where it happens (queued / invalid / duplicate
+   * as rows are stored, sent / failed as sends end, cancelled / unknown at a cancel). The exact per-mailing
+   * figures are the counters on the mailings row (GET /v1/mailings/{id}); this is the fleet's rate.
+   */
+  recipients: new Counter({
+    name: 'mailflow_mailing_recipients_total', help: 'CSV mailing recipients by outcome: queued, invalid, duplicate (ingest), sent, failed (sends), cancelled, unknown (cancel).',
+    labelNames: ['outcome'] as const, registers: [registry],
+  }),
 };
+
+export type RecipientOutcome = 'queued' | 'invalid' | 'duplicate' | 'sent' | 'failed' | 'cancelled' | 'unknown';
+
+/** Counts what each send came to, around the send activity (a send skipped, or failing to retry, counts nothing). */
+export function countingSendOutcomes<I, R extends { status: string }>(send: (input: I) => Promise<R>): (input: I) => Promise<R> {
+  return async (input) => {
+    const result = await send(input);
+    if (result.status === 'SENT' || result.status === 'FAILED') mailingMetrics.recipients.inc({ outcome: result.status === 'SENT' ? 'sent' : 'failed' });
+    return result;
+  };
+}

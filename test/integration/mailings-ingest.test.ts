@@ -16,6 +16,7 @@ import { Encryptor } from '../../lib/crypto.js';
 import { newId } from '../../lib/ids.js';
 import type { MailIndex } from '../../lib/mail-index/types.js';
 import { recipientCounts } from '../../lib/mailings/counts.js';
+import { countingSendOutcomes, mailingMetrics, type RecipientOutcome } from '../../lib/mailings/metrics.js';
 import { ingestMailingCsv, type IngestCheckpoint } from '../../lib/mailings/ingest.js';
 import { ProviderUnavailableError, RecipientRefusedError, type MailingMessage, type MailingProvider } from '../../lib/mailings/provider.js';
 import { recipientToken, tokenHash } from '../../lib/mailings/send-token.js';
@@ -154,14 +155,21 @@ describe('counters', () => {
     };
   }
 
+  /** The progress counter's value for each outcome. */
+  const progress = async () => {
+    const { values } = await mailingMetrics.recipients.get();
+    return Object.fromEntries(values.map((v) => [v.labels.outcome, v.value])) as Partial<Record<RecipientOutcome, number>>;
+  };
+
   it('equal a recount after sends, a refusal, a retried send and a cancel, and the retried send keeps its token', async () => {
+    const before = await progress();
     const m = await newMailing(`email\n${Array.from({ length: 12 }, (_, i) => `c${i + 1}@example.com`).join('\n')}\nc1@EXAMPLE.com\nbroken\n`);
     await ingest(m);
     expect(await counters(m.id)).toMatchObject({ total: 14, valid: 12, queued: 12, duplicate: 1, invalid: 1 });
     await database.db.update(mailings).set({ status: 'SENDING' }).where(eq(mailings.id, m.id));
     const provider = fakeProvider((to, attempt) => (to === 'c2@example.com' ? 'refuse' : (to === 'c3@example.com' && attempt === 1) || to === 'c6@example.com' ? 'lost' : 'ok'));
     const activities = createMailingActivities(deps, () => provider);
-    const send = (row: number) => new MockActivityEnvironment({ startToCloseTimeoutMs: 30_000, attempt: 1 }).run(activities.sendToRecipient.bind(activities), { mailingId: m.id, row });
+    const send = (row: number) => new MockActivityEnvironment({ startToCloseTimeoutMs: 30_000, attempt: 1 }).run(countingSendOutcomes(activities.sendToRecipient.bind(activities)), { mailingId: m.id, row });
     await send(1);
     await send(2);
     await expect(send(3)).rejects.toThrow('socket hang up'); // outcome unknown: stays SENDING
@@ -178,5 +186,10 @@ describe('counters', () => {
     const after = await counters(m.id);
     expect(after).toEqual(await recount(m.id));
     expect(after).toMatchObject({ total: 14, sent: 4, failed: 1, cancelled: 6, unknown: 1, queued: 0, sending: 0, duplicate: 1, invalid: 1 });
+    // The Prometheus progress counter saw the same outcomes.
+    const counted = await progress();
+    const delta = (outcome: RecipientOutcome) => (counted[outcome] ?? 0) - (before[outcome] ?? 0);
+    expect((['queued', 'invalid', 'duplicate', 'sent', 'failed', 'cancelled', 'unknown'] as const).map((o) => [o, delta(o)]))
+      .toEqual([['queued', 12], ['invalid', 1], ['duplicate', 1], ['sent', 4], ['failed', 1], ['cancelled', 6], ['unknown', 1]]);
   });
 });
