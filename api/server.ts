@@ -18,7 +18,7 @@ const { deps, close } = buildAppDeps(config, logger);
 await deps.mailIndex.ensureReady().catch((error: unknown) => logger.error({ err: error }, 'the mail index is not ready'));
 const app = createApp(deps);
 // Workflows of notifications committed but never started (a process died in between, Temporal refused).
-const startRecovery = runStartRecovery({ ...deps, logger }, config.NOTIFICATION_START_RECOVERY_SECONDS);
+const startRecovery = runStartRecovery({ ...deps, logger }, deps.notificationStarts, config.NOTIFICATION_START_RECOVERY_SECONDS);
 const server = serve({ fetch: app.fetch, port: config.API_PORT, hostname: config.API_HOST }, (info) => {
   logger.info({ url: `http://${config.API_HOST}:${info.port}` }, 'api listening');
 });

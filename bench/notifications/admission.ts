@@ -47,7 +47,7 @@ export async function admissionBench(): Promise<void> {
 
     console.log(describeRun('  POST /v1/notifications', admission));
     console.log(`    workers sent ${drainedDuringAdmission} meanwhile (${(drainedDuringAdmission / admission.seconds).toFixed(1)}/s); CPU: ${admissionCpu}`);
-    console.log(`    workflow starts behind admission: at most ${starts.rows} waiting, the oldest ${starts.ageSeconds.toFixed(1)} s`);
+    console.log(`    workflow starts behind admission: at most ${starts.rows} committed and not yet started`);
     console.log(describeRun('  limit: bare Hono route, same write', limit));
     console.log(`    workers sent ${drainedDuringLimit} meanwhile (${(drainedDuringLimit / limit.seconds).toFixed(1)}/s); CPU: ${limitCpu}`);
     console.log(`  admission p99 ${admission.latency.p99.toFixed(1)} ms (goal ≤ ${goalMs} ms: ${admission.latency.p99 <= goalMs && admission.failed === 0 ? 'met' : 'NOT met'}, ` +

@@ -61,6 +61,8 @@ export class NotificationStarts {
   private readonly flushMs: number;
   /** Per priority, so a burst of MEDIUM starts never queues a CRITICAL one behind it. */
   private readonly waiting: Record<Priority, StartableNotification[]> = { critical: [], medium: [], low: [] };
+  /** Ids waiting or in flight here: a sweep or a repeat never queues one twice. */
+  private readonly pending = new Set<string>();
   private inFlight = 0;
   private confirmed: string[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
@@ -76,11 +78,19 @@ export class NotificationStarts {
   /** Called once admission has committed the notification and its outbox row. */
   async afterCommit(n: StartableNotification): Promise<void> {
     if (this.background) {
-      this.waiting[n.priority].push(n);
-      this.pump();
+      this.enqueue(n);
       return;
     }
     if (await startOnce(this.deps, n)) await forgetStarts(this.deps.db, [n.notificationId]).catch(() => undefined);
+  }
+
+  /** Queues a start in the background; false when this notification's start is already queued or in flight. */
+  enqueue(n: StartableNotification): boolean {
+    if (this.pending.has(n.notificationId)) return false;
+    this.pending.add(n.notificationId);
+    this.waiting[n.priority].push(n);
+    this.pump();
+    return true;
   }
 
   /** Waits for every start in flight and deletes the outbox rows of those Temporal confirmed. */
@@ -100,6 +110,7 @@ export class NotificationStarts {
       void startOnce(this.deps, n).then((ok) => {
         if (ok) this.confirm(n.notificationId);
       }).finally(() => {
+        this.pending.delete(n.notificationId);
         this.inFlight--;
         this.pump();
         if (this.inFlight === 0 && this.queued() === 0) for (const resolve of this.idle.splice(0)) resolve();
@@ -125,41 +136,52 @@ export class NotificationStarts {
 }
 
 /**
- * Starts the workflows of notifications committed at least `olderThanSeconds` ago whose start was never
- * confirmed, oldest first, at most `limit`; answers how many Temporal now has. Rows are locked (skip locked),
- * so sweeps in several processes share the work instead of repeating it.
+ * Claims up to `limit` outbox rows at least `olderThanSeconds` old, oldest first, by stamping them now: a row
+ * claimed by one process's sweep is not old again for another `olderThanSeconds`, so sweeps in several
+ * processes share the work instead of repeating it (skip locked), and a claim whose process dies comes back.
  */
-export async function recoverUnstartedNotifications(deps: StartsDeps, options: { olderThanSeconds: number; limit?: number }): Promise<number> {
-  return deps.db.transaction(async (tx) => {
-    const rows = await tx.execute<{ notification_id: string; start: unknown }>(sql`
-      select notification_id, start from notification_starts
+async function claimUnstarted(deps: StartsDeps, options: { olderThanSeconds: number; limit?: number }): Promise<StartableNotification[]> {
+  const rows = await deps.db.execute<{ notification_id: string; start: unknown }>(sql`
+    update notification_starts set created_at = now() where notification_id in (
+      select notification_id from notification_starts
        where created_at <= now() - make_interval(secs => ${options.olderThanSeconds})
          -- A deployment starts only its own (TASK_QUEUE_PREFIX isolates deployments sharing a namespace).
          and starts_with(start->>'sendTaskQueue', ${deps.config.TASK_QUEUE_PREFIX})
-       order by created_at limit ${options.limit ?? 200} for update skip locked`);
-    const started: string[] = [];
-    await Promise.all(rows.map(async (row) => {
-      const parsed = startableNotification.safeParse(row.start);
-      if (!parsed.success) {
-        deps.logger?.error({ notificationId: row.notification_id }, 'unreadable workflow start in the outbox; left for an operator');
-        return;
-      }
-      if (await startOnce(deps, parsed.data)) started.push(row.notification_id);
-    }));
-    if (started.length > 0) {
-      await tx.execute(sql`delete from notification_starts where notification_id = any(${toTextArray(started)}::text[])`);
-      deps.logger?.warn({ count: started.length, notificationIds: started.slice(0, 20) }, 'started workflows whose start had not been confirmed');
-    }
-    return started.length;
+       order by created_at limit ${options.limit ?? 200} for update skip locked)
+    returning notification_id, start`);
+  return rows.flatMap((row) => {
+    const parsed = startableNotification.safeParse(row.start);
+    if (parsed.success) return [parsed.data];
+    deps.logger?.error({ notificationId: row.notification_id }, 'unreadable workflow start in the outbox; left for an operator');
+    return [];
   });
 }
 
-/** Runs the recovery sweep every `intervalSeconds` (for rows at least that old) until stopped. */
-export function runStartRecovery(deps: StartsDeps, intervalSeconds: number): { stop: () => Promise<void> } {
+/**
+ * Starts (awaited) the workflows of notifications committed at least `olderThanSeconds` ago whose start was
+ * never confirmed; answers how many Temporal now has.
+ */
+export async function recoverUnstartedNotifications(deps: StartsDeps, options: { olderThanSeconds: number; limit?: number }): Promise<number> {
+  const claimed = await claimUnstarted(deps, options);
+  const started = (await Promise.all(claimed.map(async (n) => (await startOnce(deps, n)) ? n.notificationId : null))).filter((id): id is string => id !== null);
+  await forgetStarts(deps.db, started);
+  if (started.length > 0) deps.logger?.warn({ count: started.length, notificationIds: started.slice(0, 20) }, 'started workflows whose start had not been confirmed');
+  return started.length;
+}
+
+/**
+ * Every `intervalSeconds`, claims the rows at least that old and hands them to this process's starts (which
+ * skip those already waiting there, e.g. behind a slow Temporal), so recovery never adds a second stream
+ * of starts to a server that is already behind.
+ */
+export function runStartRecovery(deps: StartsDeps, starts: NotificationStarts, intervalSeconds: number): { stop: () => Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
-    running = running.then(() => recoverUnstartedNotifications(deps, { olderThanSeconds: intervalSeconds }))
-      .catch((error: unknown) => deps.logger?.warn({ err: error }, 'workflow start recovery failed; next round retries'));
+    running = running.then(async () => {
+      const claimed = await claimUnstarted(deps, { olderThanSeconds: intervalSeconds });
+      const handed = claimed.filter((n) => starts.enqueue(n)).length;
+      if (handed > 0) deps.logger?.warn({ count: handed, notificationIds: claimed.slice(0, 20).map((n) => n.notificationId) }, 'starting workflows whose start had not been confirmed');
+    }).catch((error: unknown) => deps.logger?.warn({ err: error }, 'workflow start recovery failed; next round retries'));
   }, intervalSeconds * 1000);
   timer.unref();
   return { async stop() { clearInterval(timer); await running; } };
