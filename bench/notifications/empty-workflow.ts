@@ -7,3 +7,16 @@ const { noop } = proxyActivities<{ noop(): Promise<void> }>({ startToCloseTimeou
 export async function benchEmpty(): Promise<void> {
   await noop();
 }
+
+/**
+ * The same, shaped as a notification's run is in Temporal: its activity on another task queue (no eager
+ * dispatch), with a heartbeat timeout, and the run started with the notification's search attributes. The
+ * gap between benchEmpty and this is what the design's shape costs the server, not Mailflow's code.
+ */
+export async function benchShaped(input: { activityQueue: string }): Promise<{ ok: boolean }> {
+  const { noop: shapedNoop } = proxyActivities<{ noop(): Promise<void> }>({
+    taskQueue: input.activityQueue, startToCloseTimeout: '60 seconds', heartbeatTimeout: '5 seconds',
+  });
+  await shapedNoop();
+  return { ok: true };
+}
