@@ -10,7 +10,8 @@ import { loadConfigOrExit, type Config } from '../lib/config.js';
 import { Encryptor } from '../lib/crypto.js';
 import { createLogger, type Logger } from '../lib/logger.js';
 import { SecretStore } from '../lib/secret-store.js';
-import { createMailIndex } from '../lib/mail-index/index.js';
+import { PostgresMailIndex } from '../lib/mail-index/postgres.js';
+import type { MailIndex } from '../lib/mail-index/types.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import { sdkMetricsBindAddress, serveWorkerMetrics } from './metrics-server.js';
 import { parseRoles, workerSpecs, type Role } from './roles.js';
@@ -34,6 +35,18 @@ function quietBundlerLogger(logger: Logger) {
   return { trace: log('debug'), debug: log('debug'), info: log('debug'), warn: log('warn'), error: log('error'), log: (_l: string, m: string) => logger.debug(m) };
 }
 
+/**
+ * Only mailbox sync reads or writes the mail index. Other roles get the PostgreSQL one, never opened, so a
+ * mailing or notification worker neither loads the Elasticsearch client (about 30 MB) nor connects to it.
+ */
+async function openMailIndex(config: Config, db: ActivityDeps['db'], selected: Role[]): Promise<MailIndex> {
+  if (!selected.includes('sync')) return new PostgresMailIndex(db);
+  const { createMailIndex } = await import('../lib/mail-index/index.js');
+  const index = createMailIndex(config, db);
+  await index.ensureReady();
+  return index;
+}
+
 export async function runWorkers(config: Config, selected: Role[]): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: `worker:${selected.join('+')}` });
   // Once per process, before any connection or worker: Core's metrics exporter is fixed at install.
@@ -48,8 +61,7 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
   await runMigrations(config.DATABASE_URL);
   const database = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'mailflow-worker' });
   const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
-  const mailIndex = createMailIndex(config, database.db);
-  await mailIndex.ensureReady();
+  const mailIndex = await openMailIndex(config, database.db, selected);
   const deps: ActivityDeps = {
     config, db: database.db, logger, encryptor, mailIndex,
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
