@@ -22,9 +22,11 @@ export function recipientCounts(m: CountedMailing): RecipientCounts {
 }
 
 /** Sends in the last `minutes`: read from the sent_at index, so it costs the window's sends, not the list's rows. */
+export const recentSendsQuery = (db: Database, mailingId: string, minutes = 5) => db.select({ n: count() }).from(mailingRecipients).where(and(
+  eq(mailingRecipients.mailingId, mailingId), gt(mailingRecipients.sentAt, sql`now() - make_interval(mins => ${minutes})`),
+));
+
 export async function recentSends(db: Database, mailingId: string, minutes = 5): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(mailingRecipients).where(and(
-    eq(mailingRecipients.mailingId, mailingId), gt(mailingRecipients.sentAt, sql`now() - make_interval(mins => ${minutes})`),
-  ));
+  const [row] = await recentSendsQuery(db, mailingId, minutes);
   return row?.n ?? 0;
 }

@@ -15,7 +15,7 @@ import { BlobStore } from '../../lib/blob-store.js';
 import { Encryptor } from '../../lib/crypto.js';
 import { newId } from '../../lib/ids.js';
 import type { MailIndex } from '../../lib/mail-index/types.js';
-import { recipientCounts } from '../../lib/mailings/counts.js';
+import { recentSendsQuery, recipientCounts } from '../../lib/mailings/counts.js';
 import { countingSendOutcomes, mailingMetrics, type RecipientOutcome } from '../../lib/mailings/metrics.js';
 import { ingestMailingCsv, type IngestCheckpoint } from '../../lib/mailings/ingest.js';
 import { ProviderUnavailableError, RecipientRefusedError, type MailingMessage, type MailingProvider } from '../../lib/mailings/provider.js';
@@ -139,6 +139,26 @@ describe('token made at first send', () => {
 });
 
 describe('counters', () => {
+  it('leave progress nothing to count over the rows: the send rate reads the sent_at index, the last minutes only', async () => {
+    const m = await newMailing('email\nx@example.com\n');
+    // 50,000 rows, 20,000 of them sent over the last ten hours.
+    await database.sql`
+      insert into mailing_recipients (mailing_id, row_number, email, status, sent_at)
+        select ${m.id}, g, 'r' || g || '@example.com', (case when g <= 20000 then 'SENT' else 'QUEUED' end)::mailing_recipient_status,
+               case when g <= 20000 then now() - make_interval(secs => g * 1.8) end
+          from generate_series(1, 50000) g`;
+    await database.sql`analyze mailing_recipients`;
+    const { sql: text, params } = recentSendsQuery(database.db, m.id).toSQL();
+    const [{ 'QUERY PLAN': [plan] }] = await database.sql.unsafe(`explain (format json) ${text}`, params as never[]) as unknown as [{ 'QUERY PLAN': [{ Plan: unknown }] }];
+    const nodes = JSON.stringify(plan);
+    expect(nodes).toContain('"Index Name":"mailing_recipients_sent_at_idx"');
+    expect(nodes).not.toContain('Seq Scan');
+    const recent = (await recentSendsQuery(database.db, m.id))[0]!.n; // 300 s / 1.8 s = 166, fewer as the clock moves on
+    expect(recent).toBeGreaterThanOrEqual(155);
+    expect(recent).toBeLessThanOrEqual(166);
+    expect(await counters(m.id)).toEqual(await recount(m.id));
+  });
+
   /** A provider that answers as told, keeping every body it was sent. */
   function fakeProvider(answer: (to: string, attempt: number) => 'ok' | 'refuse' | 'lost'): MailingProvider & { bodies: Map<string, string[]> } {
     const bodies = new Map<string, string[]>();
