@@ -15,7 +15,7 @@ import { recipientCounts } from '../lib/mailings/counts.js';
 import type { ActivityDeps } from './deps.js';
 
 /** How long before its slot a send marks its row SENDING and reads the token, so the request leaves on time. */
-const PREPARE_MS = 100;
+const PREPARE_MS = 250;
 /** How often a send held by a paused mailing looks whether it was resumed (the workflow withdraws it meanwhile). */
 const HOLD_POLL_MS = 500;
 
@@ -190,12 +190,17 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
       let slot = held.slot;
       // Each request the provider counts takes a slot: the first was reserved above, any further one (a token
       // renewal, a resend after a 401) is reserved when it is needed. One that missed its slot takes another.
+      // When the last request left against its slot (logged with the outcome: how the pacer did).
+      let leftAt: { slotAt: string; lateMs: number } | undefined;
       const pace: Pace | undefined = pacer && (async () => {
         for (;;) {
           const mine = slot ?? await acquireSlot(waiting).catch((error: unknown) => { throw new SendWithdrawnError(error); });
           slot = undefined;
           try {
-            if (await pacer.wait(mine, waiting)) return;
+            if (await pacer.wait(mine, waiting)) {
+              leftAt = { slotAt: new Date(mine.at).toISOString(), lateMs: Math.round(Date.now() - mine.at) };
+              return;
+            }
           } catch (error) {
             await pacer.release(mine).catch(() => false);
             throw new SendWithdrawnError(error);
@@ -208,7 +213,7 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
         const { messageId } = await provider().send({ to: r.email, subject: MAILING_SUBJECT, body: mailingBody(token) }, attempt.signal, pace);
         await db.update(mailingRecipients).set({ status: 'SENT', providerMessageId: messageId, sentAt: new Date(), lastError: null })
           .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
-        log.info({ messageId }, 'recipient sent');
+        log.info({ messageId, ...leftAt }, 'recipient sent');
         return { status: 'SENT', messageId };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
@@ -230,7 +235,7 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
           // The pacer let this one through, so the provider counts differently: the whole fleet waits it out.
           mailingMetrics.providerThrottled.inc({ provider: provider().name });
           await pacer?.backOff(error.retryAfterMs);
-          log.info({ retryAfterMs: error.retryAfterMs }, 'provider rate limit; waiting for Retry-After');
+          log.info({ retryAfterMs: error.retryAfterMs, ...leftAt }, 'provider rate limit; waiting for Retry-After');
           throw ApplicationFailure.create({ type: 'ProviderRateLimited', message, nextRetryDelay: error.retryAfterMs });
         }
         log.warn({ error: message }, 'send failed; will retry');

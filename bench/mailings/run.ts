@@ -5,8 +5,8 @@
 //                 process sampled every 200 ms during the ingest (start the stack with MAILING_WORKER_PROCESSES=1
 //                 so the mailing role runs on its own); then cancels the mailing. It polls only the mailing's own
 //                 row (GET /v1/mailings/{id}: counters, no count over the rows) once a second.
-//   utilisation — the seed-004 simulator and the send queue both at BENCH_RATE (20) requests/s (start the
-//                 stack with SEED004_RATE_PER_SECOND=20); BENCH_SENDS (600) sends; achieved rate / limit, 429s.
+//   utilisation — two mailings at once against the seed-004 simulator's strict limit (bench/mailings/utilisation.ts:
+//                 start the stack with the same limit and MAILING_WORKER_PROCESSES=2); sends/s beside the limit, 429s.
 // Usage: npx tsx bench/mailings/run.ts [ingest|utilisation|all]
 import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stackTarget } from '../lib.js';
+import { utilisation } from './utilisation.js';
 
 const { apiUrl, apiKey } = stackTarget();
-const seed004Url = process.env.SEED004_SIM_URL ?? 'http://127.0.0.1:4020';
 const auth = { authorization: `Bearer ${apiKey}` };
 
 async function upload(csv: Blob, name: string): Promise<string> {
@@ -105,28 +105,6 @@ async function ingest(): Promise<void> {
   console.log(`  ingest ${rate.toFixed(0)} rows/s against csv-parse alone ${limitRate.toFixed(0)} rows/s in the same run: ratio ${(rate / limitRate).toFixed(2)} (goal ≥ 0.25) ${rate / limitRate >= 0.25 ? 'MET' : 'NOT MET'}`);
   console.log(`  mailing worker RSS: ${rssBefore.toFixed(0)} MB before, at most ${rssDuring.toFixed(0)} MB during the ingest (${samples.length} samples; limit 300 MB) ${rssDuring <= 300 ? 'MET' : 'NOT MET'}` +
     `${mailingWorker?.roles === 'mailing' ? '' : ' — not a mailing-only process: start the stack with MAILING_WORKER_PROCESSES=1'}`);
-}
-
-async function utilisation(): Promise<void> {
-  const rate = Number(process.env.BENCH_RATE ?? 20);
-  const sends = Number(process.env.BENCH_SENDS ?? 600);
-  const control = (path: string, init?: RequestInit) => fetch(`${seed004Url}/_control/${path}`, init);
-  await control('reset', { method: 'POST' });
-  await control('config', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: rate, perSeconds: 1, transientFailureRate: 0 }) });
-  const csv = new Blob([`email\n${Array.from({ length: sends }, (_, i) => `util${i}@bench.example.com`).join('\n')}\n`], { type: 'text/csv' });
-  const id = await upload(csv, `bench-utilisation-${sends}`);
-  let m = await get(id);
-  while (m.status !== 'COMPLETED' && m.status !== 'FAILED') {
-    await sleep(1_000);
-    m = await get(id);
-  }
-  const ledger = await (await control('ledger')).json() as { sends: { acceptedAt: string }[]; duplicates: unknown[] };
-  const stats = await (await control('stats')).json() as { byStatus: Record<string, number> };
-  const times = ledger.sends.map((s) => Date.parse(s.acceptedAt)).sort((a, b) => a - b);
-  const seconds = (times[times.length - 1]! - times[0]!) / 1000;
-  const achieved = (ledger.sends.length - 1) / seconds;
-  console.log(`utilisation: ${ledger.sends.length} sends in ${seconds.toFixed(1)} s = ${achieved.toFixed(2)}/s against a limit of ${rate}/s → ` +
-    `${((achieved / rate) * 100).toFixed(1)}% of the limit; 429s seen ${stats.byStatus['429'] ?? 0}; duplicates ${ledger.duplicates.length}; mailing ${m.status}`);
 }
 
 const which = process.argv[2] ?? 'all';
