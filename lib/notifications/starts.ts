@@ -93,9 +93,17 @@ export class NotificationStarts {
     return true;
   }
 
-  /** Waits for every start in flight and deletes the outbox rows of those Temporal confirmed. */
-  async drain(): Promise<void> {
-    while (this.queued() > 0 || this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+  /**
+   * Waits (at most `timeoutMs`: Temporal may be down) for the starts queued and in flight, then deletes the
+   * outbox rows of those Temporal confirmed; what is left is the recovery sweep's.
+   */
+  async drain(timeoutMs = 5_000): Promise<void> {
+    const idle = (async () => {
+      while (this.queued() > 0 || this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([idle, new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+    clearTimeout(timer);
     await this.flush();
   }
 
