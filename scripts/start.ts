@@ -2,7 +2,7 @@
 // and Elasticsearch, applies migrations, starts the simulators, the API and every worker role, runs a
 // platform check workflow, prints where to look. Ctrl-C stops everything it started, and nothing else.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -48,11 +48,12 @@ process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
 function startChild(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const out = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+  // The child writes its log file itself: through a pipe, a launcher slow to read (a busy machine) fills it,
+  // and pino's synchronous writes then stall the child's event loop 100 ms per retry.
+  const out = openSync(join(logDir, `${name}.log`), 'a');
   // detached: a terminal Ctrl-C reaches only the launcher, which then stops children in order.
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  child.stdout.pipe(out);
-  child.stderr.pipe(out);
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, env, stdio: ['ignore', out, out], detached: true });
+  closeSync(out);
   child.once('exit', (code, signal) => {
     if (!stopping) {
       log(`${name} exited (${code ?? signal}); see ${join(logDir, `${name}.log`)}`);
