@@ -45,6 +45,8 @@ export const configSchema = z.object({
   RATE_LIMIT_USER_COUNT: z.coerce.number().int().min(1).default(5),
   RATE_LIMIT_USER_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
   IDEMPOTENCY_TTL_HOURS: z.coerce.number().int().min(1).default(24),
+  // A notification whose workflow start is unconfirmed this long is started by the API's recovery sweep.
+  NOTIFICATION_START_RECOVERY_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   NOTIFICATION_MAX_ATTEMPTS_CRITICAL: z.coerce.number().int().min(1).default(8),
   NOTIFICATION_MAX_ATTEMPTS_MEDIUM: z.coerce.number().int().min(1).default(10),
   NOTIFICATION_MAX_ATTEMPTS_LOW: z.coerce.number().int().min(1).default(12),
