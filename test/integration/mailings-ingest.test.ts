@@ -102,6 +102,14 @@ describe('ingest', () => {
     expect(await counters(two.id)).toEqual(await recount(two.id));
   });
 
+  it('stores a value with a tab, a line break, a backslash, quotes, braces, commas or NULL exactly as it was in the file', async () => {
+    const odd = ['tab\there', 'line\nbreak', 'back\\slash\\N', '\\N', 'NULL', 'cr\r\nlf', '{a,b}', 'say ""hi""'];
+    const m = await newMailing(`email\n${odd.map((v) => `"${v}"`).join('\n')}\nok@example.com\n`);
+    await ingest(m);
+    const rows = await rowsOf(m.id);
+    expect(rows.map((r) => [r.email, r.status])).toEqual([...odd.map((v) => [v.replaceAll('""', '"'), 'INVALID']), ['ok@example.com', 'QUEUED']]);
+  });
+
   it('resumed after a crash past its last checkpoint, ends with the rows of an uninterrupted parse: none twice, none changed', async () => {
     const reference = await newMailing(list());
     await ingest(reference);
