@@ -26,11 +26,6 @@ export function deliverySpecs(deps: ActivityDeps): WorkerSpec[] {
     workflows: true,
     activities: { deadLetterNotification: activities.deadLetterNotification.bind(activities) },
     maxConcurrentActivityTaskExecutions: 10,
-    // A notification's run is two workflow tasks: the first from the normal queue (a new run), the second
-    // sticky. The default split (2 normal pollers of 10) left a backlog of new runs waiting on the server
-    // with free slots here; half and half matches the work.
-    maxConcurrentWorkflowTaskPolls: 16,
-    nonStickyToStickyPollRatio: 0.5,
   }));
 }
 
