@@ -369,8 +369,9 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
   const beating = <A, R>(run: (input: A) => Promise<R>) => (input: A) => heartbeating(() => run(input));
   return {
     ...activities,
-    loadSyncState: beating(activities.loadSyncState), resolveRemovals: beating(activities.resolveRemovals), removeFolder: beating(activities.removeFolder),
-    requestFreshDelta: beating(activities.requestFreshDelta), publishMailbox: beating(activities.publishMailbox), purgeMailbox: beating(activities.purgeMailbox),
+    loadSyncState: beating(activities.loadSyncState.bind(activities)), resolveRemovals: beating(activities.resolveRemovals.bind(activities)),
+    removeFolder: beating(activities.removeFolder.bind(activities)), requestFreshDelta: beating(activities.requestFreshDelta.bind(activities)),
+    publishMailbox: beating(activities.publishMailbox.bind(activities)), purgeMailbox: beating(activities.purgeMailbox.bind(activities)),
   };
 }
 

@@ -127,10 +127,11 @@ export const configSchema = z.object({
   /** Graph requests in flight per mailbox (Outlook allows 4). */
   SYNC_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(4).default(4),
   /**
-   * Pages one activity reads in a row from a folder, each indexed and checkpointed before its next link is
-   * followed: fewer workflow turns per page in an initial sync. A page with removals, or 5 s, ends a batch.
+   * Pages one activity may read in a row from a folder that is not caught up, each indexed and checkpointed
+   * before its next link is followed. Default one page per activity (each page its own retry and its own
+   * line in the Web UI); more means fewer workflow turns per page. A page with removals, or 5 s, ends a batch.
    */
-  SYNC_PAGES_PER_ACTIVITY: z.coerce.number().int().min(1).max(100).default(8),
+  SYNC_PAGES_PER_ACTIVITY: z.coerce.number().int().min(1).max(100).default(1),
   /** Workflow history events before a mailbox's workflow continues as new. */
   SYNC_HISTORY_EVENTS_PER_RUN: z.coerce.number().int().min(100).max(40_000).default(2_000),
   GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
