@@ -14,19 +14,10 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stackTarget } from '../lib.js';
-import { utilisation } from './utilisation.js';
+import { upload, utilisation } from './utilisation.js';
 
 const { apiUrl, apiKey } = stackTarget();
 const auth = { authorization: `Bearer ${apiKey}` };
-
-async function upload(csv: Blob, name: string): Promise<string> {
-  const form = new FormData();
-  form.set('name', name);
-  form.set('file', csv, `${name}.csv`);
-  const response = await fetch(`${apiUrl}/v1/mailings`, { method: 'POST', headers: auth, body: form });
-  if (response.status !== 202) throw new Error(`upload: ${response.status} ${await response.text()}`);
-  return (await response.json() as { id: string }).id;
-}
 
 interface Mailing { status: string; sendingStartedAt: string | null; counts: { total: number; valid: number; sent: number; queued: number } }
 const get = async (id: string) => await (await fetch(`${apiUrl}/v1/mailings/${id}`, { headers: auth })).json() as Mailing;

@@ -14,7 +14,8 @@ const { apiUrl, apiKey } = stackTarget();
 const seed004Url = process.env.SEED004_SIM_URL ?? 'http://127.0.0.1:4020';
 const auth = { authorization: `Bearer ${apiKey}` };
 
-async function upload(csv: Blob, name: string): Promise<string> {
+/** Uploads a CSV as a new mailing; answers its id. */
+export async function upload(csv: Blob, name: string): Promise<string> {
   const form = new FormData();
   form.set('name', name);
   form.set('file', csv, `${name}.csv`);
