@@ -1,15 +1,12 @@
 // A worker process serves Temporal's own SDK metrics (Core's Prometheus exporter) on its own port, beside
 // Mailflow's metrics on WORKER_METRICS_PORT.
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { PLATFORM_QUEUE, taskQueue } from '../../lib/temporal/task-queues.js';
-import { testConfig, testEnv, unique } from '../helpers/config.js';
+import { testConfig, unique } from '../helpers/config.js';
 import { temporalClient } from '../helpers/temporal.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
+import { spawnWorkerProcess } from '../helpers/worker-process.js';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -33,21 +30,10 @@ describe('worker process SDK metrics', () => {
   it('serves Temporal worker metrics on WORKER_SDK_METRICS_PORT and Mailflow metrics on WORKER_METRICS_PORT', async () => {
     const metricsPort = await freePort();
     const sdkPort = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-      cwd: root,
-      env: { ...process.env, ...testEnv({ WORKER_ROLES: 'delivery', LOG_LEVEL: 'info', WORKER_METRICS_PORT: String(metricsPort), WORKER_SDK_METRICS_PORT: String(sdkPort) }) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const { child, ready, exited } = spawnWorkerProcess('delivery', { WORKER_METRICS_PORT: String(metricsPort), WORKER_SDK_METRICS_PORT: String(sdkPort) });
     try {
+      await ready;
       const deadline = Date.now() + 90_000;
-      while (!output.includes('workers running')) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`worker did not start:\n${output}`);
-        await sleep(200);
-      }
       // Core registers slot gauges once the pollers start: poll the exporter until they show.
       let sdk = '';
       while (!exposedNames(sdk).includes('temporal_worker_task_slots_available')) {
