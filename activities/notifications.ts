@@ -61,7 +61,8 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
       if (n.status === 'FAILED' || n.status === 'DEAD_LETTERED') {
         throw ApplicationFailure.create({ type: 'NotificationUnsendable', message: `notification is ${n.status}`, nonRetryable: true });
       }
-      if (info.attempt === 1) logger.info({ channel: n.channel, priority: n.priority }, 'notification started');
+      // One info line per notification ('notification sent' or a warning); the steps before it are debug.
+      if (info.attempt === 1) logger.debug({ channel: n.channel, priority: n.priority }, 'notification started');
 
       const attachments = !found.hasAttachments ? [] : await db.select().from(notificationAttachments)
         .where(eq(notificationAttachments.notificationId, n.id)).orderBy(asc(notificationAttachments.position));
@@ -85,7 +86,7 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
         idempotencyKey: idempotencyKeyFor(n.id, found.resends),
       };
 
-      logger.info({ provider: providers[n.channel].name }, 'send attempt');
+      logger.debug({ provider: providers[n.channel].name }, 'send attempt');
       let result: Awaited<ReturnType<NotificationProvider['send']>>;
       const budgetMs = attemptBudgetMs(info.startToCloseTimeoutMs);
       const budget = AbortSignal.timeout(budgetMs);

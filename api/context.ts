@@ -15,6 +15,8 @@ import type { Scope } from './auth/scopes.js';
 export interface AppDeps {
   config: Config;
   db: Database;
+  /** A small pool of its own for CRITICAL notifications' requests (their template read and admission). */
+  criticalDb: Database;
   temporal: TemporalClient;
   /** One call to Temporal without the client's retries, for /ready. */
   pingTemporal: () => Promise<unknown>;

@@ -14,6 +14,8 @@ import type { AppDeps } from './context.js';
 
 export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; close: () => Promise<void> } {
   const database = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_POOL_SIZE, applicationName: 'mailflow-api' });
+  // CRITICAL requests never queue for a connection behind a burst of MEDIUM or LOW ones.
+  const critical = connectDatabase(config.DATABASE_URL, { max: config.DATABASE_CRITICAL_POOL_SIZE, applicationName: 'mailflow-api-critical' });
   // Lazy: the API starts (and /ready says why it is not ready) while Temporal is still coming up.
   const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
@@ -23,7 +25,7 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
   const elasticsearch = config.ELASTICSEARCH_URL ? new ElasticsearchClient({ node: config.ELASTICSEARCH_URL }) : undefined;
   const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
   const deps: AppDeps = {
-    config, db: database.db, temporal, pingTemporal, elasticsearch, logger, encryptor,
+    config, db: database.db, criticalDb: critical.db, temporal, pingTemporal, elasticsearch, logger, encryptor,
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
     mailIndex: createMailIndex(config, database.db, elasticsearch ? { elasticsearch } : {}),
     events: new AccountEventBus(database.sql),
@@ -39,6 +41,7 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
       await probe.close().catch(() => {});
       await elasticsearch?.close();
       await deps.events.close();
+      await critical.close();
       await database.close();
     },
   };

@@ -31,6 +31,8 @@ export const configSchema = z.object({
   PUBLIC_BASE_URL: z.string().url().default('http://localhost:3000'),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /** The API's own connections for CRITICAL admissions: a burst of other priorities queued for the main pool never delays one. */
+  DATABASE_CRITICAL_POOL_SIZE: z.coerce.number().int().min(1).max(50).default(2),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_URL: optionalUrl,

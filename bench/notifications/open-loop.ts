@@ -13,7 +13,9 @@ export interface OpenLoopResult {
   seconds: number;
 }
 
-export async function openLoop(ratePerSecond: number, seconds: number, request: (i: number) => Promise<number>): Promise<OpenLoopResult> {
+/** `onAnswer`: each request's latency from its due time, for a breakdown by kind. */
+export async function openLoop(ratePerSecond: number, seconds: number, request: (i: number) => Promise<number>,
+  onAnswer?: (i: number, ms: number) => void): Promise<OpenLoopResult> {
   const total = Math.round(ratePerSecond * seconds);
   const latencies: number[] = [];
   const lags: number[] = [];
@@ -28,6 +30,7 @@ export async function openLoop(ratePerSecond: number, seconds: number, request: 
     lags.push(Math.max(0, performance.now() - due));
     inFlight.push(request(i).then((status) => {
       latencies.push(performance.now() - due);
+      onAnswer?.(i, performance.now() - due);
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (status >= 200 && status < 300) ok++;
     }, (error: unknown) => {

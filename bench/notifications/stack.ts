@@ -64,6 +64,12 @@ export async function waitIdle(): Promise<void> {
 
 const database = postgres(process.env.DATABASE_URL ?? 'postgres://mailflow@127.0.0.1:5433/mailflow', { max: 1, onnotice: () => {} });
 
+/** Notifications committed whose workflow has not been started yet. */
+export async function outboxRows(): Promise<number> {
+  const [row] = await database<{ rows: number }[]>`select count(*)::int as rows from notification_starts`;
+  return row?.rows ?? 0;
+}
+
 /** Samples the start outbox every 2 s until stopped: the most rows waiting and the oldest one's age. */
 export function watchOutbox(): () => Promise<{ rows: number; ageSeconds: number }> {
   const worst = { rows: 0, ageSeconds: 0 };

@@ -74,7 +74,7 @@ describe('a worker killed mid-send', () => {
     const workflows = await startRoleWorkers(testConfig(env), ['delivery']);
     const spawnSender = (): { child: ChildProcess; output: () => string } => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-        cwd: root, env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'sms', LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: root, env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'sms', LOG_LEVEL: 'debug' }) }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
       child.stdout.on('data', (d: Buffer) => { out += d.toString(); });

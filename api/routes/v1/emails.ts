@@ -90,7 +90,8 @@ emailRoutes.openapi(sendEmailRoute, async (c) => {
       stored.push({ blobId: blob.id, filename: blob.filename ?? 'attachment', contentType: blob.contentType, size: blob.size, sha256: blob.sha256 });
     }
     const email = parsed.data;
-    const { notification, created } = await admitNotification(deps, {
+    // CRITICAL admissions use their own connections (AppDeps.criticalDb); the attachments are already stored.
+    const { notification, created } = await admitNotification({ ...deps, db: email.priority === 'critical' ? deps.criticalDb : deps.db }, {
       scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}),
       fingerprint: { ...email, attachments: stored.map((a) => ({ filename: a.filename, sha256: a.sha256 })) },
       userId: null, channel: 'EMAIL', priority: email.priority, sender: email.sender, recipients: [email.receiver],

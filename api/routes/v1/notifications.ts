@@ -70,14 +70,16 @@ export const notificationRoutes = createRouter()
     const idempotencyKey = c.req.valid('header')['idempotency-key'];
     const { deps } = c.var;
     const prio = body.priority ?? 'medium';
+    // CRITICAL requests read and write through their own connections (AppDeps.criticalDb).
+    const db = prio === 'critical' ? deps.criticalDb : deps.db;
     try {
-      const template = await getLatestTemplate(deps.db, body.templateId);
+      const template = await getLatestTemplate(db, body.templateId);
       if (template.channel !== body.type) {
         throw new AppError('unprocessable', `template ${template.id} is for ${template.channel}, not ${body.type}`);
       }
       const rendered = renderTemplate(template, body.templateParams);
-      const recipients = body.to === undefined ? await resolveContact(deps.db, body.userId, body.type) : [body.to].flat();
-      const { notification, created } = await admitNotification(deps, {
+      const recipients = body.to === undefined ? await resolveContact(db, body.userId, body.type) : [body.to].flat();
+      const { notification, created } = await admitNotification({ ...deps, db }, {
         scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), fingerprint: body,
         userId: body.userId, channel: body.type, priority: prio,
         templateId: template.id, templateVersion: template.version, templateParams: body.templateParams,
