@@ -112,18 +112,22 @@ export class NotificationStarts {
   }
 
   private pump(): void {
-    while (this.inFlight < this.concurrency && this.queued() > 0) {
-      const n = (this.waiting.critical.shift() ?? this.waiting.medium.shift() ?? this.waiting.low.shift())!;
-      this.inFlight++;
-      void startOnce(this.deps, n).then((ok) => {
-        if (ok) this.confirm(n.notificationId);
-      }).finally(() => {
-        this.pending.delete(n.notificationId);
-        this.inFlight--;
-        this.pump();
-        if (this.inFlight === 0 && this.queued() === 0) for (const resolve of this.idle.splice(0)) resolve();
-      });
-    }
+    // CRITICAL starts never wait for a slot: a burst of MEDIUM starts in flight on a busy server must not
+    // delay one (their number is bounded by admission's rate limits).
+    while (this.waiting.critical.length > 0) this.launch(this.waiting.critical.shift()!);
+    while (this.inFlight < this.concurrency && this.queued() > 0) this.launch((this.waiting.medium.shift() ?? this.waiting.low.shift())!);
+  }
+
+  private launch(n: StartableNotification): void {
+    this.inFlight++;
+    void startOnce(this.deps, n).then((ok) => {
+      if (ok) this.confirm(n.notificationId);
+    }).finally(() => {
+      this.pending.delete(n.notificationId);
+      this.inFlight--;
+      this.pump();
+      if (this.inFlight === 0 && this.queued() === 0) for (const resolve of this.idle.splice(0)) resolve();
+    });
   }
 
   private confirm(id: string): void {

@@ -1,7 +1,11 @@
 // CRITICAL admissions have connections of their own (DATABASE_CRITICAL_POOL_SIZE), so a burst of other
 // priorities queued for the main pool never delays one. Forced here: the API's only main-pool connection is
 // held in an open transaction, so a MEDIUM request cannot be admitted; a CRITICAL one still is, at once.
+// After commit, a CRITICAL workflow start never waits for a start slot: forced with a Temporal client whose
+// interceptor holds every MEDIUM start until released, with every slot taken by them.
+import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NotificationStarts } from '../../lib/notifications/starts.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { unique } from '../helpers/config.js';
 
@@ -49,5 +53,42 @@ describe('CRITICAL admission with the main pool exhausted', () => {
     expect((await medium).status).toBe(202);
     const stored = await (await api.request(`/v1/notifications/${id}`)).json() as { priority: string; status: string };
     expect(stored).toMatchObject({ priority: 'critical', status: 'PENDING' });
+  });
+});
+
+describe('CRITICAL workflow starts with every start slot taken', () => {
+  it('starts a CRITICAL run while MEDIUM starts hold both slots, then the MEDIUM ones', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    const started: string[] = [];
+    const holdMedium: WorkflowClientInterceptor = {
+      async start(input, next) {
+        const { priority, notificationId } = input.options.args[0] as { priority: string; notificationId: string };
+        if (priority !== 'critical') await released;
+        started.push(notificationId);
+        return next(input);
+      },
+    };
+    const temporal = new Client({ connection: api.deps.temporal.connection, namespace: api.deps.config.TEMPORAL_NAMESPACE, interceptors: { workflow: [holdMedium] } });
+    const starts = new NotificationStarts({ db: api.deps.db, temporal, config: api.deps.config }, { concurrency: 2 });
+    api.deps.notificationStarts = starts;
+
+    const ids: Record<string, string> = {};
+    for (const [name, priority] of [['medium1', 'MEDIUM'], ['medium2', 'MEDIUM'], ['medium3', 'MEDIUM'], ['critical', 'HIGH']] as const) {
+      const response = await post(priority);
+      expect(response.status).toBe(202);
+      ids[name] = (await response.json() as { id: string }).id;
+    }
+    const until = Date.now() + 10_000;
+    while (!started.includes(ids.critical!)) {
+      if (Date.now() > until) throw new Error('the CRITICAL start waited for a slot');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(started).toEqual([ids.critical]);
+    await api.deps.temporal.workflow.getHandle(`notification-${ids.critical!}`).describe();
+
+    release();
+    await starts.drain(10_000);
+    expect(new Set(started)).toEqual(new Set(Object.values(ids)));
   });
 });
