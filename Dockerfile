@@ -21,9 +21,9 @@ COPY lib ./lib
 COPY scripts ./scripts
 COPY simulators ./simulators
 COPY web ./web
-# Compiled JS in dist/, plus the prebuilt workflow bundle the workers load instead of bundling at boot.
+# Compiled JS in dist/ (with the migrations), plus the prebuilt workflow bundle the workers load instead of
+# bundling at boot.
 RUN npm run build \
- && cp -r db/migrations dist/db/migrations \
  && cp -r web dist/web
 
 FROM node:${NODE_VERSION}-bookworm-slim AS prod-deps

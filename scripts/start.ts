@@ -47,12 +47,23 @@ async function stopAll(code: number): Promise<never> {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
-function startChild(name: string, script: string, env: NodeJS.ProcessEnv): ChildProcess {
+/**
+ * How a child runs: through tsx from the sources, or, for worker processes with WORKER_BUILD=dist, from the
+ * compiled build as the image runs them (`npm run build` first), so their memory is measured as deployed.
+ */
+function entryPoint(script: string): string[] {
+  if (process.env.WORKER_BUILD !== 'dist' || !script.startsWith('workers/')) return ['--import', 'tsx', script];
+  const compiled = join('dist', script.replace(/\.ts$/, '.js'));
+  if (!existsSync(join(repoRoot, compiled))) throw new Error(`WORKER_BUILD=dist: ${compiled} is missing; run npm run build first`);
+  return [compiled];
+}
+
+function startChild(name: string, script: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): ChildProcess {
   // The child writes its log file itself: through a pipe, a launcher slow to read (a busy machine) fills it,
   // and pino's synchronous writes then stall the child's event loop 100 ms per retry.
   const out = openSync(join(logDir, `${name}.log`), 'a');
   // detached: a terminal Ctrl-C reaches only the launcher, which then stops children in order.
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, env, stdio: ['ignore', out, out], detached: true });
+  const child = spawn(process.execPath, [...nodeArgs, ...entryPoint(script)], { cwd: repoRoot, env, stdio: ['ignore', out, out], detached: true });
   closeSync(out);
   child.once('exit', (code, signal) => {
     if (!stopping) {
@@ -118,12 +129,15 @@ try {
   // own, as production scales it: its memory is then its own (the ingest benchmark samples it), on the ports
   // after the sync worker's.
   const mailingProcesses = Number(process.env.MAILING_WORKER_PROCESSES ?? 0);
+  // As docker-compose runs the role: its V8 heap capped, so an ingest's garbage is collected early rather
+  // than growing the process (MAILING_WORKER_HEAP_MB), and two malloc arenas instead of one per thread.
+  const mailingHeapMb = Number(process.env.MAILING_WORKER_HEAP_MB || 256);
   const shared = roles.filter((r) => r !== 'sync' && (mailingProcesses === 0 || r !== 'mailing'));
   startChild('workers', 'workers/main.ts', { ...env, WORKER_ROLES: shared.join(','), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort) });
   for (let i = 1; i <= mailingProcesses; i++) {
     startChild(`mailing-worker-${i}`, 'workers/main.ts', {
-      ...env, WORKER_ROLES: 'mailing', WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 + i : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 + i : 0),
-    });
+      ...env, MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2', WORKER_ROLES: 'mailing', WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 + i : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 + i : 0),
+    }, [`--max-old-space-size=${mailingHeapMb}`]);
   }
   startChild('sync-worker', 'workers/sync.ts', {
     ...env, WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 : 0),

@@ -27,7 +27,7 @@ function workerProcesses(): { pid: number; roles: string; metricsPort: number }[
   const found: { pid: number; roles: string; metricsPort: number }[] = [];
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('workers/main.ts')) continue;
+      if (!/workers\/main\.[jt]s/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
       const roles = /(?:^|\0)WORKER_ROLES=([^\0]*)/.exec(environ)?.[1] ?? 'all';
       found.push({ pid: Number(pid), roles, metricsPort: Number(/(?:^|\0)WORKER_METRICS_PORT=(\d+)/.exec(environ)?.[1] ?? 0) });

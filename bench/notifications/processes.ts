@@ -5,7 +5,7 @@ const groups: Record<string, RegExp> = {
   'temporal dev server': /start-dev/,
   postgres: /^postgres/,
   api: /api\/server\.ts/,
-  workers: /workers\/main\.ts/,
+  workers: /workers\/main\.[jt]s/,
   'this bench': /bench\/notifications\/run\.ts/,
 };
 const TICKS = 100; // USER_HZ
