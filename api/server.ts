@@ -22,6 +22,10 @@ const startRecovery = runStartRecovery({ ...deps, logger }, deps.notificationSta
 const server = serve({ fetch: app.fetch, port: config.API_PORT, hostname: config.API_HOST }, (info) => {
   logger.info({ url: `http://${config.API_HOST}:${info.port}` }, 'api listening');
 });
+// Idle keep-alive connections outlive the clients' and load balancers' own idle timeouts (undici 4 s, most
+// balancers 60 s), so the client closes them: a server closing one just as a client reuses it (a busy
+// client's timer runs late) fails that request with a socket error.
+Object.assign(server, { keepAliveTimeout: 65_000, headersTimeout: 66_000 });
 
 let stopping = false;
 const shutdown = (signal: string) => {

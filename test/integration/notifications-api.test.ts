@@ -2,6 +2,8 @@
 // duplicates), both rate limits exact under concurrency across two API processes (this one and a child
 // process running api/server.ts), listing and paging. No worker polls these queues: nothing is sent.
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +14,7 @@ let api: TestApi;
 /** The second API process: same database and Temporal, its own OS process. */
 let api2: { request: TestApi['request'] };
 let child: ChildProcess | undefined;
+let api2Url = '';
 const env = { TASK_QUEUE_PREFIX: `${unique('adm')}-` };
 
 beforeAll(async () => {
@@ -27,6 +30,7 @@ beforeAll(async () => {
     await sleep(200);
   }
   api2 = apiClient(url);
+  api2Url = url;
 }, 90_000);
 afterAll(async () => {
   child?.kill('SIGTERM');
@@ -185,4 +189,26 @@ describe('GET /v1/notifications', () => {
     expect((await api.request(`/v1/notifications/${created.id}/retry`, { method: 'POST' })).status).toBe(409);
     expect((await api.request('/v1/notifications/ntf_nope/retry', { method: 'POST' })).status).toBe(404);
   });
+});
+
+describe('the API process (api/server.ts)', () => {
+  it('keeps an idle keep-alive connection open past 5 s, so the client, not the server, closes it', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () => new Promise<{ status: number; socket: Socket }>((resolve, reject) => {
+      const request = http.get(`${api2Url}/health`, { agent }, (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode!, socket: request.socket! }));
+      });
+      request.on('error', reject);
+    });
+    try {
+      const first = await get();
+      await sleep(7_000); // well past Node's default keepAliveTimeout (5 s), after which the server would close it
+      const second = await get();
+      expect(second.status).toBe(200);
+      expect(second.socket).toBe(first.socket);
+    } finally {
+      agent.destroy();
+    }
+  }, 20_000);
 });
