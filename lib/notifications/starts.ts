@@ -71,7 +71,9 @@ export class NotificationStarts {
 
   constructor(private readonly deps: StartsDeps, options: StartsOptions = {}) {
     this.background = options.background ?? true;
-    this.concurrency = options.concurrency ?? 32;
+    // Enough to start far more runs a second than a server completes, and few enough that a burst's starts
+    // do not queue up on a busy server ahead of a CRITICAL run's own operations.
+    this.concurrency = options.concurrency ?? 8;
     this.flushMs = options.flushMs ?? 50;
   }
 
