@@ -1,7 +1,7 @@
 // CPU used by the stack's processes over a window, read from /proc (Linux): which component is the wall.
 import { readdirSync, readFileSync } from 'node:fs';
 
-const groups: Record<string, RegExp> = {
+const stackGroups: Record<string, RegExp> = {
   'temporal dev server': /start-dev/,
   postgres: /^postgres/,
   api: /api\/server\.ts/,
@@ -10,7 +10,7 @@ const groups: Record<string, RegExp> = {
 };
 const TICKS = 100; // USER_HZ
 
-function ticksByGroup(): Record<string, number> {
+function ticksByGroup(groups: Record<string, RegExp>): Record<string, number> {
   const out: Record<string, number> = Object.fromEntries(Object.keys(groups).map((g) => [g, 0]));
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
@@ -25,13 +25,22 @@ function ticksByGroup(): Record<string, number> {
   return out;
 }
 
+/** Starts a window; the returned function answers the CPU seconds each group of processes used in it. */
+export function cpuSecondsWindow(groups: Record<string, RegExp>): () => Record<string, number> {
+  const before = ticksByGroup(groups);
+  return () => {
+    const after = ticksByGroup(groups);
+    return Object.fromEntries(Object.keys(groups).map((g) => [g, (after[g]! - before[g]!) / TICKS]));
+  };
+}
+
 /** Starts a window; the returned function answers each group's CPU in cores (1.0 = one core busy). */
-export function cpuWindow(): () => string {
-  const before = ticksByGroup();
+export function cpuWindow(groups: Record<string, RegExp> = stackGroups): () => string {
+  const used = cpuSecondsWindow(groups);
   const t0 = performance.now();
   return () => {
-    const after = ticksByGroup();
+    const cpu = used();
     const seconds = (performance.now() - t0) / 1000;
-    return Object.keys(groups).map((g) => `${g} ${((after[g]! - before[g]!) / TICKS / seconds).toFixed(2)}`).join(', ') + ' cores';
+    return Object.keys(groups).map((g) => `${g} ${(cpu[g]! / seconds).toFixed(2)}`).join(', ') + ' cores';
   };
 }

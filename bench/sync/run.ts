@@ -19,6 +19,19 @@ import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { openSse } from '../../test/helpers/sse.js';
 import { pool, stackTarget, summarise } from '../lib.js';
+import { cpuSecondsWindow } from '../notifications/processes.js';
+
+/** The stack's processes a sync runs through: which one is the wall, and Elasticsearch's CPU per document. */
+const syncProcesses: Record<string, RegExp> = {
+  elasticsearch: /org\.elasticsearch\.bootstrap|elasticsearch-\d/,
+  'sync worker': /workers\/sync\.[jt]s/,
+  simulator: /simulators\/main\.[jt]s/,
+  'temporal dev server': /start-dev/,
+  postgres: /^postgres/,
+  'this bench': /bench\/sync\/run\.ts/,
+};
+const describeCpu = (cpu: Record<string, number>, documents: number) =>
+  `CPU ${Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}; Elasticsearch ${((cpu.elasticsearch! * 1e6) / documents).toFixed(0)} µs per document`;
 
 const { apiUrl, apiKey } = stackTarget();
 const outlookUrl = process.env.OUTLOOK_SIM_URL ?? 'http://127.0.0.1:4030';
@@ -92,9 +105,10 @@ async function initial(): Promise<void> {
     const w = await syncMailbox(warmup);
     console.log(`  warm-up: ${warmup.toLocaleString('en')} messages in ${w.syncSeconds.toFixed(2)} s (not counted)`);
   }
+  const syncCpu = cpuSecondsWindow(syncProcesses);
   const { mailboxId, linkSeconds, syncSeconds: seconds } = await syncMailbox(messages);
   const rate = messages / seconds;
-  console.log(`  link ${linkSeconds.toFixed(2)} s; sync ${seconds.toFixed(2)} s = ${rate.toFixed(0)} messages/s indexed`);
+  console.log(`  link ${linkSeconds.toFixed(2)} s; sync ${seconds.toFixed(2)} s = ${rate.toFixed(0)} messages/s indexed; ${describeCpu(syncCpu(), messages)}`);
 
   // The limit: the same documents, bulk-indexed raw from this process.
   const es = new Client({ node: elasticsearchUrl });
@@ -135,11 +149,13 @@ async function initial(): Promise<void> {
   // A burst of two or three seconds leaves Elasticsearch's refreshes and segment merges for after its
   // window; a run as long as the sync's pays for them inside it, as the sync did.
   const passes = Math.min(5, Math.max(2, Math.round((seconds * chained) / docs.length)));
+  const sustainedCpu = cpuSecondsWindow(syncProcesses);
   const sustained = await raw(async (index) => {
     for (let pass = 0; pass < passes; pass++) {
       for (const page of pages) await Promise.all(Array.from({ length: Math.ceil(page.length / 250) }, (_, i) => bulk(index, page.slice(i * 250, (i + 1) * 250), `:${pass}`)));
     }
   }, docs.length * passes);
+  const sustainedCpuUsed = sustainedCpu();
   // The same chain into the messages index itself (its size, segments and refreshes as the sync met them),
   // under a scratch mailbox id that nothing reads, removed afterwards.
   const messagesIndex = `${indexPrefix}-messages`;
@@ -164,7 +180,7 @@ async function initial(): Promise<void> {
   const ceiling = await raw(async (index) => { await pool(pages.length, 4, (i) => bulk(index, pages[i]!)); });
   await es.close();
   console.log(`  limit: raw _bulk of the same ${docs.length.toLocaleString('en')} documents, page after page as the sync sends them: ${chained.toFixed(0)} docs/s; ratio ${(rate / chained).toFixed(2)}`);
-  console.log(`  the same raw chain kept up for ${passes} passes (${(docs.length * passes).toLocaleString('en')} documents, about as long as the sync ran): ${sustained.toFixed(0)} docs/s; ratio ${(rate / sustained).toFixed(2)}`);
+  console.log(`  the same raw chain kept up for ${passes} passes (${(docs.length * passes).toLocaleString('en')} documents, about as long as the sync ran): ${sustained.toFixed(0)} docs/s; ratio ${(rate / sustained).toFixed(2)}; ${describeCpu(sustainedCpuUsed, docs.length * passes)}`);
   console.log(`  the same raw chain into the messages index itself (${indexed.toLocaleString('en')} documents in it): ${sameIndex.toFixed(0)} docs/s; ratio ${(rate / sameIndex).toFixed(2)}`);
   console.log(`  ceiling: raw _bulk, four pages of ${pageSize} in flight at once: ${ceiling.toFixed(0)} docs/s; ratio ${(rate / ceiling).toFixed(2)}`);
 }
