@@ -132,6 +132,7 @@ try {
   // As docker-compose runs the role: its V8 heap capped, so an ingest's garbage is collected early rather
   // than growing the process (MAILING_WORKER_HEAP_MB), and two malloc arenas instead of one per thread.
   const mailingHeapMb = Number(process.env.MAILING_WORKER_HEAP_MB || 256);
+  if (!Number.isInteger(mailingHeapMb) || mailingHeapMb < 64) throw new Error(`MAILING_WORKER_HEAP_MB: expected a whole number of MB, at least 64; got ${process.env.MAILING_WORKER_HEAP_MB}`);
   const shared = roles.filter((r) => r !== 'sync' && (mailingProcesses === 0 || r !== 'mailing'));
   startChild('workers', 'workers/main.ts', { ...env, WORKER_ROLES: shared.join(','), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort) });
   for (let i = 1; i <= mailingProcesses; i++) {

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { pool } from '../lib.js';
 import { describeRun, openLoop } from './open-loop.js';
-import { cpuWindow } from './processes.js';
+import { cpuWindow } from '../processes.js';
 import { runId, sentCount, submit, watchOutbox } from './stack.js';
 
 export async function admissionBench(): Promise<void> {

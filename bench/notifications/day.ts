@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { summarise } from '../lib.js';
 import { describeRun, openLoop } from './open-loop.js';
-import { cpuWindow } from './processes.js';
+import { cpuWindow } from '../processes.js';
 import { listAll, runId, sentCount, submit, type BenchPriority, type Listed } from './stack.js';
 
 const perDay = { HIGH: 10_000, MEDIUM: 200_000, LOW: 1_000_000 } as const;

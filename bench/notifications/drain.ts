@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { pool } from '../lib.js';
-import { cpuWindow } from './processes.js';
+import { cpuWindow } from '../processes.js';
 import { measureRate, outboxRows, runId, sentCount, submit, waitIdle } from './stack.js';
 
 const temporalAddress = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';

@@ -19,7 +19,7 @@ import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { openSse } from '../../test/helpers/sse.js';
 import { pool, stackTarget, summarise } from '../lib.js';
-import { cpuSecondsWindow } from '../notifications/processes.js';
+import { cpuSecondsWindow } from '../processes.js';
 
 /** The stack's processes a sync runs through: which one is the wall, and Elasticsearch's CPU per document. */
 const syncProcesses: Record<string, RegExp> = {

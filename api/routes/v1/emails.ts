@@ -9,6 +9,7 @@ import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
 import { htmlToText } from '../../../lib/notifications/templates.js';
 import { AppError, errorResponses, validationError } from '../../errors.js';
+import { databaseFor } from '../../notifications/connections.js';
 import { admissionProblem } from '../../notifications/errors.js';
 import { createRouter, documentStreamedBody } from '../../openapi.js';
 import { ownerOf } from '../../auth/owner.js';
@@ -90,8 +91,7 @@ emailRoutes.openapi(sendEmailRoute, async (c) => {
       stored.push({ blobId: blob.id, filename: blob.filename ?? 'attachment', contentType: blob.contentType, size: blob.size, sha256: blob.sha256 });
     }
     const email = parsed.data;
-    // CRITICAL admissions use their own connections (AppDeps.criticalDb); the attachments are already stored.
-    const { notification, created } = await admitNotification({ ...deps, db: email.priority === 'critical' ? deps.criticalDb : deps.db }, {
+    const { notification, created } = await admitNotification({ ...deps, db: databaseFor(deps, email.priority) }, {
       scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}),
       fingerprint: { ...email, attachments: stored.map((a) => ({ filename: a.filename, sha256: a.sha256 })) },
       userId: null, channel: 'EMAIL', priority: email.priority, sender: email.sender, recipients: [email.receiver],

@@ -11,6 +11,7 @@ import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { getLatestTemplate, renderTemplate } from '../../../lib/notifications/templates.js';
 import { ownerOf } from '../../auth/owner.js';
 import { AppError, errorResponses } from '../../errors.js';
+import { databaseFor } from '../../notifications/connections.js';
 import { admissionProblem } from '../../notifications/errors.js';
 import { historyEntrySchema, notificationSchema, toView } from '../../notifications/view.js';
 import { createRouter } from '../../openapi.js';
@@ -70,8 +71,7 @@ export const notificationRoutes = createRouter()
     const idempotencyKey = c.req.valid('header')['idempotency-key'];
     const { deps } = c.var;
     const prio = body.priority ?? 'medium';
-    // CRITICAL requests read and write through their own connections (AppDeps.criticalDb).
-    const db = prio === 'critical' ? deps.criticalDb : deps.db;
+    const db = databaseFor(deps, prio);
     try {
       const template = await getLatestTemplate(db, body.templateId);
       if (template.channel !== body.type) {

@@ -1,4 +1,5 @@
 // CPU used by the stack's processes over a window, read from /proc (Linux): which component is the wall.
+// By default the groups the notification benches report; a bench names its own.
 import { readdirSync, readFileSync } from 'node:fs';
 
 const stackGroups: Record<string, RegExp> = {
