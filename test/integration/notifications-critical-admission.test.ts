@@ -65,8 +65,9 @@ describe('CRITICAL workflow starts with every start slot taken', () => {
       async start(input, next) {
         const { priority, notificationId } = input.options.args[0] as { priority: string; notificationId: string };
         if (priority !== 'critical') await released;
-        started.push(notificationId);
-        return next(input);
+        const runId = await next(input);
+        started.push(notificationId); // once the server has the run
+        return runId;
       },
     };
     const temporal = new Client({ connection: api.deps.temporal.connection, namespace: api.deps.config.TEMPORAL_NAMESPACE, interceptors: { workflow: [holdMedium] } });
