@@ -17,8 +17,10 @@ afterAll(() => database.close());
 describe('worker process', () => {
   it('finishes the in-flight activity on SIGTERM and exits 0', async () => {
     const { client, close } = await temporalClient();
+    // A task queue of its own: no other test's worker on the shared server can take this activity.
+    const own = { TASK_QUEUE_PREFIX: `${unique('shutdown')}-` };
     const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-      cwd: root, env: { ...process.env, ...testEnv({ WORKER_ROLES: 'sync', LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: root, env: { ...process.env, ...testEnv({ ...own, WORKER_ROLES: 'sync', LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
@@ -31,7 +33,7 @@ describe('worker process', () => {
         await sleep(200);
       }
       const workflowId = unique('shutdown');
-      const handle = await client.workflow.start('platformCheck', { taskQueue: taskQueue(testConfig(), PLATFORM_QUEUE), workflowId, args: [{ requestedBy: 'test', holdMs: 3_000 }] });
+      const handle = await client.workflow.start('platformCheck', { taskQueue: taskQueue(testConfig(own), PLATFORM_QUEUE), workflowId, args: [{ requestedBy: 'test', holdMs: 3_000 }] });
       // Wait until the activity is running on this worker, then ask the worker to stop.
       for (;;) {
         const description = await handle.describe();
