@@ -14,7 +14,7 @@
 //             (120), and the propagation p99 of changes in random mailboxes among them.
 // Usage: npx tsx bench/sync/run.ts [initial|propagation|idle]
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@elastic/elasticsearch';
+import { Client, type estypes } from '@elastic/elasticsearch';
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { openSse } from '../../test/helpers/sse.js';
@@ -32,6 +32,29 @@ const syncProcesses: Record<string, RegExp> = {
 };
 const describeCpu = (cpu: Record<string, number>, documents: number) =>
   `CPU ${Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}; Elasticsearch ${((cpu.elasticsearch! * 1e6) / documents).toFixed(0)} µs per document`;
+
+/** What Elasticsearch did over a window, from its node stats: which requests the sync's documents cost. */
+function elasticsearchWorkWindow(es: Client): () => Promise<string> {
+  type Indices = estypes.IndicesStatsShardStats;
+  const read = async () => {
+    const stats = await es.nodes.stats({ metric: 'indices' });
+    const sum = (pick: (i: Indices) => number | undefined) => Object.values(stats.nodes).reduce((n, node) => n + (pick(node.indices as Indices) ?? 0), 0);
+    return {
+      indexed: sum((i) => i.indexing?.index_total), indexMs: sum((i) => i.indexing?.index_time_in_millis),
+      deleted: sum((i) => i.indexing?.delete_total),
+      refreshes: sum((i) => i.refresh?.total), refreshMs: sum((i) => i.refresh?.total_time_in_millis),
+      searches: sum((i) => i.search?.query_total), searchMs: sum((i) => (i.search?.query_time_in_millis ?? 0) + (i.search?.fetch_time_in_millis ?? 0)),
+      gets: sum((i) => i.get?.total), mergeMs: sum((i) => i.merges?.total_time_in_millis), flushes: sum((i) => i.flush?.total),
+    };
+  };
+  const before = read();
+  return async () => {
+    const [a, b] = await Promise.all([before, read()]);
+    const d = Object.fromEntries(Object.keys(b).map((k) => [k, b[k as keyof typeof b] - a[k as keyof typeof a]])) as typeof b;
+    return `Elasticsearch did: ${d.indexed} index ops (${d.indexMs} ms), ${d.deleted} deletes, ${d.refreshes} refreshes (${d.refreshMs} ms), `
+      + `${d.searches} searches (${d.searchMs} ms), ${d.gets} gets, ${d.flushes} flushes, merges ${d.mergeMs} ms`;
+  };
+}
 
 const { apiUrl, apiKey } = stackTarget();
 const outlookUrl = process.env.OUTLOOK_SIM_URL ?? 'http://127.0.0.1:4030';
@@ -105,13 +128,15 @@ async function initial(): Promise<void> {
     const w = await syncMailbox(warmup);
     console.log(`  warm-up: ${warmup.toLocaleString('en')} messages in ${w.syncSeconds.toFixed(2)} s (not counted)`);
   }
+  const es = new Client({ node: elasticsearchUrl });
   const syncCpu = cpuSecondsWindow(syncProcesses);
+  const syncWork = elasticsearchWorkWindow(es);
   const { mailboxId, linkSeconds, syncSeconds: seconds } = await syncMailbox(messages);
   const rate = messages / seconds;
   console.log(`  link ${linkSeconds.toFixed(2)} s; sync ${seconds.toFixed(2)} s = ${rate.toFixed(0)} messages/s indexed; ${describeCpu(syncCpu(), messages)}`);
+  console.log(`  ${await syncWork()}`);
 
   // The limit: the same documents, bulk-indexed raw from this process.
-  const es = new Client({ node: elasticsearchUrl });
   const docs: Record<string, unknown>[] = [];
   let after: (string | number)[] | undefined;
   for (;;) {
@@ -150,12 +175,14 @@ async function initial(): Promise<void> {
   // window; a run as long as the sync's pays for them inside it, as the sync did.
   const passes = Math.min(5, Math.max(2, Math.round((seconds * chained) / docs.length)));
   const sustainedCpu = cpuSecondsWindow(syncProcesses);
+  const sustainedWork = elasticsearchWorkWindow(es);
   const sustained = await raw(async (index) => {
     for (let pass = 0; pass < passes; pass++) {
       for (const page of pages) await Promise.all(Array.from({ length: Math.ceil(page.length / 250) }, (_, i) => bulk(index, page.slice(i * 250, (i + 1) * 250), `:${pass}`)));
     }
   }, docs.length * passes);
   const sustainedCpuUsed = sustainedCpu();
+  const sustainedWorkDone = await sustainedWork();
   // The same chain into the messages index itself (its size, segments and refreshes as the sync met them),
   // under a scratch mailbox id that nothing reads, removed afterwards.
   const messagesIndex = `${indexPrefix}-messages`;
@@ -181,6 +208,7 @@ async function initial(): Promise<void> {
   await es.close();
   console.log(`  limit: raw _bulk of the same ${docs.length.toLocaleString('en')} documents, page after page as the sync sends them: ${chained.toFixed(0)} docs/s; ratio ${(rate / chained).toFixed(2)}`);
   console.log(`  the same raw chain kept up for ${passes} passes (${(docs.length * passes).toLocaleString('en')} documents, about as long as the sync ran): ${sustained.toFixed(0)} docs/s; ratio ${(rate / sustained).toFixed(2)}; ${describeCpu(sustainedCpuUsed, docs.length * passes)}`);
+  console.log(`    ${sustainedWorkDone}`);
   console.log(`  the same raw chain into the messages index itself (${indexed.toLocaleString('en')} documents in it): ${sameIndex.toFixed(0)} docs/s; ratio ${(rate / sameIndex).toFixed(2)}`);
   console.log(`  ceiling: raw _bulk, four pages of ${pageSize} in flight at once: ${ceiling.toFixed(0)} docs/s; ratio ${(rate / ceiling).toFixed(2)}`);
 }
