@@ -153,8 +153,12 @@ export const configSchema = z.object({
   GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS: z.coerce.number().int().min(5).default(3_600),
   /** Graph requests a mailbox may make per 10 minutes (Outlook allows 10,000): its workflow paces itself under this. */
   SYNC_REQUESTS_PER_10_MINUTES: z.coerce.number().int().min(10).max(10_000).default(9_000),
-  /** Requests a mailbox may make at once on top of that pace (a whole round without waiting; the lanes still cap concurrency). */
-  SYNC_REQUEST_BURST: z.coerce.number().int().min(1).max(1_000).default(40),
+  /**
+   * Requests a mailbox may make ahead of that pace (the lanes still cap concurrency). Any 10 minutes hold at
+   * most this plus SYNC_REQUESTS_PER_10_MINUTES, so the two together stay within Outlook's 10,000; the
+   * default leaves 100 for requests outside the budget (retried attempts, the profile read at link).
+   */
+  SYNC_REQUEST_BURST: z.coerce.number().int().min(1).max(1_000).default(900),
   /** How long the live feed (GET /v1/accounts/{id}/events) keeps events for reconnecting pages. */
   MAILBOX_EVENTS_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
   /** Elasticsearch index and alias names start with this (lower case). */
@@ -171,6 +175,19 @@ export const configSchema = z.object({
   WORKER_SDK_METRICS_PORT: z.preprocess((v) => (v === '' ? undefined : v), port.optional()),
 });
 
+/** Outlook's limit per app and mailbox: requests in any 10 minutes. */
+const OUTLOOK_REQUESTS_PER_10_MINUTES = 10_000;
+
+/** Rules across variables, checked after each variable's own. */
+const configRules = configSchema.superRefine((config, ctx) => {
+  if (config.SYNC_REQUEST_BURST + config.SYNC_REQUESTS_PER_10_MINUTES > OUTLOOK_REQUESTS_PER_10_MINUTES) {
+    ctx.addIssue({
+      code: 'custom', path: ['SYNC_REQUEST_BURST'],
+      message: `with SYNC_REQUESTS_PER_10_MINUTES=${config.SYNC_REQUESTS_PER_10_MINUTES} a burst of ${config.SYNC_REQUEST_BURST} could make ${config.SYNC_REQUEST_BURST + config.SYNC_REQUESTS_PER_10_MINUTES} requests in 10 minutes; Outlook allows ${OUTLOOK_REQUESTS_PER_10_MINUTES}`,
+    });
+  }
+});
+
 export type Config = z.infer<typeof configSchema>;
 
 export class ConfigError extends Error {
@@ -181,7 +198,7 @@ export class ConfigError extends Error {
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = configSchema.safeParse(env);
+  const parsed = configRules.safeParse(env);
   if (parsed.success) return parsed.data;
   throw new ConfigError(parsed.error.issues.map((issue) => ({
     name: String(issue.path[0] ?? '?'),

@@ -84,19 +84,29 @@ export function resolvableRemovals(pending: PendingRemoval[], tasks: Iterable<Sy
   return pending.filter((p) => p.observedTick < oldestRound);
 }
 
+/** A budget's state, carried into the workflow's next run. */
+export interface BudgetState { tokens: number; at: number }
+
 /**
  * Paces one mailbox's Graph requests under Outlook's 10,000 per 10 minutes: a token bucket in workflow
- * time, `burst` deep (a round's worth: waiting for a token means a timer, and short timers fire late),
- * refilled at `ratePerSecond`. Every request (pages, subscriptions) takes
- * a token; the workflow is the mailbox's only dispatcher, so the budget holds however many workers run.
+ * time, `burst` deep, refilled at `ratePerSecond`, so any 10 minutes hold at most burst + 600 × rate
+ * requests. Every request (pages, subscriptions) takes a token; the workflow is the mailbox's only
+ * dispatcher, so the budget holds however many workers run, and each run hands its bucket to the next
+ * (a fresh full bucket per run would add a burst every few hundred requests).
  */
 export class RequestBudget {
   private tokens: number;
   private at: number;
 
-  constructor(private readonly ratePerSecond: number, private readonly burst: number, now: number) {
-    this.tokens = burst;
-    this.at = now;
+  constructor(private readonly ratePerSecond: number, private readonly burst: number, now: number, carried?: BudgetState) {
+    this.tokens = carried ? Math.min(burst, carried.tokens) : burst;
+    this.at = carried ? Math.min(now, carried.at) : now;
+  }
+
+  /** The bucket as it is now, for the next run. */
+  carry(now: number): BudgetState {
+    this.refill(now);
+    return { tokens: this.tokens, at: this.at };
   }
 
   private refill(now: number): void {

@@ -8,7 +8,7 @@
 import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { MailboxSyncActivities, PublishInput, SyncState } from '../activities/mailbox-sync.js';
 import { MailboxPush, type LifecycleEvent, type PushState } from './mailbox-sync-push.js';
-import { FOLDER_LIST, newTask, nextDue, pickDue, RequestBudget, resolvableRemovals, type PendingRemoval, type SyncTask } from './mailbox-sync-schedule.js';
+import { FOLDER_LIST, newTask, nextDue, pickDue, RequestBudget, resolvableRemovals, type BudgetState, type PendingRemoval, type SyncTask } from './mailbox-sync-schedule.js';
 
 export const syncNowSignal = defineSignal('syncNow');
 export const pauseSyncSignal = defineSignal('pause');
@@ -52,6 +52,8 @@ interface Carried {
   /** Removal stamps not yet applied; the next run confirms them with a fresh round of every folder. */
   pendingRemovalSeqs: number[];
   push?: PushState;
+  /** The request budget's bucket (absent from runs before it was carried: a full one). */
+  budget?: BudgetState;
 }
 
 export interface MailboxSyncInput {
@@ -162,7 +164,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   settingsPollMs = settings.pollIntervalMs;
   push = new MailboxPush(settings.push, c?.push);
   for (const event of lifecycleBeforeStart) push.lifecycle(event, Date.now());
-  const budget = new RequestBudget(settings.requestsPerSecond, settings.requestBurst, Date.now());
+  const budget = new RequestBudget(settings.requestsPerSecond, settings.requestBurst, Date.now(), c?.budget);
   const pollMs = () => push.pollIntervalMs(Date.now(), settings.pollIntervalMs);
   /** When the last timed round started; the next starts one interval later (push healthy or not, as it is now). */
   let lastTimedRoundAt = Date.now();
@@ -406,7 +408,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     mailboxId, accountId,
     carried: {
       paused, reauth, resync: resyncRequested, unlink: unlinkRequested, messagesIndexed, roundsCompleted, lastRoundAt, lastRoundMs, lastError,
-      pendingRemovalSeqs: [...new Set(pending.map((p) => p.seq))], push: push.carry(),
+      pendingRemovalSeqs: [...new Set(pending.map((p) => p.seq))], push: push.carry(), budget: budget.carry(Date.now()),
     },
   });
 }

@@ -3,6 +3,7 @@
 // engine on the PostgreSQL index.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mailboxSyncWorkflowId } from '../../lib/mailbox-sync/start-workflow.js';
 import { startSyncRig, until, withSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 
 let rig: SyncRig;
@@ -76,6 +77,31 @@ describe('Graph limits', () => {
         expect(inWindow).toBeLessThanOrEqual(15);
       }
       expect(starts.length).toBeGreaterThan(14);
+    });
+  }, 120_000);
+
+  it('keeps its request budget across continue-as-new: a new run does not bring a fresh burst', async () => {
+    // A burst of 20 and one token per 10 s, runs of 100 history events: the burst alone ends the first run.
+    await withSyncRig({ env: { SYNC_REQUESTS_PER_10_MINUTES: '60', SYNC_REQUEST_BURST: '20', SYNC_HISTORY_EVENTS_PER_RUN: '100', SYNC_POLL_INTERVAL_SECONDS: '1', SYNC_PAGE_SIZE: '10' } }, async (paced) => {
+      const address = `carried-${Date.now()}@contoso.test`;
+      await paced.outlook.createMailbox(address, { messages: 200 });
+      const accountId = await paced.createAccount(address);
+      const linked = await paced.link(accountId, address);
+      expect(linked.status).toBe(302);
+      const mailboxId = linked.location!.searchParams.get('mailboxId')!;
+      const runs = async () => {
+        let n = 0;
+        for await (const _ of paced.api.deps.temporal.workflow.list({ query: `WorkflowId = '${mailboxSyncWorkflowId(mailboxId)}'` })) n++;
+        return n;
+      };
+      await until('the workflow to continue as new', async () => (await runs()) >= 2, 60_000);
+      await sleep(12_000);
+      const starts = (await paced.outlook.requests({ mailbox: address })).map((r) => r.startedAt).sort((a, b) => a - b);
+      // However many runs, the i-th request comes no sooner than the bucket allows: 20 + 0.1 per second.
+      for (const [i, start] of starts.entries()) {
+        expect(i + 1, `request ${i + 1} at ${start - starts[0]!} ms`).toBeLessThanOrEqual(20 + ((start - starts[0]!) / 1000) * 0.1 + 1);
+      }
+      expect(starts.length).toBeGreaterThan(20);
     });
   }, 120_000);
 

@@ -35,6 +35,14 @@ describe('config', () => {
     expect(problems.find((p) => p.name === 'ADMIN_API_KEY')!.problem).toMatch(/24 characters/);
   });
 
+  it("refuses a mailbox request budget that could exceed Outlook's 10,000 requests in 10 minutes", () => {
+    expect(loadConfig(base).SYNC_REQUEST_BURST + loadConfig(base).SYNC_REQUESTS_PER_10_MINUTES).toBeLessThanOrEqual(10_000);
+    const [problem] = problemsOf({ ...base, SYNC_REQUESTS_PER_10_MINUTES: '9500', SYNC_REQUEST_BURST: '600' });
+    expect(problem).toMatchObject({ name: 'SYNC_REQUEST_BURST' });
+    expect(problem!.problem).toMatch(/10,?100 requests in 10 minutes; Outlook allows 10,?000/);
+    expect(loadConfig({ ...base, SYNC_REQUESTS_PER_10_MINUTES: '9500', SYNC_REQUEST_BURST: '500' }).SYNC_REQUEST_BURST).toBe(500);
+  });
+
   it('keeps every rotation key, the first one active', () => {
     const config = loadConfig({ ...base, ENCRYPTION_KEYS: `${generateEncryptionKey('new')},${generateEncryptionKey('old')}` });
     expect(config.ENCRYPTION_KEYS.map((k) => k.id)).toEqual(['new', 'old']);

@@ -65,6 +65,17 @@ describe('the request budget', () => {
     expect([1, 2, 3, 4, 5].map(() => budget.take(60_000))).toEqual([true, true, true, true, false]);
   });
 
+  it("hands its bucket to the workflow's next run, spent tokens and all", () => {
+    const budget = new RequestBudget(2, 4, 0);
+    expect(budget.takeUpTo(0, 4)).toBe(4);
+    const next = new RequestBudget(2, 4, 100, budget.carry(100)); // the next run starts at 100 ms
+    expect(next.take(100)).toBe(false); // a fresh bucket would have had 4
+    expect(next.nextAt(100)).toBe(500);
+    expect(next.take(500)).toBe(true);
+    // A run whose settings shrank the burst never starts with more than it.
+    expect(new RequestBudget(2, 2, 0, { tokens: 4, at: 0 }).takeUpTo(0, 8)).toBe(2);
+  });
+
   it('grants a batch of pages only the tokens it has, and takes back the ones a batch did not use', () => {
     const budget = new RequestBudget(2, 4, 0);
     expect(budget.takeUpTo(0, 8)).toBe(4); // never more than the bucket holds
