@@ -1,13 +1,13 @@
 // Mailbox-sync activities: every piece of I/O of the mailboxSync workflow. Each Graph page is one
-// request, indexed and checkpointed before the next link is followed (a folder's pages may be read a
-// few in a row by one activity, which heartbeats its checkpoint after each); every write
+// request, indexed and checkpointed in order (a folder's pages may be read a few in a row by one
+// activity, which fetches the next link while a page is indexed and heartbeats its checkpoint after each); every write
 // is idempotent, so a retried or replayed page changes nothing. Throttling becomes the activity's next
 // retry delay (Retry-After); an expired cursor, a vanished folder or a dead grant are answers the
 // workflow acts on, not failures.
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { MailIndex, MailboxDoc, MessageDoc } from '../lib/mail-index/types.js';
 import type { MailProviders } from '../lib/mailbox-sync/providers.js';
-import { CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, SubscriptionGoneError, ThrottledError, type MailProvider, type ProviderMessage } from '../lib/mailbox-sync/provider.js';
+import { CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, SubscriptionGoneError, ThrottledError, type ChangePage, type MailProvider, type ProviderMessage } from '../lib/mailbox-sync/provider.js';
 import {
   addPendingRemovals, clearSweep, deleteFolder, dropPendingRemovals, findMailbox, listFolders, mailboxForWrite, pendingRemovalsOf,
   deleteMailboxRow, recordPage, recordProgress, resetAllCursors, resetFolderCursor, saveFolderCursor, upsertFolders, type MailboxRow, type MailboxStatus,
@@ -57,6 +57,10 @@ export interface FolderListResult { changed: { folderId: string; name: string }[
 /** Over the pages one activity read: `removed` and `seq` are the last page's (a page with removals ends a batch). */
 export interface MessagePageResult { written: number; stale: number; removed: number; seq: number; pages?: number }
 export interface MessagePagesInput { mailboxId: string; accountId: string; folderId: string; folderName: string; cursor: string | null; pageSize: number; maxPages?: number }
+/** A page as the provider answered it, with the write number taken before the request, or what to do instead. */
+type FetchedPage =
+  | { outcome: 'fetched'; cursor: string | null; mailbox: MailboxRow; seq: number; page: ChangePage<ProviderMessage> }
+  | { outcome: 'expired'; provider: string } | { outcome: 'gone' } | { outcome: 'reauth'; reason: string };
 /** Where a batch of pages got to: a retried attempt goes on from the last page recorded. */
 interface BatchCheckpoint { cursor: string; written: number; stale: number; pages: number }
 
@@ -143,20 +147,26 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
     }
   }
 
-  /** One page of a folder's message changes: fetched, indexed, its removals and cursor recorded. */
-  async function readMessagePage(input: MessagePagesInput, cursor: string | null): Promise<PageOutcome<MessagePageResult>> {
+  /** One page of a folder's message changes, fetched under a new write number (taken before the request). */
+  async function fetchMessagePage(input: MessagePagesInput, cursor: string | null): Promise<FetchedPage> {
     const forWrite = await mailboxForWrite(db, input.mailboxId);
     if (!forWrite) throw ApplicationFailure.nonRetryable(`mailbox ${input.mailboxId} no longer exists`, 'MailboxNotFound');
     const { mailbox, seq } = forWrite;
     const page = await fromProvider(mailbox, (provider, signal) => provider.messageChanges(input.folderId, cursor, { pageSize: input.pageSize }, signal));
-    if ('outcome' in page) {
-      if (page.outcome === 'expired') {
-        syncMetrics.expiredCursors.inc({ provider: mailbox.provider });
-        logger.warn({ mailboxId: mailbox.id, folderId: input.folderId }, 'delta token expired; syncing the folder afresh');
-        await resetFolderCursor(db, mailbox.id, input.folderId);
-      }
-      return page;
+    if (!('outcome' in page)) return { outcome: 'fetched', cursor, mailbox, seq, page };
+    return page.outcome === 'expired' ? { outcome: 'expired', provider: mailbox.provider } : page;
+  }
+
+  /** A fetched page indexed, its removals and cursor recorded; an expired cursor is reset here, after the pages before it. */
+  async function applyMessagePage(input: MessagePagesInput, fetched: FetchedPage): Promise<PageOutcome<MessagePageResult>> {
+    if (fetched.outcome !== 'fetched') {
+      if (fetched.outcome !== 'expired') return fetched;
+      syncMetrics.expiredCursors.inc({ provider: fetched.provider });
+      logger.warn({ mailboxId: input.mailboxId, folderId: input.folderId }, 'delta token expired; syncing the folder afresh');
+      await resetFolderCursor(db, input.mailboxId, input.folderId);
+      return { outcome: 'expired' };
     }
+    const { cursor, mailbox, seq, page } = fetched;
     const docs = page.changed.map((m) => toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }));
     const { written, stale, applied } = docs.length > 0
       ? await sync.index.upsertMessages(docs, { visibleNow: docs.length <= SMALL_PAGE })
@@ -231,13 +241,21 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
       let done: BatchCheckpoint | undefined = resumed;
       const started = Date.now();
       return heartbeating(async () => {
+        let next = fetchMessagePage(input, done ? done.cursor : input.cursor);
         for (;;) {
-          const cursor = done ? done.cursor : input.cursor;
-          const page = await readMessagePage(input, cursor);
+          const fetched = await next;
+          // Whether the batch reads another page is known from this one: its next link is fetched while
+          // this page is indexed (still one request at a time per folder; pages are applied in order).
+          const more = fetched.outcome === 'fetched' && !fetched.page.caughtUp && fetched.page.removed.length === 0
+            && (done?.pages ?? 0) + 1 < (input.maxPages ?? 1) && Date.now() - started < BATCH_BUDGET_MS;
+          if (more) {
+            next = fetchMessagePage(input, fetched.page.cursor);
+            next.catch(() => undefined); // if this page fails, the attempt fails and its retry fetches again
+          }
+          const page = await applyMessagePage(input, fetched);
           if (page.outcome !== 'page') return page;
           done = { cursor: page.cursor, written: (done?.written ?? 0) + page.written, stale: (done?.stale ?? 0) + page.stale, pages: (done?.pages ?? 0) + 1 };
           Context.current().heartbeat(done);
-          const more = !page.caughtUp && page.removed === 0 && done.pages < (input.maxPages ?? 1) && Date.now() - started < BATCH_BUDGET_MS;
           if (!more) return { ...page, written: done.written, stale: done.stale, pages: done.pages };
         }
       }, () => done);

@@ -26,6 +26,32 @@ function ticksByGroup(groups: Record<string, RegExp>): Record<string, number> {
   return out;
 }
 
+/** CPU ticks of the threads whose name matches, in the processes whose command line matches. */
+function threadTicks(process: RegExp, thread: RegExp): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!process.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '))) continue;
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        if (!thread.test(readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim())) continue;
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ticks += Number(fields[11]) + Number(fields[12]);
+      }
+    } catch { /* the process or thread ended */ }
+  }
+  return ticks;
+}
+
+/**
+ * Starts a window; the returned function answers the CPU seconds a JVM's JIT compiler threads used in it:
+ * a JVM still compiling its hot code spends cores on that instead of the work being measured.
+ */
+export function jitSecondsWindow(process: RegExp): () => number {
+  const before = threadTicks(process, /^C[12] CompilerThre/);
+  return () => (threadTicks(process, /^C[12] CompilerThre/) - before) / TICKS;
+}
+
 /** Starts a window; the returned function answers the CPU seconds each group of processes used in it. */
 export function cpuSecondsWindow(groups: Record<string, RegExp>): () => Record<string, number> {
   const before = ticksByGroup(groups);

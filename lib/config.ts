@@ -130,10 +130,11 @@ export const configSchema = z.object({
   SYNC_MAX_CONCURRENT_REQUESTS: z.coerce.number().int().min(1).max(4).default(4),
   /**
    * Pages one activity may read in a row from a folder that is not caught up, each indexed and checkpointed
-   * before its next link is followed. Default one page per activity (each page its own retry and its own
-   * line in the Web UI); more means fewer workflow turns per page. A page with removals, or 5 s, ends a batch.
+   * in order, the next link fetched while a page is indexed; a retried attempt goes on from its last
+   * checkpoint. 1: each page its own activity (its own retry and line in the Web UI), a workflow turn
+   * between pages and no overlap. A page with removals, or 5 s, ends a batch.
    */
-  SYNC_PAGES_PER_ACTIVITY: z.coerce.number().int().min(1).max(100).default(1),
+  SYNC_PAGES_PER_ACTIVITY: z.coerce.number().int().min(1).max(100).default(8),
   /** Workflow history events before a mailbox's workflow continues as new. */
   SYNC_HISTORY_EVENTS_PER_RUN: z.coerce.number().int().min(100).max(40_000).default(2_000),
   GRAPH_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),

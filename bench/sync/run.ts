@@ -1,6 +1,7 @@
 // Mailbox-sync benchmarks against the running stack (npm start):
 //   initial — link a simulated mailbox of BENCH_MESSAGES (10,000) messages and time its initial sync
-//             (link → every message in the index, mailbox LIVE): messages indexed per second. Then, from
+//             (link → every message in the index, mailbox LIVE), after an untimed one as big
+//             (BENCH_WARMUP_MESSAGES): messages indexed per second. Then, from
 //             this process into a scratch index with the same mapping, a raw _bulk of the same documents:
 //             page after page as the sync sends a page (the limit for one folder read link after link),
 //             that chain kept up about as long as the sync ran (Elasticsearch's refreshes and merges inside
@@ -19,7 +20,7 @@ import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { openSse } from '../../test/helpers/sse.js';
 import { pool, stackTarget, summarise } from '../lib.js';
-import { cpuSecondsWindow } from '../processes.js';
+import { cpuSecondsWindow, jitSecondsWindow } from '../processes.js';
 
 /** The stack's processes a sync runs through: which one is the wall, and Elasticsearch's CPU per document. */
 const syncProcesses: Record<string, RegExp> = {
@@ -30,8 +31,15 @@ const syncProcesses: Record<string, RegExp> = {
   postgres: /^postgres/,
   'this bench': /bench\/sync\/run\.ts/,
 };
-const describeCpu = (cpu: Record<string, number>, documents: number) =>
-  `CPU ${Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}; Elasticsearch ${((cpu.elasticsearch! * 1e6) / documents).toFixed(0)} µs per document`;
+const describeCpu = (cpu: Record<string, number>, documents: number, jitSeconds: number) =>
+  `CPU ${Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}; Elasticsearch ${((cpu.elasticsearch! * 1e6) / documents).toFixed(0)} µs per document, of which its JIT compiler ${((jitSeconds * 1e6) / documents).toFixed(0)}`;
+
+/** A window's CPU per process and Elasticsearch's JIT compiler time in it. */
+function cpuAndJitWindow(): () => { cpu: Record<string, number>; jit: number } {
+  const cpu = cpuSecondsWindow(syncProcesses);
+  const jit = jitSecondsWindow(syncProcesses.elasticsearch!);
+  return () => ({ cpu: cpu(), jit: jit() });
+}
 
 /** What Elasticsearch did over a window, from its node stats: which requests the sync's documents cost. */
 function elasticsearchWorkWindow(es: Client): () => Promise<string> {
@@ -120,20 +128,23 @@ async function syncMailbox(messages: number): Promise<{ mailboxId: string; linkS
 
 async function initial(): Promise<void> {
   const messages = Number(process.env.BENCH_MESSAGES ?? 10_000);
-  const warmup = Number(process.env.BENCH_WARMUP_MESSAGES ?? 10_000);
+  // A freshly started Elasticsearch spends seconds of CPU compiling its hot code (JIT): a warm-up as big
+  // as the timed mailbox, so the sync and the raw chain after it are both measured warm.
+  const warmup = Number(process.env.BENCH_WARMUP_MESSAGES ?? messages);
   console.log(`initial sync: a ${messages.toLocaleString('en')}-message mailbox, Graph pages of ${pageSize}, ${process.env.SYNC_PAGES_PER_ACTIVITY ?? 'the default'} page(s) per activity (as the stack was started)`);
   // A stack just started runs its first pages cold (the JIT of Elasticsearch, the workers, the simulator): one
   // smaller mailbox first, untimed, so the sync and the raw _bulk after it are measured in the same warm state.
   if (warmup > 0) {
+    const warming = jitSecondsWindow(syncProcesses.elasticsearch!);
     const w = await syncMailbox(warmup);
-    console.log(`  warm-up: ${warmup.toLocaleString('en')} messages in ${w.syncSeconds.toFixed(2)} s (not counted)`);
+    console.log(`  warm-up: ${warmup.toLocaleString('en')} messages in ${w.syncSeconds.toFixed(2)} s (not counted); Elasticsearch's JIT compiler ${warming().toFixed(1)} s CPU in it`);
   }
   const es = new Client({ node: elasticsearchUrl });
-  const syncCpu = cpuSecondsWindow(syncProcesses);
+  const syncCpu = cpuAndJitWindow();
   const syncWork = elasticsearchWorkWindow(es);
   const { mailboxId, linkSeconds, syncSeconds: seconds } = await syncMailbox(messages);
   const rate = messages / seconds;
-  console.log(`  link ${linkSeconds.toFixed(2)} s; sync ${seconds.toFixed(2)} s = ${rate.toFixed(0)} messages/s indexed; ${describeCpu(syncCpu(), messages)}`);
+  console.log(`  link ${linkSeconds.toFixed(2)} s; sync ${seconds.toFixed(2)} s = ${rate.toFixed(0)} messages/s indexed; ${(({ cpu, jit }) => describeCpu(cpu, messages, jit))(syncCpu())}`);
   console.log(`  ${await syncWork()}`);
 
   // The limit: the same documents, bulk-indexed raw from this process.
@@ -167,14 +178,16 @@ async function initial(): Promise<void> {
     }
   };
   // One folder's chain: page after page, each page as the sync sends it (split into concurrent requests of 250).
-  const chained = await raw(async (index) => {
+  const chain = async (index: string) => {
     for (const page of pages) await Promise.all(Array.from({ length: Math.ceil(page.length / 250) }, (_, i) => bulk(index, page.slice(i * 250, (i + 1) * 250))));
-  });
+  };
+  await raw(chain); // untimed: this request path warmed up as the sync's was
+  const chained = await raw(chain);
   // The same chain kept up about as long as the sync ran: the documents again under new ids, pass after pass.
   // A burst of two or three seconds leaves Elasticsearch's refreshes and segment merges for after its
   // window; a run as long as the sync's pays for them inside it, as the sync did.
   const passes = Math.min(5, Math.max(2, Math.round((seconds * chained) / docs.length)));
-  const sustainedCpu = cpuSecondsWindow(syncProcesses);
+  const sustainedCpu = cpuAndJitWindow();
   const sustainedWork = elasticsearchWorkWindow(es);
   const sustained = await raw(async (index) => {
     for (let pass = 0; pass < passes; pass++) {
@@ -207,7 +220,7 @@ async function initial(): Promise<void> {
   const ceiling = await raw(async (index) => { await pool(pages.length, 4, (i) => bulk(index, pages[i]!)); });
   await es.close();
   console.log(`  limit: raw _bulk of the same ${docs.length.toLocaleString('en')} documents, page after page as the sync sends them: ${chained.toFixed(0)} docs/s; ratio ${(rate / chained).toFixed(2)}`);
-  console.log(`  the same raw chain kept up for ${passes} passes (${(docs.length * passes).toLocaleString('en')} documents, about as long as the sync ran): ${sustained.toFixed(0)} docs/s; ratio ${(rate / sustained).toFixed(2)}; ${describeCpu(sustainedCpuUsed, docs.length * passes)}`);
+  console.log(`  the same raw chain kept up for ${passes} passes (${(docs.length * passes).toLocaleString('en')} documents, about as long as the sync ran): ${sustained.toFixed(0)} docs/s; ratio ${(rate / sustained).toFixed(2)}; ${describeCpu(sustainedCpuUsed.cpu, docs.length * passes, sustainedCpuUsed.jit)}`);
   console.log(`    ${sustainedWorkDone}`);
   console.log(`  the same raw chain into the messages index itself (${indexed.toLocaleString('en')} documents in it): ${sameIndex.toFixed(0)} docs/s; ratio ${(rate / sameIndex).toFixed(2)}`);
   console.log(`  ceiling: raw _bulk, four pages of ${pageSize} in flight at once: ${ceiling.toFixed(0)} docs/s; ratio ${(rate / ceiling).toFixed(2)}`);
