@@ -11,7 +11,7 @@ import { recipientToken } from '../lib/mailings/send-token.js';
 import { mailingMetrics } from '../lib/mailings/metrics.js';
 import { ProviderRateLimitedError, ProviderUnavailableError, RecipientRefusedError, type MailingProvider, type Pace } from '../lib/mailings/provider.js';
 import { sleepUntil, type GcraPacer, type Slot } from '../lib/pacing/gcra.js';
-import { recipientCounts } from '../lib/mailings/counts.js';
+import { countsOf } from '../lib/mailings/counts.js';
 import type { ActivityDeps } from './deps.js';
 
 /** How long before its slot a send marks its row SENDING and reads the token, so the request leaves on time. */
@@ -142,8 +142,7 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
         throw error;
       }
       // The counters the triggers keep (no recount of a million rows).
-      const [counted] = await db.select().from(mailings).where(eq(mailings.id, mailing.id));
-      const counts = recipientCounts(counted!);
+      const counts = await countsOf(db, mailing.id);
       const result = { totalRows: counts.total, validRows: counts.valid, invalidRows: counts.invalid, duplicateRows: counts.duplicate };
       if (result.totalRows === 0) {
         await db.update(mailings).set({ status: 'FAILED', failureReason: 'the file has no rows', finishedAt: new Date() }).where(eq(mailings.id, mailing.id));

@@ -1,12 +1,19 @@
-// A mailing's recipients by status, read from the counters on its row. Triggers on mailing_recipients
-// (migration 0015) change them in the same statement as every status change, whoever writes it (ingest,
-// sends, cancel), so a listing or a progress poll costs the same for ten rows as for a million.
+// A mailing's recipients by status, read from its counters row (mailing_counts). Triggers on
+// mailing_recipients (migration 0016) change it in the same statement as every status change, whoever writes
+// it (ingest, sends, cancel), so a listing or a progress poll costs the same for ten rows as for a million.
 import { and, count, eq, gt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { mailingRecipients, type mailings } from '../../db/schema/index.js';
+import { mailingCounts, mailingRecipients } from '../../db/schema/index.js';
 
-type CountedMailing = Pick<typeof mailings.$inferSelect,
-  'countQueued' | 'countSending' | 'countSent' | 'countFailed' | 'countInvalid' | 'countDuplicate' | 'countCancelled' | 'countUnknown'>;
+type CountedMailing = Omit<typeof mailingCounts.$inferSelect, 'mailingId'>;
+
+const NONE: CountedMailing = { countQueued: 0, countSending: 0, countSent: 0, countFailed: 0, countInvalid: 0, countDuplicate: 0, countCancelled: 0, countUnknown: 0 };
+
+/** The mailing's counts; a mailing with no rows yet has no counters row: all zero. */
+export async function countsOf(db: Database, mailingId: string): Promise<RecipientCounts> {
+  const [row] = await db.select().from(mailingCounts).where(eq(mailingCounts.mailingId, mailingId));
+  return recipientCounts(row ?? NONE);
+}
 
 export interface RecipientCounts {
   total: number; valid: number; invalid: number; duplicate: number;

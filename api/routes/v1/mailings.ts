@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import { mailingRecipients, mailings } from '../../../db/schema/index.js';
-import { recentSends, recipientCounts } from '../../../lib/mailings/counts.js';
+import { countsOf, recentSends } from '../../../lib/mailings/counts.js';
 import { tokenHash } from '../../../lib/mailings/send-token.js';
 import { admitMailing, MailingIdempotencyConflictError, MailingStartError } from '../../../lib/mailings/admission.js';
 import { mailingWorkflowId } from '../../../lib/mailings/start-workflow.js';
@@ -44,8 +44,7 @@ async function mailingView(deps: AppDeps, owner: string, id: string) {
   const [m] = await deps.db.select().from(mailings).where(and(eq(mailings.id, id), eq(mailings.owner, owner)));
   if (!m) throw new AppError('not_found', `no mailing ${id}`);
   // Counters kept by triggers, and the sent_at index for the rate: no count over the mailing's rows.
-  const counts = recipientCounts(m);
-  const recent = await recentSends(deps.db, id);
+  const [counts, recent] = await Promise.all([countsOf(deps.db, id), recentSends(deps.db, id)]);
   const failures = await deps.db.select({ row: mailingRecipients.rowNumber, email: mailingRecipients.email, reason: mailingRecipients.lastError })
     .from(mailingRecipients).where(and(eq(mailingRecipients.mailingId, id), eq(mailingRecipients.status, 'FAILED'))).orderBy(desc(mailingRecipients.rowNumber)).limit(5);
   // Over the last 5 minutes, or since sending started if that is more recent.
