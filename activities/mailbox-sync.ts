@@ -126,10 +126,10 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
   }
 
   /** Runs one provider request; maps the provider's answers to outcomes and retry decisions. */
-  async function fromProvider<T>(mailbox: MailboxRow, request: (provider: MailProvider, signal: AbortSignal) => Promise<T>): Promise<T | { outcome: 'expired' } | { outcome: 'gone' } | { outcome: 'reauth'; reason: string }> {
+  async function fromProvider<T>(mailbox: MailboxRow, request: (provider: MailProvider, signal: AbortSignal) => Promise<T>, signal = Context.current().cancellationSignal): Promise<T | { outcome: 'expired' } | { outcome: 'gone' } | { outcome: 'reauth'; reason: string }> {
     try {
       const provider = sync.providers.forMailbox({ id: mailbox.id, provider: mailbox.provider, homeAccountId: mailbox.homeAccountId });
-      return await request(provider, Context.current().cancellationSignal);
+      return await request(provider, signal);
     } catch (error) {
       if (error instanceof CursorExpiredError) return { outcome: 'expired' };
       if (error instanceof FolderGoneError) return { outcome: 'gone' };
@@ -148,11 +148,11 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
   }
 
   /** One page of a folder's message changes, fetched under a new write number (taken before the request). */
-  async function fetchMessagePage(input: MessagePagesInput, cursor: string | null): Promise<FetchedPage> {
+  async function fetchMessagePage(input: MessagePagesInput, cursor: string | null, signal?: AbortSignal): Promise<FetchedPage> {
     const forWrite = await mailboxForWrite(db, input.mailboxId);
     if (!forWrite) throw ApplicationFailure.nonRetryable(`mailbox ${input.mailboxId} no longer exists`, 'MailboxNotFound');
     const { mailbox, seq } = forWrite;
-    const page = await fromProvider(mailbox, (provider, signal) => provider.messageChanges(input.folderId, cursor, { pageSize: input.pageSize }, signal));
+    const page = await fromProvider(mailbox, (provider, s) => provider.messageChanges(input.folderId, cursor, { pageSize: input.pageSize }, s), signal);
     if (!('outcome' in page)) return { outcome: 'fetched', cursor, mailbox, seq, page };
     return page.outcome === 'expired' ? { outcome: 'expired', provider: mailbox.provider } : page;
   }
@@ -248,11 +248,17 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
           // this page is indexed (still one request at a time per folder; pages are applied in order).
           const more = fetched.outcome === 'fetched' && !fetched.page.caughtUp && fetched.page.removed.length === 0
             && (done?.pages ?? 0) + 1 < (input.maxPages ?? 1) && Date.now() - started < BATCH_BUDGET_MS;
+          // If this page fails, the attempt fails: its prefetch is aborted, so the retry's request is never a
+          // fifth one in flight for the mailbox, and the retry fetches that page again.
+          const prefetch = new AbortController();
           if (more) {
-            next = fetchMessagePage(input, fetched.page.cursor);
-            next.catch(() => undefined); // if this page fails, the attempt fails and its retry fetches again
+            next = fetchMessagePage(input, fetched.page.cursor, AbortSignal.any([Context.current().cancellationSignal, prefetch.signal]));
+            next.catch(() => undefined);
           }
-          const page = await applyMessagePage(input, fetched);
+          const page = await applyMessagePage(input, fetched).catch((error: unknown) => {
+            prefetch.abort();
+            throw error;
+          });
           if (page.outcome !== 'page') return page;
           done = { cursor: page.cursor, written: (done?.written ?? 0) + page.written, stale: (done?.stale ?? 0) + page.stale, pages: (done?.pages ?? 0) + 1 };
           Context.current().heartbeat(done);
