@@ -11,6 +11,13 @@ const stackGroups: Record<string, RegExp> = {
 };
 const TICKS = 100; // USER_HZ
 
+/** utime + stime of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file, in ticks. */
+function statTicks(path: string): number {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 function ticksByGroup(groups: Record<string, RegExp>): Record<string, number> {
   const out: Record<string, number> = Object.fromEntries(Object.keys(groups).map((g) => [g, 0]));
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -18,9 +25,7 @@ function ticksByGroup(groups: Record<string, RegExp>): Record<string, number> {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const group = Object.entries(groups).find(([, re]) => re.test(cmd))?.[0];
       if (!group) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[group]! += Number(fields[11]) + Number(fields[12]); // utime + stime
+      out[group]! += statTicks(`/proc/${pid}/stat`);
     } catch { /* the process ended */ }
   }
   return out;
@@ -34,9 +39,7 @@ function threadTicks(process: RegExp, thread: RegExp): number {
       if (!process.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '))) continue;
       for (const tid of readdirSync(`/proc/${pid}/task`)) {
         if (!thread.test(readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim())) continue;
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        ticks += Number(fields[11]) + Number(fields[12]);
+        ticks += statTicks(`/proc/${pid}/task/${tid}/stat`);
       }
     } catch { /* the process or thread ended */ }
   }

@@ -31,8 +31,8 @@ const syncProcesses: Record<string, RegExp> = {
   postgres: /^postgres/,
   'this bench': /bench\/sync\/run\.ts/,
 };
-const describeCpu = (cpu: Record<string, number>, documents: number, jitSeconds: number) =>
-  `CPU ${Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}; Elasticsearch ${((cpu.elasticsearch! * 1e6) / documents).toFixed(0)} µs per document, of which its JIT compiler ${((jitSeconds * 1e6) / documents).toFixed(0)}`;
+const describeCpu = ({ cpu, jit }: { cpu: Record<string, number>; jit: number }, documents: number) =>
+  `CPU ${Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}; Elasticsearch ${((cpu.elasticsearch! * 1e6) / documents).toFixed(0)} µs per document, of which its JIT compiler ${((jit * 1e6) / documents).toFixed(0)}`;
 
 /** A window's CPU per process and Elasticsearch's JIT compiler time in it. */
 function cpuAndJitWindow(): () => { cpu: Record<string, number>; jit: number } {
@@ -132,8 +132,6 @@ async function initial(): Promise<void> {
   // as the timed mailbox, so the sync and the raw chain after it are both measured warm.
   const warmup = Number(process.env.BENCH_WARMUP_MESSAGES ?? messages);
   console.log(`initial sync: a ${messages.toLocaleString('en')}-message mailbox, Graph pages of ${pageSize}, ${process.env.SYNC_PAGES_PER_ACTIVITY ?? 'the default'} page(s) per activity (as the stack was started)`);
-  // A stack just started runs its first pages cold (the JIT of Elasticsearch, the workers, the simulator): one
-  // smaller mailbox first, untimed, so the sync and the raw _bulk after it are measured in the same warm state.
   if (warmup > 0) {
     const warming = jitSecondsWindow(syncProcesses.elasticsearch!);
     const w = await syncMailbox(warmup);
@@ -144,7 +142,7 @@ async function initial(): Promise<void> {
   const syncWork = elasticsearchWorkWindow(es);
   const { mailboxId, linkSeconds, syncSeconds: seconds } = await syncMailbox(messages);
   const rate = messages / seconds;
-  console.log(`  link ${linkSeconds.toFixed(2)} s; sync ${seconds.toFixed(2)} s = ${rate.toFixed(0)} messages/s indexed; ${(({ cpu, jit }) => describeCpu(cpu, messages, jit))(syncCpu())}`);
+  console.log(`  link ${linkSeconds.toFixed(2)} s; sync ${seconds.toFixed(2)} s = ${rate.toFixed(0)} messages/s indexed; ${describeCpu(syncCpu(), messages)}`);
   console.log(`  ${await syncWork()}`);
 
   // The limit: the same documents, bulk-indexed raw from this process.
@@ -165,6 +163,9 @@ async function initial(): Promise<void> {
     const operations = part.flatMap((d) => [{ index: { _id: `${d.mailboxId as string}:${d.messageId as string}${idSuffix}`, routing: d.mailboxId as string } }, d]);
     if ((await es.bulk({ index, operations })).errors) throw new Error('raw bulk had errors');
   };
+  /** One page as the sync sends it: split into concurrent requests of 250 documents. */
+  const sendPage = (index: string, page: Record<string, unknown>[], idSuffix = '') =>
+    Promise.all(Array.from({ length: Math.ceil(page.length / 250) }, (_, i) => bulk(index, page.slice(i * 250, (i + 1) * 250), idSuffix)));
   /** Writes every page (`written` documents in all) into a scratch index with the same mapping; answers docs/s. */
   const raw = async (write: (index: string) => Promise<void>, written = docs.length) => {
     const scratch = `bench-raw-bulk-${Date.now()}`;
@@ -179,7 +180,7 @@ async function initial(): Promise<void> {
   };
   // One folder's chain: page after page, each page as the sync sends it (split into concurrent requests of 250).
   const chain = async (index: string) => {
-    for (const page of pages) await Promise.all(Array.from({ length: Math.ceil(page.length / 250) }, (_, i) => bulk(index, page.slice(i * 250, (i + 1) * 250))));
+    for (const page of pages) await sendPage(index, page);
   };
   await raw(chain); // untimed: this request path warmed up as the sync's was
   const chained = await raw(chain);
@@ -191,7 +192,7 @@ async function initial(): Promise<void> {
   const sustainedWork = elasticsearchWorkWindow(es);
   const sustained = await raw(async (index) => {
     for (let pass = 0; pass < passes; pass++) {
-      for (const page of pages) await Promise.all(Array.from({ length: Math.ceil(page.length / 250) }, (_, i) => bulk(index, page.slice(i * 250, (i + 1) * 250), `:${pass}`)));
+      for (const page of pages) await sendPage(index, page, `:${pass}`);
     }
   }, docs.length * passes);
   const sustainedCpuUsed = sustainedCpu();
@@ -204,10 +205,7 @@ async function initial(): Promise<void> {
   const sameIndex = await (async () => {
     const t = performance.now();
     try {
-      for (const page of pages) {
-        const moved = page.map((d) => ({ ...d, mailboxId: scratchMailbox }));
-        await Promise.all(Array.from({ length: Math.ceil(moved.length / 250) }, (_, i) => bulk(messagesIndex, moved.slice(i * 250, (i + 1) * 250))));
-      }
+      for (const page of pages) await sendPage(messagesIndex, page.map((d) => ({ ...d, mailboxId: scratchMailbox })));
       return docs.length / ((performance.now() - t) / 1000);
     } finally {
       // Only the server core runs here (no _delete_by_query): the scratch documents go by id.
@@ -220,7 +218,7 @@ async function initial(): Promise<void> {
   const ceiling = await raw(async (index) => { await pool(pages.length, 4, (i) => bulk(index, pages[i]!)); });
   await es.close();
   console.log(`  limit: raw _bulk of the same ${docs.length.toLocaleString('en')} documents, page after page as the sync sends them: ${chained.toFixed(0)} docs/s; ratio ${(rate / chained).toFixed(2)}`);
-  console.log(`  the same raw chain kept up for ${passes} passes (${(docs.length * passes).toLocaleString('en')} documents, about as long as the sync ran): ${sustained.toFixed(0)} docs/s; ratio ${(rate / sustained).toFixed(2)}; ${describeCpu(sustainedCpuUsed.cpu, docs.length * passes, sustainedCpuUsed.jit)}`);
+  console.log(`  the same raw chain kept up for ${passes} passes (${(docs.length * passes).toLocaleString('en')} documents, about as long as the sync ran): ${sustained.toFixed(0)} docs/s; ratio ${(rate / sustained).toFixed(2)}; ${describeCpu(sustainedCpuUsed, docs.length * passes)}`);
   console.log(`    ${sustainedWorkDone}`);
   console.log(`  the same raw chain into the messages index itself (${indexed.toLocaleString('en')} documents in it): ${sameIndex.toFixed(0)} docs/s; ratio ${(rate / sameIndex).toFixed(2)}`);
   console.log(`  ceiling: raw _bulk, four pages of ${pageSize} in flight at once: ${ceiling.toFixed(0)} docs/s; ratio ${(rate / ceiling).toFixed(2)}`);
