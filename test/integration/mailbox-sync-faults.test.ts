@@ -130,8 +130,9 @@ describe('expired delta tokens', () => {
     expect(mirrored).toHaveLength(99);
     expect(new Set(mirrored.map((m) => m.id)).size).toBe(99);
     expect((await rig.outlook.stats()).byStatus['410']).toBeGreaterThanOrEqual(1);
-    const after = await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE' && !m.folders.some((f) => f.id === folder.id));
-    // The fresh delta rewrote every message still there.
+    // The fresh delta rewrote every message still there (progress is published every 2 s: wait for it).
+    const after = await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE' && !m.folders.some((f) => f.id === folder.id)
+      && m.sync.messagesIndexed >= before.sync.messagesIndexed + 99);
     expect(after.sync.messagesIndexed).toBeGreaterThanOrEqual(before.sync.messagesIndexed + 99);
   }, 60_000);
 });
