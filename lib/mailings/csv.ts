@@ -1,7 +1,7 @@
 // Streams a mailing list through csv-parse. UTF-8 (with or without BOM), CRLF or LF, quoted fields,
 // `,` or `;`. Yields batches with the byte offset just after each batch, so a retried parse resumes
 // where the last heartbeat said it stopped instead of starting over.
-import { parse } from 'csv-parse';
+import { Parser } from 'csv-parse';
 import type { Readable } from 'node:stream';
 
 export class MailingFileError extends Error {
@@ -12,8 +12,8 @@ export class MailingFileError extends Error {
 }
 
 export interface CsvLayout { delimiter: ',' | ';'; column: number }
-export interface CsvRow { row: number; value: string }
-export interface CsvBatch { rows: CsvRow[]; endByte: number; layout: CsvLayout }
+/** Consecutive rows: `values[i]` is row `firstRow + i`'s address cell. */
+export interface CsvBatch { firstRow: number; values: string[]; endByte: number; layout: CsvLayout }
 
 export interface ParseOptions {
   hasHeader: boolean;
@@ -59,6 +59,17 @@ function chooseColumn(header: string[] | null, firstRow: string[], options: Pars
   return guess === -1 ? 0 : guess;
 }
 
+/**
+ * csv-parse's stream, each record paired with the parser's byte count just after it: the offset a resume
+ * starts from. Its own `info` option copies the whole info object for every record, a tenth of an ingest's
+ * parsing CPU; a batch needs only the offset after its last row.
+ */
+class RecordsWithOffsets extends Parser {
+  override push(record: unknown, encoding?: BufferEncoding): boolean {
+    return super.push(record === null ? null : { record, bytes: this.info.bytes }, encoding);
+  }
+}
+
 function sniffDelimiter(head: string): ',' | ';' {
   const line = head.split(/\r?\n/)[0] ?? '';
   return (line.match(/;/g)?.length ?? 0) > (line.match(/,/g)?.length ?? 0) ? ';' : ',';
@@ -82,7 +93,7 @@ export async function* parseMailingCsv(open: (startByte: number) => Readable, op
     yield first.value as Buffer;
     yield* source;
   }
-  const csv = parse({ delimiter, bom: startByte === 0, relax_column_count: true, skip_empty_lines: true, trim: false, info: true });
+  const csv = new RecordsWithOffsets({ delimiter, bom: startByte === 0, relax_column_count: true, skip_empty_lines: true, trim: false });
   const feed = (async () => {
     try {
       for await (const chunk of all()) if (!csv.write(chunk)) await new Promise((r) => csv.once('drain', r));
@@ -93,25 +104,25 @@ export async function* parseMailingCsv(open: (startByte: number) => Readable, op
   })();
 
   let header: string[] | null = null;
-  let rows: CsvRow[] = [];
+  let values: string[] = [];
   let endByte = startByte;
   try {
-    for await (const item of csv as AsyncIterable<{ record: string[]; info: { bytes: number } }>) {
-      const { record, info } = item;
+    for await (const item of csv as AsyncIterable<{ record: string[]; bytes: number }>) {
+      const { record, bytes } = item;
       if (!layout) {
         if (options.hasHeader && header === null) {
           header = record;
-          endByte = startByte + info.bytes;
+          endByte = startByte + bytes;
           continue;
         }
         layout = { delimiter, column: chooseColumn(header, record, options) };
       }
-      row += 1;
-      rows.push({ row, value: record[layout.column] ?? '' });
-      endByte = startByte + info.bytes;
-      if (rows.length >= batchSize) {
-        yield { rows, endByte, layout };
-        rows = [];
+      values.push(record[layout.column] ?? '');
+      endByte = startByte + bytes;
+      if (values.length >= batchSize) {
+        yield { firstRow: row + 1, values, endByte, layout };
+        row += values.length;
+        values = [];
       }
     }
   } catch (error) {
@@ -124,5 +135,5 @@ export async function* parseMailingCsv(open: (startByte: number) => Readable, op
     if (header) throw new MailingFileError('the file has a header but no rows');
     return;
   }
-  if (rows.length) yield { rows, endByte, layout };
+  if (values.length) yield { firstRow: row + 1, values, endByte, layout };
 }

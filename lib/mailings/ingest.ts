@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import type { Database } from '../../db/client.js';
 import { checkAddress } from './addresses.js';
 import { mailingMetrics } from './metrics.js';
-import { parseMailingCsv, type CsvLayout, type CsvRow, type ParseOptions } from './csv.js';
+import { parseMailingCsv, type CsvBatch, type CsvLayout, type ParseOptions } from './csv.js';
 
 export interface IngestCheckpoint { startByte: number; lastRow: number; layout: CsvLayout }
 
@@ -49,9 +49,11 @@ function laneOf(address: string, lanes: number): number {
   return (h >>> 0) % lanes;
 }
 
-function split(rows: CsvRow[], lanes: number): LaneRows[] {
+function split({ firstRow, values }: CsvBatch, lanes: number): LaneRows[] {
   const out = Array.from({ length: lanes }, emptyLane);
-  for (const { row, value } of rows) {
+  for (let i = 0; i < values.length; i++) {
+    const row = firstRow + i;
+    const value = values[i]!;
     const check = checkAddress(value);
     const lane = out[check.ok ? laneOf(check.normalized, lanes) : row % lanes]!;
     lane.rows.push(row);
@@ -164,7 +166,7 @@ export async function ingestMailingCsv(db: Database, options: IngestOptions): Pr
   try {
     const batches = parseMailingCsv(options.open, { ...options.parse, batchSize: options.batchSize ?? INGEST_BATCH_ROWS, ...(options.resume ? { resume: options.resume } : {}) });
     for await (const batch of batches) {
-      const parts = split(batch.rows, lanes).map((lane, i) => {
+      const parts = split(batch, lanes).map((lane, i) => {
         if (lane.rows.length === 0) return tails[i]!;
         // A lane writes its batches in order; a failed write stops the lane (what follows it is not written).
         const written = tails[i]!.then(() => writeLane(db, options.mailingId, lane, states[i]!));
@@ -173,7 +175,7 @@ export async function ingestMailingCsv(db: Database, options: IngestOptions): Pr
       });
       const done = Promise.all(parts);
       done.catch(() => undefined); // awaited in order below; this only keeps an early failure from being "unhandled"
-      inFlight.push({ checkpoint: { startByte: batch.endByte, lastRow: batch.rows[batch.rows.length - 1]!.row, layout: batch.layout }, done });
+      inFlight.push({ checkpoint: { startByte: batch.endByte, lastRow: batch.firstRow + batch.values.length - 1, layout: batch.layout }, done });
       while (inFlight.length >= MAX_BATCHES_IN_FLIGHT) await settleOldest();
     }
     while (inFlight.length > 0) await settleOldest();

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { checkAddress } from '../../lib/mailings/addresses.js';
-import { MailingFileError, parseMailingCsv, type ParseOptions } from '../../lib/mailings/csv.js';
+import { MailingFileError, parseMailingCsv, type CsvBatch, type ParseOptions } from '../../lib/mailings/csv.js';
 
+const rowsOf = (batch: CsvBatch) => batch.values.map((value, i) => ({ row: batch.firstRow + i, value }));
 const defaults: ParseOptions = { hasHeader: true, emailColumn: null, delimiter: null };
 
 async function parseAll(content: string | Buffer, options: Partial<ParseOptions> = {}, chunk = 7) {
@@ -12,7 +13,7 @@ async function parseAll(content: string | Buffer, options: Partial<ParseOptions>
   })());
   const batches = [];
   for await (const batch of parseMailingCsv(open, { ...defaults, ...options, batchSize: options.batchSize ?? 2 })) batches.push(batch);
-  return { batches, rows: batches.flatMap((b) => b.rows), open };
+  return { batches, rows: batches.flatMap(rowsOf), open };
 }
 
 describe('checkAddress', () => {
@@ -43,7 +44,7 @@ describe('parseMailingCsv', () => {
     const { batches, open } = await parseAll(csv);
     const [firstBatch] = batches;
     const resumed = [];
-    for await (const batch of parseMailingCsv(open, { ...defaults, batchSize: 2, resume: { startByte: firstBatch!.endByte, lastRow: 2, layout: firstBatch!.layout } })) resumed.push(...batch.rows);
+    for await (const batch of parseMailingCsv(open, { ...defaults, batchSize: 2, resume: { startByte: firstBatch!.endByte, lastRow: 2, layout: firstBatch!.layout } })) resumed.push(...rowsOf(batch));
     expect(resumed).toEqual([{ row: 3, value: 'c@x.com' }, { row: 4, value: 'd@x.com' }, { row: 5, value: 'e@x.com' }]);
   });
 
