@@ -92,6 +92,8 @@ export interface RequestRecord {
   /** The page asked for: its $skiptoken or $deltatoken (null for a first page). */
   cursor: string | null;
   status: number; startedAt: number; endedAt: number;
+  /** The client closed the connection before the answer (an aborted fetch): it never read this page. */
+  clientAborted: boolean;
 }
 
 export class Stats {

@@ -91,6 +91,14 @@ describe('Outlook simulator: throttling and faults', () => {
     expect(log.filter((r) => r.status === 200).every((r) => r.endedAt - r.startedAt >= 290 && r.path === '/v1.0/me' && r.method === 'GET')).toBe(true);
   });
 
+  it('records a request whose client gave up before the answer as clientAborted', async () => {
+    await sim.configure({ latencyMs: 400 });
+    await expect(fetch(`${sim.url}/v1.0/me`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(50) })).rejects.toThrow();
+    expect((await sim.graph(token, '/v1.0/me')).status).toBe(200);
+    const log = (await sim.requests({ mailbox: 'jane@contoso.com', limit: 2 })).sort((a, b) => a.startedAt - b.startedAt);
+    expect(log.map((r) => [r.status, r.clientAborted])).toEqual([[200, true], [200, false]]);
+  });
+
   it('injects throttleNext (429 and 503 with Retry-After), then answers normally', async () => {
     await sim.configure({ throttleNext: { count: 2, status: 503, retryAfterSeconds: 0 } });
     const statuses = [];

@@ -15,6 +15,9 @@ import type { Folder, Mailbox } from './store.js';
 export function graphRoutes(app: Hono, ctx: SimContext): void {
   app.all('/v1.0/*', async (c) => {
     const startedAt = Date.now();
+    // Taken now: the server makes a request's abort signal on first use, and only one that exists when the
+    // client closes the connection is aborted.
+    const { signal } = c.req.raw;
     const url = new URL(c.req.url);
     const prefer = parsePrefer(c.req.header('prefer'));
     const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
@@ -26,7 +29,7 @@ export function graphRoutes(app: Hono, ctx: SimContext): void {
     ctx.stats.record({
       method: c.req.method, path: url.pathname, query: [...new Set(url.searchParams.keys())], prefer: prefer.values,
       cursor: url.searchParams.get('$skiptoken') ?? url.searchParams.get('$deltatoken'),
-      mailbox: mailbox?.address ?? null, status: response.status, startedAt, endedAt: Date.now(),
+      mailbox: mailbox?.address ?? null, status: response.status, startedAt, endedAt: Date.now(), clientAborted: signal.aborted,
     });
     return response;
   });

@@ -2,9 +2,13 @@
 // expired delta tokens, empty pages, a revoked grant and re-linking, continuing as new, and the same
 // engine on the PostgreSQL index.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { indexNames } from '../../lib/mail-index/mappings.js';
 import { mailboxSyncWorkflowId } from '../../lib/mailbox-sync/start-workflow.js';
+import { testIndexPrefix } from '../helpers/index-prefix.js';
 import { startSyncRig, until, withSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+
+const elasticsearchUrl = inject('services').ELASTICSEARCH_URL;
 
 let rig: SyncRig;
 beforeAll(async () => { rig = await startSyncRig(); }, 60_000);
@@ -102,6 +106,42 @@ describe('Graph limits', () => {
         expect(i + 1, `request ${i + 1} at ${start - starts[0]!} ms`).toBeLessThanOrEqual(20 + ((start - starts[0]!) / 1000) * 0.1 + 1);
       }
       expect(starts.length).toBeGreaterThan(20);
+    });
+  }, 120_000);
+
+  it.skipIf(!elasticsearchUrl)('aborts the page it was fetching ahead when indexing a page fails, so a retry never adds to the requests in flight', async () => {
+    // An index of its own, closed while the mailbox links: every page's write fails until it reopens.
+    const prefix = `${testIndexPrefix(inject('services').TEST_RUN_ID)}-prefetch`;
+    await withSyncRig({ env: { ELASTICSEARCH_INDEX_PREFIX: prefix } }, async (failing) => {
+      const messagesIndex = indexNames(prefix).messages.index;
+      const es = async (action: '_close' | '_open') => {
+        const response = await fetch(`${elasticsearchUrl}/${messagesIndex}/${action}`, { method: 'POST' });
+        expect(response.status, `${action} ${messagesIndex}`).toBe(200);
+      };
+      const address = `prefetch-${Date.now()}@contoso.test`;
+      await failing.outlook.createMailbox(address, { messages: 200 }); // about 160 in the inbox: pages of 50
+      const accountId = await failing.createAccount(address);
+      await es('_close');
+      // Each page takes 300 ms: the inbox's second page is still on its way when writing the first one fails.
+      await failing.outlook.configure({ latencyMs: 300 });
+      try {
+        expect((await failing.link(accountId, address)).status).toBe(302);
+        await until('a page fetched ahead and then abandoned', async () =>
+          (await failing.outlook.requests({ mailbox: address })).some((r) => r.clientAborted && r.cursor !== null && r.path.endsWith('/messages/delta')), 30_000);
+      } finally {
+        await failing.outlook.configure({ latencyMs: 0 });
+        await es('_open');
+      }
+      expect(await failing.waitForMirror(address, accountId, 60_000)).toHaveLength(200);
+      const log = await failing.outlook.requests({ mailbox: address });
+      const abandoned = log.filter((r) => r.clientAborted);
+      // Only pages fetched ahead (each past a folder's first) were abandoned; the folder was read again after.
+      expect(abandoned.length).toBeGreaterThan(0);
+      for (const r of abandoned) {
+        expect(r.cursor).not.toBeNull();
+        expect(log.some((later) => later.path === r.path && later.startedAt > r.endedAt && later.status === 200 && !later.clientAborted)).toBe(true);
+      }
+      expect((await failing.outlook.stats()).concurrencyRefusals[address] ?? 0).toBe(0);
     });
   }, 120_000);
 
