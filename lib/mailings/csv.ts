@@ -79,7 +79,8 @@ export async function* parseMailingCsv(open: (startByte: number) => Readable, op
   const batchSize = options.batchSize ?? 1_000;
   const startByte = options.resume?.startByte ?? 0;
   let layout = options.resume?.layout;
-  let row = options.resume?.lastRow ?? 0;
+  // The number of the last row handed out (a resumed parse goes on from its checkpoint's).
+  let lastRow = options.resume?.lastRow ?? 0;
 
   const source = utf8Checked(open(startByte));
   // Peek at the first chunk to choose the delimiter before csv-parse starts.
@@ -120,8 +121,8 @@ export async function* parseMailingCsv(open: (startByte: number) => Readable, op
       values.push(record[layout.column] ?? '');
       endByte = startByte + bytes;
       if (values.length >= batchSize) {
-        yield { firstRow: row + 1, values, endByte, layout };
-        row += values.length;
+        yield { firstRow: lastRow + 1, values, endByte, layout };
+        lastRow += values.length;
         values = [];
       }
     }
@@ -135,5 +136,5 @@ export async function* parseMailingCsv(open: (startByte: number) => Readable, op
     if (header) throw new MailingFileError('the file has a header but no rows');
     return;
   }
-  if (values.length) yield { firstRow: row + 1, values, endByte, layout };
+  if (values.length) yield { firstRow: lastRow + 1, values, endByte, layout };
 }
