@@ -8,6 +8,7 @@ import type { BlobStore } from '../lib/blob-store.js';
 import type { SecretStore } from '../lib/secret-store.js';
 import type { MailIndex } from '../lib/mail-index/types.js';
 import type { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
+import type { AccessWatch } from './auth/access-watch.js';
 import type { NotificationStarts } from '../lib/notifications/starts.js';
 import type { Scope } from './auth/scopes.js';
 
@@ -29,14 +30,20 @@ export interface AppDeps {
   mailIndex: MailIndex;
   /** Wakes this process's live-feed streams when their account gets events. */
   events: AccountEventBus;
+  /** Tells open streams when the key they were opened with is revoked or its tenant disabled. */
+  access: AccessWatch;
   /** Starts admitted notifications' workflows after commit, in the background. */
   notificationStarts: NotificationStarts;
 }
 
-/** Who is calling: the admin key from ADMIN_API_KEY (every scope), or a stored key with its scopes. */
+/**
+ * Who is calling: the admin key from ADMIN_API_KEY (every scope, in the tenant "admin"), or a stored key
+ * with its scopes, of its tenant. `credential` names the key (api/auth/api-keys.ts) for what outlives the
+ * request: stream cookies and pending sign-ins.
+ */
 export type Principal =
-  | { kind: 'admin'; scopes: readonly Scope[] }
-  | { kind: 'api_key'; keyId: string; name: string; scopes: readonly Scope[] };
+  | { kind: 'admin'; tenantId: string; credential: string; scopes: readonly Scope[] }
+  | { kind: 'api_key'; keyId: string; name: string; tenantId: string; credential: string; scopes: readonly Scope[] };
 
 export interface AppEnv {
   Variables: {

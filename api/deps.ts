@@ -10,6 +10,7 @@ import { SecretStore } from '../lib/secret-store.js';
 import { createMailIndex } from '../lib/mail-index/index.js';
 import { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
 import { NotificationStarts } from '../lib/notifications/starts.js';
+import { AccessWatch } from './auth/access-watch.js';
 import type { AppDeps } from './context.js';
 
 export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; close: () => Promise<void> } {
@@ -29,6 +30,7 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
     blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
     mailIndex: createMailIndex(config, database.db, elasticsearch ? { elasticsearch } : {}),
     events: new AccountEventBus(database.sql),
+    access: new AccessWatch(database.db, undefined, (error) => logger.warn({ err: error }, 'could not check the keys of open streams')),
     // Admission holds a connection for three round trips and never across a Temporal call.
     notificationStarts: new NotificationStarts({ db: database.db, temporal, config, logger }),
   };
@@ -41,6 +43,7 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
       await probe.close().catch(() => {});
       await elasticsearch?.close();
       await deps.events.close();
+      deps.access.stop();
       await critical.close();
       await database.close();
     },

@@ -1,8 +1,10 @@
-// Worker spec for scheduled mail: the scheduledFiring workflows and their admission activity, run by the
-// delivery role. Admission starts notification workflows, so these activities hold a Temporal client.
+// Worker spec for scheduled mail: the scheduledFiring workflows and their admission activity, and the
+// tenantState workflow that holds a disabled tenant's schedules and syncs, run by the delivery role. Both
+// start or steer other workflows, so these activities hold a Temporal client.
 import { Client, Connection } from '@temporalio/client';
 import type { ActivityDeps } from '../activities/deps.js';
 import { createScheduleActivities } from '../activities/schedules.js';
+import { createTenantActivities } from '../activities/tenants.js';
 import { schedulesQueue } from '../lib/schedules/temporal.js';
 import type { WorkerSpec } from './roles.js';
 
@@ -20,7 +22,7 @@ function clientFor(deps: ActivityDeps): Client {
 export function scheduleSpecs(deps: ActivityDeps): WorkerSpec[] {
   return [{
     taskQueue: schedulesQueue(deps.config), workflows: true,
-    activities: createScheduleActivities(deps, clientFor(deps)),
+    activities: { ...createScheduleActivities(deps, clientFor(deps)), ...createTenantActivities(deps, clientFor(deps)) },
     maxConcurrentActivityTaskExecutions: 10,
   }];
 }

@@ -4,3 +4,4 @@ export { notification } from './notification.js';
 export { mailing, mailingSlice } from './mailing.js';
 export { mailboxSync } from './mailbox-sync.js';
 export { scheduledFiring } from './scheduled-firing.js';
+export { tenantState } from './tenant-state.js';

@@ -1,6 +1,6 @@
 // A browser's EventSource cannot send an Authorization header, and an API key must never travel in a
 // URL. So a page, holding the key, asks for a stream cookie: HttpOnly, SameSite=Strict, scoped to one
-// account's events path, valid for an hour, and a MAC over (account, owner, expiry) with a key derived
+// account's events path, valid for an hour, and a MAC over (account, credential, expiry) with a key derived
 // from the encryption keys (all of them verify, so it survives key rotation).
 import { createHmac, hkdfSync } from 'node:crypto';
 import type { Config } from '../../lib/config.js';
@@ -16,12 +16,12 @@ function macKeys(config: Pick<Config, 'ENCRYPTION_KEYS'>): Buffer[] {
   return config.ENCRYPTION_KEYS.map(({ key }) => Buffer.from(hkdfSync('sha256', key, 'mailflow', 'event-stream-cookie', 32)));
 }
 
-const mac = (key: Buffer, accountId: string, owner: string, expires: number) =>
-  createHmac('sha256', key).update(`${accountId}\n${owner}\n${expires}`).digest('base64url');
+const mac = (key: Buffer, accountId: string, credential: string, expires: number) =>
+  createHmac('sha256', key).update(`${accountId}\n${credential}\n${expires}`).digest('base64url');
 
-export function issueStreamCookie(config: Pick<Config, 'ENCRYPTION_KEYS' | 'PUBLIC_BASE_URL'>, accountId: string, owner: string, now = Date.now()) {
+export function issueStreamCookie(config: Pick<Config, 'ENCRYPTION_KEYS' | 'PUBLIC_BASE_URL'>, accountId: string, credential: string, now = Date.now()) {
   const expires = Math.floor(now / 1000) + STREAM_COOKIE_SECONDS;
-  const value = `v1.${expires}.${Buffer.from(owner).toString('base64url')}.${mac(macKeys(config)[0]!, accountId, owner, expires)}`;
+  const value = `v1.${expires}.${Buffer.from(credential).toString('base64url')}.${mac(macKeys(config)[0]!, accountId, credential, expires)}`;
   const secure = config.PUBLIC_BASE_URL.startsWith('https:') ? '; Secure' : '';
   return {
     header: `${STREAM_COOKIE}=${value}; Path=${eventsPath(accountId)}; Max-Age=${STREAM_COOKIE_SECONDS}; HttpOnly; SameSite=Strict${secure}`,
@@ -29,15 +29,15 @@ export function issueStreamCookie(config: Pick<Config, 'ENCRYPTION_KEYS' | 'PUBL
   };
 }
 
-/** The owner a valid cookie speaks for, if `path` is the events path of the account it was issued for. */
+/** The credential (api/auth/api-keys.ts) a valid cookie speaks for, if `path` is the events path of the account it was issued for. */
 export function verifyStreamCookie(config: Pick<Config, 'ENCRYPTION_KEYS'>, path: string, cookieHeader: string | undefined, now = Date.now()): string | undefined {
   const accountId = EVENTS_PATH.exec(path)?.[1];
   if (!accountId || !cookieHeader) return undefined;
   const value = cookieHeader.split(';').map((c) => c.trim()).find((c) => c.startsWith(`${STREAM_COOKIE}=`))?.slice(STREAM_COOKIE.length + 1);
-  const [version, expiresText, ownerB64, presented] = value?.split('.') ?? [];
-  if (version !== 'v1' || !expiresText || !ownerB64 || !presented) return undefined;
+  const [version, expiresText, credentialB64, presented] = value?.split('.') ?? [];
+  if (version !== 'v1' || !expiresText || !credentialB64 || !presented) return undefined;
   const expires = Number(expiresText);
   if (!Number.isInteger(expires) || expires * 1000 < now) return undefined;
-  const owner = Buffer.from(ownerB64, 'base64url').toString();
-  return macKeys(config).some((key) => constantTimeEqual(mac(key, accountId, owner, expires), presented)) ? owner : undefined;
+  const credential = Buffer.from(credentialB64, 'base64url').toString();
+  return macKeys(config).some((key) => constantTimeEqual(mac(key, accountId, credential, expires), presented)) ? credential : undefined;
 }

@@ -1,5 +1,5 @@
 import { createMiddleware } from 'hono/factory';
-import { authenticate, principalOfOwner } from '../auth/api-keys.js';
+import { authenticate, principalOfCredential } from '../auth/api-keys.js';
 import { verifyStreamCookie } from '../auth/stream-cookie.js';
 import type { AppEnv } from '../context.js';
 import { AppError } from '../errors.js';
@@ -12,8 +12,8 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
   const { deps } = c.var;
   // A browser's event stream carries a stream cookie instead (api/auth/stream-cookie.ts), for that route only.
   if (!match && c.req.method === 'GET') {
-    const owner = verifyStreamCookie(deps.config, c.req.path, c.req.header('cookie'));
-    const principal = owner === undefined ? undefined : await principalOfOwner(deps.db, deps.config.ADMIN_API_KEY, owner);
+    const credential = verifyStreamCookie(deps.config, c.req.path, c.req.header('cookie'));
+    const principal = credential === undefined ? undefined : await principalOfCredential(deps.db, deps.config.ADMIN_API_KEY, credential);
     if (principal) {
       c.set('principal', principal);
       return next();
@@ -24,6 +24,7 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
   }
   const principal = await authenticate(deps.db, deps.config.ADMIN_API_KEY, match[1]!);
   if (!principal) throw new AppError('unauthorized', 'the API key is invalid or revoked', { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+  if ('disabled' in principal) throw new AppError('forbidden', `the tenant ${principal.disabled} of this API key is disabled`);
   c.set('principal', principal);
   return next();
 });

@@ -3,6 +3,7 @@ import { healthRoutes } from './health.js';
 import { accountEventRoutes } from './v1/account-events.js';
 import { accountRoutes } from './v1/accounts.js';
 import { apiKeyRoutes } from './v1/api-keys.js';
+import { tenantRoutes } from './v1/tenants.js';
 import { emailRoutes } from './v1/emails.js';
 import { graphWebhookRoutes } from './v1/graph-webhook.js';
 import { mailboxRoutes } from './v1/mailboxes.js';
@@ -15,4 +16,4 @@ import { templateRoutes } from './v1/templates.js';
 import { userRoutes } from './v1/users.js';
 import { webhookRoutes } from './v1/webhooks.js';
 
-export const routers = [healthRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, suppressionRoutes, emailRoutes, webhookRoutes, graphWebhookRoutes, mailingRoutes, scheduleRoutes, accountRoutes, accountEventRoutes, mailboxRoutes, oauthRoutes];
+export const routers = [healthRoutes, tenantRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, suppressionRoutes, emailRoutes, webhookRoutes, graphWebhookRoutes, mailingRoutes, scheduleRoutes, accountRoutes, accountEventRoutes, mailboxRoutes, oauthRoutes];

@@ -1,9 +1,14 @@
 import { sql } from 'drizzle-orm';
 import { pgTable, text, timestamp, index } from 'drizzle-orm/pg-core';
+import { tenants } from './tenants.js';
 
-/** Bearer API keys. Only a SHA-256 of the key is stored; the key itself is shown once, at creation. */
+/**
+ * Bearer API keys: credentials of one tenant. Only a SHA-256 of the key is stored; the key itself is shown
+ * once, at creation. Revoking a key ends its access and nothing else: what its tenant owns stays.
+ */
 export const apiKeys = pgTable('api_keys', {
   id: text().primaryKey(),
+  tenantId: text().notNull().references(() => tenants.id),
   name: text().notNull(),
   // Lookup by hash on every authenticated request.
   keyHash: text().notNull().unique(),
@@ -14,4 +19,4 @@ export const apiKeys = pgTable('api_keys', {
   createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   lastUsedAt: timestamp({ withTimezone: true }),
   revokedAt: timestamp({ withTimezone: true }),
-}, (t) => [index('api_keys_created_at_idx').on(t.createdAt)]);
+}, (t) => [index('api_keys_created_at_idx').on(t.createdAt), index('api_keys_tenant_idx').on(t.tenantId, t.createdAt)]);

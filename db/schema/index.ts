@@ -1,3 +1,4 @@
+export * from './tenants.js';
 export * from './api-keys.js';
 export * from './secrets.js';
 export * from './blobs.js';

@@ -7,13 +7,18 @@ export const mailboxStatusEnum = pgEnum('mailbox_status', ['LINKED', 'SYNCING', 
 /**
  * One pending OAuth sign-in. The state travels through the browser; only its SHA-256 is stored, with the
  * PKCE verifier sealed to it. It is bound to the account and the key that asked, used once
- * (`used_at`), and expires.
+ * (`used_at`), and expires. The callback refuses it if that key was revoked (or its tenant disabled) since,
+ * and refuses a signed-in mailbox other than `expected_address` when one is set.
  */
 export const oauthStates = pgTable('oauth_states', {
   stateHash: text().primaryKey(),
   provider: mailProviderEnum().notNull(),
   accountId: text().notNull().references(() => accounts.id, { onDelete: 'cascade' }),
   owner: text().notNull(),
+  /** The credential that asked: an API key id, or `admin:<fingerprint>` of the admin key then in force. */
+  credential: text().notNull(),
+  /** The mailbox address the sign-in must end in (case-insensitive); null: any address. */
+  expectedAddress: text(),
   codeVerifierSealed: text().notNull(),
   callbackUrl: text().notNull(),
   createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),

@@ -1,8 +1,8 @@
 // The account's live feed: what the sync applied to the index, appended in order and announced with
 // PostgreSQL NOTIFY so every API process can push it to its server-sent-event streams at once.
-import { and, asc, eq, gt, lt, min, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { mailboxEvents } from '../../db/schema/index.js';
+import { accountEventSeqs, mailboxEvents } from '../../db/schema/index.js';
 import type { FlagStatus, MessageDoc } from '../mail-index/types.js';
 
 export const EVENTS_CHANNEL = 'mailbox_events';
@@ -52,31 +52,45 @@ export function summarize(doc: MessageDoc): MessageSummary {
   };
 }
 
+/**
+ * CTEs `numbered`, `appended` and `notified` that append one event (when `event` is given) and notify
+ * listeners. The account's row in account_event_seqs is locked by the append until its transaction
+ * commits, so the account's appends commit one after another in `seq` order: a reader that has seen n
+ * never meets a later commit numbered below n. The statement using them must read `notified`.
+ */
+export function appendEventCtes(accountId: string, event: MailboxEvent | undefined): SQL {
+  return sql`
+    numbered as (
+      insert into ${accountEventSeqs} as s (account_id, last_seq) select ${accountId}, 1 where ${event !== undefined}
+      on conflict (account_id) do update set last_seq = s.last_seq + 1
+      returning last_seq),
+    appended as (
+      insert into ${mailboxEvents} (account_id, seq, mailbox_id, type, data)
+      select ${accountId}, last_seq, ${event?.data.mailboxId ?? ''}, ${event?.type ?? ''}, ${JSON.stringify(event?.data ?? {})}::jsonb from numbered
+      returning account_id),
+    notified as (select pg_notify(${EVENTS_CHANNEL}, account_id) from appended)`;
+}
+
 /** Appends one event and notifies listeners, in one statement (the notification goes out on commit). */
-export async function appendEvent(db: Database, accountId: string, event: MailboxEvent & { data: { mailboxId: string } }): Promise<void> {
-  await db.execute(sql`
-    with appended as (
-      insert into ${mailboxEvents} (account_id, mailbox_id, type, data)
-      values (${accountId}, ${event.data.mailboxId}, ${event.type}, ${JSON.stringify(event.data)}::jsonb)
-      returning account_id)
-    select pg_notify(${EVENTS_CHANNEL}, account_id) from appended`);
+export async function appendEvent(db: Database, accountId: string, event: MailboxEvent): Promise<void> {
+  await db.execute(sql`with ${appendEventCtes(accountId, event)} select count(*) from notified`);
 }
 
-export async function eventsAfter(db: Database, accountId: string, afterId: number, limit: number): Promise<StoredEvent[]> {
-  return db.select({ id: mailboxEvents.id, type: mailboxEvents.type, data: mailboxEvents.data }).from(mailboxEvents)
-    .where(and(eq(mailboxEvents.accountId, accountId), gt(mailboxEvents.id, afterId))).orderBy(asc(mailboxEvents.id)).limit(limit);
+/** The account's events after `afterSeq`, in order; `id` is the event's number in the account's feed. */
+export async function eventsAfter(db: Database, accountId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
+  return db.select({ id: mailboxEvents.seq, type: mailboxEvents.type, data: mailboxEvents.data }).from(mailboxEvents)
+    .where(and(eq(mailboxEvents.accountId, accountId), gt(mailboxEvents.seq, afterSeq))).orderBy(asc(mailboxEvents.seq)).limit(limit);
 }
 
-/** The newest event id of the account (where a new stream starts), or 0. */
-export async function latestEventId(db: Database, accountId: string): Promise<number> {
-  const [row] = await db.execute<{ id: string | null }>(sql`select max(id) as id from ${mailboxEvents} where account_id = ${accountId}`);
-  return Number(row?.id ?? 0);
-}
-
-/** The oldest event still kept for the account, or undefined when there is none. */
-export async function oldestEventId(db: Database, accountId: string): Promise<number | undefined> {
-  const [row] = await db.select({ id: min(mailboxEvents.id) }).from(mailboxEvents).where(eq(mailboxEvents.accountId, accountId));
-  return row?.id ?? undefined;
+/**
+ * Where the account's feed stands: the number of its last committed event (0 before any; retention never
+ * lowers it) and of the oldest one still kept (undefined when none is).
+ */
+export async function feedPosition(db: Database, accountId: string): Promise<{ last: number; oldestKept: number | undefined }> {
+  const [row] = await db.execute<{ last: string | null; oldest: string | null }>(sql`
+    select (select last_seq from ${accountEventSeqs} where account_id = ${accountId}) as last,
+           (select min(seq) from ${mailboxEvents} where account_id = ${accountId}) as oldest`);
+  return { last: Number(row?.last ?? 0), oldestKept: row?.oldest == null ? undefined : Number(row.oldest) };
 }
 
 /** Drops events past retention (every mailbox's: cheap on the created_at index, so any worker may run it). */

@@ -2,8 +2,8 @@
 // re-read, never lost mail), pending removals, and the mailbox's status and counters.
 import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { mailboxEvents, mailboxes, mailboxFolders, mailPendingRemovals } from '../../db/schema/index.js';
-import { EVENTS_CHANNEL, type MailboxEvent } from './events.js';
+import { mailboxes, mailboxFolders, mailPendingRemovals } from '../../db/schema/index.js';
+import { appendEventCtes, type MailboxEvent } from './events.js';
 
 export type MailboxRow = typeof mailboxes.$inferSelect;
 export type MailboxStatus = MailboxRow['status'];
@@ -66,11 +66,7 @@ export async function recordPage(db: Database, input: {
     counted as (
       update ${mailboxes} set messages_indexed = ${mailboxes.messagesIndexed} + ${input.written}
       where ${mailboxes.id} = ${input.mailboxId} and ${input.written} > 0 returning 1),
-    appended as (
-      insert into ${mailboxEvents} (account_id, mailbox_id, type, data)
-      select ${input.accountId}, ${input.mailboxId}, ${input.event?.type ?? ''}, ${JSON.stringify(input.event?.data ?? {})}::jsonb
-      where ${input.event !== undefined} returning account_id),
-    notified as (select pg_notify(${EVENTS_CHANNEL}, account_id) from appended)
+    ${appendEventCtes(input.accountId, input.event)}
     select (select sweep_below_seq from folder)::text as sweep_below_seq, (select count(*) from notified) as notified, (select count(*) from counted) as counted`);
   return input.caughtUp && row?.sweep_below_seq ? Number(row.sweep_below_seq) : null;
 }

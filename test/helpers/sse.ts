@@ -5,6 +5,8 @@ export interface SseStream {
   /** The next event matching `predicate` (earlier ones are kept in `received`), or throws after `timeoutMs`. */
   next(predicate?: (e: SseEvent) => boolean, timeoutMs?: number): Promise<SseEvent>;
   received: SseEvent[];
+  /** Resolves when the server ends the stream (or the client closes it). */
+  ended: Promise<void>;
   close(): void;
 }
 
@@ -14,8 +16,9 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   const received: SseEvent[] = [];
   let consumed = 0;
   const waiters: (() => void)[] = [];
+  let ended: Promise<void> = Promise.resolve();
   if (response.ok && response.body) {
-    void (async () => {
+    ended = (async () => {
       const decoder = new TextDecoder();
       let buffer = '';
       try {
@@ -37,6 +40,7 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   }
   const stream: SseStream = {
     received,
+    ended,
     async next(predicate = () => true, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -3,6 +3,8 @@
 // secured nor listed below as public (with how it is verified instead) fails the suite.
 //   no key → 401 · a revoked key → 401 · a key without the route's scope → 403 ·
 //   another tenant's id → 404 (and another tenant's list never shows it) ·
+//   a second key of the same tenant reaches everything · a revoked key's open stream is closed and its
+//   pending sign-in refused ·
 //   every body over its limit → 413, by Content-Length and streamed, before it is read whole.
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +19,9 @@ import { suppressAddress } from '../../lib/notifications/suppressions.js';
 import { temporalScheduleId } from '../../lib/schedules/temporal.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { TEST_ADMIN_KEY, unique } from '../helpers/config.js';
+import { openSse } from '../helpers/sse.js';
+import { ACCESS_CHECK_MS } from '../../api/auth/access-watch.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const BODY_LIMIT = 16 * 1024;
 const UPLOAD_LIMIT = 64 * 1024;
@@ -37,6 +42,10 @@ const sharedResources: Record<string, string> = {
   '/v1/templates/{id}': 'templates are shared by every key; writes need the admin scope',
   '/v1/users/{userId}': 'the user directory is shared by every key; writes need the admin scope',
   '/v1/api-keys/{id}': 'keys are managed by admin keys only',
+  '/v1/tenants/{id}': 'tenants are managed by admin keys only',
+  '/v1/tenants/{id}/api-keys': 'tenants are managed by admin keys only',
+  '/v1/tenants/{id}/disable': 'tenants are managed by admin keys only',
+  '/v1/tenants/{id}/enable': 'tenants are managed by admin keys only',
 };
 
 interface Operation { method: string; path: string; operationId: string; scope: Scope | undefined; secured: boolean; hasBody: boolean; contentTypes: string[] }
@@ -44,17 +53,18 @@ interface Operation { method: string; path: string; operationId: string; scope: 
 let api: TestApi;
 let operations: Operation[];
 let routeTable: { method: string; path: string }[];
-const keys = {} as { tenantA: string; tenantB: string; revoked: string; without: Record<Scope, string> };
+const keys = {} as { tenantA: string; tenantA2: string; tenantB: string; revoked: string; without: Record<Scope, string> };
+let tenantA: string;
 const owned = {} as { notification: string; mailing: string; account: string; mailbox: string; suppression: string; schedule: string };
 
 const json = (body: unknown, auth?: string): RequestInit & { auth?: string } => ({
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(auth ? { auth } : {}),
 });
 
-async function createKey(name: string, keyScopes: Scope[]): Promise<{ id: string; key: string }> {
-  const response = await api.request('/v1/api-keys', json({ name, scopes: keyScopes }));
+async function createKey(name: string, keyScopes: Scope[], tenantId?: string): Promise<{ id: string; key: string; tenantId: string }> {
+  const response = await api.request(tenantId ? `/v1/tenants/${tenantId}/api-keys` : '/v1/api-keys', json({ name, scopes: keyScopes }));
   expect(response.status).toBe(201);
-  return await response.json() as { id: string; key: string };
+  return await response.json() as { id: string; key: string; tenantId: string };
 }
 
 /** Fills each path parameter with a resource tenant A owns. */
@@ -73,7 +83,8 @@ function tenantAPath(path: string): string {
 function pathOf(op: Operation): string {
   const shared: Record<string, string> = { '/v1/templates/{id}': 'ORDER_SHIPPED_SMS', '/v1/users/{userId}': 'user-1', '/v1/api-keys/{id}': 'key_00000000000000000000000000' };
   if (!op.path.includes('{')) return op.path;
-  return sharedResources[op.path] ? op.path.replace(/\{[^}]+\}/, shared[op.path]!) : tenantAPath(op.path);
+  // A tenant's own routes name tenant A, so no case here ever disables or changes it (they are refused first).
+  return sharedResources[op.path] ? op.path.replace(/\{[^}]+\}/, shared[op.path] ?? tenantA) : tenantAPath(op.path);
 }
 
 /** A request the route's validators accept, so that what answers is the route's own check. */
@@ -110,7 +121,8 @@ function sendLarge(path: string, headers: Record<string, string>, total: number,
 }
 
 beforeAll(async () => {
-  api = await startTestApi({ API_MAX_BODY_BYTES: String(BODY_LIMIT), MAILING_MAX_CSV_BYTES: String(UPLOAD_LIMIT), ATTACHMENTS_MAX_TOTAL_BYTES: String(UPLOAD_LIMIT), ATTACHMENT_MAX_BYTES: String(UPLOAD_LIMIT) });
+  // Outlook configured (never reached: the sign-in case is refused before any exchange with Microsoft).
+  api = await startTestApi({ OUTLOOK_CLIENT_ID: 'security-suite', OUTLOOK_CLIENT_SECRET: 'security-suite-secret', API_MAX_BODY_BYTES: String(BODY_LIMIT), MAILING_MAX_CSV_BYTES: String(UPLOAD_LIMIT), ATTACHMENTS_MAX_TOTAL_BYTES: String(UPLOAD_LIMIT), ATTACHMENT_MAX_BYTES: String(UPLOAD_LIMIT) });
   const doc = await (await api.request('/openapi.json', { auth: null })).json() as { paths: Record<string, Record<string, { operationId: string; security?: Record<string, string[]>[]; requestBody?: { content: Record<string, unknown> } }>> };
   operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({
     method, path, operationId: op.operationId, secured: Boolean(op.security?.length),
@@ -126,7 +138,11 @@ beforeAll(async () => {
   expect((await api.request(`/v1/api-keys/${revoked.id}`, { method: 'DELETE' })).status).toBe(204);
   const without = {} as Record<Scope, string>;
   for (const scope of scopes) without[scope] = (await createKey(unique(`without-${scope}`), scopes.filter((s) => s !== scope))).key;
-  Object.assign(keys, { tenantA: a.key, tenantB: b.key, revoked: revoked.key, without });
+  tenantA = a.tenantId;
+  // A second credential of tenant A: it reaches whatever A's first key makes.
+  const a2 = await createKey(unique('tenant-a-second'), ['send', 'read'], a.tenantId);
+  expect(a2.tenantId).toBe(a.tenantId);
+  Object.assign(keys, { tenantA: a.key, tenantA2: a2.key, tenantB: b.key, revoked: revoked.key, without });
 
   // Tenant A's resources: one of each kind a path parameter can name.
   const notification = await api.request('/v1/notifications', json({ userId: unique('u'), type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100', templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' } }, a.key));
@@ -141,9 +157,9 @@ beforeAll(async () => {
   expect(account.status).toBe(201);
   owned.account = (await account.json() as { id: string }).id;
   owned.mailbox = newId('mbx');
-  await api.deps.db.insert(mailboxes).values({ id: owned.mailbox, accountId: owned.account, owner: a.id, provider: 'outlook', externalId: unique('ext'), address: 'a@contoso.example', workflowId: `mailbox-sync-${owned.mailbox}` });
+  await api.deps.db.insert(mailboxes).values({ id: owned.mailbox, accountId: owned.account, owner: a.tenantId, provider: 'outlook', externalId: unique('ext'), address: 'a@contoso.example', workflowId: `mailbox-sync-${owned.mailbox}` });
   owned.suppression = `${unique('suppressed')}@example.com`;
-  await suppressAddress(api.deps.db, { owner: a.id, address: owned.suppression, reason: 'complained', detail: null, notificationId: null });
+  await suppressAddress(api.deps.db, { owner: a.tenantId, address: owned.suppression, reason: 'complained', detail: null, notificationId: null });
   const schedule = await api.request('/v1/schedules', json({ email: { sender: 'a@example.com', receiver: 'b@example.com', subject: 'S', content: 'C' }, when: { type: 'interval', everySeconds: 86_400 } }, a.key));
   expect(schedule.status).toBe(201);
   owned.schedule = (await schedule.json() as { id: string }).id;
@@ -216,6 +232,48 @@ describe('every secured route', () => {
     expect(notification.status).not.toBe('FAILED');
     const mailing = await (await api.request(`/v1/mailings/${owned.mailing}`, { auth: keys.tenantA })).json() as { status: string };
     expect(mailing.status).not.toBe('CANCELLED');
+  });
+
+  it('lets a second key of the same tenant reach everything the first one made, before and after the first is revoked', async () => {
+    const gets = operations.filter((o) => o.secured && o.method === 'get' && o.path.includes('{') && !sharedResources[o.path] && !o.path.endsWith('/events'));
+    expect(gets.length).toBeGreaterThan(5);
+    const first = await createKey(unique('tenant-a-third'), ['send', 'read'], tenantA);
+    const account = await api.request('/v1/accounts', json({ email: `${unique('second')}@example.com` }, first.key));
+    expect(account.status).toBe(201);
+    const accountId = (await account.json() as { id: string }).id;
+    expect((await api.request(`/v1/api-keys/${first.id}`, { method: 'DELETE' })).status).toBe(204);
+    for (const op of gets) expect((await api.request(tenantAPath(op.path), { auth: keys.tenantA2 })).status, `${op.path} with a second key of the tenant`).toBe(200);
+    expect((await api.request(`/v1/accounts/${accountId}`, { auth: keys.tenantA2 })).status).toBe(200);
+    expect((await api.request(`/v1/accounts/${accountId}`, { auth: first.key })).status).toBe(401);
+    for (const op of operations.filter((o) => o.secured && o.method === 'get' && !o.path.includes('{') && o.scope === 'read')) {
+      expect((await api.request(op.path, { auth: keys.tenantA2 })).status, `GET ${op.path} with a second key`).toBe(200);
+    }
+    expect(await (await api.request('/v1/notifications', { auth: keys.tenantA2 })).text()).toContain(owned.notification);
+  });
+
+  it("closes a revoked key's open event streams within seconds, and refuses its pending sign-ins", async () => {
+    const doomed = await createKey(unique('doomed'), ['send', 'read'], tenantA);
+    const opened = await openSse(`${api.url}/v1/accounts/${owned.account}/events`, { authorization: `Bearer ${doomed.key}` });
+    expect(opened.status).toBe(200);
+    await opened.stream.next((e) => e.event === 'hello');
+    const sibling = await openSse(`${api.url}/v1/accounts/${owned.account}/events`, { authorization: `Bearer ${keys.tenantA2}` });
+    await sibling.stream.next((e) => e.event === 'hello');
+    const started = await api.request(`/v1/accounts/${owned.account}/mailboxes/outlook`, { ...json({ callbackUrl: `${api.deps.config.PUBLIC_BASE_URL}/web/accounts.html` }), auth: doomed.key });
+    expect(started.status).toBe(201);
+    const state = new URL((await started.json() as { authorizationUrl: string }).authorizationUrl).searchParams.get('state')!;
+
+    expect((await api.request(`/v1/api-keys/${doomed.id}`, { method: 'DELETE' })).status).toBe(204);
+    const closed = await Promise.race([opened.stream.ended.then(() => true), sleep(20_000).then(() => false)]);
+    expect(closed, 'the revoked key\'s stream was still open 20 s after the revocation').toBe(true);
+    expect(opened.stream.received.map((e) => e.event)).toContain('revoked');
+    // The tenant's other key streams on.
+    const stillOpen = await Promise.race([sibling.stream.ended.then(() => false), sleep(3 * ACCESS_CHECK_MS).then(() => true)]);
+    expect(stillOpen).toBe(true);
+    sibling.stream.close();
+
+    const callback = await api.request(`/v1/oauth/outlook/callback?state=${encodeURIComponent(state)}&code=any-code`, { auth: null, redirect: 'manual' });
+    expect(callback.status).toBe(403);
+    expect(await callback.text()).toContain('revoked');
   });
 
   it("never lists another tenant's resources", async () => {

@@ -1,5 +1,5 @@
 // Local accounts, linking their Outlook mailboxes, and reading their synced mail. Every route is scoped
-// to the API key that created the account: another key's account answers 404.
+// to the tenant that owns the account: another tenant's account answers 404.
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
 import { AccountExistsError, createAccount, findAccount, listAccounts, type AccountRow } from '../../../lib/accounts/accounts.js';
@@ -9,7 +9,7 @@ import { listAccountMailboxes, mailboxSummary } from '../../../lib/mailbox-sync/
 import { searchAccountMessages } from '../../../lib/mailbox-sync/messages.js';
 import { outlookAuthSettings } from '../../../lib/mailbox-sync/outlook/msal.js';
 import { beginOutlookLink } from '../../../lib/mailbox-sync/outlook/link.js';
-import { ownerOf } from '../../auth/owner.js';
+import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
@@ -20,7 +20,7 @@ const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { sch
 const accountView = (a: AccountRow) => ({ id: a.id, email: a.email, displayName: a.displayName, createdAt: a.createdAt.toISOString() });
 
 async function ownedAccount(deps: AppDeps, principal: Principal | undefined, id: string): Promise<AccountRow> {
-  const account = await findAccount(deps.db, ownerOf(principal), id);
+  const account = await findAccount(deps.db, tenantOf(principal), id);
   if (!account) throw new AppError('not_found', `no account ${id}`);
   return account;
 }
@@ -37,12 +37,12 @@ export const accountRoutes = createRouter()
     }).strict().openapi('AccountRequest')) } },
     responses: {
       201: { description: 'Created', content: json(accountSchema) }, 400: errorResponses[400], 401: errorResponses[401],
-      409: { description: 'This key already has an account with this email', content: errorResponses[422].content },
+      409: { description: 'This tenant already has an account with this email', content: errorResponses[422].content },
     },
   }), async (c) => {
     const body = c.req.valid('json');
     try {
-      const account = await createAccount(c.var.deps.db, ownerOf(c.var.principal), body);
+      const account = await createAccount(c.var.deps.db, tenantOf(c.var.principal), body);
       c.var.logger.info({ accountId: account.id }, 'account created');
       return c.json(accountView(account), 201);
     } catch (error) {
@@ -51,11 +51,11 @@ export const accountRoutes = createRouter()
     }
   })
   .openapi(createRoute({
-    method: 'get', path: '/v1/accounts', tags: ['Accounts'], operationId: 'listAccounts', ...requires('read'), summary: "This key's accounts, newest first",
+    method: 'get', path: '/v1/accounts', tags: ['Accounts'], operationId: 'listAccounts', ...requires('read'), summary: "This tenant's accounts, newest first",
     request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().regex(/^acc_[0-9a-z]{26}$/).optional() }) },
     responses: { 200: { description: 'Accounts', content: json(z.object({ data: z.array(accountSchema), nextCursor: z.string().nullable() })) }, 400: errorResponses[400], 401: errorResponses[401] },
   }), async (c) => {
-    const page = await listAccounts(c.var.deps.db, ownerOf(c.var.principal), c.req.valid('query'));
+    const page = await listAccounts(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query'));
     return c.json({ data: page.data.map(accountView), nextCursor: page.nextCursor }, 200);
   })
   .openapi(createRoute({
@@ -76,6 +76,7 @@ export const accountRoutes = createRouter()
       body: { required: true, content: json(z.object({
         callbackUrl: z.string().max(2_000).openapi({ example: 'http://localhost:3000/web/accounts.html' }),
         loginHint: z.string().trim().email().max(320).optional().openapi({ description: 'Prefills the Microsoft sign-in; defaults to the account email' }),
+        allowAnyAddress: z.boolean().default(false).openapi({ description: 'Link whichever mailbox the user signs in to. By default the sign-in must end in `loginHint` (or the account email), and another mailbox is refused on the error page.' }),
       }).strict().openapi('OutlookLinkRequest')) },
     },
     responses: {
@@ -93,7 +94,8 @@ export const accountRoutes = createRouter()
     const settings = outlookAuthSettings(deps.config);
     if (!settings) throw new AppError('unavailable', 'Outlook linking is not configured (OUTLOOK_CLIENT_ID and OUTLOOK_CLIENT_SECRET)');
     const started = await beginOutlookLink({ db: deps.db, encryptor: deps.encryptor, config: deps.config, settings }, {
-      account, owner: ownerOf(c.var.principal), callbackUrl: body.callbackUrl, loginHint: body.loginHint ?? account.email,
+      account, owner: tenantOf(c.var.principal), credential: c.var.principal!.credential, callbackUrl: body.callbackUrl,
+      loginHint: body.loginHint ?? account.email, expectedAddress: body.allowAnyAddress ? null : body.loginHint ?? account.email,
     });
     c.var.logger.info({ accountId: account.id }, 'outlook link started');
     return c.json({ authorizationUrl: started.authorizationUrl, expiresAt: started.expiresAt.toISOString() }, 201);

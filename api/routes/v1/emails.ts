@@ -12,7 +12,7 @@ import { AppError, errorResponses, validationError } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
 import { admissionProblem } from '../../notifications/errors.js';
 import { createRouter, documentStreamedBody } from '../../openapi.js';
-import { ownerOf } from '../../auth/owner.js';
+import { tenantOf } from '../../auth/tenant.js';
 import { idempotencyKeyHeader } from './notifications.js';
 
 const fields = z.object({
@@ -92,7 +92,7 @@ emailRoutes.openapi(sendEmailRoute, async (c) => {
     }
     const email = parsed.data;
     const { notification, created } = await admitNotification({ ...deps, db: databaseFor(deps, email.priority) }, {
-      scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}),
+      scope: tenantOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}),
       fingerprint: { ...email, attachments: stored.map((a) => ({ filename: a.filename, sha256: a.sha256 })) },
       userId: null, channel: 'EMAIL', priority: email.priority, sender: email.sender, recipients: [email.receiver],
       subject: email.subject, text: email.format === 'html' ? htmlToText(email.content) : email.content,

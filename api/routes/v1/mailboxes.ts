@@ -5,7 +5,7 @@ import { requires } from '../../auth/scopes.js';
 import { findOwnedMailbox, mailboxDetail, markUnlinking } from '../../../lib/mailbox-sync/mailboxes.js';
 import { queryMailboxSync, signalMailboxSync, type SyncSignal } from '../../../lib/mailbox-sync/start-workflow.js';
 import type { MailboxRow } from '../../../lib/mailbox-sync/sync-state.js';
-import { ownerOf } from '../../auth/owner.js';
+import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { mailboxDetailSchema, mailboxIdParam } from '../../mailboxes/schemas.js';
@@ -14,7 +14,7 @@ import { createRouter } from '../../openapi.js';
 const accepted = { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } };
 
 async function ownedMailbox(deps: AppDeps, principal: Principal | undefined, id: string): Promise<MailboxRow> {
-  const mailbox = await findOwnedMailbox(deps.db, ownerOf(principal), id);
+  const mailbox = await findOwnedMailbox(deps.db, tenantOf(principal), id);
   if (!mailbox) throw new AppError('not_found', `no mailbox ${id}`);
   return mailbox;
 }

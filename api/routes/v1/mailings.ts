@@ -11,7 +11,7 @@ import type { AppDeps } from '../../context.js';
 import { AppError, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../mailings/upload.js';
 import { createRouter, documentStreamedBody } from '../../openapi.js';
-import { ownerOf } from '../../auth/owner.js';
+import { tenantOf } from '../../auth/tenant.js';
 
 // UNKNOWN: the mailing was cancelled after a request whose answer never came (it may have been delivered).
 const recipientStatuses = ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED', 'UNKNOWN'] as const;
@@ -112,7 +112,7 @@ export const mailingRoutes = createRouter()
     const idempotencyKey = c.req.valid('header')['idempotency-key'];
     const file = upload.file;
     const { mailing, created } = await admitMailing(deps.db, deps.temporal, deps.config, {
-      scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), file, name: o.name ?? null,
+      scope: tenantOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), file, name: o.name ?? null,
       options: { hasHeader: o.hasHeader, emailColumn: o.emailColumn, delimiter: o.delimiter ?? null },
     }).catch(async (error: unknown) => {
       await deps.blobs.delete(file.id).catch(() => undefined);
@@ -129,7 +129,7 @@ export const mailingRoutes = createRouter()
     request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
     responses: { 200: { description: 'Mailings', content: { 'application/json': { schema: z.object({ data: z.array(mailingSchema) }) } } }, 401: errorResponses[401] },
   }), async (c) => {
-    const owner = ownerOf(c.var.principal);
+    const owner = tenantOf(c.var.principal);
     const rows = await c.var.deps.db.select({ id: mailings.id }).from(mailings).where(eq(mailings.owner, owner)).orderBy(desc(mailings.createdAt)).limit(c.req.valid('query').limit);
     return c.json({ data: await Promise.all(rows.map((r) => mailingView(c.var.deps, owner, r.id))) }, 200);
   })
@@ -137,7 +137,7 @@ export const mailingRoutes = createRouter()
     method: 'get', path: '/v1/mailings/{id}', tags: ['Mailings'], operationId: 'getMailing', ...requires('read'),
     summary: 'A mailing: status, counts, send rate, ETA, recent failures', request: { params: idParam },
     responses: { 200: { description: 'The mailing', content: { 'application/json': { schema: mailingSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => c.json(await mailingView(c.var.deps, ownerOf(c.var.principal), c.req.valid('param').id), 200))
+  }), async (c) => c.json(await mailingView(c.var.deps, tenantOf(c.var.principal), c.req.valid('param').id), 200))
   .openapi(createRoute({
     method: 'get', path: '/v1/mailings/{id}/recipients', tags: ['Mailings'], operationId: 'listMailingRecipients', ...requires('read'),
     summary: "A mailing's rows by status, in row order, with cursor paging (tokens are never shown)",
@@ -153,7 +153,7 @@ export const mailingRoutes = createRouter()
     const { id } = c.req.valid('param');
     const q = c.req.valid('query');
     const { db } = c.var.deps;
-    const [m] = await db.select({ id: mailings.id }).from(mailings).where(and(eq(mailings.id, id), eq(mailings.owner, ownerOf(c.var.principal))));
+    const [m] = await db.select({ id: mailings.id }).from(mailings).where(and(eq(mailings.id, id), eq(mailings.owner, tenantOf(c.var.principal))));
     if (!m) throw new AppError('not_found', `no mailing ${id}`);
     const rows = await db.select().from(mailingRecipients).where(and(
       eq(mailingRecipients.mailingId, id), gt(mailingRecipients.rowNumber, q.cursor ?? 0), q.status ? eq(mailingRecipients.status, q.status) : undefined,
@@ -166,17 +166,17 @@ export const mailingRoutes = createRouter()
   })
   .openapi(signalRoute('pause', 'Pause a mailing: no new send starts until it is resumed'), async (c) => {
     const { id } = c.req.valid('param');
-    await signal(c.var.deps, ownerOf(c.var.principal), id, 'pause');
+    await signal(c.var.deps, tenantOf(c.var.principal), id, 'pause');
     return c.json({ id, signal: 'pause' }, 202);
   })
   .openapi(signalRoute('resume', 'Resume a paused mailing'), async (c) => {
     const { id } = c.req.valid('param');
-    await signal(c.var.deps, ownerOf(c.var.principal), id, 'resume');
+    await signal(c.var.deps, tenantOf(c.var.principal), id, 'resume');
     return c.json({ id, signal: 'resume' }, 202);
   })
   .openapi(signalRoute('cancel', 'Cancel a mailing: unsent recipients become CANCELLED'), async (c) => {
     const { id } = c.req.valid('param');
-    await signal(c.var.deps, ownerOf(c.var.principal), id, 'cancel');
+    await signal(c.var.deps, tenantOf(c.var.principal), id, 'cancel');
     return c.json({ id, signal: 'cancel' }, 202);
   })
   .openapi(createRoute({

@@ -9,7 +9,7 @@ import { parsePriority } from '../../../lib/notifications/policy.js';
 import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../../../lib/notifications/recipients.js';
 import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { getLatestTemplate, renderTemplate } from '../../../lib/notifications/templates.js';
-import { ownerOf } from '../../auth/owner.js';
+import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
 import { admissionProblem } from '../../notifications/errors.js';
@@ -80,7 +80,7 @@ export const notificationRoutes = createRouter()
       const rendered = renderTemplate(template, body.templateParams);
       const recipients = body.to === undefined ? await resolveContact(db, body.userId, body.type) : [body.to].flat();
       const { notification, created } = await admitNotification({ ...deps, db }, {
-        scope: ownerOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), fingerprint: body,
+        scope: tenantOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), fingerprint: body,
         userId: body.userId, channel: body.type, priority: prio,
         templateId: template.id, templateVersion: template.version, templateParams: body.templateParams,
         templateLimit: template.rateLimitCount && template.rateLimitWindowSeconds ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds } : null,
@@ -109,7 +109,7 @@ export const notificationRoutes = createRouter()
     },
   }), async (c) => {
     const q = c.req.valid('query');
-    const page = await listNotifications(c.var.deps.db, ownerOf(c.var.principal),
+    const page = await listNotifications(c.var.deps.db, tenantOf(c.var.principal),
       { status: q.status, userId: q.userId, correlationId: q.correlationId, priority: q.priority, channel: q.type },
       q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
     return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
@@ -125,7 +125,7 @@ export const notificationRoutes = createRouter()
   }), async (c) => {
     const { id } = c.req.valid('param');
     const { db } = c.var.deps;
-    const [n] = await db.select().from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, ownerOf(c.var.principal))));
+    const [n] = await db.select().from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, tenantOf(c.var.principal))));
     if (!n) throw new AppError('not_found', `no notification ${id}`);
     const history = await db.select().from(notificationStatusHistory).where(eq(notificationStatusHistory.notificationId, id)).orderBy(asc(notificationStatusHistory.id));
     return c.json({ ...toView(n), history: history.map((h) => ({ from: h.fromStatus, to: h.toStatus, reason: h.reason, at: h.at.toISOString() })) }, 200);
@@ -141,7 +141,7 @@ export const notificationRoutes = createRouter()
   }), async (c) => {
     const { id } = c.req.valid('param');
     const { deps } = c.var;
-    const [before] = await deps.db.select({ status: notifications.status }).from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, ownerOf(c.var.principal))));
+    const [before] = await deps.db.select({ status: notifications.status }).from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, tenantOf(c.var.principal))));
     if (!before) throw new AppError('not_found', `no notification ${id}`);
     if (before.status !== 'DEAD_LETTERED' && before.status !== 'FAILED') {
       throw new AppError('conflict', `notification ${id} is ${before.status}; only DEAD_LETTERED or FAILED notifications can be retried`);

@@ -12,7 +12,7 @@ import {
 } from '../../../lib/schedules/service.js';
 import { MIN_CATCHUP_WINDOW_SECONDS } from '../../../lib/schedules/temporal.js';
 import type { AppEnv } from '../../context.js';
-import { ownerOf } from '../../auth/owner.js';
+import { tenantOf } from '../../auth/tenant.js';
 import { requires } from '../../auth/scopes.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
@@ -61,7 +61,7 @@ function problem(error: unknown): unknown {
 }
 
 async function owned(c: Context<AppEnv>, id: string): Promise<ScheduleRow> {
-  const row = await findSchedule(c.var.deps.db, ownerOf(c.var.principal), id);
+  const row = await findSchedule(c.var.deps.db, tenantOf(c.var.principal), id);
   if (!row) throw new AppError('not_found', `no schedule ${id}`);
   return archiveIfExpired(c.var.deps, row);
 }
@@ -84,7 +84,7 @@ export const scheduleRoutes = createRouter()
   }), async (c) => {
     const body = c.req.valid('json');
     try {
-      const row = await createSchedule(c.var.deps, ownerOf(c.var.principal), { name: body.name, request: requestOf(body)!, when: body.when, catchupWindowSeconds: body.catchupWindowSeconds });
+      const row = await createSchedule(c.var.deps, tenantOf(c.var.principal), { name: body.name, request: requestOf(body)!, when: body.when, catchupWindowSeconds: body.catchupWindowSeconds });
       c.var.logger.info({ scheduleId: row.id, kind: row.kind, type: body.when.type }, 'schedule created');
       return c.json(await detail(c, row), 201);
     } catch (error) { throw problem(error); }
@@ -115,7 +115,7 @@ export const scheduleRoutes = createRouter()
   }), async (c) => {
     const q = c.req.valid('query');
     const { deps } = c.var;
-    const { rows, nextCursor } = await listSchedules(deps, ownerOf(c.var.principal), { view: q.status ? 'all' : q.view, status: q.status, cursor: q.cursor, limit: q.limit });
+    const { rows, nextCursor } = await listSchedules(deps, tenantOf(c.var.principal), { view: q.status ? 'all' : q.view, status: q.status, cursor: q.cursor, limit: q.limit });
     const [descriptions, last] = await Promise.all([
       Promise.all(rows.map(async (r) => (r.status === 'ACTIVE' ? describeTemporalSchedule(deps.temporal, r.id) : undefined))),
       lastOutcomes(deps.db, rows.map((r) => r.id)),

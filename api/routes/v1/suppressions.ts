@@ -5,7 +5,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { parseCursorTime } from '../../../lib/notifications/list.js';
 import { listSuppressions, removeSuppression, type SuppressionCursor, type SuppressionRow } from '../../../lib/notifications/suppressions.js';
 import { requires } from '../../auth/scopes.js';
-import { ownerOf } from '../../auth/owner.js';
+import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
 
@@ -47,7 +47,7 @@ export const suppressionRoutes = createRouter()
     },
   }), async (c) => {
     const q = c.req.valid('query');
-    const page = await listSuppressions(c.var.deps.db, ownerOf(c.var.principal), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
+    const page = await listSuppressions(c.var.deps.db, tenantOf(c.var.principal), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
     return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
   })
   .openapi(createRoute({
@@ -57,7 +57,7 @@ export const suppressionRoutes = createRouter()
     responses: { 204: { description: 'Removed' }, 401: errorResponses[401], 404: errorResponses[404] },
   }), async (c) => {
     const { address } = c.req.valid('param');
-    if (!await removeSuppression(c.var.deps.db, ownerOf(c.var.principal), address)) throw new AppError('not_found', `${address} is not on the suppression list`);
-    c.var.logger.info({ owner: ownerOf(c.var.principal) }, 'suppression removed');
+    if (!await removeSuppression(c.var.deps.db, tenantOf(c.var.principal), address)) throw new AppError('not_found', `${address} is not on the suppression list`);
+    c.var.logger.info({ owner: tenantOf(c.var.principal) }, 'suppression removed');
     return c.body(null, 204);
   });

@@ -1,0 +1,113 @@
+// Tenants (admin only): who owns resources. A tenant's keys are its credentials: revoking one ends that
+// key's access and nothing else; disabling the tenant refuses all its keys and holds its schedules and
+// mailbox syncs until it is enabled again.
+import { createRoute, z } from '@hono/zod-openapi';
+import { createApiKey, listApiKeys } from '../../auth/api-keys.js';
+import { requires } from '../../auth/scopes.js';
+import { AdminTenantError, createTenant, findTenant, listTenants, setTenantDisabled, TenantNotFoundError, type TenantRow } from '../../../lib/tenants/tenants.js';
+import { startTenantState } from '../../../lib/tenants/start-workflow.js';
+import { AppError, errorResponses } from '../../errors.js';
+import { createRouter } from '../../openapi.js';
+import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields, tenantProblem } from './api-keys.js';
+
+const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
+
+const tenantSchema = z.object({
+  id: z.string().openapi({ example: 'ten_01jd9z8x5m3q7c2v4b6n8k0p1r' }),
+  name: z.string(),
+  status: z.enum(['ACTIVE', 'DISABLED']),
+  disabledAt: z.string().datetime().nullable(),
+  disabledReason: z.string().nullable(),
+  createdAt: z.string().datetime(),
+}).openapi('Tenant');
+
+const tenantView = (t: TenantRow) => ({
+  id: t.id, name: t.name, status: t.disabledAt ? 'DISABLED' as const : 'ACTIVE' as const,
+  disabledAt: t.disabledAt?.toISOString() ?? null, disabledReason: t.disabledReason, createdAt: t.createdAt.toISOString(),
+});
+
+const idParam = z.object({ id: z.string().min(1).max(64).openapi({ example: 'ten_01jd9z8x5m3q7c2v4b6n8k0p1r' }) });
+
+function problem(error: unknown): unknown {
+  if (error instanceof AdminTenantError) return new AppError('conflict', error.message);
+  if (error instanceof TenantNotFoundError) return new AppError('not_found', error.message);
+  return error;
+}
+
+const tenantOr404 = async (db: Parameters<typeof findTenant>[0], id: string) => {
+  const tenant = await findTenant(db, id);
+  if (!tenant) throw new AppError('not_found', `no tenant ${id}`);
+  return tenant;
+};
+
+export const tenantRoutes = createRouter()
+  .openapi(createRoute({
+    method: 'post', path: '/v1/tenants', tags: ['Tenants'], operationId: 'createTenant', ...requires('admin'),
+    summary: 'Create a tenant (admin only); give it keys with POST /v1/tenants/{id}/api-keys',
+    request: { body: { required: true, content: json(z.object({ name: z.string().trim().min(1).max(100).openapi({ example: 'acme-production' }) }).strict().openapi('TenantRequest')) } },
+    responses: { 201: { description: 'Created', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
+  }), async (c) => {
+    const tenant = await createTenant(c.var.deps.db, c.req.valid('json'));
+    c.var.logger.info({ tenantId: tenant.id }, 'tenant created');
+    return c.json(tenantView(tenant), 201);
+  })
+  .openapi(createRoute({
+    method: 'get', path: '/v1/tenants', tags: ['Tenants'], operationId: 'listTenants', ...requires('admin'), summary: 'List tenants (admin only)',
+    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().min(1).max(64).optional() }) },
+    responses: { 200: { description: 'Tenants', content: json(z.object({ data: z.array(tenantSchema), nextCursor: z.string().nullable() })) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
+  }), async (c) => {
+    const page = await listTenants(c.var.deps.db, c.req.valid('query'));
+    return c.json({ data: page.data.map(tenantView), nextCursor: page.nextCursor }, 200);
+  })
+  .openapi(createRoute({
+    method: 'get', path: '/v1/tenants/{id}', tags: ['Tenants'], operationId: 'getTenant', ...requires('admin'), summary: 'A tenant (admin only)',
+    request: { params: idParam },
+    responses: { 200: { description: 'The tenant', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
+  }), async (c) => c.json(tenantView(await tenantOr404(c.var.deps.db, c.req.valid('param').id)), 200))
+  .openapi(createRoute({
+    method: 'post', path: '/v1/tenants/{id}/disable', tags: ['Tenants'], operationId: 'disableTenant', ...requires('admin'),
+    summary: "Disable a tenant (admin only): its keys are refused at once, its open streams close, its schedules and mailbox syncs are held",
+    request: { params: idParam, body: { required: false, content: json(z.object({ reason: z.string().trim().min(1).max(500).optional().openapi({ example: 'unpaid invoice' }) }).strict()) } },
+    responses: {
+      200: { description: 'Disabled', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404],
+      409: { description: 'The admin tenant cannot be disabled', content: errorResponses[422].content },
+    },
+  }), async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json') as { reason?: string } | undefined;
+    const tenant = await setTenantDisabled(c.var.deps.db, id, true, body?.reason).catch((error: unknown) => { throw problem(error); });
+    await startTenantState(c.var.deps.temporal, c.var.deps.config, id);
+    c.var.logger.info({ tenantId: id }, 'tenant disabled');
+    return c.json(tenantView(tenant), 200);
+  })
+  .openapi(createRoute({
+    method: 'post', path: '/v1/tenants/{id}/enable', tags: ['Tenants'], operationId: 'enableTenant', ...requires('admin'),
+    summary: 'Enable a tenant again (admin only): its keys work, and what it had running goes on (what its users paused stays paused)',
+    request: { params: idParam },
+    responses: { 200: { description: 'Enabled', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
+  }), async (c) => {
+    const { id } = c.req.valid('param');
+    const tenant = await setTenantDisabled(c.var.deps.db, id, false).catch((error: unknown) => { throw problem(error); });
+    await startTenantState(c.var.deps.temporal, c.var.deps.config, id);
+    c.var.logger.info({ tenantId: id }, 'tenant enabled');
+    return c.json(tenantView(tenant), 200);
+  })
+  .openapi(createRoute({
+    method: 'post', path: '/v1/tenants/{id}/api-keys', tags: ['Tenants'], operationId: 'createTenantApiKey', ...requires('admin'),
+    summary: "Create a key of this tenant (admin only): it reaches everything the tenant owns; the key is shown once",
+    request: { params: idParam, body: { required: true, content: json(z.object(keyFields).strict()) } },
+    responses: { 201: { description: 'Created', content: json(apiKeyCreatedSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
+  }), async (c) => {
+    const { id } = c.req.valid('param');
+    const { key, record } = await createApiKey(c.var.deps.db, { ...c.req.valid('json'), tenantId: id }).catch((error: unknown) => { throw tenantProblem(error); });
+    c.var.logger.info({ keyId: record.id, tenantId: id }, 'api key created');
+    return c.json({ ...apiKeyJson(record), key }, 201);
+  })
+  .openapi(createRoute({
+    method: 'get', path: '/v1/tenants/{id}/api-keys', tags: ['Tenants'], operationId: 'listTenantApiKeys', ...requires('admin'), summary: "A tenant's keys, newest first (admin only)",
+    request: { params: idParam },
+    responses: { 200: { description: 'Keys', content: json(z.object({ data: z.array(apiKeySchema) })) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
+  }), async (c) => {
+    const tenant = await tenantOr404(c.var.deps.db, c.req.valid('param').id);
+    return c.json({ data: (await listApiKeys(c.var.deps.db, tenant.id)).map(apiKeyJson) }, 200);
+  });

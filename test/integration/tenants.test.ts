@@ -1,0 +1,122 @@
+// Tenancy over real HTTP, a real Temporal server and the provider simulators: a tenant owns what its keys
+// create, so revoking one key orphans nothing (its schedules go on firing, and the tenant's other keys can
+// pause and delete them); disabling a tenant refuses its keys and holds its schedules in Temporal, and
+// enabling it lets them go on, except those its users had paused themselves.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scheduleFirings } from '../../db/schema/index.js';
+import { temporalScheduleId } from '../../lib/schedules/temporal.js';
+import { startTestApi, type TestApi } from '../helpers/api.js';
+import { testConfig, unique } from '../helpers/config.js';
+import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
+import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
+
+let api: TestApi;
+let sims: ProviderSimulators;
+let workers: RunningWorkers | undefined;
+const env: Record<string, string> = { TASK_QUEUE_PREFIX: `${unique('ten')}-`, RATE_LIMIT_USER_COUNT: '1000' };
+
+beforeAll(async () => {
+  api = await startTestApi(env);
+  sims = await startProviderSimulators({});
+  Object.assign(env, sims.env);
+  workers = await startRoleWorkers(testConfig(env), ['delivery', 'email']);
+}, 60_000);
+afterAll(async () => {
+  await workers?.stop();
+  await sims?.close();
+  await api?.close();
+});
+
+const json = (method: string, body?: unknown, auth?: string) => ({
+  method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(auth ? { auth } : {}),
+});
+const email = () => ({ sender: 'ops@example.com', receiver: `${unique('r')}@example.com`, subject: 'Reminder', content: 'Hello' });
+
+async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+async function newTenant(): Promise<string> {
+  const response = await api.request('/v1/tenants', json('POST', { name: unique('tenant') }));
+  expect(response.status).toBe(201);
+  return (await response.json() as { id: string }).id;
+}
+async function newKey(tenantId: string): Promise<{ id: string; key: string }> {
+  const response = await api.request(`/v1/tenants/${tenantId}/api-keys`, json('POST', { name: unique('key'), scopes: ['send', 'read'] }));
+  expect(response.status).toBe(201);
+  return await response.json() as { id: string; key: string };
+}
+async function createSchedule(key: string, everySeconds: number): Promise<string> {
+  const response = await api.request('/v1/schedules', json('POST', { email: email(), when: { type: 'interval', everySeconds } }, key));
+  expect(response.status, await response.clone().text()).toBe(201);
+  return (await response.json() as { id: string }).id;
+}
+const firingsAfter = async (scheduleId: string, after: number) =>
+  (await api.deps.db.select().from(scheduleFirings).where(eq(scheduleFirings.scheduleId, scheduleId))).filter((f) => f.scheduledAt.getTime() > after);
+const temporalState = async (scheduleId: string) => (await api.deps.temporal.schedule.getHandle(temporalScheduleId(scheduleId)).describe()).state;
+
+describe('tenants', () => {
+  it('are admin-only, listed, and the admin tenant cannot be disabled', async () => {
+    const id = await newTenant();
+    const { key } = await newKey(id);
+    expect((await api.request('/v1/tenants', { auth: key })).status).toBe(403);
+    const listed = await (await api.request('/v1/tenants?limit=100')).json() as { data: { id: string; status: string }[] };
+    expect(listed.data.find((t) => t.id === id)).toMatchObject({ status: 'ACTIVE' });
+    expect((await api.request('/v1/tenants/admin/disable', json('POST', {}))).status).toBe(409);
+    expect((await api.request('/v1/tenants/ten_nope/disable', json('POST', {}))).status).toBe(404);
+    expect((await api.request('/v1/tenants/ten_nope/api-keys', json('POST', { name: 'x' }))).status).toBe(404);
+    const keys = await (await api.request(`/v1/tenants/${id}/api-keys`)).json() as { data: { tenantId: string }[] };
+    expect(keys.data).toHaveLength(1);
+    expect(keys.data[0]!.tenantId).toBe(id);
+  });
+
+  it("keep what a revoked key made: its schedule goes on firing, and the tenant's other key pauses and deletes it", async () => {
+    const tenant = await newTenant();
+    const [first, second] = [await newKey(tenant), await newKey(tenant)];
+    const scheduleId = await createSchedule(first.key, 2);
+    expect((await api.request(`/v1/api-keys/${first.id}`, { method: 'DELETE' })).status).toBe(204);
+    const revokedAt = Date.now();
+    expect((await api.request(`/v1/schedules/${scheduleId}`, { auth: first.key })).status).toBe(401);
+
+    // The schedule belongs to the tenant, which is still there: it fires after the key is gone.
+    await waitUntil('a firing after the revocation', async () => ((await firingsAfter(scheduleId, revokedAt)).some((f) => f.outcome === 'CREATED') ? true : undefined));
+    expect((await api.request(`/v1/schedules/${scheduleId}`, { auth: second.key })).status).toBe(200);
+    const paused = await api.request(`/v1/schedules/${scheduleId}/pause`, json('POST', { note: 'taken over' }, second.key));
+    expect(paused.status).toBe(200);
+    expect(await temporalState(scheduleId)).toMatchObject({ paused: true });
+    expect((await api.request(`/v1/schedules/${scheduleId}`, { method: 'DELETE', auth: second.key })).status).toBe(204);
+  });
+
+  it('disabled: keys refused, schedules paused in Temporal; enabled: they go on, except those the tenant paused', async () => {
+    const tenant = await newTenant();
+    const { key } = await newKey(tenant);
+    const running = await createSchedule(key, 2);
+    const heldByUser = await createSchedule(key, 3600);
+    expect((await api.request(`/v1/schedules/${heldByUser}/pause`, json('POST', { note: 'mine' }, key))).status).toBe(200);
+
+    const disabled = await api.request(`/v1/tenants/${tenant}/disable`, json('POST', { reason: 'unpaid' }));
+    expect(await disabled.json()).toMatchObject({ id: tenant, status: 'DISABLED', disabledReason: 'unpaid' });
+    const refused = await api.request('/v1/schedules', { auth: key });
+    expect(refused.status).toBe(403);
+    expect((await refused.json() as { detail: string }).detail).toContain('disabled');
+    await waitUntil('the running schedule paused in Temporal', async () => ((await temporalState(running)).paused ? true : undefined));
+    expect((await temporalState(running)).note).toBe('tenant disabled');
+
+    expect((await (await api.request(`/v1/tenants/${tenant}/enable`, json('POST'))).json() as { status: string }).status).toBe('ACTIVE');
+    await waitUntil('the running schedule unpaused', async () => ((await temporalState(running)).paused ? undefined : true));
+    const enabledAt = Date.now();
+    await waitUntil('a firing after enabling', async () => ((await firingsAfter(running, enabledAt)).length > 0 ? true : undefined));
+    // What the tenant's own user paused stays paused.
+    expect(await temporalState(heldByUser)).toMatchObject({ paused: true });
+    expect((await api.request(`/v1/schedules/${heldByUser}`, { auth: key })).status).toBe(200);
+    for (const id of [running, heldByUser]) await api.request(`/v1/schedules/${id}`, { method: 'DELETE', auth: key });
+  });
+});
