@@ -8,12 +8,13 @@ import { migrate } from 'drizzle-orm/postgres-js/migrator';
 const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url));
 const LOCK_KEY = 7_233_100; // arbitrary, fixed: "mailflow migrations"
 
-export async function runMigrations(url: string): Promise<void> {
+/** `folder`: another migrations folder (tests apply a prefix of the history to check a data migration). */
+export async function runMigrations(url: string, folder = MIGRATIONS_FOLDER): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
     await sql`select pg_advisory_lock(${LOCK_KEY})`;
     try {
-      await migrate(drizzle(sql), { migrationsFolder: MIGRATIONS_FOLDER });
+      await migrate(drizzle(sql), { migrationsFolder: folder });
     } finally {
       await sql`select pg_advisory_unlock(${LOCK_KEY})`;
     }

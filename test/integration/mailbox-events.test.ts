@@ -2,10 +2,15 @@
 // Last-Event-ID, and authenticated by a key or a stream cookie that a browser can hold without ever
 // putting a key in a URL.
 import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import type { Database } from '../../db/client.js';
+import { appendEvent } from '../../lib/mailbox-sync/events.js';
+import { startTestApi } from '../helpers/api.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueStreamCookie } from '../../api/auth/stream-cookie.js';
-import { TEST_ADMIN_KEY } from '../helpers/config.js';
+import { TEST_ADMIN_KEY, testConfig, unique } from '../helpers/config.js';
 import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 import { openSse, type SseEvent, type SseStream } from '../helpers/sse.js';
 
@@ -128,6 +133,95 @@ describe('authentication of the feed', () => {
     expect((await rig.api.request(`/v1/accounts/${accountId}/events?lastEventId=x`)).status).toBe(400);
   }, 60_000);
 });
+
+describe('gap-free delivery', () => {
+  const event = (accountId: string, subject: string) => ({
+    type: 'messages' as const,
+    data: { mailboxId: 'mbx_gapfree', upserted: [{ id: subject, mailboxId: 'mbx_gapfree', folder: { id: 'f', name: 'Inbox' }, subject, from: null, receivedAt: null, isRead: false, flagStatus: 'notFlagged' as const, lastModifiedAt: new Date().toISOString() }], removed: [] },
+  });
+  const subjects = (e: SseEvent) => (e.data as Messages).upserted.map((u) => u.subject);
+
+  it('delivers an append whose transaction commits after a later one started, in order', async () => {
+    const accountId = await rig.createAccount(`${unique('gap')}@contoso.test`);
+    const events = await stream(accountId);
+    await events.next((e) => e.event === 'hello');
+    // Writer A appends inside a transaction held open; writer B appends on another connection meanwhile.
+    const other = postgres(testConfig().DATABASE_URL, { max: 2, onnotice: () => {} });
+    const writerA = drizzle(other);
+    let releaseA!: () => void;
+    const held = new Promise<void>((resolve) => { releaseA = resolve; });
+    let aAppended!: () => void;
+    const appendedA = new Promise<void>((resolve) => { aAppended = resolve; });
+    const a = writerA.transaction(async (tx) => {
+      await appendEvent(tx as unknown as Database, accountId, event(accountId, 'first'));
+      aAppended();
+      await held;
+    });
+    await appendedA;
+    let bDone = false;
+    const b = appendEvent(rig.api.deps.db, accountId, event(accountId, 'second')).then(() => { bDone = true; });
+    // B either committed already, or waits behind A: either way nothing is gained by waiting longer.
+    await waitFor(async () => bDone || await waitingOnLock(other));
+    releaseA();
+    await Promise.all([a, b]);
+    await other.end();
+    const first = await events.next(isMessages((d) => d.upserted.some((u) => u.subject === 'first')), 10_000);
+    const second = await events.next(isMessages((d) => d.upserted.some((u) => u.subject === 'second')), 10_000);
+    expect(Number(first.id)).toBeLessThan(Number(second.id));
+    expect(events.received.filter((e) => e.event === 'messages').flatMap(subjects)).toEqual(['first', 'second']);
+    events.close();
+  }, 60_000);
+
+  it('says reset to a client resuming from before what retention dropped, even when it dropped everything', async () => {
+    const accountId = await rig.createAccount(`${unique('pruned')}@contoso.test`);
+    for (const subject of ['one', 'two', 'three']) await appendEvent(rig.api.deps.db, accountId, event(accountId, subject));
+    const first = await stream(accountId, bearer, '?lastEventId=0');
+    await first.next(isMessages((d) => d.upserted.some((u) => u.subject === 'three')));
+    const seen = Number(first.received.find((e) => subjects(e).includes('one'))!.id);
+    first.close();
+    await rig.api.deps.db.execute(sql`delete from mailbox_events where account_id = ${accountId}`);
+    const resumed = await stream(accountId, { ...bearer, 'last-event-id': String(seen) });
+    const reset = await resumed.next(undefined, 10_000);
+    expect(reset.event).toBe('reset');
+    // Later events follow the reset, numbered after everything the account ever had.
+    await appendEvent(rig.api.deps.db, accountId, event(accountId, 'four'));
+    const four = await resumed.next(isMessages((d) => d.upserted.some((u) => u.subject === 'four')), 10_000);
+    expect(Number(four.id)).toBeGreaterThan(seen + 2);
+    resumed.close();
+    // An id this account never reached is reset too, and ids past 15 digits are refused like the header's.
+    const future = await stream(accountId, bearer, '?lastEventId=999999');
+    expect((await future.next(undefined, 10_000)).event).toBe('reset');
+    future.close();
+    expect((await rig.api.request(`/v1/accounts/${accountId}/events?lastEventId=1234567890123456`)).status).toBe(400);
+    expect((await rig.api.request(`/v1/accounts/${accountId}/events`, { headers: { 'last-event-id': '1234567890123456' } })).status).toBe(400);
+  }, 60_000);
+
+  it("refuses the admin key's stream cookie once ADMIN_API_KEY is rotated", async () => {
+    const accountId = await rig.createAccount(`${unique('rotated')}@contoso.test`);
+    const cookie = (await rig.api.request(`/v1/accounts/${accountId}/events/session`, { method: 'POST' })).headers.get('set-cookie')!.split(';')[0]!;
+    expect((await openSse(`${rig.api.url}/v1/accounts/${accountId}/events`, { cookie })).status).toBe(200);
+    const rotated = await startTestApi({ ADMIN_API_KEY: `rotated-admin-key-${'x'.repeat(24)}` });
+    try {
+      expect((await fetch(`${rotated.url}/v1/accounts/${accountId}/events`, { headers: { cookie } })).status).toBe(401);
+    } finally {
+      await rotated.close();
+    }
+  }, 60_000);
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(50);
+  }
+}
+
+/** Whether an append is waiting for a lock (behind the held transaction). */
+async function waitingOnLock(sqlClient: postgres.Sql): Promise<boolean> {
+  const rows = await sqlClient`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%mailbox_events%' and query not like '%pg_stat_activity%' and datname = current_database()`;
+  return rows.length > 0;
+}
 
 describe('several streams of one account', () => {
   it('wakes every open stream of the account at once, after another one closed (a reconnect, a second tab)', async () => {

@@ -1,12 +1,15 @@
 // Linking Outlook by OAuth (authorization code + PKCE) against the simulated Microsoft identity platform:
 // the happy path, and every way it can fail — each ends on a clear page with nothing linked.
 import { eq } from 'drizzle-orm';
+import postgres from 'postgres';
+import { completeOutlookLink } from '../../lib/mailbox-sync/outlook/link.js';
+import { outlookAuthSettings } from '../../lib/mailbox-sync/outlook/msal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxes, oauthStates, secrets } from '../../db/schema/index.js';
 import { sha256Hex } from '../../lib/crypto.js';
 import { tokenCacheName } from '../../lib/mailbox-sync/outlook/token-cache.js';
 import { startTestApi } from '../helpers/api.js';
-import { unique } from '../helpers/config.js';
+import { testConfig, unique } from '../helpers/config.js';
 import { CALLBACK_URL, startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 
 let rig: SyncRig;
@@ -61,6 +64,49 @@ describe('linking Outlook', () => {
     expect(cache!.value).not.toContain('RefreshToken');
     expect(rig.api.deps.encryptor.decrypt(cache!.value, tokenCacheName(mailbox!.id))).toContain('RefreshToken');
     expect((await rig.api.deps.temporal.workflow.getHandle(mailbox!.workflowId).describe()).status.name).toBe('RUNNING');
+  });
+
+  it('starts or wakes the sync only after the mailbox and its tokens are committed', async () => {
+    const { address, accountId } = await newAccount();
+    const { query } = await signIn(accountId, address);
+    const settings = outlookAuthSettings(rig.api.deps.config)!;
+    const observer = postgres(testConfig().DATABASE_URL, { max: 1, onnotice: () => {} });
+    const seen: { mailbox: number; tokens: number }[] = [];
+    try {
+      await completeOutlookLink({ db: rig.api.deps.db, encryptor: rig.api.deps.encryptor, config: rig.api.deps.config, settings }, Object.fromEntries(query), {
+        credentialValid: () => Promise.resolve(true),
+        // Another connection sees what a woken workflow would read.
+        startSync: async (mailbox) => {
+          const [row] = await observer`select (select count(*)::int from mailboxes where id = ${mailbox.id}) as mailbox, (select count(*)::int from secrets where name = ${tokenCacheName(mailbox.id)}) as tokens`;
+          seen.push(row as { mailbox: number; tokens: number });
+        },
+      });
+    } finally {
+      await observer.end();
+    }
+    expect(seen).toEqual([{ mailbox: 1, tokens: 1 }]);
+  });
+
+  it('takes a new link back when its sync cannot be started, and keeps a re-link\'s new tokens', async () => {
+    const { address, accountId } = await newAccount();
+    const settings = outlookAuthSettings(rig.api.deps.config)!;
+    const context = { db: rig.api.deps.db, encryptor: rig.api.deps.encryptor, config: rig.api.deps.config, settings };
+    const attempted: string[] = [];
+    const failing = { credentialValid: () => Promise.resolve(true), startSync: (m: { id: string }) => { attempted.push(m.id); return Promise.reject(new Error('Temporal is away')); } };
+    const first = await signIn(accountId, address);
+    await expect(completeOutlookLink(context, Object.fromEntries(first.query), failing)).rejects.toMatchObject({ failure: 'sync_unavailable' });
+    expect(attempted).toHaveLength(1);
+    expect(await linkedMailboxes(accountId)).toEqual([]);
+    expect(await rig.api.deps.db.select().from(secrets).where(eq(secrets.name, tokenCacheName(attempted[0]!)))).toEqual([]);
+
+    const linked = await rig.link(accountId, address);
+    const mailboxId = linked.location!.searchParams.get('mailboxId')!;
+    const before = (await rig.api.deps.db.select().from(secrets).where(eq(secrets.name, tokenCacheName(mailboxId))))[0]!.value;
+    const again = await signIn(accountId, address);
+    await expect(completeOutlookLink(context, Object.fromEntries(again.query), failing)).rejects.toMatchObject({ failure: 'sync_unavailable' });
+    const after = (await rig.api.deps.db.select().from(secrets).where(eq(secrets.name, tokenCacheName(mailboxId))))[0]!.value;
+    expect(await linkedMailboxes(accountId)).toHaveLength(1);
+    expect(after).not.toBe(before);
   });
 
   it('links the same Outlook mailbox twice as one mailbox', async () => {
@@ -145,6 +191,29 @@ describe('a sign-in that cannot link', () => {
     const page = await refused(await callback(second.query), 502, /invalid_grant/);
     expect(page).not.toContain(second.query.get('code')!);
     expect(await linkedMailboxes(accountId)).toEqual([]);
+  });
+
+  it('refuses a sign-in to another mailbox than the one asked for, unless any address was allowed', async () => {
+    const { address, accountId } = await newAccount();
+    const intruder = `${unique('other')}@contoso.test`.toLowerCase();
+    await rig.outlook.createMailbox(intruder, { messages: 1 });
+    // The user types another address on Microsoft's page than the one the link was for.
+    const asOther = async (body: Record<string, unknown>) => {
+      const started = await rig.api.request(`/v1/accounts/${accountId}/mailboxes/outlook`, json({ callbackUrl: CALLBACK_URL, ...body }));
+      expect(started.status).toBe(201);
+      const url = new URL((await started.json() as { authorizationUrl: string }).authorizationUrl);
+      url.searchParams.set('login_hint', intruder);
+      const consent = await fetch(url, { redirect: 'manual' });
+      return new URL(consent.headers.get('location')!).searchParams;
+    };
+    const page = await refused(await callback(await asOther({})), 400, new RegExp(`this link was for ${address}`));
+    expect(page).toContain(intruder);
+    expect(await linkedMailboxes(accountId)).toEqual([]);
+    // The hint is compared as given; any address is linked only when the request said so.
+    await refused(await callback(await asOther({ loginHint: address })), 400, /this link was for/);
+    const allowed = await callback(await asOther({ allowAnyAddress: true }));
+    expect(allowed.status).toBe(302);
+    expect((await linkedMailboxes(accountId)).map((m) => m.address)).toEqual([intruder]);
   });
 
   it('answers 503 while Outlook is not configured', async () => {
