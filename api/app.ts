@@ -6,6 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import { fileURLToPath } from 'node:url';
 import { relative } from 'node:path';
 import type { AppDeps } from './context.js';
+import { domainProblem } from './domain-errors.js';
 import { AppError, problemBody, statusOf } from './errors.js';
 import { requireApiKey } from './middleware/auth.js';
 import { authorize, documentAuthResponses } from './middleware/authorize.js';
@@ -57,7 +58,9 @@ export function createApp(deps: AppDeps) {
   app.onError((err, c) => {
     const requestId = c.var.requestId ?? '';
     let error: AppError;
+    const domain = domainProblem(err);
     if (err instanceof AppError) error = err;
+    else if (domain) error = domain;
     else if (err instanceof HTTPException && err.status < 500) error = new AppError(err.status === 413 ? 'payload_too_large' : 'bad_request', err.message || 'bad request');
     else {
       // Internals stay in the log; the client gets the request id to quote.

@@ -2,6 +2,7 @@
 // mailing_recipients (migration 0016) change it in the same statement as every status change, whoever writes
 // it (ingest, sends, cancel), so a listing or a progress poll costs the same for ten rows as for a million.
 import { and, count, eq, gt, sql } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import type { Database } from '../../db/client.js';
 import { mailingCounts, mailingRecipients } from '../../db/schema/index.js';
 
@@ -28,8 +29,11 @@ export function recipientCounts(m: CountedMailing): RecipientCounts {
   };
 }
 
-/** Sends in the last `minutes`: read from the sent_at index, so it costs the window's sends, not the list's rows. */
-export const recentSendsQuery = (db: Database, mailingId: string, minutes = 5) => db.select({ n: count() }).from(mailingRecipients).where(and(
+/**
+ * Sends in the last `minutes`: read from the sent_at index, so it costs the window's sends, not the list's
+ * rows. `mailingId` may be a column, to use it as a subquery per mailing of a list.
+ */
+export const recentSendsQuery = (db: Database, mailingId: string | AnyPgColumn, minutes = 5) => db.select({ n: count() }).from(mailingRecipients).where(and(
   eq(mailingRecipients.mailingId, mailingId), gt(mailingRecipients.sentAt, sql`now() - make_interval(mins => ${minutes})`),
 ));
 

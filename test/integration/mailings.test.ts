@@ -1,5 +1,6 @@
 // CSV mailings end to end: upload over HTTP, the mailing workflow and its children on a real Temporal
 // server, sends through the seed-004 simulator on a rate-limited task queue.
+import { pauseSignal, progressQuery, resumeSignal } from '../../workflows/mailing.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_CSV, startMailingRig, withMailingRig, type MailingRig } from '../helpers/mailings.js';
@@ -150,15 +151,16 @@ describe('pause, resume and cancel', () => {
       expect((await slow.api.request(`/v1/mailings/${id}/resume`, { method: 'POST' })).status).toBe(202);
       await slow.waitFor(id, (m) => m.counts.sent >= later.counts.sent + 3);
 
-      // The same through Temporal, as `temporal workflow signal --name pause` does.
+      // The same through Temporal, as `temporal workflow signal --name pause` does: the names are the CLI's contract.
+      expect([pauseSignal.name, resumeSignal.name]).toEqual(['pause', 'resume']);
       const handle = slow.api.deps.temporal.workflow.getHandle(`mailing-${id}`);
-      await handle.signal('pause');
-      await expect.poll(async () => (await handle.query<{ state: string }>('progress')).state, { timeout: 10_000, interval: 250 }).toBe('PAUSED');
+      await handle.signal(pauseSignal);
+      await expect.poll(async () => (await handle.query(progressQuery)).state, { timeout: 10_000, interval: 250 }).toBe('PAUSED');
       await sleep(500); // a send already started when the signal came may still finish
       const frozen = (await slow.get(id)).counts.sent;
       await sleep(1_500);
       expect((await slow.get(id)).counts.sent - frozen).toBeLessThanOrEqual(1);
-      await handle.signal('resume');
+      await handle.signal(resumeSignal);
       const done = await slow.waitFor(id, (m) => m.status === 'COMPLETED', 60_000);
       expect(done.counts.sent).toBe(40);
       expect((await slow.sim.ledger()).duplicates).toEqual([]);

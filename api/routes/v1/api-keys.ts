@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { defaultScopes, requires, scopeSchema, type Scope } from '../../auth/scopes.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
-import { TenantNotFoundError } from '../../../lib/tenants/tenants.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
 
@@ -27,11 +26,6 @@ const iso = (d: Date | null) => d?.toISOString() ?? null;
 export const apiKeyJson = (k: { id: string; tenantId: string; name: string; prefix: string; scopes: string[]; createdAt: Date; lastUsedAt: Date | null; revokedAt: Date | null }) =>
   ({ ...k, scopes: k.scopes as Scope[], createdAt: k.createdAt.toISOString(), lastUsedAt: iso(k.lastUsedAt), revokedAt: iso(k.revokedAt) });
 
-/** A tenant named by the caller that does not exist: the caller's mistake, said plainly. */
-export function tenantProblem(error: unknown): unknown {
-  return error instanceof TenantNotFoundError ? new AppError('not_found', error.message) : error;
-}
-
 export const apiKeyRoutes = createRouter()
   .openapi(createRoute({
     method: 'post', path: '/v1/api-keys', tags: ['API keys'], summary: 'Create an API key (admin only); the key is shown once',
@@ -47,7 +41,7 @@ export const apiKeyRoutes = createRouter()
     },
   }), async (c) => {
     const body = c.req.valid('json');
-    const { key, record } = await createApiKey(c.var.deps.db, body).catch((error: unknown) => { throw tenantProblem(error); });
+    const { key, record } = await createApiKey(c.var.deps.db, body);
     c.var.logger.info({ keyId: record.id, tenantId: record.tenantId }, 'api key created');
     return c.json({ ...apiKeyJson(record), key }, 201);
   })

@@ -1,15 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
-import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
-import { mailingRecipients, mailings } from '../../../db/schema/index.js';
-import { countsOf, recentSends } from '../../../lib/mailings/counts.js';
-import { tokenHash } from '../../../lib/mailings/send-token.js';
-import { admitMailing, MailingIdempotencyConflictError, MailingStartError } from '../../../lib/mailings/admission.js';
-import { mailingWorkflowId } from '../../../lib/mailings/start-workflow.js';
+import { admitMailing } from '../../../lib/mailings/admission.js';
+import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, type MailingControl } from '../../../lib/mailings/service.js';
 import { idempotencyKeyHeader } from './notifications.js';
-import type { AppDeps } from '../../context.js';
 import { AppError, errorResponses, validationError } from '../../errors.js';
-import { streamUpload } from '../../mailings/upload.js';
+import { streamUpload } from '../../multipart-upload.js';
 import { createRouter, documentStreamedBody } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 
@@ -40,33 +35,7 @@ const mailingSchema = z.object({
   createdAt: z.string().datetime(), sendingStartedAt: z.string().datetime().nullable(), finishedAt: z.string().datetime().nullable(),
 }).openapi('Mailing');
 
-async function mailingView(deps: AppDeps, owner: string, id: string) {
-  const [m] = await deps.db.select().from(mailings).where(and(eq(mailings.id, id), eq(mailings.owner, owner)));
-  if (!m) throw new AppError('not_found', `no mailing ${id}`);
-  // Counters kept by triggers, and the sent_at index for the rate: no count over the mailing's rows.
-  const [counts, recent] = await Promise.all([countsOf(deps.db, id), recentSends(deps.db, id)]);
-  const failures = await deps.db.select({ row: mailingRecipients.rowNumber, email: mailingRecipients.email, reason: mailingRecipients.lastError })
-    .from(mailingRecipients).where(and(eq(mailingRecipients.mailingId, id), eq(mailingRecipients.status, 'FAILED'))).orderBy(desc(mailingRecipients.rowNumber)).limit(5);
-  // Over the last 5 minutes, or since sending started if that is more recent.
-  const minutes = m.sendingStartedAt ? Math.min(5, Math.max(0.25, (Date.now() - m.sendingStartedAt.getTime()) / 60_000)) : 5;
-  const perMinute = Math.round((recent / minutes) * 10) / 10;
-  const remaining = counts.queued + counts.sending;
-  return {
-    id: m.id, name: m.name, status: m.status, workflowId: m.workflowId, failureReason: m.failureReason, counts,
-    sendRatePerMinute: perMinute, etaSeconds: remaining === 0 ? 0 : perMinute > 0 ? Math.round((remaining / perMinute) * 60) : null,
-    recentFailures: failures, createdAt: m.createdAt.toISOString(),
-    sendingStartedAt: m.sendingStartedAt?.toISOString() ?? null, finishedAt: m.finishedAt?.toISOString() ?? null,
-  };
-}
-
-async function signal(deps: AppDeps, owner: string, id: string, name: 'pause' | 'resume' | 'cancel') {
-  const [m] = await deps.db.select({ status: mailings.status }).from(mailings).where(and(eq(mailings.id, id), eq(mailings.owner, owner)));
-  if (!m) throw new AppError('not_found', `no mailing ${id}`);
-  if (['COMPLETED', 'FAILED', 'CANCELLED'].includes(m.status)) throw new AppError('conflict', `mailing ${id} is ${m.status}`);
-  await deps.temporal.workflow.getHandle(mailingWorkflowId(id)).signal(name);
-}
-
-const signalRoute = (name: 'pause' | 'resume' | 'cancel', summary: string) => createRoute({
+const signalRoute = (name: MailingControl, summary: string) => createRoute({
   method: 'post', path: `/v1/mailings/{id}/${name}`, tags: ['Mailings'], operationId: `${name}Mailing`, ...requires('send'), summary,
   description: `Signals the mailing's workflow; the same as \`temporal workflow signal --workflow-id mailing-<id> --name ${name}\`.`,
   request: { params: idParam },
@@ -116,8 +85,6 @@ export const mailingRoutes = createRouter()
       options: { hasHeader: o.hasHeader, emailColumn: o.emailColumn, delimiter: o.delimiter ?? null },
     }).catch(async (error: unknown) => {
       await deps.blobs.delete(file.id).catch(() => undefined);
-      if (error instanceof MailingIdempotencyConflictError) throw new AppError('unprocessable', `${error.message} (mailing ${error.mailingId})`, { extra: { mailingId: error.mailingId } });
-      if (error instanceof MailingStartError) throw new AppError('unavailable', `${error.message}: retry (with the same Idempotency-Key)`);
       throw error;
     });
     if (!created) await deps.blobs.delete(file.id); // the first upload's file is the mailing's
@@ -128,16 +95,12 @@ export const mailingRoutes = createRouter()
     method: 'get', path: '/v1/mailings', tags: ['Mailings'], operationId: 'listMailings', ...requires('read'), summary: 'Mailings, newest first',
     request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
     responses: { 200: { description: 'Mailings', content: { 'application/json': { schema: z.object({ data: z.array(mailingSchema) }) } } }, 401: errorResponses[401] },
-  }), async (c) => {
-    const owner = tenantOf(c.var.principal);
-    const rows = await c.var.deps.db.select({ id: mailings.id }).from(mailings).where(eq(mailings.owner, owner)).orderBy(desc(mailings.createdAt)).limit(c.req.valid('query').limit);
-    return c.json({ data: await Promise.all(rows.map((r) => mailingView(c.var.deps, owner, r.id))) }, 200);
-  })
+  }), async (c) => c.json({ data: await listMailings(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query').limit) }, 200))
   .openapi(createRoute({
     method: 'get', path: '/v1/mailings/{id}', tags: ['Mailings'], operationId: 'getMailing', ...requires('read'),
     summary: 'A mailing: status, counts, send rate, ETA, recent failures', request: { params: idParam },
     responses: { 200: { description: 'The mailing', content: { 'application/json': { schema: mailingSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => c.json(await mailingView(c.var.deps, tenantOf(c.var.principal), c.req.valid('param').id), 200))
+  }), async (c) => c.json(await getMailing(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id), 200))
   .openapi(createRoute({
     method: 'get', path: '/v1/mailings/{id}/recipients', tags: ['Mailings'], operationId: 'listMailingRecipients', ...requires('read'),
     summary: "A mailing's rows by status, in row order, with cursor paging (tokens are never shown)",
@@ -149,34 +112,20 @@ export const mailingRoutes = createRouter()
       }) } } },
       400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
     },
-  }), async (c) => {
-    const { id } = c.req.valid('param');
-    const q = c.req.valid('query');
-    const { db } = c.var.deps;
-    const [m] = await db.select({ id: mailings.id }).from(mailings).where(and(eq(mailings.id, id), eq(mailings.owner, tenantOf(c.var.principal))));
-    if (!m) throw new AppError('not_found', `no mailing ${id}`);
-    const rows = await db.select().from(mailingRecipients).where(and(
-      eq(mailingRecipients.mailingId, id), gt(mailingRecipients.rowNumber, q.cursor ?? 0), q.status ? eq(mailingRecipients.status, q.status) : undefined,
-    )).orderBy(asc(mailingRecipients.rowNumber)).limit(q.limit + 1);
-    const page = rows.slice(0, q.limit);
-    return c.json({
-      data: page.map((r) => ({ row: r.rowNumber, email: r.email, status: r.status, reason: r.reason ?? r.lastError, attempts: r.attempts, providerMessageId: r.providerMessageId, sentAt: r.sentAt?.toISOString() ?? null, verifiedAt: r.verifiedAt?.toISOString() ?? null })),
-      nextCursor: rows.length > q.limit ? page[page.length - 1]!.rowNumber : null,
-    }, 200);
-  })
+  }), async (c) => c.json(await listRecipients(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id, c.req.valid('query')), 200))
   .openapi(signalRoute('pause', 'Pause a mailing: no new send starts until it is resumed'), async (c) => {
     const { id } = c.req.valid('param');
-    await signal(c.var.deps, tenantOf(c.var.principal), id, 'pause');
+    await controlMailing(c.var.deps.db, c.var.deps.temporal, tenantOf(c.var.principal), id, 'pause');
     return c.json({ id, signal: 'pause' }, 202);
   })
   .openapi(signalRoute('resume', 'Resume a paused mailing'), async (c) => {
     const { id } = c.req.valid('param');
-    await signal(c.var.deps, tenantOf(c.var.principal), id, 'resume');
+    await controlMailing(c.var.deps.db, c.var.deps.temporal, tenantOf(c.var.principal), id, 'resume');
     return c.json({ id, signal: 'resume' }, 202);
   })
   .openapi(signalRoute('cancel', 'Cancel a mailing: unsent recipients become CANCELLED'), async (c) => {
     const { id } = c.req.valid('param');
-    await signal(c.var.deps, tenantOf(c.var.principal), id, 'cancel');
+    await controlMailing(c.var.deps.db, c.var.deps.temporal, tenantOf(c.var.principal), id, 'cancel');
     return c.json({ id, signal: 'cancel' }, 202);
   })
   .openapi(createRoute({
@@ -185,10 +134,8 @@ export const mailingRoutes = createRouter()
     request: { body: { required: true, content: { 'application/json': { schema: z.object({ token: z.string().min(16).max(128) }) } } } },
     responses: { 200: { description: 'Verified', content: { 'application/json': { schema: z.object({ verified: z.literal(true), mailingId: z.string(), email: z.string(), verifiedAt: z.string().datetime() }) } } }, 400: errorResponses[400], 404: errorResponses[404] },
   }), async (c) => {
-    const { token } = c.req.valid('json');
-    const [r] = await c.var.deps.db.update(mailingRecipients).set({ verifiedAt: sql`coalesce(${mailingRecipients.verifiedAt}, now())` })
-      .where(eq(mailingRecipients.tokenHash, tokenHash(token))).returning();
-    if (!r) throw new AppError('not_found', 'unknown token');
-    return c.json({ verified: true as const, mailingId: r.mailingId, email: r.email, verifiedAt: r.verifiedAt!.toISOString() }, 200);
+    const verified = await verifyToken(c.var.deps.db, c.req.valid('json').token);
+    if (!verified) throw new AppError('not_found', 'unknown token');
+    return c.json({ verified: true as const, mailingId: verified.mailingId, email: verified.email, verifiedAt: verified.verifiedAt.toISOString() }, 200);
   });
 documentStreamedBody(createMailingRoute, { required: true, content: { 'multipart/form-data': { schema: mailingForm } } });

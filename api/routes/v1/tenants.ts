@@ -4,11 +4,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createApiKey, listApiKeys } from '../../auth/api-keys.js';
 import { requires } from '../../auth/scopes.js';
-import { AdminTenantError, createTenant, findTenant, listTenants, setTenantDisabled, TenantNotFoundError, type TenantRow } from '../../../lib/tenants/tenants.js';
+import { createTenant, findTenant, listTenants, setTenantDisabled, type TenantRow } from '../../../lib/tenants/tenants.js';
 import { startTenantState } from '../../../lib/tenants/start-workflow.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
-import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields, tenantProblem } from './api-keys.js';
+import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
 
 const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
 
@@ -27,12 +27,6 @@ const tenantView = (t: TenantRow) => ({
 });
 
 const idParam = z.object({ id: z.string().min(1).max(64).openapi({ example: 'ten_01jd9z8x5m3q7c2v4b6n8k0p1r' }) });
-
-function problem(error: unknown): unknown {
-  if (error instanceof AdminTenantError) return new AppError('conflict', error.message);
-  if (error instanceof TenantNotFoundError) return new AppError('not_found', error.message);
-  return error;
-}
 
 const tenantOr404 = async (db: Parameters<typeof findTenant>[0], id: string) => {
   const tenant = await findTenant(db, id);
@@ -75,7 +69,7 @@ export const tenantRoutes = createRouter()
   }), async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json') as { reason?: string } | undefined;
-    const tenant = await setTenantDisabled(c.var.deps.db, id, true, body?.reason).catch((error: unknown) => { throw problem(error); });
+    const tenant = await setTenantDisabled(c.var.deps.db, id, true, body?.reason);
     await startTenantState(c.var.deps.temporal, c.var.deps.config, id);
     c.var.logger.info({ tenantId: id }, 'tenant disabled');
     return c.json(tenantView(tenant), 200);
@@ -87,7 +81,7 @@ export const tenantRoutes = createRouter()
     responses: { 200: { description: 'Enabled', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
   }), async (c) => {
     const { id } = c.req.valid('param');
-    const tenant = await setTenantDisabled(c.var.deps.db, id, false).catch((error: unknown) => { throw problem(error); });
+    const tenant = await setTenantDisabled(c.var.deps.db, id, false);
     await startTenantState(c.var.deps.temporal, c.var.deps.config, id);
     c.var.logger.info({ tenantId: id }, 'tenant enabled');
     return c.json(tenantView(tenant), 200);
@@ -99,7 +93,7 @@ export const tenantRoutes = createRouter()
     responses: { 201: { description: 'Created', content: json(apiKeyCreatedSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
   }), async (c) => {
     const { id } = c.req.valid('param');
-    const { key, record } = await createApiKey(c.var.deps.db, { ...c.req.valid('json'), tenantId: id }).catch((error: unknown) => { throw tenantProblem(error); });
+    const { key, record } = await createApiKey(c.var.deps.db, { ...c.req.valid('json'), tenantId: id });
     c.var.logger.info({ keyId: record.id, tenantId: id }, 'api key created');
     return c.json({ ...apiKeyJson(record), key }, 201);
   })

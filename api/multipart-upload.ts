@@ -3,8 +3,8 @@
 import busboy from 'busboy';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { BlobTooLargeError, type BlobStore, type StoredBlob } from '../../lib/blob-store.js';
-import { AppError } from '../errors.js';
+import { BlobTooLargeError, type BlobStore, type StoredBlob } from '../lib/blob-store.js';
+import { AppError } from './errors.js';
 
 const FIELDS_ALLOWANCE = 1024 * 1024;
 
