@@ -4,11 +4,12 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { chownTree, installWithApt, portOpen, serviceUser, startProcess, waitUntil, which } from './process.js';
+import { chownTree, installWithApt, portOpen, serviceUser, startProcess, waitUntil, which, type ManagedProcess } from './process.js';
 
 export const ELASTICSEARCH_VERSION = '8.19.7';
 
-export interface ElasticsearchService { url?: string; started: boolean; reason?: string; stop: () => Promise<void> }
+/** `process`: the node this call started (none when reused or not started). */
+export interface ElasticsearchService { url?: string; started: boolean; reason?: string; process?: ManagedProcess; stop: () => Promise<void> }
 
 export interface ElasticsearchOptions {
   root: string;
@@ -93,5 +94,5 @@ export async function ensureElasticsearch(options: ElasticsearchOptions): Promis
     env: { ES_JAVA_HOME: javaHome, ES_PATH_CONF: conf, ES_JAVA_OPTS: options.env.ES_JAVA_OPTS ?? '-Xms512m -Xmx512m' },
   });
   await waitUntil(`Elasticsearch at ${url}`, () => healthy(url), { timeoutMs: 180_000, process: proc });
-  return { url, started: true, stop: () => proc.stop('SIGTERM', 30_000) };
+  return { url, started: true, process: proc, stop: () => proc.stop('SIGTERM', 30_000) };
 }

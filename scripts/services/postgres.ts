@@ -4,9 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { chownTree, installWithApt, portOpen, serviceUser, startProcess, waitUntil, which } from './process.js';
+import { chownTree, installWithApt, portOpen, serviceUser, startProcess, waitUntil, which, type ManagedProcess } from './process.js';
 
-export interface PostgresService { url: string; started: boolean; stop: () => Promise<void> }
+/** `process`: the server this call started (none when an existing one was reused). */
+export interface PostgresService { url: string; started: boolean; process?: ManagedProcess; stop: () => Promise<void> }
 
 export interface PostgresOptions {
   dataDir: string;
@@ -101,5 +102,5 @@ export async function ensurePostgres(options: PostgresOptions): Promise<Postgres
   await waitUntil(`PostgreSQL on port ${options.port}`, () => canQuery(adminUrl), { timeoutMs: 60_000, process: proc });
   await createDatabaseIfMissing(adminUrl, options.database);
   // SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
-  return { url, started: true, stop: () => proc.stop('SIGINT', 30_000) };
+  return { url, started: true, process: proc, stop: () => proc.stop('SIGINT', 30_000) };
 }

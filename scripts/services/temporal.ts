@@ -9,7 +9,8 @@ import { portOpen, startProcess, waitUntil, which, type ManagedProcess } from '.
 
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
-export interface TemporalService { address: string; uiUrl?: string; started: boolean; stop: () => Promise<void> }
+/** `process`: the dev server this call started with the CLI (none when reused or run through the SDK). */
+export interface TemporalService { address: string; uiUrl?: string; started: boolean; process?: ManagedProcess; stop: () => Promise<void> }
 
 export interface TemporalOptions {
   root: string; // repository root (for .tools/)
@@ -85,7 +86,7 @@ export async function ensureTemporal(options: TemporalOptions): Promise<Temporal
   ];
   const proc: ManagedProcess = startProcess('temporal', cli, args, { logDir: join(options.dataDir, 'logs') });
   await waitUntil(`Temporal at ${address}`, () => reachable(address), { timeoutMs: 90_000, process: proc });
-  return { address, uiUrl, started: true, stop: () => proc.stop('SIGTERM', 20_000) };
+  return { address, uiUrl, started: true, process: proc, stop: () => proc.stop('SIGTERM', 20_000) };
 }
 
 async function startWithSdkDownload(options: TemporalOptions, address: string, uiUrl: string): Promise<TemporalService> {
