@@ -3,6 +3,8 @@
 // route maps an error itself only where the same error means something else on it.
 import { MailingIdempotencyConflictError, MailingStartError } from '../lib/mailings/admission.js';
 import { MailingFinishedError, MailingNotFoundError } from '../lib/mailings/service.js';
+import { NotificationNotFoundError, NotificationNotRetryableError } from '../lib/notifications/admission.js';
+import { UserNotFoundError } from '../lib/notifications/recipients.js';
 import { AdminTenantError, TenantNotFoundError } from '../lib/tenants/tenants.js';
 import { AppError } from './errors.js';
 
@@ -15,6 +17,9 @@ const mappings: Mapping[] = [
   map(MailingFinishedError, (e) => new AppError('conflict', e.message)),
   map(MailingIdempotencyConflictError, (e) => new AppError('unprocessable', `${e.message} (mailing ${e.mailingId})`, { extra: { mailingId: e.mailingId } })),
   map(MailingStartError, (e) => new AppError('unavailable', `${e.message}: retry (with the same Idempotency-Key)`)),
+  map(NotificationNotFoundError, (e) => new AppError('not_found', e.message)),
+  map(NotificationNotRetryableError, (e) => new AppError('conflict', e.message)),
+  map(UserNotFoundError, (e) => new AppError('not_found', e.message)),
   map(TenantNotFoundError, (e) => new AppError('not_found', e.message)),
   map(AdminTenantError, (e) => new AppError('conflict', e.message)),
 ];

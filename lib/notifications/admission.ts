@@ -193,19 +193,32 @@ export async function admitNotification(deps: AdmissionDeps, request: AdmissionR
   return { notification: outcome.notification, created: outcome.created };
 }
 
-/**
- * Puts a failed or dead-lettered notification back: PENDING, a fresh deadline, exactly one new workflow run.
- * The row lock and the conditional update make concurrent retries one (the others see PENDING: 409); the
- * start replaces any run still closing, and a refused start rolls the row back.
- */
-export type RetryResult = { retried: true; notification: NotificationRow } | { retried: false; notification: NotificationRow };
+export class NotificationNotFoundError extends Error {
+  constructor(readonly notificationId: string) {
+    super(`no notification ${notificationId}`);
+    this.name = 'NotificationNotFoundError';
+  }
+}
 
-export async function retryNotification(db: Database, temporal: Client, config: Config, id: string): Promise<RetryResult | undefined> {
+/** Only a DEAD_LETTERED or FAILED notification can be sent again. */
+export class NotificationNotRetryableError extends Error {
+  constructor(readonly notificationId: string, readonly status: string) {
+    super(`notification ${notificationId} is ${status}; only DEAD_LETTERED or FAILED notifications can be retried`);
+    this.name = 'NotificationNotRetryableError';
+  }
+}
+
+/**
+ * Puts a failed or dead-lettered notification of the tenant back: PENDING, a fresh deadline, exactly one new
+ * workflow run. The row lock and the conditional update make concurrent retries one (the others see
+ * PENDING: NotificationNotRetryableError); the start replaces any run still closing, and a refused start
+ * rolls the row back.
+ */
+export async function retryNotification(db: Database, temporal: Client, config: Config, tenant: string, id: string): Promise<NotificationRow> {
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(notifications).where(eq(notifications.id, id)).for('update');
-    if (!current) return undefined;
-    // A concurrent retry that got the lock first already made it PENDING: this one is refused, not joined.
-    if (current.status !== 'DEAD_LETTERED' && current.status !== 'FAILED') return { retried: false, notification: current };
+    const [current] = await tx.select().from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, tenant))).for('update');
+    if (!current) throw new NotificationNotFoundError(id);
+    if (current.status !== 'DEAD_LETTERED' && current.status !== 'FAILED') throw new NotificationNotRetryableError(id, current.status);
     const acceptedAt = new Date();
     const [row] = await tx.update(notifications).set({
       status: 'PENDING', errorMessage: null, deadlineAt: new Date(acceptedAt.getTime() + deadlineMs[current.priority]), late: false,
@@ -217,6 +230,6 @@ export async function retryNotification(db: Database, temporal: Client, config: 
       retry: retryScheduleFor(config, current.priority),
       userId: current.userId, correlationId: current.correlationId,
     }, 'retry');
-    return { retried: true, notification: row! };
+    return row!;
   });
 }

@@ -1,8 +1,8 @@
 // A tenant's notifications, newest first, with the list filters and a (created_at, id) cursor. Every filter
 // has an index in this order (db/schema/notifications.ts), so a page reads only its own rows.
-import { and, desc, eq, getTableColumns, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
-import { notifications } from '../../db/schema/index.js';
+import { notifications, notificationStatusHistory } from '../../db/schema/index.js';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 
@@ -50,4 +50,15 @@ export async function listNotifications(db: Database, owner: string, filters: No
   const page = found.slice(0, limit);
   const last = page[page.length - 1];
   return { rows: page.map((r) => r.row), next: found.length > limit && last ? { createdAt: last.at, id: last.row.id } : null };
+}
+
+export interface StatusChange { from: NotificationRow['status'] | null; to: NotificationRow['status']; reason: string | null; at: Date }
+
+/** One notification of the tenant with every status change it went through, oldest first. */
+export async function notificationWithHistory(db: Database, tenant: string, id: string): Promise<{ notification: NotificationRow; history: StatusChange[] } | undefined> {
+  const [notification] = await db.select().from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, tenant)));
+  if (!notification) return undefined;
+  const h = notificationStatusHistory;
+  const history = await db.select({ from: h.fromStatus, to: h.toStatus, reason: h.reason, at: h.at }).from(h).where(eq(h.notificationId, id)).orderBy(asc(h.id));
+  return { notification, history };
 }

@@ -13,6 +13,34 @@ export class ContactMissingError extends Error {
   }
 }
 
+export type UserRow = typeof recipients.$inferSelect;
+
+export class UserNotFoundError extends Error {
+  constructor(readonly userId: string) {
+    super(`no user ${userId}`);
+    this.name = 'UserNotFoundError';
+  }
+}
+
+export interface ContactUpdate { email?: string | null | undefined; phone?: string | null | undefined; pushTokens?: string[] | undefined }
+
+/** Creates the user or changes the contact points given: a field left out keeps its value, null clears it. */
+export async function putUser(db: Database, userId: string, update: ContactUpdate): Promise<UserRow> {
+  const values = { userId, email: update.email ?? null, phone: update.phone ?? null, pushTokens: update.pushTokens ?? [] };
+  const set: Partial<typeof values> & { updatedAt: Date } = { updatedAt: new Date() };
+  if (update.email !== undefined) set.email = update.email;
+  if (update.phone !== undefined) set.phone = update.phone;
+  if (update.pushTokens !== undefined) set.pushTokens = update.pushTokens;
+  const [row] = await db.insert(recipients).values(values).onConflictDoUpdate({ target: recipients.userId, set }).returning();
+  return row!;
+}
+
+export async function getUser(db: Database, userId: string): Promise<UserRow> {
+  const [row] = await db.select().from(recipients).where(eq(recipients.userId, userId));
+  if (!row) throw new UserNotFoundError(userId);
+  return row;
+}
+
 export async function resolveContact(db: Database, userId: string, channel: ContactChannel): Promise<string[]> {
   const [user] = await db.select().from(recipients).where(eq(recipients.userId, userId));
   const contacts = !user ? [] : channel === 'EMAIL' ? [user.email] : channel === 'SMS' ? [user.phone] : user.pushTokens;

@@ -1,9 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
-import { and, asc, eq } from 'drizzle-orm';
-import { notifications, notificationStatusHistory } from '../../../db/schema/index.js';
 import { admitNotification, retryNotification } from '../../../lib/notifications/admission.js';
-import { listNotifications, parseCursorTime, type NotificationCursor } from '../../../lib/notifications/list.js';
+import { listNotifications, notificationWithHistory, parseCursorTime, type NotificationCursor } from '../../../lib/notifications/list.js';
 import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
 import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../../../lib/notifications/recipients.js';
@@ -124,11 +122,9 @@ export const notificationRoutes = createRouter()
     },
   }), async (c) => {
     const { id } = c.req.valid('param');
-    const { db } = c.var.deps;
-    const [n] = await db.select().from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, tenantOf(c.var.principal))));
-    if (!n) throw new AppError('not_found', `no notification ${id}`);
-    const history = await db.select().from(notificationStatusHistory).where(eq(notificationStatusHistory.notificationId, id)).orderBy(asc(notificationStatusHistory.id));
-    return c.json({ ...toView(n), history: history.map((h) => ({ from: h.fromStatus, to: h.toStatus, reason: h.reason, at: h.at.toISOString() })) }, 200);
+    const found = await notificationWithHistory(c.var.deps.db, tenantOf(c.var.principal), id);
+    if (!found) throw new AppError('not_found', `no notification ${id}`);
+    return c.json({ ...toView(found.notification), history: found.history.map((h) => ({ ...h, at: h.at.toISOString() })) }, 200);
   })
   .openapi(createRoute({
     method: 'post', path: '/v1/notifications/{id}/retry', tags: ['Notifications'], operationId: 'retryNotification', ...requires('send'),
@@ -141,14 +137,7 @@ export const notificationRoutes = createRouter()
   }), async (c) => {
     const { id } = c.req.valid('param');
     const { deps } = c.var;
-    const [before] = await deps.db.select({ status: notifications.status }).from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, tenantOf(c.var.principal))));
-    if (!before) throw new AppError('not_found', `no notification ${id}`);
-    if (before.status !== 'DEAD_LETTERED' && before.status !== 'FAILED') {
-      throw new AppError('conflict', `notification ${id} is ${before.status}; only DEAD_LETTERED or FAILED notifications can be retried`);
-    }
-    const result = await retryNotification(deps.db, deps.temporal, deps.config, id);
-    if (!result?.retried) throw new AppError('conflict', `notification ${id} is ${result?.notification.status ?? 'gone'}; only DEAD_LETTERED or FAILED notifications can be retried`);
-    const row = result.notification;
+    const row = await retryNotification(deps.db, deps.temporal, deps.config, tenantOf(c.var.principal), id);
     c.var.logger.info({ notificationId: id, workflowId: row.workflowId, correlationId: row.correlationId }, 'notification retry requested');
     return c.json({ id: row.id, status: row.status, workflowId: row.workflowId, deadlineAt: row.deadlineAt.toISOString(), duplicate: false }, 202);
   });
