@@ -1,4 +1,4 @@
-// The only routes reachable without an API key. Listed in one place (and in the README); each is
+// The only routes reachable without an API key. Listed in one place (and in docs/api.md, "Public endpoints"); each is
 // verified otherwise, and test/integration/security.test.ts lists how.
 export const publicPathPatterns: RegExp[] = [
   /^\/$/,                          // web pages (they ask for a key before calling the API)

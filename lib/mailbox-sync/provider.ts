@@ -1,6 +1,6 @@
 // The port every mail provider implements for the sync engine: the folder tree as incremental
 // changes, each folder's messages as incremental changes from an opaque cursor, and credentials that
-// renew themselves. Outlook (Graph delta) is the first adapter; the README says how IMAP
+// renew themselves. Outlook (Graph delta) is the first adapter; docs/mailbox-sync.md ("Other providers") says how IMAP
 // (UIDVALIDITY + CONDSTORE/QRESYNC) and the Gmail API (historyId) map onto it.
 import type { Address, FlagStatus } from '../mail-index/types.js';
 

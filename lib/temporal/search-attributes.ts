@@ -1,5 +1,5 @@
 // Custom search attributes, registered on the dev server at start and by the production setup. One list,
-// so workflows, the Web UI filters in the README and the server agree. (SQLite visibility: 10 Keyword slots.)
+// so workflows, the Web UI filters in docs/operations.md and the server agree. (SQLite visibility: 10 Keyword slots.)
 export const searchAttributeNames = [
   'NotificationChannel',
   'NotificationPriority',

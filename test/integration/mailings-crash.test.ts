@@ -1,6 +1,6 @@
 // A mailing worker process killed mid-request, three times in one mailing: another takes over within
 // seconds, the provider's ledger shows every recipient (none missing), and every duplicate is one the
-// README allows: a resend after an unknown outcome, logged as such.
+// docs/mailings.md allows: a resend after an unknown outcome, logged as such.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnWorkerProcess } from '../helpers/worker-process.js';
 import { startMailingRig, type MailingRig } from '../helpers/mailings.js';

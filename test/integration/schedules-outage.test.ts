@@ -2,7 +2,7 @@
 // touched) is stopped for 20 s with no worker running, then started again. Temporal's catch-up window
 // decides which missed slots still fire: a schedule whose window covers the outage fires every missed slot
 // once, keyed by its own time (no gap, no duplicate); one whose window is shorter skips the older slots.
-// (Time scaled down: the README's 15-minute default window against a 10-minute outage behaves as the first.)
+// (Time scaled down: docs/schedules.md's 15-minute default window against a 10-minute outage behaves as the first.)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
