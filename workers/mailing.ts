@@ -1,4 +1,0 @@
-// The mailing worker role on its own (docker-compose scales it independently).
-import { main } from './run.js';
-
-await main(['mailing']);

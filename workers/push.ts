@@ -1,4 +1,0 @@
-// The push channel's send workers on their own (docker-compose scales each channel independently).
-import { main } from './run.js';
-
-await main(['push']);
