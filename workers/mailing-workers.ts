@@ -8,7 +8,7 @@ import { ProviderUnavailableError, type MailingProvider } from '../lib/mailings/
 import { Seed004Provider } from '../lib/mailings/seed004-provider.js';
 import { mailingSendQueue, mailingWorkflowQueue } from '../lib/mailings/start-workflow.js';
 import { GcraPacer } from '../lib/pacing/gcra.js';
-import type { WorkerSpec } from './roles.js';
+import type { WorkerSpec } from './worker-spec.js';
 
 function providerFor(deps: ActivityDeps): () => MailingProvider {
   const { SEED004_API_URL: apiUrl, SEED004_USERNAME: username, SEED004_PASSWORD: password, SEED004_TIMEOUT_MS: timeoutMs } = deps.config;

@@ -5,7 +5,7 @@ import type { ActivityDeps } from '../activities/deps.js';
 import { priorities } from '../lib/notifications/policy.js';
 import { createProviders } from '../lib/notifications/providers/index.js';
 import { channelActivityQueue, notificationWorkflowQueue, type Channel } from '../lib/notifications/start-workflow.js';
-import type { WorkerSpec } from './roles.js';
+import type { WorkerSpec } from './worker-spec.js';
 
 // One set of providers per process, so every queue's sends share one circuit breaker per provider.
 const providersByDeps = new WeakMap<ActivityDeps, ChannelProviders>();

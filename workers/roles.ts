@@ -1,18 +1,12 @@
 // Which task queues each worker role polls. A role is a unit of scaling: docker-compose runs each as
 // its own service, and `all` runs every role in one process for development.
-import type { WorkerOptions } from '@temporalio/worker';
 import type { ActivityDeps } from '../activities/deps.js';
 import { createPlatformActivities } from '../activities/platform.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
 import { roles, type Role } from './role-names.js';
+import type { WorkerSpec } from './worker-spec.js';
 
-export { roles, type Role };
-
-/** One Temporal Worker to create: its queue, its activities, and any tuning. */
-export type WorkerSpec = Pick<WorkerOptions, 'taskQueue'> & Partial<Omit<WorkerOptions, 'taskQueue' | 'connection' | 'workflowBundle' | 'workflowsPath'>> & {
-  /** false for activity-only queues (e.g. a rate-limited provider queue). */
-  workflows: boolean;
-};
+export { roles, type Role, type WorkerSpec };
 
 type SpecFactory = (deps: ActivityDeps) => WorkerSpec[];
 

@@ -6,7 +6,7 @@ import type { ActivityDeps } from '../activities/deps.js';
 import { createScheduleActivities } from '../activities/schedules.js';
 import { createTenantActivities } from '../activities/tenants.js';
 import { schedulesQueue } from '../lib/schedules/temporal.js';
-import type { WorkerSpec } from './roles.js';
+import type { WorkerSpec } from './worker-spec.js';
 
 // One client per process; connected on first use, so a worker that never fires opens nothing.
 const clients = new WeakMap<ActivityDeps, Client>();

@@ -5,7 +5,7 @@ import { createMailboxSyncActivities } from '../activities/mailbox-sync.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import { MailProviders } from '../lib/mailbox-sync/providers.js';
 import { mailboxSyncQueue } from '../lib/mailbox-sync/start-workflow.js';
-import type { WorkerSpec } from './roles.js';
+import type { WorkerSpec } from './worker-spec.js';
 
 export function syncSpecs(deps: ActivityDeps): WorkerSpec[] {
   const activities = createMailboxSyncActivities(deps, { index: deps.mailIndex, providers: new MailProviders(deps.config, deps.secrets) });

@@ -1,9 +1,9 @@
 // Per-priority delivery policy: deadlines from the seeds, retry schedules from config. The policy is
 // computed at admission and passed to the workflow, so a run keeps the policy it started with.
 import type { Config } from '../config.js';
-import type { Priority } from './start-workflow.js';
 
-export const priorities = ['critical', 'medium', 'low'] as const satisfies readonly Priority[];
+export const priorities = ['critical', 'medium', 'low'] as const;
+export type Priority = (typeof priorities)[number];
 
 /** How long after acceptance each priority must be sent (seed 001). */
 export const deadlineMs: Record<Priority, number> = { critical: 15_000, medium: 15 * 60_000, low: 60 * 60_000 };

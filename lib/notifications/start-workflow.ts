@@ -3,10 +3,10 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { taskQueue } from '../temporal/task-queues.js';
-import type { RetrySchedule } from './policy.js';
+import type { Priority, RetrySchedule } from './policy.js';
 
 export type Channel = 'EMAIL' | 'SMS' | 'PUSH';
-export type Priority = 'critical' | 'medium' | 'low';
+export type { Priority };
 
 export const NOTIFICATION_WORKFLOW_TYPE = 'notification';
 
