@@ -30,7 +30,7 @@ export function documentValidationResponses(registered: readonly object[]): void
 
 const headersTooLarge = { description: 'The URL (with its query) and headers exceed 16 KiB; refused by the HTTP server, no body' };
 
-const unsupportedMediaType = { description: 'The body is missing or not of a declared media type', content: errorResponses[400].content };
+const unsupportedMediaType = errorResponses[415];
 
 /** `/v1/mailings/{id}/pause` → a regular expression matching its concrete paths. */
 function pathPattern(path: string): RegExp {

@@ -81,7 +81,14 @@ export const errorResponses = {
   401: { description: 'Missing or invalid API key', content: problemContent },
   403: { description: 'The API key may not do this', content: problemContent },
   404: { description: 'Not found', content: problemContent },
+  409: { description: 'Conflicts with the resource as it is', content: problemContent },
+  413: { description: 'The request body is too large', content: problemContent },
+  415: { description: 'The body is missing or not of a declared media type', content: problemContent },
   422: { description: 'Unprocessable', content: problemContent },
   429: { description: 'Rate limited', content: problemContent },
   500: { description: 'Internal server error', content: problemContent },
+  503: { description: 'A service it depends on is unavailable; retry', content: problemContent },
 } as const;
+
+/** A shared error response with the route's own description of when it happens. */
+export const errorResponse = (status: keyof typeof errorResponses, description: string) => ({ description, content: errorResponses[status].content });

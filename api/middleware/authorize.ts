@@ -58,4 +58,4 @@ export function documentAuthResponses(definitions: readonly RouteDefinition[]): 
   }
 }
 
-const payloadTooLarge = { description: 'The request body is too large', content: errorResponses[400].content };
+const payloadTooLarge = errorResponses[413];

@@ -16,11 +16,11 @@ const readinessSchema = z.object({
 
 export const healthRoutes = createRouter()
   .openapi(createRoute({
-    method: 'get', path: '/health', tags: ['Operations'], summary: 'Liveness: the process is up',
+    method: 'get', path: '/health', tags: ['Operations'], operationId: 'health', summary: 'Liveness: the process is up',
     responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
   }), (c) => c.json({ status: 'ok' as const }, 200))
   .openapi(createRoute({
-    method: 'get', path: '/ready', tags: ['Operations'], summary: 'Readiness: Temporal, PostgreSQL and the mail index are reachable',
+    method: 'get', path: '/ready', tags: ['Operations'], operationId: 'ready', summary: 'Readiness: Temporal, PostgreSQL and the mail index are reachable',
     responses: {
       200: { description: 'Ready', content: { 'application/json': { schema: readinessSchema } } },
       503: { description: 'A dependency is unreachable', content: { 'application/json': { schema: readinessSchema } } },
@@ -31,6 +31,6 @@ export const healthRoutes = createRouter()
     return readiness.ready ? c.json(body, 200) : c.json(body, 503);
   })
   .openapi(createRoute({
-    method: 'get', path: '/metrics', tags: ['Operations'], summary: 'Prometheus metrics', ...requires('read'),
+    method: 'get', path: '/metrics', tags: ['Operations'], operationId: 'metrics', summary: 'Prometheus metrics', ...requires('read'),
     responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
   }), async (c) => c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType }));

@@ -11,7 +11,7 @@ import { outlookAuthSettings } from '../../../lib/mailbox-sync/outlook/msal.js';
 import { beginOutlookLink } from '../../../lib/mailbox-sync/outlook/link.js';
 import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
-import { AppError, errorResponses } from '../../errors.js';
+import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
 import { createRouter } from '../../openapi.js';
 
@@ -37,7 +37,7 @@ export const accountRoutes = createRouter()
     }).strict().openapi('AccountRequest')) } },
     responses: {
       201: { description: 'Created', content: json(accountSchema) }, 400: errorResponses[400], 401: errorResponses[401],
-      409: { description: 'This tenant already has an account with this email', content: errorResponses[422].content },
+      409: errorResponse(409, 'This tenant already has an account with this email'),
     },
   }), async (c) => {
     const body = c.req.valid('json');
@@ -82,7 +82,7 @@ export const accountRoutes = createRouter()
     responses: {
       201: { description: 'Sign-in started', content: json(z.object({ authorizationUrl: z.string().url(), expiresAt: z.string().datetime() }).openapi('OutlookLinkStarted')) },
       400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
-      503: { description: 'Outlook is not configured on this server', content: errorResponses[500].content },
+      503: errorResponse(503, 'Outlook is not configured on this server'),
     },
   }), async (c) => {
     const { deps } = c.var;

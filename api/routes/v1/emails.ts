@@ -8,7 +8,7 @@ import { admitNotification, type StoredAttachment } from '../../../lib/notificat
 import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
 import { htmlToText } from '../../../lib/notifications/templates.js';
-import { AppError, errorResponses, validationError } from '../../errors.js';
+import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
 import { admissionProblem } from '../../notifications/errors.js';
 import { createRouter, documentStreamedBody } from '../../openapi.js';
@@ -50,8 +50,8 @@ const sendEmailRoute = createRoute({
   responses: {
     200: { description: 'Duplicate of an earlier request with the same Idempotency-Key', content: { 'application/json': { schema: z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() }) } } },
     202: { description: 'Accepted', content: { 'application/json': { schema: z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() }) } } },
-    400: errorResponses[400], 401: errorResponses[401], 413: { description: 'Attachments too large', content: errorResponses[400].content },
-    415: { description: 'Not multipart/form-data', content: errorResponses[400].content }, 422: errorResponses[422], 429: errorResponses[429],
+    400: errorResponses[400], 401: errorResponses[401], 413: errorResponse(413, 'Attachments too large'),
+    415: errorResponse(415, 'Not multipart/form-data'), 422: errorResponses[422], 429: errorResponses[429],
   },
 });
 

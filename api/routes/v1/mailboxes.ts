@@ -7,7 +7,7 @@ import { queryMailboxSync, signalMailboxSync, type SyncSignal } from '../../../l
 import type { MailboxRow } from '../../../lib/mailbox-sync/sync-state.js';
 import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
-import { AppError, errorResponses } from '../../errors.js';
+import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { mailboxDetailSchema, mailboxIdParam } from '../../mailboxes/schemas.js';
 import { createRouter } from '../../openapi.js';
 
@@ -25,7 +25,7 @@ const control = (name: 'sync' | 'resync' | 'pause' | 'resume', signal: SyncSigna
   request: { params: mailboxIdParam },
   responses: {
     202: { description: 'Signalled', content: accepted }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
-    409: { description: 'The mailbox is being unlinked', content: errorResponses[422].content },
+    409: errorResponse(409, 'The mailbox is being unlinked'),
   },
 });
 

@@ -3,7 +3,7 @@ import { requires } from '../../auth/scopes.js';
 import { admitMailing } from '../../../lib/mailings/admission.js';
 import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, type MailingControl } from '../../../lib/mailings/service.js';
 import { idempotencyKeyHeader } from './notifications.js';
-import { AppError, errorResponses, validationError } from '../../errors.js';
+import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../multipart-upload.js';
 import { createRouter, documentStreamedBody } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
@@ -39,7 +39,7 @@ const signalRoute = (name: MailingControl, summary: string) => createRoute({
   method: 'post', path: `/v1/mailings/{id}/${name}`, tags: ['Mailings'], operationId: `${name}Mailing`, ...requires('send'), summary,
   description: `Signals the mailing's workflow; the same as \`temporal workflow signal --workflow-id mailing-<id> --name ${name}\`.`,
   request: { params: idParam },
-  responses: { 202: { description: 'Signalled', content: { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } } }, 401: errorResponses[401], 404: errorResponses[404], 409: { description: 'The mailing has finished', content: errorResponses[422].content } },
+  responses: { 202: { description: 'Signalled', content: { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } } }, 401: errorResponses[401], 404: errorResponses[404], 409: errorResponse(409, 'The mailing has finished') },
 });
 
 const createMailingRoute = createRoute({
@@ -52,9 +52,9 @@ const createMailingRoute = createRoute({
     responses: {
       200: { description: 'Duplicate of an earlier upload with the same Idempotency-Key', content: { 'application/json': { schema: createdSchema } } },
       202: { description: 'Accepted', content: { 'application/json': { schema: createdSchema } } },
-      400: errorResponses[400], 401: errorResponses[401], 413: { description: 'The file is too large', content: errorResponses[400].content }, 415: { description: 'Not multipart', content: errorResponses[400].content },
-      422: { description: 'The Idempotency-Key was used with a different upload', content: errorResponses[422].content },
-      503: { description: 'The workflow could not be started; nothing was stored', content: errorResponses[422].content },
+      400: errorResponses[400], 401: errorResponses[401], 413: errorResponse(413, 'The file is too large'), 415: errorResponse(415, 'Not multipart'),
+      422: errorResponse(422, 'The Idempotency-Key was used with a different upload'),
+      503: errorResponse(503, 'The workflow could not be started; nothing was stored'),
     },
   });
 

@@ -8,7 +8,7 @@ import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../../.
 import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { getLatestTemplate, renderTemplate } from '../../../lib/notifications/templates.js';
 import { tenantOf } from '../../auth/tenant.js';
-import { AppError, errorResponses } from '../../errors.js';
+import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
 import { admissionProblem } from '../../notifications/errors.js';
 import { historyEntrySchema, notificationSchema, toView } from '../../notifications/view.js';
@@ -132,7 +132,7 @@ export const notificationRoutes = createRouter()
     request: { params: z.object({ id: z.string().min(1).max(64) }) },
     responses: {
       202: { description: 'Back to PENDING; a new run started', content: { 'application/json': { schema: accepted } } },
-      401: errorResponses[401], 404: errorResponses[404], 409: { description: 'Not dead-lettered or failed', content: errorResponses[422].content },
+      401: errorResponses[401], 404: errorResponses[404], 409: errorResponse(409, 'Not dead-lettered or failed'),
     },
   }), async (c) => {
     const { id } = c.req.valid('param');

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
 import { getTemplate, listLatestTemplates, placeholdersOf, saveTemplateVersion, TemplateNotFoundError, type TemplateRow } from '../../../lib/notifications/templates.js';
 import { LONGEST_WINDOW_SECONDS } from '../../../lib/notifications/rate-limit.js';
-import { AppError, errorResponses } from '../../errors.js';
+import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
 
 const templateId = z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'upper case letters, digits and _ (e.g. ORDER_SHIPPED_CONFIRMATION)');
@@ -63,7 +63,7 @@ export const templateRoutes = createRouter()
     request: { body: { required: true, content: { 'application/json': { schema: createSchema } } } },
     responses: {
       201: { description: 'Created', content: { 'application/json': { schema: templateSchema } } },
-      400: errorResponses[400], 401: errorResponses[401], 409: { description: 'A template with this id exists', content: errorResponses[422].content },
+      400: errorResponses[400], 401: errorResponses[401], 409: errorResponse(409, 'A template with this id exists'),
     },
   }), async (c) => {
     const { id, ...content } = c.req.valid('json');

@@ -6,7 +6,7 @@ import { createApiKey, listApiKeys } from '../../auth/api-keys.js';
 import { requires } from '../../auth/scopes.js';
 import { createTenant, findTenant, listTenants, setTenantDisabled, type TenantRow } from '../../../lib/tenants/tenants.js';
 import { startTenantState } from '../../../lib/tenants/start-workflow.js';
-import { AppError, errorResponses } from '../../errors.js';
+import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
 import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
 
@@ -64,7 +64,7 @@ export const tenantRoutes = createRouter()
     request: { params: idParam, body: { required: false, content: json(z.object({ reason: z.string().trim().min(1).max(500).optional().openapi({ example: 'unpaid invoice' }) }).strict()) } },
     responses: {
       200: { description: 'Disabled', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404],
-      409: { description: 'The admin tenant cannot be disabled', content: errorResponses[422].content },
+      409: errorResponse(409, 'The admin tenant cannot be disabled'),
     },
   }), async (c) => {
     const { id } = c.req.valid('param');
