@@ -45,6 +45,15 @@ export default tseslint.config(
     },
   },
   {
+    // Configuration is read once, validated, in lib/config.ts; code takes it from there. Entry points of the
+    // tools around the product (scripts, benchmarks, tests, the simulators' launcher) read their own.
+    files: ['**/*.ts'],
+    ignores: ['lib/config.ts', 'scripts/**', 'bench/**', 'test/**', '**/*.test.ts', 'simulators/main.ts', 'drizzle.config.ts', 'vitest.config.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through lib/config.ts (loadConfig), not process.env.' }],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { parserOptions: { projectService: false, project: null } },
