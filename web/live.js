@@ -1,23 +1,8 @@
-// Shared by the pages: API calls with the key kept in localStorage; and, for the account and mail pages, an
-// account's live feed: a stream cookie (never the key in a URL), EventSource with resume from the last event id, and
-// polling while the stream is down.
+// For the account and mail pages: an account's live feed: a stream cookie (never the key in a URL),
+// EventSource with resume from the last event id, and polling while the stream is down.
+import { api } from './page.js';
 
-/**
- * The API with the page's key. A string body is JSON; a problem answer becomes an Error carrying its status,
- * the problem, and as its message the fields refused (if any) or the detail. 204 answers null.
- */
-export async function api(path, init = {}) {
-  const headers = new Headers(init.headers);
-  headers.set('authorization', `Bearer ${localStorage.getItem('mailflow.apiKey') ?? ''}`);
-  if (typeof init.body === 'string' && !headers.has('content-type')) headers.set('content-type', 'application/json');
-  const response = await fetch(path, { ...init, headers });
-  if (!response.ok) {
-    const problem = await response.json().catch(() => ({}));
-    const fields = (problem.errors ?? []).map((e) => `${e.path}: ${e.message}`).join('; ');
-    throw Object.assign(new Error(fields || problem.detail || `${response.status} ${response.statusText}`), { status: response.status, problem });
-  }
-  return response.status === 204 ? null : response.json();
-}
+export { api };
 
 export function liveFeed(id, { onEvent, onState, poll, pollMs, showError }) {
   const feed = { source: null, lastId: null, renewTimer: 0, retryTimer: 0, retryMs: 1_000, pollTimer: 0 };
