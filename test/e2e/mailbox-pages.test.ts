@@ -3,6 +3,8 @@
 // then see every user action in the mailbox follow on the mail page, live and without a reload, and keep
 // following by polling when the live feed drops. The API key never travels in a URL.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../../scripts/services/index.js';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_KEY, unique } from '../helpers/config.js';
@@ -18,7 +20,8 @@ let context: BrowserContext;
 const requested: string[] = [];
 const pageErrors: string[] = [];
 const address = `${unique('page')}@contoso.test`.toLowerCase();
-let linked: { accountId: string; mailboxId: string } | undefined;
+/** Where the pages' screenshots go (kept with the run's other data, for a person to look at). */
+const screenshots = join(repoRoot, '.data', 'screenshots');
 
 beforeAll(async () => {
   if (!chromiumPath) throw new Error('no Chromium found: install Debian\'s chromium package (.ci/run does)');
@@ -84,18 +87,24 @@ describe('the accounts page', () => {
     expect(await row.locator('.rate').textContent()).toMatch(/msg\/s|—/);
     await page.locator('#feed[data-state="live"]').waitFor();
     expect(await loadedAt(page)).toBe(since);
-    await page.screenshot({ path: '/tmp/mailflow-accounts-page.png', fullPage: true });
+    await page.screenshot({ path: join(screenshots, 'accounts-page.png'), fullPage: true });
     await page.close();
-    linked = { accountId, mailboxId };
   }, 90_000);
 });
 
 describe('the mail page', () => {
   it('follows new mail, read state, flags, moves and deletions live, filters and searches, and polls while the feed is down', async () => {
-    expect(linked, 'needs the mailbox linked by the accounts page test').toBeDefined();
-    const { accountId, mailboxId } = linked!;
+    // A mailbox of its own, linked through the API (the accounts page test links one through the page).
+    const address = `${unique('mail-page')}@contoso.test`.toLowerCase();
+    await rig.outlook.createMailbox(address, { messages: MESSAGES, displayName: 'Mail Page Tester' });
+    const accountId = await rig.createAccount(address);
+    const linked = await rig.link(accountId, address, `${rig.publicUrl}/web/accounts.html`);
+    const mailboxId = linked.location!.searchParams.get('mailboxId')!;
+    await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE', LIVE_MS);
     const page = await context.newPage();
     await page.goto(`${rig.publicUrl}/web/mail.html?accountId=${accountId}`);
+    await page.fill('#key', TEST_ADMIN_KEY);
+    await page.click('#save-key');
     const since = await loadedAt(page);
     const rows = page.locator('#messages tr[data-message-id]');
     const row = (id: string) => page.locator(`#messages tr[data-message-id="${id}"]`);
@@ -213,7 +222,7 @@ describe('the mail page', () => {
     await changed(again.id, 'flag', /^complete$/);
 
     expect(await loadedAt(page)).toBe(since);
-    await page.screenshot({ path: '/tmp/mailflow-mail-page.png' });
+    await page.screenshot({ path: join(screenshots, 'mail-page.png') });
     // The key went in headers only: no URL the browser asked for carries it.
     expect(requested.length).toBeGreaterThan(0);
     for (const key of [TEST_ADMIN_KEY, encodeURIComponent(TEST_ADMIN_KEY)]) expect(requested.filter((url) => url.includes(key))).toEqual([]);

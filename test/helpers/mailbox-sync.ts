@@ -46,7 +46,8 @@ export interface SyncRig {
   stopWorkers(): Promise<void>;
   createAccount(email: string, key?: string): Promise<string>;
   /** The OAuth dance: link request, Microsoft's (auto) consent, the callback. Answers the callback's redirect. */
-  link(accountId: string, loginHint: string): Promise<{ status: number; location: URL | null; body: string }>;
+  /** Links through the API, the simulated Microsoft consenting at once (the rig's consent setting aside). */
+  link(accountId: string, loginHint: string, callbackUrl?: string): Promise<{ status: number; location: URL | null; body: string }>;
   /** A simulated mailbox with `messages` messages, a local account for it, linked. */
   linkNew(options?: { messages?: number }): Promise<{ address: string; accountId: string; mailboxId: string }>;
   mailbox(mailboxId: string): Promise<MailboxDetail>;
@@ -125,11 +126,18 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
       if (response.status !== 201) throw new Error(`create account: ${response.status} ${await response.text()}`);
       return (await response.json() as { id: string }).id;
     },
-    async link(accountId, loginHint) {
-      const started = await api.request(`/v1/accounts/${accountId}/mailboxes/outlook`, json({ callbackUrl: CALLBACK_URL, loginHint }));
+    async link(accountId, loginHint, callbackUrl = CALLBACK_URL) {
+      const started = await api.request(`/v1/accounts/${accountId}/mailboxes/outlook`, json({ callbackUrl, loginHint }));
       if (started.status !== 201) throw new Error(`link: ${started.status} ${await started.text()}`);
       const { authorizationUrl } = await started.json() as { authorizationUrl: string };
-      const consent = await fetch(authorizationUrl, { redirect: 'manual' });
+      let consent = await fetch(authorizationUrl, { redirect: 'manual' });
+      if (consent.status === 200) {
+        // The consent page (a simulator set to prompt): accept it as the mailbox asked for, as a user would.
+        const form = new URLSearchParams(new URL(authorizationUrl).searchParams);
+        form.set('account', loginHint);
+        form.set('action', 'accept');
+        consent = await fetch(new URL(authorizationUrl).origin + new URL(authorizationUrl).pathname, { method: 'POST', body: form, redirect: 'manual' });
+      }
       const back = new URL(consent.headers.get('location') ?? 'http://invalid/');
       const callback = await api.request(`/v1/oauth/outlook/callback${back.search}`, { auth: null, redirect: 'manual' });
       const location = callback.headers.get('location');
