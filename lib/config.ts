@@ -107,6 +107,17 @@ export const configSchema = z.object({
   MAILING_MAX_CHILDREN: z.coerce.number().int().min(1).max(100).default(8),
   /** Slices a mailing run starts before it continues as new, keeping its history short. */
   MAILING_SLICES_PER_RUN: z.coerce.number().int().min(1).max(2_000).default(200),
+  // Scheduled mail: limits per tenant (today the schedule's owner: the API key id, or "admin").
+  /** Schedules a tenant may have that are not archived (active or paused); one more is a 409. */
+  SCHEDULES_MAX_ACTIVE_PER_TENANT: z.coerce.number().int().min(1).default(1_000),
+  /**
+   * The shortest time a schedule may leave between two firings (seconds): `every` specs, and the gaps between
+   * the run times Temporal computes for cron and calendar specs. A shorter one is a 422.
+   */
+  SCHEDULE_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(1),
+  /** POST /v1/schedules/preview per API key: it creates and deletes a Temporal Schedule per call. */
+  SCHEDULE_PREVIEW_RATE_COUNT: z.coerce.number().int().min(1).default(30),
+  SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   // Mailbox sync (seed 000): Outlook through the Microsoft identity platform and Graph.
   /** The Entra ID app registration; without a client id, linking Outlook answers 503 until configured. */
   OUTLOOK_CLIENT_ID: optionalText,
