@@ -93,9 +93,11 @@ export const configSchema = z.object({
   /** The window the provider counts in: it allows RATE_PER_SECOND × WINDOW_SECONDS requests in any such window. */
   SEED004_RATE_WINDOW_SECONDS: z.coerce.number().positive().default(10),
   /**
-   * Slack added to each window before it is divided into evenly spaced slots: how much later than its slot
-   * one request may be stamped by the provider than the request a window before it (measured: up to 43 ms
-   * on a loaded 2-core machine). Costs margin / window of the limit (0.5% at the seed's 1 per 10 s).
+   * Slack added to each window before it is divided into evenly spaced slots. The limit is kept by the pacer's
+   * lanes whatever the margin (a request leaves only a window after the answer of the request that last used
+   * its lane); the margin lets that lane clear before the slot that reuses it, so a request whose round trip to
+   * the provider is shorter than the margin is never held. Costs margin / window of the limit (0.5% at the
+   * seed's 1 per 10 s).
    */
   SEED004_PACING_MARGIN_MS: z.coerce.number().min(0).default(50),
   /** Whether /auth/token requests take a slot too (the seed's API does not say whether it counts them). */
