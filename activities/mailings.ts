@@ -198,8 +198,7 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
         slot = undefined;
         let departure: Departure;
         try {
-          await sleepUntil(mine.at, waiting);
-          departure = await pacer.depart(waiting);
+          departure = await pacer.depart(mine, waiting);
         } catch (error) {
           await pacer.release(mine).catch(() => false);
           throw new SendWithdrawnError(error);

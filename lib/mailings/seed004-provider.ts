@@ -50,7 +50,7 @@ export class Seed004Provider implements MailingProvider {
     } catch (error) {
       throw new ProviderUnavailableError(`seed004 /auth/token: ${error instanceof Error ? error.message : String(error)}`, 'not-sent');
     } finally {
-      await departure?.answered();
+      void departure?.answered();
     }
     if (response.status === 429) throw new ProviderRateLimitedError(parseRetryAfter(response.headers.get('retry-after')) ?? 10_000);
     if (response.status >= 500) throw new ProviderUnavailableError(`seed004 /auth/token answered ${response.status}`, 'not-sent');
@@ -94,8 +94,9 @@ export class Seed004Provider implements MailingProvider {
         // The request may have reached the API: the outcome is unknown.
         throw new ProviderUnavailableError(`seed004 /send-email: ${error instanceof Error ? error.message : String(error)}`, 'unknown');
       } finally {
-        // The answer (its status line and headers) came, or the request failed: the provider counted it by now.
-        await departure?.answered();
+        // The answer (its status line and headers) came, or the request failed: the provider counted it by
+        // now. Recorded in the background (until it is, its lane is only held longer).
+        void departure?.answered();
       }
       if ((response.status === 401 || response.status === 403) && attempt === 1) {
         token = await this.token(true, signal, pace);

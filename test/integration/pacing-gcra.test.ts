@@ -82,16 +82,21 @@ describe('GCRA pacer', () => {
     const key = unique('gate');
     const gate = { requests: 3, windowMs: 300, marginMs: 0 };
     const pacers = [new GcraPacer(first.db, key, gate), new GcraPacer(second.db, key, gate)];
-    // Twenty-four requests at once, each "in flight" 0–120 ms (some far longer than a slot) before its answer.
+    // Twenty-four requests at once, each on its slot (100 ms apart), "in flight" 0–250 ms (some far longer than a
+    // slot, so that the lane they hold is needed again before their answer) before its answer.
     const trips = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
-      const departure = await pacers[i % 2]!.depart();
+      const slot = await pacers[i % 2]!.acquire();
+      const departure = await pacers[i % 2]!.depart(slot);
       const left = Date.now();
-      await sleep(Math.random() * 120);
+      await sleep(Math.random() * 250);
       const answered = Date.now();
       await departure.answered();
-      return { lane: departure.lane, left, answered };
+      return { lane: departure.lane, held: departure.heldMs, withSlot: slot.lane !== undefined, left, answered };
     }));
     expect(new Set(trips.map((t) => t.lane))).toEqual(new Set([1, 2, 3]));
+    expect(trips.some((t) => t.held > 0)).toBe(true); // the slow answers held some requests after their slot
+    // Both ways to a lane were taken: with a slot that was about now, and through the gate.
+    expect(new Set(trips.map((t) => t.withSlot))).toEqual(new Set([true, false]));
     for (const lane of [1, 2, 3]) {
       const on = trips.filter((t) => t.lane === lane).sort((a, b) => a.left - b.left);
       for (let i = 1; i < on.length; i++) expect(on[i]!.left - on[i - 1]!.answered).toBeGreaterThanOrEqual(gate.windowMs);
@@ -132,6 +137,6 @@ describe('GCRA pacer', () => {
     await pacer.backOff(5_000);
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('withdrawn')), 100);
-    await expect(pacer.depart(controller.signal)).rejects.toThrow('withdrawn');
+    await expect(pacer.depart(undefined, controller.signal)).rejects.toThrow('withdrawn');
   }, 20_000);
 });
