@@ -10,7 +10,7 @@ import { ingestMailingCsv, type IngestCheckpoint } from '../lib/mailings/ingest.
 import { recipientToken } from '../lib/mailings/send-token.js';
 import { mailingMetrics } from '../lib/mailings/metrics.js';
 import { ProviderRateLimitedError, ProviderUnavailableError, RecipientRefusedError, type MailingProvider, type Pace } from '../lib/mailings/provider.js';
-import { sleepUntil, type GcraPacer, type Slot } from '../lib/pacing/gcra.js';
+import { sleepUntil, type Departure, type GcraPacer, type Slot } from '../lib/pacing/gcra.js';
 import { countsOf } from '../lib/mailings/counts.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -188,24 +188,24 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
       }
       let slot = held.slot;
       // Each request the provider counts takes a slot: the first was reserved above, any further one (a token
-      // renewal, a resend after a 401) is reserved when it is needed. One that missed its slot takes another.
-      // When the last request left against its slot (logged with the outcome: how the pacer did).
-      let leftAt: { slotAt: string; lateMs: number } | undefined;
+      // renewal, a resend after a 401) is reserved when it is needed. At its slot it passes the pacer's gate,
+      // which holds it while no lane has cleared (a request a window before it not answered yet); the provider
+      // tells the gate when its answer came. When the last request left against its slot (logged with the
+      // outcome: how the pacer did).
+      let leftAt: { slotAt: string; lateMs: number; heldMs: number } | undefined;
       const pace: Pace | undefined = pacer && (async () => {
-        for (;;) {
-          const mine = slot ?? await acquireSlot(waiting).catch((error: unknown) => { throw new SendWithdrawnError(error); });
-          slot = undefined;
-          try {
-            if (await pacer.wait(mine, waiting)) {
-              leftAt = { slotAt: new Date(mine.at).toISOString(), lateMs: Math.round(Date.now() - mine.at) };
-              return;
-            }
-          } catch (error) {
-            await pacer.release(mine).catch(() => false);
-            throw new SendWithdrawnError(error);
-          }
-          mailingMetrics.missedSlots.inc({ provider: provider().name });
+        const mine = slot ?? await acquireSlot(waiting).catch((error: unknown) => { throw new SendWithdrawnError(error); });
+        slot = undefined;
+        let departure: Departure;
+        try {
+          departure = await pacer.depart(mine, waiting);
+        } catch (error) {
+          await pacer.release(mine).catch(() => false);
+          throw new SendWithdrawnError(error);
         }
+        if (departure.heldMs > 0) mailingMetrics.pacingHeld.inc({ provider: provider().name });
+        leftAt = { slotAt: new Date(mine.at).toISOString(), lateMs: Math.round(Date.now() - mine.at), heldMs: Math.round(departure.heldMs) };
+        return departure;
       });
       const token = await recipientToken(db, deps.encryptor, { mailingId: input.mailingId, row: input.row, sealed: r.tokenSealed });
       try {

@@ -93,9 +93,11 @@ export const configSchema = z.object({
   /** The window the provider counts in: it allows RATE_PER_SECOND × WINDOW_SECONDS requests in any such window. */
   SEED004_RATE_WINDOW_SECONDS: z.coerce.number().positive().default(10),
   /**
-   * Slack added to each window before it is divided into evenly spaced slots: how much later than its slot
-   * one request may be stamped by the provider than the request a window before it (measured: up to 43 ms
-   * on a loaded 2-core machine). Costs margin / window of the limit (0.5% at the seed's 1 per 10 s).
+   * Slack added to each window before it is divided into evenly spaced slots. The limit is kept by the pacer's
+   * lanes whatever the margin (a request leaves only a window after the answer of the request that last used
+   * its lane); the margin lets that lane clear before the slot that reuses it, so a request whose round trip to
+   * the provider is shorter than the margin is never held. Costs margin / window of the limit (0.5% at the
+   * seed's 1 per 10 s).
    */
   SEED004_PACING_MARGIN_MS: z.coerce.number().min(0).default(50),
   /** Whether /auth/token requests take a slot too (the seed's API does not say whether it counts them). */
@@ -107,6 +109,17 @@ export const configSchema = z.object({
   MAILING_MAX_CHILDREN: z.coerce.number().int().min(1).max(100).default(8),
   /** Slices a mailing run starts before it continues as new, keeping its history short. */
   MAILING_SLICES_PER_RUN: z.coerce.number().int().min(1).max(2_000).default(200),
+  // Scheduled mail: limits per tenant (today the schedule's owner: the API key id, or "admin").
+  /** Schedules a tenant may have that are not archived (active or paused); one more is a 409. */
+  SCHEDULES_MAX_ACTIVE_PER_TENANT: z.coerce.number().int().min(1).default(1_000),
+  /**
+   * The shortest time a schedule may leave between two firings (seconds): `every` specs, and the gaps between
+   * the run times Temporal computes for cron and calendar specs. A shorter one is a 422.
+   */
+  SCHEDULE_MIN_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(1),
+  /** POST /v1/schedules/preview per API key: it creates and deletes a Temporal Schedule per call. */
+  SCHEDULE_PREVIEW_RATE_COUNT: z.coerce.number().int().min(1).default(30),
+  SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   // Mailbox sync (seed 000): Outlook through the Microsoft identity platform and Graph.
   /** The Entra ID app registration; without a client id, linking Outlook answers 503 until configured. */
   OUTLOOK_CLIENT_ID: optionalText,

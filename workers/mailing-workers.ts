@@ -1,6 +1,7 @@
 // Worker specs for CSV mailings: the mailing workflows and their bookkeeping on one queue, and the
-// provider sends on their own queue. Every request to the provider first takes a slot from one pacer in
-// PostgreSQL shared by every worker (lib/pacing/gcra.ts), so adding workers never exceeds the provider's limit.
+// provider sends on their own queue. Every request to the provider first takes a slot and passes the gate of
+// one pacer in PostgreSQL shared by every worker (lib/pacing/gcra.ts), so adding workers never exceeds the
+// provider's limit.
 import { createMailingActivities } from '../activities/mailings.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import { countingSendOutcomes } from '../lib/mailings/metrics.js';
@@ -21,9 +22,9 @@ function providerFor(deps: ActivityDeps): () => MailingProvider {
 
 /** One pacer per provider account: every worker of the fleet reserving on the same row. */
 function pacerFor(deps: ActivityDeps): GcraPacer | undefined {
-  const { SEED004_API_URL: apiUrl, SEED004_USERNAME: username, SEED004_RATE_PER_SECOND: rate, SEED004_RATE_WINDOW_SECONDS: window, SEED004_PACING_MARGIN_MS: marginMs } = deps.config;
+  const { SEED004_API_URL: apiUrl, SEED004_USERNAME: username, SEED004_RATE_PER_SECOND: rate, SEED004_RATE_WINDOW_SECONDS: window, SEED004_PACING_MARGIN_MS: marginMs, SEED004_TIMEOUT_MS: requestTimeoutMs } = deps.config;
   if (!apiUrl || !username) return undefined;
-  return new GcraPacer(deps.db, `seed004:${apiUrl}:${username}`, { requests: Math.max(1, rate * window), windowMs: window * 1000, marginMs });
+  return new GcraPacer(deps.db, `seed004:${apiUrl}:${username}`, { requests: Math.max(1, rate * window), windowMs: window * 1000, marginMs }, { requestTimeoutMs });
 }
 
 export function mailingSpecs(deps: ActivityDeps): WorkerSpec[] {

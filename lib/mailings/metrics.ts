@@ -14,9 +14,13 @@ export const mailingMetrics = {
     labelNames: ['provider'] as const, registers: [registry],
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
   }),
-  /** Slots a request could not leave on time for (a busy process): it took a later one instead of going late. */
-  missedSlots: new Counter({
-    name: 'mailflow_mailing_pacing_missed_slots_total', help: 'Pacer slots a mailing request missed (left unused; it took a later one).',
+  /**
+   * Requests the pacer's gate held after their slot because no lane had cleared: a request a window before
+   * was answered late (a slow provider or network, a stalled process). Each is a request that would have
+   * risked a 429 by leaving on its slot.
+   */
+  pacingHeld: new Counter({
+    name: 'mailflow_mailing_pacing_held_total', help: 'Mailing requests held at the pacer gate after their slot until a request a window before had been answered.',
     labelNames: ['provider'] as const, registers: [registry],
   }),
   /**

@@ -4,9 +4,10 @@ export interface MailingSendResult { messageId: string }
 
 /**
  * Awaited right before each request the provider counts against its rate limit: resolves when the
- * request may leave (the fleet-wide pacer's slot), rejects when the send is withdrawn meanwhile.
+ * request may leave (the fleet-wide pacer's gate), rejects when the send is withdrawn meanwhile. The
+ * request leaves at once, and `answered()` is called when its answer came or it failed, whatever the outcome.
  */
-export type Pace = () => Promise<void>;
+export type Pace = () => Promise<{ answered(): Promise<void> }>;
 
 export interface MailingProvider {
   readonly name: string;

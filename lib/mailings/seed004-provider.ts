@@ -39,7 +39,7 @@ export class Seed004Provider implements MailingProvider {
   }
 
   private async fetchToken(signal?: AbortSignal, pace?: Pace): Promise<string> {
-    if (pace && this.options.paceTokenRequests) await pace();
+    const departure = pace && this.options.paceTokenRequests ? await pace() : undefined;
     let response: Response;
     try {
       response = await fetch(this.url('/auth/token'), {
@@ -49,6 +49,8 @@ export class Seed004Provider implements MailingProvider {
       });
     } catch (error) {
       throw new ProviderUnavailableError(`seed004 /auth/token: ${error instanceof Error ? error.message : String(error)}`, 'not-sent');
+    } finally {
+      void departure?.answered();
     }
     if (response.status === 429) throw new ProviderRateLimitedError(parseRetryAfter(response.headers.get('retry-after')) ?? 10_000);
     if (response.status >= 500) throw new ProviderUnavailableError(`seed004 /auth/token answered ${response.status}`, 'not-sent');
@@ -76,19 +78,25 @@ export class Seed004Provider implements MailingProvider {
 
   async send(message: MailingMessage, signal?: AbortSignal, pace?: Pace): Promise<MailingSendResult> {
     // One send is up to four requests (token, send, renewed token, send); `signal` bounds them together,
-    // and each counted one waits for its slot first (`pace`).
+    // and each counted one passes the pacer first (`pace`) and tells it when its answer came.
     let token = await this.token(false, signal, pace);
     for (let attempt = 1; ; attempt++) {
-      await pace?.();
+      const body = JSON.stringify(message);
+      // Nothing between the pacer's gate and the request: it leaves as soon as it may.
+      const departure = await pace?.();
       let response: Response;
       try {
         response = await fetch(this.url('/send-email'), {
           method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: JSON.stringify(message), signal: this.requestSignal(signal),
+          body, signal: this.requestSignal(signal),
         });
       } catch (error) {
         // The request may have reached the API: the outcome is unknown.
         throw new ProviderUnavailableError(`seed004 /send-email: ${error instanceof Error ? error.message : String(error)}`, 'unknown');
+      } finally {
+        // The answer (its status line and headers) came, or the request failed: the provider counted it by
+        // now. Recorded in the background (until it is, its lane is only held longer).
+        void departure?.answered();
       }
       if ((response.status === 401 || response.status === 403) && attempt === 1) {
         token = await this.token(true, signal, pace);

@@ -32,6 +32,8 @@ export async function fireSchedule(deps: AdmissionDeps, input: FiringInput): Pro
   const [schedule] = await db.select().from(schedules).where(eq(schedules.id, input.scheduleId));
   // Deleted: nothing to send, nothing to record. Archived: a slot from before the archive (its firing was
   // already started, e.g. waiting for a worker) still sends; archiving deleted the clock, so no later one comes.
+  // The slot is its nominal time (Temporal stamps the time before jitter), never later than the start of its
+  // firing, which came before the archive: a jittered firing that runs after the archive still sends.
   if (!schedule) return { outcome: 'SKIPPED', notificationId: null, detail: 'deleted' };
   if (schedule.archivedAt && input.scheduledAt > schedule.archivedAt) return { outcome: 'SKIPPED', notificationId: null, detail: 'archived' };
 

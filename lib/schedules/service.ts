@@ -9,6 +9,7 @@ import type { Encryptor } from '../crypto.js';
 import { newId } from '../ids.js';
 import { ContactMissingError } from '../notifications/recipients.js';
 import { TemplateNotFoundError, TemplateParamsError } from '../notifications/templates.js';
+import { checkEvery, checkGaps, consumePreview, previewLimit, withinCap } from './limits.js';
 import { openRequest, resolveRequest, sealRequest, TemplateChannelError, type ScheduledRequest } from './request.js';
 import { specField, timeIssues, type When } from './spec.js';
 import {
@@ -58,7 +59,21 @@ const isInvalidArgument = (error: unknown): boolean => {
 async function validate(deps: ScheduleDeps, input: ScheduleInput): Promise<void> {
   const issues = timeIssues(input.when);
   if (issues.length) throw new ScheduleValidationError(issues);
+  checkEvery(input.when, deps.config.SCHEDULE_MIN_INTERVAL_SECONDS);
   await checkRequest(deps.db, input.request);
+}
+
+/**
+ * Cron and calendar specs: the gaps between the run times Temporal computed for the schedule `id` (just
+ * created or updated). With jitter those times are jittered, so the slots themselves are computed on a
+ * throw-away copy of the spec without it.
+ */
+async function checkCadence(deps: ScheduleDeps, id: string, when: When): Promise<void> {
+  if (when.type !== 'cron' && when.type !== 'calendar') return;
+  const times = when.jitterSeconds
+    ? await throwAwayRunTimes(deps, { ...when, jitterSeconds: 0 }, 10)
+    : nextRunTimes(await describeTemporalSchedule(deps.temporal, id), 10);
+  checkGaps(when, times, deps.config.SCHEDULE_MIN_INTERVAL_SECONDS);
 }
 
 /** Temporal computes the run times: a spec it refuses, or one with no run ahead, is the caller's 400. */
@@ -87,21 +102,22 @@ export async function createSchedule(deps: ScheduleDeps, owner: string, input: S
   await validate(deps, input);
   const id = newId('sch');
   const catchupWindowSeconds = input.catchupWindowSeconds ?? DEFAULT_CATCHUP_WINDOW_SECONDS;
-  const [row] = await deps.db.insert(schedules).values({
+  const row = await withinCap(deps.db, deps.config, owner, async (tx) => (await tx.insert(schedules).values({
     id, owner, name: input.name ?? null, kind: input.request.kind, requestSealed: sealRequest(deps.encryptor, id, input.request),
     spec: input.when as Record<string, unknown>, startAt: input.when.startAt ? new Date(input.when.startAt) : null,
     endAt: input.when.endAt ? new Date(input.when.endAt) : null, jitterSeconds: input.when.jitterSeconds ?? 0,
     catchupWindowSeconds, temporalScheduleId: temporalScheduleId(id),
-  }).returning();
+  }).returning())[0]!);
   // The row first: a firing that finds no row sends nothing. Any failure after it removes both.
   try {
     await checkFires(deps, id, input.when, () => createTemporalSchedule(deps.temporal, deps.config, { scheduleId: id, name: input.name ?? null, when: input.when, catchupWindowSeconds }));
+    await checkCadence(deps, id, input.when);
   } catch (error) {
     await deleteTemporalSchedule(deps.temporal, id).catch(() => undefined);
     await deps.db.delete(schedules).where(eq(schedules.id, id));
     throw error;
   }
-  return row!;
+  return row;
 }
 
 export async function findSchedule(db: Database, owner: string, id: string): Promise<ScheduleRow | undefined> {
@@ -113,17 +129,31 @@ function whenOf(row: ScheduleRow): When {
   return row.spec as When;
 }
 
-/** Ended (end passed) or spent (a one-off that fired, or whose Temporal Schedule has nothing left): archived. */
+/**
+ * How long after a slot Temporal may still start its firing: the jitter delays the start by up to
+ * jitterSeconds after the slot, and a start missed while Temporal was down is still made within the
+ * catch-up window after that jittered time. Archiving deletes the Temporal Schedule, so not before.
+ */
+function lateStartMs(row: Pick<ScheduleRow, 'jitterSeconds' | 'catchupWindowSeconds'>): number {
+  return (row.jitterSeconds + row.catchupWindowSeconds) * 1000;
+}
+
+/**
+ * Ended (its end, plus the time its last slot may still start, has passed) or spent (a one-off that fired,
+ * or whose Temporal Schedule has nothing left): archived.
+ */
 export async function archiveIfExpired(deps: ScheduleDeps, row: ScheduleRow, now = new Date()): Promise<ScheduleRow> {
   if (row.status === 'ARCHIVED') return row;
-  if (row.endAt && row.endAt <= now) return archive(deps, row, 'ended');
+  // The last slot is at or before endAt, but Temporal starts it up to the jitter later (and up to the
+  // catch-up window after that): deleting the clock at endAt would drop it.
+  if (row.endAt && row.endAt.getTime() + lateStartMs(row) <= now.getTime()) return archive(deps, row, 'ended');
   if (whenOf(row).type !== 'once') return row;
   const [fired] = await deps.db.select({ at: scheduleFirings.scheduledAt }).from(scheduleFirings).where(eq(scheduleFirings.scheduleId, row.id)).limit(1);
   if (fired) return archive(deps, row, 'fired');
-  // Spent but not recorded: its firing may still be waiting for a worker, so only once that could no longer
-  // be the case (the slot is older than the catch-up window) is it archived as missed.
+  // Spent but not recorded: its firing may still be waiting for its jitter or for a worker, so only once
+  // that could no longer be the case is it archived as missed.
   const at = Date.parse((whenOf(row) as { at: string }).at);
-  if (now.getTime() - at < row.catchupWindowSeconds * 1000) return row;
+  if (now.getTime() - at < lateStartMs(row)) return row;
   const description = await describeTemporalSchedule(deps.temporal, row.id);
   if (!description || description.state.remainingActions === 0 || description.info.nextActionTimes.length === 0) return archive(deps, row, 'missed');
   return row;
@@ -162,12 +192,16 @@ export async function updateSchedule(deps: ScheduleDeps, row: ScheduleRow, patch
     when: patch.when ?? whenOf(row),
     catchupWindowSeconds: patch.catchupWindowSeconds ?? row.catchupWindowSeconds,
   };
-  if (patch.when) { const issues = timeIssues(input.when); if (issues.length) throw new ScheduleValidationError(issues); }
+  if (patch.when) {
+    const issues = timeIssues(input.when);
+    if (issues.length) throw new ScheduleValidationError(issues);
+    checkEvery(input.when, deps.config.SCHEDULE_MIN_INTERVAL_SECONDS);
+  }
   if (patch.request) await checkRequest(deps.db, input.request);
   const previous = await describeTemporalSchedule(deps.temporal, row.id);
   await checkFires(deps, row.id, input.when, () => updateTemporalSchedule(deps.temporal, deps.config, {
     scheduleId: row.id, name: input.name ?? null, when: input.when, catchupWindowSeconds: input.catchupWindowSeconds!,
-  })).catch(async (error: unknown) => {
+  })).then(() => (patch.when ? checkCadence(deps, row.id, input.when) : undefined)).catch(async (error: unknown) => {
     // Put the clock back as it was: the row has not changed.
     if (previous) await deps.temporal.schedule.getHandle(temporalScheduleId(row.id)).update(() => ({ ...previous, state: { ...previous.state } })).catch(() => undefined);
     throw error;
@@ -253,12 +287,19 @@ export async function lastOutcomes(db: Database, ids: string[]): Promise<Map<str
 export { describeTemporalSchedule, nextRunTimes };
 
 /**
- * The next run times of a spec before it is saved: Temporal computes them for a paused, throw-away
- * Schedule (a paused Schedule never fires), so the preview is exactly what the saved schedule will do.
+ * The next run times of a spec before it is saved, for the API key `apiKey`: Temporal computes them for a
+ * paused, throw-away Schedule (a paused Schedule never fires), so the preview is exactly what the saved
+ * schedule will do. Each call creates and deletes a Temporal Schedule, so each key has a rate limit
+ * (RateLimitExceededError).
  */
-export async function previewRunTimes(deps: ScheduleDeps, when: When, count = 5): Promise<Date[]> {
+export async function previewRunTimes(deps: ScheduleDeps, apiKey: string, when: When, count = 5): Promise<Date[]> {
   const issues = timeIssues(when);
   if (issues.length) throw new ScheduleValidationError(issues);
+  await consumePreview(deps.db, previewLimit(deps.config, apiKey));
+  return throwAwayRunTimes(deps, when, count);
+}
+
+async function throwAwayRunTimes(deps: ScheduleDeps, when: When, count: number): Promise<Date[]> {
   const id = `preview-${newId('sch')}`;
   try {
     await checkFires(deps, id, when, () => createTemporalSchedule(deps.temporal, deps.config, {

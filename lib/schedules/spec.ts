@@ -40,8 +40,8 @@ const calendar = z.object({
 
 const common = {
   startAt: z.string().datetime({ offset: true }).optional().openapi({ description: 'No firing before this time' }),
-  endAt: z.string().datetime({ offset: true }).optional().openapi({ description: 'No firing after this time; the schedule is archived once it has passed' }),
-  jitterSeconds: z.number().int().min(0).max(3600).optional().openapi({ description: 'Each firing is delayed by a random 0..jitter seconds (its slot, and so its idempotency key, stays the nominal time plus that jitter)' }),
+  endAt: z.string().datetime({ offset: true }).optional().openapi({ description: 'No slot after this time; the schedule is archived once its last slot can no longer start (this time plus the jitter and the catch-up window)' }),
+  jitterSeconds: z.number().int().min(0).max(3600).optional().openapi({ description: 'Each firing starts up to this many seconds after its slot (Temporal caps it at the gap to the next slot); the slot, and so the idempotency key, stays the nominal time. With endAt, the schedule is archived only once its last slot can no longer start (endAt + jitter + catch-up window)' }),
 };
 
 export const whenSchema = z.discriminatedUnion('type', [

@@ -1,7 +1,9 @@
 // The seed-004 email API as its OpenAPI document says (simulators/seed004/contract/openapi.json):
 // POST /auth/token → a JWT (sub, exp); POST /send-email with Bearer → 202 {message_id, status};
 // 1 request per 10 s across all clients (429 + Retry-After; a refused request uses no slot);
-// optional transient 500/502/503; GET /health. Plus a control API with the ledger of accepted sends.
+// optional transient 500/502/503; GET /health. Plus a control API with the ledger of accepted sends, and
+// faults: failures, refusals, latency of answers, and requests held before they count (as if they reached the
+// API late: a stalled client or a slow network).
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { jwtVerify, SignJWT } from 'jose';
@@ -28,6 +30,8 @@ const configSchema = z.object({
   failNext: z.object({ count: z.number().int().min(0), status: z.number().int().min(400).max(599) }).nullable(),
   refuse: z.array(z.string()),
   latencyMs: z.number().int().min(0),
+  /** The next `count` POST /send-email are held `ms` before the API sees them (and counts them). */
+  holdNext: z.object({ count: z.number().int().min(0), ms: z.number().int().min(0).max(60_000) }).nullable(),
 }).partial().extend({ revokeTokens: z.boolean().optional() });
 
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -51,12 +55,13 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
     transientFailureRate: options.transientFailureRate ?? 0,
     failNext: null as { count: number; status: number } | null,
     refuse: [] as string[], latencyMs: 0,
+    holdNext: null as { count: number; ms: number } | null,
   };
   const ledger: Seed004Send[] = [];
   const issued = new Set<string>();
   const revoked = new Set<string>();
   const slots: number[] = []; // times (ms) of accepted sends inside the current window
-  const stats = { byStatus: {} as Record<string, number>, tokensIssued: 0 };
+  const stats = { byStatus: {} as Record<string, number>, tokensIssued: 0, held: 0 };
   const count = (status: number) => { stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1; };
   const answer = (c: Context, status: number, body: unknown, headers: Record<string, string> = {}) => {
     count(status);
@@ -84,6 +89,11 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
   });
 
   app.post('/send-email', async (c) => {
+    if (state.holdNext && state.holdNext.count > 0) {
+      state.holdNext.count -= 1;
+      stats.held += 1;
+      await sleep(state.holdNext.ms);
+    }
     const header = c.req.header('authorization');
     const match = header ? /^Bearer (.+)$/.exec(header) : null;
     if (!match) return answer(c, 401, { detail: 'Not authenticated' });
@@ -120,7 +130,8 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
     if (state.transientFailureRate > 0 && Math.random() < state.transientFailureRate) {
       return answer(c, [500, 502, 503][Math.floor(Math.random() * 3)]!, { detail: 'Service temporarily unavailable' });
     }
-    const send: Seed004Send = { message_id: `msg_${randomBytes(4).toString('hex')}`, to, subject, body: text, acceptedAt: new Date().toISOString() };
+    // Stamped with the instant it was counted at.
+    const send: Seed004Send = { message_id: `msg_${randomBytes(4).toString('hex')}`, to, subject, body: text, acceptedAt: new Date(now).toISOString() };
     ledger.push(send);
     if (state.latencyMs) await sleep(state.latencyMs);
     return answer(c, 202, { message_id: send.message_id, status: 'queued' });
@@ -147,7 +158,8 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
     slots.length = 0;
     stats.byStatus = {};
     stats.tokensIssued = 0;
-    Object.assign(state, { failNext: null, refuse: [], latencyMs: 0 });
+    stats.held = 0;
+    Object.assign(state, { failNext: null, refuse: [], latencyMs: 0, holdNext: null });
     return c.body(null, 204);
   });
 

@@ -11,7 +11,7 @@ export const SAMPLE_CSV = readFileSync(new URL('../fixtures/mailing_list.csv', i
 export interface Seed004Control {
   url: string;
   ledger(): Promise<{ sends: { message_id: string; to: string; subject: string; body: string }[]; duplicates: { to: string; count: number }[] }>;
-  stats(): Promise<{ byStatus: Record<string, number>; tokensIssued: number }>;
+  stats(): Promise<{ byStatus: Record<string, number>; tokensIssued: number; held: number }>;
   configure(config: Record<string, unknown>): Promise<void>;
   reset(): Promise<void>;
 }

@@ -1,6 +1,10 @@
 // The fleet-wide pacer on the real database: reservations from two connection pools (two processes) racing
 // for one key are never closer than the interval; a 429's push-forward delays every pacer on the key; an
 // unused last slot can be given back; a reservation beyond the horizon waits, and a wait can be aborted.
+// Its gate: departures from two pools, answered after random delays, never reuse a lane less than a window
+// after its last answer (so no window holds more than N arrivals); a lane never answered clears after the
+// request timeout plus a window; a 429 holds the lanes too.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../db/client.js';
 import { GcraPacer, intervalUs, type Slot } from '../../lib/pacing/gcra.js';
@@ -72,5 +76,67 @@ describe('GCRA pacer', () => {
     const waiting = pacer.acquire(controller.signal);
     setTimeout(() => controller.abort(new Error('withdrawn')), 100);
     await expect(waiting).rejects.toThrow('withdrawn');
+  }, 20_000);
+
+  it('lets requests from two processes leave on a lane only a window after its last answer, whenever the answers come', async () => {
+    const key = unique('gate');
+    const gate = { requests: 3, windowMs: 300, marginMs: 0 };
+    const pacers = [new GcraPacer(first.db, key, gate), new GcraPacer(second.db, key, gate)];
+    // Twenty-four requests at once, each on its slot (100 ms apart), "in flight" 0–250 ms (some far longer than a
+    // slot, so that the lane they hold is needed again before their answer) before its answer.
+    const trips = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
+      const slot = await pacers[i % 2]!.acquire();
+      const departure = await pacers[i % 2]!.depart(slot);
+      const left = Date.now();
+      await sleep(Math.random() * 250);
+      const answered = Date.now();
+      await departure.answered();
+      return { lane: departure.lane, held: departure.heldMs, withSlot: slot.lane !== undefined, left, answered };
+    }));
+    expect(new Set(trips.map((t) => t.lane))).toEqual(new Set([1, 2, 3]));
+    expect(trips.some((t) => t.held > 0)).toBe(true); // the slow answers held some requests after their slot
+    // Both ways to a lane were taken: with a slot that was about now, and through the gate.
+    expect(new Set(trips.map((t) => t.withSlot))).toEqual(new Set([true, false]));
+    for (const lane of [1, 2, 3]) {
+      const on = trips.filter((t) => t.lane === lane).sort((a, b) => a.left - b.left);
+      for (let i = 1; i < on.length; i++) expect(on[i]!.left - on[i - 1]!.answered).toBeGreaterThanOrEqual(gate.windowMs);
+    }
+    // Whatever the arrival time inside [left, answered], no window of 300 ms holds four: the fourth request
+    // after any one left at least a window after that one's answer.
+    const byLeft = [...trips].sort((a, b) => a.left - b.left);
+    for (let i = 0; i + gate.requests < byLeft.length; i++) {
+      const earliestAnswer = Math.min(...byLeft.slice(i, i + gate.requests + 1).map((t) => t.answered));
+      expect(byLeft[i + gate.requests]!.left - earliestAnswer).toBeGreaterThanOrEqual(gate.windowMs);
+    }
+  }, 30_000);
+
+  it('clears a lane whose answer never comes only after the request timeout plus a window', async () => {
+    const key = unique('gate');
+    const pacer = new GcraPacer(first.db, key, { requests: 1, windowMs: 200, marginMs: 0 }, { requestTimeoutMs: 300 });
+    await pacer.depart(); // its process "died": never answered
+    const asked = Date.now();
+    const next = await pacer.depart();
+    // One second for the hop to the write, the request's 300 ms, then the window.
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(1_000 + 300 + 200 - 20);
+    expect(next.heldMs).toBeGreaterThan(0);
+    await next.answered();
+    const again = Date.now();
+    await pacer.depart();
+    expect(Date.now() - again).toBeGreaterThanOrEqual(200 - 20);
+    expect(Date.now() - again).toBeLessThan(1_000); // an answered lane clears a window after its answer
+  }, 20_000);
+
+  it('holds the lanes through a 429 back-off too, and stops holding when aborted', async () => {
+    const key = unique('gate');
+    const pacer = new GcraPacer(first.db, key, { requests: 2, windowMs: 100, marginMs: 0 });
+    await (await pacer.depart()).answered();
+    await pacer.backOff(1_500);
+    const asked = Date.now();
+    await pacer.depart();
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(1_500 - 50);
+    await pacer.backOff(5_000);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('withdrawn')), 100);
+    await expect(pacer.depart(undefined, controller.signal)).rejects.toThrow('withdrawn');
   }, 20_000);
 });

@@ -3,9 +3,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { notifications, scheduleFirings } from '../../db/schema/index.js';
+import { notifications, scheduleFirings, schedules } from '../../db/schema/index.js';
 import { registry } from '../../lib/metrics.js';
 import { fireSchedule } from '../../lib/schedules/fire.js';
+import { archive } from '../../lib/schedules/service.js';
 import { temporalScheduleId } from '../../lib/schedules/temporal.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { testConfig, unique } from '../helpers/config.js';
@@ -193,6 +194,63 @@ describe('lifecycle', () => {
     expect((await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE', auth: key })).status).toBe(404);
     const theirs = await (await api.request('/v1/schedules', { auth: key })).json() as { data: unknown[] };
     expect(theirs.data).toEqual([]);
+    await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
+  });
+});
+
+describe('jitter and end', () => {
+  it('fires a slot whose jittered start falls after endAt, keyed by its nominal time, and archives only after endAt + jitter + catch-up', async () => {
+    const JITTER = 8;
+    const CATCHUP = 10;
+    // One slot, at endAt itself (interval slots are epoch-aligned), whose start Temporal jitters up to 8 s
+    // later. Temporal derives the jitter from the schedule id: take a schedule whose jittered start is
+    // well after endAt (its next run time says so), so that a read after endAt comes before the firing.
+    let s: Schedule | undefined;
+    let endAt = 0;
+    let firesAt = 0;
+    for (let attempt = 0; attempt < 8 && !s; attempt++) {
+      endAt = Math.ceil((Date.now() + 4_000) / 10_000) * 10_000;
+      const candidate = await create({
+        notification: notification(), catchupWindowSeconds: CATCHUP,
+        when: { type: 'interval', everySeconds: 10, jitterSeconds: JITTER, startAt: new Date(endAt - 1_000).toISOString(), endAt: new Date(endAt).toISOString() },
+      });
+      expect(candidate.nextRunTimes).toHaveLength(1);
+      firesAt = Date.parse(candidate.nextRunTimes[0]!);
+      if (firesAt - endAt >= 2_000) s = candidate;
+      else await api.request(`/v1/schedules/${candidate.id}`, { method: 'DELETE' });
+    }
+    if (!s) throw new Error('no schedule with a jittered start 2 s after its end in 8 tries');
+    const id = s.id;
+    expect(firesAt).toBeLessThanOrEqual(endAt + JITTER * 1000);
+
+    // Read it all along (each read may archive it) until the jittered slot has fired.
+    const fired = await waitUntil('the jittered slot fired', async () => {
+      const d = await get(id);
+      if (Date.now() > endAt) expect(d.status, 'archived before its last slot could start').toBe('ACTIVE');
+      return d.recentFirings.find((f) => f.outcome === 'CREATED');
+    }, firesAt - Date.now() + 30_000);
+    expect(fired.scheduledAt).toBe(new Date(endAt).toISOString()); // the nominal slot, not the jittered start
+    const run = await api.deps.temporal.workflow.getHandle(`notification-${fired.notificationId}`).describe();
+    expect(run.startTime.getTime()).toBeGreaterThan(endAt); // it did start after endAt
+
+    // Archived once no slot can start any more: endAt + jitter + catch-up window.
+    const archived = await waitUntil('archive', async () => {
+      const d = await get(id) as Schedule & { archivedAt: string | null };
+      return d.status === 'ARCHIVED' ? d : undefined;
+    }, endAt + (JITTER + CATCHUP) * 1000 - Date.now() + 20_000);
+    expect(archived.archiveReason).toBe('ended');
+    expect(Date.parse(archived.archivedAt!)).toBeGreaterThanOrEqual(endAt + (JITTER + CATCHUP) * 1000);
+    await expect(api.deps.temporal.schedule.getHandle(temporalScheduleId(id)).describe()).rejects.toThrow();
+  }, 90_000);
+
+  it('a firing that runs after the archive still sends its slot from before it', async () => {
+    const s = await create({ email: { sender: 'shop@example.com', receiver: `${unique('late')}@example.com`, subject: 'Late', content: 'x' }, when: { type: 'cron', expression: '0 3 * * *' } });
+    const slot = new Date(Date.now() - 60_000);
+    const deps = { db: api.deps.db, temporal: api.deps.temporal, config: api.deps.config, encryptor: api.deps.encryptor };
+    await archive(deps, (await api.deps.db.select().from(schedules).where(eq(schedules.id, s.id)))[0]!, 'ended');
+    expect(await fireSchedule(deps, { scheduleId: s.id, scheduledAt: slot })).toMatchObject({ outcome: 'CREATED' });
+    // A slot after the archive has no clock left to come from: skipped.
+    expect(await fireSchedule(deps, { scheduleId: s.id, scheduledAt: new Date(Date.now() + 60_000) })).toMatchObject({ outcome: 'SKIPPED', detail: 'archived' });
     await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
 });

@@ -3,6 +3,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { Context } from 'hono';
+import { RateLimitExceededError } from '../../../lib/notifications/rate-limit.js';
+import { ScheduleCapError, ScheduleTooFrequentError } from '../../../lib/schedules/limits.js';
 import { openRequest } from '../../../lib/schedules/request.js';
 import { scheduledEmailSchema, scheduledNotificationSchema, whenSchema, type ScheduledRequest } from '../../../lib/schedules/index.js';
 import {
@@ -44,6 +46,10 @@ const patchBody = z.object({
 
 const idParam = z.object({ id: z.string().min(1).max(64) });
 const conflict = { description: 'The schedule is archived, or its Temporal Schedule was deleted outside the API', content: errorResponses[422].content };
+const capReached = { description: 'The tenant already keeps as many schedules as it may (SCHEDULES_MAX_ACTIVE_PER_TENANT)', content: errorResponses[422].content };
+const tooFrequent = { description: 'Two firings would be closer together than SCHEDULE_MIN_INTERVAL_SECONDS', content: errorResponses[422].content };
+
+/** Previews are counted per API key (the admin key is one key). */
 
 type What = { notification?: z.infer<typeof scheduledNotificationSchema> | undefined; email?: z.infer<typeof scheduledEmailSchema> | undefined };
 function requestOf(body: What): ScheduledRequest | undefined {
@@ -55,6 +61,19 @@ function requestOf(body: What): ScheduledRequest | undefined {
 function problem(error: unknown): unknown {
   if (error instanceof ScheduleValidationError) return new AppError('validation', error.message, { errors: error.issues });
   if (error instanceof ScheduleConflictError) return new AppError('conflict', error.message);
+  if (error instanceof ScheduleCapError) return new AppError('conflict', error.message, { extra: { limit: { name: 'SCHEDULES_MAX_ACTIVE_PER_TENANT', value: error.limit } } });
+  if (error instanceof ScheduleTooFrequentError) {
+    return new AppError('unprocessable', error.message, {
+      errors: [{ path: error.path, message: error.message }],
+      extra: { limit: { name: 'SCHEDULE_MIN_INTERVAL_SECONDS', value: error.minSeconds }, intervalSeconds: error.gapSeconds },
+    });
+  }
+  if (error instanceof RateLimitExceededError) {
+    return new AppError('rate_limited', `${error.message}; retry after ${error.retryAfterSeconds} s`, {
+      headers: { 'Retry-After': String(error.retryAfterSeconds) },
+      extra: { limit: { description: error.limit.description, limit: error.limit.limit, windowSeconds: error.limit.windowSeconds }, retryAfterSeconds: error.retryAfterSeconds },
+    });
+  }
   // Deleted behind the API's back (temporal schedule delete): say so rather than fail.
   if (error instanceof ScheduleNotFoundError) return new AppError('conflict', 'its Temporal Schedule no longer exists; delete this schedule and create it again');
   return error;
@@ -80,7 +99,7 @@ export const scheduleRoutes = createRouter()
     method: 'post', path: '/v1/schedules', tags: ['Schedules'], operationId: 'createSchedule', ...requires('send'),
     summary: 'Schedule a notification or email: once, every interval, or on a cron or calendar spec in a time zone',
     request: { body: { required: true, content: { 'application/json': { schema: createBody } } } },
-    responses: { 201: { description: 'Created', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
+    responses: { 201: { description: 'Created', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 409: capReached, 422: tooFrequent },
   }), async (c) => {
     const body = c.req.valid('json');
     try {
@@ -93,10 +112,10 @@ export const scheduleRoutes = createRouter()
     method: 'post', path: '/v1/schedules/preview', tags: ['Schedules'], operationId: 'previewSchedule', ...requires('send'),
     summary: 'The next 5 run times of a "when", computed by Temporal, without saving anything',
     request: { body: { required: true, content: { 'application/json': { schema: z.object({ when: whenSchema }).strict() } } } },
-    responses: { 200: { description: 'Run times', content: { 'application/json': { schema: z.object({ nextRunTimes: z.array(z.string().datetime()) }) } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
+    responses: { 200: { description: 'Run times', content: { 'application/json': { schema: z.object({ nextRunTimes: z.array(z.string().datetime()) }) } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 429: { description: 'Too many previews by this API key (SCHEDULE_PREVIEW_RATE_COUNT per SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS); Retry-After says when', content: errorResponses[429].content } },
   }), async (c) => {
     try {
-      const times = await previewRunTimes(c.var.deps, c.req.valid('json').when);
+      const times = await previewRunTimes(c.var.deps, c.var.principal!.credential, c.req.valid('json').when);
       return c.json({ nextRunTimes: times.map((t) => t.toISOString()) }, 200);
     } catch (error) { throw problem(error); }
   })
@@ -132,7 +151,7 @@ export const scheduleRoutes = createRouter()
     method: 'patch', path: '/v1/schedules/{id}', tags: ['Schedules'], operationId: 'updateSchedule', ...requires('send'),
     summary: 'Change what, when, name or catch-up window (paused stays paused)',
     request: { params: idParam, body: { required: true, content: { 'application/json': { schema: patchBody } } } },
-    responses: { 200: { description: 'Updated', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404], 409: conflict },
+    responses: { 200: { description: 'Updated', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404], 409: conflict, 422: tooFrequent },
   }), async (c) => {
     const row = await owned(c, c.req.valid('param').id);
     const body = c.req.valid('json');

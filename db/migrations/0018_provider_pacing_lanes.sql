@@ -1,0 +1,1 @@
+ALTER TABLE "provider_pacing" ADD COLUMN "lanes" timestamp (6) with time zone[];
