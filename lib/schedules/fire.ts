@@ -13,6 +13,7 @@ import { admitNotification, IdempotencyConflictError, type AdmissionDeps } from 
 import { RateLimitExceededError } from '../notifications/rate-limit.js';
 import { ContactMissingError } from '../notifications/recipients.js';
 import { TemplateNotFoundError, TemplateParamsError } from '../notifications/templates.js';
+import { isTenantDisabled } from '../tenants/tenants.js';
 import { scheduleMetrics } from './metrics.js';
 import { openRequest, resolveRequest, TemplateChannelError } from './request.js';
 
@@ -36,6 +37,9 @@ export async function fireSchedule(deps: AdmissionDeps, input: FiringInput): Pro
   // firing, which came before the archive: a jittered firing that runs after the archive still sends.
   if (!schedule) return { outcome: 'SKIPPED', notificationId: null, detail: 'deleted' };
   if (schedule.archivedAt && input.scheduledAt > schedule.archivedAt) return { outcome: 'SKIPPED', notificationId: null, detail: 'archived' };
+  // A disabled tenant's schedules are paused in Temporal (lib/tenants/apply-state.ts); a firing that got
+  // through before that sends nothing either.
+  if (await isTenantDisabled(db, schedule.owner)) return { outcome: 'SKIPPED', notificationId: null, detail: 'tenant disabled' };
 
   const [recorded] = await db.select().from(scheduleFirings)
     .where(and(eq(scheduleFirings.scheduleId, schedule.id), eq(scheduleFirings.scheduledAt, input.scheduledAt)));
@@ -50,7 +54,9 @@ export async function fireSchedule(deps: AdmissionDeps, input: FiringInput): Pro
       // The slot is the request: an edit of the schedule between two attempts of one slot is still the same slot.
       fingerprint: { scheduleId: schedule.id, scheduledAt: input.scheduledAt.toISOString() },
     });
-    result = { outcome: created ? 'CREATED' : 'DUPLICATE', notificationId: notification.id, detail: null };
+    // Not created: the key's notification was committed by an earlier attempt of this same slot that could not
+    // record it (no row was found above), or by an attempt racing this one: the row's insert below tells which.
+    result = { outcome: 'CREATED', notificationId: notification.id, detail: created ? null : 'admitted by an earlier attempt of this slot' };
   } catch (error) {
     if (error instanceof RateLimitExceededError) result = { outcome: 'RATE_LIMITED', notificationId: null, detail: `rate limit: ${error.limit.description}` };
     else if (error instanceof IdempotencyConflictError) result = { outcome: 'DUPLICATE', notificationId: error.notificationId, detail: 'slot already fired' };
@@ -58,8 +64,9 @@ export async function fireSchedule(deps: AdmissionDeps, input: FiringInput): Pro
     else throw error; // database or Temporal trouble: the activity retries
   }
 
-  // Two attempts racing for one slot: the notification is one (admission's lock), and the row keeps CREATED.
-  await db.insert(scheduleFirings).values({
+  // Two attempts racing for one slot: the notification is one (admission's lock), and the row keeps CREATED;
+  // the attempt whose insert finds the row already there is the duplicate.
+  const [row] = await db.insert(scheduleFirings).values({
     scheduleId: schedule.id, scheduledAt: input.scheduledAt, outcome: result.outcome,
     notificationId: result.notificationId, detail: result.detail, workflowId: input.workflowId ?? null,
   }).onConflictDoUpdate({
@@ -68,7 +75,8 @@ export async function fireSchedule(deps: AdmissionDeps, input: FiringInput): Pro
       outcome: sql`case when excluded.outcome = 'CREATED' then excluded.outcome else ${scheduleFirings.outcome} end`,
       notificationId: sql`coalesce(${scheduleFirings.notificationId}, excluded.notification_id)`,
     },
-  });
+  }).returning({ inserted: sql<boolean>`(xmax = 0)` });
+  if (row && !row.inserted && result.outcome === 'CREATED') result = { ...result, outcome: 'DUPLICATE', detail: 'slot already fired' };
   scheduleMetrics.firings.inc({ schedule_id: schedule.id, outcome: result.outcome });
   return result;
 }

@@ -15,9 +15,9 @@
 //   and row. Every duplicate in the ledger must be matched by such a line.
 // - every slot of the schedule fired exactly once: one schedule_firings row per 2 s slot from the first to
 //   the last, none missing (the catch-up window covers the Temporal outage) and none Temporal counts as
-//   missed or skipped, each with its own notification, and one notification per slot. (A slot whose first
-//   attempt lost PostgreSQL after admitting its notification is recorded as DUPLICATE though it fired once:
-//   a mislabel in lib/schedules/fire.ts, which the second test forces and shows.)
+//   missed or skipped, each with its own notification and recorded CREATED (a slot whose first attempt lost
+//   PostgreSQL after admitting its notification too: the second test forces that), and one notification per
+//   slot.
 // - every notification ended in a terminal state (none PENDING or RETRYING), here SENT, and the Mailgun
 //   ledger holds exactly one message per notification, the one it recorded.
 // - the mail index holds exactly each simulated mailbox: every message, in its folder, with its read and
@@ -433,12 +433,10 @@ it('kills and restarts Temporal, PostgreSQL and Elasticsearch mid-run: nothing l
   expect(slots.length).toBeGreaterThan(10);
   const gaps = slots.slice(1).map((s, i) => s.scheduledAt.getTime() - slots[i]!.scheduledAt.getTime()).filter((gap) => gap !== SCHEDULE_EVERY_MS);
   expect(gaps, 'slots missing or doubled between the first and the last firing').toEqual([]);
-  // DUPLICATE here is the slot's own first notification, recorded by a retry after the first attempt lost
-  // PostgreSQL between admitting it and writing the row: a mislabel, shown on its own by the next test.
-  expect(slots.filter((s) => !['CREATED', 'DUPLICATE'].includes(s.outcome) || !s.notificationId), 'firings that created no notification').toEqual([]);
+  // Even a slot whose first attempt lost PostgreSQL between admitting its notification and writing its row
+  // (the next test forces that) is recorded as CREATED by the retry.
+  expect(slots.filter((s) => s.outcome !== 'CREATED' || !s.notificationId), 'firings that created no notification').toEqual([]);
   expect(new Set(slots.map((s) => s.notificationId)).size, 'slots sharing a notification').toBe(slots.length);
-  const mislabelled = slots.filter((s) => s.outcome === 'DUPLICATE');
-  if (mislabelled.length) log(`KNOWN DEFECT (lib/schedules/fire.ts): ${mislabelled.length} slot(s) recorded as DUPLICATE though they fired once: ${mislabelled.map((s) => s.scheduledAt.toISOString()).join(', ')}`);
   const bySchedule = await db!<{ id: string; key: string }[]>`
     select id, idempotency_key as key from notifications where idempotency_key like ${`%schedule:${scheduleId}:%`}`;
   expect(bySchedule.map((n) => n.key.slice(n.key.lastIndexOf(`${scheduleId}:`) + scheduleId.length + 1)).sort(), 'one notification per slot')
@@ -468,7 +466,7 @@ it('kills and restarts Temporal, PostgreSQL and Elasticsearch mid-run: nothing l
   passed = true;
 }, 600_000);
 
-it('shows a defect seen above: a slot whose row could not be written after its notification was admitted is recorded as DUPLICATE', async () => {
+it('records a slot whose row could not be written after its notification was admitted as CREATED, once', async () => {
   onTestFailed(() => { passed = false; });
   // Forced at exactly that point instead of by a lucky kill: the first firing row written for another schedule
   // than the run's fails once (a sequence counts across rolled-back attempts), after admission has committed.
@@ -497,12 +495,9 @@ it('shows a defect seen above: a slot whose row could not be written after its n
     expect((await db!<{ v: number }[]>`select last_value::int as v from restarts_fault_once`)[0]!.v, 'the injected failure happened').toBeGreaterThanOrEqual(2);
     // What must hold, and does: the slot fired once, with one notification, the one its row names.
     expect(notifications.map((n) => n.id)).toEqual([firing!.notificationId]);
-    // What is wrong: the row says DUPLICATE ("slot already fired") for the slot's only notification. The retry
-    // finds no row, admission answers created=false (the key's notification was committed by the slot's own
-    // failed attempt), and lib/schedules/fire.ts takes that for another firing's. It should record CREATED;
-    // change this line to CREATED when fire.ts is fixed.
-    expect(firing!.outcome).toBe('DUPLICATE');
-    log(`defect shown: slot of schedule ${id} fired once and is recorded as ${firing!.outcome}`);
+    // The retry finds no row and admission answers created=false (the key's notification was committed by the
+    // slot's own failed attempt): the slot fired once, and its row says so.
+    expect(firing!.outcome).toBe('CREATED');
   } finally {
     await db!.unsafe('drop trigger restarts_fail_first_firing on schedule_firings');
     await db!.unsafe('drop function restarts_fail_first_firing()');

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleFirings } from '../../db/schema/index.js';
+import { fireSchedule } from '../../lib/schedules/fire.js';
 import { temporalScheduleId } from '../../lib/schedules/temporal.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { testConfig, unique } from '../helpers/config.js';
@@ -61,6 +62,7 @@ async function createSchedule(key: string, everySeconds: number): Promise<string
 }
 const firingsAfter = async (scheduleId: string, after: number) =>
   (await api.deps.db.select().from(scheduleFirings).where(eq(scheduleFirings.scheduleId, scheduleId))).filter((f) => f.scheduledAt.getTime() > after);
+const admissionDeps = () => ({ db: api.deps.db, config: api.deps.config, encryptor: api.deps.encryptor, temporal: api.deps.temporal });
 const temporalState = async (scheduleId: string) => (await api.deps.temporal.schedule.getHandle(temporalScheduleId(scheduleId)).describe()).state;
 
 describe('tenants', () => {
@@ -109,6 +111,10 @@ describe('tenants', () => {
     expect((await refused.json() as { detail: string }).detail).toContain('disabled');
     await waitUntil('the running schedule paused in Temporal', async () => ((await temporalState(running)).paused ? true : undefined));
     expect((await temporalState(running)).note).toBe('tenant disabled');
+    // A firing that got through before the pause (or is started by hand) sends nothing while it is disabled.
+    const slot = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000);
+    expect(await fireSchedule(admissionDeps(), { scheduleId: running, scheduledAt: slot })).toMatchObject({ outcome: 'SKIPPED', detail: 'tenant disabled' });
+    expect(await firingsAfter(running, slot.getTime() - 1)).toEqual([]);
 
     expect((await (await api.request(`/v1/tenants/${tenant}/enable`, json('POST'))).json() as { status: string }).status).toBe('ACTIVE');
     await waitUntil('the running schedule unpaused', async () => ((await temporalState(running)).paused ? undefined : true));
