@@ -1,7 +1,7 @@
 // Every workflow type, for the worker bundle. Workflow code is deterministic: no I/O imports here.
 export { platformCheck } from './platform-check.js';
 export { notification } from './notification.js';
-export { mailing, mailingSlice } from './mailing.js';
+export { mailing, mailingSlice } from './mailings.js';
 export { mailboxSync } from './mailbox-sync.js';
-export { scheduledFiring } from './scheduled-firing.js';
+export { scheduledFiring } from './schedules.js';
 export { tenantState } from './tenant-state.js';

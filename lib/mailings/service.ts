@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import { and, asc, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { mailingCounts, mailingRecipients, mailings } from '../../db/schema/index.js';
-import { cancelSignal, pauseSignal, resumeSignal } from '../../workflows/mailing.js';
+import { cancelSignal, pauseSignal, resumeSignal } from '../../workflows/mailings.js';
 import { recentSendsQuery, recipientCounts, type RecipientCounts } from './counts.js';
 import { tokenHash } from './send-token.js';
 import { mailingWorkflowId } from './start-workflow.js';

@@ -7,7 +7,7 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { cancelSignal, pauseSignal, resumeSignal, type MailingProgress, type SliceResult } from '../../workflows/mailing.js';
+import { cancelSignal, pauseSignal, resumeSignal, type MailingProgress, type SliceResult } from '../../workflows/mailings.js';
 import { childStartsHeldQuery, openChildStartGateSignal } from '../fixtures/workflows/child-start-gate.js';
 import { unique } from '../helpers/config.js';
 import { withMailingRig } from '../helpers/mailings.js';

@@ -1,6 +1,6 @@
 // CSV mailings end to end: upload over HTTP, the mailing workflow and its children on a real Temporal
 // server, sends through the seed-004 simulator on a rate-limited task queue.
-import { pauseSignal, progressQuery, resumeSignal } from '../../workflows/mailing.js';
+import { pauseSignal, progressQuery, resumeSignal } from '../../workflows/mailings.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_CSV, startMailingRig, withMailingRig, type MailingRig } from '../helpers/mailings.js';
