@@ -105,7 +105,9 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   setHandler(pauseSyncSignal, () => { paused = true; signalled(); });
   setHandler(resumeSyncSignal, () => { paused = false; roundWantedTick = ++tick; signalled(); });
   setHandler(resyncSignal, () => { resyncRequested = true; signalled(); });
-  setHandler(relinkSignal, () => { if (reauth) { reauth = false; roundWantedTick = ++tick; } signalled(); });
+  /** A re-link came: a REAUTH_REQUIRED still on the mailbox's row (not yet published over) is stale. */
+  let relinked = false;
+  setHandler(relinkSignal, () => { relinked = true; if (reauth) { reauth = false; roundWantedTick = ++tick; } signalled(); });
   setHandler(unlinkSignal, () => { unlinkRequested = true; signalled(); });
   let push: MailboxPush | undefined = undefined;
   const lifecycleBeforeStart: LifecycleEvent[] = [];
@@ -166,7 +168,9 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   };
   addPending(state.pendingRemovalSeqs);
   if (state.status === 'UNLINKING') unlinkRequested = true;
-  if (state.status === 'REAUTH_REQUIRED') reauth = true;
+  // The row's status is what the last run published. A continued run has its own (carried, and newer: a
+  // re-link may have come after the last publish); a first run takes the row's, unless a re-link came with it.
+  if (state.status === 'REAUTH_REQUIRED' && !input.carried && !relinked) reauth = true;
   const settings = state.settings;
   settingsPollMs = settings.pollIntervalMs;
   push = new MailboxPush(settings.push, c?.push);
@@ -413,6 +417,9 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     await admin.purgeMailbox({ mailboxId });
     return;
   }
+  // A phase the row does not show yet (a re-link, a pause as the history filled) is published before the next
+  // run starts; histories that never reached this point with a change of phase schedule nothing new here.
+  if (publishedPhase !== currentPhase()) publish();
   await publishing;
   await condition(allHandlersFinished);
   await continueAsNew<typeof mailboxSync>({
