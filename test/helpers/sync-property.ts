@@ -65,7 +65,7 @@ export async function runSyncScenario(rig: SyncRig, seed: number, options: Scena
 
   const act = async (action: OutlookAction) => {
     log(JSON.stringify(action));
-    await sim.act(address, action);
+    return sim.act(address, action);
   };
   /** A message picked by its position in the mailbox's listing (the same logical message on a replay). */
   const someMessage = async () => {
@@ -105,13 +105,23 @@ export async function runSyncScenario(rig: SyncRig, seed: number, options: Scena
     }
     if (r < 0.73) {
       // Same-second changes: the clock stops while a message changes two or three times (read, flag, moved).
+      // Half the time its folder's next page is made between the first change and the move and delivered a few
+      // steps later: a page fetched before the move, applied after the destination's.
       const m = await someMessage();
       if (!m) return;
       log('clock frozen');
       await sim.configure({ clockFrozenAt: new Date().toISOString() });
       await act({ type: 'markRead', id: m.id, isRead: !m.isRead });
       if (rand() < 0.5) await act({ type: 'flag', id: m.id, flagStatus: m.flagStatus === 'flagged' ? 'notFlagged' : 'flagged' });
-      await act({ type: 'move', id: m.id, to: pick([...MOVE_TARGETS, ...(await customFolders()).map((f) => f.id)]) });
+      if (heldUntil === undefined && rand() < 0.5) {
+        log(`page of ${m.folderId} held after it is made`);
+        await sim.configure({ holdAnsweredFolders: [m.folderId] });
+        heldUntil = index + 1 + Math.floor(rand() * 3);
+        // Made within a poll interval or two; if not (the folder's round is stuck behind a fault), go on.
+        await until('the page to be made', async () => (await sim.stats()).heldAnswers > 0, 5_000).catch(() => log('no page made in time'));
+      }
+      const moved = await act({ type: 'move', id: m.id, to: pick([...MOVE_TARGETS, ...(await customFolders()).map((f) => f.id)]) });
+      if (heldUntil !== undefined) heldMove = { id: m.id, folderId: moved.folderId as string };
       await sim.configure({ clockFrozenAt: null });
       return;
     }
@@ -121,7 +131,35 @@ export async function runSyncScenario(rig: SyncRig, seed: number, options: Scena
     if (r < 0.88) return fault({ expireDeltaTokens: true });
     if (r < 0.94) return fault({ dropNotificationsNext: 1 + Math.floor(rand() * 3) });
     log('wait for the index to catch up');
+    await release();
     return waitForMirror(rig, ids, settleMs);
+  };
+  /** A held page goes out some steps after it was made, and always before the index is compared. */
+  let heldUntil: number | undefined;
+  /** The message moved after its folder's page was made: that page goes out once the move is in the index. */
+  let heldMove: { id: string; folderId: string } | undefined;
+  let mailboxId = '';
+  let index = 0;
+  const release = async () => {
+    if (heldUntil === undefined) return;
+    const move = heldMove;
+    heldUntil = undefined;
+    heldMove = undefined;
+    if (move) {
+      await until('the move to be indexed', async () => {
+        await rig.api.deps.mailIndex.refresh();
+        return (await rig.api.deps.mailIndex.getMessage(mailboxId, move.id))?.folderId === move.folderId;
+      }, 5_000).catch(() => log('the move was not indexed in time'));
+    }
+    log('held page released');
+    await sim.configure({ holdAnsweredFolders: [] });
+  };
+  const run = async (ids: { address: string; accountId: string; mailboxId: string }, from: number, to: number) => {
+    for (index = from; index < to; index++) {
+      if (heldUntil !== undefined && index >= heldUntil) await release();
+      await step(ids);
+    }
+    await release();
   };
   const fault = async (patch: Parameters<typeof sim.configure>[0]) => {
     log(`fault ${JSON.stringify(patch)}`);
@@ -133,18 +171,18 @@ export async function runSyncScenario(rig: SyncRig, seed: number, options: Scena
   try {
     const accountId = await rig.createAccount(address);
     const linked = await rig.link(accountId, address);
-    const mailboxId = linked.location?.searchParams.get('mailboxId');
+    mailboxId = linked.location?.searchParams.get('mailboxId') ?? '';
     if (linked.status !== 302 || !mailboxId) throw new Error(`link did not complete: ${linked.status} ${linked.body}`);
     const ids = { address, accountId, mailboxId };
     const during = Math.ceil(options.actions / 2);
-    for (let i = 0; i < during; i++) await step(ids);
+    await run(ids, 0, during);
     log('check after the actions during the initial sync');
     await waitForMirror(rig, ids, settleMs);
     await sim.configure({ latencyMs: 0 });
-    for (let i = during; i < options.actions; i++) await step(ids);
+    await run(ids, during, options.actions);
     log('check after the actions that followed');
     await waitForMirror(rig, ids, settleMs);
   } finally {
-    await sim.configure({ latencyMs: 0, clockFrozenAt: null, throttleNext: null, replayNext: 0, emptyPagesNext: 0, dropNotificationsNext: 0 });
+    await sim.configure({ latencyMs: 0, clockFrozenAt: null, holdAnsweredFolders: [], throttleNext: null, replayNext: 0, emptyPagesNext: 0, dropNotificationsNext: 0 });
   }
 }
