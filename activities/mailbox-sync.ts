@@ -9,7 +9,7 @@ import type { MailIndex, MailboxDoc, MessageDoc } from '../lib/mail-index/types.
 import type { MailProviders } from '../lib/mailbox-sync/providers.js';
 import { CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, SubscriptionGoneError, ThrottledError, type ChangePage, type MailProvider, type ProviderMessage } from '../lib/mailbox-sync/provider.js';
 import {
-  addPendingRemovals, clearSweep, deleteFolder, dropPendingRemovals, findMailbox, listFolders, mailboxForWrite, pendingRemovalsOf,
+  addPendingRemovals, clearSweep, deleteFolder, dropPendingRemovals, findMailbox, listFolders, mailboxForWrite, pendingRemovalSeqs, pendingRemovalsOf,
   deleteMailboxRow, recordPage, recordProgress, resetAllCursors, resetFolderCursor, saveFolderCursor, upsertFolders, type MailboxRow, type MailboxStatus,
 } from '../lib/mailbox-sync/sync-state.js';
 import { tokenCacheName } from '../lib/mailbox-sync/outlook/token-cache.js';
@@ -44,6 +44,8 @@ export interface SyncState {
   folderCursor: string | null;
   folderCursorCaughtUp: boolean;
   folders: FolderState[];
+  /** Stamps of the removals pending in PostgreSQL (absent from histories before they were loaded: none). */
+  pendingRemovalSeqs?: number[];
 }
 
 /** What a page did; `expired`, `gone` and `reauth` tell the workflow what to do next. */
@@ -56,13 +58,21 @@ export type PageOutcome<T> =
 export interface FolderListResult { changed: { folderId: string; name: string }[]; removed: string[] }
 /** Over the pages one activity read: `removed` and `seq` are the last page's (a page with removals ends a batch). */
 export interface MessagePageResult { written: number; stale: number; removed: number; seq: number; pages?: number }
+/**
+ * A batch's outcome. `removalSeqs`: the stamp of every page with removals the batch recorded, in this attempt or
+ * one before it (a retried batch goes on after them); absent from results recorded before it was reported.
+ */
+export type MessagePagesOutcome = PageOutcome<MessagePageResult> & { removalSeqs?: number[] };
 export interface MessagePagesInput { mailboxId: string; accountId: string; folderId: string; folderName: string; cursor: string | null; pageSize: number; maxPages?: number }
 /** A page as the provider answered it, with the write number taken before the request, or what to do instead. */
 type FetchedPage =
   | { outcome: 'fetched'; cursor: string | null; mailbox: MailboxRow; seq: number; page: ChangePage<ProviderMessage> }
   | { outcome: 'expired'; provider: string } | { outcome: 'gone' } | { outcome: 'reauth'; reason: string };
-/** Where a batch of pages got to: a retried attempt goes on from the last page recorded. */
-interface BatchCheckpoint { cursor: string; written: number; stale: number; pages: number }
+/**
+ * Where a batch of pages got to: a retried attempt goes on from the last page recorded, and still reports the
+ * removals recorded before it (absent from checkpoints made before they were kept: none).
+ */
+interface BatchCheckpoint { cursor: string; written: number; stale: number; pages: number; removalSeqs?: number[] }
 
 export interface PublishInput {
   mailboxId: string;
@@ -210,6 +220,7 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
         exists: true, status: mailbox.status, settings: settings(),
         folderCursor: mailbox.folderCursor, folderCursorCaughtUp: mailbox.folderCursorKind === 'delta',
         folders: folders.map((f) => ({ folderId: f.folderId, name: f.displayName, cursor: f.cursor, caughtUp: f.cursorKind === 'delta', initialDone: f.initialDone })),
+        pendingRemovalSeqs: await pendingRemovalSeqs(db, input.mailboxId),
       };
     },
 
@@ -236,7 +247,7 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
      * Up to `maxPages` pages of one folder in a row (one if unset), each fetched, indexed and recorded before
      * the next link is followed. A page with removals ends the batch, so the workflow stamps them at once.
      */
-    async syncMessagePage(input: MessagePagesInput): Promise<PageOutcome<MessagePageResult>> {
+    async syncMessagePage(input: MessagePagesInput): Promise<MessagePagesOutcome> {
       const resumed = Context.current().info.heartbeatDetails as BatchCheckpoint | undefined;
       let done: BatchCheckpoint | undefined = resumed;
       const started = Date.now();
@@ -259,10 +270,12 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
             prefetch.abort();
             throw error;
           });
-          if (page.outcome !== 'page') return page;
-          done = { cursor: page.cursor, written: (done?.written ?? 0) + page.written, stale: (done?.stale ?? 0) + page.stale, pages: (done?.pages ?? 0) + 1 };
+          const removalSeqs = [...(done?.removalSeqs ?? [])];
+          if (page.outcome !== 'page') return removalSeqs.length > 0 ? { ...page, removalSeqs } : page;
+          if (page.removed > 0) removalSeqs.push(page.seq);
+          done = { cursor: page.cursor, written: (done?.written ?? 0) + page.written, stale: (done?.stale ?? 0) + page.stale, pages: (done?.pages ?? 0) + 1, removalSeqs };
           Context.current().heartbeat(done);
-          if (!more) return { ...page, written: done.written, stale: done.stale, pages: done.pages };
+          if (!more) return { ...page, written: done.written, stale: done.stale, pages: done.pages, removalSeqs };
         }
       }, () => done);
     },

@@ -3,7 +3,12 @@
 // net. Deterministic workflow code: it only schedules activities and reads workflow time.
 import type { SubscriptionOutcome, SyncSettings } from '../activities/mailbox-sync.js';
 
-export interface PushState { subscriptionId: string | null; expiresAt: number | null; retryAt: number }
+interface Subscription { subscriptionId: string | null; expiresAt: number | null; retryAt: number }
+/**
+ * What a run hands the next. `discarded` (a subscription Graph removed, not to be taken from the record again)
+ * and `renewNow` (a reauthorizationRequired not yet acted on) are absent from older runs' state: none, false.
+ */
+export interface PushState extends Subscription { discarded?: string; renewNow?: boolean }
 export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
 
 interface PushActivities {
@@ -12,13 +17,16 @@ interface PushActivities {
 }
 
 export class MailboxPush {
-  private state: PushState;
-  private renewNow = false;
+  private state: Subscription;
+  private renewNow: boolean;
   /** A subscription Graph removed: never to be reused from the record. */
   private discarded: string | undefined;
 
   constructor(private readonly settings: SyncSettings['push'], carried: PushState | undefined) {
-    this.state = carried ?? { subscriptionId: null, expiresAt: null, retryAt: 0 };
+    const { discarded, renewNow, ...state } = carried ?? { subscriptionId: null, expiresAt: null, retryAt: 0 };
+    this.state = state;
+    this.discarded = discarded;
+    this.renewNow = renewNow ?? false;
   }
 
   /** A live subscription: notifications arrive, so the folders' polls are only a safety net. */
@@ -81,7 +89,8 @@ export class MailboxPush {
     }
   }
 
+  /** The state for the next run: a removal or a renewal not yet acted on is acted on there. */
   carry(): PushState {
-    return this.state;
+    return { ...this.state, ...(this.discarded ? { discarded: this.discarded } : {}), ...(this.renewNow ? { renewNow: true } : {}) };
   }
 }

@@ -105,7 +105,9 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   setHandler(pauseSyncSignal, () => { paused = true; signalled(); });
   setHandler(resumeSyncSignal, () => { paused = false; roundWantedTick = ++tick; signalled(); });
   setHandler(resyncSignal, () => { resyncRequested = true; signalled(); });
-  setHandler(relinkSignal, () => { if (reauth) { reauth = false; roundWantedTick = ++tick; } signalled(); });
+  /** A re-link came: a REAUTH_REQUIRED still on the mailbox's row (not yet published over) is stale. */
+  let relinked = false;
+  setHandler(relinkSignal, () => { relinked = true; if (reauth) { reauth = false; roundWantedTick = ++tick; } signalled(); });
   setHandler(unlinkSignal, () => { unlinkRequested = true; signalled(); });
   let push: MailboxPush | undefined = undefined;
   const lifecycleBeforeStart: LifecycleEvent[] = [];
@@ -158,8 +160,17 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     log.info('mailbox no longer exists; sync ends', { mailboxId });
     return;
   }
+  // Removals pending in PostgreSQL: a run that starts without carried state (terminated and started again,
+  // reset) learns of them here, and confirms them with its first round like carried ones.
+  const addPending = (seqs: number[] | undefined) => {
+    const known = new Set(pending.map((p) => p.seq));
+    for (const seq of seqs ?? []) if (!known.has(seq)) pending.push({ seq, observedTick: 0 });
+  };
+  addPending(state.pendingRemovalSeqs);
   if (state.status === 'UNLINKING') unlinkRequested = true;
-  if (state.status === 'REAUTH_REQUIRED') reauth = true;
+  // The row's status is what the last run published. A continued run has its own (carried, and newer: a
+  // re-link may have come after the last publish); a first run takes the row's, unless a re-link came with it.
+  if (state.status === 'REAUTH_REQUIRED' && !input.carried && !relinked) reauth = true;
   const settings = state.settings;
   settingsPollMs = settings.pollIntervalMs;
   push = new MailboxPush(settings.push, c?.push);
@@ -259,6 +270,13 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     const observedTick = ++tick;
     // Tokens for pages the batch did not read (it caught up, or stopped at a removal) go back to the budget.
     budget.giveBack(maxPages - (result.outcome === 'page' ? result.pages ?? 1 : 1));
+    // Every removal the batch recorded, those of a failed attempt before it too (results recorded before
+    // `removalSeqs` name only the last page's).
+    const removalSeqs = result.removalSeqs ?? (result.outcome === 'page' && result.removed > 0 ? [result.seq] : []);
+    if (removalSeqs.length > 0) {
+      for (const seq of removalSeqs) pending.push({ seq, observedTick });
+      roundWantedTick = observedTick; // every folder reads again, so the removals can be confirmed
+    }
     if (result.outcome === 'reauth') { reauth = true; recordError(result.reason); return; }
     if (result.outcome === 'gone') { dropFolder(task.key); return; }
     if (result.outcome === 'expired') {
@@ -268,10 +286,6 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     }
     messagesIndexed += result.written;
     if (result.written > 0) noteChange();
-    if (result.removed > 0) {
-      pending.push({ seq: result.seq, observedTick });
-      roundWantedTick = observedTick; // every folder reads again, so the removal can be confirmed
-    }
     task.cursor = result.cursor;
     task.caughtUp = result.caughtUp;
     if (result.caughtUp) finishRound(task);
@@ -362,6 +376,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
       await admin.requestFreshDelta({ mailboxId });
       state = await admin.loadSyncState({ mailboxId, firstRun: false });
       loadTasks(state);
+      addPending(state.pendingRemovalSeqs);
       dirty = true;
     }
     const draining = historyFull();
@@ -402,6 +417,9 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     await admin.purgeMailbox({ mailboxId });
     return;
   }
+  // A phase the row does not show yet (a re-link, a pause as the history filled) is published before the next
+  // run starts; histories that never reached this point with a change of phase schedule nothing new here.
+  if (publishedPhase !== currentPhase()) publish();
   await publishing;
   await condition(allHandlersFinished);
   await continueAsNew<typeof mailboxSync>({

@@ -60,10 +60,21 @@ export function messageVersion(doc: MessageDoc): number {
 export interface UniqueMessage { doc: MessageDoc; version: number; copies: number }
 
 /**
- * One entry per (mailboxId, messageId), normalized: the newest version wins, and of equal versions the
- * later one (as if written in order). `copies` counts the equal-version duplicates folded into an entry
- * (they share its outcome); `olderCopies` counts duplicates refused for an older version (stale).
- * PostgreSQL refuses to touch a row twice in one statement, and one rule keeps both backends' counts equal.
+ * Whether a copy at (version, syncSeq) may replace one at (storedVersion, storedSeq): the later lastModifiedAt
+ * wins, and of equal ones the later fetch (Graph's timestamps are whole seconds, so two changes of a message
+ * within one second share a version; the page fetched last saw the later one). Equal pairs win: a replay
+ * rewrites what is there, idempotently.
+ */
+export function supersedes(version: number, syncSeq: number, storedVersion: number, storedSeq: number): boolean {
+  return version > storedVersion || (version === storedVersion && syncSeq >= storedSeq);
+}
+
+/**
+ * One entry per (mailboxId, messageId), normalized: of its copies the one that supersedes the others wins
+ * (see `supersedes`; of identical pairs the later, as if written in order). `copies` counts the duplicates
+ * with the winner's pair folded into an entry (they share its outcome); `olderCopies` counts the duplicates
+ * it superseded (stale). PostgreSQL refuses to touch a row twice in one statement, and one rule keeps both
+ * backends' counts equal.
  */
 export function dedupeMessages(docs: MessageDoc[]): { unique: UniqueMessage[]; olderCopies: number } {
   const byKey = new Map<string, UniqueMessage>();
@@ -74,11 +85,11 @@ export function dedupeMessages(docs: MessageDoc[]): { unique: UniqueMessage[]; o
     const key = `${doc.mailboxId}\u0000${doc.messageId}`;
     const seen = byKey.get(key);
     if (!seen) byKey.set(key, { doc, version, copies: 1 });
-    else if (version > seen.version) {
+    else if (version === seen.version && doc.syncSeq === seen.doc.syncSeq) byKey.set(key, { doc, version, copies: seen.copies + 1 });
+    else if (supersedes(version, doc.syncSeq, seen.version, seen.doc.syncSeq)) {
       olderCopies += seen.copies;
       byKey.set(key, { doc, version, copies: 1 });
-    } else if (version === seen.version) byKey.set(key, { doc, version, copies: seen.copies + 1 });
-    else olderCopies += 1;
+    } else olderCopies += 1;
   }
   return { unique: [...byKey.values()], olderCopies };
 }

@@ -4,7 +4,7 @@
 // scripting: folder-wide changes scan with search_after and write back with _bulk.
 import { errors, type Client, type estypes } from '@elastic/elasticsearch';
 import { decodeCursor, encodeCursor, positionOf } from './cursor.js';
-import { dedupeMessages } from './documents.js';
+import { dedupeMessages, messageVersion, supersedes, type UniqueMessage } from './documents.js';
 import {
   indexNames, indexSettings, mailboxMappings, messageDocId, messageMappings, NO_DATE_SORT_VALUE, type IndexName,
 } from './mappings.js';
@@ -29,6 +29,8 @@ const SCAN_PAGE_SIZE = 1_000;
 /** Documents per _bulk request when a page is split (an index action and its document are two operations). */
 const BULK_CHUNK_DOCS = 250;
 const MGET_CHUNK_SIZE = 1_000;
+/** Rounds of read-compare-write for documents refused by the version check before the write gives up. */
+const MAX_TIE_ROUNDS = 10;
 /** Folders per mailbox that folderCounts reports (a terms aggregation needs a bound). */
 const MAX_FOLDERS = 10_000;
 /** Only what the outcome needs: a page of 1,000 items answers in a few kilobytes. */
@@ -92,26 +94,82 @@ export class ElasticsearchMailIndex implements MailIndex {
     }
   }
 
+  /**
+   * The external version (lastModifiedAt in ms) is checked strictly: a newer version lands in one _bulk, with
+   * no read (an initial sync's pages never conflict). An equal version is not enough to decide, since Graph's
+   * whole-second timestamps let two changes share one: those refusals, and only those, are read back and
+   * decided on (lastModifiedAt, syncSeq) by `settleRefused`.
+   */
   async upsertMessages(docs: MessageDoc[], options: WriteOptions = {}): Promise<UpsertResult> {
     if (docs.length === 0) return { written: 0, stale: 0, applied: [] };
     const { unique, olderCopies } = dedupeMessages(docs);
     const operations = unique.flatMap(({ doc, version }) => [
-      // external_gte: an equal version is rewritten (a replayed or re-listed item refreshes its syncSeq).
-      { index: { _id: messageDocId(doc.mailboxId, doc.messageId), routing: doc.mailboxId, version, version_type: 'external_gte' } },
+      { index: { _id: messageDocId(doc.mailboxId, doc.messageId), routing: doc.mailboxId, version, version_type: 'external' } },
       doc,
     ] satisfies Operation[]);
     // A page goes as a few concurrent _bulk requests: one request is indexed by one write thread, and a
     // big folder's pages come one after another, so splitting them is what lets indexing use every core.
     const parts = chunks(operations, BULK_CHUNK_DOCS * 2);
     const outcomes = (await Promise.all(parts.map((part) => this.bulk(part, options.visibleNow)))).flat();
+    const refused = unique.filter((_, i) => outcomes[i] === 'conflict');
+    const settled = refused.length > 0 ? await this.settleRefused(refused, options.visibleNow) : new Set<UniqueMessage>();
     const result: UpsertResult = { written: 0, stale: olderCopies, applied: [] };
-    outcomes.forEach((outcome, i) => {
-      if (outcome === 'done') {
-        result.written += unique[i]!.copies;
-        result.applied.push(unique[i]!.doc);
-      } else result.stale += unique[i]!.copies;
+    unique.forEach((entry, i) => {
+      if (outcomes[i] === 'done' || settled.has(entry)) {
+        result.written += entry.copies;
+        result.applied.push(entry.doc);
+      } else result.stale += entry.copies;
     });
     return result;
+  }
+
+  /**
+   * Documents the version check refused: each is read back and written if its (lastModifiedAt, syncSeq) pair
+   * is at least the stored one's. The write is conditional on what was read (if_seq_no; or the strict external
+   * version when the document's own is above the stored one), so a write landing in between makes it read
+   * and decide again. An if_seq_no write leaves _version one above the stored one: _version stays at or above
+   * the stored lastModifiedAt, so the strict check in `upsertMessages` still never lets an older version in.
+   * A document not found was deleted after it was written (its tombstone keeps the version): refused, as
+   * before. Answers the entries written.
+   */
+  private async settleRefused(entries: UniqueMessage[], refresh = false): Promise<Set<UniqueMessage>> {
+    const written = new Set<UniqueMessage>();
+    let open = entries;
+    for (let round = 0; open.length > 0; round++) {
+      if (round === MAX_TIE_ROUNDS) throw new Error(`Elasticsearch on ${this.messages.alias}: ${open.length} documents kept changing while being written`);
+      const retry: UniqueMessage[] = [];
+      for (const chunk of chunks(open, MGET_CHUNK_SIZE)) {
+        const { docs } = await this.client.mget<Pick<MessageDoc, 'lastModifiedAt' | 'syncSeq'>>({
+          index: this.messages.alias,
+          docs: chunk.map(({ doc }) => ({ _id: messageDocId(doc.mailboxId, doc.messageId), routing: doc.mailboxId })),
+          _source_includes: ['lastModifiedAt', 'syncSeq'],
+        });
+        const writes: Operation[] = [];
+        const writing: UniqueMessage[] = [];
+        chunk.forEach((entry, i) => {
+          const found = docs[i]!;
+          if ('error' in found) throw new Error(`Elasticsearch mget on ${this.messages.alias}: ${describeError(found.error)}`);
+          if (!found.found || !found._source) return;
+          const stored = found._source;
+          if (!supersedes(entry.version, entry.doc.syncSeq, messageVersion(stored as MessageDoc), stored.syncSeq)) return;
+          const target = { _id: found._id, routing: entry.doc.mailboxId };
+          writes.push(
+            entry.version > found._version!
+              ? { index: { ...target, version: entry.version, version_type: 'external' } }
+              : { index: { ...target, if_seq_no: found._seq_no!, if_primary_term: found._primary_term! } },
+            entry.doc,
+          );
+          writing.push(entry);
+        });
+        if (writing.length === 0) continue;
+        (await this.bulk(writes, refresh)).forEach((outcome, i) => {
+          if (outcome === 'done') written.add(writing[i]!);
+          else retry.push(writing[i]!);
+        });
+      }
+      open = retry;
+    }
+    return written;
   }
 
   async removeMessages(mailboxId: string, candidates: RemovalCandidate[], options: WriteOptions = {}): Promise<string[]> {
@@ -151,18 +209,24 @@ export class ElasticsearchMailIndex implements MailIndex {
   }
 
   /**
-   * Re-indexes each message of the folder with its own version rather than a partial update: an update
-   * bumps the version by one, and a later re-list of the same lastModifiedAt would then be refused as stale
-   * (its syncSeq not refreshed, so a sweep would delete it). A newer version written since the scan wins (409);
-   * the race left is a same-version re-list landing between scan and write, whose newer syncSeq is then lost.
+   * Re-indexes each message of the folder as scanned (a partial update needs scripting, which the integ-test
+   * distribution lacks), conditional on the scanned copy (if_seq_no): a copy written since the scan wins, and
+   * the folder is scanned again for messages still under another name. Its _version goes one up, which
+   * `upsertMessages` allows for (a re-listed copy is still decided on its (lastModifiedAt, syncSeq) pair).
    */
   async renameFolder(mailboxId: string, folderId: string, folderName: string): Promise<void> {
-    await this.refreshMessages();
-    for await (const hits of this.scan(mailboxId, [{ term: { folderId } }], [{ term: { folderName } }], { source: true })) {
-      await this.bulk(hits.map((hit) => [
-        { index: { _id: hit._id!, routing: mailboxId, version: hit._version!, version_type: 'external_gte' } },
-        { ...(hit._source as MessageDoc), folderName },
-      ] satisfies Operation[]).flat());
+    for (let pass = 0; ; pass++) {
+      if (pass === MAX_TIE_ROUNDS) throw new Error(`Elasticsearch on ${this.messages.alias}: folder ${folderId} kept changing while being renamed`);
+      await this.refreshMessages();
+      let conflicts = 0;
+      for await (const hits of this.scan(mailboxId, [{ term: { folderId } }], [{ term: { folderName } }], { source: true })) {
+        const outcomes = await this.bulk(hits.map((hit) => [
+          { index: { _id: hit._id!, routing: mailboxId, if_seq_no: hit._seq_no!, if_primary_term: hit._primary_term! } },
+          { ...(hit._source as MessageDoc), folderName },
+        ] satisfies Operation[]).flat());
+        conflicts += outcomes.filter((o) => o === 'conflict').length;
+      }
+      if (conflicts === 0) return;
     }
   }
 

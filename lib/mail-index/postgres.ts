@@ -95,12 +95,12 @@ export class PostgresMailIndex implements MailIndex {
     if (docs.length === 0) return { written: 0, stale: 0, applied: [] };
     const { unique, olderCopies } = dedupeMessages(docs);
     const rows = unique.map(({ doc, version }) => toRow(doc, version));
-    // One statement per page; a row whose stored version is newer is not updated and so not returned.
+    // One statement per page; a row whose stored (version, syncSeq) is greater is not updated and so not returned.
     const written = await this.db.execute<{ mailbox_id: string; message_id: string }>(sql`
       insert into ${m} (${columnList})
       select ${columnList} from jsonb_to_recordset(${jsonParam(rows)}::jsonb) as t(${recordType})
       on conflict (mailbox_id, message_id) do update set ${updateList}
-      where ${m}.version <= excluded.version
+      where (${m}.version, ${m}.sync_seq) <= (excluded.version, excluded.sync_seq)
       returning mailbox_id, message_id`);
     const writtenKeys = new Set(written.map((row) => `${row.mailbox_id}\u0000${row.message_id}`));
     const result: UpsertResult = { written: 0, stale: olderCopies, applied: [] };

@@ -27,9 +27,16 @@ export interface MessageDoc {
   internetMessageId: string | null;
   hasAttachments: boolean;
   changeKey: string | null;
-  /** ISO 8601. Its epoch milliseconds are the document's version: an older version never overwrites a newer. */
+  /**
+   * ISO 8601. Its epoch milliseconds are the document's version: an older version never overwrites a newer.
+   * Graph's are whole seconds, so two changes within a second share a version: then syncSeq decides.
+   */
   lastModifiedAt: string;
-  /** The sync write that last stored it (a value of the `mail_sync_seq` sequence). */
+  /**
+   * The sync write that last stored it (a value of the `mail_sync_seq` sequence, taken before its page was
+   * fetched). Of two copies with the same lastModifiedAt, the one with the greater syncSeq was fetched later
+   * and wins: (lastModifiedAt, syncSeq) is compared as a pair, and a greater or equal pair overwrites.
+   */
   syncSeq: number;
 }
 
@@ -72,9 +79,9 @@ export interface MessageQuery {
 export interface MessagePage { data: MessageDoc[]; nextCursor: string | null }
 
 export interface UpsertResult {
-  /** Documents written (new, or a version at least as new as the stored one). */
+  /** Documents written (new, or a (lastModifiedAt, syncSeq) pair at least as great as the stored one's). */
   written: number;
-  /** Documents refused because the stored version is newer. */
+  /** Documents refused because the stored pair is greater (a newer version, or the same one fetched later). */
   stale: number;
   /** The documents written, one per message (the newest copy), as stored: what changed in the index. */
   applied: MessageDoc[];
@@ -95,7 +102,10 @@ export interface MailIndex {
   readonly backend: 'elasticsearch' | 'postgres';
   /** Creates indices, mappings and aliases if missing; safe to call from every process at once. */
   ensureReady(): Promise<void>;
-  /** Upserts by (mailboxId, messageId), skipping any document whose stored version is newer. Idempotent. */
+  /**
+   * Upserts by (mailboxId, messageId), skipping any document whose stored (lastModifiedAt, syncSeq) pair is
+   * greater: a page fetched before a change and applied after it never undoes it. Idempotent.
+   */
   upsertMessages(docs: MessageDoc[], options?: WriteOptions): Promise<UpsertResult>;
   /** Deletes the candidates still in their folder and not written after their seq; returns the ids deleted. */
   removeMessages(mailboxId: string, candidates: RemovalCandidate[], options?: WriteOptions): Promise<string[]>;

@@ -103,6 +103,12 @@ export async function pendingRemovalsOf(db: Database, mailboxId: string, seqs: n
     .from(mailPendingRemovals).where(and(eq(mailPendingRemovals.mailboxId, mailboxId), inArray(mailPendingRemovals.seq, seqs)));
 }
 
+/** The stamps of every removal still pending for the mailbox: a run that starts without carried state learns of them here. */
+export async function pendingRemovalSeqs(db: Database, mailboxId: string): Promise<number[]> {
+  const rows = await db.selectDistinct({ seq: mailPendingRemovals.seq }).from(mailPendingRemovals).where(eq(mailPendingRemovals.mailboxId, mailboxId));
+  return rows.map((row) => Number(row.seq));
+}
+
 export async function dropPendingRemovals(db: Database, mailboxId: string, seqs: number[]): Promise<void> {
   await db.delete(mailPendingRemovals).where(and(eq(mailPendingRemovals.mailboxId, mailboxId), inArray(mailPendingRemovals.seq, seqs)));
 }

@@ -62,6 +62,16 @@ export const configPatchSchema = z.object({
   latencyMs: count.max(120_000),
   /** Message-delta requests of these folders (ids or well-known names) wait until released: tests force an order. */
   holdFolders: z.array(z.string().min(1)).max(100),
+  /**
+   * Message-delta requests of these folders are answered on arrival, from the mailbox as it is then, and the
+   * answer is delivered only when released: a page fetched before a change and applied after it.
+   */
+  holdAnsweredFolders: z.array(z.string().min(1)).max(100),
+  /**
+   * The mail store's clock stands still at this second (ISO 8601): every change made meanwhile gets the same
+   * lastModifiedDateTime, as changes within one second do on Graph. null: the real clock.
+   */
+  clockFrozenAt: z.iso.datetime({ offset: true }).nullable(),
   throttleNext: z.object({ count, status: z.union([z.literal(429), z.literal(503)]).default(429), retryAfterSeconds: count.max(3_600).default(1) }).nullable(),
   emptyPagesNext: count,
   replayNext: count,
@@ -80,7 +90,7 @@ export type RuntimeConfig = Required<Omit<z.infer<typeof configPatchSchema>, 'ex
 export function initialConfig(o: OutlookSimulatorOptions): RuntimeConfig {
   return {
     consent: o.consent ?? 'prompt', autoCreateMailboxes: o.autoCreateMailboxes ?? false, seedOnCreate: o.seedOnCreate ?? 0,
-    maxConcurrentPerMailbox: o.maxConcurrentPerMailbox ?? 4, latencyMs: 0, holdFolders: [], throttleNext: null, emptyPagesNext: 0, replayNext: 0,
+    maxConcurrentPerMailbox: o.maxConcurrentPerMailbox ?? 4, latencyMs: 0, holdFolders: [], holdAnsweredFolders: [], clockFrozenAt: null, throttleNext: null, emptyPagesNext: 0, replayNext: 0,
     staleNext: null, expiredTokenStatus: { status: 410, code: 'SyncStateNotFound' }, tokenEndpointFailNext: null,
     accessTokenLifetimeSeconds: o.accessTokenLifetimeSeconds ?? 3600,
     ...NOTIFICATION_DEFAULTS, ...notificationSettingsSchema.partial().strict().parse(o.notifications ?? {}),
@@ -118,6 +128,8 @@ export class Stats {
   /** HTTP POSTs of notification batches (each attempt). */
   notificationRequests = 0;
   validationRequests = 0;
+  /** Message-delta answers made on arrival and waiting for their release (holdAnsweredFolders). */
+  heldAnswers = 0;
   private log: RequestRecord[] = [];
 
   record(entry: RequestRecord): void {
@@ -140,6 +152,7 @@ export class Stats {
     return {
       graphRequests, byStatus, maxConcurrent, concurrencyRefusals, throttled, tokensIssued, refreshes, codesIssued,
       notificationsPosted, notificationsAcknowledged, notificationsFailed, notificationsDropped, notificationsAbandoned, notificationRequests, validationRequests,
+      heldAnswers: this.heldAnswers,
     };
   }
 }

@@ -4,7 +4,7 @@ import { initialConfig, Stats, type OutlookSimulatorOptions, type RuntimeConfig 
 import { DeltaTokens } from './delta.js';
 import { Grants } from './grants.js';
 import { Notifier } from './notifier.js';
-import { Mailbox } from './store.js';
+import { Mailbox, nowSeconds } from './store.js';
 import { Subscriptions } from './subscriptions.js';
 
 export interface SimContext {
@@ -45,7 +45,8 @@ export function createContext(options: OutlookSimulatorOptions): SimContext {
     // Created below: it needs the context it belongs to.
     get notifier() { return notifier; },
     createMailbox(address, displayName, messages = 0, seed) {
-      const mailbox = new Mailbox(address.toLowerCase(), displayName ?? nameFromAddress(address), seed);
+      const clock = () => (ctx.config.clockFrozenAt === null ? nowSeconds() : Math.floor(Date.parse(ctx.config.clockFrozenAt) / 1000));
+      const mailbox = new Mailbox(address.toLowerCase(), displayName ?? nameFromAddress(address), seed, clock);
       if (messages > 0) mailbox.seed(messages);
       mailbox.onMessageChange = (change) => ctx.notifier.messageChanged(mailbox, change);
       ctx.mailboxes.set(mailbox.address, mailbox);

@@ -145,8 +145,55 @@ describe('Outlook simulator: throttling and faults', () => {
     const [current, stale] = rows;
     expect(current).toMatchObject({ id: target.id, flag: { flagStatus: 'flagged' } });
     expect(stale).toMatchObject({ id: target.id, flag: { flagStatus: target.flag && (target.flag as { flagStatus: string }).flagStatus }, changeKey: target.changeKey });
-    expect(Date.parse(stale!.lastModifiedDateTime as string)).toBeLessThan(Date.parse(current!.lastModifiedDateTime as string));
+    expect(Date.parse(stale!.lastModifiedDateTime as string)).toBeLessThanOrEqual(Date.parse(current!.lastModifiedDateTime as string));
+    expect(stale!.changeKey).not.toBe(current!.changeKey);
     expect((await sim.config()).staleNext).toBeNull();
+  });
+});
+
+describe('Outlook simulator: the clock and answers held after they are made', () => {
+  it('gives changes the current whole second, never earlier than the last: a frozen clock makes same-second changes', async () => {
+    const [a] = await sim.messages('jane@contoso.com', 'inbox');
+    const frozenAt = new Date(Math.max(Date.parse(a!.lastModifiedDateTime), Date.now()) + 5_000);
+    await sim.configure({ clockFrozenAt: frozenAt.toISOString() });
+    const second = new Date(Math.floor(frozenAt.getTime() / 1000) * 1000).toISOString().replace('.000', '');
+    const read = await sim.act('jane@contoso.com', { type: 'markRead', id: a!.id, isRead: !a!.isRead });
+    const moved = await sim.act('jane@contoso.com', { type: 'move', id: a!.id, to: 'archive' });
+    expect([read.lastModifiedDateTime, moved.lastModifiedDateTime]).toEqual([second, second]);
+    expect(moved.changeKey).not.toBe(read.changeKey);
+    const created = await sim.act('jane@contoso.com', { type: 'newMail' });
+    expect(created.lastModifiedDateTime).toBe(second);
+    // A clock set back never moves a message's timestamp back.
+    await sim.configure({ clockFrozenAt: new Date(frozenAt.getTime() - 60_000).toISOString() });
+    expect((await sim.act('jane@contoso.com', { type: 'flag', id: a!.id, flagStatus: 'flagged' })).lastModifiedDateTime).toBe(second);
+    expect((await sim.configure({ clockFrozenAt: null })).clockFrozenAt).toBeNull();
+    expect((await fetch(`${sim.url}/_control/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clockFrozenAt: 'soon' }) })).status).toBe(400);
+  });
+
+  it('answers a held folder\'s page on arrival and delivers it on release (holdAnsweredFolders)', async () => {
+    let deltaLink: string | undefined;
+    for (let link: string | undefined = DELTA; link;) {
+      const page = await get(link);
+      link = page.body['@odata.nextLink'];
+      deltaLink = page.body['@odata.deltaLink'] ?? deltaLink;
+    }
+    const [a] = await sim.messages('jane@contoso.com', 'inbox');
+    await sim.act('jane@contoso.com', { type: 'markRead', id: a!.id, isRead: !a!.isRead });
+    await sim.configure({ holdAnsweredFolders: ['inbox'] });
+    const pending = get(deltaLink!);
+    const deadline = Date.now() + 10_000;
+    while ((await sim.stats()).heldAnswers < 1) {
+      if (Date.now() > deadline) throw new Error('the page was not held');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // Moved after the page was made: the page still shows the message in the inbox.
+    await sim.act('jane@contoso.com', { type: 'move', id: a!.id, to: 'archive' });
+    await sim.configure({ holdAnsweredFolders: [] });
+    const page = await pending;
+    expect(page.body.value).toEqual([expect.objectContaining({ id: a!.id, isRead: !a!.isRead })]);
+    expect(page.body.value[0]!['@removed']).toBeUndefined();
+    expect((await sim.stats()).heldAnswers).toBe(0);
+    expect((await get(page.body['@odata.deltaLink']!)).body.value).toEqual([{ '@odata.type': '#microsoft.graph.message', id: a!.id, '@removed': { reason: 'changed' } }]);
   });
 });
 

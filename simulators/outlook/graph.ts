@@ -49,7 +49,7 @@ async function admitted(c: Context, ctx: SimContext, mb: Mailbox, token: AccessT
     // The latency holds the request's slot, so concurrent requests really overlap.
     if (config.latencyMs > 0) await sleep(config.latencyMs);
     const deadline = Date.now() + 120_000;
-    while (isHeld(c, ctx, mb) && Date.now() < deadline) await sleep(20);
+    while (isHeld(c, ctx, mb, ctx.config.holdFolders) && Date.now() < deadline) await sleep(20);
     const throttle = config.throttleNext;
     if (throttle && throttle.count > 0) {
       throttle.count -= 1;
@@ -60,19 +60,28 @@ async function admitted(c: Context, ctx: SimContext, mb: Mailbox, token: AccessT
     }
     const parts = segments(new URL(c.req.url).pathname, mb);
     if (parts[0]?.toLowerCase() === 'subscriptions') return await subscriptionRoute(c, ctx, { mb, token, prefer }, parts.slice(1));
-    return route(c, ctx, mb, prefer, parts);
+    const response = route(c, ctx, mb, prefer, parts);
+    if (!isHeld(c, ctx, mb, ctx.config.holdAnsweredFolders)) return response;
+    // Answered now, delivered on release: what the client applies is the mailbox as it was on arrival.
+    stats.heldAnswers += 1;
+    try {
+      while (isHeld(c, ctx, mb, ctx.config.holdAnsweredFolders) && Date.now() < deadline) await sleep(20);
+    } finally {
+      stats.heldAnswers -= 1;
+    }
+    return response;
   } finally {
     ctx.inflight.set(mb.id, Math.max(0, (ctx.inflight.get(mb.id) ?? 1) - 1));
   }
 }
 
-/** A message-delta request of a folder the tests hold back (answered, from the then-current state, on release). */
-function isHeld(c: Context, ctx: SimContext, mb: Mailbox): boolean {
-  if (ctx.config.holdFolders.length === 0) return false;
+/** A message-delta request of a folder in `held` (folder ids or well-known names), which the tests hold back. */
+function isHeld(c: Context, ctx: SimContext, mb: Mailbox, held: string[]): boolean {
+  if (held.length === 0) return false;
   const parts = segments(new URL(c.req.url).pathname, mb);
   if (parts.length !== 5 || parts[3]?.toLowerCase() !== 'messages' || parts[4]?.toLowerCase() !== 'delta') return false;
   const id = mb.folder(parts[2]!)?.id;
-  return id !== undefined && ctx.config.holdFolders.some((ref) => mb.folder(ref)?.id === id);
+  return id !== undefined && held.some((ref) => mb.folder(ref)?.id === id);
 }
 
 const KEYWORDS = new Set(['me', 'mailfolders', 'childfolders', 'messages', 'delta']);

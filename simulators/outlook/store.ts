@@ -13,7 +13,9 @@ export type WellKnownName = keyof typeof WELL_KNOWN;
 /** The mutable part of a message: what a version is made of (kept once for `staleNext`). */
 export interface MessageVersion {
   folderId: string; isRead: boolean; flagStatus: FlagStatus;
-  lastModified: number; // epoch seconds, strictly increasing per message
+  /** Epoch seconds, as Graph's lastModifiedDateTime: whole seconds, so two changes within one second share it
+   * (a version is not unique); it never goes backwards for a message. */
+  lastModified: number;
   changeKey: string;
 }
 
@@ -39,7 +41,9 @@ export interface Folder {
   children: Set<string>; log: ChangeLog; total: number; unread: number;
 }
 
-const nowSeconds = () => Math.floor(Date.now() / 1000);
+/** The store's clock in whole epoch seconds (what change timestamps are made of). */
+export type Clock = () => number;
+export const nowSeconds: Clock = () => Math.floor(Date.now() / 1000);
 const newFolderId = () => `AQMkAD${randomBytes(24).toString('base64url')}`;
 // Outlook's ids share a long per-mailbox prefix and differ at the end; a counter there keeps them unique
 // and makes seeding cheap (a random draw per message costs more than everything else together).
@@ -73,7 +77,8 @@ export class Mailbox {
    * existing content is no change anyone subscribed to. */
   onMessageChange?: (change: MessageChange) => void;
 
-  constructor(readonly address: string, readonly displayName: string, seed?: number) {
+  /** `clock` gives every change its timestamp: the control API can stop it at one second. */
+  constructor(readonly address: string, readonly displayName: string, seed?: number, private readonly clock: Clock = nowSeconds) {
     this.rand = prng(seed ?? seedFrom(address));
     this.people = contacts(this.rand);
     this.owner = { name: displayName, address };
@@ -149,7 +154,7 @@ export class Mailbox {
   /** Generated messages; only the folders' final counts reach the folder log (one entry per folder). */
   seed(count: number, folder?: Folder): void {
     const ids = this.wellKnownIds();
-    const now = nowSeconds();
+    const now = this.clock();
     const touched = new Set<Folder>();
     for (let i = 0; i < count; i++) {
       const r = this.rand();
@@ -162,10 +167,11 @@ export class Mailbox {
   }
 
   newMail(folder: Folder, patch: { subject?: string; from?: EmailAddress; receivedDateTime?: number }): Message {
-    const fixture = generateMessage(this.rand, this.owner, this.people, this.generated++, nowSeconds(), false);
+    const now = this.clock();
+    const fixture = generateMessage(this.rand, this.owner, this.people, this.generated++, now, false);
     Object.assign(fixture, { isRead: false, flagStatus: 'notFlagged' }, patch.subject !== undefined ? { subject: patch.subject } : {},
-      patch.from ? { from: patch.from } : {}, { receivedDateTime: patch.receivedDateTime ?? nowSeconds() });
-    const message = this.add(folder, fixture, Math.max(nowSeconds(), fixture.receivedDateTime), this.next());
+      patch.from ? { from: patch.from } : {}, { receivedDateTime: patch.receivedDateTime ?? now });
+    const message = this.add(folder, fixture, Math.max(now, fixture.receivedDateTime), this.next());
     this.folderChanged(folder);
     this.onMessageChange?.({ type: 'created', message, folderId: folder.id });
     return message;
@@ -187,7 +193,10 @@ export class Mailbox {
     return message;
   }
 
-  /** A new version of the message: changeKey and a strictly later lastModifiedDateTime. */
+  /**
+   * A new version of the message: a new changeKey, and lastModifiedDateTime the current second (never earlier
+   * than the last one): a change in the same second as the one before keeps its timestamp, as on Graph.
+   */
   update(message: Message, patch: Partial<Pick<MessageVersion, 'isRead' | 'flagStatus' | 'folderId'>>): void {
     const { folderId, isRead, flagStatus, lastModified, changeKey } = message;
     message.previous = { folderId, isRead, flagStatus, lastModified, changeKey };
@@ -196,7 +205,7 @@ export class Mailbox {
     const seq = this.next();
     from.total -= 1;
     if (!message.isRead) from.unread -= 1;
-    Object.assign(message, patch, { lastModified: Math.max(nowSeconds(), lastModified + 1), changeKey: newChangeKey() });
+    Object.assign(message, patch, { lastModified: Math.max(this.clock(), lastModified), changeKey: newChangeKey() });
     to.total += 1;
     if (!message.isRead) to.unread += 1;
     if (to !== from) from.log.touch(message.id, seq, false, 'changed');

@@ -3,6 +3,7 @@
 // index with the simulator's mailbox.
 import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkerInterceptors } from '@temporalio/worker';
 import type { OutlookSimulatorOptions } from '../../simulators/outlook/server.js';
 import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
@@ -42,7 +43,7 @@ export interface SyncRig {
   outlook: OutlookSim;
   env: Record<string, string>;
   workers: RunningWorkers | undefined;
-  startWorkers(extraEnv?: Record<string, string>): Promise<void>;
+  startWorkers(extraEnv?: Record<string, string>, interceptors?: WorkerInterceptors): Promise<void>;
   stopWorkers(): Promise<void>;
   createAccount(email: string, key?: string): Promise<string>;
   /** The OAuth dance: link request, Microsoft's (auto) consent, the callback. Answers the callback's redirect. */
@@ -119,7 +120,7 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
       if (!front) throw new Error('dropConnections needs the front port: start the rig with publicEnv');
       front.drop();
     },
-    async startWorkers(extraEnv = {}) { rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['sync']); },
+    async startWorkers(extraEnv = {}, interceptors) { rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['sync'], interceptors); },
     async stopWorkers() { await rig.workers?.stop(); rig.workers = undefined; },
     async createAccount(email, auth) {
       const response = await api.request('/v1/accounts', { ...json({ email }), ...(auth ? { auth } : {}) });

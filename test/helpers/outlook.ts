@@ -26,6 +26,8 @@ export interface OutlookStats {
   throttled: number; tokensIssued: number; refreshes: number; codesIssued: number;
   notificationsPosted: number; notificationsAcknowledged: number; notificationsFailed: number; notificationsDropped: number;
   notificationsAbandoned: number; notificationRequests: number; validationRequests: number;
+  /** Message-delta answers made on arrival and waiting for their release (holdAnsweredFolders). */
+  heldAnswers: number;
 }
 export interface LifecycleResult { event: LifecycleEvent; subscriptions: string[]; posted: string[]; withoutLifecycleUrl: string[] }
 export type OutlookConfig = RuntimeConfig & { clientId: string | null; graphOrigin: string };

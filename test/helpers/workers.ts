@@ -1,6 +1,6 @@
 // Real worker roles in the test process: the same specs the worker processes run (workers/roles.ts),
 // on the real Temporal server, with the test run's task-queue prefix.
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type WorkerInterceptors } from '@temporalio/worker';
 import { inject } from 'vitest';
 import type { ActivityDeps } from '../../activities/deps.js';
 import { connectDatabase } from '../../db/client.js';
@@ -18,7 +18,8 @@ export interface RunningWorkers {
   stop(): Promise<void>;
 }
 
-export async function startRoleWorkers(config: Config, roles: Role[]): Promise<RunningWorkers> {
+/** `interceptors`: Temporal worker interceptors for every worker started (tests that lose an attempt's result on purpose). */
+export async function startRoleWorkers(config: Config, roles: Role[], interceptors?: WorkerInterceptors): Promise<RunningWorkers> {
   installQuietRuntime();
   const database = connectDatabase(config.DATABASE_URL, { max: 5 });
   const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
@@ -30,7 +31,7 @@ export async function startRoleWorkers(config: Config, roles: Role[]): Promise<R
   };
   const connection = await NativeConnection.connect({ address: inject('services').TEMPORAL_ADDRESS });
   const workers = await Promise.all((await workerSpecs(roles, deps)).map(({ workflows, ...spec }) => Worker.create({
-    ...spec, connection, shutdownGraceTime: '5s', ...(workflows ? { workflowBundle: workflowBundle() } : {}),
+    ...spec, connection, shutdownGraceTime: '5s', ...(workflows ? { workflowBundle: workflowBundle() } : {}), ...(interceptors ? { interceptors } : {}),
   })));
   const running = workers.map((w) => w.run());
   return {

@@ -170,6 +170,53 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
     expect(await index.countMessages(mailboxId)).toBe(1);
   });
 
+  it('breaks a tie of versions by syncSeq: of two copies with one lastModifiedAt, the later fetch wins in either order', async () => {
+    const mailboxId = unique('mbx');
+    // Graph's whole seconds: a move in the same second as the change before it keeps the version. The copy
+    // fetched before the move (syncSeq 10) shows the old folder, the one fetched after (11) the new one.
+    const before = (id: string) => message(mailboxId, id, { folderId: 'inbox', folderName: 'Inbox', isRead: true, lastModifiedAt: minutes(3), syncSeq: 10 });
+    const after = (id: string) => message(mailboxId, id, { folderId: 'archive', folderName: 'Archive', isRead: true, lastModifiedAt: minutes(3), syncSeq: 11 });
+
+    // In fetch order: the later copy overwrites.
+    expect(await index.upsertMessages([before('in-order')])).toMatchObject({ written: 1, stale: 0 });
+    expect(await index.upsertMessages([after('in-order')])).toMatchObject({ written: 1, stale: 0 });
+    expect(await index.getMessage(mailboxId, 'in-order')).toEqual(after('in-order'));
+
+    // The earlier fetch applied last (a page held back): refused, changing nothing.
+    await index.upsertMessages([after('late-page')]);
+    const late = await index.upsertMessages([before('late-page')]);
+    expect(late).toMatchObject({ written: 0, stale: 1 });
+    expect(late.applied).toEqual([]);
+    expect(await index.getMessage(mailboxId, 'late-page')).toEqual(after('late-page'));
+    // A replay of what is stored is still written (idempotent), and the tie holds after it.
+    expect(await index.upsertMessages([after('late-page')])).toMatchObject({ written: 1, stale: 0 });
+    expect(await index.upsertMessages([before('late-page')])).toMatchObject({ written: 0, stale: 1 });
+
+    // Both copies in one call, in either order.
+    for (const [id, copies] of [['one-call-a', [before('one-call-a'), after('one-call-a')]], ['one-call-b', [after('one-call-b'), before('one-call-b')]]] as const) {
+      const result = await index.upsertMessages([...copies]);
+      expect(result).toMatchObject({ written: 1, stale: 1 });
+      expect(result.applied).toEqual([after(id)]);
+      expect(await index.getMessage(mailboxId, id)).toEqual(after(id));
+    }
+
+    // The version still comes first: a newer one wins whatever its syncSeq, an older one loses whatever its syncSeq.
+    const newer = message(mailboxId, 'late-page', { folderId: 'inbox', lastModifiedAt: at(T0 + 3 * 60_000 + 1), syncSeq: 5 });
+    expect(await index.upsertMessages([newer])).toMatchObject({ written: 1, stale: 0 });
+    expect(await index.upsertMessages([{ ...after('late-page'), syncSeq: 99 }])).toMatchObject({ written: 0, stale: 1 });
+    expect(await index.getMessage(mailboxId, 'late-page')).toEqual(newer);
+
+    // A renamed folder rewrote its messages: ties are still decided by syncSeq there.
+    await index.renameFolder(mailboxId, 'archive', 'Archive 2024');
+    const renamed = { ...after('in-order'), folderName: 'Archive 2024' };
+    expect(await index.getMessage(mailboxId, 'in-order')).toEqual(renamed);
+    expect(await index.upsertMessages([before('in-order')])).toMatchObject({ written: 0, stale: 1 });
+    expect(await index.upsertMessages([{ ...renamed, syncSeq: 12 }])).toMatchObject({ written: 1, stale: 0 });
+    expect(await index.getMessage(mailboxId, 'in-order')).toEqual({ ...renamed, syncSeq: 12 });
+    await index.refresh();
+    expect(await index.countMessages(mailboxId)).toBe(4);
+  });
+
   it('keeps a message moved to another folder as one document', async () => {
     const mailboxId = unique('mbx');
     await index.upsertMessages([message(mailboxId, 'm1')]);

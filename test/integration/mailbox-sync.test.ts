@@ -183,8 +183,13 @@ describe('following changes', () => {
     const { address, accountId } = await rig.linkNew({ messages: 10 });
     await rig.waitForMirror(address, accountId);
     const [target, other] = await rig.outlook.messages(address, 'inbox');
+    // Two versions a second apart (Graph's timestamps are whole seconds: within one, two changes share one).
+    const second = Math.floor(Date.now() / 1000) * 1000;
+    await rig.outlook.configure({ clockFrozenAt: new Date(second).toISOString() });
     await rig.outlook.act(address, { type: 'markRead', id: target!.id, isRead: !target!.isRead });
+    await rig.outlook.configure({ clockFrozenAt: new Date(second + 1_000).toISOString() });
     await rig.outlook.act(address, { type: 'flag', id: target!.id, flagStatus: 'flagged' });
+    await rig.outlook.configure({ clockFrozenAt: null });
     await rig.waitForMirror(address, accountId);
     // The newest version is indexed. The next page of the inbox (about another message) also carries the
     // target's previous version, and a replayed item: separate, later writes that must change nothing.

@@ -51,4 +51,27 @@ describe('push upkeep', () => {
     expect(a.calls).toEqual(['ensure discarding s1', 'ensure discarding s1']);
     expect(push.carry()).toMatchObject({ subscriptionId: 's2' });
   });
+
+  it('carries a removal and a renewal not yet acted on into the next run', async () => {
+    const removed = new MailboxPush(settings, { subscriptionId: 's1', expiresAt: 1_000_000, retryAt: 0 });
+    removed.lifecycle('subscriptionRemoved', 600);
+    const next = new MailboxPush(settings, removed.carry());
+    expect(next.healthy(700)).toBe(false);
+    expect(next.dueAt()).toBe(600);
+    const a = activities([{ outcome: 'subscribed', subscriptionId: 's2', expiresAt: 5_000_000 }]);
+    await next.upkeep(a, 'mbx', () => 700);
+    expect(a.calls).toEqual(['ensure discarding s1']);
+    expect(next.carry()).toEqual({ subscriptionId: 's2', expiresAt: 5_000_000, retryAt: 0 });
+
+    const reauthorize = new MailboxPush(settings, { subscriptionId: 's3', expiresAt: 1_000_000, retryAt: 0 });
+    reauthorize.lifecycle('reauthorizationRequired', 500);
+    const renewing = new MailboxPush(settings, reauthorize.carry());
+    expect(renewing.dueAt()).toBe(500); // not at 940,000, the renewal ahead of expiry
+    const b = activities([{ outcome: 'subscribed', subscriptionId: 's3', expiresAt: 2_000_000 }]);
+    await renewing.upkeep(b, 'mbx', () => 500);
+    expect(b.calls).toEqual(['renew s3']);
+    expect(renewing.dueAt()).toBe(1_940_000);
+    // A state carried by a run before these fields: nothing pending.
+    expect(new MailboxPush(settings, { subscriptionId: 's4', expiresAt: 1_000_000, retryAt: 0 }).dueAt()).toBe(940_000);
+  });
 });

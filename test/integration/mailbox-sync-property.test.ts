@@ -1,0 +1,43 @@
+// Mailbox sync as a property: for each seed, a random sequence of user actions and Graph faults during and
+// after an initial sync, then the index must equal the simulator's mailbox (test/helpers/sync-property.ts).
+// A few small seeds here; `npx tsx scripts/sync-property.ts --seeds 200` runs many. A failure names its seed:
+// `npx tsx scripts/sync-property.ts --seed <n>` replays the same actions.
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+import { runSyncScenario, type ScenarioOptions } from '../helpers/sync-property.js';
+
+/** SYNC_PROPERTY_SEED: one seed; SYNC_PROPERTY_SEEDS: how many, from SYNC_PROPERTY_FIRST (1). */
+function seeds(): number[] {
+  const one = process.env.SYNC_PROPERTY_SEED;
+  if (one) return [Number(one)];
+  const first = Number(process.env.SYNC_PROPERTY_FIRST ?? 1);
+  return Array.from({ length: Number(process.env.SYNC_PROPERTY_SEEDS ?? 3) }, (_, i) => first + i);
+}
+const options: ScenarioOptions = {
+  messages: Number(process.env.SYNC_PROPERTY_MESSAGES ?? 300),
+  actions: Number(process.env.SYNC_PROPERTY_ACTIONS ?? 40),
+};
+
+let rig: SyncRig;
+beforeAll(async () => {
+  // Push on, with a short safety poll: a dropped notification is healed by it.
+  rig = await startSyncRig({ workers: false, env: { SYNC_POLL_INTERVAL_SECONDS: '1', SYNC_PUSH_POLL_INTERVAL_SECONDS: '3' } });
+  await rig.startWorkers({ GRAPH_NOTIFICATION_URL: `${rig.api.url}/v1/webhooks/graph` });
+}, 60_000);
+afterAll(async () => { await rig?.close(); });
+
+describe('mailbox sync under random actions and faults', () => {
+  for (const seed of seeds()) {
+    it(`ends with the index equal to the mailbox (seed ${seed})`, async () => {
+      const steps: string[] = [];
+      try {
+        await runSyncScenario(rig, seed, options, (line) => steps.push(line));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new Error(`seed ${seed} (${options.messages} messages, ${options.actions} actions) failed: ${message}\n`
+          + `replay: npx tsx scripts/sync-property.ts --seed ${seed} --messages ${options.messages} --actions ${options.actions}\n`
+          + `steps:\n  ${steps.join('\n  ')}`);
+      }
+    }, 240_000);
+  }
+});
