@@ -16,6 +16,7 @@ import { tokenCacheName } from '../lib/mailbox-sync/outlook/token-cache.js';
 import { appendEvent, pruneEvents, summarize } from '../lib/mailbox-sync/events.js';
 import { syncMetrics } from '../lib/mailbox-sync/metrics.js';
 import { currentSubscription, forgetSubscription, newClientState, notificationUrl, renewedSubscription, saveSubscription } from '../lib/mailbox-sync/subscriptions.js';
+import { isTenantDisabled } from '../lib/tenants/tenants.js';
 import type { ActivityDeps } from './deps.js';
 
 export interface SyncSettings {
@@ -46,6 +47,8 @@ export interface SyncState {
   folders: FolderState[];
   /** Stamps of the removals pending in PostgreSQL (absent from histories before they were loaded: none). */
   pendingRemovalSeqs?: number[];
+  /** Whether the mailbox's tenant is disabled: the sync holds (absent from histories before tenants). */
+  tenantDisabled?: boolean;
 }
 
 /** What a page did; `expired`, `gone` and `reauth` tell the workflow what to do next. */
@@ -221,6 +224,7 @@ export function createMailboxSyncActivities(deps: ActivityDeps, sync: MailboxSyn
         folderCursor: mailbox.folderCursor, folderCursorCaughtUp: mailbox.folderCursorKind === 'delta',
         folders: folders.map((f) => ({ folderId: f.folderId, name: f.displayName, cursor: f.cursor, caughtUp: f.cursorKind === 'delta', initialDone: f.initialDone })),
         pendingRemovalSeqs: await pendingRemovalSeqs(db, input.mailboxId),
+        tenantDisabled: await isTenantDisabled(db, mailbox.owner),
       };
     },
 

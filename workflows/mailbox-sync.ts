@@ -16,6 +16,8 @@ export const resumeSyncSignal = defineSignal('resume');
 export const resyncSignal = defineSignal('resync');
 export const relinkSignal = defineSignal('relink');
 export const unlinkSignal = defineSignal('unlink');
+/** The tenant was disabled (held) or enabled again: a hold pauses the sync apart from the user's own pause. */
+export const tenantHoldSignal = defineSignal<[{ held: boolean }]>('tenantHold');
 /** Graph's lifecycle notifications for the mailbox's subscription, forwarded by the webhook. */
 export const subscriptionLifecycleSignal = defineSignal<[{ event: LifecycleEvent }]>('subscriptionLifecycle');
 
@@ -54,6 +56,8 @@ interface Carried {
   push?: PushState;
   /** The request budget's bucket (absent from runs before it was carried: a full one). */
   budget?: BudgetState;
+  /** Held while its tenant is disabled (absent from runs before tenants: not held). */
+  held?: boolean;
 }
 
 export interface MailboxSyncInput {
@@ -80,6 +84,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   let reauth = c?.reauth ?? false;
   let resyncRequested = c?.resync ?? false;
   let unlinkRequested = c?.unlink ?? false;
+  let held = c?.held ?? false;
   let messagesIndexed = c?.messagesIndexed ?? 0;
   let roundsCompleted = c?.roundsCompleted ?? 0;
   let lastRoundAt = c?.lastRoundAt ?? null;
@@ -109,6 +114,14 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   let relinked = false;
   setHandler(relinkSignal, () => { relinked = true; if (reauth) { reauth = false; roundWantedTick = ++tick; } signalled(); });
   setHandler(unlinkSignal, () => { unlinkRequested = true; signalled(); });
+  /** A hold signalled in this run wins over the tenant's state as this run's first load read it. */
+  let holdSignalled = false;
+  setHandler(tenantHoldSignal, ({ held: now }) => {
+    holdSignalled = true;
+    if (held && !now) roundWantedTick = ++tick;
+    held = now;
+    signalled();
+  });
   let push: MailboxPush | undefined = undefined;
   const lifecycleBeforeStart: LifecycleEvent[] = [];
   setHandler(subscriptionLifecycleSignal, ({ event }) => {
@@ -120,7 +133,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
 
   const folderTasks = () => [...tasks.values()].filter((t) => t.key !== FOLDER_LIST);
   const syncedPhase = (): SyncPhase => ([...tasks.values()].every((t) => t.initialDone) ? 'LIVE' : 'INITIAL_SYNC');
-  const currentPhase = (): SyncPhase => (unlinkRequested ? 'UNLINKING' : reauth ? 'REAUTH_REQUIRED' : paused ? 'PAUSED' : syncedPhase());
+  const currentPhase = (): SyncPhase => (unlinkRequested ? 'UNLINKING' : reauth ? 'REAUTH_REQUIRED' : paused || held ? 'PAUSED' : syncedPhase());
   setHandler(syncProgressQuery, (): MailboxSyncProgress => ({
     mailboxId, phase: currentPhase(), foldersTotal: folderTasks().length, foldersDone: folderTasks().filter((t) => t.initialDone).length,
     messagesIndexed, roundsCompleted, lastRoundAt: lastRoundAt === null ? null : new Date(lastRoundAt).toISOString(), lastRoundMs,
@@ -168,6 +181,8 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   };
   addPending(state.pendingRemovalSeqs);
   if (state.status === 'UNLINKING') unlinkRequested = true;
+  // The tenant's state as PostgreSQL has it now: a hold or release signalled while no run was open is not lost.
+  if (state.tenantDisabled !== undefined && !holdSignalled) held = state.tenantDisabled;
   // The row's status is what the last run published. A continued run has its own (carried, and newer: a
   // re-link may have come after the last publish); a first run takes the row's, unless a re-link came with it.
   if (state.status === 'REAUTH_REQUIRED' && !input.carried && !relinked) reauth = true;
@@ -381,7 +396,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     }
     const draining = historyFull();
     if (draining && inFlight === 0) break;
-    const canDispatch = !paused && !reauth && !resyncRequested && !draining;
+    const canDispatch = !paused && !held && !reauth && !resyncRequested && !draining;
     if (canDispatch) {
       if (!pushBusy && (push.dueAt() ?? Infinity) <= Date.now() && inFlight < settings.lanes && budget.take(Date.now())) keepPushAlive();
       if (Date.now() >= nextRoundAt()) {
@@ -426,7 +441,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     mailboxId, accountId,
     carried: {
       paused, reauth, resync: resyncRequested, unlink: unlinkRequested, messagesIndexed, roundsCompleted, lastRoundAt, lastRoundMs, lastError,
-      pendingRemovalSeqs: [...new Set(pending.map((p) => p.seq))], push: push.carry(), budget: budget.carry(Date.now()),
+      pendingRemovalSeqs: [...new Set(pending.map((p) => p.seq))], push: push.carry(), budget: budget.carry(Date.now()), held,
     },
   });
 }

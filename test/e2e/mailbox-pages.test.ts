@@ -98,7 +98,7 @@ describe('the mail page', () => {
     const address = `${unique('mail-page')}@contoso.test`.toLowerCase();
     await rig.outlook.createMailbox(address, { messages: MESSAGES, displayName: 'Mail Page Tester' });
     const accountId = await rig.createAccount(address);
-    const linked = await rig.link(accountId, address, `${rig.publicUrl}/web/accounts.html`);
+    const linked = await rig.link(accountId, address, { callbackUrl: `${rig.publicUrl}/web/accounts.html` });
     const mailboxId = linked.location!.searchParams.get('mailboxId')!;
     await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE', LIVE_MS);
     const page = await context.newPage();

@@ -46,16 +46,19 @@ export interface SyncRig {
   startWorkers(extraEnv?: Record<string, string>, interceptors?: WorkerInterceptors): Promise<void>;
   stopWorkers(): Promise<void>;
   createAccount(email: string, key?: string): Promise<string>;
-  /** The OAuth dance: link request, Microsoft's (auto) consent, the callback. Answers the callback's redirect. */
-  /** Links through the API, the simulated Microsoft consenting at once (the rig's consent setting aside). */
-  link(accountId: string, loginHint: string, callbackUrl?: string): Promise<{ status: number; location: URL | null; body: string }>;
+  /**
+   * The OAuth dance through the API: the link request (with the admin key, or `auth`), Microsoft's consent
+   * (given at once, whatever the rig's consent setting), the callback. Answers the callback's redirect.
+   */
+  link(accountId: string, loginHint: string, options?: { callbackUrl?: string; auth?: string }): Promise<{ status: number; location: URL | null; body: string }>;
   /** A simulated mailbox with `messages` messages, a local account for it, linked. */
   linkNew(options?: { messages?: number }): Promise<{ address: string; accountId: string; mailboxId: string }>;
   mailbox(mailboxId: string): Promise<MailboxDetail>;
-  messages(accountId: string, query?: Record<string, string>): Promise<MessageView[]>;
+  /** Every indexed message of the account, through the API (with the admin key, or `auth`). */
+  messages(accountId: string, query?: Record<string, string>, auth?: string): Promise<MessageView[]>;
   waitForMailbox(mailboxId: string, predicate: (m: MailboxDetail) => boolean, timeoutMs?: number): Promise<MailboxDetail>;
   /** Waits until the index holds exactly the simulator's mailbox: same ids, folders, read and flag states. */
-  waitForMirror(address: string, accountId: string, timeoutMs?: number): Promise<MessageView[]>;
+  waitForMirror(address: string, accountId: string, timeoutMs?: number, auth?: string): Promise<MessageView[]>;
   close(): Promise<void>;
 }
 
@@ -127,8 +130,8 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
       if (response.status !== 201) throw new Error(`create account: ${response.status} ${await response.text()}`);
       return (await response.json() as { id: string }).id;
     },
-    async link(accountId, loginHint, callbackUrl = CALLBACK_URL) {
-      const started = await api.request(`/v1/accounts/${accountId}/mailboxes/outlook`, json({ callbackUrl, loginHint }));
+    async link(accountId, loginHint, { callbackUrl = CALLBACK_URL, auth }: { callbackUrl?: string; auth?: string } = {}) {
+      const started = await api.request(`/v1/accounts/${accountId}/mailboxes/outlook`, { ...json({ callbackUrl, loginHint }), ...(auth ? { auth } : {}) });
       if (started.status !== 201) throw new Error(`link: ${started.status} ${await started.text()}`);
       const { authorizationUrl } = await started.json() as { authorizationUrl: string };
       let consent = await fetch(authorizationUrl, { redirect: 'manual' });
@@ -158,12 +161,12 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
       if (response.status !== 200) throw new Error(`mailbox ${mailboxId}: ${response.status} ${await response.text()}`);
       return await response.json() as MailboxDetail;
     },
-    async messages(accountId, query = {}) {
+    async messages(accountId, query = {}, auth) {
       const all: MessageView[] = [];
       let cursor: string | null = null;
       do {
         const params = new URLSearchParams({ limit: '200', ...query, ...(cursor ? { cursor } : {}) });
-        const response = await api.request(`/v1/accounts/${accountId}/messages?${params}`);
+        const response = await api.request(`/v1/accounts/${accountId}/messages?${params}`, auth ? { auth } : {});
         if (response.status !== 200) throw new Error(`messages: ${response.status} ${await response.text()}`);
         const page = await response.json() as { data: MessageView[]; nextCursor: string | null };
         all.push(...page.data);
@@ -180,10 +183,10 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
         await sleep(250);
       }
     },
-    async waitForMirror(address, accountId, timeoutMs = 60_000) {
+    async waitForMirror(address, accountId, timeoutMs = 60_000, auth) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const [expected, indexed] = await Promise.all([outlook.messages(address), rig.messages(accountId)]);
+        const [expected, indexed] = await Promise.all([outlook.messages(address), rig.messages(accountId, {}, auth)]);
         const want = expected.map(key).sort();
         const have = indexed.map((m) => key({ id: m.id, folderId: m.folder.id, isRead: m.isRead, flagStatus: m.flagStatus })).sort();
         if (want.length === have.length && want.every((k, i) => k === have[i])) return indexed;
