@@ -6,7 +6,8 @@ export interface IndexedAddress { name: string; address: string }
 /**
  * The mail index on PostgreSQL (lib/mail-index/postgres.ts), for deployments without Elasticsearch
  * (MAILFLOW_INDEX=postgres). The same documents as the Elasticsearch `messages` index, keyed by mailbox
- * and immutable message id; `version` (last-modified epoch ms) guards against older writes.
+ * and immutable message id; (`version`, `sync_seq`) (last-modified epoch ms, then the fetch's write number)
+ * guards against older writes.
  */
 export const mailIndexMessages = pgTable('mail_index_messages', {
   mailboxId: text().notNull(),
