@@ -4,12 +4,23 @@
 // under the same workflow id (the API's retry, or Reset in the UI) sends again.
 import { ActivityFailure, ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { NotificationActivities } from '../activities/notifications.js';
-import type { NotificationWorkflowInput } from '../lib/notifications/start-workflow.js';
+import type { Channel, Priority, RetrySchedule } from '../lib/notifications/policy.js';
 
 export interface NotificationOutcome { notificationId: string; status: 'SENT'; provider: string; providerMessageId: string; late: boolean }
 
 /** Error types the send activity raises that must not be retried. */
 export const PERMANENT_ERROR_TYPES = ['PermanentSendError', 'NotificationUnsendable', 'RecipientSuppressed'];
+
+export interface NotificationWorkflowInput {
+  notificationId: string;
+  channel: Channel;
+  priority: Priority;
+  /** Epoch ms of acceptance; the deadline is measured from it. */
+  acceptedAt: number;
+  /** The channel-and-priority queue whose workers call the provider. */
+  sendTaskQueue: string;
+  retry: RetrySchedule;
+}
 
 export async function notification(input: NotificationWorkflowInput): Promise<NotificationOutcome> {
   const { sendNotification } = proxyActivities<NotificationActivities>({

@@ -4,7 +4,6 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { ScheduleActivities } from '../activities/schedules.js';
-import type { ScheduledFiringInput } from '../lib/schedules/temporal.js';
 
 const { fireScheduledSlot } = proxyActivities<ScheduleActivities>({
   startToCloseTimeout: '30 seconds',
@@ -13,6 +12,9 @@ const { fireScheduledSlot } = proxyActivities<ScheduleActivities>({
 });
 
 const scheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
+
+/** What a schedule's action starts the firing with: the schedule (the slot is the time Temporal stamps). */
+export interface ScheduledFiringInput { scheduleId: string }
 
 export interface ScheduledFiringResult { scheduledAt: string; outcome: string; notificationId: string | null }
 

@@ -9,6 +9,7 @@ import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker
 import { pool } from '../lib.js';
 import { cpuWindow } from '../processes.js';
 import { measureRate, outboxRows, runId, sentCount, submit, waitIdle } from './stack.js';
+import { benchEmpty, benchShaped } from './empty-workflow.js';
 
 const temporalAddress = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
 
@@ -29,9 +30,9 @@ async function emptyWorkflowRate(backlog: number, measureSeconds: number, shaped
   try {
     await pool(backlog, 32, async (i) => {
       const id = `${taskQueue}-${i}`;
-      if (!shaped) await client.workflow.start('benchEmpty', { taskQueue, workflowId: id });
+      if (!shaped) await client.workflow.start(benchEmpty, { taskQueue, workflowId: id });
       else {
-        await client.workflow.start('benchShaped', {
+        await client.workflow.start(benchShaped, {
           taskQueue, workflowId: id, args: [{ activityQueue }],
           searchAttributes: { NotificationChannel: ['SMS'], NotificationPriority: ['low'], UserId: [`bench-${i}`], CorrelationId: [taskQueue] },
         });

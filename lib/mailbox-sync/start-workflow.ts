@@ -4,11 +4,10 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { taskQueue } from '../temporal/task-queues.js';
 import {
-  pauseSyncSignal, relinkSignal, resumeSyncSignal, resyncSignal, syncNowSignal, syncProgressQuery, unlinkSignal,
+  mailboxSync, pauseSyncSignal, relinkSignal, resumeSyncSignal, resyncSignal, syncNowSignal, syncProgressQuery, unlinkSignal,
   type MailboxSyncInput, type MailboxSyncProgress,
 } from '../../workflows/mailbox-sync.js';
 
-export const MAILBOX_SYNC_WORKFLOW_TYPE = 'mailboxSync';
 export const mailboxSyncWorkflowId = (mailboxId: string) => `mailbox-sync-${mailboxId}`;
 export const mailboxSyncQueue = (config: Pick<Config, 'TASK_QUEUE_PREFIX'>) => taskQueue(config, 'mailbox-sync');
 
@@ -21,7 +20,7 @@ export type SyncSignal = keyof typeof signals;
  */
 export async function signalMailboxSync(client: Client, config: Pick<Config, 'TASK_QUEUE_PREFIX'>, mailbox: { id: string; accountId: string }, signal: SyncSignal) {
   const input: MailboxSyncInput = { mailboxId: mailbox.id, accountId: mailbox.accountId };
-  return client.workflow.signalWithStart(MAILBOX_SYNC_WORKFLOW_TYPE, {
+  return client.workflow.signalWithStart(mailboxSync, {
     workflowId: mailboxSyncWorkflowId(mailbox.id),
     taskQueue: mailboxSyncQueue(config),
     args: [input],

@@ -2,14 +2,14 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { taskQueue } from '../temporal/task-queues.js';
+import { mailing } from '../../workflows/mailings.js';
 
-export const MAILING_WORKFLOW_TYPE = 'mailing';
 export const mailingWorkflowId = (mailingId: string) => `mailing-${mailingId}`;
 export const mailingWorkflowQueue = (config: Pick<Config, 'TASK_QUEUE_PREFIX'>) => taskQueue(config, 'mailings');
 export const mailingSendQueue = (config: Pick<Config, 'TASK_QUEUE_PREFIX'>) => taskQueue(config, 'mailing-send');
 
 export async function startMailingWorkflow(client: Client, config: Config, mailingId: string) {
-  return client.workflow.start(MAILING_WORKFLOW_TYPE, {
+  return client.workflow.start(mailing, {
     workflowId: mailingWorkflowId(mailingId),
     taskQueue: mailingWorkflowQueue(config),
     args: [{ mailingId, sendTaskQueue: mailingSendQueue(config), sliceSize: config.MAILING_SLICE_SIZE, maxChildren: config.MAILING_MAX_CHILDREN, slicesPerRun: config.MAILING_SLICES_PER_RUN }],

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 
 export const priorities = ['critical', 'medium', 'low'] as const;
 export type Priority = (typeof priorities)[number];
+export type Channel = 'EMAIL' | 'SMS' | 'PUSH';
 
 /** How long after acceptance each priority must be sent (seed 001). */
 export const deadlineMs: Record<Priority, number> = { critical: 15_000, medium: 15 * 60_000, low: 60 * 60_000 };

@@ -3,12 +3,11 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { taskQueue } from '../temporal/task-queues.js';
-import type { Priority, RetrySchedule } from './policy.js';
+import type { Channel, Priority } from './policy.js';
+import { notification, type NotificationWorkflowInput } from '../../workflows/notification.js';
 
-export type Channel = 'EMAIL' | 'SMS' | 'PUSH';
-export type { Priority };
+export type { Channel, Priority, NotificationWorkflowInput };
 
-export const NOTIFICATION_WORKFLOW_TYPE = 'notification';
 
 export function notificationWorkflowId(notificationId: string): string {
   return `notification-${notificationId}`;
@@ -22,17 +21,6 @@ export function notificationWorkflowQueue(config: Pick<Config, 'TASK_QUEUE_PREFI
 /** One activity queue per channel and priority: each channel's worker role scales alone. */
 export function channelActivityQueue(config: Pick<Config, 'TASK_QUEUE_PREFIX'>, channel: Channel, priority: Priority): string {
   return taskQueue(config, `send-${channel.toLowerCase()}-${priority}`);
-}
-
-export interface NotificationWorkflowInput {
-  notificationId: string;
-  channel: Channel;
-  priority: Priority;
-  /** Epoch ms of acceptance; the deadline is measured from it. */
-  acceptedAt: number;
-  /** The channel-and-priority queue whose workers call the provider. */
-  sendTaskQueue: string;
-  retry: RetrySchedule;
 }
 
 export interface StartableNotification extends NotificationWorkflowInput {
@@ -55,7 +43,7 @@ export async function startNotificationWorkflow(client: Client, config: Pick<Con
     notificationId: n.notificationId, channel: n.channel, priority: n.priority, acceptedAt: n.acceptedAt,
     sendTaskQueue: n.sendTaskQueue, retry: n.retry,
   };
-  return client.workflow.start(NOTIFICATION_WORKFLOW_TYPE, {
+  return client.workflow.start(notification, {
     workflowId: notificationWorkflowId(n.notificationId),
     taskQueue: notificationWorkflowQueue(config, n.priority),
     args: [input],

@@ -15,13 +15,12 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { taskQueue } from '../temporal/task-queues.js';
 import { toTemporalSpec, type When } from './spec.js';
+import { scheduledFiring, type ScheduledFiringInput } from '../../workflows/schedules.js';
 
-export const SCHEDULED_FIRING_WORKFLOW_TYPE = 'scheduledFiring';
 export const DEFAULT_CATCHUP_WINDOW_SECONDS = 15 * 60;
 /** Temporal refuses catch-up windows under 10 s. */
 export const MIN_CATCHUP_WINDOW_SECONDS = 10;
 
-export interface ScheduledFiringInput { scheduleId: string }
 
 export function temporalScheduleId(scheduleId: string): string {
   return `schedule-${scheduleId}`;
@@ -49,7 +48,7 @@ function options(config: Pick<Config, 'TASK_QUEUE_PREFIX'>, input: TemporalSched
     scheduleId: temporalScheduleId(input.scheduleId),
     spec: toTemporalSpec(input.when),
     action: {
-      type: 'startWorkflow', workflowType: SCHEDULED_FIRING_WORKFLOW_TYPE, args,
+      type: 'startWorkflow', workflowType: scheduledFiring, args,
       workflowId: firingWorkflowIdPrefix(input.scheduleId), taskQueue: schedulesQueue(config),
       searchAttributes: { ScheduleId: [input.scheduleId] },
     },

@@ -1,6 +1,7 @@
 // Mailing workflow races, each forced deterministically: the workflows run on the real dev server with
 // stand-in activities that block on latches the test opens, signals are sent while no worker can see them
 // (so they land in one workflow task), and a test-only interceptor holds a child's start open.
+import { mailing, mailingSlice } from '../../workflows/mailings.js';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
@@ -51,7 +52,7 @@ describe('a slice', () => {
     // 1. The slice puts its first send in the rate-limited queue, where no worker takes it yet.
     const first = await createTestWorker({ taskQueue, activities: { sliceRecipients } });
     const handle = await first.run(async () => {
-      const h = await client.workflow.start('mailingSlice', { taskQueue, workflowId: unique('slice-race'), args: [input] });
+      const h = await client.workflow.start(mailingSlice, { taskQueue, workflowId: unique('slice-race'), args: [input] });
       await expect.poll(async () => (await h.describe()).raw.pendingActivities?.length ?? 0, { timeout: 15_000, interval: 200 }).toBe(1);
       return h as WorkflowHandle;
     });
@@ -114,7 +115,7 @@ describe('a mailing whose child is starting', () => {
       const worker = await Worker.create({ connection, taskQueue, workflowBundle: bundle, activities });
       const workflowId = unique('mailing-race');
       await worker.runUntil(async () => {
-        const handle = await client.workflow.start('mailing', {
+        const handle = await client.workflow.start(mailing, {
           taskQueue, workflowId, args: [{ mailingId: 'mlg_race', sendTaskQueue: taskQueue, sliceSize: 2, maxChildren: 1 }],
         }) as WorkflowHandle;
         await run({

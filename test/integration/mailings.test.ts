@@ -46,7 +46,7 @@ describe('the sample mailing list', () => {
     }
     expect(rows).toBe(105);
     // The workflow answers the same progress.
-    const progress = await rig.api.deps.temporal.workflow.getHandle(done.workflowId).query<{ state: string; sentInFinishedSlices: number }>('progress');
+    const progress = await rig.api.deps.temporal.workflow.getHandle(done.workflowId).query(progressQuery);
     expect(progress).toMatchObject({ state: 'COMPLETED', sentInFinishedSlices: 102 });
   }, 120_000);
 });
@@ -197,7 +197,7 @@ describe('long mailings', () => {
         return runs.sort();
       };
       await expect.poll(runStatuses, { timeout: 10_000, interval: 250 }).toEqual(['COMPLETED', 'CONTINUED_AS_NEW', 'CONTINUED_AS_NEW']);
-      const progress = await long.api.deps.temporal.workflow.getHandle(`mailing-${id}`).query<{ slicesDone: number; sentInFinishedSlices: number }>('progress');
+      const progress = await long.api.deps.temporal.workflow.getHandle(`mailing-${id}`).query(progressQuery);
       expect(progress).toMatchObject({ slicesDone: 8, sentInFinishedSlices: 40 });
     });
   }, 90_000);

@@ -1,5 +1,6 @@
 // Stopping and starting the services the scripts manage keeps their data: Temporal history (SQLite
 // file) and PostgreSQL rows (cluster directory).
+import { platformCheck } from '../../workflows/platform-check.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +40,7 @@ describe('service restarts keep data', () => {
     const first = await ensureTemporal(options);
     expect(first.started).toBe(true);
     let connection = await Connection.connect({ address: first.address });
-    const handle = await new Client({ connection }).workflow.start('platformCheck', { taskQueue: 'nobody-polls-this', workflowId: 'kept-across-restarts', args: [{ requestedBy: 'test' }] });
+    const handle = await new Client({ connection }).workflow.start(platformCheck, { taskQueue: 'nobody-polls-this', workflowId: 'kept-across-restarts', args: [{ requestedBy: 'test' }] });
     await handle.terminate('only its history matters');
     await connection.close();
     await first.stop();

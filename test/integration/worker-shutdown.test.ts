@@ -1,4 +1,5 @@
 // SIGTERM to a worker process: it stops polling, lets the in-flight activity finish, exits 0.
+import { platformCheck } from '../../workflows/platform-check.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,7 +34,7 @@ describe('worker process', () => {
         await sleep(200);
       }
       const workflowId = unique('shutdown');
-      const handle = await client.workflow.start('platformCheck', { taskQueue: taskQueue(testConfig(own), PLATFORM_QUEUE), workflowId, args: [{ requestedBy: 'test', holdMs: 3_000 }] });
+      const handle = await client.workflow.start(platformCheck, { taskQueue: taskQueue(testConfig(own), PLATFORM_QUEUE), workflowId, args: [{ requestedBy: 'test', holdMs: 3_000 }] });
       // Wait until the activity is running on this worker, then ask the worker to stop.
       for (;;) {
         const description = await handle.describe();
