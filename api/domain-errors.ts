@@ -1,25 +1,70 @@
 // Domain errors as problem details, in one place: services in lib/ throw errors that say what went wrong
 // in their own terms, and the app's error handler (api/app.ts) turns each into its HTTP answer here. A
-// route maps an error itself only where the same error means something else on it.
+// route maps an error itself only where the same error means something else on it (an unknown template is
+// 404 on /v1/templates/{id} but 422 where a notification names it).
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { AccountExistsError } from '../lib/accounts/accounts.js';
+import { InvalidCursorError } from '../lib/mail-index/types.js';
 import { MailingIdempotencyConflictError, MailingStartError } from '../lib/mailings/admission.js';
 import { MailingFinishedError, MailingNotFoundError } from '../lib/mailings/service.js';
-import { NotificationNotFoundError, NotificationNotRetryableError } from '../lib/notifications/admission.js';
-import { UserNotFoundError } from '../lib/notifications/recipients.js';
+import { IdempotencyConflictError, NotificationNotFoundError, NotificationNotRetryableError } from '../lib/notifications/admission.js';
+import { notificationMetrics } from '../lib/notifications/metrics.js';
+import { RateLimitExceededError } from '../lib/notifications/rate-limit.js';
+import { ContactMissingError, UserNotFoundError } from '../lib/notifications/recipients.js';
+import { TemplateNotFoundError, TemplateParamsError } from '../lib/notifications/templates.js';
+import { ScheduleCapError, ScheduleTooFrequentError } from '../lib/schedules/limits.js';
+import { ScheduleConflictError, ScheduleValidationError } from '../lib/schedules/service.js';
 import { AdminTenantError, TenantNotFoundError } from '../lib/tenants/tenants.js';
 import { AppError } from './errors.js';
 
 type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
-type Mapping<E extends Error = Error> = [ErrorClass<E>, (error: E) => AppError];
+type Mapping = [ErrorClass<Error>, (error: Error) => AppError];
 const map = <E extends Error>(type: ErrorClass<E>, toProblem: (error: E) => AppError): Mapping => [type, toProblem as (error: Error) => AppError];
 
+const contactOf = { EMAIL: 'email address', SMS: 'phone number', PUSH: 'push token' } as const;
+
 const mappings: Mapping[] = [
+  // Admission of notifications and emails.
+  map(RateLimitExceededError, (e) => {
+    notificationMetrics.rateLimited.inc({ limit: e.limit.key.split(':')[0] });
+    return new AppError('rate_limited', `rate limit exceeded: ${e.limit.description}; retry after ${e.retryAfterSeconds} s`, {
+      headers: { 'Retry-After': String(e.retryAfterSeconds) },
+      extra: { limit: { description: e.limit.description, limit: e.limit.limit, windowSeconds: e.limit.windowSeconds }, retryAfterSeconds: e.retryAfterSeconds },
+    });
+  }),
+  map(IdempotencyConflictError, (e) => new AppError('unprocessable', `${e.message} (notification ${e.notificationId})`, { extra: { notificationId: e.notificationId } })),
+  map(TemplateParamsError, (e) => {
+    const errors = [
+      ...e.missing.map((name) => ({ path: `templateParams.${name}`, message: 'missing: the template uses this parameter' })),
+      ...e.unknown.map((name) => ({ path: `templateParams.${name}`, message: 'unknown: the template does not declare this parameter' })),
+    ];
+    const parts = [e.missing.length ? `missing ${e.missing.join(', ')}` : '', e.unknown.length ? `unknown ${e.unknown.join(', ')}` : ''].filter(Boolean);
+    return new AppError('validation', `invalid templateParams: ${parts.join('; ')}`, { errors });
+  }),
+  map(TemplateNotFoundError, (e) => new AppError('unprocessable', `no template ${e.templateId}`)),
+  map(ContactMissingError, (e) => new AppError('unprocessable', `user ${e.userId} has no ${contactOf[e.channel]} (set it with PUT /v1/users/${e.userId}, or give "to")`)),
+  map(NotificationNotFoundError, (e) => new AppError('not_found', e.message)),
+  map(NotificationNotRetryableError, (e) => new AppError('conflict', e.message)),
+  map(UserNotFoundError, (e) => new AppError('not_found', e.message)),
+  // Mailings.
   map(MailingNotFoundError, (e) => new AppError('not_found', e.message)),
   map(MailingFinishedError, (e) => new AppError('conflict', e.message)),
   map(MailingIdempotencyConflictError, (e) => new AppError('unprocessable', `${e.message} (mailing ${e.mailingId})`, { extra: { mailingId: e.mailingId } })),
   map(MailingStartError, (e) => new AppError('unavailable', `${e.message}: retry (with the same Idempotency-Key)`)),
-  map(NotificationNotFoundError, (e) => new AppError('not_found', e.message)),
-  map(NotificationNotRetryableError, (e) => new AppError('conflict', e.message)),
-  map(UserNotFoundError, (e) => new AppError('not_found', e.message)),
+  // Schedules.
+  map(ScheduleValidationError, (e) => new AppError('validation', e.message, { errors: e.issues })),
+  map(ScheduleConflictError, (e) => new AppError('conflict', e.message)),
+  map(ScheduleCapError, (e) => new AppError('conflict', e.message, { extra: { limit: { name: 'SCHEDULES_MAX_ACTIVE_PER_TENANT', value: e.limit } } })),
+  map(ScheduleTooFrequentError, (e) => new AppError('unprocessable', e.message, {
+    errors: [{ path: e.path, message: e.message }],
+    extra: { limit: { name: 'SCHEDULE_MIN_INTERVAL_SECONDS', value: e.minSeconds }, intervalSeconds: e.gapSeconds },
+  })),
+  // Deleted behind the API's back (temporal schedule delete): say so rather than fail.
+  map(ScheduleNotFoundError, () => new AppError('conflict', 'its Temporal Schedule no longer exists; delete this schedule and create it again')),
+  // Accounts and their mail.
+  map(AccountExistsError, (e) => new AppError('conflict', 'an account with this email already exists', { extra: { accountId: e.accountId } })),
+  map(InvalidCursorError, () => new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] })),
+  // Tenants.
   map(TenantNotFoundError, (e) => new AppError('not_found', e.message)),
   map(AdminTenantError, (e) => new AppError('conflict', e.message)),
 ];

@@ -2,8 +2,7 @@
 // to the tenant that owns the account: another tenant's account answers 404.
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
-import { AccountExistsError, createAccount, findAccount, listAccounts, type AccountRow } from '../../../lib/accounts/accounts.js';
-import { InvalidCursorError } from '../../../lib/mail-index/types.js';
+import { createAccount, findAccount, listAccounts, type AccountRow } from '../../../lib/accounts/accounts.js';
 import { callbackAllowlist, isAllowedCallback } from '../../../lib/mailbox-sync/callback-allowlist.js';
 import { listAccountMailboxes, mailboxSummary } from '../../../lib/mailbox-sync/mailboxes.js';
 import { searchAccountMessages } from '../../../lib/mailbox-sync/messages.js';
@@ -41,14 +40,9 @@ export const accountRoutes = createRouter()
     },
   }), async (c) => {
     const body = c.req.valid('json');
-    try {
-      const account = await createAccount(c.var.deps.db, tenantOf(c.var.principal), body);
-      c.var.logger.info({ accountId: account.id }, 'account created');
-      return c.json(accountView(account), 201);
-    } catch (error) {
-      if (error instanceof AccountExistsError) throw new AppError('conflict', 'an account with this email already exists', { extra: { accountId: error.accountId } });
-      throw error;
-    }
+    const account = await createAccount(c.var.deps.db, tenantOf(c.var.principal), body);
+    c.var.logger.info({ accountId: account.id }, 'account created');
+    return c.json(accountView(account), 201);
   })
   .openapi(createRoute({
     method: 'get', path: '/v1/accounts', tags: ['Accounts'], operationId: 'listAccounts', ...requires('read'), summary: "This tenant's accounts, newest first",
@@ -127,15 +121,10 @@ export const accountRoutes = createRouter()
   }), async (c) => {
     const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
     const q = c.req.valid('query');
-    try {
-      const page = await searchAccountMessages(c.var.deps.db, c.var.deps.mailIndex, account.id, {
-        limit: q.limit, ...(q.mailboxId ? { mailboxId: q.mailboxId } : {}), ...(q.folderId ? { folderId: q.folderId } : {}),
-        ...(q.isRead !== undefined ? { isRead: q.isRead } : {}), ...(q.flagged !== undefined ? { flagged: q.flagged } : {}),
-        ...(q.q ? { text: q.q } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
-      });
-      return c.json(page, 200);
-    } catch (error) {
-      if (error instanceof InvalidCursorError) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
-      throw error;
-    }
+    const page = await searchAccountMessages(c.var.deps.db, c.var.deps.mailIndex, account.id, {
+      limit: q.limit, ...(q.mailboxId ? { mailboxId: q.mailboxId } : {}), ...(q.folderId ? { folderId: q.folderId } : {}),
+      ...(q.isRead !== undefined ? { isRead: q.isRead } : {}), ...(q.flagged !== undefined ? { flagged: q.flagged } : {}),
+      ...(q.q ? { text: q.q } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
+    });
+    return c.json(page, 200);
   });

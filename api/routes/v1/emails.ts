@@ -10,7 +10,6 @@ import { parsePriority } from '../../../lib/notifications/policy.js';
 import { htmlToText } from '../../../lib/notifications/templates.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
-import { admissionProblem } from '../../notifications/errors.js';
 import { createRouter, documentStreamedBody } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { idempotencyKeyHeader } from './notifications.js';
@@ -104,7 +103,7 @@ emailRoutes.openapi(sendEmailRoute, async (c) => {
     return c.json({ id: notification.id, status: notification.status, workflowId: notification.workflowId, duplicate: !created }, created ? 202 : 200);
   } catch (error) {
     await Promise.all(stored.map((a) => deps.blobs.delete(a.blobId).catch(() => undefined)));
-    throw admissionProblem(error);
+    throw error;
   }
 });
 documentStreamedBody(sendEmailRoute, { required: true, content: { 'multipart/form-data': { schema: emailForm } } });

@@ -10,7 +10,6 @@ import { getLatestTemplate, renderTemplate } from '../../../lib/notifications/te
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
-import { admissionProblem } from '../../notifications/errors.js';
 import { historyEntrySchema, notificationSchema, toView } from '../../notifications/view.js';
 import { createRouter } from '../../openapi.js';
 
@@ -70,26 +69,22 @@ export const notificationRoutes = createRouter()
     const { deps } = c.var;
     const prio = body.priority ?? 'medium';
     const db = databaseFor(deps, prio);
-    try {
-      const template = await getLatestTemplate(db, body.templateId);
-      if (template.channel !== body.type) {
-        throw new AppError('unprocessable', `template ${template.id} is for ${template.channel}, not ${body.type}`);
-      }
-      const rendered = renderTemplate(template, body.templateParams);
-      const recipients = body.to === undefined ? await resolveContact(db, body.userId, body.type) : [body.to].flat();
-      const { notification, created } = await admitNotification({ ...deps, db }, {
-        scope: tenantOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), fingerprint: body,
-        userId: body.userId, channel: body.type, priority: prio,
-        templateId: template.id, templateVersion: template.version, templateParams: body.templateParams,
-        templateLimit: template.rateLimitCount && template.rateLimitWindowSeconds ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds } : null,
-        recipients, subject: rendered.subject, text: rendered.text, html: rendered.html, correlationId: body.correlationId ?? null,
-      });
-      if (created) notificationMetrics.accepted.inc({ channel: body.type, priority: prio });
-      c.var.logger.info({ notificationId: notification.id, workflowId: notification.workflowId, correlationId: notification.correlationId, duplicate: !created }, 'notification received');
-      return c.json({ id: notification.id, status: notification.status, workflowId: notification.workflowId, deadlineAt: notification.deadlineAt.toISOString(), duplicate: !created }, created ? 202 : 200);
-    } catch (error) {
-      throw admissionProblem(error);
+    const template = await getLatestTemplate(db, body.templateId);
+    if (template.channel !== body.type) {
+      throw new AppError('unprocessable', `template ${template.id} is for ${template.channel}, not ${body.type}`);
     }
+    const rendered = renderTemplate(template, body.templateParams);
+    const recipients = body.to === undefined ? await resolveContact(db, body.userId, body.type) : [body.to].flat();
+    const { notification, created } = await admitNotification({ ...deps, db }, {
+      scope: tenantOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), fingerprint: body,
+      userId: body.userId, channel: body.type, priority: prio,
+      templateId: template.id, templateVersion: template.version, templateParams: body.templateParams,
+      templateLimit: template.rateLimitCount && template.rateLimitWindowSeconds ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds } : null,
+      recipients, subject: rendered.subject, text: rendered.text, html: rendered.html, correlationId: body.correlationId ?? null,
+    });
+    if (created) notificationMetrics.accepted.inc({ channel: body.type, priority: prio });
+    c.var.logger.info({ notificationId: notification.id, workflowId: notification.workflowId, correlationId: notification.correlationId, duplicate: !created }, 'notification received');
+    return c.json({ id: notification.id, status: notification.status, workflowId: notification.workflowId, deadlineAt: notification.deadlineAt.toISOString(), duplicate: !created }, created ? 202 : 200);
   })
   .openapi(createRoute({
     method: 'get', path: '/v1/notifications', tags: ['Notifications'], operationId: 'listNotifications', ...requires('read'),

@@ -1,15 +1,12 @@
 // Scheduled mail (seed 002): a notification or email plus when to send it, on a Temporal Schedule.
 // Handlers are thin: the verbs live in lib/schedules/service.ts.
 import { createRoute, z } from '@hono/zod-openapi';
-import { ScheduleNotFoundError } from '@temporalio/client';
 import type { Context } from 'hono';
-import { RateLimitExceededError } from '../../../lib/notifications/rate-limit.js';
-import { ScheduleCapError, ScheduleTooFrequentError } from '../../../lib/schedules/limits.js';
 import { openRequest } from '../../../lib/schedules/request.js';
 import { scheduledEmailSchema, scheduledNotificationSchema, whenSchema, type ScheduledRequest } from '../../../lib/schedules/index.js';
 import {
   archiveIfExpired, createSchedule, deleteSchedule, describeTemporalSchedule, findSchedule, lastOutcomes, listSchedules, nextRunTimes,
-  pauseSchedule, previewRunTimes, recentFirings, ScheduleConflictError, scheduleStats, ScheduleValidationError, triggerSchedule, unpauseSchedule,
+  pauseSchedule, previewRunTimes, recentFirings, scheduleStats, triggerSchedule, unpauseSchedule,
   updateSchedule, type ScheduleRow,
 } from '../../../lib/schedules/service.js';
 import { MIN_CATCHUP_WINDOW_SECONDS } from '../../../lib/schedules/temporal.js';
@@ -58,27 +55,6 @@ function requestOf(body: What): ScheduledRequest | undefined {
   return undefined;
 }
 
-function problem(error: unknown): unknown {
-  if (error instanceof ScheduleValidationError) return new AppError('validation', error.message, { errors: error.issues });
-  if (error instanceof ScheduleConflictError) return new AppError('conflict', error.message);
-  if (error instanceof ScheduleCapError) return new AppError('conflict', error.message, { extra: { limit: { name: 'SCHEDULES_MAX_ACTIVE_PER_TENANT', value: error.limit } } });
-  if (error instanceof ScheduleTooFrequentError) {
-    return new AppError('unprocessable', error.message, {
-      errors: [{ path: error.path, message: error.message }],
-      extra: { limit: { name: 'SCHEDULE_MIN_INTERVAL_SECONDS', value: error.minSeconds }, intervalSeconds: error.gapSeconds },
-    });
-  }
-  if (error instanceof RateLimitExceededError) {
-    return new AppError('rate_limited', `${error.message}; retry after ${error.retryAfterSeconds} s`, {
-      headers: { 'Retry-After': String(error.retryAfterSeconds) },
-      extra: { limit: { description: error.limit.description, limit: error.limit.limit, windowSeconds: error.limit.windowSeconds }, retryAfterSeconds: error.retryAfterSeconds },
-    });
-  }
-  // Deleted behind the API's back (temporal schedule delete): say so rather than fail.
-  if (error instanceof ScheduleNotFoundError) return new AppError('conflict', 'its Temporal Schedule no longer exists; delete this schedule and create it again');
-  return error;
-}
-
 async function owned(c: Context<AppEnv>, id: string): Promise<ScheduleRow> {
   const row = await findSchedule(c.var.deps.db, tenantOf(c.var.principal), id);
   if (!row) throw new AppError('not_found', `no schedule ${id}`);
@@ -102,11 +78,9 @@ export const scheduleRoutes = createRouter()
     responses: { 201: { description: 'Created', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 409: capReached, 422: tooFrequent },
   }), async (c) => {
     const body = c.req.valid('json');
-    try {
-      const row = await createSchedule(c.var.deps, tenantOf(c.var.principal), { name: body.name, request: requestOf(body)!, when: body.when, catchupWindowSeconds: body.catchupWindowSeconds });
-      c.var.logger.info({ scheduleId: row.id, kind: row.kind, type: body.when.type }, 'schedule created');
-      return c.json(await detail(c, row), 201);
-    } catch (error) { throw problem(error); }
+    const row = await createSchedule(c.var.deps, tenantOf(c.var.principal), { name: body.name, request: requestOf(body)!, when: body.when, catchupWindowSeconds: body.catchupWindowSeconds });
+    c.var.logger.info({ scheduleId: row.id, kind: row.kind, type: body.when.type }, 'schedule created');
+    return c.json(await detail(c, row), 201);
   })
   .openapi(createRoute({
     method: 'post', path: '/v1/schedules/preview', tags: ['Schedules'], operationId: 'previewSchedule', ...requires('send'),
@@ -114,10 +88,8 @@ export const scheduleRoutes = createRouter()
     request: { body: { required: true, content: { 'application/json': { schema: z.object({ when: whenSchema }).strict() } } } },
     responses: { 200: { description: 'Run times', content: { 'application/json': { schema: z.object({ nextRunTimes: z.array(z.string().datetime()) }) } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 429: { description: 'Too many previews by this API key (SCHEDULE_PREVIEW_RATE_COUNT per SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS); Retry-After says when', content: errorResponses[429].content } },
   }), async (c) => {
-    try {
-      const times = await previewRunTimes(c.var.deps, c.var.principal!.credential, c.req.valid('json').when);
-      return c.json({ nextRunTimes: times.map((t) => t.toISOString()) }, 200);
-    } catch (error) { throw problem(error); }
+    const times = await previewRunTimes(c.var.deps, c.var.principal!.credential, c.req.valid('json').when);
+    return c.json({ nextRunTimes: times.map((t) => t.toISOString()) }, 200);
   })
   .openapi(createRoute({
     method: 'get', path: '/v1/schedules', tags: ['Schedules'], operationId: 'listSchedules', ...requires('read'),
@@ -155,10 +127,8 @@ export const scheduleRoutes = createRouter()
   }), async (c) => {
     const row = await owned(c, c.req.valid('param').id);
     const body = c.req.valid('json');
-    try {
-      const updated = await updateSchedule(c.var.deps, row, { name: body.name, request: requestOf(body), when: body.when, catchupWindowSeconds: body.catchupWindowSeconds });
-      return c.json(await detail(c, updated), 200);
-    } catch (error) { throw problem(error); }
+    const updated = await updateSchedule(c.var.deps, row, { name: body.name, request: requestOf(body), when: body.when, catchupWindowSeconds: body.catchupWindowSeconds });
+    return c.json(await detail(c, updated), 200);
   })
   .openapi(createRoute({
     method: 'post', path: '/v1/schedules/{id}/pause', tags: ['Schedules'], operationId: 'pauseSchedule', ...requires('send'),
@@ -168,7 +138,7 @@ export const scheduleRoutes = createRouter()
   }), async (c) => {
     const row = await owned(c, c.req.valid('param').id);
     const note = c.req.header('content-type')?.includes('json') ? c.req.valid('json')?.note : undefined;
-    try { return c.json(await detail(c, await pauseSchedule(c.var.deps, row, note)), 200); } catch (error) { throw problem(error); }
+    return c.json(await detail(c, await pauseSchedule(c.var.deps, row, note)), 200);
   })
   .openapi(createRoute({
     method: 'post', path: '/v1/schedules/{id}/unpause', tags: ['Schedules'], operationId: 'unpauseSchedule', ...requires('send'),
@@ -177,7 +147,7 @@ export const scheduleRoutes = createRouter()
     responses: { 200: { description: 'Active', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404], 409: conflict },
   }), async (c) => {
     const row = await owned(c, c.req.valid('param').id);
-    try { return c.json(await detail(c, await unpauseSchedule(c.var.deps, row)), 200); } catch (error) { throw problem(error); }
+    return c.json(await detail(c, await unpauseSchedule(c.var.deps, row)), 200);
   })
   .openapi(createRoute({
     method: 'post', path: '/v1/schedules/{id}/trigger', tags: ['Schedules'], operationId: 'triggerSchedule', ...requires('send'),
@@ -186,7 +156,7 @@ export const scheduleRoutes = createRouter()
     responses: { 202: { description: 'Firing started', content: { 'application/json': { schema: z.object({ id: z.string(), triggered: z.literal(true) }) } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404], 409: conflict },
   }), async (c) => {
     const row = await owned(c, c.req.valid('param').id);
-    try { await triggerSchedule(c.var.deps, row); } catch (error) { throw problem(error); }
+    await triggerSchedule(c.var.deps, row);
     return c.json({ id: row.id, triggered: true as const }, 202);
   })
   .openapi(createRoute({
