@@ -65,14 +65,7 @@ export interface SyncRig {
 type Summary = { id: string; folderId: string; isRead: boolean; flagStatus: string };
 const key = (m: Summary) => `${m.id}|${m.folderId}|${m.isRead}|${m.flagStatus}`;
 
-/** Polls `check` until it holds (or throws after `timeoutMs`, naming `what`). */
-export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export { until } from './wait.js';
 
 export async function withSyncRig(options: SyncRigOptions, test: (rig: SyncRig) => Promise<void>): Promise<void> {
   const rig = await startSyncRig(options);

@@ -7,9 +7,9 @@
 // its slots. The pacer's lanes let no request leave until a window after the answer of the request that last
 // used its lane, so even then the simulator refuses nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const LIMIT = { requests: 5, perSeconds: 1 };
 let rig: MailingRig;
@@ -31,16 +31,6 @@ afterAll(async () => {
 }, 60_000);
 
 const list = (n: number, tag: string) => `email\n${Array.from({ length: n }, (_, i) => `${tag}-${i}@example.com`).join('\n')}\n`;
-
-async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** Both mailings COMPLETED with every recipient sent once, and no window of the provider's length over its limit. */
 async function expectSentOnceWithinLimit(ids: string[], tags: string[]) {

@@ -8,27 +8,18 @@ import { registry } from '../../lib/metrics.js';
 import { fireSchedule } from '../../lib/schedules/fire.js';
 import { archive } from '../../lib/schedules/service.js';
 import { temporalScheduleId } from '../../lib/schedules/temporal.js';
-import { startTestApi, type TestApi } from '../helpers/api.js';
-import { testConfig, unique } from '../helpers/config.js';
-import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
-import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
+import type { TestApi } from '../helpers/api.js';
+import { startDeliveryRig, type DeliveryRig } from '../helpers/delivery.js';
+import { unique } from '../helpers/config.js';
+import { waitUntil } from '../helpers/wait.js';
 
+let rig: DeliveryRig;
 let api: TestApi;
-let sims: ProviderSimulators;
-let workers: RunningWorkers | undefined;
-const env: Record<string, string> = { TASK_QUEUE_PREFIX: `${unique('sch')}-`, RATE_LIMIT_USER_COUNT: '1000' };
-
 beforeAll(async () => {
-  api = await startTestApi(env);
-  sims = await startProviderSimulators({});
-  Object.assign(env, sims.env);
-  workers = await startRoleWorkers(testConfig(env), ['delivery', 'email']);
+  rig = await startDeliveryRig('sch');
+  api = rig.api;
 }, 60_000);
-afterAll(async () => {
-  await workers?.stop();
-  await sims?.close();
-  await api?.close();
-});
+afterAll(async () => { await rig?.close(); });
 
 const json = (method: string, body?: unknown, auth?: string) => ({
   method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(auth ? { auth } : {}),
@@ -45,15 +36,6 @@ async function create(body: Record<string, unknown>, auth?: string): Promise<Sch
   return await response.json() as Schedule;
 }
 const get = async (id: string) => await (await api.request(`/v1/schedules/${id}`)).json() as Schedule;
-async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 const firingsOf = (id: string) => api.deps.db.select().from(scheduleFirings).where(eq(scheduleFirings.scheduleId, id));
 
 describe('validation: 400 naming the field', () => {
@@ -276,7 +258,7 @@ describe('exactly once per slot', () => {
     expect(new Set(direct.map((r) => r.notificationId)).size).toBe(1);
     const created = await api.deps.db.select().from(notifications).where(eq(notifications.recipient, receiver));
     expect(created).toHaveLength(1);
-    const ledger = (await sims.ledger('mailgun')).filter((m) => JSON.stringify(m).includes(receiver));
+    const ledger = (await rig.sims.ledger('mailgun')).filter((m) => JSON.stringify(m).includes(receiver));
     expect(ledger).toHaveLength(1);
     await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
@@ -302,16 +284,16 @@ describe('exactly once per slot', () => {
 
 describe('catch-up', () => {
   it('slots that fall while every worker is down fire once each when workers return, keyed by their scheduled time', async () => {
-    await workers?.stop();
-    workers = undefined;
+    await rig.stopWorkers();
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 2 } });
-    await sleep(7_000); // three or four slots with no worker to run them
+    const actions = async () => (await api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).info.recentActions;
+    await waitUntil('three slots with no worker to run them', async () => ((await actions()).length >= 3 ? true : undefined));
     await api.request(`/v1/schedules/${s.id}/pause`, json('POST', { note: 'stop the clock' }));
-    const missed = (await api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).info.recentActions.map((a) => a.scheduledAt.toISOString()).sort();
+    const missed = (await actions()).map((a) => a.scheduledAt.toISOString()).sort();
     expect(missed.length).toBeGreaterThanOrEqual(3);
     expect(await firingsOf(s.id)).toEqual([]);
 
-    workers = await startRoleWorkers(testConfig(env), ['delivery', 'email']);
+    await rig.startWorkers();
     const firings = await waitUntil('every missed slot fired', async () => {
       const rows = await firingsOf(s.id);
       return rows.length >= missed.length ? rows : undefined;

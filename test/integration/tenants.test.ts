@@ -2,48 +2,28 @@
 // create, so revoking one key orphans nothing (its schedules go on firing, and the tenant's other keys can
 // pause and delete them); disabling a tenant refuses its keys and holds its schedules in Temporal, and
 // enabling it lets them go on, except those its users had paused themselves.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleFirings } from '../../db/schema/index.js';
 import { fireSchedule } from '../../lib/schedules/fire.js';
 import { temporalScheduleId } from '../../lib/schedules/temporal.js';
-import { startTestApi, type TestApi } from '../helpers/api.js';
-import { testConfig, unique } from '../helpers/config.js';
-import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
-import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
+import type { TestApi } from '../helpers/api.js';
+import { startDeliveryRig, type DeliveryRig } from '../helpers/delivery.js';
+import { unique } from '../helpers/config.js';
+import { waitUntil } from '../helpers/wait.js';
 
+let rig: DeliveryRig;
 let api: TestApi;
-let sims: ProviderSimulators;
-let workers: RunningWorkers | undefined;
-const env: Record<string, string> = { TASK_QUEUE_PREFIX: `${unique('ten')}-`, RATE_LIMIT_USER_COUNT: '1000' };
-
 beforeAll(async () => {
-  api = await startTestApi(env);
-  sims = await startProviderSimulators({});
-  Object.assign(env, sims.env);
-  workers = await startRoleWorkers(testConfig(env), ['delivery', 'email']);
+  rig = await startDeliveryRig('ten');
+  api = rig.api;
 }, 60_000);
-afterAll(async () => {
-  await workers?.stop();
-  await sims?.close();
-  await api?.close();
-});
+afterAll(async () => { await rig?.close(); });
 
 const json = (method: string, body?: unknown, auth?: string) => ({
   method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(auth ? { auth } : {}),
 });
 const email = () => ({ sender: 'ops@example.com', receiver: `${unique('r')}@example.com`, subject: 'Reminder', content: 'Hello' });
-
-async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 async function newTenant(): Promise<string> {
   const response = await api.request('/v1/tenants', json('POST', { name: unique('tenant') }));

@@ -1,0 +1,18 @@
+// Waiting on a condition, never on a fixed time: a test must pass on a busy machine.
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Polls `probe` until it answers something (not undefined), and answers that; throws after `timeoutMs`, naming `what`. */
+export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** Polls `check` until it holds; throws after `timeoutMs`, naming `what`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
+  await waitUntil(what, async () => ((await check()) ? true : undefined), timeoutMs, intervalMs);
+}
