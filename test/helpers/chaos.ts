@@ -1,7 +1,7 @@
 // Pieces of the restart test (test/integration/restarts-mid-run.test.ts): its own Temporal dev server,
 // PostgreSQL cluster and Elasticsearch node on ports and a data directory of their own, each of which can be
 // killed with SIGKILL and started again on the same data; the API as a child process; a timestamped log.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +10,6 @@ import { repoRoot } from '../../scripts/services/index.js';
 import { ensurePostgres } from '../../scripts/services/postgres.js';
 import { portOpen, type ManagedProcess } from '../../scripts/services/process.js';
 import { ensureTemporal } from '../../scripts/services/temporal.js';
-import { testEnv } from './config.js';
 
 const startedAt = Date.now();
 /** One line per step, with the wall clock and the seconds since the file started, so a failure says where. */
@@ -164,37 +163,7 @@ export async function startChaosServices(dataDir: string, database: string): Pro
   return { temporal, postgres, elasticsearch, indexNote, stopAll };
 }
 
-export interface ApiProcess {
-  child: ChildProcess;
-  /** Resolves with the API's URL once it listens. */
-  ready: Promise<string>;
-  exited: Promise<number | null>;
-  output: () => string;
-}
-
-/** api/server.ts as a child process (migrations, the start-recovery sweep and all), on a port it picks itself. */
-export function spawnApiProcess(env: Record<string, string | undefined>): ApiProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
-    cwd: repoRoot,
-    env: { ...process.env, ...testEnv({ LOG_LEVEL: 'info', ...env, API_PORT: '0' }) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = (async () => {
-    const until = Date.now() + 90_000;
-    for (;;) {
-      const match = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"api listening"/.exec(output);
-      if (match) return match[1]!;
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`the API did not start:\n${output.slice(-4_000)}`);
-      await sleep(200);
-    }
-  })();
-  ready.catch(() => {});
-  return { child, ready, exited, output: () => output };
-}
+export { spawnApiProcess, type ApiProcess } from './worker-process.js';
 
 /** SIGTERM, then SIGKILL if it has not ended in `graceMs`. */
 export async function endProcess(child: ChildProcess, graceMs = 15_000): Promise<void> {

@@ -7,11 +7,12 @@ export const WEBHOOK_SIGNING_KEY = 'test-webhook-signing-key-0123456789';
 
 export interface NotificationBody {
   id: string; status: string; attempts: number; recipient: string; provider: string | null; providerMessageId: string | null;
-  errorMessage: string | null; workflowId: string; history: { from: string | null; to: string; reason: string | null; at: string }[];
+  errorMessage: string | null; workflowId: string; sentAt: string | null; deliveredAt: string | null; openedAt: string | null; late: boolean;
+  history: { from: string | null; to: string; reason: string | null; at: string }[];
 }
 
-export function signedWebhook(messageId: string, event: string, extra: Record<string, unknown> = {}) {
-  const timestamp = Math.floor(Date.now() / 1000);
+/** A Mailgun webhook for `messageId`, signed with `WEBHOOK_SIGNING_KEY` at `timestamp` (seconds). */
+export function signedWebhook(messageId: string, event: string, extra: Record<string, unknown> = {}, timestamp = Math.floor(Date.now() / 1000)) {
   const token = randomBytes(25).toString('hex');
   const signature = createHmac('sha256', WEBHOOK_SIGNING_KEY).update(`${timestamp}${token}`).digest('hex');
   return {
@@ -20,10 +21,12 @@ export function signedWebhook(messageId: string, event: string, extra: Record<st
   };
 }
 
-export function notificationClient(api: Pick<TestApi, 'request'>, auth?: string) {
+/** `api` may be a getter, for a client made before the API is started (in a file's beforeAll). */
+export function notificationClient(api: Pick<TestApi, 'request'> | (() => Pick<TestApi, 'request'>), auth?: string) {
+  const request: TestApi['request'] = (path, init) => (typeof api === 'function' ? api() : api).request(path, init);
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    api.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), ...(auth ? { auth } : {}) });
-  const get = async (id: string) => await (await api.request(`/v1/notifications/${id}`, auth ? { auth } : {})).json() as NotificationBody;
+    request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), ...(auth ? { auth } : {}) });
+  const get = async (id: string) => await (await request(`/v1/notifications/${id}`, auth ? { auth } : {})).json() as NotificationBody;
   async function waitFor(id: string, statuses: string[], timeoutMs = 20_000): Promise<NotificationBody> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -4,11 +4,12 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
+import { notificationClient, signedWebhook as signed, WEBHOOK_SIGNING_KEY } from '../helpers/notifications.js';
 import { testConfig, unique } from '../helpers/config.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
 import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
 
-const SIGNING_KEY = 'test-webhook-signing-key-0123456789';
+const SIGNING_KEY = WEBHOOK_SIGNING_KEY;
 let api: TestApi;
 let sims: ProviderSimulators;
 let workers: RunningWorkers;
@@ -36,24 +37,7 @@ beforeEach(async () => {
   await sims?.resetAll();
 });
 
-const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-  api.request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-
-interface Notification { id: string; status: string; attempts: number; provider: string | null; providerMessageId: string | null; errorMessage: string | null; sentAt: string | null; deliveredAt: string | null; openedAt: string | null; late: boolean; history: { from: string | null; to: string; reason: string | null; at: string }[] }
-
-async function get(id: string): Promise<Notification> {
-  return await (await api.request(`/v1/notifications/${id}`)).json() as Notification;
-}
-
-async function waitFor(id: string, statuses: string[], timeoutMs = 20_000): Promise<Notification> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const n = await get(id);
-    if (statuses.includes(n.status)) return n;
-    if (Date.now() > deadline) throw new Error(`notification ${id} is ${n.status}, expected ${statuses.join('|')}: ${JSON.stringify(n)}`);
-    await sleep(100);
-  }
-}
+const { post, get, waitFor } = notificationClient(() => api);
 
 /** The row turns FAILED or DEAD_LETTERED just before the run ends: wait for the end, then check it failed. */
 async function expectRunFailed(id: string): Promise<void> {
@@ -80,14 +64,9 @@ async function sendSms(extra: Record<string, unknown> = {}): Promise<string> {
   return (await response.json() as { id: string }).id;
 }
 
-function signedWebhook(messageId: string, event: string, extra: Record<string, unknown> = {}, timestamp = Math.floor(Date.now() / 1000)) {
-  const token = randomBytes(25).toString('hex');
-  const signature = createHmac('sha256', SIGNING_KEY).update(`${timestamp}${token}`).digest('hex');
-  return {
-    signature: { timestamp: String(timestamp), token, signature },
-    'event-data': { id: randomBytes(11).toString('hex'), event, timestamp: Date.now() / 1000, recipient: 'jane@example.com', message: { headers: { 'message-id': messageId } }, ...extra },
-  };
-}
+/** A Mailgun webhook as the delivery tests send it: for jane@example.com. */
+const signedWebhook = (messageId: string, event: string, extra: Record<string, unknown> = {}, timestamp?: number) =>
+  signed(messageId, event, { recipient: 'jane@example.com', ...extra }, timestamp);
 
 describe('delivery', () => {
   it('sends through the provider with an idempotency key, then follows delivered and opened webhooks', async () => {

@@ -4,8 +4,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createApiKey, listApiKeys } from '../../auth/api-keys.js';
 import { requires } from '../../auth/scopes.js';
-import { createTenant, findTenant, listTenants, setTenantDisabled, type TenantRow } from '../../../lib/tenants/tenants.js';
-import { startTenantState } from '../../../lib/tenants/start-workflow.js';
+import { createTenant, findTenant, listTenants, type TenantRow } from '../../../lib/tenants/tenants.js';
+import { changeTenantState } from '../../../lib/tenants/start-workflow.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
 import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
@@ -67,11 +67,8 @@ export const tenantRoutes = createRouter()
       409: errorResponse(409, 'The admin tenant cannot be disabled'),
     },
   }), async (c) => {
-    const { id } = c.req.valid('param');
-    const body = c.req.valid('json') as { reason?: string } | undefined;
-    const tenant = await setTenantDisabled(c.var.deps.db, id, true, body?.reason);
-    await startTenantState(c.var.deps.temporal, c.var.deps.config, id);
-    c.var.logger.info({ tenantId: id }, 'tenant disabled');
+    const tenant = await changeTenantState(c.var.deps, c.req.valid('param').id, { disabled: true, reason: (c.req.valid('json') as { reason?: string } | undefined)?.reason });
+    c.var.logger.info({ tenantId: tenant.id }, 'tenant disabled');
     return c.json(tenantView(tenant), 200);
   })
   .openapi(createRoute({
@@ -80,10 +77,8 @@ export const tenantRoutes = createRouter()
     request: { params: idParam },
     responses: { 200: { description: 'Enabled', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
   }), async (c) => {
-    const { id } = c.req.valid('param');
-    const tenant = await setTenantDisabled(c.var.deps.db, id, false);
-    await startTenantState(c.var.deps.temporal, c.var.deps.config, id);
-    c.var.logger.info({ tenantId: id }, 'tenant enabled');
+    const tenant = await changeTenantState(c.var.deps, c.req.valid('param').id, { disabled: false });
+    c.var.logger.info({ tenantId: tenant.id }, 'tenant enabled');
     return c.json(tenantView(tenant), 200);
   })
   .openapi(createRoute({
