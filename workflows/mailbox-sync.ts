@@ -7,6 +7,7 @@
 // continues as new before its history grows large, reloading its cursors from PostgreSQL.
 import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { MailboxSyncActivities, PublishInput, SyncState } from '../activities/mailbox-sync.js';
+import { innermostMessage } from './failures.js';
 import { MailboxPush, type LifecycleEvent, type PushState } from './mailbox-sync-push.js';
 import { FOLDER_LIST, newTask, nextDue, pickDue, RequestBudget, resolvableRemovals, type BudgetState, type PendingRemoval, type SyncTask } from './mailbox-sync-schedule.js';
 
@@ -69,13 +70,6 @@ export interface MailboxSyncInput {
 const BACKOFF_MS = [5_000, 15_000, 60_000, 300_000, 900_000];
 /** Progress is published at most this often while pages complete (and at once on a phase change). */
 const PUBLISH_EVERY_MS = 2_000;
-
-/** The innermost message of an activity failure, for the progress and the mailbox document. */
-function errorMessage(error: unknown): string {
-  let current = error as { message?: string; cause?: unknown } | undefined;
-  while (current?.cause) current = current.cause;
-  return (current?.message ?? String(error)).slice(0, 500);
-}
 
 export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   const { mailboxId, accountId } = input;
@@ -216,7 +210,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     publishedPhase = p;
     lastPublishAt = Date.now();
     dirty = false;
-    publishing = publishing.then(() => admin.publishMailbox(body)).catch((error: unknown) => { log.warn('could not publish mailbox progress', { error: errorMessage(error) }); });
+    publishing = publishing.then(() => admin.publishMailbox(body)).catch((error: unknown) => { log.warn('could not publish mailbox progress', { error: innermostMessage(error) }); });
   };
   const recordError = (message: string) => {
     lastError = { message, at: Date.now() };
@@ -323,8 +317,8 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
     }, (error: unknown) => {
       task.failures += 1;
       task.readyAt = Date.now() + BACKOFF_MS[Math.min(task.failures, BACKOFF_MS.length) - 1]!;
-      recordError(errorMessage(error));
-      log.warn('sync page failed; backing off', { mailboxId, folder: task.key, failures: task.failures, error: errorMessage(error) });
+      recordError(innermostMessage(error));
+      log.warn('sync page failed; backing off', { mailboxId, folder: task.key, failures: task.failures, error: innermostMessage(error) });
     }).finally(() => {
       task.inFlight = false;
       inFlight -= 1;
@@ -342,7 +336,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
       if (result.failed) log.warn('push unavailable; polling', { mailboxId, reason: result.failed });
     }, (error: unknown) => {
       push.failed(Date.now());
-      log.warn('push subscription upkeep failed; polling', { mailboxId, error: errorMessage(error) });
+      log.warn('push subscription upkeep failed; polling', { mailboxId, error: innermostMessage(error) });
     }).finally(() => {
       pushBusy = false;
       inFlight -= 1;
