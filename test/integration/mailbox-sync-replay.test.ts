@@ -17,17 +17,19 @@ import { installQuietRuntime } from '../helpers/temporal.js';
 const dir = historiesDir;
 const PREFIX = 'mailbox-sync-';
 
+/** A committed history file: the workflow id and the history, as protobufjs JSON. */
+function readRecorded(file: string): { workflowId: string; history: History } {
+  const { workflowId, history } = JSON.parse(readFileSync(`${dir}${file}`, 'utf8')) as { workflowId: string; history: unknown };
+  return { workflowId, history: historyFromJson(history) };
+}
+
 beforeAll(() => { installQuietRuntime(); });
 
 describe('mailbox sync workflow replay', () => {
   it('replays the committed histories of earlier runs', async () => {
-    const files = readdirSync(dir).filter((f) => f.startsWith(PREFIX) && f.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(2);
-    const histories = files.map((f) => {
-      const recorded = JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as { workflowId: string; history: unknown };
-      return { workflowId: recorded.workflowId, history: historyFromJson(recorded.history) };
-    });
-    expect(await replay(histories)).toEqual([]);
+    const runs = readdirSync(dir).filter((f) => f.startsWith(PREFIX) && f.endsWith('.json')).map(readRecorded);
+    expect(runs.length, 'committed runs').toBeGreaterThanOrEqual(2);
+    expect(await replay(runs)).toEqual([]);
   }, 120_000);
 
   it('replays every run of a mailbox recorded now, from its link to its unlink', async () => {
