@@ -36,7 +36,7 @@ export interface MailboxSyncInput {
 
 /**
  * A run's first load: the mailbox row of a link that was rolled back never becomes visible, so it is
- * looked for a quarter of a minute only.
+ * retried for some 15 seconds only.
  */
 const { loadSyncState: loadFirstState } = proxyActivities<MailboxSyncActivities>({
   startToCloseTimeout: '1 minute', retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumAttempts: 6 },
