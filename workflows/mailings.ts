@@ -7,6 +7,7 @@ import {
   getExternalWorkflowHandle, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { MailingActivities } from '../activities/mailings.js';
+import { innermostMessage } from './failures.js';
 
 export const pauseSignal = defineSignal<[{ reason?: string }?]>('pause');
 export const resumeSignal = defineSignal('resume');
@@ -49,14 +50,6 @@ export interface SliceInput { mailingId: string; fromRow: number; toRow: number;
 export interface SliceResult { sent: number; failed: number; cancelled: boolean }
 
 const DEFAULT_SLICES_PER_RUN = 200;
-
-/** The innermost message of a child's failure (child → activity → application failure). */
-interface Failure { message?: string; cause?: Failure }
-function rootMessage(error: unknown): string {
-  let current = error as Failure | undefined;
-  while (current?.cause) current = current.cause;
-  return (current?.message ?? String(error)).slice(0, 500);
-}
 
 export async function mailing(input: MailingInput): Promise<MailingProgress> {
   const { parseMailing, setMailingStatus, cancelUnsent } = proxyActivities<MailingActivities>({
@@ -114,7 +107,7 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
       // Parsing ends by writing SENDING; a pause that arrived meanwhile is written after it.
       if (paused && !cancelled) void writeStatus('PAUSED');
     } catch (error) {
-      await writeStatus('FAILED', rootMessage(error));
+      await writeStatus('FAILED', innermostMessage(error));
       throw ApplicationFailure.create({ type: 'MailingFailed', message: `mailing ${input.mailingId} failed while parsing`, nonRetryable: true, cause: error as Error });
     }
   }
@@ -157,7 +150,7 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
       running.delete(slice);
     }, (error: unknown) => {
       progress.failedSlices += 1;
-      sliceError ??= rootMessage(error);
+      sliceError ??= innermostMessage(error);
       running.delete(slice);
     });
   }

@@ -1,37 +1,22 @@
 // The mail index: where synced mail is kept and searched. Two implementations behind one interface,
 // Elasticsearch (production) and PostgreSQL (where no Elasticsearch runs); one contract test suite runs
 // against both (test/integration/mail-index.test.ts).
+import type { ProviderMessage } from '../mailbox-sync/provider.js';
 
 export interface Address { name: string; address: string }
 
 export type FlagStatus = 'notFlagged' | 'flagged' | 'complete';
 
-/** One message, keyed by (mailboxId, messageId); messageId is the provider's immutable id. */
-export interface MessageDoc {
+/**
+ * One message, keyed by (mailboxId, messageId); messageId is the provider's immutable id. It is the provider's
+ * message as the sync read it, plus where it was found and which write stored it.
+ */
+export interface MessageDoc extends Omit<ProviderMessage, 'id'> {
   accountId: string;
   mailboxId: string;
   messageId: string;
   provider: string;
-  folderId: string;
   folderName: string;
-  subject: string;
-  from: Address | null;
-  to: Address[];
-  cc: Address[];
-  /** ISO 8601, or null when the provider gave none. */
-  receivedAt: string | null;
-  isRead: boolean;
-  flagStatus: FlagStatus;
-  bodyPreview: string;
-  conversationId: string | null;
-  internetMessageId: string | null;
-  hasAttachments: boolean;
-  changeKey: string | null;
-  /**
-   * ISO 8601. Its epoch milliseconds are the document's version: an older version never overwrites a newer.
-   * Graph's are whole seconds, so two changes within a second share a version: then syncSeq decides.
-   */
-  lastModifiedAt: string;
   /**
    * The sync write that last stored it (a value of the `mail_sync_seq` sequence, taken before its page was
    * fetched). Of two copies with the same lastModifiedAt, the one with the greater syncSeq was fetched later

@@ -6,7 +6,10 @@ import type { Address, FlagStatus } from '../mail-index/types.js';
 
 export interface ProviderFolder { id: string; name: string; parentId: string | null; total: number; unread: number }
 
-/** A message as the provider reports it; the engine adds the account, mailbox, folder name and write stamp. */
+/**
+ * A message as the provider reports it; the engine adds the account, mailbox, folder name and write stamp
+ * (the index's MessageDoc is this message with them, so a field added here is indexed too).
+ */
 export interface ProviderMessage {
   id: string;
   folderId: string;
@@ -14,6 +17,7 @@ export interface ProviderMessage {
   from: Address | null;
   to: Address[];
   cc: Address[];
+  /** ISO 8601, or null when the provider gave none. */
   receivedAt: string | null;
   isRead: boolean;
   flagStatus: FlagStatus;
@@ -22,6 +26,10 @@ export interface ProviderMessage {
   internetMessageId: string | null;
   hasAttachments: boolean;
   changeKey: string | null;
+  /**
+   * ISO 8601. Its epoch milliseconds are the message's version: in the index an older version never overwrites
+   * a newer. Graph's are whole seconds, so two changes within a second share a version: then the index's syncSeq decides.
+   */
   lastModifiedAt: string;
 }
 
