@@ -66,12 +66,8 @@ async function upsertInPages(index: MailIndex, docs: MessageDoc[], pageSize = 50
   }
 }
 
+// Without Elasticsearch (the run's services say so at its start), the contract runs on PostgreSQL alone.
 const backends: { backend: Backend }[] = elasticsearch ? [{ backend: 'postgres' }, { backend: 'elasticsearch' }] : [{ backend: 'postgres' }];
-if (!elasticsearch) {
-  describe.skip('mail index on elasticsearch (no Elasticsearch in this environment)', () => {
-    it('runs the contract', () => {});
-  });
-}
 
 describe.each(backends)('mail index on $backend', ({ backend }) => {
   const index = openIndex(backend);
