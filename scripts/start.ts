@@ -133,14 +133,14 @@ try {
   // than growing the process (MAILING_WORKER_HEAP_MB), and two malloc arenas instead of one per thread.
   const mailingHeapMb = Number(process.env.MAILING_WORKER_HEAP_MB || 256);
   if (!Number.isInteger(mailingHeapMb) || mailingHeapMb < 64) throw new Error(`MAILING_WORKER_HEAP_MB: expected a whole number of MB, at least 64; got ${process.env.MAILING_WORKER_HEAP_MB}`);
-  const shared = roles.filter((r) => r !== 'sync' && (mailingProcesses === 0 || r !== 'mailing'));
+  const shared = roles.filter((r) => r !== 'mailbox-sync' && (mailingProcesses === 0 || r !== 'mailings'));
   startChild('workers', 'workers/main.ts', { ...env, WORKER_ROLES: shared.join(','), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort) });
   for (let i = 1; i <= mailingProcesses; i++) {
     startChild(`mailing-worker-${i}`, 'workers/main.ts', {
-      ...env, MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2', WORKER_ROLES: 'mailing', WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 + i : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 + i : 0),
+      ...env, MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2', WORKER_ROLES: 'mailings', WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 + i : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 + i : 0),
     }, [`--max-old-space-size=${mailingHeapMb}`]);
   }
-  startChild('sync-worker', 'workers/sync.ts', {
+  startChild('sync-worker', 'workers/mailbox-sync.ts', {
     ...env, WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 : 0),
   });
   await waitForReady(apiUrl);

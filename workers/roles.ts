@@ -3,7 +3,7 @@
 import type { ActivityDeps } from '../activities/deps.js';
 import { createPlatformActivities } from '../activities/platform.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
-import { roles, type Role } from './role-names.js';
+import { formerRoleNames, roles, type Role } from './role-names.js';
 import type { WorkerSpec } from './worker-spec.js';
 
 export { roles, type Role, type WorkerSpec };
@@ -15,14 +15,14 @@ type SpecFactory = (deps: ActivityDeps) => WorkerSpec[];
 const roleSpecs: Record<Role, () => Promise<SpecFactory>> = {
   // Schedule firings admit notifications: they scale with the notification workflows.
   delivery: async () => {
-    const [{ deliverySpecs }, { scheduleSpecs }] = await Promise.all([import('./notification-workers.js'), import('./schedule-workers.js')]);
+    const [{ deliverySpecs }, { scheduleSpecs }] = await Promise.all([import('./notifications-workers.js'), import('./schedules-workers.js')]);
     return (deps) => [...deliverySpecs(deps), ...scheduleSpecs(deps)];
   },
-  email: async () => (await import('./notification-workers.js')).channelSpecs('EMAIL'),
-  sms: async () => (await import('./notification-workers.js')).channelSpecs('SMS'),
-  push: async () => (await import('./notification-workers.js')).channelSpecs('PUSH'),
-  mailing: async () => (await import('./mailing-workers.js')).mailingSpecs,
-  sync: async () => (await import('./sync-workers.js')).syncSpecs,
+  email: async () => (await import('./notifications-workers.js')).channelSpecs('EMAIL'),
+  sms: async () => (await import('./notifications-workers.js')).channelSpecs('SMS'),
+  push: async () => (await import('./notifications-workers.js')).channelSpecs('PUSH'),
+  mailings: async () => (await import('./mailings-workers.js')).mailingSpecs,
+  'mailbox-sync': async () => (await import('./mailbox-sync-workers.js')).mailboxSyncSpecs,
 };
 
 /** Every role process also answers the platform check, so any single role proves its own health. */
@@ -32,7 +32,7 @@ const platformSpec: SpecFactory = (deps) => [{
 
 export function parseRoles(value: string): Role[] {
   if (value.trim() === 'all') return [...roles];
-  const names = value.split(',').map((r) => r.trim()).filter(Boolean);
+  const names = value.split(',').map((r) => r.trim()).filter(Boolean).map((r) => formerRoleNames[r] ?? r);
   const unknown = names.filter((name) => !(roles as readonly string[]).includes(name));
   if (unknown.length > 0 || names.length === 0) {
     throw new Error(`WORKER_ROLES: unknown role(s) ${unknown.join(', ') || '(none)'}; expected "all" or a list of ${roles.join(', ')}`);

@@ -40,7 +40,7 @@ function quietBundlerLogger(logger: Logger) {
  * mailing or notification worker neither loads the Elasticsearch client (about 30 MB) nor connects to it.
  */
 async function openMailIndex(config: Config, db: ActivityDeps['db'], selected: Role[]): Promise<MailIndex> {
-  if (!selected.includes('sync')) return new PostgresMailIndex(db);
+  if (!selected.includes('mailbox-sync')) return new PostgresMailIndex(db);
   const { createMailIndex } = await import('../lib/mail-index/index.js');
   const index = createMailIndex(config, db);
   await index.ensureReady();

@@ -292,7 +292,7 @@ async function idle(): Promise<void> {
   const count = Number(process.env.BENCH_MAILBOXES ?? 5_000);
   const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 120);
   // The sync role's own process (npm start runs it apart, as production does), else an all-roles one.
-  const worker = pid('workers/sync.ts') ?? pid('workers/(all|main).ts');
+  const worker = pid('workers/mailbox-sync.ts') ?? pid('workers/main.ts');
   const temporal = pid('temporal server start-dev');
   if (!worker || !temporal) throw new Error('run against the local stack (npm start): no worker or Temporal process found');
   const account = await call<{ id: string }>(`${apiUrl}/v1/accounts`, { method: 'POST', headers: auth, body: JSON.stringify({ email: `idle-${Date.now()}@contoso.example` }) });

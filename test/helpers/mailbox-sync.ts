@@ -116,7 +116,7 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
       if (!front) throw new Error('dropConnections needs the front port: start the rig with publicEnv');
       front.drop();
     },
-    async startWorkers(extraEnv = {}, interceptors) { rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['sync'], interceptors); },
+    async startWorkers(extraEnv = {}, interceptors) { rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['mailbox-sync'], interceptors); },
     async stopWorkers() { await rig.workers?.stop(); rig.workers = undefined; },
     async createAccount(email, auth) {
       const response = await api.request('/v1/accounts', { ...json({ email }), ...(auth ? { auth } : {}) });

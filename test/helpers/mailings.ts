@@ -67,7 +67,7 @@ export async function startMailingRig(options: MailingRigOptions): Promise<Maili
   const api = await startTestApi(env);
   const rig: MailingRig = {
     api, sim, env, workers: undefined,
-    async startWorkers() { rig.workers = await startRoleWorkers(testConfig(env), ['mailing']); },
+    async startWorkers() { rig.workers = await startRoleWorkers(testConfig(env), ['mailings']); },
     async upload(csv, fields = {}) {
       const form = new FormData();
       for (const [k, v] of Object.entries(fields)) form.set(k, v);

@@ -14,7 +14,7 @@ describe('a sync worker killed mid-sync', () => {
   it('resumes in another process with nothing lost or duplicated', async () => {
     // Slow pages, so the kill lands while requests and bulk writes are in flight.
     await rig.outlook.configure({ latencyMs: 80 });
-    const first = spawnWorkerProcess('sync', rig.env);
+    const first = spawnWorkerProcess('mailbox-sync', rig.env);
     let second: WorkerProcess | undefined;
     try {
       await first.ready;
@@ -31,7 +31,7 @@ describe('a sync worker killed mid-sync', () => {
       await rig.outlook.act(address, { type: 'delete', id: gone!.id });
       await rig.outlook.act(address, { type: 'newMail', subject: 'While the worker was down' });
 
-      second = spawnWorkerProcess('sync', rig.env);
+      second = spawnWorkerProcess('mailbox-sync', rig.env);
       await second.ready;
       const mirrored = await rig.waitForMirror(address, accountId, 120_000);
       expect(mirrored).toHaveLength(3_000);
@@ -52,7 +52,7 @@ describe('two sync worker processes', () => {
     // Two activity slots each: the mailbox's 4 requests in flight can only be reached with both processes
     // running its pages at once (the workflow's own worker would otherwise take them all by eager dispatch).
     const env = { ...rig.env, SYNC_ACTIVITY_SLOTS: '2' };
-    const workers = [spawnWorkerProcess('sync', env), spawnWorkerProcess('sync', env)];
+    const workers = [spawnWorkerProcess('mailbox-sync', env), spawnWorkerProcess('mailbox-sync', env)];
     try {
       await Promise.all(workers.map((w) => w.ready));
       const address = `shared-${Date.now()}@contoso.test`;

@@ -26,7 +26,7 @@ describe('mailing workers killed mid-request, again and again', () => {
   it('end with every valid recipient sent, each duplicate logged as an unknown outcome, and recover within seconds', async () => {
     // Each answer takes 800 ms after the send is accepted: a kill lands while requests are in flight.
     await rig.sim.configure({ latencyMs: 800 });
-    const workers = [spawnWorkerProcess('mailing', rig.env)];
+    const workers = [spawnWorkerProcess('mailings', rig.env)];
     const recoveries: number[] = [];
     try {
       await workers[0]!.ready;
@@ -37,7 +37,7 @@ describe('mailing workers killed mid-request, again and again', () => {
         workers.at(-1)!.child.kill('SIGKILL');
         const stuck = await (await rig.api.request(`/v1/mailings/${id}/recipients?status=SENDING`)).json() as { data: { row: number }[] };
         expect(stuck.data.length).toBeGreaterThan(0);
-        const next = spawnWorkerProcess('mailing', rig.env);
+        const next = spawnWorkerProcess('mailings', rig.env);
         workers.push(next);
         await next.ready;
         const readyAt = Date.now();

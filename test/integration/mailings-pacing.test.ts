@@ -20,7 +20,7 @@ beforeAll(async () => {
     ratePerSecond: LIMIT.requests / LIMIT.perSeconds, simRate: LIMIT, workers: false,
     env: { SEED004_RATE_WINDOW_SECONDS: String(LIMIT.perSeconds), SEED004_PACING_MARGIN_MS: '60', MAILING_SLICE_SIZE: '10', MAILING_MAX_CHILDREN: '4' },
   });
-  workers = [spawnWorkerProcess('mailing', rig.env), spawnWorkerProcess('mailing', rig.env)];
+  workers = [spawnWorkerProcess('mailings', rig.env), spawnWorkerProcess('mailings', rig.env)];
   await Promise.all(workers.map((w) => w.ready));
 }, 120_000);
 

@@ -96,7 +96,7 @@ beforeAll(async () => {
   apiProcess = spawnApiProcess(env);
   workers = [
     { name: 'delivery+email+mailing', process: spawnWorkerProcess('delivery,email,mailing', env) },
-    { name: 'sync', process: spawnWorkerProcess('sync', env) },
+    { name: 'sync', process: spawnWorkerProcess('mailbox-sync', env) },
   ];
   const url = await apiProcess.ready;
   await Promise.all(workers.map((w) => w.process.ready));

@@ -21,7 +21,7 @@ describe('worker process', () => {
     // A task queue of its own: no other test's worker on the shared server can take this activity.
     const own = { TASK_QUEUE_PREFIX: `${unique('shutdown')}-` };
     const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-      cwd: root, env: { ...process.env, ...testEnv({ ...own, WORKER_ROLES: 'sync', LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: root, env: { ...process.env, ...testEnv({ ...own, WORKER_ROLES: 'mailbox-sync', LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', (d: Buffer) => { output += d.toString(); });

@@ -7,7 +7,7 @@ import { MailProviders } from '../lib/mailbox-sync/providers.js';
 import { mailboxSyncQueue } from '../lib/mailbox-sync/start-workflow.js';
 import type { WorkerSpec } from './worker-spec.js';
 
-export function syncSpecs(deps: ActivityDeps): WorkerSpec[] {
+export function mailboxSyncSpecs(deps: ActivityDeps): WorkerSpec[] {
   const activities = createMailboxSyncActivities(deps, { index: deps.mailIndex, providers: new MailProviders(deps.config, deps.secrets) });
   return [{
     taskQueue: mailboxSyncQueue(deps.config), workflows: true, activities,

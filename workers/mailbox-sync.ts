@@ -1,4 +1,4 @@
 // The sync worker role on its own (docker-compose scales it independently).
 import { main } from './run.js';
 
-await main(['sync']);
+await main(['mailbox-sync']);
