@@ -4,10 +4,13 @@
 // engine's tests can prove its safety poll catches what push missed. Everything runs after the user
 // action that caused it has answered.
 import { randomUUID } from 'node:crypto';
-import type { SimContext } from './context.js';
+import type { RuntimeConfig, Stats } from './config.js';
 import { TENANT_ID } from './grants.js';
 import { defaultId, type Mailbox, type MessageChange } from './store.js';
-import { isLive, type ChangeType, type LifecycleEvent, type NotificationRecord, type Subscription } from './subscriptions.js';
+import { isLive, type ChangeType, type LifecycleEvent, type NotificationRecord, type Subscription, type Subscriptions } from './subscriptions.js';
+
+/** What the notifier uses of the simulator (its context has it all). */
+export interface NotifierContext { subscriptions: Subscriptions; stats: Stats; config: RuntimeConfig }
 
 /** Graph puts at most this many notifications in one POST. */
 const MAX_BATCH = 100;
@@ -40,7 +43,7 @@ export class Notifier {
   private abort = new AbortController();
   private readonly ticker: NodeJS.Timeout;
 
-  constructor(private readonly ctx: SimContext) {
+  constructor(private readonly ctx: NotifierContext) {
     this.ticker = setInterval(() => this.remindExpiring(), 500);
     this.ticker.unref();
   }
