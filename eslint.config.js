@@ -6,9 +6,25 @@ import globals from 'globals';
 import { builtinModules } from 'node:module';
 
 const ioModules = [
-  'postgres', 'drizzle-orm', 'drizzle-orm/*', 'pino', 'prom-client', 'nodemailer', 'smtp-server',
-  '@elastic/*', '@azure/*', '@microsoft/*', '@hono/*', 'hono', 'hono/*', 'csv-parse', 'csv-parse/*',
-  '@temporalio/activity', '@temporalio/client', '@temporalio/worker', '@temporalio/testing',
+  'postgres',
+  'drizzle-orm',
+  'drizzle-orm/*',
+  'pino',
+  'prom-client',
+  'nodemailer',
+  'smtp-server',
+  '@elastic/*',
+  '@azure/*',
+  '@microsoft/*',
+  '@hono/*',
+  'hono',
+  'hono/*',
+  'csv-parse',
+  'csv-parse/*',
+  '@temporalio/activity',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/testing',
 ];
 
 export default tseslint.config(
@@ -32,16 +48,25 @@ export default tseslint.config(
   {
     files: ['workflows/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        paths: builtinModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({
-          name, message: 'Workflows are deterministic: no Node built-ins (do I/O in an activity).',
-        })),
-        patterns: [
-          { group: ioModules, message: 'Workflows hold no I/O: call an activity instead.' },
-          { group: ['**/activities/*', '**/activities', '**/db/*', '**/lib/*'], allowTypeImports: true,
-            message: 'Import activities, db and lib by type only from workflow code.' },
-        ],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: builtinModules
+            .flatMap((m) => [m, `node:${m}`])
+            .map((name) => ({
+              name,
+              message: 'Workflows are deterministic: no Node built-ins (do I/O in an activity).',
+            })),
+          patterns: [
+            { group: ioModules, message: 'Workflows hold no I/O: call an activity instead.' },
+            {
+              group: ['**/activities/*', '**/activities', '**/db/*', '**/lib/*'],
+              allowTypeImports: true,
+              message: 'Import activities, db and lib by type only from workflow code.',
+            },
+          ],
+        },
+      ],
     },
   },
   {
@@ -50,7 +75,10 @@ export default tseslint.config(
     files: ['**/*.ts'],
     ignores: ['lib/config.ts', 'scripts/**', 'bench/**', 'test/**', '**/*.test.ts', 'simulators/main.ts', 'drizzle.config.ts', 'vitest.config.ts'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through lib/config.ts (loadConfig), not process.env.' }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Read configuration through lib/config.ts (loadConfig), not process.env.' },
+      ],
     },
   },
   {

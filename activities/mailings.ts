@@ -82,7 +82,11 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
    * sending: a send of a paused mailing gives its slot back and holds (the workflow withdraws it, or a
    * resume lets it go on with a new slot). The wait for a slot leaves the attempt time for its requests.
    */
-  const reserveAndMarkSending = async (input: { mailingId: string; row: number }, waiting: AbortSignal, startToCloseMs: number): Promise<{ status: 'READY'; slot?: Slot } | { status: 'SKIPPED' }> => {
+  const reserveAndMarkSending = async (
+    input: { mailingId: string; row: number },
+    waiting: AbortSignal,
+    startToCloseMs: number,
+  ): Promise<{ status: 'READY'; slot?: Slot } | { status: 'SKIPPED' }> => {
     const acquiring = AbortSignal.any([waiting, AbortSignal.timeout(Math.max(1_000, startToCloseMs - 2_000 - 4 * deps.config.SEED004_TIMEOUT_MS))]);
     const row = and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row));
     for (;;) {
@@ -90,9 +94,14 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
       let marked = false;
       try {
         if (slot) await sleepUntil(slot.at - PREPARE_MS, waiting);
-        marked = (await db.update(mailingRecipients).set({ status: 'SENDING', sendingAt: new Date(), attempts: sql`${mailingRecipients.attempts} + 1` })
-          .where(and(row, sql`exists (select 1 from ${mailings} where ${mailings.id} = ${input.mailingId} and ${mailings.status} = 'SENDING')`))
-          .returning({ row: mailingRecipients.rowNumber })).length > 0;
+        marked =
+          (
+            await db
+              .update(mailingRecipients)
+              .set({ status: 'SENDING', sendingAt: new Date(), attempts: sql`${mailingRecipients.attempts} + 1` })
+              .where(and(row, sql`exists (select 1 from ${mailings} where ${mailings.id} = ${input.mailingId} and ${mailings.status} = 'SENDING')`))
+              .returning({ row: mailingRecipients.rowNumber })
+          ).length > 0;
       } finally {
         if (slot && !marked) await pacer!.release(slot).catch(() => false);
       }
@@ -130,8 +139,11 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
       log.info({ resumeFromRow: resume?.lastRow ?? 0 }, 'parsing mailing list');
       try {
         await ingestMailingCsv(db, {
-          mailingId: mailing.id, open: (start) => deps.blobs.read(mailing.blobId, start), parse: mailing.options,
-          ...(resume ? { resume } : {}), onCheckpoint: (checkpoint) => heartbeat(checkpoint),
+          mailingId: mailing.id,
+          open: (start) => deps.blobs.read(mailing.blobId, start),
+          parse: mailing.options,
+          ...(resume ? { resume } : {}),
+          onCheckpoint: (checkpoint) => heartbeat(checkpoint),
         });
       } catch (error) {
         if (error instanceof MailingFileError) {
@@ -148,23 +160,37 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
         await db.update(mailings).set({ status: 'FAILED', failureReason: 'the file has no rows', finishedAt: new Date() }).where(eq(mailings.id, mailing.id));
         throw ApplicationFailure.nonRetryable('the file has no rows', 'MailingFileError');
       }
-      await db.update(mailings).set({ ...result, status: 'SENDING', sendingStartedAt: sql`coalesce(${mailings.sendingStartedAt}, now())` }).where(eq(mailings.id, mailing.id));
+      await db
+        .update(mailings)
+        .set({ ...result, status: 'SENDING', sendingStartedAt: sql`coalesce(${mailings.sendingStartedAt}, now())` })
+        .where(eq(mailings.id, mailing.id));
       log.info(result, 'mailing list parsed');
       return result;
     },
 
     /** The rows of one slice that still need a send (QUEUED, or SENDING from an interrupted attempt). */
     async sliceRecipients(input: { mailingId: string; fromRow: number; toRow: number }): Promise<number[]> {
-      const rows = await db.select({ row: mailingRecipients.rowNumber }).from(mailingRecipients).where(and(
-        eq(mailingRecipients.mailingId, input.mailingId), gte(mailingRecipients.rowNumber, input.fromRow), lte(mailingRecipients.rowNumber, input.toRow),
-        inArray(mailingRecipients.status, ['QUEUED', 'SENDING']),
-      )).orderBy(mailingRecipients.rowNumber);
+      const rows = await db
+        .select({ row: mailingRecipients.rowNumber })
+        .from(mailingRecipients)
+        .where(
+          and(
+            eq(mailingRecipients.mailingId, input.mailingId),
+            gte(mailingRecipients.rowNumber, input.fromRow),
+            lte(mailingRecipients.rowNumber, input.toRow),
+            inArray(mailingRecipients.status, ['QUEUED', 'SENDING']),
+          ),
+        )
+        .orderBy(mailingRecipients.rowNumber);
       return rows.map((r) => r.row);
     },
 
     async sendToRecipient(input: { mailingId: string; row: number }): Promise<{ status: 'SENT' | 'FAILED' | 'SKIPPED'; messageId?: string }> {
       const { info } = Context.current();
-      const [r] = await db.select().from(mailingRecipients).where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
+      const [r] = await db
+        .select()
+        .from(mailingRecipients)
+        .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
       if (!r) throw ApplicationFailure.nonRetryable(`no row ${input.row} in mailing ${input.mailingId}`, 'RecipientNotFound');
       if (r.status === 'SENT') return { status: 'SENT', messageId: r.providerMessageId ?? '' };
       if (r.status !== 'QUEUED' && r.status !== 'SENDING') return { status: 'SKIPPED' };
@@ -193,24 +219,32 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
       // tells the gate when its answer came. When the last request left against its slot (logged with the
       // outcome: how the pacer did).
       let leftAt: { slotAt: string; lateMs: number; heldMs: number } | undefined;
-      const pace: Pace | undefined = pacer && (async () => {
-        const mine = slot ?? await acquireSlot(waiting).catch((error: unknown) => { throw new SendWithdrawnError(error); });
-        slot = undefined;
-        let departure: Departure;
-        try {
-          departure = await pacer.depart(mine, waiting);
-        } catch (error) {
-          await pacer.release(mine).catch(() => false);
-          throw new SendWithdrawnError(error);
-        }
-        if (departure.heldMs > 0) mailingMetrics.pacingHeld.inc({ provider: provider().name });
-        leftAt = { slotAt: new Date(mine.at).toISOString(), lateMs: Math.round(Date.now() - mine.at), heldMs: Math.round(departure.heldMs) };
-        return departure;
-      });
+      const pace: Pace | undefined =
+        pacer &&
+        (async () => {
+          const mine =
+            slot ??
+            (await acquireSlot(waiting).catch((error: unknown) => {
+              throw new SendWithdrawnError(error);
+            }));
+          slot = undefined;
+          let departure: Departure;
+          try {
+            departure = await pacer.depart(mine, waiting);
+          } catch (error) {
+            await pacer.release(mine).catch(() => false);
+            throw new SendWithdrawnError(error);
+          }
+          if (departure.heldMs > 0) mailingMetrics.pacingHeld.inc({ provider: provider().name });
+          leftAt = { slotAt: new Date(mine.at).toISOString(), lateMs: Math.round(Date.now() - mine.at), heldMs: Math.round(departure.heldMs) };
+          return departure;
+        });
       const token = await recipientToken(db, deps.encryptor, { mailingId: input.mailingId, row: input.row, sealed: r.tokenSealed });
       try {
         const { messageId } = await provider().send({ to: r.email, subject: MAILING_SUBJECT, body: mailingBody(token) }, attempt.signal, pace);
-        await db.update(mailingRecipients).set({ status: 'SENT', providerMessageId: messageId, sentAt: new Date(), lastError: null })
+        await db
+          .update(mailingRecipients)
+          .set({ status: 'SENT', providerMessageId: messageId, sentAt: new Date(), lastError: null })
           .where(and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.rowNumber, input.row)));
         log.info({ messageId, ...leftAt }, 'recipient sent');
         return { status: 'SENT', messageId };
@@ -229,7 +263,10 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
           throw withdrawal(error.why);
         }
         const notSent = error instanceof ProviderRateLimitedError || (error instanceof ProviderUnavailableError && error.outcome === 'not-sent');
-        await db.update(mailingRecipients).set({ lastError: message, ...(notSent && r.status !== 'SENDING' ? { status: 'QUEUED' as const } : {}) }).where(where);
+        await db
+          .update(mailingRecipients)
+          .set({ lastError: message, ...(notSent && r.status !== 'SENDING' ? { status: 'QUEUED' as const } : {}) })
+          .where(where);
         if (error instanceof ProviderRateLimitedError) {
           // The pacer let this one through, so the provider counts differently: the whole fleet waits it out.
           mailingMetrics.providerThrottled.inc({ provider: provider().name });
@@ -246,7 +283,9 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
 
     async setMailingStatus(input: { mailingId: string; status: MailingState; reason?: string }): Promise<void> {
       const done = ['COMPLETED', 'FAILED', 'CANCELLED'].includes(input.status);
-      await db.update(mailings).set({ status: input.status, ...(input.reason ? { failureReason: input.reason } : {}), ...(done ? { finishedAt: new Date() } : {}) })
+      await db
+        .update(mailings)
+        .set({ status: input.status, ...(input.reason ? { failureReason: input.reason } : {}), ...(done ? { finishedAt: new Date() } : {}) })
         .where(eq(mailings.id, input.mailingId));
       logger.info({ mailingId: input.mailingId, status: input.status }, 'mailing status');
     },
@@ -259,9 +298,13 @@ export function createMailingActivities(deps: ActivityDeps, provider: () => Mail
       const of = (status: 'QUEUED' | 'SENDING') => and(eq(mailingRecipients.mailingId, input.mailingId), eq(mailingRecipients.status, status));
       // Counted, not returned: a million rows cancelled are not a million objects in this process.
       const { count: cancelled } = await db.update(mailingRecipients).set({ status: 'CANCELLED', reason: 'mailing cancelled' }).where(of('QUEUED'));
-      const unknown = await db.update(mailingRecipients).set({ status: 'UNKNOWN', reason: 'mailing cancelled after a request whose answer never came: it may or may not have been delivered' })
-        .where(of('SENDING')).returning({ row: mailingRecipients.rowNumber });
-      if (unknown.length) logger.warn({ mailingId: input.mailingId, rows: unknown.map((r) => r.row) }, 'mailing cancelled with recipients whose outcome is unknown');
+      const unknown = await db
+        .update(mailingRecipients)
+        .set({ status: 'UNKNOWN', reason: 'mailing cancelled after a request whose answer never came: it may or may not have been delivered' })
+        .where(of('SENDING'))
+        .returning({ row: mailingRecipients.rowNumber });
+      if (unknown.length)
+        logger.warn({ mailingId: input.mailingId, rows: unknown.map((r) => r.row) }, 'mailing cancelled with recipients whose outcome is unknown');
       if (cancelled) mailingMetrics.recipients.inc({ outcome: 'cancelled' }, cancelled);
       if (unknown.length) mailingMetrics.recipients.inc({ outcome: 'unknown' }, unknown.length);
       return { cancelled, unknown: unknown.length };

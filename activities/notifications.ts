@@ -17,8 +17,15 @@ import type { ActivityDeps } from './deps.js';
 
 export type ChannelProviders = Record<Channel, NotificationProvider>;
 
-export interface SendInput { notificationId: string; retry: RetrySchedule }
-export interface SendOutput { provider: string; providerMessageId: string; late: boolean }
+export interface SendInput {
+  notificationId: string;
+  retry: RetrySchedule;
+}
+export interface SendOutput {
+  provider: string;
+  providerMessageId: string;
+  late: boolean;
+}
 
 const alreadySent = new Set(['SENT', 'DELIVERED', 'OPENED']);
 
@@ -41,11 +48,14 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
       // One read: the row, whether it has attachments, and how many times it was resent (the provider key).
       // Qualified: inside the subqueries a bare "id" would be the subquery table's own.
       const rowId = sql`"notifications"."id"`;
-      const [found] = await db.select({
-        n: getTableColumns(notifications),
-        hasAttachments: sql<boolean>`exists (select 1 from ${notificationAttachments} a where a.notification_id = ${rowId})`,
-        resends: resendCount(rowId),
-      }).from(notifications).where(eq(notifications.id, input.notificationId));
+      const [found] = await db
+        .select({
+          n: getTableColumns(notifications),
+          hasAttachments: sql<boolean>`exists (select 1 from ${notificationAttachments} a where a.notification_id = ${rowId})`,
+          resends: resendCount(rowId),
+        })
+        .from(notifications)
+        .where(eq(notifications.id, input.notificationId));
       if (!found) {
         // Admission commits before it starts the workflow: a missing row was deleted, not late.
         throw ApplicationFailure.create({ type: 'NotificationUnsendable', message: `notification ${input.notificationId} does not exist`, nonRetryable: true });
@@ -64,8 +74,13 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
       // One info line per notification ('notification sent' or a warning); the steps before it are debug.
       if (info.attempt === 1) logger.debug({ channel: n.channel, priority: n.priority }, 'notification started');
 
-      const attachments = !found.hasAttachments ? [] : await db.select().from(notificationAttachments)
-        .where(eq(notificationAttachments.notificationId, n.id)).orderBy(asc(notificationAttachments.position));
+      const attachments = !found.hasAttachments
+        ? []
+        : await db
+            .select()
+            .from(notificationAttachments)
+            .where(eq(notificationAttachments.notificationId, n.id))
+            .orderBy(asc(notificationAttachments.position));
       const to = n.recipients ?? [n.recipient];
       if (n.channel === 'EMAIL') {
         const suppressed = await findSuppression(db, n.owner, to);
@@ -80,9 +95,16 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
       const content = openContent(deps.encryptor, n);
       const redact = (detail: string) => redactContent(detail, { ...content, subject: n.subject });
       const message: OutboundMessage = {
-        notificationId: n.id, channel: n.channel, to,
-        ...(n.sender ? { from: n.sender } : {}), ...(n.subject ? { subject: n.subject } : {}), text: content.text, ...(content.html ? { html: content.html } : {}),
-        attachments: await Promise.all(attachments.map(async (a) => ({ filename: a.filename, contentType: a.contentType, content: await deps.blobs.readAll(a.blobId) }))),
+        notificationId: n.id,
+        channel: n.channel,
+        to,
+        ...(n.sender ? { from: n.sender } : {}),
+        ...(n.subject ? { subject: n.subject } : {}),
+        text: content.text,
+        ...(content.html ? { html: content.html } : {}),
+        attachments: await Promise.all(
+          attachments.map(async (a) => ({ filename: a.filename, contentType: a.contentType, content: await deps.blobs.readAll(a.blobId) })),
+        ),
         idempotencyKey: idempotencyKeyFor(n.id, found.resends),
       };
 
@@ -96,8 +118,11 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
       } catch (error) {
         // Cancelled (the run was replaced or ended): nothing to record, the new run owns the row.
         if (context.cancellationSignal.aborted) throw error;
-        const raw = budget.aborted ? `${providers[n.channel].name}: attempt abandoned after ${budgetMs} ms (start-to-close ${info.startToCloseTimeoutMs} ms)`
-          : error instanceof Error ? error.message : String(error);
+        const raw = budget.aborted
+          ? `${providers[n.channel].name}: attempt abandoned after ${budgetMs} ms (start-to-close ${info.startToCloseTimeoutMs} ms)`
+          : error instanceof Error
+            ? error.message
+            : String(error);
         // Providers echo what they were sent (an address, the body, a code in it): never store or log that.
         const reason = redact(raw);
         if (error instanceof PermanentSendError) {
@@ -120,7 +145,12 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
 
       const sentAt = new Date();
       const change = await transitionStatus(db, n.id, 'SENT', {
-        reason: `accepted by ${result.provider}`, provider: result.provider, providerMessageId: result.providerMessageId, errorMessage: null, attempt: true, at: sentAt,
+        reason: `accepted by ${result.provider}`,
+        provider: result.provider,
+        providerMessageId: result.providerMessageId,
+        errorMessage: null,
+        attempt: true,
+        at: sentAt,
       });
       const late = sentAt > n.deadlineAt;
       if (change.applied) {
@@ -133,11 +163,21 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
     },
 
     async deadLetterNotification(input: { notificationId: string; error: string }): Promise<void> {
-      const [n] = await db.select({ channel: notifications.channel, priority: notifications.priority, correlationId: notifications.correlationId })
-        .from(notifications).where(eq(notifications.id, input.notificationId));
+      const [n] = await db
+        .select({ channel: notifications.channel, priority: notifications.priority, correlationId: notifications.correlationId })
+        .from(notifications)
+        .where(eq(notifications.id, input.notificationId));
       const change = await transitionStatus(db, input.notificationId, 'DEAD_LETTERED', { reason: 'retries exhausted', errorMessage: input.error });
       if (change.applied && n) notificationMetrics.deadLettered.inc({ channel: n.channel, priority: n.priority });
-      deps.logger.error({ notificationId: input.notificationId, workflowId: Context.current().info.workflowExecution?.workflowId, correlationId: n?.correlationId, error: input.error }, 'notification dead-lettered');
+      deps.logger.error(
+        {
+          notificationId: input.notificationId,
+          workflowId: Context.current().info.workflowExecution?.workflowId,
+          correlationId: n?.correlationId,
+          error: input.error,
+        },
+        'notification dead-lettered',
+      );
     },
   };
 }

@@ -7,15 +7,31 @@ import { fireSchedule } from '../lib/schedules/fire.js';
 import { archiveIfExpired } from '../lib/schedules/service.js';
 import type { ActivityDeps } from './deps.js';
 
-export interface FireSlotInput { scheduleId: string; scheduledAt: string; workflowId: string }
-export interface FireSlotOutput { outcome: string; notificationId: string | null }
+export interface FireSlotInput {
+  scheduleId: string;
+  scheduledAt: string;
+  workflowId: string;
+}
+export interface FireSlotOutput {
+  outcome: string;
+  notificationId: string | null;
+}
 
 export function createScheduleActivities(deps: ActivityDeps, temporal: Client) {
   const context = { db: deps.db, config: deps.config, encryptor: deps.encryptor, temporal };
   return {
     async fireScheduledSlot(input: FireSlotInput): Promise<FireSlotOutput> {
       const result = await fireSchedule(context, { scheduleId: input.scheduleId, scheduledAt: new Date(input.scheduledAt), workflowId: input.workflowId });
-      deps.logger.info({ scheduleId: input.scheduleId, scheduledAt: input.scheduledAt, workflowId: input.workflowId, outcome: result.outcome, notificationId: result.notificationId }, 'schedule fired');
+      deps.logger.info(
+        {
+          scheduleId: input.scheduleId,
+          scheduledAt: input.scheduledAt,
+          workflowId: input.workflowId,
+          outcome: result.outcome,
+          notificationId: result.notificationId,
+        },
+        'schedule fired',
+      );
       const [row] = await deps.db.select().from(schedules).where(eq(schedules.id, input.scheduleId));
       if (row) await archiveIfExpired(context, row);
       return { outcome: result.outcome, notificationId: result.notificationId };

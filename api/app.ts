@@ -27,13 +27,23 @@ export function createApp(deps: AppDeps) {
   app.use('*', requestContext);
   app.use('*', limitBodies(deps.config));
   app.use('*', requireApiKey);
-  app.use('*', authorize(() => app.openAPIRegistry.definitions as never));
-  app.use('*', enforceContract(() => app.openAPIRegistry.definitions));
+  app.use(
+    '*',
+    authorize(() => app.openAPIRegistry.definitions as never),
+  );
+  app.use(
+    '*',
+    enforceContract(() => app.openAPIRegistry.definitions),
+  );
   for (const router of routers) app.route('/', router);
   documentAuthResponses(app.openAPIRegistry.definitions);
   documentValidationResponses(app.openAPIRegistry.definitions);
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer mf_…`' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key: `Authorization: Bearer mf_…`',
+  });
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Mailflow API', version: '1.0.0', description: 'Email and notification jobs as durable Temporal workflows.' },
@@ -61,7 +71,8 @@ export function createApp(deps: AppDeps) {
     const domain = domainProblem(err);
     if (err instanceof AppError) error = err;
     else if (domain) error = domain;
-    else if (err instanceof HTTPException && err.status < 500) error = new AppError(err.status === 413 ? 'payload_too_large' : 'bad_request', err.message || 'bad request');
+    else if (err instanceof HTTPException && err.status < 500)
+      error = new AppError(err.status === 413 ? 'payload_too_large' : 'bad_request', err.message || 'bad request');
     else {
       // Internals stay in the log; the client gets the request id to quote.
       (c.var.logger ?? deps.logger).error({ err, requestId }, 'unhandled error');

@@ -10,7 +10,9 @@ import { AppError, errorResponses } from './errors.js';
 interface RouteDefinition {
   type: string;
   route?: {
-    method: string; path: string; responses?: Record<string, { description?: string; content?: Record<string, unknown> } | undefined>;
+    method: string;
+    path: string;
+    responses?: Record<string, { description?: string; content?: Record<string, unknown> } | undefined>;
     request?: { params?: unknown; query?: unknown; headers?: unknown; body?: { required?: boolean; content?: Record<string, unknown> } };
   };
 }
@@ -39,16 +41,30 @@ function pathPattern(path: string): RegExp {
 }
 
 /** `answersHtml`: a browser's route (its 400 is a page), which validates its own query and renders the error. */
-interface RouteShape { pattern: RegExp; params: number; method: string; requiredBody: string[] | null; answersHtml: boolean }
+interface RouteShape {
+  pattern: RegExp;
+  params: number;
+  method: string;
+  requiredBody: string[] | null;
+  answersHtml: boolean;
+}
 
 function routeShapes(registered: readonly object[]): RouteShape[] {
-  return (registered as readonly RouteDefinition[]).flatMap((d) => d.type === 'route' && d.route ? [{
-    pattern: pathPattern(d.route.path),
-    params: d.route.path.split('{').length - 1,
-    method: d.route.method.toUpperCase(),
-    requiredBody: d.route.request?.body?.required ? Object.keys(d.route.request.body.content ?? {}) : null,
-    answersHtml: Boolean(d.route.responses?.[400]?.content?.['text/html']),
-  }] : []).sort((a, b) => a.params - b.params); // the most specific first, as routing prefers
+  return (registered as readonly RouteDefinition[])
+    .flatMap((d) =>
+      d.type === 'route' && d.route
+        ? [
+            {
+              pattern: pathPattern(d.route.path),
+              params: d.route.path.split('{').length - 1,
+              method: d.route.method.toUpperCase(),
+              requiredBody: d.route.request?.body?.required ? Object.keys(d.route.request.body.content ?? {}) : null,
+              answersHtml: Boolean(d.route.responses?.[400]?.content?.['text/html']),
+            },
+          ]
+        : [],
+    )
+    .sort((a, b) => a.params - b.params); // the most specific first, as routing prefers
 }
 
 /** The methods the document declares for this path (HEAD with GET), or none if the path is unknown. */
@@ -93,7 +109,7 @@ export function enforceContract(definitions: () => readonly object[]) {
     if (shape?.requiredBody && !shape.requiredBody.some((type) => mediaTypeMatches(contentType, type))) {
       throw new AppError('unsupported_media_type', `send a body of type ${shape.requiredBody.join(' or ')}`);
     }
-    if (isJson(contentType) && await jsonHasNul(c)) throw nulError('body');
+    if (isJson(contentType) && (await jsonHasNul(c))) throw nulError('body');
     return next();
   });
 }
@@ -108,9 +124,14 @@ function mediaTypeMatches(contentType: string, declared: string): boolean {
 async function jsonHasNul(c: Context<AppEnv>): Promise<boolean> {
   const text = await c.req.text();
   if (!text.includes('\\u0000') && !text.includes('\u0000')) return false;
-  try { return hasNul(JSON.parse(text)); } catch { return false; }
+  try {
+    return hasNul(JSON.parse(text));
+  } catch {
+    return false;
+  }
 }
 
-const nulError = (where: string) => new AppError('validation', `invalid ${where}: text may not contain the NUL character (\\u0000)`, {
-  errors: [{ path: '(root)', message: 'contains \\u0000' }],
-});
+const nulError = (where: string) =>
+  new AppError('validation', `invalid ${where}: text may not contain the NUL character (\\u0000)`, {
+    errors: [{ path: '(root)', message: 'contains \\u0000' }],
+  });

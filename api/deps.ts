@@ -26,8 +26,16 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
   const elasticsearch = config.ELASTICSEARCH_URL ? new ElasticsearchClient({ node: config.ELASTICSEARCH_URL }) : undefined;
   const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
   const deps: AppDeps = {
-    config, db: database.db, criticalDb: critical.db, temporal, pingTemporal, elasticsearch, logger, encryptor,
-    blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
+    config,
+    db: database.db,
+    criticalDb: critical.db,
+    temporal,
+    pingTemporal,
+    elasticsearch,
+    logger,
+    encryptor,
+    blobs: new BlobStore(database.db),
+    secrets: new SecretStore(database.db, encryptor),
     mailIndex: createMailIndex(config, database.db, elasticsearch ? { elasticsearch } : {}),
     events: new AccountEventBus(database.sql),
     access: new AccessWatch(database.db, undefined, (error) => logger.warn({ err: error }, 'could not check the keys of open streams')),

@@ -29,10 +29,16 @@ const mappings: Mapping[] = [
     notificationMetrics.rateLimited.inc({ limit: e.limit.key.split(':')[0] });
     return new AppError('rate_limited', `rate limit exceeded: ${e.limit.description}; retry after ${e.retryAfterSeconds} s`, {
       headers: { 'Retry-After': String(e.retryAfterSeconds) },
-      extra: { limit: { description: e.limit.description, limit: e.limit.limit, windowSeconds: e.limit.windowSeconds }, retryAfterSeconds: e.retryAfterSeconds },
+      extra: {
+        limit: { description: e.limit.description, limit: e.limit.limit, windowSeconds: e.limit.windowSeconds },
+        retryAfterSeconds: e.retryAfterSeconds,
+      },
     });
   }),
-  map(IdempotencyConflictError, (e) => new AppError('unprocessable', `${e.message} (notification ${e.notificationId})`, { extra: { notificationId: e.notificationId } })),
+  map(
+    IdempotencyConflictError,
+    (e) => new AppError('unprocessable', `${e.message} (notification ${e.notificationId})`, { extra: { notificationId: e.notificationId } }),
+  ),
   map(TemplateParamsError, (e) => {
     const errors = [
       ...e.missing.map((name) => ({ path: `templateParams.${name}`, message: 'missing: the template uses this parameter' })),
@@ -42,7 +48,10 @@ const mappings: Mapping[] = [
     return new AppError('validation', `invalid templateParams: ${parts.join('; ')}`, { errors });
   }),
   map(TemplateNotFoundError, (e) => new AppError('unprocessable', `no template ${e.templateId}`)),
-  map(ContactMissingError, (e) => new AppError('unprocessable', `user ${e.userId} has no ${contactOf[e.channel]} (set it with PUT /v1/users/${e.userId}, or give "to")`)),
+  map(
+    ContactMissingError,
+    (e) => new AppError('unprocessable', `user ${e.userId} has no ${contactOf[e.channel]} (set it with PUT /v1/users/${e.userId}, or give "to")`),
+  ),
   map(NotificationNotFoundError, (e) => new AppError('not_found', e.message)),
   map(NotificationNotRetryableError, (e) => new AppError('conflict', e.message)),
   map(UserNotFoundError, (e) => new AppError('not_found', e.message)),
@@ -55,10 +64,14 @@ const mappings: Mapping[] = [
   map(ScheduleValidationError, (e) => new AppError('validation', e.message, { errors: e.issues })),
   map(ScheduleConflictError, (e) => new AppError('conflict', e.message)),
   map(ScheduleCapError, (e) => new AppError('conflict', e.message, { extra: { limit: { name: 'SCHEDULES_MAX_ACTIVE_PER_TENANT', value: e.limit } } })),
-  map(ScheduleTooFrequentError, (e) => new AppError('unprocessable', e.message, {
-    errors: [{ path: e.path, message: e.message }],
-    extra: { limit: { name: 'SCHEDULE_MIN_INTERVAL_SECONDS', value: e.minSeconds }, intervalSeconds: e.gapSeconds },
-  })),
+  map(
+    ScheduleTooFrequentError,
+    (e) =>
+      new AppError('unprocessable', e.message, {
+        errors: [{ path: e.path, message: e.message }],
+        extra: { limit: { name: 'SCHEDULE_MIN_INTERVAL_SECONDS', value: e.minSeconds }, intervalSeconds: e.gapSeconds },
+      }),
+  ),
   // Deleted behind the API's back (temporal schedule delete): say so rather than fail.
   map(ScheduleNotFoundError, () => new AppError('conflict', 'its Temporal Schedule no longer exists; delete this schedule and create it again')),
   // Accounts and their mail.

@@ -3,35 +3,71 @@ import { z } from '@hono/zod-openapi';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 export type ErrorCode =
-  | 'bad_request' | 'validation' | 'unauthorized' | 'forbidden' | 'not_found' | 'method_not_allowed' | 'conflict'
-  | 'payload_too_large' | 'unsupported_media_type' | 'unprocessable' | 'rate_limited' | 'internal' | 'unavailable';
+  | 'bad_request'
+  | 'validation'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'unprocessable'
+  | 'rate_limited'
+  | 'internal'
+  | 'unavailable';
 
 export function statusOf(code: ErrorCode): ContentfulStatusCode {
   switch (code) {
-    case 'bad_request': return 400;
-    case 'validation': return 400;
-    case 'unauthorized': return 401;
-    case 'forbidden': return 403;
-    case 'not_found': return 404;
-    case 'method_not_allowed': return 405;
-    case 'conflict': return 409;
-    case 'payload_too_large': return 413;
-    case 'unsupported_media_type': return 415;
-    case 'unprocessable': return 422;
-    case 'rate_limited': return 429;
-    case 'internal': return 500;
-    case 'unavailable': return 503;
+    case 'bad_request':
+      return 400;
+    case 'validation':
+      return 400;
+    case 'unauthorized':
+      return 401;
+    case 'forbidden':
+      return 403;
+    case 'not_found':
+      return 404;
+    case 'method_not_allowed':
+      return 405;
+    case 'conflict':
+      return 409;
+    case 'payload_too_large':
+      return 413;
+    case 'unsupported_media_type':
+      return 415;
+    case 'unprocessable':
+      return 422;
+    case 'rate_limited':
+      return 429;
+    case 'internal':
+      return 500;
+    case 'unavailable':
+      return 503;
   }
 }
 
 const titles: Record<ErrorCode, string> = {
-  bad_request: 'Bad request', validation: 'Invalid request', unauthorized: 'Unauthorized', forbidden: 'Forbidden',
-  not_found: 'Not found', method_not_allowed: 'Method not allowed', conflict: 'Conflict', payload_too_large: 'Payload too large',
-  unsupported_media_type: 'Unsupported media type', unprocessable: 'Unprocessable request', rate_limited: 'Too many requests',
-  internal: 'Internal server error', unavailable: 'Service unavailable',
+  bad_request: 'Bad request',
+  validation: 'Invalid request',
+  unauthorized: 'Unauthorized',
+  forbidden: 'Forbidden',
+  not_found: 'Not found',
+  method_not_allowed: 'Method not allowed',
+  conflict: 'Conflict',
+  payload_too_large: 'Payload too large',
+  unsupported_media_type: 'Unsupported media type',
+  unprocessable: 'Unprocessable request',
+  rate_limited: 'Too many requests',
+  internal: 'Internal server error',
+  unavailable: 'Service unavailable',
 };
 
-export interface FieldError { path: string; message: string }
+export interface FieldError {
+  path: string;
+  message: string;
+}
 
 export class AppError extends Error {
   constructor(
@@ -50,14 +86,17 @@ export function validationError(issues: readonly { path: readonly PropertyKey[];
   return new AppError('validation', first ? `invalid ${where}: ${first.path}: ${first.message}` : `invalid ${where}`, { errors });
 }
 
-export const problemSchema = z.object({
-  type: z.string().openapi({ example: 'urn:mailflow:problem:validation' }),
-  title: z.string().openapi({ example: 'Invalid request' }),
-  status: z.number().int().openapi({ example: 400 }),
-  detail: z.string().openapi({ example: 'invalid body: priority: Invalid option' }),
-  requestId: z.string().openapi({ example: 'req_01jd9z…' }),
-  errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-}).passthrough().openapi('Problem');
+export const problemSchema = z
+  .object({
+    type: z.string().openapi({ example: 'urn:mailflow:problem:validation' }),
+    title: z.string().openapi({ example: 'Invalid request' }),
+    status: z.number().int().openapi({ example: 400 }),
+    detail: z.string().openapi({ example: 'invalid body: priority: Invalid option' }),
+    requestId: z.string().openapi({ example: 'req_01jd9z…' }),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .passthrough()
+  .openapi('Problem');
 
 export type Problem = z.infer<typeof problemSchema>;
 

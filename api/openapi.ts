@@ -14,14 +14,19 @@ export function createRouter() {
 
 export type Router = ReturnType<typeof createRouter>;
 
-interface DocumentedRoute { request: object }
+interface DocumentedRoute {
+  request: object;
+}
 
 /**
  * Declares a body in the OpenAPI document only: the router adds no validator for it (hono's would buffer
  * the whole multipart body), because the handler streams and checks it itself. Call after `.openapi()`:
  * the registry keeps this route's `request` object (not a copy), so the document shows the body.
  */
-export function documentStreamedBody<R extends DocumentedRoute>(route: R, body: { description?: string; required: true; content: Record<string, { schema: unknown }> }): R {
+export function documentStreamedBody<R extends DocumentedRoute>(
+  route: R,
+  body: { description?: string; required: true; content: Record<string, { schema: unknown }> },
+): R {
   Object.assign(route.request, { body }); // in place: the registry shares this object with the route it registered
   return route;
 }

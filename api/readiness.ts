@@ -3,7 +3,11 @@ import { sql } from 'drizzle-orm';
 import { indexBackend } from '../lib/config.js';
 import type { AppDeps } from './context.js';
 
-export interface Check { ok: boolean; latencyMs: number; error?: string }
+export interface Check {
+  ok: boolean;
+  latencyMs: number;
+  error?: string;
+}
 export interface Readiness {
   ready: boolean;
   checks: { temporal: Check; postgres: Check; index: Check & { backend: 'elasticsearch' | 'postgres' } };
@@ -12,10 +16,7 @@ export interface Readiness {
 async function timed(probe: () => Promise<unknown>, timeoutMs = 2_000): Promise<Check> {
   const started = performance.now();
   try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref()),
-    ]);
+    await Promise.race([probe(), new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs).unref())]);
     return { ok: true, latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
     // The class of failure only: connection strings and hosts stay out of a public endpoint.
@@ -30,9 +31,7 @@ export async function checkReadiness(deps: AppDeps): Promise<Readiness> {
   const [temporal, pg, index] = await Promise.all([
     timed(deps.pingTemporal),
     timed(postgres),
-    timed(backend === 'elasticsearch' && deps.elasticsearch
-      ? () => deps.elasticsearch!.cluster.health({ timeout: '2s' })
-      : postgres),
+    timed(backend === 'elasticsearch' && deps.elasticsearch ? () => deps.elasticsearch!.cluster.health({ timeout: '2s' }) : postgres),
   ]);
   return { ready: temporal.ok && pg.ok && index.ok, checks: { temporal, postgres: pg, index: { ...index, backend } } };
 }

@@ -33,10 +33,16 @@ const shutdown = (signal: string) => {
   stopping = true;
   logger.info({ signal }, 'api stopping');
   server.close(() => {
-    startRecovery.stop().then(close).then(() => process.exit(0), (error: unknown) => {
-      logger.error({ err: error }, 'error while closing');
-      process.exit(1);
-    });
+    startRecovery
+      .stop()
+      .then(close)
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while closing');
+          process.exit(1);
+        },
+      );
   });
   // Keep-alive connections would hold close() open: end idle ones now, the rest after a grace period.
   (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();

@@ -24,7 +24,9 @@ export function summarise(values: number[]): { n: number; p50: number; p99: numb
 /** Runs `task` `total` times with at most `concurrency` in flight. */
 export async function pool(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, async () => {
-    while (next < total) await task(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, total) }, async () => {
+      while (next < total) await task(next++);
+    }),
+  );
 }

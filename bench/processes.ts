@@ -26,7 +26,9 @@ function ticksByGroup(groups: Record<string, RegExp>): Record<string, number> {
       const group = Object.entries(groups).find(([, re]) => re.test(cmd))?.[0];
       if (!group) continue;
       out[group]! += statTicks(`/proc/${pid}/stat`);
-    } catch { /* the process ended */ }
+    } catch {
+      /* the process ended */
+    }
   }
   return out;
 }
@@ -41,7 +43,9 @@ function threadTicks(process: RegExp, thread: RegExp): number {
         if (!thread.test(readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim())) continue;
         ticks += statTicks(`/proc/${pid}/task/${tid}/stat`);
       }
-    } catch { /* the process or thread ended */ }
+    } catch {
+      /* the process or thread ended */
+    }
   }
   return ticks;
 }
@@ -71,6 +75,10 @@ export function cpuWindow(groups: Record<string, RegExp> = stackGroups): () => s
   return () => {
     const cpu = used();
     const seconds = (performance.now() - t0) / 1000;
-    return Object.keys(groups).map((g) => `${g} ${(cpu[g]! / seconds).toFixed(2)}`).join(', ') + ' cores';
+    return (
+      Object.keys(groups)
+        .map((g) => `${g} ${(cpu[g]! / seconds).toFixed(2)}`)
+        .join(', ') + ' cores'
+    );
   };
 }

@@ -15,9 +15,21 @@ export class BlobTooLargeError extends Error {
   }
 }
 
-export interface StoredBlob { id: string; size: number; sha256: string; contentType: string; filename: string | null }
+export interface StoredBlob {
+  id: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+  filename: string | null;
+}
 
-export interface PutOptions { kind: string; contentType: string; filename?: string; maxBytes?: number; id?: string }
+export interface PutOptions {
+  kind: string;
+  contentType: string;
+  filename?: string;
+  maxBytes?: number;
+  id?: string;
+}
 
 export class BlobStore {
   constructor(private readonly db: Database) {}
@@ -59,7 +71,10 @@ export class BlobStore {
   }
 
   async stat(id: string): Promise<StoredBlob | undefined> {
-    const [row] = await this.db.select().from(blobs).where(and(eq(blobs.id, id), sql`${blobs.completedAt} is not null`));
+    const [row] = await this.db
+      .select()
+      .from(blobs)
+      .where(and(eq(blobs.id, id), sql`${blobs.completedAt} is not null`));
     return row ? { id: row.id, size: row.size, sha256: row.sha256 ?? '', contentType: row.contentType, filename: row.filename } : undefined;
   }
 
@@ -70,9 +85,12 @@ export class BlobStore {
       let offset = 0;
       let nextSeq = 0;
       for (;;) {
-        const rows = await db.select().from(blobChunks)
+        const rows = await db
+          .select()
+          .from(blobChunks)
           .where(and(eq(blobChunks.blobId, id), gte(blobChunks.seq, nextSeq)))
-          .orderBy(asc(blobChunks.seq)).limit(4);
+          .orderBy(asc(blobChunks.seq))
+          .limit(4);
         if (rows.length === 0) return;
         for (const row of rows) {
           nextSeq = row.seq + 1;

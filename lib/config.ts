@@ -9,10 +9,14 @@ const optionalText = z.preprocess((v) => (v === '' ? undefined : v), z.string().
 
 /** `kid:base64key[,kid:base64key…]`; the first key encrypts, every key decrypts (rotation). */
 const encryptionKeys = z.string().transform((raw, ctx) => {
-  const keys = raw.split(',').map((part) => part.trim()).filter(Boolean).map((part) => {
-    const [id, b64] = part.split(':');
-    return { id: id ?? '', key: Buffer.from(b64 ?? '', 'base64') };
-  });
+  const keys = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const [id, b64] = part.split(':');
+      return { id: id ?? '', key: Buffer.from(b64 ?? '', 'base64') };
+    });
   const bad = keys.find((k) => !/^[A-Za-z0-9_-]{1,16}$/.test(k.id) || k.key.length !== 32);
   if (keys.length === 0 || bad) {
     ctx.addIssue({ code: 'custom', message: 'expected kid:base64(32 bytes)[,kid:base64(32 bytes)…]' });
@@ -27,7 +31,11 @@ export const configSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port.default(3000),
   /** The largest request body (JSON, webhooks) the API reads; uploads have their own limits. */
-  API_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  API_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
   PUBLIC_BASE_URL: z.string().url().default('http://localhost:3000'),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
@@ -37,7 +45,10 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_URL: optionalUrl,
   /** Prepended to every task-queue name: isolates deployments (and test runs) sharing one namespace. */
-  TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]*$/).default(''),
+  TASK_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]*$/)
+    .default(''),
   ELASTICSEARCH_URL: optionalUrl,
   ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
   ENCRYPTION_KEYS: encryptionKeys,
@@ -62,8 +73,16 @@ export const configSchema = z.object({
   SEND_CONCURRENCY_CRITICAL: z.coerce.number().int().min(1).default(20),
   SEND_CONCURRENCY_MEDIUM: z.coerce.number().int().min(1).default(50),
   SEND_CONCURRENCY_LOW: z.coerce.number().int().min(1).default(50),
-  ATTACHMENT_MAX_BYTES: z.coerce.number().int().min(1).default(10 * 1024 * 1024),
-  ATTACHMENTS_MAX_TOTAL_BYTES: z.coerce.number().int().min(1).default(25 * 1024 * 1024),
+  ATTACHMENT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(10 * 1024 * 1024),
+  ATTACHMENTS_MAX_TOTAL_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(25 * 1024 * 1024),
   /** Provider webhooks older than this are refused as stale (replay protection with the one-time token). */
   WEBHOOK_MAX_AGE_SECONDS: z.coerce.number().int().min(1).default(300),
   // Providers (all optional: a channel without one fails its sends with a named error until configured).
@@ -72,7 +91,13 @@ export const configSchema = z.object({
   MAILGUN_DOMAIN: z.string().min(1).optional(),
   /** Verifies Mailgun's delivery webhooks; without it every webhook is refused. */
   MAILGUN_WEBHOOK_SIGNING_KEY: z.string().min(8).optional(),
-  SMTP_URL: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^smtps?:\/\//, 'expected smtp:// or smtps://').optional()),
+  SMTP_URL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z
+      .string()
+      .regex(/^smtps?:\/\//, 'expected smtp:// or smtps://')
+      .optional(),
+  ),
   EMAIL_FROM: z.string().min(3).default('Mailflow <no-reply@mailflow.local>'),
   EMAIL_PROVIDER_PRIMARY: z.enum(['mailgun', 'smtp']).default('mailgun'),
   EMAIL_PROVIDER_SECONDARY: z.enum(['mailgun', 'smtp', 'none']).default('smtp'),
@@ -101,9 +126,16 @@ export const configSchema = z.object({
    */
   SEED004_PACING_MARGIN_MS: z.coerce.number().min(0).default(50),
   /** Whether /auth/token requests take a slot too (the seed's API does not say whether it counts them). */
-  SEED004_PACE_TOKEN_REQUESTS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  SEED004_PACE_TOKEN_REQUESTS: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   SEED004_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
-  MAILING_MAX_CSV_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
+  MAILING_MAX_CSV_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(50 * 1024 * 1024),
   /** Recipients per child workflow, and how many children a mailing keeps running at once. */
   MAILING_SLICE_SIZE: z.coerce.number().int().min(1).max(1_000).default(100),
   MAILING_MAX_CHILDREN: z.coerce.number().int().min(1).max(100).default(8),
@@ -125,7 +157,10 @@ export const configSchema = z.object({
   OUTLOOK_CLIENT_ID: optionalText,
   OUTLOOK_CLIENT_SECRET: optionalText,
   /** `common`, `organizations`, `consumers` or a tenant id. */
-  OUTLOOK_TENANT: z.string().regex(/^[A-Za-z0-9.-]+$/).default('common'),
+  OUTLOOK_TENANT: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/)
+    .default('common'),
   /** The identity platform's origin; an http:// origin (a local simulator) is reached without discovery. */
   OUTLOOK_LOGIN_URL: z.string().url().default('https://login.microsoftonline.com'),
   /** Graph's origin; another origin (a local simulator) receives the canonical Graph URLs rewritten to it. */
@@ -174,9 +209,17 @@ export const configSchema = z.object({
    */
   SYNC_REQUEST_BURST: z.coerce.number().int().min(1).max(1_000).default(900),
   /** How long the live feed (GET /v1/accounts/{id}/events) keeps events for reconnecting pages. */
-  MAILBOX_EVENTS_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
+  MAILBOX_EVENTS_RETENTION_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(24),
   /** Elasticsearch index and alias names start with this (lower case). */
-  ELASTICSEARCH_INDEX_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/).default('mailflow'),
+  ELASTICSEARCH_INDEX_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/)
+    .default('mailflow'),
   ELASTICSEARCH_SHARDS: z.coerce.number().int().min(1).max(64).default(1),
   ELASTICSEARCH_REPLICAS: z.coerce.number().int().min(0).max(5).default(0),
   /** A prebuilt workflow bundle (npm start writes one; images ship one); without it a worker bundles at start. */
@@ -196,7 +239,8 @@ const OUTLOOK_REQUESTS_PER_10_MINUTES = 10_000;
 const configRules = configSchema.superRefine((config, ctx) => {
   if (config.SYNC_REQUEST_BURST + config.SYNC_REQUESTS_PER_10_MINUTES > OUTLOOK_REQUESTS_PER_10_MINUTES) {
     ctx.addIssue({
-      code: 'custom', path: ['SYNC_REQUEST_BURST'],
+      code: 'custom',
+      path: ['SYNC_REQUEST_BURST'],
       message: `with SYNC_REQUESTS_PER_10_MINUTES=${config.SYNC_REQUESTS_PER_10_MINUTES} a burst of ${config.SYNC_REQUEST_BURST} could make ${config.SYNC_REQUEST_BURST + config.SYNC_REQUESTS_PER_10_MINUTES} requests in 10 minutes; Outlook allows ${OUTLOOK_REQUESTS_PER_10_MINUTES}`,
     });
   }
@@ -214,10 +258,12 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = configRules.safeParse(env);
   if (parsed.success) return parsed.data;
-  throw new ConfigError(parsed.error.issues.map((issue) => ({
-    name: String(issue.path[0] ?? '?'),
-    problem: issue.message,
-  })));
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => ({
+      name: String(issue.path[0] ?? '?'),
+      problem: issue.message,
+    })),
+  );
 }
 
 /** Which implementation backs the mail index: a real Elasticsearch when one is configured. */

@@ -2,7 +2,10 @@
 // key in front of ENCRYPTION_KEYS and keeping the old ones until everything is re-encrypted.
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export interface EncryptionKey { id: string; key: Buffer }
+export interface EncryptionKey {
+  id: string;
+  key: Buffer;
+}
 
 const VERSION = 'v1';
 

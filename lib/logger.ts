@@ -4,9 +4,25 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 export const redactPaths = [
-  'password', '*.password', 'token', '*.token', 'accessToken', '*.accessToken', 'access_token', '*.access_token',
-  'refreshToken', '*.refreshToken', 'authorization', '*.authorization', 'headers.authorization',
-  'apiKey', '*.apiKey', 'secret', '*.secret', 'clientSecret', '*.clientSecret',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'accessToken',
+  '*.accessToken',
+  'access_token',
+  '*.access_token',
+  'refreshToken',
+  '*.refreshToken',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'apiKey',
+  '*.apiKey',
+  'secret',
+  '*.secret',
+  'clientSecret',
+  '*.clientSecret',
 ];
 
 export function createLogger(options: { level?: string; name?: string } = {}): Logger {

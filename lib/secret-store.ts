@@ -5,14 +5,21 @@ import type { Database } from '../db/client.js';
 import { secrets } from '../db/schema/index.js';
 import type { Encryptor } from './crypto.js';
 
-export interface SecretValue { value: string; expiresAt: Date | null }
+export interface SecretValue {
+  value: string;
+  expiresAt: Date | null;
+}
 
 export class SecretStore {
-  constructor(private readonly db: Database, private readonly encryptor: Encryptor) {}
+  constructor(
+    private readonly db: Database,
+    private readonly encryptor: Encryptor,
+  ) {}
 
   async put(name: string, value: string, expiresAt: Date | null = null): Promise<void> {
     const sealed = this.encryptor.encrypt(value, name);
-    await this.db.insert(secrets)
+    await this.db
+      .insert(secrets)
       .values({ name, value: sealed, keyId: this.encryptor.activeKeyId, expiresAt })
       .onConflictDoUpdate({ target: secrets.name, set: { value: sealed, keyId: this.encryptor.activeKeyId, expiresAt, updatedAt: sql`now()` } });
   }

@@ -37,8 +37,11 @@ for (let round = 0; round < 3; round++) {
     const cpu = parts.find((p) => CPU.includes(p)) ?? (parts.includes('universal') ? undefined : undefined);
     const libc = parts.includes('musl') ? ['musl'] : parts.includes('gnu') || parts.includes('gnueabihf') ? ['glibc'] : undefined;
     lock.packages[`node_modules/${name}`] = {
-      version, optional: true,
-      ...(cpu ? { cpu: [cpu] } : {}), ...(os ? { os: [os] } : { cpu: ['wasm32'] }), ...(libc ? { libc } : {}),
+      version,
+      optional: true,
+      ...(cpu ? { cpu: [cpu] } : {}),
+      ...(os ? { os: [os] } : { cpu: ['wasm32'] }),
+      ...(libc ? { libc } : {}),
     };
   }
   lock.packages = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))));

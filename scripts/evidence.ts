@@ -8,7 +8,16 @@ import { join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { keyLines, logOffsets, readRunLogs } from './evidence/logs.js';
 import { renderReport } from './evidence/report.js';
-import { apiClient, checkLedger, configureSeed004, ledgerTokens, runMailing, sendNotifications, type MailingResult, type NotificationResult } from './evidence/scenario.js';
+import {
+  apiClient,
+  checkLedger,
+  configureSeed004,
+  ledgerTokens,
+  runMailing,
+  sendNotifications,
+  type MailingResult,
+  type NotificationResult,
+} from './evidence/scenario.js';
 import { takeScreenshots, type Shot } from './evidence/screenshots.js';
 import { describeServices, startStack } from './evidence/stack.js';
 import { profiles, repoRoot } from './services/index.js';
@@ -17,11 +26,13 @@ import { profiles, repoRoot } from './services/index.js';
 const SAMPLE_LIST = join(repoRoot, 'test', 'fixtures', 'mailing_list.csv');
 const EXPECTED_RECIPIENTS = 102;
 
-const options = z.object({
-  EVIDENCE_OUT: z.string().min(1).default('docs/evidence'),
-  EVIDENCE_SEED004_RATE: z.coerce.number().int().min(1).max(50).default(5),
-  EVIDENCE_TIMEOUT_SECONDS: z.coerce.number().int().min(30).default(600),
-}).safeParse(process.env);
+const options = z
+  .object({
+    EVIDENCE_OUT: z.string().min(1).default('docs/evidence'),
+    EVIDENCE_SEED004_RATE: z.coerce.number().int().min(1).max(50).default(5),
+    EVIDENCE_TIMEOUT_SECONDS: z.coerce.number().int().min(30).default(600),
+  })
+  .safeParse(process.env);
 if (!options.success) {
   console.error(`evidence: ${options.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   process.exit(78);
@@ -47,7 +58,7 @@ process.on('SIGINT', () => {
 log(`ready in ${(stack.startedInMs / 1000).toFixed(1)} s: ${stack.endpoints.api}`);
 
 const secretsFile = join(profiles.stack.dataDir, 'dev-secrets.json');
-const devSecrets = existsSync(secretsFile) ? JSON.parse(readFileSync(secretsFile, 'utf8')) as Record<string, string> : {};
+const devSecrets = existsSync(secretsFile) ? (JSON.parse(readFileSync(secretsFile, 'utf8')) as Record<string, string>) : {};
 const adminKey = process.env.ADMIN_API_KEY ?? devSecrets.ADMIN_API_KEY;
 let notifications: NotificationResult[] = [];
 let mailing: MailingResult | undefined;
@@ -62,13 +73,22 @@ try {
     sendNotifications(api, stack.endpoints, runId),
     runMailing(api, stack.endpoints, readFileSync(SAMPLE_LIST), runId, EVIDENCE_TIMEOUT_SECONDS * 1000),
   ]);
-  log(`mailing ${mailing.view.id} ${mailing.view.status}: ${mailing.view.counts.sent} sent; notifications ${notifications.map((n) => `${n.channel} ${n.view.status}`).join(', ')}`);
+  log(
+    `mailing ${mailing.view.id} ${mailing.view.status}: ${mailing.view.counts.sent} sent; notifications ${notifications.map((n) => `${n.channel} ${n.view.status}`).join(', ')}`,
+  );
   rmSync(join(outDir, 'screenshots'), { recursive: true, force: true });
-  shots = await takeScreenshots(join(outDir, 'screenshots'), {
-    apiUrl: stack.endpoints.api, apiKey: adminKey, mailingId: mailing.view.id, temporalUi: stack.endpoints.temporalUi,
-    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
-    workflowIds: { mailing: mailing.view.workflowId, notifications: notifications.map((n) => n.view.workflowId) },
-  }, log);
+  shots = await takeScreenshots(
+    join(outDir, 'screenshots'),
+    {
+      apiUrl: stack.endpoints.api,
+      apiKey: adminKey,
+      mailingId: mailing.view.id,
+      temporalUi: stack.endpoints.temporalUi,
+      namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+      workflowIds: { mailing: mailing.view.workflowId, notifications: notifications.map((n) => n.view.workflowId) },
+    },
+    log,
+  );
 } catch (error) {
   failure = error;
 }
@@ -83,11 +103,25 @@ if (failure || !mailing) {
 const logs = readRunLogs(logDir, before, [adminKey ?? '', ...Object.values(devSecrets), ...ledgerTokens(mailing)]);
 const ledger = checkLedger(mailing, EXPECTED_RECIPIENTS);
 const report = renderReport({
-  generatedAt: new Date().toISOString(), commit: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no') !== '',
-  node: process.version, command: 'npm run evidence', seed004Rate: rate,
-  services: describeServices(stack.output()), stackStartMs: stack.startedInMs, stackStop: stopped,
-  endpoints: stack.endpoints, platformCheck: stack.endpoints.platformCheck,
-  notifications, mailing, expectedRecipients: EXPECTED_RECIPIENTS, ledger, logs, keyLines: keyLines(logs), shots, totalMs: Date.now() - t0,
+  generatedAt: new Date().toISOString(),
+  commit: git('rev-parse', '--short', 'HEAD'),
+  dirty: git('status', '--porcelain', '--untracked-files=no') !== '',
+  node: process.version,
+  command: 'npm run evidence',
+  seed004Rate: rate,
+  services: describeServices(stack.output()),
+  stackStartMs: stack.startedInMs,
+  stackStop: stopped,
+  endpoints: stack.endpoints,
+  platformCheck: stack.endpoints.platformCheck,
+  notifications,
+  mailing,
+  expectedRecipients: EXPECTED_RECIPIENTS,
+  ledger,
+  logs,
+  keyLines: keyLines(logs),
+  shots,
+  totalMs: Date.now() - t0,
 });
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'report.md'), report);

@@ -36,9 +36,17 @@ async function stopAll(code: number): Promise<never> {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     const done = await Promise.race([exited.then(() => true), sleep(35_000).then(() => false)]);
-    if (!done) { log(`${name} did not stop in time: killing it`); child.kill('SIGKILL'); await exited; }
+    if (!done) {
+      log(`${name} did not stop in time: killing it`);
+      child.kill('SIGKILL');
+      await exited;
+    }
     // Anything the child left in its process group (e.g. tsx's esbuild helper) goes with it.
-    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* group already empty */ }
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* group already empty */
+    }
   }
   await services?.stop();
   log('stopped');
@@ -132,46 +140,60 @@ try {
   // As docker-compose runs the role: its V8 heap capped, so an ingest's garbage is collected early rather
   // than growing the process (MAILING_WORKER_HEAP_MB), and two malloc arenas instead of one per thread.
   const mailingHeapMb = Number(process.env.MAILING_WORKER_HEAP_MB || 256);
-  if (!Number.isInteger(mailingHeapMb) || mailingHeapMb < 64) throw new Error(`MAILING_WORKER_HEAP_MB: expected a whole number of MB, at least 64; got ${process.env.MAILING_WORKER_HEAP_MB}`);
+  if (!Number.isInteger(mailingHeapMb) || mailingHeapMb < 64)
+    throw new Error(`MAILING_WORKER_HEAP_MB: expected a whole number of MB, at least 64; got ${process.env.MAILING_WORKER_HEAP_MB}`);
   const shared = roles.filter((r) => r !== 'mailbox-sync' && (mailingProcesses === 0 || r !== 'mailings'));
   startChild('workers', 'workers/main.ts', { ...env, WORKER_ROLES: shared.join(','), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort) });
   for (let i = 1; i <= mailingProcesses; i++) {
-    startChild(`mailing-worker-${i}`, 'workers/main.ts', {
-      ...env, MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2', WORKER_ROLES: 'mailings', WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 + i : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 + i : 0),
-    }, [`--max-old-space-size=${mailingHeapMb}`]);
+    startChild(
+      `mailing-worker-${i}`,
+      'workers/main.ts',
+      {
+        ...env,
+        MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX ?? '2',
+        WORKER_ROLES: 'mailings',
+        WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 + i : 0),
+        WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 + i : 0),
+      },
+      [`--max-old-space-size=${mailingHeapMb}`],
+    );
   }
   startChild('sync-worker', 'workers/mailbox-sync.ts', {
-    ...env, WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 : 0), WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 : 0),
+    ...env,
+    WORKER_METRICS_PORT: String(metricsPort ? metricsPort + 1 : 0),
+    WORKER_SDK_METRICS_PORT: String(sdkMetricsPort ? sdkMetricsPort + 1 : 0),
   });
   await waitForReady(apiUrl);
 
   const connection = await Connection.connect({ address: services.temporalAddress });
   const client = new Client({ connection });
-  const check = await client.workflow.execute('platformCheck', {
+  const check = (await client.workflow.execute('platformCheck', {
     taskQueue: taskQueue({ TASK_QUEUE_PREFIX: process.env.TASK_QUEUE_PREFIX ?? '' }, PLATFORM_QUEUE),
     workflowId: `platform-check-${new Date().toISOString().replace(/[:.]/g, '-')}`,
     args: [{ requestedBy: 'npm start' }],
-  }) as { workflowId: string };
+  })) as { workflowId: string };
   await connection.close();
 
-  console.log([
-    '',
-    'Mailflow is running.',
-    `  API              ${apiUrl}`,
-    `  API docs         ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
-    `  Metrics          ${apiUrl}/metrics (API, with an API key)   http://127.0.0.1:${env.WORKER_METRICS_PORT}/metrics (workers, and the next port: the sync worker)`,
-    `  Temporal SDK     ${sdkMetricsPort ? `http://127.0.0.1:${sdkMetricsPort}/metrics (workers' Temporal metrics, and the next port: the sync worker)` : 'off'}`,
-    `  Web UI           ${apiUrl}/web/`,
-    `  Temporal Web UI  ${services.temporalUiUrl ?? '(external Temporal)'}   (platform check: ${check.workflowId})`,
-    `  Temporal         ${services.temporalAddress}   e.g. temporal workflow list --address ${services.temporalAddress}`,
-    `  PostgreSQL       ${services.databaseUrl}`,
-    `  Mail index       ${services.elasticsearchUrl ? `Elasticsearch ${services.elasticsearchUrl}` : services.indexNote}`,
-    ...sims.lines,
-    `  Admin API key    in ${join(profile.dataDir, 'dev-secrets.json')} (ADMIN_API_KEY)`,
-    `  Logs             ${logDir}`,
-    'Press Ctrl-C to stop.',
-    '',
-  ].join('\n'));
+  console.log(
+    [
+      '',
+      'Mailflow is running.',
+      `  API              ${apiUrl}`,
+      `  API docs         ${apiUrl}/docs   (OpenAPI: ${apiUrl}/openapi.json)`,
+      `  Metrics          ${apiUrl}/metrics (API, with an API key)   http://127.0.0.1:${env.WORKER_METRICS_PORT}/metrics (workers, and the next port: the sync worker)`,
+      `  Temporal SDK     ${sdkMetricsPort ? `http://127.0.0.1:${sdkMetricsPort}/metrics (workers' Temporal metrics, and the next port: the sync worker)` : 'off'}`,
+      `  Web UI           ${apiUrl}/web/`,
+      `  Temporal Web UI  ${services.temporalUiUrl ?? '(external Temporal)'}   (platform check: ${check.workflowId})`,
+      `  Temporal         ${services.temporalAddress}   e.g. temporal workflow list --address ${services.temporalAddress}`,
+      `  PostgreSQL       ${services.databaseUrl}`,
+      `  Mail index       ${services.elasticsearchUrl ? `Elasticsearch ${services.elasticsearchUrl}` : services.indexNote}`,
+      ...sims.lines,
+      `  Admin API key    in ${join(profile.dataDir, 'dev-secrets.json')} (ADMIN_API_KEY)`,
+      `  Logs             ${logDir}`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
   log('ready');
 } catch (error) {
   log(`start failed: ${error instanceof Error ? error.message : String(error)}`);

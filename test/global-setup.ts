@@ -21,7 +21,9 @@ export interface TestServices {
 }
 
 declare module 'vitest' {
-  export interface ProvidedContext { services: TestServices }
+  export interface ProvidedContext {
+    services: TestServices;
+  }
 }
 
 function withDatabase(url: string, database: string): string {
@@ -34,7 +36,7 @@ function withDatabase(url: string, database: string): string {
 async function deleteIndices(url: string, pattern: string): Promise<void> {
   const response = await fetch(`${url}/_cat/indices/${pattern}?format=json&h=index`);
   if (!response.ok) return;
-  for (const { index } of await response.json() as { index: string }[]) await fetch(`${url}/${index}`, { method: 'DELETE' });
+  for (const { index } of (await response.json()) as { index: string }[]) await fetch(`${url}/${index}`, { method: 'DELETE' });
 }
 
 export default async function setup(project: TestProject) {

@@ -19,7 +19,10 @@ export function liveFeed(id, { onEvent, onState, poll, pollMs, showError }) {
     poll();
     feed.pollTimer = setInterval(poll, pollMs);
   }
-  function stopPolling() { clearInterval(feed.pollTimer); feed.pollTimer = 0; }
+  function stopPolling() {
+    clearInterval(feed.pollTimer);
+    feed.pollTimer = 0;
+  }
   function reconnectLater() {
     clearTimeout(feed.retryTimer);
     feed.retryTimer = setTimeout(connect, feed.retryMs);
@@ -62,7 +65,11 @@ export function liveFeed(id, { onEvent, onState, poll, pollMs, showError }) {
         if (feed.source !== source) return;
         if (event.lastEventId) feed.lastId = event.lastEventId;
         let data;
-        try { data = JSON.parse(event.data); } catch { return; }
+        try {
+          data = JSON.parse(event.data);
+        } catch {
+          return;
+        }
         onEvent(type, data);
       });
     }
@@ -72,7 +79,9 @@ export function liveFeed(id, { onEvent, onState, poll, pollMs, showError }) {
     stop() {
       feed.source?.close();
       feed.source = null;
-      clearTimeout(feed.renewTimer); clearTimeout(feed.retryTimer); stopPolling();
+      clearTimeout(feed.renewTimer);
+      clearTimeout(feed.retryTimer);
+      stopPolling();
     },
   };
 }

@@ -94,5 +94,8 @@ export function highlight(tr, ms) {
   void tr.offsetWidth; // restart the transition
   tr.classList.add('changed');
   clearTimeout(highlightTimers.get(tr));
-  highlightTimers.set(tr, setTimeout(() => tr.classList.remove('changed'), ms));
+  highlightTimers.set(
+    tr,
+    setTimeout(() => tr.classList.remove('changed'), ms),
+  );
 }

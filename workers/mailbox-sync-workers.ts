@@ -9,14 +9,18 @@ import type { WorkerSpec } from './worker-spec.js';
 
 export function mailboxSyncSpecs(deps: ActivityDeps): WorkerSpec[] {
   const activities = createMailboxSyncActivities(deps, { index: deps.mailIndex, providers: new MailProviders(deps.config, deps.secrets) });
-  return [{
-    taskQueue: mailboxSyncQueue(deps.config), workflows: true, activities,
-    maxConcurrentActivityTaskExecutions: deps.config.SYNC_ACTIVITY_SLOTS,
-    // An idle mailbox's workflow waits on a timer; evicted from the cache, it costs no worker memory and
-    // is replayed from history when it wakes (its history is kept short by continue-as-new).
-    maxCachedWorkflows: deps.config.SYNC_CACHED_WORKFLOWS,
-    // Most of many mailboxes' workflows are not cached, so most of their tasks come on the shared queue, not
-    // the worker's sticky one: poll both equally (the default gives the shared queue 2 of 10 polls).
-    nonStickyToStickyPollRatio: 1,
-  }];
+  return [
+    {
+      taskQueue: mailboxSyncQueue(deps.config),
+      workflows: true,
+      activities,
+      maxConcurrentActivityTaskExecutions: deps.config.SYNC_ACTIVITY_SLOTS,
+      // An idle mailbox's workflow waits on a timer; evicted from the cache, it costs no worker memory and
+      // is replayed from history when it wakes (its history is kept short by continue-as-new).
+      maxCachedWorkflows: deps.config.SYNC_CACHED_WORKFLOWS,
+      // Most of many mailboxes' workflows are not cached, so most of their tasks come on the shared queue, not
+      // the worker's sticky one: poll both equally (the default gives the shared queue 2 of 10 polls).
+      nonStickyToStickyPollRatio: 1,
+    },
+  ];
 }

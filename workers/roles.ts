@@ -26,13 +26,22 @@ const roleSpecs: Record<Role, () => Promise<SpecFactory>> = {
 };
 
 /** Every role process also answers the platform check, so any single role proves its own health. */
-const platformSpec: SpecFactory = (deps) => [{
-  taskQueue: taskQueue(deps.config, PLATFORM_QUEUE), workflows: true, activities: createPlatformActivities(deps), maxConcurrentActivityTaskExecutions: 4,
-}];
+const platformSpec: SpecFactory = (deps) => [
+  {
+    taskQueue: taskQueue(deps.config, PLATFORM_QUEUE),
+    workflows: true,
+    activities: createPlatformActivities(deps),
+    maxConcurrentActivityTaskExecutions: 4,
+  },
+];
 
 export function parseRoles(value: string): Role[] {
   if (value.trim() === 'all') return [...roles];
-  const names = value.split(',').map((r) => r.trim()).filter(Boolean).map((r) => formerRoleNames[r] ?? r);
+  const names = value
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean)
+    .map((r) => formerRoleNames[r] ?? r);
   const unknown = names.filter((name) => !(roles as readonly string[]).includes(name));
   if (unknown.length > 0 || names.length === 0) {
     throw new Error(`WORKER_ROLES: unknown role(s) ${unknown.join(', ') || '(none)'}; expected "all" or a list of ${roles.join(', ')}`);

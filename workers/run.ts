@@ -32,7 +32,14 @@ export async function loadWorkflowBundle(logger: Logger, path?: string): Promise
 
 function quietBundlerLogger(logger: Logger) {
   const log = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, meta?: Record<string, unknown>) => logger[level](meta ?? {}, message);
-  return { trace: log('debug'), debug: log('debug'), info: log('debug'), warn: log('warn'), error: log('error'), log: (_l: string, m: string) => logger.debug(m) };
+  return {
+    trace: log('debug'),
+    debug: log('debug'),
+    info: log('debug'),
+    warn: log('warn'),
+    error: log('error'),
+    log: (_l: string, m: string) => logger.debug(m),
+  };
 }
 
 /**
@@ -63,20 +70,29 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
   const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
   const mailIndex = await openMailIndex(config, database.db, selected);
   const deps: ActivityDeps = {
-    config, db: database.db, logger, encryptor, mailIndex,
-    blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
+    config,
+    db: database.db,
+    logger,
+    encryptor,
+    mailIndex,
+    blobs: new BlobStore(database.db),
+    secrets: new SecretStore(database.db, encryptor),
   };
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const metricsServer = config.WORKER_METRICS_PORT ? await serveWorkerMetrics(config.WORKER_METRICS_PORT, config.WORKER_METRICS_HOST) : undefined;
   try {
     const bundle = await loadWorkflowBundle(logger, config.WORKFLOW_BUNDLE_PATH);
-    const workers = await Promise.all((await workerSpecs(selected, deps)).map(({ workflows, ...spec }) => Worker.create({
-      ...spec,
-      connection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
-      ...(workflows ? { workflowBundle: bundle } : {}),
-    })));
+    const workers = await Promise.all(
+      (await workerSpecs(selected, deps)).map(({ workflows, ...spec }) =>
+        Worker.create({
+          ...spec,
+          connection,
+          namespace: config.TEMPORAL_NAMESPACE,
+          shutdownGraceTime: config.WORKER_SHUTDOWN_GRACE_MS,
+          ...(workflows ? { workflowBundle: bundle } : {}),
+        }),
+      ),
+    );
     logger.info({ roles: selected, taskQueues: workers.map((w) => w.options.taskQueue), sdkMetrics }, 'workers running');
     await Promise.all(workers.map((worker) => worker.run()));
     logger.info('workers stopped');

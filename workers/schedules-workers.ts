@@ -20,9 +20,12 @@ function clientFor(deps: ActivityDeps): Client {
 }
 
 export function scheduleSpecs(deps: ActivityDeps): WorkerSpec[] {
-  return [{
-    taskQueue: schedulesQueue(deps.config), workflows: true,
-    activities: { ...createScheduleActivities(deps, clientFor(deps)), ...createTenantActivities(deps, clientFor(deps)) },
-    maxConcurrentActivityTaskExecutions: 10,
-  }];
+  return [
+    {
+      taskQueue: schedulesQueue(deps.config),
+      workflows: true,
+      activities: { ...createScheduleActivities(deps, clientFor(deps)), ...createTenantActivities(deps, clientFor(deps)) },
+      maxConcurrentActivityTaskExecutions: 10,
+    },
+  ];
 }

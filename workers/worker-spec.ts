@@ -1,8 +1,8 @@
 import type { WorkerOptions } from '@temporalio/worker';
 
 /** One Temporal Worker to create: its queue, its activities, and any tuning. */
-export type WorkerSpec = Pick<WorkerOptions, 'taskQueue'> & Partial<Omit<WorkerOptions, 'taskQueue' | 'connection' | 'workflowBundle' | 'workflowsPath'>> & {
-  /** false for activity-only queues (e.g. a rate-limited provider queue). */
-  workflows: boolean;
-};
-
+export type WorkerSpec = Pick<WorkerOptions, 'taskQueue'> &
+  Partial<Omit<WorkerOptions, 'taskQueue' | 'connection' | 'workflowBundle' | 'workflowsPath'>> & {
+    /** false for activity-only queues (e.g. a rate-limited provider queue). */
+    workflows: boolean;
+  };

@@ -2,7 +2,10 @@
 // error that happened (child workflow → activity → application failure), and only the innermost one
 // names the cause.
 
-interface Failure { message?: string; cause?: Failure }
+interface Failure {
+  message?: string;
+  cause?: Failure;
+}
 
 /** The innermost message of a failure's chain of causes, at most 500 characters. */
 export function innermostMessage(error: unknown): string {

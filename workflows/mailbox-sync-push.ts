@@ -3,12 +3,19 @@
 // net. Deterministic workflow code: it only schedules activities and reads workflow time.
 import type { SubscriptionOutcome, SyncSettings } from '../activities/mailbox-sync.js';
 
-interface Subscription { subscriptionId: string | null; expiresAt: number | null; retryAt: number }
+interface Subscription {
+  subscriptionId: string | null;
+  expiresAt: number | null;
+  retryAt: number;
+}
 /**
  * What a run hands the next. `discarded` (a subscription Graph removed, not to be taken from the record again)
  * and `renewNow` (a reauthorizationRequired not yet acted on) are absent from older runs' state: none, false.
  */
-export interface PushState extends Subscription { discarded?: string; renewNow?: boolean }
+export interface PushState extends Subscription {
+  discarded?: string;
+  renewNow?: boolean;
+}
 export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
 
 interface PushActivities {
@@ -22,7 +29,10 @@ export class MailboxPush {
   /** A subscription Graph removed: never to be reused from the record. */
   private discarded: string | undefined;
 
-  constructor(private readonly settings: SyncSettings['push'], carried: PushState | undefined) {
+  constructor(
+    private readonly settings: SyncSettings['push'],
+    carried: PushState | undefined,
+  ) {
     const { discarded, renewNow, ...state } = carried ?? { subscriptionId: null, expiresAt: null, retryAt: 0 };
     this.state = state;
     this.discarded = discarded;
@@ -50,9 +60,10 @@ export class MailboxPush {
   /** Runs the upkeep that is due; answers `reauth` when the grant is gone (the workflow waits for a re-link). */
   async upkeep(activities: PushActivities, mailboxId: string, now: () => number): Promise<{ reauth?: string; failed?: string }> {
     const { subscriptionId } = this.state;
-    const outcome = subscriptionId === null
-      ? await activities.ensureSubscription({ mailboxId, ...(this.discarded ? { discard: this.discarded } : {}) })
-      : await activities.renewSubscription({ mailboxId, subscriptionId });
+    const outcome =
+      subscriptionId === null
+        ? await activities.ensureSubscription({ mailboxId, ...(this.discarded ? { discard: this.discarded } : {}) })
+        : await activities.renewSubscription({ mailboxId, subscriptionId });
     this.renewNow = false;
     switch (outcome.outcome) {
       case 'subscribed':

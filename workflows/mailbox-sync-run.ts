@@ -112,13 +112,22 @@ export class SyncRun {
   }
 
   /** Every task reads again (a poll, syncNow, a resume, a removal to confirm). */
-  wantRound(): void { this.roundWantedTick = ++this.tick; }
+  wantRound(): void {
+    this.roundWantedTick = ++this.tick;
+  }
 
-  pause(): void { this.paused = true; }
+  pause(): void {
+    this.paused = true;
+  }
 
-  resume(): void { this.paused = false; this.wantRound(); }
+  resume(): void {
+    this.paused = false;
+    this.wantRound();
+  }
 
-  resync(): void { this.resyncRequested = true; }
+  resync(): void {
+    this.resyncRequested = true;
+  }
 
   relink(): void {
     this.relinked = true;
@@ -128,7 +137,9 @@ export class SyncRun {
     }
   }
 
-  unlink(): void { this.unlinkRequested = true; }
+  unlink(): void {
+    this.unlinkRequested = true;
+  }
 
   tenantHold(held: boolean): void {
     this.holdSignalled = true;
@@ -151,7 +162,9 @@ export class SyncRun {
   }
 
   /** A resync begins: its cursors are reset and its state reloaded before the loop goes on (a resync signalled meanwhile is another). */
-  resyncStarted(): void { this.resyncRequested = false; }
+  resyncStarted(): void {
+    this.resyncRequested = false;
+  }
 
   /** The state loaded after a resync's cursors were reset. */
   resynced(state: SyncState, now: number): void {
@@ -162,7 +175,15 @@ export class SyncRun {
 
   private loadTasks(state: SyncState, now: number): void {
     this.tasks.clear();
-    this.tasks.set(FOLDER_LIST, newTask(FOLDER_LIST, 'folders', { cursor: state.folderCursor, caughtUp: state.folderCursorCaughtUp, initialDone: state.folderCursorCaughtUp || state.folders.length > 0 }, now));
+    this.tasks.set(
+      FOLDER_LIST,
+      newTask(
+        FOLDER_LIST,
+        'folders',
+        { cursor: state.folderCursor, caughtUp: state.folderCursorCaughtUp, initialDone: state.folderCursorCaughtUp || state.folders.length > 0 },
+        now,
+      ),
+    );
     for (const f of state.folders) this.tasks.set(f.folderId, newTask(f.folderId, f.name, f, now));
     // Every run starts with a round of every folder: it confirms carried removals and catches up at once.
     this.wantRound();
@@ -193,10 +214,16 @@ export class SyncRun {
   progress(mailboxId: string): Omit<MailboxSyncProgress, 'push'> {
     const folders = this.folderTasks();
     return {
-      mailboxId, phase: this.phase(), foldersTotal: folders.length, foldersDone: folders.filter((t) => t.initialDone).length,
-      messagesIndexed: this.messagesIndexed, roundsCompleted: this.roundsCompleted,
-      lastRoundAt: this.lastRoundAt === null ? null : new Date(this.lastRoundAt).toISOString(), lastRoundMs: this.lastRoundMs,
-      lastError: this.lastError?.message ?? null, lastErrorAt: this.lastError ? new Date(this.lastError.at).toISOString() : null,
+      mailboxId,
+      phase: this.phase(),
+      foldersTotal: folders.length,
+      foldersDone: folders.filter((t) => t.initialDone).length,
+      messagesIndexed: this.messagesIndexed,
+      roundsCompleted: this.roundsCompleted,
+      lastRoundAt: this.lastRoundAt === null ? null : new Date(this.lastRoundAt).toISOString(),
+      lastRoundMs: this.lastRoundMs,
+      lastError: this.lastError?.message ?? null,
+      lastErrorAt: this.lastError ? new Date(this.lastError.at).toISOString() : null,
       requestsInFlight: this.inFlight,
     };
   }
@@ -219,8 +246,13 @@ export class SyncRun {
     this.lastPublishAt = now;
     this.dirty = false;
     return {
-      mailboxId, status: phase === 'INITIAL_SYNC' ? 'SYNCING' : phase, phase, foldersTotal: folders.length, foldersSynced: folders.filter((t) => t.initialDone).length,
-      lastSyncAt: this.lastRoundAt, lastError: this.lastError,
+      mailboxId,
+      status: phase === 'INITIAL_SYNC' ? 'SYNCING' : phase,
+      phase,
+      foldersTotal: folders.length,
+      foldersSynced: folders.filter((t) => t.initialDone).length,
+      lastSyncAt: this.lastRoundAt,
+      lastError: this.lastError,
     };
   }
 
@@ -229,10 +261,16 @@ export class SyncRun {
     this.dirty = true;
   }
 
-  noteChange(): void { this.dirty = true; this.changedThisRound = true; }
+  noteChange(): void {
+    this.dirty = true;
+    this.changedThisRound = true;
+  }
 
   /** The provider refused the grant: the mailbox waits for a re-link. */
-  grantRefused(reason: string, now: number): void { this.reauth = true; this.recordError(reason, now); }
+  grantRefused(reason: string, now: number): void {
+    this.reauth = true;
+    this.recordError(reason, now);
+  }
 
   /** A task's page is dispatched; its first page starts a round. */
   pageStarted(task: SyncTask, now: number): void {
@@ -247,7 +285,10 @@ export class SyncRun {
     }
   }
 
-  pageSucceeded(task: SyncTask, now: number): void { task.failures = 0; task.readyAt = now; }
+  pageSucceeded(task: SyncTask, now: number): void {
+    task.failures = 0;
+    task.readyAt = now;
+  }
 
   /** Its activity gave up: the task backs off, longer after each failure in a row. */
   pageFailed(task: SyncTask, message: string, now: number): void {
@@ -256,15 +297,27 @@ export class SyncRun {
     this.recordError(message, now);
   }
 
-  pageEnded(task: SyncTask): void { task.inFlight = false; this.inFlight -= 1; }
+  pageEnded(task: SyncTask): void {
+    task.inFlight = false;
+    this.inFlight -= 1;
+  }
 
-  upkeepStarted(): void { this.upkeepInFlight = true; this.inFlight += 1; }
+  upkeepStarted(): void {
+    this.upkeepInFlight = true;
+    this.inFlight += 1;
+  }
 
-  upkeepEnded(): void { this.upkeepInFlight = false; this.inFlight -= 1; }
+  upkeepEnded(): void {
+    this.upkeepInFlight = false;
+    this.inFlight -= 1;
+  }
 
   /** A page of the folder tree: folders added, renamed and gone; at the end of a fresh round, those not listed are gone. */
   folderListRead(task: SyncTask, result: PageOutcome<FolderListResult>, now: number): void {
-    if (result.outcome === 'reauth') { this.grantRefused(result.reason, now); return; }
+    if (result.outcome === 'reauth') {
+      this.grantRefused(result.reason, now);
+      return;
+    }
     if (result.outcome !== 'page') {
       // The tree's cursor expired: list every folder again; those not listed are gone.
       task.cursor = null;
@@ -278,7 +331,10 @@ export class SyncRun {
       else this.tasks.set(f.folderId, newTask(f.folderId, f.name, { cursor: null, caughtUp: false, initialDone: false }, now));
       this.noteChange();
     }
-    for (const id of result.removed) { this.dropFolder(id); this.noteChange(); }
+    for (const id of result.removed) {
+      this.dropFolder(id);
+      this.noteChange();
+    }
     task.cursor = result.cursor;
     task.caughtUp = result.caughtUp;
     if (result.caughtUp) {
@@ -298,8 +354,14 @@ export class SyncRun {
       for (const seq of removalSeqs) this.pending.push({ seq, observedTick });
       this.roundWantedTick = observedTick; // every folder reads again, so the removals can be confirmed
     }
-    if (result.outcome === 'reauth') { this.grantRefused(result.reason, now); return; }
-    if (result.outcome === 'gone') { this.dropFolder(task.key); return; }
+    if (result.outcome === 'reauth') {
+      this.grantRefused(result.reason, now);
+      return;
+    }
+    if (result.outcome === 'gone') {
+      this.dropFolder(task.key);
+      return;
+    }
     if (result.outcome === 'expired') {
       task.cursor = null;
       task.caughtUp = false;
@@ -316,7 +378,10 @@ export class SyncRun {
   private finishRound(task: SyncTask, now: number): void {
     task.completedRoundStartTick = task.roundStartTick;
     task.caughtUpAt = now;
-    if (!task.initialDone) { task.initialDone = true; this.noteChange(); }
+    if (!task.initialDone) {
+      task.initialDone = true;
+      this.noteChange();
+    }
     const all = [...this.tasks.values()];
     if (!all.every((t) => t.caughtUp && t.completedRoundStartTick !== null)) return;
     const oldest = Math.min(...all.map((t) => t.completedRoundStartTick!));
@@ -359,9 +424,19 @@ export class SyncRun {
 
   carry(push: PushState, budget: BudgetState): Carried {
     return {
-      paused: this.paused, reauth: this.reauth, resync: this.resyncRequested, unlink: this.unlinkRequested,
-      messagesIndexed: this.messagesIndexed, roundsCompleted: this.roundsCompleted, lastRoundAt: this.lastRoundAt, lastRoundMs: this.lastRoundMs, lastError: this.lastError,
-      pendingRemovalSeqs: [...new Set(this.pending.map((p) => p.seq))], push, budget, held: this.held,
+      paused: this.paused,
+      reauth: this.reauth,
+      resync: this.resyncRequested,
+      unlink: this.unlinkRequested,
+      messagesIndexed: this.messagesIndexed,
+      roundsCompleted: this.roundsCompleted,
+      lastRoundAt: this.lastRoundAt,
+      lastRoundMs: this.lastRoundMs,
+      lastError: this.lastError,
+      pendingRemovalSeqs: [...new Set(this.pending.map((p) => p.seq))],
+      push,
+      budget,
+      held: this.held,
     };
   }
 }

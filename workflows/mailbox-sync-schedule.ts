@@ -33,8 +33,19 @@ export interface SyncTask {
 
 export function newTask(key: string, name: string, state: { cursor: string | null; caughtUp: boolean; initialDone: boolean }, now: number): SyncTask {
   return {
-    key, name, cursor: state.cursor, caughtUp: state.caughtUp, initialDone: state.initialDone, inFlight: false,
-    roundStartTick: null, completedRoundStartTick: null, roundStartedAt: null, caughtUpAt: null, readyAt: now, failures: 0, freshRound: false,
+    key,
+    name,
+    cursor: state.cursor,
+    caughtUp: state.caughtUp,
+    initialDone: state.initialDone,
+    inFlight: false,
+    roundStartTick: null,
+    completedRoundStartTick: null,
+    roundStartedAt: null,
+    caughtUpAt: null,
+    readyAt: now,
+    failures: 0,
+    freshRound: false,
   };
 }
 
@@ -71,7 +82,10 @@ export function nextDue(tasks: Iterable<SyncTask>, roundWantedTick: number): num
   return earliest;
 }
 
-export interface PendingRemoval { seq: number; observedTick: number }
+export interface PendingRemoval {
+  seq: number;
+  observedTick: number;
+}
 
 /**
  * The removals that may be applied: those observed before every task (the
@@ -85,7 +99,10 @@ export function resolvableRemovals(pending: PendingRemoval[], tasks: Iterable<Sy
 }
 
 /** A budget's state, carried into the workflow's next run. */
-export interface BudgetState { tokens: number; at: number }
+export interface BudgetState {
+  tokens: number;
+  at: number;
+}
 
 /**
  * Paces one mailbox's Graph requests under Outlook's 10,000 per 10 minutes: a token bucket in workflow
@@ -98,7 +115,12 @@ export class RequestBudget {
   private tokens: number;
   private at: number;
 
-  constructor(private readonly ratePerSecond: number, private readonly burst: number, now: number, carried?: BudgetState) {
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    now: number,
+    carried?: BudgetState,
+  ) {
     this.tokens = carried ? Math.min(burst, carried.tokens) : burst;
     this.at = carried ? Math.min(now, carried.at) : now;
   }

@@ -7,7 +7,18 @@
 // continues as new before its history grows large, reloading its cursors from PostgreSQL. A run's state and
 // its transitions are SyncRun's (mailbox-sync-run.ts), so this function holds what Temporal records:
 // activities, timers and waits, in an order that recorded histories replay.
-import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { MailboxSyncActivities, SyncSettings, SyncState } from '../activities/mailbox-sync.js';
 import { innermostMessage } from './failures.js';
 import { MailboxPush, type LifecycleEvent } from './mailbox-sync-push.js';
@@ -39,12 +50,14 @@ export interface MailboxSyncInput {
  * retried for some 15 seconds only.
  */
 const { loadSyncState: loadFirstState } = proxyActivities<MailboxSyncActivities>({
-  startToCloseTimeout: '1 minute', retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumAttempts: 6 },
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumAttempts: 6 },
 });
 
 /** Bookkeeping in PostgreSQL and the index: retried as long as it takes, unless the mailbox is gone. */
 const { loadSyncState, requestFreshDelta, removeFolder, resolveRemovals, publishMailbox, purgeMailbox } = proxyActivities<MailboxSyncActivities>({
-  startToCloseTimeout: '10 minutes', heartbeatTimeout: '10 seconds',
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['MailboxNotFound'] },
 });
 
@@ -54,8 +67,15 @@ const { loadSyncState, requestFreshDelta, removeFolder, resolveRemovals, publish
  */
 function providerRequests(settings: SyncSettings) {
   const { syncFolderList, syncMessagePage, ensureSubscription, renewSubscription } = proxyActivities<MailboxSyncActivities>({
-    startToCloseTimeout: settings.pageTimeoutMs, heartbeatTimeout: settings.heartbeatTimeoutMs,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: ['MailboxNotFound', 'ProviderRequestRefused'] },
+    startToCloseTimeout: settings.pageTimeoutMs,
+    heartbeatTimeout: settings.heartbeatTimeoutMs,
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 8,
+      nonRetryableErrorTypes: ['MailboxNotFound', 'ProviderRequestRefused'],
+    },
   });
   return { syncFolderList, syncMessagePage, ensureSubscription, renewSubscription };
 }
@@ -65,14 +85,37 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   const run = new SyncRun(input.carried);
   /** Signals, completions and timers wake the loop. */
   let wake = false;
-  const signalled = () => { wake = true; };
-  setHandler(syncNowSignal, () => { run.wantRound(); signalled(); });
-  setHandler(pauseSyncSignal, () => { run.pause(); signalled(); });
-  setHandler(resumeSyncSignal, () => { run.resume(); signalled(); });
-  setHandler(resyncSignal, () => { run.resync(); signalled(); });
-  setHandler(relinkSignal, () => { run.relink(); signalled(); });
-  setHandler(unlinkSignal, () => { run.unlink(); signalled(); });
-  setHandler(tenantHoldSignal, ({ held }) => { run.tenantHold(held); signalled(); });
+  const signalled = () => {
+    wake = true;
+  };
+  setHandler(syncNowSignal, () => {
+    run.wantRound();
+    signalled();
+  });
+  setHandler(pauseSyncSignal, () => {
+    run.pause();
+    signalled();
+  });
+  setHandler(resumeSyncSignal, () => {
+    run.resume();
+    signalled();
+  });
+  setHandler(resyncSignal, () => {
+    run.resync();
+    signalled();
+  });
+  setHandler(relinkSignal, () => {
+    run.relink();
+    signalled();
+  });
+  setHandler(unlinkSignal, () => {
+    run.unlink();
+    signalled();
+  });
+  setHandler(tenantHoldSignal, ({ held }) => {
+    run.tenantHold(held);
+    signalled();
+  });
   /** Made once the settings are loaded; lifecycle events that come before wait for it. */
   let push: MailboxPush | undefined = undefined;
   const lifecycleBeforeStart: LifecycleEvent[] = [];
@@ -86,7 +129,8 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   setHandler(syncProgressQuery, (): MailboxSyncProgress => ({
     ...run.progress(mailboxId),
     push: {
-      healthy: push?.healthy(Date.now()) ?? false, subscriptionId: push?.carry().subscriptionId ?? null,
+      healthy: push?.healthy(Date.now()) ?? false,
+      subscriptionId: push?.carry().subscriptionId ?? null,
       expiresAt: push?.carry().expiresAt ? new Date(push.carry().expiresAt!).toISOString() : null,
       pollIntervalMs: push?.pollIntervalMs(Date.now(), settingsPollMs) ?? settingsPollMs,
     },
@@ -118,7 +162,11 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   let publishing: Promise<void> = Promise.resolve();
   const publish = () => {
     const body = run.publication(mailboxId, Date.now());
-    publishing = publishing.then(() => publishMailbox(body)).catch((error: unknown) => { log.warn('could not publish mailbox progress', { error: innermostMessage(error) }); });
+    publishing = publishing
+      .then(() => publishMailbox(body))
+      .catch((error: unknown) => {
+        log.warn('could not publish mailbox progress', { error: innermostMessage(error) });
+      });
   };
 
   const readFolderList = async (task: SyncTask) => {
@@ -128,40 +176,57 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
 
   const readMessages = async (task: SyncTask, maxPages: number) => {
     const result = await provider.syncMessagePage({
-      mailboxId, accountId, folderId: task.key, folderName: task.name, cursor: task.cursor, pageSize: settings.pageSize, ...(maxPages > 1 ? { maxPages } : {}),
+      mailboxId,
+      accountId,
+      folderId: task.key,
+      folderName: task.name,
+      cursor: task.cursor,
+      pageSize: settings.pageSize,
+      ...(maxPages > 1 ? { maxPages } : {}),
     });
     // Tokens for pages the batch did not read (it caught up, or stopped at a removal) go back to the budget.
-    budget.giveBack(maxPages - (result.outcome === 'page' ? result.pages ?? 1 : 1));
+    budget.giveBack(maxPages - (result.outcome === 'page' ? (result.pages ?? 1) : 1));
     run.messagePagesRead(task, result, Date.now());
   };
 
   const dispatch = (task: SyncTask, maxPages = 1) => {
     run.pageStarted(task, Date.now());
     const page = task.key === FOLDER_LIST ? readFolderList(task) : readMessages(task, maxPages);
-    void page.then(() => {
-      run.pageSucceeded(task, Date.now());
-    }, (error: unknown) => {
-      run.pageFailed(task, innermostMessage(error), Date.now());
-      log.warn('sync page failed; backing off', { mailboxId, folder: task.key, failures: task.failures, error: innermostMessage(error) });
-    }).finally(() => {
-      run.pageEnded(task);
-      wake = true;
-    });
+    void page
+      .then(
+        () => {
+          run.pageSucceeded(task, Date.now());
+        },
+        (error: unknown) => {
+          run.pageFailed(task, innermostMessage(error), Date.now());
+          log.warn('sync page failed; backing off', { mailboxId, folder: task.key, failures: task.failures, error: innermostMessage(error) });
+        },
+      )
+      .finally(() => {
+        run.pageEnded(task);
+        wake = true;
+      });
   };
 
   /** Subscription upkeep runs in a lane like a page (it is a Graph request too). */
   const keepPushAlive = () => {
     run.upkeepStarted();
-    void push.upkeep(provider, mailboxId, () => Date.now()).then((result) => {
-      if (result.reauth) run.grantRefused(result.reauth, Date.now());
-      if (result.failed) log.warn('push unavailable; polling', { mailboxId, reason: result.failed });
-    }, (error: unknown) => {
-      push.failed(Date.now());
-      log.warn('push subscription upkeep failed; polling', { mailboxId, error: innermostMessage(error) });
-    }).finally(() => {
-      run.upkeepEnded();
-      wake = true;
-    });
+    void push
+      .upkeep(provider, mailboxId, () => Date.now())
+      .then(
+        (result) => {
+          if (result.reauth) run.grantRefused(result.reauth, Date.now());
+          if (result.failed) log.warn('push unavailable; polling', { mailboxId, reason: result.failed });
+        },
+        (error: unknown) => {
+          push.failed(Date.now());
+          log.warn('push subscription upkeep failed; polling', { mailboxId, error: innermostMessage(error) });
+        },
+      )
+      .finally(() => {
+        run.upkeepEnded();
+        wake = true;
+      });
   };
 
   /** Folders gone from the tree lose their documents, and confirmed removals are applied. */
@@ -214,7 +279,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
       for (const task of pickDue(run.tasks.values(), Date.now(), settings.lanes - run.inFlight, run.roundWantedTick)) {
         // A folder that is not caught up (an initial sync, a fresh delta) may read several pages in a row, one
         // budget token each; a poll of a caught-up folder reads one.
-        const most = task.key !== FOLDER_LIST && !task.caughtUp ? settings.pagesPerActivity ?? 1 : 1;
+        const most = task.key !== FOLDER_LIST && !task.caughtUp ? (settings.pagesPerActivity ?? 1) : 1;
         const granted = budget.takeUpTo(Date.now(), most);
         if (granted === 0) break;
         dispatch(task, granted);

@@ -3,8 +3,20 @@
 // as new before its history grows large, so a million rows fit. Sends go through one send queue shared
 // by every mailing, each waiting for its slot from one fleet-wide pacer. Signals pause, resume and cancel it; the `progress` query reports it.
 import {
-  ActivityCancellationType, ApplicationFailure, CancellationScope, ParentClosePolicy, condition, continueAsNew, defineQuery, defineSignal,
-  getExternalWorkflowHandle, proxyActivities, setHandler, startChild, workflowInfo, type ChildWorkflowHandle,
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  ParentClosePolicy,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+  type ChildWorkflowHandle,
 } from '@temporalio/workflow';
 import type { MailingActivities } from '../activities/mailings.js';
 import { innermostMessage } from './failures.js';
@@ -35,7 +47,16 @@ export interface MailingInput {
   /** Children started per run before continuing as new (each costs a handful of history events). */
   slicesPerRun?: number;
   /** Carried across continue-as-new. */
-  carried?: { totalRows: number; nextSlice: number; slicesDone: number; sent: number; failed: number; failedSlices?: number; sliceError?: string; paused: boolean };
+  carried?: {
+    totalRows: number;
+    nextSlice: number;
+    slicesDone: number;
+    sent: number;
+    failed: number;
+    failedSlices?: number;
+    sliceError?: string;
+    paused: boolean;
+  };
 }
 
 /**
@@ -43,26 +64,48 @@ export interface MailingInput {
  * and once more after the child has started (a change that arrived while it was starting). `seq` grows with
  * every change, so a late or reordered signal never undoes a newer state.
  */
-export interface SliceControl { paused: boolean; cancelled: boolean; seq: number }
+export interface SliceControl {
+  paused: boolean;
+  cancelled: boolean;
+  seq: number;
+}
 export const sliceControlSignal = defineSignal<[SliceControl]>('sliceControl');
 
-export interface SliceInput { mailingId: string; fromRow: number; toRow: number; sendTaskQueue: string; paused: boolean; cancelled?: boolean; seq?: number }
-export interface SliceResult { sent: number; failed: number; cancelled: boolean }
+export interface SliceInput {
+  mailingId: string;
+  fromRow: number;
+  toRow: number;
+  sendTaskQueue: string;
+  paused: boolean;
+  cancelled?: boolean;
+  seq?: number;
+}
+export interface SliceResult {
+  sent: number;
+  failed: number;
+  cancelled: boolean;
+}
 
 const DEFAULT_SLICES_PER_RUN = 200;
 
 export async function mailing(input: MailingInput): Promise<MailingProgress> {
   const { parseMailing, setMailingStatus, cancelUnsent } = proxyActivities<MailingActivities>({
-    startToCloseTimeout: '30 minutes', heartbeatTimeout: '1 minute',
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '1 minute',
     retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['MailingFileError', 'MailingNotFound'] },
   });
   let paused = input.carried?.paused ?? false;
   let cancelled = false;
   const running = new Map<number, ChildWorkflowHandle<typeof mailingSlice>>();
   const progress: MailingProgress = {
-    mailingId: input.mailingId, state: input.carried ? 'SENDING' : 'PARSING', totalRows: input.carried?.totalRows ?? 0,
-    slicesTotal: input.carried ? Math.ceil(input.carried.totalRows / input.sliceSize) : 0, slicesDone: input.carried?.slicesDone ?? 0,
-    runningSlices: 0, sentInFinishedSlices: input.carried?.sent ?? 0, failedInFinishedSlices: input.carried?.failed ?? 0,
+    mailingId: input.mailingId,
+    state: input.carried ? 'SENDING' : 'PARSING',
+    totalRows: input.carried?.totalRows ?? 0,
+    slicesTotal: input.carried ? Math.ceil(input.carried.totalRows / input.sliceSize) : 0,
+    slicesDone: input.carried?.slicesDone ?? 0,
+    runningSlices: 0,
+    sentInFinishedSlices: input.carried?.sent ?? 0,
+    failedInFinishedSlices: input.carried?.failed ?? 0,
     failedSlices: input.carried?.failedSlices ?? 0,
   };
   let sliceError = input.carried?.sliceError;
@@ -77,9 +120,19 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
   const tellChildren = () => {
     controlSeq += 1;
     const state = sliceControl();
-    void Promise.all([...running.values()].map((child) => getExternalWorkflowHandle(child.workflowId).signal(sliceControlSignal, state).catch(() => undefined)));
+    void Promise.all(
+      [...running.values()].map((child) =>
+        getExternalWorkflowHandle(child.workflowId)
+          .signal(sliceControlSignal, state)
+          .catch(() => undefined),
+      ),
+    );
   };
-  setHandler(progressQuery, () => ({ ...progress, runningSlices: running.size, state: cancelled && progress.state !== 'CANCELLED' ? 'CANCELLING' : paused && progress.state === 'SENDING' ? 'PAUSED' : progress.state }));
+  setHandler(progressQuery, () => ({
+    ...progress,
+    runningSlices: running.size,
+    state: cancelled && progress.state !== 'CANCELLED' ? 'CANCELLING' : paused && progress.state === 'SENDING' ? 'PAUSED' : progress.state,
+  }));
   setHandler(pauseSignal, () => {
     if (paused || cancelled) return;
     paused = true;
@@ -108,7 +161,12 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
       if (paused && !cancelled) void writeStatus('PAUSED');
     } catch (error) {
       await writeStatus('FAILED', innermostMessage(error));
-      throw ApplicationFailure.create({ type: 'MailingFailed', message: `mailing ${input.mailingId} failed while parsing`, nonRetryable: true, cause: error as Error });
+      throw ApplicationFailure.create({
+        type: 'MailingFailed',
+        message: `mailing ${input.mailingId} failed while parsing`,
+        nonRetryable: true,
+        cause: error as Error,
+      });
     }
   }
 
@@ -125,8 +183,14 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
       await continueAsNew<typeof mailing>({
         ...input,
         carried: {
-          totalRows: progress.totalRows, nextSlice, slicesDone: progress.slicesDone, sent: progress.sentInFinishedSlices, failed: progress.failedInFinishedSlices,
-          failedSlices: progress.failedSlices, ...(sliceError ? { sliceError } : {}), paused,
+          totalRows: progress.totalRows,
+          nextSlice,
+          slicesDone: progress.slicesDone,
+          sent: progress.sentInFinishedSlices,
+          failed: progress.failedInFinishedSlices,
+          failedSlices: progress.failedSlices,
+          ...(sliceError ? { sliceError } : {}),
+          paused,
         },
       });
     }
@@ -143,16 +207,19 @@ export async function mailing(input: MailingInput): Promise<MailingProgress> {
     // A pause, resume or cancel that arrived while the child was starting went only to the children already
     // running: hand this one the state as it is now.
     if (controlSeq !== handedOver.seq) void child.signal(sliceControlSignal, sliceControl()).catch(() => undefined);
-    void child.result().then((result) => {
-      progress.slicesDone += 1;
-      progress.sentInFinishedSlices += result.sent;
-      progress.failedInFinishedSlices += result.failed;
-      running.delete(slice);
-    }, (error: unknown) => {
-      progress.failedSlices += 1;
-      sliceError ??= innermostMessage(error);
-      running.delete(slice);
-    });
+    void child.result().then(
+      (result) => {
+        progress.slicesDone += 1;
+        progress.sentInFinishedSlices += result.sent;
+        progress.failedInFinishedSlices += result.failed;
+        running.delete(slice);
+      },
+      (error: unknown) => {
+        progress.failedSlices += 1;
+        sliceError ??= innermostMessage(error);
+        running.delete(slice);
+      },
+    );
   }
   await condition(() => running.size === 0);
   if (cancelled) {
@@ -183,9 +250,15 @@ export async function mailingSlice(input: SliceInput): Promise<SliceResult> {
     // sends ahead of it need), then makes at most four requests of SEED004_TIMEOUT_MS (15 s: token, send,
     // renewed token, send), all ended by the attempt's own deadline inside this start-to-close; it
     // heartbeats, so a send lost with its worker is retried within 5 s.
-    startToCloseTimeout: '10 minutes', heartbeatTimeout: '5 seconds',
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: '5 seconds',
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['RecipientNotFound', 'Seed004AuthError'] },
+    retry: {
+      initialInterval: '2 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      nonRetryableErrorTypes: ['RecipientNotFound', 'Seed004AuthError'],
+    },
   });
   let paused = input.paused;
   let cancelled = input.cancelled ?? false;
@@ -200,8 +273,14 @@ export async function mailingSlice(input: SliceInput): Promise<SliceResult> {
     inFlight.cancel();
   };
   const apply = (next: { paused: boolean; cancelled: boolean }) => {
-    if (next.cancelled && !cancelled) { cancelled = true; withdraw(); }
-    if (next.paused && !paused) { paused = true; withdraw(); }
+    if (next.cancelled && !cancelled) {
+      cancelled = true;
+      withdraw();
+    }
+    if (next.paused && !paused) {
+      paused = true;
+      withdraw();
+    }
     if (!next.paused) paused = false;
   };
   setHandler(sliceControlSignal, (state) => {

@@ -6,7 +6,13 @@ import { ActivityFailure, ApplicationFailure, log, proxyActivities } from '@temp
 import type { NotificationActivities } from '../activities/notifications.js';
 import type { Channel, Priority, RetrySchedule } from '../lib/notifications/policy.js';
 
-export interface NotificationOutcome { notificationId: string; status: 'SENT'; provider: string; providerMessageId: string; late: boolean }
+export interface NotificationOutcome {
+  notificationId: string;
+  status: 'SENT';
+  provider: string;
+  providerMessageId: string;
+  late: boolean;
+}
 
 /** Error types the send activity raises that must not be retried. */
 export const PERMANENT_ERROR_TYPES = ['PermanentSendError', 'NotificationUnsendable', 'RecipientSuppressed'];

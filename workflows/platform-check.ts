@@ -13,7 +13,11 @@ export interface PlatformCheckInput {
   /** Keep the activity busy this long (max 60 s): lets an operator watch a graceful worker shutdown. */
   holdMs?: number;
 }
-export interface PlatformCheckResult { workflowId: string; checkId: string; databaseTime: string }
+export interface PlatformCheckResult {
+  workflowId: string;
+  checkId: string;
+  databaseTime: string;
+}
 
 export async function platformCheck(input: PlatformCheckInput): Promise<PlatformCheckResult> {
   const { workflowId } = workflowInfo();

@@ -14,9 +14,15 @@ const { fireScheduledSlot } = proxyActivities<ScheduleActivities>({
 const scheduledStartTime = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
 
 /** What a schedule's action starts the firing with: the schedule (the slot is the time Temporal stamps). */
-export interface ScheduledFiringInput { scheduleId: string }
+export interface ScheduledFiringInput {
+  scheduleId: string;
+}
 
-export interface ScheduledFiringResult { scheduledAt: string; outcome: string; notificationId: string | null }
+export interface ScheduledFiringResult {
+  scheduledAt: string;
+  outcome: string;
+  notificationId: string | null;
+}
 
 export async function scheduledFiring(input: ScheduledFiringInput & { scheduledAt?: string }): Promise<ScheduledFiringResult> {
   const info = workflowInfo();

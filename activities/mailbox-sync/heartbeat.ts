@@ -12,9 +12,7 @@ export const HEARTBEAT_TIMEOUT_MS = 10_000;
  * latest checkpoint (each one replaces the last): `resumedFrom` until `work` records one, which is then sent
  * at once.
  */
-export async function heartbeating<T, C = undefined>(
-  work: (checkpoint: (details: C) => void) => Promise<T>, resumedFrom?: C,
-): Promise<T> {
+export async function heartbeating<T, C = undefined>(work: (checkpoint: (details: C) => void) => Promise<T>, resumedFrom?: C): Promise<T> {
   const context = Context.current();
   let details = resumedFrom;
   const beat = () => context.heartbeat(details);

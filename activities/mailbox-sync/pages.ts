@@ -5,7 +5,16 @@
 import { Context } from '@temporalio/activity';
 import type { MessageDoc } from '../../lib/mail-index/types.js';
 import type { ChangePage, ProviderMessage } from '../../lib/mailbox-sync/provider.js';
-import { addPendingRemovals, clearSweep, mailboxForWrite, recordPage, resetFolderCursor, saveFolderCursor, upsertFolders, type MailboxRow } from '../../lib/mailbox-sync/sync-state.js';
+import {
+  addPendingRemovals,
+  clearSweep,
+  mailboxForWrite,
+  recordPage,
+  resetFolderCursor,
+  saveFolderCursor,
+  upsertFolders,
+  type MailboxRow,
+} from '../../lib/mailbox-sync/sync-state.js';
 import { appendEvent, summarize } from '../../lib/mailbox-sync/events.js';
 import { syncMetrics } from '../../lib/mailbox-sync/metrics.js';
 import type { ActivityDeps } from '../deps.js';
@@ -24,12 +33,19 @@ const BATCH_BUDGET_MS = 5_000;
 /** A page as the provider answered it, with the write number taken before the request, or what to do instead. */
 type FetchedPage =
   | { outcome: 'fetched'; cursor: string | null; mailbox: MailboxRow; seq: number; page: ChangePage<ProviderMessage> }
-  | { outcome: 'expired'; provider: string } | Exclude<ProviderAnswer, { outcome: 'expired' }>;
+  | { outcome: 'expired'; provider: string }
+  | Exclude<ProviderAnswer, { outcome: 'expired' }>;
 /**
  * Where a batch of pages got to: a retried attempt goes on from the last page recorded, and still reports the
  * removals recorded before it (absent from checkpoints made before they were kept: none).
  */
-interface BatchCheckpoint { cursor: string; written: number; stale: number; pages: number; removalSeqs?: number[] }
+interface BatchCheckpoint {
+  cursor: string;
+  written: number;
+  stale: number;
+  pages: number;
+  removalSeqs?: number[];
+}
 
 function toDoc(m: ProviderMessage, ctx: { accountId: string; mailboxId: string; provider: string; folderName: string; seq: number }): MessageDoc {
   const { id, ...fields } = m;
@@ -57,18 +73,28 @@ export function createPageActivities({ db, logger }: ActivityDeps, { index }: Ma
       return { outcome: 'expired' };
     }
     const { cursor, mailbox, seq, page } = fetched;
-    const docs = page.changed.map((m) => toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }));
-    const { written, stale, applied } = docs.length > 0
-      ? await index.upsertMessages(docs, { visibleNow: docs.length <= SMALL_PAGE })
-      : { written: 0, stale: 0, applied: [] };
+    const docs = page.changed.map((m) =>
+      toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }),
+    );
+    const { written, stale, applied } =
+      docs.length > 0 ? await index.upsertMessages(docs, { visibleNow: docs.length <= SMALL_PAGE }) : { written: 0, stale: 0, applied: [] };
     await addPendingRemovals(db, mailbox.id, input.folderId, page.removed, seq);
     const sweepBelow = await recordPage(db, {
-      mailboxId: mailbox.id, accountId: input.accountId, folderId: input.folderId, cursor: page.cursor, caughtUp: page.caughtUp,
-      fresh: cursor === null, seq, written,
-      event: applied.length === 0 ? undefined
-        // A big page (an initial sync's) is announced, not copied into the feed: readers reload what they show.
-        : applied.length > SMALL_PAGE ? { type: 'reload', data: { mailboxId: mailbox.id, reason: `${applied.length} messages indexed` } }
-          : { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } },
+      mailboxId: mailbox.id,
+      accountId: input.accountId,
+      folderId: input.folderId,
+      cursor: page.cursor,
+      caughtUp: page.caughtUp,
+      fresh: cursor === null,
+      seq,
+      written,
+      event:
+        applied.length === 0
+          ? undefined
+          : // A big page (an initial sync's) is announced, not copied into the feed: readers reload what they show.
+            applied.length > SMALL_PAGE
+            ? { type: 'reload', data: { mailboxId: mailbox.id, reason: `${applied.length} messages indexed` } }
+            : { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } },
     });
     syncMetrics.pages.inc({ provider: mailbox.provider });
     if (written > 0) syncMetrics.messagesWritten.inc({ provider: mailbox.provider }, written);
@@ -85,24 +111,31 @@ export function createPageActivities({ db, logger }: ActivityDeps, { index }: Ma
   }
 
   return {
-    syncFolderList: (input: { mailboxId: string; cursor: string | null }) => heartbeating(async (): Promise<PageOutcome<FolderListResult>> => {
-      const mailbox = await mailboxOrGone(input.mailboxId);
-      const page = await fromProvider(mailbox, (provider, signal) => provider.folderChanges(input.cursor, signal));
-      if ('outcome' in page) {
-        if (page.outcome === 'expired') await saveFolderCursor(db, mailbox.id, null, null);
-        return page;
-      }
-      const renamed = await upsertFolders(db, mailbox.id, page.changed);
-      for (const folderId of renamed) await index.renameFolder(mailbox.id, folderId, page.changed.find((f) => f.id === folderId)!.name);
-      await saveFolderCursor(db, mailbox.id, page.cursor, page.caughtUp ? 'delta' : 'next');
-      if (page.changed.length > 0) {
-        await appendEvent(db, mailbox.accountId, { type: 'folders', data: { mailboxId: mailbox.id, changed: page.changed.map((f) => ({ id: f.id, name: f.name })), removed: [] } });
-      }
-      return {
-        outcome: 'page', cursor: page.cursor, caughtUp: page.caughtUp,
-        changed: page.changed.map((f) => ({ folderId: f.id, name: f.name })), removed: page.removed,
-      };
-    }),
+    syncFolderList: (input: { mailboxId: string; cursor: string | null }) =>
+      heartbeating(async (): Promise<PageOutcome<FolderListResult>> => {
+        const mailbox = await mailboxOrGone(input.mailboxId);
+        const page = await fromProvider(mailbox, (provider, signal) => provider.folderChanges(input.cursor, signal));
+        if ('outcome' in page) {
+          if (page.outcome === 'expired') await saveFolderCursor(db, mailbox.id, null, null);
+          return page;
+        }
+        const renamed = await upsertFolders(db, mailbox.id, page.changed);
+        for (const folderId of renamed) await index.renameFolder(mailbox.id, folderId, page.changed.find((f) => f.id === folderId)!.name);
+        await saveFolderCursor(db, mailbox.id, page.cursor, page.caughtUp ? 'delta' : 'next');
+        if (page.changed.length > 0) {
+          await appendEvent(db, mailbox.accountId, {
+            type: 'folders',
+            data: { mailboxId: mailbox.id, changed: page.changed.map((f) => ({ id: f.id, name: f.name })), removed: [] },
+          });
+        }
+        return {
+          outcome: 'page',
+          cursor: page.cursor,
+          caughtUp: page.caughtUp,
+          changed: page.changed.map((f) => ({ folderId: f.id, name: f.name })),
+          removed: page.removed,
+        };
+      }),
 
     /**
      * Up to `maxPages` pages of one folder in a row (one if unset), each fetched, indexed and recorded before
@@ -118,8 +151,12 @@ export function createPageActivities({ db, logger }: ActivityDeps, { index }: Ma
           const fetched = await next;
           // Whether the batch reads another page is known from this one: its next link is fetched while
           // this page is indexed (still one request at a time per folder; pages are applied in order).
-          const more = fetched.outcome === 'fetched' && !fetched.page.caughtUp && fetched.page.removed.length === 0
-            && (done?.pages ?? 0) + 1 < (input.maxPages ?? 1) && Date.now() - started < BATCH_BUDGET_MS;
+          const more =
+            fetched.outcome === 'fetched' &&
+            !fetched.page.caughtUp &&
+            fetched.page.removed.length === 0 &&
+            (done?.pages ?? 0) + 1 < (input.maxPages ?? 1) &&
+            Date.now() - started < BATCH_BUDGET_MS;
           // If this page fails, the attempt fails: its prefetch is aborted, so the retry's request is never a
           // fifth one in flight for the mailbox, and the retry fetches that page again.
           const prefetch = new AbortController();
@@ -134,7 +171,13 @@ export function createPageActivities({ db, logger }: ActivityDeps, { index }: Ma
           const removalSeqs = [...(done?.removalSeqs ?? [])];
           if (page.outcome !== 'page') return removalSeqs.length > 0 ? { ...page, removalSeqs } : page;
           if (page.removed > 0) removalSeqs.push(page.seq);
-          done = { cursor: page.cursor, written: (done?.written ?? 0) + page.written, stale: (done?.stale ?? 0) + page.stale, pages: (done?.pages ?? 0) + 1, removalSeqs };
+          done = {
+            cursor: page.cursor,
+            written: (done?.written ?? 0) + page.written,
+            stale: (done?.stale ?? 0) + page.stale,
+            pages: (done?.pages ?? 0) + 1,
+            removalSeqs,
+          };
           checkpoint(done);
           if (!more) return { ...page, written: done.written, stale: done.stale, pages: done.pages, removalSeqs };
         }

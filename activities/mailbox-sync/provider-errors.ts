@@ -4,7 +4,14 @@
 // (the workflow names these types in its retry policies).
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { ActivityDeps } from '../deps.js';
-import { CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, ThrottledError, type MailProvider } from '../../lib/mailbox-sync/provider.js';
+import {
+  CursorExpiredError,
+  FolderGoneError,
+  ProviderRequestError,
+  ReauthRequiredError,
+  ThrottledError,
+  type MailProvider,
+} from '../../lib/mailbox-sync/provider.js';
 import type { MailProviders } from '../../lib/mailbox-sync/providers.js';
 import { findMailbox, type MailboxRow } from '../../lib/mailbox-sync/sync-state.js';
 import { syncMetrics } from '../../lib/mailbox-sync/metrics.js';

@@ -13,7 +13,11 @@ export class AccessWatch {
   private timer: NodeJS.Timeout | undefined;
   private checking = false;
 
-  constructor(private readonly db: Database, private readonly intervalMs = ACCESS_CHECK_MS, private readonly onError: (error: unknown) => void = () => {}) {}
+  constructor(
+    private readonly db: Database,
+    private readonly intervalMs = ACCESS_CHECK_MS,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
 
   /** Calls `revoked` once when the principal's key stops being valid; returns the unsubscribe. */
   watch(principal: Principal, revoked: () => void): () => void {
@@ -22,7 +26,12 @@ export class AccessWatch {
     let set = this.watchers.get(keyId);
     if (!set) this.watchers.set(keyId, (set = new Set()));
     let done = false;
-    const once = () => { if (!done) { done = true; revoked(); } };
+    const once = () => {
+      if (!done) {
+        done = true;
+        revoked();
+      }
+    };
     set.add(once);
     this.timer ??= setInterval(() => void this.check(), this.intervalMs).unref();
     return () => {

@@ -4,7 +4,9 @@ import { z } from '@hono/zod-openapi';
 
 export const scopes = ['admin', 'send', 'read'] as const;
 export type Scope = (typeof scopes)[number];
-export const scopeSchema = z.enum(scopes).openapi({ description: 'admin: keys, templates, users · send: create and control notifications, emails, mailings, accounts · read: everything else' });
+export const scopeSchema = z
+  .enum(scopes)
+  .openapi({ description: 'admin: keys, templates, users · send: create and control notifications, emails, mailings, accounts · read: everything else' });
 
 /** What a key created without `scopes` may do (and what keys made before scopes existed got). */
 export const defaultScopes: Scope[] = ['read', 'send'];

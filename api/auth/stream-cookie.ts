@@ -30,10 +30,19 @@ export function issueStreamCookie(config: Pick<Config, 'ENCRYPTION_KEYS' | 'PUBL
 }
 
 /** The credential (api/auth/api-keys.ts) a valid cookie speaks for, if `path` is the events path of the account it was issued for. */
-export function verifyStreamCookie(config: Pick<Config, 'ENCRYPTION_KEYS'>, path: string, cookieHeader: string | undefined, now = Date.now()): string | undefined {
+export function verifyStreamCookie(
+  config: Pick<Config, 'ENCRYPTION_KEYS'>,
+  path: string,
+  cookieHeader: string | undefined,
+  now = Date.now(),
+): string | undefined {
   const accountId = EVENTS_PATH.exec(path)?.[1];
   if (!accountId || !cookieHeader) return undefined;
-  const value = cookieHeader.split(';').map((c) => c.trim()).find((c) => c.startsWith(`${STREAM_COOKIE}=`))?.slice(STREAM_COOKIE.length + 1);
+  const value = cookieHeader
+    .split(';')
+    .map((c) => c.trim())
+    .find((c) => c.startsWith(`${STREAM_COOKIE}=`))
+    ?.slice(STREAM_COOKIE.length + 1);
   const [version, expiresText, credentialB64, presented] = value?.split('.') ?? [];
   if (version !== 'v1' || !expiresText || !credentialB64 || !presented) return undefined;
   const expires = Number(expiresText);

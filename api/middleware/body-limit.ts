@@ -25,7 +25,12 @@ const tooLarge = (limit: number) => new AppError('payload_too_large', `the reque
 
 export function limitBodies(config: Config) {
   const limit = config.API_MAX_BODY_BYTES;
-  const bounded = bodyLimit({ maxSize: limit, onError: () => { throw tooLarge(limit); } });
+  const bounded = bodyLimit({
+    maxSize: limit,
+    onError: () => {
+      throw tooLarge(limit);
+    },
+  });
   return createMiddleware<AppEnv>(async (c, next) => {
     const upload = uploadLimit(c, config);
     if (upload === undefined) return bounded(c, next);

@@ -22,8 +22,16 @@ export const requestContext = createMiddleware<AppEnv>(async (c, next) => {
   httpRequests.inc(labels);
   httpDuration.observe(labels, seconds);
   const principal = c.var.principal;
-  logger.info({
-    method: c.req.method, path: c.req.path, route, status: c.res.status, durationMs: Math.round(seconds * 1000),
-    principal: principal ? (principal.kind === 'admin' ? 'admin' : principal.keyId) : undefined, tenant: principal?.tenantId,
-  }, 'request');
+  logger.info(
+    {
+      method: c.req.method,
+      path: c.req.path,
+      route,
+      status: c.res.status,
+      durationMs: Math.round(seconds * 1000),
+      principal: principal ? (principal.kind === 'admin' ? 'admin' : principal.keyId) : undefined,
+      tenant: principal?.tenantId,
+    },
+    'request',
+  );
 });

@@ -16,4 +16,21 @@ import { templateRoutes } from './v1/templates.js';
 import { userRoutes } from './v1/users.js';
 import { webhookRoutes } from './v1/webhooks.js';
 
-export const routers = [healthRoutes, tenantRoutes, apiKeyRoutes, userRoutes, templateRoutes, notificationRoutes, suppressionRoutes, emailRoutes, webhookRoutes, graphWebhookRoutes, mailingRoutes, scheduleRoutes, accountRoutes, accountEventRoutes, mailboxRoutes, oauthRoutes];
+export const routers = [
+  healthRoutes,
+  tenantRoutes,
+  apiKeyRoutes,
+  userRoutes,
+  templateRoutes,
+  notificationRoutes,
+  suppressionRoutes,
+  emailRoutes,
+  webhookRoutes,
+  graphWebhookRoutes,
+  mailingRoutes,
+  scheduleRoutes,
+  accountRoutes,
+  accountEventRoutes,
+  mailboxRoutes,
+  oauthRoutes,
+];

@@ -21,10 +21,10 @@ export async function upload(csv: Blob, name: string): Promise<string> {
   form.set('file', csv, `${name}.csv`);
   const response = await fetch(`${apiUrl}/v1/mailings`, { method: 'POST', headers: auth, body: form });
   if (response.status !== 202) throw new Error(`upload: ${response.status} ${await response.text()}`);
-  return (await response.json() as { id: string }).id;
+  return ((await response.json()) as { id: string }).id;
 }
 
-const status = async (id: string) => (await (await fetch(`${apiUrl}/v1/mailings/${id}`, { headers: auth })).json() as { status: string }).status;
+const status = async (id: string) => ((await (await fetch(`${apiUrl}/v1/mailings/${id}`, { headers: auth })).json()) as { status: string }).status;
 
 /** How many worker processes of this stack (the ones pointed at this simulator) run the mailing role. */
 function mailingWorkerProcesses(): number {
@@ -36,7 +36,9 @@ function mailingWorkerProcesses(): number {
       if (!environ.split('\0').includes(`SEED004_API_URL=${seed004Url}`)) continue;
       const roles = /(?:^|\0)WORKER_ROLES=([^\0]*)/.exec(environ)?.[1] ?? 'all';
       if (roles === 'all' || roles.split(',').includes('mailing')) count++;
-    } catch { /* gone, or not ours */ }
+    } catch {
+      /* gone, or not ours */
+    }
   }
   return count;
 }
@@ -50,13 +52,18 @@ export async function utilisation(): Promise<void> {
   const control = (path: string, init?: RequestInit) => fetch(`${seed004Url}/_control/${path}`, init);
   await control('reset', { method: 'POST' });
   const configured = await control('config', {
-    method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests, perSeconds: windowSeconds, transientFailureRate: 0 }),
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ requests, perSeconds: windowSeconds, transientFailureRate: 0 }),
   });
   if (!configured.ok) throw new Error(`simulator config: ${configured.status} ${await configured.text()}`);
-  const list = (tag: string, n: number) => new Blob([`email\n${Array.from({ length: n }, (_, i) => `util-${tag}-${i}@bench.example.com`).join('\n')}\n`], { type: 'text/csv' });
+  const list = (tag: string, n: number) =>
+    new Blob([`email\n${Array.from({ length: n }, (_, i) => `util-${tag}-${i}@bench.example.com`).join('\n')}\n`], { type: 'text/csv' });
   const half = Math.ceil(sends / 2);
   const ids = [await upload(list('a', half), `bench-utilisation-a-${half}`), await upload(list('b', sends - half), `bench-utilisation-b-${sends - half}`)];
-  console.log(`utilisation: 2 mailings (${half} + ${sends - half}), ${mailingWorkerProcesses()} mailing worker process(es), provider limit ${requests} per ${windowSeconds} s (strict sliding window)`);
+  console.log(
+    `utilisation: 2 mailings (${half} + ${sends - half}), ${mailingWorkerProcesses()} mailing worker process(es), provider limit ${requests} per ${windowSeconds} s (strict sliding window)`,
+  );
   const started = Date.now();
   let done = false;
   while (!done && Date.now() - started < maxSeconds * 1000) {
@@ -65,10 +72,11 @@ export async function utilisation(): Promise<void> {
   }
   if (!done) for (const id of ids) await fetch(`${apiUrl}/v1/mailings/${id}/cancel`, { method: 'POST', headers: auth });
 
-  const ledger = await (await control('ledger')).json() as { sends: { message_id: string; acceptedAt: string }[]; duplicates: unknown[] };
+  const ledger = (await (await control('ledger')).json()) as { sends: { message_id: string; acceptedAt: string }[]; duplicates: unknown[] };
   // BENCH_LEDGER_OUT: keep what the simulator accepted (message ids and times) to set beside the workers' logs.
-  if (process.env.BENCH_LEDGER_OUT) writeFileSync(process.env.BENCH_LEDGER_OUT, JSON.stringify(ledger.sends.map(({ message_id: id, acceptedAt }) => ({ id, acceptedAt }))));
-  const stats = await (await control('stats')).json() as { byStatus: Record<string, number>; tokensIssued: number };
+  if (process.env.BENCH_LEDGER_OUT)
+    writeFileSync(process.env.BENCH_LEDGER_OUT, JSON.stringify(ledger.sends.map(({ message_id: id, acceptedAt }) => ({ id, acceptedAt }))));
+  const stats = (await (await control('stats')).json()) as { byStatus: Record<string, number>; tokensIssued: number };
   const times = ledger.sends.map((s) => Date.parse(s.acceptedAt)).sort((a, b) => a - b);
   if (times.length < 2) throw new Error(`only ${times.length} send(s) accepted`);
   const seconds = (times[times.length - 1]! - times[0]!) / 1000;
@@ -81,10 +89,12 @@ export async function utilisation(): Promise<void> {
   }
   const gaps = times.slice(1).map((t, i) => t - times[i]!);
   const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
-  console.log(`  ${times.length} sends in ${seconds.toFixed(1)} s = ${achieved.toFixed(3)}/s against a limit of ${limit}/s → ${((achieved / limit) * 100).toFixed(1)}% of the limit; ` +
-    `429s ${stats.byStatus['429'] ?? 0}; most sends in any ${windowSeconds} s window ${busiest} (limit ${requests}); ` +
-    `spacing mean ${mean.toFixed(1)} ms, min ${Math.min(...gaps)} ms, max ${Math.max(...gaps)} ms; tokens ${stats.tokensIssued}; duplicates ${ledger.duplicates.length}; ` +
-    `mailings ${done ? 'completed' : `cancelled after ${maxSeconds} s`}`);
+  console.log(
+    `  ${times.length} sends in ${seconds.toFixed(1)} s = ${achieved.toFixed(3)}/s against a limit of ${limit}/s → ${((achieved / limit) * 100).toFixed(1)}% of the limit; ` +
+      `429s ${stats.byStatus['429'] ?? 0}; most sends in any ${windowSeconds} s window ${busiest} (limit ${requests}); ` +
+      `spacing mean ${mean.toFixed(1)} ms, min ${Math.min(...gaps)} ms, max ${Math.max(...gaps)} ms; tokens ${stats.tokensIssued}; duplicates ${ledger.duplicates.length}; ` +
+      `mailings ${done ? 'completed' : `cancelled after ${maxSeconds} s`}`,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await utilisation();

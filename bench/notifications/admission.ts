@@ -14,7 +14,9 @@ export async function admissionBench(): Promise<void> {
   const backlog = Number(process.env.BENCH_BACKLOG ?? 3000);
   const goalMs = 50;
 
-  await pool(backlog, 16, async (i) => { await submit(i, 'LOW', 'backlog'); });
+  await pool(backlog, 16, async (i) => {
+    await submit(i, 'LOW', 'backlog');
+  });
   console.log(`admission: ${backlog} LOW admitted as a backlog for the workers to drain during the runs`);
 
   let sent = await sentCount();
@@ -36,7 +38,8 @@ export async function admissionBench(): Promise<void> {
     cpu = cpuWindow();
     const limit = await openLoop(rate, seconds, async (i) => {
       const response = await fetch(`http://127.0.0.1:${port}/bare`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ userId: `bench-${runId}-bare-${i}`, to: `+1555${String(i).padStart(7, '0')}`, correlationId: `bench-${runId}-bare` }),
       });
       await response.arrayBuffer();
@@ -50,8 +53,10 @@ export async function admissionBench(): Promise<void> {
     console.log(`    workflow starts behind admission: at most ${starts.rows} committed and not yet started`);
     console.log(describeRun('  limit: bare Hono route, same write', limit));
     console.log(`    workers sent ${drainedDuringLimit} meanwhile (${(drainedDuringLimit / limit.seconds).toFixed(1)}/s); CPU: ${limitCpu}`);
-    console.log(`  admission p99 ${admission.latency.p99.toFixed(1)} ms (goal ≤ ${goalMs} ms: ${admission.latency.p99 <= goalMs && admission.failed === 0 ? 'met' : 'NOT met'}, ` +
-      `${admission.failed} failed) beside the bare route's ${limit.latency.p99.toFixed(1)} ms at the same ${rate}/s`);
+    console.log(
+      `  admission p99 ${admission.latency.p99.toFixed(1)} ms (goal ≤ ${goalMs} ms: ${admission.latency.p99 <= goalMs && admission.failed === 0 ? 'met' : 'NOT met'}, ` +
+        `${admission.failed} failed) beside the bare route's ${limit.latency.p99.toFixed(1)} ms at the same ${rate}/s`,
+    );
   } finally {
     bare.kill('SIGTERM');
   }

@@ -25,7 +25,7 @@ export async function dayBench(): Promise<void> {
     const known = mix[i];
     if (known) return known;
     // The priority furthest behind its share so far.
-    const next = (Object.keys(perDay) as (keyof typeof perDay)[]).sort((a, b) => (counts[a] - share(a) * (i + 1)) - (counts[b] - share(b) * (i + 1)))[0]!;
+    const next = (Object.keys(perDay) as (keyof typeof perDay)[]).sort((a, b) => counts[a] - share(a) * (i + 1) - (counts[b] - share(b) * (i + 1)))[0]!;
     counts[next]++;
     return (mix[i] = next);
   };
@@ -36,13 +36,19 @@ export async function dayBench(): Promise<void> {
   const criticalAnswers: number[] = [];
   // And when each CRITICAL request left this process, by id: end to end as its caller sees it.
   const criticalSentFrom = new Map<string, number>();
-  const steady = openLoop(rate, minutes * 60, async (i) => {
-    const leftAt = Date.now();
-    const answer = await submit(i, priorityOf(i), tag(priorityOf(i)));
-    if (mix[i] === 'HIGH' && answer.id) criticalSentFrom.set(answer.id, leftAt);
-    return answer.status;
-  },
-    (i, ms) => { if (mix[i] === 'HIGH') criticalAnswers.push(ms); });
+  const steady = openLoop(
+    rate,
+    minutes * 60,
+    async (i) => {
+      const leftAt = Date.now();
+      const answer = await submit(i, priorityOf(i), tag(priorityOf(i)));
+      if (mix[i] === 'HIGH' && answer.id) criticalSentFrom.set(answer.id, leftAt);
+      return answer.status;
+    },
+    (i, ms) => {
+      if (mix[i] === 'HIGH') criticalAnswers.push(ms);
+    },
+  );
   await sleep(burstAt * 1000);
   const spike = await openLoop(burst, 1, async (i) => (await submit(1_000_000 + i, 'MEDIUM', 'day-burst')).status);
   const mixed = await steady;
@@ -50,7 +56,9 @@ export async function dayBench(): Promise<void> {
   console.log(describeRun('  steady admission', mixed));
   console.log(describeRun('  burst admission', spike));
   const answered = summarise(criticalAnswers);
-  console.log(`  critical requests answered, from their due time: p50 ${answered.p50.toFixed(1)} ms, p99 ${answered.p99.toFixed(1)} ms, max ${answered.max.toFixed(1)} ms`);
+  console.log(
+    `  critical requests answered, from their due time: p50 ${answered.p50.toFixed(1)} ms, p99 ${answered.p99.toFixed(1)} ms, max ${answered.max.toFixed(1)} ms`,
+  );
   const expected = mixed.ok + spike.ok;
   for (;;) {
     const sent = (await sentCount()) - before;
@@ -60,16 +68,21 @@ export async function dayBench(): Promise<void> {
   }
   console.log(`  CPU over the run: ${cpu()}`);
   const rows: Listed[] = [];
-  for (const t of ['day-high', 'day-medium', 'day-low', 'day-burst']) rows.push(...await listAll(`bench-${runId}-${t}`));
+  for (const t of ['day-high', 'day-medium', 'day-low', 'day-burst']) rows.push(...(await listAll(`bench-${runId}-${t}`)));
   for (const priority of ['critical', 'medium', 'low']) {
     const of = rows.filter((r) => r.priority === priority);
     const e2e = summarise(of.filter((r) => r.sentAt).map((r) => Date.parse(r.sentAt!) - Date.parse(r.createdAt)));
     const missed = of.filter((r) => r.late || (!r.sentAt && Date.now() - Date.parse(r.createdAt) > deadlineMs[priority]!)).length;
-    console.log(`  ${priority}: ${of.length} notifications, deadline ${deadlineMs[priority]! / 1000} s missed by ${missed}; end to end p50 ${(e2e.p50 / 1000).toFixed(2)} s, ` +
-      `p99 ${(e2e.p99 / 1000).toFixed(2)} s, max ${(e2e.max / 1000).toFixed(2)} s${priority === 'critical' ? ` (goal p99 ≤ 1 s: ${e2e.p99 <= 1000 ? 'met' : 'NOT met'})` : ''}`);
+    console.log(
+      `  ${priority}: ${of.length} notifications, deadline ${deadlineMs[priority]! / 1000} s missed by ${missed}; end to end p50 ${(e2e.p50 / 1000).toFixed(2)} s, ` +
+        `p99 ${(e2e.p99 / 1000).toFixed(2)} s, max ${(e2e.max / 1000).toFixed(2)} s${priority === 'critical' ? ` (goal p99 ≤ 1 s: ${e2e.p99 <= 1000 ? 'met' : 'NOT met'})` : ''}`,
+    );
   }
-  const fromRequest = summarise(rows.filter((r) => r.priority === 'critical' && r.sentAt && criticalSentFrom.has(r.id))
-    .map((r) => Date.parse(r.sentAt!) - criticalSentFrom.get(r.id)!));
-  console.log(`  critical end to end from the request leaving the client (HTTP included): p50 ${(fromRequest.p50 / 1000).toFixed(2)} s, ` +
-    `p99 ${(fromRequest.p99 / 1000).toFixed(2)} s, max ${(fromRequest.max / 1000).toFixed(2)} s (n ${fromRequest.n})`);
+  const fromRequest = summarise(
+    rows.filter((r) => r.priority === 'critical' && r.sentAt && criticalSentFrom.has(r.id)).map((r) => Date.parse(r.sentAt!) - criticalSentFrom.get(r.id)!),
+  );
+  console.log(
+    `  critical end to end from the request leaving the client (HTTP included): p50 ${(fromRequest.p50 / 1000).toFixed(2)} s, ` +
+      `p99 ${(fromRequest.p99 / 1000).toFixed(2)} s, max ${(fromRequest.max / 1000).toFixed(2)} s (n ${fromRequest.n})`,
+  );
 }

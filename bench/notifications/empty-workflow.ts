@@ -15,7 +15,9 @@ export async function benchEmpty(): Promise<void> {
  */
 export async function benchShaped(input: { activityQueue: string }): Promise<{ ok: boolean }> {
   const { noop: shapedNoop } = proxyActivities<{ noop(): Promise<void> }>({
-    taskQueue: input.activityQueue, startToCloseTimeout: '60 seconds', heartbeatTimeout: '5 seconds',
+    taskQueue: input.activityQueue,
+    startToCloseTimeout: '60 seconds',
+    heartbeatTimeout: '5 seconds',
   });
   await shapedNoop();
   return { ok: true };

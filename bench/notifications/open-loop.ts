@@ -5,7 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { summarise } from '../lib.js';
 
 export interface OpenLoopResult {
-  sent: number; ok: number; failed: number; statuses: Record<string, number>;
+  sent: number;
+  ok: number;
+  failed: number;
+  statuses: Record<string, number>;
   /** ms from each request's due time to its answer. */
   latency: ReturnType<typeof summarise>;
   /** How late the generator itself sent requests (its own event loop): large values void the run. */
@@ -14,8 +17,12 @@ export interface OpenLoopResult {
 }
 
 /** `onAnswer`: each request's latency from its due time, for a breakdown by kind. */
-export async function openLoop(ratePerSecond: number, seconds: number, request: (i: number) => Promise<number>,
-  onAnswer?: (i: number, ms: number) => void): Promise<OpenLoopResult> {
+export async function openLoop(
+  ratePerSecond: number,
+  seconds: number,
+  request: (i: number) => Promise<number>,
+  onAnswer?: (i: number, ms: number) => void,
+): Promise<OpenLoopResult> {
   const total = Math.round(ratePerSecond * seconds);
   const latencies: number[] = [];
   const lags: number[] = [];
@@ -28,23 +35,38 @@ export async function openLoop(ratePerSecond: number, seconds: number, request: 
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
     lags.push(Math.max(0, performance.now() - due));
-    inFlight.push(request(i).then((status) => {
-      latencies.push(performance.now() - due);
-      onAnswer?.(i, performance.now() - due);
-      statuses[status] = (statuses[status] ?? 0) + 1;
-      if (status >= 200 && status < 300) ok++;
-    }, (error: unknown) => {
-      latencies.push(performance.now() - due);
-      const key = error instanceof Error ? error.name : 'error';
-      statuses[key] = (statuses[key] ?? 0) + 1;
-    }));
+    inFlight.push(
+      request(i).then(
+        (status) => {
+          latencies.push(performance.now() - due);
+          onAnswer?.(i, performance.now() - due);
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          if (status >= 200 && status < 300) ok++;
+        },
+        (error: unknown) => {
+          latencies.push(performance.now() - due);
+          const key = error instanceof Error ? error.name : 'error';
+          statuses[key] = (statuses[key] ?? 0) + 1;
+        },
+      ),
+    );
   }
   await Promise.all(inFlight);
-  return { sent: total, ok, failed: total - ok, statuses, latency: summarise(latencies), sendLag: summarise(lags), seconds: (performance.now() - start) / 1000 };
+  return {
+    sent: total,
+    ok,
+    failed: total - ok,
+    statuses,
+    latency: summarise(latencies),
+    sendLag: summarise(lags),
+    seconds: (performance.now() - start) / 1000,
+  };
 }
 
 export function describeRun(label: string, r: OpenLoopResult): string {
-  return `${label}: ${r.sent} requests at ${(r.sent / r.seconds).toFixed(1)}/s open loop; from the due time p50 ${r.latency.p50.toFixed(1)} ms, ` +
+  return (
+    `${label}: ${r.sent} requests at ${(r.sent / r.seconds).toFixed(1)}/s open loop; from the due time p50 ${r.latency.p50.toFixed(1)} ms, ` +
     `p99 ${r.latency.p99.toFixed(1)} ms, max ${r.latency.max.toFixed(1)} ms; failed ${r.failed}; statuses ${JSON.stringify(r.statuses)}; ` +
-    `generator lag p99 ${r.sendLag.p99.toFixed(1)} ms`;
+    `generator lag p99 ${r.sendLag.p99.toFixed(1)} ms`
+  );
 }

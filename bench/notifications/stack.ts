@@ -14,13 +14,19 @@ export type BenchPriority = 'HIGH' | 'MEDIUM' | 'LOW';
 /** One notification through the API; one user each, so the per-user limit is not what is measured. */
 export async function submit(i: number, priority: BenchPriority, tag: string): Promise<{ status: number; id?: string }> {
   const response = await fetch(`${apiUrl}/v1/notifications`, {
-    method: 'POST', headers,
+    method: 'POST',
+    headers,
     body: JSON.stringify({
-      userId: `bench-${runId}-${tag}-${i}`, type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: `+1555${String(i % 10_000_000).padStart(7, '0')}`,
-      templateParams: { orderId: `B${i}`, trackingUrl: 'https://t.example/x' }, priority, correlationId: `bench-${runId}-${tag}`,
+      userId: `bench-${runId}-${tag}-${i}`,
+      type: 'SMS',
+      templateId: 'ORDER_SHIPPED_SMS',
+      to: `+1555${String(i % 10_000_000).padStart(7, '0')}`,
+      templateParams: { orderId: `B${i}`, trackingUrl: 'https://t.example/x' },
+      priority,
+      correlationId: `bench-${runId}-${tag}`,
     }),
   });
-  const body = await response.json() as { id?: string };
+  const body = (await response.json()) as { id?: string };
   return { status: response.status, ...(body.id ? { id: body.id } : {}) };
 }
 
@@ -36,7 +42,14 @@ export async function sentCount(priority?: 'critical' | 'medium' | 'low'): Promi
   return total;
 }
 
-export interface Listed { id: string; status: string; priority: string; createdAt: string; sentAt: string | null; late: boolean }
+export interface Listed {
+  id: string;
+  status: string;
+  priority: string;
+  createdAt: string;
+  sentAt: string | null;
+  late: boolean;
+}
 
 /** Every notification of a correlation id: only after a run, never while it is being measured. */
 export async function listAll(correlationId: string): Promise<Listed[]> {
@@ -44,7 +57,7 @@ export async function listAll(correlationId: string): Promise<Listed[]> {
   let cursor: string | null = null;
   do {
     const query = new URLSearchParams({ correlationId, limit: '200', ...(cursor ? { cursor } : {}) });
-    const page = await (await fetch(`${apiUrl}/v1/notifications?${query}`, { headers })).json() as { data: Listed[]; nextCursor: string | null };
+    const page = (await (await fetch(`${apiUrl}/v1/notifications?${query}`, { headers })).json()) as { data: Listed[]; nextCursor: string | null };
     out.push(...page.data);
     cursor = page.nextCursor;
   } while (cursor);
@@ -83,7 +96,11 @@ export function watchOutbox(): () => Promise<{ rows: number; ageSeconds: number 
       await new Promise((resolve) => setTimeout(resolve, 2_000));
     }
   })();
-  return async () => { stopped = true; await loop; return worst; };
+  return async () => {
+    stopped = true;
+    await loop;
+    return worst;
+  };
 }
 
 export async function closeStack(): Promise<void> {

@@ -32,7 +32,11 @@ const syncProcesses: Record<string, RegExp> = {
   'this bench': /bench\/sync\/run\.ts/,
 };
 const describeCpu = ({ cpu, jit }: { cpu: Record<string, number>; jit: number }, documents: number) =>
-  `CPU ${Object.entries(cpu).map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ')}; Elasticsearch ${((cpu.elasticsearch! * 1e6) / documents).toFixed(0)} µs per document, of which its JIT compiler ${((jit * 1e6) / documents).toFixed(0)}`;
+  `CPU ${Object.entries(cpu)
+    .map(([name, s]) => `${name} ${s.toFixed(1)} s`)
+    .join(
+      ', ',
+    )}; Elasticsearch ${((cpu.elasticsearch! * 1e6) / documents).toFixed(0)} µs per document, of which its JIT compiler ${((jit * 1e6) / documents).toFixed(0)}`;
 
 /** A window's CPU per process and Elasticsearch's JIT compiler time in it. */
 function cpuAndJitWindow(): () => { cpu: Record<string, number>; jit: number } {
@@ -48,19 +52,26 @@ function elasticsearchWorkWindow(es: Client): () => Promise<string> {
     const stats = await es.nodes.stats({ metric: 'indices' });
     const sum = (pick: (i: Indices) => number | undefined) => Object.values(stats.nodes).reduce((n, node) => n + (pick(node.indices as Indices) ?? 0), 0);
     return {
-      indexed: sum((i) => i.indexing?.index_total), indexMs: sum((i) => i.indexing?.index_time_in_millis),
+      indexed: sum((i) => i.indexing?.index_total),
+      indexMs: sum((i) => i.indexing?.index_time_in_millis),
       deleted: sum((i) => i.indexing?.delete_total),
-      refreshes: sum((i) => i.refresh?.total), refreshMs: sum((i) => i.refresh?.total_time_in_millis),
-      searches: sum((i) => i.search?.query_total), searchMs: sum((i) => (i.search?.query_time_in_millis ?? 0) + (i.search?.fetch_time_in_millis ?? 0)),
-      gets: sum((i) => i.get?.total), mergeMs: sum((i) => i.merges?.total_time_in_millis), flushes: sum((i) => i.flush?.total),
+      refreshes: sum((i) => i.refresh?.total),
+      refreshMs: sum((i) => i.refresh?.total_time_in_millis),
+      searches: sum((i) => i.search?.query_total),
+      searchMs: sum((i) => (i.search?.query_time_in_millis ?? 0) + (i.search?.fetch_time_in_millis ?? 0)),
+      gets: sum((i) => i.get?.total),
+      mergeMs: sum((i) => i.merges?.total_time_in_millis),
+      flushes: sum((i) => i.flush?.total),
     };
   };
   const before = read();
   return async () => {
     const [a, b] = await Promise.all([before, read()]);
     const d = Object.fromEntries(Object.keys(b).map((k) => [k, b[k as keyof typeof b] - a[k as keyof typeof a]])) as typeof b;
-    return `Elasticsearch did: ${d.indexed} index ops (${d.indexMs} ms), ${d.deleted} deletes, ${d.refreshes} refreshes (${d.refreshMs} ms), `
-      + `${d.searches} searches (${d.searchMs} ms), ${d.gets} gets, ${d.flushes} flushes, merges ${d.mergeMs} ms`;
+    return (
+      `Elasticsearch did: ${d.indexed} index ops (${d.indexMs} ms), ${d.deleted} deletes, ${d.refreshes} refreshes (${d.refreshMs} ms), ` +
+      `${d.searches} searches (${d.searchMs} ms), ${d.gets} gets, ${d.flushes} flushes, merges ${d.mergeMs} ms`
+    );
   };
 }
 
@@ -74,13 +85,15 @@ const auth = { authorization: `Bearer ${apiKey}` };
 async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
   const response = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...init.headers } });
   if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${url}: ${response.status} ${await response.text()}`);
-  return await response.json() as T;
+  return (await response.json()) as T;
 }
 
 /** The OAuth dance for an existing simulated mailbox, with the simulator consenting by itself. */
 async function link(accountId: string, address: string): Promise<string> {
   const { authorizationUrl } = await call<{ authorizationUrl: string }>(`${apiUrl}/v1/accounts/${accountId}/mailboxes/outlook`, {
-    method: 'POST', headers: auth, body: JSON.stringify({ callbackUrl: `${apiUrl}/web/`, loginHint: address }),
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ callbackUrl: `${apiUrl}/web/`, loginHint: address }),
   });
   const consent = await fetch(authorizationUrl, { redirect: 'manual' });
   const back = new URL(consent.headers.get('location')!);
@@ -109,7 +122,11 @@ async function linkMailbox(messages: number): Promise<{ mailboxId: string; accou
   return { mailboxId, accountId: account.id, address };
 }
 
-interface MailboxSummary { id: string; status: string; sync: { messagesIndexed: number } }
+interface MailboxSummary {
+  id: string;
+  status: string;
+  sync: { messagesIndexed: number };
+}
 
 /** Links a mailbox and waits until its sync is LIVE with every message indexed; answers link and sync seconds. */
 async function syncMailbox(messages: number): Promise<{ mailboxId: string; linkSeconds: number; syncSeconds: number }> {
@@ -131,11 +148,15 @@ async function initial(): Promise<void> {
   // A freshly started Elasticsearch spends seconds of CPU compiling its hot code (JIT): a warm-up as big
   // as the timed mailbox, so the sync and the raw chain after it are both measured warm.
   const warmup = Number(process.env.BENCH_WARMUP_MESSAGES ?? messages);
-  console.log(`initial sync: a ${messages.toLocaleString('en')}-message mailbox, Graph pages of ${pageSize}, ${process.env.SYNC_PAGES_PER_ACTIVITY ?? 'the default'} page(s) per activity (as the stack was started)`);
+  console.log(
+    `initial sync: a ${messages.toLocaleString('en')}-message mailbox, Graph pages of ${pageSize}, ${process.env.SYNC_PAGES_PER_ACTIVITY ?? 'the default'} page(s) per activity (as the stack was started)`,
+  );
   if (warmup > 0) {
     const warming = jitSecondsWindow(syncProcesses.elasticsearch!);
     const w = await syncMailbox(warmup);
-    console.log(`  warm-up: ${warmup.toLocaleString('en')} messages in ${w.syncSeconds.toFixed(2)} s (not counted); Elasticsearch's JIT compiler ${warming().toFixed(1)} s CPU in it`);
+    console.log(
+      `  warm-up: ${warmup.toLocaleString('en')} messages in ${w.syncSeconds.toFixed(2)} s (not counted); Elasticsearch's JIT compiler ${warming().toFixed(1)} s CPU in it`,
+    );
   }
   const es = new Client({ node: elasticsearchUrl });
   const syncCpu = cpuAndJitWindow();
@@ -150,8 +171,12 @@ async function initial(): Promise<void> {
   let after: (string | number)[] | undefined;
   for (;;) {
     const page = await es.search<Record<string, unknown>>({
-      index: `${indexPrefix}-messages`, routing: mailboxId, size: 5_000, query: { term: { mailboxId } },
-      sort: [{ messageId: 'asc' }], ...(after ? { search_after: after } : {}),
+      index: `${indexPrefix}-messages`,
+      routing: mailboxId,
+      size: 5_000,
+      query: { term: { mailboxId } },
+      sort: [{ messageId: 'asc' }],
+      ...(after ? { search_after: after } : {}),
     });
     docs.push(...page.hits.hits.map((h) => h._source!));
     if (page.hits.hits.length < 5_000) break;
@@ -160,7 +185,10 @@ async function initial(): Promise<void> {
   const mapping = await es.indices.getMapping({ index: `${indexPrefix}-messages` });
   const pages = Array.from({ length: Math.ceil(docs.length / pageSize) }, (_, i) => docs.slice(i * pageSize, (i + 1) * pageSize));
   const bulk = async (index: string, part: Record<string, unknown>[], idSuffix = '') => {
-    const operations = part.flatMap((d) => [{ index: { _id: `${d.mailboxId as string}:${d.messageId as string}${idSuffix}`, routing: d.mailboxId as string } }, d]);
+    const operations = part.flatMap((d) => [
+      { index: { _id: `${d.mailboxId as string}:${d.messageId as string}${idSuffix}`, routing: d.mailboxId as string } },
+      d,
+    ]);
     if ((await es.bulk({ index, operations })).errors) throw new Error('raw bulk had errors');
   };
   /** One page as the sync sends it: split into concurrent requests of 250 documents. */
@@ -205,28 +233,49 @@ async function initial(): Promise<void> {
   const sameIndex = await (async () => {
     const t = performance.now();
     try {
-      for (const page of pages) await sendPage(messagesIndex, page.map((d) => ({ ...d, mailboxId: scratchMailbox })));
+      for (const page of pages)
+        await sendPage(
+          messagesIndex,
+          page.map((d) => ({ ...d, mailboxId: scratchMailbox })),
+        );
       return docs.length / ((performance.now() - t) / 1000);
     } finally {
       // Only the server core runs here (no _delete_by_query): the scratch documents go by id.
       for (let i = 0; i < docs.length; i += 5_000) {
-        await es.bulk({ index: messagesIndex, refresh: i + 5_000 >= docs.length, operations: docs.slice(i, i + 5_000).map((d) => ({ delete: { _id: `${scratchMailbox}:${d.messageId as string}`, routing: scratchMailbox } })) });
+        await es.bulk({
+          index: messagesIndex,
+          refresh: i + 5_000 >= docs.length,
+          operations: docs.slice(i, i + 5_000).map((d) => ({ delete: { _id: `${scratchMailbox}:${d.messageId as string}`, routing: scratchMailbox } })),
+        });
       }
     }
   })();
   // What Elasticsearch takes from one process: four whole pages in flight at once.
-  const ceiling = await raw(async (index) => { await pool(pages.length, 4, (i) => bulk(index, pages[i]!)); });
+  const ceiling = await raw(async (index) => {
+    await pool(pages.length, 4, (i) => bulk(index, pages[i]!));
+  });
   await es.close();
-  console.log(`  limit: raw _bulk of the same ${docs.length.toLocaleString('en')} documents, page after page as the sync sends them: ${chained.toFixed(0)} docs/s; ratio ${(rate / chained).toFixed(2)}`);
-  console.log(`  the same raw chain kept up for ${passes} passes (${(docs.length * passes).toLocaleString('en')} documents, about as long as the sync ran): ${sustained.toFixed(0)} docs/s; ratio ${(rate / sustained).toFixed(2)}; ${describeCpu(sustainedCpuUsed, docs.length * passes)}`);
+  console.log(
+    `  limit: raw _bulk of the same ${docs.length.toLocaleString('en')} documents, page after page as the sync sends them: ${chained.toFixed(0)} docs/s; ratio ${(rate / chained).toFixed(2)}`,
+  );
+  console.log(
+    `  the same raw chain kept up for ${passes} passes (${(docs.length * passes).toLocaleString('en')} documents, about as long as the sync ran): ${sustained.toFixed(0)} docs/s; ratio ${(rate / sustained).toFixed(2)}; ${describeCpu(sustainedCpuUsed, docs.length * passes)}`,
+  );
   console.log(`    ${sustainedWorkDone}`);
-  console.log(`  the same raw chain into the messages index itself (${indexed.toLocaleString('en')} documents in it): ${sameIndex.toFixed(0)} docs/s; ratio ${(rate / sameIndex).toFixed(2)}`);
+  console.log(
+    `  the same raw chain into the messages index itself (${indexed.toLocaleString('en')} documents in it): ${sameIndex.toFixed(0)} docs/s; ratio ${(rate / sameIndex).toFixed(2)}`,
+  );
   console.log(`  ceiling: raw _bulk, four pages of ${pageSize} in flight at once: ${ceiling.toFixed(0)} docs/s; ratio ${(rate / ceiling).toFixed(2)}`);
 }
 
-interface Progress { sync: { progress: { phase: string; push: { healthy: boolean; pollIntervalMs: number } } | null } }
+interface Progress {
+  sync: { progress: { phase: string; push: { healthy: boolean; pollIntervalMs: number } } | null };
+}
 const act = (address: string, action: Record<string, unknown>) =>
-  call<{ id: string; isRead: boolean }>(`${outlookUrl}/_control/mailboxes/${encodeURIComponent(address)}/actions`, { method: 'POST', body: JSON.stringify(action) });
+  call<{ id: string; isRead: boolean }>(`${outlookUrl}/_control/mailboxes/${encodeURIComponent(address)}/actions`, {
+    method: 'POST',
+    body: JSON.stringify(action),
+  });
 
 /**
  * Flips read state of random messages one at a time and times each until the account's SSE stream
@@ -243,12 +292,23 @@ async function measurePropagation(accountId: string, mailboxes: { address: strin
     const target = inbox[Math.floor(Math.random() * inbox.length)]!;
     const t0 = performance.now();
     await act(address, { type: 'markRead', id: target.id, isRead: !target.isRead });
-    const sseDone = opened.stream.next((e) => e.event === 'messages' && (e.data as { upserted: { id: string; isRead: boolean }[] }).upserted
-      .some((m) => m.id === target.id && m.isRead === !target.isRead), 120_000).then(() => sse.push(performance.now() - t0));
+    const sseDone = opened.stream
+      .next(
+        (e) =>
+          e.event === 'messages' &&
+          (e.data as { upserted: { id: string; isRead: boolean }[] }).upserted.some((m) => m.id === target.id && m.isRead === !target.isRead),
+        120_000,
+      )
+      .then(() => sse.push(performance.now() - t0));
     const apiDone = (async () => {
       for (;;) {
-        const page = await call<{ data: { id: string; isRead: boolean }[] }>(`${apiUrl}/v1/accounts/${accountId}/messages?mailboxId=${mailboxId}&limit=200`, { headers: auth });
-        if (page.data.some((m) => m.id === target.id && m.isRead === !target.isRead)) { api.push(performance.now() - t0); return; }
+        const page = await call<{ data: { id: string; isRead: boolean }[] }>(`${apiUrl}/v1/accounts/${accountId}/messages?mailboxId=${mailboxId}&limit=200`, {
+          headers: auth,
+        });
+        if (page.data.some((m) => m.id === target.id && m.isRead === !target.isRead)) {
+          api.push(performance.now() - t0);
+          return;
+        }
         await sleep(50);
       }
     })();
@@ -273,14 +333,20 @@ async function propagation(): Promise<void> {
   progress = (await call<Progress>(`${apiUrl}/v1/mailboxes/${mailboxId}`, { headers: auth })).sync.progress!;
   const push = progress.push.healthy;
   const limit = push ? 2_000 : progress.push.pollIntervalMs + 1_000;
-  console.log(`propagation: ${changes} changes, ${push ? 'push (Graph notifications)' : `polling only, every ${ms(progress.push.pollIntervalMs)}`}; limit p99 ≤ ${ms(limit)}`);
+  console.log(
+    `propagation: ${changes} changes, ${push ? 'push (Graph notifications)' : `polling only, every ${ms(progress.push.pollIntervalMs)}`}; limit p99 ≤ ${ms(limit)}`,
+  );
   const { sse, api } = await measurePropagation(accountId, [{ address, mailboxId }], changes);
   console.log(`  to the SSE stream:    p50 ${ms(sse.p50)}  p99 ${ms(sse.p99)}  max ${ms(sse.max)}`);
   console.log(`  to GET …/messages:    p50 ${ms(api.p50)}  p99 ${ms(api.p99)}  max ${ms(api.max)}   (limit ${ms(limit)})`);
 }
 
 function pid(pattern: string): number | undefined {
-  try { return Number(execSync(`pgrep -of '${pattern}'`).toString().trim().split('\n')[0]); } catch { return undefined; }
+  try {
+    return Number(execSync(`pgrep -of '${pattern}'`).toString().trim().split('\n')[0]);
+  } catch {
+    return undefined;
+  }
 }
 const cpuSeconds = (p: number) => {
   const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -295,17 +361,23 @@ async function idle(): Promise<void> {
   const worker = pid('workers/mailbox-sync.ts') ?? pid('workers/main.ts');
   const temporal = pid('temporal server start-dev');
   if (!worker || !temporal) throw new Error('run against the local stack (npm start): no worker or Temporal process found');
-  const account = await call<{ id: string }>(`${apiUrl}/v1/accounts`, { method: 'POST', headers: auth, body: JSON.stringify({ email: `idle-${Date.now()}@contoso.example` }) });
+  const account = await call<{ id: string }>(`${apiUrl}/v1/accounts`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ email: `idle-${Date.now()}@contoso.example` }),
+  });
   const tag = Date.now().toString(36);
   const mailboxes: { address: string; mailboxId: string }[] = [];
   const t0 = performance.now();
   console.log(`idle: linking ${count.toLocaleString('en')} mailboxes of 5 messages to one account…`);
-  await withAutoConsent(() => pool(count, 8, async (i) => {
-    const address = `idle-${tag}-${i}@contoso.example`;
-    await call(`${outlookUrl}/_control/mailboxes`, { method: 'POST', body: JSON.stringify({ address, messages: 5 }) });
-    mailboxes.push({ address, mailboxId: await link(account.id, address) });
-    if ((i + 1) % 500 === 0) console.log(`  linked ${i + 1} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  }));
+  await withAutoConsent(() =>
+    pool(count, 8, async (i) => {
+      const address = `idle-${tag}-${i}@contoso.example`;
+      await call(`${outlookUrl}/_control/mailboxes`, { method: 'POST', body: JSON.stringify({ address, messages: 5 }) });
+      mailboxes.push({ address, mailboxId: await link(account.id, address) });
+      if ((i + 1) % 500 === 0) console.log(`  linked ${i + 1} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    }),
+  );
   for (;;) {
     const { data } = await call<{ data: { status: string }[] }>(`${apiUrl}/v1/accounts/${account.id}/mailboxes`, { headers: auth });
     const live = data.filter((m) => m.status === 'LIVE').length;
@@ -317,11 +389,18 @@ async function idle(): Promise<void> {
   await sleep(30_000);
   const [w0, s0] = [cpuSeconds(worker), cpuSeconds(temporal)];
   const rss: number[] = [];
-  for (let t = 0; t < idleSeconds; t += 5) { rss.push(rssMb(worker)); await sleep(5_000); }
+  for (let t = 0; t < idleSeconds; t += 5) {
+    rss.push(rssMb(worker));
+    await sleep(5_000);
+  }
   const minutes = idleSeconds / 60;
-  console.log(`  idle ${idleSeconds} s: worker RSS max ${Math.max(...rss).toFixed(0)} MB (limit 1024 MB); CPU per minute: worker ${((cpuSeconds(worker) - w0) / minutes).toFixed(1)} s, Temporal server ${((cpuSeconds(temporal) - s0) / minutes).toFixed(1)} s (of 120 s the machine has)`);
+  console.log(
+    `  idle ${idleSeconds} s: worker RSS max ${Math.max(...rss).toFixed(0)} MB (limit 1024 MB); CPU per minute: worker ${((cpuSeconds(worker) - w0) / minutes).toFixed(1)} s, Temporal server ${((cpuSeconds(temporal) - s0) / minutes).toFixed(1)} s (of 120 s the machine has)`,
+  );
   const { sse, api } = await measurePropagation(account.id, mailboxes, Number(process.env.BENCH_CHANGES ?? 30));
-  console.log(`  propagation in random mailboxes: SSE p50 ${ms(sse.p50)} p99 ${ms(sse.p99)}; GET …/messages p50 ${ms(api.p50)} p99 ${ms(api.p99)} (limit with push 2.00 s)`);
+  console.log(
+    `  propagation in random mailboxes: SSE p50 ${ms(sse.p50)} p99 ${ms(sse.p99)}; GET …/messages p50 ${ms(api.p50)} p99 ${ms(api.p99)} (limit with push 2.00 s)`,
+  );
 }
 
 const mode = process.argv[2] ?? 'initial';

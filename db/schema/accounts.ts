@@ -5,15 +5,19 @@ import { index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-cor
  * A local account: the person whose mailboxes Mailflow syncs. Its id goes on every mailbox and message
  * document. `owner` is the API key (id, or "admin") that created it; every account route filters by it.
  */
-export const accounts = pgTable('accounts', {
-  id: text().primaryKey(), // acc_…
-  owner: text().notNull(),
-  email: text().notNull(),
-  displayName: text(),
-  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-}, (t) => [
-  // One account per address and owner: a retried create answers 409 instead of making a twin.
-  uniqueIndex('accounts_owner_email_idx').on(t.owner, sql`lower(${t.email})`),
-  // Listing an owner's accounts, newest first (ids sort by creation time).
-  index('accounts_owner_id_idx').on(t.owner, t.id),
-]);
+export const accounts = pgTable(
+  'accounts',
+  {
+    id: text().primaryKey(), // acc_…
+    owner: text().notNull(),
+    email: text().notNull(),
+    displayName: text(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // One account per address and owner: a retried create answers 409 instead of making a twin.
+    uniqueIndex('accounts_owner_email_idx').on(t.owner, sql`lower(${t.email})`),
+    // Listing an owner's accounts, newest first (ids sort by creation time).
+    index('accounts_owner_id_idx').on(t.owner, t.id),
+  ],
+);

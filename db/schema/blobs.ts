@@ -19,8 +19,14 @@ export const blobs = pgTable('blobs', {
   completedAt: timestamp({ withTimezone: true }),
 });
 
-export const blobChunks = pgTable('blob_chunks', {
-  blobId: text().notNull().references(() => blobs.id, { onDelete: 'cascade' }),
-  seq: integer().notNull(),
-  data: bytea().notNull(),
-}, (t) => [primaryKey({ columns: [t.blobId, t.seq] })]);
+export const blobChunks = pgTable(
+  'blob_chunks',
+  {
+    blobId: text()
+      .notNull()
+      .references(() => blobs.id, { onDelete: 'cascade' }),
+    seq: integer().notNull(),
+    data: bytea().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blobId, t.seq] })],
+);

@@ -7,20 +7,24 @@ import { bigint, bigserial, index, jsonb, pgTable, text, timestamp, uniqueIndex 
  * has read up to n never meets a later commit below n. Kept for MAILBOX_EVENTS_RETENTION_HOURS; a page
  * asking for older events is told to reload.
  */
-export const mailboxEvents = pgTable('mailbox_events', {
-  id: bigserial({ mode: 'number' }).primaryKey(),
-  accountId: text().notNull(),
-  seq: bigint({ mode: 'number' }).notNull(),
-  mailboxId: text().notNull(),
-  type: text().notNull(),
-  data: jsonb().$type<Record<string, unknown>>().notNull(),
-  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-}, (t) => [
-  // A stream reads its account's events after a seq.
-  uniqueIndex('mailbox_events_account_seq_idx').on(t.accountId, t.seq),
-  // Retention deletes events by age, whichever mailbox (even one since unlinked) wrote them.
-  index('mailbox_events_created_idx').on(t.createdAt),
-]);
+export const mailboxEvents = pgTable(
+  'mailbox_events',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    accountId: text().notNull(),
+    seq: bigint({ mode: 'number' }).notNull(),
+    mailboxId: text().notNull(),
+    type: text().notNull(),
+    data: jsonb().$type<Record<string, unknown>>().notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // A stream reads its account's events after a seq.
+    uniqueIndex('mailbox_events_account_seq_idx').on(t.accountId, t.seq),
+    // Retention deletes events by age, whichever mailbox (even one since unlinked) wrote them.
+    index('mailbox_events_created_idx').on(t.createdAt),
+  ],
+);
 
 /**
  * The last event number of each account. Never pruned: it says how far an account's feed has gone even

@@ -10,58 +10,70 @@ export const mailboxStatusEnum = pgEnum('mailbox_status', ['LINKED', 'SYNCING', 
  * (`used_at`), and expires. The callback refuses it if that key was revoked (or its tenant disabled) since,
  * and refuses a signed-in mailbox other than `expected_address` when one is set.
  */
-export const oauthStates = pgTable('oauth_states', {
-  stateHash: text().primaryKey(),
-  provider: mailProviderEnum().notNull(),
-  accountId: text().notNull().references(() => accounts.id, { onDelete: 'cascade' }),
-  owner: text().notNull(),
-  /** The credential that asked: an API key id, or `admin:<fingerprint>` of the admin key then in force. */
-  credential: text().notNull(),
-  /** The mailbox address the sign-in must end in (case-insensitive); null: any address. */
-  expectedAddress: text(),
-  codeVerifierSealed: text().notNull(),
-  callbackUrl: text().notNull(),
-  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-  expiresAt: timestamp({ withTimezone: true }).notNull(),
-  usedAt: timestamp({ withTimezone: true }),
-}, (t) => [
-  // Expired states are swept by age.
-  index('oauth_states_expires_idx').on(t.expiresAt),
-]);
+export const oauthStates = pgTable(
+  'oauth_states',
+  {
+    stateHash: text().primaryKey(),
+    provider: mailProviderEnum().notNull(),
+    accountId: text()
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    owner: text().notNull(),
+    /** The credential that asked: an API key id, or `admin:<fingerprint>` of the admin key then in force. */
+    credential: text().notNull(),
+    /** The mailbox address the sign-in must end in (case-insensitive); null: any address. */
+    expectedAddress: text(),
+    codeVerifierSealed: text().notNull(),
+    callbackUrl: text().notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    usedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [
+    // Expired states are swept by age.
+    index('oauth_states_expires_idx').on(t.expiresAt),
+  ],
+);
 
 /**
  * A linked mailbox. The MSAL token cache lives sealed in `secrets` (lib/mailbox-sync/outlook/token-cache.ts);
  * this row holds who it is, where its sync stands, and the folder-delta cursor.
  */
-export const mailboxes = pgTable('mailboxes', {
-  id: text().primaryKey(), // mbx_…
-  accountId: text().notNull().references(() => accounts.id, { onDelete: 'cascade' }),
-  owner: text().notNull(),
-  provider: mailProviderEnum().notNull(),
-  /** The provider's id of the user (Graph `/me` id). */
-  externalId: text().notNull(),
-  /** MSAL's homeAccountId (uid.utid), to find the account in the token cache. */
-  homeAccountId: text(),
-  address: text().notNull(),
-  displayName: text(),
-  status: mailboxStatusEnum().notNull().default('LINKED'),
-  workflowId: text().notNull(),
-  /** The folder-tree delta cursor, and whether it is a nextLink ('next') or a deltaLink ('delta'). */
-  folderCursor: text(),
-  folderCursorKind: text().$type<'next' | 'delta'>(),
-  foldersTotal: integer().notNull().default(0),
-  foldersSynced: integer().notNull().default(0),
-  messagesIndexed: bigint({ mode: 'number' }).notNull().default(0),
-  lastSyncAt: timestamp({ withTimezone: true }),
-  lastError: text(),
-  lastErrorAt: timestamp({ withTimezone: true }),
-  linkedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-}, (t) => [
-  // The same provider mailbox linked twice to one account is one mailbox; also lists an account's mailboxes.
-  uniqueIndex('mailboxes_account_external_idx').on(t.accountId, t.provider, t.externalId),
-]);
+export const mailboxes = pgTable(
+  'mailboxes',
+  {
+    id: text().primaryKey(), // mbx_…
+    accountId: text()
+      .notNull()
+      .references(() => accounts.id, { onDelete: 'cascade' }),
+    owner: text().notNull(),
+    provider: mailProviderEnum().notNull(),
+    /** The provider's id of the user (Graph `/me` id). */
+    externalId: text().notNull(),
+    /** MSAL's homeAccountId (uid.utid), to find the account in the token cache. */
+    homeAccountId: text(),
+    address: text().notNull(),
+    displayName: text(),
+    status: mailboxStatusEnum().notNull().default('LINKED'),
+    workflowId: text().notNull(),
+    /** The folder-tree delta cursor, and whether it is a nextLink ('next') or a deltaLink ('delta'). */
+    folderCursor: text(),
+    folderCursorKind: text().$type<'next' | 'delta'>(),
+    foldersTotal: integer().notNull().default(0),
+    foldersSynced: integer().notNull().default(0),
+    messagesIndexed: bigint({ mode: 'number' }).notNull().default(0),
+    lastSyncAt: timestamp({ withTimezone: true }),
+    lastError: text(),
+    lastErrorAt: timestamp({ withTimezone: true }),
+    linkedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // The same provider mailbox linked twice to one account is one mailbox; also lists an account's mailboxes.
+    uniqueIndex('mailboxes_account_external_idx').on(t.accountId, t.provider, t.externalId),
+  ],
+);
 
 /**
  * A folder of a mailbox and its message-delta cursor (a nextLink mid-round, a deltaLink between rounds),
@@ -69,36 +81,48 @@ export const mailboxes = pgTable('mailboxes', {
  * delta runs (first sync, expired token, full resync): when it ends, documents of this folder written
  * before it are stale leftovers and are removed.
  */
-export const mailboxFolders = pgTable('mailbox_folders', {
-  mailboxId: text().notNull().references(() => mailboxes.id, { onDelete: 'cascade' }),
-  folderId: text().notNull(),
-  displayName: text().notNull(),
-  parentFolderId: text(),
-  cursor: text(),
-  /** 'next' (mid-round) or 'delta' (caught up); null: no cursor yet (a fresh delta is due). */
-  cursorKind: text().$type<'next' | 'delta'>(),
-  initialDone: boolean().notNull().default(false),
-  sweepBelowSeq: bigint({ mode: 'number' }),
-  totalCount: integer().notNull().default(0),
-  unreadCount: integer().notNull().default(0),
-  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-}, (t) => [primaryKey({ columns: [t.mailboxId, t.folderId] })]);
+export const mailboxFolders = pgTable(
+  'mailbox_folders',
+  {
+    mailboxId: text()
+      .notNull()
+      .references(() => mailboxes.id, { onDelete: 'cascade' }),
+    folderId: text().notNull(),
+    displayName: text().notNull(),
+    parentFolderId: text(),
+    cursor: text(),
+    /** 'next' (mid-round) or 'delta' (caught up); null: no cursor yet (a fresh delta is due). */
+    cursorKind: text().$type<'next' | 'delta'>(),
+    initialDone: boolean().notNull().default(false),
+    sweepBelowSeq: bigint({ mode: 'number' }),
+    totalCount: integer().notNull().default(0),
+    unreadCount: integer().notNull().default(0),
+    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.mailboxId, t.folderId] })],
+);
 
 /**
  * `@removed` seen in a folder's delta. A move shows as a removal in the source folder and an addition in
  * the destination, in either order, so a removal is only applied once every folder has been read again
  * after it: then a document still in that folder, not written since, is really gone.
  */
-export const mailPendingRemovals = pgTable('mail_pending_removals', {
-  mailboxId: text().notNull().references(() => mailboxes.id, { onDelete: 'cascade' }),
-  messageId: text().notNull(),
-  folderId: text().notNull(),
-  seq: bigint({ mode: 'number' }).notNull(),
-}, (t) => [
-  primaryKey({ columns: [t.mailboxId, t.messageId, t.folderId] }),
-  // Resolution takes a mailbox's removals up to a sequence number.
-  index('mail_pending_removals_seq_idx').on(t.mailboxId, t.seq),
-]);
+export const mailPendingRemovals = pgTable(
+  'mail_pending_removals',
+  {
+    mailboxId: text()
+      .notNull()
+      .references(() => mailboxes.id, { onDelete: 'cascade' }),
+    messageId: text().notNull(),
+    folderId: text().notNull(),
+    seq: bigint({ mode: 'number' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.mailboxId, t.messageId, t.folderId] }),
+    // Resolution takes a mailbox's removals up to a sequence number.
+    index('mail_pending_removals_seq_idx').on(t.mailboxId, t.seq),
+  ],
+);
 
 /**
  * Orders every write the sync makes (a page's documents, its removals), across workers and runs: a
@@ -110,15 +134,21 @@ export const mailSyncSeq = pgSequence('mail_sync_seq');
  * A mailbox's Graph change-notification subscription. Graph echoes `clientState` in every notification;
  * only its SHA-256 is kept, compared in constant time, so a forged notification changes nothing.
  */
-export const graphSubscriptions = pgTable('graph_subscriptions', {
-  subscriptionId: text().primaryKey(),
-  mailboxId: text().notNull().references(() => mailboxes.id, { onDelete: 'cascade' }),
-  clientStateHash: text().notNull(),
-  resource: text().notNull(),
-  expiresAt: timestamp({ withTimezone: true }).notNull(),
-  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-  renewedAt: timestamp({ withTimezone: true }),
-}, (t) => [
-  // A mailbox's current subscription(s).
-  index('graph_subscriptions_mailbox_idx').on(t.mailboxId),
-]);
+export const graphSubscriptions = pgTable(
+  'graph_subscriptions',
+  {
+    subscriptionId: text().primaryKey(),
+    mailboxId: text()
+      .notNull()
+      .references(() => mailboxes.id, { onDelete: 'cascade' }),
+    clientStateHash: text().notNull(),
+    resource: text().notNull(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    renewedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [
+    // A mailbox's current subscription(s).
+    index('graph_subscriptions_mailbox_idx').on(t.mailboxId),
+  ],
+);

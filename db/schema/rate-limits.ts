@@ -5,12 +5,16 @@ import { bigserial, index, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
  * Admission takes a transaction-scoped advisory lock on the key, counts the hits inside the window and
  * inserts one, so the limit is exact across every API process sharing the database.
  */
-export const rateLimitHits = pgTable('rate_limit_hits', {
-  id: bigserial({ mode: 'number' }).primaryKey(),
-  key: text().notNull(),
-  at: timestamp({ withTimezone: true }).notNull().defaultNow(),
-}, (t) => [
-  index('rate_limit_hits_key_at_idx').on(t.key, t.at),
-  // The sweep of keys nobody uses any more reads the oldest hits first.
-  index('rate_limit_hits_at_idx').on(t.at),
-]);
+export const rateLimitHits = pgTable(
+  'rate_limit_hits',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    key: text().notNull(),
+    at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('rate_limit_hits_key_at_idx').on(t.key, t.at),
+    // The sweep of keys nobody uses any more reads the oldest hits first.
+    index('rate_limit_hits_at_idx').on(t.at),
+  ],
+);

@@ -7,16 +7,20 @@ export const suppressionReasonEnum = pgEnum('suppression_reason', ['complained',
  * permanently. Scoped to the owner (API key) of the notification the provider reported on, as every
  * resource is; a send to a suppressed address ends FAILED without being attempted.
  */
-export const emailSuppressions = pgTable('email_suppressions', {
-  owner: text().notNull(),
-  address: text().notNull(), // lower-cased
-  reason: suppressionReasonEnum().notNull(),
-  detail: text(), // the provider's reason, as reported
-  notificationId: text(), // the notification whose webhook suppressed it
-  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-}, (t) => [
-  // The send path looks up (owner, address); it is also the identity of an entry.
-  primaryKey({ columns: [t.owner, t.address] }),
-  // The list: a tenant's entries, newest first.
-  index('email_suppressions_owner_created_idx').on(t.owner, t.createdAt, t.address),
-]);
+export const emailSuppressions = pgTable(
+  'email_suppressions',
+  {
+    owner: text().notNull(),
+    address: text().notNull(), // lower-cased
+    reason: suppressionReasonEnum().notNull(),
+    detail: text(), // the provider's reason, as reported
+    notificationId: text(), // the notification whose webhook suppressed it
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // The send path looks up (owner, address); it is also the identity of an entry.
+    primaryKey({ columns: [t.owner, t.address] }),
+    // The list: a tenant's entries, newest first.
+    index('email_suppressions_owner_created_idx').on(t.owner, t.createdAt, t.address),
+  ],
+);

@@ -3,7 +3,10 @@
 import { isStorableDate } from './documents.js';
 import { InvalidCursorError, type MessageDoc } from './types.js';
 
-export interface CursorPosition { receivedAt: number | null; messageId: string }
+export interface CursorPosition {
+  receivedAt: number | null;
+  messageId: string;
+}
 
 const MAX_CURSOR_LENGTH = 2_048;
 

@@ -57,7 +57,11 @@ export function messageVersion(doc: MessageDoc): number {
   return Math.max(0, Date.parse(doc.lastModifiedAt));
 }
 
-export interface UniqueMessage { doc: MessageDoc; version: number; copies: number }
+export interface UniqueMessage {
+  doc: MessageDoc;
+  version: number;
+  copies: number;
+}
 
 /**
  * Whether a copy at (version, syncSeq) may replace one at (storedVersion, storedSeq): the later lastModifiedAt

@@ -5,12 +5,8 @@
 import { errors, type Client, type estypes } from '@elastic/elasticsearch';
 import { decodeCursor, encodeCursor, positionOf } from './cursor.js';
 import { dedupeMessages, messageVersion, supersedes, type UniqueMessage } from './documents.js';
-import {
-  indexNames, indexSettings, mailboxMappings, messageDocId, messageMappings, NO_DATE_SORT_VALUE, type IndexName,
-} from './mappings.js';
-import type {
-  MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult, WriteOptions,
-} from './types.js';
+import { indexNames, indexSettings, mailboxMappings, messageDocId, messageMappings, NO_DATE_SORT_VALUE, type IndexName } from './mappings.js';
+import type { MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult, WriteOptions } from './types.js';
 
 export interface ElasticsearchMailIndexOptions {
   prefix: string;
@@ -44,8 +40,7 @@ function errorType(error: unknown): string | undefined {
 
 /** A 404 for a document that is not there (not for a missing index, which is a real error). */
 function isMissingDocument(error: unknown): boolean {
-  return error instanceof errors.ResponseError && error.statusCode === 404
-    && (error.body as { found?: boolean } | undefined)?.found === false;
+  return error instanceof errors.ResponseError && error.statusCode === 404 && (error.body as { found?: boolean } | undefined)?.found === false;
 }
 
 /** Mapping errors quote the offending value: keep document content out of messages and logs. */
@@ -65,7 +60,10 @@ export class ElasticsearchMailIndex implements MailIndex {
   private readonly messages: IndexName;
   private readonly mailboxes: IndexName;
 
-  constructor(private readonly client: Client, private readonly options: ElasticsearchMailIndexOptions) {
+  constructor(
+    private readonly client: Client,
+    private readonly options: ElasticsearchMailIndexOptions,
+  ) {
     const names = indexNames(options.prefix);
     this.messages = names.messages;
     this.mailboxes = names.mailboxes;
@@ -103,10 +101,10 @@ export class ElasticsearchMailIndex implements MailIndex {
   async upsertMessages(docs: MessageDoc[], options: WriteOptions = {}): Promise<UpsertResult> {
     if (docs.length === 0) return { written: 0, stale: 0, applied: [] };
     const { unique, olderCopies } = dedupeMessages(docs);
-    const operations = unique.flatMap(({ doc, version }) => [
-      { index: { _id: messageDocId(doc.mailboxId, doc.messageId), routing: doc.mailboxId, version, version_type: 'external' } },
-      doc,
-    ] satisfies Operation[]);
+    const operations = unique.flatMap(
+      ({ doc, version }) =>
+        [{ index: { _id: messageDocId(doc.mailboxId, doc.messageId), routing: doc.mailboxId, version, version_type: 'external' } }, doc] satisfies Operation[],
+    );
     // A page goes as a few concurrent _bulk requests: one request is indexed by one write thread, and a
     // big folder's pages come one after another, so splitting them is what lets indexing use every core.
     const parts = chunks(operations, BULK_CHUNK_DOCS * 2);
@@ -195,7 +193,9 @@ export class ElasticsearchMailIndex implements MailIndex {
       }
       if (doomed.size === 0) continue;
       const doomedIds = [...doomed.keys()];
-      (await this.bulk([...doomed.values()], options.visibleNow)).forEach((outcome, i) => { if (outcome === 'done') removed.push(doomedIds[i]!); });
+      (await this.bulk([...doomed.values()], options.visibleNow)).forEach((outcome, i) => {
+        if (outcome === 'done') removed.push(doomedIds[i]!);
+      });
     }
     return removed;
   }
@@ -220,10 +220,17 @@ export class ElasticsearchMailIndex implements MailIndex {
       await this.refreshMessages();
       let conflicts = 0;
       for await (const hits of this.scan(mailboxId, [{ term: { folderId } }], [{ term: { folderName } }], { source: true })) {
-        const outcomes = await this.bulk(hits.map((hit) => [
-          { index: { _id: hit._id!, routing: mailboxId, if_seq_no: hit._seq_no!, if_primary_term: hit._primary_term! } },
-          { ...(hit._source as MessageDoc), folderName },
-        ] satisfies Operation[]).flat());
+        const outcomes = await this.bulk(
+          hits
+            .map(
+              (hit) =>
+                [
+                  { index: { _id: hit._id!, routing: mailboxId, if_seq_no: hit._seq_no!, if_primary_term: hit._primary_term! } },
+                  { ...(hit._source as MessageDoc), folderName },
+                ] satisfies Operation[],
+            )
+            .flat(),
+        );
         conflicts += outcomes.filter((o) => o === 'conflict').length;
       }
       if (conflicts === 0) return;
@@ -391,7 +398,9 @@ export class ElasticsearchMailIndex implements MailIndex {
     });
     const failed = items.filter((_, i) => outcomes[i] === undefined);
     if (failed.length > 0) {
-      throw new Error(`Elasticsearch bulk on ${this.messages.alias}: ${failed.length} of ${items.length} operations failed; first: ${describeError(failed[0]!.error)}`);
+      throw new Error(
+        `Elasticsearch bulk on ${this.messages.alias}: ${failed.length} of ${items.length} operations failed; first: ${describeError(failed[0]!.error)}`,
+      );
     }
     return outcomes as Outcome[];
   }

@@ -3,7 +3,10 @@
 // Only what the server core offers: the `standard` analyzer, no ingest pipelines, no scripts.
 import type { estypes } from '@elastic/elasticsearch';
 
-export interface IndexName { alias: string; index: string }
+export interface IndexName {
+  alias: string;
+  index: string;
+}
 
 export function indexNames(prefix: string): { messages: IndexName; mailboxes: IndexName } {
   return {

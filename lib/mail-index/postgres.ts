@@ -5,61 +5,122 @@ import type { Database } from '../../db/client.js';
 import { mailIndexMailboxes, mailIndexMessages as m } from '../../db/schema/index.js';
 import { decodeCursor, encodeCursor, positionOf, type CursorPosition } from './cursor.js';
 import { dedupeMessages } from './documents.js';
-import type {
-  FlagStatus, MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult, WriteOptions,
-} from './types.js';
+import type { FlagStatus, MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult, WriteOptions } from './types.js';
 
 /** The upsert's columns and their types, in one place for the insert list, the recordset and the update. */
 const UPSERT_COLUMNS = [
-  ['mailbox_id', 'text'], ['message_id', 'text'], ['account_id', 'text'], ['provider', 'text'],
-  ['folder_id', 'text'], ['folder_name', 'text'], ['subject', 'text'], ['from_name', 'text'],
-  ['from_address', 'text'], ['to', 'jsonb'], ['cc', 'jsonb'], ['received_at', 'timestamptz'],
-  ['is_read', 'boolean'], ['flag_status', 'text'], ['body_preview', 'text'], ['conversation_id', 'text'],
-  ['internet_message_id', 'text'], ['has_attachments', 'boolean'], ['change_key', 'text'],
-  ['last_modified_at', 'timestamptz'], ['version', 'bigint'], ['sync_seq', 'bigint'],
+  ['mailbox_id', 'text'],
+  ['message_id', 'text'],
+  ['account_id', 'text'],
+  ['provider', 'text'],
+  ['folder_id', 'text'],
+  ['folder_name', 'text'],
+  ['subject', 'text'],
+  ['from_name', 'text'],
+  ['from_address', 'text'],
+  ['to', 'jsonb'],
+  ['cc', 'jsonb'],
+  ['received_at', 'timestamptz'],
+  ['is_read', 'boolean'],
+  ['flag_status', 'text'],
+  ['body_preview', 'text'],
+  ['conversation_id', 'text'],
+  ['internet_message_id', 'text'],
+  ['has_attachments', 'boolean'],
+  ['change_key', 'text'],
+  ['last_modified_at', 'timestamptz'],
+  ['version', 'bigint'],
+  ['sync_seq', 'bigint'],
 ] as const;
 type UpsertRow = Record<(typeof UPSERT_COLUMNS)[number][0], unknown>;
 
 const columnList = sql.raw(UPSERT_COLUMNS.map(([name]) => `"${name}"`).join(', '));
 const recordType = sql.raw(UPSERT_COLUMNS.map(([name, type]) => `"${name}" ${type}`).join(', '));
-const updateList = sql.raw(UPSERT_COLUMNS.filter(([name]) => name !== 'mailbox_id' && name !== 'message_id')
-  .map(([name]) => `"${name}" = excluded."${name}"`).join(', '));
+const updateList = sql.raw(
+  UPSERT_COLUMNS.filter(([name]) => name !== 'mailbox_id' && name !== 'message_id')
+    .map(([name]) => `"${name}" = excluded."${name}"`)
+    .join(', '),
+);
 
 /** Timestamps read as epoch ms: exact, and free of the server's DateStyle and time zone. */
 const epochMs = (column: AnyColumn) => sql<number | null>`floor(extract(epoch from ${column}) * 1000)::float8`;
 
 const docColumns = {
-  accountId: m.accountId, mailboxId: m.mailboxId, messageId: m.messageId, provider: m.provider,
-  folderId: m.folderId, folderName: m.folderName, subject: m.subject, fromName: m.fromName,
-  fromAddress: m.fromAddress, to: m.to, cc: m.cc, receivedAtMs: epochMs(m.receivedAt), isRead: m.isRead,
-  flagStatus: m.flagStatus, bodyPreview: m.bodyPreview, conversationId: m.conversationId,
-  internetMessageId: m.internetMessageId, hasAttachments: m.hasAttachments, changeKey: m.changeKey,
-  lastModifiedAtMs: epochMs(m.lastModifiedAt), syncSeq: m.syncSeq,
+  accountId: m.accountId,
+  mailboxId: m.mailboxId,
+  messageId: m.messageId,
+  provider: m.provider,
+  folderId: m.folderId,
+  folderName: m.folderName,
+  subject: m.subject,
+  fromName: m.fromName,
+  fromAddress: m.fromAddress,
+  to: m.to,
+  cc: m.cc,
+  receivedAtMs: epochMs(m.receivedAt),
+  isRead: m.isRead,
+  flagStatus: m.flagStatus,
+  bodyPreview: m.bodyPreview,
+  conversationId: m.conversationId,
+  internetMessageId: m.internetMessageId,
+  hasAttachments: m.hasAttachments,
+  changeKey: m.changeKey,
+  lastModifiedAtMs: epochMs(m.lastModifiedAt),
+  syncSeq: m.syncSeq,
 };
 
-type DocRow = Omit<typeof m.$inferSelect, 'receivedAt' | 'lastModifiedAt' | 'version'>
-  & { receivedAtMs: number | null; lastModifiedAtMs: number | null };
+type DocRow = Omit<typeof m.$inferSelect, 'receivedAt' | 'lastModifiedAt' | 'version'> & { receivedAtMs: number | null; lastModifiedAtMs: number | null };
 
 function toDoc(row: DocRow): MessageDoc {
   const from = row.fromName === null && row.fromAddress === null ? null : { name: row.fromName ?? '', address: row.fromAddress ?? '' };
   return {
-    accountId: row.accountId, mailboxId: row.mailboxId, messageId: row.messageId, provider: row.provider,
-    folderId: row.folderId, folderName: row.folderName, subject: row.subject, from, to: row.to, cc: row.cc,
+    accountId: row.accountId,
+    mailboxId: row.mailboxId,
+    messageId: row.messageId,
+    provider: row.provider,
+    folderId: row.folderId,
+    folderName: row.folderName,
+    subject: row.subject,
+    from,
+    to: row.to,
+    cc: row.cc,
     receivedAt: row.receivedAtMs === null ? null : new Date(row.receivedAtMs).toISOString(),
-    isRead: row.isRead, flagStatus: row.flagStatus as FlagStatus, bodyPreview: row.bodyPreview,
-    conversationId: row.conversationId, internetMessageId: row.internetMessageId, hasAttachments: row.hasAttachments,
-    changeKey: row.changeKey, lastModifiedAt: new Date(row.lastModifiedAtMs!).toISOString(), syncSeq: row.syncSeq,
+    isRead: row.isRead,
+    flagStatus: row.flagStatus as FlagStatus,
+    bodyPreview: row.bodyPreview,
+    conversationId: row.conversationId,
+    internetMessageId: row.internetMessageId,
+    hasAttachments: row.hasAttachments,
+    changeKey: row.changeKey,
+    lastModifiedAt: new Date(row.lastModifiedAtMs!).toISOString(),
+    syncSeq: row.syncSeq,
   };
 }
 
 function toRow(doc: MessageDoc, version: number): UpsertRow {
   return {
-    mailbox_id: doc.mailboxId, message_id: doc.messageId, account_id: doc.accountId, provider: doc.provider,
-    folder_id: doc.folderId, folder_name: doc.folderName, subject: doc.subject, from_name: doc.from?.name ?? null,
-    from_address: doc.from?.address ?? null, to: doc.to, cc: doc.cc, received_at: doc.receivedAt, is_read: doc.isRead,
-    flag_status: doc.flagStatus, body_preview: doc.bodyPreview, conversation_id: doc.conversationId,
-    internet_message_id: doc.internetMessageId, has_attachments: doc.hasAttachments, change_key: doc.changeKey,
-    last_modified_at: doc.lastModifiedAt, version, sync_seq: doc.syncSeq,
+    mailbox_id: doc.mailboxId,
+    message_id: doc.messageId,
+    account_id: doc.accountId,
+    provider: doc.provider,
+    folder_id: doc.folderId,
+    folder_name: doc.folderName,
+    subject: doc.subject,
+    from_name: doc.from?.name ?? null,
+    from_address: doc.from?.address ?? null,
+    to: doc.to,
+    cc: doc.cc,
+    received_at: doc.receivedAt,
+    is_read: doc.isRead,
+    flag_status: doc.flagStatus,
+    body_preview: doc.bodyPreview,
+    conversation_id: doc.conversationId,
+    internet_message_id: doc.internetMessageId,
+    has_attachments: doc.hasAttachments,
+    change_key: doc.changeKey,
+    last_modified_at: doc.lastModifiedAt,
+    version,
+    sync_seq: doc.syncSeq,
   };
 }
 
@@ -135,7 +196,9 @@ export class PostgresMailIndex implements MailIndex {
   }
 
   async renameFolder(mailboxId: string, folderId: string, folderName: string): Promise<void> {
-    await this.db.update(m).set({ folderName })
+    await this.db
+      .update(m)
+      .set({ folderName })
       .where(and(eq(m.mailboxId, mailboxId), eq(m.folderId, folderId), ne(m.folderName, folderName)));
   }
 
@@ -147,7 +210,10 @@ export class PostgresMailIndex implements MailIndex {
   }
 
   async getMessage(mailboxId: string, messageId: string): Promise<MessageDoc | undefined> {
-    const [row] = await this.db.select(docColumns).from(m).where(and(eq(m.mailboxId, mailboxId), eq(m.messageId, messageId)));
+    const [row] = await this.db
+      .select(docColumns)
+      .from(m)
+      .where(and(eq(m.mailboxId, mailboxId), eq(m.messageId, messageId)));
     return row ? toDoc(row) : undefined;
   }
 
@@ -165,7 +231,10 @@ export class PostgresMailIndex implements MailIndex {
       conditions.push(or(ilike(m.subject, pattern), ilike(m.fromName, pattern), ilike(m.fromAddress, pattern)));
     }
     if (position) conditions.push(after(position));
-    const rows = await this.db.select(docColumns).from(m).where(and(...conditions))
+    const rows = await this.db
+      .select(docColumns)
+      .from(m)
+      .where(and(...conditions))
       .orderBy(sql`${m.receivedAt} desc nulls last`, sql`${m.messageId} collate "C" asc`)
       .limit(limit + 1);
     const data = rows.slice(0, limit).map(toDoc);
@@ -174,28 +243,36 @@ export class PostgresMailIndex implements MailIndex {
   }
 
   async folderCounts(mailboxId: string): Promise<Record<string, { total: number; unread: number }>> {
-    const rows = await this.db.select({
-      folderId: m.folderId,
-      total: sql<number>`count(*)::int`,
-      unread: sql<number>`(count(*) filter (where not ${m.isRead}))::int`,
-    }).from(m).where(eq(m.mailboxId, mailboxId)).groupBy(m.folderId);
+    const rows = await this.db
+      .select({
+        folderId: m.folderId,
+        total: sql<number>`count(*)::int`,
+        unread: sql<number>`(count(*) filter (where not ${m.isRead}))::int`,
+      })
+      .from(m)
+      .where(eq(m.mailboxId, mailboxId))
+      .groupBy(m.folderId);
     return Object.fromEntries(rows.map((row) => [row.folderId, { total: row.total, unread: row.unread }]));
   }
 
   async countMessages(mailboxId: string): Promise<number> {
-    const [row] = await this.db.select({ count: sql<number>`count(*)::int` }).from(m).where(eq(m.mailboxId, mailboxId));
+    const [row] = await this.db
+      .select({ count: sql<number>`count(*)::int` })
+      .from(m)
+      .where(eq(m.mailboxId, mailboxId));
     return row?.count ?? 0;
   }
 
   async putMailbox(doc: MailboxDoc): Promise<void> {
     const values = { accountId: doc.accountId, doc: { ...doc }, folderCount: doc.folders.length };
-    await this.db.insert(mailIndexMailboxes).values({ mailboxId: doc.mailboxId, ...values })
+    await this.db
+      .insert(mailIndexMailboxes)
+      .values({ mailboxId: doc.mailboxId, ...values })
       .onConflictDoUpdate({ target: mailIndexMailboxes.mailboxId, set: { ...values, updatedAt: sql`now()` } });
   }
 
   async getMailbox(mailboxId: string): Promise<MailboxDoc | undefined> {
-    const [row] = await this.db.select({ doc: mailIndexMailboxes.doc }).from(mailIndexMailboxes)
-      .where(eq(mailIndexMailboxes.mailboxId, mailboxId));
+    const [row] = await this.db.select({ doc: mailIndexMailboxes.doc }).from(mailIndexMailboxes).where(eq(mailIndexMailboxes.mailboxId, mailboxId));
     return row ? (row.doc as unknown as MailboxDoc) : undefined;
   }
 

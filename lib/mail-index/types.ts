@@ -3,7 +3,10 @@
 // against both (test/integration/mail-index.test.ts).
 import type { ProviderMessage } from '../mailbox-sync/provider.js';
 
-export interface Address { name: string; address: string }
+export interface Address {
+  name: string;
+  address: string;
+}
 
 export type FlagStatus = 'notFlagged' | 'flagged' | 'complete';
 
@@ -25,9 +28,18 @@ export interface MessageDoc extends Omit<ProviderMessage, 'id'> {
   syncSeq: number;
 }
 
-export interface FolderSummary { id: string; name: string; parentId: string | null; total: number; unread: number }
+export interface FolderSummary {
+  id: string;
+  name: string;
+  parentId: string | null;
+  total: number;
+  unread: number;
+}
 
-export interface MailboxError { at: string; message: string }
+export interface MailboxError {
+  at: string;
+  message: string;
+}
 
 /** One mailbox's details, as the `mailboxes` index holds them. */
 export interface MailboxDoc {
@@ -61,7 +73,10 @@ export interface MessageQuery {
   cursor?: string;
 }
 
-export interface MessagePage { data: MessageDoc[]; nextCursor: string | null }
+export interface MessagePage {
+  data: MessageDoc[];
+  nextCursor: string | null;
+}
 
 export interface UpsertResult {
   /** Documents written (new, or a (lastModifiedAt, syncSeq) pair at least as great as the stored one's). */
@@ -81,7 +96,11 @@ export interface WriteOptions {
 }
 
 /** A pending removal: delete the message only if it is still in `folderId` and not written after `seq`. */
-export interface RemovalCandidate { messageId: string; folderId: string; seq: number }
+export interface RemovalCandidate {
+  messageId: string;
+  folderId: string;
+  seq: number;
+}
 
 export interface MailIndex {
   readonly backend: 'elasticsearch' | 'postgres';

@@ -43,12 +43,23 @@ export type MailboxEvent =
   /** Documents went that no event names (a fresh delta swept leftovers): a page reloads its list. */
   | { type: 'reload'; data: { mailboxId: string; reason: string } };
 
-export interface StoredEvent { id: number; type: string; data: Record<string, unknown> }
+export interface StoredEvent {
+  id: number;
+  type: string;
+  data: Record<string, unknown>;
+}
 
 export function summarize(doc: MessageDoc): MessageSummary {
   return {
-    id: doc.messageId, mailboxId: doc.mailboxId, folder: { id: doc.folderId, name: doc.folderName }, subject: doc.subject,
-    from: doc.from, receivedAt: doc.receivedAt, isRead: doc.isRead, flagStatus: doc.flagStatus, lastModifiedAt: doc.lastModifiedAt,
+    id: doc.messageId,
+    mailboxId: doc.mailboxId,
+    folder: { id: doc.folderId, name: doc.folderName },
+    subject: doc.subject,
+    from: doc.from,
+    receivedAt: doc.receivedAt,
+    isRead: doc.isRead,
+    flagStatus: doc.flagStatus,
+    lastModifiedAt: doc.lastModifiedAt,
   };
 }
 
@@ -78,8 +89,12 @@ export async function appendEvent(db: Database, accountId: string, event: Mailbo
 
 /** The account's events after `afterSeq`, in order; `id` is the event's number in the account's feed. */
 export async function eventsAfter(db: Database, accountId: string, afterSeq: number, limit: number): Promise<StoredEvent[]> {
-  return db.select({ id: mailboxEvents.seq, type: mailboxEvents.type, data: mailboxEvents.data }).from(mailboxEvents)
-    .where(and(eq(mailboxEvents.accountId, accountId), gt(mailboxEvents.seq, afterSeq))).orderBy(asc(mailboxEvents.seq)).limit(limit);
+  return db
+    .select({ id: mailboxEvents.seq, type: mailboxEvents.type, data: mailboxEvents.data })
+    .from(mailboxEvents)
+    .where(and(eq(mailboxEvents.accountId, accountId), gt(mailboxEvents.seq, afterSeq)))
+    .orderBy(asc(mailboxEvents.seq))
+    .limit(limit);
 }
 
 /**

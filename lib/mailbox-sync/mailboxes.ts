@@ -6,7 +6,10 @@ import type { MailIndex } from '../mail-index/types.js';
 import { listFolders, type MailboxRow } from './sync-state.js';
 
 export async function findOwnedMailbox(db: Database, owner: string, mailboxId: string): Promise<MailboxRow | undefined> {
-  const [row] = await db.select().from(mailboxes).where(and(eq(mailboxes.id, mailboxId), eq(mailboxes.owner, owner)));
+  const [row] = await db
+    .select()
+    .from(mailboxes)
+    .where(and(eq(mailboxes.id, mailboxId), eq(mailboxes.owner, owner)));
   return row;
 }
 
@@ -21,11 +24,22 @@ export async function markUnlinking(db: Database, mailboxId: string): Promise<vo
 
 export function mailboxSummary(row: MailboxRow) {
   return {
-    id: row.id, accountId: row.accountId, provider: row.provider, address: row.address, displayName: row.displayName,
-    status: row.status, workflowId: row.workflowId, linkedAt: row.linkedAt.toISOString(), createdAt: row.createdAt.toISOString(),
+    id: row.id,
+    accountId: row.accountId,
+    provider: row.provider,
+    address: row.address,
+    displayName: row.displayName,
+    status: row.status,
+    workflowId: row.workflowId,
+    linkedAt: row.linkedAt.toISOString(),
+    createdAt: row.createdAt.toISOString(),
     sync: {
-      foldersTotal: row.foldersTotal, foldersSynced: row.foldersSynced, messagesIndexed: row.messagesIndexed,
-      lastSyncAt: row.lastSyncAt?.toISOString() ?? null, lastError: row.lastError, lastErrorAt: row.lastErrorAt?.toISOString() ?? null,
+      foldersTotal: row.foldersTotal,
+      foldersSynced: row.foldersSynced,
+      messagesIndexed: row.messagesIndexed,
+      lastSyncAt: row.lastSyncAt?.toISOString() ?? null,
+      lastError: row.lastError,
+      lastErrorAt: row.lastErrorAt?.toISOString() ?? null,
     },
   };
 }
@@ -38,8 +52,12 @@ export async function mailboxDetail(db: Database, index: MailIndex, row: Mailbox
     ...summary,
     sync: { ...summary.sync, messagesInIndex },
     folders: folders.map((f) => ({
-      id: f.folderId, name: f.displayName, parentId: f.parentFolderId, synced: f.initialDone,
-      total: counts[f.folderId]?.total ?? 0, unread: counts[f.folderId]?.unread ?? 0,
+      id: f.folderId,
+      name: f.displayName,
+      parentId: f.parentFolderId,
+      synced: f.initialDone,
+      total: counts[f.folderId]?.total ?? 0,
+      unread: counts[f.folderId]?.unread ?? 0,
     })),
   };
 }

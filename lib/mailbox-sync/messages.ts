@@ -17,10 +17,22 @@ export interface AccountMessageQuery {
 
 export function messageView(doc: MessageDoc, folderName: string) {
   return {
-    id: doc.messageId, mailboxId: doc.mailboxId, folder: { id: doc.folderId, name: folderName },
-    subject: doc.subject, from: doc.from, to: doc.to, cc: doc.cc, receivedAt: doc.receivedAt,
-    isRead: doc.isRead, flagStatus: doc.flagStatus, bodyPreview: doc.bodyPreview, conversationId: doc.conversationId,
-    internetMessageId: doc.internetMessageId, hasAttachments: doc.hasAttachments, changeKey: doc.changeKey, lastModifiedAt: doc.lastModifiedAt,
+    id: doc.messageId,
+    mailboxId: doc.mailboxId,
+    folder: { id: doc.folderId, name: folderName },
+    subject: doc.subject,
+    from: doc.from,
+    to: doc.to,
+    cc: doc.cc,
+    receivedAt: doc.receivedAt,
+    isRead: doc.isRead,
+    flagStatus: doc.flagStatus,
+    bodyPreview: doc.bodyPreview,
+    conversationId: doc.conversationId,
+    internetMessageId: doc.internetMessageId,
+    hasAttachments: doc.hasAttachments,
+    changeKey: doc.changeKey,
+    lastModifiedAt: doc.lastModifiedAt,
   };
 }
 
@@ -28,9 +40,13 @@ export async function searchAccountMessages(db: Database, index: MailIndex, acco
   const owned = await listAccountMailboxes(db, accountId);
   const mailboxIds = owned.map((m) => m.id).filter((id) => !query.mailboxId || id === query.mailboxId);
   const page: MessagePage = await index.searchMessages({
-    mailboxIds, limit: query.limit,
-    ...(query.folderId ? { folderId: query.folderId } : {}), ...(query.isRead !== undefined ? { isRead: query.isRead } : {}),
-    ...(query.flagged !== undefined ? { flagged: query.flagged } : {}), ...(query.text ? { text: query.text } : {}), ...(query.cursor ? { cursor: query.cursor } : {}),
+    mailboxIds,
+    limit: query.limit,
+    ...(query.folderId ? { folderId: query.folderId } : {}),
+    ...(query.isRead !== undefined ? { isRead: query.isRead } : {}),
+    ...(query.flagged !== undefined ? { flagged: query.flagged } : {}),
+    ...(query.text ? { text: query.text } : {}),
+    ...(query.cursor ? { cursor: query.cursor } : {}),
   });
   const names = new Map<string, string>();
   for (const mailboxId of new Set(page.data.map((d) => d.mailboxId))) {

@@ -4,7 +4,13 @@
 // (UIDVALIDITY + CONDSTORE/QRESYNC) and the Gmail API (historyId) map onto it.
 import type { Address, FlagStatus } from '../mail-index/types.js';
 
-export interface ProviderFolder { id: string; name: string; parentId: string | null; total: number; unread: number }
+export interface ProviderFolder {
+  id: string;
+  name: string;
+  parentId: string | null;
+  total: number;
+  unread: number;
+}
 
 /**
  * A message as the provider reports it; the engine adds the account, mailbox, folder name and write stamp
@@ -43,7 +49,10 @@ export interface ChangePage<T> {
 }
 
 /** A provider's push subscription: it calls a webhook when the mailbox changes, until it expires. */
-export interface PushSubscription { id: string; expiresAt: string }
+export interface PushSubscription {
+  id: string;
+  expiresAt: string;
+}
 
 export interface PushChannel {
   /** Subscribes `notificationUrl` (which must answer the provider's validation handshake) until `expiresAt`. */
@@ -67,30 +76,54 @@ export interface MailProvider {
 
 /** The grant was revoked or expired: the user has to sign in again. */
 export class ReauthRequiredError extends Error {
-  constructor(message: string) { super(message); this.name = 'ReauthRequiredError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReauthRequiredError';
+  }
 }
 
 /** The provider asked us to slow down; retry after `retryAfterMs`. */
 export class ThrottledError extends Error {
-  constructor(readonly retryAfterMs: number, message: string) { super(message); this.name = 'ThrottledError'; }
+  constructor(
+    readonly retryAfterMs: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ThrottledError';
+  }
 }
 
 /** The cursor is no longer valid: start that scope again from nothing. */
 export class CursorExpiredError extends Error {
-  constructor(message: string) { super(message); this.name = 'CursorExpiredError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'CursorExpiredError';
+  }
 }
 
 /** The folder no longer exists. */
 export class FolderGoneError extends Error {
-  constructor(message: string) { super(message); this.name = 'FolderGoneError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'FolderGoneError';
+  }
 }
 
 /** The provider refused the request itself (a 4xx that retrying cannot fix). */
 export class ProviderRequestError extends Error {
-  constructor(readonly status: number, message: string) { super(message); this.name = 'ProviderRequestError'; }
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProviderRequestError';
+  }
 }
 
 /** The push subscription is gone at the provider (expired, removed): subscribe again. */
 export class SubscriptionGoneError extends Error {
-  constructor(message: string) { super(message); this.name = 'SubscriptionGoneError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'SubscriptionGoneError';
+  }
 }

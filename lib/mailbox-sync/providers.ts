@@ -7,7 +7,11 @@ import { OutlookMailProvider } from './outlook/provider.js';
 import { OutlookTokenSource } from './outlook/tokens.js';
 import { ProviderRequestError, type MailProvider } from './provider.js';
 
-export interface MailboxRef { id: string; provider: 'outlook'; homeAccountId: string | null }
+export interface MailboxRef {
+  id: string;
+  provider: 'outlook';
+  homeAccountId: string | null;
+}
 
 /** Enough for thousands of active mailboxes per worker; the oldest are rebuilt on demand. */
 const MAX_CACHED = 2_000;
@@ -16,7 +20,10 @@ export class MailProviders {
   private readonly cached = new Map<string, MailProvider>();
   private readonly outlookTokens: OutlookTokenSource | undefined;
 
-  constructor(private readonly config: Config, secrets: SecretStore) {
+  constructor(
+    private readonly config: Config,
+    secrets: SecretStore,
+  ) {
     const settings = outlookAuthSettings(config);
     this.outlookTokens = settings ? new OutlookTokenSource(settings, secrets) : undefined;
   }
@@ -41,7 +48,8 @@ export class MailProviders {
         const tokens = this.outlookTokens;
         if (!tokens) throw new ProviderRequestError(0, 'Outlook is not configured (set OUTLOOK_CLIENT_ID and OUTLOOK_CLIENT_SECRET)');
         return new OutlookMailProvider({
-          graphUrl: this.config.OUTLOOK_GRAPH_URL, timeoutMs: this.config.GRAPH_TIMEOUT_MS,
+          graphUrl: this.config.OUTLOOK_GRAPH_URL,
+          timeoutMs: this.config.GRAPH_TIMEOUT_MS,
           accessToken: (forceRefresh) => tokens.accessToken(mailbox, { forceRefresh }),
         });
       }

@@ -4,21 +4,41 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { taskQueue } from '../temporal/task-queues.js';
 import {
-  mailboxSync, pauseSyncSignal, relinkSignal, resumeSyncSignal, resyncSignal, syncNowSignal, syncProgressQuery, unlinkSignal,
-  type MailboxSyncInput, type MailboxSyncProgress,
+  mailboxSync,
+  pauseSyncSignal,
+  relinkSignal,
+  resumeSyncSignal,
+  resyncSignal,
+  syncNowSignal,
+  syncProgressQuery,
+  unlinkSignal,
+  type MailboxSyncInput,
+  type MailboxSyncProgress,
 } from '../../workflows/mailbox-sync.js';
 
 export const mailboxSyncWorkflowId = (mailboxId: string) => `mailbox-sync-${mailboxId}`;
 export const mailboxSyncQueue = (config: Pick<Config, 'TASK_QUEUE_PREFIX'>) => taskQueue(config, 'mailbox-sync');
 
-const signals = { syncNow: syncNowSignal, pause: pauseSyncSignal, resume: resumeSyncSignal, resync: resyncSignal, relink: relinkSignal, unlink: unlinkSignal } as const;
+const signals = {
+  syncNow: syncNowSignal,
+  pause: pauseSyncSignal,
+  resume: resumeSyncSignal,
+  resync: resyncSignal,
+  relink: relinkSignal,
+  unlink: unlinkSignal,
+} as const;
 export type SyncSignal = keyof typeof signals;
 
 /**
  * Starts the mailbox's workflow, or tells the running one (a re-link after REAUTH_REQUIRED, an unlink):
  * one call that works whether or not a run is open.
  */
-export async function signalMailboxSync(client: Client, config: Pick<Config, 'TASK_QUEUE_PREFIX'>, mailbox: { id: string; accountId: string }, signal: SyncSignal) {
+export async function signalMailboxSync(
+  client: Client,
+  config: Pick<Config, 'TASK_QUEUE_PREFIX'>,
+  mailbox: { id: string; accountId: string },
+  signal: SyncSignal,
+) {
   const input: MailboxSyncInput = { mailboxId: mailbox.id, accountId: mailbox.accountId };
   return client.workflow.signalWithStart(mailboxSync, {
     workflowId: mailboxSyncWorkflowId(mailbox.id),
@@ -34,10 +54,7 @@ export async function signalMailboxSync(client: Client, config: Pick<Config, 'TA
 export async function queryMailboxSync(client: Client, mailboxId: string, timeoutMs = 2_000): Promise<MailboxSyncProgress | undefined> {
   const handle = client.workflow.getHandle(mailboxSyncWorkflowId(mailboxId));
   try {
-    return await Promise.race([
-      handle.query(syncProgressQuery),
-      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref()),
-    ]);
+    return await Promise.race([handle.query(syncProgressQuery), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]);
   } catch {
     return undefined;
   }

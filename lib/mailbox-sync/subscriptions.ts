@@ -24,13 +24,24 @@ export async function currentSubscription(db: Database, mailboxId: string) {
 }
 
 /** Records a new subscription and forgets the mailbox's others (expired or removed at the provider). */
-export async function saveSubscription(db: Database, input: { mailboxId: string; subscriptionId: string; clientState: string; expiresAt: Date }): Promise<void> {
+export async function saveSubscription(
+  db: Database,
+  input: { mailboxId: string; subscriptionId: string; clientState: string; expiresAt: Date },
+): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.delete(graphSubscriptions).where(and(eq(graphSubscriptions.mailboxId, input.mailboxId), ne(graphSubscriptions.subscriptionId, input.subscriptionId)));
-    await tx.insert(graphSubscriptions).values({
-      subscriptionId: input.subscriptionId, mailboxId: input.mailboxId, clientStateHash: sha256Hex(input.clientState),
-      resource: MESSAGES_RESOURCE, expiresAt: input.expiresAt,
-    }).onConflictDoUpdate({ target: graphSubscriptions.subscriptionId, set: { expiresAt: input.expiresAt } });
+    await tx
+      .delete(graphSubscriptions)
+      .where(and(eq(graphSubscriptions.mailboxId, input.mailboxId), ne(graphSubscriptions.subscriptionId, input.subscriptionId)));
+    await tx
+      .insert(graphSubscriptions)
+      .values({
+        subscriptionId: input.subscriptionId,
+        mailboxId: input.mailboxId,
+        clientStateHash: sha256Hex(input.clientState),
+        resource: MESSAGES_RESOURCE,
+        expiresAt: input.expiresAt,
+      })
+      .onConflictDoUpdate({ target: graphSubscriptions.subscriptionId, set: { expiresAt: input.expiresAt } });
   });
 }
 
@@ -42,8 +53,17 @@ export async function forgetSubscription(db: Database, subscriptionId: string): 
   await db.delete(graphSubscriptions).where(eq(graphSubscriptions.subscriptionId, subscriptionId));
 }
 
-export interface NotificationItem { subscriptionId: string; clientState?: string | undefined; lifecycleEvent?: string | undefined }
-export interface VerifiedNotification { mailboxId: string; accountId: string; subscriptionId: string; lifecycleEvent: string | undefined }
+export interface NotificationItem {
+  subscriptionId: string;
+  clientState?: string | undefined;
+  lifecycleEvent?: string | undefined;
+}
+export interface VerifiedNotification {
+  mailboxId: string;
+  accountId: string;
+  subscriptionId: string;
+  lifecycleEvent: string | undefined;
+}
 
 export class ForgedNotificationError extends Error {
   constructor() {
@@ -55,8 +75,14 @@ export class ForgedNotificationError extends Error {
 /** Matches every item to its mailbox; one item that does not verify refuses the whole delivery. */
 export async function verifyNotifications(db: Database, items: NotificationItem[]): Promise<VerifiedNotification[]> {
   const ids = [...new Set(items.map((i) => i.subscriptionId))];
-  const rows = ids.length === 0 ? [] : await db.select({ subscription: graphSubscriptions, accountId: mailboxes.accountId }).from(graphSubscriptions)
-    .innerJoin(mailboxes, eq(mailboxes.id, graphSubscriptions.mailboxId)).where(inArray(graphSubscriptions.subscriptionId, ids));
+  const rows =
+    ids.length === 0
+      ? []
+      : await db
+          .select({ subscription: graphSubscriptions, accountId: mailboxes.accountId })
+          .from(graphSubscriptions)
+          .innerJoin(mailboxes, eq(mailboxes.id, graphSubscriptions.mailboxId))
+          .where(inArray(graphSubscriptions.subscriptionId, ids));
   const byId = new Map(rows.map((r) => [r.subscription.subscriptionId, r]));
   return items.map((item) => {
     const row = byId.get(item.subscriptionId);

@@ -14,7 +14,10 @@ export type FolderRow = typeof mailboxFolders.$inferSelect;
  * one after another: a document is only ever compared with removals and sweeps of its own folder.
  */
 export async function mailboxForWrite(db: Database, mailboxId: string): Promise<{ mailbox: MailboxRow; seq: number } | undefined> {
-  const [row] = await db.select({ mailbox: mailboxes, seq: sql<string>`nextval('mail_sync_seq')` }).from(mailboxes).where(eq(mailboxes.id, mailboxId));
+  const [row] = await db
+    .select({ mailbox: mailboxes, seq: sql<string>`nextval('mail_sync_seq')` })
+    .from(mailboxes)
+    .where(eq(mailboxes.id, mailboxId));
   return row ? { mailbox: row.mailbox, seq: Number(row.seq) } : undefined;
 }
 
@@ -28,16 +31,46 @@ export async function listFolders(db: Database, mailboxId: string): Promise<Fold
 }
 
 /** New folders start with no cursor (a fresh delta is due); known ones keep theirs. Returns the renamed ones. */
-export async function upsertFolders(db: Database, mailboxId: string, folders: { id: string; name: string; parentId: string | null; total: number; unread: number }[]): Promise<string[]> {
+export async function upsertFolders(
+  db: Database,
+  mailboxId: string,
+  folders: { id: string; name: string; parentId: string | null; total: number; unread: number }[],
+): Promise<string[]> {
   if (folders.length === 0) return [];
-  const before = await db.select({ id: mailboxFolders.folderId, name: mailboxFolders.displayName }).from(mailboxFolders)
-    .where(and(eq(mailboxFolders.mailboxId, mailboxId), inArray(mailboxFolders.folderId, folders.map((f) => f.id))));
-  await db.insert(mailboxFolders).values(folders.map((f) => ({
-    mailboxId, folderId: f.id, displayName: f.name, parentFolderId: f.parentId, totalCount: f.total, unreadCount: f.unread,
-  }))).onConflictDoUpdate({
-    target: [mailboxFolders.mailboxId, mailboxFolders.folderId],
-    set: { displayName: sql`excluded.display_name`, parentFolderId: sql`excluded.parent_folder_id`, totalCount: sql`excluded.total_count`, unreadCount: sql`excluded.unread_count`, updatedAt: sql`now()` },
-  });
+  const before = await db
+    .select({ id: mailboxFolders.folderId, name: mailboxFolders.displayName })
+    .from(mailboxFolders)
+    .where(
+      and(
+        eq(mailboxFolders.mailboxId, mailboxId),
+        inArray(
+          mailboxFolders.folderId,
+          folders.map((f) => f.id),
+        ),
+      ),
+    );
+  await db
+    .insert(mailboxFolders)
+    .values(
+      folders.map((f) => ({
+        mailboxId,
+        folderId: f.id,
+        displayName: f.name,
+        parentFolderId: f.parentId,
+        totalCount: f.total,
+        unreadCount: f.unread,
+      })),
+    )
+    .onConflictDoUpdate({
+      target: [mailboxFolders.mailboxId, mailboxFolders.folderId],
+      set: {
+        displayName: sql`excluded.display_name`,
+        parentFolderId: sql`excluded.parent_folder_id`,
+        totalCount: sql`excluded.total_count`,
+        unreadCount: sql`excluded.unread_count`,
+        updatedAt: sql`now()`,
+      },
+    });
   const names = new Map(before.map((b) => [b.id, b.name]));
   return folders.filter((f) => names.has(f.id) && names.get(f.id) !== f.name).map((f) => f.id);
 }
@@ -51,10 +84,20 @@ export async function saveFolderCursor(db: Database, mailboxId: string, cursor: 
  * the write number below which this folder's documents become leftovers), the mailbox's counter, and the
  * live-feed event with its notification. Returns the sweep threshold once the round has caught up.
  */
-export async function recordPage(db: Database, input: {
-  mailboxId: string; accountId: string; folderId: string; cursor: string; caughtUp: boolean; fresh: boolean; seq: number; written: number;
-  event: MailboxEvent | undefined;
-}): Promise<number | null> {
+export async function recordPage(
+  db: Database,
+  input: {
+    mailboxId: string;
+    accountId: string;
+    folderId: string;
+    cursor: string;
+    caughtUp: boolean;
+    fresh: boolean;
+    seq: number;
+    written: number;
+    event: MailboxEvent | undefined;
+  },
+): Promise<number | null> {
   const f = mailboxFolders;
   const [row] = await db.execute<{ sweep_below_seq: string | null }>(sql`
     with folder as (
@@ -72,17 +115,25 @@ export async function recordPage(db: Database, input: {
 }
 
 export async function clearSweep(db: Database, mailboxId: string, folderId: string): Promise<void> {
-  await db.update(mailboxFolders).set({ sweepBelowSeq: null }).where(and(eq(mailboxFolders.mailboxId, mailboxId), eq(mailboxFolders.folderId, folderId)));
+  await db
+    .update(mailboxFolders)
+    .set({ sweepBelowSeq: null })
+    .where(and(eq(mailboxFolders.mailboxId, mailboxId), eq(mailboxFolders.folderId, folderId)));
 }
 
 export async function resetFolderCursor(db: Database, mailboxId: string, folderId: string): Promise<void> {
-  await db.update(mailboxFolders).set({ cursor: null, cursorKind: null, updatedAt: new Date() })
+  await db
+    .update(mailboxFolders)
+    .set({ cursor: null, cursorKind: null, updatedAt: new Date() })
     .where(and(eq(mailboxFolders.mailboxId, mailboxId), eq(mailboxFolders.folderId, folderId)));
 }
 
 /** A full resync: every cursor dropped, every folder synced afresh (leftovers swept as each one ends). */
 export async function resetAllCursors(db: Database, mailboxId: string): Promise<void> {
-  await db.update(mailboxFolders).set({ cursor: null, cursorKind: null, initialDone: false, updatedAt: new Date() }).where(eq(mailboxFolders.mailboxId, mailboxId));
+  await db
+    .update(mailboxFolders)
+    .set({ cursor: null, cursorKind: null, initialDone: false, updatedAt: new Date() })
+    .where(eq(mailboxFolders.mailboxId, mailboxId));
   await saveFolderCursor(db, mailboxId, null, null);
 }
 
@@ -93,14 +144,21 @@ export async function deleteFolder(db: Database, mailboxId: string, folderId: st
 
 export async function addPendingRemovals(db: Database, mailboxId: string, folderId: string, messageIds: string[], seq: number): Promise<void> {
   if (messageIds.length === 0) return;
-  await db.insert(mailPendingRemovals).values([...new Set(messageIds)].map((messageId) => ({ mailboxId, messageId, folderId, seq })))
-    .onConflictDoUpdate({ target: [mailPendingRemovals.mailboxId, mailPendingRemovals.messageId, mailPendingRemovals.folderId], set: { seq: sql`greatest(${mailPendingRemovals.seq}, excluded.seq)` } });
+  await db
+    .insert(mailPendingRemovals)
+    .values([...new Set(messageIds)].map((messageId) => ({ mailboxId, messageId, folderId, seq })))
+    .onConflictDoUpdate({
+      target: [mailPendingRemovals.mailboxId, mailPendingRemovals.messageId, mailPendingRemovals.folderId],
+      set: { seq: sql`greatest(${mailPendingRemovals.seq}, excluded.seq)` },
+    });
 }
 
 /** The removals recorded by the pages stamped `seqs` (a removal seen again later carries the later stamp). */
 export async function pendingRemovalsOf(db: Database, mailboxId: string, seqs: number[]) {
-  return db.select({ messageId: mailPendingRemovals.messageId, folderId: mailPendingRemovals.folderId, seq: mailPendingRemovals.seq })
-    .from(mailPendingRemovals).where(and(eq(mailPendingRemovals.mailboxId, mailboxId), inArray(mailPendingRemovals.seq, seqs)));
+  return db
+    .select({ messageId: mailPendingRemovals.messageId, folderId: mailPendingRemovals.folderId, seq: mailPendingRemovals.seq })
+    .from(mailPendingRemovals)
+    .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), inArray(mailPendingRemovals.seq, seqs)));
 }
 
 /** The stamps of every removal still pending for the mailbox: a run that starts without carried state learns of them here. */
@@ -114,14 +172,29 @@ export async function dropPendingRemovals(db: Database, mailboxId: string, seqs:
 }
 
 /** Status and progress as the workflow reports them; an unlink the API asked for is never overwritten. */
-export async function recordProgress(db: Database, mailboxId: string, progress: {
-  status: MailboxStatus; foldersTotal: number; foldersSynced: number; lastSyncAt: Date | null; lastError: { message: string; at: Date } | null;
-}): Promise<MailboxRow | undefined> {
-  const [row] = await db.update(mailboxes).set({
-    status: progress.status, foldersTotal: progress.foldersTotal, foldersSynced: progress.foldersSynced, updatedAt: new Date(),
-    ...(progress.lastSyncAt ? { lastSyncAt: progress.lastSyncAt } : {}),
-    ...(progress.lastError ? { lastError: progress.lastError.message, lastErrorAt: progress.lastError.at } : {}),
-  }).where(and(eq(mailboxes.id, mailboxId), ne(mailboxes.status, 'UNLINKING'))).returning();
+export async function recordProgress(
+  db: Database,
+  mailboxId: string,
+  progress: {
+    status: MailboxStatus;
+    foldersTotal: number;
+    foldersSynced: number;
+    lastSyncAt: Date | null;
+    lastError: { message: string; at: Date } | null;
+  },
+): Promise<MailboxRow | undefined> {
+  const [row] = await db
+    .update(mailboxes)
+    .set({
+      status: progress.status,
+      foldersTotal: progress.foldersTotal,
+      foldersSynced: progress.foldersSynced,
+      updatedAt: new Date(),
+      ...(progress.lastSyncAt ? { lastSyncAt: progress.lastSyncAt } : {}),
+      ...(progress.lastError ? { lastError: progress.lastError.message, lastErrorAt: progress.lastError.at } : {}),
+    })
+    .where(and(eq(mailboxes.id, mailboxId), ne(mailboxes.status, 'UNLINKING')))
+    .returning();
   return row ?? findMailbox(db, mailboxId);
 }
 

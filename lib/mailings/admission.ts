@@ -27,7 +27,7 @@ export interface MailingAdmissionRequest {
 /** Temporal refused to start the workflow: nothing was stored; the client may retry. */
 export class MailingStartError extends Error {
   constructor(cause: unknown) {
-    super('could not start the mailing\'s workflow; nothing was stored', { cause });
+    super("could not start the mailing's workflow; nothing was stored", { cause });
     this.name = 'MailingStartError';
   }
 }
@@ -55,7 +55,12 @@ export function mailingIdFromKey(scope: string, key: string, generation = ''): s
   return `mlg_${out}`;
 }
 
-export async function admitMailing(db: Database, temporal: Client, config: Config, request: MailingAdmissionRequest): Promise<{ mailing: MailingRow; created: boolean }> {
+export async function admitMailing(
+  db: Database,
+  temporal: Client,
+  config: Config,
+  request: MailingAdmissionRequest,
+): Promise<{ mailing: MailingRow; created: boolean }> {
   const scopedKey = request.idempotencyKey ? `${request.scope}:${request.idempotencyKey}` : null;
   const requestHash = scopedKey ? uploadHash(request) : null;
   return db.transaction(async (tx) => {
@@ -72,12 +77,24 @@ export async function admitMailing(db: Database, temporal: Client, config: Confi
       if (existing) await tx.update(mailings).set({ idempotencyKey: null }).where(eq(mailings.id, existing.id));
       id = mailingIdFromKey(request.scope, request.idempotencyKey!, existing?.id ?? '');
     }
-    const [row] = await tx.insert(mailings).values({
-      id, owner: request.scope, name: request.name ?? request.file.filename, blobId: request.file.id, workflowId: mailingWorkflowId(id), status: 'PARSING',
-      options: request.options, idempotencyKey: scopedKey, requestHash,
-    }).returning();
+    const [row] = await tx
+      .insert(mailings)
+      .values({
+        id,
+        owner: request.scope,
+        name: request.name ?? request.file.filename,
+        blobId: request.file.id,
+        workflowId: mailingWorkflowId(id),
+        status: 'PARSING',
+        options: request.options,
+        idempotencyKey: scopedKey,
+        requestHash,
+      })
+      .returning();
     // Idempotent itself (the workflow id is the mailing's, USE_EXISTING): a retried admission attaches to it.
-    await startMailingWorkflow(temporal, config, id).catch((error: unknown) => { throw new MailingStartError(error); });
+    await startMailingWorkflow(temporal, config, id).catch((error: unknown) => {
+      throw new MailingStartError(error);
+    });
     return { mailing: row!, created: true };
   });
 }

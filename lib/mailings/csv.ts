@@ -11,9 +11,17 @@ export class MailingFileError extends Error {
   }
 }
 
-export interface CsvLayout { delimiter: ',' | ';'; column: number }
+export interface CsvLayout {
+  delimiter: ',' | ';';
+  column: number;
+}
 /** Consecutive rows: `values[i]` is row `firstRow + i`'s address cell. */
-export interface CsvBatch { firstRow: number; values: string[]; endByte: number; layout: CsvLayout }
+export interface CsvBatch {
+  firstRow: number;
+  values: string[];
+  endByte: number;
+  layout: CsvLayout;
+}
 
 export interface ParseOptions {
   hasHeader: boolean;
@@ -51,7 +59,10 @@ function chooseColumn(header: string[] | null, firstRow: string[], options: Pars
     const names = header.map((h) => h.trim().toLowerCase());
     const wanted = emailColumn ? [emailColumn.trim().toLowerCase()] : emailHeaders;
     const index = names.findIndex((n) => wanted.includes(n));
-    if (index === -1) throw new MailingFileError(`no address column: expected a header named ${emailColumn ? `"${emailColumn}"` : '"email"'}, found ${header.map((h) => `"${h}"`).join(', ') || 'nothing'}`);
+    if (index === -1)
+      throw new MailingFileError(
+        `no address column: expected a header named ${emailColumn ? `"${emailColumn}"` : '"email"'}, found ${header.map((h) => `"${h}"`).join(', ') || 'nothing'}`,
+      );
     return index;
   }
   // No header: the column whose first value looks like an address, else the first.

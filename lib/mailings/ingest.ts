@@ -16,7 +16,11 @@ import { checkAddress } from './addresses.js';
 import { mailingMetrics } from './metrics.js';
 import { parseMailingCsv, type CsvBatch, type CsvLayout, type ParseOptions } from './csv.js';
 
-export interface IngestCheckpoint { startByte: number; lastRow: number; layout: CsvLayout }
+export interface IngestCheckpoint {
+  startByte: number;
+  lastRow: number;
+  layout: CsvLayout;
+}
 
 export interface IngestOptions {
   mailingId: string;
@@ -39,7 +43,12 @@ const MAX_BATCHES_IN_FLIGHT = 3;
 
 const DUPLICATE_REASON = 'duplicate address (case-insensitive)';
 
-interface LaneRows { rows: number[]; emails: string[]; normalized: (string | null)[]; reasons: (string | null)[] }
+interface LaneRows {
+  rows: number[];
+  emails: string[];
+  normalized: (string | null)[];
+  reasons: (string | null)[];
+}
 const emptyLane = (): LaneRows => ({ rows: [], emails: [], normalized: [], reasons: [] });
 
 /** FNV-1a: cheap and even enough to split addresses between lanes. */
@@ -72,7 +81,9 @@ function split({ firstRow, values }: CsvBatch, lanes: number): LaneRows[] {
 
 /** Batches a lane writes the careful way after a conflict, before it tries the fast way again. */
 const CAREFUL_BATCHES = 10;
-interface LaneState { careful: number }
+interface LaneState {
+  careful: number;
+}
 
 const isUniqueViolation = (error: unknown) => (error as { code?: unknown } | null)?.code === '23505';
 
@@ -151,7 +162,10 @@ async function writeLaneReconciling(db: Database, mailingId: string, lane: LaneR
   if (stored) countStored(stored);
 }
 
-interface InFlight { checkpoint: IngestCheckpoint; done: Promise<unknown> }
+interface InFlight {
+  checkpoint: IngestCheckpoint;
+  done: Promise<unknown>;
+}
 
 export async function ingestMailingCsv(db: Database, options: IngestOptions): Promise<void> {
   const lanes = options.lanes ?? INGEST_LANES;
@@ -164,7 +178,11 @@ export async function ingestMailingCsv(db: Database, options: IngestOptions): Pr
     options.onCheckpoint(oldest.checkpoint);
   };
   try {
-    const batches = parseMailingCsv(options.open, { ...options.parse, batchSize: options.batchSize ?? INGEST_BATCH_ROWS, ...(options.resume ? { resume: options.resume } : {}) });
+    const batches = parseMailingCsv(options.open, {
+      ...options.parse,
+      batchSize: options.batchSize ?? INGEST_BATCH_ROWS,
+      ...(options.resume ? { resume: options.resume } : {}),
+    });
     for await (const batch of batches) {
       const parts = split(batch, lanes).map((lane, i) => {
         if (lane.rows.length === 0) return tails[i]!;

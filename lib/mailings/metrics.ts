@@ -5,13 +5,17 @@ import { registry } from '../metrics.js';
 export const mailingMetrics = {
   /** Answers of 429 from the provider: with the pacer working, this stays at zero. */
   providerThrottled: new Counter({
-    name: 'mailflow_mailing_provider_throttled_total', help: 'Provider requests of CSV mailings answered 429 (rate limited).',
-    labelNames: ['provider'] as const, registers: [registry],
+    name: 'mailflow_mailing_provider_throttled_total',
+    help: 'Provider requests of CSV mailings answered 429 (rate limited).',
+    labelNames: ['provider'] as const,
+    registers: [registry],
   }),
   /** From asking the fleet-wide pacer for a slot to the slot's time: the wait the provider's limit imposes. */
   pacingWait: new Histogram({
-    name: 'mailflow_mailing_pacing_wait_seconds', help: 'Time a mailing send waited for its slot under the provider rate limit.',
-    labelNames: ['provider'] as const, registers: [registry],
+    name: 'mailflow_mailing_pacing_wait_seconds',
+    help: 'Time a mailing send waited for its slot under the provider rate limit.',
+    labelNames: ['provider'] as const,
+    registers: [registry],
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
   }),
   /**
@@ -20,8 +24,10 @@ export const mailingMetrics = {
    * risked a 429 by leaving on its slot.
    */
   pacingHeld: new Counter({
-    name: 'mailflow_mailing_pacing_held_total', help: 'Mailing requests held at the pacer gate after their slot until a request a window before had been answered.',
-    labelNames: ['provider'] as const, registers: [registry],
+    name: 'mailflow_mailing_pacing_held_total',
+    help: 'Mailing requests held at the pacer gate after their slot until a request a window before had been answered.',
+    labelNames: ['provider'] as const,
+    registers: [registry],
   }),
   /**
    * Mailing progress: recipients by what they came to, counted where it happens (queued / invalid / duplicate
@@ -29,8 +35,10 @@ export const mailingMetrics = {
    * figures are the counters on the mailings row (GET /v1/mailings/{id}); this is the fleet's rate.
    */
   recipients: new Counter({
-    name: 'mailflow_mailing_recipients_total', help: 'CSV mailing recipients by outcome: queued, invalid, duplicate (ingest), sent, failed (sends), cancelled, unknown (cancel).',
-    labelNames: ['outcome'] as const, registers: [registry],
+    name: 'mailflow_mailing_recipients_total',
+    help: 'CSV mailing recipients by outcome: queued, invalid, duplicate (ingest), sent, failed (sends), cancelled, unknown (cancel).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
   }),
 };
 

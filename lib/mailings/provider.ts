@@ -1,6 +1,12 @@
 // The mailing provider port. The seed-004 API is one adapter; another provider is another adapter.
-export interface MailingMessage { to: string; subject: string; body: string }
-export interface MailingSendResult { messageId: string }
+export interface MailingMessage {
+  to: string;
+  subject: string;
+  body: string;
+}
+export interface MailingSendResult {
+  messageId: string;
+}
 
 /**
  * Awaited right before each request the provider counts against its rate limit: resolves when the
@@ -16,7 +22,10 @@ export interface MailingProvider {
 
 /** The provider refused this recipient (400/422): mark it FAILED with the reason, go on with the rest. */
 export class RecipientRefusedError extends Error {
-  constructor(message: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
     this.name = 'RecipientRefusedError';
   }
@@ -32,7 +41,10 @@ export class ProviderRateLimitedError extends Error {
 
 /** 5xx, timeouts, network: retry with backoff. `sent` is "unknown" when the request may have gone out. */
 export class ProviderUnavailableError extends Error {
-  constructor(message: string, readonly outcome: 'not-sent' | 'unknown') {
+  constructor(
+    message: string,
+    readonly outcome: 'not-sent' | 'unknown',
+  ) {
     super(message);
     this.name = 'ProviderUnavailableError';
   }

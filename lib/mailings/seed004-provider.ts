@@ -4,10 +4,22 @@
 import { decodeJwt } from 'jose';
 import type { SecretStore } from '../secret-store.js';
 import { parseRetryAfter } from '../notifications/providers/http.js';
-import { ProviderRateLimitedError, ProviderUnavailableError, RecipientRefusedError, type MailingMessage, type MailingProvider, type MailingSendResult, type Pace } from './provider.js';
+import {
+  ProviderRateLimitedError,
+  ProviderUnavailableError,
+  RecipientRefusedError,
+  type MailingMessage,
+  type MailingProvider,
+  type MailingSendResult,
+  type Pace,
+} from './provider.js';
 
 export interface Seed004Options {
-  apiUrl: string; username: string; password: string; timeoutMs: number; secrets: SecretStore;
+  apiUrl: string;
+  username: string;
+  password: string;
+  timeoutMs: number;
+  secrets: SecretStore;
   /** Whether /auth/token waits for a slot too (the API does not say whether it counts toward the limit). */
   paceTokenRequests?: boolean;
 }
@@ -43,7 +55,8 @@ export class Seed004Provider implements MailingProvider {
     let response: Response;
     try {
       response = await fetch(this.url('/auth/token'), {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ username: this.options.username, password: this.options.password }),
         signal: this.requestSignal(signal),
       });
@@ -55,7 +68,7 @@ export class Seed004Provider implements MailingProvider {
     if (response.status === 429) throw new ProviderRateLimitedError(parseRetryAfter(response.headers.get('retry-after')) ?? 10_000);
     if (response.status >= 500) throw new ProviderUnavailableError(`seed004 /auth/token answered ${response.status}`, 'not-sent');
     if (!response.ok) throw new Seed004AuthError(`seed004 refused the credentials (${response.status}); check SEED004_USERNAME / SEED004_PASSWORD`);
-    const { access_token: token } = await response.json() as { access_token: string };
+    const { access_token: token } = (await response.json()) as { access_token: string };
     const exp = decodeJwt(token).exp;
     await this.options.secrets.put(TOKEN_SECRET, token, exp ? new Date(exp * 1000) : null);
     this.tokensFetched += 1;
@@ -87,8 +100,10 @@ export class Seed004Provider implements MailingProvider {
       let response: Response;
       try {
         response = await fetch(this.url('/send-email'), {
-          method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body, signal: this.requestSignal(signal),
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body,
+          signal: this.requestSignal(signal),
         });
       } catch (error) {
         // The request may have reached the API: the outcome is unknown.
@@ -103,13 +118,14 @@ export class Seed004Provider implements MailingProvider {
         continue;
       }
       if (response.status === 200 || response.status === 202) {
-        const body = await response.json() as { message_id?: string };
+        const body = (await response.json()) as { message_id?: string };
         return { messageId: body.message_id ?? '' };
       }
       // A validation error may echo the input, and the body carries the recipient's token: keep it out.
       const detail = (await response.text().catch(() => '')).replaceAll(message.body, '[body]').slice(0, 300);
       if (response.status === 429) throw new ProviderRateLimitedError(parseRetryAfter(response.headers.get('retry-after')) ?? 10_000);
-      if (response.status === 400 || response.status === 422) throw new RecipientRefusedError(`seed004 refused the message (${response.status}): ${detail}`, response.status);
+      if (response.status === 400 || response.status === 422)
+        throw new RecipientRefusedError(`seed004 refused the message (${response.status}): ${detail}`, response.status);
       if (response.status === 401 || response.status === 403) throw new Seed004AuthError(`seed004 refused a fresh token (${response.status})`);
       throw new ProviderUnavailableError(`seed004 answered ${response.status}: ${detail}`, response.status >= 500 ? 'not-sent' : 'unknown');
     }

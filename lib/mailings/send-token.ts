@@ -17,14 +17,22 @@ const tokenAad = (mailingId: string, row: number) => `mailing-token:${mailingId}
  * Temporal gave up on) the first to write wins and both send the stored one: a recipient never gets two
  * different tokens.
  */
-export async function recipientToken(db: Database, encryptor: Encryptor, recipient: { mailingId: string; row: number; sealed: string | null }): Promise<string> {
+export async function recipientToken(
+  db: Database,
+  encryptor: Encryptor,
+  recipient: { mailingId: string; row: number; sealed: string | null },
+): Promise<string> {
   const { mailingId, row } = recipient;
   if (recipient.sealed) return encryptor.decrypt(recipient.sealed, tokenAad(mailingId, row));
   const fresh = randomBytes(18).toString('base64url');
-  const [stored] = await db.update(mailingRecipients).set({
-    tokenSealed: sql`coalesce(${mailingRecipients.tokenSealed}, ${encryptor.encrypt(fresh, tokenAad(mailingId, row))})`,
-    tokenHash: sql`coalesce(${mailingRecipients.tokenHash}, ${tokenHash(fresh)})`,
-  }).where(and(eq(mailingRecipients.mailingId, mailingId), eq(mailingRecipients.rowNumber, row))).returning({ sealed: mailingRecipients.tokenSealed });
+  const [stored] = await db
+    .update(mailingRecipients)
+    .set({
+      tokenSealed: sql`coalesce(${mailingRecipients.tokenSealed}, ${encryptor.encrypt(fresh, tokenAad(mailingId, row))})`,
+      tokenHash: sql`coalesce(${mailingRecipients.tokenHash}, ${tokenHash(fresh)})`,
+    })
+    .where(and(eq(mailingRecipients.mailingId, mailingId), eq(mailingRecipients.rowNumber, row)))
+    .returning({ sealed: mailingRecipients.tokenSealed });
   if (!stored?.sealed) throw new Error(`no row ${row} in mailing ${mailingId}`);
   return encryptor.decrypt(stored.sealed, tokenAad(mailingId, row));
 }

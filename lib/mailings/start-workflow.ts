@@ -12,7 +12,15 @@ export async function startMailingWorkflow(client: Client, config: Config, maili
   return client.workflow.start(mailing, {
     workflowId: mailingWorkflowId(mailingId),
     taskQueue: mailingWorkflowQueue(config),
-    args: [{ mailingId, sendTaskQueue: mailingSendQueue(config), sliceSize: config.MAILING_SLICE_SIZE, maxChildren: config.MAILING_MAX_CHILDREN, slicesPerRun: config.MAILING_SLICES_PER_RUN }],
+    args: [
+      {
+        mailingId,
+        sendTaskQueue: mailingSendQueue(config),
+        sliceSize: config.MAILING_SLICE_SIZE,
+        maxChildren: config.MAILING_MAX_CHILDREN,
+        slicesPerRun: config.MAILING_SLICES_PER_RUN,
+      },
+    ],
     workflowIdConflictPolicy: 'USE_EXISTING',
     searchAttributes: { MailingId: [mailingId] },
   });

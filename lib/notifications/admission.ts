@@ -15,11 +15,24 @@ import { newId } from '../ids.js';
 import { deadlineMs, retryScheduleFor } from './policy.js';
 import { checkRateLimits, lockKeysStatement, rateLimitStatement, type RateLimit, type RateLimitCount } from './rate-limit.js';
 import { startableNotification, NotificationStarts } from './starts.js';
-import { channelActivityQueue, notificationWorkflowId, startNotificationWorkflow, type Channel, type Priority, type StartableNotification } from './start-workflow.js';
+import {
+  channelActivityQueue,
+  notificationWorkflowId,
+  startNotificationWorkflow,
+  type Channel,
+  type Priority,
+  type StartableNotification,
+} from './start-workflow.js';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 
-export interface StoredAttachment { blobId: string; filename: string; contentType: string; size: number; sha256: string }
+export interface StoredAttachment {
+  blobId: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+}
 
 export interface AdmissionRequest {
   /** Who asked (an API key id, or "admin"): idempotency keys are scoped by it. */
@@ -53,16 +66,26 @@ export class IdempotencyConflictError extends Error {
   }
 }
 
-export interface AdmissionResult { notification: NotificationRow; created: boolean }
+export interface AdmissionResult {
+  notification: NotificationRow;
+  created: boolean;
+}
 
 /** Canonical JSON (sorted keys) so a reordered body still counts as the same request. */
 export function fingerprintHash(value: unknown): string {
   const canonical = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(canonical);
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, canonical(x)]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(
+        Object.entries(v)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, x]) => [k, canonical(x)]),
+      );
     return v;
   };
-  return createHash('sha256').update(JSON.stringify(canonical(value))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(value)))
+    .digest('hex');
 }
 
 const base32 = '0123456789abcdefghjkmnpqrstvwxyz';
@@ -77,13 +100,19 @@ export function idFromIdempotencyKey(scope: string, key: string, generation = ''
 export function rateLimitsFor(config: Config, request: Pick<AdmissionRequest, 'userId' | 'recipients' | 'templateId' | 'templateLimit'>): RateLimit[] {
   // The seed-001 form names no user: its receiver is the one being protected from floods.
   const subject = request.userId ?? `to:${request.recipients.join(',').toLowerCase()}`;
-  const limits: RateLimit[] = [{
-    key: `user:${subject}`, limit: config.RATE_LIMIT_USER_COUNT, windowSeconds: config.RATE_LIMIT_USER_WINDOW_SECONDS,
-    description: `${config.RATE_LIMIT_USER_COUNT} notifications per ${config.RATE_LIMIT_USER_WINDOW_SECONDS} s per user`,
-  }];
+  const limits: RateLimit[] = [
+    {
+      key: `user:${subject}`,
+      limit: config.RATE_LIMIT_USER_COUNT,
+      windowSeconds: config.RATE_LIMIT_USER_WINDOW_SECONDS,
+      description: `${config.RATE_LIMIT_USER_COUNT} notifications per ${config.RATE_LIMIT_USER_WINDOW_SECONDS} s per user`,
+    },
+  ];
   if (request.templateId && request.templateLimit) {
     limits.push({
-      key: `user-template:${subject}:${request.templateId}`, limit: request.templateLimit.count, windowSeconds: request.templateLimit.windowSeconds,
+      key: `user-template:${subject}:${request.templateId}`,
+      limit: request.templateLimit.count,
+      windowSeconds: request.templateLimit.windowSeconds,
       description: `${request.templateLimit.count} ${request.templateId} per ${request.templateLimit.windowSeconds} s per user`,
     });
   }
@@ -91,12 +120,20 @@ export function rateLimitsFor(config: Config, request: Pick<AdmissionRequest, 'u
 }
 
 export interface AdmissionDeps {
-  db: Database; temporal: Client; config: Config; encryptor: Encryptor;
+  db: Database;
+  temporal: Client;
+  config: Config;
+  encryptor: Encryptor;
   /** Starts workflows after commit (the API's, in the background); without it the start is awaited here. */
   notificationStarts?: NotificationStarts;
 }
 
-interface ExistingRequest extends Record<string, unknown> { id: string; request_hash: string | null; created_ms: number; start: unknown }
+interface ExistingRequest extends Record<string, unknown> {
+  id: string;
+  request_hash: string | null;
+  created_ms: number;
+  start: unknown;
+}
 
 /**
  * Admission in one transaction of three round trips (begin, one pipelined batch, commit) that never waits
@@ -114,28 +151,56 @@ export async function admitNotification(deps: AdmissionDeps, request: AdmissionR
   const acceptedAt = new Date();
 
   const rowFor = (id: string): NotificationRow => ({
-    id, owner: request.scope, idempotencyKey: scopedKey, requestHash,
-    userId: request.userId, channel: request.channel, priority: request.priority,
-    templateId: request.templateId ?? null, templateVersion: request.templateVersion ?? null, templateParams: null,
-    sender: request.sender ?? null, recipient: request.recipients.join(', '), recipients: request.recipients,
+    id,
+    owner: request.scope,
+    idempotencyKey: scopedKey,
+    requestHash,
+    userId: request.userId,
+    channel: request.channel,
+    priority: request.priority,
+    templateId: request.templateId ?? null,
+    templateVersion: request.templateVersion ?? null,
+    templateParams: null,
+    sender: request.sender ?? null,
+    recipient: request.recipients.join(', '),
+    recipients: request.recipients,
     // Content and parameters only sealed: `body` stays empty, `template_params` null.
-    subject: request.subject ?? null, body: '', bodyHtml: null,
+    subject: request.subject ?? null,
+    body: '',
+    bodyHtml: null,
     contentSealed: sealContent(encryptor, id, { text: request.text, html: request.html ?? null, params: request.templateParams ?? null }),
     correlationId: request.correlationId ?? null,
-    status: 'PENDING', deliveryAttempts: 0, lastAttemptedAt: null, errorMessage: null, provider: null, providerMessageId: null,
+    status: 'PENDING',
+    deliveryAttempts: 0,
+    lastAttemptedAt: null,
+    errorMessage: null,
+    provider: null,
+    providerMessageId: null,
     workflowId: notificationWorkflowId(id),
-    deadlineAt: new Date(acceptedAt.getTime() + deadlineMs[request.priority]), late: false,
-    createdAt: acceptedAt, sentAt: null, deliveredAt: null, openedAt: null, failedAt: null, deadLetteredAt: null,
+    deadlineAt: new Date(acceptedAt.getTime() + deadlineMs[request.priority]),
+    late: false,
+    createdAt: acceptedAt,
+    sentAt: null,
+    deliveredAt: null,
+    openedAt: null,
+    failedAt: null,
+    deadLetteredAt: null,
   });
   const startFor = (id: string): StartableNotification => ({
-    notificationId: id, channel: request.channel, priority: request.priority, acceptedAt: acceptedAt.getTime(),
+    notificationId: id,
+    channel: request.channel,
+    priority: request.priority,
+    acceptedAt: acceptedAt.getTime(),
     sendTaskQueue: channelActivityQueue(config, request.channel, request.priority),
     retry: retryScheduleFor(config, request.priority),
-    userId: request.userId, correlationId: request.correlationId ?? null, scheduleId: request.scheduleId ?? null,
+    userId: request.userId,
+    correlationId: request.correlationId ?? null,
+    scheduleId: request.scheduleId ?? null,
   });
 
   const outcome = await db.transaction(async (tx): Promise<AdmissionResult & { start: StartableNotification | null }> => {
-    const insert = (row: NotificationRow, start: StartableNotification) => tx.execute<{ id: string }>(sql`
+    const insert = (row: NotificationRow, start: StartableNotification) =>
+      tx.execute<{ id: string }>(sql`
       with ins as ${tx.insert(notifications).values(row).onConflictDoNothing().returning({ id: notifications.id })},
       history as (
         insert into notification_status_history (notification_id, from_status, to_status, reason, at)
@@ -143,17 +208,19 @@ export async function admitNotification(deps: AdmissionDeps, request: AdmissionR
       ),
       outbox as (insert into notification_starts (notification_id, start) select id, ${JSON.stringify(start)}::jsonb from ins)
       select id from ins`);
-    const consume = (unless?: SQL) => limits.length > 0 ? tx.execute<RateLimitCount>(rateLimitStatement(limits, unless)) : Promise.resolve([]);
+    const consume = (unless?: SQL) => (limits.length > 0 ? tx.execute<RateLimitCount>(rateLimitStatement(limits, unless)) : Promise.resolve([]));
     const duplicate = scopedKey ? sql`exists (select 1 from notifications where idempotency_key = ${scopedKey})` : undefined;
 
     let row = rowFor(scopedKey ? idFromIdempotencyKey(request.scope, request.idempotencyKey!) : newId('ntf'));
     let start = startFor(row.id);
     const [, earlier, counts, inserted] = await Promise.all([
       tx.execute(lockKeysStatement(lockedKeys)),
-      scopedKey ? tx.execute<ExistingRequest>(sql`
+      scopedKey
+        ? tx.execute<ExistingRequest>(sql`
         select n.id, n.request_hash, (extract(epoch from n.created_at) * 1000)::float8 as created_ms,
                (select s.start from notification_starts s where s.notification_id = n.id) as start
-          from notifications n where n.idempotency_key = ${scopedKey}`) : Promise.resolve([]),
+          from notifications n where n.idempotency_key = ${scopedKey}`)
+        : Promise.resolve([]),
       consume(duplicate),
       // On conflict (a duplicate, or an expired key still on its row) nothing is inserted.
       insert(row, start),
@@ -202,7 +269,10 @@ export class NotificationNotFoundError extends Error {
 
 /** Only a DEAD_LETTERED or FAILED notification can be sent again. */
 export class NotificationNotRetryableError extends Error {
-  constructor(readonly notificationId: string, readonly status: string) {
+  constructor(
+    readonly notificationId: string,
+    readonly status: string,
+  ) {
     super(`notification ${notificationId} is ${status}; only DEAD_LETTERED or FAILED notifications can be retried`);
     this.name = 'NotificationNotRetryableError';
   }
@@ -216,20 +286,42 @@ export class NotificationNotRetryableError extends Error {
  */
 export async function retryNotification(db: Database, temporal: Client, config: Config, tenant: string, id: string): Promise<NotificationRow> {
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(notifications).where(and(eq(notifications.id, id), eq(notifications.owner, tenant))).for('update');
+    const [current] = await tx
+      .select()
+      .from(notifications)
+      .where(and(eq(notifications.id, id), eq(notifications.owner, tenant)))
+      .for('update');
     if (!current) throw new NotificationNotFoundError(id);
     if (current.status !== 'DEAD_LETTERED' && current.status !== 'FAILED') throw new NotificationNotRetryableError(id, current.status);
     const acceptedAt = new Date();
-    const [row] = await tx.update(notifications).set({
-      status: 'PENDING', errorMessage: null, deadlineAt: new Date(acceptedAt.getTime() + deadlineMs[current.priority]), late: false,
-    }).where(and(eq(notifications.id, id), sql`status in ('DEAD_LETTERED', 'FAILED')`)).returning();
-    await tx.insert(notificationStatusHistory).values({ notificationId: id, fromStatus: current.status, toStatus: 'PENDING', reason: 'retry requested', at: acceptedAt });
-    await startNotificationWorkflow(temporal, config, {
-      notificationId: id, channel: current.channel, priority: current.priority, acceptedAt: acceptedAt.getTime(),
-      sendTaskQueue: channelActivityQueue(config, current.channel, current.priority),
-      retry: retryScheduleFor(config, current.priority),
-      userId: current.userId, correlationId: current.correlationId,
-    }, 'retry');
+    const [row] = await tx
+      .update(notifications)
+      .set({
+        status: 'PENDING',
+        errorMessage: null,
+        deadlineAt: new Date(acceptedAt.getTime() + deadlineMs[current.priority]),
+        late: false,
+      })
+      .where(and(eq(notifications.id, id), sql`status in ('DEAD_LETTERED', 'FAILED')`))
+      .returning();
+    await tx
+      .insert(notificationStatusHistory)
+      .values({ notificationId: id, fromStatus: current.status, toStatus: 'PENDING', reason: 'retry requested', at: acceptedAt });
+    await startNotificationWorkflow(
+      temporal,
+      config,
+      {
+        notificationId: id,
+        channel: current.channel,
+        priority: current.priority,
+        acceptedAt: acceptedAt.getTime(),
+        sendTaskQueue: channelActivityQueue(config, current.channel, current.priority),
+        retry: retryScheduleFor(config, current.priority),
+        userId: current.userId,
+        correlationId: current.correlationId,
+      },
+      'retry',
+    );
     return row!;
   });
 }

@@ -4,7 +4,11 @@
 // stored, returned by the API or logged.
 import type { Encryptor } from '../crypto.js';
 
-export interface NotificationContent { text: string; html: string | null; params: Record<string, unknown> | null }
+export interface NotificationContent {
+  text: string;
+  html: string | null;
+  params: Record<string, unknown> | null;
+}
 
 const aad = (notificationId: string) => `notification-content:${notificationId}`;
 
@@ -13,7 +17,10 @@ export function sealContent(encryptor: Encryptor, notificationId: string, conten
 }
 
 /** Rows written before sealing keep their content in `body` / `body_html`. */
-export function openContent(encryptor: Encryptor, row: { id: string; contentSealed: string | null; body: string; bodyHtml: string | null }): NotificationContent {
+export function openContent(
+  encryptor: Encryptor,
+  row: { id: string; contentSealed: string | null; body: string; bodyHtml: string | null },
+): NotificationContent {
   if (!row.contentSealed) return { text: row.body, html: row.bodyHtml, params: null };
   return JSON.parse(encryptor.decrypt(row.contentSealed, aad(row.id))) as NotificationContent;
 }

@@ -39,9 +39,14 @@ export function nextRetryDelayMs(schedule: RetrySchedule, attempt: number, retry
 /** Seed 003 says HIGH | MEDIUM | LOW, seed 001 critical | medium | low: HIGH is critical. */
 export function parsePriority(value: string): Priority | undefined {
   switch (value.toLowerCase()) {
-    case 'high': case 'critical': return 'critical';
-    case 'medium': return 'medium';
-    case 'low': return 'low';
-    default: return undefined;
+    case 'high':
+    case 'critical':
+      return 'critical';
+    case 'medium':
+      return 'medium';
+    case 'low':
+      return 'low';
+    default:
+      return undefined;
   }
 }

@@ -14,7 +14,10 @@ export interface RateLimit {
 }
 
 export class RateLimitExceededError extends Error {
-  constructor(readonly limit: RateLimit, readonly retryAfterSeconds: number) {
+  constructor(
+    readonly limit: RateLimit,
+    readonly retryAfterSeconds: number,
+  ) {
     super(`rate limit exceeded: ${limit.description}`);
     this.name = 'RateLimitExceededError';
   }
@@ -40,7 +43,10 @@ export async function lockKeys(tx: Tx, keys: string[]): Promise<void> {
 /** The statement lockKeys runs, for callers that pipeline it with the statements that follow. */
 export function lockKeysStatement(sortedKeys: string[]): SQL {
   return sql`select count(pg_advisory_xact_lock(hashtextextended(k, 0)))::int as locked
-    from unnest(array[${sql.join(sortedKeys.map((k) => sql`${k}`), sql`, `)}]::text[]) as t(k)`;
+    from unnest(array[${sql.join(
+      sortedKeys.map((k) => sql`${k}`),
+      sql`, `,
+    )}]::text[]) as t(k)`;
 }
 
 /**
@@ -53,7 +59,11 @@ export async function consumeRateLimits(tx: Tx, limits: RateLimit[]): Promise<vo
   checkRateLimits(limits, await tx.execute<RateLimitCount>(rateLimitStatement(limits)));
 }
 
-export interface RateLimitCount extends Record<string, unknown> { key: string; count: number; wait: number | null }
+export interface RateLimitCount extends Record<string, unknown> {
+  key: string;
+  count: number;
+  wait: number | null;
+}
 
 /**
  * The statement consumeRateLimits runs: forgets each key's hits that left its window (keeping the log as
@@ -66,7 +76,10 @@ export interface RateLimitCount extends Record<string, unknown> { key: string; c
  */
 export function rateLimitStatement(limits: RateLimit[], unless: SQL = sql`false`): SQL {
   const olderThan = Math.max(LONGEST_WINDOW_SECONDS, ...limits.map((l) => l.windowSeconds));
-  const values = sql.join(limits.map((l) => sql`(${l.key}::text, ${l.limit}::int, ${l.windowSeconds}::int)`), sql`, `);
+  const values = sql.join(
+    limits.map((l) => sql`(${l.key}::text, ${l.limit}::int, ${l.windowSeconds}::int)`),
+    sql`, `,
+  );
   return sql`
     with limits (key, lim, win) as (values ${values}),
     pruned as (

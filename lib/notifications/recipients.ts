@@ -7,7 +7,10 @@ import { recipients } from '../../db/schema/index.js';
 export type ContactChannel = 'EMAIL' | 'SMS' | 'PUSH';
 
 export class ContactMissingError extends Error {
-  constructor(readonly userId: string, readonly channel: ContactChannel) {
+  constructor(
+    readonly userId: string,
+    readonly channel: ContactChannel,
+  ) {
     super(`user ${userId} has no contact point for ${channel}`);
     this.name = 'ContactMissingError';
   }
@@ -22,7 +25,11 @@ export class UserNotFoundError extends Error {
   }
 }
 
-export interface ContactUpdate { email?: string | null | undefined; phone?: string | null | undefined; pushTokens?: string[] | undefined }
+export interface ContactUpdate {
+  email?: string | null | undefined;
+  phone?: string | null | undefined;
+  pushTokens?: string[] | undefined;
+}
 
 /** Creates the user or changes the contact points given: a field left out keeps its value, null clears it. */
 export async function putUser(db: Database, userId: string, update: ContactUpdate): Promise<UserRow> {
@@ -59,7 +66,10 @@ export const recipientFormats: Record<ContactChannel, z.ZodType<string>> = {
   PUSH: z.string().regex(/^[A-Za-z0-9:_.-]{8,4096}$/, 'expected a device token (8 to 4096 of A-Z a-z 0-9 : _ . -)'),
 };
 
-export interface RecipientIssue { path: (string | number)[]; message: string }
+export interface RecipientIssue {
+  path: (string | number)[];
+  message: string;
+}
 
 /**
  * The `to` override, checked for its channel: one email address, one E.164 number, or 1 to MAX_PUSH_TOKENS
@@ -69,7 +79,13 @@ export function checkRecipientOverride(channel: ContactChannel, to: string | str
   const list = [to].flat();
   const max = channel === 'PUSH' ? MAX_PUSH_TOKENS : 1;
   if (list.length > max) {
-    return [{ path: [], message: channel === 'PUSH' ? `at most ${MAX_PUSH_TOKENS} device tokens` : `one ${channel === 'EMAIL' ? 'email address' : 'phone number'} per notification` }];
+    return [
+      {
+        path: [],
+        message:
+          channel === 'PUSH' ? `at most ${MAX_PUSH_TOKENS} device tokens` : `one ${channel === 'EMAIL' ? 'email address' : 'phone number'} per notification`,
+      },
+    ];
   }
   const issues: RecipientIssue[] = [];
   list.forEach((value, i) => {

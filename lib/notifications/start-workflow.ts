@@ -8,7 +8,6 @@ import { notification, type NotificationWorkflowInput } from '../../workflows/no
 
 export type { Channel, Priority, NotificationWorkflowInput };
 
-
 export function notificationWorkflowId(notificationId: string): string {
   return `notification-${notificationId}`;
 }
@@ -38,10 +37,19 @@ export interface StartableNotification extends NotificationWorkflowInput {
  */
 export type StartMode = 'admit' | 'retry';
 
-export async function startNotificationWorkflow(client: Client, config: Pick<Config, 'TASK_QUEUE_PREFIX'>, n: StartableNotification, mode: StartMode = 'admit') {
+export async function startNotificationWorkflow(
+  client: Client,
+  config: Pick<Config, 'TASK_QUEUE_PREFIX'>,
+  n: StartableNotification,
+  mode: StartMode = 'admit',
+) {
   const input: NotificationWorkflowInput = {
-    notificationId: n.notificationId, channel: n.channel, priority: n.priority, acceptedAt: n.acceptedAt,
-    sendTaskQueue: n.sendTaskQueue, retry: n.retry,
+    notificationId: n.notificationId,
+    channel: n.channel,
+    priority: n.priority,
+    acceptedAt: n.acceptedAt,
+    sendTaskQueue: n.sendTaskQueue,
+    retry: n.retry,
   };
   return client.workflow.start(notification, {
     workflowId: notificationWorkflowId(n.notificationId),

@@ -15,13 +15,23 @@ import { startNotificationWorkflow, type Priority, type StartableNotification } 
 
 /** The outbox row's `start` column, checked when the sweep reads it back. */
 export const startableNotification: z.ZodType<StartableNotification> = z.object({
-  notificationId: z.string(), channel: z.enum(['EMAIL', 'SMS', 'PUSH']), priority: z.enum(['critical', 'medium', 'low']),
-  acceptedAt: z.number(), sendTaskQueue: z.string(),
+  notificationId: z.string(),
+  channel: z.enum(['EMAIL', 'SMS', 'PUSH']),
+  priority: z.enum(['critical', 'medium', 'low']),
+  acceptedAt: z.number(),
+  sendTaskQueue: z.string(),
   retry: z.object({ maximumAttempts: z.number(), initialIntervalMs: z.number(), maximumIntervalMs: z.number(), backoffCoefficient: z.number() }),
-  userId: z.string().nullable(), correlationId: z.string().nullable(), scheduleId: z.string().nullable().optional(),
+  userId: z.string().nullable(),
+  correlationId: z.string().nullable(),
+  scheduleId: z.string().nullable().optional(),
 });
 
-export interface StartsDeps { db: Database; temporal: Client; config: Pick<Config, 'TASK_QUEUE_PREFIX'>; logger?: Logger }
+export interface StartsDeps {
+  db: Database;
+  temporal: Client;
+  config: Pick<Config, 'TASK_QUEUE_PREFIX'>;
+  logger?: Logger;
+}
 
 export interface StartsOptions {
   /** true (the API): start in the background and answer at once; false: the caller awaits the start. */
@@ -69,7 +79,10 @@ export class NotificationStarts {
   private flushing: Promise<void> = Promise.resolve();
   private idle: (() => void)[] = [];
 
-  constructor(private readonly deps: StartsDeps, options: StartsOptions = {}) {
+  constructor(
+    private readonly deps: StartsDeps,
+    options: StartsOptions = {},
+  ) {
     this.background = options.background ?? true;
     // Enough to start far more runs a second than a server completes, and few enough that a burst's starts
     // do not queue up on a busy server ahead of a CRITICAL run's own operations.
@@ -104,7 +117,12 @@ export class NotificationStarts {
       while (this.queued() > 0 || this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
     })();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([idle, new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+    await Promise.race([
+      idle,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
     clearTimeout(timer);
     await this.flush();
   }
@@ -122,19 +140,23 @@ export class NotificationStarts {
 
   private launch(n: StartableNotification): void {
     this.inFlight++;
-    void startOnce(this.deps, n).then((ok) => {
-      if (ok) this.confirm(n.notificationId);
-    }).finally(() => {
-      this.pending.delete(n.notificationId);
-      this.inFlight--;
-      this.pump();
-      if (this.inFlight === 0 && this.queued() === 0) for (const resolve of this.idle.splice(0)) resolve();
-    });
+    void startOnce(this.deps, n)
+      .then((ok) => {
+        if (ok) this.confirm(n.notificationId);
+      })
+      .finally(() => {
+        this.pending.delete(n.notificationId);
+        this.inFlight--;
+        this.pump();
+        if (this.inFlight === 0 && this.queued() === 0) for (const resolve of this.idle.splice(0)) resolve();
+      });
   }
 
   private confirm(id: string): void {
     this.confirmed.push(id);
-    this.flushTimer ??= setTimeout(() => { void this.flush(); }, this.flushMs);
+    this.flushTimer ??= setTimeout(() => {
+      void this.flush();
+    }, this.flushMs);
   }
 
   private flush(): Promise<void> {
@@ -142,9 +164,11 @@ export class NotificationStarts {
     this.flushTimer = undefined;
     const ids = this.confirmed.splice(0);
     // One delete at a time: a failed one only leaves rows for the sweep, whose starts join the runs.
-    this.flushing = this.flushing.then(() => forgetStarts(this.deps.db, ids)).catch((error: unknown) => {
-      this.deps.logger?.warn({ err: error, count: ids.length }, 'could not clear confirmed workflow starts; the sweep will');
-    });
+    this.flushing = this.flushing
+      .then(() => forgetStarts(this.deps.db, ids))
+      .catch((error: unknown) => {
+        this.deps.logger?.warn({ err: error, count: ids.length }, 'could not clear confirmed workflow starts; the sweep will');
+      });
     return this.flushing;
   }
 }
@@ -177,9 +201,12 @@ async function claimUnstarted(deps: StartsDeps, options: { olderThanSeconds: num
  */
 export async function recoverUnstartedNotifications(deps: StartsDeps, options: { olderThanSeconds: number; limit?: number }): Promise<number> {
   const claimed = await claimUnstarted(deps, options);
-  const started = (await Promise.all(claimed.map(async (n) => (await startOnce(deps, n)) ? n.notificationId : null))).filter((id): id is string => id !== null);
+  const started = (await Promise.all(claimed.map(async (n) => ((await startOnce(deps, n)) ? n.notificationId : null)))).filter(
+    (id): id is string => id !== null,
+  );
   await forgetStarts(deps.db, started);
-  if (started.length > 0) deps.logger?.warn({ count: started.length, notificationIds: started.slice(0, 20) }, 'started workflows whose start had not been confirmed');
+  if (started.length > 0)
+    deps.logger?.warn({ count: started.length, notificationIds: started.slice(0, 20) }, 'started workflows whose start had not been confirmed');
   return started.length;
 }
 
@@ -191,12 +218,23 @@ export async function recoverUnstartedNotifications(deps: StartsDeps, options: {
 export function runStartRecovery(deps: StartsDeps, starts: NotificationStarts, intervalSeconds: number): { stop: () => Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
-    running = running.then(async () => {
-      const claimed = await claimUnstarted(deps, { olderThanSeconds: intervalSeconds });
-      const handed = claimed.filter((n) => starts.enqueue(n)).length;
-      if (handed > 0) deps.logger?.warn({ count: handed, notificationIds: claimed.slice(0, 20).map((n) => n.notificationId) }, 'starting workflows whose start had not been confirmed');
-    }).catch((error: unknown) => deps.logger?.warn({ err: error }, 'workflow start recovery failed; next round retries'));
+    running = running
+      .then(async () => {
+        const claimed = await claimUnstarted(deps, { olderThanSeconds: intervalSeconds });
+        const handed = claimed.filter((n) => starts.enqueue(n)).length;
+        if (handed > 0)
+          deps.logger?.warn(
+            { count: handed, notificationIds: claimed.slice(0, 20).map((n) => n.notificationId) },
+            'starting workflows whose start had not been confirmed',
+          );
+      })
+      .catch((error: unknown) => deps.logger?.warn({ err: error }, 'workflow start recovery failed; next round retries'));
   }, intervalSeconds * 1000);
   timer.unref();
-  return { async stop() { clearInterval(timer); await running; } };
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

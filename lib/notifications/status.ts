@@ -19,7 +19,11 @@ export const allowedFrom: Record<NotificationStatus, NotificationStatus[]> = {
 };
 
 const timestampColumn: Partial<Record<NotificationStatus, string>> = {
-  SENT: 'sent_at', DELIVERED: 'delivered_at', OPENED: 'opened_at', FAILED: 'failed_at', DEAD_LETTERED: 'dead_lettered_at',
+  SENT: 'sent_at',
+  DELIVERED: 'delivered_at',
+  OPENED: 'opened_at',
+  FAILED: 'failed_at',
+  DEAD_LETTERED: 'dead_lettered_at',
 };
 
 export interface TransitionOptions {
@@ -34,7 +38,11 @@ export interface TransitionOptions {
   at?: Date;
 }
 
-export interface TransitionResult { applied: boolean; from: NotificationStatus | null; status: NotificationStatus | null }
+export interface TransitionResult {
+  applied: boolean;
+  from: NotificationStatus | null;
+  status: NotificationStatus | null;
+}
 
 export async function transitionStatus(db: Database, id: string, to: NotificationStatus, options: TransitionOptions = {}): Promise<TransitionResult> {
   const from = allowedFrom[to];
@@ -72,7 +80,9 @@ export async function transitionStatus(db: Database, id: string, to: Notificatio
 /** Timestamps are still worth keeping when the status cannot move (e.g. "delivered" after "opened"). */
 export async function recordEventTime(db: Database, id: string, event: 'DELIVERED' | 'OPENED', at: Date): Promise<void> {
   const column = timestampColumn[event]!;
-  await db.execute(sql`update notifications set ${sql.identifier(column)} = coalesce(${sql.identifier(column)}, ${at.toISOString()}::timestamptz) where id = ${id}`);
+  await db.execute(
+    sql`update notifications set ${sql.identifier(column)} = coalesce(${sql.identifier(column)}, ${at.toISOString()}::timestamptz) where id = ${id}`,
+  );
 }
 
 /**

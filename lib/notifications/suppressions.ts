@@ -12,29 +12,53 @@ export type SuppressionReason = SuppressionRow['reason'];
 /** Addresses compare case-insensitively (the local part is case-sensitive in theory, never in practice). */
 export const normaliseAddress = (address: string) => address.trim().toLowerCase();
 
-export async function suppressAddress(db: Database, entry: { owner: string; address: string; reason: SuppressionReason; detail: string | null; notificationId: string | null }): Promise<void> {
-  await db.insert(emailSuppressions).values({ ...entry, address: normaliseAddress(entry.address) })
+export async function suppressAddress(
+  db: Database,
+  entry: { owner: string; address: string; reason: SuppressionReason; detail: string | null; notificationId: string | null },
+): Promise<void> {
+  await db
+    .insert(emailSuppressions)
+    .values({ ...entry, address: normaliseAddress(entry.address) })
     // The latest report wins: a complaint after a bounce says more about why.
-    .onConflictDoUpdate({ target: [emailSuppressions.owner, emailSuppressions.address], set: { reason: entry.reason, detail: entry.detail, notificationId: entry.notificationId, createdAt: sql`now()` } });
+    .onConflictDoUpdate({
+      target: [emailSuppressions.owner, emailSuppressions.address],
+      set: { reason: entry.reason, detail: entry.detail, notificationId: entry.notificationId, createdAt: sql`now()` },
+    });
 }
 
 export async function findSuppression(db: Database, owner: string, addresses: string[]): Promise<SuppressionRow | undefined> {
   if (addresses.length === 0) return undefined;
-  const [row] = await db.select().from(emailSuppressions)
-    .where(and(eq(emailSuppressions.owner, owner), inArray(emailSuppressions.address, addresses.map(normaliseAddress)))).limit(1);
+  const [row] = await db
+    .select()
+    .from(emailSuppressions)
+    .where(and(eq(emailSuppressions.owner, owner), inArray(emailSuppressions.address, addresses.map(normaliseAddress))))
+    .limit(1);
   return row;
 }
 
 /** `createdAt` exactly, microseconds included (exactTime): a Date's milliseconds would skip rows. */
-export interface SuppressionCursor { createdAt: string; address: string }
-export interface SuppressionPage { rows: SuppressionRow[]; next: SuppressionCursor | null }
+export interface SuppressionCursor {
+  createdAt: string;
+  address: string;
+}
+export interface SuppressionPage {
+  rows: SuppressionRow[];
+  next: SuppressionCursor | null;
+}
 
 export async function listSuppressions(db: Database, owner: string, limit: number, after?: SuppressionCursor): Promise<SuppressionPage> {
-  const found = await db.select({ row: getTableColumns(emailSuppressions), at: exactTime(emailSuppressions.createdAt) }).from(emailSuppressions).where(and(
-    eq(emailSuppressions.owner, owner),
-    // A row comparison, so the (owner, created_at, address) index starts the scan at the cursor.
-    after ? sql`(${emailSuppressions.createdAt}, ${emailSuppressions.address}) < (${after.createdAt}::timestamptz, ${after.address})` : undefined,
-  )).orderBy(desc(emailSuppressions.createdAt), desc(emailSuppressions.address)).limit(limit + 1);
+  const found = await db
+    .select({ row: getTableColumns(emailSuppressions), at: exactTime(emailSuppressions.createdAt) })
+    .from(emailSuppressions)
+    .where(
+      and(
+        eq(emailSuppressions.owner, owner),
+        // A row comparison, so the (owner, created_at, address) index starts the scan at the cursor.
+        after ? sql`(${emailSuppressions.createdAt}, ${emailSuppressions.address}) < (${after.createdAt}::timestamptz, ${after.address})` : undefined,
+      ),
+    )
+    .orderBy(desc(emailSuppressions.createdAt), desc(emailSuppressions.address))
+    .limit(limit + 1);
   const page = found.slice(0, limit);
   const last = page[page.length - 1];
   return { rows: page.map((r) => r.row), next: found.length > limit && last ? { createdAt: last.at, address: last.row.address } : null };
@@ -42,7 +66,9 @@ export async function listSuppressions(db: Database, owner: string, limit: numbe
 
 /** True when there was an entry to remove. */
 export async function removeSuppression(db: Database, owner: string, address: string): Promise<boolean> {
-  const removed = await db.delete(emailSuppressions)
-    .where(and(eq(emailSuppressions.owner, owner), eq(emailSuppressions.address, normaliseAddress(address)))).returning({ address: emailSuppressions.address });
+  const removed = await db
+    .delete(emailSuppressions)
+    .where(and(eq(emailSuppressions.owner, owner), eq(emailSuppressions.address, normaliseAddress(address))))
+    .returning({ address: emailSuppressions.address });
   return removed.length > 0;
 }

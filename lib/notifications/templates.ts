@@ -20,8 +20,13 @@ export interface TemplateRow {
 }
 
 export class TemplateParamsError extends Error {
-  constructor(readonly missing: string[], readonly unknown: string[]) {
-    super(`template parameters: ${[missing.length ? `missing ${missing.join(', ')}` : '', unknown.length ? `unknown ${unknown.join(', ')}` : ''].filter(Boolean).join('; ')}`);
+  constructor(
+    readonly missing: string[],
+    readonly unknown: string[],
+  ) {
+    super(
+      `template parameters: ${[missing.length ? `missing ${missing.join(', ')}` : '', unknown.length ? `unknown ${unknown.join(', ')}` : ''].filter(Boolean).join('; ')}`,
+    );
     this.name = 'TemplateParamsError';
   }
 }
@@ -51,9 +56,20 @@ function fill(text: string, params: Record<string, unknown>, escape: (v: string)
 
 /** Plain-text alternative of an HTML body: tags dropped, entities decoded. */
 export function htmlToText(html: string): string {
-  return html.replace(/<(script|style)[\s\S]*?<\/\1>/gi, '').replace(/<br\s*\/?>/gi, '\n').replace(/<\/(p|div|h[1-6]|li|tr)>/gi, '\n')
-    .replace(/<[^>]+>/g, '').replace(/&nbsp;/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'").replace(/&amp;/g, '&').replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim();
+  return html
+    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, '')
+    .replace(/<br\s*\/?>/gi, '\n')
+    .replace(/<\/(p|div|h[1-6]|li|tr)>/gi, '\n')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&')
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
 }
 
 export function renderTemplate(t: TemplateRow, params: Record<string, unknown>): { subject: string | null; text: string; html: string | null } {
@@ -75,9 +91,12 @@ function toRow(r: typeof templates.$inferSelect): TemplateRow {
 }
 
 export async function getTemplate(db: Database, id: string, version?: number): Promise<TemplateRow> {
-  const [row] = await db.select().from(templates)
+  const [row] = await db
+    .select()
+    .from(templates)
     .where(version === undefined ? eq(templates.id, id) : and(eq(templates.id, id), eq(templates.version, version)))
-    .orderBy(desc(templates.version)).limit(1);
+    .orderBy(desc(templates.version))
+    .limit(1);
   if (!row) throw new TemplateNotFoundError(version === undefined ? id : `${id} version ${version}`);
   return toRow(row);
 }
@@ -97,10 +116,18 @@ export type TemplateInput = Omit<TemplateRow, 'version' | 'createdAt'>;
 export async function saveTemplateVersion(db: Database, input: TemplateInput, mode: 'create' | 'update'): Promise<TemplateRow | 'exists' | 'missing'> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`template:${input.id}`}, 0))`);
-    const [latest] = await tx.select({ version: templates.version }).from(templates).where(eq(templates.id, input.id)).orderBy(desc(templates.version)).limit(1);
+    const [latest] = await tx
+      .select({ version: templates.version })
+      .from(templates)
+      .where(eq(templates.id, input.id))
+      .orderBy(desc(templates.version))
+      .limit(1);
     if (mode === 'create' && latest) return 'exists';
     if (mode === 'update' && !latest) return 'missing';
-    const [row] = await tx.insert(templates).values({ ...input, version: (latest?.version ?? 0) + 1 }).returning();
+    const [row] = await tx
+      .insert(templates)
+      .values({ ...input, version: (latest?.version ?? 0) + 1 })
+      .returning();
     return toRow(row!);
   });
 }

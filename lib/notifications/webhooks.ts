@@ -36,18 +36,36 @@ export function normaliseMessageId(id: string): string {
 
 export async function applyProviderEvent(db: Database, e: ProviderEvent): Promise<EventOutcome> {
   const messageId = e.providerMessageId ? normaliseMessageId(e.providerMessageId) : null;
-  const [target] = await db.select({ id: notifications.id, owner: notifications.owner, channel: notifications.channel, recipients: notifications.recipients, recipient: notifications.recipient })
-    .from(notifications).where(or(
-    messageId ? eq(notifications.providerMessageId, messageId) : sql`false`,
-    e.notificationId ? eq(notifications.id, e.notificationId) : sql`false`,
-  )).limit(1);
+  const [target] = await db
+    .select({
+      id: notifications.id,
+      owner: notifications.owner,
+      channel: notifications.channel,
+      recipients: notifications.recipients,
+      recipient: notifications.recipient,
+    })
+    .from(notifications)
+    .where(or(messageId ? eq(notifications.providerMessageId, messageId) : sql`false`, e.notificationId ? eq(notifications.id, e.notificationId) : sql`false`))
+    .limit(1);
 
-  const inserted = await db.insert(webhookEvents).values({
-    provider: e.provider, eventId: e.eventId, signatureToken: e.signatureToken, event: e.event,
-    notificationId: target?.id ?? null, providerMessageId: messageId, occurredAt: e.occurredAt, payload: e.payload,
-  }).onConflictDoNothing().returning({ eventId: webhookEvents.eventId });
+  const inserted = await db
+    .insert(webhookEvents)
+    .values({
+      provider: e.provider,
+      eventId: e.eventId,
+      signatureToken: e.signatureToken,
+      event: e.event,
+      notificationId: target?.id ?? null,
+      providerMessageId: messageId,
+      occurredAt: e.occurredAt,
+      payload: e.payload,
+    })
+    .onConflictDoNothing()
+    .returning({ eventId: webhookEvents.eventId });
   if (inserted.length === 0) {
-    const [sameToken] = await db.select({ eventId: webhookEvents.eventId }).from(webhookEvents)
+    const [sameToken] = await db
+      .select({ eventId: webhookEvents.eventId })
+      .from(webhookEvents)
       .where(and(eq(webhookEvents.provider, e.provider), eq(webhookEvents.signatureToken, e.signatureToken)));
     return sameToken ? 'replayed' : 'duplicate';
   }
@@ -63,11 +81,13 @@ export async function applyProviderEvent(db: Database, e: ProviderEvent): Promis
     }
   }
 
-  const to: NotificationStatus | null = e.event === 'delivered' ? 'DELIVERED' : e.event === 'opened' ? 'OPENED'
-    : e.event === 'failed' && e.permanent ? 'FAILED' : null;
+  const to: NotificationStatus | null =
+    e.event === 'delivered' ? 'DELIVERED' : e.event === 'opened' ? 'OPENED' : e.event === 'failed' && e.permanent ? 'FAILED' : null;
   if (!to) return 'recorded';
   const change = await transitionStatus(db, target.id, to, {
-    reason: `${e.provider} ${e.event}`, at: e.occurredAt, ...(to === 'FAILED' ? { errorMessage: e.reason ?? 'the provider reported a permanent failure' } : {}),
+    reason: `${e.provider} ${e.event}`,
+    at: e.occurredAt,
+    ...(to === 'FAILED' ? { errorMessage: e.reason ?? 'the provider reported a permanent failure' } : {}),
   });
   if (!change.applied && (to === 'DELIVERED' || to === 'OPENED')) await recordEventTime(db, target.id, to, e.occurredAt);
   return change.applied ? 'applied' : 'recorded';

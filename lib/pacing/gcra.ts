@@ -104,7 +104,12 @@ export class GcraPacer {
    * `requestTimeoutMs`: the longest a request may take from its write to its answer (the caller aborts it
    * then); a lane whose answer is never recorded clears that long after the gate, plus a window.
    */
-  constructor(private readonly db: Database, readonly key: string, limit: PacerLimit, options: { horizonMs?: number; requestTimeoutMs?: number } = {}) {
+  constructor(
+    private readonly db: Database,
+    readonly key: string,
+    limit: PacerLimit,
+    options: { horizonMs?: number; requestTimeoutMs?: number } = {},
+  ) {
     this.intervalUs = intervalUs(limit);
     this.horizonUs = Math.round((options.horizonMs ?? Math.max(2_000, (2 * this.intervalUs) / 1000)) * 1000);
     this.lanes = laneCount(limit);
@@ -262,7 +267,8 @@ export class GcraPacer {
   private departure(lane: number, inFlightUs: bigint, heldMs: number): Departure {
     let recorded: Promise<void> | undefined;
     return {
-      lane, heldMs,
+      lane,
+      heldMs,
       answered: () => {
         // The moment is taken now, when the answer came, not when the database gets to the record.
         recorded ??= this.record(lane, inFlightUs, this.toDatabase(Date.now())).catch(() => undefined);

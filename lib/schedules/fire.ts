@@ -18,8 +18,16 @@ import { scheduleMetrics } from './metrics.js';
 import { openRequest, resolveRequest, TemplateChannelError } from './request.js';
 
 export type FiringOutcome = 'CREATED' | 'DUPLICATE' | 'RATE_LIMITED' | 'REJECTED';
-export interface FiringInput { scheduleId: string; scheduledAt: Date; workflowId?: string | undefined }
-export interface FiringResult { outcome: FiringOutcome | 'SKIPPED'; notificationId: string | null; detail: string | null }
+export interface FiringInput {
+  scheduleId: string;
+  scheduledAt: Date;
+  workflowId?: string | undefined;
+}
+export interface FiringResult {
+  outcome: FiringOutcome | 'SKIPPED';
+  notificationId: string | null;
+  detail: string | null;
+}
 
 /** The idempotency key of a slot: the scheduled time to the millisecond, in UTC. */
 export function firingIdempotencyKey(scheduleId: string, scheduledAt: Date): string {
@@ -41,7 +49,9 @@ export async function fireSchedule(deps: AdmissionDeps, input: FiringInput): Pro
   // through before that sends nothing either.
   if (await isTenantDisabled(db, schedule.owner)) return { outcome: 'SKIPPED', notificationId: null, detail: 'tenant disabled' };
 
-  const [recorded] = await db.select().from(scheduleFirings)
+  const [recorded] = await db
+    .select()
+    .from(scheduleFirings)
     .where(and(eq(scheduleFirings.scheduleId, schedule.id), eq(scheduleFirings.scheduledAt, input.scheduledAt)));
   if (recorded) return { outcome: 'DUPLICATE', notificationId: recorded.notificationId, detail: 'slot already fired' };
 
@@ -49,7 +59,9 @@ export async function fireSchedule(deps: AdmissionDeps, input: FiringInput): Pro
   try {
     const request = await resolveRequest(db, openRequest(deps.encryptor, schedule.id, schedule.requestSealed));
     const { notification, created } = await admitNotification(deps, {
-      ...request, scope: schedule.owner, scheduleId: schedule.id,
+      ...request,
+      scope: schedule.owner,
+      scheduleId: schedule.id,
       idempotencyKey: firingIdempotencyKey(schedule.id, input.scheduledAt),
       // The slot is the request: an edit of the schedule between two attempts of one slot is still the same slot.
       fingerprint: { scheduleId: schedule.id, scheduledAt: input.scheduledAt.toISOString() },
@@ -66,16 +78,24 @@ export async function fireSchedule(deps: AdmissionDeps, input: FiringInput): Pro
 
   // Two attempts racing for one slot: the notification is one (admission's lock), and the row keeps CREATED;
   // the attempt whose insert finds the row already there is the duplicate.
-  const [row] = await db.insert(scheduleFirings).values({
-    scheduleId: schedule.id, scheduledAt: input.scheduledAt, outcome: result.outcome,
-    notificationId: result.notificationId, detail: result.detail, workflowId: input.workflowId ?? null,
-  }).onConflictDoUpdate({
-    target: [scheduleFirings.scheduleId, scheduleFirings.scheduledAt],
-    set: {
-      outcome: sql`case when excluded.outcome = 'CREATED' then excluded.outcome else ${scheduleFirings.outcome} end`,
-      notificationId: sql`coalesce(${scheduleFirings.notificationId}, excluded.notification_id)`,
-    },
-  }).returning({ inserted: sql<boolean>`(xmax = 0)` });
+  const [row] = await db
+    .insert(scheduleFirings)
+    .values({
+      scheduleId: schedule.id,
+      scheduledAt: input.scheduledAt,
+      outcome: result.outcome,
+      notificationId: result.notificationId,
+      detail: result.detail,
+      workflowId: input.workflowId ?? null,
+    })
+    .onConflictDoUpdate({
+      target: [scheduleFirings.scheduleId, scheduleFirings.scheduledAt],
+      set: {
+        outcome: sql`case when excluded.outcome = 'CREATED' then excluded.outcome else ${scheduleFirings.outcome} end`,
+        notificationId: sql`coalesce(${scheduleFirings.notificationId}, excluded.notification_id)`,
+      },
+    })
+    .returning({ inserted: sql<boolean>`(xmax = 0)` });
   if (row && !row.inserted && result.outcome === 'CREATED') result = { ...result, outcome: 'DUPLICATE', detail: 'slot already fired' };
   scheduleMetrics.firings.inc({ schedule_id: schedule.id, outcome: result.outcome });
   return result;

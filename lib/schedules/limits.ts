@@ -19,7 +19,11 @@ export class ScheduleCapError extends Error {
 
 /** Two firings would come closer together than the configured minimum. */
 export class ScheduleTooFrequentError extends Error {
-  constructor(readonly path: string, readonly gapSeconds: number, readonly minSeconds: number) {
+  constructor(
+    readonly path: string,
+    readonly gapSeconds: number,
+    readonly minSeconds: number,
+  ) {
     super(`fires ${gapSeconds} s apart; the shortest interval allowed between two firings is ${minSeconds} s (SCHEDULE_MIN_INTERVAL_SECONDS=${minSeconds})`);
     this.name = 'ScheduleTooFrequentError';
   }
@@ -33,13 +37,19 @@ type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
  * The count and the insert hold the tenant's advisory lock, so concurrent creates in any API process never
  * go over the cap together.
  */
-export async function withinCap<T>(db: Database, config: Pick<Config, 'SCHEDULES_MAX_ACTIVE_PER_TENANT'>, owner: string, insert: (tx: Tx) => Promise<T>): Promise<T> {
+export async function withinCap<T>(
+  db: Database,
+  config: Pick<Config, 'SCHEDULES_MAX_ACTIVE_PER_TENANT'>,
+  owner: string,
+  insert: (tx: Tx) => Promise<T>,
+): Promise<T> {
   const cap = config.SCHEDULES_MAX_ACTIVE_PER_TENANT;
   return db.transaction(async (tx) => {
     await lockKeys(tx, [`schedules-of:${owner}`]);
-    const [row] = await tx.select({ n: count() }).from(schedules).where(and(
-      eq(schedules.owner, owner), ne(schedules.status, 'ARCHIVED'), or(isNull(schedules.endAt), gt(schedules.endAt, sql`now()`)),
-    ));
+    const [row] = await tx
+      .select({ n: count() })
+      .from(schedules)
+      .where(and(eq(schedules.owner, owner), ne(schedules.status, 'ARCHIVED'), or(isNull(schedules.endAt), gt(schedules.endAt, sql`now()`))));
     if ((row?.n ?? 0) >= cap) throw new ScheduleCapError(cap);
     return insert(tx);
   });
@@ -60,7 +70,8 @@ export function checkGaps(when: When, times: Date[], minSeconds: number): void {
   const sorted = times.map((t) => t.getTime()).sort((a, b) => a - b);
   const gaps = sorted.slice(1).map((t, i) => (t - sorted[i]!) / 1000);
   const smallest = Math.min(...gaps);
-  if (gaps.length > 0 && smallest < minSeconds) throw new ScheduleTooFrequentError(when.type === 'cron' ? 'when.expression' : 'when.calendar', smallest, minSeconds);
+  if (gaps.length > 0 && smallest < minSeconds)
+    throw new ScheduleTooFrequentError(when.type === 'cron' ? 'when.expression' : 'when.calendar', smallest, minSeconds);
 }
 
 /** The preview limit of one API key (not of its tenant: each key has its own budget). */

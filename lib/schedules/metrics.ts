@@ -6,6 +6,7 @@ export const scheduleMetrics = {
   firings: new Counter({
     name: 'mailflow_schedule_firings_total',
     help: 'Schedule firings by schedule and outcome (CREATED, DUPLICATE, RATE_LIMITED, REJECTED).',
-    labelNames: ['schedule_id', 'outcome'] as const, registers: [registry],
+    labelNames: ['schedule_id', 'outcome'] as const,
+    registers: [registry],
   }),
 };

@@ -9,47 +9,66 @@ import { parsePriority } from '../notifications/policy.js';
 import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../notifications/recipients.js';
 import { getLatestTemplate, htmlToText, renderTemplate } from '../notifications/templates.js';
 
-const priority = z.string().optional().transform((value, ctx) => {
-  if (value === undefined || value === '') return 'medium';
-  const parsed = parsePriority(value);
-  if (!parsed) ctx.addIssue({ code: 'custom', message: 'expected HIGH | MEDIUM | LOW (or critical | medium | low)' });
-  return parsed ?? 'medium';
-}).openapi({ type: 'string', example: 'MEDIUM' });
+const priority = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined || value === '') return 'medium';
+    const parsed = parsePriority(value);
+    if (!parsed) ctx.addIssue({ code: 'custom', message: 'expected HIGH | MEDIUM | LOW (or critical | medium | low)' });
+    return parsed ?? 'medium';
+  })
+  .openapi({ type: 'string', example: 'MEDIUM' });
 
-export const scheduledNotificationSchema = z.object({
-  userId: z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'letters, digits and _ . : @ - (at most 128)').openapi({ example: 'user-42' }),
-  type: z.enum(['EMAIL', 'SMS', 'PUSH']),
-  templateId: z.string().min(1).max(64).openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }),
-  templateParams: z.record(z.string(), z.union([z.string().max(10_000), z.number(), z.boolean()])).default({}),
-  priority,
-  correlationId: z.string().min(1).max(128).optional(),
-  to: z.union([z.string().min(1).max(4096), z.array(z.string().min(1).max(4096)).min(1).max(MAX_PUSH_TOKENS)]).optional(),
-}).strict().superRefine((body, ctx) => {
-  if (body.to === undefined) return;
-  for (const issue of checkRecipientOverride(body.type, body.to)) ctx.addIssue({ code: 'custom', path: ['to', ...issue.path], message: issue.message });
-}).openapi('ScheduledNotification', { description: 'As POST /v1/notifications takes it' });
+export const scheduledNotificationSchema = z
+  .object({
+    userId: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'letters, digits and _ . : @ - (at most 128)')
+      .openapi({ example: 'user-42' }),
+    type: z.enum(['EMAIL', 'SMS', 'PUSH']),
+    templateId: z.string().min(1).max(64).openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }),
+    templateParams: z.record(z.string(), z.union([z.string().max(10_000), z.number(), z.boolean()])).default({}),
+    priority,
+    correlationId: z.string().min(1).max(128).optional(),
+    to: z.union([z.string().min(1).max(4096), z.array(z.string().min(1).max(4096)).min(1).max(MAX_PUSH_TOKENS)]).optional(),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.to === undefined) return;
+    for (const issue of checkRecipientOverride(body.type, body.to)) ctx.addIssue({ code: 'custom', path: ['to', ...issue.path], message: issue.message });
+  })
+  .openapi('ScheduledNotification', { description: 'As POST /v1/notifications takes it' });
 
-export const scheduledEmailSchema = z.object({
-  sender: z.string().trim().email().max(320),
-  receiver: z.string().trim().email().max(320),
-  subject: z.string().trim().min(1).max(998),
-  content: z.string().min(1).max(1_000_000),
-  format: z.enum(['text', 'html']).default('text'),
-  priority,
-  correlationId: z.string().min(1).max(128).optional(),
-}).strict().openapi('ScheduledEmail', { description: 'As POST /v1/emails takes it, without attachments' });
+export const scheduledEmailSchema = z
+  .object({
+    sender: z.string().trim().email().max(320),
+    receiver: z.string().trim().email().max(320),
+    subject: z.string().trim().min(1).max(998),
+    content: z.string().min(1).max(1_000_000),
+    format: z.enum(['text', 'html']).default('text'),
+    priority,
+    correlationId: z.string().min(1).max(128).optional(),
+  })
+  .strict()
+  .openapi('ScheduledEmail', { description: 'As POST /v1/emails takes it, without attachments' });
 
 export type ScheduledRequest =
-  | { kind: 'notification'; notification: z.infer<typeof scheduledNotificationSchema> }
-  | { kind: 'email'; email: z.infer<typeof scheduledEmailSchema> };
+  { kind: 'notification'; notification: z.infer<typeof scheduledNotificationSchema> } | { kind: 'email'; email: z.infer<typeof scheduledEmailSchema> };
 
 /** The admission request a firing makes (scope and idempotency key are the firing's). Throws the admission errors. */
 export async function resolveRequest(db: Database, request: ScheduledRequest): Promise<Omit<AdmissionRequest, 'scope' | 'idempotencyKey' | 'fingerprint'>> {
   if (request.kind === 'email') {
     const e = request.email;
     return {
-      userId: null, channel: 'EMAIL', priority: e.priority, sender: e.sender, recipients: [e.receiver], subject: e.subject,
-      text: e.format === 'html' ? htmlToText(e.content) : e.content, html: e.format === 'html' ? e.content : null,
+      userId: null,
+      channel: 'EMAIL',
+      priority: e.priority,
+      sender: e.sender,
+      recipients: [e.receiver],
+      subject: e.subject,
+      text: e.format === 'html' ? htmlToText(e.content) : e.content,
+      html: e.format === 'html' ? e.content : null,
       correlationId: e.correlationId ?? null,
     };
   }
@@ -59,15 +78,28 @@ export async function resolveRequest(db: Database, request: ScheduledRequest): P
   const rendered = renderTemplate(template, n.templateParams);
   const recipients = n.to === undefined ? await resolveContact(db, n.userId, n.type) : [n.to].flat();
   return {
-    userId: n.userId, channel: n.type, priority: n.priority,
-    templateId: template.id, templateVersion: template.version, templateParams: n.templateParams,
-    templateLimit: template.rateLimitCount && template.rateLimitWindowSeconds ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds } : null,
-    recipients, subject: rendered.subject, text: rendered.text, html: rendered.html, correlationId: n.correlationId ?? null,
+    userId: n.userId,
+    channel: n.type,
+    priority: n.priority,
+    templateId: template.id,
+    templateVersion: template.version,
+    templateParams: n.templateParams,
+    templateLimit:
+      template.rateLimitCount && template.rateLimitWindowSeconds ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds } : null,
+    recipients,
+    subject: rendered.subject,
+    text: rendered.text,
+    html: rendered.html,
+    correlationId: n.correlationId ?? null,
   };
 }
 
 export class TemplateChannelError extends Error {
-  constructor(readonly templateId: string, readonly templateChannel: string, readonly requested: string) {
+  constructor(
+    readonly templateId: string,
+    readonly templateChannel: string,
+    readonly requested: string,
+  ) {
     super(`template ${templateId} is for ${templateChannel}, not ${requested}`);
     this.name = 'TemplateChannelError';
   }

@@ -13,11 +13,21 @@ import { checkEvery, checkGaps, consumePreview, previewLimit, withinCap } from '
 import { openRequest, resolveRequest, sealRequest, TemplateChannelError, type ScheduledRequest } from './request.js';
 import { specField, timeIssues, type When } from './spec.js';
 import {
-  createTemporalSchedule, DEFAULT_CATCHUP_WINDOW_SECONDS, deleteTemporalSchedule, describeTemporalSchedule, nextRunTimes,
-  temporalScheduleId, updateTemporalSchedule,
+  createTemporalSchedule,
+  DEFAULT_CATCHUP_WINDOW_SECONDS,
+  deleteTemporalSchedule,
+  describeTemporalSchedule,
+  nextRunTimes,
+  temporalScheduleId,
+  updateTemporalSchedule,
 } from './temporal.js';
 
-export interface ScheduleDeps { db: Database; temporal: Client; config: Config; encryptor: Encryptor }
+export interface ScheduleDeps {
+  db: Database;
+  temporal: Client;
+  config: Config;
+  encryptor: Encryptor;
+}
 export type ScheduleRow = typeof schedules.$inferSelect;
 export type ScheduleStatus = ScheduleRow['status'];
 
@@ -28,17 +38,26 @@ export class ScheduleValidationError extends Error {
   }
 }
 export class ScheduleConflictError extends Error {
-  constructor(message: string) { super(message); this.name = 'ScheduleConflictError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScheduleConflictError';
+  }
 }
 
-export interface ScheduleInput { name?: string | undefined; request: ScheduledRequest; when: When; catchupWindowSeconds?: number | undefined }
+export interface ScheduleInput {
+  name?: string | undefined;
+  request: ScheduledRequest;
+  when: When;
+  catchupWindowSeconds?: number | undefined;
+}
 
 /** Template and directory checks a firing would fail on, as 400s naming the field. */
 async function checkRequest(db: Database, request: ScheduledRequest): Promise<void> {
   try {
     await resolveRequest(db, request);
   } catch (error) {
-    if (error instanceof TemplateNotFoundError) throw new ScheduleValidationError([{ path: 'notification.templateId', message: `unknown template ${error.templateId}` }]);
+    if (error instanceof TemplateNotFoundError)
+      throw new ScheduleValidationError([{ path: 'notification.templateId', message: `unknown template ${error.templateId}` }]);
     if (error instanceof TemplateChannelError) throw new ScheduleValidationError([{ path: 'notification.type', message: error.message }]);
     if (error instanceof TemplateParamsError) {
       throw new ScheduleValidationError([
@@ -46,7 +65,13 @@ async function checkRequest(db: Database, request: ScheduledRequest): Promise<vo
         ...error.unknown.map((name) => ({ path: `notification.templateParams.${name}`, message: 'unknown: the template does not declare this parameter' })),
       ]);
     }
-    if (error instanceof ContactMissingError) throw new ScheduleValidationError([{ path: 'notification.userId', message: `user ${error.userId} has no contact point for ${error.channel} (set it with PUT /v1/users/${error.userId}, or give "to")` }]);
+    if (error instanceof ContactMissingError)
+      throw new ScheduleValidationError([
+        {
+          path: 'notification.userId',
+          message: `user ${error.userId} has no contact point for ${error.channel} (set it with PUT /v1/users/${error.userId}, or give "to")`,
+        },
+      ]);
     throw error;
   }
 }
@@ -82,7 +107,8 @@ async function checkFires(deps: ScheduleDeps, id: string, when: When, apply: () 
     await apply();
   } catch (error) {
     // The server refuses a spec (INVALID_ARGUMENT); the SDK refuses some before sending (a TypeError).
-    if (isInvalidArgument(error) || error instanceof TypeError) throw new ScheduleValidationError([{ path: specField(when), message: (error as Error).message }]);
+    if (isInvalidArgument(error) || error instanceof TypeError)
+      throw new ScheduleValidationError([{ path: specField(when), message: (error as Error).message }]);
     throw error;
   }
   // A one-off in the future (checked by timeIssues) fires; its slot may even be taken before a describe.
@@ -102,15 +128,35 @@ export async function createSchedule(deps: ScheduleDeps, owner: string, input: S
   await validate(deps, input);
   const id = newId('sch');
   const catchupWindowSeconds = input.catchupWindowSeconds ?? DEFAULT_CATCHUP_WINDOW_SECONDS;
-  const row = await withinCap(deps.db, deps.config, owner, async (tx) => (await tx.insert(schedules).values({
-    id, owner, name: input.name ?? null, kind: input.request.kind, requestSealed: sealRequest(deps.encryptor, id, input.request),
-    spec: input.when as Record<string, unknown>, startAt: input.when.startAt ? new Date(input.when.startAt) : null,
-    endAt: input.when.endAt ? new Date(input.when.endAt) : null, jitterSeconds: input.when.jitterSeconds ?? 0,
-    catchupWindowSeconds, temporalScheduleId: temporalScheduleId(id),
-  }).returning())[0]!);
+  const row = await withinCap(
+    deps.db,
+    deps.config,
+    owner,
+    async (tx) =>
+      (
+        await tx
+          .insert(schedules)
+          .values({
+            id,
+            owner,
+            name: input.name ?? null,
+            kind: input.request.kind,
+            requestSealed: sealRequest(deps.encryptor, id, input.request),
+            spec: input.when as Record<string, unknown>,
+            startAt: input.when.startAt ? new Date(input.when.startAt) : null,
+            endAt: input.when.endAt ? new Date(input.when.endAt) : null,
+            jitterSeconds: input.when.jitterSeconds ?? 0,
+            catchupWindowSeconds,
+            temporalScheduleId: temporalScheduleId(id),
+          })
+          .returning()
+      )[0]!,
+  );
   // The row first: a firing that finds no row sends nothing. Any failure after it removes both.
   try {
-    await checkFires(deps, id, input.when, () => createTemporalSchedule(deps.temporal, deps.config, { scheduleId: id, name: input.name ?? null, when: input.when, catchupWindowSeconds }));
+    await checkFires(deps, id, input.when, () =>
+      createTemporalSchedule(deps.temporal, deps.config, { scheduleId: id, name: input.name ?? null, when: input.when, catchupWindowSeconds }),
+    );
     await checkCadence(deps, id, input.when);
   } catch (error) {
     await deleteTemporalSchedule(deps.temporal, id).catch(() => undefined);
@@ -121,7 +167,10 @@ export async function createSchedule(deps: ScheduleDeps, owner: string, input: S
 }
 
 export async function findSchedule(db: Database, owner: string, id: string): Promise<ScheduleRow | undefined> {
-  const [row] = await db.select().from(schedules).where(and(eq(schedules.id, id), eq(schedules.owner, owner)));
+  const [row] = await db
+    .select()
+    .from(schedules)
+    .where(and(eq(schedules.id, id), eq(schedules.owner, owner)));
   return row;
 }
 
@@ -161,15 +210,23 @@ export async function archiveIfExpired(deps: ScheduleDeps, row: ScheduleRow, now
 
 export async function archive(deps: ScheduleDeps, row: ScheduleRow, reason: string): Promise<ScheduleRow> {
   await deleteTemporalSchedule(deps.temporal, row.id);
-  const [updated] = await deps.db.update(schedules).set({ status: 'ARCHIVED', archivedAt: new Date(), archiveReason: reason, updatedAt: new Date() })
-    .where(and(eq(schedules.id, row.id), ne(schedules.status, 'ARCHIVED'))).returning();
+  const [updated] = await deps.db
+    .update(schedules)
+    .set({ status: 'ARCHIVED', archivedAt: new Date(), archiveReason: reason, updatedAt: new Date() })
+    .where(and(eq(schedules.id, row.id), ne(schedules.status, 'ARCHIVED')))
+    .returning();
   if (updated) return updated;
   // Archived meanwhile by another path (the firing, a read): answer with that record.
   const [current] = await deps.db.select().from(schedules).where(eq(schedules.id, row.id));
   return current ?? { ...row, status: 'ARCHIVED' };
 }
 
-export interface ListQuery { view: 'active' | 'archived' | 'all'; status?: ScheduleStatus | undefined; cursor?: string | undefined; limit: number }
+export interface ListQuery {
+  view: 'active' | 'archived' | 'all';
+  status?: ScheduleStatus | undefined;
+  cursor?: string | undefined;
+  limit: number;
+}
 
 export async function listSchedules(deps: ScheduleDeps, owner: string, q: ListQuery): Promise<{ rows: ScheduleRow[]; nextCursor: string | null }> {
   const filters: (SQL | undefined)[] = [
@@ -178,7 +235,12 @@ export async function listSchedules(deps: ScheduleDeps, owner: string, q: ListQu
     q.view === 'active' ? ne(schedules.status, 'ARCHIVED') : q.view === 'archived' ? eq(schedules.status, 'ARCHIVED') : undefined,
     q.cursor ? lt(schedules.id, q.cursor) : undefined,
   ];
-  const rows = await deps.db.select().from(schedules).where(and(...filters)).orderBy(desc(schedules.id)).limit(q.limit + 1);
+  const rows = await deps.db
+    .select()
+    .from(schedules)
+    .where(and(...filters))
+    .orderBy(desc(schedules.id))
+    .limit(q.limit + 1);
   const page = rows.slice(0, q.limit);
   const checked = await Promise.all(page.map((row) => archiveIfExpired(deps, row)));
   return { rows: checked, nextCursor: rows.length > q.limit ? page[page.length - 1]!.id : null };
@@ -199,19 +261,39 @@ export async function updateSchedule(deps: ScheduleDeps, row: ScheduleRow, patch
   }
   if (patch.request) await checkRequest(deps.db, input.request);
   const previous = await describeTemporalSchedule(deps.temporal, row.id);
-  await checkFires(deps, row.id, input.when, () => updateTemporalSchedule(deps.temporal, deps.config, {
-    scheduleId: row.id, name: input.name ?? null, when: input.when, catchupWindowSeconds: input.catchupWindowSeconds!,
-  })).then(() => (patch.when ? checkCadence(deps, row.id, input.when) : undefined)).catch(async (error: unknown) => {
-    // Put the clock back as it was: the row has not changed.
-    if (previous) await deps.temporal.schedule.getHandle(temporalScheduleId(row.id)).update(() => ({ ...previous, state: { ...previous.state } })).catch(() => undefined);
-    throw error;
-  });
-  const [updated] = await deps.db.update(schedules).set({
-    name: input.name ?? null, kind: input.request.kind, requestSealed: sealRequest(deps.encryptor, row.id, input.request),
-    spec: input.when, startAt: input.when.startAt ? new Date(input.when.startAt) : null,
-    endAt: input.when.endAt ? new Date(input.when.endAt) : null, jitterSeconds: input.when.jitterSeconds ?? 0,
-    catchupWindowSeconds: input.catchupWindowSeconds!, updatedAt: new Date(),
-  }).where(eq(schedules.id, row.id)).returning();
+  await checkFires(deps, row.id, input.when, () =>
+    updateTemporalSchedule(deps.temporal, deps.config, {
+      scheduleId: row.id,
+      name: input.name ?? null,
+      when: input.when,
+      catchupWindowSeconds: input.catchupWindowSeconds!,
+    }),
+  )
+    .then(() => (patch.when ? checkCadence(deps, row.id, input.when) : undefined))
+    .catch(async (error: unknown) => {
+      // Put the clock back as it was: the row has not changed.
+      if (previous)
+        await deps.temporal.schedule
+          .getHandle(temporalScheduleId(row.id))
+          .update(() => ({ ...previous, state: { ...previous.state } }))
+          .catch(() => undefined);
+      throw error;
+    });
+  const [updated] = await deps.db
+    .update(schedules)
+    .set({
+      name: input.name ?? null,
+      kind: input.request.kind,
+      requestSealed: sealRequest(deps.encryptor, row.id, input.request),
+      spec: input.when,
+      startAt: input.when.startAt ? new Date(input.when.startAt) : null,
+      endAt: input.when.endAt ? new Date(input.when.endAt) : null,
+      jitterSeconds: input.when.jitterSeconds ?? 0,
+      catchupWindowSeconds: input.catchupWindowSeconds!,
+      updatedAt: new Date(),
+    })
+    .where(eq(schedules.id, row.id))
+    .returning();
   return updated!;
 }
 
@@ -222,14 +304,22 @@ function live(row: ScheduleRow) {
 export async function pauseSchedule(deps: ScheduleDeps, row: ScheduleRow, note: string | undefined): Promise<ScheduleRow> {
   live(row);
   await deps.temporal.schedule.getHandle(temporalScheduleId(row.id)).pause(note || 'paused');
-  const [updated] = await deps.db.update(schedules).set({ status: 'PAUSED', pauseNote: note ?? null, updatedAt: new Date() }).where(eq(schedules.id, row.id)).returning();
+  const [updated] = await deps.db
+    .update(schedules)
+    .set({ status: 'PAUSED', pauseNote: note ?? null, updatedAt: new Date() })
+    .where(eq(schedules.id, row.id))
+    .returning();
   return updated!;
 }
 
 export async function unpauseSchedule(deps: ScheduleDeps, row: ScheduleRow): Promise<ScheduleRow> {
   live(row);
   await deps.temporal.schedule.getHandle(temporalScheduleId(row.id)).unpause('unpaused');
-  const [updated] = await deps.db.update(schedules).set({ status: 'ACTIVE', pauseNote: null, updatedAt: new Date() }).where(eq(schedules.id, row.id)).returning();
+  const [updated] = await deps.db
+    .update(schedules)
+    .set({ status: 'ACTIVE', pauseNote: null, updatedAt: new Date() })
+    .where(eq(schedules.id, row.id))
+    .returning();
   return updated!;
 }
 
@@ -245,43 +335,90 @@ export async function deleteSchedule(deps: ScheduleDeps, row: ScheduleRow): Prom
   await deps.db.delete(schedules).where(eq(schedules.id, row.id));
 }
 
-export interface FiringView { scheduledAt: Date; firedAt: Date; outcome: string; detail: string | null; notificationId: string | null; notificationStatus: string | null }
+export interface FiringView {
+  scheduledAt: Date;
+  firedAt: Date;
+  outcome: string;
+  detail: string | null;
+  notificationId: string | null;
+  notificationStatus: string | null;
+}
 
 export async function recentFirings(db: Database, scheduleId: string, limit = 20): Promise<FiringView[]> {
-  const rows = await db.select({
-    scheduledAt: scheduleFirings.scheduledAt, firedAt: scheduleFirings.firedAt, outcome: scheduleFirings.outcome, detail: scheduleFirings.detail,
-    notificationId: scheduleFirings.notificationId, notificationStatus: notifications.status,
-  }).from(scheduleFirings).leftJoin(notifications, eq(notifications.id, scheduleFirings.notificationId))
-    .where(eq(scheduleFirings.scheduleId, scheduleId)).orderBy(desc(scheduleFirings.scheduledAt)).limit(limit);
+  const rows = await db
+    .select({
+      scheduledAt: scheduleFirings.scheduledAt,
+      firedAt: scheduleFirings.firedAt,
+      outcome: scheduleFirings.outcome,
+      detail: scheduleFirings.detail,
+      notificationId: scheduleFirings.notificationId,
+      notificationStatus: notifications.status,
+    })
+    .from(scheduleFirings)
+    .leftJoin(notifications, eq(notifications.id, scheduleFirings.notificationId))
+    .where(eq(scheduleFirings.scheduleId, scheduleId))
+    .orderBy(desc(scheduleFirings.scheduledAt))
+    .limit(limit);
   return rows;
 }
 
-export interface ScheduleStats { firings: number; sent: number; delivered: number; opened: number; failed: number; deadLettered: number }
+export interface ScheduleStats {
+  firings: number;
+  sent: number;
+  delivered: number;
+  opened: number;
+  failed: number;
+  deadLettered: number;
+}
 
 /** Reporting per schedule: its firings, and how the notifications they created fared. */
 export async function scheduleStats(db: Database, scheduleId: string): Promise<ScheduleStats> {
-  const [row] = await db.select({
-    firings: sql<number>`count(*)::int`,
-    sent: sql<number>`count(${notifications.sentAt})::int`,
-    delivered: sql<number>`count(${notifications.deliveredAt})::int`,
-    opened: sql<number>`count(${notifications.openedAt})::int`,
-    failed: sql<number>`count(*) filter (where ${notifications.status} = 'FAILED')::int`,
-    deadLettered: sql<number>`count(*) filter (where ${notifications.status} = 'DEAD_LETTERED')::int`,
-  }).from(scheduleFirings).leftJoin(notifications, eq(notifications.id, scheduleFirings.notificationId)).where(eq(scheduleFirings.scheduleId, scheduleId));
+  const [row] = await db
+    .select({
+      firings: sql<number>`count(*)::int`,
+      sent: sql<number>`count(${notifications.sentAt})::int`,
+      delivered: sql<number>`count(${notifications.deliveredAt})::int`,
+      opened: sql<number>`count(${notifications.openedAt})::int`,
+      failed: sql<number>`count(*) filter (where ${notifications.status} = 'FAILED')::int`,
+      deadLettered: sql<number>`count(*) filter (where ${notifications.status} = 'DEAD_LETTERED')::int`,
+    })
+    .from(scheduleFirings)
+    .leftJoin(notifications, eq(notifications.id, scheduleFirings.notificationId))
+    .where(eq(scheduleFirings.scheduleId, scheduleId));
   return row ?? { firings: 0, sent: 0, delivered: 0, opened: 0, failed: 0, deadLettered: 0 };
 }
 
 export async function lastOutcomes(db: Database, ids: string[]): Promise<Map<string, FiringView>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.execute<{ schedule_id: string; scheduled_at: string; fired_at: string; outcome: string; detail: string | null; notification_id: string | null; status: string | null }>(sql`
+  const rows = await db.execute<{
+    schedule_id: string;
+    scheduled_at: string;
+    fired_at: string;
+    outcome: string;
+    detail: string | null;
+    notification_id: string | null;
+    status: string | null;
+  }>(sql`
     select distinct on (f.schedule_id) f.schedule_id, f.scheduled_at, f.fired_at, f.outcome, f.detail, f.notification_id, n.status
     from ${scheduleFirings} f left join ${notifications} n on n.id = f.notification_id
-    where f.schedule_id in ${sql`(${sql.join(ids.map((id) => sql`${id}`), sql`, `)})`}
+    where f.schedule_id in ${sql`(${sql.join(
+      ids.map((id) => sql`${id}`),
+      sql`, `,
+    )})`}
     order by f.schedule_id, f.scheduled_at desc`);
-  return new Map([...rows].map((r) => [r.schedule_id, {
-    scheduledAt: new Date(r.scheduled_at), firedAt: new Date(r.fired_at), outcome: r.outcome, detail: r.detail,
-    notificationId: r.notification_id, notificationStatus: r.status,
-  }]));
+  return new Map(
+    [...rows].map((r) => [
+      r.schedule_id,
+      {
+        scheduledAt: new Date(r.scheduled_at),
+        firedAt: new Date(r.fired_at),
+        outcome: r.outcome,
+        detail: r.detail,
+        notificationId: r.notification_id,
+        notificationStatus: r.status,
+      },
+    ]),
+  );
 }
 
 export { describeTemporalSchedule, nextRunTimes };
@@ -302,9 +439,15 @@ export async function previewRunTimes(deps: ScheduleDeps, apiKey: string, when: 
 async function throwAwayRunTimes(deps: ScheduleDeps, when: When, count: number): Promise<Date[]> {
   const id = `preview-${newId('sch')}`;
   try {
-    await checkFires(deps, id, when, () => createTemporalSchedule(deps.temporal, deps.config, {
-      scheduleId: id, name: 'preview', when, catchupWindowSeconds: DEFAULT_CATCHUP_WINDOW_SECONDS, paused: { note: 'preview only: never fires' },
-    }));
+    await checkFires(deps, id, when, () =>
+      createTemporalSchedule(deps.temporal, deps.config, {
+        scheduleId: id,
+        name: 'preview',
+        when,
+        catchupWindowSeconds: DEFAULT_CATCHUP_WINDOW_SECONDS,
+        paused: { note: 'preview only: never fires' },
+      }),
+    );
     return nextRunTimes(await describeTemporalSchedule(deps.temporal, id), count);
   } finally {
     await deleteTemporalSchedule(deps.temporal, id).catch(() => undefined);

@@ -21,7 +21,6 @@ export const DEFAULT_CATCHUP_WINDOW_SECONDS = 15 * 60;
 /** Temporal refuses catch-up windows under 10 s. */
 export const MIN_CATCHUP_WINDOW_SECONDS = 10;
 
-
 export function temporalScheduleId(scheduleId: string): string {
   return `schedule-${scheduleId}`;
 }
@@ -48,13 +47,17 @@ function options(config: Pick<Config, 'TASK_QUEUE_PREFIX'>, input: TemporalSched
     scheduleId: temporalScheduleId(input.scheduleId),
     spec: toTemporalSpec(input.when),
     action: {
-      type: 'startWorkflow', workflowType: scheduledFiring, args,
-      workflowId: firingWorkflowIdPrefix(input.scheduleId), taskQueue: schedulesQueue(config),
+      type: 'startWorkflow',
+      workflowType: scheduledFiring,
+      args,
+      workflowId: firingWorkflowIdPrefix(input.scheduleId),
+      taskQueue: schedulesQueue(config),
       searchAttributes: { ScheduleId: [input.scheduleId] },
     },
     policies: { overlap: 'ALLOW_ALL', catchupWindow: input.catchupWindowSeconds * 1000, pauseOnFailure: false },
     state: {
-      paused: Boolean(input.paused), ...(input.paused ? { note: input.paused.note } : { note: input.name ?? '' }),
+      paused: Boolean(input.paused),
+      ...(input.paused ? { note: input.paused.note } : { note: input.name ?? '' }),
       // A one-off fires once, even if triggered before its time.
       ...(input.when.type === 'once' ? { remainingActions: 1 } : {}),
     },
@@ -70,7 +73,10 @@ export async function createTemporalSchedule(client: Client, config: Pick<Config
 export async function updateTemporalSchedule(client: Client, config: Pick<Config, 'TASK_QUEUE_PREFIX'>, input: TemporalScheduleInput) {
   const next = options(config, input);
   await client.schedule.getHandle(temporalScheduleId(input.scheduleId)).update((previous) => ({
-    ...previous, spec: next.spec, action: next.action, policies: next.policies,
+    ...previous,
+    spec: next.spec,
+    action: next.action,
+    policies: next.policies,
     state: { ...previous.state, ...(input.when.type === 'once' ? { remainingActions: 1 } : { remainingActions: undefined }) },
   }));
 }

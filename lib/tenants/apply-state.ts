@@ -11,15 +11,26 @@ import { tenantHoldSignal } from '../../workflows/mailbox-sync.js';
 import { temporalScheduleId } from '../schedules/temporal.js';
 import { findTenant } from './tenants.js';
 
-export interface TenantStateDeps { db: Database; temporal: Client }
-export interface AppliedTenantState { tenantId: string; disabled: boolean; schedulesPaused: number; schedulesRunning: number; mailboxesHeld: number }
+export interface TenantStateDeps {
+  db: Database;
+  temporal: Client;
+}
+export interface AppliedTenantState {
+  tenantId: string;
+  disabled: boolean;
+  schedulesPaused: number;
+  schedulesRunning: number;
+  mailboxesHeld: number;
+}
 
 const TENANT_PAUSE_NOTE = 'tenant disabled';
 
 export async function applyTenantState(deps: TenantStateDeps, tenantId: string): Promise<AppliedTenantState> {
   const tenant = await findTenant(deps.db, tenantId);
   const disabled = tenant?.disabledAt != null;
-  const rows = await deps.db.select({ id: schedules.id, status: schedules.status }).from(schedules)
+  const rows = await deps.db
+    .select({ id: schedules.id, status: schedules.status })
+    .from(schedules)
     .where(and(eq(schedules.owner, tenantId), ne(schedules.status, 'ARCHIVED')));
   let schedulesPaused = 0;
   for (const row of rows) {
@@ -35,7 +46,10 @@ export async function applyTenantState(deps: TenantStateDeps, tenantId: string):
   }
   // Each mailbox's sync holds (or goes on); a mailbox whose workflow is not running reads its tenant's state
   // when its next run starts.
-  const linked = await deps.db.select({ workflowId: mailboxes.workflowId }).from(mailboxes).where(and(eq(mailboxes.owner, tenantId), ne(mailboxes.status, 'UNLINKING')));
+  const linked = await deps.db
+    .select({ workflowId: mailboxes.workflowId })
+    .from(mailboxes)
+    .where(and(eq(mailboxes.owner, tenantId), ne(mailboxes.status, 'UNLINKING')));
   for (const { workflowId } of linked) {
     try {
       await deps.temporal.workflow.getHandle(workflowId).signal(tenantHoldSignal, { held: disabled });

@@ -20,7 +20,11 @@ export async function startTenantState(client: Client, config: Pick<Config, 'TAS
 }
 
 /** Disables or enables the tenant (the row first: its keys are refused or accepted at once), then applies it to what runs. */
-export async function changeTenantState(deps: { db: Database; temporal: Client; config: Pick<Config, 'TASK_QUEUE_PREFIX'> }, tenantId: string, change: { disabled: boolean; reason?: string | undefined }): Promise<TenantRow> {
+export async function changeTenantState(
+  deps: { db: Database; temporal: Client; config: Pick<Config, 'TASK_QUEUE_PREFIX'> },
+  tenantId: string,
+  change: { disabled: boolean; reason?: string | undefined },
+): Promise<TenantRow> {
   const tenant = await setTenantDisabled(deps.db, tenantId, change.disabled, change.reason);
   await startTenantState(deps.temporal, deps.config, tenantId);
   return tenant;

@@ -24,7 +24,10 @@ export class AdminTenantError extends Error {
 }
 
 export async function createTenant(db: Database, input: { name: string }): Promise<TenantRow> {
-  const [row] = await db.insert(tenants).values({ id: newId('ten'), name: input.name }).returning();
+  const [row] = await db
+    .insert(tenants)
+    .values({ id: newId('ten'), name: input.name })
+    .returning();
   return row!;
 }
 
@@ -34,8 +37,16 @@ export async function findTenant(db: Database, id: string): Promise<TenantRow | 
 }
 
 /** By id (new tenants' ids sort by creation time), with the last id as the cursor. */
-export async function listTenants(db: Database, page: { limit: number; cursor?: string | undefined }): Promise<{ data: TenantRow[]; nextCursor: string | null }> {
-  const rows = await db.select().from(tenants).where(page.cursor ? lt(tenants.id, page.cursor) : undefined).orderBy(desc(tenants.id)).limit(page.limit + 1);
+export async function listTenants(
+  db: Database,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<{ data: TenantRow[]; nextCursor: string | null }> {
+  const rows = await db
+    .select()
+    .from(tenants)
+    .where(page.cursor ? lt(tenants.id, page.cursor) : undefined)
+    .orderBy(desc(tenants.id))
+    .limit(page.limit + 1);
   const data = rows.slice(0, page.limit);
   return { data, nextCursor: rows.length > page.limit ? data[data.length - 1]!.id : null };
 }
@@ -43,9 +54,15 @@ export async function listTenants(db: Database, page: { limit: number; cursor?: 
 /** Disables or enables the tenant; answers the row as it now is. */
 export async function setTenantDisabled(db: Database, id: string, disabled: boolean, reason?: string): Promise<TenantRow> {
   if (disabled && id === ADMIN_TENANT_ID) throw new AdminTenantError();
-  const [row] = await db.update(tenants)
-    .set(disabled ? { disabledAt: new Date(), disabledReason: reason ?? null, updatedAt: new Date() } : { disabledAt: null, disabledReason: null, updatedAt: new Date() })
-    .where(eq(tenants.id, id)).returning();
+  const [row] = await db
+    .update(tenants)
+    .set(
+      disabled
+        ? { disabledAt: new Date(), disabledReason: reason ?? null, updatedAt: new Date() }
+        : { disabledAt: null, disabledReason: null, updatedAt: new Date() },
+    )
+    .where(eq(tenants.id, id))
+    .returning();
   if (!row) throw new TenantNotFoundError(id);
   return row;
 }

@@ -35,15 +35,22 @@ function table(head: string[], rows: unknown[][]): string {
 }
 
 function logLine(l: LogLine): string {
-  const fields = Object.entries(l.fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+  const fields = Object.entries(l.fields)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
   return `${l.time.slice(11, 23)} ${l.level.padEnd(5)} ${l.service.padEnd(12)} ${l.msg}${fields ? `  ${fields}` : ''}`;
 }
 
 export function renderReport(r: ReportInput): string {
   const m = r.mailing.view;
-  const rate = m.sendingStartedAt && m.finishedAt ? (r.mailing.sentRecipients.length / ((Date.parse(m.finishedAt) - Date.parse(m.sendingStartedAt)) / 1000)) : undefined;
-  const allOk = r.ledger.ok && m.status === 'COMPLETED' && r.notifications.every((n) => n.inProviderLedger && !['FAILED', 'DEAD_LETTERED'].includes(n.view.status))
-    && r.stackStop.exitCode === 0 && r.stackStop.leftRunning.length === 0;
+  const rate =
+    m.sendingStartedAt && m.finishedAt ? r.mailing.sentRecipients.length / ((Date.parse(m.finishedAt) - Date.parse(m.sendingStartedAt)) / 1000) : undefined;
+  const allOk =
+    r.ledger.ok &&
+    m.status === 'COMPLETED' &&
+    r.notifications.every((n) => n.inProviderLedger && !['FAILED', 'DEAD_LETTERED'].includes(n.view.status)) &&
+    r.stackStop.exitCode === 0 &&
+    r.stackStop.leftRunning.length === 0;
   const warnings = r.logs.lines.filter((l) => l.level === 'warn').length;
   const errors = r.logs.lines.filter((l) => l.level === 'error' || l.level === 'fatal').length;
   return `# Evidence: the stack, the seed-004 sample list and one notification per channel
@@ -65,16 +72,58 @@ Do not edit: run it again (see docs/development.md, "Evidence").
 
 ## Notifications, one per channel
 
-${table(['channel', 'template', 'status', 'attempts', 'provider', 'in provider ledger', 'accepted (202) in', 'created → sent', 'sent → delivered', 'delivered → opened', 'workflow', 'error'],
-  r.notifications.map((n) => [n.channel, n.view.templateId, n.view.status, n.view.attempts, n.view.provider, yes(n.inProviderLedger), `${n.acceptedMs} ms`,
-    between(n.view.createdAt, n.view.sentAt), between(n.view.sentAt, n.view.deliveredAt), between(n.view.deliveredAt, n.view.openedAt), `\`${n.view.workflowId}\``, n.view.errorMessage?.slice(0, 160) ?? '']))}
+${table(
+  [
+    'channel',
+    'template',
+    'status',
+    'attempts',
+    'provider',
+    'in provider ledger',
+    'accepted (202) in',
+    'created → sent',
+    'sent → delivered',
+    'delivered → opened',
+    'workflow',
+    'error',
+  ],
+  r.notifications.map((n) => [
+    n.channel,
+    n.view.templateId,
+    n.view.status,
+    n.view.attempts,
+    n.view.provider,
+    yes(n.inProviderLedger),
+    `${n.acceptedMs} ms`,
+    between(n.view.createdAt, n.view.sentAt),
+    between(n.view.sentAt, n.view.deliveredAt),
+    between(n.view.deliveredAt, n.view.openedAt),
+    `\`${n.view.workflowId}\``,
+    n.view.errorMessage?.slice(0, 160) ?? '',
+  ]),
+)}
 
 ## The seed-004 sample list (\`test/fixtures/mailing_list.csv\`)
 
 Uploaded with \`POST /v1/mailings\` (202 in ${r.mailing.uploadMs} ms) as mailing \`${m.id}\` (workflow \`${m.workflowId}\`): **${m.status}**${m.failureReason ? ` (${m.failureReason})` : ''}.
 
-${table(['total', 'valid', 'invalid', 'duplicate', 'sent', 'failed', 'queued', 'sending', 'cancelled', 'unknown'],
-  [[m.counts.total, m.counts.valid, m.counts.invalid, m.counts.duplicate, m.counts.sent, m.counts.failed, m.counts.queued, m.counts.sending, m.counts.cancelled, m.counts.unknown ?? 0]])}
+${table(
+  ['total', 'valid', 'invalid', 'duplicate', 'sent', 'failed', 'queued', 'sending', 'cancelled', 'unknown'],
+  [
+    [
+      m.counts.total,
+      m.counts.valid,
+      m.counts.invalid,
+      m.counts.duplicate,
+      m.counts.sent,
+      m.counts.failed,
+      m.counts.queued,
+      m.counts.sending,
+      m.counts.cancelled,
+      m.counts.unknown ?? 0,
+    ],
+  ],
+)}
 
 Invalid rows, as the API lists them: ${r.mailing.invalidRecipients.map((e) => `\`${e}\``).join(', ') || 'none'}.
 
@@ -82,34 +131,51 @@ Timings: upload → sending started ${between(m.createdAt, m.sendingStartedAt)};
 
 Progress as the API reported it (every poll at which the sent count changed):
 
-${table(['since upload', 'status', 'sent', 'queued'], r.mailing.samples.filter((x, i, all) => i === 0 || x.sent !== all[i - 1]!.sent || x.status !== all[i - 1]!.status)
-  .filter((_, i, all) => all.length <= 24 || i % Math.ceil(all.length / 24) === 0 || i === all.length - 1).map((x) => [s(x.at), x.status, x.sent, x.queued]))}
+${table(
+  ['since upload', 'status', 'sent', 'queued'],
+  r.mailing.samples
+    .filter((x, i, all) => i === 0 || x.sent !== all[i - 1]!.sent || x.status !== all[i - 1]!.status)
+    .filter((_, i, all) => all.length <= 24 || i % Math.ceil(all.length / 24) === 0 || i === all.length - 1)
+    .map((x) => [s(x.at), x.status, x.sent, x.queued]),
+)}
 
 ## Ledger check (the seed-004 simulator's own record of what it accepted)
 
-${table(['check', 'expected', 'found', 'ok'], [
-  ['sends in the ledger', r.expectedRecipients, r.ledger.ledgerSends, yes(r.ledger.ledgerSends === r.expectedRecipients)],
-  ['distinct recipients in the ledger', r.expectedRecipients, r.ledger.distinctRecipients, yes(r.ledger.distinctRecipients === r.expectedRecipients)],
-  ['recipients sent more than once (simulator\'s count)', 0, r.ledger.duplicates.length, yes(r.ledger.duplicates.length === 0)],
-  ['SENT recipients (API) missing from the ledger', 0, r.ledger.missing.length, yes(r.ledger.missing.length === 0)],
-  ['ledger recipients not SENT in the API', 0, r.ledger.unexpected.length, yes(r.ledger.unexpected.length === 0)],
-  ['sends carrying a verification token', r.expectedRecipients, r.ledger.tokens, yes(r.ledger.tokens === r.expectedRecipients)],
-  ['distinct tokens', r.expectedRecipients, r.ledger.distinctTokens, yes(r.ledger.distinctTokens === r.expectedRecipients)],
-])}
+${table(
+  ['check', 'expected', 'found', 'ok'],
+  [
+    ['sends in the ledger', r.expectedRecipients, r.ledger.ledgerSends, yes(r.ledger.ledgerSends === r.expectedRecipients)],
+    ['distinct recipients in the ledger', r.expectedRecipients, r.ledger.distinctRecipients, yes(r.ledger.distinctRecipients === r.expectedRecipients)],
+    ["recipients sent more than once (simulator's count)", 0, r.ledger.duplicates.length, yes(r.ledger.duplicates.length === 0)],
+    ['SENT recipients (API) missing from the ledger', 0, r.ledger.missing.length, yes(r.ledger.missing.length === 0)],
+    ['ledger recipients not SENT in the API', 0, r.ledger.unexpected.length, yes(r.ledger.unexpected.length === 0)],
+    ['sends carrying a verification token', r.expectedRecipients, r.ledger.tokens, yes(r.ledger.tokens === r.expectedRecipients)],
+    ['distinct tokens', r.expectedRecipients, r.ledger.distinctTokens, yes(r.ledger.distinctTokens === r.expectedRecipients)],
+  ],
+)}
 
 Shortest token: ${r.ledger.shortestToken} characters (the tokens themselves are not printed).
-Simulator answers by status: ${Object.entries(r.mailing.stats.byStatus).map(([k, v]) => `${k} × ${v}`).join(', ')}; tokens issued: ${r.mailing.stats.tokensIssued}.
+Simulator answers by status: ${Object.entries(r.mailing.stats.byStatus)
+    .map(([k, v]) => `${k} × ${v}`)
+    .join(', ')}; tokens issued: ${r.mailing.stats.tokensIssued}.
 A 429 is the simulator refusing a request over its limit; the send waits for \`Retry-After\` and goes again.
 
 ## Logs
 
 From \`.data/stack/logs/\`, only what this run wrote; JSON lines of Mailflow's processes (API, workers, simulators),
 with an allow-list of fields (ids, outcomes, timings) and known secrets replaced. ${r.logs.lines.length} lines: ${warnings} warnings, ${errors} errors.
-Other lines (Temporal, PostgreSQL, Elasticsearch, Temporal SDK): ${Object.entries(r.logs.otherLines).map(([f, n]) => `${f} ${n}`).join(', ') || 'none'}.
+Other lines (Temporal, PostgreSQL, Elasticsearch, Temporal SDK): ${
+    Object.entries(r.logs.otherLines)
+      .map(([f, n]) => `${f} ${n}`)
+      .join(', ') || 'none'
+  }.
 
 Lines by message:
 
-${table(['service', 'level', 'message', 'count'], r.logs.byMessage.slice(0, 40).map((x) => [x.service, x.level, x.msg, x.count]))}
+${table(
+  ['service', 'level', 'message', 'count'],
+  r.logs.byMessage.slice(0, 40).map((x) => [x.service, x.level, x.msg, x.count]),
+)}
 
 Key lines (warnings, errors, every write to the API, and milestones; first ${r.keyLines.length}):
 

@@ -4,9 +4,14 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 
-export const chromiumPath = () => [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => p && existsSync(p));
+export const chromiumPath = () =>
+  [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => p && existsSync(p));
 
-export interface Shot { file: string; title: string; url: string }
+export interface Shot {
+  file: string;
+  title: string;
+  url: string;
+}
 
 export interface ShotPlan {
   apiUrl: string;
@@ -19,7 +24,7 @@ export interface ShotPlan {
 
 export async function takeScreenshots(dir: string, plan: ShotPlan, log: (line: string) => void): Promise<Shot[]> {
   const executablePath = chromiumPath();
-  if (!executablePath) throw new Error('no Chromium found: install Debian\'s chromium package (or set CHROMIUM_PATH)');
+  if (!executablePath) throw new Error("no Chromium found: install Debian's chromium package (or set CHROMIUM_PATH)");
   mkdirSync(dir, { recursive: true });
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
   const shots: Shot[] = [];
@@ -44,12 +49,18 @@ export async function takeScreenshots(dir: string, plan: ShotPlan, log: (line: s
     if (plan.temporalUi) {
       const ns = encodeURIComponent(plan.namespace);
       const ids = [plan.workflowIds.mailing, ...plan.workflowIds.notifications].map((id) => `WorkflowId="${id}"`).join(' OR ');
-      await shoot('temporal-workflows.png', 'Temporal Web UI: this run\'s mailing and notification workflows',
+      await shoot(
+        'temporal-workflows.png',
+        "Temporal Web UI: this run's mailing and notification workflows",
         `${plan.temporalUi}/namespaces/${ns}/workflows?query=${encodeURIComponent(ids)}`,
-        (p) => p.getByText(plan.workflowIds.mailing).first().waitFor({ timeout: 30_000 }));
-      await shoot('temporal-mailing.png', 'Temporal Web UI: the mailing workflow (history)',
+        (p) => p.getByText(plan.workflowIds.mailing).first().waitFor({ timeout: 30_000 }),
+      );
+      await shoot(
+        'temporal-mailing.png',
+        'Temporal Web UI: the mailing workflow (history)',
         `${plan.temporalUi}/namespaces/${ns}/workflows/${encodeURIComponent(plan.workflowIds.mailing)}`,
-        (p) => p.getByText('Completed', { exact: false }).first().waitFor({ timeout: 30_000 }));
+        (p) => p.getByText('Completed', { exact: false }).first().waitFor({ timeout: 30_000 }),
+      );
     }
   } finally {
     await browser.close();

@@ -31,7 +31,11 @@ export function parseEndpoints(output: string): StackEndpoints {
   const simulators = /Mailgun (http:\/\/\S+)\s+SMS (http:\/\/\S+)\s+push (http:\/\/\S+)/.exec(output);
   if (!api || !seed004 || !simulators) throw new Error('the launcher did not print the API and simulator addresses (SIMULATORS=off is not supported here)');
   return {
-    api, seed004, mailgun: simulators[1]!, sms: simulators[2]!, push: simulators[3]!,
+    api,
+    seed004,
+    mailgun: simulators[1]!,
+    sms: simulators[2]!,
+    push: simulators[3]!,
     temporalUi: find(output, /Temporal Web UI\s+(http:\/\/\S+)/),
     platformCheck: find(output, /platform check: (platform-check-[\w-]+)/),
   };
@@ -39,26 +43,45 @@ export function parseEndpoints(output: string): StackEndpoints {
 
 /** Where the launcher found or started Temporal, PostgreSQL and the mail index (credentials removed). */
 export function describeServices(output: string): string[] {
-  const launcher = output.split('\n').filter((l) => l.startsWith('[mailflow] ')).map((l) => l.slice('[mailflow] '.length))
+  const launcher = output
+    .split('\n')
+    .filter((l) => l.startsWith('[mailflow] '))
+    .map((l) => l.slice('[mailflow] '.length))
     .filter((l) => !/^(ready|stopping…|stopped|starting services)/.test(l));
-  const summary = ['Temporal', 'PostgreSQL', 'Mail index'].map((name) => {
-    const value = new RegExp(`^\\s+${name}\\s{2,}(\\S.*?)(\\s{2,}|$)`, 'm').exec(output)?.[1];
-    return value ? `${name} ${value.replace(/\/\/[^@/\s]*@/, '//')}` : undefined;
-  }).filter((l): l is string => Boolean(l));
+  const summary = ['Temporal', 'PostgreSQL', 'Mail index']
+    .map((name) => {
+      const value = new RegExp(`^\\s+${name}\\s{2,}(\\S.*?)(\\s{2,}|$)`, 'm').exec(output)?.[1];
+      return value ? `${name} ${value.replace(/\/\/[^@/\s]*@/, '//')}` : undefined;
+    })
+    .filter((l): l is string => Boolean(l));
   return [...launcher, ...summary];
 }
 
 function descendants(pid: number): number[] {
   const out = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout;
-  const pairs = out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const pairs = out
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
   const found: number[] = [];
-  const walk = (p: number) => { for (const [child, parent] of pairs) if (parent === p) { found.push(child); walk(child); } };
+  const walk = (p: number) => {
+    for (const [child, parent] of pairs)
+      if (parent === p) {
+        found.push(child);
+        walk(child);
+      }
+  };
   walk(pid);
   return found;
 }
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export async function startStack(env: NodeJS.ProcessEnv, log: (line: string) => void, timeoutMs = 300_000): Promise<RunningStack> {
@@ -77,7 +100,13 @@ export async function startStack(env: NodeJS.ProcessEnv, log: (line: string) => 
     const t0 = Date.now();
     const children = launcher.pid ? descendants(launcher.pid) : [];
     if (launcher.exitCode === null && launcher.signalCode === null) launcher.kill('SIGINT');
-    const exitCode = await Promise.race([exited, sleep(120_000).then(() => { launcher.kill('SIGKILL'); return null; })]);
+    const exitCode = await Promise.race([
+      exited,
+      sleep(120_000).then(() => {
+        launcher.kill('SIGKILL');
+        return null;
+      }),
+    ]);
     const deadline = Date.now() + 10_000;
     while (children.some(alive) && Date.now() < deadline) await sleep(200);
     return { exitCode, leftRunning: children.filter(alive), stoppedInMs: Date.now() - t0 };

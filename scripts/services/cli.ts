@@ -9,15 +9,28 @@ if (!profile) {
   process.exit(2);
 }
 const services = await ensureServices(profile);
-console.log(JSON.stringify({
-  profile: name, TEMPORAL_ADDRESS: services.temporalAddress, TEMPORAL_UI: services.temporalUiUrl,
-  DATABASE_URL: services.databaseUrl, ELASTICSEARCH_URL: services.elasticsearchUrl ?? null, started: services.startedSummary,
-}, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      profile: name,
+      TEMPORAL_ADDRESS: services.temporalAddress,
+      TEMPORAL_UI: services.temporalUiUrl,
+      DATABASE_URL: services.databaseUrl,
+      ELASTICSEARCH_URL: services.elasticsearchUrl ?? null,
+      started: services.startedSummary,
+    },
+    null,
+    2,
+  ),
+);
 let stopping = false;
 const stop = () => {
   if (stopping) return;
   stopping = true;
-  services.stop().then(() => process.exit(0), () => process.exit(1));
+  services.stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
 };
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

@@ -9,7 +9,13 @@ import { chownTree, installWithApt, portOpen, serviceUser, startProcess, waitUnt
 export const ELASTICSEARCH_VERSION = '8.19.7';
 
 /** `process`: the node this call started (none when reused or not started). */
-export interface ElasticsearchService { url?: string; started: boolean; reason?: string; process?: ManagedProcess; stop: () => Promise<void> }
+export interface ElasticsearchService {
+  url?: string;
+  started: boolean;
+  reason?: string;
+  process?: ManagedProcess;
+  stop: () => Promise<void>;
+}
 
 export interface ElasticsearchOptions {
   root: string;
@@ -22,7 +28,7 @@ export interface ElasticsearchOptions {
 async function healthy(url: string): Promise<boolean> {
   const response = await fetch(`${url}/_cluster/health`, { signal: AbortSignal.timeout(2_000) }).catch(() => undefined);
   if (!response?.ok) return false;
-  const body = await response.json() as { status?: string };
+  const body = (await response.json()) as { status?: string };
   return body.status === 'green' || body.status === 'yellow';
 }
 
@@ -43,8 +49,17 @@ export function installElasticsearch(root: string, log: (line: string) => void =
   log(`fetching Elasticsearch ${ELASTICSEARCH_VERSION} (integ-test distribution) with Maven…`);
   const tools = join(root, '.tools');
   mkdirSync(tools, { recursive: true });
-  const fetched = spawnSync('mvn', ['-B', '-q', 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy',
-    `-Dartifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:${ELASTICSEARCH_VERSION}:zip`, `-DoutputDirectory=${tools}`], { stdio: 'inherit' });
+  const fetched = spawnSync(
+    'mvn',
+    [
+      '-B',
+      '-q',
+      'org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy',
+      `-Dartifact=org.elasticsearch.distribution.integ-test-zip:elasticsearch:${ELASTICSEARCH_VERSION}:zip`,
+      `-DoutputDirectory=${tools}`,
+    ],
+    { stdio: 'inherit' },
+  );
   const zip = join(tools, `elasticsearch-${ELASTICSEARCH_VERSION}.zip`);
   if (fetched.status !== 0 || !existsSync(zip)) return undefined;
   const unpacked = spawnSync('unzip', ['-q', '-o', zip, '-d', tools], { stdio: 'inherit' });
@@ -82,17 +97,29 @@ export async function ensureElasticsearch(options: ElasticsearchOptions): Promis
   mkdirSync(join(base, 'logs'), { recursive: true });
   chownTree(base, runAs);
   const settings = [
-    'discovery.type=single-node', 'network.host=127.0.0.1', `http.port=${options.port}`, `transport.port=${options.port + 100}`,
-    'xpack.security.enabled=false', 'cluster.routing.allocation.disk.threshold_enabled=false', 'cluster.name=mailflow',
-    `path.data=${join(base, 'data')}`, `path.logs=${join(base, 'logs')}`,
+    'discovery.type=single-node',
+    'network.host=127.0.0.1',
+    `http.port=${options.port}`,
+    `transport.port=${options.port + 100}`,
+    'xpack.security.enabled=false',
+    'cluster.routing.allocation.disk.threshold_enabled=false',
+    'cluster.name=mailflow',
+    `path.data=${join(base, 'data')}`,
+    `path.logs=${join(base, 'logs')}`,
   ];
   const logDir = join(options.dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   chownTree(logDir, runAs);
-  const proc = startProcess('elasticsearch', join(home, 'bin', 'elasticsearch'), settings.flatMap((s) => ['-E', s]), {
-    logDir, runAs,
-    env: { ES_JAVA_HOME: javaHome, ES_PATH_CONF: conf, ES_JAVA_OPTS: options.env.ES_JAVA_OPTS ?? '-Xms512m -Xmx512m' },
-  });
+  const proc = startProcess(
+    'elasticsearch',
+    join(home, 'bin', 'elasticsearch'),
+    settings.flatMap((s) => ['-E', s]),
+    {
+      logDir,
+      runAs,
+      env: { ES_JAVA_HOME: javaHome, ES_PATH_CONF: conf, ES_JAVA_OPTS: options.env.ES_JAVA_OPTS ?? '-Xms512m -Xmx512m' },
+    },
+  );
   await waitUntil(`Elasticsearch at ${url}`, () => healthy(url), { timeoutMs: 180_000, process: proc });
   return { url, started: true, process: proc, stop: () => proc.stop('SIGTERM', 30_000) };
 }

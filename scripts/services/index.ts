@@ -24,13 +24,25 @@ const testPortOffset = Number(process.env.TEST_PORT_OFFSET ?? 0) || 0;
 /** Different ports and data dirs, so the test suite can run beside a running stack. */
 export const profiles: Record<Profile['name'], Profile> = {
   stack: {
-    name: 'stack', dataDir: join(repoRoot, '.data', 'stack'), temporalPort: 7233, temporalUiPort: 8233,
-    postgresPort: 5433, elasticsearchPort: 9200, database: 'mailflow', persistent: true,
+    name: 'stack',
+    dataDir: join(repoRoot, '.data', 'stack'),
+    temporalPort: 7233,
+    temporalUiPort: 8233,
+    postgresPort: 5433,
+    elasticsearchPort: 9200,
+    database: 'mailflow',
+    persistent: true,
   },
   // TEST_PORT_OFFSET (e.g. 2) moves a second checkout's test services out of the first one's way.
   test: {
-    name: 'test', dataDir: join(repoRoot, '.data', testPortOffset ? `test-${testPortOffset}` : 'test'), temporalPort: 17233 + testPortOffset, temporalUiPort: 18233 + testPortOffset,
-    postgresPort: 15433 + testPortOffset, elasticsearchPort: 19200 + testPortOffset, database: 'mailflow_test', persistent: false,
+    name: 'test',
+    dataDir: join(repoRoot, '.data', testPortOffset ? `test-${testPortOffset}` : 'test'),
+    temporalPort: 17233 + testPortOffset,
+    temporalUiPort: 18233 + testPortOffset,
+    postgresPort: 15433 + testPortOffset,
+    elasticsearchPort: 19200 + testPortOffset,
+    database: 'mailflow_test',
+    persistent: false,
   },
 };
 
@@ -54,12 +66,29 @@ export async function ensureServices(profile: Profile, env: NodeJS.ProcessEnv = 
     // PostgreSQL and Temporal start side by side; Elasticsearch (the slowest) after, to spare two cores.
     const [pg, temporal] = await Promise.all([
       ensurePostgres({ dataDir: profile.dataDir, port: profile.postgresPort, database: profile.database, env, fast: profile.name === 'test', log }),
-      ensureTemporal({ root: repoRoot, dataDir: profile.dataDir, port: profile.temporalPort, uiPort: profile.temporalUiPort, persistent: profile.persistent, env, log }),
+      ensureTemporal({
+        root: repoRoot,
+        dataDir: profile.dataDir,
+        port: profile.temporalPort,
+        uiPort: profile.temporalUiPort,
+        persistent: profile.persistent,
+        env,
+        log,
+      }),
     ]);
-    if (pg.started) { stops.push(pg.stop); started.push('postgres'); }
-    if (temporal.started) { stops.push(temporal.stop); started.push('temporal'); }
+    if (pg.started) {
+      stops.push(pg.stop);
+      started.push('postgres');
+    }
+    if (temporal.started) {
+      stops.push(temporal.stop);
+      started.push('temporal');
+    }
     const es = await ensureElasticsearch({ root: repoRoot, dataDir: profile.dataDir, port: profile.elasticsearchPort, env, log });
-    if (es.started) { stops.push(es.stop); started.push('elasticsearch'); }
+    if (es.started) {
+      stops.push(es.stop);
+      started.push('elasticsearch');
+    }
     return {
       temporalAddress: temporal.address,
       temporalUiUrl: temporal.uiUrl,

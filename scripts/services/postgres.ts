@@ -7,7 +7,12 @@ import postgres from 'postgres';
 import { chownTree, installWithApt, portOpen, serviceUser, startProcess, waitUntil, which, type ManagedProcess } from './process.js';
 
 /** `process`: the server this call started (none when an existing one was reused). */
-export interface PostgresService { url: string; started: boolean; process?: ManagedProcess; stop: () => Promise<void> }
+export interface PostgresService {
+  url: string;
+  started: boolean;
+  process?: ManagedProcess;
+  stop: () => Promise<void>;
+}
 
 export interface PostgresOptions {
   dataDir: string;
@@ -26,7 +31,8 @@ export function findPostgresBinDir(env: NodeJS.ProcessEnv): string | undefined {
   if (fromEnv && existsSync(join(fromEnv, 'initdb'))) return fromEnv;
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
-    const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
+    const versions = readdirSync(root)
+      .filter((v) => existsSync(join(root, v, 'bin', 'initdb')))
       .sort((a, b) => Number(b) - Number(a));
     if (versions[0]) return join(root, versions[0], 'bin');
   }
@@ -86,7 +92,10 @@ export async function ensurePostgres(options: PostgresOptions): Promise<Postgres
     mkdirSync(cluster, { recursive: true, mode: 0o700 });
     chownTree(cluster, runAs);
     const init = spawnSync(join(bin, 'initdb'), ['-D', cluster, '-U', USER, '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'], {
-      encoding: 'utf8', uid: runAs?.uid, gid: runAs?.gid, env: { ...process.env, ...(runAs ? { HOME: runAs.home } : {}) },
+      encoding: 'utf8',
+      uid: runAs?.uid,
+      gid: runAs?.gid,
+      env: { ...process.env, ...(runAs ? { HOME: runAs.home } : {}) },
     });
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
   }
@@ -95,10 +104,15 @@ export async function ensurePostgres(options: PostgresOptions): Promise<Postgres
   mkdirSync(logDir, { recursive: true });
   chownTree(logDir, runAs);
   const settings = [
-    'listen_addresses=127.0.0.1', 'unix_socket_directories=', 'max_connections=300',
+    'listen_addresses=127.0.0.1',
+    'unix_socket_directories=',
+    'max_connections=300',
     ...(options.fast ? ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'] : []),
   ];
-  const proc = startProcess('postgres', join(bin, 'postgres'), ['-D', cluster, '-p', String(options.port), ...settings.flatMap((s) => ['-c', s])], { logDir, runAs });
+  const proc = startProcess('postgres', join(bin, 'postgres'), ['-D', cluster, '-p', String(options.port), ...settings.flatMap((s) => ['-c', s])], {
+    logDir,
+    runAs,
+  });
   await waitUntil(`PostgreSQL on port ${options.port}`, () => canQuery(adminUrl), { timeoutMs: 60_000, process: proc });
   await createDatabaseIfMissing(adminUrl, options.database);
   // SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.

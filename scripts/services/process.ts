@@ -8,7 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export const SERVICE_USER = 'mailflow';
 
-export interface RunAs { uid: number; gid: number; home: string }
+export interface RunAs {
+  uid: number;
+  gid: number;
+  home: string;
+}
 
 /** Root cannot run PostgreSQL or Elasticsearch: use (and if needed create) a system user. */
 export function serviceUser(): RunAs | undefined {
@@ -39,9 +43,17 @@ export interface ManagedProcess {
   stop: (signal?: NodeJS.Signals, timeoutMs?: number) => Promise<void>;
 }
 
-export function startProcess(name: string, command: string, args: string[], options: {
-  logDir: string; env?: NodeJS.ProcessEnv; cwd?: string; runAs?: RunAs;
-}): ManagedProcess {
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  options: {
+    logDir: string;
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    runAs?: RunAs;
+  },
+): ManagedProcess {
   mkdirSync(options.logDir, { recursive: true });
   const logFile = join(options.logDir, `${name}.log`);
   const out = openSync(logFile, 'a');
@@ -57,13 +69,24 @@ export function startProcess(name: string, command: string, args: string[], opti
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
-    name, child, logFile,
+    name,
+    child,
+    logFile,
     async stop(signal = 'SIGTERM', timeoutMs = 30_000) {
       if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-      const kill = (s: NodeJS.Signals) => { try { process.kill(-child.pid!, s); } catch { /* already gone */ } };
+      const kill = (s: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, s);
+        } catch {
+          /* already gone */
+        }
+      };
       kill(signal);
       const done = await Promise.race([exited.then(() => true), sleep(timeoutMs).then(() => false)]);
-      if (!done) { kill('SIGKILL'); await exited; }
+      if (!done) {
+        kill('SIGKILL');
+        await exited;
+      }
     },
   };
 }
@@ -71,15 +94,23 @@ export function startProcess(name: string, command: string, args: string[], opti
 export function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host });
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }
 
 /** Polls `check` until it resolves true; fails early if the process died, with the log's tail. */
-export async function waitUntil(what: string, check: () => Promise<boolean>, options: {
-  timeoutMs: number; process?: ManagedProcess;
-}): Promise<void> {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  options: {
+    timeoutMs: number;
+    process?: ManagedProcess;
+  },
+): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;

@@ -10,7 +10,13 @@ import { portOpen, startProcess, waitUntil, which, type ManagedProcess } from '.
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 
 /** `process`: the dev server this call started with the CLI (none when reused or run through the SDK). */
-export interface TemporalService { address: string; uiUrl?: string; started: boolean; process?: ManagedProcess; stop: () => Promise<void> }
+export interface TemporalService {
+  address: string;
+  uiUrl?: string;
+  started: boolean;
+  process?: ManagedProcess;
+  stop: () => Promise<void>;
+}
 
 export interface TemporalOptions {
   root: string; // repository root (for .tools/)
@@ -43,7 +49,8 @@ export function findTemporalCli(root: string, env: NodeJS.ProcessEnv, log: (line
   log(`building the temporal CLI ${TEMPORAL_CLI_VERSION} with go install (a few minutes, once)…`);
   mkdirSync(join(root, '.tools'), { recursive: true });
   const built = spawnSync('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
-    env: { ...process.env, GOBIN: join(root, '.tools') }, stdio: 'inherit',
+    env: { ...process.env, GOBIN: join(root, '.tools') },
+    stdio: 'inherit',
   });
   if (built.status !== 0) throw new Error('go install of the temporal CLI failed (see the output above)');
   return join(root, '.tools', 'temporal');
@@ -69,20 +76,35 @@ export async function ensureTemporal(options: TemporalOptions): Promise<Temporal
 
   mkdirSync(options.dataDir, { recursive: true });
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1', '--port', String(options.port), '--ui-port', String(options.uiPort),
-    '--namespace', 'default', '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+    '--namespace',
+    'default',
+    '--log-level',
+    'warn',
     // One SQLite connection serialises all persistence: WAL and no fsync keep it fast enough for dev.
-    '--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=OFF',
+    '--sqlite-pragma',
+    'journal_mode=WAL',
+    '--sqlite-pragma',
+    'synchronous=OFF',
     ...(options.persistent ? ['--db-filename', join(options.dataDir, 'temporal.db')] : []),
     ...searchAttributeNames.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
     // One partition per task queue: a queue's rate limit (the mailing provider's) is then enforced by one
     // dispatcher at an even pace, instead of split across partitions that dispatch in bursts.
-    '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
-    '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
+    '--dynamic-config-value',
+    'matching.numTaskqueueReadPartitions=1',
+    '--dynamic-config-value',
+    'matching.numTaskqueueWritePartitions=1',
     // An activity on the workflow's own queue (a mailbox's page) goes straight back to the worker that
     // scheduled it, skipping a round through matching (as deploy/temporal/dynamicconfig.yaml does).
-    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
   ];
   const proc: ManagedProcess = startProcess('temporal', cli, args, { logDir: join(options.dataDir, 'logs') });
   await waitUntil(`Temporal at ${address}`, () => reachable(address), { timeoutMs: 90_000, process: proc });
@@ -94,7 +116,10 @@ async function startWithSdkDownload(options: TemporalOptions, address: string, u
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
-      ip: '127.0.0.1', port: options.port, ui: true, uiPort: options.uiPort,
+      ip: '127.0.0.1',
+      port: options.port,
+      ui: true,
+      uiPort: options.uiPort,
       dbFilename: options.persistent ? join(options.dataDir, 'temporal.db') : undefined,
       searchAttributes: searchAttributeNames.map((name) => ({ name, type: 'KEYWORD' as const })),
     },

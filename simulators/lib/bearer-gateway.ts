@@ -5,7 +5,11 @@ import type { z } from 'zod';
 import type { LedgerEntry } from './ledger.js';
 import { createSimulatorFrame, listen, refuse, type RunningSimulator } from './server.js';
 
-export interface GatewayOptions { port?: number; host?: string; apiKey: string }
+export interface GatewayOptions {
+  port?: number;
+  host?: string;
+  apiKey: string;
+}
 
 export async function startBearerGateway<S extends z.ZodTypeAny, E extends LedgerEntry>(
   options: GatewayOptions,
@@ -17,11 +21,17 @@ export async function startBearerGateway<S extends z.ZodTypeAny, E extends Ledge
     const refusal = frame.gate();
     if (refusal) return refuse(c, refusal, { error: refusal.status === 429 ? 'rate_limited' : 'unavailable', message: refusal.reason });
     const parsed = route.schema.safeParse(await c.req.json().catch(() => undefined));
-    if (!parsed.success) return c.json({ error: route.invalidError, message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') }, 400);
+    if (!parsed.success)
+      return c.json({ error: route.invalidError, message: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') }, 400);
     const idempotencyKey = c.req.header('idempotency-key') ?? null;
-    const entry = frame.ledger.find(idempotencyKey) ?? frame.ledger.add({
-      ...route.toEntry(parsed.data), id: `${route.idPrefix}_${randomBytes(8).toString('hex')}`, idempotencyKey, acceptedAt: new Date().toISOString(),
-    } as E);
+    const entry =
+      frame.ledger.find(idempotencyKey) ??
+      frame.ledger.add({
+        ...route.toEntry(parsed.data),
+        id: `${route.idPrefix}_${randomBytes(8).toString('hex')}`,
+        idempotencyKey,
+        acceptedAt: new Date().toISOString(),
+      } as E);
     await frame.delay();
     return c.json({ id: entry.id, status: 'queued' }, 202);
   });

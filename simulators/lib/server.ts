@@ -45,9 +45,13 @@ export function createSimulatorFrame<E extends LedgerEntry>(): SimulatorFrame<E>
     return c.body(null, 204);
   });
   return {
-    app, ledger, faults,
+    app,
+    ledger,
+    faults,
     gate: () => faults.next(),
-    delay: async () => { if (faults.faults.latencyMs > 0) await sleep(faults.faults.latencyMs); },
+    delay: async () => {
+      if (faults.faults.latencyMs > 0) await sleep(faults.faults.latencyMs);
+    },
     onReset: (fn) => resetHooks.push(fn),
   };
 }
@@ -63,10 +67,12 @@ export async function listen(app: Hono, port = 0, host = '127.0.0.1'): Promise<R
   });
   const actual = (server.address() as AddressInfo).port;
   return {
-    url: `http://${host}:${actual}`, port: actual,
-    close: () => new Promise<void>((resolve) => {
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      server.close(() => resolve());
-    }),
+    url: `http://${host}:${actual}`,
+    port: actual,
+    close: () =>
+      new Promise<void>((resolve) => {
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -19,12 +19,24 @@ export interface MailgunSimulatorOptions {
 }
 
 export interface MailgunLedgerEntry extends LedgerEntry {
-  domain: string; from: string; to: string[]; subject: string; text: string | null; html: string | null;
+  domain: string;
+  from: string;
+  to: string[];
+  subject: string;
+  text: string | null;
+  html: string | null;
   attachments: { filename: string; contentType: string; size: number; sha256: string }[];
   userVariables: Record<string, string>;
 }
 
-export interface SentWebhook { messageId: string; event: string; eventId: string; status: number | null; error?: string; at: string }
+export interface SentWebhook {
+  messageId: string;
+  event: string;
+  eventId: string;
+  status: number | null;
+  error?: string;
+  at: string;
+}
 
 const address = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 /** `Jane <jane@x.com>` or `jane@x.com`. */
@@ -45,7 +57,12 @@ export async function startMailgunSimulator(options: MailgunSimulatorOptions): P
   async function emit(entry: MailgunLedgerEntry, event: MailgunEvent, extra: Record<string, unknown> = {}): Promise<SentWebhook> {
     const record: SentWebhook = { messageId: entry.id, event, eventId: '', status: null, at: new Date().toISOString() };
     if (!options.webhookUrl || !options.webhookSigningKey) return { ...record, error: 'no webhookUrl / webhookSigningKey configured' };
-    const body = signedEvent(options.webhookSigningKey, { messageId: entry.id, recipient: entry.to[0] ?? '', userVariables: entry.userVariables }, event, extra);
+    const body = signedEvent(
+      options.webhookSigningKey,
+      { messageId: entry.id, recipient: entry.to[0] ?? '', userVariables: entry.userVariables },
+      event,
+      extra,
+    );
     record.eventId = body['event-data'].id;
     try {
       const response = await fetch(options.webhookUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -70,17 +87,26 @@ export async function startMailgunSimulator(options: MailgunSimulatorOptions): P
     const refusal = frame.gate();
     if (refusal) return refuse(c, refusal, { message: refusal.reason });
     const form = await c.req.parseBody({ all: true });
-    const one = (name: string) => { const v = form[name]; const x = Array.isArray(v) ? v[0] : v; return typeof x === 'string' ? x : undefined; };
+    const one = (name: string) => {
+      const v = form[name];
+      const x = Array.isArray(v) ? v[0] : v;
+      return typeof x === 'string' ? x : undefined;
+    };
     const from = one('from');
     const toField = form.to;
-    const to = [toField ?? []].flat().filter((v): v is string => typeof v === 'string').flatMap((v) => v.split(',')).map(bareAddress).filter(Boolean);
+    const to = [toField ?? []]
+      .flat()
+      .filter((v): v is string => typeof v === 'string')
+      .flatMap((v) => v.split(','))
+      .map(bareAddress)
+      .filter(Boolean);
     const subject = one('subject');
-    if (!from) return c.json({ message: "from parameter is missing" }, 400);
-    if (to.length === 0) return c.json({ message: "to parameter is missing" }, 400);
+    if (!from) return c.json({ message: 'from parameter is missing' }, 400);
+    if (to.length === 0) return c.json({ message: 'to parameter is missing' }, 400);
     const invalid = to.find((t) => !address.test(t));
     if (invalid) return c.json({ message: `to parameter is not a valid address. please check documentation (${invalid})` }, 400);
-    if (!subject) return c.json({ message: "subject parameter is missing" }, 400);
-    if (!one('text') && !one('html')) return c.json({ message: 'Need at least one of \'text\' or \'html\' parameters specified' }, 400);
+    if (!subject) return c.json({ message: 'subject parameter is missing' }, 400);
+    if (!one('text') && !one('html')) return c.json({ message: "Need at least one of 'text' or 'html' parameters specified" }, 400);
 
     const idempotencyKey = c.req.header('idempotency-key') ?? null;
     const known = ledger.find(idempotencyKey);
@@ -89,16 +115,31 @@ export async function startMailgunSimulator(options: MailgunSimulatorOptions): P
       return c.json({ id: known.id, message: 'Queued. Thank you.' });
     }
     const files = [form.attachment ?? []].flat().filter((f): f is File => typeof f !== 'string');
-    const attachments = await Promise.all(files.map(async (f) => {
-      const bytes = Buffer.from(await f.arrayBuffer());
-      return { filename: f.name, contentType: f.type, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
-    }));
-    const userVariables = Object.fromEntries(Object.entries(form).filter(([k, v]) => k.startsWith('v:') && typeof v === 'string').map(([k, v]) => [k.slice(2), v as string]));
+    const attachments = await Promise.all(
+      files.map(async (f) => {
+        const bytes = Buffer.from(await f.arrayBuffer());
+        return { filename: f.name, contentType: f.type, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+      }),
+    );
+    const userVariables = Object.fromEntries(
+      Object.entries(form)
+        .filter(([k, v]) => k.startsWith('v:') && typeof v === 'string')
+        .map(([k, v]) => [k.slice(2), v as string]),
+    );
     const domain = c.req.param('domain');
     const stamp = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
     const entry = ledger.add({
-      id: `<${stamp}.${randomBytes(8).toString('hex')}@${domain}>`, idempotencyKey, acceptedAt: new Date().toISOString(),
-      domain, from, to, subject, text: one('text') ?? null, html: one('html') ?? null, attachments, userVariables,
+      id: `<${stamp}.${randomBytes(8).toString('hex')}@${domain}>`,
+      idempotencyKey,
+      acceptedAt: new Date().toISOString(),
+      domain,
+      from,
+      to,
+      subject,
+      text: one('text') ?? null,
+      html: one('html') ?? null,
+      attachments,
+      userVariables,
     });
     schedule(entry, 'delivered', options.deliveredAfterMs);
     schedule(entry, 'opened', options.openedAfterMs);
@@ -112,7 +153,8 @@ export async function startMailgunSimulator(options: MailgunSimulatorOptions): P
     const normalised = (body.messageId ?? '').replace(/^<|>$/g, '');
     const entry = ledger.all().find((e) => e.id.replace(/^<|>$/g, '') === normalised);
     if (!entry) return c.json({ error: `no message ${body.messageId}` }, 404);
-    if (!body.event || !['delivered', 'opened', 'failed', 'complained'].includes(body.event)) return c.json({ error: 'event must be delivered | opened | failed | complained' }, 400);
+    if (!body.event || !['delivered', 'opened', 'failed', 'complained'].includes(body.event))
+      return c.json({ error: 'event must be delivered | opened | failed | complained' }, 400);
     if (body.delayMs) {
       schedule(entry, body.event, body.delayMs);
       return c.json({ scheduled: true }, 202);
@@ -123,7 +165,8 @@ export async function startMailgunSimulator(options: MailgunSimulatorOptions): P
 
   const running = await listen(app, options.port, options.host);
   return {
-    ...running, ledger: () => ledger.all(),
+    ...running,
+    ledger: () => ledger.all(),
     close: async () => {
       for (const t of timers) clearTimeout(t);
       await running.close();

@@ -66,8 +66,16 @@ export class ChangeLog {
   }
 }
 
-export interface Round { from: number; head: number; pos: number }
-export interface PageResult { items: { id: string; state: LogState }[]; pos: number; done: boolean }
+export interface Round {
+  from: number;
+  head: number;
+  pos: number;
+}
+export interface PageResult {
+  items: { id: string; state: LogState }[];
+  pos: number;
+  done: boolean;
+}
 
 /**
  * One page of a round that started at `from` with head `head`, continuing after `pos`. A fresh delta

@@ -51,57 +51,91 @@ const notificationSettingsSchema = z.object(notificationSettingsShape());
 export type NotificationSettings = z.infer<typeof notificationSettingsSchema>;
 
 const NOTIFICATION_DEFAULTS: NotificationSettings = {
-  requireHttps: false, maxSubscriptionMinutes: 4230, validationTimeoutMs: 10_000, notificationTimeoutMs: 3_000, notificationBatchMs: 50,
-  notificationRetries: 3, notificationRetryBaseMs: 1_000, dropNotificationsNext: 0, dropNotificationRate: 0, reauthorizeBeforeMinutes: null,
+  requireHttps: false,
+  maxSubscriptionMinutes: 4230,
+  validationTimeoutMs: 10_000,
+  notificationTimeoutMs: 3_000,
+  notificationBatchMs: 50,
+  notificationRetries: 3,
+  notificationRetryBaseMs: 1_000,
+  dropNotificationsNext: 0,
+  dropNotificationRate: 0,
+  reauthorizeBeforeMinutes: null,
 };
-export const configPatchSchema = z.object({
-  consent: z.enum(['prompt', 'auto', 'deny']),
-  autoCreateMailboxes: z.boolean(),
-  seedOnCreate: count.max(1_000_000),
-  maxConcurrentPerMailbox: z.number().int().min(1).max(1_000),
-  latencyMs: count.max(120_000),
-  /** Message-delta requests of these folders (ids or well-known names) wait until released: tests force an order. */
-  holdFolders: z.array(z.string().min(1)).max(100),
-  /**
-   * Message-delta requests of these folders are answered on arrival, from the mailbox as it is then, and the
-   * answer is delivered only when released: a page fetched before a change and applied after it.
-   */
-  holdAnsweredFolders: z.array(z.string().min(1)).max(100),
-  /**
-   * The mail store's clock stands still at this second (ISO 8601): every change made meanwhile gets the same
-   * lastModifiedDateTime, as changes within one second do on Graph. null: the real clock.
-   */
-  clockFrozenAt: z.iso.datetime({ offset: true }).nullable(),
-  throttleNext: z.object({ count, status: z.union([z.literal(429), z.literal(503)]).default(429), retryAfterSeconds: count.max(3_600).default(1) }).nullable(),
-  emptyPagesNext: count,
-  replayNext: count,
-  staleNext: z.object({ messageId: z.string().min(1) }).nullable(),
-  /** An action, not a setting: every delta and next token issued so far answers as expired. */
-  expireDeltaTokens: z.literal(true),
-  expiredTokenStatus: z.object({ status: z.number().int().min(400).max(499), code: z.string().min(1) }),
-  tokenEndpointFailNext: z.object({ count, status: z.number().int().min(400).max(599), error: z.string().min(1).optional() }).nullable(),
-  accessTokenLifetimeSeconds: z.number().int().min(1).max(86_400),
-  ...notificationSettingsShape(),
-}).partial().strict();
+export const configPatchSchema = z
+  .object({
+    consent: z.enum(['prompt', 'auto', 'deny']),
+    autoCreateMailboxes: z.boolean(),
+    seedOnCreate: count.max(1_000_000),
+    maxConcurrentPerMailbox: z.number().int().min(1).max(1_000),
+    latencyMs: count.max(120_000),
+    /** Message-delta requests of these folders (ids or well-known names) wait until released: tests force an order. */
+    holdFolders: z.array(z.string().min(1)).max(100),
+    /**
+     * Message-delta requests of these folders are answered on arrival, from the mailbox as it is then, and the
+     * answer is delivered only when released: a page fetched before a change and applied after it.
+     */
+    holdAnsweredFolders: z.array(z.string().min(1)).max(100),
+    /**
+     * The mail store's clock stands still at this second (ISO 8601): every change made meanwhile gets the same
+     * lastModifiedDateTime, as changes within one second do on Graph. null: the real clock.
+     */
+    clockFrozenAt: z.iso.datetime({ offset: true }).nullable(),
+    throttleNext: z
+      .object({ count, status: z.union([z.literal(429), z.literal(503)]).default(429), retryAfterSeconds: count.max(3_600).default(1) })
+      .nullable(),
+    emptyPagesNext: count,
+    replayNext: count,
+    staleNext: z.object({ messageId: z.string().min(1) }).nullable(),
+    /** An action, not a setting: every delta and next token issued so far answers as expired. */
+    expireDeltaTokens: z.literal(true),
+    expiredTokenStatus: z.object({ status: z.number().int().min(400).max(499), code: z.string().min(1) }),
+    tokenEndpointFailNext: z.object({ count, status: z.number().int().min(400).max(599), error: z.string().min(1).optional() }).nullable(),
+    accessTokenLifetimeSeconds: z.number().int().min(1).max(86_400),
+    ...notificationSettingsShape(),
+  })
+  .partial()
+  .strict();
 
 export type ConfigPatch = z.input<typeof configPatchSchema>;
 export type RuntimeConfig = Required<Omit<z.infer<typeof configPatchSchema>, 'expireDeltaTokens'>>;
 
 export function initialConfig(o: OutlookSimulatorOptions): RuntimeConfig {
   return {
-    consent: o.consent ?? 'prompt', autoCreateMailboxes: o.autoCreateMailboxes ?? false, seedOnCreate: o.seedOnCreate ?? 0,
-    maxConcurrentPerMailbox: o.maxConcurrentPerMailbox ?? 4, latencyMs: 0, holdFolders: [], holdAnsweredFolders: [], clockFrozenAt: null, throttleNext: null, emptyPagesNext: 0, replayNext: 0,
-    staleNext: null, expiredTokenStatus: { status: 410, code: 'SyncStateNotFound' }, tokenEndpointFailNext: null,
+    consent: o.consent ?? 'prompt',
+    autoCreateMailboxes: o.autoCreateMailboxes ?? false,
+    seedOnCreate: o.seedOnCreate ?? 0,
+    maxConcurrentPerMailbox: o.maxConcurrentPerMailbox ?? 4,
+    latencyMs: 0,
+    holdFolders: [],
+    holdAnsweredFolders: [],
+    clockFrozenAt: null,
+    throttleNext: null,
+    emptyPagesNext: 0,
+    replayNext: 0,
+    staleNext: null,
+    expiredTokenStatus: { status: 410, code: 'SyncStateNotFound' },
+    tokenEndpointFailNext: null,
     accessTokenLifetimeSeconds: o.accessTokenLifetimeSeconds ?? 3600,
-    ...NOTIFICATION_DEFAULTS, ...notificationSettingsSchema.partial().strict().parse(o.notifications ?? {}),
+    ...NOTIFICATION_DEFAULTS,
+    ...notificationSettingsSchema
+      .partial()
+      .strict()
+      .parse(o.notifications ?? {}),
   };
 }
 
 export interface RequestRecord {
-  method: string; path: string; query: string[]; prefer: string[]; mailbox: string | null;
+  method: string;
+  path: string;
+  query: string[];
+  prefer: string[];
+  mailbox: string | null;
   /** The page asked for: its $skiptoken or $deltatoken (null for a first page). */
   cursor: string | null;
-  status: number; startedAt: number; endedAt: number;
+  status: number;
+  startedAt: number;
+  endedAt: number;
   /** The client closed the connection before the answer (an aborted fetch): it never read this page. */
   clientAborted: boolean;
 }
@@ -148,10 +182,31 @@ export class Stats {
 
   toJSON() {
     const { graphRequests, byStatus, maxConcurrent, concurrencyRefusals, throttled, tokensIssued, refreshes, codesIssued } = this;
-    const { notificationsPosted, notificationsAcknowledged, notificationsFailed, notificationsDropped, notificationsAbandoned, notificationRequests, validationRequests } = this;
+    const {
+      notificationsPosted,
+      notificationsAcknowledged,
+      notificationsFailed,
+      notificationsDropped,
+      notificationsAbandoned,
+      notificationRequests,
+      validationRequests,
+    } = this;
     return {
-      graphRequests, byStatus, maxConcurrent, concurrencyRefusals, throttled, tokensIssued, refreshes, codesIssued,
-      notificationsPosted, notificationsAcknowledged, notificationsFailed, notificationsDropped, notificationsAbandoned, notificationRequests, validationRequests,
+      graphRequests,
+      byStatus,
+      maxConcurrent,
+      concurrencyRefusals,
+      throttled,
+      tokensIssued,
+      refreshes,
+      codesIssued,
+      notificationsPosted,
+      notificationsAcknowledged,
+      notificationsFailed,
+      notificationsDropped,
+      notificationsAbandoned,
+      notificationRequests,
+      validationRequests,
       heldAnswers: this.heldAnswers,
     };
   }

@@ -25,11 +25,15 @@ export interface ConsentView {
 }
 
 export function consentPage(view: ConsentView): string {
-  const hidden = Object.entries(view.params).filter(([k]) => !['account', 'other', 'action'].includes(k))
-    .map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="${escape(v)}">`).join('\n');
+  const hidden = Object.entries(view.params)
+    .filter(([k]) => !['account', 'other', 'action'].includes(k))
+    .map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="${escape(v)}">`)
+    .join('\n');
   const options = view.accounts.map((a) => `<option value="${escape(a)}"${a === view.selected ? ' selected' : ''}>${escape(a)}</option>`).join('');
   const canAccept = view.accounts.length > 0;
-  return page('Sign in to Outlook (simulated)', `
+  return page(
+    'Sign in to Outlook (simulated)',
+    `
 <h1>Sign in to Outlook (simulated)</h1>
 ${view.error ? `<p class="error" id="error">${escape(view.error)}</p>` : ''}
 <p>The app <strong id="client">${escape(view.clientId)}</strong> would like to:</p>
@@ -41,15 +45,21 @@ ${hidden}
 ${view.allowOther ? '<p><label for="other">or another address</label> <input id="other" name="other" type="email" placeholder="someone@contoso.com"></p>' : ''}
 <p><button type="submit" id="accept" name="action" value="accept"${canAccept ? '' : ' disabled'}>Accept</button>
 <button type="submit" id="deny" name="action" value="deny">Cancel</button></p>
-</form>`);
+</form>`,
+  );
 }
 
 export function errorPage(code: string, message: string): string {
-  return page('Sign in to Outlook (simulated): error', `<h1>Sorry, but we're having trouble signing you in.</h1>
-<p class="error" id="error" data-error="${escape(code)}">${escape(message)}</p>`);
+  return page(
+    'Sign in to Outlook (simulated): error',
+    `<h1>Sorry, but we're having trouble signing you in.</h1>
+<p class="error" id="error" data-error="${escape(code)}">${escape(message)}</p>`,
+  );
 }
 
 export function formPostPage(redirectUri: string, fields: Record<string, string>): string {
-  const inputs = Object.entries(fields).map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="${escape(v)}">`).join('');
+  const inputs = Object.entries(fields)
+    .map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="${escape(v)}">`)
+    .join('');
   return `<!doctype html><html><body onload="document.forms[0].submit()"><form method="post" action="${escape(redirectUri)}">${inputs}<noscript><button>Continue</button></noscript></form></body></html>`;
 }

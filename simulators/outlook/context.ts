@@ -26,8 +26,13 @@ export interface SimContext {
 
 /** "jane.doe@contoso.com" → "Jane Doe": a plausible display name when none is given. */
 export function nameFromAddress(address: string): string {
-  return (address.split('@')[0] ?? address).split(/[._-]+/).filter(Boolean)
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join(' ') || address;
+  return (
+    (address.split('@')[0] ?? address)
+      .split(/[._-]+/)
+      .filter(Boolean)
+      .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+      .join(' ') || address
+  );
 }
 
 export function createContext(options: OutlookSimulatorOptions): SimContext {
@@ -43,7 +48,9 @@ export function createContext(options: OutlookSimulatorOptions): SimContext {
     inflight: new Map(),
     subscriptions: new Subscriptions(),
     // Created below: it needs the context it belongs to.
-    get notifier() { return notifier; },
+    get notifier() {
+      return notifier;
+    },
     createMailbox(address, displayName, messages = 0, seed) {
       const clock = () => (ctx.config.clockFrozenAt === null ? nowSeconds() : Math.floor(Date.parse(ctx.config.clockFrozenAt) / 1000));
       const mailbox = new Mailbox(address.toLowerCase(), displayName ?? nameFromAddress(address), seed, clock);

@@ -6,25 +6,35 @@ import type { SimContext } from './context.js';
 import { body } from './control.js';
 import { subscriptionView } from './subscriptions.js';
 
-const lifecycleSchema = z.object({
-  event: z.enum(['reauthorizationRequired', 'subscriptionRemoved', 'missed']),
-  /** Default: every live subscription of the mailbox. */
-  subscriptionId: z.string().min(1).optional(),
-}).strict();
+const lifecycleSchema = z
+  .object({
+    event: z.enum(['reauthorizationRequired', 'subscriptionRemoved', 'missed']),
+    /** Default: every live subscription of the mailbox. */
+    subscriptionId: z.string().min(1).optional(),
+  })
+  .strict();
 
 export function subscriptionControlRoutes(app: Hono, ctx: SimContext): void {
   app.get('/_control/subscriptions', (c) => {
     const mailbox = c.req.query('mailbox')?.toLowerCase();
     const now = Date.now();
-    return c.json(ctx.subscriptions.all().filter((s) => !mailbox || s.address === mailbox).map((s) => subscriptionView(s, now)));
+    return c.json(
+      ctx.subscriptions
+        .all()
+        .filter((s) => !mailbox || s.address === mailbox)
+        .map((s) => subscriptionView(s, now)),
+    );
   });
 
   app.get('/_control/notifications', (c) => {
     const limit = Number(c.req.query('limit') ?? 5_000);
-    return c.json(ctx.subscriptions.notifications({
-      mailbox: c.req.query('mailbox')?.toLowerCase(), subscriptionId: c.req.query('subscriptionId')?.toLowerCase(),
-      limit: Number.isFinite(limit) && limit > 0 ? limit : 5_000,
-    }));
+    return c.json(
+      ctx.subscriptions.notifications({
+        mailbox: c.req.query('mailbox')?.toLowerCase(),
+        subscriptionId: c.req.query('subscriptionId')?.toLowerCase(),
+        limit: Number.isFinite(limit) && limit > 0 ? limit : 5_000,
+      }),
+    );
   });
 
   app.post('/_control/mailboxes/:address/lifecycle', async (c) => {
@@ -39,7 +49,8 @@ export function subscriptionControlRoutes(app: Hono, ctx: SimContext): void {
     const without = new Set(ctx.notifier.lifecycle(targets, event));
     if (event === 'subscriptionRemoved') for (const s of targets) ctx.subscriptions.remove(s, 'subscriptionRemoved');
     return c.json({
-      event, subscriptions: targets.map((s) => s.id),
+      event,
+      subscriptions: targets.map((s) => s.id),
       posted: targets.filter((s) => !without.has(s)).map((s) => s.id),
       // Graph sends lifecycle notifications only to a lifecycleNotificationUrl given at creation.
       withoutLifecycleUrl: [...without].map((s) => s.id),

@@ -9,16 +9,23 @@ import type { Mailbox, Message } from './store.js';
 
 const address = z.string().regex(/^[^\s@]+@[^\s@]+$/, 'an email address');
 const id = z.string().min(1);
-const createSchema = z.object({
-  address, displayName: z.string().min(1).optional(), messages: z.number().int().min(0).max(1_000_000).optional(),
-  /** Seeds the fixture generator: the same seed gives the same senders, subjects and dates. */
-  seed: z.number().int().optional(),
-}).strict();
+const createSchema = z
+  .object({
+    address,
+    displayName: z.string().min(1).optional(),
+    messages: z.number().int().min(0).max(1_000_000).optional(),
+    /** Seeds the fixture generator: the same seed gives the same senders, subjects and dates. */
+    seed: z.number().int().optional(),
+  })
+  .strict();
 const seedSchema = z.object({ count: z.number().int().min(1).max(1_000_000), folder: z.string().min(1).optional() }).strict();
 const actionSchema = z.discriminatedUnion('type', [
   z.object({
-    type: z.literal('newMail'), folder: z.string().min(1).default('inbox'), subject: z.string().optional(),
-    from: z.object({ name: z.string(), address }).optional(), receivedDateTime: z.iso.datetime({ offset: true }).optional(),
+    type: z.literal('newMail'),
+    folder: z.string().min(1).default('inbox'),
+    subject: z.string().optional(),
+    from: z.object({ name: z.string(), address }).optional(),
+    receivedDateTime: z.iso.datetime({ offset: true }).optional(),
   }),
   z.object({ type: z.literal('markRead'), id, isRead: z.boolean() }),
   z.object({ type: z.literal('flag'), id, flagStatus: z.enum(['flagged', 'notFlagged', 'complete']) }),
@@ -39,12 +46,24 @@ export async function body<T>(c: Context, schema: z.ZodType<T>): Promise<{ data:
 }
 
 export function messageView(m: Message) {
-  return { id: m.id, folderId: m.folderId, subject: m.subject, isRead: m.isRead, flagStatus: m.flagStatus, lastModifiedDateTime: iso(m.lastModified), changeKey: m.changeKey };
+  return {
+    id: m.id,
+    folderId: m.folderId,
+    subject: m.subject,
+    isRead: m.isRead,
+    flagStatus: m.flagStatus,
+    lastModifiedDateTime: iso(m.lastModified),
+    changeKey: m.changeKey,
+  };
 }
 
 function mailboxView(mb: Mailbox) {
   return {
-    id: mb.id, address: mb.address, displayName: mb.displayName, messageCount: mb.messages.size, wellKnownFolders: mb.wellKnownIds(),
+    id: mb.id,
+    address: mb.address,
+    displayName: mb.displayName,
+    messageCount: mb.messages.size,
+    wellKnownFolders: mb.wellKnownIds(),
     folders: [...mb.folders.values()].filter((f) => f.id !== mb.rootId).map((f) => ({ ...renderFolder(f), wellKnownName: f.wellKnown ?? null })),
   };
 }
@@ -66,36 +85,44 @@ export function controlRoutes(app: Hono, ctx: SimContext): void {
   app.get('/_control/mailboxes', (c) => c.json([...ctx.mailboxes.values()].map(mailboxView)));
   app.get('/_control/mailboxes/:address', (c) => withMailbox(c, (mb) => c.json(mailboxView(mb))));
 
-  app.post('/_control/mailboxes/:address/seed', (c) => withMailbox(c, async (mb) => {
-    const parsed = await body(c, seedSchema);
-    if ('error' in parsed) return parsed.error;
-    const folder = parsed.data.folder ? mb.folder(parsed.data.folder) : undefined;
-    if (parsed.data.folder && !folder) return c.json({ error: 'no such folder' }, 404);
-    mb.seed(parsed.data.count, folder);
-    return c.json({ seeded: parsed.data.count, messageCount: mb.messages.size });
-  }));
+  app.post('/_control/mailboxes/:address/seed', (c) =>
+    withMailbox(c, async (mb) => {
+      const parsed = await body(c, seedSchema);
+      if ('error' in parsed) return parsed.error;
+      const folder = parsed.data.folder ? mb.folder(parsed.data.folder) : undefined;
+      if (parsed.data.folder && !folder) return c.json({ error: 'no such folder' }, 404);
+      mb.seed(parsed.data.count, folder);
+      return c.json({ seeded: parsed.data.count, messageCount: mb.messages.size });
+    }),
+  );
 
-  app.get('/_control/mailboxes/:address/messages', (c) => withMailbox(c, (mb) => {
-    const ref = c.req.query('folder');
-    const folder = ref ? mb.folder(ref) : undefined;
-    if (ref && !folder) return c.json({ error: 'no such folder' }, 404);
-    const out: ReturnType<typeof messageView>[] = [];
-    for (const m of mb.messages.values()) if (!folder || m.folderId === folder.id) out.push(messageView(m));
-    return c.json(out);
-  }));
+  app.get('/_control/mailboxes/:address/messages', (c) =>
+    withMailbox(c, (mb) => {
+      const ref = c.req.query('folder');
+      const folder = ref ? mb.folder(ref) : undefined;
+      if (ref && !folder) return c.json({ error: 'no such folder' }, 404);
+      const out: ReturnType<typeof messageView>[] = [];
+      for (const m of mb.messages.values()) if (!folder || m.folderId === folder.id) out.push(messageView(m));
+      return c.json(out);
+    }),
+  );
 
-  app.post('/_control/mailboxes/:address/actions', (c) => withMailbox(c, async (mb) => {
-    const parsed = await body(c, actionSchema);
-    if ('error' in parsed) return parsed.error;
-    return act(c, mb, parsed.data);
-  }));
+  app.post('/_control/mailboxes/:address/actions', (c) =>
+    withMailbox(c, async (mb) => {
+      const parsed = await body(c, actionSchema);
+      if ('error' in parsed) return parsed.error;
+      return act(c, mb, parsed.data);
+    }),
+  );
 
   // The grant is gone, so are its subscriptions: each is told (subscriptionRemoved) and removed.
-  app.post('/_control/mailboxes/:address/revoke', (c) => withMailbox(c, (mb) => {
-    const revoked = ctx.grants.revokeMailbox(mb.id);
-    ctx.notifier.removeAll(mb.id);
-    return c.json({ revoked });
-  }));
+  app.post('/_control/mailboxes/:address/revoke', (c) =>
+    withMailbox(c, (mb) => {
+      const revoked = ctx.grants.revokeMailbox(mb.id);
+      ctx.notifier.removeAll(mb.id);
+      return c.json({ revoked });
+    }),
+  );
 
   app.get('/_control/config', (c) => c.json({ ...ctx.config, clientId: ctx.options.clientId ?? null, graphOrigin: ctx.graphOrigin }));
   app.put('/_control/config', async (c) => {
@@ -124,12 +151,16 @@ function act(c: Context, mb: Mailbox, action: z.infer<typeof actionSchema>): Res
       const folder = mb.folder(action.folder);
       if (!folder) return missing('folder');
       const message = mb.newMail(folder, {
-        ...(action.subject !== undefined ? { subject: action.subject } : {}), ...(action.from ? { from: action.from } : {}),
+        ...(action.subject !== undefined ? { subject: action.subject } : {}),
+        ...(action.from ? { from: action.from } : {}),
         ...(action.receivedDateTime ? { receivedDateTime: Math.floor(Date.parse(action.receivedDateTime) / 1000) } : {}),
       });
       return c.json(messageView(message), 201);
     }
-    case 'markRead': case 'flag': case 'move': case 'delete': {
+    case 'markRead':
+    case 'flag':
+    case 'move':
+    case 'delete': {
       const message = mb.message(action.id);
       if (!message) return missing('message');
       if (action.type === 'delete') {
@@ -149,7 +180,8 @@ function act(c: Context, mb: Mailbox, action: z.infer<typeof actionSchema>): Res
       const parent = mb.folder(action.parent ?? 'msgfolderroot');
       return parent ? c.json(renderFolder(mb.createFolder(action.displayName, parent.id)), 201) : missing('folder');
     }
-    case 'renameFolder': case 'deleteFolder': {
+    case 'renameFolder':
+    case 'deleteFolder': {
       const folder = mb.folder(action.folder);
       if (!folder || folder.id === mb.rootId) return missing('folder');
       if (action.type === 'renameFolder') {

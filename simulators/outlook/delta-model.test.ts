@@ -6,11 +6,19 @@ import { startOutlook, type OutlookSim } from '../../test/helpers/outlook.js';
 import { prng } from './fixtures.js';
 
 type Row = { id: string; '@removed'?: unknown; isRead?: boolean; changeKey?: string; flag?: { flagStatus: string } };
-interface Page { value: Row[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string }
+interface Page {
+  value: Row[];
+  '@odata.nextLink'?: string;
+  '@odata.deltaLink'?: string;
+}
 
 let sim: OutlookSim;
-beforeAll(async () => { sim = await startOutlook(); });
-afterAll(async () => { await sim?.close(); });
+beforeAll(async () => {
+  sim = await startOutlook();
+});
+afterAll(async () => {
+  await sim?.close();
+});
 
 const FOLDERS = ['inbox', 'archive', 'deleteditems'] as const;
 
@@ -29,10 +37,10 @@ describe('Outlook simulator: delta under concurrent change', () => {
       const links = new Map<string, string>(FOLDERS.map((f) => [f, `/v1.0/me/mailFolders/${f}/messages/delta`]));
       const complete = new Map<string, boolean>(FOLDERS.map((f) => [f, false]));
 
-      const read = async (folder: typeof FOLDERS[number]) => {
+      const read = async (folder: (typeof FOLDERS)[number]) => {
         const response = await sim.graph(token, links.get(folder)!, [`odata.maxpagesize=${1 + Math.floor(rand() * 7)}`, 'IdType="ImmutableId"']);
         expect(response.status).toBe(200);
-        const page = await response.json() as Page;
+        const page = (await response.json()) as Page;
         const view = client.get(folder)!;
         for (const row of page.value) {
           if (row['@removed']) view.delete(row.id);
@@ -59,7 +67,8 @@ describe('Outlook simulator: delta under concurrent change', () => {
       // Quiet now: finish each folder's round, then run one more whole round.
       for (const folder of FOLDERS) {
         while (!complete.get(folder)) await read(folder);
-        do await read(folder); while (!complete.get(folder));
+        do await read(folder);
+        while (!complete.get(folder));
       }
       const ids = await sim.mailbox(address);
       for (const folder of FOLDERS) {

@@ -56,11 +56,18 @@ export class DeltaTokens {
   }
 }
 
-export interface Prefer { maxPageSize?: number; immutableIds: boolean; values: string[] }
+export interface Prefer {
+  maxPageSize?: number;
+  immutableIds: boolean;
+  values: string[];
+}
 
 /** `Prefer` may come as one header with several preferences or as several headers (fetch joins them with ", "). */
 export function parsePrefer(header: string | undefined): Prefer {
-  const values = (header ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  const values = (header ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   let maxPageSize: number | undefined;
   let immutableIds = false;
   for (const value of values) {

@@ -5,12 +5,20 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startOutlook, type OutlookSim } from '../../test/helpers/outlook.js';
 
 type Row = Record<string, unknown> & { id: string };
-interface Page { value: Row[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string }
+interface Page {
+  value: Row[];
+  '@odata.nextLink'?: string;
+  '@odata.deltaLink'?: string;
+}
 
 let sim: OutlookSim;
 let token: string;
-beforeAll(async () => { sim = await startOutlook(); });
-afterAll(async () => { await sim?.close(); });
+beforeAll(async () => {
+  sim = await startOutlook();
+});
+afterAll(async () => {
+  await sim?.close();
+});
 beforeEach(async () => {
   await sim.reset();
   await sim.createMailbox('jane@contoso.com');
@@ -21,7 +29,7 @@ beforeEach(async () => {
 const prefer = ['odata.maxpagesize=10', 'IdType="ImmutableId"'];
 const get = async (url: string) => {
   const response = await sim.graph(token, url, prefer);
-  return { status: response.status, headers: response.headers, body: await response.json() as Page & { error?: { code: string; message: string } } };
+  return { status: response.status, headers: response.headers, body: (await response.json()) as Page & { error?: { code: string; message: string } } };
 };
 const DELTA = '/v1.0/me/mailFolders/inbox/messages/delta';
 
@@ -71,7 +79,10 @@ describe('Outlook simulator: delta tokens', () => {
     const since = new Date(Date.now() + 1_800_000).toISOString();
     expect((await get(`${DELTA}?$filter=${encodeURIComponent(`receivedDateTime ge ${since}`)}`)).body.value.map((r) => r.id)).toEqual([future.id]);
     expect((await get(`${DELTA}?$filter=${encodeURIComponent("subject eq 'x'")}`)).status).toBe(400);
-    expect((await get(`${DELTA}?$select=subject,nonsense`))).toMatchObject({ status: 400, body: { error: { message: "Could not find a property named 'nonsense' on type 'microsoft.graph.message'." } } });
+    expect(await get(`${DELTA}?$select=subject,nonsense`)).toMatchObject({
+      status: 400,
+      body: { error: { message: "Could not find a property named 'nonsense' on type 'microsoft.graph.message'." } },
+    });
   });
 });
 
@@ -85,7 +96,12 @@ describe('Outlook simulator: throttling and faults', () => {
     expect(refused[0]!.headers.get('retry-after')).toBe('1');
     expect(await refused[0]!.json()).toMatchObject({ error: { code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.' } });
     const stats = await sim.stats();
-    expect(stats).toMatchObject({ maxConcurrent: { 'jane@contoso.com': 4 }, concurrencyRefusals: { 'jane@contoso.com': 1 }, throttled: 1, byStatus: { 200: 4, 429: 1 } });
+    expect(stats).toMatchObject({
+      maxConcurrent: { 'jane@contoso.com': 4 },
+      concurrencyRefusals: { 'jane@contoso.com': 1 },
+      throttled: 1,
+      byStatus: { 200: 4, 429: 1 },
+    });
     const log = await sim.requests({ mailbox: 'jane@contoso.com', limit: 5 });
     expect(log).toHaveLength(5);
     expect(log.filter((r) => r.status === 200).every((r) => r.endedAt - r.startedAt >= 290 && r.path === '/v1.0/me' && r.method === 'GET')).toBe(true);
@@ -96,7 +112,10 @@ describe('Outlook simulator: throttling and faults', () => {
     await expect(fetch(`${sim.url}/v1.0/me`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(50) })).rejects.toThrow();
     expect((await sim.graph(token, '/v1.0/me')).status).toBe(200);
     const log = (await sim.requests({ mailbox: 'jane@contoso.com', limit: 2 })).sort((a, b) => a.startedAt - b.startedAt);
-    expect(log.map((r) => [r.status, r.clientAborted])).toEqual([[200, true], [200, false]]);
+    expect(log.map((r) => [r.status, r.clientAborted])).toEqual([
+      [200, true],
+      [200, false],
+    ]);
   });
 
   it('injects throttleNext (429 and 503 with Retry-After), then answers normally', async () => {
@@ -106,7 +125,11 @@ describe('Outlook simulator: throttling and faults', () => {
       const response = await sim.graph(token, '/v1.0/me');
       statuses.push([response.status, response.headers.get('retry-after')]);
     }
-    expect(statuses).toEqual([[503, '0'], [503, '0'], [200, null]]);
+    expect(statuses).toEqual([
+      [503, '0'],
+      [503, '0'],
+      [200, null],
+    ]);
     await sim.configure({ throttleNext: { count: 1, status: 429, retryAfterSeconds: 2 } });
     expect(await get(DELTA)).toMatchObject({ status: 429, body: { error: { code: 'ApplicationThrottled' } } });
     expect((await sim.stats()).throttled).toBe(3);
@@ -128,7 +151,7 @@ describe('Outlook simulator: throttling and faults', () => {
     expect(new Set(ids).size).toBe(30);
   });
 
-  it('puts a message\'s previous version after its current one (staleNext)', async () => {
+  it("puts a message's previous version after its current one (staleNext)", async () => {
     const first = await get(DELTA);
     let deltaLink: string | undefined;
     for (let link = first.body['@odata.nextLink']; link;) {
@@ -144,7 +167,11 @@ describe('Outlook simulator: throttling and faults', () => {
     expect(rows).toHaveLength(3);
     const [current, stale] = rows;
     expect(current).toMatchObject({ id: target.id, flag: { flagStatus: 'flagged' } });
-    expect(stale).toMatchObject({ id: target.id, flag: { flagStatus: target.flag && (target.flag as { flagStatus: string }).flagStatus }, changeKey: target.changeKey });
+    expect(stale).toMatchObject({
+      id: target.id,
+      flag: { flagStatus: target.flag && (target.flag as { flagStatus: string }).flagStatus },
+      changeKey: target.changeKey,
+    });
     expect(Date.parse(stale!.lastModifiedDateTime as string)).toBeLessThanOrEqual(Date.parse(current!.lastModifiedDateTime as string));
     expect(stale!.changeKey).not.toBe(current!.changeKey);
     expect((await sim.config()).staleNext).toBeNull();
@@ -167,10 +194,18 @@ describe('Outlook simulator: the clock and answers held after they are made', ()
     await sim.configure({ clockFrozenAt: new Date(frozenAt.getTime() - 60_000).toISOString() });
     expect((await sim.act('jane@contoso.com', { type: 'flag', id: a!.id, flagStatus: 'flagged' })).lastModifiedDateTime).toBe(second);
     expect((await sim.configure({ clockFrozenAt: null })).clockFrozenAt).toBeNull();
-    expect((await fetch(`${sim.url}/_control/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clockFrozenAt: 'soon' }) })).status).toBe(400);
+    expect(
+      (
+        await fetch(`${sim.url}/_control/config`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ clockFrozenAt: 'soon' }),
+        })
+      ).status,
+    ).toBe(400);
   });
 
-  it('answers a held folder\'s page on arrival and delivers it on release (holdAnsweredFolders)', async () => {
+  it("answers a held folder's page on arrival and delivers it on release (holdAnsweredFolders)", async () => {
     let deltaLink: string | undefined;
     for (let link: string | undefined = DELTA; link;) {
       const page = await get(link);
@@ -193,17 +228,24 @@ describe('Outlook simulator: the clock and answers held after they are made', ()
     expect(page.body.value).toEqual([expect.objectContaining({ id: a!.id, isRead: !a!.isRead })]);
     expect(page.body.value[0]!['@removed']).toBeUndefined();
     expect((await sim.stats()).heldAnswers).toBe(0);
-    expect((await get(page.body['@odata.deltaLink']!)).body.value).toEqual([{ '@odata.type': '#microsoft.graph.message', id: a!.id, '@removed': { reason: 'changed' } }]);
+    expect((await get(page.body['@odata.deltaLink']!)).body.value).toEqual([
+      { '@odata.type': '#microsoft.graph.message', id: a!.id, '@removed': { reason: 'changed' } },
+    ]);
   });
 });
 
 describe('Outlook simulator: control API', () => {
   it('validates input, answers 401 without a token and 409 for an existing mailbox, and resets', async () => {
-    const put = (body: unknown) => fetch(`${sim.url}/_control/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const put = (body: unknown) =>
+      fetch(`${sim.url}/_control/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     expect((await put({ latencyMs: -1 })).status).toBe(400);
     expect((await put({ throttleNext: { count: 1, status: 500 } })).status).toBe(400);
     expect((await put({ nonsense: true })).status).toBe(400);
-    const action = await fetch(`${sim.url}/_control/mailboxes/jane%40contoso.com/actions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'flag', id: 'x' }) });
+    const action = await fetch(`${sim.url}/_control/mailboxes/jane%40contoso.com/actions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'flag', id: 'x' }),
+    });
     expect(action.status).toBe(400);
     expect(await action.json()).toMatchObject({ reason: expect.stringContaining('flagStatus') as string });
     await expect(sim.act('jane@contoso.com', { type: 'markRead', id: 'missing', isRead: true })).rejects.toThrow(/404/);
@@ -231,7 +273,7 @@ describe('Outlook simulator: control API', () => {
     let pages = 0;
     for (let link: string | undefined = DELTA; link; pages++) {
       const response = await sim.graph(token, link, ['odata.maxpagesize=1000', 'IdType="ImmutableId"']);
-      const page = await response.json() as Page;
+      const page = (await response.json()) as Page;
       count += page.value.length;
       link = page['@odata.nextLink'];
     }

@@ -10,11 +10,27 @@ export const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'emai
 const CODE_LIFETIME_MS = 10 * 60_000;
 
 export interface AuthCode {
-  clientId: string; redirectUri: string; codeChallenge: string; scopes: string[]; mailboxId: string;
-  nonce?: string; expiresAt: number; used: boolean;
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  scopes: string[];
+  mailboxId: string;
+  nonce?: string;
+  expiresAt: number;
+  used: boolean;
 }
-export interface Grant { id: string; clientId: string; mailboxId: string; scopes: string[]; revoked: boolean }
-export interface AccessToken { grantId: string; mailboxId: string; expiresAt: number }
+export interface Grant {
+  id: string;
+  clientId: string;
+  mailboxId: string;
+  scopes: string[];
+  revoked: boolean;
+}
+export interface AccessToken {
+  grantId: string;
+  mailboxId: string;
+  expiresAt: number;
+}
 
 /** Graph scopes compare without their resource prefix and case: `Mail.Read` = `https://graph.microsoft.com/mail.read`. */
 export function scopeKey(scope: string): string {
@@ -41,9 +57,13 @@ export class Grants {
     return value;
   }
 
-  code(value: string): AuthCode | undefined { return this.codes.get(value); }
+  code(value: string): AuthCode | undefined {
+    return this.codes.get(value);
+  }
 
-  grant(id: string): Grant | undefined { return this.grants.get(id); }
+  grant(id: string): Grant | undefined {
+    return this.grants.get(id);
+  }
 
   createGrant(clientId: string, mailboxId: string, scopes: string[]): Grant {
     const grant: Grant = { id: randomUUID(), clientId, mailboxId, scopes, revoked: false };
@@ -105,9 +125,18 @@ export function idToken(claims: { clientId: string; oid: string; name: string; a
   const now = Math.floor(Date.now() / 1000);
   const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${part({ alg: 'none', typ: 'JWT' })}.${part({
-    aud: claims.clientId, iss: `https://login.microsoftonline.com/${TENANT_ID}/v2.0`, iat: now, nbf: now, exp: now + claims.lifetimeSeconds,
-    name: claims.name, oid: claims.oid, preferred_username: claims.address, sub: createHash('sha256').update(`${claims.oid}|${claims.clientId}`).digest('base64url').slice(0, 43),
-    tid: TENANT_ID, ver: '2.0', ...(claims.nonce ? { nonce: claims.nonce } : {}),
+    aud: claims.clientId,
+    iss: `https://login.microsoftonline.com/${TENANT_ID}/v2.0`,
+    iat: now,
+    nbf: now,
+    exp: now + claims.lifetimeSeconds,
+    name: claims.name,
+    oid: claims.oid,
+    preferred_username: claims.address,
+    sub: createHash('sha256').update(`${claims.oid}|${claims.clientId}`).digest('base64url').slice(0, 43),
+    tid: TENANT_ID,
+    ver: '2.0',
+    ...(claims.nonce ? { nonce: claims.nonce } : {}),
   })}.`;
 }
 

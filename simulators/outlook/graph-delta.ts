@@ -39,7 +39,10 @@ function links(ctx: SimContext, path: string, cursor: Cursor, page: PageResult, 
 }
 
 function applied(c: Context, prefer: Prefer): void {
-  const values = [...(prefer.maxPageSize !== undefined ? [`odata.maxpagesize=${prefer.maxPageSize}`] : []), ...(prefer.immutableIds ? ['IdType="ImmutableId"'] : [])];
+  const values = [
+    ...(prefer.maxPageSize !== undefined ? [`odata.maxpagesize=${prefer.maxPageSize}`] : []),
+    ...(prefer.immutableIds ? ['IdType="ImmutableId"'] : []),
+  ];
   if (values.length) c.header('Preference-Applied', values.join(', '));
 }
 
@@ -67,13 +70,19 @@ export function messageDelta(c: Context, ctx: SimContext, mb: Mailbox, folderRef
     const { select, unknown } = parseSelect(url.searchParams.get('$select') ?? undefined);
     if (unknown) return graphError(c, 400, 'RequestBroker--ParseUri', `Could not find a property named '${unknown}' on type 'microsoft.graph.message'.`);
     const changeType = url.searchParams.get('changeType') ?? undefined;
-    if (changeType !== undefined && !['created', 'updated', 'deleted'].includes(changeType)) return graphError(c, 400, 'ErrorInvalidUrlQuery', `The value '${changeType}' is not valid for changeType.`);
+    if (changeType !== undefined && !['created', 'updated', 'deleted'].includes(changeType))
+      return graphError(c, 400, 'ErrorInvalidUrlQuery', `The value '${changeType}' is not valid for changeType.`);
     const top = Number(url.searchParams.get('$top') ?? NaN);
     const since = receivedSince(url.searchParams.get('$filter'));
-    if (since === null) return graphError(c, 400, 'ErrorInvalidUrlQuery', 'Change tracking over messages supports only $filter=receivedDateTime ge|gt {dateTime}.');
+    if (since === null)
+      return graphError(c, 400, 'ErrorInvalidUrlQuery', 'Change tracking over messages supports only $filter=receivedDateTime ge|gt {dateTime}.');
     cursor = {
-      ...cursor, f: folder.id, ...(select ? { sel: select } : {}), ...(changeType ? { ct: changeType as ChangeType } : {}),
-      ...(top >= 1 ? { t: Math.min(1_000, Math.floor(top)) } : {}), ...(since !== undefined ? { rs: since } : {}),
+      ...cursor,
+      f: folder.id,
+      ...(select ? { sel: select } : {}),
+      ...(changeType ? { ct: changeType as ChangeType } : {}),
+      ...(top >= 1 ? { t: Math.min(1_000, Math.floor(top)) } : {}),
+      ...(since !== undefined ? { rs: since } : {}),
     };
   }
   const head = cursor.h ?? mb.seq;
@@ -85,7 +94,11 @@ export function messageDelta(c: Context, ctx: SimContext, mb: Mailbox, folderRef
   if (config.emptyPagesNext > 0) {
     config.emptyPagesNext -= 1;
     const pos = cursor.pos ?? from;
-    return c.json({ ...body, value: [], '@odata.nextLink': `${ctx.graphOrigin}/v1.0/${path}?$skiptoken=${ctx.tokens.issue({ ...cursor, p: from, h: head, pos })}` });
+    return c.json({
+      ...body,
+      value: [],
+      '@odata.nextLink': `${ctx.graphOrigin}/v1.0/${path}?$skiptoken=${ctx.tokens.issue({ ...cursor, p: from, h: head, pos })}`,
+    });
   }
   const since = cursor.rs;
   // A message that left is listed whatever its date: it is gone, and a client ignores ids it never had.
@@ -122,5 +135,9 @@ export function folderDelta(c: Context, ctx: SimContext, mb: Mailbox, prefer: Pr
     const folder = state.present ? mb.folders.get(id) : undefined;
     return folder ? renderFolder(folder) : { '@odata.type': '#microsoft.graph.mailFolder', id, '@removed': { reason: 'deleted' } };
   });
-  return c.json({ '@odata.context': `${ctx.graphOrigin}/v1.0/$metadata#Collection(mailFolder)`, value, ...links(ctx, 'me/mailFolders/delta', cursor, page, head, cursor.p) });
+  return c.json({
+    '@odata.context': `${ctx.graphOrigin}/v1.0/$metadata#Collection(mailFolder)`,
+    value,
+    ...links(ctx, 'me/mailFolders/delta', cursor, page, head, cursor.p),
+  });
 }

@@ -13,8 +13,12 @@ import { parseChangeTypes, parseResource, renderSubscription, type Subscription 
 
 const optionalText = z.string().nullish();
 const createSchema = z.object({
-  changeType: optionalText, notificationUrl: optionalText, lifecycleNotificationUrl: optionalText, resource: optionalText,
-  expirationDateTime: optionalText, clientState: optionalText,
+  changeType: optionalText,
+  notificationUrl: optionalText,
+  lifecycleNotificationUrl: optionalText,
+  resource: optionalText,
+  expirationDateTime: optionalText,
+  clientState: optionalText,
   latestSupportedTlsVersion: z.enum(['v1_0', 'v1_1', 'v1_2', 'v1_3']).nullish(),
   includeResourceData: z.boolean().nullish(),
 });
@@ -32,7 +36,10 @@ export async function subscriptionRoute(c: Context, ctx: SimContext, caller: Cal
   if (parts.length === 0) {
     if (method === 'POST') return create(c, ctx, caller, applicationId);
     if (method !== 'GET') return unsupported();
-    const value = ctx.subscriptions.liveFor(caller.mb.id).filter((s) => s.applicationId === applicationId).map(renderSubscription);
+    const value = ctx.subscriptions
+      .liveFor(caller.mb.id)
+      .filter((s) => s.applicationId === applicationId)
+      .map(renderSubscription);
     return c.json({ '@odata.context': `${ctx.graphOrigin}/v1.0/$metadata#subscriptions`, value });
   }
   const subscription = ctx.subscriptions.owned(parts[0]!, caller.mb.id, applicationId);
@@ -72,7 +79,10 @@ async function create(c: Context, ctx: SimContext, { mb, token, prefer }: Caller
   if ('error' in resource) return invalid(c, resource.error);
   const notificationUrl = body.notificationUrl!;
   const lifecycleNotificationUrl = body.lifecycleNotificationUrl || null;
-  for (const [name, url] of [['notificationUrl', notificationUrl], ['lifecycleNotificationUrl', lifecycleNotificationUrl]] as const) {
+  for (const [name, url] of [
+    ['notificationUrl', notificationUrl],
+    ['lifecycleNotificationUrl', lifecycleNotificationUrl],
+  ] as const) {
     const problem = url === null ? undefined : urlProblem(url, ctx.config.requireHttps);
     if (problem) return invalid(c, `Invalid ${name} '${url ?? ''}': ${problem}`);
   }
@@ -82,18 +92,39 @@ async function create(c: Context, ctx: SimContext, { mb, token, prefer }: Caller
   if (body.includeResourceData) return invalid(c, 'includeResourceData (rich notifications with encrypted resource data) is not supported by this simulator.');
   const scopes = ctx.grants.grant(token.grantId)?.scopes.map(scopeKey) ?? [];
   if (!scopes.some((s) => s.startsWith('mail.read'))) {
-    return graphError(c, 403, 'ExtensionError', 'Operation: Create; Exception: [Status Code: Forbidden; Reason: Access is denied. Check credentials and try again.]');
+    return graphError(
+      c,
+      403,
+      'ExtensionError',
+      'Operation: Create; Exception: [Status Code: Forbidden; Reason: Access is denied. Check credentials and try again.]',
+    );
   }
   // Graph validates each endpoint before it creates anything; a lifecycle URL equal to the notification URL once.
   for (const url of new Set([notificationUrl, ...(lifecycleNotificationUrl ? [lifecycleNotificationUrl] : [])])) {
     const failure = await ctx.notifier.validate(url);
-    if (failure) return graphError(c, 400, 'InvalidRequest', VALIDATION_FAILED, { 'x-simulator-validation': `${url}: ${failure}`.replace(/[^\x20-\x7e]/g, '?') });
+    if (failure)
+      return graphError(c, 400, 'InvalidRequest', VALIDATION_FAILED, { 'x-simulator-validation': `${url}: ${failure}`.replace(/[^\x20-\x7e]/g, '?') });
   }
   const subscription: Subscription = {
-    id: randomUUID(), mailboxId: mb.id, address: mb.address, applicationId, resource: body.resource!, folderId: resource.folderId,
-    changeTypes, notificationUrl, lifecycleNotificationUrl, clientState: body.clientState ?? null,
-    latestSupportedTlsVersion: body.latestSupportedTlsVersion ?? 'v1_2', immutableIds: prefer.immutableIds,
-    expiresAt, createdAt: Date.now(), renewedAt: null, reauthorizedAt: null, removedAt: null, removedBy: null, reauthorizationSentFor: null,
+    id: randomUUID(),
+    mailboxId: mb.id,
+    address: mb.address,
+    applicationId,
+    resource: body.resource!,
+    folderId: resource.folderId,
+    changeTypes,
+    notificationUrl,
+    lifecycleNotificationUrl,
+    clientState: body.clientState ?? null,
+    latestSupportedTlsVersion: body.latestSupportedTlsVersion ?? 'v1_2',
+    immutableIds: prefer.immutableIds,
+    expiresAt,
+    createdAt: Date.now(),
+    renewedAt: null,
+    reauthorizedAt: null,
+    removedAt: null,
+    removedBy: null,
+    reauthorizationSentFor: null,
     counters: { posted: 0, acknowledged: 0, failed: 0, dropped: 0, abandoned: 0 },
   };
   ctx.subscriptions.add(subscription);
@@ -119,7 +150,8 @@ function urlProblem(url: string, requireHttps: boolean): string | undefined {
 /** The expiry in epoch ms, or Graph's refusal: in the future and at most maxSubscriptionMinutes away. */
 function expiration(c: Context, ctx: SimContext, value: string | null | undefined, operation: 'create' | 'update'): number | Response {
   if (!value) return invalid(c, `expirationDateTime is a required property for subscription ${operation === 'create' ? 'creation' : 'update'}.`);
-  if (!z.iso.datetime({ offset: true }).safeParse(value).success) return invalid(c, `expirationDateTime '${value}' is not an ISO 8601 date and time with an offset (e.g. 2026-03-20T11:00:00Z).`);
+  if (!z.iso.datetime({ offset: true }).safeParse(value).success)
+    return invalid(c, `expirationDateTime '${value}' is not an ISO 8601 date and time with an offset (e.g. 2026-03-20T11:00:00Z).`);
   const at = Date.parse(value);
   const now = Date.now();
   if (at <= now) return invalid(c, `Subscription expiration date must be in the future (expirationDateTime ${value}).`);

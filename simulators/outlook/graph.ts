@@ -23,13 +23,24 @@ export function graphRoutes(app: Hono, ctx: SimContext): void {
     const bearer = /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
     const token = bearer ? ctx.grants.authenticate(bearer) : undefined;
     const mailbox = token ? ctx.byId.get(token.mailboxId) : undefined;
-    const response = mailbox && token ? await admitted(c, ctx, mailbox, token, prefer) : graphError(c, 401, 'InvalidAuthenticationToken',
-      bearer ? 'Access token has expired or is not yet valid.' : 'Access token is empty.',
-      { 'WWW-Authenticate': 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"' });
+    const response =
+      mailbox && token
+        ? await admitted(c, ctx, mailbox, token, prefer)
+        : graphError(c, 401, 'InvalidAuthenticationToken', bearer ? 'Access token has expired or is not yet valid.' : 'Access token is empty.', {
+            'WWW-Authenticate':
+              'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000"',
+          });
     ctx.stats.record({
-      method: c.req.method, path: url.pathname, query: [...new Set(url.searchParams.keys())], prefer: prefer.values,
+      method: c.req.method,
+      path: url.pathname,
+      query: [...new Set(url.searchParams.keys())],
+      prefer: prefer.values,
       cursor: url.searchParams.get('$skiptoken') ?? url.searchParams.get('$deltatoken'),
-      mailbox: mailbox?.address ?? null, status: response.status, startedAt, endedAt: Date.now(), clientAborted: signal.aborted,
+      mailbox: mailbox?.address ?? null,
+      status: response.status,
+      startedAt,
+      endedAt: Date.now(),
+      clientAborted: signal.aborted,
     });
     return response;
   });
@@ -56,7 +67,9 @@ async function admitted(c: Context, ctx: SimContext, mb: Mailbox, token: AccessT
       stats.throttled += 1;
       return throttle.status === 429
         ? graphError(c, 429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', { 'Retry-After': String(throttle.retryAfterSeconds) })
-        : graphError(c, 503, 'ServiceUnavailable', 'Service is temporarily unavailable. Please retry later.', { 'Retry-After': String(throttle.retryAfterSeconds) });
+        : graphError(c, 503, 'ServiceUnavailable', 'Service is temporarily unavailable. Please retry later.', {
+            'Retry-After': String(throttle.retryAfterSeconds),
+          });
     }
     const parts = segments(new URL(c.req.url).pathname, mb);
     if (parts[0]?.toLowerCase() === 'subscriptions') return await subscriptionRoute(c, ctx, { mb, token, prefer }, parts.slice(1));
@@ -89,8 +102,15 @@ const KEYWORDS = new Set(['me', 'mailfolders', 'childfolders', 'messages', 'delt
 /** Graph's path forms: mailFolders/{id} and mailFolders('{id}'), keywords in any case, /users/{me} as /me. */
 function segments(pathname: string, mb: Mailbox): string[] {
   let path = pathname.slice('/v1.0/'.length);
-  try { path = decodeURIComponent(path); } catch { /* kept as sent: it then matches no route */ }
-  const parts = `/${path}`.replace(/\/(\w+)\('([^'/]*)'\)/g, '/$1/$2').split('/').filter(Boolean);
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    /* kept as sent: it then matches no route */
+  }
+  const parts = `/${path}`
+    .replace(/\/(\w+)\('([^'/]*)'\)/g, '/$1/$2')
+    .split('/')
+    .filter(Boolean);
   if (parts[0]?.toLowerCase() === 'users' && parts[1] && [mb.id, mb.address].includes(parts[1].toLowerCase())) parts.splice(0, 2, 'me');
   return parts;
 }
@@ -103,7 +123,13 @@ function route(c: Context, ctx: SimContext, mb: Mailbox, prefer: Prefer, parts: 
   const folder = (ref: string) => mb.folder(ref);
   switch (key) {
     case 'me':
-      return c.json({ '@odata.context': `${origin}/v1.0/$metadata#users/$entity`, id: mb.id, displayName: mb.displayName, mail: mb.address, userPrincipalName: mb.address });
+      return c.json({
+        '@odata.context': `${origin}/v1.0/$metadata#users/$entity`,
+        id: mb.id,
+        displayName: mb.displayName,
+        mail: mb.address,
+        userPrincipalName: mb.address,
+      });
     case 'me/mailfolders':
       return listFolders(c, ctx, mb, mb.folders.get(mb.rootId)!);
     case 'me/mailfolders/delta':
@@ -125,7 +151,10 @@ function route(c: Context, ctx: SimContext, mb: Mailbox, prefer: Prefer, parts: 
       const { select, unknown } = parseSelect(c.req.query('$select'));
       if (unknown) return graphError(c, 400, 'RequestBroker--ParseUri', `Could not find a property named '${unknown}' on type 'microsoft.graph.message'.`);
       if (prefer.immutableIds) c.header('Preference-Applied', 'IdType="ImmutableId"');
-      return c.json({ '@odata.context': `${origin}/v1.0/$metadata#users('${mb.id}')/messages/$entity`, ...renderMessage(message, prefer.immutableIds, select) });
+      return c.json({
+        '@odata.context': `${origin}/v1.0/$metadata#users('${mb.id}')/messages/$entity`,
+        ...renderMessage(message, prefer.immutableIds, select),
+      });
     }
     default:
       return graphError(c, 400, 'BadRequest', `Resource not found for the segment '${parts.at(-1) ?? ''}'.`);

@@ -10,7 +10,11 @@ import { defaultId, type Mailbox, type MessageChange } from './store.js';
 import { isLive, type ChangeType, type LifecycleEvent, type NotificationRecord, type Subscription, type Subscriptions } from './subscriptions.js';
 
 /** What the notifier uses of the simulator (its context has it all). */
-export interface NotifierContext { subscriptions: Subscriptions; stats: Stats; config: RuntimeConfig }
+export interface NotifierContext {
+  subscriptions: Subscriptions;
+  stats: Stats;
+  config: RuntimeConfig;
+}
 
 /** Graph puts at most this many notifications in one POST. */
 const MAX_BATCH = 100;
@@ -22,7 +26,11 @@ interface Item {
   lifecycleEvent: LifecycleEvent | null;
   messageId: string | null;
 }
-interface Batch { url: string; items: Item[]; timer?: NodeJS.Timeout }
+interface Batch {
+  url: string;
+  items: Item[];
+  timer?: NodeJS.Timeout;
+}
 
 /** What a change means to one subscription: a folder sees a move as a removal or an arrival. */
 export function changeTypeFor(s: Subscription, change: MessageChange): ChangeType | undefined {
@@ -48,7 +56,9 @@ export class Notifier {
     this.ticker.unref();
   }
 
-  get signal(): AbortSignal { return this.abort.signal; }
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
 
   messageChanged(mb: Mailbox, change: MessageChange): void {
     for (const s of this.ctx.subscriptions.liveFor(mb.id)) {
@@ -59,9 +69,13 @@ export class Notifier {
       const id = s.immutableIds ? change.message.id : defaultId(change.message.id, folderId);
       const path = `Users/${mb.id}/Messages/${id}`;
       const body = {
-        subscriptionId: s.id, subscriptionExpirationDateTime: iso(s.expiresAt), changeType, resource: path,
+        subscriptionId: s.id,
+        subscriptionExpirationDateTime: iso(s.expiresAt),
+        changeType,
+        resource: path,
         resourceData: { '@odata.type': '#Microsoft.Graph.Message', '@odata.id': path, '@odata.etag': `W/"${change.message.changeKey}"`, id },
-        ...(s.clientState !== null ? { clientState: s.clientState } : {}), tenantId: TENANT_ID,
+        ...(s.clientState !== null ? { clientState: s.clientState } : {}),
+        tenantId: TENANT_ID,
       };
       const item: Item = { subscription: s, body, changeType, lifecycleEvent: null, messageId: id };
       if (this.dropOnPurpose()) this.dropped(item, s.notificationUrl);
@@ -82,8 +96,11 @@ export class Notifier {
         continue;
       }
       const body = {
-        subscriptionId: s.id, subscriptionExpirationDateTime: iso(s.expiresAt), tenantId: TENANT_ID,
-        ...(s.clientState !== null ? { clientState: s.clientState } : {}), lifecycleEvent: event,
+        subscriptionId: s.id,
+        subscriptionExpirationDateTime: iso(s.expiresAt),
+        tenantId: TENANT_ID,
+        ...(s.clientState !== null ? { clientState: s.clientState } : {}),
+        lifecycleEvent: event,
       };
       this.enqueue(`lifecycle ${url}`, url, { subscription: s, body, changeType: null, lifecycleEvent: event, messageId: null });
     }
@@ -110,15 +127,21 @@ export class Notifier {
     this.ctx.stats.validationRequests += 1;
     try {
       const response = await fetch(target, {
-        method: 'POST', headers: { 'content-type': 'text/plain; charset=utf-8' }, body: '', redirect: 'manual',
+        method: 'POST',
+        headers: { 'content-type': 'text/plain; charset=utf-8' },
+        body: '',
+        redirect: 'manual',
         signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.ctx.config.validationTimeoutMs)]),
       });
       const text = await response.text();
       if (response.status !== 200) return `answered ${response.status}`;
-      if (!(response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/plain')) return `answered content-type ${response.headers.get('content-type') ?? '(none)'}, not text/plain`;
+      if (!(response.headers.get('content-type') ?? '').toLowerCase().startsWith('text/plain'))
+        return `answered content-type ${response.headers.get('content-type') ?? '(none)'}, not text/plain`;
       return text.trim() === token ? undefined : 'answered a body that is not the decoded validation token';
     } catch (error) {
-      return error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${this.ctx.config.validationTimeoutMs} ms` : `request failed: ${String(error)}`;
+      return error instanceof Error && error.name === 'TimeoutError'
+        ? `no answer within ${this.ctx.config.validationTimeoutMs} ms`
+        : `request failed: ${String(error)}`;
     }
   }
 
@@ -193,8 +216,11 @@ export class Notifier {
     let status: NotificationRecord['status'];
     try {
       const response = await fetch(url, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ value: items.map((i) => i.body) }),
-        redirect: 'manual', signal: AbortSignal.any([generation, timeout]),
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ value: items.map((i) => i.body) }),
+        redirect: 'manual',
+        signal: AbortSignal.any([generation, timeout]),
       });
       status = response.status;
       await response.body?.cancel().catch(() => undefined);

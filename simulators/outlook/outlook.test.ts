@@ -2,18 +2,36 @@
 // round (with and without immutable ids), folder delta, and the canonical links through
 // @microsoft/microsoft-graph-client with an origin-rewriting transport.
 import {
-  AuthenticationHandler, Client, RedirectHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler, type Context, type Middleware,
+  AuthenticationHandler,
+  Client,
+  RedirectHandler,
+  RetryHandler,
+  RetryHandlerOptions,
+  TelemetryHandler,
+  type Context,
+  type Middleware,
 } from '@microsoft/microsoft-graph-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startOutlook, type OutlookSim } from '../../test/helpers/outlook.js';
 
 type Row = Record<string, unknown> & { id: string; '@removed'?: { reason: string } };
-interface Page { value: Row[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string; '@odata.context': string }
+interface Page {
+  value: Row[];
+  '@odata.nextLink'?: string;
+  '@odata.deltaLink'?: string;
+  '@odata.context': string;
+}
 
 let sim: OutlookSim;
-beforeAll(async () => { sim = await startOutlook(); });
-afterAll(async () => { await sim?.close(); });
-beforeEach(async () => { await sim.reset(); });
+beforeAll(async () => {
+  sim = await startOutlook();
+});
+afterAll(async () => {
+  await sim?.close();
+});
+beforeEach(async () => {
+  await sim.reset();
+});
 
 const IMMUTABLE = 'IdType="ImmutableId"';
 
@@ -24,7 +42,7 @@ async function round(token: string, url: string, prefer: string[] = ['odata.maxp
   for (let next = url; ;) {
     const response = await sim.graph(token, next, prefer);
     expect(response.status, await response.clone().text()).toBe(200);
-    const page = await response.json() as Page;
+    const page = (await response.json()) as Page;
     rows.push(...page.value);
     sizes.push(page.value.length);
     if (page['@odata.nextLink']) next = page['@odata.nextLink'];
@@ -41,7 +59,7 @@ describe('Outlook simulator: Graph message delta', () => {
     const token = await sim.accessToken('jane@contoso.com');
     const first = await sim.graph(token, '/v1.0/me/mailFolders/inbox/messages/delta?$select=subject,isRead,flag', ['odata.maxpagesize=250', IMMUTABLE]);
     expect(first.headers.get('preference-applied')).toBe('odata.maxpagesize=250, IdType="ImmutableId"');
-    const page = await first.json() as Page;
+    const page = (await first.json()) as Page;
     expect(page.value).toHaveLength(250);
     expect(Object.keys(page.value[0]!).sort()).toEqual(['@odata.etag', 'flag', 'id', 'isRead', 'subject']);
     expect(page['@odata.nextLink']).toMatch(/^https:\/\/graph\.microsoft\.com\/v1\.0\/me\/mailFolders\('[^']+'\)\/messages\/delta\?\$skiptoken=/);
@@ -57,7 +75,7 @@ describe('Outlook simulator: Graph message delta', () => {
     expect(again.rows).toEqual([]);
     expect(again.deltaLink).toBeTruthy();
     // Without Prefer, pages hold 10.
-    expect((await (await sim.graph(token, '/v1.0/me/mailFolders/inbox/messages/delta')).json() as Page).value).toHaveLength(10);
+    expect(((await (await sim.graph(token, '/v1.0/me/mailFolders/inbox/messages/delta')).json()) as Page).value).toHaveLength(10);
   });
 
   it('shows each user action in the next round, with immutable ids stable across a move', async () => {
@@ -120,7 +138,7 @@ describe('Outlook simulator: Graph message delta', () => {
     await sim.seed('lee@contoso.com', 30, 'inbox');
     const token = await sim.accessToken('lee@contoso.com');
     const prefer = ['odata.maxpagesize=10', IMMUTABLE];
-    const page1 = await (await sim.graph(token, '/v1.0/me/mailFolders/inbox/messages/delta', prefer)).json() as Page;
+    const page1 = (await (await sim.graph(token, '/v1.0/me/mailFolders/inbox/messages/delta', prefer)).json()) as Page;
     const all = (await sim.messages('lee@contoso.com', 'inbox')).map((m) => m.id);
     const seen = new Set(page1.value.map((r) => r.id));
     const passed = page1.value[3]!.id;
@@ -128,7 +146,7 @@ describe('Outlook simulator: Graph message delta', () => {
     await sim.act('lee@contoso.com', { type: 'markRead', id: passed, isRead: true });
     await sim.act('lee@contoso.com', { type: 'flag', id: ahead, flagStatus: 'complete' });
     // Replaying a nextLink answers the same page from the current state.
-    const replay = await (await sim.graph(token, page1['@odata.nextLink']!, prefer)).json() as Page;
+    const replay = (await (await sim.graph(token, page1['@odata.nextLink']!, prefer)).json()) as Page;
     const rest = await round(token, page1['@odata.nextLink']!, prefer);
     expect(replay.value.map((r) => r.id)).toEqual(rest.rows.slice(0, 10).map((r) => r.id));
     const first = [...seen, ...rest.rows.map((r) => r.id)];
@@ -145,11 +163,11 @@ describe('Outlook simulator: Graph folders', () => {
   it('lists, pages and tracks folders: create, rename and delete in the folder delta', async () => {
     const box = await sim.createMailbox('ann@contoso.com', { messages: 40 });
     const token = await sim.accessToken('ann@contoso.com');
-    const top = await (await sim.graph(token, '/v1.0/me/mailFolders?$top=4&includeHiddenFolders=true')).json() as Page;
+    const top = (await (await sim.graph(token, '/v1.0/me/mailFolders?$top=4&includeHiddenFolders=true')).json()) as Page;
     expect(top.value.map((f) => f.displayName)).toEqual(['Inbox', 'Sent Items', 'Drafts', 'Deleted Items']);
     expect(top['@odata.nextLink']).toBe('https://graph.microsoft.com/v1.0/me/mailFolders?includeHiddenFolders=true&$top=4&$skip=4');
-    expect((await (await sim.graph(token, top['@odata.nextLink']!)).json() as Page).value.map((f) => f.displayName)).toEqual(['Archive', 'Junk Email']);
-    const inbox = await (await sim.graph(token, '/v1.0/me/mailFolders/Inbox')).json() as Row;
+    expect(((await (await sim.graph(token, top['@odata.nextLink']!)).json()) as Page).value.map((f) => f.displayName)).toEqual(['Archive', 'Junk Email']);
+    const inbox = (await (await sim.graph(token, '/v1.0/me/mailFolders/Inbox')).json()) as Row;
     expect(inbox).toMatchObject({ id: box.folders.inbox, displayName: 'Inbox', childFolderCount: 0, isHidden: false });
     expect((inbox.totalItemCount as number) > 0 && (inbox.unreadItemCount as number) <= (inbox.totalItemCount as number)).toBe(true);
 
@@ -167,7 +185,7 @@ describe('Outlook simulator: Graph folders', () => {
     expect(changes.get(box.folders.inbox)).toMatchObject({ childFolderCount: 1 });
     expect(changes.get(box.folders.archive)).toMatchObject({ displayName: 'Archive 2026' });
     expect(changes.get(doomed.id)).toEqual({ '@odata.type': '#microsoft.graph.mailFolder', id: doomed.id, '@removed': { reason: 'deleted' } });
-    const children = await (await sim.graph(token, `/v1.0/me/mailFolders('inbox')/childFolders`)).json() as Page;
+    const children = (await (await sim.graph(token, `/v1.0/me/mailFolders('inbox')/childFolders`)).json()) as Page;
     expect(children.value.map((f) => f.id)).toEqual([child.id]);
     const deletedDelta = await sim.graph(token, doomedLink);
     expect(deletedDelta.status).toBe(404);
@@ -193,20 +211,30 @@ describe('Outlook simulator: through @microsoft/microsoft-graph-client', () => {
         context.response = await fetch(url.replace('https://graph.microsoft.com', sim.url), context.options);
       },
     };
-    const chain = [new AuthenticationHandler({ getAccessToken: () => Promise.resolve(token) }), new RetryHandler(new RetryHandlerOptions(0, 0)), new RedirectHandler(), new TelemetryHandler(), transport];
+    const chain = [
+      new AuthenticationHandler({ getAccessToken: () => Promise.resolve(token) }),
+      new RetryHandler(new RetryHandlerOptions(0, 0)),
+      new RedirectHandler(),
+      new TelemetryHandler(),
+      transport,
+    ];
     for (let i = 0; i < chain.length - 1; i++) chain[i]!.setNext!(chain[i + 1]!);
     const client = Client.initWithMiddleware({ middleware: chain[0]! });
     expect(await client.api('/me').get()).toMatchObject({ mail: 'sam@contoso.com' });
     const ids = new Set<string>();
-    let page = await client.api('/me/mailFolders/inbox/messages/delta').header('Prefer', `odata.maxpagesize=50, ${IMMUTABLE}`).select(['subject', 'isRead']).get() as Page;
+    let page = (await client
+      .api('/me/mailFolders/inbox/messages/delta')
+      .header('Prefer', `odata.maxpagesize=50, ${IMMUTABLE}`)
+      .select(['subject', 'isRead'])
+      .get()) as Page;
     for (;;) {
       for (const row of page.value) ids.add(row.id);
       if (!page['@odata.nextLink']) break;
-      page = await client.api(page['@odata.nextLink']).header('Prefer', `odata.maxpagesize=50, ${IMMUTABLE}`).get() as Page;
+      page = (await client.api(page['@odata.nextLink']).header('Prefer', `odata.maxpagesize=50, ${IMMUTABLE}`).get()) as Page;
     }
     expect(ids.size).toBe(120);
     await sim.act('sam@contoso.com', { type: 'newMail' });
-    const after = await client.api(page['@odata.deltaLink']!).header('Prefer', IMMUTABLE).get() as Page;
+    const after = (await client.api(page['@odata.deltaLink']!).header('Prefer', IMMUTABLE).get()) as Page;
     expect(after.value).toHaveLength(1);
     const requests = await sim.requests({ mailbox: 'sam@contoso.com' });
     expect(requests.every((r) => r.status === 200)).toBe(true);

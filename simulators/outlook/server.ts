@@ -31,7 +31,8 @@ export async function startOutlookSimulator(options: OutlookSimulatorOptions = {
   app.get('/health', (c) => c.json({ status: 'ok' }));
   const running = await listen(app, options.port, options.host);
   return {
-    ...running, graphOrigin: ctx.graphOrigin,
+    ...running,
+    graphOrigin: ctx.graphOrigin,
     // Pending deliveries and retries end with the server.
     close: async () => {
       ctx.notifier.stop();

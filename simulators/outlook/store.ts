@@ -6,13 +6,20 @@ import { ChangeLog } from './change-log.js';
 import { contacts, generateMessage, prng, seedFrom, type EmailAddress, type FlagStatus, type MessageFixture } from './fixtures.js';
 
 export const WELL_KNOWN = {
-  inbox: 'Inbox', sentitems: 'Sent Items', drafts: 'Drafts', deleteditems: 'Deleted Items', archive: 'Archive', junkemail: 'Junk Email',
+  inbox: 'Inbox',
+  sentitems: 'Sent Items',
+  drafts: 'Drafts',
+  deleteditems: 'Deleted Items',
+  archive: 'Archive',
+  junkemail: 'Junk Email',
 } as const;
 export type WellKnownName = keyof typeof WELL_KNOWN;
 
 /** The mutable part of a message: what a version is made of (kept once for `staleNext`). */
 export interface MessageVersion {
-  folderId: string; isRead: boolean; flagStatus: FlagStatus;
+  folderId: string;
+  isRead: boolean;
+  flagStatus: FlagStatus;
   /** Epoch seconds, as Graph's lastModifiedDateTime: whole seconds, so two changes within one second share it
    * (a version is not unique); it never goes backwards for a message. */
   lastModified: number;
@@ -37,8 +44,14 @@ export interface MessageChange {
 }
 
 export interface Folder {
-  id: string; displayName: string; parentId: string; wellKnown?: string;
-  children: Set<string>; log: ChangeLog; total: number; unread: number;
+  id: string;
+  displayName: string;
+  parentId: string;
+  wellKnown?: string;
+  children: Set<string>;
+  log: ChangeLog;
+  total: number;
+  unread: number;
 }
 
 /** The store's clock in whole epoch seconds (what change timestamps are made of). */
@@ -78,11 +91,24 @@ export class Mailbox {
   onMessageChange?: (change: MessageChange) => void;
 
   /** `clock` gives every change its timestamp: the control API can stop it at one second. */
-  constructor(readonly address: string, readonly displayName: string, seed?: number, private readonly clock: Clock = nowSeconds) {
+  constructor(
+    readonly address: string,
+    readonly displayName: string,
+    seed?: number,
+    private readonly clock: Clock = nowSeconds,
+  ) {
     this.rand = prng(seed ?? seedFrom(address));
     this.people = contacts(this.rand);
     this.owner = { name: displayName, address };
-    this.folders.set(this.rootId, { id: this.rootId, displayName: 'Top of Information Store', parentId: '', children: new Set(), log: new ChangeLog(), total: 0, unread: 0 });
+    this.folders.set(this.rootId, {
+      id: this.rootId,
+      displayName: 'Top of Information Store',
+      parentId: '',
+      children: new Set(),
+      log: new ChangeLog(),
+      total: 0,
+      unread: 0,
+    });
     this.wellKnown.set('msgfolderroot', this.rootId);
     for (const [name, displayName] of Object.entries(WELL_KNOWN)) this.wellKnown.set(name, this.createFolder(displayName, this.rootId, name).id);
   }
@@ -106,7 +132,9 @@ export class Mailbox {
     return message && message.folderId === folderId ? message : undefined;
   }
 
-  private next(): number { return ++this.seq; }
+  private next(): number {
+    return ++this.seq;
+  }
 
   /** Every entry of one log takes its own sequence number: a page boundary between two entries that
    * shared one would lose the second (pages continue after the last sequence number they reached). */
@@ -116,7 +144,16 @@ export class Mailbox {
 
   createFolder(displayName: string, parentId: string, wellKnown?: string): Folder {
     const parent = this.folders.get(parentId)!;
-    const folder: Folder = { id: newFolderId(), displayName, parentId, ...(wellKnown ? { wellKnown } : {}), children: new Set(), log: new ChangeLog(), total: 0, unread: 0 };
+    const folder: Folder = {
+      id: newFolderId(),
+      displayName,
+      parentId,
+      ...(wellKnown ? { wellKnown } : {}),
+      children: new Set(),
+      log: new ChangeLog(),
+      total: 0,
+      unread: 0,
+    };
     this.folders.set(folder.id, folder);
     parent.children.add(folder.id);
     this.folderChanged(folder);
@@ -158,7 +195,8 @@ export class Mailbox {
     const touched = new Set<Folder>();
     for (let i = 0; i < count; i++) {
       const r = this.rand();
-      const target = folder ?? this.folders.get(r < 0.8 ? ids.inbox : r < 0.9 ? ids.sentitems : r < 0.95 ? ids.archive : r < 0.98 ? ids.deleteditems : ids.junkemail)!;
+      const target =
+        folder ?? this.folders.get(r < 0.8 ? ids.inbox : r < 0.9 ? ids.sentitems : r < 0.95 ? ids.archive : r < 0.98 ? ids.deleteditems : ids.junkemail)!;
       const fixture = generateMessage(this.rand, this.owner, this.people, this.generated++, now, target.wellKnown === 'sentitems');
       this.add(target, fixture, Math.min(now, fixture.receivedDateTime + 1 + Math.floor(this.rand() * 3_600)), this.next());
       touched.add(target);
@@ -169,8 +207,13 @@ export class Mailbox {
   newMail(folder: Folder, patch: { subject?: string; from?: EmailAddress; receivedDateTime?: number }): Message {
     const now = this.clock();
     const fixture = generateMessage(this.rand, this.owner, this.people, this.generated++, now, false);
-    Object.assign(fixture, { isRead: false, flagStatus: 'notFlagged' }, patch.subject !== undefined ? { subject: patch.subject } : {},
-      patch.from ? { from: patch.from } : {}, { receivedDateTime: patch.receivedDateTime ?? now });
+    Object.assign(
+      fixture,
+      { isRead: false, flagStatus: 'notFlagged' },
+      patch.subject !== undefined ? { subject: patch.subject } : {},
+      patch.from ? { from: patch.from } : {},
+      { receivedDateTime: patch.receivedDateTime ?? now },
+    );
     const message = this.add(folder, fixture, Math.max(now, fixture.receivedDateTime), this.next());
     this.folderChanged(folder);
     this.onMessageChange?.({ type: 'created', message, folderId: folder.id });
@@ -181,10 +224,24 @@ export class Mailbox {
     // Spelled out rather than spread: one object shape for every message keeps 50,000 of them cheap.
     const f = fixture;
     const message: Message = {
-      id: `${this.idPrefix}${(counter++).toString(36).padStart(10, '0')}`, folderId: folder.id, isRead: f.isRead, flagStatus: f.flagStatus,
-      lastModified, changeKey: newChangeKey(), createdDateTime: f.receivedDateTime, receivedDateTime: f.receivedDateTime,
-      subject: f.subject, bodyPreview: f.bodyPreview, importance: f.importance, from: f.from, to: f.to, cc: f.cc,
-      hasAttachments: f.hasAttachments, isDraft: f.isDraft, conversationId: f.conversationId, internetMessageId: f.internetMessageId,
+      id: `${this.idPrefix}${(counter++).toString(36).padStart(10, '0')}`,
+      folderId: folder.id,
+      isRead: f.isRead,
+      flagStatus: f.flagStatus,
+      lastModified,
+      changeKey: newChangeKey(),
+      createdDateTime: f.receivedDateTime,
+      receivedDateTime: f.receivedDateTime,
+      subject: f.subject,
+      bodyPreview: f.bodyPreview,
+      importance: f.importance,
+      from: f.from,
+      to: f.to,
+      cc: f.cc,
+      hasAttachments: f.hasAttachments,
+      isDraft: f.isDraft,
+      conversationId: f.conversationId,
+      internetMessageId: f.internetMessageId,
     };
     this.messages.set(message.id, message);
     folder.log.touch(message.id, seq, true);

@@ -41,13 +41,21 @@ describe('Outlook simulator: change notifications per user action', () => {
     const { box, token } = await jane(3);
     const all = await subscribe(token);
     const inbox = await subscribe(token, { resource: "me/mailFolders('inbox')/messages", notificationUrl: `${hooks.url}/inbox` });
-    const archive = await subscribe(token, { resource: `/me/mailFolders/${box.folders.archive}/messages`, notificationUrl: `${hooks.url}/archive`, clientState: undefined });
+    const archive = await subscribe(token, {
+      resource: `/me/mailFolders/${box.folders.archive}/messages`,
+      notificationUrl: `${hooks.url}/archive`,
+      clientState: undefined,
+    });
     const counts = { hook: 0, inbox: 0, archive: 0 };
     // One action at a time, each awaited at the receiver, so the order below is the order of the actions.
     const step = async (action: OutlookAction, expected: Partial<typeof counts>) => {
       const result = await sim.act(JANE, action);
       for (const [path, n] of Object.entries(expected) as [keyof typeof counts, number][]) counts[path] += n;
-      await until(() => (Object.keys(counts) as (keyof typeof counts)[]).every((p) => hooks.notifications(`/${p}`).length === counts[p]), 3_000, JSON.stringify(action));
+      await until(
+        () => (Object.keys(counts) as (keyof typeof counts)[]).every((p) => hooks.notifications(`/${p}`).length === counts[p]),
+        3_000,
+        JSON.stringify(action),
+      );
       return result;
     };
     const m = await step({ type: 'newMail', subject: 'Hello' }, { hook: 1, inbox: 1 });
@@ -64,11 +72,19 @@ describe('Outlook simulator: change notifications per user action', () => {
 
     const resource = `Users/${box.id}/Messages/${m.id}`;
     expect(hooks.notifications('/hook')[0]).toEqual({
-      subscriptionId: all.id, subscriptionExpirationDateTime: all.expirationDateTime, changeType: 'created', resource,
+      subscriptionId: all.id,
+      subscriptionExpirationDateTime: all.expirationDateTime,
+      changeType: 'created',
+      resource,
       resourceData: { '@odata.type': '#Microsoft.Graph.Message', '@odata.id': resource, '@odata.etag': `W/"${m.changeKey as string}"`, id: m.id },
-      clientState: 'secret-state', tenantId: TENANT_ID,
+      clientState: 'secret-state',
+      tenantId: TENANT_ID,
     });
-    expect(hooks.notifications('/inbox')[1]).toMatchObject({ subscriptionId: inbox.id, changeType: 'updated', resourceData: { '@odata.etag': `W/"${read.changeKey as string}"` } });
+    expect(hooks.notifications('/inbox')[1]).toMatchObject({
+      subscriptionId: inbox.id,
+      changeType: 'updated',
+      resourceData: { '@odata.etag': `W/"${read.changeKey as string}"` },
+    });
     expect(hooks.notifications('/archive').every((x) => x.subscriptionId === archive.id && !('clientState' in x))).toBe(true);
     expect(hooks.posts().every((p) => p.contentType === 'application/json')).toBe(true);
   });
@@ -137,7 +153,11 @@ describe('Outlook simulator: notification delivery', () => {
     expect(second!.at - first!.at).toBeGreaterThanOrEqual(95); // retryBase (100 ms here), then twice that
     expect(third!.at - second!.at).toBeGreaterThanOrEqual(195);
     const log = await sim.notifications({ subscriptionId: id });
-    expect(log.map((r) => [r.attempt, r.status, r.changeType])).toEqual([[1, 500, 'created'], [2, 503, 'created'], [3, 200, 'created']]);
+    expect(log.map((r) => [r.attempt, r.status, r.changeType])).toEqual([
+      [1, 500, 'created'],
+      [2, 503, 'created'],
+      [3, 200, 'created'],
+    ]);
     expect(log.every((r) => r.mailbox === JANE && r.batchSize === 1 && typeof r.latencyMs === 'number')).toBe(true);
     const [view] = await sim.subscriptions(JANE);
     expect(view!.delivery).toEqual({ posted: 3, acknowledged: 1, failed: 2, dropped: 0, abandoned: 0 });
@@ -156,12 +176,19 @@ describe('Outlook simulator: notification delivery', () => {
     await until(() => hooks.posts('/hook').length === 2, 3_000, '2 attempts');
     await pause(600);
     const log = await sim.notifications({ subscriptionId: id });
-    expect(log.map((r) => [r.attempt, r.status])).toEqual([[1, 'timeout'], [2, 500]]);
+    expect(log.map((r) => [r.attempt, r.status])).toEqual([
+      [1, 'timeout'],
+      [2, 500],
+    ]);
     expect(log[0]!.latencyMs).toBeGreaterThanOrEqual(290);
     expect(log[0]!.latencyMs).toBeLessThan(1_500);
-    expect((await sim.notifications({ subscriptionId: unreachable.id })).map((r) => [r.attempt, r.status])).toEqual([[1, 'error'], [2, 'error']]);
+    expect((await sim.notifications({ subscriptionId: unreachable.id })).map((r) => [r.attempt, r.status])).toEqual([
+      [1, 'error'],
+      [2, 'error'],
+    ]);
     expect((await sim.subscriptions(JANE)).map((s) => s.delivery)).toEqual([
-      { posted: 2, acknowledged: 0, failed: 2, dropped: 0, abandoned: 1 }, { posted: 2, acknowledged: 0, failed: 2, dropped: 0, abandoned: 1 },
+      { posted: 2, acknowledged: 0, failed: 2, dropped: 0, abandoned: 1 },
+      { posted: 2, acknowledged: 0, failed: 2, dropped: 0, abandoned: 1 },
     ]);
     expect(await sim.stats()).toMatchObject({ notificationsAbandoned: 2, notificationsFailed: 4 });
   });
@@ -176,7 +203,9 @@ describe('Outlook simulator: notification delivery', () => {
     await pause(200);
     expect(kinds('/hook')).toEqual([`created ${sent[2]!.id}`]);
     expect((await sim.notifications({ subscriptionId: id })).map((r) => [r.messageId, r.status])).toEqual([
-      [sent[0]!.id, 'dropped'], [sent[1]!.id, 'dropped'], [sent[2]!.id, 202],
+      [sent[0]!.id, 'dropped'],
+      [sent[1]!.id, 'dropped'],
+      [sent[2]!.id, 202],
     ]);
     expect((await sim.config()).dropNotificationsNext).toBe(0);
     await sim.configure({ dropNotificationRate: 1 });

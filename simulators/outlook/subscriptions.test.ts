@@ -46,14 +46,28 @@ describe('Outlook simulator: creating subscriptions', () => {
     }
     const subscription = created.body as Record<string, unknown>;
     expect(subscription).toEqual({
-      '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#subscriptions/$entity', id: expect.stringMatching(GUID) as string,
-      resource: 'me/messages', applicationId: sim.env.OUTLOOK_CLIENT_ID, changeType: 'created,updated,deleted', clientState: 'secret-state',
-      notificationUrl: `${hooks.url}/hook`, notificationQueryOptions: null, lifecycleNotificationUrl: `${hooks.url}/lifecycle?tenant=a`,
-      expirationDateTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as string, creatorId: box.id, includeResourceData: false,
-      latestSupportedTlsVersion: 'v1_2', encryptionCertificate: null, encryptionCertificateId: null, notificationUrlAppId: null,
+      '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#subscriptions/$entity',
+      id: expect.stringMatching(GUID) as string,
+      resource: 'me/messages',
+      applicationId: sim.env.OUTLOOK_CLIENT_ID,
+      changeType: 'created,updated,deleted',
+      clientState: 'secret-state',
+      notificationUrl: `${hooks.url}/hook`,
+      notificationQueryOptions: null,
+      lifecycleNotificationUrl: `${hooks.url}/lifecycle?tenant=a`,
+      expirationDateTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as string,
+      creatorId: box.id,
+      includeResourceData: false,
+      latestSupportedTlsVersion: 'v1_2',
+      encryptionCertificate: null,
+      encryptionCertificateId: null,
+      notificationUrlAppId: null,
     });
     const { '@odata.context': _context, ...rest } = subscription;
-    expect((await call(token, 'GET', '/v1.0/subscriptions')).body).toEqual({ '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#subscriptions', value: [rest] });
+    expect((await call(token, 'GET', '/v1.0/subscriptions')).body).toEqual({
+      '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#subscriptions',
+      value: [rest],
+    });
     expect((await call(token, 'GET', `/v1.0/subscriptions/${rest.id as string}`)).body).toEqual(subscription);
     expect((await sim.stats()).validationRequests).toBe(2);
   });
@@ -70,7 +84,12 @@ describe('Outlook simulator: creating subscriptions', () => {
     }
     const lifecycleRefused = await subscribe(token, { lifecycleNotificationUrl: `${hooks.url}/wrong` });
     expect(lifecycleRefused.status).toBe(400);
-    expect(hooks.handshakes().slice(-2).map((h) => h.path)).toEqual(['/hook', '/wrong']);
+    expect(
+      hooks
+        .handshakes()
+        .slice(-2)
+        .map((h) => h.path),
+    ).toEqual(['/hook', '/wrong']);
     expect(await sim.subscriptions()).toEqual([]);
     // The same URL for both is validated once.
     hooks.clear();
@@ -86,7 +105,13 @@ describe('Outlook simulator: creating subscriptions', () => {
       expect((response.body as { error: { code: string } }).error.code, JSON.stringify(patch)).toBe(code);
       return (response.body as { error: { message: string } }).error.message;
     };
-    for (const resource of ['me/events', 'me/mailFolders/nope/messages', 'users/someone-else@contoso.com/messages', "me/messages?$filter=isRead eq false", 'me/messages/x']) {
+    for (const resource of [
+      'me/events',
+      'me/mailFolders/nope/messages',
+      'users/someone-else@contoso.com/messages',
+      'me/messages?$filter=isRead eq false',
+      'me/messages/x',
+    ]) {
       await refuse({ resource });
     }
     for (const changeType of ['created,moved', '']) await refuse({ changeType });
@@ -100,7 +125,10 @@ describe('Outlook simulator: creating subscriptions', () => {
     expect(hooks.handshakes()).toEqual([]);
 
     const accepted = [
-      '/me/messages', "me/mailFolders('inbox')/messages", '/me/mailFolders/Inbox/messages', `users/${box.id}/messages`,
+      '/me/messages',
+      "me/mailFolders('inbox')/messages",
+      '/me/mailFolders/Inbox/messages',
+      `users/${box.id}/messages`,
       `Users/${JANE}/mailFolders('${box.folders.archive}')/messages`,
     ];
     for (const resource of accepted) {
@@ -134,8 +162,14 @@ describe('Outlook simulator: managing subscriptions', () => {
     const renewed = await call(token, 'PATCH', `/v1.0/subscriptions/${id}`, { expirationDateTime: renewedTo });
     expect(renewed.status).toBe(200);
     expect(renewed.body).toMatchObject({ id, expirationDateTime: renewedTo });
-    expect(await call(token, 'PATCH', `/v1.0/subscriptions/${id}`, { expirationDateTime: inMinutes(5000) })).toMatchObject({ status: 400, body: { error: { code: 'ExtensionError' } } });
-    expect(await call(token, 'PATCH', `/v1.0/subscriptions/${id}`, { expirationDateTime: inMinutes(-5) })).toMatchObject({ status: 400, body: { error: { code: 'InvalidRequest' } } });
+    expect(await call(token, 'PATCH', `/v1.0/subscriptions/${id}`, { expirationDateTime: inMinutes(5000) })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'ExtensionError' } },
+    });
+    expect(await call(token, 'PATCH', `/v1.0/subscriptions/${id}`, { expirationDateTime: inMinutes(-5) })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'InvalidRequest' } },
+    });
     expect((await call(token, 'PATCH', `/v1.0/subscriptions/${id}`, { clientState: 'other' })).status).toBe(400);
     expect((await call(token, 'POST', `/v1.0/subscriptions/${id}/reauthorize`)).status).toBe(204);
 
@@ -160,7 +194,18 @@ describe('Outlook simulator: managing subscriptions', () => {
 
     const requests = (await sim.requests({ mailbox: JANE })).filter((r) => r.path.startsWith('/v1.0/subscriptions'));
     expect(requests.map((r) => `${r.method} ${r.status}`)).toEqual([
-      'POST 201', 'PATCH 200', 'PATCH 400', 'PATCH 400', 'PATCH 400', 'POST 204', 'GET 404', 'DELETE 204', 'GET 404', 'PATCH 404', 'DELETE 404', 'POST 404',
+      'POST 201',
+      'PATCH 200',
+      'PATCH 400',
+      'PATCH 400',
+      'PATCH 400',
+      'POST 204',
+      'GET 404',
+      'DELETE 204',
+      'GET 404',
+      'PATCH 404',
+      'DELETE 404',
+      'POST 404',
     ]);
   });
 
@@ -182,12 +227,21 @@ describe('Outlook simulator: managing subscriptions', () => {
 describe('Outlook simulator: lifecycle notifications', () => {
   it('posts lifecycle events to the lifecycleNotificationUrl only, and subscriptionRemoved removes', async () => {
     const { token } = await jane();
-    const withUrl = ((await subscribe(token, { lifecycleNotificationUrl: `${hooks.url}/lifecycle` })).body as { id: string; expirationDateTime: string });
+    const withUrl = (await subscribe(token, { lifecycleNotificationUrl: `${hooks.url}/lifecycle` })).body as { id: string; expirationDateTime: string };
     const without = ((await subscribe(token, { notificationUrl: `${hooks.url}/other` })).body as { id: string }).id;
-    expect(await sim.lifecycle(JANE, 'missed')).toEqual({ event: 'missed', subscriptions: [withUrl.id, without], posted: [withUrl.id], withoutLifecycleUrl: [without] });
+    expect(await sim.lifecycle(JANE, 'missed')).toEqual({
+      event: 'missed',
+      subscriptions: [withUrl.id, without],
+      posted: [withUrl.id],
+      withoutLifecycleUrl: [without],
+    });
     await until(() => hooks.notifications('/lifecycle').length === 1, 3_000, 'missed');
     expect(hooks.notifications('/lifecycle')[0]).toEqual({
-      subscriptionId: withUrl.id, subscriptionExpirationDateTime: withUrl.expirationDateTime, tenantId: TENANT_ID, clientState: 'secret-state', lifecycleEvent: 'missed',
+      subscriptionId: withUrl.id,
+      subscriptionExpirationDateTime: withUrl.expirationDateTime,
+      tenantId: TENANT_ID,
+      clientState: 'secret-state',
+      lifecycleEvent: 'missed',
     });
     expect(hooks.posts('/lifecycle')[0]!.contentType).toBe('application/json');
 
@@ -200,7 +254,9 @@ describe('Outlook simulator: lifecycle notifications', () => {
     expect(hooks.posts('/other')).toEqual([]);
     await expect(sim.lifecycle(JANE, 'missed', withUrl.id)).rejects.toThrow(/404/);
     expect((await sim.notifications({ subscriptionId: withUrl.id })).map((r) => [r.lifecycleEvent, r.status])).toEqual([
-      ['missed', 202], ['reauthorizationRequired', 202], ['subscriptionRemoved', 202],
+      ['missed', 202],
+      ['reauthorizationRequired', 202],
+      ['subscriptionRemoved', 202],
     ]);
   });
 
@@ -212,7 +268,10 @@ describe('Outlook simulator: lifecycle notifications', () => {
     await until(() => hooks.notifications('/lifecycle').length === 2, 3_000, 'subscriptionRemoved');
     expect(hooks.posts('/lifecycle')).toHaveLength(1); // one batch for one URL
     expect(hooks.notifications('/lifecycle').every((n) => n.lifecycleEvent === 'subscriptionRemoved')).toBe(true);
-    expect((await sim.subscriptions(JANE)).map((s) => [s.state, s.removedBy])).toEqual([['removed', 'revoke'], ['removed', 'revoke']]);
+    expect((await sim.subscriptions(JANE)).map((s) => [s.state, s.removedBy])).toEqual([
+      ['removed', 'revoke'],
+      ['removed', 'revoke'],
+    ]);
     await sim.act(JANE, { type: 'newMail' });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(hooks.posts('/hook')).toEqual([]);
@@ -238,11 +297,21 @@ describe('Outlook simulator: lifecycle notifications', () => {
 
 describe('Outlook simulator: subscription control API', () => {
   it('validates the new config fields, and reset clears subscriptions and the notification log', async () => {
-    const put = (body: unknown) => fetch(`${sim.url}/_control/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    for (const bad of [{ dropNotificationRate: 1.5 }, { notificationRetries: -1 }, { reauthorizeBeforeMinutes: 'soon' }, { requireHttps: 'yes' }, { maxSubscriptionMinutes: 0 }]) {
+    const put = (body: unknown) =>
+      fetch(`${sim.url}/_control/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const bad of [
+      { dropNotificationRate: 1.5 },
+      { notificationRetries: -1 },
+      { reauthorizeBeforeMinutes: 'soon' },
+      { requireHttps: 'yes' },
+      { maxSubscriptionMinutes: 0 },
+    ]) {
       expect((await put(bad)).status, JSON.stringify(bad)).toBe(400);
     }
-    expect(await (await put({ dropNotificationsNext: 3, reauthorizeBeforeMinutes: null, notificationBatchMs: 0 })).json()).toMatchObject({ dropNotificationsNext: 3, notificationBatchMs: 0 });
+    expect(await (await put({ dropNotificationsNext: 3, reauthorizeBeforeMinutes: null, notificationBatchMs: 0 })).json()).toMatchObject({
+      dropNotificationsNext: 3,
+      notificationBatchMs: 0,
+    });
     const { token } = await jane();
     await subscribe(token);
     await sim.act(JANE, { type: 'newMail' });

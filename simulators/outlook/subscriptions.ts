@@ -10,7 +10,13 @@ export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' |
 
 /** Per notification: `posted` counts every attempt (a retry posts again), `failed` every failed attempt,
  * `dropped` the ones dropped on purpose, `abandoned` the ones given up after the last retry. */
-export interface DeliveryCounters { posted: number; acknowledged: number; failed: number; dropped: number; abandoned: number }
+export interface DeliveryCounters {
+  posted: number;
+  acknowledged: number;
+  failed: number;
+  dropped: number;
+  abandoned: number;
+}
 
 export interface Subscription {
   id: string;
@@ -62,9 +68,13 @@ export class Subscriptions {
   private byId = new Map<string, Subscription>();
   private records: NotificationRecord[] = [];
 
-  add(subscription: Subscription): void { this.byId.set(subscription.id, subscription); }
+  add(subscription: Subscription): void {
+    this.byId.set(subscription.id, subscription);
+  }
 
-  all(): Subscription[] { return [...this.byId.values()]; }
+  all(): Subscription[] {
+    return [...this.byId.values()];
+  }
 
   /** A live subscription the caller may see: Graph scopes them to the app and the signed-in user. */
   owned(id: string, mailboxId: string, applicationId: string): Subscription | undefined {
@@ -107,10 +117,17 @@ export class Subscriptions {
  */
 export function parseResource(resource: string, mb: Mailbox): { folderId: string | null } | { error: string } {
   let path = resource.trim();
-  try { path = decodeURIComponent(path); } catch { /* kept as sent */ }
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    /* kept as sent */
+  }
   const unsupported = { error: `The resource '${resource}' is not supported: use me/messages, users/{id}/messages or me/mailFolders('{id}')/messages.` };
   if (path.includes('?')) return unsupported;
-  const parts = `/${path}`.replace(/\/(\w+)\('([^'/]*)'\)/g, '/$1/$2').split('/').filter(Boolean);
+  const parts = `/${path}`
+    .replace(/\/(\w+)\('([^'/]*)'\)/g, '/$1/$2')
+    .split('/')
+    .filter(Boolean);
   if (parts[0]?.toLowerCase() === 'users' && parts[1] && [mb.id, mb.address].includes(parts[1].toLowerCase())) parts.splice(0, 2, 'me');
   const key = parts.map((p, i) => (i === 2 ? '{}' : p.toLowerCase())).join('/');
   if (key === 'me/messages') return { folderId: null };
@@ -131,10 +148,21 @@ const isoMs = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStr
 /** The subscription as Graph returns it. */
 export function renderSubscription(s: Subscription) {
   return {
-    id: s.id, resource: s.resource, applicationId: s.applicationId, changeType: s.changeTypes.join(','), clientState: s.clientState,
-    notificationUrl: s.notificationUrl, notificationQueryOptions: null, lifecycleNotificationUrl: s.lifecycleNotificationUrl,
-    expirationDateTime: isoMs(s.expiresAt), creatorId: s.mailboxId, includeResourceData: false, latestSupportedTlsVersion: s.latestSupportedTlsVersion,
-    encryptionCertificate: null, encryptionCertificateId: null, notificationUrlAppId: null,
+    id: s.id,
+    resource: s.resource,
+    applicationId: s.applicationId,
+    changeType: s.changeTypes.join(','),
+    clientState: s.clientState,
+    notificationUrl: s.notificationUrl,
+    notificationQueryOptions: null,
+    lifecycleNotificationUrl: s.lifecycleNotificationUrl,
+    expirationDateTime: isoMs(s.expiresAt),
+    creatorId: s.mailboxId,
+    includeResourceData: false,
+    latestSupportedTlsVersion: s.latestSupportedTlsVersion,
+    encryptionCertificate: null,
+    encryptionCertificateId: null,
+    notificationUrlAppId: null,
   };
 }
 
@@ -142,9 +170,17 @@ export function renderSubscription(s: Subscription) {
 export function subscriptionView(s: Subscription, now = Date.now()) {
   const state: 'active' | 'expired' | 'removed' = s.removedAt !== null ? 'removed' : s.expiresAt <= now ? 'expired' : 'active';
   return {
-    ...renderSubscription(s), mailbox: s.address, folderId: s.folderId, immutableIds: s.immutableIds, state,
-    createdDateTime: isoMs(s.createdAt), renewedDateTime: isoMs(s.renewedAt), reauthorizedDateTime: isoMs(s.reauthorizedAt),
-    removedDateTime: isoMs(s.removedAt), removedBy: s.removedBy, delivery: { ...s.counters },
+    ...renderSubscription(s),
+    mailbox: s.address,
+    folderId: s.folderId,
+    immutableIds: s.immutableIds,
+    state,
+    createdDateTime: isoMs(s.createdAt),
+    renewedDateTime: isoMs(s.renewedAt),
+    reauthorizedDateTime: isoMs(s.reauthorizedAt),
+    removedDateTime: isoMs(s.removedAt),
+    removedBy: s.removedBy,
+    delivery: { ...s.counters },
   };
 }
 export type SubscriptionView = ReturnType<typeof subscriptionView>;

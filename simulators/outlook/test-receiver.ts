@@ -6,13 +6,21 @@ import type { AddressInfo } from 'node:net';
 import type { OutlookSim } from '../../test/helpers/outlook.js';
 
 export interface ChangeNotification {
-  subscriptionId: string; subscriptionExpirationDateTime: string; tenantId: string; clientState?: string;
-  changeType?: 'created' | 'updated' | 'deleted'; resource?: string;
+  subscriptionId: string;
+  subscriptionExpirationDateTime: string;
+  tenantId: string;
+  clientState?: string;
+  changeType?: 'created' | 'updated' | 'deleted';
+  resource?: string;
   resourceData?: { '@odata.type': string; '@odata.id': string; '@odata.etag': string; id: string };
   lifecycleEvent?: string;
 }
 export interface Received {
-  path: string; query: URLSearchParams; contentType: string | undefined; text: string; at: number;
+  path: string;
+  query: URLSearchParams;
+  contentType: string | undefined;
+  text: string;
+  at: number;
   /** The notification batch, for a request that is no handshake. */
   value?: ChangeNotification[];
 }
@@ -39,7 +47,9 @@ export async function startReceiver(): Promise<Receiver> {
   const server: Server = createServer((req, res) => {
     let text = '';
     req.setEncoding('utf8');
-    req.on('data', (chunk: string) => { text += chunk; });
+    req.on('data', (chunk: string) => {
+      text += chunk;
+    });
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://receiver');
       const token = url.searchParams.get('validationToken');
@@ -50,7 +60,10 @@ export async function startReceiver(): Promise<Receiver> {
         if (url.pathname === '/wrong') res.writeHead(200, plain).end('not the token');
         else if (url.pathname === '/fail') res.writeHead(500).end();
         else if (url.pathname === '/json') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(token));
-        else if (url.pathname === '/slow') setTimeout(() => { if (!res.destroyed) res.writeHead(200, plain).end(token); }, 1_000);
+        else if (url.pathname === '/slow')
+          setTimeout(() => {
+            if (!res.destroyed) res.writeHead(200, plain).end(token);
+          }, 1_000);
         else res.writeHead(200, plain).end(token);
         return;
       }
@@ -67,12 +80,18 @@ export async function startReceiver(): Promise<Receiver> {
     handshakes: () => received.filter((r) => r.query.has('validationToken')),
     posts,
     notifications: (path) => posts(path).flatMap((r) => r.value!),
-    plan: (path, answers) => { plans.set(path, [...answers]); },
-    clear: () => { received.length = 0; plans.clear(); },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    plan: (path, answers) => {
+      plans.set(path, [...answers]);
+    },
+    clear: () => {
+      received.length = 0;
+      plans.clear();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -90,7 +109,11 @@ export const TEST_NOTIFICATION_SETTINGS = { validationTimeoutMs: 300, notificati
 export const IMMUTABLE = 'IdType="ImmutableId"';
 export const inMinutes = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
 
-export interface GraphAnswer { status: number; headers: Headers; body: unknown }
+export interface GraphAnswer {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
 
 /** Any method on Graph as the token's mailbox, JSON in and out. */
 export async function graphCall(sim: OutlookSim, token: string, method: string, path: string, body?: unknown, prefer?: string): Promise<GraphAnswer> {
@@ -100,13 +123,24 @@ export async function graphCall(sim: OutlookSim, token: string, method: string, 
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) as unknown : undefined };
+  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as unknown) : undefined };
 }
 
 /** POST /v1.0/subscriptions: the whole mailbox, every change type, to the receiver's /hook, for an hour (patch to vary). */
 export function subscribeWith(sim: OutlookSim, hooks: Receiver, token: string, patch: Record<string, unknown> = {}, prefer: string | null = IMMUTABLE) {
-  return graphCall(sim, token, 'POST', '/v1.0/subscriptions', {
-    changeType: 'created,updated,deleted', notificationUrl: `${hooks.url}/hook`, resource: 'me/messages', expirationDateTime: inMinutes(60),
-    clientState: 'secret-state', ...patch,
-  }, prefer ?? undefined);
+  return graphCall(
+    sim,
+    token,
+    'POST',
+    '/v1.0/subscriptions',
+    {
+      changeType: 'created,updated,deleted',
+      notificationUrl: `${hooks.url}/hook`,
+      resource: 'me/messages',
+      expirationDateTime: inMinutes(60),
+      clientState: 'secret-state',
+      ...patch,
+    },
+    prefer ?? undefined,
+  );
 }

@@ -21,18 +21,28 @@ export interface Seed004SimulatorOptions {
   transientFailureRate?: number;
 }
 
-export interface Seed004Send { message_id: string; to: string; subject: string; body: string; acceptedAt: string }
+export interface Seed004Send {
+  message_id: string;
+  to: string;
+  subject: string;
+  body: string;
+  acceptedAt: string;
+}
 
-const configSchema = z.object({
-  requests: z.number().int().min(1), perSeconds: z.number().positive(),
-  tokenLifetimeSeconds: z.number().int().min(1),
-  transientFailureRate: z.number().min(0).max(1),
-  failNext: z.object({ count: z.number().int().min(0), status: z.number().int().min(400).max(599) }).nullable(),
-  refuse: z.array(z.string()),
-  latencyMs: z.number().int().min(0),
-  /** The next `count` POST /send-email are held `ms` before the API sees them (and counts them). */
-  holdNext: z.object({ count: z.number().int().min(0), ms: z.number().int().min(0).max(60_000) }).nullable(),
-}).partial().extend({ revokeTokens: z.boolean().optional() });
+const configSchema = z
+  .object({
+    requests: z.number().int().min(1),
+    perSeconds: z.number().positive(),
+    tokenLifetimeSeconds: z.number().int().min(1),
+    transientFailureRate: z.number().min(0).max(1),
+    failNext: z.object({ count: z.number().int().min(0), status: z.number().int().min(400).max(599) }).nullable(),
+    refuse: z.array(z.string()),
+    latencyMs: z.number().int().min(0),
+    /** The next `count` POST /send-email are held `ms` before the API sees them (and counts them). */
+    holdNext: z.object({ count: z.number().int().min(0), ms: z.number().int().min(0).max(60_000) }).nullable(),
+  })
+  .partial()
+  .extend({ revokeTokens: z.boolean().optional() });
 
 const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const fastApiMissing = (field: string) => ({ detail: [{ type: 'missing', loc: ['body', field], msg: 'Field required' }] });
@@ -41,7 +51,9 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 function notAnObject(body: unknown) {
   if (body === null) return { detail: [{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }] };
   if (typeof body !== 'object' || Array.isArray(body)) {
-    return { detail: [{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: body }] };
+    return {
+      detail: [{ type: 'model_attributes_type', loc: ['body'], msg: 'Input should be a valid dictionary or object to extract fields from', input: body }],
+    };
   }
   return undefined;
 }
@@ -49,12 +61,15 @@ function notAnObject(body: unknown) {
 export async function startSeed004Simulator(options: Seed004SimulatorOptions = {}): Promise<RunningSimulator & { ledger: () => Seed004Send[] }> {
   const secret = randomBytes(32);
   const state = {
-    username: options.username ?? 'cnx_test', password: options.password ?? 'cnx_password_2025!',
+    username: options.username ?? 'cnx_test',
+    password: options.password ?? 'cnx_password_2025!',
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 1800,
-    requests: options.ratePerSeconds?.requests ?? 1, perSeconds: options.ratePerSeconds?.perSeconds ?? 10,
+    requests: options.ratePerSeconds?.requests ?? 1,
+    perSeconds: options.ratePerSeconds?.perSeconds ?? 10,
     transientFailureRate: options.transientFailureRate ?? 0,
     failNext: null as { count: number; status: number } | null,
-    refuse: [] as string[], latencyMs: 0,
+    refuse: [] as string[],
+    latencyMs: 0,
     holdNext: null as { count: number; ms: number } | null,
   };
   const ledger: Seed004Send[] = [];
@@ -62,7 +77,9 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
   const revoked = new Set<string>();
   const slots: number[] = []; // times (ms) of accepted sends inside the current window
   const stats = { byStatus: {} as Record<string, number>, tokensIssued: 0, held: 0 };
-  const count = (status: number) => { stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1; };
+  const count = (status: number) => {
+    stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
+  };
   const answer = (c: Context, status: number, body: unknown, headers: Record<string, string> = {}) => {
     count(status);
     for (const [k, v] of Object.entries(headers)) c.header(k, v);
@@ -82,8 +99,12 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
     const now = Math.floor(Date.now() / 1000);
     const jti = randomBytes(8).toString('hex');
     issued.add(jti);
-    const token = await new SignJWT({ sub: state.username }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setIssuedAt(now).setExpirationTime(now + state.tokenLifetimeSeconds).setJti(jti).sign(secret);
+    const token = await new SignJWT({ sub: state.username })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuedAt(now)
+      .setExpirationTime(now + state.tokenLifetimeSeconds)
+      .setJti(jti)
+      .sign(secret);
     stats.tokensIssued += 1;
     return answer(c, 200, { access_token: token, token_type: 'bearer', expires_in: state.tokenLifetimeSeconds });
   });
@@ -118,7 +139,12 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
     while (slots.length && now - slots[0]! >= windowMs) slots.shift();
     if (slots.length >= state.requests) {
       const retryAfter = Math.max(1, Math.ceil((slots[0]! + windowMs - now) / 1000));
-      return answer(c, 429, { detail: `Rate limit exceeded. Maximum ${state.requests} request per ${state.perSeconds} seconds.` }, { 'Retry-After': String(retryAfter) });
+      return answer(
+        c,
+        429,
+        { detail: `Rate limit exceeded. Maximum ${state.requests} request per ${state.perSeconds} seconds.` },
+        { 'Retry-After': String(retryAfter) },
+      );
     }
     slots.push(now);
     if (state.failNext && state.failNext.count > 0) {
@@ -126,7 +152,8 @@ export async function startSeed004Simulator(options: Seed004SimulatorOptions = {
       return answer(c, state.failNext.status, { detail: 'Simulated failure' });
     }
     // Like a pydantic model validator, the refusal echoes the input it judged: the whole message.
-    if (state.refuse.includes(to.toLowerCase())) return answer(c, 422, { detail: [{ type: 'value_error', loc: ['body'], msg: 'recipient refused', input: { to, subject, body: text } }] });
+    if (state.refuse.includes(to.toLowerCase()))
+      return answer(c, 422, { detail: [{ type: 'value_error', loc: ['body'], msg: 'recipient refused', input: { to, subject, body: text } }] });
     if (state.transientFailureRate > 0 && Math.random() < state.transientFailureRate) {
       return answer(c, [500, 502, 503][Math.floor(Math.random() * 3)]!, { detail: 'Service temporarily unavailable' });
     }

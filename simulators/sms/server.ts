@@ -3,7 +3,11 @@ import { z } from 'zod';
 import { startBearerGateway, type GatewayOptions } from '../lib/bearer-gateway.js';
 import type { LedgerEntry } from '../lib/ledger.js';
 
-export interface SmsLedgerEntry extends LedgerEntry { to: string; body: string; from: string | null }
+export interface SmsLedgerEntry extends LedgerEntry {
+  to: string;
+  body: string;
+  from: string | null;
+}
 
 const smsSchema = z.object({
   to: z.string().regex(/^\+[1-9]\d{6,14}$/, 'not an E.164 number'),
@@ -13,7 +17,10 @@ const smsSchema = z.object({
 
 export function startSmsSimulator(options: GatewayOptions) {
   return startBearerGateway<typeof smsSchema, SmsLedgerEntry>(options, {
-    path: '/v1/messages', idPrefix: 'sms', schema: smsSchema, invalidError: 'invalid_number',
+    path: '/v1/messages',
+    idPrefix: 'sms',
+    schema: smsSchema,
+    invalidError: 'invalid_number',
     toEntry: (b) => ({ to: b.to, body: b.body, from: b.from ?? null }),
   });
 }

@@ -6,22 +6,45 @@ import type { LedgerEntry } from '../lib/ledger.js';
 import { createSimulatorFrame, listen, type RunningSimulator } from '../lib/server.js';
 
 export interface SmtpLedgerEntry extends LedgerEntry {
-  from: string; to: string[]; subject: string | null; size: number; attachments: number; raw: string;
+  from: string;
+  to: string[];
+  subject: string | null;
+  size: number;
+  attachments: number;
+  raw: string;
 }
 
-export interface SmtpSimulatorOptions { port?: number; controlPort?: number; host?: string }
+export interface SmtpSimulatorOptions {
+  port?: number;
+  controlPort?: number;
+  host?: string;
+}
 
-const header = (raw: string, name: string) => new RegExp(`^${name}:\\s*(.+(?:\\r?\\n[ \\t].+)*)`, 'im').exec(raw)?.[1]?.replace(/\r?\n[ \t]+/g, ' ').trim() ?? null;
+const header = (raw: string, name: string) =>
+  new RegExp(`^${name}:\\s*(.+(?:\\r?\\n[ \\t].+)*)`, 'im')
+    .exec(raw)?.[1]
+    ?.replace(/\r?\n[ \t]+/g, ' ')
+    .trim() ?? null;
 
-export async function startSmtpSimulator(options: SmtpSimulatorOptions = {}): Promise<RunningSimulator & { smtpPort: number; smtpUrl: string; ledger: () => SmtpLedgerEntry[] }> {
+export async function startSmtpSimulator(
+  options: SmtpSimulatorOptions = {},
+): Promise<RunningSimulator & { smtpPort: number; smtpUrl: string; ledger: () => SmtpLedgerEntry[] }> {
   const frame = createSimulatorFrame<SmtpLedgerEntry>();
   const host = options.host ?? '127.0.0.1';
   const server = new SMTPServer({
-    authOptional: true, disabledCommands: ['STARTTLS'], logger: false, banner: 'mailflow SMTP simulator',
-    onAuth(_auth, _session, callback) { callback(null, { user: 'any' }); },
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    banner: 'mailflow SMTP simulator',
+    onAuth(_auth, _session, callback) {
+      callback(null, { user: 'any' });
+    },
     onMailFrom(_address, _session, callback) {
       const refusal = frame.gate();
-      if (!refusal) { callback(); return; }
+      if (!refusal) {
+        callback();
+        return;
+      }
       const error = Object.assign(new Error(refusal.reason), { responseCode: refusal.status >= 500 && refusal.status !== 503 ? 550 : 451 });
       callback(error);
     },
@@ -31,9 +54,15 @@ export async function startSmtpSimulator(options: SmtpSimulatorOptions = {}): Pr
       stream.on('end', () => {
         const raw = Buffer.concat(chunks).toString('utf8');
         frame.ledger.add({
-          id: header(raw, 'Message-ID') ?? `<smtp-${Date.now()}@sim>`, idempotencyKey: header(raw, 'Message-ID'), acceptedAt: new Date().toISOString(),
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address),
-          subject: header(raw, 'Subject'), size: raw.length, attachments: (raw.match(/Content-Disposition:\s*attachment/gi) ?? []).length, raw,
+          id: header(raw, 'Message-ID') ?? `<smtp-${Date.now()}@sim>`,
+          idempotencyKey: header(raw, 'Message-ID'),
+          acceptedAt: new Date().toISOString(),
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          subject: header(raw, 'Subject'),
+          size: raw.length,
+          attachments: (raw.match(/Content-Disposition:\s*attachment/gi) ?? []).length,
+          raw,
         });
         void frame.delay().then(() => callback());
       });
@@ -46,7 +75,10 @@ export async function startSmtpSimulator(options: SmtpSimulatorOptions = {}): Pr
   const smtpPort = (server.server.address() as { port: number }).port;
   const control = await listen(frame.app, options.controlPort, host);
   return {
-    ...control, smtpPort, smtpUrl: `smtp://${host}:${smtpPort}`, ledger: () => frame.ledger.all(),
+    ...control,
+    smtpPort,
+    smtpUrl: `smtp://${host}:${smtpPort}`,
+    ledger: () => frame.ledger.all(),
     close: async () => {
       await control.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -24,7 +24,7 @@ const address = `${unique('page')}@contoso.test`.toLowerCase();
 const screenshots = join(repoRoot, '.data', 'screenshots');
 
 beforeAll(async () => {
-  if (!chromiumPath) throw new Error('no Chromium found: install Debian\'s chromium package (.ci/run does)');
+  if (!chromiumPath) throw new Error("no Chromium found: install Debian's chromium package (.ci/run does)");
   // The real consent page, and an API that knows its own URL: Microsoft sends the browser back to it, and
   // the page's callback (its own origin) must be on the allow-list.
   rig = await startSyncRig({
@@ -143,7 +143,9 @@ describe('the mail page', () => {
     // New mail: at the top, with its subject and sender, highlighted.
     const stamp = Date.now().toString(36);
     const fresh = await rig.outlook.act(address, {
-      type: 'newMail', subject: `Live from the test ${stamp}`, from: { name: 'Ada Quillfeather', address: 'ada.quillfeather@lab.example' },
+      type: 'newMail',
+      subject: `Live from the test ${stamp}`,
+      from: { name: 'Ada Quillfeather', address: 'ada.quillfeather@lab.example' },
     });
     await changed(fresh.id, 'subject', new RegExp(`^Live from the test ${stamp}$`));
     expect(await row(fresh.id).locator('.from').textContent()).toBe('Ada Quillfeather <ada.quillfeather@lab.example>');
@@ -167,8 +169,16 @@ describe('the mail page', () => {
     // Search: only matching rows, and new mail that matches arrives in the searched list (and other mail does not).
     await page.fill('#search', 'Quillfeather');
     await expect.poll(ids, { timeout: LIVE_MS }).toEqual([fresh.id]);
-    const other = await rig.outlook.act(address, { type: 'newMail', subject: `Not for this search ${stamp}`, from: { name: 'Bob Builder', address: 'bob@builder.example' } });
-    const again = await rig.outlook.act(address, { type: 'newMail', subject: `Ada again ${stamp}`, from: { name: 'Ada Quillfeather', address: 'ada.quillfeather@lab.example' } });
+    const other = await rig.outlook.act(address, {
+      type: 'newMail',
+      subject: `Not for this search ${stamp}`,
+      from: { name: 'Bob Builder', address: 'bob@builder.example' },
+    });
+    const again = await rig.outlook.act(address, {
+      type: 'newMail',
+      subject: `Ada again ${stamp}`,
+      from: { name: 'Ada Quillfeather', address: 'ada.quillfeather@lab.example' },
+    });
     await changed(again.id, 'subject', new RegExp(`^Ada again ${stamp}$`));
     expect(await ids()).toEqual([again.id, fresh.id]);
     expect(await row(other.id).count()).toBe(0);
@@ -205,7 +215,9 @@ describe('the mail page', () => {
 
     // The feed drops and cannot come back (its reconnects are refused): the page polls, and still follows.
     const eventsRoute = (url: URL) => /^\/v1\/accounts\/[^/]+\/events$/.test(url.pathname);
-    await page.route(eventsRoute, (route) => route.fulfill({ status: 401, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Unauthorized', status: 401 }) }));
+    await page.route(eventsRoute, (route) =>
+      route.fulfill({ status: 401, contentType: 'application/problem+json', body: JSON.stringify({ title: 'Unauthorized', status: 401 }) }),
+    );
     rig.dropConnections();
     await page.locator('#feed[data-state="down"]').waitFor({ timeout: LIVE_MS });
     await settled(again.id);

@@ -11,7 +11,7 @@ let rig: MailingRig;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!chromiumPath) throw new Error('no Chromium found: install Debian\'s chromium package (.ci/run does)');
+  if (!chromiumPath) throw new Error("no Chromium found: install Debian's chromium package (.ci/run does)");
   rig = await startMailingRig({ ratePerSecond: 4 });
   browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
 }, 60_000);

@@ -16,7 +16,7 @@ let workers: RunningWorkers;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!chromiumPath) throw new Error('no Chromium found: install Debian\'s chromium package (.ci/run does)');
+  if (!chromiumPath) throw new Error("no Chromium found: install Debian's chromium package (.ci/run does)");
   api = await startTestApi(env);
   sims = await startProviderSimulators({});
   Object.assign(env, sims.env);
@@ -75,7 +75,10 @@ describe('the schedules page', () => {
     await row.locator('button[data-action=trigger]').click();
     const until = Date.now() + 30_000;
     while (!(await slots()).some((t) => t > pausedAt)) {
-      if (Date.now() > until) throw new Error(`no triggered firing on the page (error line: ${await page.textContent('#error')}; slots ${JSON.stringify(await slots())}; API ${await (await api.request(`/v1/schedules/${id}`)).text()})`);
+      if (Date.now() > until)
+        throw new Error(
+          `no triggered firing on the page (error line: ${await page.textContent('#error')}; slots ${JSON.stringify(await slots())}; API ${await (await api.request(`/v1/schedules/${id}`)).text()})`,
+        );
       await page.waitForTimeout(200);
     }
     await row.locator('button[data-action=unpause]').click();

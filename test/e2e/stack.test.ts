@@ -9,25 +9,46 @@ import { repoRoot } from '../../scripts/services/index.js';
 import { testEnv } from '../helpers/config.js';
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function descendants(pid: number): number[] {
   const out = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout;
-  const pairs = out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const pairs = out
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
   const found: number[] = [];
-  const walk = (p: number) => { for (const [child, parent] of pairs) if (parent === p) { found.push(child); walk(child); } };
+  const walk = (p: number) => {
+    for (const [child, parent] of pairs)
+      if (parent === p) {
+        found.push(child);
+        walk(child);
+      }
+  };
   walk(pid);
   return found;
 }
 
 describe('npm start', () => {
   it('brings the stack up, runs the platform check, and Ctrl-C leaves nothing running', async () => {
-    const env = { ...process.env, ...testEnv({ LOG_LEVEL: 'info', STACK_PORT_OFFSET: '21000', API_PORT: undefined, ADMIN_API_KEY: undefined, ENCRYPTION_KEYS: undefined }) };
+    const env = {
+      ...process.env,
+      ...testEnv({ LOG_LEVEL: 'info', STACK_PORT_OFFSET: '21000', API_PORT: undefined, ADMIN_API_KEY: undefined, ENCRYPTION_KEYS: undefined }),
+    };
     const launcher = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    launcher.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    launcher.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    launcher.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    launcher.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
     try {
       const deadline = Date.now() + 150_000;
@@ -41,7 +62,8 @@ describe('npm start', () => {
       expect(workflowId).toBeDefined();
       const cli = findTemporalCli(repoRoot, process.env)!;
       // Visibility trails the run's completion by a moment.
-      const list = () => spawnSync(cli, ['workflow', 'list', '--address', env.TEMPORAL_ADDRESS!, '--query', `WorkflowId="${workflowId}"`], { encoding: 'utf8' }).stdout;
+      const list = () =>
+        spawnSync(cli, ['workflow', 'list', '--address', env.TEMPORAL_ADDRESS!, '--query', `WorkflowId="${workflowId}"`], { encoding: 'utf8' }).stdout;
       await expect.poll(list, { timeout: 10_000, interval: 500 }).toMatch(new RegExp(`Completed.*${workflowId}|${workflowId}.*Completed`));
 
       const children = descendants(launcher.pid!);

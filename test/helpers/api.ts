@@ -39,11 +39,15 @@ export async function startTestApi(envOverrides: Record<string, string | undefin
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url, deps,
+    url,
+    deps,
     request: apiClient(url).request,
     async close() {
       // Event streams stay open until the client goes: end them, as the server's shutdown does.
-      await new Promise<void>((resolve) => { server.close(() => resolve()); (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.(); });
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
       await close();
     },
   };

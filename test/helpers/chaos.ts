@@ -34,10 +34,12 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    const server = createServer()
+      .once('error', reject)
+      .listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
   });
 }
 
@@ -83,7 +85,9 @@ export interface Part {
 function part(name: PartName, port: number, ensure: () => Promise<{ process?: ManagedProcess | undefined; stop: () => Promise<void> }>): Part {
   let stop: (() => Promise<void>) | undefined;
   const self: Part = {
-    name, port, process: undefined,
+    name,
+    port,
+    process: undefined,
     async start() {
       const started = await ensure();
       self.process = started.process;
@@ -93,10 +97,19 @@ function part(name: PartName, port: number, ensure: () => Promise<{ process?: Ma
       const proc = self.process;
       const pid = proc?.child.pid;
       if (!proc || pid === undefined) throw new Error(`${name} was not started by this test: nothing to kill`);
-      const exited = proc.child.exitCode !== null || proc.child.signalCode !== null
-        ? Promise.resolve() : new Promise<void>((resolve) => proc.child.once('exit', () => resolve()));
+      const exited =
+        proc.child.exitCode !== null || proc.child.signalCode !== null
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => proc.child.once('exit', () => resolve()));
       process.kill(-pid, 'SIGKILL');
-      await waitFor(`${name} (pid ${pid}) to exit`, async () => { await Promise.race([exited, sleep(200)]); return proc.child.exitCode !== null || proc.child.signalCode !== null; }, 30_000);
+      await waitFor(
+        `${name} (pid ${pid}) to exit`,
+        async () => {
+          await Promise.race([exited, sleep(200)]);
+          return proc.child.exitCode !== null || proc.child.signalCode !== null;
+        },
+        30_000,
+      );
       await waitFor(`every process of ${name}'s group ${pid} to be gone`, () => Promise.resolve(groupMembersAlive(pid).length === 0), 30_000);
       await waitFor(`${name}'s port ${port} to close`, async () => !(await portOpen(port)), 30_000);
       self.process = undefined;
@@ -130,11 +143,15 @@ export async function startChaosServices(dataDir: string, database: string): Pro
   const [temporalPort, uiPort, postgresPort, esPort] = [await freePort(), await freePort(), await freePort(), await freePortWith(100)];
 
   // History in a SQLite file under dataDir (persistent), so a restart finds every workflow where it was.
-  const temporal = Object.assign(part('temporal', temporalPort, () => ensureTemporal({ root: repoRoot, dataDir, port: temporalPort, uiPort, persistent: true, env, log })),
-    { address: `127.0.0.1:${temporalPort}` });
+  const temporal = Object.assign(
+    part('temporal', temporalPort, () => ensureTemporal({ root: repoRoot, dataDir, port: temporalPort, uiPort, persistent: true, env, log })),
+    { address: `127.0.0.1:${temporalPort}` },
+  );
   // Durable settings (no `fast`): with synchronous_commit off, a SIGKILL would lose commits already answered.
-  const postgres = Object.assign(part('postgres', postgresPort, () => ensurePostgres({ dataDir, port: postgresPort, database, env, log })),
-    { url: `postgres://mailflow@127.0.0.1:${postgresPort}/${database}` });
+  const postgres = Object.assign(
+    part('postgres', postgresPort, () => ensurePostgres({ dataDir, port: postgresPort, database, env, log })),
+    { url: `postgres://mailflow@127.0.0.1:${postgresPort}/${database}` },
+  );
 
   const stopAll = async () => {
     for (const p of [elasticsearch, temporal, postgres]) await p?.stop().catch((error: unknown) => chaosLog(`stopping ${p.name} failed: ${String(error)}`));

@@ -30,9 +30,15 @@ export async function startDeliveryRig(queuePrefix: string): Promise<DeliveryRig
   }
   const config = testConfig({ ...env, ...sims.env });
   return {
-    api, sims,
-    async stopWorkers() { await workers?.stop(); workers = undefined; },
-    async startWorkers() { workers ??= await startRoleWorkers(config, ['delivery', 'email']); },
+    api,
+    sims,
+    async stopWorkers() {
+      await workers?.stop();
+      workers = undefined;
+    },
+    async startWorkers() {
+      workers ??= await startRoleWorkers(config, ['delivery', 'email']);
+    },
     async close() {
       await workers?.stop();
       await sims?.close();

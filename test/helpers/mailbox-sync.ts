@@ -13,12 +13,32 @@ import { startRoleWorkers, type RunningWorkers } from './workers.js';
 export const CALLBACK_URL = 'http://localhost:3000/web/accounts.html';
 
 export interface MessageView {
-  id: string; mailboxId: string; folder: { id: string; name: string }; subject: string; from: { name: string; address: string } | null;
-  isRead: boolean; flagStatus: string; receivedAt: string | null; changeKey: string | null; lastModifiedAt: string;
+  id: string;
+  mailboxId: string;
+  folder: { id: string; name: string };
+  subject: string;
+  from: { name: string; address: string } | null;
+  isRead: boolean;
+  flagStatus: string;
+  receivedAt: string | null;
+  changeKey: string | null;
+  lastModifiedAt: string;
 }
 export interface MailboxDetail {
-  id: string; accountId: string; address: string; status: string; workflowId: string;
-  sync: { foldersTotal: number; foldersSynced: number; messagesIndexed: number; messagesInIndex: number; lastSyncAt: string | null; lastError: string | null; progress: { phase: string; roundsCompleted: number; requestsInFlight: number; messagesIndexed: number } | null };
+  id: string;
+  accountId: string;
+  address: string;
+  status: string;
+  workflowId: string;
+  sync: {
+    foldersTotal: number;
+    foldersSynced: number;
+    messagesIndexed: number;
+    messagesInIndex: number;
+    lastSyncAt: string | null;
+    lastError: string | null;
+    progress: { phase: string; roundsCompleted: number; requestsInFlight: number; messagesIndexed: number } | null;
+  };
   folders: { id: string; name: string; synced: boolean; total: number; unread: number }[];
 }
 
@@ -50,7 +70,11 @@ export interface SyncRig {
    * The OAuth dance through the API: the link request (with the admin key, or `auth`), Microsoft's consent
    * (given at once, whatever the rig's consent setting), the callback. Answers the callback's redirect.
    */
-  link(accountId: string, loginHint: string, options?: { callbackUrl?: string; auth?: string }): Promise<{ status: number; location: URL | null; body: string }>;
+  link(
+    accountId: string,
+    loginHint: string,
+    options?: { callbackUrl?: string; auth?: string },
+  ): Promise<{ status: number; location: URL | null; body: string }>;
   /** A simulated mailbox with `messages` messages, a local account for it, linked. */
   linkNew(options?: { messages?: number }): Promise<{ address: string; accountId: string; mailboxId: string }>;
   mailbox(mailboxId: string): Promise<MailboxDetail>;
@@ -85,17 +109,28 @@ async function startFront() {
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => { client.destroy(); upstream.destroy(); });
+      socket.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
     }
     client.pipe(upstream).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const drop = () => { for (const socket of sockets) socket.destroy(); };
+  const drop = () => {
+    for (const socket of sockets) socket.destroy();
+  };
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    target(apiUrl: string) { port = Number(new URL(apiUrl).port); },
+    target(apiUrl: string) {
+      port = Number(new URL(apiUrl).port);
+    },
     drop,
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); drop(); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        drop();
+      }),
   };
 }
 
@@ -103,30 +138,43 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
   const outlook = await startOutlook({ consent: 'auto', ...options.outlook });
   const front = options.publicEnv ? await startFront() : undefined;
   const env: Record<string, string> = {
-    TASK_QUEUE_PREFIX: `${unique('sync')}-`, ...outlook.env, OAUTH_CALLBACK_ALLOWLIST: 'http://localhost:3000/web/',
-    SYNC_POLL_INTERVAL_SECONDS: '1', SYNC_PAGE_SIZE: '50', ...options.env, ...(front ? options.publicEnv!(front.url) : {}),
+    TASK_QUEUE_PREFIX: `${unique('sync')}-`,
+    ...outlook.env,
+    OAUTH_CALLBACK_ALLOWLIST: 'http://localhost:3000/web/',
+    SYNC_POLL_INTERVAL_SECONDS: '1',
+    SYNC_PAGE_SIZE: '50',
+    ...options.env,
+    ...(front ? options.publicEnv!(front.url) : {}),
   };
   const api = await startTestApi(env);
   front?.target(api.url);
   const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const rig: SyncRig = {
-    api, outlook, env, workers: undefined,
+    api,
+    outlook,
+    env,
+    workers: undefined,
     publicUrl: front?.url ?? api.url,
     dropConnections() {
       if (!front) throw new Error('dropConnections needs the front port: start the rig with publicEnv');
       front.drop();
     },
-    async startWorkers(extraEnv = {}, interceptors) { rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['mailbox-sync'], interceptors); },
-    async stopWorkers() { await rig.workers?.stop(); rig.workers = undefined; },
+    async startWorkers(extraEnv = {}, interceptors) {
+      rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['mailbox-sync'], interceptors);
+    },
+    async stopWorkers() {
+      await rig.workers?.stop();
+      rig.workers = undefined;
+    },
     async createAccount(email, auth) {
       const response = await api.request('/v1/accounts', { ...json({ email }), ...(auth ? { auth } : {}) });
       if (response.status !== 201) throw new Error(`create account: ${response.status} ${await response.text()}`);
-      return (await response.json() as { id: string }).id;
+      return ((await response.json()) as { id: string }).id;
     },
     async link(accountId, loginHint, { callbackUrl = CALLBACK_URL, auth }: { callbackUrl?: string; auth?: string } = {}) {
       const started = await api.request(`/v1/accounts/${accountId}/mailboxes/outlook`, { ...json({ callbackUrl, loginHint }), ...(auth ? { auth } : {}) });
       if (started.status !== 201) throw new Error(`link: ${started.status} ${await started.text()}`);
-      const { authorizationUrl } = await started.json() as { authorizationUrl: string };
+      const { authorizationUrl } = (await started.json()) as { authorizationUrl: string };
       let consent = await fetch(authorizationUrl, { redirect: 'manual' });
       if (consent.status === 200) {
         // The consent page (a simulator set to prompt): accept it as the mailbox asked for, as a user would.
@@ -152,7 +200,7 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
     async mailbox(mailboxId) {
       const response = await api.request(`/v1/mailboxes/${mailboxId}`);
       if (response.status !== 200) throw new Error(`mailbox ${mailboxId}: ${response.status} ${await response.text()}`);
-      return await response.json() as MailboxDetail;
+      return (await response.json()) as MailboxDetail;
     },
     async messages(accountId, query = {}, auth) {
       const all: MessageView[] = [];
@@ -161,7 +209,7 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
         const params = new URLSearchParams({ limit: '200', ...query, ...(cursor ? { cursor } : {}) });
         const response = await api.request(`/v1/accounts/${accountId}/messages?${params}`, auth ? { auth } : {});
         if (response.status !== 200) throw new Error(`messages: ${response.status} ${await response.text()}`);
-        const page = await response.json() as { data: MessageView[]; nextCursor: string | null };
+        const page = (await response.json()) as { data: MessageView[]; nextCursor: string | null };
         all.push(...page.data);
         cursor = page.nextCursor;
       } while (cursor);
@@ -186,7 +234,9 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
         if (Date.now() > deadline) {
           const missing = want.filter((k) => !have.includes(k)).slice(0, 5);
           const extra = have.filter((k) => !want.includes(k)).slice(0, 5);
-          throw new Error(`index does not mirror ${address}: ${want.length} expected, ${have.length} indexed; missing ${JSON.stringify(missing)}; unexpected ${JSON.stringify(extra)}`);
+          throw new Error(
+            `index does not mirror ${address}: ${want.length} expected, ${have.length} indexed; missing ${JSON.stringify(missing)}; unexpected ${JSON.stringify(extra)}`,
+          );
         }
         await sleep(300);
       }

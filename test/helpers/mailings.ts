@@ -29,12 +29,32 @@ export interface MailingRig {
 }
 
 export interface MailingView {
-  id: string; status: string; failureReason: string | null; workflowId: string;
-  counts: { total: number; valid: number; invalid: number; duplicate: number; queued: number; sending: number; sent: number; failed: number; cancelled: number; unknown: number };
+  id: string;
+  status: string;
+  failureReason: string | null;
+  workflowId: string;
+  counts: {
+    total: number;
+    valid: number;
+    invalid: number;
+    duplicate: number;
+    queued: number;
+    sending: number;
+    sent: number;
+    failed: number;
+    cancelled: number;
+    unknown: number;
+  };
   recentFailures: { row: number; email: string; reason: string | null }[];
 }
 
-export interface MailingRigOptions { ratePerSecond: number; simRate?: { requests: number; perSeconds: number }; tokenLifetimeSeconds?: number; workers?: boolean; env?: Record<string, string> }
+export interface MailingRigOptions {
+  ratePerSecond: number;
+  simRate?: { requests: number; perSeconds: number };
+  tokenLifetimeSeconds?: number;
+  workers?: boolean;
+  env?: Record<string, string>;
+}
 
 /** A rig of its own for one test (its own limits and settings), closed whatever the test does. */
 export async function withMailingRig(options: MailingRigOptions, test: (rig: MailingRig) => Promise<void>): Promise<void> {
@@ -47,7 +67,10 @@ export async function withMailingRig(options: MailingRigOptions, test: (rig: Mai
 }
 
 export async function startMailingRig(options: MailingRigOptions): Promise<MailingRig> {
-  const server = await startSeed004Simulator({ ratePerSeconds: options.simRate ?? { requests: Math.ceil(options.ratePerSecond * 2), perSeconds: 1 }, ...(options.tokenLifetimeSeconds ? { tokenLifetimeSeconds: options.tokenLifetimeSeconds } : {}) });
+  const server = await startSeed004Simulator({
+    ratePerSeconds: options.simRate ?? { requests: Math.ceil(options.ratePerSecond * 2), perSeconds: 1 },
+    ...(options.tokenLifetimeSeconds ? { tokenLifetimeSeconds: options.tokenLifetimeSeconds } : {}),
+  });
   const control = async (path: string, init?: RequestInit) => {
     const response = await fetch(`${server.url}/_control/${path}`, init);
     if (!response.ok) throw new Error(`seed004 control ${path}: ${response.status}`);
@@ -55,28 +78,45 @@ export async function startMailingRig(options: MailingRigOptions): Promise<Maili
   };
   const sim: Seed004Control = {
     url: server.url,
-    ledger: async () => await (await control('ledger')).json() as Awaited<ReturnType<Seed004Control['ledger']>>,
-    stats: async () => await (await control('stats')).json() as Awaited<ReturnType<Seed004Control['stats']>>,
-    configure: async (config) => { await control('config', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) }); },
-    reset: async () => { await control('reset', { method: 'POST' }); },
+    ledger: async () => (await (await control('ledger')).json()) as Awaited<ReturnType<Seed004Control['ledger']>>,
+    stats: async () => (await (await control('stats')).json()) as Awaited<ReturnType<Seed004Control['stats']>>,
+    configure: async (config) => {
+      await control('config', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) });
+    },
+    reset: async () => {
+      await control('reset', { method: 'POST' });
+    },
   };
   const env: Record<string, string> = {
-    TASK_QUEUE_PREFIX: `${unique('mlg')}-`, SEED004_API_URL: server.url, SEED004_USERNAME: 'cnx_test', SEED004_PASSWORD: 'cnx_password_2025!',
-    SEED004_RATE_PER_SECOND: String(options.ratePerSecond), MAILING_SLICE_SIZE: '20', MAILING_MAX_CHILDREN: '3', ...options.env,
+    TASK_QUEUE_PREFIX: `${unique('mlg')}-`,
+    SEED004_API_URL: server.url,
+    SEED004_USERNAME: 'cnx_test',
+    SEED004_PASSWORD: 'cnx_password_2025!',
+    SEED004_RATE_PER_SECOND: String(options.ratePerSecond),
+    MAILING_SLICE_SIZE: '20',
+    MAILING_MAX_CHILDREN: '3',
+    ...options.env,
   };
   const api = await startTestApi(env);
   const rig: MailingRig = {
-    api, sim, env, workers: undefined,
-    async startWorkers() { rig.workers = await startRoleWorkers(testConfig(env), ['mailings']); },
+    api,
+    sim,
+    env,
+    workers: undefined,
+    async startWorkers() {
+      rig.workers = await startRoleWorkers(testConfig(env), ['mailings']);
+    },
     async upload(csv, fields = {}) {
       const form = new FormData();
       for (const [k, v] of Object.entries(fields)) form.set(k, v);
       form.set('file', new Blob([typeof csv === 'string' ? csv : new Uint8Array(csv)], { type: 'text/csv' }), 'list.csv');
       const response = await api.request('/v1/mailings', { method: 'POST', body: form });
       if (response.status !== 202) throw new Error(`upload: ${response.status} ${await response.text()}`);
-      return (await response.json() as { id: string }).id;
+      return ((await response.json()) as { id: string }).id;
     },
-    async get(id) { return await (await api.request(`/v1/mailings/${id}`)).json() as MailingView; },
+    async get(id) {
+      return (await (await api.request(`/v1/mailings/${id}`)).json()) as MailingView;
+    },
     async waitFor(id, predicate, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -6,8 +6,18 @@ import type { TestApi } from './api.js';
 export const WEBHOOK_SIGNING_KEY = 'test-webhook-signing-key-0123456789';
 
 export interface NotificationBody {
-  id: string; status: string; attempts: number; recipient: string; provider: string | null; providerMessageId: string | null;
-  errorMessage: string | null; workflowId: string; sentAt: string | null; deliveredAt: string | null; openedAt: string | null; late: boolean;
+  id: string;
+  status: string;
+  attempts: number;
+  recipient: string;
+  provider: string | null;
+  providerMessageId: string | null;
+  errorMessage: string | null;
+  workflowId: string;
+  sentAt: string | null;
+  deliveredAt: string | null;
+  openedAt: string | null;
+  late: boolean;
   history: { from: string | null; to: string; reason: string | null; at: string }[];
 }
 
@@ -26,7 +36,7 @@ export function notificationClient(api: Pick<TestApi, 'request'> | (() => Pick<T
   const request: TestApi['request'] = (path, init) => (typeof api === 'function' ? api() : api).request(path, init);
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     request(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), ...(auth ? { auth } : {}) });
-  const get = async (id: string) => await (await request(`/v1/notifications/${id}`, auth ? { auth } : {})).json() as NotificationBody;
+  const get = async (id: string) => (await (await request(`/v1/notifications/${id}`, auth ? { auth } : {})).json()) as NotificationBody;
   async function waitFor(id: string, statuses: string[], timeoutMs = 20_000): Promise<NotificationBody> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

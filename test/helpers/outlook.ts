@@ -2,8 +2,15 @@
 // points Mailflow's Outlook settings at it, and a typed client for its control API.
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  startOutlookSimulator, type ConfigPatch, type LifecycleEvent, type NotificationRecord, type OutlookAction, type OutlookSimulatorOptions,
-  type RequestRecord, type RuntimeConfig, type SubscriptionView,
+  startOutlookSimulator,
+  type ConfigPatch,
+  type LifecycleEvent,
+  type NotificationRecord,
+  type OutlookAction,
+  type OutlookSimulatorOptions,
+  type RequestRecord,
+  type RuntimeConfig,
+  type SubscriptionView,
 } from '../../simulators/outlook/server.js';
 
 export type { LifecycleEvent, NotificationRecord, OutlookAction, SubscriptionView } from '../../simulators/outlook/server.js';
@@ -17,19 +24,64 @@ export interface OutlookEnv {
   OUTLOOK_CLIENT_SECRET: string;
 }
 
-export interface CreatedMailbox { id: string; address: string; displayName: string; folders: Record<WellKnownFolder, string> }
-export interface SimFolder { id: string; displayName: string; parentFolderId: string; childFolderCount: number; unreadItemCount: number; totalItemCount: number; isHidden: boolean; wellKnownName: string | null }
-export interface MailboxView { id: string; address: string; displayName: string; messageCount: number; wellKnownFolders: Record<WellKnownFolder, string>; folders: SimFolder[] }
-export interface SimMessage { id: string; folderId: string; subject: string; isRead: boolean; flagStatus: 'notFlagged' | 'flagged' | 'complete'; lastModifiedDateTime: string; changeKey: string }
+export interface CreatedMailbox {
+  id: string;
+  address: string;
+  displayName: string;
+  folders: Record<WellKnownFolder, string>;
+}
+export interface SimFolder {
+  id: string;
+  displayName: string;
+  parentFolderId: string;
+  childFolderCount: number;
+  unreadItemCount: number;
+  totalItemCount: number;
+  isHidden: boolean;
+  wellKnownName: string | null;
+}
+export interface MailboxView {
+  id: string;
+  address: string;
+  displayName: string;
+  messageCount: number;
+  wellKnownFolders: Record<WellKnownFolder, string>;
+  folders: SimFolder[];
+}
+export interface SimMessage {
+  id: string;
+  folderId: string;
+  subject: string;
+  isRead: boolean;
+  flagStatus: 'notFlagged' | 'flagged' | 'complete';
+  lastModifiedDateTime: string;
+  changeKey: string;
+}
 export interface OutlookStats {
-  graphRequests: number; byStatus: Record<string, number>; maxConcurrent: Record<string, number>; concurrencyRefusals: Record<string, number>;
-  throttled: number; tokensIssued: number; refreshes: number; codesIssued: number;
-  notificationsPosted: number; notificationsAcknowledged: number; notificationsFailed: number; notificationsDropped: number;
-  notificationsAbandoned: number; notificationRequests: number; validationRequests: number;
+  graphRequests: number;
+  byStatus: Record<string, number>;
+  maxConcurrent: Record<string, number>;
+  concurrencyRefusals: Record<string, number>;
+  throttled: number;
+  tokensIssued: number;
+  refreshes: number;
+  codesIssued: number;
+  notificationsPosted: number;
+  notificationsAcknowledged: number;
+  notificationsFailed: number;
+  notificationsDropped: number;
+  notificationsAbandoned: number;
+  notificationRequests: number;
+  validationRequests: number;
   /** Message-delta answers made on arrival and waiting for their release (holdAnsweredFolders). */
   heldAnswers: number;
 }
-export interface LifecycleResult { event: LifecycleEvent; subscriptions: string[]; posted: string[]; withoutLifecycleUrl: string[] }
+export interface LifecycleResult {
+  event: LifecycleEvent;
+  subscriptions: string[];
+  posted: string[];
+  withoutLifecycleUrl: string[];
+}
 export type OutlookConfig = RuntimeConfig & { clientId: string | null; graphOrigin: string };
 
 export interface OutlookSim {
@@ -77,7 +129,13 @@ export async function startOutlook(options: OutlookSimulatorOptions = {}): Promi
   const mailboxPath = (address: string, rest = '') => `mailboxes/${encodeURIComponent(address)}${rest}`;
   return {
     url: server.url,
-    env: { OUTLOOK_LOGIN_URL: server.url, OUTLOOK_GRAPH_URL: server.url, OUTLOOK_TENANT: 'common', OUTLOOK_CLIENT_ID: clientId, OUTLOOK_CLIENT_SECRET: clientSecret },
+    env: {
+      OUTLOOK_LOGIN_URL: server.url,
+      OUTLOOK_GRAPH_URL: server.url,
+      OUTLOOK_TENANT: 'common',
+      OUTLOOK_CLIENT_ID: clientId,
+      OUTLOOK_CLIENT_SECRET: clientSecret,
+    },
     createMailbox: (address, o = {}) => call('mailboxes', { method: 'POST', body: { address, ...o } }),
     mailbox: (address) => call(mailboxPath(address)),
     seed: (address, count, folder) => call(mailboxPath(address, '/seed'), { method: 'POST', body: { count, ...(folder ? { folder } : {}) } }),
@@ -88,22 +146,40 @@ export async function startOutlook(options: OutlookSimulatorOptions = {}): Promi
       const verifier = randomBytes(32).toString('base64url');
       const redirectUri = 'http://127.0.0.1/callback';
       const authorize = await fetch(`${server.url}/common/oauth2/v2.0/authorize`, {
-        method: 'POST', redirect: 'manual', body: new URLSearchParams({
-          client_id: clientId, response_type: 'code', redirect_uri: redirectUri, scope: scopes.join(' '), login_hint: address,
-          code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256', account: address, action: 'accept',
+        method: 'POST',
+        redirect: 'manual',
+        body: new URLSearchParams({
+          client_id: clientId,
+          response_type: 'code',
+          redirect_uri: redirectUri,
+          scope: scopes.join(' '),
+          login_hint: address,
+          code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+          code_challenge_method: 'S256',
+          account: address,
+          action: 'accept',
         }),
       });
       const code = new URL(authorize.headers.get('location') ?? 'http://x/').searchParams.get('code');
-      if (!code) throw new Error(`outlook sign-in as ${address}: ${authorize.status} ${authorize.headers.get('location') ?? await authorize.text()}`);
+      if (!code) throw new Error(`outlook sign-in as ${address}: ${authorize.status} ${authorize.headers.get('location') ?? (await authorize.text())}`);
       const token = await fetch(`${server.url}/common/oauth2/v2.0/token`, {
-        method: 'POST', body: new URLSearchParams({ client_id: clientId, client_secret: clientSecret, grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }),
+        method: 'POST',
+        body: new URLSearchParams({
+          client_id: clientId,
+          client_secret: clientSecret,
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: redirectUri,
+          code_verifier: verifier,
+        }),
       });
       if (!token.ok) throw new Error(`outlook token for ${address}: ${token.status} ${await token.text()}`);
-      return (await token.json() as { access_token: string }).access_token;
+      return ((await token.json()) as { access_token: string }).access_token;
     },
-    graph: (accessToken, url, prefer = []) => fetch(url.startsWith('/') ? `${server.url}${url}` : url.replace(server.graphOrigin, server.url), {
-      headers: [['authorization', `Bearer ${accessToken}`], ...(typeof prefer === 'string' ? [prefer] : prefer).map((p): [string, string] => ['prefer', p])],
-    }),
+    graph: (accessToken, url, prefer = []) =>
+      fetch(url.startsWith('/') ? `${server.url}${url}` : url.replace(server.graphOrigin, server.url), {
+        headers: [['authorization', `Bearer ${accessToken}`], ...(typeof prefer === 'string' ? [prefer] : prefer).map((p): [string, string] => ['prefer', p])],
+      }),
     configure: (patch) => call('config', { method: 'PUT', body: patch }),
     config: () => call('config'),
     stats: () => call('stats'),
@@ -113,10 +189,15 @@ export async function startOutlook(options: OutlookSimulatorOptions = {}): Promi
     },
     subscriptions: (mailbox) => call(`subscriptions${mailbox ? `?mailbox=${encodeURIComponent(mailbox)}` : ''}`),
     notifications: (query = {}) => {
-      const q = new URLSearchParams(Object.entries(query).filter((e) => e[1] !== undefined).map(([k, v]) => [k, String(v)]));
+      const q = new URLSearchParams(
+        Object.entries(query)
+          .filter((e) => e[1] !== undefined)
+          .map(([k, v]) => [k, String(v)]),
+      );
       return call(`notifications${q.size ? `?${q}` : ''}`);
     },
-    lifecycle: (address, event, subscriptionId) => call(mailboxPath(address, '/lifecycle'), { method: 'POST', body: { event, ...(subscriptionId ? { subscriptionId } : {}) } }),
+    lifecycle: (address, event, subscriptionId) =>
+      call(mailboxPath(address, '/lifecycle'), { method: 'POST', body: { event, ...(subscriptionId ? { subscriptionId } : {}) } }),
     reset: () => call('reset', { method: 'POST' }),
     close: () => server.close(),
   };

@@ -21,7 +21,11 @@ const API_KEY = 'sim-provider-key-0123456789';
 
 export async function startProviderSimulators(options: { webhookUrl?: string; webhookSigningKey?: string }): Promise<ProviderSimulators> {
   const [mailgun, sms, push, smtp] = await Promise.all([
-    startMailgunSimulator({ apiKey: API_KEY, domain: 'mg.test', ...(options.webhookUrl && options.webhookSigningKey ? { webhookUrl: options.webhookUrl, webhookSigningKey: options.webhookSigningKey } : {}) }),
+    startMailgunSimulator({
+      apiKey: API_KEY,
+      domain: 'mg.test',
+      ...(options.webhookUrl && options.webhookSigningKey ? { webhookUrl: options.webhookUrl, webhookSigningKey: options.webhookSigningKey } : {}),
+    }),
     startSmsSimulator({ apiKey: API_KEY }),
     startPushSimulator({ apiKey: API_KEY }),
     startSmtpSimulator(),
@@ -35,10 +39,18 @@ export async function startProviderSimulators(options: { webhookUrl?: string; we
   return {
     urls,
     env: {
-      MAILGUN_API_URL: mailgun.url, MAILGUN_API_KEY: API_KEY, MAILGUN_DOMAIN: 'mg.test',
-      SMTP_URL: smtp.smtpUrl, SMS_API_URL: sms.url, SMS_API_KEY: API_KEY, PUSH_API_URL: push.url, PUSH_API_KEY: API_KEY,
+      MAILGUN_API_URL: mailgun.url,
+      MAILGUN_API_KEY: API_KEY,
+      MAILGUN_DOMAIN: 'mg.test',
+      SMTP_URL: smtp.smtpUrl,
+      SMS_API_URL: sms.url,
+      SMS_API_KEY: API_KEY,
+      PUSH_API_URL: push.url,
+      PUSH_API_KEY: API_KEY,
     },
-    async ledger(name) { return await (await control(name, 'ledger')).json() as Record<string, unknown>[]; },
+    async ledger(name) {
+      return (await (await control(name, 'ledger')).json()) as Record<string, unknown>[];
+    },
     async setFaults(name, faults) {
       await control(name, 'faults', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(faults) });
     },
@@ -46,7 +58,9 @@ export async function startProviderSimulators(options: { webhookUrl?: string; we
       await Promise.all((Object.keys(urls) as SimulatorName[]).map((name) => control(name, 'reset', { method: 'POST' })));
     },
     async emitMailgunEvent(messageId, event) {
-      return await (await control('mailgun', 'events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messageId, event }) })).json() as { status: number | null };
+      return (await (
+        await control('mailgun', 'events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messageId, event }) })
+      ).json()) as { status: number | null };
     },
     async close() {
       await Promise.all([mailgun.close(), sms.close(), push.close(), smtp.close()]);

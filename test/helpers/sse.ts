@@ -1,5 +1,9 @@
 // A server-sent-events client for tests: reads a real HTTP event stream and hands out parsed events.
-export interface SseEvent { id: string | undefined; event: string; data: unknown }
+export interface SseEvent {
+  id: string | undefined;
+  event: string;
+  data: unknown;
+}
 
 export interface SseStream {
   /** The next event matching `predicate` (earlier ones are kept in `received`), or throws after `timeoutMs`. */
@@ -35,7 +39,9 @@ export async function openSse(url: string, headers: Record<string, string> = {})
             for (const w of waiters.splice(0)) w();
           }
         }
-      } catch { /* aborted */ }
+      } catch {
+        /* aborted */
+      }
     })();
   }
   const stream: SseStream = {
@@ -50,7 +56,10 @@ export async function openSse(url: string, headers: Record<string, string> = {})
         }
         const left = deadline - Date.now();
         if (left <= 0) throw new Error(`no matching event within ${timeoutMs} ms; got ${received.map((e) => e.event).join(', ')}`);
-        await new Promise<void>((resolve) => { waiters.push(resolve); setTimeout(resolve, Math.min(left, 500)); });
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, Math.min(left, 500));
+        });
       }
     },
     close: () => controller.abort(),

@@ -25,7 +25,10 @@ type Pick = <T>(list: readonly T[]) => T;
 /** What differs between the index and the simulator's mailbox now, or undefined when they are the same. */
 export async function mirrorDifference(rig: SyncRig, address: string, accountId: string, mailboxId: string): Promise<string | undefined> {
   const [mailbox, messages, indexed, linked] = await Promise.all([
-    rig.outlook.mailbox(address), rig.outlook.messages(address), rig.messages(accountId), rig.mailbox(mailboxId),
+    rig.outlook.mailbox(address),
+    rig.outlook.messages(address),
+    rig.messages(accountId),
+    rig.mailbox(mailboxId),
   ]);
   const names = new Map(mailbox.folders.map((f) => [f.id, f.displayName]));
   const diff = (label: string, want: string[], have: string[]) => {
@@ -35,16 +38,28 @@ export async function mirrorDifference(rig: SyncRig, address: string, accountId:
     if (missing.length === 0 && extra.length === 0 && twice === 0) return undefined;
     return `${label}: ${want.length} expected, ${have.length} indexed; missing ${JSON.stringify(missing.slice(0, 5))}; unexpected ${JSON.stringify(extra.slice(0, 5))}${twice ? `; ${twice} twice` : ''}`;
   };
-  return diff('messages',
-    messages.map((m) => `${m.id}|${m.folderId}|${names.get(m.folderId)}|read=${m.isRead}|${m.flagStatus}`),
-    indexed.map((m) => `${m.id}|${m.folder.id}|${m.folder.name}|read=${m.isRead}|${m.flagStatus}`),
-  ) ?? diff('folders', mailbox.folders.map((f) => `${f.id}|${f.displayName}`), linked.folders.map((f) => `${f.id}|${f.name}`));
+  return (
+    diff(
+      'messages',
+      messages.map((m) => `${m.id}|${m.folderId}|${names.get(m.folderId)}|read=${m.isRead}|${m.flagStatus}`),
+      indexed.map((m) => `${m.id}|${m.folder.id}|${m.folder.name}|read=${m.isRead}|${m.flagStatus}`),
+    ) ??
+    diff(
+      'folders',
+      mailbox.folders.map((f) => `${f.id}|${f.displayName}`),
+      linked.folders.map((f) => `${f.id}|${f.name}`),
+    )
+  );
 }
 
 async function waitForMirror(rig: SyncRig, ids: { address: string; accountId: string; mailboxId: string }, timeoutMs: number): Promise<void> {
   let last: string | undefined;
   try {
-    await until('the index to mirror the mailbox', async () => (last = await mirrorDifference(rig, ids.address, ids.accountId, ids.mailboxId)) === undefined, timeoutMs);
+    await until(
+      'the index to mirror the mailbox',
+      async () => (last = await mirrorDifference(rig, ids.address, ids.accountId, ids.mailboxId)) === undefined,
+      timeoutMs,
+    );
   } catch {
     throw new Error(`the index does not mirror the mailbox: ${last}`);
   }
@@ -76,7 +91,12 @@ export async function runSyncScenario(rig: SyncRig, seed: number, options: Scena
 
   const step = async (ids: { address: string; accountId: string; mailboxId: string }) => {
     const r = rand();
-    if (r < 0.14) return act({ type: 'newMail', folder: pick(['inbox', 'inbox', 'archive', ...(await customFolders()).map((f) => f.id)]), subject: `Seed ${seed} mail ${rand().toString(36).slice(2, 8)}` });
+    if (r < 0.14)
+      return act({
+        type: 'newMail',
+        folder: pick(['inbox', 'inbox', 'archive', ...(await customFolders()).map((f) => f.id)]),
+        subject: `Seed ${seed} mail ${rand().toString(36).slice(2, 8)}`,
+      });
     if (r < 0.28) {
       const m = await someMessage();
       return m && act({ type: 'markRead', id: m.id, isRead: !m.isRead });
@@ -146,10 +166,14 @@ export async function runSyncScenario(rig: SyncRig, seed: number, options: Scena
     heldUntil = undefined;
     heldMove = undefined;
     if (move) {
-      await until('the move to be indexed', async () => {
-        await rig.api.deps.mailIndex.refresh();
-        return (await rig.api.deps.mailIndex.getMessage(mailboxId, move.id))?.folderId === move.folderId;
-      }, 5_000).catch(() => log('the move was not indexed in time'));
+      await until(
+        'the move to be indexed',
+        async () => {
+          await rig.api.deps.mailIndex.refresh();
+          return (await rig.api.deps.mailIndex.getMessage(mailboxId, move.id))?.folderId === move.folderId;
+        },
+        5_000,
+      ).catch(() => log('the move was not indexed in time'));
     }
     log('held page released');
     await sim.configure({ holdAnsweredFolders: [] });
@@ -183,6 +207,14 @@ export async function runSyncScenario(rig: SyncRig, seed: number, options: Scena
     log('check after the actions that followed');
     await waitForMirror(rig, ids, settleMs);
   } finally {
-    await sim.configure({ latencyMs: 0, clockFrozenAt: null, holdAnsweredFolders: [], throttleNext: null, replayNext: 0, emptyPagesNext: 0, dropNotificationsNext: 0 });
+    await sim.configure({
+      latencyMs: 0,
+      clockFrozenAt: null,
+      holdAnsweredFolders: [],
+      throttleNext: null,
+      replayNext: 0,
+      emptyPagesNext: 0,
+      dropNotificationsNext: 0,
+    });
   }
 }

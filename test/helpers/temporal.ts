@@ -17,7 +17,10 @@ export function workflowBundle(): { code: string } {
 export function installQuietRuntime() {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }), forward: {} } }, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  Runtime.install({
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }), forward: {} } },
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+  });
 }
 
 export async function temporalClient(): Promise<{ client: Client; close: () => Promise<void> }> {
@@ -38,10 +41,15 @@ export async function createTestWorker(options: Partial<WorkerOptions> & { workf
   const connection = await NativeConnection.connect({ address: inject('services').TEMPORAL_ADDRESS });
   const taskQueue = rest.taskQueue ?? unique('tq');
   const worker = await Worker.create({
-    connection, taskQueue, ...(workflows ? { workflowBundle: workflowBundle() } : {}), ...rest,
+    connection,
+    taskQueue,
+    ...(workflows ? { workflowBundle: workflowBundle() } : {}),
+    ...rest,
   });
   return {
-    taskQueue, worker, connection,
+    taskQueue,
+    worker,
+    connection,
     async run(fn) {
       try {
         return await worker.runUntil(fn());

@@ -24,11 +24,17 @@ export type ApiProcess = ScriptProcess;
 /** `script` under tsx with the test environment; ready when its output matches `up`. */
 function spawnScript(script: string, env: Record<string, string | undefined>, up: RegExp): ScriptProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    cwd: root, env: { ...process.env, ...testEnv({ LOG_LEVEL: 'info', ...env }) }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+    env: { ...process.env, ...testEnv({ LOG_LEVEL: 'info', ...env }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = (async () => {
     const until = Date.now() + 90_000;

@@ -26,13 +26,26 @@ export async function startRoleWorkers(config: Config, roles: Role[], intercepto
   const mailIndex = createMailIndex(config, database.db);
   await mailIndex.ensureReady();
   const deps: ActivityDeps = {
-    config, db: database.db, logger: createLogger({ level: config.LOG_LEVEL }), encryptor, mailIndex,
-    blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor),
+    config,
+    db: database.db,
+    logger: createLogger({ level: config.LOG_LEVEL }),
+    encryptor,
+    mailIndex,
+    blobs: new BlobStore(database.db),
+    secrets: new SecretStore(database.db, encryptor),
   };
   const connection = await NativeConnection.connect({ address: inject('services').TEMPORAL_ADDRESS });
-  const workers = await Promise.all((await workerSpecs(roles, deps)).map(({ workflows, ...spec }) => Worker.create({
-    ...spec, connection, shutdownGraceTime: '5s', ...(workflows ? { workflowBundle: workflowBundle() } : {}), ...(interceptors ? { interceptors } : {}),
-  })));
+  const workers = await Promise.all(
+    (await workerSpecs(roles, deps)).map(({ workflows, ...spec }) =>
+      Worker.create({
+        ...spec,
+        connection,
+        shutdownGraceTime: '5s',
+        ...(workflows ? { workflowBundle: workflowBundle() } : {}),
+        ...(interceptors ? { interceptors } : {}),
+      }),
+    ),
+  );
   const running = workers.map((w) => w.run());
   return {
     async stop() {

@@ -13,7 +13,7 @@ const json = (body: unknown, method = 'POST') => ({ method, headers: { 'content-
 
 beforeAll(async () => {
   rig = await startSyncRig();
-  const makeKey = async (name: string) => (await (await rig.api.request('/v1/api-keys', json({ name }))).json() as { id: string; key: string });
+  const makeKey = async (name: string) => (await (await rig.api.request('/v1/api-keys', json({ name }))).json()) as { id: string; key: string };
   other = (await makeKey('tenant-b')).key;
   const doomed = await makeKey('revoked');
   await rig.api.request(`/v1/api-keys/${doomed.id}`, { method: 'DELETE' });
@@ -21,14 +21,16 @@ beforeAll(async () => {
   linked = await rig.linkNew({ messages: 60 });
   await rig.waitForMirror(linked.address, linked.accountId);
 }, 90_000);
-afterAll(async () => { await rig?.close(); });
+afterAll(async () => {
+  await rig?.close();
+});
 
 describe('accounts', () => {
   it('creates an account, refuses a duplicate email (any case) and bad bodies', async () => {
     const email = `${unique('jane')}@Contoso.test`;
     const created = await rig.api.request('/v1/accounts', json({ email, displayName: 'Jane' }));
     expect(created.status).toBe(201);
-    const account = await created.json() as { id: string };
+    const account = (await created.json()) as { id: string };
     expect(account).toMatchObject({ email, displayName: 'Jane' });
     expect(account.id).toMatch(/^acc_[0-9a-z]{26}$/);
     const twin = await rig.api.request('/v1/accounts', json({ email: email.toUpperCase() }));
@@ -36,20 +38,26 @@ describe('accounts', () => {
     expect(await twin.json()).toMatchObject({ status: 409, accountId: account.id });
     // Another key may use the same address: accounts are per tenant.
     expect((await rig.api.request('/v1/accounts', { ...json({ email }), auth: other })).status).toBe(201);
-    for (const [body, path] of [[{ email: 'nope' }, 'email'], [{}, 'email'], [{ email: 'a@b.co', admin: true }, '(root)'], [{ email: 'a@b.co', displayName: '' }, 'displayName']] as const) {
+    for (const [body, path] of [
+      [{ email: 'nope' }, 'email'],
+      [{}, 'email'],
+      [{ email: 'a@b.co', admin: true }, '(root)'],
+      [{ email: 'a@b.co', displayName: '' }, 'displayName'],
+    ] as const) {
       const response = await rig.api.request('/v1/accounts', json(body));
       expect(response.status).toBe(400);
-      expect((await response.json() as { errors: { path: string }[] }).errors[0]!.path).toBe(path);
+      expect(((await response.json()) as { errors: { path: string }[] }).errors[0]!.path).toBe(path);
     }
     const notJson = await rig.api.request('/v1/accounts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
     expect(notJson.status).toBe(400);
   });
 
-  it('lists only the key\'s own accounts, newest first, with a cursor', async () => {
+  it("lists only the key's own accounts, newest first, with a cursor", async () => {
     const mine = [];
-    for (let i = 0; i < 3; i++) mine.push((await (await rig.api.request('/v1/accounts', { ...json({ email: `${unique('p')}@x.test` }), auth: other })).json() as { id: string }).id);
-    const first = await (await rig.api.request('/v1/accounts?limit=2', { auth: other })).json() as { data: { id: string }[]; nextCursor: string };
-    const second = await (await rig.api.request(`/v1/accounts?limit=2&cursor=${first.nextCursor}`, { auth: other })).json() as { data: { id: string }[] };
+    for (let i = 0; i < 3; i++)
+      mine.push(((await (await rig.api.request('/v1/accounts', { ...json({ email: `${unique('p')}@x.test` }), auth: other })).json()) as { id: string }).id);
+    const first = (await (await rig.api.request('/v1/accounts?limit=2', { auth: other })).json()) as { data: { id: string }[]; nextCursor: string };
+    const second = (await (await rig.api.request(`/v1/accounts?limit=2&cursor=${first.nextCursor}`, { auth: other })).json()) as { data: { id: string }[] };
     const seen = [...first.data, ...second.data].map((a) => a.id);
     expect(seen.slice(0, 3)).toEqual(mine.reverse());
     expect(seen).not.toContain(linked.accountId);
@@ -64,7 +72,10 @@ describe('accounts', () => {
     expect((await rig.api.request(`/v1/accounts/${linked.accountId}`, { auth: other })).status).toBe(404);
     expect((await rig.api.request(`/v1/accounts/${linked.accountId}/mailboxes`, { auth: other })).status).toBe(404);
     expect((await rig.api.request(`/v1/accounts/${linked.accountId}/messages`, { auth: other })).status).toBe(404);
-    expect((await rig.api.request(`/v1/accounts/${linked.accountId}/mailboxes/outlook`, { ...json({ callbackUrl: 'http://localhost:3000/web/a' }), auth: other })).status).toBe(404);
+    expect(
+      (await rig.api.request(`/v1/accounts/${linked.accountId}/mailboxes/outlook`, { ...json({ callbackUrl: 'http://localhost:3000/web/a' }), auth: other }))
+        .status,
+    ).toBe(404);
     expect((await rig.api.request('/v1/accounts/acc_00000000000000000000000000')).status).toBe(404);
     expect((await rig.api.request('/v1/accounts/nope')).status).toBe(400);
   });
@@ -124,7 +135,11 @@ describe('the message list', () => {
     const inbox = (await rig.outlook.mailbox(linked.address)).wellKnownFolders.inbox;
     const [flagged] = sim;
     await rig.outlook.act(linked.address, { type: 'flag', id: flagged!.id, flagStatus: 'flagged' });
-    await rig.outlook.act(linked.address, { type: 'newMail', subject: 'Quarterly zebra report', from: { name: 'Zed Zimmer', address: 'zed.zimmer@tailspin.test' } });
+    await rig.outlook.act(linked.address, {
+      type: 'newMail',
+      subject: 'Quarterly zebra report',
+      from: { name: 'Zed Zimmer', address: 'zed.zimmer@tailspin.test' },
+    });
     const expected = await rig.outlook.messages(linked.address);
     await rig.waitForMirror(linked.address, linked.accountId);
 
@@ -142,7 +157,10 @@ describe('the message list', () => {
     expect(await count({ flagged: 'false' })).toBe(expected.filter((m) => m.flagStatus !== 'flagged').length);
     expect(await count({ mailboxId: linked.mailboxId })).toBe(expected.length);
     for (const q of ['zebra', 'Zimmer', 'zed.zimmer@tailspin.test', 'zed.zimmer']) {
-      expect((await rig.messages(linked.accountId, { q })).map((m) => m.subject), q).toEqual(['Quarterly zebra report']);
+      expect(
+        (await rig.messages(linked.accountId, { q })).map((m) => m.subject),
+        q,
+      ).toEqual(['Quarterly zebra report']);
     }
     expect(await count({ q: 'xylophonic' })).toBe(0);
   }, 60_000);

@@ -4,10 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 
 let api: TestApi;
-beforeAll(async () => { api = await startTestApi(); });
-afterAll(async () => { await api?.close(); });
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api?.close();
+});
 
-interface OpenApiDoc { paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: { content: Record<string, { schema: Record<string, unknown> }> } }>> }
+interface OpenApiDoc {
+  paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: { content: Record<string, { schema: Record<string, unknown> }> } }>>;
+}
 
 describe('the API keeps its contract', () => {
   it('answers a method a path does not have with 405 and Allow', async () => {
@@ -21,17 +27,18 @@ describe('the API keeps its contract', () => {
     for (const path of ['/v1/emails', '/v1/mailings']) {
       const response = await api.request(path, { method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: 'x' });
       expect(response.status, path).toBe(400);
-      expect((await response.json() as { detail: string }).detail).toMatch(/boundary/);
+      expect(((await response.json()) as { detail: string }).detail).toMatch(/boundary/);
     }
   });
 
   it('refuses NUL characters in a JSON body or a query (PostgreSQL text cannot hold them)', async () => {
     const body = await api.request('/v1/notifications', {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ userId: 'u1', type: 'SMS', templateId: 'A\u0000B' }),
     });
     expect(body.status).toBe(400);
-    expect((await body.json() as { detail: string }).detail).toMatch(/NUL/);
+    expect(((await body.json()) as { detail: string }).detail).toMatch(/NUL/);
     const query = await api.request('/v1/notifications?userId=a%00b');
     expect(query.status).toBe(400);
   });
@@ -47,7 +54,7 @@ describe('the API keeps its contract', () => {
   });
 
   it('documents 400 wherever input is validated, and a create-template body a client can generate', async () => {
-    const doc = await (await api.request('/openapi.json')).json() as OpenApiDoc;
+    const doc = (await (await api.request('/openapi.json')).json()) as OpenApiDoc;
     for (const [path, operations] of Object.entries(doc.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         if (path.includes('{') || operation.requestBody) expect(Object.keys(operation.responses), `${method} ${path}`).toContain('400');
@@ -60,7 +67,8 @@ describe('the API keeps its contract', () => {
     const create = doc.paths['/v1/templates']!.post!.requestBody!.content['application/json']!.schema;
     expect(JSON.stringify(create)).not.toContain('allOf');
     const created = await api.request('/v1/templates', {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ id: `CONTRACT_${Date.now()}`, channel: 'SMS', body: 'Hello {{name}}' }),
     });
     expect(created.status).toBe(201);

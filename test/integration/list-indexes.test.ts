@@ -16,18 +16,31 @@ import { listSuppressions } from '../../lib/notifications/suppressions.js';
 import { listSchedules, type ScheduleDeps } from '../../lib/schedules/service.js';
 import { testConfig, unique } from '../helpers/config.js';
 
-interface PlanNode { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; 'Index Cond'?: string; Plans?: PlanNode[] }
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Index Cond'?: string;
+  Plans?: PlanNode[];
+}
 
 const notices: string[] = [];
 // One connection, so the session's auto_explain settings hold for every query.
-const client = postgres(testConfig().DATABASE_URL, { max: 1, onnotice: (n) => { notices.push(n.message ?? ''); } });
+const client = postgres(testConfig().DATABASE_URL, {
+  max: 1,
+  onnotice: (n) => {
+    notices.push(n.message ?? '');
+  },
+});
 const db: Database = drizzle(client, { schema, casing: 'snake_case' });
 const owner = unique('owner');
 const other = unique('other');
 const account = unique('acc');
 const mailing = unique('mlg');
 
-afterAll(async () => { await client.end({ timeout: 5 }); });
+afterAll(async () => {
+  await client.end({ timeout: 5 });
+});
 
 beforeAll(async () => {
   await client`
@@ -75,7 +88,10 @@ async function plannedBy(query: () => Promise<unknown>): Promise<PlanNode[]> {
   notices.length = 0;
   await query();
   const nodes: PlanNode[] = [];
-  const walk = (node: PlanNode): void => { nodes.push(node); node.Plans?.forEach(walk); };
+  const walk = (node: PlanNode): void => {
+    nodes.push(node);
+    node.Plans?.forEach(walk);
+  };
   for (const notice of notices) {
     const json = notice.slice(notice.indexOf('{'));
     walk((JSON.parse(json) as { Plan: PlanNode }).Plan);
@@ -105,7 +121,10 @@ describe('list queries read an index in their sort order', () => {
     expect(paged['Index Cond']).toContain('created_at');
     await expectIndexOrder(() => listNotifications(db, owner, { status: 'FAILED' }, 50, after), 'notifications_owner_status_created_idx');
     await expectIndexOrder(() => listNotifications(db, owner, { userId: 'u7' }, 50, after), 'notifications_owner_user_created_idx');
-    const correlated = await expectIndexOrder(() => listNotifications(db, owner, { correlationId: 'c3' }, 200, after), 'notifications_owner_correlation_created_idx');
+    const correlated = await expectIndexOrder(
+      () => listNotifications(db, owner, { correlationId: 'c3' }, 200, after),
+      'notifications_owner_correlation_created_idx',
+    );
     expect(correlated['Index Cond']).toContain('created_at');
     // Priority and channel have a handful of values: the owner's index in list order, filtered, is enough.
     await expectIndexOrder(() => listNotifications(db, owner, { priority: 'low', channel: 'EMAIL' }, 50), 'notifications_owner_created_idx');
@@ -122,17 +141,29 @@ describe('list queries read an index in their sort order', () => {
     await expectIndexOrder(() => eventsAfter(db, account, 0, 100), 'mailbox_events_account_idx');
   });
 
-  it('GET /v1/mailings and /v1/mailings/{id}/recipients (the routes\' queries)', async () => {
+  it("GET /v1/mailings and /v1/mailings/{id}/recipients (the routes' queries)", async () => {
     // As in api/routes/v1/mailings.ts.
-    await expectIndexOrder(() => db.select({ id: mailings.id }).from(mailings).where(eq(mailings.owner, owner)).orderBy(desc(mailings.createdAt)).limit(50), 'mailings_owner_created_idx');
-    const recipients = (status?: 'FAILED') => db.select().from(mailingRecipients).where(and(
-      eq(mailingRecipients.mailingId, `${mailing}_${owner}_1`), gt(mailingRecipients.rowNumber, 5000), status ? eq(mailingRecipients.status, status) : undefined,
-    )).orderBy(asc(mailingRecipients.rowNumber)).limit(101);
+    await expectIndexOrder(
+      () => db.select({ id: mailings.id }).from(mailings).where(eq(mailings.owner, owner)).orderBy(desc(mailings.createdAt)).limit(50),
+      'mailings_owner_created_idx',
+    );
+    const recipients = (status?: 'FAILED') =>
+      db
+        .select()
+        .from(mailingRecipients)
+        .where(
+          and(
+            eq(mailingRecipients.mailingId, `${mailing}_${owner}_1`),
+            gt(mailingRecipients.rowNumber, 5000),
+            status ? eq(mailingRecipients.status, status) : undefined,
+          ),
+        )
+        .orderBy(asc(mailingRecipients.rowNumber))
+        .limit(101);
     await expectIndexOrder(() => recipients(), 'mailing_recipients_mailing_id_row_number_pk');
     await expectIndexOrder(() => recipients('FAILED'), 'mailing_recipients_status_idx');
   });
 });
-
 
 describe('cursor paging through runs of equal created_at', () => {
   it('returns every notification and suppression exactly once, in list order', async () => {

@@ -4,9 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@elastic/elasticsearch';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectDatabase } from '../../db/client.js';
-import {
-  createMailIndex, InvalidCursorError, type MailboxDoc, type MailIndex, type MessageDoc, type MessagePage,
-} from '../../lib/mail-index/index.js';
+import { createMailIndex, InvalidCursorError, type MailboxDoc, type MailIndex, type MessageDoc, type MessagePage } from '../../lib/mail-index/index.js';
 import { testConfig, unique } from '../helpers/config.js';
 
 type Backend = 'postgres' | 'elasticsearch';
@@ -40,12 +38,27 @@ const minutes = (n: number) => at(T0 + n * 60_000);
 
 function message(mailboxId: string, messageId: string, fields: Partial<MessageDoc> = {}): MessageDoc {
   return {
-    accountId: 'acc-contract', mailboxId, messageId, provider: 'outlook', folderId: 'inbox', folderName: 'Inbox',
-    subject: 'Lunch on Friday', from: { name: 'Sam Sender', address: 'sam@sender.test' },
-    to: [{ name: 'Robin', address: 'robin@example.test' }], cc: [], receivedAt: at(T0), isRead: false,
-    flagStatus: 'notFlagged', bodyPreview: 'See you there', conversationId: 'conv-1',
-    internetMessageId: `<${messageId}@mail.test>`, hasAttachments: false, changeKey: 'ck-1', lastModifiedAt: at(T0),
-    syncSeq: 1, ...fields,
+    accountId: 'acc-contract',
+    mailboxId,
+    messageId,
+    provider: 'outlook',
+    folderId: 'inbox',
+    folderName: 'Inbox',
+    subject: 'Lunch on Friday',
+    from: { name: 'Sam Sender', address: 'sam@sender.test' },
+    to: [{ name: 'Robin', address: 'robin@example.test' }],
+    cc: [],
+    receivedAt: at(T0),
+    isRead: false,
+    flagStatus: 'notFlagged',
+    bodyPreview: 'See you there',
+    conversationId: 'conv-1',
+    internetMessageId: `<${messageId}@mail.test>`,
+    hasAttachments: false,
+    changeKey: 'ck-1',
+    lastModifiedAt: at(T0),
+    syncSeq: 1,
+    ...fields,
   };
 }
 
@@ -54,9 +67,7 @@ const ids = (page: MessagePage) => page.data.map((doc) => doc.messageId);
 /** The contract's order, computed here: receivedAt newest first with undated last, then messageId by code unit. */
 function expectedOrder(docs: MessageDoc[]): string[] {
   const time = (doc: MessageDoc) => (doc.receivedAt === null ? -Infinity : Date.parse(doc.receivedAt));
-  return [...docs]
-    .sort((a, b) => time(b) - time(a) || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0))
-    .map((doc) => doc.messageId);
+  return [...docs].sort((a, b) => time(b) - time(a) || (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0)).map((doc) => doc.messageId);
 }
 
 async function upsertInPages(index: MailIndex, docs: MessageDoc[], pageSize = 500): Promise<void> {
@@ -106,15 +117,34 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
   it('stores every field and reads it back the same, nulls and arrays included', async () => {
     const mailboxId = unique('mbx');
     const full = message(mailboxId, 'AAMkAGI2TG93AAA=', {
-      subject: 'Quarterly numbers', from: { name: 'Jane Doe', address: 'jane.doe@example.com' },
-      to: [{ name: 'Robin', address: 'robin@example.test' }, { name: '', address: 'ops@example.test' }],
-      cc: [{ name: 'Kim', address: 'kim@example.test' }], receivedAt: '2024-03-01T09:15:30.250Z', isRead: true,
-      flagStatus: 'flagged', bodyPreview: 'Numbers attached — ünïcödé too', hasAttachments: true, syncSeq: 42,
-      folderId: 'AQMkADAwATM0MDAAMS1iNT', folderName: 'Finance/Reports', lastModifiedAt: '2024-03-02T10:00:00.000Z',
+      subject: 'Quarterly numbers',
+      from: { name: 'Jane Doe', address: 'jane.doe@example.com' },
+      to: [
+        { name: 'Robin', address: 'robin@example.test' },
+        { name: '', address: 'ops@example.test' },
+      ],
+      cc: [{ name: 'Kim', address: 'kim@example.test' }],
+      receivedAt: '2024-03-01T09:15:30.250Z',
+      isRead: true,
+      flagStatus: 'flagged',
+      bodyPreview: 'Numbers attached — ünïcödé too',
+      hasAttachments: true,
+      syncSeq: 42,
+      folderId: 'AQMkADAwATM0MDAAMS1iNT',
+      folderName: 'Finance/Reports',
+      lastModifiedAt: '2024-03-02T10:00:00.000Z',
     });
     const sparse = message(mailboxId, 'sparse', {
-      subject: '', from: null, to: [], cc: [], receivedAt: null, bodyPreview: '', conversationId: null,
-      internetMessageId: null, changeKey: null, flagStatus: 'complete',
+      subject: '',
+      from: null,
+      to: [],
+      cc: [],
+      receivedAt: null,
+      bodyPreview: '',
+      conversationId: null,
+      internetMessageId: null,
+      changeKey: null,
+      flagStatus: 'complete',
     });
     expect(await index.upsertMessages([full, sparse])).toMatchObject({ written: 2, stale: 0 });
     await index.refresh();
@@ -189,7 +219,10 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
     expect(await index.upsertMessages([before('late-page')])).toMatchObject({ written: 0, stale: 1 });
 
     // Both copies in one call, in either order.
-    for (const [id, copies] of [['one-call-a', [before('one-call-a'), after('one-call-a')]], ['one-call-b', [after('one-call-b'), before('one-call-b')]]] as const) {
+    for (const [id, copies] of [
+      ['one-call-a', [before('one-call-a'), after('one-call-a')]],
+      ['one-call-b', [after('one-call-b'), before('one-call-b')]],
+    ] as const) {
       const result = await index.upsertMessages([...copies]);
       expect(result).toMatchObject({ written: 1, stale: 1 });
       expect(result.applied).toEqual([after(id)]);
@@ -260,9 +293,13 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
     const mailboxId = unique('mbx');
     const otherMailbox = unique('mbx');
     const id = (i: number) => `msg-${String(i).padStart(5, '0')}`;
-    const big = Array.from({ length: 2_150 }, (_, i) => message(mailboxId, id(i), {
-      folderId: 'big', folderName: 'Big', syncSeq: i < 1_100 ? 10 : i < 1_150 ? 15 : 20,
-    }));
+    const big = Array.from({ length: 2_150 }, (_, i) =>
+      message(mailboxId, id(i), {
+        folderId: 'big',
+        folderName: 'Big',
+        syncSeq: i < 1_100 ? 10 : i < 1_150 ? 15 : 20,
+      }),
+    );
     const small = Array.from({ length: 5 }, (_, i) => message(mailboxId, `small-${i}`, { folderId: 'small', syncSeq: 10 }));
     const elsewhere = Array.from({ length: 5 }, (_, i) => message(otherMailbox, id(i), { folderId: 'big', syncSeq: 10 }));
     await upsertInPages(index, [...big, ...small, ...elsewhere]);
@@ -300,8 +337,10 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
 
     // A re-listed copy (same version) still rewrites its syncSeq, and a newer version still lands.
     expect(await index.upsertMessages([{ ...inFolder[0]!, folderName: 'Renamed', syncSeq: 99 }])).toMatchObject({ written: 1, stale: 0 });
-    expect(await index.upsertMessages([{ ...inFolder[1]!, folderName: 'Renamed', lastModifiedAt: at(T0 + 1), syncSeq: 100 }]))
-      .toMatchObject({ written: 1, stale: 0 });
+    expect(await index.upsertMessages([{ ...inFolder[1]!, folderName: 'Renamed', lastModifiedAt: at(T0 + 1), syncSeq: 100 }])).toMatchObject({
+      written: 1,
+      stale: 0,
+    });
     expect(await index.getMessage(mailboxId, 'f-1')).toMatchObject({ syncSeq: 99 });
     expect(await index.getMessage(mailboxId, 'f-2')).toMatchObject({ syncSeq: 100 });
     await index.renameFolder(mailboxId, 'f1', 'Renamed');
@@ -405,9 +444,11 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
   it('pages through 250 messages, 40 at a time, with no duplicate and no gap, in the contract order', async () => {
     const mailboxId = unique('mbx');
     // Ties on receivedAt, mixed-case ids (byte order differs from a locale's) and 25 undated messages across a page boundary.
-    const docs = Array.from({ length: 250 }, (_, i) => message(mailboxId, `${['A', 'b', '_'][i % 3]!}${String(i).padStart(3, '0')}`, {
-      receivedAt: i % 10 === 0 ? null : minutes(i % 37),
-    }));
+    const docs = Array.from({ length: 250 }, (_, i) =>
+      message(mailboxId, `${['A', 'b', '_'][i % 3]!}${String(i).padStart(3, '0')}`, {
+        receivedAt: i % 10 === 0 ? null : minutes(i % 37),
+      }),
+    );
     await upsertInPages(index, docs, 100);
     await index.refresh();
     const seen: string[] = [];
@@ -440,8 +481,10 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
   it('searches several mailboxes of one account as one list', async () => {
     const [a, b] = [unique('mbx'), unique('mbx')];
     await index.upsertMessages([
-      message(a, 'x1', { receivedAt: minutes(1) }), message(a, 'x3', { receivedAt: minutes(3) }),
-      message(b, 'y2', { receivedAt: minutes(2) }), message(b, 'y4', { receivedAt: minutes(4) }),
+      message(a, 'x1', { receivedAt: minutes(1) }),
+      message(a, 'x3', { receivedAt: minutes(3) }),
+      message(b, 'y2', { receivedAt: minutes(2) }),
+      message(b, 'y4', { receivedAt: minutes(4) }),
     ]);
     await index.refresh();
     expect(ids(await index.searchMessages({ mailboxIds: [a, b], limit: 10 }))).toEqual(['y4', 'x3', 'y2', 'x1']);
@@ -459,13 +502,18 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
   it('counts messages, in total and unread per folder', async () => {
     const mailboxId = unique('mbx');
     await index.upsertMessages([
-      message(mailboxId, 'i1'), message(mailboxId, 'i2'), message(mailboxId, 'i3', { isRead: true }),
-      message(mailboxId, 'a1', { folderId: 'archive', isRead: true }), message(mailboxId, 'a2', { folderId: 'archive', isRead: true }),
+      message(mailboxId, 'i1'),
+      message(mailboxId, 'i2'),
+      message(mailboxId, 'i3', { isRead: true }),
+      message(mailboxId, 'a1', { folderId: 'archive', isRead: true }),
+      message(mailboxId, 'a2', { folderId: 'archive', isRead: true }),
       message(mailboxId, 's1', { folderId: 'sent' }),
     ]);
     await index.refresh();
     expect(await index.folderCounts(mailboxId)).toEqual({
-      inbox: { total: 3, unread: 2 }, archive: { total: 2, unread: 0 }, sent: { total: 1, unread: 1 },
+      inbox: { total: 3, unread: 2 },
+      archive: { total: 2, unread: 0 },
+      sent: { total: 1, unread: 1 },
     });
     expect(await index.countMessages(mailboxId)).toBe(6);
     const unknown = unique('mbx');
@@ -503,7 +551,10 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
     const mailboxId = unique('mbx');
     // A keyword beyond Lucene's 32,766-byte term limit: Elasticsearch refuses the document and quotes its value.
     const refused = message(mailboxId, 'm2', { folderId: `secret-${'x'.repeat(40_000)}` });
-    const failure = await index.upsertMessages([message(mailboxId, 'm1'), refused]).then(() => undefined, (error: unknown) => error);
+    const failure = await index.upsertMessages([message(mailboxId, 'm1'), refused]).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(failure).toBeInstanceOf(Error);
     const text = (failure as Error).message;
     expect(text).toContain(`${runPrefix}-messages`);
@@ -515,12 +566,20 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
 
 function mailbox(mailboxId: string): MailboxDoc {
   return {
-    accountId: 'acc-contract', mailboxId, provider: 'outlook', address: 'me@example.test', displayName: 'Me',
+    accountId: 'acc-contract',
+    mailboxId,
+    provider: 'outlook',
+    address: 'me@example.test',
+    displayName: 'Me',
     folders: [
       { id: 'inbox', name: 'Inbox', parentId: null, total: 3, unread: 1 },
       { id: 'reports', name: 'Reports', parentId: 'inbox', total: 0, unread: 0 },
     ],
-    syncStatus: 'LIVE', phase: 'steady', messagesIndexed: 3, lastSyncAt: minutes(30),
-    errors: [{ at: minutes(20), message: 'Graph answered 503' }], updatedAt: minutes(31),
+    syncStatus: 'LIVE',
+    phase: 'steady',
+    messagesIndexed: 3,
+    lastSyncAt: minutes(30),
+    errors: [{ at: minutes(20), message: 'Graph answered 503' }],
+    updatedAt: minutes(31),
   };
 }

@@ -15,12 +15,20 @@ import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 import { openSse, type SseEvent, type SseStream } from '../helpers/sse.js';
 
 let rig: SyncRig;
-beforeAll(async () => { rig = await startSyncRig(); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await startSyncRig();
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 const bearer = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-interface Messages { mailboxId: string; upserted: { id: string; isRead: boolean; flagStatus: string; folder: { id: string; name: string }; subject: string }[]; removed: string[] }
+interface Messages {
+  mailboxId: string;
+  upserted: { id: string; isRead: boolean; flagStatus: string; folder: { id: string; name: string }; subject: string }[];
+  removed: string[];
+}
 const isMessages = (test: (d: Messages) => boolean) => (e: SseEvent) => e.event === 'messages' && test(e.data as Messages);
 
 async function stream(accountId: string, headers: Record<string, string> = bearer, query = ''): Promise<SseStream> {
@@ -75,10 +83,12 @@ describe('the live feed', () => {
 
     const resumed = await stream(accountId, { ...bearer, 'last-event-id': String(lastEventId) });
     const flagged = new Set<string>();
-    await resumed.next(isMessages((d) => {
-      for (const u of d.upserted) if (u.flagStatus === 'flagged') flagged.add(u.id);
-      return [a!, b!, c!].every((m) => flagged.has(m.id));
-    }));
+    await resumed.next(
+      isMessages((d) => {
+        for (const u of d.upserted) if (u.flagStatus === 'flagged') flagged.add(u.id);
+        return [a!, b!, c!].every((m) => flagged.has(m.id));
+      }),
+    );
     const replayed = resumed.received.map((e) => Number(e.id));
     expect(Math.min(...replayed)).toBeGreaterThan(lastEventId);
     resumed.close();
@@ -88,7 +98,9 @@ describe('the live feed', () => {
     byQuery.close();
 
     // Retention dropped everything before the newest event: an old Last-Event-ID gets `reset`.
-    await rig.api.deps.db.execute(sql`delete from mailbox_events where account_id = ${accountId} and id < (select max(id) from mailbox_events where account_id = ${accountId})`);
+    await rig.api.deps.db.execute(
+      sql`delete from mailbox_events where account_id = ${accountId} and id < (select max(id) from mailbox_events where account_id = ${accountId})`,
+    );
     const stale = await stream(accountId, { ...bearer, 'last-event-id': String(lastEventId) });
     expect((await stale.next()).event).toBe('reset');
     stale.close();
@@ -116,15 +128,20 @@ describe('authentication of the feed', () => {
       [`/v1/accounts/${other}/events`, { cookie }], // another account's feed
       [`/v1/accounts/${accountId}`, { cookie }], // another route
       [`/v1/accounts/${accountId}/events`, { cookie: cookie.replace(/.$/, (ch) => (ch === 'A' ? 'B' : 'A')) }], // tampered
-      [`/v1/accounts/${accountId}/events`, { cookie: issueStreamCookie(rig.api.deps.config, accountId, 'admin', Date.now() - 7_200_000).header.split(';')[0]! }], // expired
+      [
+        `/v1/accounts/${accountId}/events`,
+        { cookie: issueStreamCookie(rig.api.deps.config, accountId, 'admin', Date.now() - 7_200_000).header.split(';')[0]! },
+      ], // expired
       [`/v1/accounts/${accountId}/events`, {}], // nothing
     ];
     for (const [path, headers] of refusals) expect((await fetch(`${rig.api.url}${path}`, { headers })).status, `${path} ${JSON.stringify(headers)}`).toBe(401);
 
     // A tenant's cookie dies with its key.
-    const created = await (await rig.api.request('/v1/api-keys', json({ name: 'page' }))).json() as { id: string; key: string };
+    const created = (await (await rig.api.request('/v1/api-keys', json({ name: 'page' }))).json()) as { id: string; key: string };
     const theirs = await rig.createAccount(`theirs-${Date.now()}@contoso.test`, created.key);
-    const theirCookie = (await rig.api.request(`/v1/accounts/${theirs}/events/session`, { method: 'POST', auth: created.key })).headers.get('set-cookie')!.split(';')[0]!;
+    const theirCookie = (await rig.api.request(`/v1/accounts/${theirs}/events/session`, { method: 'POST', auth: created.key })).headers
+      .get('set-cookie')!
+      .split(';')[0]!;
     expect((await openSse(`${rig.api.url}/v1/accounts/${theirs}/events`, { cookie: theirCookie })).status).toBe(200);
     expect((await rig.api.request(`/v1/accounts/${accountId}/events/session`, { method: 'POST', auth: created.key })).status).toBe(404);
     await rig.api.request(`/v1/api-keys/${created.id}`, { method: 'DELETE' });
@@ -137,7 +154,23 @@ describe('authentication of the feed', () => {
 describe('gap-free delivery', () => {
   const event = (accountId: string, subject: string) => ({
     type: 'messages' as const,
-    data: { mailboxId: 'mbx_gapfree', upserted: [{ id: subject, mailboxId: 'mbx_gapfree', folder: { id: 'f', name: 'Inbox' }, subject, from: null, receivedAt: null, isRead: false, flagStatus: 'notFlagged' as const, lastModifiedAt: new Date().toISOString() }], removed: [] },
+    data: {
+      mailboxId: 'mbx_gapfree',
+      upserted: [
+        {
+          id: subject,
+          mailboxId: 'mbx_gapfree',
+          folder: { id: 'f', name: 'Inbox' },
+          subject,
+          from: null,
+          receivedAt: null,
+          isRead: false,
+          flagStatus: 'notFlagged' as const,
+          lastModifiedAt: new Date().toISOString(),
+        },
+      ],
+      removed: [],
+    },
   });
   const subjects = (e: SseEvent) => (e.data as Messages).upserted.map((u) => u.subject);
 
@@ -149,9 +182,13 @@ describe('gap-free delivery', () => {
     const other = postgres(testConfig().DATABASE_URL, { max: 2, onnotice: () => {} });
     const writerA = drizzle(other);
     let releaseA!: () => void;
-    const held = new Promise<void>((resolve) => { releaseA = resolve; });
+    const held = new Promise<void>((resolve) => {
+      releaseA = resolve;
+    });
     let aAppended!: () => void;
-    const appendedA = new Promise<void>((resolve) => { aAppended = resolve; });
+    const appendedA = new Promise<void>((resolve) => {
+      aAppended = resolve;
+    });
     const a = writerA.transaction(async (tx) => {
       await appendEvent(tx as unknown as Database, accountId, event(accountId, 'first'));
       aAppended();
@@ -159,14 +196,22 @@ describe('gap-free delivery', () => {
     });
     await appendedA;
     let bDone = false;
-    const b = appendEvent(rig.api.deps.db, accountId, event(accountId, 'second')).then(() => { bDone = true; });
+    const b = appendEvent(rig.api.deps.db, accountId, event(accountId, 'second')).then(() => {
+      bDone = true;
+    });
     // B either committed already, or waits behind A: either way nothing is gained by waiting longer.
-    await waitFor(async () => bDone || await waitingOnLock(other));
+    await waitFor(async () => bDone || (await waitingOnLock(other)));
     releaseA();
     await Promise.all([a, b]);
     await other.end();
-    const first = await events.next(isMessages((d) => d.upserted.some((u) => u.subject === 'first')), 10_000);
-    const second = await events.next(isMessages((d) => d.upserted.some((u) => u.subject === 'second')), 10_000);
+    const first = await events.next(
+      isMessages((d) => d.upserted.some((u) => u.subject === 'first')),
+      10_000,
+    );
+    const second = await events.next(
+      isMessages((d) => d.upserted.some((u) => u.subject === 'second')),
+      10_000,
+    );
     expect(Number(first.id)).toBeLessThan(Number(second.id));
     expect(events.received.filter((e) => e.event === 'messages').flatMap(subjects)).toEqual(['first', 'second']);
     events.close();
@@ -185,7 +230,10 @@ describe('gap-free delivery', () => {
     expect(reset.event).toBe('reset');
     // Later events follow the reset, numbered after everything the account ever had.
     await appendEvent(rig.api.deps.db, accountId, event(accountId, 'four'));
-    const four = await resumed.next(isMessages((d) => d.upserted.some((u) => u.subject === 'four')), 10_000);
+    const four = await resumed.next(
+      isMessages((d) => d.upserted.some((u) => u.subject === 'four')),
+      10_000,
+    );
     expect(Number(four.id)).toBeGreaterThan(seen + 2);
     resumed.close();
     // An id this account never reached is reset too, and ids past 15 digits are refused like the header's.
@@ -219,7 +267,8 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs = 20_000): P
 
 /** Whether an append is waiting for a lock (behind the held transaction). */
 async function waitingOnLock(sqlClient: postgres.Sql): Promise<boolean> {
-  const rows = await sqlClient`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%mailbox_events%' and query not like '%pg_stat_activity%' and datname = current_database()`;
+  const rows =
+    await sqlClient`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like '%mailbox_events%' and query not like '%pg_stat_activity%' and datname = current_database()`;
   return rows.length > 0;
 }
 

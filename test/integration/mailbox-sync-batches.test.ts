@@ -13,7 +13,11 @@ it('reads a folder several pages per activity, and a batch throttled mid-way goe
     const address = `batches-${Date.now()}@contoso.test`;
     const counted = async (metric: { get(): Promise<{ values: { value: number; labels: Record<string, unknown> }[] }> }) =>
       (await metric.get()).values.filter((v) => v.labels.provider === 'outlook').reduce((n, v) => n + v.value, 0);
-    const before = { pages: await counted(syncMetrics.pages), throttled: await counted(syncMetrics.throttled), written: await counted(syncMetrics.messagesWritten) };
+    const before = {
+      pages: await counted(syncMetrics.pages),
+      throttled: await counted(syncMetrics.throttled),
+      written: await counted(syncMetrics.messagesWritten),
+    };
     await rig.outlook.createMailbox(address, { messages: 0 });
     await rig.outlook.seed(address, 500, 'inbox'); // ten pages of 50
     await rig.outlook.configure({ latencyMs: 300 });
@@ -22,7 +26,8 @@ it('reads a folder several pages per activity, and a batch throttled mid-way goe
       const linked = await rig.link(accountId, address);
       const mailboxId = linked.location!.searchParams.get('mailboxId')!;
       const inboxId = (await rig.waitForMailbox(mailboxId, (m) => m.folders.some((f) => f.name === 'Inbox'))).folders.find((f) => f.name === 'Inbox')!.id;
-      const inboxPages = async () => (await rig.outlook.requests({ mailbox: address })).filter((r) => r.path.includes(inboxId) && r.path.endsWith('/messages/delta'));
+      const inboxPages = async () =>
+        (await rig.outlook.requests({ mailbox: address })).filter((r) => r.path.includes(inboxId) && r.path.endsWith('/messages/delta'));
       // Three pages answered: the fourth is in its 300 ms of latency, and is the one refused.
       const deadline = Date.now() + 60_000;
       while ((await inboxPages()).filter((r) => r.status === 200).length < 3) {
@@ -52,9 +57,9 @@ it('reads a folder several pages per activity, and a batch throttled mid-way goe
       expect(answered.length).toBeGreaterThanOrEqual(10);
       expect(inboxActivities.length).toBeLessThanOrEqual(2);
       // The worker's metrics saw the same: every page, the messages written and the one 429.
-      expect(await counted(syncMetrics.pages) - before.pages).toBeGreaterThanOrEqual(answered.length);
-      expect(await counted(syncMetrics.messagesWritten) - before.written).toBe(500);
-      expect(await counted(syncMetrics.throttled) - before.throttled).toBe(1);
+      expect((await counted(syncMetrics.pages)) - before.pages).toBeGreaterThanOrEqual(answered.length);
+      expect((await counted(syncMetrics.messagesWritten)) - before.written).toBe(500);
+      expect((await counted(syncMetrics.throttled)) - before.throttled).toBe(1);
     } finally {
       await rig.outlook.configure({ latencyMs: 0, throttleNext: null });
     }

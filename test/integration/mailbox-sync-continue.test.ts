@@ -17,17 +17,28 @@ type Handle = WorkflowHandle<typeof mailboxSync>;
 /** The current run once it waits with nothing scheduled (no timer, no activity, its last task completed). */
 async function idleRun(rig: SyncRig, mailboxId: string): Promise<{ runId: string; length: number }> {
   let idle: { runId: string; length: number } | undefined;
-  await until('the run to be idle', async () => {
-    const { runId } = await rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId)).describe();
-    const events = (await rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId), runId).fetchHistory()).events ?? [];
-    const count = (has: (e: (typeof events)[number]) => unknown) => events.filter(has).length;
-    const timers = count((e) => e.timerStartedEventAttributes) - count((e) => e.timerFiredEventAttributes ?? e.timerCanceledEventAttributes);
-    const activities = count((e) => e.activityTaskScheduledEventAttributes) - count((e) => e.activityTaskCompletedEventAttributes
-      ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes);
-    if (timers !== 0 || activities !== 0 || !events.at(-1)?.workflowTaskCompletedEventAttributes) return false;
-    idle = { runId, length: events.length };
-    return true;
-  }, 90_000);
+  await until(
+    'the run to be idle',
+    async () => {
+      const { runId } = await rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId)).describe();
+      const events = (await rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId), runId).fetchHistory()).events ?? [];
+      const count = (has: (e: (typeof events)[number]) => unknown) => events.filter(has).length;
+      const timers = count((e) => e.timerStartedEventAttributes) - count((e) => e.timerFiredEventAttributes ?? e.timerCanceledEventAttributes);
+      const activities =
+        count((e) => e.activityTaskScheduledEventAttributes) -
+        count(
+          (e) =>
+            e.activityTaskCompletedEventAttributes ??
+            e.activityTaskFailedEventAttributes ??
+            e.activityTaskTimedOutEventAttributes ??
+            e.activityTaskCanceledEventAttributes,
+        );
+      if (timers !== 0 || activities !== 0 || !events.at(-1)?.workflowTaskCompletedEventAttributes) return false;
+      idle = { runId, length: events.length };
+      return true;
+    },
+    90_000,
+  );
   return idle!;
 }
 
@@ -47,7 +58,7 @@ async function fillHistory(rig: SyncRig, mailboxId: string): Promise<string> {
 const runStatus = async (rig: SyncRig, mailboxId: string, runId: string) =>
   (await rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId), runId).describe()).status.name;
 
-it('resumes after a re-link that arrives as the run\'s history fills', async () => {
+it("resumes after a re-link that arrives as the run's history fills", async () => {
   await withSyncRig({ env: { SYNC_HISTORY_EVENTS_PER_RUN: String(EVENTS_PER_RUN) } }, async (rig) => {
     const { address, accountId, mailboxId } = await rig.linkNew({ messages: 5 });
     await rig.waitForMirror(address, accountId);
@@ -64,39 +75,50 @@ it('resumes after a re-link that arrives as the run\'s history fills', async () 
 }, 180_000);
 
 it('subscribes afresh after a subscriptionRemoved that the run did not act on before continuing as new', async () => {
-  await withSyncRig({ workers: false, env: { SYNC_HISTORY_EVENTS_PER_RUN: String(EVENTS_PER_RUN), SYNC_POLL_INTERVAL_SECONDS: '60', SYNC_PUSH_POLL_INTERVAL_SECONDS: '120' } }, async (rig) => {
-    await rig.startWorkers({ GRAPH_NOTIFICATION_URL: `${rig.api.url}/v1/webhooks/graph` });
-    const { address, accountId, mailboxId } = await rig.linkNew({ messages: 5 });
-    await rig.waitForMirror(address, accountId);
-    const handle: Handle = rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId));
-    await until('the subscription', async () => (await handle.query(syncProgressQuery)).push.healthy);
-    const removed = (await handle.query(syncProgressQuery)).push.subscriptionId!;
-    // Paused, the run does no upkeep: the removal is carried, not acted on.
-    expect((await rig.api.request(`/v1/mailboxes/${mailboxId}/pause`, { method: 'POST' })).status).toBe(202);
-    await rig.waitForMailbox(mailboxId, (m) => m.status === 'PAUSED' && m.sync.progress?.requestsInFlight === 0);
-    await rig.outlook.lifecycle(address, 'subscriptionRemoved');
-    await until('the removal to reach the run', async () => (await handle.query(syncProgressQuery)).push.subscriptionId === null);
-    // Signals fill the paused run's history (timers may fire in between: no count is needed here).
-    const full = (await handle.describe()).runId;
-    await until('the run to continue as new', async () => {
-      if ((await runStatus(rig, mailboxId, full)) === 'CONTINUED_AS_NEW') return true;
-      await handle.signal(syncNowSignal);
-      return false;
-    }, 60_000);
-    expect((await handle.query(syncProgressQuery)).push).toMatchObject({ healthy: false, subscriptionId: null });
+  await withSyncRig(
+    { workers: false, env: { SYNC_HISTORY_EVENTS_PER_RUN: String(EVENTS_PER_RUN), SYNC_POLL_INTERVAL_SECONDS: '60', SYNC_PUSH_POLL_INTERVAL_SECONDS: '120' } },
+    async (rig) => {
+      await rig.startWorkers({ GRAPH_NOTIFICATION_URL: `${rig.api.url}/v1/webhooks/graph` });
+      const { address, accountId, mailboxId } = await rig.linkNew({ messages: 5 });
+      await rig.waitForMirror(address, accountId);
+      const handle: Handle = rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId));
+      await until('the subscription', async () => (await handle.query(syncProgressQuery)).push.healthy);
+      const removed = (await handle.query(syncProgressQuery)).push.subscriptionId!;
+      // Paused, the run does no upkeep: the removal is carried, not acted on.
+      expect((await rig.api.request(`/v1/mailboxes/${mailboxId}/pause`, { method: 'POST' })).status).toBe(202);
+      await rig.waitForMailbox(mailboxId, (m) => m.status === 'PAUSED' && m.sync.progress?.requestsInFlight === 0);
+      await rig.outlook.lifecycle(address, 'subscriptionRemoved');
+      await until('the removal to reach the run', async () => (await handle.query(syncProgressQuery)).push.subscriptionId === null);
+      // Signals fill the paused run's history (timers may fire in between: no count is needed here).
+      const full = (await handle.describe()).runId;
+      await until(
+        'the run to continue as new',
+        async () => {
+          if ((await runStatus(rig, mailboxId, full)) === 'CONTINUED_AS_NEW') return true;
+          await handle.signal(syncNowSignal);
+          return false;
+        },
+        60_000,
+      );
+      expect((await handle.query(syncProgressQuery)).push).toMatchObject({ healthy: false, subscriptionId: null });
 
-    expect((await rig.api.request(`/v1/mailboxes/${mailboxId}/resume`, { method: 'POST' })).status).toBe(202);
-    await until('a new subscription', async () => {
-      const push = (await handle.query(syncProgressQuery)).push;
-      return push.healthy && push.subscriptionId !== removed;
-    }, 30_000);
-    const active = (await rig.outlook.subscriptions(address)).filter((s) => s.state === 'active');
-    expect(active.map((s) => s.id)).toEqual([(await handle.query(syncProgressQuery)).push.subscriptionId]);
-    // And push works: a change arrives well within the two-minute safety poll.
-    const [m] = await rig.outlook.messages(address, 'inbox');
-    await rig.outlook.act(address, { type: 'flag', id: m!.id, flagStatus: m!.flagStatus === 'flagged' ? 'notFlagged' : 'flagged' });
-    await rig.waitForMirror(address, accountId, 20_000);
-  });
+      expect((await rig.api.request(`/v1/mailboxes/${mailboxId}/resume`, { method: 'POST' })).status).toBe(202);
+      await until(
+        'a new subscription',
+        async () => {
+          const push = (await handle.query(syncProgressQuery)).push;
+          return push.healthy && push.subscriptionId !== removed;
+        },
+        30_000,
+      );
+      const active = (await rig.outlook.subscriptions(address)).filter((s) => s.state === 'active');
+      expect(active.map((s) => s.id)).toEqual([(await handle.query(syncProgressQuery)).push.subscriptionId]);
+      // And push works: a change arrives well within the two-minute safety poll.
+      const [m] = await rig.outlook.messages(address, 'inbox');
+      await rig.outlook.act(address, { type: 'flag', id: m!.id, flagStatus: m!.flagStatus === 'flagged' ? 'notFlagged' : 'flagged' });
+      await rig.waitForMirror(address, accountId, 20_000);
+    },
+  );
 }, 180_000);
 
 it('resumes after a re-link that starts a new run, the one waiting for it having been terminated', async () => {

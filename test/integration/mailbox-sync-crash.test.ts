@@ -7,8 +7,12 @@ import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-proces
 import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 
 let rig: SyncRig;
-beforeAll(async () => { rig = await startSyncRig({ workers: false }); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await startSyncRig({ workers: false });
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 describe('a sync worker killed mid-sync', () => {
   it('resumes in another process with nothing lost or duplicated', async () => {
@@ -47,7 +51,7 @@ describe('a sync worker killed mid-sync', () => {
 });
 
 describe('two sync worker processes', () => {
-  it('share one mailbox\'s pages and together never exceed its 4 requests in flight', async () => {
+  it("share one mailbox's pages and together never exceed its 4 requests in flight", async () => {
     await rig.outlook.configure({ latencyMs: 120 });
     // Two activity slots each: the mailbox's 4 requests in flight can only be reached with both processes
     // running its pages at once (the workflow's own worker would otherwise take them all by eager dispatch).

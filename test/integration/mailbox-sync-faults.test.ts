@@ -11,8 +11,12 @@ import { startSyncRig, until, withSyncRig, type SyncRig } from '../helpers/mailb
 const elasticsearchUrl = inject('services').ELASTICSEARCH_URL;
 
 let rig: SyncRig;
-beforeAll(async () => { rig = await startSyncRig(); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await startSyncRig();
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 describe('Graph limits', () => {
   it('waits out 429 and 503 for their Retry-After, and still syncs everything', async () => {
@@ -54,10 +58,21 @@ describe('Graph limits', () => {
       expect(stats.concurrencyRefusals[address] ?? 0).toBe(0);
       // The request log agrees: at no instant did 5 requests of this mailbox overlap.
       const log = await rig.outlook.requests({ mailbox: address });
-      const edges = log.flatMap((r) => [[r.startedAt, 1], [r.endedAt, -1]] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      const edges = log
+        .flatMap(
+          (r) =>
+            [
+              [r.startedAt, 1],
+              [r.endedAt, -1],
+            ] as const,
+        )
+        .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
       let open = 0;
       let peak = 0;
-      for (const [, delta] of edges) { open += delta; peak = Math.max(peak, open); }
+      for (const [, delta] of edges) {
+        open += delta;
+        peak = Math.max(peak, open);
+      }
       expect(peak).toBeLessThanOrEqual(4);
     } finally {
       await rig.outlook.configure({ latencyMs: 0 });
@@ -74,7 +89,10 @@ describe('Graph limits', () => {
       expect(linked.status).toBe(302);
       await paced.waitForMirror(address, accountId, 60_000);
       await sleep(8_000); // steady state: 11 folders to poll every second, at most one request a second
-      const starts = (await paced.outlook.requests({ mailbox: address })).filter((r) => r.path.includes('/delta')).map((r) => r.startedAt).sort((a, b) => a - b);
+      const starts = (await paced.outlook.requests({ mailbox: address }))
+        .filter((r) => r.path.includes('/delta'))
+        .map((r) => r.startedAt)
+        .sort((a, b) => a - b);
       // Any 10 s window holds at most the burst (4) plus 10 s of refill (10), with a little clock slack.
       for (const [i, start] of starts.entries()) {
         const inWindow = starts.slice(i).filter((t) => t < start + 10_000).length;
@@ -86,64 +104,83 @@ describe('Graph limits', () => {
 
   it('keeps its request budget across continue-as-new: a new run does not bring a fresh burst', async () => {
     // A burst of 20 and one token per 10 s, runs of 100 history events: the burst alone ends the first run.
-    await withSyncRig({ env: { SYNC_REQUESTS_PER_10_MINUTES: '60', SYNC_REQUEST_BURST: '20', SYNC_HISTORY_EVENTS_PER_RUN: '100', SYNC_POLL_INTERVAL_SECONDS: '1', SYNC_PAGE_SIZE: '10' } }, async (paced) => {
-      const address = `carried-${Date.now()}@contoso.test`;
-      await paced.outlook.createMailbox(address, { messages: 200 });
-      const accountId = await paced.createAccount(address);
-      const linked = await paced.link(accountId, address);
-      expect(linked.status).toBe(302);
-      const mailboxId = linked.location!.searchParams.get('mailboxId')!;
-      const runs = async () => {
-        let n = 0;
-        for await (const _ of paced.api.deps.temporal.workflow.list({ query: `WorkflowId = '${mailboxSyncWorkflowId(mailboxId)}'` })) n++;
-        return n;
-      };
-      await until('the workflow to continue as new', async () => (await runs()) >= 2, 60_000);
-      await sleep(12_000);
-      const starts = (await paced.outlook.requests({ mailbox: address })).map((r) => r.startedAt).sort((a, b) => a - b);
-      // However many runs, the i-th request comes no sooner than the bucket allows: 20 + 0.1 per second.
-      for (const [i, start] of starts.entries()) {
-        expect(i + 1, `request ${i + 1} at ${start - starts[0]!} ms`).toBeLessThanOrEqual(20 + ((start - starts[0]!) / 1000) * 0.1 + 1);
-      }
-      expect(starts.length).toBeGreaterThan(20);
-    });
+    await withSyncRig(
+      {
+        env: {
+          SYNC_REQUESTS_PER_10_MINUTES: '60',
+          SYNC_REQUEST_BURST: '20',
+          SYNC_HISTORY_EVENTS_PER_RUN: '100',
+          SYNC_POLL_INTERVAL_SECONDS: '1',
+          SYNC_PAGE_SIZE: '10',
+        },
+      },
+      async (paced) => {
+        const address = `carried-${Date.now()}@contoso.test`;
+        await paced.outlook.createMailbox(address, { messages: 200 });
+        const accountId = await paced.createAccount(address);
+        const linked = await paced.link(accountId, address);
+        expect(linked.status).toBe(302);
+        const mailboxId = linked.location!.searchParams.get('mailboxId')!;
+        const runs = async () => {
+          let n = 0;
+          for await (const _ of paced.api.deps.temporal.workflow.list({ query: `WorkflowId = '${mailboxSyncWorkflowId(mailboxId)}'` })) n++;
+          return n;
+        };
+        await until('the workflow to continue as new', async () => (await runs()) >= 2, 60_000);
+        await sleep(12_000);
+        const starts = (await paced.outlook.requests({ mailbox: address })).map((r) => r.startedAt).sort((a, b) => a - b);
+        // However many runs, the i-th request comes no sooner than the bucket allows: 20 + 0.1 per second.
+        for (const [i, start] of starts.entries()) {
+          expect(i + 1, `request ${i + 1} at ${start - starts[0]!} ms`).toBeLessThanOrEqual(20 + ((start - starts[0]!) / 1000) * 0.1 + 1);
+        }
+        expect(starts.length).toBeGreaterThan(20);
+      },
+    );
   }, 120_000);
 
-  it.skipIf(!elasticsearchUrl)('aborts the page it was fetching ahead when indexing a page fails, so a retry never adds to the requests in flight', async () => {
-    // An index of its own, closed while the mailbox links: every page's write fails until it reopens.
-    const prefix = `${testIndexPrefix(inject('services').TEST_RUN_ID)}-prefetch`;
-    await withSyncRig({ env: { ELASTICSEARCH_INDEX_PREFIX: prefix } }, async (failing) => {
-      const messagesIndex = indexNames(prefix).messages.index;
-      const es = async (action: '_close' | '_open') => {
-        const response = await fetch(`${elasticsearchUrl}/${messagesIndex}/${action}`, { method: 'POST' });
-        expect(response.status, `${action} ${messagesIndex}`).toBe(200);
-      };
-      const address = `prefetch-${Date.now()}@contoso.test`;
-      await failing.outlook.createMailbox(address, { messages: 200 }); // about 160 in the inbox: pages of 50
-      const accountId = await failing.createAccount(address);
-      await es('_close');
-      // Each page takes 300 ms: the inbox's second page is still on its way when writing the first one fails.
-      await failing.outlook.configure({ latencyMs: 300 });
-      try {
-        expect((await failing.link(accountId, address)).status).toBe(302);
-        await until('a page fetched ahead and then abandoned', async () =>
-          (await failing.outlook.requests({ mailbox: address })).some((r) => r.clientAborted && r.cursor !== null && r.path.endsWith('/messages/delta')), 30_000);
-      } finally {
-        await failing.outlook.configure({ latencyMs: 0 });
-        await es('_open');
-      }
-      expect(await failing.waitForMirror(address, accountId, 60_000)).toHaveLength(200);
-      const log = await failing.outlook.requests({ mailbox: address });
-      const abandoned = log.filter((r) => r.clientAborted);
-      // Only pages fetched ahead (each past a folder's first) were abandoned; the folder was read again after.
-      expect(abandoned.length).toBeGreaterThan(0);
-      for (const r of abandoned) {
-        expect(r.cursor).not.toBeNull();
-        expect(log.some((later) => later.path === r.path && later.startedAt > r.endedAt && later.status === 200 && !later.clientAborted)).toBe(true);
-      }
-      expect((await failing.outlook.stats()).concurrencyRefusals[address] ?? 0).toBe(0);
-    });
-  }, 120_000);
+  it.skipIf(!elasticsearchUrl)(
+    'aborts the page it was fetching ahead when indexing a page fails, so a retry never adds to the requests in flight',
+    async () => {
+      // An index of its own, closed while the mailbox links: every page's write fails until it reopens.
+      const prefix = `${testIndexPrefix(inject('services').TEST_RUN_ID)}-prefetch`;
+      await withSyncRig({ env: { ELASTICSEARCH_INDEX_PREFIX: prefix } }, async (failing) => {
+        const messagesIndex = indexNames(prefix).messages.index;
+        const es = async (action: '_close' | '_open') => {
+          const response = await fetch(`${elasticsearchUrl}/${messagesIndex}/${action}`, { method: 'POST' });
+          expect(response.status, `${action} ${messagesIndex}`).toBe(200);
+        };
+        const address = `prefetch-${Date.now()}@contoso.test`;
+        await failing.outlook.createMailbox(address, { messages: 200 }); // about 160 in the inbox: pages of 50
+        const accountId = await failing.createAccount(address);
+        await es('_close');
+        // Each page takes 300 ms: the inbox's second page is still on its way when writing the first one fails.
+        await failing.outlook.configure({ latencyMs: 300 });
+        try {
+          expect((await failing.link(accountId, address)).status).toBe(302);
+          await until(
+            'a page fetched ahead and then abandoned',
+            async () =>
+              (await failing.outlook.requests({ mailbox: address })).some((r) => r.clientAborted && r.cursor !== null && r.path.endsWith('/messages/delta')),
+            30_000,
+          );
+        } finally {
+          await failing.outlook.configure({ latencyMs: 0 });
+          await es('_open');
+        }
+        expect(await failing.waitForMirror(address, accountId, 60_000)).toHaveLength(200);
+        const log = await failing.outlook.requests({ mailbox: address });
+        const abandoned = log.filter((r) => r.clientAborted);
+        // Only pages fetched ahead (each past a folder's first) were abandoned; the folder was read again after.
+        expect(abandoned.length).toBeGreaterThan(0);
+        for (const r of abandoned) {
+          expect(r.cursor).not.toBeNull();
+          expect(log.some((later) => later.path === r.path && later.startedAt > r.endedAt && later.status === 200 && !later.clientAborted)).toBe(true);
+        }
+        expect((await failing.outlook.stats()).concurrencyRefusals[address] ?? 0).toBe(0);
+      });
+    },
+    120_000,
+  );
 
   it('follows empty pages that still carry a nextLink', async () => {
     await rig.outlook.configure({ emptyPagesNext: 5 });
@@ -171,8 +208,10 @@ describe('expired delta tokens', () => {
     expect(new Set(mirrored.map((m) => m.id)).size).toBe(99);
     expect((await rig.outlook.stats()).byStatus['410']).toBeGreaterThanOrEqual(1);
     // The fresh delta rewrote every message still there (progress is published every 2 s: wait for it).
-    const after = await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE' && !m.folders.some((f) => f.id === folder.id)
-      && m.sync.messagesIndexed >= before.sync.messagesIndexed + 99);
+    const after = await rig.waitForMailbox(
+      mailboxId,
+      (m) => m.status === 'LIVE' && !m.folders.some((f) => f.id === folder.id) && m.sync.messagesIndexed >= before.sync.messagesIndexed + 99,
+    );
     expect(after.sync.messagesIndexed).toBeGreaterThanOrEqual(before.sync.messagesIndexed + 99);
   }, 60_000);
 });
@@ -196,7 +235,7 @@ describe('a revoked grant', () => {
     expect(relinked.location?.searchParams.get('mailboxId')).toBe(mailboxId);
     await rig.waitForMirror(address, accountId);
     await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE');
-    const mailboxes = await (await rig.api.request(`/v1/accounts/${accountId}/mailboxes`)).json() as { data: unknown[] };
+    const mailboxes = (await (await rig.api.request(`/v1/accounts/${accountId}/mailboxes`)).json()) as { data: unknown[] };
     expect(mailboxes.data).toHaveLength(1);
   }, 60_000);
 });
@@ -208,7 +247,11 @@ describe('long-running workflow', () => {
       await small.waitForMirror(address, accountId);
       const handle = small.api.deps.temporal.workflow.getHandle(`mailbox-sync-${mailboxId}`);
       const firstRun = (await handle.describe()).runId;
-      await until('a new run', async () => (await small.api.deps.temporal.workflow.getHandle(`mailbox-sync-${mailboxId}`).describe()).runId !== firstRun, 60_000);
+      await until(
+        'a new run',
+        async () => (await small.api.deps.temporal.workflow.getHandle(`mailbox-sync-${mailboxId}`).describe()).runId !== firstRun,
+        60_000,
+      );
       const [m] = await small.outlook.messages(address, 'inbox');
       await small.outlook.act(address, { type: 'move', id: m!.id, to: 'archive' });
       await small.outlook.act(address, { type: 'newMail', subject: 'After continuing as new' });

@@ -24,7 +24,9 @@ beforeAll(async () => {
   rig = await startSyncRig({ workers: false, env: { SYNC_POLL_INTERVAL_SECONDS: '1', SYNC_PUSH_POLL_INTERVAL_SECONDS: '3' } });
   await rig.startWorkers({ GRAPH_NOTIFICATION_URL: `${rig.api.url}/v1/webhooks/graph` });
 }, 60_000);
-afterAll(async () => { await rig?.close(); });
+afterAll(async () => {
+  await rig?.close();
+});
 
 describe('mailbox sync under random actions and faults', () => {
   for (const seed of seeds()) {
@@ -34,9 +36,11 @@ describe('mailbox sync under random actions and faults', () => {
         await runSyncScenario(rig, seed, options, (line) => steps.push(line));
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        throw new Error(`seed ${seed} (${options.messages} messages, ${options.actions} actions) failed: ${message}\n`
-          + `replay: npx tsx scripts/sync-property.ts --seed ${seed} --messages ${options.messages} --actions ${options.actions}\n`
-          + `steps:\n  ${steps.join('\n  ')}`);
+        throw new Error(
+          `seed ${seed} (${options.messages} messages, ${options.actions} actions) failed: ${message}\n` +
+            `replay: npx tsx scripts/sync-property.ts --seed ${seed} --messages ${options.messages} --actions ${options.actions}\n` +
+            `steps:\n  ${steps.join('\n  ')}`,
+        );
       }
     }, 240_000);
   }

@@ -14,16 +14,25 @@ async function pushRig(env: Record<string, string> = {}): Promise<SyncRig> {
   return rig;
 }
 
-const webhook = (rig: SyncRig, body: unknown) => fetch(`${rig.api.url}/v1/webhooks/graph`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-const progressOf = async (rig: SyncRig, mailboxId: string) => (await rig.mailbox(mailboxId)).sync.progress as unknown as { push: { healthy: boolean; subscriptionId: string | null } };
+const webhook = (rig: SyncRig, body: unknown) =>
+  fetch(`${rig.api.url}/v1/webhooks/graph`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const progressOf = async (rig: SyncRig, mailboxId: string) =>
+  (await rig.mailbox(mailboxId)).sync.progress as unknown as { push: { healthy: boolean; subscriptionId: string | null } };
 
 let rig: SyncRig;
-beforeAll(async () => { rig = await pushRig(); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await pushRig();
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 describe('the Graph webhook', () => {
   it('answers the validation handshake with the token as text/plain', async () => {
-    const response = await fetch(`${rig.api.url}/v1/webhooks/graph?validationToken=${encodeURIComponent('Validation: Testing client application reachability')}`, { method: 'POST', headers: { 'content-type': 'text/plain' } });
+    const response = await fetch(
+      `${rig.api.url}/v1/webhooks/graph?validationToken=${encodeURIComponent('Validation: Testing client application reachability')}`,
+      { method: 'POST', headers: { 'content-type': 'text/plain' } },
+    );
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/plain');
     expect(await response.text()).toBe('Validation: Testing client application reachability');
@@ -68,7 +77,9 @@ describe('push', () => {
     await rig.outlook.act(address, { type: 'flag', id: m!.id, flagStatus: m!.flagStatus === 'flagged' ? 'notFlagged' : 'flagged' });
     await rig.waitForMirror(address, accountId, 15_000);
     expect(Date.now() - started).toBeLessThan(15_000); // well inside the 120 s poll: it came by push
-    await until('the notification acknowledged', async () => (await rig.outlook.notifications({ mailbox: address })).some((n) => n.messageId === m!.id && n.status === 202));
+    await until('the notification acknowledged', async () =>
+      (await rig.outlook.notifications({ mailbox: address })).some((n) => n.messageId === m!.id && n.status === 202),
+    );
   }, 60_000);
 
   it('re-creates a removed subscription, renews on reauthorizationRequired, and reads every folder on missed', async () => {
@@ -108,29 +119,40 @@ describe('push', () => {
 
 describe('push, the safety net and renewals', () => {
   it('heals a dropped notification with the safety poll, and keeps renewing the subscription before it expires', async () => {
-    await withSyncRig({ workers: false, env: { SYNC_POLL_INTERVAL_SECONDS: '60', SYNC_PUSH_POLL_INTERVAL_SECONDS: '3', GRAPH_SUBSCRIPTION_SECONDS: '12', GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS: '8' } }, async (short) => {
-      await short.startWorkers({ GRAPH_NOTIFICATION_URL: `${short.api.url}/v1/webhooks/graph` });
-      const { address, accountId, mailboxId } = await short.linkNew({ messages: 10 });
-      await short.waitForMirror(address, accountId);
-      await until('the subscription', async () => (await progressOf(short, mailboxId)).push.healthy);
-      const [subscription] = await short.outlook.subscriptions(address);
+    await withSyncRig(
+      {
+        workers: false,
+        env: {
+          SYNC_POLL_INTERVAL_SECONDS: '60',
+          SYNC_PUSH_POLL_INTERVAL_SECONDS: '3',
+          GRAPH_SUBSCRIPTION_SECONDS: '12',
+          GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS: '8',
+        },
+      },
+      async (short) => {
+        await short.startWorkers({ GRAPH_NOTIFICATION_URL: `${short.api.url}/v1/webhooks/graph` });
+        const { address, accountId, mailboxId } = await short.linkNew({ messages: 10 });
+        await short.waitForMirror(address, accountId);
+        await until('the subscription', async () => (await progressOf(short, mailboxId)).push.healthy);
+        const [subscription] = await short.outlook.subscriptions(address);
 
-      // Every notification of this change is lost; the 3 s safety poll still brings it in.
-      await short.outlook.configure({ dropNotificationsNext: 5 });
-      const [m] = await short.outlook.messages(address, 'inbox');
-      await short.outlook.act(address, { type: 'move', id: m!.id, to: 'archive' });
-      await short.waitForMirror(address, accountId, 20_000);
-      expect((await short.outlook.notifications({ mailbox: address })).some((n) => n.status === 'dropped')).toBe(true);
-      await short.outlook.configure({ dropNotificationsNext: 0 });
+        // Every notification of this change is lost; the 3 s safety poll still brings it in.
+        await short.outlook.configure({ dropNotificationsNext: 5 });
+        const [m] = await short.outlook.messages(address, 'inbox');
+        await short.outlook.act(address, { type: 'move', id: m!.id, to: 'archive' });
+        await short.waitForMirror(address, accountId, 20_000);
+        expect((await short.outlook.notifications({ mailbox: address })).some((n) => n.status === 'dropped')).toBe(true);
+        await short.outlook.configure({ dropNotificationsNext: 0 });
 
-      // Past the first expiry (12 s), the same subscription is alive: renewed ahead of time, more than once.
-      await sleep(Math.max(0, Date.parse(subscription!.expirationDateTime ?? "") - Date.now()) + 1_000);
-      const [renewed] = await short.outlook.subscriptions(address);
-      expect(renewed).toMatchObject({ id: subscription!.id, state: 'active' });
-      expect(Date.parse(renewed!.expirationDateTime ?? "")).toBeGreaterThan(Date.now());
-      expect((await short.outlook.requests({ mailbox: address })).filter((r) => r.method === 'PATCH').length).toBeGreaterThanOrEqual(2);
-      await short.outlook.act(address, { type: 'newMail', subject: 'After the first expiry' });
-      await short.waitForMirror(address, accountId, 10_000);
-    });
+        // Past the first expiry (12 s), the same subscription is alive: renewed ahead of time, more than once.
+        await sleep(Math.max(0, Date.parse(subscription!.expirationDateTime ?? '') - Date.now()) + 1_000);
+        const [renewed] = await short.outlook.subscriptions(address);
+        expect(renewed).toMatchObject({ id: subscription!.id, state: 'active' });
+        expect(Date.parse(renewed!.expirationDateTime ?? '')).toBeGreaterThan(Date.now());
+        expect((await short.outlook.requests({ mailbox: address })).filter((r) => r.method === 'PATCH').length).toBeGreaterThanOrEqual(2);
+        await short.outlook.act(address, { type: 'newMail', subject: 'After the first expiry' });
+        await short.waitForMirror(address, accountId, 10_000);
+      },
+    );
   }, 90_000);
 });

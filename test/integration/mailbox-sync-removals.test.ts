@@ -15,21 +15,23 @@ let loseResultOf: string | undefined;
 let lostResults = 0;
 /** A worker that dies after an attempt recorded its pages: the result never reaches Temporal, which retries. */
 const interceptors: WorkerInterceptors = {
-  activity: [(ctx) => ({
-    inbound: {
-      async execute(input, next) {
-        const result = await next(input);
-        const args = input.args[0] as Partial<MessagePagesInput>;
-        const outcome = result as PageOutcome<MessagePageResult>;
-        if (ctx.info.activityType === 'syncMessagePage' && args.mailboxId === loseResultOf && outcome.outcome === 'page' && outcome.removed > 0) {
-          loseResultOf = undefined;
-          lostResults += 1;
-          throw ApplicationFailure.retryable('the worker died before its result reached the server', 'ResultLost');
-        }
-        return result;
-      },
-    } satisfies ActivityInboundCallsInterceptor,
-  })],
+  activity: [
+    (ctx) => ({
+      inbound: {
+        async execute(input, next) {
+          const result = await next(input);
+          const args = input.args[0] as Partial<MessagePagesInput>;
+          const outcome = result as PageOutcome<MessagePageResult>;
+          if (ctx.info.activityType === 'syncMessagePage' && args.mailboxId === loseResultOf && outcome.outcome === 'page' && outcome.removed > 0) {
+            loseResultOf = undefined;
+            lostResults += 1;
+            throw ApplicationFailure.retryable('the worker died before its result reached the server', 'ResultLost');
+          }
+          return result;
+        },
+      } satisfies ActivityInboundCallsInterceptor,
+    }),
+  ],
 };
 
 let rig: SyncRig;
@@ -37,10 +39,15 @@ beforeAll(async () => {
   rig = await startSyncRig({ workers: false });
   await rig.startWorkers({}, interceptors);
 }, 60_000);
-afterAll(async () => { await rig?.close(); });
+afterAll(async () => {
+  await rig?.close();
+});
 
-const pendingRemovals = (mailboxId: string, messageId: string) => rig.api.deps.db.select().from(mailPendingRemovals)
-  .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
+const pendingRemovals = (mailboxId: string, messageId: string) =>
+  rig.api.deps.db
+    .select()
+    .from(mailPendingRemovals)
+    .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
 
 describe('pending removals', () => {
   it('are confirmed by a run started without carried state after the one that saw them was terminated', async () => {
@@ -80,7 +87,11 @@ describe('pending removals', () => {
     await until('the pending removal to be dropped', async () => (await pendingRemovals(mailboxId, m!.id)).length === 0);
     // It took a retry: the attempt that recorded the removal is not the one whose result arrived.
     const history = await rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId)).fetchHistory();
-    expect(history.events!.some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) >= 2
-      && e.activityTaskStartedEventAttributes?.lastFailure?.message?.includes('result reached'))).toBe(true);
+    expect(
+      history.events!.some(
+        (e) =>
+          (e.activityTaskStartedEventAttributes?.attempt ?? 1) >= 2 && e.activityTaskStartedEventAttributes?.lastFailure?.message?.includes('result reached'),
+      ),
+    ).toBe(true);
   }, 90_000);
 });

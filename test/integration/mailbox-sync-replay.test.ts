@@ -23,19 +23,26 @@ function readRecorded(file: string): { workflowId: string; history: History } {
   return { workflowId, history: historyFromJson(history) };
 }
 
-beforeAll(() => { installQuietRuntime(); });
+beforeAll(() => {
+  installQuietRuntime();
+});
 
 describe('mailbox sync workflow replay', () => {
   it('replays the committed histories of earlier runs', async () => {
-    const runs = readdirSync(dir).filter((f) => f.startsWith(PREFIX) && f.endsWith('.json')).map(readRecorded);
+    const runs = readdirSync(dir)
+      .filter((f) => f.startsWith(PREFIX) && f.endsWith('.json'))
+      .map(readRecorded);
     expect(runs.length, 'committed runs').toBeGreaterThanOrEqual(2);
     expect(await replay(runs)).toEqual([]);
   }, 120_000);
 
   it('replays every run of a mailbox recorded now, from its link to its unlink', async () => {
     const env = {
-      SYNC_PAGE_SIZE: '10', SYNC_PAGES_PER_ACTIVITY: '3', SYNC_HISTORY_EVENTS_PER_RUN: '400',
-      SYNC_POLL_INTERVAL_SECONDS: '60', SYNC_PUSH_POLL_INTERVAL_SECONDS: '120',
+      SYNC_PAGE_SIZE: '10',
+      SYNC_PAGES_PER_ACTIVITY: '3',
+      SYNC_HISTORY_EVENTS_PER_RUN: '400',
+      SYNC_POLL_INTERVAL_SECONDS: '60',
+      SYNC_PUSH_POLL_INTERVAL_SECONDS: '120',
     };
     await withSyncRig({ workers: false, env }, async (rig) => {
       await rig.startWorkers({ GRAPH_NOTIFICATION_URL: `${rig.api.url}/v1/webhooks/graph` });
@@ -46,8 +53,12 @@ describe('mailbox sync workflow replay', () => {
       const progress = () => handle.query(syncProgressQuery);
       const mirrored = () => rig.waitForMirror(address, accountId, 60_000);
       // Folder changes are not pushed (the subscription is to messages): a round is asked for.
-      const syncNow = async () => { expect((await post(`/v1/mailboxes/${mailboxId}/sync`)).status).toBe(202); };
-      const phase = async (want: string) => { await until(`phase ${want}`, async () => (await progress()).phase === want, 60_000); };
+      const syncNow = async () => {
+        expect((await post(`/v1/mailboxes/${mailboxId}/sync`)).status).toBe(202);
+      };
+      const phase = async (want: string) => {
+        await until(`phase ${want}`, async () => (await progress()).phase === want, 60_000);
+      };
 
       // The initial sync, in batches of pages, and a push subscription.
       await mirrored();
@@ -79,10 +90,14 @@ describe('mailbox sync workflow replay', () => {
       const subscribed = (await progress()).push.subscriptionId;
       await rig.outlook.lifecycle(address, 'reauthorizationRequired');
       await rig.outlook.lifecycle(address, 'subscriptionRemoved');
-      await until('a new subscription', async () => {
-        const push = (await progress()).push;
-        return push.healthy && push.subscriptionId !== subscribed;
-      }, 30_000);
+      await until(
+        'a new subscription',
+        async () => {
+          const push = (await progress()).push;
+          return push.healthy && push.subscriptionId !== subscribed;
+        },
+        30_000,
+      );
 
       // A refused request (a page fails and backs off), then expired cursors (the folders read afresh).
       await rig.outlook.configure({ expiredTokenStatus: { status: 400, code: 'BadRequest' } });
@@ -132,13 +147,16 @@ describe('mailbox sync workflow replay', () => {
         runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId ?? undefined;
         if (!runId) break;
       }
-      runs.forEach((run, i) => { run.name = `${PREFIX}run-${i + 1}`; });
+      runs.forEach((run, i) => {
+        run.name = `${PREFIX}run-${i + 1}`;
+      });
       expect(runs.length, 'runs of the workflow (it continued as new)').toBeGreaterThanOrEqual(2);
       expect(await replay(runs)).toEqual([]);
       if (process.env.RECORD_HISTORIES === '1') {
         mkdirSync(dir, { recursive: true });
         for (const f of readdirSync(dir).filter((n) => n.startsWith(PREFIX))) rmSync(`${dir}${f}`);
-        for (const { name, history } of runs) writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ workflowId, history: historyToJson(history) }, null, 1)}\n`);
+        for (const { name, history } of runs)
+          writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ workflowId, history: historyToJson(history) }, null, 1)}\n`);
       }
     });
   }, 300_000);

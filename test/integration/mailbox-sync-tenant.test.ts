@@ -25,8 +25,10 @@ const phaseOf = async (mailboxId: string) => (await queryMailboxSync(rig.api.dep
 
 describe('a disabled tenant', () => {
   it("holds its mailbox syncs (no request to Graph), and enabling it lets them catch up; a user's pause stays theirs", async () => {
-    const tenant = (await (await rig.api.request('/v1/tenants', json({ name: unique('held') }))).json() as { id: string }).id;
-    const { key } = await (await rig.api.request(`/v1/tenants/${tenant}/api-keys`, json({ name: 'sync', scopes: ['send', 'read'] }))).json() as { key: string };
+    const tenant = ((await (await rig.api.request('/v1/tenants', json({ name: unique('held') }))).json()) as { id: string }).id;
+    const { key } = (await (await rig.api.request(`/v1/tenants/${tenant}/api-keys`, json({ name: 'sync', scopes: ['send', 'read'] }))).json()) as {
+      key: string;
+    };
     const linkNew = async () => {
       const address = `${unique('held')}@contoso.test`.toLowerCase();
       await rig.outlook.createMailbox(address, { messages: 20 });
@@ -39,10 +41,13 @@ describe('a disabled tenant', () => {
     // A second mailbox its user paused before the tenant was disabled.
     const own = await linkNew();
     expect((await rig.api.request(`/v1/mailboxes/${own.mailboxId}/pause`, { method: 'POST', auth: key })).status).toBe(202);
-    await until('the user\'s pause', async () => (await phaseOf(own.mailboxId)) === 'PAUSED');
+    await until("the user's pause", async () => (await phaseOf(own.mailboxId)) === 'PAUSED');
 
     expect((await rig.api.request(`/v1/tenants/${tenant}/disable`, json({}))).status).toBe(200);
-    await until('the sync held', async () => (await phaseOf(mailboxId)) === 'PAUSED' && (await queryMailboxSync(rig.api.deps.temporal, mailboxId))?.requestsInFlight === 0);
+    await until(
+      'the sync held',
+      async () => (await phaseOf(mailboxId)) === 'PAUSED' && (await queryMailboxSync(rig.api.deps.temporal, mailboxId))?.requestsInFlight === 0,
+    );
     const heldAt = Date.now();
     const [message] = await rig.outlook.messages(address, 'inbox');
     await rig.outlook.act(address, { type: 'markRead', id: message!.id, isRead: !message!.isRead });
@@ -58,6 +63,6 @@ describe('a disabled tenant', () => {
     // The mailbox its user paused is still paused: enabling lifts the tenant's hold, not the user's.
     expect(await phaseOf(own.mailboxId)).toBe('PAUSED');
     expect((await rig.api.request(`/v1/mailboxes/${own.mailboxId}/resume`, { method: 'POST', auth: key })).status).toBe(202);
-    await until('the user\'s resume', async () => (await phaseOf(own.mailboxId)) === 'LIVE');
+    await until("the user's resume", async () => (await phaseOf(own.mailboxId)) === 'LIVE');
   }, 180_000);
 });

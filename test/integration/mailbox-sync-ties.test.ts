@@ -9,16 +9,25 @@ import { mailboxFolders, mailPendingRemovals } from '../../db/schema/index.js';
 import { startSyncRig, until, type SyncRig } from '../helpers/mailbox-sync.js';
 
 let rig: SyncRig;
-beforeAll(async () => { rig = await startSyncRig(); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await startSyncRig();
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 const folderCursor = async (mailboxId: string, folderId: string) => {
-  const [row] = await rig.api.deps.db.select({ cursor: mailboxFolders.cursor }).from(mailboxFolders)
+  const [row] = await rig.api.deps.db
+    .select({ cursor: mailboxFolders.cursor })
+    .from(mailboxFolders)
     .where(and(eq(mailboxFolders.mailboxId, mailboxId), eq(mailboxFolders.folderId, folderId)));
   return row?.cursor ?? null;
 };
-const pendingRemovals = (mailboxId: string, messageId: string) => rig.api.deps.db.select().from(mailPendingRemovals)
-  .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
+const pendingRemovals = (mailboxId: string, messageId: string) =>
+  rig.api.deps.db
+    .select()
+    .from(mailPendingRemovals)
+    .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
 const indexedFolder = async (mailboxId: string, messageId: string) => {
   await rig.api.deps.mailIndex.refresh();
   return (await rig.api.deps.mailIndex.getMessage(mailboxId, messageId))?.folderId;
@@ -26,7 +35,7 @@ const indexedFolder = async (mailboxId: string, messageId: string) => {
 /** The folder's next recorded page: its cursor moves (one page of a folder is in flight at a time). */
 const nextPageRecorded = async (mailboxId: string, folderId: string, after: string | null) => {
   let cursor = after;
-  await until('the folder\'s next page to be recorded', async () => (cursor = await folderCursor(mailboxId, folderId)) !== after, 30_000);
+  await until("the folder's next page to be recorded", async () => (cursor = await folderCursor(mailboxId, folderId)) !== after, 30_000);
   return cursor;
 };
 
@@ -64,12 +73,12 @@ async function survivesTheRemovalRound(held: Awaited<ReturnType<typeof staleInbo
 }
 
 describe('a move in the same second as the change before it', () => {
-  it('ends in the destination when the source\'s stale page is applied after the destination\'s', async () => {
+  it("ends in the destination when the source's stale page is applied after the destination's", async () => {
     try {
       const held = await staleInboxPageHeld();
       const moved = await rig.outlook.act(held.address, { type: 'move', id: held.id, to: 'archive' });
       expect(moved.lastModifiedDateTime).toBe(held.readAt); // one version, two views
-      await until('the destination\'s page to be applied', async () => (await indexedFolder(held.mailboxId, held.id)) === held.archive);
+      await until("the destination's page to be applied", async () => (await indexedFolder(held.mailboxId, held.id)) === held.archive);
       await rig.outlook.configure({ holdAnsweredFolders: [] });
       const staleRecorded = await nextPageRecorded(held.mailboxId, held.inbox, held.heldFrom);
       expect(await indexedFolder(held.mailboxId, held.id)).toBe(held.archive);
@@ -79,7 +88,7 @@ describe('a move in the same second as the change before it', () => {
     }
   }, 90_000);
 
-  it('ends in the destination when the source\'s stale page is applied before the destination\'s', async () => {
+  it("ends in the destination when the source's stale page is applied before the destination's", async () => {
     try {
       const held = await staleInboxPageHeld();
       // The destination is not read until the source's stale page is in.
@@ -90,7 +99,7 @@ describe('a move in the same second as the change before it', () => {
       const staleRecorded = await nextPageRecorded(held.mailboxId, held.inbox, held.heldFrom);
       expect(await indexedFolder(held.mailboxId, held.id)).toBe(held.inbox);
       await rig.outlook.configure({ holdFolders: [] });
-      await until('the destination\'s page to be applied', async () => (await indexedFolder(held.mailboxId, held.id)) === held.archive);
+      await until("the destination's page to be applied", async () => (await indexedFolder(held.mailboxId, held.id)) === held.archive);
       await survivesTheRemovalRound(held, staleRecorded);
     } finally {
       await rig.outlook.configure({ holdAnsweredFolders: [], holdFolders: [], clockFrozenAt: null });

@@ -11,13 +11,20 @@ import { syncProgressQuery } from '../../workflows/mailbox-sync.js';
 import { startSyncRig, until, type SyncRig } from '../helpers/mailbox-sync.js';
 
 let rig: SyncRig;
-beforeAll(async () => { rig = await startSyncRig(); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await startSyncRig();
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 const folderOf = async (address: string, wellKnown: 'inbox' | 'archive' | 'sentitems' | 'drafts' | 'deleteditems' | 'junkemail') =>
   (await rig.outlook.mailbox(address)).wellKnownFolders[wellKnown];
-const pendingRemovals = (mailboxId: string, messageId: string) => rig.api.deps.db.select().from(mailPendingRemovals)
-  .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
+const pendingRemovals = (mailboxId: string, messageId: string) =>
+  rig.api.deps.db
+    .select()
+    .from(mailPendingRemovals)
+    .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
 
 describe('initial sync', () => {
   it('indexes a 2,000-message mailbox in full: every folder, counts, the account id on every document', async () => {
@@ -44,13 +51,19 @@ describe('initial sync', () => {
     const { address, accountId } = await rig.linkNew({ messages: 5 });
     const [indexed] = await rig.waitForMirror(address, accountId);
     const token = await rig.outlook.accessToken(address);
-    const graph = await (await rig.outlook.graph(token, `/v1.0/me/messages/${indexed!.id}`, 'IdType="ImmutableId"')).json() as Record<string, unknown>;
+    const graph = (await (await rig.outlook.graph(token, `/v1.0/me/messages/${indexed!.id}`, 'IdType="ImmutableId"')).json()) as Record<string, unknown>;
     const from = (graph.from as { emailAddress: { name: string; address: string } }).emailAddress;
     const doc = (await rig.messages(accountId)).find((m) => m.id === indexed!.id) as unknown as Record<string, unknown>;
     expect(doc).toMatchObject({
-      subject: graph.subject, from: { name: from.name, address: from.address }, bodyPreview: graph.bodyPreview, conversationId: graph.conversationId,
-      internetMessageId: graph.internetMessageId, hasAttachments: graph.hasAttachments, changeKey: graph.changeKey,
-      receivedAt: new Date(graph.receivedDateTime as string).toISOString(), lastModifiedAt: new Date(graph.lastModifiedDateTime as string).toISOString(),
+      subject: graph.subject,
+      from: { name: from.name, address: from.address },
+      bodyPreview: graph.bodyPreview,
+      conversationId: graph.conversationId,
+      internetMessageId: graph.internetMessageId,
+      hasAttachments: graph.hasAttachments,
+      changeKey: graph.changeKey,
+      receivedAt: new Date(graph.receivedDateTime as string).toISOString(),
+      lastModifiedAt: new Date(graph.lastModifiedDateTime as string).toISOString(),
     });
     expect((doc.to as unknown[]).length).toBe((graph.toRecipients as unknown[]).length);
   }, 60_000);
@@ -251,7 +264,12 @@ describe('controls and the workflow', () => {
     await rig.api.deps.mailIndex.refresh();
     expect(await rig.api.deps.mailIndex.countMessages(mailboxId)).toBe(0);
     expect(await rig.api.deps.mailIndex.getMailbox(mailboxId)).toBeUndefined();
-    expect(await rig.api.deps.db.select().from(secrets).where(eq(secrets.name, tokenCacheName(mailboxId)))).toEqual([]);
+    expect(
+      await rig.api.deps.db
+        .select()
+        .from(secrets)
+        .where(eq(secrets.name, tokenCacheName(mailboxId))),
+    ).toEqual([]);
     // The mailbox row goes in the workflow's last activity; the run completes one workflow task later.
     const handle = rig.api.deps.temporal.workflow.getHandle(`mailbox-sync-${mailboxId}`);
     await until('the workflow to end', async () => (await handle.describe()).status.name !== 'RUNNING');

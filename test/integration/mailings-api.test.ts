@@ -3,8 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
 
 let rig: MailingRig;
-beforeAll(async () => { rig = await startMailingRig({ ratePerSecond: 40, workers: false }); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await startMailingRig({ ratePerSecond: 40, workers: false });
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 describe('GET /v1/mailings/{id}/recipients', () => {
   it('answers a cursor beyond any row number with 400, and the largest row number with an empty page', async () => {

@@ -6,8 +6,12 @@ import { spawnWorkerProcess } from '../helpers/worker-process.js';
 import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
 
 let rig: MailingRig;
-beforeAll(async () => { rig = await startMailingRig({ ratePerSecond: 8, workers: false }); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await startMailingRig({ ratePerSecond: 8, workers: false });
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 /** The worker log lines saying a row was sent again because an earlier attempt's outcome was unknown. */
 function unknownOutcomeResends(logs: string, mailingId: string): Map<number, number> {
@@ -35,7 +39,7 @@ describe('mailing workers killed mid-request, again and again', () => {
       for (const sentAtLeast of [10, 25, 40]) {
         await rig.waitFor(id, (m) => m.counts.sent >= sentAtLeast && m.counts.sending > 0, 60_000);
         workers.at(-1)!.child.kill('SIGKILL');
-        const stuck = await (await rig.api.request(`/v1/mailings/${id}/recipients?status=SENDING`)).json() as { data: { row: number }[] };
+        const stuck = (await (await rig.api.request(`/v1/mailings/${id}/recipients?status=SENDING`)).json()) as { data: { row: number }[] };
         expect(stuck.data.length).toBeGreaterThan(0);
         const next = spawnWorkerProcess('mailings', rig.env);
         workers.push(next);
@@ -44,10 +48,15 @@ describe('mailing workers killed mid-request, again and again', () => {
         // The dead worker's sends are retried once their heartbeat stops (5 s), not after a whole start-to-close
         // (30 s before): by the time the new worker is up they are waiting for it, or about to be.
         const rows = new Set(stuck.data.map((r) => r.row));
-        await expect.poll(async () => {
-          const sent = await (await rig.api.request(`/v1/mailings/${id}/recipients?status=SENT&limit=500`)).json() as { data: { row: number }[] };
-          return [...rows].every((row) => sent.data.some((r) => r.row === row));
-        }, { timeout: 15_000, interval: 200 }).toBe(true);
+        await expect
+          .poll(
+            async () => {
+              const sent = (await (await rig.api.request(`/v1/mailings/${id}/recipients?status=SENT&limit=500`)).json()) as { data: { row: number }[] };
+              return [...rows].every((row) => sent.data.some((r) => r.row === row));
+            },
+            { timeout: 15_000, interval: 200 },
+          )
+          .toBe(true);
         recoveries.push(Date.now() - readyAt);
       }
       const done = await rig.waitFor(id, (m) => m.status === 'COMPLETED', 120_000);
@@ -63,11 +72,15 @@ describe('mailing workers killed mid-request, again and again', () => {
       }
       // At most one request per running slice (3) can be in flight when a worker dies.
       expect(sends.length - 60).toBeLessThanOrEqual(3 * 3);
-      console.log(`killed 3 times: ${sends.length - 60} duplicate send(s) out of ${sends.length}, ${resends.size} row(s) logged as unknown-outcome resends; `
-        + `the dead worker's sends done ${recoveries.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} after its replacement was up`);
+      console.log(
+        `killed 3 times: ${sends.length - 60} duplicate send(s) out of ${sends.length}, ${resends.size} row(s) logged as unknown-outcome resends; ` +
+          `the dead worker's sends done ${recoveries.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} after its replacement was up`,
+      );
     } catch (error) {
       // What the last worker said is the first thing to read when this fails.
-      throw new Error(`${error instanceof Error ? error.message : String(error)}\nlast worker's output:\n${workers.at(-1)!.output().slice(-4_000)}`, { cause: error });
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\nlast worker's output:\n${workers.at(-1)!.output().slice(-4_000)}`, {
+        cause: error,
+      });
     } finally {
       for (const w of workers) w.child.kill('SIGKILL');
     }

@@ -30,20 +30,31 @@ beforeAll(() => {
   database = connectDatabase(config.DATABASE_URL, { max: 4 });
   const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
   deps = {
-    config, db: database.db, encryptor, logger: pino({ level: 'silent' }),
-    blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor), mailIndex: {} as MailIndex,
+    config,
+    db: database.db,
+    encryptor,
+    logger: pino({ level: 'silent' }),
+    blobs: new BlobStore(database.db),
+    secrets: new SecretStore(database.db, encryptor),
+    mailIndex: {} as MailIndex,
   };
 });
-afterAll(async () => { await database?.close(); });
+afterAll(async () => {
+  await database?.close();
+});
 
 /** 300 rows: every 7th invalid, and addresses repeated (other case, other spacing) near and far. */
 function list(): string {
   const lines = ['name,email'];
   for (let i = 1; i <= 300; i++) {
-    const email = i % 7 === 0 ? `not-an-address-${i}`
-      : i % 11 === 0 ? ` USER${i - 10}@Example.COM` // a copy of a row 10 earlier (another batch, maybe another lane)
-        : i % 13 === 0 ? `user${i - 1}@example.com` // a copy of the row just before (same batch)
-          : `user${i}@example.com`;
+    const email =
+      i % 7 === 0
+        ? `not-an-address-${i}`
+        : i % 11 === 0
+          ? ` USER${i - 10}@Example.COM` // a copy of a row 10 earlier (another batch, maybe another lane)
+          : i % 13 === 0
+            ? `user${i - 1}@example.com` // a copy of the row just before (same batch)
+            : `user${i}@example.com`;
     lines.push(`n${i},${email}`);
   }
   return `${lines.join('\n')}\n`;
@@ -52,27 +63,58 @@ function list(): string {
 async function newMailing(csv: string): Promise<{ id: string; blobId: string }> {
   const blob = await deps.blobs.put(Readable.from([Buffer.from(csv)]), { kind: 'mailing-csv', contentType: 'text/csv' });
   const id = newId('mlg');
-  await database.db.insert(mailings).values({ id, owner: 'admin', blobId: blob.id, options: { hasHeader: true, emailColumn: null, delimiter: null }, workflowId: `mailing-${id}`, status: 'PARSING' });
+  await database.db.insert(mailings).values({
+    id,
+    owner: 'admin',
+    blobId: blob.id,
+    options: { hasHeader: true, emailColumn: null, delimiter: null },
+    workflowId: `mailing-${id}`,
+    status: 'PARSING',
+  });
   return { id, blobId: blob.id };
 }
 
-const ingest = (m: { id: string; blobId: string }, extra: { lanes?: number; resume?: IngestCheckpoint; onCheckpoint?: (c: IngestCheckpoint) => void } = {}) => ingestMailingCsv(database.db, {
-  mailingId: m.id, open: (start) => deps.blobs.read(m.blobId, start), parse: { hasHeader: true, emailColumn: null, delimiter: null },
-  batchSize: 16, onCheckpoint: () => undefined, ...extra,
-});
+const ingest = (m: { id: string; blobId: string }, extra: { lanes?: number; resume?: IngestCheckpoint; onCheckpoint?: (c: IngestCheckpoint) => void } = {}) =>
+  ingestMailingCsv(database.db, {
+    mailingId: m.id,
+    open: (start) => deps.blobs.read(m.blobId, start),
+    parse: { hasHeader: true, emailColumn: null, delimiter: null },
+    batchSize: 16,
+    onCheckpoint: () => undefined,
+    ...extra,
+  });
 
-const rowsOf = async (id: string) => (await database.db.select({
-  row: mailingRecipients.rowNumber, email: mailingRecipients.email, status: mailingRecipients.status, reason: mailingRecipients.reason,
-}).from(mailingRecipients).where(eq(mailingRecipients.mailingId, id)).orderBy(asc(mailingRecipients.rowNumber)));
+const rowsOf = async (id: string) =>
+  await database.db
+    .select({
+      row: mailingRecipients.rowNumber,
+      email: mailingRecipients.email,
+      status: mailingRecipients.status,
+      reason: mailingRecipients.reason,
+    })
+    .from(mailingRecipients)
+    .where(eq(mailingRecipients.mailingId, id))
+    .orderBy(asc(mailingRecipients.rowNumber));
 
 async function recount(id: string) {
-  const rows = await database.db.select({ status: mailingRecipients.status, n: sql<number>`count(*)::int` }).from(mailingRecipients)
-    .where(eq(mailingRecipients.mailingId, id)).groupBy(mailingRecipients.status);
+  const rows = await database.db
+    .select({ status: mailingRecipients.status, n: sql<number>`count(*)::int` })
+    .from(mailingRecipients)
+    .where(eq(mailingRecipients.mailingId, id))
+    .groupBy(mailingRecipients.status);
   const by = (s: string) => rows.find((r) => r.status === s)?.n ?? 0;
   const total = rows.reduce((sum, r) => sum + r.n, 0);
   return {
-    total, valid: total - by('INVALID') - by('DUPLICATE'), invalid: by('INVALID'), duplicate: by('DUPLICATE'), queued: by('QUEUED'),
-    sending: by('SENDING'), sent: by('SENT'), failed: by('FAILED'), cancelled: by('CANCELLED'), unknown: by('UNKNOWN'),
+    total,
+    valid: total - by('INVALID') - by('DUPLICATE'),
+    invalid: by('INVALID'),
+    duplicate: by('DUPLICATE'),
+    queued: by('QUEUED'),
+    sending: by('SENDING'),
+    sent: by('SENT'),
+    failed: by('FAILED'),
+    cancelled: by('CANCELLED'),
+    unknown: by('UNKNOWN'),
   };
 }
 const counters = (id: string) => countsOf(database.db, id);
@@ -116,9 +158,18 @@ describe('ingest', () => {
     const m = await newMailing(list());
     const checkpoints: IngestCheckpoint[] = [];
     // The worker "dies" at its third heartbeat: batches after the second checkpoint were already written.
-    await expect(ingest(m, { onCheckpoint: (c) => { if (checkpoints.length === 2) throw new Error('worker died'); checkpoints.push(c); } })).rejects.toThrow('worker died');
+    await expect(
+      ingest(m, {
+        onCheckpoint: (c) => {
+          if (checkpoints.length === 2) throw new Error('worker died');
+          checkpoints.push(c);
+        },
+      }),
+    ).rejects.toThrow('worker died');
     const last = checkpoints[1]!;
-    const pastCheckpoint = await database.db.select({ n: sql<number>`count(*)::int` }).from(mailingRecipients)
+    const pastCheckpoint = await database.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(mailingRecipients)
       .where(and(eq(mailingRecipients.mailingId, m.id), gt(mailingRecipients.rowNumber, last.lastRow)));
     expect(pastCheckpoint[0]!.n).toBeGreaterThan(0); // the retry really writes over rows already there
     await ingest(m, { resume: last });
@@ -157,7 +208,11 @@ describe('counters', () => {
           from generate_series(1, 50000) g`;
     await database.sql`analyze mailing_recipients`;
     const { sql: text, params } = recentSendsQuery(database.db, m.id).toSQL();
-    const [{ 'QUERY PLAN': [plan] }] = await database.sql.unsafe(`explain (format json) ${text}`, params as never[]) as unknown as [{ 'QUERY PLAN': [{ Plan: unknown }] }];
+    const [
+      {
+        'QUERY PLAN': [plan],
+      },
+    ] = (await database.sql.unsafe(`explain (format json) ${text}`, params as never[])) as unknown as [{ 'QUERY PLAN': [{ Plan: unknown }] }];
     const nodes = JSON.stringify(plan);
     expect(nodes).toContain('"Index Name":"mailing_recipients_sent_at_idx"');
     expect(nodes).not.toContain('Seq Scan');
@@ -171,7 +226,8 @@ describe('counters', () => {
   function fakeProvider(answer: (to: string, attempt: number) => 'ok' | 'refuse' | 'lost'): MailingProvider & { bodies: Map<string, string[]> } {
     const bodies = new Map<string, string[]>();
     return {
-      name: 'fake', bodies,
+      name: 'fake',
+      bodies,
       send(message: MailingMessage) {
         const sent = bodies.get(message.to) ?? [];
         bodies.set(message.to, [...sent, message.body]);
@@ -195,9 +251,15 @@ describe('counters', () => {
     await ingest(m);
     expect(await counters(m.id)).toMatchObject({ total: 14, valid: 12, queued: 12, duplicate: 1, invalid: 1 });
     await database.db.update(mailings).set({ status: 'SENDING' }).where(eq(mailings.id, m.id));
-    const provider = fakeProvider((to, attempt) => (to === 'c2@example.com' ? 'refuse' : (to === 'c3@example.com' && attempt === 1) || to === 'c6@example.com' ? 'lost' : 'ok'));
+    const provider = fakeProvider((to, attempt) =>
+      to === 'c2@example.com' ? 'refuse' : (to === 'c3@example.com' && attempt === 1) || to === 'c6@example.com' ? 'lost' : 'ok',
+    );
     const activities = createMailingActivities(deps, () => provider);
-    const send = (row: number) => new MockActivityEnvironment({ startToCloseTimeoutMs: 30_000, attempt: 1 }).run(countingSendOutcomes(activities.sendToRecipient.bind(activities)), { mailingId: m.id, row });
+    const send = (row: number) =>
+      new MockActivityEnvironment({ startToCloseTimeoutMs: 30_000, attempt: 1 }).run(countingSendOutcomes(activities.sendToRecipient.bind(activities)), {
+        mailingId: m.id,
+        row,
+      });
     await send(1);
     await send(2);
     await expect(send(3)).rejects.toThrow('socket hang up'); // outcome unknown: stays SENDING
@@ -217,7 +279,14 @@ describe('counters', () => {
     // The Prometheus progress counter saw the same outcomes.
     const counted = await progress();
     const delta = (outcome: RecipientOutcome) => (counted[outcome] ?? 0) - (before[outcome] ?? 0);
-    expect((['queued', 'invalid', 'duplicate', 'sent', 'failed', 'cancelled', 'unknown'] as const).map((o) => [o, delta(o)]))
-      .toEqual([['queued', 12], ['invalid', 1], ['duplicate', 1], ['sent', 4], ['failed', 1], ['cancelled', 6], ['unknown', 1]]);
+    expect((['queued', 'invalid', 'duplicate', 'sent', 'failed', 'cancelled', 'unknown'] as const).map((o) => [o, delta(o)])).toEqual([
+      ['queued', 12],
+      ['invalid', 1],
+      ['duplicate', 1],
+      ['sent', 4],
+      ['failed', 1],
+      ['cancelled', 6],
+      ['unknown', 1],
+    ]);
   });
 });

@@ -17,7 +17,9 @@ let workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
   rig = await startMailingRig({
-    ratePerSecond: LIMIT.requests / LIMIT.perSeconds, simRate: LIMIT, workers: false,
+    ratePerSecond: LIMIT.requests / LIMIT.perSeconds,
+    simRate: LIMIT,
+    workers: false,
     env: { SEED004_RATE_WINDOW_SECONDS: String(LIMIT.perSeconds), SEED004_PACING_MARGIN_MS: '60', MAILING_SLICE_SIZE: '10', MAILING_MAX_CHILDREN: '4' },
   });
   workers = [spawnWorkerProcess('mailings', rig.env), spawnWorkerProcess('mailings', rig.env)];

@@ -8,25 +8,39 @@ import type { SecretStore } from '../../lib/secret-store.js';
 import { startSeed004Simulator } from '../../simulators/seed004/server.js';
 
 let sim: Awaited<ReturnType<typeof startSeed004Simulator>>;
-beforeAll(async () => { sim = await startSeed004Simulator({ ratePerSeconds: { requests: 100, perSeconds: 1 } }); });
-afterAll(async () => { await sim?.close(); });
+beforeAll(async () => {
+  sim = await startSeed004Simulator({ ratePerSeconds: { requests: 100, perSeconds: 1 } });
+});
+afterAll(async () => {
+  await sim?.close();
+});
 
 /** An in-memory stand-in for the shared token store. */
 function memorySecrets(): SecretStore {
   const values = new Map<string, { value: string; expiresAt: Date | null }>();
   return {
     get: (name: string) => Promise.resolve(values.get(name)),
-    put: (name: string, value: string, expiresAt: Date | null) => { values.set(name, { value, expiresAt }); return Promise.resolve(); },
+    put: (name: string, value: string, expiresAt: Date | null) => {
+      values.set(name, { value, expiresAt });
+      return Promise.resolve();
+    },
   } as unknown as SecretStore;
 }
 
-const configure = (config: Record<string, unknown>) => fetch(`${sim.url}/_control/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) });
+const configure = (config: Record<string, unknown>) =>
+  fetch(`${sim.url}/_control/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) });
 const message = { to: 'deadline@example.com', subject: 'Complete your registration', body: 'Thank you.' };
 
 describe('a send attempt', () => {
-  it('is abandoned at the caller\'s deadline, even inside one slow request (outcome unknown)', async () => {
+  it("is abandoned at the caller's deadline, even inside one slow request (outcome unknown)", async () => {
     await configure({ latencyMs: 5_000 });
-    const provider = new Seed004Provider({ apiUrl: sim.url, username: 'cnx_test', password: 'cnx_password_2025!', timeoutMs: 15_000, secrets: memorySecrets() });
+    const provider = new Seed004Provider({
+      apiUrl: sim.url,
+      username: 'cnx_test',
+      password: 'cnx_password_2025!',
+      timeoutMs: 15_000,
+      secrets: memorySecrets(),
+    });
     const started = Date.now();
     const error = await provider.send(message, AbortSignal.timeout(400)).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -36,7 +50,13 @@ describe('a send attempt', () => {
   });
 
   it('makes no request at all once its deadline has passed (the token fetch honours it too: not sent)', async () => {
-    const provider = new Seed004Provider({ apiUrl: sim.url, username: 'cnx_test', password: 'cnx_password_2025!', timeoutMs: 15_000, secrets: memorySecrets() });
+    const provider = new Seed004Provider({
+      apiUrl: sim.url,
+      username: 'cnx_test',
+      password: 'cnx_password_2025!',
+      timeoutMs: 15_000,
+      secrets: memorySecrets(),
+    });
     const before = sim.ledger().length;
     const error = await provider.send(message, AbortSignal.abort()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderUnavailableError);

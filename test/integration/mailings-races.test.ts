@@ -17,12 +17,19 @@ import { createTestWorker, installQuietRuntime, temporalClient } from '../helper
 type Client = Awaited<ReturnType<typeof temporalClient>>['client'];
 let temporal: Awaited<ReturnType<typeof temporalClient>>;
 let client: Client;
-beforeAll(async () => { temporal = await temporalClient(); client = temporal.client; });
-afterAll(async () => { await temporal?.close(); });
+beforeAll(async () => {
+  temporal = await temporalClient();
+  client = temporal.client;
+});
+afterAll(async () => {
+  await temporal?.close();
+});
 
 function latch() {
   let release!: () => void;
-  const opened = new Promise<void>((resolve) => { release = resolve; });
+  const opened = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   return { opened, release };
 }
 
@@ -34,7 +41,9 @@ async function historyHas(handle: WorkflowHandle, has: (event: Record<string, un
 /** Resolves with the result, or rejects naming what never happened. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms); });
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
   try {
     return await Promise.race([promise, timeout]);
   } finally {
@@ -65,8 +74,14 @@ describe('a slice', () => {
     const sends: number[] = [];
     const second = await createTestWorker({ taskQueue, activities: { sliceRecipients } });
     const sender = await createTestWorker({
-      taskQueue: sendQueue, workflows: false,
-      activities: { sendToRecipient: ({ row }: { row: number }) => { sends.push(row); return Promise.resolve({ status: 'SENT' as const }); } },
+      taskQueue: sendQueue,
+      workflows: false,
+      activities: {
+        sendToRecipient: ({ row }: { row: number }) => {
+          sends.push(row);
+          return Promise.resolve({ status: 'SENT' as const });
+        },
+      },
     });
     const result = await second.run(async () => {
       // The send must come back cancelled (not be taken by the sender first) for the race to be the one under test.
@@ -90,10 +105,17 @@ describe('a mailing whose child is starting', () => {
   }, 120_000);
 
   /** A mailing of two rows in one slice, on stand-in activities; parse and the slice's row read wait for latches. */
-  async function gatedMailing(run: (ctx: {
-    handle: WorkflowHandle; sends: number[]; statuses: string[]; parseStarted: Promise<void>;
-    releaseParse: () => void; releaseSliceRead: () => void; sliceId: string;
-  }) => Promise<void>) {
+  async function gatedMailing(
+    run: (ctx: {
+      handle: WorkflowHandle;
+      sends: number[];
+      statuses: string[];
+      parseStarted: Promise<void>;
+      releaseParse: () => void;
+      releaseSliceRead: () => void;
+      sliceId: string;
+    }) => Promise<void>,
+  ) {
     const taskQueue = unique('mailing-race');
     const parseStarted = latch();
     const parse = latch();
@@ -101,25 +123,42 @@ describe('a mailing whose child is starting', () => {
     const sends: number[] = [];
     const statuses: string[] = [];
     const activities = {
-      parseMailing: async () => { parseStarted.release(); await parse.opened; return { totalRows: 2, validRows: 2, invalidRows: 0, duplicateRows: 0 }; },
-      setMailingStatus: ({ status }: { status: string }) => { statuses.push(status); return Promise.resolve(); },
+      parseMailing: async () => {
+        parseStarted.release();
+        await parse.opened;
+        return { totalRows: 2, validRows: 2, invalidRows: 0, duplicateRows: 0 };
+      },
+      setMailingStatus: ({ status }: { status: string }) => {
+        statuses.push(status);
+        return Promise.resolve();
+      },
       cancelUnsent: () => Promise.resolve({ cancelled: 2 - sends.length, unknown: 0 }),
       sliceRecipients: async ({ fromRow, toRow }: { fromRow: number; toRow: number }) => {
         await sliceRead.opened;
         return Array.from({ length: toRow - fromRow + 1 }, (_, i) => fromRow + i);
       },
-      sendToRecipient: ({ row }: { row: number }) => { sends.push(row); return Promise.resolve({ status: 'SENT' as const }); },
+      sendToRecipient: ({ row }: { row: number }) => {
+        sends.push(row);
+        return Promise.resolve({ status: 'SENT' as const });
+      },
     };
     const connection = await NativeConnection.connect({ address: inject('services').TEMPORAL_ADDRESS });
     try {
       const worker = await Worker.create({ connection, taskQueue, workflowBundle: bundle, activities });
       const workflowId = unique('mailing-race');
       await worker.runUntil(async () => {
-        const handle = await client.workflow.start(mailing, {
-          taskQueue, workflowId, args: [{ mailingId: 'mlg_race', sendTaskQueue: taskQueue, sliceSize: 2, maxChildren: 1 }],
-        }) as WorkflowHandle;
+        const handle = (await client.workflow.start(mailing, {
+          taskQueue,
+          workflowId,
+          args: [{ mailingId: 'mlg_race', sendTaskQueue: taskQueue, sliceSize: 2, maxChildren: 1 }],
+        })) as WorkflowHandle;
         await run({
-          handle, sends, statuses, parseStarted: parseStarted.opened, releaseParse: parse.release, releaseSliceRead: sliceRead.release,
+          handle,
+          sends,
+          statuses,
+          parseStarted: parseStarted.opened,
+          releaseParse: parse.release,
+          releaseSliceRead: sliceRead.release,
           sliceId: `${workflowId}-slice-0`,
         });
       });
@@ -128,8 +167,7 @@ describe('a mailing whose child is starting', () => {
     }
   }
 
-  const childStartHeld = (handle: WorkflowHandle) =>
-    expect.poll(() => handle.query(childStartsHeldQuery), { timeout: 15_000, interval: 100 }).toBe(1);
+  const childStartHeld = (handle: WorkflowHandle) => expect.poll(() => handle.query(childStartsHeldQuery), { timeout: 15_000, interval: 100 }).toBe(1);
 
   it('hands a resume that arrived while the child was starting to the child (it does not wait paused forever)', async () => {
     await gatedMailing(async ({ handle, sends, statuses, parseStarted, releaseParse, releaseSliceRead }) => {
@@ -156,7 +194,8 @@ describe('a mailing whose child is starting', () => {
       await handle.signal(openChildStartGateSignal);
       // Let the child read its rows only once the parent has told it (or after a while if it never does).
       const child = client.workflow.getHandle(sliceId);
-      for (let waited = 0; waited < 10_000 && !await historyHas(child, (e) => Boolean(e.workflowExecutionSignaledEventAttributes)); waited += 200) await sleep(200);
+      for (let waited = 0; waited < 10_000 && !(await historyHas(child, (e) => Boolean(e.workflowExecutionSignaledEventAttributes))); waited += 200)
+        await sleep(200);
       releaseSliceRead();
       const done = await within(handle.result() as Promise<MailingProgress>, 20_000, 'the mailing did not end');
       expect(done.state).toBe('CANCELLED');
@@ -173,15 +212,21 @@ describe('cancelling a mailing', () => {
       await rig.sim.configure({ latencyMs: 2_000 });
       const id = await rig.upload(`email\n${Array.from({ length: 5 }, (_, i) => `unknown-${i}@example.com`).join('\n')}\n`);
       const unanswered = async () => {
-        const page = await (await rig.api.request(`/v1/mailings/${id}/recipients?status=SENDING`)).json() as { data: { row: number; reason: string | null }[] };
+        const page = (await (await rig.api.request(`/v1/mailings/${id}/recipients?status=SENDING`)).json()) as {
+          data: { row: number; reason: string | null }[];
+        };
         return page.data.filter((r) => r.reason).map((r) => r.row);
       };
       await expect.poll(unanswered, { timeout: 30_000, interval: 200 }).toEqual([1]);
       expect((await rig.api.request(`/v1/mailings/${id}/cancel`, { method: 'POST' })).status).toBe(202);
       const done = await rig.waitFor(id, (m) => m.status === 'CANCELLED', 30_000);
       expect(done.counts).toMatchObject({ valid: 5, sending: 0, queued: 0, sent: 0, cancelled: 4, unknown: 1 });
-      const unknown = await (await rig.api.request(`/v1/mailings/${id}/recipients?status=UNKNOWN`)).json() as { data: { row: number; status: string; reason: string }[] };
-      expect(unknown.data).toEqual([expect.objectContaining({ row: 1, status: 'UNKNOWN', reason: expect.stringMatching(/may or may not have been delivered/) as string })]);
+      const unknown = (await (await rig.api.request(`/v1/mailings/${id}/recipients?status=UNKNOWN`)).json()) as {
+        data: { row: number; status: string; reason: string }[];
+      };
+      expect(unknown.data).toEqual([
+        expect.objectContaining({ row: 1, status: 'UNKNOWN', reason: expect.stringMatching(/may or may not have been delivered/) as string }),
+      ]);
       expect((await rig.sim.ledger()).sends.every((s) => s.to === 'unknown-0@example.com')).toBe(true);
     });
   }, 90_000);
@@ -191,7 +236,7 @@ describe('cancelling a mailing', () => {
       await rig.sim.configure({ latencyMs: 2_000 });
       const id = await rig.upload(`email\n${Array.from({ length: 3 }, (_, i) => `refused-${i}@example.com`).join('\n')}\n`);
       const row1 = async () => {
-        const page = await (await rig.api.request(`/v1/mailings/${id}/recipients?limit=1`)).json() as { data: { status: string; reason: string | null }[] };
+        const page = (await (await rig.api.request(`/v1/mailings/${id}/recipients?limit=1`)).json()) as { data: { status: string; reason: string | null }[] };
         return page.data[0]!;
       };
       await expect.poll(async () => (await row1()).reason ?? '', { timeout: 30_000, interval: 100 }).toMatch(/seed004 \/send-email/); // timed out: unknown

@@ -12,7 +12,9 @@ const dir = historiesDir;
 
 const list = (n: number, tag: string) => `email\n${Array.from({ length: n }, (_, i) => `${tag}-${i}@example.com`).join('\n')}\n`;
 
-beforeAll(() => { installQuietRuntime(); });
+beforeAll(() => {
+  installQuietRuntime();
+});
 
 describe('mailing workflow replay', () => {
   it('replays the committed histories of earlier runs', async () => {
@@ -49,13 +51,18 @@ describe('mailing workflow replay', () => {
         'mailing-cancelled': `mailing-${cancelled}`,
         'mailing-slice-cancelled': `mailing-${cancelled}-slice-0`,
       };
-      const histories = await Promise.all(Object.entries(recorded).map(async ([name, workflowId]) => ({
-        name, workflowId, history: await temporal.workflow.getHandle(workflowId).fetchHistory(),
-      })));
+      const histories = await Promise.all(
+        Object.entries(recorded).map(async ([name, workflowId]) => ({
+          name,
+          workflowId,
+          history: await temporal.workflow.getHandle(workflowId).fetchHistory(),
+        })),
+      );
       expect(await replay(histories)).toEqual([]);
       if (process.env.RECORD_HISTORIES === '1') {
         mkdirSync(dir, { recursive: true });
-        for (const { name, workflowId, history } of histories) writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ workflowId, history: historyToJson(history) }, null, 1)}\n`);
+        for (const { name, workflowId, history } of histories)
+          writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ workflowId, history: historyToJson(history) }, null, 1)}\n`);
       }
     });
   }, 120_000);

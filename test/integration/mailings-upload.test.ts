@@ -11,8 +11,12 @@ import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
 import { unique } from '../helpers/config.js';
 
 let rig: MailingRig;
-beforeAll(async () => { rig = await startMailingRig({ ratePerSecond: 40 }); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await startMailingRig({ ratePerSecond: 40 });
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 const list = (n: number, tag: string) => `email\n${Array.from({ length: n }, (_, i) => `${tag}-${i}@example.com`).join('\n')}\n`;
 
@@ -30,7 +34,7 @@ describe('Idempotency-Key on POST /v1/mailings', () => {
     const csv = list(10, 'idem');
     const first = await post(csv, { 'idempotency-key': key }, { name: 'signups' });
     expect(first.status).toBe(202);
-    const created = await first.json() as { id: string; duplicate: boolean };
+    const created = (await first.json()) as { id: string; duplicate: boolean };
     expect(created.duplicate).toBe(false);
     const again = await post(csv, { 'idempotency-key': key }, { name: 'signups' });
     expect(again.status).toBe(200);
@@ -43,14 +47,14 @@ describe('Idempotency-Key on POST /v1/mailings', () => {
     // Without a key, the same file is another mailing.
     const plain = await post(csv);
     expect(plain.status).toBe(202);
-    expect((await plain.json() as { id: string }).id).not.toBe(created.id);
+    expect(((await plain.json()) as { id: string }).id).not.toBe(created.id);
   }, 60_000);
 
   it('refuses the same key with a different upload (422), file or fields', async () => {
     const key = unique('upload');
     const first = await post(list(3, 'conflict'), { 'idempotency-key': key });
     expect(first.status).toBe(202);
-    const { id } = await first.json() as { id: string };
+    const { id } = (await first.json()) as { id: string };
     const otherFile = await post(list(4, 'conflict'), { 'idempotency-key': key });
     expect(otherFile.status).toBe(422);
     expect(await otherFile.json()).toMatchObject({ status: 422, detail: expect.stringContaining(id) as string });
@@ -62,16 +66,19 @@ describe('Idempotency-Key on POST /v1/mailings', () => {
     const key = unique('upload');
     const csv = list(5, 'race');
     const responses = await Promise.all(Array.from({ length: 6 }, () => post(csv, { 'idempotency-key': key })));
-    const bodies = await Promise.all(responses.map(async (r) => ({ ...(await r.json() as { id: string }), http: r.status })));
+    const bodies = await Promise.all(responses.map(async (r) => ({ ...((await r.json()) as { id: string }), http: r.status })));
     expect(bodies.filter((b) => b.http === 202)).toHaveLength(1);
     expect(bodies.filter((b) => b.http === 200)).toHaveLength(5);
     expect(new Set(bodies.map((b) => b.id)).size).toBe(1);
-    const rows = await rig.api.deps.db.select({ id: mailings.id }).from(mailings).where(like(mailings.idempotencyKey, `%:${key}`));
+    const rows = await rig.api.deps.db
+      .select({ id: mailings.id })
+      .from(mailings)
+      .where(like(mailings.idempotencyKey, `%:${key}`));
     expect(rows).toHaveLength(1);
   });
 });
 
-describe('the workflow started inside the upload\'s transaction', () => {
+describe("the workflow started inside the upload's transaction", () => {
   it('waits for its row when it runs before the commit, then parses and sends', async () => {
     const { deps } = rig.api;
     const id = newId('mlg');
@@ -79,7 +86,12 @@ describe('the workflow started inside the upload\'s transaction', () => {
     await startMailingWorkflow(deps.temporal, deps.config, id);
     await sleep(1_500); // the first parse attempt finds no row
     await deps.db.insert(mailings).values({
-      id, owner: 'admin', name: 'early', blobId: blob.id, workflowId: mailingWorkflowId(id), status: 'PARSING',
+      id,
+      owner: 'admin',
+      name: 'early',
+      blobId: blob.id,
+      workflowId: mailingWorkflowId(id),
+      status: 'PARSING',
       options: { hasHeader: true, emailColumn: null, delimiter: null },
     });
     expect((await rig.waitFor(id, (m) => m.status === 'COMPLETED', 30_000)).counts.sent).toBe(2);
@@ -103,7 +115,7 @@ describe('a failed workflow start', () => {
     expect((await rig.api.deps.db.select({ id: mailings.id }).from(mailings)).length).toBe(before); // no mailing left PARSING
     const retried = await post(list(2, 'nostart'), { 'idempotency-key': key });
     expect(retried.status).toBe(202);
-    const { id } = await retried.json() as { id: string };
+    const { id } = (await retried.json()) as { id: string };
     expect((await rig.waitFor(id, (m) => m.status === 'COMPLETED')).counts.sent).toBe(2);
     const [row] = await rig.api.deps.db.select({ status: mailings.status }).from(mailings).where(eq(mailings.id, id));
     expect(row?.status).toBe('COMPLETED');

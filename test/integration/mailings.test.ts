@@ -6,8 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLE_CSV, startMailingRig, withMailingRig, type MailingRig } from '../helpers/mailings.js';
 
 let rig: MailingRig;
-beforeAll(async () => { rig = await startMailingRig({ ratePerSecond: 40 }); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await startMailingRig({ ratePerSecond: 40 });
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 const tokenOf = (body: string) => /verify your token (\S+) to continue/.exec(body)?.[1];
 
@@ -26,21 +30,38 @@ describe('the sample mailing list', () => {
     expect(tokens.every((t) => t && t.length >= 22)).toBe(true);
     expect(new Set(tokens).size).toBe(102);
 
-    const invalid = await (await rig.api.request(`/v1/mailings/${id}/recipients?status=INVALID`)).json() as { data: { email: string; reason: string }[] };
+    const invalid = (await (await rig.api.request(`/v1/mailings/${id}/recipients?status=INVALID`)).json()) as { data: { email: string; reason: string }[] };
     expect(invalid.data.map((r) => r.email).sort()).toEqual(['@domain.com', 'invalid-email', 'not-an-email']);
     expect(invalid.data.every((r) => r.reason)).toBe(true);
 
     // A recipient verifies with the token from their mail (public endpoint).
-    const verify = await rig.api.request('/v1/verify', { method: 'POST', auth: null, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: tokens[0] }) });
+    const verify = await rig.api.request('/v1/verify', {
+      method: 'POST',
+      auth: null,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: tokens[0] }),
+    });
     expect(verify.status).toBe(200);
     expect(await verify.json()).toMatchObject({ verified: true, mailingId: id, email: sends[0]!.to });
-    expect((await rig.api.request('/v1/verify', { method: 'POST', auth: null, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'x'.repeat(24) }) })).status).toBe(404);
+    expect(
+      (
+        await rig.api.request('/v1/verify', {
+          method: 'POST',
+          auth: null,
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ token: 'x'.repeat(24) }),
+        })
+      ).status,
+    ).toBe(404);
 
     // Paging through every row.
     let cursor: number | null = 0;
     let rows = 0;
     while (cursor !== null) {
-      const page = await (await rig.api.request(`/v1/mailings/${id}/recipients?limit=40&cursor=${cursor}`)).json() as { data: unknown[]; nextCursor: number | null };
+      const page = (await (await rig.api.request(`/v1/mailings/${id}/recipients?limit=40&cursor=${cursor}`)).json()) as {
+        data: unknown[];
+        nextCursor: number | null;
+      };
       rows += page.data.length;
       cursor = page.nextCursor;
     }

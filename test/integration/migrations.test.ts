@@ -69,7 +69,10 @@ describe('migrations', () => {
       await db`insert into mailbox_events (account_id, mailbox_id, type, data) values ('acc_old', 'mbx_1', 'reload', '{}'), ('acc_admin', 'mbx_2', 'reload', '{}'), ('acc_old', 'mbx_1', 'reload', '{}')`;
 
       await runMigrations(url.toString());
-      expect(await db`select id, name from tenants order by id`).toEqual([{ id: 'admin', name: 'admin' }, { id: 'key_old', name: 'billing' }]);
+      expect(await db`select id, name from tenants order by id`).toEqual([
+        { id: 'admin', name: 'admin' },
+        { id: 'key_old', name: 'billing' },
+      ]);
       const principal = await authenticate(drizzle(db, { casing: 'snake_case' }) as never, undefined, key);
       expect(principal).toMatchObject({ kind: 'api_key', keyId: 'key_old', tenantId: 'key_old' });
       expect(await findAccount(drizzle(db, { casing: 'snake_case' }) as never, 'key_old', 'acc_old')).toMatchObject({ email: 'jane@example.com' });
@@ -77,7 +80,8 @@ describe('migrations', () => {
       const events = await db<{ account_id: string; id: number; seq: number }[]>`select account_id, id::int, seq::int from mailbox_events order by id`;
       expect(events.every((e) => e.seq === e.id)).toBe(true);
       expect(await db`select account_id, last_seq::int from account_event_seqs order by account_id`).toEqual([
-        { account_id: 'acc_admin', last_seq: events[1]!.id }, { account_id: 'acc_old', last_seq: events[2]!.id },
+        { account_id: 'acc_admin', last_seq: events[1]!.id },
+        { account_id: 'acc_old', last_seq: events[2]!.id },
       ]);
     } finally {
       await db.end();

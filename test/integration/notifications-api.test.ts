@@ -21,11 +21,18 @@ beforeAll(async () => {
   api = await startTestApi(env);
   const port = 25_000 + Math.floor(Math.random() * 5_000);
   child = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
-    cwd: fileURLToPath(new URL('../..', import.meta.url)), env: { ...process.env, ...testEnv({ ...env, API_PORT: String(port) }) }, stdio: 'ignore',
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    env: { ...process.env, ...testEnv({ ...env, API_PORT: String(port) }) },
+    stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
-  while (!(await fetch(`${url}/health`).then((r) => r.ok, () => false))) {
+  while (
+    !(await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error('the second API process did not start');
     await sleep(200);
   }
@@ -38,11 +45,20 @@ afterAll(async () => {
 });
 
 const json = (body: unknown, headers: Record<string, string> = {}) => ({
-  method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body),
+  method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers },
+  body: JSON.stringify(body),
 });
 
 function smsRequest(userId: string, extra: Record<string, unknown> = {}) {
-  return { userId, type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100', templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' }, ...extra };
+  return {
+    userId,
+    type: 'SMS',
+    templateId: 'ORDER_SHIPPED_SMS',
+    to: '+15550100',
+    templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
+    ...extra,
+  };
 }
 
 describe('POST /v1/notifications', () => {
@@ -55,11 +71,19 @@ describe('POST /v1/notifications', () => {
   it('answers 202 at once with a PENDING notification and its workflow id', async () => {
     const response = await api.request('/v1/notifications', json(smsRequest(unique('user'), { priority: 'HIGH', correlationId: 'order-A1' })));
     expect(response.status).toBe(202);
-    const body = await response.json() as { id: string; status: string; workflowId: string; deadlineAt: string };
+    const body = (await response.json()) as { id: string; status: string; workflowId: string; deadlineAt: string };
     expect(body.status).toBe('PENDING');
     expect(body.workflowId).toBe(`notification-${body.id}`);
-    const got = await (await api.request(`/v1/notifications/${body.id}`)).json() as Record<string, unknown>;
-    expect(got).toMatchObject({ id: body.id, status: 'PENDING', priority: 'critical', type: 'SMS', correlationId: 'order-A1', attempts: 0, recipient: '+15550100' });
+    const got = (await (await api.request(`/v1/notifications/${body.id}`)).json()) as Record<string, unknown>;
+    expect(got).toMatchObject({
+      id: body.id,
+      status: 'PENDING',
+      priority: 'critical',
+      type: 'SMS',
+      correlationId: 'order-A1',
+      attempts: 0,
+      recipient: '+15550100',
+    });
     expect(Date.parse(got.deadlineAt as string) - Date.parse(got.createdAt as string)).toBe(15_000);
     expect(got.history).toEqual([expect.objectContaining({ from: null, to: 'PENDING', reason: 'accepted' })]);
     // The workflow starts just after the answer (admission commits first, then starts it).
@@ -81,7 +105,7 @@ describe('POST /v1/notifications', () => {
     for (const [body, path] of cases) {
       const response = await api.request('/v1/notifications', json(body));
       expect(response.status, JSON.stringify(body)).toBe(400);
-      const problem = await response.json() as { errors: { path: string }[] };
+      const problem = (await response.json()) as { errors: { path: string }[] };
       expect(problem.errors.map((e) => e.path).join(' ')).toContain(path);
     }
   });
@@ -89,7 +113,7 @@ describe('POST /v1/notifications', () => {
   it('names missing and unknown template parameters', async () => {
     const response = await api.request('/v1/notifications', json(smsRequest(unique('user'), { templateParams: { orderId: 'A1', colour: 'red' } })));
     expect(response.status).toBe(400);
-    const problem = await response.json() as { detail: string; errors: { path: string }[] };
+    const problem = (await response.json()) as { detail: string; errors: { path: string }[] };
     expect(problem.errors.map((e) => e.path)).toEqual(expect.arrayContaining(['templateParams.trackingUrl', 'templateParams.colour']));
   });
 
@@ -98,7 +122,7 @@ describe('POST /v1/notifications', () => {
     const { to: _to, ...withoutTo } = smsRequest(unique('nobody'));
     const response = await api.request('/v1/notifications', json(withoutTo));
     expect(response.status).toBe(422);
-    expect((await response.json() as { detail: string }).detail).toContain('phone number');
+    expect(((await response.json()) as { detail: string }).detail).toContain('phone number');
   });
 });
 
@@ -110,23 +134,28 @@ describe('idempotency', () => {
     expect(first.status).toBe(202);
     const again = await api2.request('/v1/notifications', json({ ...body }, { 'Idempotency-Key': key }));
     expect(again.status).toBe(200);
-    const [a, b] = await Promise.all([first.json(), again.json()]) as { id: string; duplicate: boolean }[];
+    const [a, b] = (await Promise.all([first.json(), again.json()])) as { id: string; duplicate: boolean }[];
     expect(b!.id).toBe(a!.id);
     expect(b!.duplicate).toBe(true);
-    const different = await api.request('/v1/notifications', json({ ...body, templateParams: { orderId: 'B2', trackingUrl: 'https://t.example/2' } }, { 'Idempotency-Key': key }));
+    const different = await api.request(
+      '/v1/notifications',
+      json({ ...body, templateParams: { orderId: 'B2', trackingUrl: 'https://t.example/2' } }, { 'Idempotency-Key': key }),
+    );
     expect(different.status).toBe(422);
-    expect((await different.json() as { notificationId: string }).notificationId).toBe(a!.id);
+    expect(((await different.json()) as { notificationId: string }).notificationId).toBe(a!.id);
   });
 
   it('collapses concurrent duplicates into one notification and one workflow', async () => {
     const key = unique('idem-race');
     const body = smsRequest(unique('user'));
-    const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? api : api2).request('/v1/notifications', json(body, { 'Idempotency-Key': key }))));
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? api : api2).request('/v1/notifications', json(body, { 'Idempotency-Key': key }))),
+    );
     const statuses = responses.map((r) => r.status).sort();
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
-    const ids = new Set(await Promise.all(responses.map(async (r) => (await r.json() as { id: string }).id)));
+    const ids = new Set(await Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id)));
     expect(ids.size).toBe(1);
-    const list = await (await api.request(`/v1/notifications?userId=${body.userId}`)).json() as { data: unknown[] };
+    const list = (await (await api.request(`/v1/notifications?userId=${body.userId}`)).json()) as { data: unknown[] };
     expect(list.data).toHaveLength(1);
   });
 });
@@ -142,7 +171,7 @@ describe('rate limits', () => {
     const retryAfter = Number(limited[0]!.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
-    const problem = await limited[0]!.json() as { type: string; detail: string; limit: { limit: number; windowSeconds: number } };
+    const problem = (await limited[0]!.json()) as { type: string; detail: string; limit: { limit: number; windowSeconds: number } };
     expect(problem.type).toBe('urn:mailflow:problem:rate_limited');
     expect(problem.detail).toContain('per user');
     expect(problem.limit).toMatchObject({ limit: 5, windowSeconds: 60 });
@@ -150,12 +179,18 @@ describe('rate limits', () => {
 
   it('admits exactly 2 PASSWORD_RESET per user per 5 minutes under concurrency', async () => {
     const userId = unique('reset');
-    const body = { userId, type: 'EMAIL', templateId: 'PASSWORD_RESET', to: 'reset@example.com', templateParams: { name: 'Ada', resetUrl: 'https://x.example/r' } };
+    const body = {
+      userId,
+      type: 'EMAIL',
+      templateId: 'PASSWORD_RESET',
+      to: 'reset@example.com',
+      templateParams: { name: 'Ada', resetUrl: 'https://x.example/r' },
+    };
     const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? api : api2).request('/v1/notifications', json(body))));
     expect(responses.filter((r) => r.status === 202)).toHaveLength(2);
     const limited = responses.filter((r) => r.status === 429);
     expect(limited).toHaveLength(8);
-    const problem = await limited[0]!.json() as { detail: string };
+    const problem = (await limited[0]!.json()) as { detail: string };
     expect(problem.detail).toContain('PASSWORD_RESET');
     expect(Number(limited[0]!.headers.get('retry-after'))).toBeGreaterThan(60);
   });
@@ -168,12 +203,15 @@ describe('GET /v1/notifications', () => {
     for (const priority of ['LOW', 'MEDIUM', 'HIGH', 'LOW']) {
       expect((await api.request('/v1/notifications', json(smsRequest(userId, { priority, correlationId })))).status).toBe(202);
     }
-    const low = await (await api.request(`/v1/notifications?userId=${userId}&priority=LOW`)).json() as { data: { priority: string }[] };
+    const low = (await (await api.request(`/v1/notifications?userId=${userId}&priority=LOW`)).json()) as { data: { priority: string }[] };
     expect(low.data.map((n) => n.priority)).toEqual(['low', 'low']);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = await (await api.request(`/v1/notifications?correlationId=${correlationId}&limit=3${cursor ? `&cursor=${cursor}` : ''}`)).json() as { data: { id: string }[]; nextCursor: string | null };
+      const page = (await (await api.request(`/v1/notifications?correlationId=${correlationId}&limit=3${cursor ? `&cursor=${cursor}` : ''}`)).json()) as {
+        data: { id: string }[];
+        nextCursor: string | null;
+      };
       seen.push(...page.data.map((n) => n.id));
       cursor = page.nextCursor;
     } while (cursor);
@@ -185,7 +223,7 @@ describe('GET /v1/notifications', () => {
   });
 
   it('refuses to retry a notification that is not dead-lettered', async () => {
-    const created = await (await api.request('/v1/notifications', json(smsRequest(unique('user'))))).json() as { id: string };
+    const created = (await (await api.request('/v1/notifications', json(smsRequest(unique('user'))))).json()) as { id: string };
     expect((await api.request(`/v1/notifications/${created.id}/retry`, { method: 'POST' })).status).toBe(409);
     expect((await api.request('/v1/notifications/ntf_nope/retry', { method: 'POST' })).status).toBe(404);
   });
@@ -194,13 +232,14 @@ describe('GET /v1/notifications', () => {
 describe('the API process (api/server.ts)', () => {
   it('keeps an idle keep-alive connection open past 5 s, so the client, not the server, closes it', async () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const get = () => new Promise<{ status: number; socket: Socket }>((resolve, reject) => {
-      const request = http.get(`${api2Url}/health`, { agent }, (response) => {
-        response.resume();
-        response.on('end', () => resolve({ status: response.statusCode!, socket: request.socket! }));
+    const get = () =>
+      new Promise<{ status: number; socket: Socket }>((resolve, reject) => {
+        const request = http.get(`${api2Url}/health`, { agent }, (response) => {
+          response.resume();
+          response.on('end', () => resolve({ status: response.statusCode!, socket: request.socket! }));
+        });
+        request.on('error', reject);
       });
-      request.on('error', reject);
-    });
     try {
       const first = await get();
       await sleep(7_000); // well past Node's default keepAliveTimeout (5 s), after which the server would close it

@@ -18,17 +18,30 @@ afterAll(async () => {
   await api?.close();
 });
 
-const post = (priority: string) => api.request('/v1/notifications', {
-  method: 'POST', headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ userId: unique('user'), type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100', templateParams: { orderId: 'C1', trackingUrl: 'https://t.example/c' }, priority }),
-});
+const post = (priority: string) =>
+  api.request('/v1/notifications', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      userId: unique('user'),
+      type: 'SMS',
+      templateId: 'ORDER_SHIPPED_SMS',
+      to: '+15550100',
+      templateParams: { orderId: 'C1', trackingUrl: 'https://t.example/c' },
+      priority,
+    }),
+  });
 
 describe('CRITICAL admission with the main pool exhausted', () => {
   it('admits a CRITICAL request while a MEDIUM one waits for a connection, then the MEDIUM one', async () => {
     let release!: () => void;
-    const released = new Promise<void>((resolve) => { release = resolve; });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     let holding!: () => void;
-    const held = new Promise<void>((resolve) => { holding = resolve; });
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
     // The main pool's one connection, busy until released.
     const hold = api.deps.db.transaction(async (tx) => {
       await tx.execute('select 1');
@@ -38,20 +51,23 @@ describe('CRITICAL admission with the main pool exhausted', () => {
     await held;
 
     let mediumDone = false;
-    const medium = post('MEDIUM').then((r) => { mediumDone = true; return r; });
+    const medium = post('MEDIUM').then((r) => {
+      mediumDone = true;
+      return r;
+    });
     const critical = await Promise.race([
       post('HIGH'),
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the CRITICAL request waited for the main pool')), 10_000)),
     ]);
     expect(critical.status).toBe(202);
-    const { id } = await critical.json() as { id: string };
+    const { id } = (await critical.json()) as { id: string };
     // The main pool is still held: the MEDIUM request has not been admitted.
     expect(mediumDone).toBe(false);
 
     release();
     await hold;
     expect((await medium).status).toBe(202);
-    const stored = await (await api.request(`/v1/notifications/${id}`)).json() as { priority: string; status: string };
+    const stored = (await (await api.request(`/v1/notifications/${id}`)).json()) as { priority: string; status: string };
     expect(stored).toMatchObject({ priority: 'critical', status: 'PENDING' });
   });
 });
@@ -59,7 +75,9 @@ describe('CRITICAL admission with the main pool exhausted', () => {
 describe('CRITICAL workflow starts with every start slot taken', () => {
   it('starts a CRITICAL run while MEDIUM starts hold both slots, then the MEDIUM ones', async () => {
     let release!: () => void;
-    const released = new Promise<void>((resolve) => { release = resolve; });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const started: string[] = [];
     const holdMedium: WorkflowClientInterceptor = {
       async start(input, next) {
@@ -70,15 +88,24 @@ describe('CRITICAL workflow starts with every start slot taken', () => {
         return runId;
       },
     };
-    const temporal = new Client({ connection: api.deps.temporal.connection, namespace: api.deps.config.TEMPORAL_NAMESPACE, interceptors: { workflow: [holdMedium] } });
+    const temporal = new Client({
+      connection: api.deps.temporal.connection,
+      namespace: api.deps.config.TEMPORAL_NAMESPACE,
+      interceptors: { workflow: [holdMedium] },
+    });
     const starts = new NotificationStarts({ db: api.deps.db, temporal, config: api.deps.config }, { concurrency: 2 });
     api.deps.notificationStarts = starts;
 
     const ids: Record<string, string> = {};
-    for (const [name, priority] of [['medium1', 'MEDIUM'], ['medium2', 'MEDIUM'], ['medium3', 'MEDIUM'], ['critical', 'HIGH']] as const) {
+    for (const [name, priority] of [
+      ['medium1', 'MEDIUM'],
+      ['medium2', 'MEDIUM'],
+      ['medium3', 'MEDIUM'],
+      ['critical', 'HIGH'],
+    ] as const) {
       const response = await post(priority);
       expect(response.status).toBe(202);
-      ids[name] = (await response.json() as { id: string }).id;
+      ids[name] = ((await response.json()) as { id: string }).id;
     }
     const until = Date.now() + 10_000;
     while (!started.includes(ids.critical!)) {

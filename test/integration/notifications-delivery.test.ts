@@ -16,10 +16,15 @@ let workers: RunningWorkers;
 const env: Record<string, string> = {
   TASK_QUEUE_PREFIX: `${unique('dlv')}-`,
   MAILGUN_WEBHOOK_SIGNING_KEY: SIGNING_KEY,
-  NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '3', NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '200', NOTIFICATION_RETRY_MAX_MS_MEDIUM: '400',
-  NOTIFICATION_MAX_ATTEMPTS_LOW: '3', NOTIFICATION_RETRY_INITIAL_MS_LOW: '200', NOTIFICATION_RETRY_MAX_MS_LOW: '400',
+  NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '3',
+  NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '200',
+  NOTIFICATION_RETRY_MAX_MS_MEDIUM: '400',
+  NOTIFICATION_MAX_ATTEMPTS_LOW: '3',
+  NOTIFICATION_RETRY_INITIAL_MS_LOW: '200',
+  NOTIFICATION_RETRY_MAX_MS_LOW: '400',
   RATE_LIMIT_USER_COUNT: '1000',
-  EMAIL_CIRCUIT_FAILURES: '2', EMAIL_CIRCUIT_COOLDOWN_MS: '1500',
+  EMAIL_CIRCUIT_FAILURES: '2',
+  EMAIL_CIRCUIT_COOLDOWN_MS: '1500',
 };
 
 beforeAll(async () => {
@@ -47,21 +52,33 @@ async function expectRunFailed(id: string): Promise<void> {
 }
 
 async function sendEmail(extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<string> {
-  const response = await post('/v1/notifications', {
-    userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to: 'jane@example.com',
-    templateParams: { name: 'Jane', orderId: 'ABC123', itemName: 'Laptop', trackingUrl: 'https://t.example/ABC123' }, ...extra,
-  }, headers);
+  const response = await post(
+    '/v1/notifications',
+    {
+      userId: unique('user'),
+      type: 'EMAIL',
+      templateId: 'ORDER_SHIPPED_CONFIRMATION',
+      to: 'jane@example.com',
+      templateParams: { name: 'Jane', orderId: 'ABC123', itemName: 'Laptop', trackingUrl: 'https://t.example/ABC123' },
+      ...extra,
+    },
+    headers,
+  );
   expect(response.status, await response.clone().text()).toBe(202);
-  return (await response.json() as { id: string }).id;
+  return ((await response.json()) as { id: string }).id;
 }
 
 async function sendSms(extra: Record<string, unknown> = {}): Promise<string> {
   const response = await post('/v1/notifications', {
-    userId: unique('user'), type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100',
-    templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' }, ...extra,
+    userId: unique('user'),
+    type: 'SMS',
+    templateId: 'ORDER_SHIPPED_SMS',
+    to: '+15550100',
+    templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
+    ...extra,
   });
   expect(response.status, await response.clone().text()).toBe(202);
-  return (await response.json() as { id: string }).id;
+  return ((await response.json()) as { id: string }).id;
 }
 
 /** A Mailgun webhook as the delivery tests send it: for jane@example.com. */
@@ -112,7 +129,7 @@ describe('delivery', () => {
     expect((await post('/v1/webhooks/mailgun', genuine)).status).toBe(200);
     const replay = await post('/v1/webhooks/mailgun', genuine);
     expect(replay.status).toBe(401);
-    expect((await replay.json() as { detail: string }).detail).toContain('replayed');
+    expect(((await replay.json()) as { detail: string }).detail).toContain('replayed');
     const n = await get(id);
     expect(n.status).toBe('OPENED');
     expect(n.history.filter((h) => h.to === 'OPENED')).toHaveLength(1);
@@ -188,7 +205,7 @@ describe('delivery', () => {
     form.append('attachment', new Blob(['a,b\n1,2\n'], { type: 'text/csv' }), 'items.csv');
     const response = await api.request('/v1/emails', { method: 'POST', body: form });
     expect(response.status, await response.clone().text()).toBe(202);
-    const { id } = await response.json() as { id: string };
+    const { id } = (await response.json()) as { id: string };
     await waitFor(id, ['SENT']);
     const [entry] = await sims.ledger('mailgun');
     const { createHash } = await import('node:crypto');
@@ -197,7 +214,13 @@ describe('delivery', () => {
     expect(JSON.stringify(entry)).toContain('items.csv');
 
     const tooBig = new FormData();
-    for (const [k, v] of [['sender', 'a@b.example'], ['receiver', 'c@d.example'], ['subject', 's'], ['content', 'c']]) tooBig.set(k!, v!);
+    for (const [k, v] of [
+      ['sender', 'a@b.example'],
+      ['receiver', 'c@d.example'],
+      ['subject', 's'],
+      ['content', 'c'],
+    ])
+      tooBig.set(k!, v!);
     tooBig.append('attachment', new Blob([randomBytes(10 * 1024 * 1024 + 1)]), 'huge.bin');
     expect((await api.request('/v1/emails', { method: 'POST', body: tooBig })).status).toBe(413);
     const bad = new FormData();

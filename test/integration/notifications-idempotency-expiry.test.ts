@@ -16,14 +16,22 @@ beforeAll(async () => {
   api = await startTestApi({ TASK_QUEUE_PREFIX: `${unique('exp')}-`, RATE_LIMIT_USER_COUNT: '2' });
   deps = { db: api.deps.db, temporal: api.deps.temporal, config: api.deps.config, encryptor: api.deps.encryptor };
 }, 30_000);
-afterAll(async () => { await api?.close(); });
+afterAll(async () => {
+  await api?.close();
+});
 
 describe('an expired Idempotency-Key', () => {
   it('admits the request again as a new notification with a derived id, counted by the rate limit', async () => {
     const key = unique('key');
     const request: AdmissionRequest = {
-      scope: 'admin', idempotencyKey: key, fingerprint: { body: 'same' }, userId: unique('user'), channel: 'SMS', priority: 'low',
-      recipients: ['+15550111'], text: 'Your parcel left the depot',
+      scope: 'admin',
+      idempotencyKey: key,
+      fingerprint: { body: 'same' },
+      userId: unique('user'),
+      channel: 'SMS',
+      priority: 'low',
+      recipients: ['+15550111'],
+      text: 'Your parcel left the depot',
     };
     const first = await admitNotification(deps, request);
     expect(first).toMatchObject({ created: true, notification: { id: idFromIdempotencyKey('admin', key) } });
@@ -37,6 +45,8 @@ describe('an expired Idempotency-Key', () => {
     // A repeat now collapses into the new one.
     expect(await admitNotification(deps, request)).toMatchObject({ created: false, notification: { id: second.notification.id } });
     // Both admissions counted (limit 2 per user): a third notification for the user is refused.
-    await expect(admitNotification(deps, { ...request, idempotencyKey: unique('other'), fingerprint: { body: 'other' } })).rejects.toBeInstanceOf(RateLimitExceededError);
+    await expect(admitNotification(deps, { ...request, idempotencyKey: unique('other'), fingerprint: { body: 'other' } })).rejects.toBeInstanceOf(
+      RateLimitExceededError,
+    );
   });
 });

@@ -15,7 +15,9 @@ import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
 
 const dir = historiesDir;
 
-beforeAll(() => { installQuietRuntime(); });
+beforeAll(() => {
+  installQuietRuntime();
+});
 
 describe('notification workflow replay', () => {
   it('replays the committed histories of earlier runs', async () => {
@@ -33,8 +35,12 @@ describe('notification workflow replay', () => {
     let sims: ProviderSimulators;
     let workers: RunningWorkers;
     const env: Record<string, string> = {
-      TASK_QUEUE_PREFIX: `${unique('rpl')}-`, RATE_LIMIT_USER_COUNT: '1000', EMAIL_PROVIDER_SECONDARY: 'none',
-      NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '3', NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '100', NOTIFICATION_RETRY_MAX_MS_MEDIUM: '200',
+      TASK_QUEUE_PREFIX: `${unique('rpl')}-`,
+      RATE_LIMIT_USER_COUNT: '1000',
+      EMAIL_PROVIDER_SECONDARY: 'none',
+      NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '3',
+      NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '100',
+      NOTIFICATION_RETRY_MAX_MS_MEDIUM: '200',
     };
     beforeAll(async () => {
       api = await startTestApi(env);
@@ -50,10 +56,27 @@ describe('notification workflow replay', () => {
 
     it('replays a sent, a retried, a dead-lettered, a failed and a re-run notification', async () => {
       const c = notificationClient(api);
-      const sms = () => ({ userId: unique('user'), type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100', templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' } });
-      const email = () => ({ userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to: `${unique('r')}@example.com`, templateParams: { name: 'J', orderId: 'A1', itemName: 'L', trackingUrl: 'https://t.example/1' } });
-      const submit = async (body: unknown) => (await (await c.post('/v1/notifications', body)).json() as { id: string; workflowId: string });
-      const settle = async (workflowId: string) => { await api.deps.temporal.workflow.getHandle(workflowId).result().catch(() => undefined); };
+      const sms = () => ({
+        userId: unique('user'),
+        type: 'SMS',
+        templateId: 'ORDER_SHIPPED_SMS',
+        to: '+15550100',
+        templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
+      });
+      const email = () => ({
+        userId: unique('user'),
+        type: 'EMAIL',
+        templateId: 'ORDER_SHIPPED_CONFIRMATION',
+        to: `${unique('r')}@example.com`,
+        templateParams: { name: 'J', orderId: 'A1', itemName: 'L', trackingUrl: 'https://t.example/1' },
+      });
+      const submit = async (body: unknown) => (await (await c.post('/v1/notifications', body)).json()) as { id: string; workflowId: string };
+      const settle = async (workflowId: string) => {
+        await api.deps.temporal.workflow
+          .getHandle(workflowId)
+          .result()
+          .catch(() => undefined);
+      };
 
       const sent = await submit(email());
       await settle(sent.workflowId);
@@ -85,7 +108,8 @@ describe('notification workflow replay', () => {
       expect(await replay(recorded)).toEqual([]);
       if (process.env.RECORD_HISTORIES === '1') {
         mkdirSync(dir, { recursive: true });
-        for (const { name, workflowId, history } of recorded) writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ workflowId, history: historyToJson(history) }, null, 1)}\n`);
+        for (const { name, workflowId, history } of recorded)
+          writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ workflowId, history: historyToJson(history) }, null, 1)}\n`);
       }
     }, 120_000);
   });

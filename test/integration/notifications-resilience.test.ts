@@ -22,23 +22,39 @@ afterAll(async () => {
 
 async function submit(userId: string, priority: string): Promise<string> {
   const response = await api.request('/v1/notifications', {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ userId, type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100', priority, templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' } }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      userId,
+      type: 'SMS',
+      templateId: 'ORDER_SHIPPED_SMS',
+      to: '+15550100',
+      priority,
+      templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
+    }),
   });
   expect(response.status, await response.clone().text()).toBe(202);
-  return (await response.json() as { id: string }).id;
+  return ((await response.json()) as { id: string }).id;
 }
 
 async function status(id: string): Promise<{ status: string; sentAt: string | null; createdAt: string }> {
-  return await (await api.request(`/v1/notifications/${id}`)).json() as { status: string; sentAt: string | null; createdAt: string };
+  return (await (await api.request(`/v1/notifications/${id}`)).json()) as { status: string; sentAt: string | null; createdAt: string };
 }
 
 describe('priority isolation', () => {
   let workers: RunningWorkers | undefined;
-  afterAll(async () => { await workers?.stop(); });
+  afterAll(async () => {
+    await workers?.stop();
+  });
 
   it('sends a CRITICAL notification within its deadline behind a backlog of LOW', async () => {
-    const env = { ...sims.env, TASK_QUEUE_PREFIX: `${unique('iso')}-`, SEND_CONCURRENCY_LOW: '2', SEND_CONCURRENCY_CRITICAL: '4', RATE_LIMIT_USER_COUNT: '10000' };
+    const env = {
+      ...sims.env,
+      TASK_QUEUE_PREFIX: `${unique('iso')}-`,
+      SEND_CONCURRENCY_LOW: '2',
+      SEND_CONCURRENCY_CRITICAL: '4',
+      RATE_LIMIT_USER_COUNT: '10000',
+    };
     api = await startTestApi(env);
     // Every send takes 300 ms: two LOW slots drain about 6 per second.
     await sims.setFaults('sms', { latencyMs: 300 });
@@ -74,11 +90,17 @@ describe('a worker killed mid-send', () => {
     const workflows = await startRoleWorkers(testConfig(env), ['delivery']);
     const spawnSender = (): { child: ChildProcess; output: () => string } => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-        cwd: root, env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'sms', LOG_LEVEL: 'debug' }) }, stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: root,
+        env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'sms', LOG_LEVEL: 'debug' }) },
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
-      child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
       return { child, output: () => out };
     };
     const waitRunning = async (s: { child: ChildProcess; output: () => string }) => {

@@ -19,14 +19,20 @@ let connection: NativeConnection;
 let delivery: Worker;
 let deliveryRun: Promise<void>;
 const env: Record<string, string> = {
-  TASK_QUEUE_PREFIX: `${unique('rty')}-`, MAILGUN_WEBHOOK_SIGNING_KEY: WEBHOOK_SIGNING_KEY, RATE_LIMIT_USER_COUNT: '1000',
-  NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '2', NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '100', NOTIFICATION_RETRY_MAX_MS_MEDIUM: '200',
+  TASK_QUEUE_PREFIX: `${unique('rty')}-`,
+  MAILGUN_WEBHOOK_SIGNING_KEY: WEBHOOK_SIGNING_KEY,
+  RATE_LIMIT_USER_COUNT: '1000',
+  NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '2',
+  NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '100',
+  NOTIFICATION_RETRY_MAX_MS_MEDIUM: '200',
   EMAIL_PROVIDER_SECONDARY: 'none',
 };
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => { resolve = r; });
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
   return { promise, resolve };
 }
 
@@ -41,7 +47,9 @@ beforeAll(async () => {
   installQuietRuntime();
   connection = await NativeConnection.connect({ address: inject('services').TEMPORAL_ADDRESS });
   delivery = await Worker.create({
-    connection, taskQueue: notificationWorkflowQueue(testConfig(env), 'medium'), workflowBundle: workflowBundle(),
+    connection,
+    taskQueue: notificationWorkflowQueue(testConfig(env), 'medium'),
+    workflowBundle: workflowBundle(),
     activities: {
       async deadLetterNotification(input: { notificationId: string; error: string }) {
         await transitionStatus(api.deps.db, input.notificationId, 'DEAD_LETTERED', { reason: 'retries exhausted', errorMessage: input.error });
@@ -68,9 +76,18 @@ beforeEach(async () => {
   await sims.resetAll();
 });
 
-const sms = () => ({ userId: unique('user'), type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100', templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' } });
+const sms = () => ({
+  userId: unique('user'),
+  type: 'SMS',
+  templateId: 'ORDER_SHIPPED_SMS',
+  to: '+15550100',
+  templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
+});
 const email = (to: string) => ({
-  userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to,
+  userId: unique('user'),
+  type: 'EMAIL',
+  templateId: 'ORDER_SHIPPED_CONFIRMATION',
+  to,
   templateParams: { name: 'Jane', orderId: 'ABC123', itemName: 'Laptop', trackingUrl: 'https://t.example/ABC123' },
 });
 
@@ -80,12 +97,16 @@ describe('POST /v1/notifications/{id}/retry', () => {
     const address = `${unique('jane')}@example.com`;
     const created = await c.post('/v1/notifications', email(address));
     expect(created.status).toBe(202);
-    const { id } = await created.json() as { id: string };
+    const { id } = (await created.json()) as { id: string };
     const sent = await c.waitFor(id, ['SENT']);
     const handle = api.deps.temporal.workflow.getHandle(sent.workflowId);
     await handle.result();
 
-    const bounce = signedWebhook(sent.providerMessageId!, 'failed', { severity: 'permanent', reason: 'bounce', 'delivery-status': { description: 'mailbox full' } });
+    const bounce = signedWebhook(sent.providerMessageId!, 'failed', {
+      severity: 'permanent',
+      reason: 'bounce',
+      'delivery-status': { description: 'mailbox full' },
+    });
     expect((await c.post('/v1/webhooks/mailgun', bounce)).status).toBe(200);
     expect((await c.get(id)).status).toBe('FAILED');
     // The bounce suppressed the address: the owner takes it off the list before sending again.
@@ -110,7 +131,7 @@ describe('POST /v1/notifications/{id}/retry', () => {
     await sims.setFaults('sms', { outage: true });
     hold = { written: deferred<string>(), release: deferred<void>() };
     const created = await c.post('/v1/notifications', sms());
-    const { id, workflowId } = await created.json() as { id: string; workflowId: string };
+    const { id, workflowId } = (await created.json()) as { id: string; workflowId: string };
     expect(await hold.written.promise).toBe(id);
     // The old run is open, blocked just after writing DEAD_LETTERED.
     const handle = api.deps.temporal.workflow.getHandle(workflowId);
@@ -138,7 +159,7 @@ describe('POST /v1/notifications/{id}/retry', () => {
     const c = notificationClient(api);
     await sims.setFaults('sms', { outage: true });
     const created = await c.post('/v1/notifications', sms());
-    const { id, workflowId } = await created.json() as { id: string; workflowId: string };
+    const { id, workflowId } = (await created.json()) as { id: string; workflowId: string };
     await c.waitFor(id, ['DEAD_LETTERED']);
     await expect(api.deps.temporal.workflow.getHandle(workflowId).result()).rejects.toThrow();
     await sims.setFaults('sms', { latencyMs: 1_000, outage: false });

@@ -34,10 +34,20 @@ const retry = { maximumAttempts: 3, initialIntervalMs: 100, maximumIntervalMs: 2
 beforeAll(() => {
   database = connectDatabase(config.DATABASE_URL, { max: 3 });
   const encryptor = new Encryptor(config.ENCRYPTION_KEYS);
-  const sink = new Writable({ write(chunk: Buffer, _encoding, done) { logLines.push(chunk.toString()); done(); } });
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logLines.push(chunk.toString());
+      done();
+    },
+  });
   deps = {
-    config, db: database.db, encryptor, logger: pino({ level: 'debug' }, sink),
-    blobs: new BlobStore(database.db), secrets: new SecretStore(database.db, encryptor), mailIndex: {} as MailIndex,
+    config,
+    db: database.db,
+    encryptor,
+    logger: pino({ level: 'debug' }, sink),
+    blobs: new BlobStore(database.db),
+    secrets: new SecretStore(database.db, encryptor),
+    mailIndex: {} as MailIndex,
   };
 });
 afterAll(async () => {
@@ -50,7 +60,9 @@ afterAll(async () => {
 async function provider(handle: (body: string, req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   const server = createServer((req, res) => {
     let body = '';
-    req.on('data', (d: Buffer) => { body += d.toString(); });
+    req.on('data', (d: Buffer) => {
+      body += d.toString();
+    });
     req.on('end', () => handle(body, req, res));
   });
   servers.push(server);
@@ -61,8 +73,17 @@ async function provider(handle: (body: string, req: IncomingMessage, res: Server
 async function insertNotification(channel: 'EMAIL' | 'SMS', recipients: string[], content: NotificationContent, owner = 'admin'): Promise<string> {
   const id = newId('ntf');
   await database.db.insert(notifications).values({
-    id, owner, channel, priority: 'medium', recipient: recipients.join(', '), recipients, body: '', subject: channel === 'EMAIL' ? 'Hello' : null,
-    contentSealed: sealContent(deps.encryptor, id, content), workflowId: `notification-${id}`, deadlineAt: new Date(Date.now() + 60_000),
+    id,
+    owner,
+    channel,
+    priority: 'medium',
+    recipient: recipients.join(', '),
+    recipients,
+    body: '',
+    subject: channel === 'EMAIL' ? 'Hello' : null,
+    contentSealed: sealContent(deps.encryptor, id, content),
+    workflowId: `notification-${id}`,
+    deadlineAt: new Date(Date.now() + 60_000),
   });
   return id;
 }
@@ -73,13 +94,19 @@ const unused: NotificationProvider = { name: 'unused', channel: 'EMAIL', send: (
 describe('sendNotification', () => {
   it('abandons a provider request that outlives the attempt, inside its start-to-close, and heartbeats while it waits', async () => {
     let aborted = false;
-    const url = await provider((_body, req) => { req.socket.on('close', () => { aborted = true; }); }); // never answers
+    const url = await provider((_body, req) => {
+      req.socket.on('close', () => {
+        aborted = true;
+      });
+    }); // never answers
     const sms = new SmsGatewayProvider({ apiUrl: url, apiKey: 'k', timeoutMs: config.PROVIDER_TIMEOUT_MS });
     const activities = createNotificationActivities(deps, { EMAIL: unused, SMS: sms, PUSH: unused });
     const id = await insertNotification('SMS', ['+15550100'], { text: 'hello', html: null, params: null });
     const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 2_500, attempt: 1 });
     let heartbeats = 0;
-    env.on('heartbeat', () => { heartbeats += 1; });
+    env.on('heartbeat', () => {
+      heartbeats += 1;
+    });
     const started = Date.now();
     await expect(env.run((input: SendInput) => activities.sendNotification(input), { notificationId: id, retry })).rejects.toThrow(/abandoned after \d+ ms/);
     const took = Date.now() - started;
@@ -94,7 +121,9 @@ describe('sendNotification', () => {
 
   it('stops at once when Temporal cancels the attempt, and records nothing', async () => {
     let reached!: () => void;
-    const requestArrived = new Promise<void>((resolve) => { reached = resolve; });
+    const requestArrived = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
     const url = await provider(() => reached()); // never answers
     const sms = new SmsGatewayProvider({ apiUrl: url, apiKey: 'k', timeoutMs: config.PROVIDER_TIMEOUT_MS });
     const activities = createNotificationActivities(deps, { EMAIL: unused, SMS: sms, PUSH: unused });
@@ -119,7 +148,12 @@ describe('sendNotification', () => {
     const id = await insertNotification('SMS', ['+15550100'], { text, html: null, params: { code: '918273' } });
     logLines.length = 0;
     const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 10_000, attempt: 1 });
-    const failure = await env.run((input: SendInput) => activities.sendNotification(input), { notificationId: id, retry }).then(() => new Error('sent'), (e: unknown) => e as Error);
+    const failure = await env
+      .run((input: SendInput) => activities.sendNotification(input), { notificationId: id, retry })
+      .then(
+        () => new Error('sent'),
+        (e: unknown) => e as Error,
+      );
     expect(failure.message).toContain('422');
     expect(failure.message).toContain('[redacted]');
     expect(failure.message).not.toContain('918273');
@@ -135,13 +169,23 @@ describe('sendNotification', () => {
 
   it('never sends to a suppressed address: FAILED with the reason, the provider untouched', async () => {
     let calls = 0;
-    const email: NotificationProvider = { name: 'counting', channel: 'EMAIL', send: () => { calls += 1; return Promise.resolve({ provider: 'counting', providerMessageId: 'm' }); } };
+    const email: NotificationProvider = {
+      name: 'counting',
+      channel: 'EMAIL',
+      send: () => {
+        calls += 1;
+        return Promise.resolve({ provider: 'counting', providerMessageId: 'm' });
+      },
+    };
     const activities = createNotificationActivities(deps, { EMAIL: email, SMS: unused, PUSH: unused });
     await suppressAddress(database.db, { owner: 'key_suppress', address: 'Jane@Example.com', reason: 'complained', detail: null, notificationId: null });
     const id = await insertNotification('EMAIL', ['jane@example.com'], { text: 'hi', html: null, params: null }, 'key_suppress');
     const other = await insertNotification('EMAIL', ['jane@example.com'], { text: 'hi', html: null, params: null }, 'key_other');
     const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 10_000, attempt: 1 });
-    await expect(env.run((input: SendInput) => activities.sendNotification(input), { notificationId: id, retry })).rejects.toMatchObject({ type: 'RecipientSuppressed', nonRetryable: true });
+    await expect(env.run((input: SendInput) => activities.sendNotification(input), { notificationId: id, retry })).rejects.toMatchObject({
+      type: 'RecipientSuppressed',
+      nonRetryable: true,
+    });
     expect(calls).toBe(0);
     const n = await row(id);
     expect(n.status).toBe('FAILED');

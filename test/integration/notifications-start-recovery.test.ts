@@ -33,7 +33,11 @@ beforeAll(async () => {
   workers = await startRoleWorkers(testConfig(env), ['delivery', 'sms']);
   // A second API process whose starts all fail (same database, same Temporal for everything else).
   refusing = await startTestApi(env);
-  const temporal = new Client({ connection: refusing.deps.temporal.connection, namespace: refusing.deps.config.TEMPORAL_NAMESPACE, interceptors: { workflow: [refuse] } });
+  const temporal = new Client({
+    connection: refusing.deps.temporal.connection,
+    namespace: refusing.deps.config.TEMPORAL_NAMESPACE,
+    interceptors: { workflow: [refuse] },
+  });
   refusing.deps.temporal = temporal;
   refusing.deps.notificationStarts = new NotificationStarts({ db: refusing.deps.db, temporal, config: refusing.deps.config });
 }, 60_000);
@@ -44,7 +48,13 @@ afterAll(async () => {
   await api?.close();
 });
 
-const smsRequest = (userId: string) => ({ userId, type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550199', templateParams: { orderId: 'R1', trackingUrl: 'https://t.example/r' } });
+const smsRequest = (userId: string) => ({
+  userId,
+  type: 'SMS',
+  templateId: 'ORDER_SHIPPED_SMS',
+  to: '+15550199',
+  templateParams: { orderId: 'R1', trackingUrl: 'https://t.example/r' },
+});
 
 async function outboxRow(id: string) {
   const [row] = await api.deps.db.select().from(notificationStarts).where(eq(notificationStarts.notificationId, id));
@@ -57,14 +67,20 @@ async function sentTimes(id: string): Promise<number> {
 }
 
 async function workflowExists(workflowId: string): Promise<boolean> {
-  return api.deps.temporal.workflow.getHandle(workflowId).describe().then(() => true, () => false);
+  return api.deps.temporal.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then(
+      () => true,
+      () => false,
+    );
 }
 
 describe('a notification whose workflow start failed after commit', () => {
   it('is stored with its outbox row, answered 202, and started by the sweep: sent exactly once', async () => {
     const response = await notificationClient(refusing).post('/v1/notifications', smsRequest(unique('user')));
     expect(response.status).toBe(202);
-    const { id, workflowId } = await response.json() as { id: string; workflowId: string };
+    const { id, workflowId } = (await response.json()) as { id: string; workflowId: string };
     await refusing.deps.notificationStarts.drain();
     const pending = await outboxRow(id);
     expect(pending).toBeDefined();
@@ -72,7 +88,10 @@ describe('a notification whose workflow start failed after commit', () => {
 
     // Two sweeps at once (two API processes): the rows are locked, so one starts it and the other skips it.
     const deps = { db: api.deps.db, temporal: api.deps.temporal, config: api.deps.config };
-    const recovered = await Promise.all([recoverUnstartedNotifications(deps, { olderThanSeconds: 0 }), recoverUnstartedNotifications(deps, { olderThanSeconds: 0 })]);
+    const recovered = await Promise.all([
+      recoverUnstartedNotifications(deps, { olderThanSeconds: 0 }),
+      recoverUnstartedNotifications(deps, { olderThanSeconds: 0 }),
+    ]);
     expect(recovered[0] + recovered[1]).toBeGreaterThanOrEqual(1);
     expect(await outboxHas(id)).toBe(false);
     const sent = await notificationClient(api).waitFor(id, ['SENT']);
@@ -94,7 +113,7 @@ describe('a notification whose workflow start failed after commit', () => {
     const key = { 'idempotency-key': unique('key') };
     const first = await notificationClient(refusing).post('/v1/notifications', body, key);
     expect(first.status).toBe(202);
-    const { id, workflowId } = await first.json() as { id: string; workflowId: string };
+    const { id, workflowId } = (await first.json()) as { id: string; workflowId: string };
     await refusing.deps.notificationStarts.drain();
     expect(await workflowExists(workflowId)).toBe(false);
 
@@ -108,12 +127,24 @@ describe('a notification whose workflow start failed after commit', () => {
   });
 
   it('awaited starts (schedule firings) leave the row too when the start fails, and the sweep sends it', async () => {
-    const failing = new Client({ connection: api.deps.temporal.connection, namespace: api.deps.config.TEMPORAL_NAMESPACE, interceptors: { workflow: [refuse] } });
+    const failing = new Client({
+      connection: api.deps.temporal.connection,
+      namespace: api.deps.config.TEMPORAL_NAMESPACE,
+      interceptors: { workflow: [refuse] },
+    });
     const request: AdmissionRequest = {
-      scope: 'admin', fingerprint: {}, userId: unique('user'), channel: 'SMS', priority: 'critical',
-      recipients: ['+15550198'], text: 'Your code is 123456',
+      scope: 'admin',
+      fingerprint: {},
+      userId: unique('user'),
+      channel: 'SMS',
+      priority: 'critical',
+      recipients: ['+15550198'],
+      text: 'Your code is 123456',
     };
-    const { notification, created } = await admitNotification({ db: api.deps.db, temporal: failing, config: api.deps.config, encryptor: api.deps.encryptor }, request);
+    const { notification, created } = await admitNotification(
+      { db: api.deps.db, temporal: failing, config: api.deps.config, encryptor: api.deps.encryptor },
+      request,
+    );
     expect(created).toBe(true);
     expect(await outboxHas(notification.id)).toBe(true);
     await recoverUnstartedNotifications({ db: api.deps.db, temporal: api.deps.temporal, config: api.deps.config }, { olderThanSeconds: 0 });

@@ -19,9 +19,13 @@ let other: { id: string; key: string };
 const env: Record<string, string> = { TASK_QUEUE_PREFIX: `${unique('sup')}-`, MAILGUN_WEBHOOK_SIGNING_KEY: WEBHOOK_SIGNING_KEY, RATE_LIMIT_USER_COUNT: '1000' };
 
 async function createKey(name: string) {
-  const response = await api.request('/v1/api-keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, scopes: ['send', 'read'] }) });
+  const response = await api.request('/v1/api-keys', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, scopes: ['send', 'read'] }),
+  });
   expect(response.status).toBe(201);
-  return await response.json() as { id: string; key: string };
+  return (await response.json()) as { id: string; key: string };
 }
 
 beforeAll(async () => {
@@ -41,8 +45,10 @@ beforeEach(async () => {
   await sims.resetAll();
 });
 
-const emailTo = (to: unknown, templateParams: Record<string, string> = { name: 'Jane', orderId: 'A1', itemName: 'Laptop', trackingUrl: 'https://t.example/1' }) =>
-  ({ userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to, templateParams });
+const emailTo = (
+  to: unknown,
+  templateParams: Record<string, string> = { name: 'Jane', orderId: 'A1', itemName: 'Laptop', trackingUrl: 'https://t.example/1' },
+) => ({ userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to, templateParams });
 
 describe('suppression list', () => {
   it.each([
@@ -53,20 +59,24 @@ describe('suppression list', () => {
     const address = `${unique('jane')}@example.com`;
     const first = await c.post('/v1/notifications', emailTo(address));
     expect(first.status).toBe(202);
-    const { id } = await first.json() as { id: string };
+    const { id } = (await first.json()) as { id: string };
     const sent = await c.waitFor(id, ['SENT']);
-    expect((await c.post('/v1/webhooks/mailgun', signedWebhook(sent.providerMessageId!, event, { recipient: address.toUpperCase(), ...extra }))).status).toBe(200);
+    expect((await c.post('/v1/webhooks/mailgun', signedWebhook(sent.providerMessageId!, event, { recipient: address.toUpperCase(), ...extra }))).status).toBe(
+      200,
+    );
 
-    const list = await (await api.request('/v1/suppressions', { auth: tenant.key })).json() as { data: { address: string; reason: string; notificationId: string }[] };
+    const list = (await (await api.request('/v1/suppressions', { auth: tenant.key })).json()) as {
+      data: { address: string; reason: string; notificationId: string }[];
+    };
     expect(list.data).toContainEqual(expect.objectContaining({ address, reason: event === 'failed' ? 'bounced' : 'complained', notificationId: id }));
     // Another tenant sees nothing of it and cannot remove it.
-    const foreign = await (await api.request('/v1/suppressions', { auth: other.key })).json() as { data: { address: string }[] };
+    const foreign = (await (await api.request('/v1/suppressions', { auth: other.key })).json()) as { data: { address: string }[] };
     expect(foreign.data.map((s) => s.address)).not.toContain(address);
     expect((await api.request(`/v1/suppressions/${encodeURIComponent(address)}`, { method: 'DELETE', auth: other.key })).status).toBe(404);
 
     const ledgerBefore = (await sims.ledger('mailgun')).length;
     const second = await c.post('/v1/notifications', emailTo(address));
-    const blocked = await c.waitFor((await second.json() as { id: string }).id, ['FAILED']);
+    const blocked = await c.waitFor(((await second.json()) as { id: string }).id, ['FAILED']);
     expect(blocked.attempts).toBe(0);
     expect(blocked.errorMessage).toMatch(/is on the suppression list/);
     expect(blocked.history.at(-1)?.reason).toMatch(/^suppressed/);
@@ -74,16 +84,16 @@ describe('suppression list', () => {
 
     // Another tenant may still mail the address.
     const theirs = await notificationClient(api, other.key).post('/v1/notifications', emailTo(address));
-    await notificationClient(api, other.key).waitFor((await theirs.json() as { id: string }).id, ['SENT']);
+    await notificationClient(api, other.key).waitFor(((await theirs.json()) as { id: string }).id, ['SENT']);
 
     expect((await api.request(`/v1/suppressions/${encodeURIComponent(address)}`, { method: 'DELETE', auth: tenant.key })).status).toBe(204);
     expect((await api.request(`/v1/suppressions/${encodeURIComponent(address)}`, { method: 'DELETE', auth: tenant.key })).status).toBe(404);
     const third = await c.post('/v1/notifications', emailTo(address));
-    await c.waitFor((await third.json() as { id: string }).id, ['SENT']);
+    await c.waitFor(((await third.json()) as { id: string }).id, ['SENT']);
   });
 
   it('is in the OpenAPI document', async () => {
-    const doc = await (await api.request('/openapi.json', { auth: null })).json() as { paths: Record<string, Record<string, { operationId: string }>> };
+    const doc = (await (await api.request('/openapi.json', { auth: null })).json()) as { paths: Record<string, Record<string, { operationId: string }>> };
     expect(doc.paths['/v1/suppressions']?.get?.operationId).toBe('listSuppressions');
     expect(doc.paths['/v1/suppressions/{address}']?.delete?.operationId).toBe('deleteSuppression');
   });
@@ -102,16 +112,25 @@ describe('the to override', () => {
     const templateId = type === 'EMAIL' ? 'ORDER_SHIPPED_CONFIRMATION' : type === 'SMS' ? 'ORDER_SHIPPED_SMS' : 'ORDER_SHIPPED_PUSH';
     const response = await notificationClient(api, tenant.key).post('/v1/notifications', { userId: unique('user'), type, templateId, to, templateParams: {} });
     expect(response.status).toBe(400);
-    const problem = await response.json() as { errors: { path: string }[] };
-    expect(problem.errors.some((e) => e.path.startsWith('to')), JSON.stringify(problem)).toBe(true);
+    const problem = (await response.json()) as { errors: { path: string }[] };
+    expect(
+      problem.errors.some((e) => e.path.startsWith('to')),
+      JSON.stringify(problem),
+    ).toBe(true);
   });
 
   it('sends push to each listed device token as one recipient each, never split', async () => {
     const c = notificationClient(api, tenant.key);
     const tokens = ['device-token-aaaa-1111', 'device-token-bbbb-2222'];
-    const response = await c.post('/v1/notifications', { userId: unique('user'), type: 'PUSH', templateId: 'ORDER_SHIPPED_PUSH', to: tokens, templateParams: { orderId: 'A1', itemName: 'Laptop' } });
+    const response = await c.post('/v1/notifications', {
+      userId: unique('user'),
+      type: 'PUSH',
+      templateId: 'ORDER_SHIPPED_PUSH',
+      to: tokens,
+      templateParams: { orderId: 'A1', itemName: 'Laptop' },
+    });
     expect(response.status, await response.clone().text()).toBe(202);
-    await c.waitFor((await response.json() as { id: string }).id, ['SENT']);
+    await c.waitFor(((await response.json()) as { id: string }).id, ['SENT']);
     const [entry] = await sims.ledger('push');
     expect(entry).toMatchObject({ tokens });
   });
@@ -121,9 +140,15 @@ describe('content at rest', () => {
   it('stores the rendered content and template parameters sealed, and sends them in clear', async () => {
     const c = notificationClient(api, tenant.key);
     const secret = `https://shop.example/reset/${unique('tok')}`;
-    const response = await c.post('/v1/notifications', { userId: unique('user'), type: 'EMAIL', templateId: 'PASSWORD_RESET', to: 'jane@example.com', templateParams: { name: 'Jane', resetUrl: secret } });
+    const response = await c.post('/v1/notifications', {
+      userId: unique('user'),
+      type: 'EMAIL',
+      templateId: 'PASSWORD_RESET',
+      to: 'jane@example.com',
+      templateParams: { name: 'Jane', resetUrl: secret },
+    });
     expect(response.status, await response.clone().text()).toBe(202);
-    const { id } = await response.json() as { id: string };
+    const { id } = (await response.json()) as { id: string };
     await c.waitFor(id, ['SENT']);
     const [row] = await api.deps.db.select().from(notifications).where(eq(notifications.id, id));
     expect(row).toMatchObject({ body: '', bodyHtml: null, templateParams: null });

@@ -13,8 +13,12 @@ import { testConfig, unique } from '../helpers/config.js';
 import { CALLBACK_URL, startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 
 let rig: SyncRig;
-beforeAll(async () => { rig = await startSyncRig({ workers: false }); }, 60_000);
-afterAll(async () => { await rig?.close(); });
+beforeAll(async () => {
+  rig = await startSyncRig({ workers: false });
+}, 60_000);
+afterAll(async () => {
+  await rig?.close();
+});
 
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -28,7 +32,7 @@ async function newAccount() {
 async function signIn(accountId: string, loginHint: string): Promise<{ query: URLSearchParams; authorizationUrl: URL }> {
   const started = await rig.api.request(`/v1/accounts/${accountId}/mailboxes/outlook`, json({ callbackUrl: CALLBACK_URL, loginHint }));
   expect(started.status).toBe(201);
-  const authorizationUrl = new URL((await started.json() as { authorizationUrl: string }).authorizationUrl);
+  const authorizationUrl = new URL(((await started.json()) as { authorizationUrl: string }).authorizationUrl);
   const consent = await fetch(authorizationUrl, { redirect: 'manual' });
   return { query: new URL(consent.headers.get('location')!).searchParams, authorizationUrl };
 }
@@ -47,7 +51,10 @@ describe('linking Outlook', () => {
     const state = query.get('state')!;
     expect(state.length).toBeGreaterThanOrEqual(40);
     // Only the state's hash is stored, bound to the account.
-    const [stored] = await rig.api.deps.db.select().from(oauthStates).where(eq(oauthStates.stateHash, sha256Hex(state)));
+    const [stored] = await rig.api.deps.db
+      .select()
+      .from(oauthStates)
+      .where(eq(oauthStates.stateHash, sha256Hex(state)));
     expect(stored).toMatchObject({ accountId, usedAt: null });
     expect(stored!.codeVerifierSealed).toMatch(/^v1\./);
 
@@ -58,8 +65,17 @@ describe('linking Outlook', () => {
     expect(location.searchParams.get('status')).toBe('linked');
     expect(location.searchParams.get('accountId')).toBe(accountId);
     const [mailbox] = await linkedMailboxes(accountId);
-    expect(mailbox).toMatchObject({ id: location.searchParams.get('mailboxId'), address, provider: 'outlook', status: 'LINKED', workflowId: `mailbox-sync-${mailbox!.id}` });
-    const [cache] = await rig.api.deps.db.select().from(secrets).where(eq(secrets.name, tokenCacheName(mailbox!.id)));
+    expect(mailbox).toMatchObject({
+      id: location.searchParams.get('mailboxId'),
+      address,
+      provider: 'outlook',
+      status: 'LINKED',
+      workflowId: `mailbox-sync-${mailbox!.id}`,
+    });
+    const [cache] = await rig.api.deps.db
+      .select()
+      .from(secrets)
+      .where(eq(secrets.name, tokenCacheName(mailbox!.id)));
     expect(cache!.value).toMatch(/^v1\./);
     expect(cache!.value).not.toContain('RefreshToken');
     expect(rig.api.deps.encryptor.decrypt(cache!.value, tokenCacheName(mailbox!.id))).toContain('RefreshToken');
@@ -77,7 +93,8 @@ describe('linking Outlook', () => {
         credentialValid: () => Promise.resolve(true),
         // Another connection sees what a woken workflow would read.
         startSync: async (mailbox) => {
-          const [row] = await observer`select (select count(*)::int from mailboxes where id = ${mailbox.id}) as mailbox, (select count(*)::int from secrets where name = ${tokenCacheName(mailbox.id)}) as tokens`;
+          const [row] =
+            await observer`select (select count(*)::int from mailboxes where id = ${mailbox.id}) as mailbox, (select count(*)::int from secrets where name = ${tokenCacheName(mailbox.id)}) as tokens`;
           seen.push(row as { mailbox: number; tokens: number });
         },
       });
@@ -87,24 +104,45 @@ describe('linking Outlook', () => {
     expect(seen).toEqual([{ mailbox: 1, tokens: 1 }]);
   });
 
-  it('takes a new link back when its sync cannot be started, and keeps a re-link\'s new tokens', async () => {
+  it("takes a new link back when its sync cannot be started, and keeps a re-link's new tokens", async () => {
     const { address, accountId } = await newAccount();
     const settings = outlookAuthSettings(rig.api.deps.config)!;
     const context = { db: rig.api.deps.db, encryptor: rig.api.deps.encryptor, config: rig.api.deps.config, settings };
     const attempted: string[] = [];
-    const failing = { credentialValid: () => Promise.resolve(true), startSync: (m: { id: string }) => { attempted.push(m.id); return Promise.reject(new Error('Temporal is away')); } };
+    const failing = {
+      credentialValid: () => Promise.resolve(true),
+      startSync: (m: { id: string }) => {
+        attempted.push(m.id);
+        return Promise.reject(new Error('Temporal is away'));
+      },
+    };
     const first = await signIn(accountId, address);
     await expect(completeOutlookLink(context, Object.fromEntries(first.query), failing)).rejects.toMatchObject({ failure: 'sync_unavailable' });
     expect(attempted).toHaveLength(1);
     expect(await linkedMailboxes(accountId)).toEqual([]);
-    expect(await rig.api.deps.db.select().from(secrets).where(eq(secrets.name, tokenCacheName(attempted[0]!)))).toEqual([]);
+    expect(
+      await rig.api.deps.db
+        .select()
+        .from(secrets)
+        .where(eq(secrets.name, tokenCacheName(attempted[0]!))),
+    ).toEqual([]);
 
     const linked = await rig.link(accountId, address);
     const mailboxId = linked.location!.searchParams.get('mailboxId')!;
-    const before = (await rig.api.deps.db.select().from(secrets).where(eq(secrets.name, tokenCacheName(mailboxId))))[0]!.value;
+    const before = (
+      await rig.api.deps.db
+        .select()
+        .from(secrets)
+        .where(eq(secrets.name, tokenCacheName(mailboxId)))
+    )[0]!.value;
     const again = await signIn(accountId, address);
     await expect(completeOutlookLink(context, Object.fromEntries(again.query), failing)).rejects.toMatchObject({ failure: 'sync_unavailable' });
-    const after = (await rig.api.deps.db.select().from(secrets).where(eq(secrets.name, tokenCacheName(mailboxId))))[0]!.value;
+    const after = (
+      await rig.api.deps.db
+        .select()
+        .from(secrets)
+        .where(eq(secrets.name, tokenCacheName(mailboxId)))
+    )[0]!.value;
     expect(await linkedMailboxes(accountId)).toHaveLength(1);
     expect(after).not.toBe(before);
   });
@@ -120,11 +158,18 @@ describe('linking Outlook', () => {
 
   it('refuses a callback URL that is not on the allow-list (no open redirect)', async () => {
     const { accountId } = await newAccount();
-    for (const callbackUrl of ['https://evil.example/web/accounts.html', 'http://localhost:3000.evil.example/web/', 'http://user:pw@localhost:3000/web/a',
-      'http://localhost:3000/api/other', 'javascript:alert(1)', '/web/accounts.html', 'http://localhost:3001/web/']) {
+    for (const callbackUrl of [
+      'https://evil.example/web/accounts.html',
+      'http://localhost:3000.evil.example/web/',
+      'http://user:pw@localhost:3000/web/a',
+      'http://localhost:3000/api/other',
+      'javascript:alert(1)',
+      '/web/accounts.html',
+      'http://localhost:3001/web/',
+    ]) {
       const response = await rig.api.request(`/v1/accounts/${accountId}/mailboxes/outlook`, json({ callbackUrl }));
       expect(response.status, callbackUrl).toBe(400);
-      expect((await response.json() as { errors: { path: string }[] }).errors[0]!.path).toBe('callbackUrl');
+      expect(((await response.json()) as { errors: { path: string }[] }).errors[0]!.path).toBe('callbackUrl');
     }
   });
 });
@@ -162,7 +207,10 @@ describe('a sign-in that cannot link', () => {
   it('refuses an expired state', async () => {
     const { address, accountId } = await newAccount();
     const { query } = await signIn(accountId, address);
-    await rig.api.deps.db.update(oauthStates).set({ expiresAt: new Date(Date.now() - 1_000) }).where(eq(oauthStates.stateHash, sha256Hex(query.get('state')!)));
+    await rig.api.deps.db
+      .update(oauthStates)
+      .set({ expiresAt: new Date(Date.now() - 1_000) })
+      .where(eq(oauthStates.stateHash, sha256Hex(query.get('state')!)));
     const page = await refused(await callback(query), 400, /expired/);
     expect(page).toContain(CALLBACK_URL); // a way back to the application
     expect(await linkedMailboxes(accountId)).toEqual([]);
@@ -201,7 +249,7 @@ describe('a sign-in that cannot link', () => {
     const asOther = async (body: Record<string, unknown>) => {
       const started = await rig.api.request(`/v1/accounts/${accountId}/mailboxes/outlook`, json({ callbackUrl: CALLBACK_URL, ...body }));
       expect(started.status).toBe(201);
-      const url = new URL((await started.json() as { authorizationUrl: string }).authorizationUrl);
+      const url = new URL(((await started.json()) as { authorizationUrl: string }).authorizationUrl);
       url.searchParams.set('login_hint', intruder);
       const consent = await fetch(url, { redirect: 'manual' });
       return new URL(consent.headers.get('location')!).searchParams;
@@ -220,10 +268,10 @@ describe('a sign-in that cannot link', () => {
     const bare = await startTestApi({ OUTLOOK_CLIENT_ID: '', OUTLOOK_CLIENT_SECRET: '' });
     try {
       const created = await bare.request('/v1/accounts', json({ email: `${unique('bare')}@contoso.test` }));
-      const { id } = await created.json() as { id: string };
+      const { id } = (await created.json()) as { id: string };
       const link = await bare.request(`/v1/accounts/${id}/mailboxes/outlook`, json({ callbackUrl: 'http://localhost:3000/web/x' }));
       expect(link.status).toBe(503);
-      expect((await link.json() as { detail: string }).detail).toContain('OUTLOOK_CLIENT_ID');
+      expect(((await link.json()) as { detail: string }).detail).toContain('OUTLOOK_CLIENT_ID');
       expect((await bare.request('/v1/oauth/outlook/callback?code=x&state=y', { auth: null })).status).toBe(503);
     } finally {
       await bare.close();

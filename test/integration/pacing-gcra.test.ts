@@ -12,7 +12,9 @@ import { testConfig, unique } from '../helpers/config.js';
 
 const first = connectDatabase(testConfig().DATABASE_URL, { max: 8 });
 const second = connectDatabase(testConfig().DATABASE_URL, { max: 8 });
-afterAll(async () => { await Promise.all([first.close(), second.close()]); });
+afterAll(async () => {
+  await Promise.all([first.close(), second.close()]);
+});
 
 const limit = { requests: 20, windowMs: 1_000, marginMs: 20 }; // 51 ms apart
 
@@ -21,7 +23,10 @@ describe('GCRA pacer', () => {
     const key = unique('pace');
     const pacers = [new GcraPacer(first.db, key, limit, { horizonMs: 60_000 }), new GcraPacer(second.db, key, limit, { horizonMs: 60_000 })];
     const answers = await Promise.all(Array.from({ length: 120 }, (_, i) => pacers[i % 2]!.tryReserve()));
-    const slots = answers.map((a) => { if (!('slot' in a)) throw new Error('beyond the horizon'); return a.slot; });
+    const slots = answers.map((a) => {
+      if (!('slot' in a)) throw new Error('beyond the horizon');
+      return a.slot;
+    });
     const tats = slots.map((s) => s.tatUs).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const gaps = tats.slice(1).map((t, i) => Number(t - tats[i]!));
     expect(intervalUs(limit)).toBe(51_000);
@@ -67,7 +72,7 @@ describe('GCRA pacer', () => {
     const slow = { requests: 1, windowMs: 1_000, marginMs: 0 };
     const pacer = new GcraPacer(first.db, key, slow, { horizonMs: 1_000 });
     const taken = [await pacer.acquire(), await pacer.acquire()]; // now and +1 s: the horizon is full
-    expect('retryAt' in await pacer.tryReserve()).toBe(true);
+    expect('retryAt' in (await pacer.tryReserve())).toBe(true);
     const started = Date.now();
     const third = await pacer.acquire();
     expect(Date.now() - started).toBeGreaterThanOrEqual(900); // waited for +2 s to come within 1 s
@@ -84,15 +89,17 @@ describe('GCRA pacer', () => {
     const pacers = [new GcraPacer(first.db, key, gate), new GcraPacer(second.db, key, gate)];
     // Twenty-four requests at once, each on its slot (100 ms apart), "in flight" 0–250 ms (some far longer than a
     // slot, so that the lane they hold is needed again before their answer) before its answer.
-    const trips = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
-      const slot = await pacers[i % 2]!.acquire();
-      const departure = await pacers[i % 2]!.depart(slot);
-      const left = Date.now();
-      await sleep(Math.random() * 250);
-      const answered = Date.now();
-      await departure.answered();
-      return { lane: departure.lane, held: departure.heldMs, withSlot: slot.lane !== undefined, left, answered };
-    }));
+    const trips = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const slot = await pacers[i % 2]!.acquire();
+        const departure = await pacers[i % 2]!.depart(slot);
+        const left = Date.now();
+        await sleep(Math.random() * 250);
+        const answered = Date.now();
+        await departure.answered();
+        return { lane: departure.lane, held: departure.heldMs, withSlot: slot.lane !== undefined, left, answered };
+      }),
+    );
     expect(new Set(trips.map((t) => t.lane))).toEqual(new Set([1, 2, 3]));
     expect(trips.some((t) => t.held > 0)).toBe(true); // the slow answers held some requests after their slot
     // Both ways to a lane were taken: with a slot that was about now, and through the gate.

@@ -17,9 +17,13 @@ describe('platformCheck workflow', () => {
     const { client, close } = await temporalClient();
     const worker = await createTestWorker({ activities: createPlatformActivities({ db: database.db, logger: createLogger({ level: 'silent' }) }) });
     const workflowId = unique('platform-check');
-    const result = await worker.run(() => client.workflow.execute(platformCheck, {
-      taskQueue: worker.taskQueue, workflowId, args: [{ requestedBy: 'test' }],
-    }));
+    const result = await worker.run(() =>
+      client.workflow.execute(platformCheck, {
+        taskQueue: worker.taskQueue,
+        workflowId,
+        args: [{ requestedBy: 'test' }],
+      }),
+    );
     await close();
     expect(result.workflowId).toBe(workflowId);
     expect(result.checkId).toMatch(/^chk_/);

@@ -7,12 +7,16 @@ import { createLogger } from '../../lib/logger.js';
 import { TEST_ADMIN_KEY, testConfig } from '../helpers/config.js';
 
 let api: TestApi;
-beforeAll(async () => { api = await startTestApi(); });
-afterAll(async () => { await api.close(); });
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api.close();
+});
 
 async function problem(response: Response) {
   expect(response.headers.get('content-type')).toContain('application/problem+json');
-  const body = await response.json() as Record<string, unknown>;
+  const body = (await response.json()) as Record<string, unknown>;
   expect(body.requestId).toBe(response.headers.get('x-request-id'));
   expect(body.status).toBe(response.status);
   expect(typeof body.title).toBe('string');

@@ -5,7 +5,9 @@ import { repoRoot } from '../../scripts/services/index.js';
 import { testEnv } from '../helpers/config.js';
 
 function run(script: string, env: Record<string, string | undefined>) {
-  const clean: NodeJS.ProcessEnv = Object.fromEntries(Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...env }).filter(([, v]) => v !== undefined));
+  const clean: NodeJS.ProcessEnv = Object.fromEntries(
+    Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...env }).filter(([, v]) => v !== undefined),
+  );
   return spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, env: clean, encoding: 'utf8', timeout: 60_000 });
 }
 
@@ -30,10 +32,14 @@ describe('API process', () => {
     const { setTimeout: sleep } = await import('node:timers/promises');
     const port = 20_000 + Math.floor(Math.random() * 5_000);
     const child = spawn(process.execPath, ['--import', 'tsx', 'api/server.ts'], {
-      cwd: repoRoot, env: { ...process.env, ...testEnv({ API_PORT: String(port), LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: repoRoot,
+      env: { ...process.env, ...testEnv({ API_PORT: String(port), LOG_LEVEL: 'info' }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       const deadline = Date.now() + 60_000;

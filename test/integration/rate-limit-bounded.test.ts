@@ -8,7 +8,9 @@ import { consumeRateLimits, LONGEST_WINDOW_SECONDS, lockKeys, RateLimitExceededE
 import { testConfig, unique } from '../helpers/config.js';
 
 const database = connectDatabase(testConfig().DATABASE_URL, { max: 4 });
-afterAll(async () => { await database.close(); });
+afterAll(async () => {
+  await database.close();
+});
 const { db } = database;
 
 function limitOf(limit: number, windowSeconds = 60): RateLimit {
@@ -18,7 +20,10 @@ function limitOf(limit: number, windowSeconds = 60): RateLimit {
 async function consume(limit: RateLimit): Promise<unknown> {
   return db.transaction(async (tx) => {
     await lockKeys(tx, [limit.key]);
-    return consumeRateLimits(tx, [limit]).then(() => undefined, (e: unknown) => e);
+    return consumeRateLimits(tx, [limit]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   });
 }
 
@@ -68,9 +73,13 @@ describe('rate-limit log bounds', () => {
     const unused = unique('rl-held');
     await db.execute(sql`insert into rate_limit_hits (key, at) values (${unused}, now() - make_interval(secs => ${LONGEST_WINDOW_SECONDS + 60}))`);
     let release!: () => void;
-    const released = new Promise<void>((resolve) => { release = resolve; });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     let held!: () => void;
-    const holding = new Promise<void>((resolve) => { held = resolve; });
+    const holding = new Promise<void>((resolve) => {
+      held = resolve;
+    });
     const holder = db.transaction(async (tx) => {
       await tx.execute(sql`select id from rate_limit_hits where key = ${unused} for update`);
       held();

@@ -7,7 +7,9 @@ import { consumeRateLimits, lockKeys, RateLimitExceededError, type RateLimit } f
 import { testConfig, unique } from '../helpers/config.js';
 
 const database = connectDatabase(testConfig().DATABASE_URL, { max: 2 });
-afterAll(async () => { await database.close(); });
+afterAll(async () => {
+  await database.close();
+});
 
 describe('rate-limit Retry-After', () => {
   it('never exceeds the window, even when the blocking hit was stamped after this transaction began', async () => {
@@ -16,7 +18,10 @@ describe('rate-limit Retry-After', () => {
       await lockKeys(tx, [limit.key]);
       // Another process's hit, committed while this transaction waited: stamped two seconds after our now().
       await tx.execute(sql`insert into rate_limit_hits (key, at) values (${limit.key}, now() + interval '2 seconds')`);
-      return consumeRateLimits(tx, [limit]).then(() => undefined, (e: unknown) => e);
+      return consumeRateLimits(tx, [limit]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     });
     expect(error).toBeInstanceOf(RateLimitExceededError);
     expect((error as RateLimitExceededError).retryAfterSeconds).toBeGreaterThanOrEqual(59);

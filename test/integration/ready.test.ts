@@ -3,16 +3,22 @@ import { inject } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 
 let api: TestApi | undefined;
-afterEach(async () => { await api?.close(); api = undefined; });
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
 
-interface ReadyBody { status: string; checks: Record<string, { ok: boolean; backend?: string; error?: string }> }
+interface ReadyBody {
+  status: string;
+  checks: Record<string, { ok: boolean; backend?: string; error?: string }>;
+}
 
 describe('/health and /ready', () => {
   it('is live and ready with every dependency up, naming the index backend', async () => {
     api = await startTestApi();
     expect(await (await api.request('/health', { auth: null })).json()).toEqual({ status: 'ok' });
     const response = await api.request('/ready', { auth: null });
-    const body = await response.json() as ReadyBody;
+    const body = (await response.json()) as ReadyBody;
     expect(response.status).toBe(200);
     expect(body.status).toBe('ready');
     expect(body.checks.temporal!.ok).toBe(true);
@@ -24,7 +30,7 @@ describe('/health and /ready', () => {
   it('reports Temporal down', async () => {
     api = await startTestApi({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
     const response = await api.request('/ready', { auth: null });
-    const body = await response.json() as ReadyBody;
+    const body = (await response.json()) as ReadyBody;
     expect(response.status).toBe(503);
     expect(body.checks.temporal!.ok).toBe(false);
     expect(body.checks.postgres!.ok).toBe(true);
@@ -33,7 +39,7 @@ describe('/health and /ready', () => {
   it('reports PostgreSQL down, without leaking its URL', async () => {
     api = await startTestApi({ DATABASE_URL: 'postgres://nobody:secretpw@127.0.0.1:1/none' });
     const response = await api.request('/ready', { auth: null });
-    const body = await response.json() as ReadyBody;
+    const body = (await response.json()) as ReadyBody;
     expect(response.status).toBe(503);
     expect(body.checks.postgres!.ok).toBe(false);
     expect(body.checks.temporal!.ok).toBe(true);
@@ -43,14 +49,14 @@ describe('/health and /ready', () => {
   it('reports the Elasticsearch index down', async () => {
     api = await startTestApi({ ELASTICSEARCH_URL: 'http://127.0.0.1:1' });
     const response = await api.request('/ready', { auth: null });
-    const body = await response.json() as ReadyBody;
+    const body = (await response.json()) as ReadyBody;
     expect(response.status).toBe(503);
     expect(body.checks.index).toMatchObject({ ok: false, backend: 'elasticsearch' });
   });
 
   it('serves the OpenAPI document and docs without a key, and metrics only with one', async () => {
     api = await startTestApi();
-    const doc = await (await api.request('/openapi.json', { auth: null })).json() as { openapi: string; paths: Record<string, unknown> };
+    const doc = (await (await api.request('/openapi.json', { auth: null })).json()) as { openapi: string; paths: Record<string, unknown> };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/health', '/ready', '/v1/api-keys']));
     expect((await api.request('/docs', { auth: null })).status).toBe(200);

@@ -66,9 +66,12 @@ beforeAll(async () => {
   log(`data dir ${dataDir}`);
   services = await startChaosServices(dataDir, 'mailflow_restarts');
   const { temporal, postgres: pg, elasticsearch } = services;
-  log(`temporal ${temporal.address} (pid ${temporal.process?.child.pid ?? '?'}), postgres ${pg.url} (pid ${pg.process?.child.pid ?? '?'}), `
-    + `index ${elasticsearch ? `Elasticsearch ${elasticsearch.url} (pid ${elasticsearch.process?.child.pid ?? '?'})` : `on PostgreSQL: ${services.indexNote}`}`);
-  if (!elasticsearch) log(`NOTE: Elasticsearch is not available here (${services.indexNote}): the mail index runs on PostgreSQL and the Elasticsearch kill step is SKIPPED`);
+  log(
+    `temporal ${temporal.address} (pid ${temporal.process?.child.pid ?? '?'}), postgres ${pg.url} (pid ${pg.process?.child.pid ?? '?'}), ` +
+      `index ${elasticsearch ? `Elasticsearch ${elasticsearch.url} (pid ${elasticsearch.process?.child.pid ?? '?'})` : `on PostgreSQL: ${services.indexNote}`}`,
+  );
+  if (!elasticsearch)
+    log(`NOTE: Elasticsearch is not available here (${services.indexNote}): the mail index runs on PostgreSQL and the Elasticsearch kill step is SKIPPED`);
   await runMigrations(pg.url);
   db = postgres(pg.url, { max: 2, onnotice: () => {} });
 
@@ -81,17 +84,33 @@ beforeAll(async () => {
   await providers.setFaults('mailgun', { latencyMs: 400 });
 
   const env: Record<string, string> = {
-    DATABASE_URL: pg.url, TEMPORAL_ADDRESS: temporal.address, ELASTICSEARCH_URL: elasticsearch?.url ?? '',
-    TASK_QUEUE_PREFIX: 'restarts-', ELASTICSEARCH_INDEX_PREFIX: 'restarts', WORKER_SHUTDOWN_GRACE_MS: '5000',
-    ...providers.env, EMAIL_PROVIDER_SECONDARY: 'none',
-    RATE_LIMIT_USER_COUNT: '100000', SEND_CONCURRENCY_LOW: '2', SEND_CONCURRENCY_MEDIUM: '2',
+    DATABASE_URL: pg.url,
+    TEMPORAL_ADDRESS: temporal.address,
+    ELASTICSEARCH_URL: elasticsearch?.url ?? '',
+    TASK_QUEUE_PREFIX: 'restarts-',
+    ELASTICSEARCH_INDEX_PREFIX: 'restarts',
+    WORKER_SHUTDOWN_GRACE_MS: '5000',
+    ...providers.env,
+    EMAIL_PROVIDER_SECONDARY: 'none',
+    RATE_LIMIT_USER_COUNT: '100000',
+    SEND_CONCURRENCY_LOW: '2',
+    SEND_CONCURRENCY_MEDIUM: '2',
     // Retries within seconds (the defaults wait up to 10 minutes): a send that failed during an outage goes
     // out soon after it, within the test's time.
-    NOTIFICATION_RETRY_INITIAL_MS_LOW: '1000', NOTIFICATION_RETRY_MAX_MS_LOW: '5000',
-    NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '1000', NOTIFICATION_RETRY_MAX_MS_MEDIUM: '5000',
-    SEED004_API_URL: seed004.url, SEED004_USERNAME: 'cnx_test', SEED004_PASSWORD: 'cnx_password_2025!',
-    SEED004_RATE_PER_SECOND: String(MAILING_RATE_PER_SECOND), MAILING_SLICE_SIZE: '20', MAILING_MAX_CHILDREN: '3',
-    ...outlook.env, OAUTH_CALLBACK_ALLOWLIST: 'http://localhost:3000/web/', SYNC_POLL_INTERVAL_SECONDS: '1', SYNC_PAGE_SIZE: '25',
+    NOTIFICATION_RETRY_INITIAL_MS_LOW: '1000',
+    NOTIFICATION_RETRY_MAX_MS_LOW: '5000',
+    NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '1000',
+    NOTIFICATION_RETRY_MAX_MS_MEDIUM: '5000',
+    SEED004_API_URL: seed004.url,
+    SEED004_USERNAME: 'cnx_test',
+    SEED004_PASSWORD: 'cnx_password_2025!',
+    SEED004_RATE_PER_SECOND: String(MAILING_RATE_PER_SECOND),
+    MAILING_SLICE_SIZE: '20',
+    MAILING_MAX_CHILDREN: '3',
+    ...outlook.env,
+    OAUTH_CALLBACK_ALLOWLIST: 'http://localhost:3000/web/',
+    SYNC_POLL_INTERVAL_SECONDS: '1',
+    SYNC_PAGE_SIZE: '25',
   };
   apiProcess = spawnApiProcess(env);
   workers = [
@@ -134,7 +153,7 @@ async function call<T>(path: string, init: RequestInit & { expect?: number } = {
   const { expect: status = 200, ...rest } = init;
   const response = await api.request(path, rest);
   if (response.status !== status) throw new Error(`${rest.method ?? 'GET'} ${path}: ${response.status} ${await response.text()}`);
-  return await response.json() as T;
+  return (await response.json()) as T;
 }
 const postJson = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -173,7 +192,10 @@ async function linkMailbox(size: number): Promise<void> {
   const address = `box${mailboxes.length + 1}-${RUN}@contoso.test`.toLowerCase();
   await outlook!.createMailbox(address, { messages: size });
   const { id: accountId } = await call<{ id: string }>('/v1/accounts', { ...postJson({ email: address }), expect: 201 });
-  const { authorizationUrl } = await call<{ authorizationUrl: string }>(`/v1/accounts/${accountId}/mailboxes/outlook`, { ...postJson({ callbackUrl: CALLBACK_URL, loginHint: address }), expect: 201 });
+  const { authorizationUrl } = await call<{ authorizationUrl: string }>(`/v1/accounts/${accountId}/mailboxes/outlook`, {
+    ...postJson({ callbackUrl: CALLBACK_URL, loginHint: address }),
+    expect: 201,
+  });
   const consent = await fetch(authorizationUrl, { redirect: 'manual' });
   const back = new URL(consent.headers.get('location') ?? 'http://invalid/');
   const callback = await api.request(`/v1/oauth/outlook/callback${back.search}`, { auth: null, redirect: 'manual' });
@@ -196,12 +218,13 @@ function startUserActions(): void {
       if (box) {
         try {
           let list = known.get(box.address);
-          if (!list || i % 10 === 0) known.set(box.address, list = await outlook!.messages(box.address));
+          if (!list || i % 10 === 0) known.set(box.address, (list = await outlook!.messages(box.address)));
           const target = list[Math.floor(Math.random() * list.length)];
           const kind = i % 6;
           if (kind === 0 || !target) await outlook!.act(box.address, { type: 'newMail', subject: `arrived during the run (${i})` });
           else if (kind === 1) await outlook!.act(box.address, { type: 'markRead', id: target.id, isRead: !target.isRead });
-          else if (kind === 2) await outlook!.act(box.address, { type: 'flag', id: target.id, flagStatus: target.flagStatus === 'flagged' ? 'complete' : 'flagged' });
+          else if (kind === 2)
+            await outlook!.act(box.address, { type: 'flag', id: target.id, flagStatus: target.flagStatus === 'flagged' ? 'complete' : 'flagged' });
           else if (kind === 3) await outlook!.act(box.address, { type: 'move', id: target.id, to: i % 2 ? 'archive' : 'inbox' });
           else if (kind === 4) await outlook!.act(box.address, { type: 'delete', id: target.id });
           else await outlook!.act(box.address, { type: 'markRead', id: target.id, isRead: true });
@@ -220,7 +243,9 @@ function startUserActions(): void {
 
 let scheduleId = '';
 async function firings(): Promise<{ count: number; lastFiredAt: Date | null }> {
-  const [row] = await db!<{ count: number; last: Date | null }[]>`select count(*)::int as count, max(fired_at) as last from schedule_firings where schedule_id = ${scheduleId}`;
+  const [row] = await db!<
+    { count: number; last: Date | null }[]
+  >`select count(*)::int as count, max(fired_at) as last from schedule_firings where schedule_id = ${scheduleId}`;
   return { count: row!.count, lastFiredAt: row!.last };
 }
 
@@ -230,16 +255,23 @@ let backlogPosted = 0;
 async function postBacklog(count: number): Promise<void> {
   const batch = backlogPosted;
   for (let i = 0; i < count; i += 25) {
-    await Promise.all(Array.from({ length: Math.min(25, count - i) }, async (_, j) => {
-      const k = batch + i + j;
-      await call('/v1/notifications', {
-        ...postJson({
-          userId: `backlog-user-${k % 7}`, type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to: `backlog-${k}@example.com`,
-          priority: k % 2 ? 'LOW' : 'MEDIUM', correlationId: 'restarts-backlog',
-          templateParams: { name: 'Jane', orderId: `O${k}`, itemName: 'Laptop', trackingUrl: `https://t.example/O${k}` },
-        }), expect: 202,
-      });
-    }));
+    await Promise.all(
+      Array.from({ length: Math.min(25, count - i) }, async (_, j) => {
+        const k = batch + i + j;
+        await call('/v1/notifications', {
+          ...postJson({
+            userId: `backlog-user-${k % 7}`,
+            type: 'EMAIL',
+            templateId: 'ORDER_SHIPPED_CONFIRMATION',
+            to: `backlog-${k}@example.com`,
+            priority: k % 2 ? 'LOW' : 'MEDIUM',
+            correlationId: 'restarts-backlog',
+            templateParams: { name: 'Jane', orderId: `O${k}`, itemName: 'Laptop', trackingUrl: `https://t.example/O${k}` },
+          }),
+          expect: 202,
+        });
+      }),
+    );
   }
   backlogPosted += count;
   log(`notifications: ${count} posted at once (LOW and MEDIUM), ${backlogPosted} in all`);
@@ -253,35 +285,58 @@ const sentOf = (tally: Record<string, number>) => (tally.SENT ?? 0) + (tally.DEL
 
 // ---- In flight, and progress after a restart -------------------------------------------------------------
 
-interface Snapshot { mailingsSent: number; notificationsSent: number; firings: number; syncing: { mailboxId: string; indexed: number } }
+interface Snapshot {
+  mailingsSent: number;
+  notificationsSent: number;
+  firings: number;
+  syncing: { mailboxId: string; indexed: number };
+}
 
 /** Tops up any workload that has finished, waits until all four are visibly in flight, and says so. */
 async function ensureInFlight(before: string): Promise<Snapshot> {
   const last = mailings.at(-1);
-  const current = last && await mailing(last.id);
+  const current = last && (await mailing(last.id));
   if (!current || current.status !== 'SENDING' || current.counts.valid - current.counts.sent < 30) await uploadMailing(80);
   if (open(await notificationTally()) < 60) await postBacklog(150);
   const boxes = await Promise.all(mailboxes.map(async (b) => ({ b, d: await mailboxDetail(b.mailboxId) })));
   if (!boxes.some(({ b, d }) => (d.status === 'LINKED' || d.status === 'SYNCING') && d.sync.messagesInIndex < b.size * 0.7)) await linkMailbox(1_500);
 
   let snapshot: Snapshot | undefined;
-  await waitFor(`all four workloads in flight before ${before}`, async () => {
-    const m = await mailing(mailings.at(-1)!.id);
-    const tally = await notificationTally();
-    const box = mailboxes.at(-1)!;
-    const d = await mailboxDetail(box.mailboxId);
-    const f = await firings();
-    const inFlight = m.status === 'SENDING' && m.counts.sent > 0 && m.counts.sent < m.counts.valid
-      && open(tally) > 0 && sentOf(tally) > 0
-      && d.status === 'SYNCING' && d.sync.messagesInIndex > 0
-      && f.lastFiredAt !== null && Date.now() - f.lastFiredAt.getTime() < 10_000;
-    if (!inFlight) return false;
-    snapshot = { mailingsSent: await mailingsSent(), notificationsSent: sentOf(tally), firings: f.count, syncing: { mailboxId: box.mailboxId, indexed: d.sync.messagesInIndex } };
-    log(`in flight before ${before}: mailing ${m.id} ${m.status} sent ${m.counts.sent}/${m.counts.valid} (sending ${m.counts.sending}); `
-      + `notifications ${JSON.stringify(tally)}; mailbox ${box.address} ${d.status} ${d.sync.messagesInIndex}/${box.size} indexed; `
-      + `schedule ${f.count} firings, last ${f.lastFiredAt!.toISOString()}; ${actionsDone} user actions so far`);
-    return true;
-  }, 120_000, 500);
+  await waitFor(
+    `all four workloads in flight before ${before}`,
+    async () => {
+      const m = await mailing(mailings.at(-1)!.id);
+      const tally = await notificationTally();
+      const box = mailboxes.at(-1)!;
+      const d = await mailboxDetail(box.mailboxId);
+      const f = await firings();
+      const inFlight =
+        m.status === 'SENDING' &&
+        m.counts.sent > 0 &&
+        m.counts.sent < m.counts.valid &&
+        open(tally) > 0 &&
+        sentOf(tally) > 0 &&
+        d.status === 'SYNCING' &&
+        d.sync.messagesInIndex > 0 &&
+        f.lastFiredAt !== null &&
+        Date.now() - f.lastFiredAt.getTime() < 10_000;
+      if (!inFlight) return false;
+      snapshot = {
+        mailingsSent: await mailingsSent(),
+        notificationsSent: sentOf(tally),
+        firings: f.count,
+        syncing: { mailboxId: box.mailboxId, indexed: d.sync.messagesInIndex },
+      };
+      log(
+        `in flight before ${before}: mailing ${m.id} ${m.status} sent ${m.counts.sent}/${m.counts.valid} (sending ${m.counts.sending}); ` +
+          `notifications ${JSON.stringify(tally)}; mailbox ${box.address} ${d.status} ${d.sync.messagesInIndex}/${box.size} indexed; ` +
+          `schedule ${f.count} firings, last ${f.lastFiredAt!.toISOString()}; ${actionsDone} user actions so far`,
+      );
+      return true;
+    },
+    120_000,
+    500,
+  );
   return snapshot!;
 }
 
@@ -291,14 +346,24 @@ async function expectProgressSince(snapshot: Snapshot, after: string): Promise<v
   await Promise.all([
     waitFor(`mailings to send again after ${after}`, async () => (await mailingsSent()) > snapshot.mailingsSent, 180_000, 500),
     waitFor(`notifications to be sent again after ${after}`, async () => sentOf(await notificationTally()) > snapshot.notificationsSent, 180_000, 500),
-    waitFor(`the schedule to fire again after ${after}`, async () => {
-      const f = await firings();
-      return f.count > snapshot.firings && f.lastFiredAt !== null && f.lastFiredAt >= restartedAt;
-    }, 180_000, 500),
-    waitFor(`mailbox sync to index again after ${after}`, async () => {
-      const d = await mailboxDetail(snapshot.syncing.mailboxId);
-      return d.sync.messagesInIndex > snapshot.syncing.indexed || d.status === 'LIVE';
-    }, 180_000, 500),
+    waitFor(
+      `the schedule to fire again after ${after}`,
+      async () => {
+        const f = await firings();
+        return f.count > snapshot.firings && f.lastFiredAt !== null && f.lastFiredAt >= restartedAt;
+      },
+      180_000,
+      500,
+    ),
+    waitFor(
+      `mailbox sync to index again after ${after}`,
+      async () => {
+        const d = await mailboxDetail(snapshot.syncing.mailboxId);
+        return d.sync.messagesInIndex > snapshot.syncing.indexed || d.status === 'LIVE';
+      },
+      180_000,
+      500,
+    ),
   ]);
   log(`every workload moved on after ${after} (${((Date.now() - restartedAt.getTime()) / 1000).toFixed(1)} s)`);
 }
@@ -308,7 +373,7 @@ async function expectProgressSince(snapshot: Snapshot, after: string): Promise<v
  * SENDING): the provider answers 300 ms after it records a send, so a kill now lands inside that window.
  */
 async function sendAwaitingItsAnswer(): Promise<string | undefined> {
-  const { sends } = await (await seed004Control('ledger')).json() as { sends: { to: string }[] };
+  const { sends } = (await (await seed004Control('ledger')).json()) as { sends: { to: string }[] };
   const accepted = new Set(sends.map((s) => s.to.toLowerCase()));
   const sending = await db!<{ email: string }[]>`select email from mailing_recipients where status = 'SENDING'`;
   return sending.find((r) => accepted.has(r.email.toLowerCase()))?.email;
@@ -321,10 +386,17 @@ async function killAndRestart(part: Part | undefined, name: string, why?: string
   }
   const snapshot = await ensureInFlight(`the ${name} kill`);
   let awaiting: string | undefined;
-  await waitFor('a mailing send accepted by the provider and not yet recorded', async () => (awaiting = await sendAwaitingItsAnswer()) !== undefined, 60_000, 20);
+  await waitFor(
+    'a mailing send accepted by the provider and not yet recorded',
+    async () => (awaiting = await sendAwaitingItsAnswer()) !== undefined,
+    60_000,
+    20,
+  );
   const t0 = Date.now();
   const { pid } = await part.kill();
-  log(`${name}: killed with SIGKILL (process group ${pid}) while the send to ${awaiting} awaited its answer; gone and port ${part.port} closed after ${Date.now() - t0} ms`);
+  log(
+    `${name}: killed with SIGKILL (process group ${pid}) while the send to ${awaiting} awaited its answer; gone and port ${part.port} closed after ${Date.now() - t0} ms`,
+  );
   if (name === 'Temporal') {
     // At least one slot of the schedule falls while Temporal is down: it must be caught up, once.
     const slotInOutage = Math.ceil((t0 + 1) / SCHEDULE_EVERY_MS) * SCHEDULE_EVERY_MS;
@@ -346,9 +418,11 @@ it('kills and restarts Temporal, PostgreSQL and Elasticsearch mid-run: nothing l
   // The four workloads.
   const schedule = await call<{ id: string }>('/v1/schedules', {
     ...postJson({
-      name: 'restarts tick', when: { type: 'interval', everySeconds: SCHEDULE_EVERY_MS / 1000 },
+      name: 'restarts tick',
+      when: { type: 'interval', everySeconds: SCHEDULE_EVERY_MS / 1000 },
       email: { sender: 'shop@example.com', receiver: 'tick@example.com', subject: 'Tick', content: 'Tick', correlationId: 'restarts-schedule' },
-    }), expect: 201,
+    }),
+    expect: 201,
   });
   scheduleId = schedule.id;
   log(`schedule ${scheduleId}: every ${SCHEDULE_EVERY_MS / 1000} s`);
@@ -359,7 +433,11 @@ it('kills and restarts Temporal, PostgreSQL and Elasticsearch mid-run: nothing l
 
   await killAndRestart(services!.temporal, 'Temporal');
   await killAndRestart(services!.postgres, 'PostgreSQL');
-  await killAndRestart(services!.elasticsearch, 'Elasticsearch', services!.indexNote && `no Elasticsearch: ${services!.indexNote}; the index runs on PostgreSQL`);
+  await killAndRestart(
+    services!.elasticsearch,
+    'Elasticsearch',
+    services!.indexNote && `no Elasticsearch: ${services!.indexNote}; the index runs on PostgreSQL`,
+  );
 
   // Let it all finish: users stop acting, the schedule is paused, the queues drain.
   acting = false;
@@ -371,42 +449,59 @@ it('kills and restarts Temporal, PostgreSQL and Elasticsearch mid-run: nothing l
   let taken = { numActionsTaken: -1, numActionsMissedCatchupWindow: -1, numActionsSkippedOverlap: -1 };
   try {
     const handle = new Client({ connection }).schedule.getHandle(temporalScheduleId(scheduleId));
-    await waitFor('every firing Temporal started to be recorded', async () => {
-      const { info } = await handle.describe();
-      taken = info;
-      return info.runningActions.length === 0 && (await firings()).count === info.numActionsTaken;
-    }, 60_000, 500);
+    await waitFor(
+      'every firing Temporal started to be recorded',
+      async () => {
+        const { info } = await handle.describe();
+        taken = info;
+        return info.runningActions.length === 0 && (await firings()).count === info.numActionsTaken;
+      },
+      60_000,
+      500,
+    );
   } finally {
     await connection.close();
   }
   expect(taken.numActionsMissedCatchupWindow, 'slots Temporal dropped as missed').toBe(0);
   expect(taken.numActionsSkippedOverlap, 'slots Temporal skipped as overlapping').toBe(0);
   log(`schedule paused; the ${taken.numActionsTaken} firings Temporal started are all recorded`);
-  await waitFor('every mailing to complete', async () => (await Promise.all(mailings.map((m) => mailing(m.id)))).every((m) => m.status === 'COMPLETED' || m.status === 'FAILED'), 240_000, 1_000);
+  await waitFor(
+    'every mailing to complete',
+    async () => (await Promise.all(mailings.map((m) => mailing(m.id)))).every((m) => m.status === 'COMPLETED' || m.status === 'FAILED'),
+    240_000,
+    1_000,
+  );
   log(`mailings done: ${mailings.length}`);
   await waitFor('every notification to reach a terminal state', async () => open(await notificationTally()) === 0, 180_000, 1_000);
   log(`notifications done: ${JSON.stringify(await notificationTally())}`);
   const mirrors = new Map<string, { want: string[]; have: string[] }>();
-  await waitFor('the mail index to equal every simulated mailbox', async () => {
-    for (const box of mailboxes) {
-      const [expected, indexed] = await Promise.all([outlook!.messages(box.address), indexedMessages(box.accountId)]);
-      const want = expected.map((m) => `${m.id}|${m.folderId}|${m.isRead}|${m.flagStatus}`).sort();
-      const have = indexed.map((m) => `${m.id}|${m.folder.id}|${m.isRead}|${m.flagStatus}`).sort();
-      mirrors.set(box.address, { want, have });
-    }
-    return [...mirrors.values()].every(({ want, have }) => want.length === have.length && want.every((k, i) => k === have[i]));
-  }, 180_000, 1_000).catch((error: unknown) => {
-    const diff = [...mirrors].map(([address, { want, have }]) => {
-      const missing = want.filter((k) => !have.includes(k));
-      const extra = have.filter((k) => !want.includes(k));
-      return `${address}: ${want.length} in the mailbox, ${have.length} indexed; missing or differing ${missing.slice(0, 5).join(', ')}; extra or stale ${extra.slice(0, 5).join(', ')}`;
-    }).join('\n');
+  await waitFor(
+    'the mail index to equal every simulated mailbox',
+    async () => {
+      for (const box of mailboxes) {
+        const [expected, indexed] = await Promise.all([outlook!.messages(box.address), indexedMessages(box.accountId)]);
+        const want = expected.map((m) => `${m.id}|${m.folderId}|${m.isRead}|${m.flagStatus}`).sort();
+        const have = indexed.map((m) => `${m.id}|${m.folder.id}|${m.isRead}|${m.flagStatus}`).sort();
+        mirrors.set(box.address, { want, have });
+      }
+      return [...mirrors.values()].every(({ want, have }) => want.length === have.length && want.every((k, i) => k === have[i]));
+    },
+    180_000,
+    1_000,
+  ).catch((error: unknown) => {
+    const diff = [...mirrors]
+      .map(([address, { want, have }]) => {
+        const missing = want.filter((k) => !have.includes(k));
+        const extra = have.filter((k) => !want.includes(k));
+        return `${address}: ${want.length} in the mailbox, ${have.length} indexed; missing or differing ${missing.slice(0, 5).join(', ')}; extra or stale ${extra.slice(0, 5).join(', ')}`;
+      })
+      .join('\n');
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n${diff}`, { cause: error });
   });
   log(`mail index equals the ${mailboxes.length} mailboxes (${[...mirrors.values()].map((m) => m.want.length).join(', ')} messages)`);
 
   // Mailings: everybody sent; each duplicate is a logged unknown-outcome resend.
-  const { sends, duplicates } = await (await seed004Control('ledger')).json() as { sends: { to: string }[]; duplicates: { to: string; count: number }[] };
+  const { sends, duplicates } = (await (await seed004Control('ledger')).json()) as { sends: { to: string }[]; duplicates: { to: string; count: number }[] };
   const workerLogs = workers.map((w) => w.process.output()).join('\n');
   const resends = unknownOutcomeResends(workerLogs);
   const sentTo = new Set(sends.map((s) => s.to.toLowerCase()));
@@ -414,50 +509,75 @@ it('kills and restarts Temporal, PostgreSQL and Elasticsearch mid-run: nothing l
     const view = await mailing(m.id);
     expect(view.status, `mailing ${m.id}`).toBe('COMPLETED');
     expect(view.counts, `mailing ${m.id}`).toMatchObject({ valid: m.emails.length, sent: m.emails.length, failed: 0, unknown: 0 });
-    expect(m.emails.filter((e) => !sentTo.has(e)), `recipients of mailing ${m.id} missing from the provider's ledger`).toEqual([]);
+    expect(
+      m.emails.filter((e) => !sentTo.has(e)),
+      `recipients of mailing ${m.id} missing from the provider's ledger`,
+    ).toEqual([]);
   }
   const everyone = new Set(mailings.flatMap((m) => m.emails));
-  expect([...sentTo].filter((to) => !everyone.has(to)), 'sends to nobody on a list').toEqual([]);
+  expect(
+    [...sentTo].filter((to) => !everyone.has(to)),
+    'sends to nobody on a list',
+  ).toEqual([]);
   for (const { to, count } of duplicates) {
     const owner = mailings.find((m) => m.emails.includes(to))!;
     const row = owner.emails.indexOf(to) + 1;
-    expect(resends.get(`${owner.id}:${row}`) ?? 0, `${to} (mailing ${owner.id}, row ${row}) was sent ${count} times; each extra send must be a logged unknown-outcome resend`)
-      .toBeGreaterThanOrEqual(count - 1);
+    expect(
+      resends.get(`${owner.id}:${row}`) ?? 0,
+      `${to} (mailing ${owner.id}, row ${row}) was sent ${count} times; each extra send must be a logged unknown-outcome resend`,
+    ).toBeGreaterThanOrEqual(count - 1);
   }
-  log(`mailings: ${everyone.size} recipients, ${sends.length} sends, ${sends.length - everyone.size} duplicate(s), ${[...resends.values()].reduce((a, b) => a + b, 0)} logged unknown-outcome resend(s)`);
+  log(
+    `mailings: ${everyone.size} recipients, ${sends.length} sends, ${sends.length - everyone.size} duplicate(s), ${[...resends.values()].reduce((a, b) => a + b, 0)} logged unknown-outcome resend(s)`,
+  );
 
   // The schedule: one firing per 2 s slot, no gap, none twice, each with a notification of its own.
   const slots = await db!<{ scheduledAt: Date; outcome: string; notificationId: string | null }[]>`
     select scheduled_at as "scheduledAt", outcome::text as outcome, notification_id as "notificationId"
       from schedule_firings where schedule_id = ${scheduleId} order by scheduled_at`;
   expect(slots.length).toBeGreaterThan(10);
-  const gaps = slots.slice(1).map((s, i) => s.scheduledAt.getTime() - slots[i]!.scheduledAt.getTime()).filter((gap) => gap !== SCHEDULE_EVERY_MS);
+  const gaps = slots
+    .slice(1)
+    .map((s, i) => s.scheduledAt.getTime() - slots[i]!.scheduledAt.getTime())
+    .filter((gap) => gap !== SCHEDULE_EVERY_MS);
   expect(gaps, 'slots missing or doubled between the first and the last firing').toEqual([]);
   // Even a slot whose first attempt lost PostgreSQL between admitting its notification and writing its row
   // (the next test forces that) is recorded as CREATED by the retry.
-  expect(slots.filter((s) => s.outcome !== 'CREATED' || !s.notificationId), 'firings that created no notification').toEqual([]);
+  expect(
+    slots.filter((s) => s.outcome !== 'CREATED' || !s.notificationId),
+    'firings that created no notification',
+  ).toEqual([]);
   expect(new Set(slots.map((s) => s.notificationId)).size, 'slots sharing a notification').toBe(slots.length);
   const bySchedule = await db!<{ id: string; key: string }[]>`
     select id, idempotency_key as key from notifications where idempotency_key like ${`%schedule:${scheduleId}:%`}`;
-  expect(bySchedule.map((n) => n.key.slice(n.key.lastIndexOf(`${scheduleId}:`) + scheduleId.length + 1)).sort(), 'one notification per slot')
-    .toEqual(slots.map((s) => s.scheduledAt.toISOString()));
+  expect(bySchedule.map((n) => n.key.slice(n.key.lastIndexOf(`${scheduleId}:`) + scheduleId.length + 1)).sort(), 'one notification per slot').toEqual(
+    slots.map((s) => s.scheduledAt.toISOString()),
+  );
   log(`schedule: ${slots.length} slots from ${slots[0]!.scheduledAt.toISOString()} to ${slots.at(-1)!.scheduledAt.toISOString()}, each fired once`);
 
   // Notifications: all terminal (here all sent: the provider refused none), each once at the provider.
   const rows = await db!<{ id: string; status: string; providerMessageId: string | null }[]>`
     select id, status::text as status, provider_message_id as "providerMessageId" from notifications`;
   expect(rows.length).toBe(backlogPosted + slots.length);
-  expect(rows.filter((n) => !TERMINAL.includes(n.status)), 'notifications not in a terminal state').toEqual([]);
-  expect(rows.filter((n) => n.status !== 'SENT'), 'notifications not sent').toEqual([]);
-  const ledger = await providers!.ledger('mailgun') as { id: string; userVariables: Record<string, string> }[];
+  expect(
+    rows.filter((n) => !TERMINAL.includes(n.status)),
+    'notifications not in a terminal state',
+  ).toEqual([]);
+  expect(
+    rows.filter((n) => n.status !== 'SENT'),
+    'notifications not sent',
+  ).toEqual([]);
+  const ledger = (await providers!.ledger('mailgun')) as { id: string; userVariables: Record<string, string> }[];
   const atProvider = new Map<string, string[]>();
   for (const entry of ledger) {
     const id = entry.userVariables['notification-id'] ?? '?';
     // The ledger keeps Mailgun's <id> form; the notification records it without the brackets.
     atProvider.set(id, [...(atProvider.get(id) ?? []), entry.id.replace(/^<|>$/g, '')]);
   }
-  expect(rows.filter((n) => atProvider.get(n.id)?.length !== 1 || atProvider.get(n.id)![0] !== n.providerMessageId), 'notifications not accepted exactly once as recorded')
-    .toEqual([]);
+  expect(
+    rows.filter((n) => atProvider.get(n.id)?.length !== 1 || atProvider.get(n.id)![0] !== n.providerMessageId),
+    'notifications not accepted exactly once as recorded',
+  ).toEqual([]);
   expect(ledger.length).toBe(rows.length);
   log(`notifications: ${rows.length} sent (${backlogPosted} from the backlog, ${slots.length} by the schedule), each accepted once by the provider`);
 
@@ -467,7 +587,9 @@ it('kills and restarts Temporal, PostgreSQL and Elasticsearch mid-run: nothing l
 }, 600_000);
 
 it('records a slot whose row could not be written after its notification was admitted as CREATED, once', async () => {
-  onTestFailed(() => { passed = false; });
+  onTestFailed(() => {
+    passed = false;
+  });
   // Forced at exactly that point instead of by a lucky kill: the first firing row written for another schedule
   // than the run's fails once (a sequence counts across rolled-back attempts), after admission has committed.
   await db!`create sequence restarts_fault_once`;
@@ -482,13 +604,15 @@ it('records a slot whose row could not be written after its notification was adm
   try {
     const { id } = await call<{ id: string }>('/v1/schedules', {
       ...postJson({
-        name: 'one slot', when: { type: 'once', at: new Date(Date.now() + 3_000).toISOString() },
+        name: 'one slot',
+        when: { type: 'once', at: new Date(Date.now() + 3_000).toISOString() },
         email: { sender: 'shop@example.com', receiver: 'once@example.com', subject: 'Once', content: 'Once' },
-      }), expect: 201,
+      }),
+      expect: 201,
     });
     const recorded = () => db!<{ outcome: string; notificationId: string | null }[]>`
       select outcome::text as outcome, notification_id as "notificationId" from schedule_firings where schedule_id = ${id}`;
-    await waitFor('the slot\'s firing to be recorded', async () => (await recorded()).length === 1, 60_000);
+    await waitFor("the slot's firing to be recorded", async () => (await recorded()).length === 1, 60_000);
     const [firing] = await recorded();
     const notifications = await db!<{ id: string }[]>`select id from notifications where idempotency_key like ${`%schedule:${id}:%`}`;
     // A row was written, so a later insert drew 2 or more: the first, which drew 1, was refused.

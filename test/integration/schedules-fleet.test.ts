@@ -25,12 +25,14 @@ beforeAll(async () => {
   await Promise.all(spawned.map((w) => w.ready));
 }, 120_000);
 afterAll(async () => {
-  await Promise.all(workers.map(async ({ child }) => {
-    if (child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }));
+  await Promise.all(
+    workers.map(async ({ child }) => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }),
+  );
   await sims?.close();
   await api?.close();
 });
@@ -40,11 +42,15 @@ it('three delivery workers, every 2 s for a minute: one message per firing, no g
   const startAt = new Date(Math.ceil((Date.now() + 2_000) / 2_000) * 2_000);
   const endAt = new Date(startAt.getTime() + 60_000);
   const created = await api.request('/v1/schedules', {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: { sender: 'shop@example.com', receiver, subject: 'Every 2 s', content: 'Tick' }, when: { type: 'interval', everySeconds: 2, startAt: startAt.toISOString(), endAt: endAt.toISOString() } }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      email: { sender: 'shop@example.com', receiver, subject: 'Every 2 s', content: 'Tick' },
+      when: { type: 'interval', everySeconds: 2, startAt: startAt.toISOString(), endAt: endAt.toISOString() },
+    }),
   });
   expect(created.status, await created.clone().text()).toBe(201);
-  const { id } = await created.json() as { id: string };
+  const { id } = (await created.json()) as { id: string };
 
   await sleep(endAt.getTime() - Date.now() + 3_000);
   const deadline = Date.now() + 20_000;

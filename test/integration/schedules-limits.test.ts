@@ -6,19 +6,38 @@ import { startTestApi, type TestApi } from '../helpers/api.js';
 import { unique } from '../helpers/config.js';
 
 let api: TestApi;
-const LIMITS = { SCHEDULES_MAX_ACTIVE_PER_TENANT: 3, SCHEDULE_MIN_INTERVAL_SECONDS: 60, SCHEDULE_PREVIEW_RATE_COUNT: 3, SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS: 60 };
+const LIMITS = {
+  SCHEDULES_MAX_ACTIVE_PER_TENANT: 3,
+  SCHEDULE_MIN_INTERVAL_SECONDS: 60,
+  SCHEDULE_PREVIEW_RATE_COUNT: 3,
+  SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS: 60,
+};
 
 beforeAll(async () => {
   // No workers: nothing here needs a firing, and every Temporal Schedule is a year or an hour away.
   api = await startTestApi({ TASK_QUEUE_PREFIX: `${unique('schlim')}-`, ...Object.fromEntries(Object.entries(LIMITS).map(([k, v]) => [k, String(v)])) });
 }, 60_000);
-afterAll(async () => { await api?.close(); });
+afterAll(async () => {
+  await api?.close();
+});
 
 const json = (method: string, body: unknown, auth: string) => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), auth });
 const email = () => ({ sender: 'shop@example.com', receiver: `${unique('lim')}@example.com`, subject: 'Limits', content: 'Hello' });
 /** A key of its own is a tenant of its own: other files of the run share the database. */
-const newKey = async () => (await (await api.request('/v1/api-keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: unique('lim') }) })).json() as { key: string }).key;
-interface Problem { status: number; type: string; detail: string; limit?: { name?: string; value?: number; limit?: number; windowSeconds?: number }; errors?: { path: string }[]; intervalSeconds?: number }
+const newKey = async () =>
+  (
+    (await (
+      await api.request('/v1/api-keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: unique('lim') }) })
+    ).json()) as { key: string }
+  ).key;
+interface Problem {
+  status: number;
+  type: string;
+  detail: string;
+  limit?: { name?: string; value?: number; limit?: number; windowSeconds?: number };
+  errors?: { path: string }[];
+  intervalSeconds?: number;
+}
 
 describe('active schedules per tenant', () => {
   it('refuses the one over the cap with a 409 naming the limit, exactly under concurrent creates; other tenants are unaffected', async () => {
@@ -28,13 +47,13 @@ describe('active schedules per tenant', () => {
     const answers = await Promise.all(Array.from({ length: 5 }, () => api.request('/v1/schedules', json('POST', hourly, key))));
     const statuses = answers.map((r) => r.status).sort();
     expect(statuses).toEqual([201, 201, 201, 409, 409]);
-    const refused = await answers.find((r) => r.status === 409)!.json() as Problem;
+    const refused = (await answers.find((r) => r.status === 409)!.json()) as Problem;
     expect(refused.type).toBe('urn:mailflow:problem:conflict');
     expect(refused.limit).toEqual({ name: 'SCHEDULES_MAX_ACTIVE_PER_TENANT', value: 3 });
     expect(refused.detail).toContain('SCHEDULES_MAX_ACTIVE_PER_TENANT=3');
 
     // Paused ones count too; a deleted one frees its place.
-    const listed = await (await api.request('/v1/schedules', { auth: key })).json() as { data: { id: string }[] };
+    const listed = (await (await api.request('/v1/schedules', { auth: key })).json()) as { data: { id: string }[] };
     expect(listed.data).toHaveLength(3);
     expect((await api.request(`/v1/schedules/${listed.data[0]!.id}/pause`, json('POST', {}, key))).status).toBe(200);
     expect((await api.request('/v1/schedules', json('POST', hourly, key))).status).toBe(409);
@@ -48,10 +67,12 @@ describe('active schedules per tenant', () => {
 
 describe('minimum interval between firings', () => {
   let key: string;
-  beforeAll(async () => { key = await newKey(); });
+  beforeAll(async () => {
+    key = await newKey();
+  });
   const create = (when: Record<string, unknown>) => api.request('/v1/schedules', json('POST', { email: email(), when }, key));
   const refusal = async (response: Response) => {
-    const problem = await response.json() as Problem;
+    const problem = (await response.json()) as Problem;
     expect(response.status, JSON.stringify(problem)).toBe(422);
     expect(problem.limit).toEqual({ name: 'SCHEDULE_MIN_INTERVAL_SECONDS', value: 60 });
     return problem;
@@ -80,17 +101,17 @@ describe('minimum interval between firings', () => {
     expect((await create({ type: 'cron', expression: '0 * * * *', jitterSeconds: 3000 })).status).toBe(201);
     expect((await create({ type: 'cron', expression: '* * * * *' })).status).toBe(201); // every minute: exactly the minimum
     // Nothing refused was kept, in the database or in Temporal.
-    const listed = await (await api.request('/v1/schedules?view=all', { auth: key })).json() as { data: unknown[] };
+    const listed = (await (await api.request('/v1/schedules?view=all', { auth: key })).json()) as { data: unknown[] };
     expect(listed.data).toHaveLength(2);
   });
 
   it('refuses an update to a spec that is too frequent and keeps the schedule as it was', async () => {
     const created = await create({ type: 'interval', everySeconds: 3600 });
     expect(created.status).toBe(201);
-    const { id } = await created.json() as { id: string };
+    const { id } = (await created.json()) as { id: string };
     await refusal(await api.request(`/v1/schedules/${id}`, json('PATCH', { when: { type: 'interval', everySeconds: 10 } }, key)));
     await refusal(await api.request(`/v1/schedules/${id}`, json('PATCH', { when: { type: 'cron', expression: '*/10 * * * * * *' } }, key)));
-    const kept = await (await api.request(`/v1/schedules/${id}`, { auth: key })).json() as { when: Record<string, unknown>; nextRunTimes: string[] };
+    const kept = (await (await api.request(`/v1/schedules/${id}`, { auth: key })).json()) as { when: Record<string, unknown>; nextRunTimes: string[] };
     expect(kept.when).toMatchObject({ type: 'interval', everySeconds: 3600 });
     const gaps = kept.nextRunTimes.slice(1).map((t, i) => Date.parse(t) - Date.parse(kept.nextRunTimes[i]!));
     expect(new Set(gaps)).toEqual(new Set([3_600_000]));
@@ -104,7 +125,7 @@ describe('preview rate limit', () => {
     const preview = (auth: string) => api.request('/v1/schedules/preview', json('POST', { when: { type: 'cron', expression: '0 9 * * *' } }, auth));
     for (let i = 0; i < LIMITS.SCHEDULE_PREVIEW_RATE_COUNT; i++) expect((await preview(key)).status).toBe(200);
     const limited = await preview(key);
-    const problem = await limited.json() as Problem & { retryAfterSeconds: number };
+    const problem = (await limited.json()) as Problem & { retryAfterSeconds: number };
     expect(limited.status, JSON.stringify(problem)).toBe(429);
     const retryAfter = Number(limited.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThanOrEqual(1);

@@ -27,12 +27,13 @@ let api: TestApi;
 let sims: ProviderSimulators;
 let worker: WorkerProcess | undefined;
 
-const freePort = () => new Promise<number>((resolve) => {
-  const server = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = server.address() as { port: number };
-    server.close(() => resolve(port));
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
   });
-});
 const startTemporal = () => ensureTemporal({ root, dataDir, ...ports, persistent: true, env: {} });
 
 async function startWorker(): Promise<void> {
@@ -68,15 +69,21 @@ afterAll(async () => {
 it('after 20 s with Temporal down, a window covering the outage fires every missed slot once; a shorter one skips the old ones', async () => {
   const create = async (catchupWindowSeconds: number) => {
     const response = await api.request('/v1/schedules', {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: { sender: 'shop@example.com', receiver: `${unique('outage')}@example.com`, subject: 'Tick', content: 'Tick' }, when: { type: 'interval', everySeconds: 2 }, catchupWindowSeconds }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        email: { sender: 'shop@example.com', receiver: `${unique('outage')}@example.com`, subject: 'Tick', content: 'Tick' },
+        when: { type: 'interval', everySeconds: 2 },
+        catchupWindowSeconds,
+      }),
     });
     expect(response.status, await response.clone().text()).toBe(201);
-    return (await response.json() as { id: string }).id;
+    return ((await response.json()) as { id: string }).id;
   };
   const wide = await create(120);
   const narrow = await create(10);
-  const slotsOf = async (id: string) => (await api.deps.db.select().from(scheduleFirings).where(eq(scheduleFirings.scheduleId, id))).map((f) => f.scheduledAt.getTime()).sort((a, b) => a - b);
+  const slotsOf = async (id: string) =>
+    (await api.deps.db.select().from(scheduleFirings).where(eq(scheduleFirings.scheduleId, id))).map((f) => f.scheduledAt.getTime()).sort((a, b) => a - b);
   while ((await slotsOf(wide)).length < 2 || (await slotsOf(narrow)).length < 2) await sleep(200);
 
   await stopWorker();

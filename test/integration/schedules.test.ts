@@ -19,53 +19,94 @@ beforeAll(async () => {
   rig = await startDeliveryRig('sch');
   api = rig.api;
 }, 60_000);
-afterAll(async () => { await rig?.close(); });
+afterAll(async () => {
+  await rig?.close();
+});
 
 const json = (method: string, body?: unknown, auth?: string) => ({
-  method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(auth ? { auth } : {}),
+  method,
+  headers: { 'content-type': 'application/json' },
+  ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  ...(auth ? { auth } : {}),
 });
 const params = { name: 'Jane', orderId: 'ABC123', itemName: 'Laptop', trackingUrl: 'https://t.example/ABC123' };
-const notification = (to = `${unique('u')}@example.com`) => ({ userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to, templateParams: params });
+const notification = (to = `${unique('u')}@example.com`) => ({
+  userId: unique('user'),
+  type: 'EMAIL',
+  templateId: 'ORDER_SHIPPED_CONFIRMATION',
+  to,
+  templateParams: params,
+});
 
-interface Firing { scheduledAt: string; outcome: string; notificationId: string | null; notificationStatus: string | null; detail: string | null }
-interface Schedule { id: string; status: string; nextRunTimes: string[]; recentFirings: Firing[]; pauseNote: string | null; archiveReason: string | null; stats: Record<string, number>; when: Record<string, unknown> }
+interface Firing {
+  scheduledAt: string;
+  outcome: string;
+  notificationId: string | null;
+  notificationStatus: string | null;
+  detail: string | null;
+}
+interface Schedule {
+  id: string;
+  status: string;
+  nextRunTimes: string[];
+  recentFirings: Firing[];
+  pauseNote: string | null;
+  archiveReason: string | null;
+  stats: Record<string, number>;
+  when: Record<string, unknown>;
+}
 
 async function create(body: Record<string, unknown>, auth?: string): Promise<Schedule> {
   const response = await api.request('/v1/schedules', json('POST', body, auth));
   expect(response.status, await response.clone().text()).toBe(201);
-  return await response.json() as Schedule;
+  return (await response.json()) as Schedule;
 }
-const get = async (id: string) => await (await api.request(`/v1/schedules/${id}`)).json() as Schedule;
+const get = async (id: string) => (await (await api.request(`/v1/schedules/${id}`)).json()) as Schedule;
 const firingsOf = (id: string) => api.deps.db.select().from(scheduleFirings).where(eq(scheduleFirings.scheduleId, id));
 
 describe('validation: 400 naming the field', () => {
   // Its own key: other test files of the run share the database and the admin key.
   let key: string;
   beforeAll(async () => {
-    key = (await (await api.request('/v1/api-keys', json('POST', { name: unique('validation') }))).json() as { key: string }).key;
+    key = ((await (await api.request('/v1/api-keys', json('POST', { name: unique('validation') }))).json()) as { key: string }).key;
   });
   const cases: [string, Record<string, unknown>, string][] = [
     ['a cron spec that never fires', { notification: notification(), when: { type: 'cron', expression: '0 0 30 2 *' } }, 'when.expression'],
     ['a malformed cron expression', { notification: notification(), when: { type: 'cron', expression: 'every tuesday' } }, 'when.expression'],
     ['a cron field out of range', { notification: notification(), when: { type: 'cron', expression: '61 25 * * *' } }, 'when.expression'],
     ['a one-off in the past', { notification: notification(), when: { type: 'once', at: new Date(Date.now() - 60_000).toISOString() } }, 'when.at'],
-    ['an end before the start', { notification: notification(), when: { type: 'interval', everySeconds: 60, startAt: '2031-01-02T00:00:00Z', endAt: '2031-01-01T00:00:00Z' } }, 'when.endAt'],
+    [
+      'an end before the start',
+      { notification: notification(), when: { type: 'interval', everySeconds: 60, startAt: '2031-01-02T00:00:00Z', endAt: '2031-01-01T00:00:00Z' } },
+      'when.endAt',
+    ],
     ['an unknown time zone', { notification: notification(), when: { type: 'cron', expression: '0 9 * * *', timezone: 'Mars/Olympus_Mons' } }, 'when.timezone'],
-    ['an unknown template', { notification: { ...notification(), templateId: 'NO_SUCH_TEMPLATE' }, when: { type: 'interval', everySeconds: 60 } }, 'notification.templateId'],
-    ['a missing template parameter', { notification: { ...notification(), templateParams: { name: 'Jane' } }, when: { type: 'interval', everySeconds: 60 } }, 'notification.templateParams.orderId'],
+    [
+      'an unknown template',
+      { notification: { ...notification(), templateId: 'NO_SUCH_TEMPLATE' }, when: { type: 'interval', everySeconds: 60 } },
+      'notification.templateId',
+    ],
+    [
+      'a missing template parameter',
+      { notification: { ...notification(), templateParams: { name: 'Jane' } }, when: { type: 'interval', everySeconds: 60 } },
+      'notification.templateParams.orderId',
+    ],
     ['nothing to send', { when: { type: 'interval', everySeconds: 60 } }, 'notification'],
   ];
   for (const [name, body, path] of cases) {
     it(name, async () => {
       const response = await api.request('/v1/schedules', json('POST', body, key));
-      const problem = await response.json() as { errors?: { path: string }[] };
+      const problem = (await response.json()) as { errors?: { path: string }[] };
       expect(response.status, JSON.stringify(problem)).toBe(400);
       expect(problem.errors?.map((e) => e.path)).toContain(path);
     });
   }
   it('previews run times without saving, with the same 400s', async () => {
-    const ok = await api.request('/v1/schedules/preview', json('POST', { when: { type: 'calendar', calendar: { hour: 9, minute: 0, dayOfWeek: 'MONDAY' }, timezone: 'America/New_York' } }));
-    const { nextRunTimes } = await ok.json() as { nextRunTimes: string[] };
+    const ok = await api.request(
+      '/v1/schedules/preview',
+      json('POST', { when: { type: 'calendar', calendar: { hour: 9, minute: 0, dayOfWeek: 'MONDAY' }, timezone: 'America/New_York' } }),
+    );
+    const { nextRunTimes } = (await ok.json()) as { nextRunTimes: string[] };
     expect(nextRunTimes).toHaveLength(5);
     for (const t of nextRunTimes) expect(new Date(t).getUTCDay()).toBe(1);
     const never = await api.request('/v1/schedules/preview', json('POST', { when: { type: 'cron', expression: '0 0 30 2 *' } }));
@@ -74,7 +115,7 @@ describe('validation: 400 naming the field', () => {
   });
 
   it('leaves no schedule behind when Temporal finds no run time', async () => {
-    const listed = await (await api.request('/v1/schedules?view=all', { auth: key })).json() as { data: unknown[] };
+    const listed = (await (await api.request('/v1/schedules?view=all', { auth: key })).json()) as { data: unknown[] };
     expect(listed.data).toEqual([]);
   });
 });
@@ -99,7 +140,7 @@ describe('lifecycle', () => {
   it('pause skips the slots while paused (with its note); trigger fires while paused; unpause resumes', async () => {
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 2 } });
     await waitUntil('a first firing', async () => ((await firingsOf(s.id)).length > 0 ? true : undefined));
-    const paused = await (await api.request(`/v1/schedules/${s.id}/pause`, json('POST', { note: 'holiday' }))).json() as Schedule;
+    const paused = (await (await api.request(`/v1/schedules/${s.id}/pause`, json('POST', { note: 'holiday' }))).json()) as Schedule;
     expect(paused).toMatchObject({ status: 'PAUSED', pauseNote: 'holiday', nextRunTimes: [] });
     const pausedAt = Date.now();
     expect((await api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).state).toMatchObject({ paused: true, note: 'holiday' });
@@ -111,7 +152,7 @@ describe('lifecycle', () => {
     const triggered = await waitUntil('the triggered firing', async () => (await firingsOf(s.id)).find((f) => f.scheduledAt.getTime() > pausedAt));
     expect(triggered.outcome).toBe('CREATED');
 
-    const resumed = await (await api.request(`/v1/schedules/${s.id}/unpause`, { method: 'POST' })).json() as Schedule;
+    const resumed = (await (await api.request(`/v1/schedules/${s.id}/unpause`, { method: 'POST' })).json()) as Schedule;
     expect(resumed.status).toBe('ACTIVE');
     const unpausedAt = Date.now();
     await waitUntil('a firing after unpause', async () => (await firingsOf(s.id)).find((f) => f.scheduledAt.getTime() > unpausedAt));
@@ -122,8 +163,11 @@ describe('lifecycle', () => {
 
   it('update changes the clock (cron in a time zone) and the content; delete removes both', async () => {
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 3600 } });
-    const response = await api.request(`/v1/schedules/${s.id}`, json('PATCH', { when: { type: 'cron', expression: '30 9 * * *', timezone: 'Asia/Kolkata' }, name: 'daily' }));
-    const updated = await response.json() as Schedule & { name: string };
+    const response = await api.request(
+      `/v1/schedules/${s.id}`,
+      json('PATCH', { when: { type: 'cron', expression: '30 9 * * *', timezone: 'Asia/Kolkata' }, name: 'daily' }),
+    );
+    const updated = (await response.json()) as Schedule & { name: string };
     expect(response.status, JSON.stringify(updated)).toBe(200);
     expect(updated.name).toBe('daily');
     // 09:30 in Kolkata (UTC+5:30) is 04:00 UTC, every day.
@@ -147,13 +191,19 @@ describe('lifecycle', () => {
   });
 
   it('a one-off fires once and is archived: readable, listed as archived only, its Temporal Schedule gone', async () => {
-    const s = await create({ email: { sender: 'shop@example.com', receiver: `${unique('r')}@example.com`, subject: 'Once', content: 'Hello once' }, when: { type: 'once', at: new Date(Date.now() + 4_000).toISOString() } });
-    const archived = await waitUntil('archive', async () => { const d = await get(s.id); return d.status === 'ARCHIVED' ? d : undefined; });
+    const s = await create({
+      email: { sender: 'shop@example.com', receiver: `${unique('r')}@example.com`, subject: 'Once', content: 'Hello once' },
+      when: { type: 'once', at: new Date(Date.now() + 4_000).toISOString() },
+    });
+    const archived = await waitUntil('archive', async () => {
+      const d = await get(s.id);
+      return d.status === 'ARCHIVED' ? d : undefined;
+    });
     expect(archived.archiveReason).toBe('fired');
     expect(archived.recentFirings).toHaveLength(1);
-    const active = await (await api.request('/v1/schedules')).json() as { data: { id: string }[] };
+    const active = (await (await api.request('/v1/schedules')).json()) as { data: { id: string }[] };
     expect(active.data.map((d) => d.id)).not.toContain(s.id);
-    const old = await (await api.request('/v1/schedules?view=archived')).json() as { data: { id: string }[] };
+    const old = (await (await api.request('/v1/schedules?view=archived')).json()) as { data: { id: string }[] };
     expect(old.data.map((d) => d.id)).toContain(s.id);
     await expect(api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).rejects.toThrow();
     expect((await api.request(`/v1/schedules/${s.id}/trigger`, { method: 'POST' })).status).toBe(409);
@@ -170,11 +220,11 @@ describe('lifecycle', () => {
 
   it('belongs to the key that created it: a foreign id is a 404', async () => {
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 3600 } });
-    const { key } = await (await api.request('/v1/api-keys', json('POST', { name: unique('other') }))).json() as { key: string };
+    const { key } = (await (await api.request('/v1/api-keys', json('POST', { name: unique('other') }))).json()) as { key: string };
     expect((await api.request(`/v1/schedules/${s.id}`, { auth: key })).status).toBe(404);
     expect((await api.request(`/v1/schedules/${s.id}/pause`, json('POST', {}, key))).status).toBe(404);
     expect((await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE', auth: key })).status).toBe(404);
-    const theirs = await (await api.request('/v1/schedules', { auth: key })).json() as { data: unknown[] };
+    const theirs = (await (await api.request('/v1/schedules', { auth: key })).json()) as { data: unknown[] };
     expect(theirs.data).toEqual([]);
     await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
@@ -193,8 +243,15 @@ describe('jitter and end', () => {
     for (let attempt = 0; attempt < 8 && !s; attempt++) {
       endAt = Math.ceil((Date.now() + 4_000) / 10_000) * 10_000;
       const candidate = await create({
-        notification: notification(), catchupWindowSeconds: CATCHUP,
-        when: { type: 'interval', everySeconds: 10, jitterSeconds: JITTER, startAt: new Date(endAt - 1_000).toISOString(), endAt: new Date(endAt).toISOString() },
+        notification: notification(),
+        catchupWindowSeconds: CATCHUP,
+        when: {
+          type: 'interval',
+          everySeconds: 10,
+          jitterSeconds: JITTER,
+          startAt: new Date(endAt - 1_000).toISOString(),
+          endAt: new Date(endAt).toISOString(),
+        },
       });
       expect(candidate.nextRunTimes).toHaveLength(1);
       firesAt = Date.parse(candidate.nextRunTimes[0]!);
@@ -206,33 +263,47 @@ describe('jitter and end', () => {
     expect(firesAt).toBeLessThanOrEqual(endAt + JITTER * 1000);
 
     // Read it all along (each read may archive it) until the jittered slot has fired.
-    const fired = await waitUntil('the jittered slot fired', async () => {
-      const d = await get(id);
-      if (Date.now() > endAt) expect(d.status, 'archived before its last slot could start').toBe('ACTIVE');
-      return d.recentFirings.find((f) => f.outcome === 'CREATED');
-    }, firesAt - Date.now() + 30_000);
+    const fired = await waitUntil(
+      'the jittered slot fired',
+      async () => {
+        const d = await get(id);
+        if (Date.now() > endAt) expect(d.status, 'archived before its last slot could start').toBe('ACTIVE');
+        return d.recentFirings.find((f) => f.outcome === 'CREATED');
+      },
+      firesAt - Date.now() + 30_000,
+    );
     expect(fired.scheduledAt).toBe(new Date(endAt).toISOString()); // the nominal slot, not the jittered start
     const run = await api.deps.temporal.workflow.getHandle(`notification-${fired.notificationId}`).describe();
     expect(run.startTime.getTime()).toBeGreaterThan(endAt); // it did start after endAt
 
     // Archived once no slot can start any more: endAt + jitter + catch-up window.
-    const archived = await waitUntil('archive', async () => {
-      const d = await get(id) as Schedule & { archivedAt: string | null };
-      return d.status === 'ARCHIVED' ? d : undefined;
-    }, endAt + (JITTER + CATCHUP) * 1000 - Date.now() + 20_000);
+    const archived = await waitUntil(
+      'archive',
+      async () => {
+        const d = (await get(id)) as Schedule & { archivedAt: string | null };
+        return d.status === 'ARCHIVED' ? d : undefined;
+      },
+      endAt + (JITTER + CATCHUP) * 1000 - Date.now() + 20_000,
+    );
     expect(archived.archiveReason).toBe('ended');
     expect(Date.parse(archived.archivedAt!)).toBeGreaterThanOrEqual(endAt + (JITTER + CATCHUP) * 1000);
     await expect(api.deps.temporal.schedule.getHandle(temporalScheduleId(id)).describe()).rejects.toThrow();
   }, 90_000);
 
   it('a firing that runs after the archive still sends its slot from before it', async () => {
-    const s = await create({ email: { sender: 'shop@example.com', receiver: `${unique('late')}@example.com`, subject: 'Late', content: 'x' }, when: { type: 'cron', expression: '0 3 * * *' } });
+    const s = await create({
+      email: { sender: 'shop@example.com', receiver: `${unique('late')}@example.com`, subject: 'Late', content: 'x' },
+      when: { type: 'cron', expression: '0 3 * * *' },
+    });
     const slot = new Date(Date.now() - 60_000);
     const deps = { db: api.deps.db, temporal: api.deps.temporal, config: api.deps.config, encryptor: api.deps.encryptor };
     await archive(deps, (await api.deps.db.select().from(schedules).where(eq(schedules.id, s.id)))[0]!, 'ended');
     expect(await fireSchedule(deps, { scheduleId: s.id, scheduledAt: slot })).toMatchObject({ outcome: 'CREATED' });
     // A slot after the archive has no clock left to come from: skipped.
-    expect(await fireSchedule(deps, { scheduleId: s.id, scheduledAt: new Date(Date.now() + 60_000) })).toMatchObject({ outcome: 'SKIPPED', detail: 'archived' });
+    expect(await fireSchedule(deps, { scheduleId: s.id, scheduledAt: new Date(Date.now() + 60_000) })).toMatchObject({
+      outcome: 'SKIPPED',
+      detail: 'archived',
+    });
     await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
 });
@@ -240,7 +311,10 @@ describe('jitter and end', () => {
 describe('exactly once per slot', () => {
   it('a slot backfilled twice, and fired three times at once, admits one notification and sends one message', async () => {
     const receiver = `${unique('once')}@example.com`;
-    const s = await create({ email: { sender: 'shop@example.com', receiver, subject: 'Slot', content: 'One per slot' }, when: { type: 'cron', expression: '0 3 * * *' } });
+    const s = await create({
+      email: { sender: 'shop@example.com', receiver, subject: 'Slot', content: 'One per slot' },
+      when: { type: 'cron', expression: '0 3 * * *' },
+    });
     const handle = api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id));
     const slot = new Date(Date.UTC(2026, 0, 1, 3, 0, 0));
     const range = { start: new Date(slot.getTime() - 1000), end: new Date(slot.getTime() + 1000), overlap: 'ALLOW_ALL' as const };
@@ -264,14 +338,20 @@ describe('exactly once per slot', () => {
   });
 
   it('a 429 at firing time is recorded on the firing and skipped', async () => {
-    const s = await create({ email: { sender: 'shop@example.com', receiver: `${unique('rl')}@example.com`, subject: 'Limited', content: 'x' }, when: { type: 'cron', expression: '0 3 * * *' } });
+    const s = await create({
+      email: { sender: 'shop@example.com', receiver: `${unique('rl')}@example.com`, subject: 'Limited', content: 'x' },
+      when: { type: 'cron', expression: '0 3 * * *' },
+    });
     const deps = { db: api.deps.db, temporal: api.deps.temporal, encryptor: api.deps.encryptor, config: { ...api.deps.config, RATE_LIMIT_USER_COUNT: 1 } };
     const first = await fireSchedule(deps, { scheduleId: s.id, scheduledAt: new Date('2026-02-01T03:00:00Z') });
     const second = await fireSchedule(deps, { scheduleId: s.id, scheduledAt: new Date('2026-02-02T03:00:00Z') });
     expect(first.outcome).toBe('CREATED');
     expect(second).toMatchObject({ outcome: 'RATE_LIMITED', notificationId: null });
     // The slot stays skipped: firing it again does not retry it.
-    expect(await fireSchedule({ ...deps, config: api.deps.config }, { scheduleId: s.id, scheduledAt: new Date('2026-02-02T03:00:00Z') })).toMatchObject({ outcome: 'DUPLICATE', notificationId: null });
+    expect(await fireSchedule({ ...deps, config: api.deps.config }, { scheduleId: s.id, scheduledAt: new Date('2026-02-02T03:00:00Z') })).toMatchObject({
+      outcome: 'DUPLICATE',
+      notificationId: null,
+    });
     const firing = (await get(s.id)).recentFirings.find((f) => f.outcome === 'RATE_LIMITED');
     expect(firing?.detail).toMatch(/rate limit/);
     // Counted by schedule for Prometheus.
@@ -312,7 +392,10 @@ describe('catch-up', () => {
     const end = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000);
     const start = new Date(end.getTime() - 10 * 60_000 + 1);
     await handle.backfill({ start, end, overlap: 'ALLOW_ALL' });
-    const firings = await waitUntil('ten slots', async () => { const rows = await firingsOf(s.id); return rows.length >= 10 ? rows : undefined; });
+    const firings = await waitUntil('ten slots', async () => {
+      const rows = await firingsOf(s.id);
+      return rows.length >= 10 ? rows : undefined;
+    });
     const times = firings.map((f) => f.scheduledAt.getTime()).sort();
     expect(times.slice(1).map((t, i) => t - times[i]!)).toEqual(Array(9).fill(60_000));
     await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });

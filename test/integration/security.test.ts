@@ -48,7 +48,15 @@ const sharedResources: Record<string, string> = {
   '/v1/tenants/{id}/enable': 'tenants are managed by admin keys only',
 };
 
-interface Operation { method: string; path: string; operationId: string; scope: Scope | undefined; secured: boolean; hasBody: boolean; contentTypes: string[] }
+interface Operation {
+  method: string;
+  path: string;
+  operationId: string;
+  scope: Scope | undefined;
+  secured: boolean;
+  hasBody: boolean;
+  contentTypes: string[];
+}
 
 let api: TestApi;
 let operations: Operation[];
@@ -58,21 +66,27 @@ let tenantA: string;
 const owned = {} as { notification: string; mailing: string; account: string; mailbox: string; suppression: string; schedule: string };
 
 const json = (body: unknown, auth?: string): RequestInit & { auth?: string } => ({
-  method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(auth ? { auth } : {}),
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+  ...(auth ? { auth } : {}),
 });
 
 async function createKey(name: string, keyScopes: Scope[], tenantId?: string): Promise<{ id: string; key: string; tenantId: string }> {
   const response = await api.request(tenantId ? `/v1/tenants/${tenantId}/api-keys` : '/v1/api-keys', json({ name, scopes: keyScopes }));
   expect(response.status).toBe(201);
-  return await response.json() as { id: string; key: string; tenantId: string };
+  return (await response.json()) as { id: string; key: string; tenantId: string };
 }
 
 /** Fills each path parameter with a resource tenant A owns. */
 function tenantAPath(path: string): string {
   const owners: [RegExp, string][] = [
-    [/^\/v1\/notifications\/\{id\}/, owned.notification], [/^\/v1\/mailings\/\{id\}/, owned.mailing],
-    [/^\/v1\/accounts\/\{id\}/, owned.account], [/^\/v1\/mailboxes\/\{id\}/, owned.mailbox],
-    [/^\/v1\/suppressions\/\{address\}/, owned.suppression], [/^\/v1\/schedules\/\{id\}/, owned.schedule],
+    [/^\/v1\/notifications\/\{id\}/, owned.notification],
+    [/^\/v1\/mailings\/\{id\}/, owned.mailing],
+    [/^\/v1\/accounts\/\{id\}/, owned.account],
+    [/^\/v1\/mailboxes\/\{id\}/, owned.mailbox],
+    [/^\/v1\/suppressions\/\{address\}/, owned.suppression],
+    [/^\/v1\/schedules\/\{id\}/, owned.schedule],
   ];
   const match = owners.find(([pattern]) => pattern.test(path));
   if (!match) throw new Error(`${path}: no tenant fixture for its path parameter; add one here, or list it in sharedResources with why`);
@@ -81,7 +95,11 @@ function tenantAPath(path: string): string {
 
 /** A concrete path: tenant A's resource, or an example of a shared one. */
 function pathOf(op: Operation): string {
-  const shared: Record<string, string> = { '/v1/templates/{id}': 'ORDER_SHIPPED_SMS', '/v1/users/{userId}': 'user-1', '/v1/api-keys/{id}': 'key_00000000000000000000000000' };
+  const shared: Record<string, string> = {
+    '/v1/templates/{id}': 'ORDER_SHIPPED_SMS',
+    '/v1/users/{userId}': 'user-1',
+    '/v1/api-keys/{id}': 'key_00000000000000000000000000',
+  };
   if (!op.path.includes('{')) return op.path;
   // A tenant's own routes name tenant A, so no case here ever disables or changes it (they are refused first).
   return sharedResources[op.path] ? op.path.replace(/\{[^}]+\}/, shared[op.path] ?? tenantA) : tenantAPath(op.path);
@@ -95,7 +113,12 @@ function validRequest(op: Operation, auth: string): RequestInit & { auth: string
 }
 
 /** Sends `total` bytes in chunks (no Content-Length, or a declared one), stopping when the answer comes. */
-function sendLarge(path: string, headers: Record<string, string>, total: number, declareLength: boolean): Promise<{ status: number; sent: number; body: string }> {
+function sendLarge(
+  path: string,
+  headers: Record<string, string>,
+  total: number,
+  declareLength: boolean,
+): Promise<{ status: number; sent: number; body: string }> {
   const url = new URL(path, api.url);
   return new Promise((resolve, reject) => {
     let sent = 0;
@@ -104,10 +127,17 @@ function sendLarge(path: string, headers: Record<string, string>, total: number,
       answered = true;
       let body = '';
       res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, sent, body }); req.destroy(); });
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, sent, body });
+        req.destroy();
+      });
     });
-    req.on('error', (error) => { if (!answered) reject(error); });
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
     const chunk = Buffer.alloc(16 * 1024, 'a');
     const pump = () => {
       while (!answered && sent < total) {
@@ -122,22 +152,45 @@ function sendLarge(path: string, headers: Record<string, string>, total: number,
 
 beforeAll(async () => {
   // Outlook configured (never reached: the sign-in case is refused before any exchange with Microsoft).
-  api = await startTestApi({ OUTLOOK_CLIENT_ID: 'security-suite', OUTLOOK_CLIENT_SECRET: 'security-suite-secret', API_MAX_BODY_BYTES: String(BODY_LIMIT), MAILING_MAX_CSV_BYTES: String(UPLOAD_LIMIT), ATTACHMENTS_MAX_TOTAL_BYTES: String(UPLOAD_LIMIT), ATTACHMENT_MAX_BYTES: String(UPLOAD_LIMIT) });
-  const doc = await (await api.request('/openapi.json', { auth: null })).json() as { paths: Record<string, Record<string, { operationId: string; security?: Record<string, string[]>[]; requestBody?: { content: Record<string, unknown> } }>> };
-  operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({
-    method, path, operationId: op.operationId, secured: Boolean(op.security?.length),
-    scope: op.security?.[0]?.bearerAuth?.[0] as Scope | undefined,
-    hasBody: Boolean(op.requestBody) || ['post', 'put', 'patch'].includes(method), contentTypes: Object.keys(op.requestBody?.content ?? {}),
-  })));
+  api = await startTestApi({
+    OUTLOOK_CLIENT_ID: 'security-suite',
+    OUTLOOK_CLIENT_SECRET: 'security-suite-secret',
+    API_MAX_BODY_BYTES: String(BODY_LIMIT),
+    MAILING_MAX_CSV_BYTES: String(UPLOAD_LIMIT),
+    ATTACHMENTS_MAX_TOTAL_BYTES: String(UPLOAD_LIMIT),
+    ATTACHMENT_MAX_BYTES: String(UPLOAD_LIMIT),
+  });
+  const doc = (await (await api.request('/openapi.json', { auth: null })).json()) as {
+    paths: Record<string, Record<string, { operationId: string; security?: Record<string, string[]>[]; requestBody?: { content: Record<string, unknown> } }>>;
+  };
+  operations = Object.entries(doc.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, op]) => ({
+      method,
+      path,
+      operationId: op.operationId,
+      secured: Boolean(op.security?.length),
+      scope: op.security?.[0]?.bearerAuth?.[0] as Scope | undefined,
+      hasBody: Boolean(op.requestBody) || ['post', 'put', 'patch'].includes(method),
+      contentTypes: Object.keys(op.requestBody?.content ?? {}),
+    })),
+  );
   // ALL entries are middleware (app.use), which answers nothing itself (the static pages under /web/ aside).
-  routeTable = createApp(api.deps).routes.filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, path: r.path }));
+  routeTable = createApp(api.deps)
+    .routes.filter((r) => r.method !== 'ALL')
+    .map((r) => ({ method: r.method, path: r.path }));
 
   const a = await createKey(unique('tenant-a'), ['admin', 'send', 'read']);
   const b = await createKey(unique('tenant-b'), ['admin', 'send', 'read']);
   const revoked = await createKey(unique('revoked'), ['admin', 'send', 'read']);
   expect((await api.request(`/v1/api-keys/${revoked.id}`, { method: 'DELETE' })).status).toBe(204);
   const without = {} as Record<Scope, string>;
-  for (const scope of scopes) without[scope] = (await createKey(unique(`without-${scope}`), scopes.filter((s) => s !== scope))).key;
+  for (const scope of scopes)
+    without[scope] = (
+      await createKey(
+        unique(`without-${scope}`),
+        scopes.filter((s) => s !== scope),
+      )
+    ).key;
   tenantA = a.tenantId;
   // A second credential of tenant A: it reaches whatever A's first key makes.
   const a2 = await createKey(unique('tenant-a-second'), ['send', 'read'], a.tenantId);
@@ -145,31 +198,64 @@ beforeAll(async () => {
   Object.assign(keys, { tenantA: a.key, tenantA2: a2.key, tenantB: b.key, revoked: revoked.key, without });
 
   // Tenant A's resources: one of each kind a path parameter can name.
-  const notification = await api.request('/v1/notifications', json({ userId: unique('u'), type: 'SMS', templateId: 'ORDER_SHIPPED_SMS', to: '+15550100', templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' } }, a.key));
+  const notification = await api.request(
+    '/v1/notifications',
+    json(
+      {
+        userId: unique('u'),
+        type: 'SMS',
+        templateId: 'ORDER_SHIPPED_SMS',
+        to: '+15550100',
+        templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
+      },
+      a.key,
+    ),
+  );
   expect(notification.status).toBe(202);
-  owned.notification = (await notification.json() as { id: string }).id;
+  owned.notification = ((await notification.json()) as { id: string }).id;
   const form = new FormData();
   form.append('file', new Blob(['email\nsecurity@example.com\n'], { type: 'text/csv' }), 'list.csv');
   const mailing = await api.request('/v1/mailings', { method: 'POST', body: form, auth: a.key });
   expect(mailing.status).toBe(202);
-  owned.mailing = (await mailing.json() as { id: string }).id;
+  owned.mailing = ((await mailing.json()) as { id: string }).id;
   const account = await api.request('/v1/accounts', json({ email: `${unique('a')}@example.com`, displayName: 'A' }, a.key));
   expect(account.status).toBe(201);
-  owned.account = (await account.json() as { id: string }).id;
+  owned.account = ((await account.json()) as { id: string }).id;
   owned.mailbox = newId('mbx');
-  await api.deps.db.insert(mailboxes).values({ id: owned.mailbox, accountId: owned.account, owner: a.tenantId, provider: 'outlook', externalId: unique('ext'), address: 'a@contoso.example', workflowId: `mailbox-sync-${owned.mailbox}` });
+  await api.deps.db.insert(mailboxes).values({
+    id: owned.mailbox,
+    accountId: owned.account,
+    owner: a.tenantId,
+    provider: 'outlook',
+    externalId: unique('ext'),
+    address: 'a@contoso.example',
+    workflowId: `mailbox-sync-${owned.mailbox}`,
+  });
   owned.suppression = `${unique('suppressed')}@example.com`;
   await suppressAddress(api.deps.db, { owner: a.tenantId, address: owned.suppression, reason: 'complained', detail: null, notificationId: null });
-  const schedule = await api.request('/v1/schedules', json({ email: { sender: 'a@example.com', receiver: 'b@example.com', subject: 'S', content: 'C' }, when: { type: 'interval', everySeconds: 86_400 } }, a.key));
+  const schedule = await api.request(
+    '/v1/schedules',
+    json(
+      { email: { sender: 'a@example.com', receiver: 'b@example.com', subject: 'S', content: 'C' }, when: { type: 'interval', everySeconds: 86_400 } },
+      a.key,
+    ),
+  );
   expect(schedule.status).toBe(201);
-  owned.schedule = (await schedule.json() as { id: string }).id;
+  owned.schedule = ((await schedule.json()) as { id: string }).id;
 }, 60_000);
 afterAll(async () => {
   // Nothing polls this run's queues: end the fixtures' workflows rather than leave them open on the server.
   for (const workflowId of [notificationWorkflowId(owned.notification), mailingWorkflowId(owned.mailing)]) {
-    await api?.deps.temporal.workflow.getHandle(workflowId).terminate('security suite done').catch(() => undefined);
+    await api?.deps.temporal.workflow
+      .getHandle(workflowId)
+      .terminate('security suite done')
+      .catch(() => undefined);
   }
-  if (owned.schedule) await api?.deps.temporal.schedule.getHandle(temporalScheduleId(owned.schedule)).delete().catch(() => undefined);
+  if (owned.schedule)
+    await api?.deps.temporal.schedule
+      .getHandle(temporalScheduleId(owned.schedule))
+      .delete()
+      .catch(() => undefined);
   await api?.close();
 });
 
@@ -215,7 +301,7 @@ describe('every secured route', () => {
     for (const op of operations.filter((o) => o.secured)) {
       const response = await api.request(pathOf(op), validRequest(op, keys.without[op.scope!]));
       expect(response.status, `${op.method} ${op.path} without ${op.scope}`).toBe(403);
-      expect((await response.json() as { detail: string }).detail).toContain(`"${op.scope}"`);
+      expect(((await response.json()) as { detail: string }).detail).toContain(`"${op.scope}"`);
     }
   });
 
@@ -227,12 +313,14 @@ describe('every secured route', () => {
       expect(response.status, `${op.method} ${op.path} as another tenant`).toBe(404);
     }
     // The owner still sees each one (so the 404s above were not for ids that do not exist).
-    for (const op of operations.filter((o) => o.secured && o.method === 'get' && o.path.includes('{') && !sharedResources[o.path] && !o.path.endsWith('/events'))) {
+    for (const op of operations.filter(
+      (o) => o.secured && o.method === 'get' && o.path.includes('{') && !sharedResources[o.path] && !o.path.endsWith('/events'),
+    )) {
       expect((await api.request(tenantAPath(op.path), { auth: keys.tenantA })).status, `${op.path} as its owner`).toBe(200);
     }
-    const notification = await (await api.request(`/v1/notifications/${owned.notification}`, { auth: keys.tenantA })).json() as { status: string };
+    const notification = (await (await api.request(`/v1/notifications/${owned.notification}`, { auth: keys.tenantA })).json()) as { status: string };
     expect(notification.status).not.toBe('FAILED');
-    const mailing = await (await api.request(`/v1/mailings/${owned.mailing}`, { auth: keys.tenantA })).json() as { status: string };
+    const mailing = (await (await api.request(`/v1/mailings/${owned.mailing}`, { auth: keys.tenantA })).json()) as { status: string };
     expect(mailing.status).not.toBe('CANCELLED');
   });
 
@@ -242,9 +330,10 @@ describe('every secured route', () => {
     const first = await createKey(unique('tenant-a-third'), ['send', 'read'], tenantA);
     const account = await api.request('/v1/accounts', json({ email: `${unique('second')}@example.com` }, first.key));
     expect(account.status).toBe(201);
-    const accountId = (await account.json() as { id: string }).id;
+    const accountId = ((await account.json()) as { id: string }).id;
     expect((await api.request(`/v1/api-keys/${first.id}`, { method: 'DELETE' })).status).toBe(204);
-    for (const op of gets) expect((await api.request(tenantAPath(op.path), { auth: keys.tenantA2 })).status, `${op.path} with a second key of the tenant`).toBe(200);
+    for (const op of gets)
+      expect((await api.request(tenantAPath(op.path), { auth: keys.tenantA2 })).status, `${op.path} with a second key of the tenant`).toBe(200);
     expect((await api.request(`/v1/accounts/${accountId}`, { auth: keys.tenantA2 })).status).toBe(200);
     expect((await api.request(`/v1/accounts/${accountId}`, { auth: first.key })).status).toBe(401);
     for (const op of operations.filter((o) => o.secured && o.method === 'get' && !o.path.includes('{') && o.scope === 'read')) {
@@ -260,13 +349,16 @@ describe('every secured route', () => {
     await opened.stream.next((e) => e.event === 'hello');
     const sibling = await openSse(`${api.url}/v1/accounts/${owned.account}/events`, { authorization: `Bearer ${keys.tenantA2}` });
     await sibling.stream.next((e) => e.event === 'hello');
-    const started = await api.request(`/v1/accounts/${owned.account}/mailboxes/outlook`, { ...json({ callbackUrl: `${api.deps.config.PUBLIC_BASE_URL}/web/accounts.html` }), auth: doomed.key });
+    const started = await api.request(`/v1/accounts/${owned.account}/mailboxes/outlook`, {
+      ...json({ callbackUrl: `${api.deps.config.PUBLIC_BASE_URL}/web/accounts.html` }),
+      auth: doomed.key,
+    });
     expect(started.status).toBe(201);
-    const state = new URL((await started.json() as { authorizationUrl: string }).authorizationUrl).searchParams.get('state')!;
+    const state = new URL(((await started.json()) as { authorizationUrl: string }).authorizationUrl).searchParams.get('state')!;
 
     expect((await api.request(`/v1/api-keys/${doomed.id}`, { method: 'DELETE' })).status).toBe(204);
     const closed = await Promise.race([opened.stream.ended.then(() => true), sleep(20_000).then(() => false)]);
-    expect(closed, 'the revoked key\'s stream was still open 20 s after the revocation').toBe(true);
+    expect(closed, "the revoked key's stream was still open 20 s after the revocation").toBe(true);
     expect(opened.stream.received.map((e) => e.event)).toContain('revoked');
     // The tenant's other key streams on.
     const stillOpen = await Promise.race([sibling.stream.ended.then(() => false), sleep(3 * ACCESS_CHECK_MS).then(() => true)]);
@@ -296,14 +388,26 @@ describe('every public route', () => {
     const checks: Record<string, () => Promise<Response>> = {
       'GET /health': () => api.request('/health', { auth: null }),
       'GET /ready': () => api.request('/ready', { auth: null }),
-      'POST /v1/webhooks/mailgun': () => api.request('/v1/webhooks/mailgun', { ...json({ signature: { timestamp: String(Math.floor(Date.now() / 1000)), token: 'forged', signature: 'a'.repeat(64) }, 'event-data': { id: 'e1', event: 'delivered', timestamp: Date.now() / 1000 } }), auth: null }),
-      'POST /v1/webhooks/graph': () => api.request('/v1/webhooks/graph', { ...json({ value: [{ subscriptionId: 'forged', clientState: 'guess' }] }), auth: null }),
+      'POST /v1/webhooks/mailgun': () =>
+        api.request('/v1/webhooks/mailgun', {
+          ...json({
+            signature: { timestamp: String(Math.floor(Date.now() / 1000)), token: 'forged', signature: 'a'.repeat(64) },
+            'event-data': { id: 'e1', event: 'delivered', timestamp: Date.now() / 1000 },
+          }),
+          auth: null,
+        }),
+      'POST /v1/webhooks/graph': () =>
+        api.request('/v1/webhooks/graph', { ...json({ value: [{ subscriptionId: 'forged', clientState: 'guess' }] }), auth: null }),
       'GET /v1/oauth/outlook/callback': () => api.request('/v1/oauth/outlook/callback?state=forged&code=forged', { auth: null }),
       'POST /v1/verify': () => api.request('/v1/verify', { ...json({ token: 'forged-token-0123456789' }), auth: null }),
     };
     const expected: Record<string, number[]> = {
-      'GET /health': [200], 'GET /ready': [200, 503], 'POST /v1/webhooks/mailgun': [401], 'POST /v1/webhooks/graph': [403],
-      'GET /v1/oauth/outlook/callback': [400, 503], 'POST /v1/verify': [404],
+      'GET /health': [200],
+      'GET /ready': [200, 503],
+      'POST /v1/webhooks/mailgun': [401],
+      'POST /v1/webhooks/graph': [403],
+      'GET /v1/oauth/outlook/callback': [400, 503],
+      'POST /v1/verify': [404],
     };
     expect(Object.keys(checks).sort()).toEqual(Object.keys(publicOperations).sort());
     for (const [name, check] of Object.entries(checks)) expect(expected[name], name).toContain((await check()).status);

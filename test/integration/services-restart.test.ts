@@ -40,7 +40,11 @@ describe('service restarts keep data', () => {
     const first = await ensureTemporal(options);
     expect(first.started).toBe(true);
     let connection = await Connection.connect({ address: first.address });
-    const handle = await new Client({ connection }).workflow.start(platformCheck, { taskQueue: 'nobody-polls-this', workflowId: 'kept-across-restarts', args: [{ requestedBy: 'test' }] });
+    const handle = await new Client({ connection }).workflow.start(platformCheck, {
+      taskQueue: 'nobody-polls-this',
+      workflowId: 'kept-across-restarts',
+      args: [{ requestedBy: 'test' }],
+    });
     await handle.terminate('only its history matters');
     await connection.close();
     await first.stop();

@@ -18,27 +18,32 @@ beforeAll(async () => {
   rig = await startDeliveryRig('ten');
   api = rig.api;
 }, 60_000);
-afterAll(async () => { await rig?.close(); });
+afterAll(async () => {
+  await rig?.close();
+});
 
 const json = (method: string, body?: unknown, auth?: string) => ({
-  method, headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(auth ? { auth } : {}),
+  method,
+  headers: { 'content-type': 'application/json' },
+  ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  ...(auth ? { auth } : {}),
 });
 const email = () => ({ sender: 'ops@example.com', receiver: `${unique('r')}@example.com`, subject: 'Reminder', content: 'Hello' });
 
 async function newTenant(): Promise<string> {
   const response = await api.request('/v1/tenants', json('POST', { name: unique('tenant') }));
   expect(response.status).toBe(201);
-  return (await response.json() as { id: string }).id;
+  return ((await response.json()) as { id: string }).id;
 }
 async function newKey(tenantId: string): Promise<{ id: string; key: string }> {
   const response = await api.request(`/v1/tenants/${tenantId}/api-keys`, json('POST', { name: unique('key'), scopes: ['send', 'read'] }));
   expect(response.status).toBe(201);
-  return await response.json() as { id: string; key: string };
+  return (await response.json()) as { id: string; key: string };
 }
 async function createSchedule(key: string, everySeconds: number): Promise<string> {
   const response = await api.request('/v1/schedules', json('POST', { email: email(), when: { type: 'interval', everySeconds } }, key));
   expect(response.status, await response.clone().text()).toBe(201);
-  return (await response.json() as { id: string }).id;
+  return ((await response.json()) as { id: string }).id;
 }
 const firingsAfter = async (scheduleId: string, after: number) =>
   (await api.deps.db.select().from(scheduleFirings).where(eq(scheduleFirings.scheduleId, scheduleId))).filter((f) => f.scheduledAt.getTime() > after);
@@ -50,12 +55,12 @@ describe('tenants', () => {
     const id = await newTenant();
     const { key } = await newKey(id);
     expect((await api.request('/v1/tenants', { auth: key })).status).toBe(403);
-    const listed = await (await api.request('/v1/tenants?limit=100')).json() as { data: { id: string; status: string }[] };
+    const listed = (await (await api.request('/v1/tenants?limit=100')).json()) as { data: { id: string; status: string }[] };
     expect(listed.data.find((t) => t.id === id)).toMatchObject({ status: 'ACTIVE' });
     expect((await api.request('/v1/tenants/admin/disable', json('POST', {}))).status).toBe(409);
     expect((await api.request('/v1/tenants/ten_nope/disable', json('POST', {}))).status).toBe(404);
     expect((await api.request('/v1/tenants/ten_nope/api-keys', json('POST', { name: 'x' }))).status).toBe(404);
-    const keys = await (await api.request(`/v1/tenants/${id}/api-keys`)).json() as { data: { tenantId: string }[] };
+    const keys = (await (await api.request(`/v1/tenants/${id}/api-keys`)).json()) as { data: { tenantId: string }[] };
     expect(keys.data).toHaveLength(1);
     expect(keys.data[0]!.tenantId).toBe(id);
   });
@@ -69,7 +74,9 @@ describe('tenants', () => {
     expect((await api.request(`/v1/schedules/${scheduleId}`, { auth: first.key })).status).toBe(401);
 
     // The schedule belongs to the tenant, which is still there: it fires after the key is gone.
-    await waitUntil('a firing after the revocation', async () => ((await firingsAfter(scheduleId, revokedAt)).some((f) => f.outcome === 'CREATED') ? true : undefined));
+    await waitUntil('a firing after the revocation', async () =>
+      (await firingsAfter(scheduleId, revokedAt)).some((f) => f.outcome === 'CREATED') ? true : undefined,
+    );
     expect((await api.request(`/v1/schedules/${scheduleId}`, { auth: second.key })).status).toBe(200);
     const paused = await api.request(`/v1/schedules/${scheduleId}/pause`, json('POST', { note: 'taken over' }, second.key));
     expect(paused.status).toBe(200);
@@ -88,7 +95,7 @@ describe('tenants', () => {
     expect(await disabled.json()).toMatchObject({ id: tenant, status: 'DISABLED', disabledReason: 'unpaid' });
     const refused = await api.request('/v1/schedules', { auth: key });
     expect(refused.status).toBe(403);
-    expect((await refused.json() as { detail: string }).detail).toContain('disabled');
+    expect(((await refused.json()) as { detail: string }).detail).toContain('disabled');
     await waitUntil('the running schedule paused in Temporal', async () => ((await temporalState(running)).paused ? true : undefined));
     expect((await temporalState(running)).note).toBe('tenant disabled');
     // A firing that got through before the pause (or is started by hand) sends nothing while it is disabled.
@@ -96,7 +103,7 @@ describe('tenants', () => {
     expect(await fireSchedule(admissionDeps(), { scheduleId: running, scheduledAt: slot })).toMatchObject({ outcome: 'SKIPPED', detail: 'tenant disabled' });
     expect(await firingsAfter(running, slot.getTime() - 1)).toEqual([]);
 
-    expect((await (await api.request(`/v1/tenants/${tenant}/enable`, json('POST'))).json() as { status: string }).status).toBe('ACTIVE');
+    expect(((await (await api.request(`/v1/tenants/${tenant}/enable`, json('POST'))).json()) as { status: string }).status).toBe('ACTIVE');
     await waitUntil('the running schedule unpaused', async () => ((await temporalState(running)).paused ? undefined : true));
     const enabledAt = Date.now();
     await waitUntil('a firing after enabling', async () => ((await firingsAfter(running, enabledAt)).length > 0 ? true : undefined));

@@ -4,10 +4,15 @@ import { startTestApi, type TestApi } from '../helpers/api.js';
 import { unique } from '../helpers/config.js';
 
 let api: TestApi;
-beforeAll(async () => { api = await startTestApi(); });
-afterAll(async () => { await api?.close(); });
+beforeAll(async () => {
+  api = await startTestApi();
+});
+afterAll(async () => {
+  await api?.close();
+});
 
-const send = (method: string, path: string, body: unknown) => api.request(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const send = (method: string, path: string, body: unknown) =>
+  api.request(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 describe('users', () => {
   it('upserts contact points, keeps fields left out, and validates them', async () => {
@@ -19,10 +24,15 @@ describe('users', () => {
     const got: unknown = await (await api.request(`/v1/users/${userId}`)).json();
     expect(got).toMatchObject({ email: 'jane@example.com', phone: '+15551234567', pushTokens: ['device-token-0001'] });
 
-    for (const [body, path] of [[{ phone: '555-1234' }, 'phone'], [{ email: 'nope' }, 'email'], [{ pushTokens: ['x'] }, 'pushTokens.0'], [{ fax: '1' }, '(root)']] as const) {
+    for (const [body, path] of [
+      [{ phone: '555-1234' }, 'phone'],
+      [{ email: 'nope' }, 'email'],
+      [{ pushTokens: ['x'] }, 'pushTokens.0'],
+      [{ fax: '1' }, '(root)'],
+    ] as const) {
       const response = await send('PUT', `/v1/users/${userId}`, body);
       expect(response.status).toBe(400);
-      expect((await response.json() as { errors: { path: string }[] }).errors[0]!.path).toContain(path);
+      expect(((await response.json()) as { errors: { path: string }[] }).errors[0]!.path).toContain(path);
     }
     expect((await send('PUT', '/v1/users/bad%20id', {})).status).toBe(400);
     expect((await api.request(`/v1/users/${unique('ghost')}`)).status).toBe(404);
@@ -32,19 +42,25 @@ describe('users', () => {
 
 describe('templates', () => {
   it('ships the seed templates, PASSWORD_RESET with its limit', async () => {
-    const list = await (await api.request('/v1/templates')).json() as { data: { id: string; rateLimit: unknown }[] };
+    const list = (await (await api.request('/v1/templates')).json()) as { data: { id: string; rateLimit: unknown }[] };
     const ids = list.data.map((t) => t.id);
     expect(ids).toEqual(expect.arrayContaining(['ORDER_SHIPPED_CONFIRMATION', 'PASSWORD_RESET', 'ORDER_SHIPPED_SMS', 'NEW_MESSAGE_PUSH']));
     expect(list.data.find((t) => t.id === 'PASSWORD_RESET')!.rateLimit).toEqual({ count: 2, windowSeconds: 300 });
   });
 
   it('creates, versions and reads templates', async () => {
-    const id = `T_${unique('x').replace(/[^a-z0-9]/gi, '_').toUpperCase()}`.slice(0, 60);
+    const id = `T_${unique('x')
+      .replace(/[^a-z0-9]/gi, '_')
+      .toUpperCase()}`.slice(0, 60);
     const created = await send('POST', '/v1/templates', { id, channel: 'SMS', body: 'Hi {{name}}' });
     expect(created.status).toBe(201);
     expect(await created.json()).toMatchObject({ id, version: 1, params: ['name'], rateLimit: null });
     expect((await send('POST', '/v1/templates', { id, channel: 'SMS', body: 'again' })).status).toBe(409);
-    const updated = await send('PUT', `/v1/templates/${id}`, { channel: 'SMS', body: 'Hello {{name}}, code {{code}}', rateLimit: { count: 1, windowSeconds: 60 } });
+    const updated = await send('PUT', `/v1/templates/${id}`, {
+      channel: 'SMS',
+      body: 'Hello {{name}}, code {{code}}',
+      rateLimit: { count: 1, windowSeconds: 60 },
+    });
     expect(await updated.json()).toMatchObject({ version: 2, params: ['name', 'code'], rateLimit: { count: 1, windowSeconds: 60 } });
     expect(await (await api.request(`/v1/templates/${id}`)).json()).toMatchObject({ version: 2 });
     expect(await (await api.request(`/v1/templates/${id}?version=1`)).json()).toMatchObject({ version: 1, body: 'Hi {{name}}' });

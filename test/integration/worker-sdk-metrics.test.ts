@@ -44,12 +44,21 @@ describe('worker process SDK metrics', () => {
       // A workflow run on this worker: Core then reports task latencies and the sticky cache.
       const { client, close } = await temporalClient();
       try {
-        await client.workflow.execute('platformCheck', { taskQueue: taskQueue(testConfig(), PLATFORM_QUEUE), workflowId: unique('sdk-metrics'), args: [{ requestedBy: 'test' }] });
+        await client.workflow.execute('platformCheck', {
+          taskQueue: taskQueue(testConfig(), PLATFORM_QUEUE),
+          workflowId: unique('sdk-metrics'),
+          args: [{ requestedBy: 'test' }],
+        });
       } finally {
         await close();
       }
       sdk = await scrape(`http://127.0.0.1:${sdkPort}/metrics`);
-      for (const name of ['temporal_workflow_task_schedule_to_start_latency', 'temporal_activity_schedule_to_start_latency', 'temporal_sticky_cache_size', 'temporal_workflow_completed_total']) {
+      for (const name of [
+        'temporal_workflow_task_schedule_to_start_latency',
+        'temporal_activity_schedule_to_start_latency',
+        'temporal_sticky_cache_size',
+        'temporal_workflow_completed_total',
+      ]) {
         expect(exposedNames(sdk), name).toContain(name);
       }
       if (process.env.PRINT_SDK_METRICS) console.log(sdk);

@@ -21,11 +21,17 @@ describe('worker process', () => {
     // A task queue of its own: no other test's worker on the shared server can take this activity.
     const own = { TASK_QUEUE_PREFIX: `${unique('shutdown')}-` };
     const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-      cwd: root, env: { ...process.env, ...testEnv({ ...own, WORKER_ROLES: 'mailbox-sync', LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: root,
+      env: { ...process.env, ...testEnv({ ...own, WORKER_ROLES: 'mailbox-sync', LOG_LEVEL: 'info' }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
-    child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       const deadline = Date.now() + 90_000;
@@ -34,7 +40,11 @@ describe('worker process', () => {
         await sleep(200);
       }
       const workflowId = unique('shutdown');
-      const handle = await client.workflow.start(platformCheck, { taskQueue: taskQueue(testConfig(own), PLATFORM_QUEUE), workflowId, args: [{ requestedBy: 'test', holdMs: 3_000 }] });
+      const handle = await client.workflow.start(platformCheck, {
+        taskQueue: taskQueue(testConfig(own), PLATFORM_QUEUE),
+        workflowId,
+        args: [{ requestedBy: 'test', holdMs: 3_000 }],
+      });
       // Wait until the activity is running on this worker, then ask the worker to stop.
       for (;;) {
         const description = await handle.describe();

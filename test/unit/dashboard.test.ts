@@ -50,12 +50,14 @@ export function metricNames(expr: string): string[] {
     .replace(/\[[^\]]*\]/g, ' ')
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' ');
   const keywords = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'offset', 'bool', 'and', 'or', 'unless', 'inf', 'nan']);
-  return [...bare.matchAll(/([a-zA-Z_:][\w:]*)\s*(\()?/g)]
-    .filter((m) => !m[2] && !keywords.has(m[1]!.toLowerCase()))
-    .map((m) => m[1]!);
+  return [...bare.matchAll(/([a-zA-Z_:][\w:]*)\s*(\()?/g)].filter((m) => !m[2] && !keywords.has(m[1]!.toLowerCase())).map((m) => m[1]!);
 }
 
-interface Panel { title: string; targets?: { expr: string }[]; panels?: Panel[] }
+interface Panel {
+  title: string;
+  targets?: { expr: string }[];
+  panels?: Panel[];
+}
 
 const dashboard = JSON.parse(readFileSync(new URL('../../deploy/grafana/dashboards/mailflow.json', import.meta.url), 'utf8')) as { panels: Panel[] };
 const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]);

@@ -1,20 +1,33 @@
 // The email circuit breaker, through FailoverProvider: which provider each send reaches, with the clock
 // moved by hand (cockatiel reads Date.now()), so every transition is forced, never waited for.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FailoverProvider, PermanentSendError, TransientSendError, type NotificationProvider, type OutboundMessage } from '../../lib/notifications/providers/index.js';
+import {
+  FailoverProvider,
+  PermanentSendError,
+  TransientSendError,
+  type NotificationProvider,
+  type OutboundMessage,
+} from '../../lib/notifications/providers/index.js';
 
 type Behaviour = 'ok' | 'down' | 'refuse' | 'timeout';
 
 function fakeProvider(name: string) {
   const provider = {
-    name, channel: 'EMAIL' as const, behaviour: 'ok' as Behaviour, calls: 0,
+    name,
+    channel: 'EMAIL' as const,
+    behaviour: 'ok' as Behaviour,
+    calls: 0,
     send() {
       provider.calls += 1;
       switch (provider.behaviour) {
-        case 'down': return Promise.reject(new TransientSendError(`${name} answered 503`, undefined, 503));
-        case 'timeout': return Promise.reject(new TransientSendError(`${name}: timed out`));
-        case 'refuse': return Promise.reject(new PermanentSendError(`${name} answered 400`, 400));
-        default: return Promise.resolve({ provider: name, providerMessageId: `${name}-${provider.calls}` });
+        case 'down':
+          return Promise.reject(new TransientSendError(`${name} answered 503`, undefined, 503));
+        case 'timeout':
+          return Promise.reject(new TransientSendError(`${name}: timed out`));
+        case 'refuse':
+          return Promise.reject(new PermanentSendError(`${name} answered 400`, 400));
+        default:
+          return Promise.resolve({ provider: name, providerMessageId: `${name}-${provider.calls}` });
       }
     },
   };
@@ -35,7 +48,9 @@ describe('email failover circuit breaker', () => {
     secondary = fakeProvider('secondary');
     failover = new FailoverProvider(primary, secondary, { failureThreshold: 2, cooldownMs });
   });
-  afterEach(() => { vi.useRealTimers(); });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   /** Two answered failures open the circuit; the second message already goes to the secondary. */
   async function openCircuit() {
@@ -87,7 +102,7 @@ describe('email failover circuit breaker', () => {
     expect((await failover.send(message)).provider).toBe('primary');
   });
 
-  it('half-open: a probe refused permanently (the message\'s fault) does not leave the circuit stuck open', async () => {
+  it("half-open: a probe refused permanently (the message's fault) does not leave the circuit stuck open", async () => {
     await openCircuit();
     vi.advanceTimersByTime(cooldownMs);
     primary.behaviour = 'refuse';

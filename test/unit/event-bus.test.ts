@@ -6,7 +6,12 @@ import { AccountEventBus } from '../../lib/mailbox-sync/event-bus.js';
 
 function fakeSql() {
   let notify: ((payload: string) => void) | undefined;
-  const sql = { listen: (_channel: string, fn: (payload: string) => void) => { notify = fn; return Promise.resolve({ unlisten: () => Promise.resolve() }); } };
+  const sql = {
+    listen: (_channel: string, fn: (payload: string) => void) => {
+      notify = fn;
+      return Promise.resolve({ unlisten: () => Promise.resolve() });
+    },
+  };
   return { sql: sql as unknown as postgres.Sql, emit: (accountId: string) => notify?.(accountId) };
 }
 

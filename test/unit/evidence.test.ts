@@ -11,13 +11,31 @@ import { describeServices, parseEndpoints } from '../../scripts/evidence/stack.j
 const token = (i: number) => `tok${String(i).padStart(21, '0')}`;
 function result(n: number, edit: (sends: MailingResult['ledger']['sends']) => void = () => {}): MailingResult {
   const emails = Array.from({ length: n }, (_, i) => `r${i}@example.com`);
-  const sends = emails.map((to, i) => ({ message_id: `m${i}`, to, subject: 'Complete your registration', body: `Hi, verify your token ${token(i)} to continue.`, acceptedAt: '' }));
+  const sends = emails.map((to, i) => ({
+    message_id: `m${i}`,
+    to,
+    subject: 'Complete your registration',
+    body: `Hi, verify your token ${token(i)} to continue.`,
+    acceptedAt: '',
+  }));
   edit(sends);
   const seen = new Map<string, number>();
   for (const s of sends) seen.set(s.to, (seen.get(s.to) ?? 0) + 1);
   return {
-    view: { id: 'mlg_x', status: 'COMPLETED', workflowId: 'mailing-mlg_x', failureReason: null, counts: {}, createdAt: '', sendingStartedAt: null, finishedAt: null },
-    uploadMs: 1, samples: [], sentRecipients: emails, invalidRecipients: [],
+    view: {
+      id: 'mlg_x',
+      status: 'COMPLETED',
+      workflowId: 'mailing-mlg_x',
+      failureReason: null,
+      counts: {},
+      createdAt: '',
+      sendingStartedAt: null,
+      finishedAt: null,
+    },
+    uploadMs: 1,
+    samples: [],
+    sentRecipients: emails,
+    invalidRecipients: [],
     ledger: { sends, duplicates: [...seen].filter(([, c]) => c > 1).map(([to, count]) => ({ to, count })) },
     stats: { byStatus: {}, tokensIssued: 1 },
   };
@@ -29,9 +47,30 @@ describe('evidence: ledger check', () => {
   });
 
   it('fails on a recipient sent twice, a recipient missing, a shared token, or the wrong total', () => {
-    expect(checkLedger(result(5, (s) => { s.push({ ...s[0]!, message_id: 'again' }); }), 5)).toMatchObject({ ok: false, duplicates: [{ to: 'r0@example.com', count: 2 }] });
-    expect(checkLedger(result(5, (s) => { s.pop(); }), 5)).toMatchObject({ ok: false, missing: ['r4@example.com'] });
-    expect(checkLedger(result(5, (s) => { s[1]!.body = s[0]!.body; }), 5)).toMatchObject({ ok: false, distinctTokens: 4 });
+    expect(
+      checkLedger(
+        result(5, (s) => {
+          s.push({ ...s[0]!, message_id: 'again' });
+        }),
+        5,
+      ),
+    ).toMatchObject({ ok: false, duplicates: [{ to: 'r0@example.com', count: 2 }] });
+    expect(
+      checkLedger(
+        result(5, (s) => {
+          s.pop();
+        }),
+        5,
+      ),
+    ).toMatchObject({ ok: false, missing: ['r4@example.com'] });
+    expect(
+      checkLedger(
+        result(5, (s) => {
+          s[1]!.body = s[0]!.body;
+        }),
+        5,
+      ),
+    ).toMatchObject({ ok: false, distinctTokens: 4 });
     expect(checkLedger(result(4), 5).ok).toBe(false);
   });
 });
@@ -42,8 +81,14 @@ describe('evidence: run logs', () => {
     const line = (o: Record<string, unknown>) => `${JSON.stringify({ level: 30, time: '2026-01-01T00:00:00.000Z', service: 'api', ...o })}\n`;
     writeFileSync(join(dir, 'api.log'), line({ msg: 'before the run' }));
     const before = logOffsets(dir);
-    appendFileSync(join(dir, 'api.log'), line({ msg: 'request', method: 'POST', route: '/v1/mailings', status: 202, authorization: 'Bearer abc', body: 'secret body' }));
-    appendFileSync(join(dir, 'api.log'), line({ level: 40, msg: 'send failed with key mf_abcdefghijklmnopqrstuvwxyz012345 and s3cr3t-value-123', error: 'eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl' }));
+    appendFileSync(
+      join(dir, 'api.log'),
+      line({ msg: 'request', method: 'POST', route: '/v1/mailings', status: 202, authorization: 'Bearer abc', body: 'secret body' }),
+    );
+    appendFileSync(
+      join(dir, 'api.log'),
+      line({ level: 40, msg: 'send failed with key mf_abcdefghijklmnopqrstuvwxyz012345 and s3cr3t-value-123', error: 'eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl' }),
+    );
     writeFileSync(join(dir, 'temporal.log'), 'time=… level=WARN msg="text line"\n');
     const logs = readRunLogs(dir, before, ['s3cr3t-value-123']);
     expect(logs.lines.map((l) => l.msg)).toEqual(['request', 'send failed with key [api key] and [secret]']);
@@ -56,7 +101,7 @@ describe('evidence: run logs', () => {
   });
 });
 
-describe('evidence: the launcher\'s output', () => {
+describe("evidence: the launcher's output", () => {
   const output = [
     '[mailflow] starting services (Temporal, PostgreSQL, Elasticsearch)…',
     'Mailflow is running.',
@@ -72,10 +117,18 @@ describe('evidence: the launcher\'s output', () => {
 
   it('finds the addresses it printed, and describes the services without credentials', () => {
     expect(parseEndpoints(output)).toEqual({
-      api: 'http://127.0.0.1:3000', temporalUi: 'http://127.0.0.1:8233', seed004: 'http://127.0.0.1:4020',
-      mailgun: 'http://127.0.0.1:4010', sms: 'http://127.0.0.1:4011', push: 'http://127.0.0.1:4012',
+      api: 'http://127.0.0.1:3000',
+      temporalUi: 'http://127.0.0.1:8233',
+      seed004: 'http://127.0.0.1:4020',
+      mailgun: 'http://127.0.0.1:4010',
+      sms: 'http://127.0.0.1:4011',
+      push: 'http://127.0.0.1:4012',
       platformCheck: 'platform-check-2026-01-01T00-00-00-000Z',
     });
-    expect(describeServices(output)).toEqual(['Temporal 127.0.0.1:7233', 'PostgreSQL postgres://127.0.0.1:5433/mailflow', 'Mail index Elasticsearch http://127.0.0.1:9200']);
+    expect(describeServices(output)).toEqual([
+      'Temporal 127.0.0.1:7233',
+      'PostgreSQL postgres://127.0.0.1:5433/mailflow',
+      'Mail index Elasticsearch http://127.0.0.1:9200',
+    ]);
   });
 });

@@ -10,8 +10,14 @@ function activities(outcomes: SubscriptionOutcome[]) {
   const calls: string[] = [];
   return {
     calls,
-    ensureSubscription: (input: { mailboxId: string; discard?: string }) => { calls.push(`ensure${input.discard ? ` discarding ${input.discard}` : ''}`); return Promise.resolve(outcomes.shift()!); },
-    renewSubscription: (input: { mailboxId: string; subscriptionId: string }) => { calls.push(`renew ${input.subscriptionId}`); return Promise.resolve(outcomes.shift()!); },
+    ensureSubscription: (input: { mailboxId: string; discard?: string }) => {
+      calls.push(`ensure${input.discard ? ` discarding ${input.discard}` : ''}`);
+      return Promise.resolve(outcomes.shift()!);
+    },
+    renewSubscription: (input: { mailboxId: string; subscriptionId: string }) => {
+      calls.push(`renew ${input.subscriptionId}`);
+      return Promise.resolve(outcomes.shift()!);
+    },
   };
 }
 
@@ -26,7 +32,10 @@ describe('push upkeep', () => {
   it('subscribes at once, then renews before expiry; healthy push slows polling to the safety net', async () => {
     const push = new MailboxPush(settings, undefined);
     expect(push.dueAt()).toBe(0);
-    const a = activities([{ outcome: 'subscribed', subscriptionId: 's1', expiresAt: 1_000_000 }, { outcome: 'subscribed', subscriptionId: 's1', expiresAt: 2_000_000 }]);
+    const a = activities([
+      { outcome: 'subscribed', subscriptionId: 's1', expiresAt: 1_000_000 },
+      { outcome: 'subscribed', subscriptionId: 's1', expiresAt: 2_000_000 },
+    ]);
     await push.upkeep(a, 'mbx', () => 0);
     expect(push.healthy(10)).toBe(true);
     expect(push.pollIntervalMs(10, 30_000)).toBe(900_000);
@@ -44,7 +53,10 @@ describe('push upkeep', () => {
     push.lifecycle('subscriptionRemoved', 600);
     expect(push.healthy(600)).toBe(false);
     expect(push.dueAt()).toBe(600);
-    const a = activities([{ outcome: 'unavailable', reason: 'validation failed' }, { outcome: 'subscribed', subscriptionId: 's2', expiresAt: 5_000_000 }]);
+    const a = activities([
+      { outcome: 'unavailable', reason: 'validation failed' },
+      { outcome: 'subscribed', subscriptionId: 's2', expiresAt: 5_000_000 },
+    ]);
     expect(await push.upkeep(a, 'mbx', () => 700)).toEqual({ failed: 'validation failed' });
     expect(push.dueAt()).toBe(300_700);
     await push.upkeep(a, 'mbx', () => 300_700);

@@ -2,7 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { dueAt, FOLDER_LIST, newTask, nextDue, pickDue, RequestBudget, resolvableRemovals, type SyncTask } from '../../workflows/mailbox-sync-schedule.js';
 
-const task = (key: string, patch: Partial<SyncTask> = {}): SyncTask => ({ ...newTask(key, key, { cursor: null, caughtUp: false, initialDone: false }, 0), ...patch });
+const task = (key: string, patch: Partial<SyncTask> = {}): SyncTask => ({
+  ...newTask(key, key, { cursor: null, caughtUp: false, initialDone: false }, 0),
+  ...patch,
+});
 const caughtUp = (key: string, roundTick: number, at: number, patch: Partial<SyncTask> = {}) =>
   task(key, { cursor: 'delta', caughtUp: true, initialDone: true, completedRoundStartTick: roundTick, caughtUpAt: at, readyAt: at, ...patch });
 
@@ -20,7 +23,13 @@ describe('due times', () => {
   });
 
   it('picks the most overdue first, the folder list before folders at the same time, never one in flight, and at most the free slots', () => {
-    const tasks = [task('x', { readyAt: 50 }), task(FOLDER_LIST, { readyAt: 50 }), task('y', { readyAt: 10 }), task('z', { readyAt: 0, inFlight: true }), caughtUp('w', 1, 0)];
+    const tasks = [
+      task('x', { readyAt: 50 }),
+      task(FOLDER_LIST, { readyAt: 50 }),
+      task('y', { readyAt: 10 }),
+      task('z', { readyAt: 0, inFlight: true }),
+      caughtUp('w', 1, 0),
+    ];
     expect(pickDue(tasks, 100, 4, 1).map((t) => t.key)).toEqual(['y', FOLDER_LIST, 'x']);
     expect(pickDue(tasks, 100, 4, 2).map((t) => t.key)).toEqual(['w', 'y', FOLDER_LIST, 'x']); // a round: w too
     expect(pickDue(tasks, 100, 1, 1).map((t) => t.key)).toEqual(['y']);
@@ -42,7 +51,10 @@ describe('due times', () => {
 
 describe('removals', () => {
   it('are applied only after every task, the folder list included, completed a round started after them', () => {
-    const pending = [{ seq: 7, observedTick: 10 }, { seq: 9, observedTick: 20 }];
+    const pending = [
+      { seq: 7, observedTick: 10 },
+      { seq: 9, observedTick: 20 },
+    ];
     const tasks = [caughtUp(FOLDER_LIST, 15, 0), caughtUp('inbox', 25, 0), caughtUp('archive', 30, 0)];
     expect(resolvableRemovals(pending, tasks)).toEqual([{ seq: 7, observedTick: 10 }]);
     tasks[0]!.completedRoundStartTick = 21;

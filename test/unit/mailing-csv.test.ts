@@ -8,16 +8,19 @@ const defaults: ParseOptions = { hasHeader: true, emailColumn: null, delimiter: 
 
 async function parseAll(content: string | Buffer, options: Partial<ParseOptions> = {}, chunk = 7) {
   const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
-  const open = (start: number) => Readable.from((function* () {
-    for (let i = start; i < bytes.length; i += chunk) yield bytes.subarray(i, Math.min(bytes.length, i + chunk));
-  })());
+  const open = (start: number) =>
+    Readable.from(
+      (function* () {
+        for (let i = start; i < bytes.length; i += chunk) yield bytes.subarray(i, Math.min(bytes.length, i + chunk));
+      })(),
+    );
   const batches = [];
   for await (const batch of parseMailingCsv(open, { ...defaults, ...options, batchSize: options.batchSize ?? 2 })) batches.push(batch);
   return { batches, rows: batches.flatMap(rowsOf), open };
 }
 
 describe('checkAddress', () => {
-  it('rejects the sample list\'s invalid rows and accepts ordinary addresses', () => {
+  it("rejects the sample list's invalid rows and accepts ordinary addresses", () => {
     for (const bad of ['invalid-email', 'not-an-email', '@domain.com', 'a@b', 'a b@c.com', 'a@@b.com', 'a@b..com', 'a@-b.com', 'a@b.c0m', '']) {
       expect(checkAddress(bad).ok, bad).toBe(false);
     }
@@ -29,7 +32,10 @@ describe('checkAddress', () => {
 describe('parseMailingCsv', () => {
   it('reads a header, BOM and CRLF, quoted fields and numbers rows from 1', async () => {
     const { rows } = await parseAll('\uFEFFname,email\r\n"Doe, Jane",jane@example.com\r\n"Bob ""B""",bob@example.com\r\n\r\n');
-    expect(rows).toEqual([{ row: 1, value: 'jane@example.com' }, { row: 2, value: 'bob@example.com' }]);
+    expect(rows).toEqual([
+      { row: 1, value: 'jane@example.com' },
+      { row: 2, value: 'bob@example.com' },
+    ]);
   });
 
   it('detects ; as the delimiter and finds the column by name or index', async () => {
@@ -44,8 +50,17 @@ describe('parseMailingCsv', () => {
     const { batches, open } = await parseAll(csv);
     const [firstBatch] = batches;
     const resumed = [];
-    for await (const batch of parseMailingCsv(open, { ...defaults, batchSize: 2, resume: { startByte: firstBatch!.endByte, lastRow: 2, layout: firstBatch!.layout } })) resumed.push(...rowsOf(batch));
-    expect(resumed).toEqual([{ row: 3, value: 'c@x.com' }, { row: 4, value: 'd@x.com' }, { row: 5, value: 'e@x.com' }]);
+    for await (const batch of parseMailingCsv(open, {
+      ...defaults,
+      batchSize: 2,
+      resume: { startByte: firstBatch!.endByte, lastRow: 2, layout: firstBatch!.layout },
+    }))
+      resumed.push(...rowsOf(batch));
+    expect(resumed).toEqual([
+      { row: 3, value: 'c@x.com' },
+      { row: 4, value: 'd@x.com' },
+      { row: 5, value: 'e@x.com' },
+    ]);
   });
 
   it('fails with a clear reason for files that are not usable', async () => {

@@ -24,7 +24,7 @@ describe('retry delay', () => {
     expect(nextRetryDelayMs(schedule, 10, undefined, () => 1)).toBe(1_000);
     expect(nextRetryDelayMs(schedule, 10, undefined, () => 0)).toBe(500);
   });
-  it('never retries before the provider\'s Retry-After', () => {
+  it("never retries before the provider's Retry-After", () => {
     expect(nextRetryDelayMs(schedule, 1, 3_000, () => 0.5)).toBe(3_000);
   });
   it('keeps critical retries inside the 15 s deadline by default', () => {

@@ -16,15 +16,20 @@ const commands = [
 ];
 
 /** Top-level names git ignores (.data, .tools, node_modules, …): paths under them are made at run time. */
-const ignored = new Set(read('.gitignore').split('\n').map((line) => line.trim().replace(/\/$/, ''))
-  .filter((line) => line && !line.startsWith('#') && !/[*?[]/.test(line)));
+const ignored = new Set(
+  read('.gitignore')
+    .split('\n')
+    .map((line) => line.trim().replace(/\/$/, ''))
+    .filter((line) => line && !line.startsWith('#') && !/[*?[]/.test(line)),
+);
 
 /** Markdown with its fenced code blocks removed (commands there are examples, not references). */
 const prose = (markdown: string) => markdown.replace(/^```[^\n]*\n[\s\S]*?^```$/gm, '');
 
 /** Inline code that reads as a path in this repository, e.g. `api/routes/v1/mailings.ts` or `docs/`. */
 function namedPaths(markdown: string): string[] {
-  return [...prose(markdown).matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!)
+  return [...prose(markdown).matchAll(/`([^`\n]+)`/g)]
+    .map((m) => m[1]!)
     .filter((text) => /^\.?[A-Za-z0-9_-][\w.-]*(\/[\w.*-]*)*$/.test(text))
     .filter((text) => text.includes('/') || /\.(ts|js|mjs|json|md|ya?ml|csv|sh|html)$/.test(text) || text === 'Dockerfile')
     .filter((text) => !ignored.has(text.split('/')[0]!));
@@ -32,8 +37,7 @@ function namedPaths(markdown: string): string[] {
 
 /** Relative link targets, e.g. docs/api.md#tenancy or #prerequisites. */
 function linkTargets(markdown: string): string[] {
-  return [...prose(markdown).matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!)
-    .filter((target) => !/^[a-z]+:/i.test(target));
+  return [...prose(markdown).matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!).filter((target) => !/^[a-z]+:/i.test(target));
 }
 
 /** GitHub's anchors for a document's headings. */
@@ -41,7 +45,11 @@ function anchors(markdown: string): Set<string> {
   const seen = new Map<string, number>();
   const result = new Set<string>();
   for (const [, heading] of prose(markdown).matchAll(/^#{1,6}\s+(.+)$/gm)) {
-    const slug = heading!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const slug = heading!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const n = seen.get(slug) ?? 0;
     seen.set(slug, n + 1);
     result.add(n === 0 ? slug : `${slug}-${n}`);
@@ -71,24 +79,38 @@ describe('README.md', () => {
   it('names only paths that exist', () => {
     const paths = namedPaths(readme);
     expect(paths.length).toBeGreaterThan(20);
-    expect(paths.filter((path) => path.includes('*')), 'name files, not patterns').toEqual([]);
+    expect(
+      paths.filter((path) => path.includes('*')),
+      'name files, not patterns',
+    ).toEqual([]);
     expect(paths.filter((path) => !existsSync(join(root, path)))).toEqual([]);
   });
 
   it('links only to files and headings that exist', () => {
-    expect(linkTargets(readme).map((target) => brokenLink('README.md', target)).filter(Boolean)).toEqual([]);
+    expect(
+      linkTargets(readme)
+        .map((target) => brokenLink('README.md', target))
+        .filter(Boolean),
+    ).toEqual([]);
   });
 });
 
 describe('the documents', () => {
   const documents = [
-    ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`),
+    ...readdirSync(join(root, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => `docs/${name}`),
     'bench/README.md',
   ];
 
   it('link only to files and headings that exist', () => {
     expect(documents.length).toBeGreaterThan(5);
-    const broken = documents.flatMap((doc) => linkTargets(read(doc)).map((target) => brokenLink(doc, target)).filter(Boolean).map((problem) => `${doc}: ${problem}`));
+    const broken = documents.flatMap((doc) =>
+      linkTargets(read(doc))
+        .map((target) => brokenLink(doc, target))
+        .filter(Boolean)
+        .map((problem) => `${doc}: ${problem}`),
+    );
     expect(broken).toEqual([]);
   });
 });

@@ -2,8 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { htmlToText, placeholdersOf, renderTemplate, TemplateParamsError, type TemplateRow } from '../../lib/notifications/templates.js';
 
 const html: TemplateRow = {
-  id: 'ORDER_SHIPPED_CONFIRMATION', version: 1, channel: 'EMAIL', subject: 'Order {{orderId}} shipped', format: 'html',
-  body: '<p>Hi {{ name }}, your {{itemName}} is on its way.</p>', params: ['name', 'orderId', 'itemName'], rateLimitCount: null, rateLimitWindowSeconds: null,
+  id: 'ORDER_SHIPPED_CONFIRMATION',
+  version: 1,
+  channel: 'EMAIL',
+  subject: 'Order {{orderId}} shipped',
+  format: 'html',
+  body: '<p>Hi {{ name }}, your {{itemName}} is on its way.</p>',
+  params: ['name', 'orderId', 'itemName'],
+  rateLimitCount: null,
+  rateLimitWindowSeconds: null,
 };
 
 describe('renderTemplate', () => {

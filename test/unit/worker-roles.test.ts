@@ -11,7 +11,9 @@ describe('WORKER_ROLES', () => {
   });
 
   it('refuses an unknown role, naming it and the roles there are', () => {
-    expect(() => parseRoles('delivery,teleport')).toThrow(/unknown role\(s\) teleport; expected "all" or a list of delivery, email, sms, push, mailings, mailbox-sync/);
+    expect(() => parseRoles('delivery,teleport')).toThrow(
+      /unknown role\(s\) teleport; expected "all" or a list of delivery, email, sms, push, mailings, mailbox-sync/,
+    );
     expect(() => parseRoles(' , ')).toThrow(/unknown role/);
   });
 });

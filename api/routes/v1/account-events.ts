@@ -30,9 +30,15 @@ function wakeable() {
   let pending = false;
   let resolve: (() => void) | undefined;
   return {
-    wake: () => { pending = true; resolve?.(); },
+    wake: () => {
+      pending = true;
+      resolve?.();
+    },
     wait: async (ms: number): Promise<void> => {
-      if (pending) { pending = false; return; }
+      if (pending) {
+        pending = false;
+        return;
+      }
       await new Promise<void>((r) => {
         resolve = r;
         setTimeout(r, ms).unref();
@@ -48,8 +54,14 @@ async function pump(deps: AppDeps, principal: Principal, accountId: string, from
   const unsubscribe = await deps.events.subscribe(accountId, signal.wake);
   // A client that goes is let go at once (not at the next keepalive); so is one whose key is revoked.
   let revoked = false;
-  const unwatch = deps.access.watch(principal, () => { revoked = true; signal.wake(); });
-  stream.onAbort(() => { unsubscribe(); signal.wake(); });
+  const unwatch = deps.access.watch(principal, () => {
+    revoked = true;
+    signal.wake();
+  });
+  stream.onAbort(() => {
+    unsubscribe();
+    signal.wake();
+  });
   try {
     const position = await feedPosition(deps.db, accountId);
     let last: number;
@@ -75,7 +87,8 @@ async function pump(deps: AppDeps, principal: Principal, accountId: string, from
       // A comment line keeps proxies from closing an idle stream.
       if (!stream.aborted && !revoked) await stream.write(': keepalive\n\n');
     }
-    if (revoked) await stream.writeSSE({ event: 'revoked', data: JSON.stringify({ accountId, reason: 'the API key of this stream was revoked or its tenant disabled' }) });
+    if (revoked)
+      await stream.writeSSE({ event: 'revoked', data: JSON.stringify({ accountId, reason: 'the API key of this stream was revoked or its tenant disabled' }) });
   } finally {
     unwatch();
     unsubscribe();
@@ -83,52 +96,78 @@ async function pump(deps: AppDeps, principal: Principal, accountId: string, from
 }
 
 /** One event of the stream (OpenAPI 3.1: a text/event-stream schema describes each event); `data` is JSON. */
-const serverSentEvent = z.object({
-  event: z.enum(['hello', 'reset', 'messages', 'folders', 'mailbox', 'reload', 'revoked']).optional(),
-  data: z.string().optional(),
-  id: z.string().regex(/^\d+$/).optional(),
-  retry: z.number().int().optional(),
-}).openapi('ServerSentEvent');
+const serverSentEvent = z
+  .object({
+    event: z.enum(['hello', 'reset', 'messages', 'folders', 'mailbox', 'reload', 'revoked']).optional(),
+    data: z.string().optional(),
+    id: z.string().regex(/^\d+$/).optional(),
+    retry: z.number().int().optional(),
+  })
+  .openapi('ServerSentEvent');
 
 export const accountEventRoutes = createRouter()
-  .openapi(createRoute({
-    method: 'post', path: '/v1/accounts/{id}/events/session', tags: ['Accounts'], operationId: 'openAccountEventSession', ...requires('read'),
-    summary: "A stream cookie for the account's live feed, for browsers (EventSource cannot send an Authorization header)",
-    description: 'Sets an HttpOnly, SameSite=Strict cookie scoped to /v1/accounts/{id}/events, valid for an hour; it dies with the API key that asked for it.',
-    request: { params: accountIdParam },
-    responses: {
-      200: { description: 'Cookie set', content: { 'application/json': { schema: z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() }) } } },
-      400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/accounts/{id}/events/session',
+      tags: ['Accounts'],
+      operationId: 'openAccountEventSession',
+      ...requires('read'),
+      summary: "A stream cookie for the account's live feed, for browsers (EventSource cannot send an Authorization header)",
+      description:
+        'Sets an HttpOnly, SameSite=Strict cookie scoped to /v1/accounts/{id}/events, valid for an hour; it dies with the API key that asked for it.',
+      request: { params: accountIdParam },
+      responses: {
+        200: { description: 'Cookie set', content: { 'application/json': { schema: z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() }) } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const accountId = await ownedAccountId(c.var.deps, c.var.principal, c.req.valid('param').id);
+      const cookie = issueStreamCookie(c.var.deps.config, accountId, c.var.principal!.credential);
+      c.header('Set-Cookie', cookie.header);
+      return c.json({ expiresAt: cookie.expiresAt.toISOString(), eventsUrl: `/v1/accounts/${accountId}/events` }, 200);
     },
-  }), async (c) => {
-    const accountId = await ownedAccountId(c.var.deps, c.var.principal, c.req.valid('param').id);
-    const cookie = issueStreamCookie(c.var.deps.config, accountId, c.var.principal!.credential);
-    c.header('Set-Cookie', cookie.header);
-    return c.json({ expiresAt: cookie.expiresAt.toISOString(), eventsUrl: `/v1/accounts/${accountId}/events` }, 200);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/accounts/{id}/events', tags: ['Accounts'], operationId: 'streamAccountEvents', ...requires('read'),
-    summary: "The account's live feed (server-sent events): messages, folders and mailbox status as the sync applies them",
-    description: 'Events: `hello` (a new stream: the current event id), `messages` ({mailboxId, upserted: [message summaries], removed: [ids]}), `folders` ({mailboxId, changed: [{id, name}], removed: [ids]}), `mailbox` (status and progress), `reload` (documents changed that no event names — a page of an initial sync was indexed, or leftovers were removed: reload the list), `reset` (events since Last-Event-ID are gone: reload), `revoked` (the key this stream was opened with was revoked or its tenant disabled: the stream ends). Event ids are numbered per account and delivered in order with no gaps skipped. Authenticate with a Bearer key or the stream cookie from POST …/events/session.',
-    request: {
-      params: accountIdParam,
-      query: z.object({ lastEventId: eventIdText.optional().openapi({ description: 'As the Last-Event-ID header, for clients that reconnect by hand' }) }),
-      headers: z.object({ 'last-event-id': eventIdText.optional() }),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/accounts/{id}/events',
+      tags: ['Accounts'],
+      operationId: 'streamAccountEvents',
+      ...requires('read'),
+      summary: "The account's live feed (server-sent events): messages, folders and mailbox status as the sync applies them",
+      description:
+        'Events: `hello` (a new stream: the current event id), `messages` ({mailboxId, upserted: [message summaries], removed: [ids]}), `folders` ({mailboxId, changed: [{id, name}], removed: [ids]}), `mailbox` (status and progress), `reload` (documents changed that no event names — a page of an initial sync was indexed, or leftovers were removed: reload the list), `reset` (events since Last-Event-ID are gone: reload), `revoked` (the key this stream was opened with was revoked or its tenant disabled: the stream ends). Event ids are numbered per account and delivered in order with no gaps skipped. Authenticate with a Bearer key or the stream cookie from POST …/events/session.',
+      request: {
+        params: accountIdParam,
+        query: z.object({ lastEventId: eventIdText.optional().openapi({ description: 'As the Last-Event-ID header, for clients that reconnect by hand' }) }),
+        headers: z.object({ 'last-event-id': eventIdText.optional() }),
+      },
+      responses: {
+        200: { description: 'An event stream', content: { 'text/event-stream': { schema: serverSentEvent } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const { deps } = c.var;
+      const accountId = await ownedAccountId(deps, c.var.principal, c.req.valid('param').id);
+      const header = c.req.valid('header')['last-event-id'];
+      const query = c.req.valid('query').lastEventId;
+      const from = header !== undefined ? Number(header) : query !== undefined ? Number(query) : undefined;
+      c.var.logger.info({ accountId, from: from ?? null }, 'event stream opened');
+      const principal = c.var.principal!;
+      return streamSSE(
+        c,
+        (stream) => pump(deps, principal, accountId, from, stream),
+        (error) => {
+          c.var.logger.warn({ err: error, accountId }, 'event stream ended with an error');
+          return Promise.resolve();
+        },
+      );
     },
-    responses: {
-      200: { description: 'An event stream', content: { 'text/event-stream': { schema: serverSentEvent } } },
-      400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
-    },
-  }), async (c) => {
-    const { deps } = c.var;
-    const accountId = await ownedAccountId(deps, c.var.principal, c.req.valid('param').id);
-    const header = c.req.valid('header')['last-event-id'];
-    const query = c.req.valid('query').lastEventId;
-    const from = header !== undefined ? Number(header) : query !== undefined ? Number(query) : undefined;
-    c.var.logger.info({ accountId, from: from ?? null }, 'event stream opened');
-    const principal = c.var.principal!;
-    return streamSSE(c, (stream) => pump(deps, principal, accountId, from, stream), (error) => {
-      c.var.logger.warn({ err: error, accountId }, 'event stream ended with an error');
-      return Promise.resolve();
-    });
-  });
+  );

@@ -27,104 +27,227 @@ async function ownedAccount(deps: AppDeps, principal: Principal | undefined, id:
 const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 export const accountRoutes = createRouter()
-  .openapi(createRoute({
-    method: 'post', path: '/v1/accounts', tags: ['Accounts'], operationId: 'createAccount', ...requires('send'),
-    summary: 'Create a local account; its id goes on every mailbox and message synced for it',
-    request: { body: { required: true, content: json(z.object({
-      email: z.string().trim().email().max(320).openapi({ example: 'jane@contoso.example' }),
-      displayName: z.string().trim().min(1).max(200).optional().openapi({ example: 'Jane Doe' }),
-    }).strict().openapi('AccountRequest')) } },
-    responses: {
-      201: { description: 'Created', content: json(accountSchema) }, 400: errorResponses[400], 401: errorResponses[401],
-      409: errorResponse(409, 'This tenant already has an account with this email'),
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/accounts',
+      tags: ['Accounts'],
+      operationId: 'createAccount',
+      ...requires('send'),
+      summary: 'Create a local account; its id goes on every mailbox and message synced for it',
+      request: {
+        body: {
+          required: true,
+          content: json(
+            z
+              .object({
+                email: z.string().trim().email().max(320).openapi({ example: 'jane@contoso.example' }),
+                displayName: z.string().trim().min(1).max(200).optional().openapi({ example: 'Jane Doe' }),
+              })
+              .strict()
+              .openapi('AccountRequest'),
+          ),
+        },
+      },
+      responses: {
+        201: { description: 'Created', content: json(accountSchema) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        409: errorResponse(409, 'This tenant already has an account with this email'),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const account = await createAccount(c.var.deps.db, tenantOf(c.var.principal), body);
+      c.var.logger.info({ accountId: account.id }, 'account created');
+      return c.json(accountView(account), 201);
     },
-  }), async (c) => {
-    const body = c.req.valid('json');
-    const account = await createAccount(c.var.deps.db, tenantOf(c.var.principal), body);
-    c.var.logger.info({ accountId: account.id }, 'account created');
-    return c.json(accountView(account), 201);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/accounts', tags: ['Accounts'], operationId: 'listAccounts', ...requires('read'), summary: "This tenant's accounts, newest first",
-    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), cursor: z.string().regex(/^acc_[0-9a-z]{26}$/).optional() }) },
-    responses: { 200: { description: 'Accounts', content: json(z.object({ data: z.array(accountSchema), nextCursor: z.string().nullable() })) }, 400: errorResponses[400], 401: errorResponses[401] },
-  }), async (c) => {
-    const page = await listAccounts(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query'));
-    return c.json({ data: page.data.map(accountView), nextCursor: page.nextCursor }, 200);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/accounts/{id}', tags: ['Accounts'], operationId: 'getAccount', ...requires('read'), summary: 'An account and its linked mailboxes',
-    request: { params: accountIdParam },
-    responses: { 200: { description: 'The account', content: json(accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })) }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => {
-    const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
-    const mailboxes = await listAccountMailboxes(c.var.deps.db, account.id);
-    return c.json({ ...accountView(account), mailboxes: mailboxes.map(mailboxSummary) }, 200);
-  })
-  .openapi(createRoute({
-    method: 'post', path: '/v1/accounts/{id}/mailboxes/outlook', tags: ['Accounts'], operationId: 'linkOutlookMailbox', ...requires('send'),
-    summary: 'Start linking an Outlook mailbox: returns the Microsoft sign-in URL to send the user to',
-    description: 'Authorization code flow with PKCE. After sign-in Microsoft redirects to /v1/oauth/outlook/callback, which links the mailbox, starts its sync and redirects to `callbackUrl` with `mailboxId`, `accountId` and `status=linked`. `callbackUrl` must start with a prefix in OAUTH_CALLBACK_ALLOWLIST. The sign-in is valid for OAUTH_STATE_TTL_SECONDS and once only.',
-    request: {
-      params: accountIdParam,
-      body: { required: true, content: json(z.object({
-        callbackUrl: z.string().max(2_000).openapi({ example: 'http://localhost:3000/web/accounts.html' }),
-        loginHint: z.string().trim().email().max(320).optional().openapi({ description: 'Prefills the Microsoft sign-in; defaults to the account email' }),
-        allowAnyAddress: z.boolean().default(false).openapi({ description: 'Link whichever mailbox the user signs in to. By default the sign-in must end in `loginHint` (or the account email), and another mailbox is refused on the error page.' }),
-      }).strict().openapi('OutlookLinkRequest')) },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/accounts',
+      tags: ['Accounts'],
+      operationId: 'listAccounts',
+      ...requires('read'),
+      summary: "This tenant's accounts, newest first",
+      request: {
+        query: z.object({
+          limit: z.coerce.number().int().min(1).max(100).default(20),
+          cursor: z
+            .string()
+            .regex(/^acc_[0-9a-z]{26}$/)
+            .optional(),
+        }),
+      },
+      responses: {
+        200: { description: 'Accounts', content: json(z.object({ data: z.array(accountSchema), nextCursor: z.string().nullable() })) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+      },
+    }),
+    async (c) => {
+      const page = await listAccounts(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query'));
+      return c.json({ data: page.data.map(accountView), nextCursor: page.nextCursor }, 200);
     },
-    responses: {
-      201: { description: 'Sign-in started', content: json(z.object({ authorizationUrl: z.string().url(), expiresAt: z.string().datetime() }).openapi('OutlookLinkStarted')) },
-      400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
-      503: errorResponse(503, 'Outlook is not configured on this server'),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/accounts/{id}',
+      tags: ['Accounts'],
+      operationId: 'getAccount',
+      ...requires('read'),
+      summary: 'An account and its linked mailboxes',
+      request: { params: accountIdParam },
+      responses: {
+        200: { description: 'The account', content: json(accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
+      const mailboxes = await listAccountMailboxes(c.var.deps.db, account.id);
+      return c.json({ ...accountView(account), mailboxes: mailboxes.map(mailboxSummary) }, 200);
     },
-  }), async (c) => {
-    const { deps } = c.var;
-    const account = await ownedAccount(deps, c.var.principal, c.req.valid('param').id);
-    const body = c.req.valid('json');
-    if (!isAllowedCallback(body.callbackUrl, callbackAllowlist(deps.config))) {
-      throw new AppError('validation', 'callbackUrl is not on the allow-list (OAUTH_CALLBACK_ALLOWLIST)', { errors: [{ path: 'callbackUrl', message: 'not an allowed callback URL' }] });
-    }
-    const settings = outlookAuthSettings(deps.config);
-    if (!settings) throw new AppError('unavailable', 'Outlook linking is not configured (OUTLOOK_CLIENT_ID and OUTLOOK_CLIENT_SECRET)');
-    const started = await beginOutlookLink({ db: deps.db, encryptor: deps.encryptor, config: deps.config, settings }, {
-      account, owner: tenantOf(c.var.principal), credential: c.var.principal!.credential, callbackUrl: body.callbackUrl,
-      loginHint: body.loginHint ?? account.email, expectedAddress: body.allowAnyAddress ? null : body.loginHint ?? account.email,
-    });
-    c.var.logger.info({ accountId: account.id }, 'outlook link started');
-    return c.json({ authorizationUrl: started.authorizationUrl, expiresAt: started.expiresAt.toISOString() }, 201);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/accounts/{id}/mailboxes', tags: ['Accounts'], operationId: 'listAccountMailboxes', ...requires('read'), summary: "An account's linked mailboxes with their sync status",
-    request: { params: accountIdParam },
-    responses: { 200: { description: 'Mailboxes', content: json(z.object({ data: z.array(mailboxSummarySchema) })) }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => {
-    const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
-    return c.json({ data: (await listAccountMailboxes(c.var.deps.db, account.id)).map(mailboxSummary) }, 200);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/accounts/{id}/messages', tags: ['Accounts'], operationId: 'listAccountMessages', ...requires('read'),
-    summary: "An account's synced messages, newest first, with filters, a text query and cursor paging",
-    request: {
-      params: accountIdParam,
-      query: z.object({
-        mailboxId: z.string().regex(/^mbx_[0-9a-z]{26}$/).optional(),
-        folderId: z.string().min(1).max(512).optional(),
-        isRead: booleanQuery.optional().openapi({ type: 'string', enum: ['true', 'false'] }),
-        flagged: booleanQuery.optional().openapi({ type: 'string', enum: ['true', 'false'] }),
-        q: z.string().trim().min(1).max(200).optional().openapi({ description: 'Words matched in the subject, sender name and sender address' }),
-        limit: z.coerce.number().int().min(1).max(200).default(50),
-        cursor: z.string().min(1).max(1_000).optional().openapi({ description: "From the previous page's nextCursor" }),
-      }),
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/accounts/{id}/mailboxes/outlook',
+      tags: ['Accounts'],
+      operationId: 'linkOutlookMailbox',
+      ...requires('send'),
+      summary: 'Start linking an Outlook mailbox: returns the Microsoft sign-in URL to send the user to',
+      description:
+        'Authorization code flow with PKCE. After sign-in Microsoft redirects to /v1/oauth/outlook/callback, which links the mailbox, starts its sync and redirects to `callbackUrl` with `mailboxId`, `accountId` and `status=linked`. `callbackUrl` must start with a prefix in OAUTH_CALLBACK_ALLOWLIST. The sign-in is valid for OAUTH_STATE_TTL_SECONDS and once only.',
+      request: {
+        params: accountIdParam,
+        body: {
+          required: true,
+          content: json(
+            z
+              .object({
+                callbackUrl: z.string().max(2_000).openapi({ example: 'http://localhost:3000/web/accounts.html' }),
+                loginHint: z
+                  .string()
+                  .trim()
+                  .email()
+                  .max(320)
+                  .optional()
+                  .openapi({ description: 'Prefills the Microsoft sign-in; defaults to the account email' }),
+                allowAnyAddress: z.boolean().default(false).openapi({
+                  description:
+                    'Link whichever mailbox the user signs in to. By default the sign-in must end in `loginHint` (or the account email), and another mailbox is refused on the error page.',
+                }),
+              })
+              .strict()
+              .openapi('OutlookLinkRequest'),
+          ),
+        },
+      },
+      responses: {
+        201: {
+          description: 'Sign-in started',
+          content: json(z.object({ authorizationUrl: z.string().url(), expiresAt: z.string().datetime() }).openapi('OutlookLinkStarted')),
+        },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+        503: errorResponse(503, 'Outlook is not configured on this server'),
+      },
+    }),
+    async (c) => {
+      const { deps } = c.var;
+      const account = await ownedAccount(deps, c.var.principal, c.req.valid('param').id);
+      const body = c.req.valid('json');
+      if (!isAllowedCallback(body.callbackUrl, callbackAllowlist(deps.config))) {
+        throw new AppError('validation', 'callbackUrl is not on the allow-list (OAUTH_CALLBACK_ALLOWLIST)', {
+          errors: [{ path: 'callbackUrl', message: 'not an allowed callback URL' }],
+        });
+      }
+      const settings = outlookAuthSettings(deps.config);
+      if (!settings) throw new AppError('unavailable', 'Outlook linking is not configured (OUTLOOK_CLIENT_ID and OUTLOOK_CLIENT_SECRET)');
+      const started = await beginOutlookLink(
+        { db: deps.db, encryptor: deps.encryptor, config: deps.config, settings },
+        {
+          account,
+          owner: tenantOf(c.var.principal),
+          credential: c.var.principal!.credential,
+          callbackUrl: body.callbackUrl,
+          loginHint: body.loginHint ?? account.email,
+          expectedAddress: body.allowAnyAddress ? null : (body.loginHint ?? account.email),
+        },
+      );
+      c.var.logger.info({ accountId: account.id }, 'outlook link started');
+      return c.json({ authorizationUrl: started.authorizationUrl, expiresAt: started.expiresAt.toISOString() }, 201);
     },
-    responses: { 200: { description: 'Messages', content: json(z.object({ data: z.array(messageSchema), nextCursor: z.string().nullable() })) }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => {
-    const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
-    const q = c.req.valid('query');
-    const page = await searchAccountMessages(c.var.deps.db, c.var.deps.mailIndex, account.id, {
-      limit: q.limit, ...(q.mailboxId ? { mailboxId: q.mailboxId } : {}), ...(q.folderId ? { folderId: q.folderId } : {}),
-      ...(q.isRead !== undefined ? { isRead: q.isRead } : {}), ...(q.flagged !== undefined ? { flagged: q.flagged } : {}),
-      ...(q.q ? { text: q.q } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
-    });
-    return c.json(page, 200);
-  });
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/accounts/{id}/mailboxes',
+      tags: ['Accounts'],
+      operationId: 'listAccountMailboxes',
+      ...requires('read'),
+      summary: "An account's linked mailboxes with their sync status",
+      request: { params: accountIdParam },
+      responses: {
+        200: { description: 'Mailboxes', content: json(z.object({ data: z.array(mailboxSummarySchema) })) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
+      return c.json({ data: (await listAccountMailboxes(c.var.deps.db, account.id)).map(mailboxSummary) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/accounts/{id}/messages',
+      tags: ['Accounts'],
+      operationId: 'listAccountMessages',
+      ...requires('read'),
+      summary: "An account's synced messages, newest first, with filters, a text query and cursor paging",
+      request: {
+        params: accountIdParam,
+        query: z.object({
+          mailboxId: z
+            .string()
+            .regex(/^mbx_[0-9a-z]{26}$/)
+            .optional(),
+          folderId: z.string().min(1).max(512).optional(),
+          isRead: booleanQuery.optional().openapi({ type: 'string', enum: ['true', 'false'] }),
+          flagged: booleanQuery.optional().openapi({ type: 'string', enum: ['true', 'false'] }),
+          q: z.string().trim().min(1).max(200).optional().openapi({ description: 'Words matched in the subject, sender name and sender address' }),
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          cursor: z.string().min(1).max(1_000).optional().openapi({ description: "From the previous page's nextCursor" }),
+        }),
+      },
+      responses: {
+        200: { description: 'Messages', content: json(z.object({ data: z.array(messageSchema), nextCursor: z.string().nullable() })) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
+      const q = c.req.valid('query');
+      const page = await searchAccountMessages(c.var.deps.db, c.var.deps.mailIndex, account.id, {
+        limit: q.limit,
+        ...(q.mailboxId ? { mailboxId: q.mailboxId } : {}),
+        ...(q.folderId ? { folderId: q.folderId } : {}),
+        ...(q.isRead !== undefined ? { isRead: q.isRead } : {}),
+        ...(q.flagged !== undefined ? { flagged: q.flagged } : {}),
+        ...(q.q ? { text: q.q } : {}),
+        ...(q.cursor ? { cursor: q.cursor } : {}),
+      });
+      return c.json(page, 200);
+    },
+  );

@@ -15,13 +15,15 @@ import { createRouter } from '../../openapi.js';
 const SIGNAL_DEADLINE_MS = 2_000;
 const lifecycleEvents = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'] as const;
 
-const notification = z.object({
-  subscriptionId: z.string().min(1).max(200),
-  clientState: z.string().max(256).optional(),
-  changeType: z.string().max(64).optional(),
-  lifecycleEvent: z.string().max(64).optional(),
-  resource: z.string().max(2_000).optional(),
-}).passthrough();
+const notification = z
+  .object({
+    subscriptionId: z.string().min(1).max(200),
+    clientState: z.string().max(256).optional(),
+    changeType: z.string().max(64).optional(),
+    lifecycleEvent: z.string().max(64).optional(),
+    resource: z.string().max(2_000).optional(),
+  })
+  .passthrough();
 const body = z.object({ value: z.array(notification).min(1).max(1_000) }).openapi('GraphNotifications');
 
 async function wake(deps: AppDeps, verified: VerifiedNotification[]): Promise<void> {
@@ -42,35 +44,45 @@ async function wake(deps: AppDeps, verified: VerifiedNotification[]): Promise<vo
   await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, SIGNAL_DEADLINE_MS).unref())]);
 }
 
-export const graphWebhookRoutes = createRouter().openapi(createRoute({
-  method: 'post', path: '/v1/webhooks/graph', tags: ['Webhooks'], operationId: 'graphWebhook',
-  summary: 'Microsoft Graph change and lifecycle notifications (public; verified by clientState), and the subscription validation handshake',
-  request: {
-    query: z.object({ validationToken: z.string().max(1_024).optional() }),
-    // Notifications are JSON; the validation handshake is an empty text/plain POST.
-    body: { required: false, content: { 'application/json': { schema: body }, 'text/plain': { schema: z.string().max(0) } } },
+export const graphWebhookRoutes = createRouter().openapi(
+  createRoute({
+    method: 'post',
+    path: '/v1/webhooks/graph',
+    tags: ['Webhooks'],
+    operationId: 'graphWebhook',
+    summary: 'Microsoft Graph change and lifecycle notifications (public; verified by clientState), and the subscription validation handshake',
+    request: {
+      query: z.object({ validationToken: z.string().max(1_024).optional() }),
+      // Notifications are JSON; the validation handshake is an empty text/plain POST.
+      body: { required: false, content: { 'application/json': { schema: body }, 'text/plain': { schema: z.string().max(0) } } },
+    },
+    responses: {
+      200: { description: 'The validation handshake: the token, as text/plain', content: { 'text/plain': { schema: z.string() } } },
+      202: { description: 'Accepted: the mailboxes are syncing', content: { 'application/json': { schema: z.object({ accepted: z.number().int() }) } } },
+      400: errorResponses[400],
+      403: errorResponses[403],
+    },
+  }),
+  async (c) => {
+    const { validationToken } = c.req.valid('query');
+    if (validationToken !== undefined) return c.text(validationToken, 200, { 'Content-Type': 'text/plain; charset=utf-8' });
+    const raw: unknown = await c.req.json().catch(() => undefined);
+    const parsed = body.safeParse(raw);
+    if (!parsed.success)
+      throw new AppError('validation', 'not a Graph notification batch', {
+        errors: parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message })),
+      });
+    const { deps } = c.var;
+    let verified: VerifiedNotification[];
+    try {
+      verified = await verifyNotifications(deps.db, parsed.data.value);
+    } catch (error) {
+      if (!(error instanceof ForgedNotificationError)) throw error;
+      c.var.logger.warn({ count: parsed.data.value.length }, 'Graph notification refused: unknown subscription or wrong clientState');
+      throw new AppError('forbidden', 'notification refused: unknown subscription or wrong clientState');
+    }
+    await wake(deps, verified);
+    c.var.logger.info({ notifications: verified.length, mailboxes: [...new Set(verified.map((v) => v.mailboxId))] }, 'Graph notifications accepted');
+    return c.json({ accepted: verified.length }, 202);
   },
-  responses: {
-    200: { description: 'The validation handshake: the token, as text/plain', content: { 'text/plain': { schema: z.string() } } },
-    202: { description: 'Accepted: the mailboxes are syncing', content: { 'application/json': { schema: z.object({ accepted: z.number().int() }) } } },
-    400: errorResponses[400], 403: errorResponses[403],
-  },
-}), async (c) => {
-  const { validationToken } = c.req.valid('query');
-  if (validationToken !== undefined) return c.text(validationToken, 200, { 'Content-Type': 'text/plain; charset=utf-8' });
-  const raw: unknown = await c.req.json().catch(() => undefined);
-  const parsed = body.safeParse(raw);
-  if (!parsed.success) throw new AppError('validation', 'not a Graph notification batch', { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message })) });
-  const { deps } = c.var;
-  let verified: VerifiedNotification[];
-  try {
-    verified = await verifyNotifications(deps.db, parsed.data.value);
-  } catch (error) {
-    if (!(error instanceof ForgedNotificationError)) throw error;
-    c.var.logger.warn({ count: parsed.data.value.length }, 'Graph notification refused: unknown subscription or wrong clientState');
-    throw new AppError('forbidden', 'notification refused: unknown subscription or wrong clientState');
-  }
-  await wake(deps, verified);
-  c.var.logger.info({ notifications: verified.length, mailboxes: [...new Set(verified.map((v) => v.mailboxId))] }, 'Graph notifications accepted');
-  return c.json({ accepted: verified.length }, 202);
-});
+);

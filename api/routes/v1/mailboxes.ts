@@ -19,15 +19,24 @@ async function ownedMailbox(deps: AppDeps, principal: Principal | undefined, id:
   return mailbox;
 }
 
-const control = (name: 'sync' | 'resync' | 'pause' | 'resume', signal: SyncSignal, summary: string) => createRoute({
-  method: 'post', path: `/v1/mailboxes/{id}/${name}`, tags: ['Mailboxes'], operationId: `${name}Mailbox`, ...requires('send'), summary,
-  description: `Signals the mailbox's workflow; the same as \`temporal workflow signal --workflow-id mailbox-sync-<id> --name ${signal}\`.`,
-  request: { params: mailboxIdParam },
-  responses: {
-    202: { description: 'Signalled', content: accepted }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
-    409: errorResponse(409, 'The mailbox is being unlinked'),
-  },
-});
+const control = (name: 'sync' | 'resync' | 'pause' | 'resume', signal: SyncSignal, summary: string) =>
+  createRoute({
+    method: 'post',
+    path: `/v1/mailboxes/{id}/${name}`,
+    tags: ['Mailboxes'],
+    operationId: `${name}Mailbox`,
+    ...requires('send'),
+    summary,
+    description: `Signals the mailbox's workflow; the same as \`temporal workflow signal --workflow-id mailbox-sync-<id> --name ${signal}\`.`,
+    request: { params: mailboxIdParam },
+    responses: {
+      202: { description: 'Signalled', content: accepted },
+      400: errorResponses[400],
+      401: errorResponses[401],
+      404: errorResponses[404],
+      409: errorResponse(409, 'The mailbox is being unlinked'),
+    },
+  });
 
 async function signalOwned(deps: AppDeps, principal: Principal | undefined, id: string, signal: SyncSignal) {
   const mailbox = await ownedMailbox(deps, principal, id);
@@ -37,35 +46,58 @@ async function signalOwned(deps: AppDeps, principal: Principal | undefined, id: 
 }
 
 export const mailboxRoutes = createRouter()
-  .openapi(createRoute({
-    method: 'get', path: '/v1/mailboxes/{id}', tags: ['Mailboxes'], operationId: 'getMailbox', ...requires('read'),
-    summary: 'A linked mailbox: status, sync progress, folders with total and unread counts',
-    request: { params: mailboxIdParam },
-    responses: { 200: { description: 'The mailbox', content: { 'application/json': { schema: mailboxDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => {
-    const { deps } = c.var;
-    const mailbox = await ownedMailbox(deps, c.var.principal, c.req.valid('param').id);
-    const [detail, progress] = await Promise.all([mailboxDetail(deps.db, deps.mailIndex, mailbox), queryMailboxSync(deps.temporal, mailbox.id)]);
-    return c.json({ ...detail, sync: { ...detail.sync, progress: progress ?? null } }, 200);
-  })
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/mailboxes/{id}',
+      tags: ['Mailboxes'],
+      operationId: 'getMailbox',
+      ...requires('read'),
+      summary: 'A linked mailbox: status, sync progress, folders with total and unread counts',
+      request: { params: mailboxIdParam },
+      responses: {
+        200: { description: 'The mailbox', content: { 'application/json': { schema: mailboxDetailSchema } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const { deps } = c.var;
+      const mailbox = await ownedMailbox(deps, c.var.principal, c.req.valid('param').id);
+      const [detail, progress] = await Promise.all([mailboxDetail(deps.db, deps.mailIndex, mailbox), queryMailboxSync(deps.temporal, mailbox.id)]);
+      return c.json({ ...detail, sync: { ...detail.sync, progress: progress ?? null } }, 200);
+    },
+  )
   .openapi(control('sync', 'syncNow', 'Read every folder now instead of at the next poll'), async (c) =>
-    c.json(await signalOwned(c.var.deps, c.var.principal, c.req.valid('param').id, 'syncNow'), 202))
+    c.json(await signalOwned(c.var.deps, c.var.principal, c.req.valid('param').id, 'syncNow'), 202),
+  )
   .openapi(control('resync', 'resync', 'Full resync: every folder read afresh; leftovers removed as each folder finishes'), async (c) =>
-    c.json(await signalOwned(c.var.deps, c.var.principal, c.req.valid('param').id, 'resync'), 202))
+    c.json(await signalOwned(c.var.deps, c.var.principal, c.req.valid('param').id, 'resync'), 202),
+  )
   .openapi(control('pause', 'pause', 'Pause syncing (requests in flight finish)'), async (c) =>
-    c.json(await signalOwned(c.var.deps, c.var.principal, c.req.valid('param').id, 'pause'), 202))
+    c.json(await signalOwned(c.var.deps, c.var.principal, c.req.valid('param').id, 'pause'), 202),
+  )
   .openapi(control('resume', 'resume', 'Resume syncing; every folder is read at once'), async (c) =>
-    c.json(await signalOwned(c.var.deps, c.var.principal, c.req.valid('param').id, 'resume'), 202))
-  .openapi(createRoute({
-    method: 'delete', path: '/v1/mailboxes/{id}', tags: ['Mailboxes'], operationId: 'unlinkMailbox', ...requires('send'),
-    summary: "Unlink a mailbox: its sync stops, its documents and tokens are removed, then the mailbox itself",
-    request: { params: mailboxIdParam },
-    responses: { 202: { description: 'Unlinking', content: accepted }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => {
-    const { deps } = c.var;
-    const mailbox = await ownedMailbox(deps, c.var.principal, c.req.valid('param').id);
-    await markUnlinking(deps.db, mailbox.id);
-    await signalMailboxSync(deps.temporal, deps.config, { id: mailbox.id, accountId: mailbox.accountId }, 'unlink');
-    c.var.logger.info({ mailboxId: mailbox.id }, 'mailbox unlink requested');
-    return c.json({ id: mailbox.id, signal: 'unlink' }, 202);
-  });
+    c.json(await signalOwned(c.var.deps, c.var.principal, c.req.valid('param').id, 'resume'), 202),
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/mailboxes/{id}',
+      tags: ['Mailboxes'],
+      operationId: 'unlinkMailbox',
+      ...requires('send'),
+      summary: 'Unlink a mailbox: its sync stops, its documents and tokens are removed, then the mailbox itself',
+      request: { params: mailboxIdParam },
+      responses: { 202: { description: 'Unlinking', content: accepted }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
+    }),
+    async (c) => {
+      const { deps } = c.var;
+      const mailbox = await ownedMailbox(deps, c.var.principal, c.req.valid('param').id);
+      await markUnlinking(deps.db, mailbox.id);
+      await signalMailboxSync(deps.temporal, deps.config, { id: mailbox.id, accountId: mailbox.accountId }, 'unlink');
+      c.var.logger.info({ mailboxId: mailbox.id }, 'mailbox unlink requested');
+      return c.json({ id: mailbox.id, signal: 'unlink' }, 202);
+    },
+  );

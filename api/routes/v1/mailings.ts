@@ -15,57 +15,101 @@ const idParam = z.object({ id: z.string().regex(/^mlg_[0-9a-z]{26}$/, 'a mailing
 
 const optionsSchema = z.object({
   name: z.string().trim().min(1).max(200).optional(),
-  hasHeader: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
-  emailColumn: z.string().trim().min(1).max(100).optional().transform((v) => (v === undefined ? null : /^\d+$/.test(v) ? Number(v) : v)),
+  hasHeader: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  emailColumn: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .optional()
+    .transform((v) => (v === undefined ? null : /^\d+$/.test(v) ? Number(v) : v)),
   delimiter: z.enum([',', ';']).optional(),
 });
 
 const countsSchema = z.object({
-  total: z.number().int(), valid: z.number().int(), invalid: z.number().int(), duplicate: z.number().int(),
-  queued: z.number().int(), sending: z.number().int(), sent: z.number().int(), failed: z.number().int(), cancelled: z.number().int(),
+  total: z.number().int(),
+  valid: z.number().int(),
+  invalid: z.number().int(),
+  duplicate: z.number().int(),
+  queued: z.number().int(),
+  sending: z.number().int(),
+  sent: z.number().int(),
+  failed: z.number().int(),
+  cancelled: z.number().int(),
   unknown: z.number().int().openapi({ description: 'Cancelled after a request whose answer never came: may or may not have been delivered' }),
 });
-const mailingSchema = z.object({
-  id: z.string(), name: z.string().nullable(),
-  status: z.enum(['PENDING', 'PARSING', 'SENDING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']),
-  workflowId: z.string(), failureReason: z.string().nullable(), counts: countsSchema,
-  sendRatePerMinute: z.number().openapi({ description: 'Sends per minute over the last 5 minutes (or since sending started)' }),
-  etaSeconds: z.number().nullable().openapi({ description: 'Remaining sends at the recent rate' }),
-  recentFailures: z.array(z.object({ row: z.number().int(), email: z.string(), reason: z.string().nullable() })),
-  createdAt: z.string().datetime(), sendingStartedAt: z.string().datetime().nullable(), finishedAt: z.string().datetime().nullable(),
-}).openapi('Mailing');
+const mailingSchema = z
+  .object({
+    id: z.string(),
+    name: z.string().nullable(),
+    status: z.enum(['PENDING', 'PARSING', 'SENDING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']),
+    workflowId: z.string(),
+    failureReason: z.string().nullable(),
+    counts: countsSchema,
+    sendRatePerMinute: z.number().openapi({ description: 'Sends per minute over the last 5 minutes (or since sending started)' }),
+    etaSeconds: z.number().nullable().openapi({ description: 'Remaining sends at the recent rate' }),
+    recentFailures: z.array(z.object({ row: z.number().int(), email: z.string(), reason: z.string().nullable() })),
+    createdAt: z.string().datetime(),
+    sendingStartedAt: z.string().datetime().nullable(),
+    finishedAt: z.string().datetime().nullable(),
+  })
+  .openapi('Mailing');
 
-const signalRoute = (name: MailingControl, summary: string) => createRoute({
-  method: 'post', path: `/v1/mailings/{id}/${name}`, tags: ['Mailings'], operationId: `${name}Mailing`, ...requires('send'), summary,
-  description: `Signals the mailing's workflow; the same as \`temporal workflow signal --workflow-id mailing-<id> --name ${name}\`.`,
-  request: { params: idParam },
-  responses: { 202: { description: 'Signalled', content: { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } } }, 401: errorResponses[401], 404: errorResponses[404], 409: errorResponse(409, 'The mailing has finished') },
-});
-
-const createMailingRoute = createRoute({
-    method: 'post', path: '/v1/mailings', tags: ['Mailings'], operationId: 'createMailing', ...requires('send'),
-    summary: 'Upload a CSV mailing list (multipart, field "file"); every valid address gets one mail with its own token',
-    description: 'Fields: file (required), name, hasHeader (true|false, default true), emailColumn (header name or 0-based index; default a header named "email"), delimiter (, or ; — detected when absent). The file is streamed to storage; parsing happens in the workflow. '
-      + 'With an Idempotency-Key, a repeated upload (same key, same file and fields, within IDEMPOTENCY_TTL_HOURS) answers 200 with the mailing the first one made, concurrent ones included; the same key with a different upload answers 422. '
-      + 'The mailing is stored and its workflow started in one unit: a failed start stores nothing.',
-    request: { headers: idempotencyKeyHeader },
+const signalRoute = (name: MailingControl, summary: string) =>
+  createRoute({
+    method: 'post',
+    path: `/v1/mailings/{id}/${name}`,
+    tags: ['Mailings'],
+    operationId: `${name}Mailing`,
+    ...requires('send'),
+    summary,
+    description: `Signals the mailing's workflow; the same as \`temporal workflow signal --workflow-id mailing-<id> --name ${name}\`.`,
+    request: { params: idParam },
     responses: {
-      200: { description: 'Duplicate of an earlier upload with the same Idempotency-Key', content: { 'application/json': { schema: createdSchema } } },
-      202: { description: 'Accepted', content: { 'application/json': { schema: createdSchema } } },
-      400: errorResponses[400], 401: errorResponses[401], 413: errorResponse(413, 'The file is too large'), 415: errorResponse(415, 'Not multipart'),
-      422: errorResponse(422, 'The Idempotency-Key was used with a different upload'),
-      503: errorResponse(503, 'The workflow could not be started; nothing was stored'),
+      202: { description: 'Signalled', content: { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } } },
+      401: errorResponses[401],
+      404: errorResponses[404],
+      409: errorResponse(409, 'The mailing has finished'),
     },
   });
 
+const createMailingRoute = createRoute({
+  method: 'post',
+  path: '/v1/mailings',
+  tags: ['Mailings'],
+  operationId: 'createMailing',
+  ...requires('send'),
+  summary: 'Upload a CSV mailing list (multipart, field "file"); every valid address gets one mail with its own token',
+  description:
+    'Fields: file (required), name, hasHeader (true|false, default true), emailColumn (header name or 0-based index; default a header named "email"), delimiter (, or ; — detected when absent). The file is streamed to storage; parsing happens in the workflow. ' +
+    'With an Idempotency-Key, a repeated upload (same key, same file and fields, within IDEMPOTENCY_TTL_HOURS) answers 200 with the mailing the first one made, concurrent ones included; the same key with a different upload answers 422. ' +
+    'The mailing is stored and its workflow started in one unit: a failed start stores nothing.',
+  request: { headers: idempotencyKeyHeader },
+  responses: {
+    200: { description: 'Duplicate of an earlier upload with the same Idempotency-Key', content: { 'application/json': { schema: createdSchema } } },
+    202: { description: 'Accepted', content: { 'application/json': { schema: createdSchema } } },
+    400: errorResponses[400],
+    401: errorResponses[401],
+    413: errorResponse(413, 'The file is too large'),
+    415: errorResponse(415, 'Not multipart'),
+    422: errorResponse(422, 'The Idempotency-Key was used with a different upload'),
+    503: errorResponse(503, 'The workflow could not be started; nothing was stored'),
+  },
+});
+
 /** The multipart form, for the document (the handler streams the file and checks the fields: see `optionsSchema`). */
-const mailingForm = z.object({
-  file: z.string().openapi({ type: 'string', format: 'binary', description: 'The CSV list' }),
-  name: z.string().min(1).max(200).optional(),
-  hasHeader: z.enum(['true', 'false']).optional(),
-  emailColumn: z.string().min(1).max(100).optional().openapi({ description: 'Header name or 0-based index' }),
-  delimiter: z.enum([',', ';']).optional(),
-}).openapi('MailingForm');
+const mailingForm = z
+  .object({
+    file: z.string().openapi({ type: 'string', format: 'binary', description: 'The CSV list' }),
+    name: z.string().min(1).max(200).optional(),
+    hasHeader: z.enum(['true', 'false']).optional(),
+    emailColumn: z.string().min(1).max(100).optional().openapi({ description: 'Header name or 0-based index' }),
+    delimiter: z.enum([',', ';']).optional(),
+  })
+  .openapi('MailingForm');
 
 export const mailingRoutes = createRouter()
   .openapi(createMailingRoute, async (c) => {
@@ -81,7 +125,10 @@ export const mailingRoutes = createRouter()
     const idempotencyKey = c.req.valid('header')['idempotency-key'];
     const file = upload.file;
     const { mailing, created } = await admitMailing(deps.db, deps.temporal, deps.config, {
-      scope: tenantOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), file, name: o.name ?? null,
+      scope: tenantOf(c.var.principal),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+      file,
+      name: o.name ?? null,
       options: { hasHeader: o.hasHeader, emailColumn: o.emailColumn, delimiter: o.delimiter ?? null },
     }).catch(async (error: unknown) => {
       await deps.blobs.delete(file.id).catch(() => undefined);
@@ -91,28 +138,86 @@ export const mailingRoutes = createRouter()
     c.var.logger.info({ mailingId: mailing.id, workflowId: mailing.workflowId, bytes: file.size, duplicate: !created }, 'mailing received');
     return c.json({ id: mailing.id, status: mailing.status, workflowId: mailing.workflowId, duplicate: !created }, created ? 202 : 200);
   })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/mailings', tags: ['Mailings'], operationId: 'listMailings', ...requires('read'), summary: 'Mailings, newest first',
-    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
-    responses: { 200: { description: 'Mailings', content: { 'application/json': { schema: z.object({ data: z.array(mailingSchema) }) } } }, 401: errorResponses[401] },
-  }), async (c) => c.json({ data: await listMailings(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query').limit) }, 200))
-  .openapi(createRoute({
-    method: 'get', path: '/v1/mailings/{id}', tags: ['Mailings'], operationId: 'getMailing', ...requires('read'),
-    summary: 'A mailing: status, counts, send rate, ETA, recent failures', request: { params: idParam },
-    responses: { 200: { description: 'The mailing', content: { 'application/json': { schema: mailingSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => c.json(await getMailing(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id), 200))
-  .openapi(createRoute({
-    method: 'get', path: '/v1/mailings/{id}/recipients', tags: ['Mailings'], operationId: 'listMailingRecipients', ...requires('read'),
-    summary: "A mailing's rows by status, in row order, with cursor paging (tokens are never shown)",
-    request: { params: idParam, query: z.object({ status: z.enum(recipientStatuses).optional(), cursor: z.coerce.number().int().min(0).max(2_147_483_647).optional(), limit: z.coerce.number().int().min(1).max(500).default(100) }) },
-    responses: {
-      200: { description: 'Rows', content: { 'application/json': { schema: z.object({
-        data: z.array(z.object({ row: z.number().int(), email: z.string(), status: z.enum(recipientStatuses), reason: z.string().nullable(), attempts: z.number().int(), providerMessageId: z.string().nullable(), sentAt: z.string().datetime().nullable(), verifiedAt: z.string().datetime().nullable() })),
-        nextCursor: z.number().int().nullable(),
-      }) } } },
-      400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404],
-    },
-  }), async (c) => c.json(await listRecipients(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id, c.req.valid('query')), 200))
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/mailings',
+      tags: ['Mailings'],
+      operationId: 'listMailings',
+      ...requires('read'),
+      summary: 'Mailings, newest first',
+      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
+      responses: {
+        200: { description: 'Mailings', content: { 'application/json': { schema: z.object({ data: z.array(mailingSchema) }) } } },
+        401: errorResponses[401],
+      },
+    }),
+    async (c) => c.json({ data: await listMailings(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query').limit) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/mailings/{id}',
+      tags: ['Mailings'],
+      operationId: 'getMailing',
+      ...requires('read'),
+      summary: 'A mailing: status, counts, send rate, ETA, recent failures',
+      request: { params: idParam },
+      responses: {
+        200: { description: 'The mailing', content: { 'application/json': { schema: mailingSchema } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => c.json(await getMailing(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/mailings/{id}/recipients',
+      tags: ['Mailings'],
+      operationId: 'listMailingRecipients',
+      ...requires('read'),
+      summary: "A mailing's rows by status, in row order, with cursor paging (tokens are never shown)",
+      request: {
+        params: idParam,
+        query: z.object({
+          status: z.enum(recipientStatuses).optional(),
+          cursor: z.coerce.number().int().min(0).max(2_147_483_647).optional(),
+          limit: z.coerce.number().int().min(1).max(500).default(100),
+        }),
+      },
+      responses: {
+        200: {
+          description: 'Rows',
+          content: {
+            'application/json': {
+              schema: z.object({
+                data: z.array(
+                  z.object({
+                    row: z.number().int(),
+                    email: z.string(),
+                    status: z.enum(recipientStatuses),
+                    reason: z.string().nullable(),
+                    attempts: z.number().int(),
+                    providerMessageId: z.string().nullable(),
+                    sentAt: z.string().datetime().nullable(),
+                    verifiedAt: z.string().datetime().nullable(),
+                  }),
+                ),
+                nextCursor: z.number().int().nullable(),
+              }),
+            },
+          },
+        },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => c.json(await listRecipients(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id, c.req.valid('query')), 200),
+  )
   .openapi(signalRoute('pause', 'Pause a mailing: no new send starts until it is resumed'), async (c) => {
     const { id } = c.req.valid('param');
     await controlMailing(c.var.deps.db, c.var.deps.temporal, tenantOf(c.var.principal), id, 'pause');
@@ -128,14 +233,31 @@ export const mailingRoutes = createRouter()
     await controlMailing(c.var.deps.db, c.var.deps.temporal, tenantOf(c.var.principal), id, 'cancel');
     return c.json({ id, signal: 'cancel' }, 202);
   })
-  .openapi(createRoute({
-    method: 'post', path: '/v1/verify', tags: ['Mailings'], operationId: 'verifyToken',
-    summary: 'A recipient verifies the token from their mail (public)',
-    request: { body: { required: true, content: { 'application/json': { schema: z.object({ token: z.string().min(16).max(128) }) } } } },
-    responses: { 200: { description: 'Verified', content: { 'application/json': { schema: z.object({ verified: z.literal(true), mailingId: z.string(), email: z.string(), verifiedAt: z.string().datetime() }) } } }, 400: errorResponses[400], 404: errorResponses[404] },
-  }), async (c) => {
-    const verified = await verifyToken(c.var.deps.db, c.req.valid('json').token);
-    if (!verified) throw new AppError('not_found', 'unknown token');
-    return c.json({ verified: true as const, mailingId: verified.mailingId, email: verified.email, verifiedAt: verified.verifiedAt.toISOString() }, 200);
-  });
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/verify',
+      tags: ['Mailings'],
+      operationId: 'verifyToken',
+      summary: 'A recipient verifies the token from their mail (public)',
+      request: { body: { required: true, content: { 'application/json': { schema: z.object({ token: z.string().min(16).max(128) }) } } } },
+      responses: {
+        200: {
+          description: 'Verified',
+          content: {
+            'application/json': {
+              schema: z.object({ verified: z.literal(true), mailingId: z.string(), email: z.string(), verifiedAt: z.string().datetime() }),
+            },
+          },
+        },
+        400: errorResponses[400],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const verified = await verifyToken(c.var.deps.db, c.req.valid('json').token);
+      if (!verified) throw new AppError('not_found', 'unknown token');
+      return c.json({ verified: true as const, mailingId: verified.mailingId, email: verified.email, verifiedAt: verified.verifiedAt.toISOString() }, 200);
+    },
+  );
 documentStreamedBody(createMailingRoute, { required: true, content: { 'multipart/form-data': { schema: mailingForm } } });

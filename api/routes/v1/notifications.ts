@@ -14,34 +14,63 @@ import { historyEntrySchema, notificationSchema, toView } from '../../notificati
 import { createRouter } from '../../openapi.js';
 
 const channel = z.enum(['EMAIL', 'SMS', 'PUSH']);
-const priority = z.string().transform((value, ctx) => {
-  const parsed = parsePriority(value);
-  if (!parsed) ctx.addIssue({ code: 'custom', message: 'expected HIGH | MEDIUM | LOW (or critical | medium | low)' });
-  return parsed ?? 'medium';
-}).openapi({ type: 'string', example: 'HIGH', description: 'HIGH | MEDIUM | LOW (seed 003) or critical | medium | low (seed 001); HIGH is critical. Default MEDIUM.' });
+const priority = z
+  .string()
+  .transform((value, ctx) => {
+    const parsed = parsePriority(value);
+    if (!parsed) ctx.addIssue({ code: 'custom', message: 'expected HIGH | MEDIUM | LOW (or critical | medium | low)' });
+    return parsed ?? 'medium';
+  })
+  .openapi({
+    type: 'string',
+    example: 'HIGH',
+    description: 'HIGH | MEDIUM | LOW (seed 003) or critical | medium | low (seed 001); HIGH is critical. Default MEDIUM.',
+  });
 
 export const idempotencyKeyHeader = z.object({
-  'idempotency-key': z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional()
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional()
     .openapi({ description: 'Same key + same body within 24 h returns the same notification (200); a different body is refused (422).' }),
 });
 
-const createBody = z.object({
-  userId: z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'letters, digits and _ . : @ - (at most 128)').openapi({ example: 'user-42' }),
-  type: channel,
-  templateId: z.string().min(1).max(64).openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }),
-  templateParams: z.record(z.string(), z.union([z.string().max(10_000), z.number(), z.boolean()])).default({}).openapi({ example: { orderId: 'ABC123', itemName: 'Laptop' } }),
-  priority: priority.optional(),
-  correlationId: z.string().min(1).max(128).optional(),
-  to: z.union([z.string().min(1).max(4096), z.array(z.string().min(1).max(4096)).min(1).max(MAX_PUSH_TOKENS)]).optional()
-    .openapi({ description: `Overrides the user's contact point: one email address (EMAIL), one E.164 number (SMS), or 1 to ${MAX_PUSH_TOKENS} device tokens (PUSH)`, example: 'jane@example.com' }),
-}).strict().superRefine((body, ctx) => {
-  if (body.to === undefined) return;
-  for (const issue of checkRecipientOverride(body.type, body.to)) ctx.addIssue({ code: 'custom', path: ['to', ...issue.path], message: issue.message });
-}).openapi('NotificationRequest');
+const createBody = z
+  .object({
+    userId: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'letters, digits and _ . : @ - (at most 128)')
+      .openapi({ example: 'user-42' }),
+    type: channel,
+    templateId: z.string().min(1).max(64).openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }),
+    templateParams: z
+      .record(z.string(), z.union([z.string().max(10_000), z.number(), z.boolean()]))
+      .default({})
+      .openapi({ example: { orderId: 'ABC123', itemName: 'Laptop' } }),
+    priority: priority.optional(),
+    correlationId: z.string().min(1).max(128).optional(),
+    to: z
+      .union([z.string().min(1).max(4096), z.array(z.string().min(1).max(4096)).min(1).max(MAX_PUSH_TOKENS)])
+      .optional()
+      .openapi({
+        description: `Overrides the user's contact point: one email address (EMAIL), one E.164 number (SMS), or 1 to ${MAX_PUSH_TOKENS} device tokens (PUSH)`,
+        example: 'jane@example.com',
+      }),
+  })
+  .strict()
+  .superRefine((body, ctx) => {
+    if (body.to === undefined) return;
+    for (const issue of checkRecipientOverride(body.type, body.to)) ctx.addIssue({ code: 'custom', path: ['to', ...issue.path], message: issue.message });
+  })
+  .openapi('NotificationRequest');
 
-const accepted = z.object({ id: z.string(), status: z.enum(notificationStatuses), workflowId: z.string(), deadlineAt: z.string().datetime(), duplicate: z.boolean() }).openapi('NotificationAccepted');
+const accepted = z
+  .object({ id: z.string(), status: z.enum(notificationStatuses), workflowId: z.string(), deadlineAt: z.string().datetime(), duplicate: z.boolean() })
+  .openapi('NotificationAccepted');
 
-const cursorSchema = z.string().max(200).optional().openapi({ description: 'From the previous page\'s nextCursor' });
+const cursorSchema = z.string().max(200).optional().openapi({ description: "From the previous page's nextCursor" });
 function encodeCursor(n: NotificationCursor): string {
   return Buffer.from(`${n.createdAt}|${n.id}`).toString('base64url');
 }
@@ -53,86 +82,164 @@ function decodeCursor(cursor: string): NotificationCursor {
 }
 
 export const notificationRoutes = createRouter()
-  .openapi(createRoute({
-    method: 'post', path: '/v1/notifications', tags: ['Notifications'], operationId: 'createNotification', ...requires('send'),
-    summary: 'Accept a notification (template + params) for asynchronous delivery',
-    description: 'Answers at once: 202 with the new notification, or 200 with the existing one for a repeated Idempotency-Key. Never sends inside the request.',
-    request: { headers: idempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: createBody } } } },
-    responses: {
-      200: { description: 'Duplicate of an earlier request with the same Idempotency-Key', content: { 'application/json': { schema: accepted } } },
-      202: { description: 'Accepted', content: { 'application/json': { schema: accepted } } },
-      400: errorResponses[400], 401: errorResponses[401], 422: errorResponses[422], 429: errorResponses[429],
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/notifications',
+      tags: ['Notifications'],
+      operationId: 'createNotification',
+      ...requires('send'),
+      summary: 'Accept a notification (template + params) for asynchronous delivery',
+      description:
+        'Answers at once: 202 with the new notification, or 200 with the existing one for a repeated Idempotency-Key. Never sends inside the request.',
+      request: { headers: idempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: createBody } } } },
+      responses: {
+        200: { description: 'Duplicate of an earlier request with the same Idempotency-Key', content: { 'application/json': { schema: accepted } } },
+        202: { description: 'Accepted', content: { 'application/json': { schema: accepted } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        422: errorResponses[422],
+        429: errorResponses[429],
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const idempotencyKey = c.req.valid('header')['idempotency-key'];
+      const { deps } = c.var;
+      const prio = body.priority ?? 'medium';
+      const db = databaseFor(deps, prio);
+      const template = await getLatestTemplate(db, body.templateId);
+      if (template.channel !== body.type) {
+        throw new AppError('unprocessable', `template ${template.id} is for ${template.channel}, not ${body.type}`);
+      }
+      const rendered = renderTemplate(template, body.templateParams);
+      const recipients = body.to === undefined ? await resolveContact(db, body.userId, body.type) : [body.to].flat();
+      const { notification, created } = await admitNotification(
+        { ...deps, db },
+        {
+          scope: tenantOf(c.var.principal),
+          ...(idempotencyKey ? { idempotencyKey } : {}),
+          fingerprint: body,
+          userId: body.userId,
+          channel: body.type,
+          priority: prio,
+          templateId: template.id,
+          templateVersion: template.version,
+          templateParams: body.templateParams,
+          templateLimit:
+            template.rateLimitCount && template.rateLimitWindowSeconds
+              ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds }
+              : null,
+          recipients,
+          subject: rendered.subject,
+          text: rendered.text,
+          html: rendered.html,
+          correlationId: body.correlationId ?? null,
+        },
+      );
+      if (created) notificationMetrics.accepted.inc({ channel: body.type, priority: prio });
+      c.var.logger.info(
+        { notificationId: notification.id, workflowId: notification.workflowId, correlationId: notification.correlationId, duplicate: !created },
+        'notification received',
+      );
+      return c.json(
+        {
+          id: notification.id,
+          status: notification.status,
+          workflowId: notification.workflowId,
+          deadlineAt: notification.deadlineAt.toISOString(),
+          duplicate: !created,
+        },
+        created ? 202 : 200,
+      );
     },
-  }), async (c) => {
-    const body = c.req.valid('json');
-    const idempotencyKey = c.req.valid('header')['idempotency-key'];
-    const { deps } = c.var;
-    const prio = body.priority ?? 'medium';
-    const db = databaseFor(deps, prio);
-    const template = await getLatestTemplate(db, body.templateId);
-    if (template.channel !== body.type) {
-      throw new AppError('unprocessable', `template ${template.id} is for ${template.channel}, not ${body.type}`);
-    }
-    const rendered = renderTemplate(template, body.templateParams);
-    const recipients = body.to === undefined ? await resolveContact(db, body.userId, body.type) : [body.to].flat();
-    const { notification, created } = await admitNotification({ ...deps, db }, {
-      scope: tenantOf(c.var.principal), ...(idempotencyKey ? { idempotencyKey } : {}), fingerprint: body,
-      userId: body.userId, channel: body.type, priority: prio,
-      templateId: template.id, templateVersion: template.version, templateParams: body.templateParams,
-      templateLimit: template.rateLimitCount && template.rateLimitWindowSeconds ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds } : null,
-      recipients, subject: rendered.subject, text: rendered.text, html: rendered.html, correlationId: body.correlationId ?? null,
-    });
-    if (created) notificationMetrics.accepted.inc({ channel: body.type, priority: prio });
-    c.var.logger.info({ notificationId: notification.id, workflowId: notification.workflowId, correlationId: notification.correlationId, duplicate: !created }, 'notification received');
-    return c.json({ id: notification.id, status: notification.status, workflowId: notification.workflowId, deadlineAt: notification.deadlineAt.toISOString(), duplicate: !created }, created ? 202 : 200);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/notifications', tags: ['Notifications'], operationId: 'listNotifications', ...requires('read'),
-    summary: 'List notifications, newest first, with filters and cursor paging',
-    request: {
-      query: z.object({
-        status: z.enum(notificationStatuses).optional(), userId: z.string().max(128).optional(), correlationId: z.string().max(128).optional(),
-        priority: priority.optional(), type: channel.optional(), cursor: cursorSchema,
-        limit: z.coerce.number().int().min(1).max(200).default(50),
-      }),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/notifications',
+      tags: ['Notifications'],
+      operationId: 'listNotifications',
+      ...requires('read'),
+      summary: 'List notifications, newest first, with filters and cursor paging',
+      request: {
+        query: z.object({
+          status: z.enum(notificationStatuses).optional(),
+          userId: z.string().max(128).optional(),
+          correlationId: z.string().max(128).optional(),
+          priority: priority.optional(),
+          type: channel.optional(),
+          cursor: cursorSchema,
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+        }),
+      },
+      responses: {
+        200: {
+          description: 'A page of notifications',
+          content: { 'application/json': { schema: z.object({ data: z.array(notificationSchema), nextCursor: z.string().nullable() }) } },
+        },
+        400: errorResponses[400],
+        401: errorResponses[401],
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const page = await listNotifications(
+        c.var.deps.db,
+        tenantOf(c.var.principal),
+        { status: q.status, userId: q.userId, correlationId: q.correlationId, priority: q.priority, channel: q.type },
+        q.limit,
+        q.cursor ? decodeCursor(q.cursor) : undefined,
+      );
+      return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
     },
-    responses: {
-      200: { description: 'A page of notifications', content: { 'application/json': { schema: z.object({ data: z.array(notificationSchema), nextCursor: z.string().nullable() }) } } },
-      400: errorResponses[400], 401: errorResponses[401],
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/notifications/{id}',
+      tags: ['Notifications'],
+      operationId: 'getNotification',
+      ...requires('read'),
+      summary: 'A notification with its status history',
+      request: { params: z.object({ id: z.string().min(1).max(64) }) },
+      responses: {
+        200: {
+          description: 'The notification',
+          content: { 'application/json': { schema: notificationSchema.extend({ history: z.array(historyEntrySchema) }) } },
+        },
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const found = await notificationWithHistory(c.var.deps.db, tenantOf(c.var.principal), id);
+      if (!found) throw new AppError('not_found', `no notification ${id}`);
+      return c.json({ ...toView(found.notification), history: found.history.map((h) => ({ ...h, at: h.at.toISOString() })) }, 200);
     },
-  }), async (c) => {
-    const q = c.req.valid('query');
-    const page = await listNotifications(c.var.deps.db, tenantOf(c.var.principal),
-      { status: q.status, userId: q.userId, correlationId: q.correlationId, priority: q.priority, channel: q.type },
-      q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
-    return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/notifications/{id}', tags: ['Notifications'], operationId: 'getNotification', ...requires('read'),
-    summary: 'A notification with its status history',
-    request: { params: z.object({ id: z.string().min(1).max(64) }) },
-    responses: {
-      200: { description: 'The notification', content: { 'application/json': { schema: notificationSchema.extend({ history: z.array(historyEntrySchema) }) } } },
-      401: errorResponses[401], 404: errorResponses[404],
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/notifications/{id}/retry',
+      tags: ['Notifications'],
+      operationId: 'retryNotification',
+      ...requires('send'),
+      summary: 'Send a dead-lettered (or permanently failed) notification again, as a new workflow run',
+      request: { params: z.object({ id: z.string().min(1).max(64) }) },
+      responses: {
+        202: { description: 'Back to PENDING; a new run started', content: { 'application/json': { schema: accepted } } },
+        401: errorResponses[401],
+        404: errorResponses[404],
+        409: errorResponse(409, 'Not dead-lettered or failed'),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { deps } = c.var;
+      const row = await retryNotification(deps.db, deps.temporal, deps.config, tenantOf(c.var.principal), id);
+      c.var.logger.info({ notificationId: id, workflowId: row.workflowId, correlationId: row.correlationId }, 'notification retry requested');
+      return c.json({ id: row.id, status: row.status, workflowId: row.workflowId, deadlineAt: row.deadlineAt.toISOString(), duplicate: false }, 202);
     },
-  }), async (c) => {
-    const { id } = c.req.valid('param');
-    const found = await notificationWithHistory(c.var.deps.db, tenantOf(c.var.principal), id);
-    if (!found) throw new AppError('not_found', `no notification ${id}`);
-    return c.json({ ...toView(found.notification), history: found.history.map((h) => ({ ...h, at: h.at.toISOString() })) }, 200);
-  })
-  .openapi(createRoute({
-    method: 'post', path: '/v1/notifications/{id}/retry', tags: ['Notifications'], operationId: 'retryNotification', ...requires('send'),
-    summary: 'Send a dead-lettered (or permanently failed) notification again, as a new workflow run',
-    request: { params: z.object({ id: z.string().min(1).max(64) }) },
-    responses: {
-      202: { description: 'Back to PENDING; a new run started', content: { 'application/json': { schema: accepted } } },
-      401: errorResponses[401], 404: errorResponses[404], 409: errorResponse(409, 'Not dead-lettered or failed'),
-    },
-  }), async (c) => {
-    const { id } = c.req.valid('param');
-    const { deps } = c.var;
-    const row = await retryNotification(deps.db, deps.temporal, deps.config, tenantOf(c.var.principal), id);
-    c.var.logger.info({ notificationId: id, workflowId: row.workflowId, correlationId: row.correlationId }, 'notification retry requested');
-    return c.json({ id: row.id, status: row.status, workflowId: row.workflowId, deadlineAt: row.deadlineAt.toISOString(), duplicate: false }, 202);
-  });
+  );

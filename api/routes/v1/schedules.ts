@@ -5,9 +5,22 @@ import type { Context } from 'hono';
 import { openRequest } from '../../../lib/schedules/request.js';
 import { scheduledEmailSchema, scheduledNotificationSchema, whenSchema, type ScheduledRequest } from '../../../lib/schedules/index.js';
 import {
-  archiveIfExpired, createSchedule, deleteSchedule, describeTemporalSchedule, findSchedule, lastOutcomes, listSchedules, nextRunTimes,
-  pauseSchedule, previewRunTimes, recentFirings, scheduleStats, triggerSchedule, unpauseSchedule,
-  updateSchedule, type ScheduleRow,
+  archiveIfExpired,
+  createSchedule,
+  deleteSchedule,
+  describeTemporalSchedule,
+  findSchedule,
+  lastOutcomes,
+  listSchedules,
+  nextRunTimes,
+  pauseSchedule,
+  previewRunTimes,
+  recentFirings,
+  scheduleStats,
+  triggerSchedule,
+  unpauseSchedule,
+  updateSchedule,
+  type ScheduleRow,
 } from '../../../lib/schedules/service.js';
 import { MIN_CATCHUP_WINDOW_SECONDS } from '../../../lib/schedules/temporal.js';
 import type { AppEnv } from '../../context.js';
@@ -17,33 +30,51 @@ import { AppError, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
 import { createRouter } from '../../openapi.js';
 
-const catchupWindowSeconds = z.number().int().min(MIN_CATCHUP_WINDOW_SECONDS).max(7 * 86_400).optional()
+const catchupWindowSeconds = z
+  .number()
+  .int()
+  .min(MIN_CATCHUP_WINDOW_SECONDS)
+  .max(7 * 86_400)
+  .optional()
   .openapi({ description: 'Slots missed while Temporal was down are fired on recovery if at most this old (default 900 s)' });
 
 const oneOfWhat = (body: { notification?: unknown; email?: unknown }, ctx: z.RefinementCtx, required: boolean) => {
-  if (body.notification !== undefined && body.email !== undefined) ctx.addIssue({ code: 'custom', path: ['email'], message: 'give either notification or email, not both' });
-  else if (required && body.notification === undefined && body.email === undefined) ctx.addIssue({ code: 'custom', path: ['notification'], message: 'required: what to send (notification or email)' });
+  if (body.notification !== undefined && body.email !== undefined)
+    ctx.addIssue({ code: 'custom', path: ['email'], message: 'give either notification or email, not both' });
+  else if (required && body.notification === undefined && body.email === undefined)
+    ctx.addIssue({ code: 'custom', path: ['notification'], message: 'required: what to send (notification or email)' });
 };
 
-const createBody = z.object({
-  name: z.string().trim().min(1).max(200).optional().openapi({ example: 'Weekly digest' }),
-  notification: scheduledNotificationSchema.optional(),
-  email: scheduledEmailSchema.optional(),
-  when: whenSchema,
-  catchupWindowSeconds,
-}).strict().superRefine((b, ctx) => oneOfWhat(b, ctx, true)).openapi('ScheduleRequest');
+const createBody = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional().openapi({ example: 'Weekly digest' }),
+    notification: scheduledNotificationSchema.optional(),
+    email: scheduledEmailSchema.optional(),
+    when: whenSchema,
+    catchupWindowSeconds,
+  })
+  .strict()
+  .superRefine((b, ctx) => oneOfWhat(b, ctx, true))
+  .openapi('ScheduleRequest');
 
-const patchBody = z.object({
-  name: z.string().trim().min(1).max(200).optional(),
-  notification: scheduledNotificationSchema.optional(),
-  email: scheduledEmailSchema.optional(),
-  when: whenSchema.optional(),
-  catchupWindowSeconds,
-}).strict().superRefine((b, ctx) => oneOfWhat(b, ctx, false)).openapi('ScheduleUpdate');
+const patchBody = z
+  .object({
+    name: z.string().trim().min(1).max(200).optional(),
+    notification: scheduledNotificationSchema.optional(),
+    email: scheduledEmailSchema.optional(),
+    when: whenSchema.optional(),
+    catchupWindowSeconds,
+  })
+  .strict()
+  .superRefine((b, ctx) => oneOfWhat(b, ctx, false))
+  .openapi('ScheduleUpdate');
 
 const idParam = z.object({ id: z.string().min(1).max(64) });
 const conflict = { description: 'The schedule is archived, or its Temporal Schedule was deleted outside the API', content: errorResponses[422].content };
-const capReached = { description: 'The tenant already keeps as many schedules as it may (SCHEDULES_MAX_ACTIVE_PER_TENANT)', content: errorResponses[422].content };
+const capReached = {
+  description: 'The tenant already keeps as many schedules as it may (SCHEDULES_MAX_ACTIVE_PER_TENANT)',
+  content: errorResponses[422].content,
+};
 const tooFrequent = { description: 'Two firings would be closer together than SCHEDULE_MIN_INTERVAL_SECONDS', content: errorResponses[422].content };
 
 /** Previews are counted per API key (the admin key is one key). */
@@ -65,107 +96,254 @@ async function detail(c: Context<AppEnv>, row: ScheduleRow) {
   const { deps } = c.var;
   const [description, firings, stats] = await Promise.all([
     row.status === 'ARCHIVED' ? undefined : describeTemporalSchedule(deps.temporal, row.id),
-    recentFirings(deps.db, row.id), scheduleStats(deps.db, row.id),
+    recentFirings(deps.db, row.id),
+    scheduleStats(deps.db, row.id),
   ]);
   return detailView(row, openRequest(deps.encryptor, row.id, row.requestSealed), nextRunTimes(description), firings, stats);
 }
 
 export const scheduleRoutes = createRouter()
-  .openapi(createRoute({
-    method: 'post', path: '/v1/schedules', tags: ['Schedules'], operationId: 'createSchedule', ...requires('send'),
-    summary: 'Schedule a notification or email: once, every interval, or on a cron or calendar spec in a time zone',
-    request: { body: { required: true, content: { 'application/json': { schema: createBody } } } },
-    responses: { 201: { description: 'Created', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 409: capReached, 422: tooFrequent },
-  }), async (c) => {
-    const body = c.req.valid('json');
-    const row = await createSchedule(c.var.deps, tenantOf(c.var.principal), { name: body.name, request: requestOf(body)!, when: body.when, catchupWindowSeconds: body.catchupWindowSeconds });
-    c.var.logger.info({ scheduleId: row.id, kind: row.kind, type: body.when.type }, 'schedule created');
-    return c.json(await detail(c, row), 201);
-  })
-  .openapi(createRoute({
-    method: 'post', path: '/v1/schedules/preview', tags: ['Schedules'], operationId: 'previewSchedule', ...requires('send'),
-    summary: 'The next 5 run times of a "when", computed by Temporal, without saving anything',
-    request: { body: { required: true, content: { 'application/json': { schema: z.object({ when: whenSchema }).strict() } } } },
-    responses: { 200: { description: 'Run times', content: { 'application/json': { schema: z.object({ nextRunTimes: z.array(z.string().datetime()) }) } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 429: { description: 'Too many previews by this API key (SCHEDULE_PREVIEW_RATE_COUNT per SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS); Retry-After says when', content: errorResponses[429].content } },
-  }), async (c) => {
-    const times = await previewRunTimes(c.var.deps, c.var.principal!.credential, c.req.valid('json').when);
-    return c.json({ nextRunTimes: times.map((t) => t.toISOString()) }, 200);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/schedules', tags: ['Schedules'], operationId: 'listSchedules', ...requires('read'),
-    summary: 'List schedules, newest first: active (default), archived or all; filter by status; cursor paging',
-    request: {
-      query: z.object({
-        view: z.enum(['active', 'archived', 'all']).default('active'),
-        status: z.enum(['ACTIVE', 'PAUSED', 'ARCHIVED']).optional(),
-        cursor: z.string().regex(/^sch_[0-9a-z]{26}$/, 'not a cursor this API issued').optional(),
-        limit: z.coerce.number().int().min(1).max(100).default(50),
-      }),
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/schedules',
+      tags: ['Schedules'],
+      operationId: 'createSchedule',
+      ...requires('send'),
+      summary: 'Schedule a notification or email: once, every interval, or on a cron or calendar spec in a time zone',
+      request: { body: { required: true, content: { 'application/json': { schema: createBody } } } },
+      responses: {
+        201: { description: 'Created', content: { 'application/json': { schema: scheduleDetailSchema } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        409: capReached,
+        422: tooFrequent,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const row = await createSchedule(c.var.deps, tenantOf(c.var.principal), {
+        name: body.name,
+        request: requestOf(body)!,
+        when: body.when,
+        catchupWindowSeconds: body.catchupWindowSeconds,
+      });
+      c.var.logger.info({ scheduleId: row.id, kind: row.kind, type: body.when.type }, 'schedule created');
+      return c.json(await detail(c, row), 201);
     },
-    responses: { 200: { description: 'A page of schedules', content: { 'application/json': { schema: z.object({ data: z.array(scheduleSchema), nextCursor: z.string().nullable() }) } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
-  }), async (c) => {
-    const q = c.req.valid('query');
-    const { deps } = c.var;
-    const { rows, nextCursor } = await listSchedules(deps, tenantOf(c.var.principal), { view: q.status ? 'all' : q.view, status: q.status, cursor: q.cursor, limit: q.limit });
-    const [descriptions, last] = await Promise.all([
-      Promise.all(rows.map(async (r) => (r.status === 'ACTIVE' ? describeTemporalSchedule(deps.temporal, r.id) : undefined))),
-      lastOutcomes(deps.db, rows.map((r) => r.id)),
-    ]);
-    return c.json({ data: rows.map((r, i) => scheduleView(r, nextRunTimes(descriptions[i]), last.get(r.id))), nextCursor }, 200);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/schedules/{id}', tags: ['Schedules'], operationId: 'getSchedule', ...requires('read'),
-    summary: 'A schedule: what and when, the next 5 run times, recent firings with their notifications, and totals',
-    request: { params: idParam },
-    responses: { 200: { description: 'The schedule', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
-  }), async (c) => c.json(await detail(c, await owned(c, c.req.valid('param').id)), 200))
-  .openapi(createRoute({
-    method: 'patch', path: '/v1/schedules/{id}', tags: ['Schedules'], operationId: 'updateSchedule', ...requires('send'),
-    summary: 'Change what, when, name or catch-up window (paused stays paused)',
-    request: { params: idParam, body: { required: true, content: { 'application/json': { schema: patchBody } } } },
-    responses: { 200: { description: 'Updated', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404], 409: conflict, 422: tooFrequent },
-  }), async (c) => {
-    const row = await owned(c, c.req.valid('param').id);
-    const body = c.req.valid('json');
-    const updated = await updateSchedule(c.var.deps, row, { name: body.name, request: requestOf(body), when: body.when, catchupWindowSeconds: body.catchupWindowSeconds });
-    return c.json(await detail(c, updated), 200);
-  })
-  .openapi(createRoute({
-    method: 'post', path: '/v1/schedules/{id}/pause', tags: ['Schedules'], operationId: 'pauseSchedule', ...requires('send'),
-    summary: 'Pause: slots that fall while paused are skipped, not caught up',
-    request: { params: idParam, body: { required: false, content: { 'application/json': { schema: z.object({ note: z.string().max(500).optional() }).strict() } } } },
-    responses: { 200: { description: 'Paused', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404], 409: conflict },
-  }), async (c) => {
-    const row = await owned(c, c.req.valid('param').id);
-    const note = c.req.header('content-type')?.includes('json') ? c.req.valid('json')?.note : undefined;
-    return c.json(await detail(c, await pauseSchedule(c.var.deps, row, note)), 200);
-  })
-  .openapi(createRoute({
-    method: 'post', path: '/v1/schedules/{id}/unpause', tags: ['Schedules'], operationId: 'unpauseSchedule', ...requires('send'),
-    summary: 'Unpause: fires again from the next slot',
-    request: { params: idParam },
-    responses: { 200: { description: 'Active', content: { 'application/json': { schema: scheduleDetailSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404], 409: conflict },
-  }), async (c) => {
-    const row = await owned(c, c.req.valid('param').id);
-    return c.json(await detail(c, await unpauseSchedule(c.var.deps, row)), 200);
-  })
-  .openapi(createRoute({
-    method: 'post', path: '/v1/schedules/{id}/trigger', tags: ['Schedules'], operationId: 'triggerSchedule', ...requires('send'),
-    summary: 'Fire now, as an extra slot at the current time (also while paused)',
-    request: { params: idParam },
-    responses: { 202: { description: 'Firing started', content: { 'application/json': { schema: z.object({ id: z.string(), triggered: z.literal(true) }) } } }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404], 409: conflict },
-  }), async (c) => {
-    const row = await owned(c, c.req.valid('param').id);
-    await triggerSchedule(c.var.deps, row);
-    return c.json({ id: row.id, triggered: true as const }, 202);
-  })
-  .openapi(createRoute({
-    method: 'delete', path: '/v1/schedules/{id}', tags: ['Schedules'], operationId: 'deleteSchedule', ...requires('send'),
-    summary: 'Delete the schedule and its Temporal Schedule (the notifications it created stay)',
-    request: { params: idParam },
-    responses: { 204: { description: 'Deleted' }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
-  }), async (c) => {
-    const row = await owned(c, c.req.valid('param').id);
-    await deleteSchedule(c.var.deps, row);
-    return c.body(null, 204);
-  });
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/schedules/preview',
+      tags: ['Schedules'],
+      operationId: 'previewSchedule',
+      ...requires('send'),
+      summary: 'The next 5 run times of a "when", computed by Temporal, without saving anything',
+      request: { body: { required: true, content: { 'application/json': { schema: z.object({ when: whenSchema }).strict() } } } },
+      responses: {
+        200: { description: 'Run times', content: { 'application/json': { schema: z.object({ nextRunTimes: z.array(z.string().datetime()) }) } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        429: {
+          description: 'Too many previews by this API key (SCHEDULE_PREVIEW_RATE_COUNT per SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS); Retry-After says when',
+          content: errorResponses[429].content,
+        },
+      },
+    }),
+    async (c) => {
+      const times = await previewRunTimes(c.var.deps, c.var.principal!.credential, c.req.valid('json').when);
+      return c.json({ nextRunTimes: times.map((t) => t.toISOString()) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/schedules',
+      tags: ['Schedules'],
+      operationId: 'listSchedules',
+      ...requires('read'),
+      summary: 'List schedules, newest first: active (default), archived or all; filter by status; cursor paging',
+      request: {
+        query: z.object({
+          view: z.enum(['active', 'archived', 'all']).default('active'),
+          status: z.enum(['ACTIVE', 'PAUSED', 'ARCHIVED']).optional(),
+          cursor: z
+            .string()
+            .regex(/^sch_[0-9a-z]{26}$/, 'not a cursor this API issued')
+            .optional(),
+          limit: z.coerce.number().int().min(1).max(100).default(50),
+        }),
+      },
+      responses: {
+        200: {
+          description: 'A page of schedules',
+          content: { 'application/json': { schema: z.object({ data: z.array(scheduleSchema), nextCursor: z.string().nullable() }) } },
+        },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const { deps } = c.var;
+      const { rows, nextCursor } = await listSchedules(deps, tenantOf(c.var.principal), {
+        view: q.status ? 'all' : q.view,
+        status: q.status,
+        cursor: q.cursor,
+        limit: q.limit,
+      });
+      const [descriptions, last] = await Promise.all([
+        Promise.all(rows.map(async (r) => (r.status === 'ACTIVE' ? describeTemporalSchedule(deps.temporal, r.id) : undefined))),
+        lastOutcomes(
+          deps.db,
+          rows.map((r) => r.id),
+        ),
+      ]);
+      return c.json({ data: rows.map((r, i) => scheduleView(r, nextRunTimes(descriptions[i]), last.get(r.id))), nextCursor }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/schedules/{id}',
+      tags: ['Schedules'],
+      operationId: 'getSchedule',
+      ...requires('read'),
+      summary: 'A schedule: what and when, the next 5 run times, recent firings with their notifications, and totals',
+      request: { params: idParam },
+      responses: {
+        200: { description: 'The schedule', content: { 'application/json': { schema: scheduleDetailSchema } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => c.json(await detail(c, await owned(c, c.req.valid('param').id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/schedules/{id}',
+      tags: ['Schedules'],
+      operationId: 'updateSchedule',
+      ...requires('send'),
+      summary: 'Change what, when, name or catch-up window (paused stays paused)',
+      request: { params: idParam, body: { required: true, content: { 'application/json': { schema: patchBody } } } },
+      responses: {
+        200: { description: 'Updated', content: { 'application/json': { schema: scheduleDetailSchema } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        404: errorResponses[404],
+        409: conflict,
+        422: tooFrequent,
+      },
+    }),
+    async (c) => {
+      const row = await owned(c, c.req.valid('param').id);
+      const body = c.req.valid('json');
+      const updated = await updateSchedule(c.var.deps, row, {
+        name: body.name,
+        request: requestOf(body),
+        when: body.when,
+        catchupWindowSeconds: body.catchupWindowSeconds,
+      });
+      return c.json(await detail(c, updated), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/schedules/{id}/pause',
+      tags: ['Schedules'],
+      operationId: 'pauseSchedule',
+      ...requires('send'),
+      summary: 'Pause: slots that fall while paused are skipped, not caught up',
+      request: {
+        params: idParam,
+        body: { required: false, content: { 'application/json': { schema: z.object({ note: z.string().max(500).optional() }).strict() } } },
+      },
+      responses: {
+        200: { description: 'Paused', content: { 'application/json': { schema: scheduleDetailSchema } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        404: errorResponses[404],
+        409: conflict,
+      },
+    }),
+    async (c) => {
+      const row = await owned(c, c.req.valid('param').id);
+      const note = c.req.header('content-type')?.includes('json') ? c.req.valid('json')?.note : undefined;
+      return c.json(await detail(c, await pauseSchedule(c.var.deps, row, note)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/schedules/{id}/unpause',
+      tags: ['Schedules'],
+      operationId: 'unpauseSchedule',
+      ...requires('send'),
+      summary: 'Unpause: fires again from the next slot',
+      request: { params: idParam },
+      responses: {
+        200: { description: 'Active', content: { 'application/json': { schema: scheduleDetailSchema } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        404: errorResponses[404],
+        409: conflict,
+      },
+    }),
+    async (c) => {
+      const row = await owned(c, c.req.valid('param').id);
+      return c.json(await detail(c, await unpauseSchedule(c.var.deps, row)), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/schedules/{id}/trigger',
+      tags: ['Schedules'],
+      operationId: 'triggerSchedule',
+      ...requires('send'),
+      summary: 'Fire now, as an extra slot at the current time (also while paused)',
+      request: { params: idParam },
+      responses: {
+        202: { description: 'Firing started', content: { 'application/json': { schema: z.object({ id: z.string(), triggered: z.literal(true) }) } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        404: errorResponses[404],
+        409: conflict,
+      },
+    }),
+    async (c) => {
+      const row = await owned(c, c.req.valid('param').id);
+      await triggerSchedule(c.var.deps, row);
+      return c.json({ id: row.id, triggered: true as const }, 202);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/schedules/{id}',
+      tags: ['Schedules'],
+      operationId: 'deleteSchedule',
+      ...requires('send'),
+      summary: 'Delete the schedule and its Temporal Schedule (the notifications it created stay)',
+      request: { params: idParam },
+      responses: { 204: { description: 'Deleted' }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
+    }),
+    async (c) => {
+      const row = await owned(c, c.req.valid('param').id);
+      await deleteSchedule(c.var.deps, row);
+      return c.body(null, 204);
+    },
+  );

@@ -9,15 +9,23 @@ import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
 
-const suppressionSchema = z.object({
-  address: z.string().openapi({ example: 'jane@example.com' }),
-  reason: z.enum(['complained', 'bounced']),
-  detail: z.string().nullable().openapi({ description: "The provider's reason, as reported" }),
-  notificationId: z.string().nullable().openapi({ description: 'The notification whose delivery event added it' }),
-  createdAt: z.string().datetime(),
-}).openapi('Suppression');
+const suppressionSchema = z
+  .object({
+    address: z.string().openapi({ example: 'jane@example.com' }),
+    reason: z.enum(['complained', 'bounced']),
+    detail: z.string().nullable().openapi({ description: "The provider's reason, as reported" }),
+    notificationId: z.string().nullable().openapi({ description: 'The notification whose delivery event added it' }),
+    createdAt: z.string().datetime(),
+  })
+  .openapi('Suppression');
 
-const toView = (s: SuppressionRow) => ({ address: s.address, reason: s.reason, detail: s.detail, notificationId: s.notificationId, createdAt: s.createdAt.toISOString() });
+const toView = (s: SuppressionRow) => ({
+  address: s.address,
+  reason: s.reason,
+  detail: s.detail,
+  notificationId: s.notificationId,
+  createdAt: s.createdAt.toISOString(),
+});
 
 function encodeCursor(at: SuppressionCursor): string {
   return Buffer.from(`${at.createdAt}|${at.address}`).toString('base64url');
@@ -32,32 +40,51 @@ function decodeCursor(cursor: string): SuppressionCursor {
 }
 
 export const suppressionRoutes = createRouter()
-  .openapi(createRoute({
-    method: 'get', path: '/v1/suppressions', tags: ['Notifications'], operationId: 'listSuppressions', ...requires('read'),
-    summary: 'Email addresses that are not mailed again (complaints, permanent bounces), newest first',
-    request: {
-      query: z.object({
-        limit: z.coerce.number().int().min(1).max(200).default(50),
-        cursor: z.string().max(600).optional().openapi({ description: "From the previous page's nextCursor" }),
-      }),
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/suppressions',
+      tags: ['Notifications'],
+      operationId: 'listSuppressions',
+      ...requires('read'),
+      summary: 'Email addresses that are not mailed again (complaints, permanent bounces), newest first',
+      request: {
+        query: z.object({
+          limit: z.coerce.number().int().min(1).max(200).default(50),
+          cursor: z.string().max(600).optional().openapi({ description: "From the previous page's nextCursor" }),
+        }),
+      },
+      responses: {
+        200: {
+          description: 'A page of suppressed addresses',
+          content: { 'application/json': { schema: z.object({ data: z.array(suppressionSchema), nextCursor: z.string().nullable() }) } },
+        },
+        400: errorResponses[400],
+        401: errorResponses[401],
+      },
+    }),
+    async (c) => {
+      const q = c.req.valid('query');
+      const page = await listSuppressions(c.var.deps.db, tenantOf(c.var.principal), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
+      return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
     },
-    responses: {
-      200: { description: 'A page of suppressed addresses', content: { 'application/json': { schema: z.object({ data: z.array(suppressionSchema), nextCursor: z.string().nullable() }) } } },
-      400: errorResponses[400], 401: errorResponses[401],
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/suppressions/{address}',
+      tags: ['Notifications'],
+      operationId: 'deleteSuppression',
+      ...requires('send'),
+      summary: 'Mail an address again: remove it from the suppression list',
+      request: { params: z.object({ address: z.string().min(3).max(320).openapi({ example: 'jane@example.com' }) }) },
+      responses: { 204: { description: 'Removed' }, 401: errorResponses[401], 404: errorResponses[404] },
+    }),
+    async (c) => {
+      const { address } = c.req.valid('param');
+      if (!(await removeSuppression(c.var.deps.db, tenantOf(c.var.principal), address)))
+        throw new AppError('not_found', `${address} is not on the suppression list`);
+      c.var.logger.info({ owner: tenantOf(c.var.principal) }, 'suppression removed');
+      return c.body(null, 204);
     },
-  }), async (c) => {
-    const q = c.req.valid('query');
-    const page = await listSuppressions(c.var.deps.db, tenantOf(c.var.principal), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
-    return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
-  })
-  .openapi(createRoute({
-    method: 'delete', path: '/v1/suppressions/{address}', tags: ['Notifications'], operationId: 'deleteSuppression', ...requires('send'),
-    summary: 'Mail an address again: remove it from the suppression list',
-    request: { params: z.object({ address: z.string().min(3).max(320).openapi({ example: 'jane@example.com' }) }) },
-    responses: { 204: { description: 'Removed' }, 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => {
-    const { address } = c.req.valid('param');
-    if (!await removeSuppression(c.var.deps.db, tenantOf(c.var.principal), address)) throw new AppError('not_found', `${address} is not on the suppression list`);
-    c.var.logger.info({ owner: tenantOf(c.var.principal) }, 'suppression removed');
-    return c.body(null, 204);
-  });
+  );

@@ -1,32 +1,50 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
-import { getTemplate, listLatestTemplates, placeholdersOf, saveTemplateVersion, TemplateNotFoundError, type TemplateRow } from '../../../lib/notifications/templates.js';
+import {
+  getTemplate,
+  listLatestTemplates,
+  placeholdersOf,
+  saveTemplateVersion,
+  TemplateNotFoundError,
+  type TemplateRow,
+} from '../../../lib/notifications/templates.js';
 import { LONGEST_WINDOW_SECONDS } from '../../../lib/notifications/rate-limit.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { createRouter } from '../../openapi.js';
 
 const templateId = z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'upper case letters, digits and _ (e.g. ORDER_SHIPPED_CONFIRMATION)');
 
-const templateSchema = z.object({
-  id: z.string().openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }),
-  version: z.number().int(),
-  channel: z.enum(['EMAIL', 'SMS', 'PUSH']),
-  subject: z.string().nullable(),
-  body: z.string(),
-  format: z.enum(['text', 'html']),
-  params: z.array(z.string()),
-  rateLimit: z.object({ count: z.number().int(), windowSeconds: z.number().int() }).nullable()
-    .openapi({ description: 'Per user and template admission limit, e.g. 2 per 300 s' }),
-  createdAt: z.string().datetime().nullable(),
-}).openapi('Template');
+const templateSchema = z
+  .object({
+    id: z.string().openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }),
+    version: z.number().int(),
+    channel: z.enum(['EMAIL', 'SMS', 'PUSH']),
+    subject: z.string().nullable(),
+    body: z.string(),
+    format: z.enum(['text', 'html']),
+    params: z.array(z.string()),
+    rateLimit: z
+      .object({ count: z.number().int(), windowSeconds: z.number().int() })
+      .nullable()
+      .openapi({ description: 'Per user and template admission limit, e.g. 2 per 300 s' }),
+    createdAt: z.string().datetime().nullable(),
+  })
+  .openapi('Template');
 
 const contentFields = z.object({
   channel: z.enum(['EMAIL', 'SMS', 'PUSH']),
   subject: z.string().min(1).max(998).nullable().optional().openapi({ description: 'EMAIL only; may use {{params}}' }),
   body: z.string().min(1).max(100_000).openapi({ example: '<p>Hi {{name}}, order {{orderId}} has shipped.</p>' }),
   format: z.enum(['text', 'html']).default('text'),
-  params: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/)).max(100).optional().openapi({ description: 'Declared parameters; default: the placeholders used' }),
-  rateLimit: z.object({ count: z.number().int().min(1).max(10_000), windowSeconds: z.number().int().min(1).max(LONGEST_WINDOW_SECONDS) }).nullable().optional(),
+  params: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
+    .max(100)
+    .optional()
+    .openapi({ description: 'Declared parameters; default: the placeholders used' }),
+  rateLimit: z
+    .object({ count: z.number().int().min(1).max(10_000), windowSeconds: z.number().int().min(1).max(LONGEST_WINDOW_SECONDS) })
+    .nullable()
+    .optional(),
 });
 
 /** The rules across fields, for both the create body (with its id) and the update body. */
@@ -43,7 +61,13 @@ const createSchema = contentFields.extend({ id: templateId }).strict().superRefi
 
 function toJson(t: TemplateRow) {
   return {
-    id: t.id, version: t.version, channel: t.channel, subject: t.subject, body: t.body, format: t.format, params: t.params,
+    id: t.id,
+    version: t.version,
+    channel: t.channel,
+    subject: t.subject,
+    body: t.body,
+    format: t.format,
+    params: t.params,
     rateLimit: t.rateLimitCount && t.rateLimitWindowSeconds ? { count: t.rateLimitCount, windowSeconds: t.rateLimitWindowSeconds } : null,
     createdAt: t.createdAt?.toISOString() ?? null,
   };
@@ -51,52 +75,103 @@ function toJson(t: TemplateRow) {
 
 function toInput(id: string, body: z.infer<typeof contentSchema>) {
   return {
-    id, channel: body.channel, subject: body.subject ?? null, body: body.body, format: body.format,
+    id,
+    channel: body.channel,
+    subject: body.subject ?? null,
+    body: body.body,
+    format: body.format,
     params: body.params ?? placeholdersOf(body.subject, body.body),
-    rateLimitCount: body.rateLimit?.count ?? null, rateLimitWindowSeconds: body.rateLimit?.windowSeconds ?? null,
+    rateLimitCount: body.rateLimit?.count ?? null,
+    rateLimitWindowSeconds: body.rateLimit?.windowSeconds ?? null,
   };
 }
 
 export const templateRoutes = createRouter()
-  .openapi(createRoute({
-    method: 'post', path: '/v1/templates', tags: ['Templates'], operationId: 'createTemplate', ...requires('admin'), summary: 'Create a template (version 1)',
-    request: { body: { required: true, content: { 'application/json': { schema: createSchema } } } },
-    responses: {
-      201: { description: 'Created', content: { 'application/json': { schema: templateSchema } } },
-      400: errorResponses[400], 401: errorResponses[401], 409: errorResponse(409, 'A template with this id exists'),
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/templates',
+      tags: ['Templates'],
+      operationId: 'createTemplate',
+      ...requires('admin'),
+      summary: 'Create a template (version 1)',
+      request: { body: { required: true, content: { 'application/json': { schema: createSchema } } } },
+      responses: {
+        201: { description: 'Created', content: { 'application/json': { schema: templateSchema } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        409: errorResponse(409, 'A template with this id exists'),
+      },
+    }),
+    async (c) => {
+      const { id, ...content } = c.req.valid('json');
+      const saved = await saveTemplateVersion(c.var.deps.db, toInput(id, content), 'create');
+      if (saved === 'exists' || saved === 'missing') throw new AppError('conflict', `template ${id} exists; PUT /v1/templates/${id} adds a version`);
+      return c.json(toJson(saved), 201);
     },
-  }), async (c) => {
-    const { id, ...content } = c.req.valid('json');
-    const saved = await saveTemplateVersion(c.var.deps.db, toInput(id, content), 'create');
-    if (saved === 'exists' || saved === 'missing') throw new AppError('conflict', `template ${id} exists; PUT /v1/templates/${id} adds a version`);
-    return c.json(toJson(saved), 201);
-  })
-  .openapi(createRoute({
-    method: 'put', path: '/v1/templates/{id}', tags: ['Templates'], operationId: 'updateTemplate', ...requires('admin'),
-    summary: 'Update a template: adds a new version (notifications keep the version they were rendered with)',
-    request: { params: z.object({ id: templateId }), body: { required: true, content: { 'application/json': { schema: contentSchema } } } },
-    responses: { 200: { description: 'The new version', content: { 'application/json': { schema: templateSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => {
-    const { id } = c.req.valid('param');
-    const saved = await saveTemplateVersion(c.var.deps.db, toInput(id, c.req.valid('json')), 'update');
-    if (saved === 'missing' || saved === 'exists') throw new AppError('not_found', `no template ${id}; POST /v1/templates creates it`);
-    return c.json(toJson(saved), 200);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/templates', tags: ['Templates'], operationId: 'listTemplates', ...requires('read'), summary: 'Every template, latest version',
-    responses: { 200: { description: 'Templates', content: { 'application/json': { schema: z.object({ data: z.array(templateSchema) }) } } }, 401: errorResponses[401] },
-  }), async (c) => c.json({ data: (await listLatestTemplates(c.var.deps.db)).map(toJson) }, 200))
-  .openapi(createRoute({
-    method: 'get', path: '/v1/templates/{id}', tags: ['Templates'], operationId: 'getTemplate', ...requires('read'), summary: 'A template: the latest version, or ?version=n',
-    request: { params: z.object({ id: templateId }), query: z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() }) },
-    responses: { 200: { description: 'The template', content: { 'application/json': { schema: templateSchema } } }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
-  }), async (c) => {
-    const { id } = c.req.valid('param');
-    const { version } = c.req.valid('query');
-    try {
-      return c.json(toJson(await getTemplate(c.var.deps.db, id, version)), 200);
-    } catch (error) {
-      if (error instanceof TemplateNotFoundError) throw new AppError('not_found', error.message);
-      throw error;
-    }
-  });
+  )
+  .openapi(
+    createRoute({
+      method: 'put',
+      path: '/v1/templates/{id}',
+      tags: ['Templates'],
+      operationId: 'updateTemplate',
+      ...requires('admin'),
+      summary: 'Update a template: adds a new version (notifications keep the version they were rendered with)',
+      request: { params: z.object({ id: templateId }), body: { required: true, content: { 'application/json': { schema: contentSchema } } } },
+      responses: {
+        200: { description: 'The new version', content: { 'application/json': { schema: templateSchema } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const saved = await saveTemplateVersion(c.var.deps.db, toInput(id, c.req.valid('json')), 'update');
+      if (saved === 'missing' || saved === 'exists') throw new AppError('not_found', `no template ${id}; POST /v1/templates creates it`);
+      return c.json(toJson(saved), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/templates',
+      tags: ['Templates'],
+      operationId: 'listTemplates',
+      ...requires('read'),
+      summary: 'Every template, latest version',
+      responses: {
+        200: { description: 'Templates', content: { 'application/json': { schema: z.object({ data: z.array(templateSchema) }) } } },
+        401: errorResponses[401],
+      },
+    }),
+    async (c) => c.json({ data: (await listLatestTemplates(c.var.deps.db)).map(toJson) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/templates/{id}',
+      tags: ['Templates'],
+      operationId: 'getTemplate',
+      ...requires('read'),
+      summary: 'A template: the latest version, or ?version=n',
+      request: { params: z.object({ id: templateId }), query: z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() }) },
+      responses: {
+        200: { description: 'The template', content: { 'application/json': { schema: templateSchema } } },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { version } = c.req.valid('query');
+      try {
+        return c.json(toJson(await getTemplate(c.var.deps.db, id, version)), 200);
+      } catch (error) {
+        if (error instanceof TemplateNotFoundError) throw new AppError('not_found', error.message);
+        throw error;
+      }
+    },
+  );

@@ -12,18 +12,24 @@ import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-
 
 const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
 
-const tenantSchema = z.object({
-  id: z.string().openapi({ example: 'ten_01jd9z8x5m3q7c2v4b6n8k0p1r' }),
-  name: z.string(),
-  status: z.enum(['ACTIVE', 'DISABLED']),
-  disabledAt: z.string().datetime().nullable(),
-  disabledReason: z.string().nullable(),
-  createdAt: z.string().datetime(),
-}).openapi('Tenant');
+const tenantSchema = z
+  .object({
+    id: z.string().openapi({ example: 'ten_01jd9z8x5m3q7c2v4b6n8k0p1r' }),
+    name: z.string(),
+    status: z.enum(['ACTIVE', 'DISABLED']),
+    disabledAt: z.string().datetime().nullable(),
+    disabledReason: z.string().nullable(),
+    createdAt: z.string().datetime(),
+  })
+  .openapi('Tenant');
 
 const tenantView = (t: TenantRow) => ({
-  id: t.id, name: t.name, status: t.disabledAt ? 'DISABLED' as const : 'ACTIVE' as const,
-  disabledAt: t.disabledAt?.toISOString() ?? null, disabledReason: t.disabledReason, createdAt: t.createdAt.toISOString(),
+  id: t.id,
+  name: t.name,
+  status: t.disabledAt ? ('DISABLED' as const) : ('ACTIVE' as const),
+  disabledAt: t.disabledAt?.toISOString() ?? null,
+  disabledReason: t.disabledReason,
+  createdAt: t.createdAt.toISOString(),
 });
 
 const idParam = z.object({ id: z.string().min(1).max(64).openapi({ example: 'ten_01jd9z8x5m3q7c2v4b6n8k0p1r' }) });
@@ -35,68 +41,172 @@ const tenantOr404 = async (db: Parameters<typeof findTenant>[0], id: string) => 
 };
 
 export const tenantRoutes = createRouter()
-  .openapi(createRoute({
-    method: 'post', path: '/v1/tenants', tags: ['Tenants'], operationId: 'createTenant', ...requires('admin'),
-    summary: 'Create a tenant (admin only); give it keys with POST /v1/tenants/{id}/api-keys',
-    request: { body: { required: true, content: json(z.object({ name: z.string().trim().min(1).max(100).openapi({ example: 'acme-production' }) }).strict().openapi('TenantRequest')) } },
-    responses: { 201: { description: 'Created', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
-  }), async (c) => {
-    const tenant = await createTenant(c.var.deps.db, c.req.valid('json'));
-    c.var.logger.info({ tenantId: tenant.id }, 'tenant created');
-    return c.json(tenantView(tenant), 201);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/tenants', tags: ['Tenants'], operationId: 'listTenants', ...requires('admin'), summary: 'List tenants (admin only)',
-    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().min(1).max(64).optional() }) },
-    responses: { 200: { description: 'Tenants', content: json(z.object({ data: z.array(tenantSchema), nextCursor: z.string().nullable() })) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
-  }), async (c) => {
-    const page = await listTenants(c.var.deps.db, c.req.valid('query'));
-    return c.json({ data: page.data.map(tenantView), nextCursor: page.nextCursor }, 200);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/tenants/{id}', tags: ['Tenants'], operationId: 'getTenant', ...requires('admin'), summary: 'A tenant (admin only)',
-    request: { params: idParam },
-    responses: { 200: { description: 'The tenant', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
-  }), async (c) => c.json(tenantView(await tenantOr404(c.var.deps.db, c.req.valid('param').id)), 200))
-  .openapi(createRoute({
-    method: 'post', path: '/v1/tenants/{id}/disable', tags: ['Tenants'], operationId: 'disableTenant', ...requires('admin'),
-    summary: "Disable a tenant (admin only): its keys are refused at once, its open streams close, its schedules and mailbox syncs are held",
-    request: { params: idParam, body: { required: false, content: json(z.object({ reason: z.string().trim().min(1).max(500).optional().openapi({ example: 'unpaid invoice' }) }).strict()) } },
-    responses: {
-      200: { description: 'Disabled', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404],
-      409: errorResponse(409, 'The admin tenant cannot be disabled'),
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/tenants',
+      tags: ['Tenants'],
+      operationId: 'createTenant',
+      ...requires('admin'),
+      summary: 'Create a tenant (admin only); give it keys with POST /v1/tenants/{id}/api-keys',
+      request: {
+        body: {
+          required: true,
+          content: json(
+            z
+              .object({ name: z.string().trim().min(1).max(100).openapi({ example: 'acme-production' }) })
+              .strict()
+              .openapi('TenantRequest'),
+          ),
+        },
+      },
+      responses: { 201: { description: 'Created', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
+    }),
+    async (c) => {
+      const tenant = await createTenant(c.var.deps.db, c.req.valid('json'));
+      c.var.logger.info({ tenantId: tenant.id }, 'tenant created');
+      return c.json(tenantView(tenant), 201);
     },
-  }), async (c) => {
-    const tenant = await changeTenantState(c.var.deps, c.req.valid('param').id, { disabled: true, reason: (c.req.valid('json') as { reason?: string } | undefined)?.reason });
-    c.var.logger.info({ tenantId: tenant.id }, 'tenant disabled');
-    return c.json(tenantView(tenant), 200);
-  })
-  .openapi(createRoute({
-    method: 'post', path: '/v1/tenants/{id}/enable', tags: ['Tenants'], operationId: 'enableTenant', ...requires('admin'),
-    summary: 'Enable a tenant again (admin only): its keys work, and what it had running goes on (what its users paused stays paused)',
-    request: { params: idParam },
-    responses: { 200: { description: 'Enabled', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
-  }), async (c) => {
-    const tenant = await changeTenantState(c.var.deps, c.req.valid('param').id, { disabled: false });
-    c.var.logger.info({ tenantId: tenant.id }, 'tenant enabled');
-    return c.json(tenantView(tenant), 200);
-  })
-  .openapi(createRoute({
-    method: 'post', path: '/v1/tenants/{id}/api-keys', tags: ['Tenants'], operationId: 'createTenantApiKey', ...requires('admin'),
-    summary: "Create a key of this tenant (admin only): it reaches everything the tenant owns; the key is shown once",
-    request: { params: idParam, body: { required: true, content: json(z.object(keyFields).strict()) } },
-    responses: { 201: { description: 'Created', content: json(apiKeyCreatedSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
-  }), async (c) => {
-    const { id } = c.req.valid('param');
-    const { key, record } = await createApiKey(c.var.deps.db, { ...c.req.valid('json'), tenantId: id });
-    c.var.logger.info({ keyId: record.id, tenantId: id }, 'api key created');
-    return c.json({ ...apiKeyJson(record), key }, 201);
-  })
-  .openapi(createRoute({
-    method: 'get', path: '/v1/tenants/{id}/api-keys', tags: ['Tenants'], operationId: 'listTenantApiKeys', ...requires('admin'), summary: "A tenant's keys, newest first (admin only)",
-    request: { params: idParam },
-    responses: { 200: { description: 'Keys', content: json(z.object({ data: z.array(apiKeySchema) })) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
-  }), async (c) => {
-    const tenant = await tenantOr404(c.var.deps.db, c.req.valid('param').id);
-    return c.json({ data: (await listApiKeys(c.var.deps.db, tenant.id)).map(apiKeyJson) }, 200);
-  });
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/tenants',
+      tags: ['Tenants'],
+      operationId: 'listTenants',
+      ...requires('admin'),
+      summary: 'List tenants (admin only)',
+      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().min(1).max(64).optional() }) },
+      responses: {
+        200: { description: 'Tenants', content: json(z.object({ data: z.array(tenantSchema), nextCursor: z.string().nullable() })) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+      },
+    }),
+    async (c) => {
+      const page = await listTenants(c.var.deps.db, c.req.valid('query'));
+      return c.json({ data: page.data.map(tenantView), nextCursor: page.nextCursor }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/tenants/{id}',
+      tags: ['Tenants'],
+      operationId: 'getTenant',
+      ...requires('admin'),
+      summary: 'A tenant (admin only)',
+      request: { params: idParam },
+      responses: {
+        200: { description: 'The tenant', content: json(tenantSchema) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => c.json(tenantView(await tenantOr404(c.var.deps.db, c.req.valid('param').id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/tenants/{id}/disable',
+      tags: ['Tenants'],
+      operationId: 'disableTenant',
+      ...requires('admin'),
+      summary: 'Disable a tenant (admin only): its keys are refused at once, its open streams close, its schedules and mailbox syncs are held',
+      request: {
+        params: idParam,
+        body: {
+          required: false,
+          content: json(z.object({ reason: z.string().trim().min(1).max(500).optional().openapi({ example: 'unpaid invoice' }) }).strict()),
+        },
+      },
+      responses: {
+        200: { description: 'Disabled', content: json(tenantSchema) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        404: errorResponses[404],
+        409: errorResponse(409, 'The admin tenant cannot be disabled'),
+      },
+    }),
+    async (c) => {
+      const tenant = await changeTenantState(c.var.deps, c.req.valid('param').id, {
+        disabled: true,
+        reason: (c.req.valid('json') as { reason?: string } | undefined)?.reason,
+      });
+      c.var.logger.info({ tenantId: tenant.id }, 'tenant disabled');
+      return c.json(tenantView(tenant), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/tenants/{id}/enable',
+      tags: ['Tenants'],
+      operationId: 'enableTenant',
+      ...requires('admin'),
+      summary: 'Enable a tenant again (admin only): its keys work, and what it had running goes on (what its users paused stays paused)',
+      request: { params: idParam },
+      responses: {
+        200: { description: 'Enabled', content: json(tenantSchema) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const tenant = await changeTenantState(c.var.deps, c.req.valid('param').id, { disabled: false });
+      c.var.logger.info({ tenantId: tenant.id }, 'tenant enabled');
+      return c.json(tenantView(tenant), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/tenants/{id}/api-keys',
+      tags: ['Tenants'],
+      operationId: 'createTenantApiKey',
+      ...requires('admin'),
+      summary: 'Create a key of this tenant (admin only): it reaches everything the tenant owns; the key is shown once',
+      request: { params: idParam, body: { required: true, content: json(z.object(keyFields).strict()) } },
+      responses: {
+        201: { description: 'Created', content: json(apiKeyCreatedSchema) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { key, record } = await createApiKey(c.var.deps.db, { ...c.req.valid('json'), tenantId: id });
+      c.var.logger.info({ keyId: record.id, tenantId: id }, 'api key created');
+      return c.json({ ...apiKeyJson(record), key }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/tenants/{id}/api-keys',
+      tags: ['Tenants'],
+      operationId: 'listTenantApiKeys',
+      ...requires('admin'),
+      summary: "A tenant's keys, newest first (admin only)",
+      request: { params: idParam },
+      responses: {
+        200: { description: 'Keys', content: json(z.object({ data: z.array(apiKeySchema) })) },
+        400: errorResponses[400],
+        401: errorResponses[401],
+        403: errorResponses[403],
+        404: errorResponses[404],
+      },
+    }),
+    async (c) => {
+      const tenant = await tenantOr404(c.var.deps.db, c.req.valid('param').id);
+      return c.json({ data: (await listApiKeys(c.var.deps.db, tenant.id)).map(apiKeyJson) }, 200);
+    },
+  );

@@ -4,14 +4,25 @@
 // timeout. URLs stay canonical (https://graph.microsoft.com, as delta links are); a different
 // OUTLOOK_GRAPH_URL (a local simulator) is reached by rewriting the origin in the transport only.
 import {
-  AuthenticationHandler, AuthenticationHandlerOptions, Client, RedirectHandler, RetryHandler, RetryHandlerOptions, TelemetryHandler,
-  type Context, type GraphRequest, type Middleware,
+  AuthenticationHandler,
+  AuthenticationHandlerOptions,
+  Client,
+  RedirectHandler,
+  RetryHandler,
+  RetryHandlerOptions,
+  TelemetryHandler,
+  type Context,
+  type GraphRequest,
+  type Middleware,
 } from '@microsoft/microsoft-graph-client';
 
 export const GRAPH_ORIGIN = 'https://graph.microsoft.com';
 
 class FetchTransport implements Middleware {
-  constructor(private readonly target: string, private readonly timeoutMs: number) {}
+  constructor(
+    private readonly target: string,
+    private readonly timeoutMs: number,
+  ) {}
 
   async execute(context: Context): Promise<void> {
     const url = typeof context.request === 'string' ? context.request : context.request.url;

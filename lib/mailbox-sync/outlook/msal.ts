@@ -31,16 +31,28 @@ export function outlookAuthSettings(config: Config): OutlookAuthSettings | undef
 
 const fetchTransport: INetworkModule = {
   sendGetRequestAsync: <T>(url: string, options?: { headers?: Record<string, string> }, timeout?: number) => send<T>(url, 'GET', options, timeout),
-  sendPostRequestAsync: <T>(url: string, options?: { headers?: Record<string, string>; body?: string }, timeout?: number) => send<T>(url, 'POST', options, timeout),
+  sendPostRequestAsync: <T>(url: string, options?: { headers?: Record<string, string>; body?: string }, timeout?: number) =>
+    send<T>(url, 'POST', options, timeout),
 };
 
-async function send<T>(url: string, method: string, options: { headers?: Record<string, string>; body?: string } = {}, timeout = 15_000): Promise<NetworkResponse<T>> {
+async function send<T>(
+  url: string,
+  method: string,
+  options: { headers?: Record<string, string>; body?: string } = {},
+  timeout = 15_000,
+): Promise<NetworkResponse<T>> {
   const response = await fetch(url, { method, headers: options.headers, body: options.body, signal: AbortSignal.timeout(timeout) });
   const text = await response.text();
   let body: unknown = {};
-  try { body = text ? JSON.parse(text) : {}; } catch { body = { error: 'invalid_response', error_description: `HTTP ${response.status}` }; }
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    body = { error: 'invalid_response', error_description: `HTTP ${response.status}` };
+  }
   const headers: Record<string, string> = {};
-  response.headers.forEach((value, key) => { headers[key] = value; });
+  response.headers.forEach((value, key) => {
+    headers[key] = value;
+  });
   return { status: response.status, headers, body: body as T };
 }
 
@@ -49,18 +61,25 @@ export function createMsalApp(settings: OutlookAuthSettings, cachePlugin?: ICach
   const tenantUrl = `${settings.loginUrl}/${settings.tenant}`;
   const auth: Configuration['auth'] = local
     ? {
-      clientId: settings.clientId, clientSecret: settings.clientSecret,
-      authority: `https://login.local.invalid/${settings.tenant}/`, knownAuthorities: ['login.local.invalid'],
-      authorityMetadata: JSON.stringify({
-        authorization_endpoint: `${tenantUrl}/oauth2/v2.0/authorize`, token_endpoint: `${tenantUrl}/oauth2/v2.0/token`,
-        issuer: `${tenantUrl}/v2.0`, jwks_uri: `${tenantUrl}/discovery/v2.0/keys`,
-      }),
-    }
+        clientId: settings.clientId,
+        clientSecret: settings.clientSecret,
+        authority: `https://login.local.invalid/${settings.tenant}/`,
+        knownAuthorities: ['login.local.invalid'],
+        authorityMetadata: JSON.stringify({
+          authorization_endpoint: `${tenantUrl}/oauth2/v2.0/authorize`,
+          token_endpoint: `${tenantUrl}/oauth2/v2.0/token`,
+          issuer: `${tenantUrl}/v2.0`,
+          jwks_uri: `${tenantUrl}/discovery/v2.0/keys`,
+        }),
+      }
     : { clientId: settings.clientId, clientSecret: settings.clientSecret, authority: `${tenantUrl}/` };
   return new ConfidentialClientApplication({
     auth,
     ...(cachePlugin ? { cache: { cachePlugin } } : {}),
     // MSAL's own logging stays off: its verbose lines can carry tokens and personal data.
-    system: { loggerOptions: { logLevel: LogLevel.Error, piiLoggingEnabled: false, loggerCallback: () => {} }, ...(local ? { networkClient: fetchTransport } : {}) },
+    system: {
+      loggerOptions: { logLevel: LogLevel.Error, piiLoggingEnabled: false, loggerCallback: () => {} },
+      ...(local ? { networkClient: fetchTransport } : {}),
+    },
   });
 }

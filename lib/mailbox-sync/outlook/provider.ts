@@ -4,38 +4,83 @@
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
 import type { Address, FlagStatus } from '../../mail-index/types.js';
 import {
-  CursorExpiredError, FolderGoneError, ProviderRequestError, ReauthRequiredError, SubscriptionGoneError, ThrottledError,
-  type ChangePage, type MailProvider, type ProviderFolder, type ProviderMessage, type PushChannel, type PushSubscription,
+  CursorExpiredError,
+  FolderGoneError,
+  ProviderRequestError,
+  ReauthRequiredError,
+  SubscriptionGoneError,
+  ThrottledError,
+  type ChangePage,
+  type MailProvider,
+  type ProviderFolder,
+  type ProviderMessage,
+  type PushChannel,
+  type PushSubscription,
 } from '../provider.js';
 import { createGraphClient, GRAPH_ORIGIN, withToken } from './graph-client.js';
 
-const MESSAGE_FIELDS = 'subject,from,sender,toRecipients,ccRecipients,receivedDateTime,isRead,flag,bodyPreview,conversationId,internetMessageId,hasAttachments,changeKey,lastModifiedDateTime,parentFolderId';
+const MESSAGE_FIELDS =
+  'subject,from,sender,toRecipients,ccRecipients,receivedDateTime,isRead,flag,bodyPreview,conversationId,internetMessageId,hasAttachments,changeKey,lastModifiedDateTime,parentFolderId';
 const FOLDER_FIELDS = 'displayName,parentFolderId,totalItemCount,unreadItemCount';
 const EXPIRED_CODES = new Set(['syncstatenotfound', 'resyncrequired', 'syncstateinvalid']);
 const GONE_CODES = new Set(['errorsyncfoldernotfound', 'erroritemnotfound']);
 const DEFAULT_RETRY_AFTER_MS = 5_000;
 
-interface GraphRecipient { emailAddress?: { name?: string; address?: string } }
-interface GraphMessage {
-  id: string; '@removed'?: { reason?: string };
-  subject?: string | null; from?: GraphRecipient | null; sender?: GraphRecipient | null; toRecipients?: GraphRecipient[]; ccRecipients?: GraphRecipient[];
-  receivedDateTime?: string | null; isRead?: boolean; flag?: { flagStatus?: FlagStatus }; bodyPreview?: string | null; conversationId?: string | null;
-  internetMessageId?: string | null; hasAttachments?: boolean; changeKey?: string | null; lastModifiedDateTime?: string | null; createdDateTime?: string | null;
+interface GraphRecipient {
+  emailAddress?: { name?: string; address?: string };
 }
-interface GraphFolder { id: string; '@removed'?: unknown; displayName?: string; parentFolderId?: string | null; totalItemCount?: number; unreadItemCount?: number }
-interface DeltaResponse<T> { value?: T[]; '@odata.nextLink'?: string; '@odata.deltaLink'?: string }
+interface GraphMessage {
+  id: string;
+  '@removed'?: { reason?: string };
+  subject?: string | null;
+  from?: GraphRecipient | null;
+  sender?: GraphRecipient | null;
+  toRecipients?: GraphRecipient[];
+  ccRecipients?: GraphRecipient[];
+  receivedDateTime?: string | null;
+  isRead?: boolean;
+  flag?: { flagStatus?: FlagStatus };
+  bodyPreview?: string | null;
+  conversationId?: string | null;
+  internetMessageId?: string | null;
+  hasAttachments?: boolean;
+  changeKey?: string | null;
+  lastModifiedDateTime?: string | null;
+  createdDateTime?: string | null;
+}
+interface GraphFolder {
+  id: string;
+  '@removed'?: unknown;
+  displayName?: string;
+  parentFolderId?: string | null;
+  totalItemCount?: number;
+  unreadItemCount?: number;
+}
+interface DeltaResponse<T> {
+  value?: T[];
+  '@odata.nextLink'?: string;
+  '@odata.deltaLink'?: string;
+}
 
 const address = (r: GraphRecipient | null | undefined): Address | null =>
   r?.emailAddress ? { name: r.emailAddress.name ?? '', address: r.emailAddress.address ?? '' } : null;
 
 export function toProviderMessage(m: GraphMessage, folderId: string): ProviderMessage {
   return {
-    id: m.id, folderId, subject: m.subject ?? '', from: address(m.from ?? m.sender),
+    id: m.id,
+    folderId,
+    subject: m.subject ?? '',
+    from: address(m.from ?? m.sender),
     to: (m.toRecipients ?? []).map(address).filter((a): a is Address => a !== null),
     cc: (m.ccRecipients ?? []).map(address).filter((a): a is Address => a !== null),
-    receivedAt: m.receivedDateTime ?? null, isRead: m.isRead === true, flagStatus: m.flag?.flagStatus ?? 'notFlagged',
-    bodyPreview: m.bodyPreview ?? '', conversationId: m.conversationId ?? null, internetMessageId: m.internetMessageId ?? null,
-    hasAttachments: m.hasAttachments === true, changeKey: m.changeKey ?? null,
+    receivedAt: m.receivedDateTime ?? null,
+    isRead: m.isRead === true,
+    flagStatus: m.flag?.flagStatus ?? 'notFlagged',
+    bodyPreview: m.bodyPreview ?? '',
+    conversationId: m.conversationId ?? null,
+    internetMessageId: m.internetMessageId ?? null,
+    hasAttachments: m.hasAttachments === true,
+    changeKey: m.changeKey ?? null,
     lastModifiedAt: m.lastModifiedDateTime ?? m.createdDateTime ?? new Date(0).toISOString(),
   };
 }
@@ -49,7 +94,10 @@ export function classifyGraphError(error: unknown): unknown {
   const status = error.statusCode;
   if (status === 429 || status === 503 || status === 504) {
     const seconds = Number(error.headers?.get('retry-after'));
-    return new ThrottledError(Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : DEFAULT_RETRY_AFTER_MS, `Graph answered ${status}${code ? ` (${error.code})` : ''}`);
+    return new ThrottledError(
+      Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : DEFAULT_RETRY_AFTER_MS,
+      `Graph answered ${status}${code ? ` (${error.code})` : ''}`,
+    );
   }
   if (status === 410 || EXPIRED_CODES.has(code)) return new CursorExpiredError(`the delta token expired (${error.code ?? status})`);
   if (status === 404 && GONE_CODES.has(code)) return new FolderGoneError(`the folder is gone (${error.code})`);
@@ -58,20 +106,40 @@ export function classifyGraphError(error: unknown): unknown {
   return new Error(`Graph answered ${status}${code ? ` (${error.code})` : ''}`);
 }
 
-interface GraphSubscription { id: string; expirationDateTime: string }
+interface GraphSubscription {
+  id: string;
+  expirationDateTime: string;
+}
 
 export class OutlookMailProvider implements MailProvider {
   readonly name = 'outlook';
   private readonly client: Client;
   /** Graph change notifications on every message of the mailbox; the lifecycle events go to the same URL. */
   readonly push: PushChannel = {
-    subscribe: async ({ notificationUrl, clientState, expiresAt }, signal) => subscription(await this.send<GraphSubscription>('POST', `${GRAPH_ORIGIN}/v1.0/subscriptions`, signal, {
-      changeType: 'created,updated,deleted', resource: 'me/messages', notificationUrl, lifecycleNotificationUrl: notificationUrl,
-      expirationDateTime: expiresAt.toISOString(), clientState,
-    }, ['IdType="ImmutableId"'])),
+    subscribe: async ({ notificationUrl, clientState, expiresAt }, signal) =>
+      subscription(
+        await this.send<GraphSubscription>(
+          'POST',
+          `${GRAPH_ORIGIN}/v1.0/subscriptions`,
+          signal,
+          {
+            changeType: 'created,updated,deleted',
+            resource: 'me/messages',
+            notificationUrl,
+            lifecycleNotificationUrl: notificationUrl,
+            expirationDateTime: expiresAt.toISOString(),
+            clientState,
+          },
+          ['IdType="ImmutableId"'],
+        ),
+      ),
     renew: async (id, expiresAt, signal) => {
       try {
-        return subscription(await this.send<GraphSubscription>('PATCH', `${GRAPH_ORIGIN}/v1.0/subscriptions/${encodeURIComponent(id)}`, signal, { expirationDateTime: expiresAt.toISOString() }));
+        return subscription(
+          await this.send<GraphSubscription>('PATCH', `${GRAPH_ORIGIN}/v1.0/subscriptions/${encodeURIComponent(id)}`, signal, {
+            expirationDateTime: expiresAt.toISOString(),
+          }),
+        );
       } catch (error) {
         if (error instanceof ProviderRequestError && error.status === 404) throw new SubscriptionGoneError(`subscription ${id} is gone`);
         throw error;
@@ -100,7 +168,8 @@ export class OutlookMailProvider implements MailProvider {
     const removed: string[] = [];
     for (const f of page.value ?? []) {
       if (f['@removed']) removed.push(f.id);
-      else changed.push({ id: f.id, name: f.displayName ?? '', parentId: f.parentFolderId ?? null, total: f.totalItemCount ?? 0, unread: f.unreadItemCount ?? 0 });
+      else
+        changed.push({ id: f.id, name: f.displayName ?? '', parentId: f.parentFolderId ?? null, total: f.totalItemCount ?? 0, unread: f.unreadItemCount ?? 0 });
     }
     return this.pageOf(page, changed, removed);
   }
@@ -137,10 +206,14 @@ export class OutlookMailProvider implements MailProvider {
         const request = withToken(this.client.api(url), token).option('signal', signal);
         if (prefer.length > 0) request.header('Prefer', prefer.join(', '));
         switch (method) {
-          case 'GET': return await request.get() as T;
-          case 'POST': return await request.post(body) as T;
-          case 'PATCH': return await request.patch(body) as T;
-          case 'DELETE': return await request.delete() as T;
+          case 'GET':
+            return (await request.get()) as T;
+          case 'POST':
+            return (await request.post(body)) as T;
+          case 'PATCH':
+            return (await request.patch(body)) as T;
+          case 'DELETE':
+            return (await request.delete()) as T;
         }
       } catch (error) {
         const mapped = classifyGraphError(error);

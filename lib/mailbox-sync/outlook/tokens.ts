@@ -7,14 +7,20 @@ import { ReauthRequiredError } from '../provider.js';
 import { createMsalApp, OUTLOOK_SCOPES, type OutlookAuthSettings } from './msal.js';
 import { mailboxCachePlugin } from './token-cache.js';
 
-export interface TokenOwner { id: string; homeAccountId: string | null }
+export interface TokenOwner {
+  id: string;
+  homeAccountId: string | null;
+}
 
 const RENEW_BEFORE_MS = 120_000;
 
 export class OutlookTokenSource {
   private readonly current = new Map<string, { token: string; expiresAt: number }>();
 
-  constructor(private readonly settings: OutlookAuthSettings, private readonly secrets: SecretStore) {}
+  constructor(
+    private readonly settings: OutlookAuthSettings,
+    private readonly secrets: SecretStore,
+  ) {}
 
   async accessToken(mailbox: TokenOwner, options: { forceRefresh?: boolean } = {}): Promise<string> {
     const held = this.current.get(mailbox.id);

@@ -6,7 +6,10 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
 import { PermanentSendError, TransientSendError, type NotificationProvider, type OutboundMessage, type SendResult } from './types.js';
 
-export interface BreakerOptions { failureThreshold: number; cooldownMs: number }
+export interface BreakerOptions {
+  failureThreshold: number;
+  cooldownMs: number;
+}
 
 export { CircuitState };
 
@@ -15,12 +18,20 @@ export class FailoverProvider implements NotificationProvider {
   readonly name: string;
   readonly breaker: CircuitBreakerPolicy;
 
-  constructor(private readonly primary: NotificationProvider, private readonly secondary: NotificationProvider, options: BreakerOptions) {
+  constructor(
+    private readonly primary: NotificationProvider,
+    private readonly secondary: NotificationProvider,
+    options: BreakerOptions,
+  ) {
     this.channel = primary.channel;
     this.name = `${primary.name}>${secondary.name}`;
-    this.breaker = circuitBreaker(handleWhen((error) => !(error instanceof PermanentSendError)), {
-      halfOpenAfter: options.cooldownMs, breaker: new ConsecutiveBreaker(options.failureThreshold),
-    });
+    this.breaker = circuitBreaker(
+      handleWhen((error) => !(error instanceof PermanentSendError)),
+      {
+        halfOpenAfter: options.cooldownMs,
+        breaker: new ConsecutiveBreaker(options.failureThreshold),
+      },
+    );
   }
 
   async send(m: OutboundMessage, signal?: AbortSignal): Promise<SendResult> {

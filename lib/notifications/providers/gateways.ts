@@ -2,14 +2,25 @@
 import { providerFetch } from './http.js';
 import type { NotificationProvider, OutboundMessage, SendResult } from './types.js';
 
-export interface GatewayOptions { apiUrl: string; apiKey: string; timeoutMs: number }
+export interface GatewayOptions {
+  apiUrl: string;
+  apiKey: string;
+  timeoutMs: number;
+}
 
 async function post(provider: string, options: GatewayOptions, path: string, m: OutboundMessage, body: unknown, signal?: AbortSignal): Promise<SendResult> {
-  const response = await providerFetch(provider, `${options.apiUrl.replace(/\/$/, '')}${path}`, {
-    method: 'POST', body: JSON.stringify(body),
-    headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json', 'idempotency-key': m.idempotencyKey },
-  }, options.timeoutMs, signal);
-  const answer = await response.json() as { id?: string };
+  const response = await providerFetch(
+    provider,
+    `${options.apiUrl.replace(/\/$/, '')}${path}`,
+    {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { authorization: `Bearer ${options.apiKey}`, 'content-type': 'application/json', 'idempotency-key': m.idempotencyKey },
+    },
+    options.timeoutMs,
+    signal,
+  );
+  const answer = (await response.json()) as { id?: string };
   return { provider, providerMessageId: answer.id ?? '' };
 }
 
@@ -27,6 +38,13 @@ export class PushGatewayProvider implements NotificationProvider {
   readonly channel = 'PUSH' as const;
   constructor(private readonly options: GatewayOptions) {}
   send(m: OutboundMessage, signal?: AbortSignal): Promise<SendResult> {
-    return post(this.name, this.options, '/v1/push', m, { tokens: m.to, title: m.subject ?? 'Notification', body: m.text, data: { notificationId: m.notificationId } }, signal);
+    return post(
+      this.name,
+      this.options,
+      '/v1/push',
+      m,
+      { tokens: m.to, title: m.subject ?? 'Notification', body: m.text, data: { notificationId: m.notificationId } },
+      signal,
+    );
   }
 }

@@ -16,7 +16,10 @@ export { parseRetryAfter } from './http.js';
 
 class Unconfigured implements NotificationProvider {
   readonly name = 'none';
-  constructor(readonly channel: ProviderChannel, private readonly variables: string) {}
+  constructor(
+    readonly channel: ProviderChannel,
+    private readonly variables: string,
+  ) {}
   send(): Promise<never> {
     return Promise.reject(new ProviderNotConfiguredError(this.channel, this.variables));
   }
@@ -25,26 +28,44 @@ class Unconfigured implements NotificationProvider {
 export function createProviders(config: Config): { email: NotificationProvider; sms: NotificationProvider; push: NotificationProvider } {
   const timeoutMs = config.PROVIDER_TIMEOUT_MS;
   const emailProviders: Record<'mailgun' | 'smtp', NotificationProvider | undefined> = {
-    mailgun: config.MAILGUN_API_URL && config.MAILGUN_API_KEY && config.MAILGUN_DOMAIN
-      ? new MailgunProvider({ apiUrl: config.MAILGUN_API_URL, apiKey: config.MAILGUN_API_KEY, domain: config.MAILGUN_DOMAIN, defaultFrom: config.EMAIL_FROM, timeoutMs })
-      : undefined,
+    mailgun:
+      config.MAILGUN_API_URL && config.MAILGUN_API_KEY && config.MAILGUN_DOMAIN
+        ? new MailgunProvider({
+            apiUrl: config.MAILGUN_API_URL,
+            apiKey: config.MAILGUN_API_KEY,
+            domain: config.MAILGUN_DOMAIN,
+            defaultFrom: config.EMAIL_FROM,
+            timeoutMs,
+          })
+        : undefined,
     smtp: config.SMTP_URL ? new SmtpProvider({ url: config.SMTP_URL, defaultFrom: config.EMAIL_FROM, timeoutMs }) : undefined,
   };
   const primary = emailProviders[config.EMAIL_PROVIDER_PRIMARY];
-  const secondary = config.EMAIL_PROVIDER_SECONDARY === 'none' || config.EMAIL_PROVIDER_SECONDARY === config.EMAIL_PROVIDER_PRIMARY
-    ? undefined : emailProviders[config.EMAIL_PROVIDER_SECONDARY];
-  const email = primary && secondary
-    ? new FailoverProvider(primary, secondary, { failureThreshold: config.EMAIL_CIRCUIT_FAILURES, cooldownMs: config.EMAIL_CIRCUIT_COOLDOWN_MS })
-    : primary ?? secondary ?? new Unconfigured('EMAIL', 'MAILGUN_API_URL, MAILGUN_API_KEY and MAILGUN_DOMAIN, or SMTP_URL');
+  const secondary =
+    config.EMAIL_PROVIDER_SECONDARY === 'none' || config.EMAIL_PROVIDER_SECONDARY === config.EMAIL_PROVIDER_PRIMARY
+      ? undefined
+      : emailProviders[config.EMAIL_PROVIDER_SECONDARY];
+  const email =
+    primary && secondary
+      ? new FailoverProvider(primary, secondary, { failureThreshold: config.EMAIL_CIRCUIT_FAILURES, cooldownMs: config.EMAIL_CIRCUIT_COOLDOWN_MS })
+      : (primary ?? secondary ?? new Unconfigured('EMAIL', 'MAILGUN_API_URL, MAILGUN_API_KEY and MAILGUN_DOMAIN, or SMTP_URL'));
   return {
     email,
-    sms: config.SMS_API_URL && config.SMS_API_KEY ? new SmsGatewayProvider({ apiUrl: config.SMS_API_URL, apiKey: config.SMS_API_KEY, timeoutMs }) : new Unconfigured('SMS', 'SMS_API_URL and SMS_API_KEY'),
-    push: config.PUSH_API_URL && config.PUSH_API_KEY ? new PushGatewayProvider({ apiUrl: config.PUSH_API_URL, apiKey: config.PUSH_API_KEY, timeoutMs }) : new Unconfigured('PUSH', 'PUSH_API_URL and PUSH_API_KEY'),
+    sms:
+      config.SMS_API_URL && config.SMS_API_KEY
+        ? new SmsGatewayProvider({ apiUrl: config.SMS_API_URL, apiKey: config.SMS_API_KEY, timeoutMs })
+        : new Unconfigured('SMS', 'SMS_API_URL and SMS_API_KEY'),
+    push:
+      config.PUSH_API_URL && config.PUSH_API_KEY
+        ? new PushGatewayProvider({ apiUrl: config.PUSH_API_URL, apiKey: config.PUSH_API_KEY, timeoutMs })
+        : new Unconfigured('PUSH', 'PUSH_API_URL and PUSH_API_KEY'),
   };
 }
 
 /** Mailgun's webhook signature: hex HMAC-SHA256 of timestamp + token with the webhook signing key. */
 export function verifyMailgunSignature(s: { timestamp: string; token: string; signature: string }, signingKey: string): boolean {
-  const expected = createHmac('sha256', signingKey).update(s.timestamp + s.token).digest('hex');
+  const expected = createHmac('sha256', signingKey)
+    .update(s.timestamp + s.token)
+    .digest('hex');
   return constantTimeEqual(expected, s.signature.toLowerCase());
 }

@@ -2,7 +2,13 @@
 import { providerFetch } from './http.js';
 import type { NotificationProvider, OutboundMessage, SendResult } from './types.js';
 
-export interface MailgunOptions { apiUrl: string; apiKey: string; domain: string; defaultFrom: string; timeoutMs: number }
+export interface MailgunOptions {
+  apiUrl: string;
+  apiKey: string;
+  domain: string;
+  defaultFrom: string;
+  timeoutMs: number;
+}
 
 export class MailgunProvider implements NotificationProvider {
   readonly name = 'mailgun';
@@ -18,11 +24,18 @@ export class MailgunProvider implements NotificationProvider {
     if (m.html) form.set('html', m.html);
     form.set('v:notification-id', m.notificationId);
     for (const a of m.attachments ?? []) form.append('attachment', new Blob([new Uint8Array(a.content)], { type: a.contentType }), a.filename);
-    const response = await providerFetch(this.name, `${this.options.apiUrl.replace(/\/$/, '')}/v3/${encodeURIComponent(this.options.domain)}/messages`, {
-      method: 'POST', body: form,
-      headers: { authorization: `Basic ${Buffer.from(`api:${this.options.apiKey}`).toString('base64')}`, 'idempotency-key': m.idempotencyKey },
-    }, this.options.timeoutMs, signal);
-    const body = await response.json() as { id?: string };
+    const response = await providerFetch(
+      this.name,
+      `${this.options.apiUrl.replace(/\/$/, '')}/v3/${encodeURIComponent(this.options.domain)}/messages`,
+      {
+        method: 'POST',
+        body: form,
+        headers: { authorization: `Basic ${Buffer.from(`api:${this.options.apiKey}`).toString('base64')}`, 'idempotency-key': m.idempotencyKey },
+      },
+      this.options.timeoutMs,
+      signal,
+    );
+    const body = (await response.json()) as { id?: string };
     // Webhooks carry the id without angle brackets: store it that way so they find the notification.
     return { provider: this.name, providerMessageId: (body.id ?? '').replace(/^<|>$/g, '') };
   }

@@ -4,7 +4,11 @@ import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { PermanentSendError, TransientSendError, type NotificationProvider, type OutboundMessage, type SendResult } from './types.js';
 
-export interface SmtpOptions { url: string; defaultFrom: string; timeoutMs: number }
+export interface SmtpOptions {
+  url: string;
+  defaultFrom: string;
+  timeoutMs: number;
+}
 
 export class SmtpProvider implements NotificationProvider {
   readonly name = 'smtp';
@@ -13,7 +17,10 @@ export class SmtpProvider implements NotificationProvider {
 
   constructor(private readonly options: SmtpOptions) {
     this.transport = nodemailer.createTransport({
-      url: options.url, connectionTimeout: options.timeoutMs, greetingTimeout: options.timeoutMs, socketTimeout: options.timeoutMs,
+      url: options.url,
+      connectionTimeout: options.timeoutMs,
+      greetingTimeout: options.timeoutMs,
+      socketTimeout: options.timeoutMs,
     } as SMTPTransport.Options);
   }
 
@@ -23,12 +30,19 @@ export class SmtpProvider implements NotificationProvider {
       signal?.throwIfAborted();
       // nodemailer cannot abort a send: the attempt stops waiting for it (its outcome is then unknown, as a
       // timeout's is, and the retry carries the same Message-ID).
-      await abortable(this.transport.sendMail({
-        messageId, from: m.from ?? this.options.defaultFrom, to: m.to, subject: m.subject ?? '', text: m.text,
-        ...(m.html ? { html: m.html } : {}),
-        attachments: (m.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
-        headers: { 'X-Mailflow-Notification-Id': m.notificationId },
-      }), signal);
+      await abortable(
+        this.transport.sendMail({
+          messageId,
+          from: m.from ?? this.options.defaultFrom,
+          to: m.to,
+          subject: m.subject ?? '',
+          text: m.text,
+          ...(m.html ? { html: m.html } : {}),
+          attachments: (m.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
+          headers: { 'X-Mailflow-Notification-Id': m.notificationId },
+        }),
+        signal,
+      );
     } catch (error) {
       const code = (error as { responseCode?: number }).responseCode;
       const reason = `smtp: ${error instanceof Error ? error.message : String(error)}`;

@@ -15,7 +15,10 @@ export interface OutboundMessage {
   idempotencyKey: string;
 }
 
-export interface SendResult { provider: string; providerMessageId: string }
+export interface SendResult {
+  provider: string;
+  providerMessageId: string;
+}
 
 export interface NotificationProvider {
   readonly name: string;
@@ -25,7 +28,10 @@ export interface NotificationProvider {
 
 /** The provider refused this message (invalid address, a 4xx): retrying cannot help. */
 export class PermanentSendError extends Error {
-  constructor(message: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'PermanentSendError';
   }
@@ -33,7 +39,11 @@ export class PermanentSendError extends Error {
 
 /** Worth retrying (5xx, 408, 429, network, timeout); retryAfterMs when the provider said when. */
 export class TransientSendError extends Error {
-  constructor(message: string, readonly retryAfterMs?: number, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'TransientSendError';
   }
