@@ -187,7 +187,9 @@ describe('Outlook simulator: identity platform with real MSAL', () => {
       await (
         await token({ client_id: sim.env.OUTLOOK_CLIENT_ID, client_secret: sim.env.OUTLOOK_CLIENT_SECRET, grant_type: 'refresh_token', refresh_token: 'x' })
       ).json(),
-    ).toMatchObject({ error: 'invalid_grant' });
+    ).toMatchObject({
+      error: 'invalid_grant',
+    });
   });
 
   it('redirects a refusal with access_denied, and an unknown account with AADSTS50034', async () => {

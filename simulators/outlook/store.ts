@@ -212,7 +212,9 @@ export class Mailbox {
       { isRead: false, flagStatus: 'notFlagged' },
       patch.subject !== undefined ? { subject: patch.subject } : {},
       patch.from ? { from: patch.from } : {},
-      { receivedDateTime: patch.receivedDateTime ?? now },
+      {
+        receivedDateTime: patch.receivedDateTime ?? now,
+      },
     );
     const message = this.add(folder, fixture, Math.max(now, fixture.receivedDateTime), this.next());
     this.folderChanged(folder);

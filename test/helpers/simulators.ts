@@ -60,7 +60,9 @@ export async function startProviderSimulators(options: { webhookUrl?: string; we
     async emitMailgunEvent(messageId, event) {
       return (await (
         await control('mailgun', 'events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messageId, event }) })
-      ).json()) as { status: number | null };
+      ).json()) as {
+        status: number | null;
+      };
     },
     async close() {
       await Promise.all([mailgun.close(), sms.close(), push.close(), smtp.close()]);

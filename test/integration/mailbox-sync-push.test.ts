@@ -31,7 +31,10 @@ describe('the Graph webhook', () => {
   it('answers the validation handshake with the token as text/plain', async () => {
     const response = await fetch(
       `${rig.api.url}/v1/webhooks/graph?validationToken=${encodeURIComponent('Validation: Testing client application reachability')}`,
-      { method: 'POST', headers: { 'content-type': 'text/plain' } },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+      },
     );
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/plain');

@@ -48,7 +48,13 @@ beforeEach(async () => {
 const emailTo = (
   to: unknown,
   templateParams: Record<string, string> = { name: 'Jane', orderId: 'A1', itemName: 'Laptop', trackingUrl: 'https://t.example/1' },
-) => ({ userId: unique('user'), type: 'EMAIL', templateId: 'ORDER_SHIPPED_CONFIRMATION', to, templateParams });
+) => ({
+  userId: unique('user'),
+  type: 'EMAIL',
+  templateId: 'ORDER_SHIPPED_CONFIRMATION',
+  to,
+  templateParams,
+});
 
 describe('suppression list', () => {
   it.each([

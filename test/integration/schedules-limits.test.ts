@@ -28,7 +28,9 @@ const newKey = async () =>
   (
     (await (
       await api.request('/v1/api-keys', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: unique('lim') }) })
-    ).json()) as { key: string }
+    ).json()) as {
+      key: string;
+    }
   ).key;
 interface Problem {
   status: number;

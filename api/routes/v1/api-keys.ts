@@ -43,7 +43,13 @@ export const apiKeyJson = (k: {
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
-}) => ({ ...k, scopes: k.scopes as Scope[], createdAt: k.createdAt.toISOString(), lastUsedAt: iso(k.lastUsedAt), revokedAt: iso(k.revokedAt) });
+}) => ({
+  ...k,
+  scopes: k.scopes as Scope[],
+  createdAt: k.createdAt.toISOString(),
+  lastUsedAt: iso(k.lastUsedAt),
+  revokedAt: iso(k.revokedAt),
+});
 
 export const apiKeyRoutes = createRouter()
   .openapi(
