@@ -1,9 +1,10 @@
 // The stack for an evidence run: `npm start` itself (scripts/start.ts) as a child, so the report shows
 // what that command runs. Waits for "[mailflow] ready", reads the addresses it printed, and stops it
 // the way a user does (SIGINT, Ctrl-C), checking that nothing it started is left running.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { repoRoot } from '../services/index.js';
+import { alive, descendants } from '../services/process.js';
 
 export interface StackEndpoints {
   api: string;
@@ -55,33 +56,6 @@ export function describeServices(output: string): string[] {
     })
     .filter((l): l is string => Boolean(l));
   return [...launcher, ...summary];
-}
-
-function descendants(pid: number): number[] {
-  const out = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout;
-  const pairs = out
-    .trim()
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
-  const found: number[] = [];
-  const walk = (p: number) => {
-    for (const [child, parent] of pairs)
-      if (parent === p) {
-        found.push(child);
-        walk(child);
-      }
-  };
-  walk(pid);
-  return found;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function startStack(env: NodeJS.ProcessEnv, log: (line: string) => void, timeoutMs = 300_000): Promise<RunningStack> {

@@ -141,3 +141,32 @@ export function which(binary: string): string | undefined {
   const path = found.stdout.trim();
   return found.status === 0 && path ? path : undefined;
 }
+
+/** Every process below `pid` (children, theirs, and so on), from `ps`. */
+export function descendants(pid: number): number[] {
+  const out = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout;
+  const pairs = out
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
+  const found: number[] = [];
+  const walk = (p: number) => {
+    for (const [child, parent] of pairs)
+      if (parent === p) {
+        found.push(child);
+        walk(child);
+      }
+  };
+  walk(pid);
+  return found;
+}
+
+/** Whether a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

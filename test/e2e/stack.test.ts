@@ -6,34 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { findTemporalCli } from '../../scripts/services/temporal.js';
 import { repoRoot } from '../../scripts/services/index.js';
+import { alive, descendants } from '../../scripts/services/process.js';
 import { testEnv } from '../helpers/config.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function descendants(pid: number): number[] {
-  const out = spawnSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).stdout;
-  const pairs = out
-    .trim()
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number]);
-  const found: number[] = [];
-  const walk = (p: number) => {
-    for (const [child, parent] of pairs)
-      if (parent === p) {
-        found.push(child);
-        walk(child);
-      }
-  };
-  walk(pid);
-  return found;
-}
 
 describe('npm start', () => {
   it('brings the stack up, runs the platform check, and Ctrl-C leaves nothing running', async () => {

@@ -21,8 +21,8 @@ export interface ScriptProcess {
 export type WorkerProcess = ScriptProcess;
 export type ApiProcess = ScriptProcess;
 
-/** `script` under tsx with the test environment; ready when its output matches `up`. */
-function spawnScript(script: string, env: Record<string, string | undefined>, up: RegExp): ScriptProcess {
+/** `script` under tsx with the test environment; ready when its output matches `up` (within `timeoutMs`). */
+export function spawnScript(script: string, env: Record<string, string | undefined>, up: RegExp, timeoutMs = 90_000): ScriptProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: root,
     env: { ...process.env, ...testEnv({ LOG_LEVEL: 'info', ...env }) },
@@ -37,7 +37,7 @@ function spawnScript(script: string, env: Record<string, string | undefined>, up
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = (async () => {
-    const until = Date.now() + 90_000;
+    const until = Date.now() + timeoutMs;
     for (;;) {
       const found = up.exec(output);
       if (found) return found[1] ?? found[0];

@@ -1,14 +1,12 @@
 // Priority isolation under a LOW backlog, and a worker process killed mid-send leaving no duplicate.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
-import { testConfig, testEnv, unique } from '../helpers/config.js';
+import { testConfig, unique } from '../helpers/config.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
+import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let api: TestApi;
 let sims: ProviderSimulators;
 
@@ -88,28 +86,8 @@ describe('a worker killed mid-send', () => {
     await sims.resetAll();
     // The workflow worker runs here; the SMS sender runs in a child process we can kill.
     const workflows = await startRoleWorkers(testConfig(env), ['delivery']);
-    const spawnSender = (): { child: ChildProcess; output: () => string } => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-        cwd: root,
-        env: { ...process.env, ...testEnv({ ...env, WORKER_ROLES: 'sms', LOG_LEVEL: 'debug' }) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      child.stderr.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      return { child, output: () => out };
-    };
-    const waitRunning = async (s: { child: ChildProcess; output: () => string }) => {
-      const until = Date.now() + 90_000;
-      while (!s.output().includes('workers running')) {
-        if (Date.now() > until || s.child.exitCode !== null) throw new Error(`sender did not start:\n${s.output()}`);
-        await sleep(200);
-      }
-    };
+    const spawnSender = () => spawnWorkerProcess('sms', { ...env, LOG_LEVEL: 'debug' });
+    const waitRunning = (s: WorkerProcess) => s.ready;
     const first = spawnSender();
     let second: ReturnType<typeof spawnSender> | undefined;
     try {

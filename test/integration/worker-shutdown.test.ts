@@ -1,17 +1,15 @@
 // SIGTERM to a worker process: it stops polling, lets the in-flight activity finish, exits 0.
 import { platformCheck } from '../../workflows/platform-check.js';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { connectDatabase } from '../../db/client.js';
 import { platformChecks } from '../../db/schema/index.js';
 import { PLATFORM_QUEUE, taskQueue } from '../../lib/temporal/task-queues.js';
-import { testConfig, testEnv, unique } from '../helpers/config.js';
+import { testConfig, unique } from '../helpers/config.js';
+import { spawnWorkerProcess } from '../helpers/worker-process.js';
 import { temporalClient } from '../helpers/temporal.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const database = connectDatabase(testConfig().DATABASE_URL, { max: 2 });
 afterAll(() => database.close());
 
@@ -20,25 +18,10 @@ describe('worker process', () => {
     const { client, close } = await temporalClient();
     // A task queue of its own: no other test's worker on the shared server can take this activity.
     const own = { TASK_QUEUE_PREFIX: `${unique('shutdown')}-` };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-      cwd: root,
-      env: { ...process.env, ...testEnv({ ...own, WORKER_ROLES: 'mailbox-sync', LOG_LEVEL: 'info' }) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const worker = spawnWorkerProcess('mailbox-sync', own);
+    const { child, exited } = worker;
     try {
-      const deadline = Date.now() + 90_000;
-      while (!output.includes('workers running')) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`worker did not start:\n${output}`);
-        await sleep(200);
-      }
+      await worker.ready;
       const workflowId = unique('shutdown');
       const handle = await client.workflow.start(platformCheck, {
         taskQueue: taskQueue(testConfig(own), PLATFORM_QUEUE),
