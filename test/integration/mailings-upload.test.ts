@@ -1,7 +1,6 @@
 // Uploading a mailing is one unit (a failed workflow start stores nothing) and idempotent with an
 // Idempotency-Key (a retried or concurrent duplicate upload is the same mailing, and mails nobody twice).
 import { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, like } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailings } from '../../db/schema/index.js';
@@ -9,6 +8,7 @@ import { newId } from '../../lib/ids.js';
 import { mailingWorkflowId, startMailingWorkflow } from '../../lib/mailings/start-workflow.js';
 import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
 import { unique } from '../helpers/config.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let rig: MailingRig;
 beforeAll(async () => {
@@ -84,7 +84,11 @@ describe("the workflow started inside the upload's transaction", () => {
     const id = newId('mlg');
     const blob = await deps.blobs.put(Readable.from([Buffer.from(list(2, 'early'))]), { kind: 'mailing-csv', contentType: 'text/csv', filename: 'early.csv' });
     await startMailingWorkflow(deps.temporal, deps.config, id);
-    await sleep(1_500); // the first parse attempt finds no row
+    // The first parse attempt finds no row and fails; the next waits for its retry.
+    await waitUntil('a parse attempt that found no row', async () => {
+      const pending = (await deps.temporal.workflow.getHandle(mailingWorkflowId(id)).describe()).raw.pendingActivities ?? [];
+      return pending.some((a) => (a.attempt ?? 0) >= 2) ? true : undefined;
+    });
     await deps.db.insert(mailings).values({
       id,
       owner: 'admin',

@@ -326,7 +326,12 @@ describe('exactly once per slot', () => {
       const f = (await get(s.id)).recentFirings[0];
       return f?.notificationStatus === 'SENT' ? f : undefined;
     });
-    await sleep(1_500); // let the second backfilled firing finish too
+    // Both backfilled firings have run to their end (the second found the slot taken).
+    const backfilled = (await handle.describe()).info.recentActions;
+    expect(backfilled).toHaveLength(2);
+    await Promise.all(
+      backfilled.map((a) => api.deps.temporal.workflow.getHandle(a.action.workflow.workflowId, a.action.workflow.firstExecutionRunId).result()),
+    );
     const firings = await firingsOf(s.id);
     expect(firings.map((f) => [f.scheduledAt.toISOString(), f.outcome])).toEqual([[slot.toISOString(), 'CREATED']]);
     expect(new Set(direct.map((r) => r.notificationId)).size).toBe(1);
