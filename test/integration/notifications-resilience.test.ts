@@ -6,6 +6,7 @@ import { testConfig, unique } from '../helpers/config.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let api: TestApi;
 let sims: ProviderSimulators;
@@ -60,7 +61,8 @@ describe('priority isolation', () => {
     const low: string[] = [];
     for (let i = 0; i < 200; i++) low.push(await submit(userId, 'LOW'));
     workers = await startRoleWorkers(testConfig(env), ['delivery', 'sms']);
-    await sleep(2_000);
+    // The backlog is draining when the critical one comes.
+    await waitUntil('the LOW backlog draining', async () => ((await sims.ledger('sms')).length >= 2 ? true : undefined));
     const critical = await submit(unique('vip'), 'HIGH');
     const deadline = Date.now() + 15_000;
     let n = await status(critical);
@@ -101,7 +103,8 @@ describe('a worker killed mid-send', () => {
         await sleep(50);
       }
       first.child.kill('SIGKILL');
-      await sleep(2_000); // the provider finishes accepting the orphaned request
+      // The provider finishes accepting the orphaned request.
+      await waitUntil('the orphaned request accepted', async () => ((await sims.ledger('sms')).length >= 1 ? true : undefined));
       await sims.setFaults('sms', { latencyMs: 0 });
       second = spawnSender();
       await waitRunning(second);
