@@ -1,7 +1,7 @@
-import { bigint, boolean, index, integer, pgEnum, pgSequence, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgEnum, pgSequence, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { accounts } from './accounts.js';
 
-export const mailProviderEnum = pgEnum('mail_provider', ['outlook']);
+export const mailProviderEnum = pgEnum('mail_provider', ['outlook', 'imap']);
 export const mailboxStatusEnum = pgEnum('mailbox_status', ['LINKED', 'SYNCING', 'LIVE', 'PAUSED', 'REAUTH_REQUIRED', 'UNLINKING']);
 
 /**
@@ -39,6 +39,15 @@ export const oauthStates = pgTable(
  * A linked mailbox. The MSAL token cache lives sealed in `secrets` (lib/mailbox-sync/outlook/token-cache.ts);
  * this row holds who it is, where its sync stands, and the folder-delta cursor.
  */
+/** An IMAP mailbox's server and login, without its secret. */
+export interface ImapConnectionRecord {
+  host: string;
+  port: number;
+  tls: 'implicit' | 'starttls' | 'none';
+  username: string;
+  auth: 'password' | 'xoauth2';
+}
+
 export const mailboxes = pgTable(
   'mailboxes',
   {
@@ -54,6 +63,8 @@ export const mailboxes = pgTable(
     homeAccountId: text(),
     address: text().notNull(),
     displayName: text(),
+    /** Where an IMAP mailbox is reached and how it signs in (its password or token is sealed in `secrets`); null for Outlook. */
+    connection: jsonb().$type<ImapConnectionRecord>(),
     status: mailboxStatusEnum().notNull().default('LINKED'),
     workflowId: text().notNull(),
     /** The folder-tree delta cursor, and whether it is a nextLink ('next') or a deltaLink ('delta'). */
@@ -150,5 +161,28 @@ export const graphSubscriptions = pgTable(
   (t) => [
     // A mailbox's current subscription(s).
     index('graph_subscriptions_mailbox_idx').on(t.mailboxId),
+  ],
+);
+
+/**
+ * An IMAP mailbox's push: while the sync workflow keeps this row alive (`expires_at`), one sync worker holds it
+ * (`holder` until `held_until`, renewed as it goes) and watches the mailbox over IDLE, signalling the workflow on
+ * changes. A worker that dies lets its lease run out and another takes the watch.
+ */
+export const imapWatches = pgTable(
+  'imap_watches',
+  {
+    mailboxId: text()
+      .primaryKey()
+      .references(() => mailboxes.id, { onDelete: 'cascade' }),
+    workflowId: text().notNull(),
+    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    holder: text(),
+    heldUntil: timestamp({ withTimezone: true }),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // Watchers claim the watches nobody holds.
+    index('imap_watches_held_until_idx').on(t.heldUntil),
   ],
 );
