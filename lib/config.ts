@@ -208,6 +208,35 @@ export const configSchema = z.object({
    * default leaves 100 for requests outside the budget (retried attempts, the profile read at link).
    */
   SYNC_REQUEST_BURST: z.coerce.number().int().min(1).max(1_000).default(900),
+  // Mailbox sync over IMAP.
+  /**
+   * Hosts an IMAP link may name although they resolve to loopback, private, link-local or metadata addresses
+   * (comma-separated names or addresses); every other such address is refused. The local stack allows its Dovecot.
+   */
+  IMAP_ALLOW_HOSTS: z.string().default(''),
+  /** Whether a link may use an IMAP server without TLS (`tls: none`); off: implicit TLS or STARTTLS only. */
+  IMAP_ALLOW_PLAINTEXT: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
+  /** A PEM file of certificate authorities trusted for IMAP servers besides the system's (a private CA). */
+  IMAP_CA_FILE: optionalText,
+  /** Connecting, TLS and the greeting, and any one command's silence, before an IMAP connection is dropped. */
+  IMAP_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),
+  /**
+   * Connections a mailbox may have open to its server at once: its sync's requests, its IDLE watch and a
+   * link's login. Servers cap them per user and address (Dovecot 10, Gmail 15); the sync uses this minus two.
+   */
+  IMAP_CONNECTIONS_PER_MAILBOX: z.coerce.number().int().min(3).max(50).default(8),
+  /** Seconds between rounds of an IMAP mailbox's folders when its IDLE watch is down (a cheap STATUS per unchanged folder). */
+  IMAP_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(30),
+  /** While the watch is up: seconds between its check of every folder (one LIST-STATUS), and the workflow's own safety-net round. */
+  IMAP_FOLDER_CHECK_SECONDS: z.coerce.number().min(0.2).max(3_600).default(15),
+  IMAP_WATCHED_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(900),
+  /** IDLE is restarted this often (servers drop it after 30 minutes, some far sooner). */
+  IMAP_IDLE_RESTART_SECONDS: z.coerce.number().int().min(5).max(1_740).default(300),
+  /** IDLE watches one sync worker holds at most (one connection each). */
+  IMAP_WATCHES_PER_WORKER: z.coerce.number().int().min(0).max(100_000).default(5_000),
   /** How long the live feed (GET /v1/accounts/{id}/events) keeps events for reconnecting pages. */
   MAILBOX_EVENTS_RETENTION_HOURS: z.coerce
     .number()

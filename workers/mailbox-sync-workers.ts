@@ -8,7 +8,7 @@ import { mailboxSyncQueue } from '../lib/mailbox-sync/start-workflow.js';
 import type { WorkerSpec } from './worker-spec.js';
 
 export function mailboxSyncSpecs(deps: ActivityDeps): WorkerSpec[] {
-  const activities = createMailboxSyncActivities(deps, { index: deps.mailIndex, providers: new MailProviders(deps.config, deps.secrets) });
+  const activities = createMailboxSyncActivities(deps, { index: deps.mailIndex, providers: new MailProviders(deps.config, deps.secrets, deps.db) });
   return [
     {
       taskQueue: mailboxSyncQueue(deps.config),

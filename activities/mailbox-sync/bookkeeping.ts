@@ -14,8 +14,11 @@ import {
   pendingRemovalsOf,
   recordProgress,
   resetAllCursors,
+  type MailboxRow,
 } from '../../lib/mailbox-sync/sync-state.js';
 import { tokenCacheName } from '../../lib/mailbox-sync/outlook/token-cache.js';
+import { imapSecretName } from '../../lib/mailbox-sync/imap/credentials.js';
+import { imapSyncSettings } from '../../lib/mailbox-sync/imap/settings.js';
 import { appendEvent, pruneEvents } from '../../lib/mailbox-sync/events.js';
 import { currentSubscription, notificationUrl } from '../../lib/mailbox-sync/subscriptions.js';
 import { isTenantDisabled } from '../../lib/tenants/tenants.js';
@@ -28,7 +31,8 @@ import type { MailboxSyncDeps, PublishInput, SyncSettings, SyncState } from './t
 const MAX_ERRORS = 10;
 
 /** The settings a run syncs by, read from the configuration when it starts (so a new run takes changes). */
-function syncSettings(config: Config): SyncSettings {
+function syncSettings(config: Config, provider: MailboxRow['provider'] | undefined): SyncSettings {
+  if (provider === 'imap') return imapSyncSettings(config);
   return {
     pollIntervalMs: Math.round(config.SYNC_POLL_INTERVAL_SECONDS * 1000),
     pageSize: config.SYNC_PAGE_SIZE,
@@ -59,14 +63,15 @@ export function createBookkeepingActivities({ db, config, logger, secrets }: Act
       heartbeating(async (): Promise<SyncState> => {
         const mailbox = await findMailbox(db, input.mailboxId);
         if (!mailbox && input.firstRun) throw ApplicationFailure.retryable(`mailbox ${input.mailboxId} is not visible yet`, 'MailboxNotVisibleYet');
-        if (!mailbox) return { exists: false, status: null, settings: syncSettings(config), folderCursor: null, folderCursorCaughtUp: false, folders: [] };
+        if (!mailbox)
+          return { exists: false, status: null, settings: syncSettings(config, undefined), folderCursor: null, folderCursorCaughtUp: false, folders: [] };
         const folders = await listFolders(db, input.mailboxId);
         // Each run of each mailbox's workflow keeps the live feed's table bounded.
         await pruneEvents(db, config.MAILBOX_EVENTS_RETENTION_HOURS);
         return {
           exists: true,
           status: mailbox.status,
-          settings: syncSettings(config),
+          settings: syncSettings(config, mailbox.provider),
           folderCursor: mailbox.folderCursor,
           folderCursorCaughtUp: mailbox.folderCursorKind === 'delta',
           folders: folders.map((f) => ({
@@ -170,12 +175,13 @@ export function createBookkeepingActivities({ db, config, logger, secrets }: Act
         const subscription = row ? await currentSubscription(db, row.id) : undefined;
         if (row && subscription) {
           await providers
-            .forMailbox({ id: row.id, provider: row.provider, homeAccountId: row.homeAccountId })
+            .forMailbox({ id: row.id, provider: row.provider, homeAccountId: row.homeAccountId, connection: row.connection })
             .push?.unsubscribe(subscription.subscriptionId, Context.current().cancellationSignal)
             .catch((error: unknown) => logger.warn({ mailboxId: row.id, err: error }, 'could not delete the push subscription; it expires by itself'));
         }
         await index.deleteMailbox(input.mailboxId);
         await secrets.delete(tokenCacheName(input.mailboxId));
+        await secrets.delete(imapSecretName(input.mailboxId));
         await deleteMailboxRow(db, input.mailboxId);
         if (row) {
           await appendEvent(db, row.accountId, {

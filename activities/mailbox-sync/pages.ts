@@ -58,7 +58,11 @@ export function createPageActivities({ db, logger }: ActivityDeps, { index }: Ma
     const forWrite = await mailboxForWrite(db, input.mailboxId);
     if (!forWrite) throw mailboxNotFound(input.mailboxId);
     const { mailbox, seq } = forWrite;
-    const page = await fromProvider(mailbox, (provider, s) => provider.messageChanges(input.folderId, cursor, { pageSize: input.pageSize }, s), signal);
+    const page = await fromProvider(
+      mailbox,
+      (provider, s) => provider.messageChanges(input.folderId, cursor, { pageSize: input.pageSize, folderName: input.folderName }, s),
+      signal,
+    );
     if (!('outcome' in page)) return { outcome: 'fetched', cursor, mailbox, seq, page };
     return page.outcome === 'expired' ? { outcome: 'expired', provider: mailbox.provider } : page;
   }

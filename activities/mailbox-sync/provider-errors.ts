@@ -38,7 +38,12 @@ export function providerAccess({ db, logger }: Pick<ActivityDeps, 'db' | 'logger
 
     async fromProvider(mailbox, request, signal = Context.current().cancellationSignal) {
       try {
-        const provider = providers.forMailbox({ id: mailbox.id, provider: mailbox.provider, homeAccountId: mailbox.homeAccountId });
+        const provider = providers.forMailbox({
+          id: mailbox.id,
+          provider: mailbox.provider,
+          homeAccountId: mailbox.homeAccountId,
+          connection: mailbox.connection,
+        });
         return await request(provider, signal);
       } catch (error) {
         if (error instanceof CursorExpiredError) return { outcome: 'expired' };

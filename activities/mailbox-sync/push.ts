@@ -1,4 +1,4 @@
-// Push: the mailbox's Graph subscription, made and renewed by the workflow like any other request. A
+// Push: the mailbox's Graph subscription (or IMAP watch), made and renewed by the workflow like any other request. A
 // provider that will not subscribe it is `unavailable` (polling goes on); one that lost it is `gone`.
 import {
   forgetSubscription,
@@ -9,10 +9,18 @@ import {
   saveSubscription,
 } from '../../lib/mailbox-sync/subscriptions.js';
 import { ProviderRequestError, SubscriptionGoneError } from '../../lib/mailbox-sync/provider.js';
+import type { Config } from '../../lib/config.js';
+import { IMAP_WATCH_RENEW_BEFORE_MS, IMAP_WATCH_TTL_MS } from '../../lib/mailbox-sync/imap/settings.js';
 import type { ActivityDeps } from '../deps.js';
 import { heartbeating } from './heartbeat.js';
 import type { ProviderAccess } from './provider-errors.js';
 import type { SubscriptionOutcome } from './types.js';
+
+/** How long a subscription lives and how early it is renewed: Graph's, or an IMAP watch's. */
+function subscriptionTimes(config: Config, provider: 'outlook' | 'imap'): { lifetimeMs: number; renewBeforeMs: number } {
+  if (provider === 'imap') return { lifetimeMs: IMAP_WATCH_TTL_MS, renewBeforeMs: IMAP_WATCH_RENEW_BEFORE_MS };
+  return { lifetimeMs: config.GRAPH_SUBSCRIPTION_SECONDS * 1000, renewBeforeMs: config.GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS * 1000 };
+}
 
 export function createPushActivities({ db, config, logger }: ActivityDeps, { mailboxOrGone, fromProvider }: ProviderAccess) {
   return {
@@ -22,16 +30,18 @@ export function createPushActivities({ db, config, logger }: ActivityDeps, { mai
      */
     ensureSubscription: (input: { mailboxId: string; discard?: string }) =>
       heartbeating(async (): Promise<SubscriptionOutcome> => {
-        const url = notificationUrl(config);
-        if (!url) return { outcome: 'unavailable', reason: 'no notification URL (GRAPH_NOTIFICATION_URL)' };
         const mailbox = await mailboxOrGone(input.mailboxId);
+        // IMAP's watch needs no URL: a sync worker holds the connection.
+        const url = mailbox.provider === 'imap' ? 'imap-idle' : notificationUrl(config);
+        if (!url) return { outcome: 'unavailable', reason: 'no notification URL (GRAPH_NOTIFICATION_URL)' };
         if (input.discard) await forgetSubscription(db, input.discard);
+        const { lifetimeMs, renewBeforeMs } = subscriptionTimes(config, mailbox.provider);
         const existing = await currentSubscription(db, mailbox.id);
-        if (existing && existing.expiresAt.getTime() - Date.now() > config.GRAPH_SUBSCRIPTION_RENEW_BEFORE_SECONDS * 1000) {
+        if (existing && existing.expiresAt.getTime() - Date.now() > renewBeforeMs) {
           return { outcome: 'subscribed', subscriptionId: existing.subscriptionId, expiresAt: existing.expiresAt.getTime() };
         }
         const clientState = newClientState();
-        const expiresAt = new Date(Date.now() + config.GRAPH_SUBSCRIPTION_SECONDS * 1000);
+        const expiresAt = new Date(Date.now() + lifetimeMs);
         const result = await fromProvider(mailbox, async (provider, signal) => {
           if (!provider.push) return { outcome: 'unavailable' as const, reason: `${provider.name} has no push` };
           try {
@@ -50,7 +60,7 @@ export function createPushActivities({ db, config, logger }: ActivityDeps, { mai
     renewSubscription: (input: { mailboxId: string; subscriptionId: string }) =>
       heartbeating(async (): Promise<SubscriptionOutcome> => {
         const mailbox = await mailboxOrGone(input.mailboxId);
-        const expiresAt = new Date(Date.now() + config.GRAPH_SUBSCRIPTION_SECONDS * 1000);
+        const expiresAt = new Date(Date.now() + subscriptionTimes(config, mailbox.provider).lifetimeMs);
         const result = await fromProvider(mailbox, async (provider, signal) => {
           try {
             return await provider.push!.renew(input.subscriptionId, expiresAt, signal);

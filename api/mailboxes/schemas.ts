@@ -41,7 +41,7 @@ export const mailboxSummarySchema = z
   .object({
     id: z.string(),
     accountId: z.string(),
-    provider: z.enum(['outlook']),
+    provider: z.enum(['outlook', 'imap']),
     address: z.string(),
     displayName: z.string().nullable(),
     status: mailboxStatus,

@@ -1,7 +1,7 @@
 // The port every mail provider implements for the sync engine: the folder tree as incremental
 // changes, each folder's messages as incremental changes from an opaque cursor, and credentials that
-// renew themselves. Outlook (Graph delta) is the first adapter; docs/mailbox-sync.md ("Other providers") says how IMAP
-// (UIDVALIDITY + CONDSTORE/QRESYNC) and the Gmail API (historyId) map onto it.
+// renew themselves. Outlook (Graph delta) and IMAP (UIDVALIDITY, CONDSTORE/QRESYNC) implement it;
+// docs/mailbox-sync.md ("Providers") says how the Gmail API (historyId) would map onto it.
 import type { Address, FlagStatus } from '../mail-index/types.js';
 
 export interface ProviderFolder {
@@ -64,12 +64,20 @@ export interface PushChannel {
 
 export interface MailProvider {
   readonly name: string;
-  /** Push, where the provider has it (Graph subscriptions; IMAP IDLE and Gmail watch would fit here too). */
+  /** Push, where the provider has it (Graph subscriptions, IMAP IDLE watches; Gmail watch would fit here too). */
   readonly push?: PushChannel;
   /** The folder tree's changes since `cursor` (null: every folder). */
   folderChanges(cursor: string | null, signal: AbortSignal): Promise<ChangePage<ProviderFolder>>;
-  /** One page of a folder's message changes since `cursor` (null: every message in it). */
-  messageChanges(folderId: string, cursor: string | null, options: { pageSize: number }, signal: AbortSignal): Promise<ChangePage<ProviderMessage>>;
+  /**
+   * One page of a folder's message changes since `cursor` (null: every message in it). `folderName` is the
+   * name the folder tree last gave it (IMAP selects a folder by name).
+   */
+  messageChanges(
+    folderId: string,
+    cursor: string | null,
+    options: { pageSize: number; folderName?: string },
+    signal: AbortSignal,
+  ): Promise<ChangePage<ProviderMessage>>;
   /** Renews the credentials now (after the provider refused them once). */
   refreshCredentials(): Promise<void>;
 }

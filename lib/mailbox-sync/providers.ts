@@ -1,7 +1,12 @@
-// Which MailProvider serves a mailbox, built once per process and mailbox. Adding Gmail or IMAP means
-// one more case here and one more adapter beside lib/mailbox-sync/outlook/.
+// Which MailProvider serves a mailbox, built once per process and mailbox. Adding Gmail means one more
+// case here and one more adapter beside lib/mailbox-sync/outlook/ and imap/.
+import type { Database } from '../../db/client.js';
+import type { ImapConnectionRecord } from '../../db/schema/index.js';
 import type { Config } from '../config.js';
 import type { SecretStore } from '../secret-store.js';
+import { imapNetworkPolicy, type ImapNetworkPolicy, type ImapSecret } from './imap/connection.js';
+import { loadImapSecret } from './imap/credentials.js';
+import { ImapMailProvider } from './imap/provider.js';
 import { outlookAuthSettings } from './outlook/msal.js';
 import { OutlookMailProvider } from './outlook/provider.js';
 import { OutlookTokenSource } from './outlook/tokens.js';
@@ -9,8 +14,10 @@ import { ProviderRequestError, type MailProvider } from './provider.js';
 
 export interface MailboxRef {
   id: string;
-  provider: 'outlook';
+  provider: 'outlook' | 'imap';
   homeAccountId: string | null;
+  /** IMAP: the server and login (the secret is in the secret store). */
+  connection?: ImapConnectionRecord | null;
 }
 
 /** Enough for thousands of active mailboxes per worker; the oldest are rebuilt on demand. */
@@ -19,13 +26,16 @@ const MAX_CACHED = 2_000;
 export class MailProviders {
   private readonly cached = new Map<string, MailProvider>();
   private readonly outlookTokens: OutlookTokenSource | undefined;
+  private readonly imapPolicy: ImapNetworkPolicy;
 
   constructor(
     private readonly config: Config,
-    secrets: SecretStore,
+    private readonly secrets: SecretStore,
+    private readonly db: Database,
   ) {
     const settings = outlookAuthSettings(config);
     this.outlookTokens = settings ? new OutlookTokenSource(settings, secrets) : undefined;
+    this.imapPolicy = imapNetworkPolicy(config);
   }
 
   forMailbox(mailbox: MailboxRef): MailProvider {
@@ -51,6 +61,22 @@ export class MailProviders {
           graphUrl: this.config.OUTLOOK_GRAPH_URL,
           timeoutMs: this.config.GRAPH_TIMEOUT_MS,
           accessToken: (forceRefresh) => tokens.accessToken(mailbox, { forceRefresh }),
+        });
+      }
+      case 'imap': {
+        if (!mailbox.connection) throw new ProviderRequestError(0, `IMAP mailbox ${mailbox.id} has no connection settings`);
+        let secret: Promise<ImapSecret> | undefined;
+        return new ImapMailProvider({
+          mailboxId: mailbox.id,
+          target: mailbox.connection,
+          policy: this.imapPolicy,
+          db: this.db,
+          // Read once, and again after a refused login (a re-link may have stored new credentials).
+          secret: (reload) => {
+            if (reload || !secret) secret = loadImapSecret(this.secrets, mailbox.id);
+            secret.catch(() => (secret = undefined));
+            return secret;
+          },
         });
       }
     }

@@ -1,0 +1,385 @@
+// IMAP behind the MailProvider port. A folder's cursor keeps what its last complete round started from
+// (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, and on servers without QRESYNC the UIDs, and without CONDSTORE the
+// flags, it saw), plus, mid-round, how far the round got. A round reads what changed since that start, a
+// page of UIDs at a time in ascending order: with QRESYNC the SELECT names the expunged UIDs (VANISHED) and
+// a SEARCH MODSEQ the changed and new ones; with CONDSTORE only, the UID list is compared for expunges; with
+// neither, every message's flags are. Anything that changes during a round has a newer MODSEQ (or differs
+// from the round's start) and is read again by the next one, so nothing is lost; reading a message twice
+// writes the same document. A message's id is its folder's id and its UID: a move is a removal in one
+// folder and an addition in the other. Each call opens its own connection (the workflow bounds how many
+// run at once per mailbox) and logs out.
+import type { FetchMessageObject, ImapFlow, ListResponse, MailboxObject, MessageAddressObject } from 'imapflow';
+import type { Database } from '../../../db/client.js';
+import type { Address } from '../../mail-index/types.js';
+import {
+  CursorExpiredError,
+  FolderGoneError,
+  SubscriptionGoneError,
+  type ChangePage,
+  type MailProvider,
+  type ProviderFolder,
+  type ProviderMessage,
+  type PushChannel,
+} from '../provider.js';
+import { classifyImapError, openImap, type ImapNetworkPolicy, type ImapSecret, type ImapTarget } from './connection.js';
+import { firstTextPart, hasAttachments, PREVIEW_BYTES, previewOf } from './preview.js';
+import { packUids, unpackUids } from './uid-sets.js';
+import { dropWatch, extendWatch, saveWatch, watchIdOf } from './watches.js';
+
+/** How a folder's changes are found: QRESYNC, CONDSTORE only, or neither. */
+type Mode = 'qresync' | 'condstore' | 'flags';
+
+/** What a round starts from: the folder as it was when the round began. */
+interface Snapshot {
+  next: number;
+  /** HIGHESTMODSEQ (qresync, condstore). */
+  modseq?: string;
+  /** The UIDs present (condstore, flags), and those \Seen and \Flagged (flags). */
+  uids?: string;
+  seen?: string;
+  flagged?: string;
+}
+interface FolderCursor {
+  v: 1;
+  uidValidity: string;
+  mode: Mode;
+  /** The start of the last complete round; absent until the initial round completes. */
+  base?: Snapshot;
+  /** A round in progress: its start, and the last UID it has read. */
+  round?: Snapshot & { after: number };
+}
+
+interface TreeCursor {
+  v: 1;
+  /** Whether the server names folders by GUID (Dovecot's STATUS X-GUID): then a rename keeps the folder's id. */
+  guids: boolean;
+  folders: Record<string, { path: string; uidValidity: string }>;
+}
+
+interface RawExec {
+  exec(
+    command: string,
+    attributes: unknown[],
+    options: { untagged: Record<string, (u: { attributes: unknown[] }) => Promise<void>> },
+  ): Promise<{ next: () => void }>;
+}
+
+const FOLDER_PATH_PREFIX = 'path:';
+
+export interface ImapProviderOptions {
+  mailboxId: string;
+  target: ImapTarget;
+  secret: (reload: boolean) => Promise<ImapSecret>;
+  policy: ImapNetworkPolicy;
+  db: Database;
+}
+
+function address(a: MessageAddressObject | undefined): Address | null {
+  return a ? { name: a.name ?? '', address: a.address ?? '' } : null;
+}
+const addresses = (list: MessageAddressObject[] | undefined): Address[] => (list ?? []).map(address).filter((a): a is Address => a !== null);
+
+export class ImapMailProvider implements MailProvider {
+  readonly name = 'imap';
+
+  /** IDLE watches: the workflow keeps its row alive; a sync worker holds the connection (see watcher.ts). */
+  readonly push: PushChannel = {
+    subscribe: async ({ expiresAt }) => {
+      await saveWatch(this.options.db, this.options.mailboxId, `mailbox-sync-${this.options.mailboxId}`, expiresAt);
+      return { id: watchIdOf(this.options.mailboxId), expiresAt: expiresAt.toISOString() };
+    },
+    renew: async (id, expiresAt) => {
+      if (!(await extendWatch(this.options.db, this.options.mailboxId, expiresAt))) throw new SubscriptionGoneError(`watch ${id} is gone`);
+      return { id, expiresAt: expiresAt.toISOString() };
+    },
+    unsubscribe: async () => {
+      await dropWatch(this.options.db, this.options.mailboxId);
+    },
+  };
+
+  constructor(private readonly options: ImapProviderOptions) {}
+
+  async refreshCredentials(): Promise<void> {
+    await this.options.secret(true);
+  }
+
+  /** One connection for one call: opened, used, logged out; its failures become the port's errors. */
+  private async session<T>(signal: AbortSignal, work: (client: ImapFlow) => Promise<T>): Promise<T> {
+    let client: ImapFlow | undefined;
+    const abort = () => client?.close();
+    signal.addEventListener('abort', abort, { once: true });
+    try {
+      client = await openImap(this.options.target, await this.options.secret(false), this.options.policy);
+      const result = await work(client);
+      await client.logout().catch(() => client?.close());
+      return result;
+    } catch (error) {
+      client?.close();
+      throw classifyImapError(error);
+    } finally {
+      signal.removeEventListener('abort', abort);
+    }
+  }
+
+  async folderChanges(cursor: string | null, signal: AbortSignal): Promise<ChangePage<ProviderFolder>> {
+    const previous = cursor ? (JSON.parse(cursor) as TreeCursor) : null;
+    return this.session(signal, async (client) => {
+      const listed = (await client.list({ statusQuery: { messages: true, unseen: true, uidValidity: true } })).filter(
+        (f) => !f.flags.has('\\Noselect') && !f.flags.has('\\NonExistent'),
+      );
+      const known = new Map(Object.entries(previous?.folders ?? {}).map(([id, f]) => [f.path, { id, uidValidity: f.uidValidity }]));
+      let guids = previous?.guids ?? true;
+      const folders: TreeCursor['folders'] = {};
+      const idOfPath = new Map<string, string>();
+      for (const f of listed) {
+        const uidValidity = String(f.status?.uidValidity ?? '');
+        const same = known.get(f.path);
+        let id = same && same.uidValidity === uidValidity ? same.id : undefined;
+        if (!id && guids) {
+          id = await folderGuid(client, f.path);
+          if (!id) guids = false;
+        }
+        id ??= `${FOLDER_PATH_PREFIX}${f.path}`;
+        folders[id] = { path: f.path, uidValidity };
+        idOfPath.set(f.path, id);
+      }
+      const changed: ProviderFolder[] = [];
+      for (const f of listed) {
+        const id = idOfPath.get(f.path)!;
+        if (previous && previous.folders[id]?.path === f.path) continue;
+        changed.push({ id, name: f.path, parentId: parentIdOf(f, idOfPath), total: f.status?.messages ?? 0, unread: f.status?.unseen ?? 0 });
+      }
+      const removed = Object.keys(previous?.folders ?? {}).filter((id) => !(id in folders));
+      return { changed, removed, cursor: JSON.stringify({ v: 1, guids, folders } satisfies TreeCursor), caughtUp: true };
+    });
+  }
+
+  async messageChanges(
+    folderId: string,
+    cursor: string | null,
+    options: { pageSize: number; folderName?: string },
+    signal: AbortSignal,
+  ): Promise<ChangePage<ProviderMessage>> {
+    const previous = cursor ? (JSON.parse(cursor) as FolderCursor) : null;
+    return this.session(signal, async (client) => {
+      const path = await this.pathOf(client, folderId, options.folderName);
+      // A caught-up folder whose STATUS is what the last round started from has nothing new: no SELECT.
+      if (previous?.base && !previous.round && previous.mode !== 'flags') {
+        const status = await client.status(path, { uidNext: true, uidValidity: true, highestModseq: true, messages: true }).catch((error: unknown) => {
+          throw folderGone(error) ?? error;
+        });
+        if (!status) throw new Error(`STATUS ${path} gave no answer`);
+        if (String(status.uidValidity) !== previous.uidValidity) throw new CursorExpiredError(`UIDVALIDITY of ${path} changed`);
+        const unchanged =
+          status.uidNext === previous.base.next &&
+          String(status.highestModseq) === previous.base.modseq &&
+          (previous.mode === 'qresync' || status.messages === unpackUids(previous.base.uids ?? '').size);
+        if (unchanged) return { changed: [], removed: [], cursor: cursor!, caughtUp: true };
+      }
+      const vanished: number[] = [];
+      const qresyncFrom = previous?.base && !previous.round && previous.mode === 'qresync' ? previous.base.modseq : undefined;
+      const mailbox = await this.select(client, path, previous, qresyncFrom, vanished);
+      const uidValidity = String(mailbox.uidValidity);
+      if (previous && uidValidity !== previous.uidValidity) throw new CursorExpiredError(`UIDVALIDITY of ${path} changed`);
+      const mode = modeOf(client, mailbox);
+      if (previous && previous.mode !== mode) throw new CursorExpiredError(`${path} is now read by ${mode}, not ${previous.mode}: reading it afresh`);
+
+      const base = previous?.base;
+      let round = previous?.round;
+      const removed: number[] = [];
+      let flags: FlagState | undefined;
+      if (!round) {
+        // A round starts: the folder as it is now is what the next round starts from.
+        round = { after: 0, next: mailbox.uidNext, ...(mailbox.highestModseq ? { modseq: String(mailbox.highestModseq) } : {}) };
+        if (mode === 'condstore') {
+          const uids = await searchUids(client, { all: true });
+          round.uids = packUids(uids);
+          if (base) removed.push(...difference(unpackUids(base.uids ?? ''), new Set(uids)));
+        } else if (mode === 'flags') {
+          flags = await allFlags(client);
+          Object.assign(round, { uids: packUids(flags.uids), seen: packUids(flags.seen), flagged: packUids(flags.flagged) });
+          if (base) removed.push(...difference(unpackUids(base.uids ?? ''), flags.uids));
+        } else if (base) removed.push(...vanished);
+      }
+
+      // What this round has to read, in ascending UID order, after where it got to.
+      let candidates: number[];
+      if (!base) candidates = await searchUids(client, { uid: `${round.after + 1}:*` });
+      else if (mode !== 'flags') candidates = await searchUids(client, { uid: `${round.after + 1}:*`, modseq: BigInt(base.modseq ?? '0') + 1n });
+      else {
+        flags ??= await allFlags(client);
+        const [baseUids, baseSeen, baseFlagged] = [unpackUids(base.uids ?? ''), unpackUids(base.seen ?? ''), unpackUids(base.flagged ?? '')];
+        candidates = [...flags.uids].filter(
+          (uid) => !baseUids.has(uid) || baseSeen.has(uid) !== flags!.seen.has(uid) || baseFlagged.has(uid) !== flags!.flagged.has(uid),
+        );
+      }
+      candidates = candidates.filter((uid) => uid > round.after).sort((a, b) => a - b);
+      const take = candidates.slice(0, options.pageSize);
+      const changed = take.length > 0 ? await this.fetchMessages(client, folderId, take) : [];
+      const done = candidates.length <= options.pageSize;
+      const { after: _after, ...snapshot } = round;
+      const next: FolderCursor = done
+        ? { v: 1, uidValidity, mode, base: snapshot }
+        : { v: 1, uidValidity, mode, ...(base ? { base } : {}), round: { ...round, after: take.at(-1)! } };
+      return {
+        changed,
+        removed: removed.map((uid) => messageIdOf(folderId, uid)),
+        cursor: JSON.stringify(next),
+        caughtUp: done,
+      };
+    });
+  }
+
+  /** EXAMINE (read-only): with QRESYNC from the last round's start, expunged UIDs arrive as VANISHED (EARLIER). */
+  private async select(
+    client: ImapFlow,
+    path: string,
+    previous: FolderCursor | null,
+    qresyncFrom: string | undefined,
+    vanished: number[],
+  ): Promise<MailboxObject> {
+    const collect = (event: { uid?: number; vanished?: boolean; earlier?: boolean }) => {
+      if (event.vanished && event.uid !== undefined) vanished.push(event.uid);
+    };
+    client.on('expunge', collect);
+    try {
+      return await client.mailboxOpen(path, {
+        readOnly: true,
+        ...(qresyncFrom && previous ? { uidValidity: BigInt(previous.uidValidity), changedSince: BigInt(qresyncFrom) } : {}),
+      });
+    } catch (error) {
+      throw folderGone(error) ?? error;
+    } finally {
+      client.off('expunge', collect);
+    }
+  }
+
+  /** The folder's path now: the name the engine knows, or (after a rename it has not seen yet) the one its GUID has. */
+  private async pathOf(client: ImapFlow, folderId: string, name: string | undefined): Promise<string> {
+    if (folderId.startsWith(FOLDER_PATH_PREFIX)) return folderId.slice(FOLDER_PATH_PREFIX.length);
+    if (name && (await folderGuid(client, name)) === folderId) return name;
+    for (const f of await client.list()) if ((await folderGuid(client, f.path)) === folderId) return f.path;
+    throw new FolderGoneError(`folder ${folderId} is gone`);
+  }
+
+  private async fetchMessages(client: ImapFlow, folderId: string, uids: number[]): Promise<ProviderMessage[]> {
+    const fetched: FetchMessageObject[] = [];
+    for await (const m of client.fetch(
+      packUids(uids),
+      { uid: true, flags: true, envelope: true, internalDate: true, size: true, bodyStructure: true, threadId: true },
+      { uid: true },
+    ))
+      fetched.push(m);
+    // Previews: the first bytes of each message's first text part, one FETCH per part number (most share one).
+    const byPart = new Map<string, number[]>();
+    const parts = new Map<number, ReturnType<typeof firstTextPart>>();
+    for (const m of fetched) {
+      const part = firstTextPart(m.bodyStructure);
+      parts.set(m.uid, part);
+      if (part) byPart.set(part.part, [...(byPart.get(part.part) ?? []), m.uid]);
+    }
+    const previews = new Map<number, string>();
+    for (const [part, partUids] of byPart) {
+      for await (const m of client.fetch(
+        packUids(partUids),
+        { uid: true, bodyParts: [{ key: part, start: 0, maxLength: PREVIEW_BYTES }] },
+        {
+          uid: true,
+        },
+      )) {
+        const raw = m.bodyParts ? [...m.bodyParts.values()][0] : undefined;
+        const textPart = parts.get(m.uid);
+        if (raw && textPart) previews.set(m.uid, previewOf(raw, textPart));
+      }
+    }
+    return fetched.map((m) => {
+      const receivedAt = m.internalDate ? new Date(m.internalDate).toISOString() : null;
+      const flags = m.flags ?? new Set<string>();
+      return {
+        id: messageIdOf(folderId, m.uid),
+        folderId,
+        subject: m.envelope?.subject ?? '',
+        from: address(m.envelope?.from?.[0] ?? m.envelope?.sender?.[0]),
+        to: addresses(m.envelope?.to),
+        cc: addresses(m.envelope?.cc),
+        receivedAt,
+        isRead: flags.has('\\Seen'),
+        flagStatus: flags.has('\\Flagged') ? 'flagged' : 'notFlagged',
+        bodyPreview: previews.get(m.uid) ?? '',
+        conversationId: m.threadId ?? null,
+        internetMessageId: m.envelope?.messageId ?? null,
+        hasAttachments: hasAttachments(m.bodyStructure),
+        changeKey: m.modseq !== undefined ? String(m.modseq) : [...flags].sort().join(' '),
+        // IMAP has no modification time: the arrival stands in, so every read of a message ties and the
+        // later read (a higher write number) wins.
+        lastModifiedAt: receivedAt ?? new Date(0).toISOString(),
+      };
+    });
+  }
+}
+
+export const messageIdOf = (folderId: string, uid: number) => `${folderId}/${uid}`;
+
+function modeOf(client: ImapFlow, mailbox: MailboxObject): Mode {
+  const modseqs = Boolean(mailbox.highestModseq) && !(mailbox as { noModseq?: boolean }).noModseq;
+  if (modseqs && client.enabled.has('QRESYNC')) return 'qresync';
+  if (modseqs && client.enabled.has('CONDSTORE')) return 'condstore';
+  return 'flags';
+}
+
+function parentIdOf(f: ListResponse, idOfPath: Map<string, string>): string | null {
+  const at = f.delimiter ? f.path.lastIndexOf(f.delimiter) : -1;
+  return at > 0 ? (idOfPath.get(f.path.slice(0, at)) ?? null) : null;
+}
+
+function folderGone(error: unknown): FolderGoneError | undefined {
+  const code = (error as { serverResponseCode?: string }).serverResponseCode;
+  return code === 'NONEXISTENT' ? new FolderGoneError(`the folder is gone (${code})`) : undefined;
+}
+
+async function searchUids(client: ImapFlow, query: Record<string, unknown>): Promise<number[]> {
+  const found = await client.search(query, { uid: true });
+  return Array.isArray(found) ? found : [];
+}
+
+interface FlagState {
+  uids: Set<number>;
+  seen: Set<number>;
+  flagged: Set<number>;
+}
+
+async function allFlags(client: ImapFlow): Promise<FlagState> {
+  const state: FlagState = { uids: new Set(), seen: new Set(), flagged: new Set() };
+  if (!client.mailbox || client.mailbox.exists === 0) return state;
+  for await (const m of client.fetch('1:*', { uid: true, flags: true })) {
+    state.uids.add(m.uid);
+    if (m.flags?.has('\\Seen')) state.seen.add(m.uid);
+    if (m.flags?.has('\\Flagged')) state.flagged.add(m.uid);
+  }
+  return state;
+}
+
+function difference(before: Set<number>, now: Set<number>): number[] {
+  return [...before].filter((uid) => !now.has(uid));
+}
+
+/** Dovecot's folder GUID (STATUS X-GUID): it survives renames. Undefined where the server has none. */
+async function folderGuid(client: ImapFlow, path: string): Promise<string | undefined> {
+  let guid: string | undefined;
+  try {
+    const response = await (client as unknown as RawExec).exec('STATUS', [{ type: 'STRING', value: path }, [{ type: 'ATOM', value: 'X-GUID' }]], {
+      untagged: {
+        STATUS: (untagged) => {
+          const items = untagged.attributes[1] as { value: string }[] | undefined;
+          const at = items?.findIndex((item) => item.value?.toUpperCase() === 'X-GUID') ?? -1;
+          if (items && at >= 0) guid = items[at + 1]?.value;
+          return Promise.resolve();
+        },
+      },
+    });
+    response.next();
+  } catch {
+    return undefined;
+  }
+  return guid ? `guid:${guid}` : undefined;
+}
