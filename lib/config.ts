@@ -232,7 +232,7 @@ export const configSchema = z.object({
   IMAP_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(30),
   /** While the watch is up: seconds between its check of every folder (one LIST-STATUS), and the workflow's own safety-net round. */
   IMAP_FOLDER_CHECK_SECONDS: z.coerce.number().min(0.2).max(3_600).default(15),
-  IMAP_WATCHED_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(900),
+  IMAP_WATCHED_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(300),
   /** IDLE is restarted this often (servers drop it after 30 minutes, some far sooner). */
   IMAP_IDLE_RESTART_SECONDS: z.coerce.number().int().min(5).max(1_740).default(300),
   /** IDLE watches one sync worker holds at most (one connection each). */

@@ -44,8 +44,11 @@ export class PlaintextRefusedError extends Error {
   }
 }
 
-/** A connected, authenticated client. QRESYNC is enabled when the server has it (CONDSTORE always is). */
-export async function openImap(target: ImapTarget, secret: ImapSecret, policy: ImapNetworkPolicy): Promise<ImapFlow> {
+/**
+ * A connected, authenticated client. QRESYNC is enabled when the server has it (CONDSTORE always is).
+ * `idleRestartMs`: a watching connection, which IDLEs whenever it is not busy and restarts IDLE this often.
+ */
+export async function openImap(target: ImapTarget, secret: ImapSecret, policy: ImapNetworkPolicy, options: { idleRestartMs?: number } = {}): Promise<ImapFlow> {
   if (target.tls === 'none' && !policy.allowPlaintext) throw new PlaintextRefusedError();
   const address = await resolveAllowedAddress(target.host, policy.allowHosts);
   const client = new ImapFlow({
@@ -58,7 +61,7 @@ export async function openImap(target: ImapTarget, secret: ImapSecret, policy: I
     auth: target.auth === 'xoauth2' ? { user: target.username, accessToken: secret.accessToken ?? '' } : { user: target.username, pass: secret.password ?? '' },
     qresync: true,
     logger: false,
-    disableAutoIdle: true,
+    ...(options.idleRestartMs ? { maxIdleTime: options.idleRestartMs } : { disableAutoIdle: true }),
     connectionTimeout: policy.timeoutMs,
     greetingTimeout: policy.timeoutMs,
     socketTimeout: Math.max(policy.timeoutMs * 3, 60_000),
