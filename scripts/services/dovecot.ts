@@ -8,14 +8,14 @@
 // reads one it has not seen yet at once, so a new user logs in straight away); XOAUTH2/OAUTHBEARER ask the
 // token-introspection simulator (simulators/imap-oauth/), which runs in this process.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { createHash } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startImapOAuthSimulator } from '../../simulators/imap-oauth/server.js';
-import { installWithApt, portOpen, startProcess, waitUntil, which, type ManagedProcess } from './process.js';
+import { alive, installWithApt, portOpen, startProcess, waitUntil, which, type ManagedProcess } from './process.js';
 
 export interface DovecotPorts {
   /** IMAP, STARTTLS offered but not required. */
@@ -138,7 +138,7 @@ function configText(
 ): string {
   const dh = '/usr/share/dovecot/dh.pem';
   return `# Written by scripts/services/dovecot.ts at each start: Mailflow's local Dovecot (${o.instance}).
-instance_name = mailflow-${o.instance}
+instance_name = mailflow-${basename(dirname(layout.root))}-${o.instance}
 base_dir = ${runDir(layout, o.instance)}
 state_dir = ${join(layout.root, 'state', o.instance)}
 log_path = ${join(layout.logDir, o.instance === 'main' ? 'dovecot.log' : `dovecot-${o.instance}.log`)}
@@ -349,6 +349,16 @@ function makeTraversable(path: string, log: (line: string) => void): void {
   }
 }
 
+/** Whether the main instance of this data dir runs: its master's pid file, in its own run directory, names a live process. */
+function ourMasterRuns(layout: Layout): boolean {
+  try {
+    const pid = Number(readFileSync(join(runDir(layout, 'main'), 'master.pid'), 'utf8').trim());
+    return pid > 0 && alive(pid);
+  } catch {
+    return false;
+  }
+}
+
 /** SIGTERM to the master alone (it stops its own processes), then whatever is left of its group. */
 async function stopMaster(proc: ManagedProcess): Promise<void> {
   const { child } = proc;
@@ -359,6 +369,18 @@ async function stopMaster(proc: ManagedProcess): Promise<void> {
   child.kill('SIGTERM');
   await Promise.race([exited, sleep(10_000)]);
   await proc.stop('SIGKILL', 5_000);
+  // The master may exit before its last processes (log, anvil, stats): wait for its group to empty.
+  const groupAlive = () => {
+    try {
+      process.kill(-child.pid!, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + 5_000;
+  while (child.pid && groupAlive() && Date.now() < deadline) await sleep(50);
+  if (child.pid && groupAlive()) process.kill(-child.pid, 'SIGKILL');
 }
 
 export async function ensureDovecot(options: DovecotOptions): Promise<DovecotService> {
@@ -392,8 +414,8 @@ export async function ensureDovecot(options: DovecotOptions): Promise<DovecotSer
 
     const [mainUp, legacyUp] = await Promise.all([portOpen(ports.imap), portOpen(ports.legacy)]);
     if (mainUp && legacyUp) {
-      if (!existsSync(layout.configFile)) {
-        throw new Error(`port ${ports.imap} answers but is not Mailflow's Dovecot for ${options.dataDir} (no ${layout.configFile}): free the port`);
+      if (!ourMasterRuns(layout)) {
+        throw new Error(`port ${ports.imap} answers but not from the Dovecot configured in ${layout.configFile}: free the port`);
       }
       await waitUntil(`Dovecot on port ${ports.imap}`, () => imapGreets(ports.imap), { timeoutMs: 15_000 });
       log(`reusing the Dovecot already on ports ${ports.imap}/${ports.imaps}/${ports.legacy}`);
