@@ -28,7 +28,7 @@ interface Token {
 
 const mintSchema = z.object({
   username: z.string().min(1).max(320),
-  expiresInSeconds: z
+  expiresInSeconds: z.coerce
     .number()
     .int()
     .min(1)
