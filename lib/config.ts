@@ -221,6 +221,11 @@ export const configSchema = z.object({
     .transform((v) => v === 'true'),
   /** A PEM file of certificate authorities trusted for IMAP servers besides the system's (a private CA). */
   IMAP_CA_FILE: optionalText,
+  /** Whether to use QRESYNC where a server offers it (off: CONDSTORE and a UID comparison, for a server whose QRESYNC misbehaves). */
+  IMAP_USE_QRESYNC: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** Connecting, TLS and the greeting, and any one command's silence, before an IMAP connection is dropped. */
   IMAP_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),
   /**

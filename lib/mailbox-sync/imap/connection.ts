@@ -20,6 +20,7 @@ export interface ImapSecret {
 export interface ImapNetworkPolicy {
   allowHosts: string[];
   allowPlaintext: boolean;
+  qresync: boolean;
   /** Trusted CAs: the system's plus the configured file's; undefined: the system's. */
   ca: string[] | undefined;
   timeoutMs: number;
@@ -31,6 +32,7 @@ export function imapNetworkPolicy(config: Config): ImapNetworkPolicy {
       .map((h) => h.trim())
       .filter(Boolean),
     allowPlaintext: config.IMAP_ALLOW_PLAINTEXT,
+    qresync: config.IMAP_USE_QRESYNC,
     ca: config.IMAP_CA_FILE ? [...rootCertificates, readFileSync(config.IMAP_CA_FILE, 'utf8')] : undefined,
     timeoutMs: config.IMAP_TIMEOUT_MS,
   };
@@ -59,7 +61,7 @@ export async function openImap(target: ImapTarget, secret: ImapSecret, policy: I
     ...(address !== target.host ? { servername: target.host } : {}),
     tls: { rejectUnauthorized: true, ...(policy.ca ? { ca: policy.ca } : {}) },
     auth: target.auth === 'xoauth2' ? { user: target.username, accessToken: secret.accessToken ?? '' } : { user: target.username, pass: secret.password ?? '' },
-    qresync: true,
+    qresync: policy.qresync,
     logger: false,
     ...(options.idleRestartMs ? { maxIdleTime: options.idleRestartMs } : { disableAutoIdle: true }),
     connectionTimeout: policy.timeoutMs,
