@@ -5,6 +5,7 @@
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { AccountExistsError } from '../lib/accounts/accounts.js';
 import { InvalidCursorError } from '../lib/mail-index/types.js';
+import { ImapLinkError, type ImapLinkFailure } from '../lib/mailbox-sync/imap/link.js';
 import { MailingIdempotencyConflictError, MailingStartError } from '../lib/mailings/admission.js';
 import { MailingFinishedError, MailingNotFoundError } from '../lib/mailings/service.js';
 import { IdempotencyConflictError, NotificationNotFoundError, NotificationNotRetryableError } from '../lib/notifications/admission.js';
@@ -15,11 +16,21 @@ import { TemplateNotFoundError, TemplateParamsError } from '../lib/notifications
 import { ScheduleCapError, ScheduleTooFrequentError } from '../lib/schedules/limits.js';
 import { ScheduleConflictError, ScheduleValidationError } from '../lib/schedules/service.js';
 import { AdminTenantError, TenantNotFoundError } from '../lib/tenants/tenants.js';
-import { AppError } from './errors.js';
+import { AppError, type ErrorCode } from './errors.js';
 
 type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
 type Mapping = [ErrorClass<Error>, (error: Error) => AppError];
 const map = <E extends Error>(type: ErrorClass<E>, toProblem: (error: E) => AppError): Mapping => [type, toProblem as (error: Error) => AppError];
+
+/** An IMAP link's failures: what the caller sent does not work (422), unless retrying can help. */
+const imapLinkCodes: Partial<Record<ImapLinkFailure, ErrorCode>> = {
+  timeout: 'gateway_timeout',
+  revoked: 'unauthorized',
+  unlinking: 'conflict',
+  sync_unavailable: 'unavailable',
+};
+/** The failure as the problem's `reason`, in the API's snake case: `refused_address`, `not_imap`. */
+export const imapLinkReason = (failure: ImapLinkFailure) => failure.replaceAll('-', '_');
 
 const contactOf = { EMAIL: 'email address', SMS: 'phone number', PUSH: 'push token' } as const;
 
@@ -76,6 +87,7 @@ const mappings: Mapping[] = [
   map(ScheduleNotFoundError, () => new AppError('conflict', 'its Temporal Schedule no longer exists; delete this schedule and create it again')),
   // Accounts and their mail.
   map(AccountExistsError, (e) => new AppError('conflict', 'an account with this email already exists', { extra: { accountId: e.accountId } })),
+  map(ImapLinkError, (e) => new AppError(imapLinkCodes[e.failure] ?? 'unprocessable', e.message, { extra: { reason: imapLinkReason(e.failure) } })),
   map(InvalidCursorError, () => new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] })),
   // Tenants.
   map(TenantNotFoundError, (e) => new AppError('not_found', e.message)),

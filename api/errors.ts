@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'unprocessable'
   | 'rate_limited'
   | 'internal'
-  | 'unavailable';
+  | 'unavailable'
+  | 'gateway_timeout';
 
 export function statusOf(code: ErrorCode): ContentfulStatusCode {
   switch (code) {
@@ -45,6 +46,8 @@ export function statusOf(code: ErrorCode): ContentfulStatusCode {
       return 500;
     case 'unavailable':
       return 503;
+    case 'gateway_timeout':
+      return 504;
   }
 }
 
@@ -62,6 +65,7 @@ const titles: Record<ErrorCode, string> = {
   rate_limited: 'Too many requests',
   internal: 'Internal server error',
   unavailable: 'Service unavailable',
+  gateway_timeout: 'Gateway timeout',
 };
 
 export interface FieldError {
@@ -127,6 +131,7 @@ export const errorResponses = {
   429: { description: 'Rate limited', content: problemContent },
   500: { description: 'Internal server error', content: problemContent },
   503: { description: 'A service it depends on is unavailable; retry', content: problemContent },
+  504: { description: 'A server it had to reach did not answer in time', content: problemContent },
 } as const;
 
 /** A shared error response with the route's own description of when it happens. */

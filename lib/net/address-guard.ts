@@ -21,12 +21,16 @@ for (const [network, prefix] of [
 ] as const)
   refused.addSubnet(network, prefix, 'ipv4');
 for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96], // the unspecified address, loopback (::1), and IPv4-compatible ::a.b.c.d
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT)
   ['fc00::', 7], // unique local, and fd00:ec2::254 (AWS metadata)
   ['fe80::', 10],
   ['ff00::', 8],
-  ['64:ff9b::', 96], // NAT64: an IPv4 address in disguise
+  // IPv4 addresses in disguise: NAT64 (well-known and local-use), 6to4, Teredo.
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['2002::', 16],
+  ['2001::', 32],
 ] as const)
   refused.addSubnet(network, prefix, 'ipv6');
 

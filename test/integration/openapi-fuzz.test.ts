@@ -32,6 +32,8 @@ beforeAll(async () => {
     DATABASE_URL: url.toString(),
     TASK_QUEUE_PREFIX: `${isolated}-`,
     ELASTICSEARCH_INDEX_PREFIX: `${testConfig().ELASTICSEARCH_INDEX_PREFIX}-fuzz`,
+    // An IMAP link to a generated host that never answers fails within twice this, inside the request timeout.
+    IMAP_TIMEOUT_MS: '2000',
   });
 });
 afterAll(async () => {

@@ -107,7 +107,11 @@ function pathOf(op: Operation): string {
 
 /** A request the route's validators accept, so that what answers is the route's own check. */
 function validRequest(op: Operation, auth: string): RequestInit & { auth: string } {
-  const bodies: Record<string, unknown> = { linkOutlookMailbox: { callbackUrl: `${api.deps.config.PUBLIC_BASE_URL}/web/accounts.html` } };
+  const bodies: Record<string, unknown> = {
+    linkOutlookMailbox: { callbackUrl: `${api.deps.config.PUBLIC_BASE_URL}/web/accounts.html` },
+    // Never reached: every case here is refused before the server is (no key, no scope, another tenant's account).
+    linkImapMailbox: { host: 'imap.example.com', username: 'security@example.com', password: 'security-suite' },
+  };
   if (!op.hasBody) return { method: op.method.toUpperCase(), auth };
   return { ...json(bodies[op.operationId] ?? {}), auth, method: op.method.toUpperCase() };
 }

@@ -1,4 +1,4 @@
-// Local accounts, linking their Outlook mailboxes, and reading their synced mail. Every route is scoped
+// Local accounts, linking their Outlook and IMAP mailboxes, and reading their synced mail. Every route is scoped
 // to the tenant that owns the account: another tenant's account answers 404.
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
@@ -6,12 +6,17 @@ import { createAccount, findAccount, listAccounts, type AccountRow } from '../..
 import { callbackAllowlist, isAllowedCallback } from '../../../lib/mailbox-sync/callback-allowlist.js';
 import { listAccountMailboxes, mailboxSummary } from '../../../lib/mailbox-sync/mailboxes.js';
 import { searchAccountMessages } from '../../../lib/mailbox-sync/messages.js';
+import { imapNetworkPolicy, type ImapNetworkPolicy } from '../../../lib/mailbox-sync/imap/connection.js';
+import { ImapLinkError, linkImapMailbox } from '../../../lib/mailbox-sync/imap/link.js';
 import { outlookAuthSettings } from '../../../lib/mailbox-sync/outlook/msal.js';
+import { signalMailboxSync } from '../../../lib/mailbox-sync/start-workflow.js';
+import type { Config } from '../../../lib/config.js';
+import { principalOfCredential } from '../../auth/api-keys.js';
 import { beginOutlookLink } from '../../../lib/mailbox-sync/outlook/link.js';
 import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { accountIdParam, accountSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
+import { accountIdParam, accountSchema, imapLinkProblemSchema, imapLinkRequestSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
 import { createRouter } from '../../openapi.js';
 
 const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
@@ -23,6 +28,16 @@ async function ownedAccount(deps: AppDeps, principal: Principal | undefined, id:
   if (!account) throw new AppError('not_found', `no account ${id}`);
   return account;
 }
+
+/** The IMAP network policy of a config, built once (it reads IMAP_CA_FILE). */
+const imapPolicies = new WeakMap<Config, ImapNetworkPolicy>();
+function imapPolicy(config: Config): ImapNetworkPolicy {
+  let policy = imapPolicies.get(config);
+  if (!policy) imapPolicies.set(config, (policy = imapNetworkPolicy(config)));
+  return policy;
+}
+
+const imapLinkFailure = (description: string) => ({ description, content: { 'application/problem+json': { schema: imapLinkProblemSchema } } });
 
 const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
@@ -183,6 +198,62 @@ export const accountRoutes = createRouter()
       );
       c.var.logger.info({ accountId: account.id }, 'outlook link started');
       return c.json({ authorizationUrl: started.authorizationUrl, expiresAt: started.expiresAt.toISOString() }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/accounts/{id}/mailboxes/imap',
+      tags: ['Accounts'],
+      operationId: 'linkImapMailbox',
+      ...requires('send'),
+      summary: 'Link an IMAP mailbox by its server and login: checked by logging in, then stored and synced',
+      description:
+        'Logs in to the server first (then out) and stores nothing unless that works; a failure answers with a `reason` and a `detail` naming the cause. The host must not be (or resolve to) a loopback, private, link-local or metadata address unless it is on IMAP_ALLOW_HOSTS; certificates are verified; `tls: none` only where IMAP_ALLOW_PLAINTEXT allows it. The password or token is stored sealed and never returned. The same login (username, host and port) linked again to the same account is a re-link: the new settings and secret replace the old ones and the sync goes on (this is how a mailbox in REAUTH_REQUIRED gets new credentials).',
+      request: {
+        params: accountIdParam,
+        body: { required: true, content: json(imapLinkRequestSchema) },
+      },
+      responses: {
+        200: { description: 'Re-linked: the mailbox the account already had, with the new settings', content: json(mailboxSummarySchema) },
+        201: { description: 'Linked; its sync has started', content: json(mailboxSummarySchema) },
+        400: errorResponses[400],
+        401: errorResponse(401, 'Missing or invalid API key, or revoked while the login was checked (reason revoked)'),
+        404: errorResponses[404],
+        409: imapLinkFailure('The mailbox is being unlinked (reason unlinking); link it again in a moment'),
+        422: imapLinkFailure(
+          'The server refused the login, or could not be used: reason authentication, refused_address, plaintext, tls, unreachable, not_imap or server',
+        ),
+        503: imapLinkFailure('Its sync could not be started (reason sync_unavailable); nothing was linked, retry'),
+        504: imapLinkFailure('The server did not answer in time (reason timeout); nothing was linked'),
+      },
+    }),
+    async (c) => {
+      const { deps, principal } = c.var;
+      const account = await ownedAccount(deps, principal, c.req.valid('param').id);
+      const body = c.req.valid('json');
+      const linked = await linkImapMailbox(
+        { db: deps.db, encryptor: deps.encryptor, policy: imapPolicy(deps.config) },
+        {
+          account,
+          owner: tenantOf(principal),
+          credential: principal!.credential,
+          host: body.host,
+          port: body.port ?? (body.tls === 'implicit' ? 993 : 143),
+          tls: body.tls,
+          username: body.username,
+          ...(body.accessToken !== undefined ? { accessToken: body.accessToken } : { password: body.password! }),
+        },
+        {
+          credentialValid: async (credential) => (await principalOfCredential(deps.db, deps.config.ADMIN_API_KEY, credential)) !== undefined,
+          startSync: (mailbox) => signalMailboxSync(deps.temporal, deps.config, mailbox, 'relink'),
+        },
+      ).catch((error: unknown) => {
+        if (error instanceof ImapLinkError) c.var.logger.warn({ accountId: account.id, failure: error.failure }, 'imap link failed');
+        throw error;
+      });
+      c.var.logger.info({ accountId: account.id, mailboxId: linked.mailbox.id, created: linked.created }, 'imap mailbox linked');
+      return c.json(mailboxSummary(linked.mailbox), linked.created ? 201 : 200);
     },
   )
   .openapi(
