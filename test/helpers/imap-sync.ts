@@ -70,7 +70,7 @@ export async function waitForImapMirror(rig: SyncRig, user: ImapUser, accountId:
       if (!mailboxId) return true;
       const [server, synced] = await Promise.all([imapFolders(user), rig.mailbox(mailboxId)]);
       const names = synced.folders.map((f) => f.name).sort();
-      last = `folders: ${JSON.stringify(server.sort())} on the server, ${JSON.stringify(names)} synced`;
+      last = `folders: ${JSON.stringify(server.sort())} on the server, ${JSON.stringify(synced.folders.map((f) => `${f.name} (${f.id})`))} synced`;
       return JSON.stringify(server) === JSON.stringify(names) ? true : undefined;
     },
     timeoutMs,

@@ -118,15 +118,25 @@ describe('IMAP mailbox sync', () => {
     const uidValidity = changeUidValidity(user, 'Archive');
     await asImapUser(user, (client) => appendMessages(client, 'Archive', 1));
     await waitForImapMirror(rig, user, accountId);
+    // The folder was read afresh under its new UIDVALIDITY (its cursor names it), and the index still equals the mailbox.
     const { db, close } = connectDatabase(testConfig(rig.env).DATABASE_URL, { max: 1 });
     try {
-      const cursors = await db.execute<{ cursor: string }>(
-        `select cursor from mailbox_folders where display_name = 'Archive' and cursor like '%${uidValidity}%'`,
+      await until(
+        'the folder read under its new UIDVALIDITY',
+        async () => {
+          const cursors = await db.execute<{ cursor: string | null }>(`select cursor from mailbox_folders where display_name = 'Archive'`);
+          return (
+            cursors.length === 1 &&
+            cursors[0]!.cursor !== null &&
+            (JSON.parse(cursors[0]!.cursor) as { uidValidity: string }).uidValidity === String(uidValidity)
+          );
+        },
+        60_000,
       );
-      expect(cursors.length).toBe(1);
     } finally {
       await close();
     }
+    await waitForImapMirror(rig, user, accountId);
   }, 180_000);
 
   it("waits out the server's connection limit ([LIMIT] at login) without asking the user to sign in again", async () => {

@@ -136,8 +136,11 @@ export class ImapMailProvider implements MailProvider {
         const same = known.get(f.path);
         let id = same && same.uidValidity === uidValidity ? same.id : undefined;
         if (!id && guids) {
-          id = await folderGuid(client, f.path);
-          if (!id) guids = false;
+          const found = await folderGuid(client, f.path);
+          // Deleted since the LIST: the next listing will not have it either.
+          if (found === 'missing') continue;
+          if (found === 'unsupported') guids = false;
+          else id = found;
         }
         id ??= `${FOLDER_PATH_PREFIX}${f.path}`;
         folders[id] = { path: f.path, uidValidity };
@@ -145,8 +148,11 @@ export class ImapMailProvider implements MailProvider {
       }
       const changed: ProviderFolder[] = [];
       for (const f of listed) {
-        const id = idOfPath.get(f.path)!;
-        if (previous && previous.folders[id]?.path === f.path) continue;
+        const id = idOfPath.get(f.path);
+        if (!id) continue;
+        // Unchanged: same path and UIDVALIDITY (a folder deleted and made again under its name is new to the engine).
+        const before = previous?.folders[id];
+        if (before && before.path === f.path && before.uidValidity === folders[id]!.uidValidity) continue;
         changed.push({ id, name: f.path, parentId: parentIdOf(f, idOfPath), total: f.status?.messages ?? 0, unread: f.status?.unseen ?? 0 });
       }
       const removed = Object.keys(previous?.folders ?? {}).filter((id) => !(id in folders));
@@ -363,8 +369,12 @@ function difference(before: Set<number>, now: Set<number>): number[] {
   return [...before].filter((uid) => !now.has(uid));
 }
 
-/** Dovecot's folder GUID (STATUS X-GUID): it survives renames. Undefined where the server has none. */
-async function folderGuid(client: ImapFlow, path: string): Promise<string | undefined> {
+/**
+ * Dovecot's folder GUID (STATUS X-GUID, as `guid:…`): it survives renames. `unsupported` where the server rejects the item
+ * (BAD), `missing` where the folder is not there (NO); a dropped connection throws, so a kick never passes for
+ * a server without GUIDs.
+ */
+async function folderGuid(client: ImapFlow, path: string): Promise<string> {
   let guid: string | undefined;
   try {
     const response = await (client as unknown as RawExec).exec('STATUS', [{ type: 'STRING', value: path }, [{ type: 'ATOM', value: 'X-GUID' }]], {
@@ -378,8 +388,11 @@ async function folderGuid(client: ImapFlow, path: string): Promise<string | unde
       },
     });
     response.next();
-  } catch {
-    return undefined;
+  } catch (error) {
+    const status = (error as { responseStatus?: string }).responseStatus;
+    if (status === 'BAD') return 'unsupported';
+    if (status === 'NO') return 'missing';
+    throw error;
   }
-  return guid ? `guid:${guid}` : undefined;
+  return guid ? `guid:${guid}` : 'unsupported';
 }
