@@ -179,6 +179,8 @@ export const imapWatches = pgTable(
     expiresAt: timestamp({ withTimezone: true }).notNull(),
     holder: text(),
     heldUntil: timestamp({ withTimezone: true }),
+    /** Since when the holder's connection is up and watching; null while it is connecting or down. */
+    watchingSince: timestamp({ withTimezone: true }),
     createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

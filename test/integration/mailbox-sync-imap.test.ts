@@ -113,7 +113,7 @@ describe('IMAP mailbox sync', () => {
   it('reads a folder afresh when its UIDVALIDITY changes, without duplicates', async () => {
     const user = createImapUser();
     await seedMailbox(user, { folders: { INBOX: 30, Archive: 20, 'Archive/2025': 1 } });
-    const { accountId } = await linkImap(rig, user);
+    const { accountId, mailboxId } = await linkImap(rig, user);
     await waitForImapMirror(rig, user, accountId);
     const uidValidity = changeUidValidity(user, 'Archive');
     await asImapUser(user, (client) => appendMessages(client, 'Archive', 1));
@@ -124,7 +124,9 @@ describe('IMAP mailbox sync', () => {
       await until(
         'the folder read under its new UIDVALIDITY',
         async () => {
-          const cursors = await db.execute<{ cursor: string | null }>(`select cursor from mailbox_folders where display_name = 'Archive'`);
+          const cursors = await db.execute<{ cursor: string | null }>(
+            `select cursor from mailbox_folders where mailbox_id = '${mailboxId}' and display_name = 'Archive'`,
+          );
           return (
             cursors.length === 1 &&
             cursors[0]!.cursor !== null &&
@@ -192,9 +194,17 @@ describe('IMAP mailbox sync', () => {
       const { accountId, mailboxId } = await linkImap(idle, user);
       await idle.waitForMailbox(mailboxId, (m) => m.status === 'LIVE');
       await waitForImapMirror(idle, user, accountId);
-      // The watch is leased within 5 s and reads once when it connects; the change comes after that, and
-      // after a few folder checks.
-      await new Promise((resolve) => setTimeout(resolve, 20_000));
+      // The change comes once the watch is up (its connection then runs a folder check every 5 s).
+      const { db, close } = connectDatabase(testConfig(idle.env).DATABASE_URL, { max: 1 });
+      try {
+        await until(
+          'the IDLE watch to be up',
+          async () => (await db.execute(`select 1 from imap_watches where mailbox_id = '${mailboxId}' and watching_since is not null`)).length === 1,
+          60_000,
+        );
+      } finally {
+        await close();
+      }
       await asImapUser(user, async (client) => {
         const uids = await folderUids(client, 'INBOX');
         await markSeen(client, 'INBOX', uids.slice(0, 1));

@@ -14,7 +14,7 @@ import type { SecretStore } from '../../secret-store.js';
 import { findMailbox } from '../sync-state.js';
 import { imapFailureKind, imapNetworkPolicy, openImap, type ImapNetworkPolicy } from './connection.js';
 import { loadImapSecret } from './credentials.js';
-import { leaseWatches, releaseLeases, renewLeases } from './watches.js';
+import { leaseWatches, markWatching, releaseLeases, renewLeases } from './watches.js';
 
 /** Leases are renewed this often and last this long: a dead worker's watches move within LEASE_MS. */
 const LEASE_TICK_MS = 5_000;
@@ -48,9 +48,14 @@ class MailboxWatch {
   constructor(
     readonly mailboxId: string,
     private readonly workflowId: string,
+    private readonly holder: string,
     private readonly deps: WatcherDeps,
     private readonly policy: ImapNetworkPolicy,
   ) {}
+
+  private mark(watching: boolean): void {
+    markWatching(this.deps.db, this.holder, this.mailboxId, watching).catch(() => undefined);
+  }
 
   start(): void {
     void this.connect();
@@ -80,6 +85,7 @@ class MailboxWatch {
       await client.mailboxOpen('INBOX', { readOnly: true });
       this.folders = await folderStatuses(client);
       this.failures = 0;
+      this.mark(true);
       // Changes made while there was no connection (or before this one, since the workflow last read) are read now.
       this.changed();
       this.check = setInterval(() => void this.checkFolders(client), this.deps.config.IMAP_FOLDER_CHECK_SECONDS * 1000);
@@ -106,6 +112,7 @@ class MailboxWatch {
     if (this.client !== client || this.closed) return;
     this.client = undefined;
     clearInterval(this.check);
+    this.mark(false);
     this.retryLater();
   }
 
@@ -174,7 +181,7 @@ export class ImapIdleWatcher {
     }
     const leased = await leaseWatches(db, this.holder, config.IMAP_WATCHES_PER_WORKER - this.watches.size, LEASE_MS);
     for (const lease of leased) {
-      const watch = new MailboxWatch(lease.mailboxId, lease.workflowId, this.deps, this.policy);
+      const watch = new MailboxWatch(lease.mailboxId, lease.workflowId, this.holder, this.deps, this.policy);
       this.watches.set(lease.mailboxId, watch);
       watch.start();
     }

@@ -52,7 +52,7 @@ export async function leaseWatches(db: Database, holder: string, limit: number, 
     if (free.length === 0) return [];
     return tx
       .update(imapWatches)
-      .set({ holder, heldUntil: sql`now() + ${`${leaseMs} milliseconds`}::interval` })
+      .set({ holder, heldUntil: sql`now() + ${`${leaseMs} milliseconds`}::interval`, watchingSince: null })
       .where(
         inArray(
           imapWatches.mailboxId,
@@ -89,6 +89,14 @@ export async function releaseLeases(db: Database, holder: string, mailboxIds: st
   if (mailboxIds.length === 0) return;
   await db
     .update(imapWatches)
-    .set({ holder: null, heldUntil: null })
+    .set({ holder: null, heldUntil: null, watchingSince: null })
     .where(and(eq(imapWatches.holder, holder), inArray(imapWatches.mailboxId, mailboxIds)));
+}
+
+/** Records whether the holder's connection is up (operators and tests see which watches are live). */
+export async function markWatching(db: Database, holder: string, mailboxId: string, watching: boolean): Promise<void> {
+  await db
+    .update(imapWatches)
+    .set({ watchingSince: watching ? sql`now()` : null })
+    .where(and(eq(imapWatches.mailboxId, mailboxId), eq(imapWatches.holder, holder)));
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "imap_watches" ADD COLUMN "watching_since" timestamp with time zone;
