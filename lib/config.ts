@@ -221,6 +221,11 @@ export const configSchema = z.object({
     .transform((v) => v === 'true'),
   /** A PEM file of certificate authorities trusted for IMAP servers besides the system's (a private CA). */
   IMAP_CA_FILE: optionalText,
+  /** Whether to use QRESYNC where a server offers it (off: CONDSTORE and a UID comparison, for a server whose QRESYNC misbehaves). */
+  IMAP_USE_QRESYNC: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
   /** Connecting, TLS and the greeting, and any one command's silence, before an IMAP connection is dropped. */
   IMAP_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),
   /**
@@ -232,7 +237,7 @@ export const configSchema = z.object({
   IMAP_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(30),
   /** While the watch is up: seconds between its check of every folder (one LIST-STATUS), and the workflow's own safety-net round. */
   IMAP_FOLDER_CHECK_SECONDS: z.coerce.number().min(0.2).max(3_600).default(15),
-  IMAP_WATCHED_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(900),
+  IMAP_WATCHED_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.2).max(86_400).default(300),
   /** IDLE is restarted this often (servers drop it after 30 minutes, some far sooner). */
   IMAP_IDLE_RESTART_SECONDS: z.coerce.number().int().min(5).max(1_740).default(300),
   /** IDLE watches one sync worker holds at most (one connection each). */

@@ -1,6 +1,7 @@
-// `npm start`: the whole stack on this machine. Finds or starts Temporal (with its Web UI), PostgreSQL
-// and Elasticsearch, applies migrations, starts the simulators, the API and every worker role, runs a
-// platform check workflow, prints where to look. Ctrl-C stops everything it started, and nothing else.
+// `npm start`: the whole stack on this machine. Finds or starts Temporal (with its Web UI), PostgreSQL,
+// Elasticsearch and Dovecot (IMAP, with a seeded demo user), applies migrations, starts the simulators, the
+// API and every worker role, runs a platform check workflow, prints where to look. Ctrl-C stops everything it
+// started, and nothing else.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,14 +11,22 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { runMigrations } from '../db/migrate.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
 import { loadOrCreateDevSecrets } from './dev-secrets.js';
+import { demoImapLines, ensureDemoImapUser } from './services/imap-demo.js';
 import { ensureServices, profiles, repoRoot } from './services/index.js';
 import { roles } from '../workers/role-names.js';
 import { simulatorEnv } from './stack-ports.js';
 
 const log = (line: string) => console.log(`[mailflow] ${line}`);
 const quietBundler = { trace() {}, debug() {}, info() {}, warn: (m: string) => log(m), error: (m: string) => log(m), log() {} };
-const profile = profiles.stack;
 const offset = Number(process.env.STACK_PORT_OFFSET ?? 0);
+// STACK_PORT_OFFSET moves the local Dovecot's ports with the API's (another stack's IMAP server is not this one's).
+const profile = {
+  ...profiles.stack,
+  imapPort: profiles.stack.imapPort + offset,
+  imapsPort: profiles.stack.imapsPort + offset,
+  imapLegacyPort: profiles.stack.imapLegacyPort + offset,
+  imapOAuthPort: profiles.stack.imapOAuthPort + offset,
+};
 const apiPort = Number(process.env.API_PORT ?? 3000 + offset);
 const logDir = join(profile.dataDir, 'logs');
 mkdirSync(logDir, { recursive: true });
@@ -97,9 +106,10 @@ async function waitForReady(url: string): Promise<void> {
 
 try {
   const secrets = loadOrCreateDevSecrets(join(profile.dataDir, 'dev-secrets.json'));
-  log('starting services (Temporal, PostgreSQL, Elasticsearch)…');
+  log('starting services (Temporal, PostgreSQL, Elasticsearch, Dovecot)…');
   services = await ensureServices(profile, process.env, log);
   await runMigrations(services.databaseUrl);
+  if (services.imap) await ensureDemoImapUser(services.imap, log);
 
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const sims = simulatorEnv(offset, secrets, apiUrl);
@@ -116,6 +126,9 @@ try {
     WORKER_METRICS_PORT: process.env.WORKER_METRICS_PORT ?? String(apiPort + 1),
     PUBLIC_BASE_URL: process.env.PUBLIC_BASE_URL ?? apiUrl,
     ...sims.env,
+    // Mailboxes may be linked to the local Dovecot: its loopback address allowed, its CA trusted.
+    IMAP_ALLOW_HOSTS: process.env.IMAP_ALLOW_HOSTS ?? (services.imap ? '127.0.0.1,localhost' : ''),
+    IMAP_CA_FILE: process.env.IMAP_CA_FILE ?? services.imap?.caFile ?? '',
     // Set (even empty, for polling only) it wins over the stack's own webhook URL.
     GRAPH_NOTIFICATION_URL: process.env.GRAPH_NOTIFICATION_URL ?? sims.env.GRAPH_NOTIFICATION_URL,
   };
@@ -188,6 +201,7 @@ try {
       `  PostgreSQL       ${services.databaseUrl}`,
       `  Mail index       ${services.elasticsearchUrl ? `Elasticsearch ${services.elasticsearchUrl}` : services.indexNote}`,
       ...sims.lines,
+      ...(services.imap ? demoImapLines(services.imap, repoRoot) : [`  IMAP             ${services.imapNote ?? 'off'}`]),
       `  Admin API key    in ${join(profile.dataDir, 'dev-secrets.json')} (ADMIN_API_KEY)`,
       `  Logs             ${logDir}`,
       'Press Ctrl-C to stop.',

@@ -18,6 +18,22 @@ export interface TestServices {
   ELASTICSEARCH_URL: string;
   TEST_RUN_ID: string;
   WORKFLOW_BUNDLE_PATH: string;
+  /** The local Dovecot (test/helpers/imap.ts uses these); IMAP_UNAVAILABLE says why when it is not installed. */
+  IMAP_HOST: string;
+  /** IMAP, STARTTLS offered but not required. */
+  IMAP_PORT: number;
+  /** Implicit TLS; the certificate (localhost, 127.0.0.1) is signed by the CA in IMAP_CA_FILE. */
+  IMAPS_PORT: number;
+  /** The instance without CONDSTORE and QRESYNC. */
+  IMAP_LEGACY_PORT: number;
+  IMAP_CA_FILE: string;
+  /** The token-introspection simulator: POST /tokens {username}, POST /revoke {token | username}. */
+  IMAP_OAUTH_URL: string;
+  /** One passwd-file per user. */
+  IMAP_PASSWD_DIR: string;
+  /** The main instance's config, for doveadm -c. */
+  IMAP_CONFIG_FILE: string;
+  IMAP_UNAVAILABLE: string;
 }
 
 declare module 'vitest' {
@@ -63,9 +79,21 @@ export default async function setup(project: TestProject) {
     ELASTICSEARCH_URL: services.elasticsearchUrl ?? '',
     TEST_RUN_ID: runId,
     WORKFLOW_BUNDLE_PATH: bundlePath,
+    IMAP_HOST: services.imap?.host ?? '',
+    IMAP_PORT: services.imap?.ports.imap ?? 0,
+    IMAPS_PORT: services.imap?.ports.imaps ?? 0,
+    IMAP_LEGACY_PORT: services.imap?.ports.legacy ?? 0,
+    IMAP_CA_FILE: services.imap?.caFile ?? '',
+    IMAP_OAUTH_URL: services.imap?.oauthUrl ?? '',
+    IMAP_PASSWD_DIR: services.imap?.passwdDir ?? '',
+    IMAP_CONFIG_FILE: services.imap?.configFile ?? '',
+    IMAP_UNAVAILABLE: services.imap ? '' : (services.imapNote ?? 'no Dovecot'),
   };
   project.provide('services', provided);
-  log(`temporal ${services.temporalAddress}, postgres database ${database}, index ${services.elasticsearchUrl ?? services.indexNote}`);
+  log(
+    `temporal ${services.temporalAddress}, postgres database ${database}, index ${services.elasticsearchUrl ?? services.indexNote}, ` +
+      `imap ${services.imap ? `${services.imap.host}:${services.imap.ports.imap}` : services.imapNote}`,
+  );
 
   return async () => {
     await admin.unsafe(`drop database if exists "${database}" with (force)`).catch(() => {});

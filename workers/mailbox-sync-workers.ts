@@ -4,7 +4,10 @@
 import { createMailboxSyncActivities } from '../activities/mailbox-sync.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import { MailProviders } from '../lib/mailbox-sync/providers.js';
-import { mailboxSyncQueue } from '../lib/mailbox-sync/start-workflow.js';
+import { ImapIdleWatcher } from '../lib/mailbox-sync/imap/watcher.js';
+import { mailboxSyncQueue, nudgeMailboxSync } from '../lib/mailbox-sync/start-workflow.js';
+import { connectTemporalClient } from '../lib/temporal/connection.js';
+import type { BackgroundService } from './worker-spec.js';
 import type { WorkerSpec } from './worker-spec.js';
 
 export function mailboxSyncSpecs(deps: ActivityDeps): WorkerSpec[] {
@@ -23,4 +26,18 @@ export function mailboxSyncSpecs(deps: ActivityDeps): WorkerSpec[] {
       nonStickyToStickyPollRatio: 1,
     },
   ];
+}
+
+/** The IMAP IDLE watcher beside the sync worker: it holds watch connections outside the activity slots. */
+export async function imapWatcherService(deps: ActivityDeps): Promise<BackgroundService | undefined> {
+  if (deps.config.IMAP_WATCHES_PER_WORKER === 0) return undefined;
+  const client = await connectTemporalClient(deps.config);
+  const watcher = new ImapIdleWatcher({ ...deps, notify: (workflowId) => nudgeMailboxSync(client, workflowId) });
+  watcher.start();
+  return {
+    async stop() {
+      await watcher.stop();
+      await client.connection.close();
+    },
+  };
 }

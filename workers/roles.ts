@@ -4,7 +4,7 @@ import type { ActivityDeps } from '../activities/deps.js';
 import { createPlatformActivities } from '../activities/platform.js';
 import { PLATFORM_QUEUE, taskQueue } from '../lib/temporal/task-queues.js';
 import { formerRoleNames, roles, type Role } from './role-names.js';
-import type { WorkerSpec } from './worker-spec.js';
+import type { BackgroundService, WorkerSpec } from './worker-spec.js';
 
 export { roles, type Role, type WorkerSpec };
 
@@ -52,4 +52,12 @@ export function parseRoles(value: string): Role[] {
 export async function workerSpecs(selected: Role[], deps: ActivityDeps): Promise<WorkerSpec[]> {
   const factories = await Promise.all(selected.map((role) => roleSpecs[role]()));
   return [...platformSpec(deps), ...factories.flatMap((specs) => specs(deps))];
+}
+
+/** What the selected roles run beside their workers: the IMAP IDLE watcher for mailbox sync. */
+export async function startBackgroundServices(selected: Role[], deps: ActivityDeps): Promise<BackgroundService[]> {
+  if (!selected.includes('mailbox-sync')) return [];
+  const { imapWatcherService } = await import('./mailbox-sync-workers.js');
+  const watcher = await imapWatcherService(deps);
+  return watcher ? [watcher] : [];
 }

@@ -14,7 +14,7 @@ import { PostgresMailIndex } from '../lib/mail-index/postgres.js';
 import type { MailIndex } from '../lib/mail-index/types.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import { sdkMetricsBindAddress, serveWorkerMetrics } from './metrics-server.js';
-import { parseRoles, workerSpecs, type Role } from './roles.js';
+import { parseRoles, startBackgroundServices, workerSpecs, type Role } from './roles.js';
 
 const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 const prebuiltBundle = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
@@ -93,8 +93,10 @@ export async function runWorkers(config: Config, selected: Role[]): Promise<void
         }),
       ),
     );
+    const background = await startBackgroundServices(selected, deps);
     logger.info({ roles: selected, taskQueues: workers.map((w) => w.options.taskQueue), sdkMetrics }, 'workers running');
     await Promise.all(workers.map((worker) => worker.run()));
+    for (const service of background) await service.stop();
     logger.info('workers stopped');
   } finally {
     metricsServer?.close();

@@ -6,3 +6,8 @@ export type WorkerSpec = Pick<WorkerOptions, 'taskQueue'> &
     /** false for activity-only queues (e.g. a rate-limited provider queue). */
     workflows: boolean;
   };
+
+/** Something a role runs beside its Temporal workers (started with them, stopped after them). */
+export interface BackgroundService {
+  stop(): Promise<void>;
+}

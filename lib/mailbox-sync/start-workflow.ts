@@ -1,6 +1,6 @@
 // Starting and steering a mailbox's sync workflow: the boundary between the API (and OAuth callback)
 // and the sync workers. Signals and the progress query are defined once, in the workflow module.
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { taskQueue } from '../temporal/task-queues.js';
 import {
@@ -48,6 +48,15 @@ export async function signalMailboxSync(
     signalArgs: [],
     searchAttributes: { AccountId: [mailbox.accountId], MailboxId: [mailbox.id] },
   });
+}
+
+/** Tells a running sync to read now (its IMAP watch saw a change); a sync that is not running is left alone. */
+export async function nudgeMailboxSync(client: Client, workflowId: string): Promise<void> {
+  try {
+    await client.workflow.getHandle(workflowId).signal(syncNowSignal);
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
 }
 
 /** The running workflow's progress, or undefined when it cannot answer now (no run, no worker in time). */

@@ -17,6 +17,9 @@ console.log(
       TEMPORAL_UI: services.temporalUiUrl,
       DATABASE_URL: services.databaseUrl,
       ELASTICSEARCH_URL: services.elasticsearchUrl ?? null,
+      IMAP: services.imap
+        ? { host: services.imap.host, ...services.imap.ports, caFile: services.imap.caFile, passwdDir: services.imap.passwdDir }
+        : (services.imapNote ?? null),
       started: services.startedSummary,
     },
     null,

@@ -2,6 +2,7 @@
 // (`npm start`) and by the test suite's global setup; each stops only what it started.
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { DovecotNotInstalled, ensureDovecot, type DovecotService } from './dovecot.js';
 import { ensureElasticsearch } from './elasticsearch.js';
 import { ensurePostgres } from './postgres.js';
 import { ensureTemporal } from './temporal.js';
@@ -15,6 +16,11 @@ export interface Profile {
   temporalUiPort: number;
   postgresPort: number;
   elasticsearchPort: number;
+  /** Dovecot: IMAP (STARTTLS optional), IMAPS, the legacy instance (no CONDSTORE/QRESYNC), token introspection. */
+  imapPort: number;
+  imapsPort: number;
+  imapLegacyPort: number;
+  imapOAuthPort: number;
   database: string;
   persistent: boolean;
 }
@@ -30,6 +36,10 @@ export const profiles: Record<Profile['name'], Profile> = {
     temporalUiPort: 8233,
     postgresPort: 5433,
     elasticsearchPort: 9200,
+    imapPort: 1143,
+    imapsPort: 1993,
+    imapLegacyPort: 1144,
+    imapOAuthPort: 1180,
     database: 'mailflow',
     persistent: true,
   },
@@ -41,6 +51,10 @@ export const profiles: Record<Profile['name'], Profile> = {
     temporalUiPort: 18233 + testPortOffset,
     postgresPort: 15433 + testPortOffset,
     elasticsearchPort: 19200 + testPortOffset,
+    imapPort: 11143 + testPortOffset,
+    imapsPort: 11993 + testPortOffset,
+    imapLegacyPort: 11144 + testPortOffset,
+    imapOAuthPort: 11180 + testPortOffset,
     database: 'mailflow_test',
     persistent: false,
   },
@@ -52,6 +66,9 @@ export interface Services {
   databaseUrl: string;
   elasticsearchUrl?: string;
   indexNote?: string;
+  /** The local Dovecot (IMAP), unless it is not installed (then `imapNote` says so). */
+  imap?: DovecotService;
+  imapNote?: string;
   startedSummary: string[];
   stop: () => Promise<void>;
 }
@@ -62,9 +79,27 @@ export async function ensureServices(profile: Profile, env: NodeJS.ProcessEnv = 
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((error: unknown) => log(`stop failed: ${String(error)}`));
   };
+  let imapStart: Promise<DovecotService | string> | undefined;
   try {
-    // PostgreSQL and Temporal start side by side; Elasticsearch (the slowest) after, to spare two cores.
-    const [pg, temporal] = await Promise.all([
+    // PostgreSQL, Temporal and Dovecot start side by side; Elasticsearch (the slowest) after, to spare two cores.
+    imapStart = ensureDovecot({
+      dataDir: profile.dataDir,
+      ports: { imap: profile.imapPort, imaps: profile.imapsPort, legacy: profile.imapLegacyPort, oauth: profile.imapOAuthPort },
+      env,
+      fast: profile.name === 'test',
+      log,
+    }).then(
+      (imap) => {
+        stops.push(imap.stop);
+        if (imap.started) started.push('dovecot');
+        return imap;
+      },
+      (error: unknown) => {
+        if (error instanceof DovecotNotInstalled) return error.message;
+        throw error;
+      },
+    );
+    const [pg, temporal, imap] = await Promise.all([
       ensurePostgres({ dataDir: profile.dataDir, port: profile.postgresPort, database: profile.database, env, fast: profile.name === 'test', log }),
       ensureTemporal({
         root: repoRoot,
@@ -75,6 +110,7 @@ export async function ensureServices(profile: Profile, env: NodeJS.ProcessEnv = 
         env,
         log,
       }),
+      imapStart,
     ]);
     if (pg.started) {
       stops.push(pg.stop);
@@ -95,10 +131,14 @@ export async function ensureServices(profile: Profile, env: NodeJS.ProcessEnv = 
       databaseUrl: pg.url,
       elasticsearchUrl: es.url,
       indexNote: es.url ? undefined : `mail index on PostgreSQL (${es.reason ?? 'no Elasticsearch'})`,
+      imap: typeof imap === 'string' ? undefined : imap,
+      imapNote: typeof imap === 'string' ? imap : undefined,
       startedSummary: started,
       stop: stopAll,
     };
   } catch (error) {
+    // A Dovecot still starting when another service failed registers its stop first.
+    await imapStart?.catch(() => undefined);
     await stopAll();
     throw error;
   }

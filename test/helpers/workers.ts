@@ -10,7 +10,7 @@ import { Encryptor } from '../../lib/crypto.js';
 import { createLogger } from '../../lib/logger.js';
 import { SecretStore } from '../../lib/secret-store.js';
 import { createMailIndex } from '../../lib/mail-index/index.js';
-import { workerSpecs, type Role } from '../../workers/roles.js';
+import { startBackgroundServices, workerSpecs, type Role } from '../../workers/roles.js';
 import { installQuietRuntime, workflowBundle } from './temporal.js';
 
 export interface RunningWorkers {
@@ -47,10 +47,12 @@ export async function startRoleWorkers(config: Config, roles: Role[], intercepto
     ),
   );
   const running = workers.map((w) => w.run());
+  const background = await startBackgroundServices(roles, deps);
   return {
     async stop() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await Promise.allSettled(running);
+      for (const service of background) await service.stop();
       await connection.close();
       await mailIndex.close();
       await database.close();

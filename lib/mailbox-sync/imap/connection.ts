@@ -20,6 +20,7 @@ export interface ImapSecret {
 export interface ImapNetworkPolicy {
   allowHosts: string[];
   allowPlaintext: boolean;
+  qresync: boolean;
   /** Trusted CAs: the system's plus the configured file's; undefined: the system's. */
   ca: string[] | undefined;
   timeoutMs: number;
@@ -31,6 +32,7 @@ export function imapNetworkPolicy(config: Config): ImapNetworkPolicy {
       .map((h) => h.trim())
       .filter(Boolean),
     allowPlaintext: config.IMAP_ALLOW_PLAINTEXT,
+    qresync: config.IMAP_USE_QRESYNC,
     ca: config.IMAP_CA_FILE ? [...rootCertificates, readFileSync(config.IMAP_CA_FILE, 'utf8')] : undefined,
     timeoutMs: config.IMAP_TIMEOUT_MS,
   };
@@ -44,8 +46,11 @@ export class PlaintextRefusedError extends Error {
   }
 }
 
-/** A connected, authenticated client. QRESYNC is enabled when the server has it (CONDSTORE always is). */
-export async function openImap(target: ImapTarget, secret: ImapSecret, policy: ImapNetworkPolicy): Promise<ImapFlow> {
+/**
+ * A connected, authenticated client. QRESYNC is enabled when the server has it (CONDSTORE always is).
+ * `idleRestartMs`: a watching connection, which IDLEs whenever it is not busy and restarts IDLE this often.
+ */
+export async function openImap(target: ImapTarget, secret: ImapSecret, policy: ImapNetworkPolicy, options: { idleRestartMs?: number } = {}): Promise<ImapFlow> {
   if (target.tls === 'none' && !policy.allowPlaintext) throw new PlaintextRefusedError();
   const address = await resolveAllowedAddress(target.host, policy.allowHosts);
   const client = new ImapFlow({
@@ -56,9 +61,9 @@ export async function openImap(target: ImapTarget, secret: ImapSecret, policy: I
     ...(address !== target.host ? { servername: target.host } : {}),
     tls: { rejectUnauthorized: true, ...(policy.ca ? { ca: policy.ca } : {}) },
     auth: target.auth === 'xoauth2' ? { user: target.username, accessToken: secret.accessToken ?? '' } : { user: target.username, pass: secret.password ?? '' },
-    qresync: true,
+    qresync: policy.qresync,
     logger: false,
-    disableAutoIdle: true,
+    ...(options.idleRestartMs ? { maxIdleTime: options.idleRestartMs } : { disableAutoIdle: true }),
     connectionTimeout: policy.timeoutMs,
     greetingTimeout: policy.timeoutMs,
     socketTimeout: Math.max(policy.timeoutMs * 3, 60_000),

@@ -1,0 +1,153 @@
+// IMAP mailbox sync against a real Dovecot, real Temporal, PostgreSQL and Elasticsearch: the initial sync,
+// then each kind of change a user makes over a second IMAP connection (also while the initial sync runs),
+// on each of the server's paths (QRESYNC, CONDSTORE only, neither), until the index equals the mailbox.
+import { createServer, connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectDatabase } from '../../db/client.js';
+import { testConfig } from '../helpers/config.js';
+import {
+  asImapUser,
+  changeUidValidity,
+  createFolder,
+  createImapUser,
+  deleteFolder,
+  expungeMessages,
+  flag,
+  folderUids,
+  imapConnection,
+  imapServer,
+  imapTestEnv,
+  markSeen,
+  markUnseen,
+  moveMessages,
+  renameFolder,
+  seedMailbox,
+  appendMessages,
+  type ImapUser,
+  type ImapVia,
+} from '../helpers/imap.js';
+import { linkImap, waitForImapMirror } from '../helpers/imap-sync.js';
+import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+
+/** Every kind of change a user makes, over their own connection. */
+async function makeChanges(user: ImapUser) {
+  await asImapUser(user, async (client) => {
+    const inbox = await folderUids(client, 'INBOX');
+    await appendMessages(client, 'INBOX', 2);
+    await markSeen(client, 'INBOX', inbox.slice(0, 3));
+    await markUnseen(client, 'INBOX', inbox.slice(3, 4));
+    await flag(client, 'INBOX', inbox.slice(4, 5));
+    await moveMessages(client, 'INBOX', inbox.slice(5, 8), 'Archive');
+    await moveMessages(client, 'Archive', (await folderUids(client, 'Archive')).slice(0, 2), 'INBOX');
+    await expungeMessages(client, 'INBOX', inbox.slice(8, 9));
+    await createFolder(client, 'Projects');
+    await appendMessages(client, 'Projects', 1);
+    await renameFolder(client, 'Archive/2025', 'Archive/Old');
+  });
+}
+
+describe('IMAP mailbox sync', () => {
+  let rig: SyncRig;
+  beforeAll(async () => {
+    rig = await startSyncRig({ env: { ...imapTestEnv(), IMAP_POLL_INTERVAL_SECONDS: '1', IMAP_FOLDER_CHECK_SECONDS: '0.5', SYNC_PAGE_SIZE: '40' } });
+  }, 120_000);
+  afterAll(async () => {
+    await rig?.close();
+  });
+
+  const paths: [string, ImapVia][] = [
+    ['QRESYNC', 'starttls'],
+    ['neither CONDSTORE nor QRESYNC', 'legacy'],
+  ];
+  for (const [name, via] of paths) {
+    it(`syncs every folder, then follows each kind of change (${name})`, async () => {
+      const user = createImapUser();
+      await seedMailbox(user, { folders: { INBOX: 60, Archive: 25, 'Archive/2025': 10 } });
+      const { accountId, mailboxId } = await linkImap(rig, user, via);
+      await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE');
+      const first = await waitForImapMirror(rig, user, accountId);
+      expect(first).toHaveLength(95);
+      expect(first.every((m) => m.subject.length > 0 && m.from !== null)).toBe(true);
+
+      await makeChanges(user);
+      await waitForImapMirror(rig, user, accountId);
+      await asImapUser(user, (client) => deleteFolder(client, 'Projects'));
+      const after = await waitForImapMirror(rig, user, accountId);
+      expect(after.some((m) => m.folder.name === 'Projects')).toBe(false);
+    }, 180_000);
+  }
+
+  it('follows changes made while the initial sync is still running, on the CONDSTORE-only path', async () => {
+    const condstore = await startSyncRig({ env: { ...imapTestEnv(), IMAP_USE_QRESYNC: 'false', IMAP_POLL_INTERVAL_SECONDS: '1', SYNC_PAGE_SIZE: '40' } });
+    try {
+      const user = createImapUser();
+      await seedMailbox(user, { folders: { INBOX: 400, Archive: 200, 'Archive/2025': 10 } });
+      const { accountId, mailboxId } = await linkImap(condstore, user);
+      // Changes start as soon as the first page is in: the initial sync is still reading.
+      await condstore.waitForMailbox(mailboxId, (m) => m.sync.messagesIndexed > 0 && m.status === 'SYNCING', 60_000);
+      await makeChanges(user);
+      await waitForImapMirror(condstore, user, accountId);
+      await asImapUser(user, (client) => expungeMessages(client, 'Archive', '1:5'));
+      await waitForImapMirror(condstore, user, accountId);
+    } finally {
+      await condstore.close();
+    }
+  }, 240_000);
+
+  it('reads a folder afresh when its UIDVALIDITY changes, without duplicates', async () => {
+    const user = createImapUser();
+    await seedMailbox(user, { folders: { INBOX: 30, Archive: 20, 'Archive/2025': 1 } });
+    const { accountId } = await linkImap(rig, user);
+    await waitForImapMirror(rig, user, accountId);
+    const uidValidity = changeUidValidity(user, 'Archive');
+    await asImapUser(user, (client) => appendMessages(client, 'Archive', 1));
+    await waitForImapMirror(rig, user, accountId);
+    const { db, close } = connectDatabase(testConfig(rig.env).DATABASE_URL, { max: 1 });
+    try {
+      const cursors = await db.execute<{ cursor: string }>(`select cursor from mailbox_folders where display_name = 'Archive' and cursor like '%${uidValidity}%'`);
+      expect(cursors.length).toBe(1);
+    } finally {
+      await close();
+    }
+  }, 180_000);
+
+  it('never holds more connections to the server than IMAP_CONNECTIONS_PER_MAILBOX', async () => {
+    // A front port counts the mailbox's connections to Dovecot as they open and close.
+    let open = 0;
+    let most = 0;
+    const sockets = new Set<Socket>();
+    const server = imapServer();
+    const front = createServer((client) => {
+      open += 1;
+      most = Math.max(most, open);
+      const upstream = connect(server.port, server.host);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => undefined);
+      }
+      client.on('close', () => {
+        open -= 1;
+        upstream.destroy();
+      });
+      upstream.on('close', () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const limited = await startSyncRig({ env: { ...imapTestEnv(), IMAP_CONNECTIONS_PER_MAILBOX: '3', IMAP_POLL_INTERVAL_SECONDS: '1', SYNC_PAGE_SIZE: '20' } });
+    try {
+      const user = createImapUser();
+      await seedMailbox(user, { folders: { INBOX: 120, Archive: 60, Sent: 60, Junk: 20, 'Archive/2025': 10 } });
+      const port = (front.address() as { port: number }).port;
+      const { accountId } = await linkImap(limited, user, 'starttls', { ...imapConnection(user), port });
+      await waitForImapMirror(limited, user, accountId);
+      await makeChanges(user);
+      await waitForImapMirror(limited, user, accountId);
+      expect(most).toBeGreaterThanOrEqual(2);
+      expect(most).toBeLessThanOrEqual(3);
+    } finally {
+      await limited.close();
+      for (const s of sockets) s.destroy();
+      front.close();
+    }
+  }, 240_000);
+});
