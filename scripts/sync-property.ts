@@ -1,5 +1,5 @@
 // Runs the mailbox-sync property test (test/integration/mailbox-sync-property.test.ts) over many seeds, or
-// replays one: `npx tsx scripts/sync-property.ts --seeds 200 [--first 1000] [--messages 300] [--actions 40]`,
+// replays one: `npx tsx scripts/sync-property.ts --seeds 200 [--first 1000] [--messages 300] [--actions 40] [--provider outlook|imap|both]`,
 // `npx tsx scripts/sync-property.ts --seed 1234`. Uses the same test services as `npm test`.
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -11,6 +11,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     messages: { type: 'string' },
     actions: { type: 'string' },
+    provider: { type: 'string', default: 'both' },
   },
 });
 const number = (name: string, value: string | undefined) => {
@@ -27,6 +28,7 @@ const env: Record<string, string | undefined> = {
   SYNC_PROPERTY_SEED: number('seed', values.seed),
   SYNC_PROPERTY_MESSAGES: number('messages', values.messages),
   SYNC_PROPERTY_ACTIONS: number('actions', values.actions),
+  SYNC_PROPERTY_PROVIDER: values.provider,
 };
 const child = spawn('npx', ['vitest', 'run', 'test/integration/mailbox-sync-property.test.ts'], { stdio: 'inherit', env });
 child.on('exit', (code) => process.exit(code ?? 1));

@@ -44,8 +44,16 @@ const stateKey = (m: ImapMessageState) => `${m.folder}|${m.uid}|${m.isRead}|${m.
 /** An indexed IMAP message's folder path and UID (its id is the folder's id and the UID). */
 export const indexedKey = (m: MessageView) => `${m.folder.name}|${m.id.split('/').at(-1)}|${m.isRead}|${m.flagStatus === 'flagged'}`;
 
-/** Waits until the index holds exactly the server's mailbox: one document per message, same folder, UID and flags. */
-export async function waitForImapMirror(rig: SyncRig, user: ImapUser, accountId: string, timeoutMs = 90_000): Promise<MessageView[]> {
+/** Every selectable folder's path. */
+export function imapFolders(user: ImapUser): Promise<string[]> {
+  return asImapUser(user, async (client) => (await client.list()).filter((f) => !f.flags.has('\\Noselect')).map((f) => f.path));
+}
+
+/**
+ * Waits until the index holds exactly the server's mailbox: one document per message, same folder, UID and
+ * flags; with `mailboxId`, the mailbox's folders are the server's too.
+ */
+export async function waitForImapMirror(rig: SyncRig, user: ImapUser, accountId: string, timeoutMs = 90_000, mailboxId?: string): Promise<MessageView[]> {
   let last = '';
   let indexed: MessageView[] = [];
   await waitUntil(
@@ -58,7 +66,12 @@ export async function waitForImapMirror(rig: SyncRig, user: ImapUser, accountId:
       const missing = want.filter((k) => !got.includes(k));
       const extra = got.filter((k) => !want.includes(k));
       last = `${want.length} on the server, ${got.length} indexed; missing ${JSON.stringify(missing.slice(0, 5))}; unexpected ${JSON.stringify(extra.slice(0, 5))}`;
-      return missing.length === 0 && extra.length === 0 && got.length === want.length ? true : undefined;
+      if (missing.length > 0 || extra.length > 0 || got.length !== want.length) return undefined;
+      if (!mailboxId) return true;
+      const [server, synced] = await Promise.all([imapFolders(user), rig.mailbox(mailboxId)]);
+      const names = synced.folders.map((f) => f.name).sort();
+      last = `folders: ${JSON.stringify(server.sort())} on the server, ${JSON.stringify(names)} synced`;
+      return JSON.stringify(server) === JSON.stringify(names) ? true : undefined;
     },
     timeoutMs,
     300,

@@ -29,6 +29,17 @@ import {
 import { linkImap, waitForImapMirror } from '../helpers/imap-sync.js';
 import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 
+/** How the sync read each of the mailbox's folders: its cursors' mode (qresync, condstore or flags). */
+async function folderModes(rig: SyncRig, mailboxId: string): Promise<string[]> {
+  const { db, close } = connectDatabase(testConfig(rig.env).DATABASE_URL, { max: 1 });
+  try {
+    const rows = await db.execute<{ cursor: string }>(`select cursor from mailbox_folders where mailbox_id = '${mailboxId}'`);
+    return [...new Set(rows.map((r) => (JSON.parse(r.cursor) as { mode: string }).mode))];
+  } finally {
+    await close();
+  }
+}
+
 /** Every kind of change a user makes, over their own connection. */
 async function makeChanges(user: ImapUser) {
   await asImapUser(user, async (client) => {
@@ -55,11 +66,11 @@ describe('IMAP mailbox sync', () => {
     await rig?.close();
   });
 
-  const paths: [string, ImapVia][] = [
-    ['QRESYNC', 'starttls'],
-    ['neither CONDSTORE nor QRESYNC', 'legacy'],
+  const paths: [string, ImapVia, string][] = [
+    ['QRESYNC', 'starttls', 'qresync'],
+    ['neither CONDSTORE nor QRESYNC', 'legacy', 'flags'],
   ];
-  for (const [name, via] of paths) {
+  for (const [name, via, mode] of paths) {
     it(`syncs every folder, then follows each kind of change (${name})`, async () => {
       const user = createImapUser();
       await seedMailbox(user, { folders: { INBOX: 60, Archive: 25, 'Archive/2025': 10 } });
@@ -74,6 +85,7 @@ describe('IMAP mailbox sync', () => {
       await asImapUser(user, (client) => deleteFolder(client, 'Projects'));
       const after = await waitForImapMirror(rig, user, accountId);
       expect(after.some((m) => m.folder.name === 'Projects')).toBe(false);
+      expect(await folderModes(rig, mailboxId)).toEqual([mode]);
     }, 180_000);
   }
 
@@ -89,6 +101,7 @@ describe('IMAP mailbox sync', () => {
       await waitForImapMirror(condstore, user, accountId);
       await asImapUser(user, (client) => expungeMessages(client, 'Archive', '1:5'));
       await waitForImapMirror(condstore, user, accountId);
+      expect(await folderModes(condstore, mailboxId)).toEqual(['condstore']);
     } finally {
       await condstore.close();
     }
@@ -104,7 +117,9 @@ describe('IMAP mailbox sync', () => {
     await waitForImapMirror(rig, user, accountId);
     const { db, close } = connectDatabase(testConfig(rig.env).DATABASE_URL, { max: 1 });
     try {
-      const cursors = await db.execute<{ cursor: string }>(`select cursor from mailbox_folders where display_name = 'Archive' and cursor like '%${uidValidity}%'`);
+      const cursors = await db.execute<{ cursor: string }>(
+        `select cursor from mailbox_folders where display_name = 'Archive' and cursor like '%${uidValidity}%'`,
+      );
       expect(cursors.length).toBe(1);
     } finally {
       await close();

@@ -3,8 +3,10 @@
 // A few small seeds here; `npx tsx scripts/sync-property.ts --seeds 200` runs many. A failure names its seed:
 // `npx tsx scripts/sync-property.ts --seed <n>` replays the same actions.
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { imapTestEnv } from '../helpers/imap.js';
 import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 import { runSyncScenario, type ScenarioOptions } from '../helpers/sync-property.js';
+import { runImapSyncScenario } from '../helpers/sync-property-imap.js';
 
 /** SYNC_PROPERTY_SEED: one seed; SYNC_PROPERTY_SEEDS: how many, from SYNC_PROPERTY_FIRST (1). */
 function seeds(): number[] {
@@ -18,17 +20,30 @@ const options: ScenarioOptions = {
   actions: Number(process.env.SYNC_PROPERTY_ACTIONS ?? 40),
 };
 
+/** SYNC_PROPERTY_PROVIDER: outlook, imap, or both (the default). */
+const providers = (process.env.SYNC_PROPERTY_PROVIDER ?? 'both').split(',').flatMap((p) => (p === 'both' ? ['outlook', 'imap'] : [p]));
+
 let rig: SyncRig;
 beforeAll(async () => {
-  // Push on, with a short safety poll: a dropped notification is healed by it.
-  rig = await startSyncRig({ workers: false, env: { SYNC_POLL_INTERVAL_SECONDS: '1', SYNC_PUSH_POLL_INTERVAL_SECONDS: '3' } });
+  // Push on, with a short safety poll: a dropped notification is healed by it. IMAP's watch checks every
+  // folder each half second, and its safety poll is as short.
+  rig = await startSyncRig({
+    workers: false,
+    env: {
+      SYNC_POLL_INTERVAL_SECONDS: '1',
+      SYNC_PUSH_POLL_INTERVAL_SECONDS: '3',
+      ...imapTestEnv(),
+      IMAP_FOLDER_CHECK_SECONDS: '0.5',
+      IMAP_WATCHED_POLL_INTERVAL_SECONDS: '3',
+    },
+  });
   await rig.startWorkers({ GRAPH_NOTIFICATION_URL: `${rig.api.url}/v1/webhooks/graph` });
 }, 60_000);
 afterAll(async () => {
   await rig?.close();
 });
 
-describe('mailbox sync under random actions and faults', () => {
+describe.runIf(providers.includes('outlook'))('mailbox sync under random actions and faults (Outlook)', () => {
   for (const seed of seeds()) {
     it(`ends with the index equal to the mailbox (seed ${seed})`, async () => {
       const steps: string[] = [];
@@ -39,6 +54,24 @@ describe('mailbox sync under random actions and faults', () => {
         throw new Error(
           `seed ${seed} (${options.messages} messages, ${options.actions} actions) failed: ${message}\n` +
             `replay: npx tsx scripts/sync-property.ts --seed ${seed} --messages ${options.messages} --actions ${options.actions}\n` +
+            `steps:\n  ${steps.join('\n  ')}`,
+        );
+      }
+    }, 240_000);
+  }
+});
+
+describe.runIf(providers.includes('imap'))('mailbox sync under random actions and faults (IMAP on Dovecot)', () => {
+  for (const seed of seeds()) {
+    it(`ends with the index equal to the mailbox (seed ${seed})`, async () => {
+      const steps: string[] = [];
+      try {
+        await runImapSyncScenario(rig, seed, options, (line) => steps.push(line));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        throw new Error(
+          `IMAP seed ${seed} (${options.messages} messages, ${options.actions} actions) failed: ${message}\n` +
+            `replay: npx tsx scripts/sync-property.ts --provider imap --seed ${seed} --messages ${options.messages} --actions ${options.actions}\n` +
             `steps:\n  ${steps.join('\n  ')}`,
         );
       }
