@@ -25,6 +25,7 @@ const map = <E extends Error>(type: ErrorClass<E>, toProblem: (error: E) => AppE
 /** An IMAP link's failures: what the caller sent does not work (422), unless retrying can help. */
 const imapLinkCodes: Partial<Record<ImapLinkFailure, ErrorCode>> = {
   timeout: 'gateway_timeout',
+  busy: 'unavailable',
   revoked: 'unauthorized',
   unlinking: 'conflict',
   sync_unavailable: 'unavailable',

@@ -4,7 +4,9 @@
 import { createServer, connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../db/client.js';
+import { connectTemporalClient } from '../../lib/temporal/connection.js';
 import { testConfig } from '../helpers/config.js';
+import { until } from '../helpers/wait.js';
 import {
   asImapUser,
   changeUidValidity,
@@ -17,6 +19,7 @@ import {
   imapConnection,
   imapServer,
   imapTestEnv,
+  imapUserClient,
   markSeen,
   markUnseen,
   moveMessages,
@@ -124,6 +127,46 @@ describe('IMAP mailbox sync', () => {
     } finally {
       await close();
     }
+  }, 180_000);
+
+  it("waits out the server's connection limit ([LIMIT] at login) without asking the user to sign in again", async () => {
+    const user = createImapUser();
+    await seedMailbox(user, { folders: { INBOX: 20 } });
+    const { accountId, mailboxId } = await linkImap(rig, user);
+    await waitForImapMirror(rig, user, accountId);
+    // The user's own clients take every connection Dovecot allows them (10 per user and address).
+    const held: Awaited<ReturnType<typeof imapUserClient>>[] = [];
+    try {
+      for (;;) {
+        try {
+          held.push(await imapUserClient(user));
+        } catch {
+          break;
+        }
+      }
+      await appendMessages(held[0]!, 'INBOX', 1);
+      // Its watch may hold no connection now either: the round is asked for.
+      expect((await rig.api.request(`/v1/mailboxes/${mailboxId}/sync`, { method: 'POST' })).status).toBe(202);
+      // The sync's page is refused at login with [LIMIT]: Temporal retries it later (the failure is its last attempt's).
+      const temporal = await connectTemporalClient(testConfig(rig.env));
+      try {
+        await until(
+          'a page refused with [LIMIT]',
+          async () => {
+            const { raw } = await temporal.workflow.getHandle(`mailbox-sync-${mailboxId}`).describe();
+            return (raw.pendingActivities ?? []).some((a) => /LIMIT/.test(a.lastFailure?.message ?? ''));
+          },
+          60_000,
+        );
+      } finally {
+        await temporal.connection.close();
+      }
+      expect((await rig.mailbox(mailboxId)).status).toBe('LIVE');
+    } finally {
+      for (const client of held) await client.logout().catch(() => client.close());
+    }
+    await waitForImapMirror(rig, user, accountId);
+    expect((await rig.mailbox(mailboxId)).status).toBe('LIVE');
   }, 180_000);
 
   it('never holds more connections to the server than IMAP_CONNECTIONS_PER_MAILBOX', async () => {

@@ -95,13 +95,19 @@ const TIMEOUT_CODES = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT', 'UPGRADE_T
 const DROPPED_CODES = new Set(['NoConnection', 'EConnectionClosed', 'ClosedAfterConnectTLS']);
 
 /** Why a connection or login failed, as a link reports it. */
-export type ImapFailureKind = 'authentication' | 'refused-address' | 'plaintext' | 'tls' | 'unreachable' | 'timeout' | 'not-imap' | 'server';
+export type ImapFailureKind = 'authentication' | 'busy' | 'refused-address' | 'plaintext' | 'tls' | 'unreachable' | 'timeout' | 'not-imap' | 'server';
+
+/** Response codes that ask the client to come back later (RFC 5530); a login refused with one is not a wrong password. */
+const BACK_OFF_CODES = new Set(['LIMIT', 'UNAVAILABLE', 'INUSE', 'OVERQUOTA', 'SERVERBUG']);
+const BACK_OFF_MS = 10_000;
 
 export function imapFailureKind(error: unknown): ImapFailureKind {
   if (error instanceof AddressRefusedError) return 'refused-address';
   if (error instanceof PlaintextRefusedError) return 'plaintext';
   const e = (error ?? {}) as ImapFailure;
   const code = e.code ?? '';
+  // Dovecot refuses a login over its connection limit with NO [LIMIT]: busy, not a wrong password.
+  if (BACK_OFF_CODES.has(e.serverResponseCode ?? '')) return 'busy';
   if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED' || e.serverResponseCode === 'AUTHORIZATIONFAILED') return 'authentication';
   if (TLS_CODES.test(code) || /certificate|self[- ]signed|SSL routines|wrong version number/i.test(e.message ?? '')) return 'tls';
   if (TIMEOUT_CODES.has(code)) return 'timeout';
@@ -111,10 +117,6 @@ export function imapFailureKind(error: unknown): ImapFailureKind {
   return 'server';
 }
 
-/** Response codes that ask the client to come back later (RFC 5530). */
-const BACK_OFF_CODES = new Set(['LIMIT', 'UNAVAILABLE', 'INUSE', 'OVERQUOTA', 'SERVERBUG']);
-const BACK_OFF_MS = 10_000;
-
 /** A failure as the sync engine sees it: the port's errors, or as is (retried by Temporal). */
 export function classifyImapError(error: unknown): unknown {
   const kind = imapFailureKind(error);
@@ -122,7 +124,7 @@ export function classifyImapError(error: unknown): unknown {
   if (kind === 'authentication')
     return new ReauthRequiredError(`the IMAP server refused the login (${e.responseText ?? e.serverResponseCode ?? 'authentication failed'})`);
   if (kind === 'refused-address' || kind === 'plaintext') return new ProviderRequestError(0, (error as Error).message);
-  if (BACK_OFF_CODES.has(e.serverResponseCode ?? '')) return new ThrottledError(BACK_OFF_MS, `the IMAP server asked to wait ([${e.serverResponseCode}])`);
+  if (kind === 'busy') return new ThrottledError(BACK_OFF_MS, `the IMAP server asked to wait ([${e.serverResponseCode}])`);
   if (kind === 'unreachable' || kind === 'timeout' || DROPPED_CODES.has(e.code ?? '') || e.code === 'ETHROTTLE')
     return new ThrottledError(BACK_OFF_MS, `the IMAP server is unavailable (${e.code})`);
   return error;

@@ -266,6 +266,8 @@ function failure(error: unknown, target: ImapConnectionRecord, secret: ImapSecre
       );
     case 'tls':
       return tlsFailure(e, target, where, secret);
+    case 'busy':
+      return new ImapLinkError('busy', `The IMAP server at ${where} asked to try again later${server}: too many connections, or it is unavailable for now.`);
     case 'server':
       return new ImapLinkError('server', `The IMAP server at ${where} failed the login: ${said || quoted(e.message, secret) || 'no reason given'}.`);
   }
