@@ -17,6 +17,7 @@ import { ScheduleCapError, ScheduleTooFrequentError } from '../lib/schedules/lim
 import { ScheduleConflictError, ScheduleValidationError } from '../lib/schedules/service.js';
 import { AdminTenantError, TenantNotFoundError } from '../lib/tenants/tenants.js';
 import { AppError, type ErrorCode } from './errors.js';
+import type { imapLinkReasons } from './mailboxes/schemas.js';
 
 type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
 type Mapping = [ErrorClass<Error>, (error: Error) => AppError];
@@ -30,8 +31,12 @@ const imapLinkCodes: Partial<Record<ImapLinkFailure, ErrorCode>> = {
   unlinking: 'conflict',
   sync_unavailable: 'unavailable',
 };
+type SnakeCase<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${Head}_${SnakeCase<Tail>}` : S;
 /** The failure as the problem's `reason`, in the API's snake case: `refused_address`, `not_imap`. */
-export const imapLinkReason = (failure: ImapLinkFailure) => failure.replaceAll('-', '_');
+export const imapLinkReason = (failure: ImapLinkFailure) => failure.replaceAll('-', '_') as SnakeCase<ImapLinkFailure>;
+// The document lists every reason a link can answer: a new failure kind fails the build until it is documented.
+type UndocumentedReason = Exclude<SnakeCase<ImapLinkFailure>, (typeof imapLinkReasons)[number]>;
+export const imapLinkReasonsDocumented: [UndocumentedReason] extends [never] ? true : UndocumentedReason = true;
 
 const contactOf = { EMAIL: 'email address', SMS: 'phone number', PUSH: 'push token' } as const;
 

@@ -180,6 +180,7 @@ export const imapLinkReasons = [
   'not_imap',
   'server',
   'timeout',
+  'busy',
   'revoked',
   'unlinking',
   'sync_unavailable',
@@ -189,7 +190,7 @@ export const imapLinkProblemSchema = problemSchema
   .extend({
     reason: z.enum(imapLinkReasons).openapi({
       description:
-        'authentication: the server refused the login · refused_address: the host is (or resolves to) a loopback, private, link-local or metadata address · plaintext: tls none is not allowed here · tls: TLS failed (certificate, no TLS on the port, no STARTTLS) · unreachable: no such host, or the connection was refused · not_imap: something answered, but not IMAP · server: the server failed the login otherwise · timeout: no answer in time · revoked: the key was revoked meanwhile · unlinking: the mailbox is being unlinked · sync_unavailable: its sync could not be started',
+        'authentication: the server refused the login · refused_address: the host is (or resolves to) a loopback, private, link-local or metadata address · plaintext: tls none is not allowed here · tls: TLS failed (certificate, no TLS on the port, no STARTTLS) · unreachable: no such host, or the connection was refused · not_imap: something answered, but not IMAP · server: the server failed the login otherwise · timeout: no answer in time · busy: the server asked to come back later (too many connections, unavailable) · revoked: the key was revoked meanwhile · unlinking: the mailbox is being unlinked · sync_unavailable: its sync could not be started',
     }),
   })
   .openapi('ImapLinkProblem');

@@ -24,7 +24,8 @@ export interface MailboxRef {
 const MAX_CACHED = 2_000;
 
 export class MailProviders {
-  private readonly cached = new Map<string, MailProvider>();
+  /** Each with the connection settings it was built for. */
+  private readonly cached = new Map<string, { provider: MailProvider; settings: string }>();
   private readonly outlookTokens: OutlookTokenSource | undefined;
   private readonly imapPolicy: ImapNetworkPolicy;
 
@@ -38,12 +39,16 @@ export class MailProviders {
     this.imapPolicy = imapNetworkPolicy(config);
   }
 
+  /** The mailbox's provider; built afresh when its IMAP settings changed (a re-link with another TLS mode or sign-in). */
   forMailbox(mailbox: MailboxRef): MailProvider {
+    const c = mailbox.connection;
+    const settings = c ? [c.host, c.port, c.tls, c.username, c.auth].join(' ') : '';
     const hit = this.cached.get(mailbox.id);
-    if (hit) return hit;
+    if (hit?.settings === settings) return hit.provider;
     const provider = this.build(mailbox);
+    this.cached.delete(mailbox.id);
     if (this.cached.size >= MAX_CACHED) this.cached.delete(this.cached.keys().next().value!);
-    this.cached.set(mailbox.id, provider);
+    this.cached.set(mailbox.id, { provider, settings });
     return provider;
   }
 

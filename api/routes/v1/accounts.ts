@@ -224,7 +224,9 @@ export const accountRoutes = createRouter()
         422: imapLinkFailure(
           'The server refused the login, or could not be used: reason authentication, refused_address, plaintext, tls, unreachable, not_imap or server',
         ),
-        503: imapLinkFailure('Its sync could not be started (reason sync_unavailable); nothing was linked, retry'),
+        503: imapLinkFailure(
+          'The server asked to come back later (reason busy: too many connections, or unavailable), or its sync could not be started (reason sync_unavailable); nothing was linked, retry',
+        ),
         504: imapLinkFailure('The server did not answer in time (reason timeout); nothing was linked'),
       },
     }),

@@ -187,7 +187,8 @@ async function checkLogin(target: ImapConnectionRecord, secret: ImapSecret, poli
   } finally {
     clearTimeout(timer);
   }
-  await Promise.race([client.logout(), sleep(policy.timeoutMs)]).catch(() => undefined);
+  // A LOGOUT that is not answered is not waited for longer (the timer does not hold the process open).
+  await Promise.race([client.logout(), sleep(policy.timeoutMs, undefined, { ref: false })]).catch(() => undefined);
   client.close();
 }
 
