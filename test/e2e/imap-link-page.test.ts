@@ -1,13 +1,14 @@
 // The accounts page's IMAP form in a real browser (Debian's Chromium driven by playwright-core), against the
 // suite's Dovecot: a refused login shows its reason and links nothing, the right one links, the mailbox list
-// says which provider each mailbox is, and the password leaves the form once it is used.
+// says which provider each mailbox is, and the password leaves the form once it is used; then the mail page
+// follows a message read and new mail from the user's own IMAP client.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../scripts/services/index.js';
 import { TEST_ADMIN_KEY, unique } from '../helpers/config.js';
-import { createImapUser, imapConnection, imapTestEnv, seedMailbox } from '../helpers/imap.js';
+import { appendMessages, asImapUser, createImapUser, imapConnection, imapTestEnv, markSeen, seedMailbox } from '../helpers/imap.js';
 import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
@@ -36,7 +37,7 @@ async function fillImapForm(page: Page, values: { host: string; port: number; tl
 }
 
 describe('the accounts page', () => {
-  it('connects an IMAP mailbox: a refused login shows its reason, the right one links and the list shows the provider', async () => {
+  it('connects an IMAP mailbox: a refused login shows its reason, the right one links, the list shows the provider, and the mail page follows changes made over IMAP', async () => {
     const user = createImapUser('page');
     await seedMailbox(user, { folders: { INBOX: 3 } });
     const accountId = await rig.createAccount(`${unique('imap-page')}@example.com`);
@@ -74,7 +75,21 @@ describe('the accounts page', () => {
     await page.locator('#link-status', { hasText: 're-linked' }).waitFor();
     expect(await page.locator('#mailboxes tr').count()).toBe(1);
     await page.screenshot({ path: join(repoRoot, '.data', 'screenshots', 'accounts-page-imap.png'), fullPage: true });
+
+    // The mail page follows what the user then does in their own IMAP client: a message read, new mail.
+    await page.goto(`${rig.api.url}/web/mail.html?accountId=${accountId}`);
+    const rows = page.locator('#messages tr[data-message-id]');
+    await page.locator('#feed[data-state="live"]').waitFor({ timeout: 30_000 });
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(3);
+    const unread = (await rig.messages(accountId)).find((m) => !m.isRead);
+    if (unread) {
+      await asImapUser(user, (client) => markSeen(client, 'INBOX', [Number(unread.id.split('/').at(-1))]));
+      await page.locator(`#messages tr[data-message-id="${unread.id}"].changed .read`, { hasText: /^read$/ }).waitFor({ timeout: 30_000 });
+    }
+    await asImapUser(user, (client) => appendMessages(client, 'INBOX', 1));
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(4);
+    await page.screenshot({ path: join(repoRoot, '.data', 'screenshots', 'mail-page-imap.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
     await page.close();
-  }, 90_000);
+  }, 120_000);
 });
