@@ -14,6 +14,7 @@ import {
   defineQuery,
   defineSignal,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -258,7 +259,12 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
 
   const historyFull = () => workflowInfo().historyLength >= settings.historyEventsPerRun || workflowInfo().continueAsNewSuggested;
 
+  // A page that ends while settle() awaits its activities can make more removals resolvable: its wake must
+  // not be cleared after settle(), or they wait for the next timed round. Runs recorded before this change
+  // replay as they ran.
+  const wakeBeforeSettle = patched('mailbox-sync-wake-before-settle');
   for (;;) {
+    if (wakeBeforeSettle) wake = false;
     await settle();
     if (run.unlinkRequested) break;
     if (run.resyncRequested && run.inFlight === 0) {
@@ -288,7 +294,7 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
 
     if (run.publishDue(Date.now())) publish();
 
-    wake = false;
+    if (!wakeBeforeSettle) wake = false;
     const taskDue = canDispatch && run.inFlight < settings.lanes ? nextDue(run.tasks.values(), run.roundWantedTick) : undefined;
     const pushDue = canDispatch && !run.upkeepInFlight && run.inFlight < settings.lanes ? push.dueAt() : undefined;
     const firstDue = Math.min(taskDue ?? Infinity, pushDue ?? Infinity, canDispatch ? nextRoundAt() : Infinity);
