@@ -63,7 +63,9 @@ export async function openImap(target: ImapTarget, secret: ImapSecret, policy: I
     auth: target.auth === 'xoauth2' ? { user: target.username, accessToken: secret.accessToken ?? '' } : { user: target.username, pass: secret.password ?? '' },
     qresync: policy.qresync,
     logger: false,
-    ...(options.idleRestartMs ? { maxIdleTime: options.idleRestartMs } : { disableAutoIdle: true }),
+    // A watching connection IDLEs as soon as it is free (imapflow waits 15 s by default, longer than the folder
+    // check's interval, so it would never IDLE; and Dovecot's LIST-STATUS shows the selected INBOX as it was).
+    ...(options.idleRestartMs ? { maxIdleTime: options.idleRestartMs, autoIdleDelay: 0 } : { disableAutoIdle: true }),
     connectionTimeout: policy.timeoutMs,
     greetingTimeout: policy.timeoutMs,
     socketTimeout: Math.max(policy.timeoutMs * 3, 60_000),
