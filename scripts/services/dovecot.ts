@@ -50,6 +50,8 @@ export interface DovecotService {
   /** Base URL of the token-introspection simulator: POST /tokens, POST /revoke, POST /introspect. */
   oauthUrl: string;
   started: boolean;
+  /** The masters this call started (the main instance's first), each in its own process group; none when reused. */
+  processes: ManagedProcess[];
   addUser: (user: string, password: string) => void;
   stop: () => Promise<void>;
 }
@@ -392,7 +394,7 @@ export async function ensureDovecot(options: DovecotOptions): Promise<DovecotSer
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) await stop().catch((error: unknown) => log(`dovecot stop failed: ${String(error)}`));
   };
-  const service = (started: boolean): DovecotService => ({
+  const service = (started: boolean, processes: ManagedProcess[] = []): DovecotService => ({
     host,
     ports,
     caFile: layout.caFile,
@@ -401,6 +403,7 @@ export async function ensureDovecot(options: DovecotOptions): Promise<DovecotSer
     legacyConfigFile: layout.legacyConfigFile,
     oauthUrl: `http://${host}:${ports.oauth}`,
     started,
+    processes,
     addUser: (user, password) => addDovecotUser(layout.passwdDir, user, password),
     stop: stopAll,
   });
@@ -471,7 +474,7 @@ export async function ensureDovecot(options: DovecotOptions): Promise<DovecotSer
       instances.map(([name, , port], i) => waitUntil(`${name} on port ${port}`, () => imapGreets(port), { timeoutMs: 30_000, process: procs[i] })),
     );
     log(`Dovecot on ${host}: IMAP ${ports.imap}, IMAPS ${ports.imaps}, legacy ${ports.legacy}; token introspection on ${ports.oauth}`);
-    return service(true);
+    return service(true, procs);
   } catch (error) {
     await stopAll();
     throw error;

@@ -52,7 +52,7 @@ export async function freePortWith(offset: number): Promise<number> {
 }
 
 /** Processes of a process group that still run (zombies waiting for a reaper count as gone). */
-function groupMembersAlive(pgid: number): number[] {
+export function groupMembersAlive(pgid: number): number[] {
   const alive: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

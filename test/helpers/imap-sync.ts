@@ -2,7 +2,7 @@
 // holds as read over a second IMAP connection (folder, UID, \Seen, \Flagged), and a wait until the index
 // holds exactly that.
 import type { SyncRig, MessageView } from './mailbox-sync.js';
-import { asImapUser, imapConnection, type ImapUser, type ImapVia } from './imap.js';
+import { asImapUser, imapConnection, type ImapUser, type ImapVia, type imapUserClient } from './imap.js';
 import { waitUntil } from './wait.js';
 
 /** Links the user's mailbox to a new account through POST /v1/accounts/{id}/mailboxes/imap. */
@@ -25,19 +25,26 @@ export interface ImapMessageState {
   flagged: boolean;
 }
 
+/** How the test reaches the server (by default the suite's Dovecot; `port`: a private one). */
+type ClientOptions = NonNullable<Parameters<typeof imapUserClient>[1]>;
+
 /** Every message of every folder as the server has it now. */
-export function imapState(user: ImapUser): Promise<ImapMessageState[]> {
-  return asImapUser(user, async (client) => {
-    const out: ImapMessageState[] = [];
-    for (const folder of await client.list()) {
-      if (folder.flags.has('\\Noselect')) continue;
-      const box = await client.mailboxOpen(folder.path, { readOnly: true });
-      if (box.exists === 0) continue;
-      for await (const m of client.fetch('1:*', { uid: true, flags: true }))
-        out.push({ folder: folder.path, uid: m.uid, isRead: m.flags?.has('\\Seen') ?? false, flagged: m.flags?.has('\\Flagged') ?? false });
-    }
-    return out;
-  });
+export function imapState(user: ImapUser, options: ClientOptions = {}): Promise<ImapMessageState[]> {
+  return asImapUser(
+    user,
+    async (client) => {
+      const out: ImapMessageState[] = [];
+      for (const folder of await client.list()) {
+        if (folder.flags.has('\\Noselect')) continue;
+        const box = await client.mailboxOpen(folder.path, { readOnly: true });
+        if (box.exists === 0) continue;
+        for await (const m of client.fetch('1:*', { uid: true, flags: true }))
+          out.push({ folder: folder.path, uid: m.uid, isRead: m.flags?.has('\\Seen') ?? false, flagged: m.flags?.has('\\Flagged') ?? false });
+      }
+      return out;
+    },
+    options,
+  );
 }
 
 const stateKey = (m: ImapMessageState) => `${m.folder}|${m.uid}|${m.isRead}|${m.flagged}`;
@@ -45,21 +52,27 @@ const stateKey = (m: ImapMessageState) => `${m.folder}|${m.uid}|${m.isRead}|${m.
 export const indexedKey = (m: MessageView) => `${m.folder.name}|${m.id.split('/').at(-1)}|${m.isRead}|${m.flagStatus === 'flagged'}`;
 
 /** Every selectable folder's path. */
-export function imapFolders(user: ImapUser): Promise<string[]> {
-  return asImapUser(user, async (client) => (await client.list()).filter((f) => !f.flags.has('\\Noselect')).map((f) => f.path));
+export function imapFolders(user: ImapUser, options: ClientOptions = {}): Promise<string[]> {
+  return asImapUser(user, async (client) => (await client.list()).filter((f) => !f.flags.has('\\Noselect')).map((f) => f.path), options);
 }
 
 /**
  * Waits until the index holds exactly the server's mailbox: one document per message, same folder, UID and
  * flags; with `mailboxId`, the mailbox's folders are the server's too.
  */
-export async function waitForImapMirror(rig: SyncRig, user: ImapUser, accountId: string, timeoutMs = 90_000, mailboxId?: string): Promise<MessageView[]> {
+export async function waitForImapMirror(
+  rig: SyncRig,
+  user: ImapUser,
+  accountId: string,
+  timeoutMs = 90_000,
+  { mailboxId, ...options }: ClientOptions & { mailboxId?: string } = {},
+): Promise<MessageView[]> {
   let last = '';
   let indexed: MessageView[] = [];
   await waitUntil(
     () => `the index to mirror ${user.user}: ${last}`,
     async () => {
-      const [expected, have] = await Promise.all([imapState(user), rig.messages(accountId)]);
+      const [expected, have] = await Promise.all([imapState(user, options), rig.messages(accountId)]);
       indexed = have;
       const want = expected.map(stateKey).sort();
       const got = have.map(indexedKey).sort();
@@ -68,7 +81,7 @@ export async function waitForImapMirror(rig: SyncRig, user: ImapUser, accountId:
       last = `${want.length} on the server, ${got.length} indexed; missing ${JSON.stringify(missing.slice(0, 5))}; unexpected ${JSON.stringify(extra.slice(0, 5))}`;
       if (missing.length > 0 || extra.length > 0 || got.length !== want.length) return undefined;
       if (!mailboxId) return true;
-      const [server, synced] = await Promise.all([imapFolders(user), rig.mailbox(mailboxId)]);
+      const [server, synced] = await Promise.all([imapFolders(user, options), rig.mailbox(mailboxId)]);
       const names = synced.folders.map((f) => f.name).sort();
       last = `folders: ${JSON.stringify(server.sort())} on the server, ${JSON.stringify(synced.folders.map((f) => `${f.name} (${f.id})`))} synced`;
       return JSON.stringify(server) === JSON.stringify(names) ? true : undefined;

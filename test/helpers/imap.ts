@@ -79,16 +79,17 @@ export function imapConnection(user: ImapUser, via: ImapVia = 'starttls', auth: 
 
 /**
  * A connected, logged-in ImapFlow for the user: the person's own mail client, beside whatever the test checks.
- * No auto-IDLE (every command goes straight out). Close it with `logout()`.
+ * No auto-IDLE (every command goes straight out). Close it with `logout()`. `port`: another Dovecot on this
+ * host with the same certificate (a test's private instance), reached the `via` way.
  */
 export async function imapUserClient(
   user: ImapUser,
-  options: { via?: ImapVia; accessToken?: string; qresync?: boolean; trustCa?: boolean } = {},
+  options: { via?: ImapVia; port?: number; accessToken?: string; qresync?: boolean; trustCa?: boolean } = {},
 ): Promise<ImapFlow> {
   const via = options.via ?? 'starttls';
   const client = new ImapFlow({
     host: imapServer().host,
-    port: portOf(via),
+    port: options.port ?? portOf(via),
     secure: via === 'imaps',
     doSTARTTLS: via === 'plain' ? false : via === 'imaps' ? undefined : true,
     tls: { rejectUnauthorized: true, ...(options.trustCa === false ? {} : { ca: imapCa() }) },

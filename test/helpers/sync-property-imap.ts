@@ -133,8 +133,8 @@ export async function runImapSyncScenario(rig: SyncRig, seed: number, options: I
   const during = Math.ceil(options.actions / 2);
   await run(0, during);
   log('check after the actions during the initial sync');
-  await waitForImapMirror(rig, user, accountId, settleMs, mailboxId);
+  await waitForImapMirror(rig, user, accountId, settleMs, { mailboxId });
   await run(during, options.actions);
   log('check after the actions that followed');
-  await waitForImapMirror(rig, user, accountId, settleMs, mailboxId);
+  await waitForImapMirror(rig, user, accountId, settleMs, { mailboxId });
 }
