@@ -46,6 +46,9 @@ export class PlaintextRefusedError extends Error {
   }
 }
 
+/** How soon a watching connection IDLEs again after a command (the folder check's LIST-STATUS). */
+const WATCH_IDLE_DELAY_MS = 100;
+
 /**
  * A connected, authenticated client. QRESYNC is enabled when the server has it (CONDSTORE always is).
  * `idleRestartMs`: a watching connection, which IDLEs whenever it is not busy and restarts IDLE this often.
@@ -63,7 +66,10 @@ export async function openImap(target: ImapTarget, secret: ImapSecret, policy: I
     auth: target.auth === 'xoauth2' ? { user: target.username, accessToken: secret.accessToken ?? '' } : { user: target.username, pass: secret.password ?? '' },
     qresync: policy.qresync,
     logger: false,
-    ...(options.idleRestartMs ? { maxIdleTime: options.idleRestartMs } : { disableAutoIdle: true }),
+    // A watching connection goes back to IDLE as soon as a command ends: imapflow's default wait (15 s) is as
+    // long as the folder check's interval, so the connection never IDLEd, and Dovecot's STATUS of the selected
+    // INBOX answers what the session last saw (no change there was ever noticed).
+    ...(options.idleRestartMs ? { maxIdleTime: options.idleRestartMs, autoIdleDelay: WATCH_IDLE_DELAY_MS } : { disableAutoIdle: true }),
     connectionTimeout: policy.timeoutMs,
     greetingTimeout: policy.timeoutMs,
     socketTimeout: Math.max(policy.timeoutMs * 3, 60_000),
