@@ -13,7 +13,7 @@
 //   idle    — BENCH_MAILBOXES (5,000) linked mailboxes of 5 messages, all LIVE and idle: the sync worker's
 //             RSS, the CPU seconds per minute of the worker and of the Temporal server over BENCH_IDLE_SECONDS
 //             (120), and the propagation p99 of changes in random mailboxes among them.
-// Usage: npx tsx bench/sync/run.ts [initial|propagation|idle]
+// Usage: npx tsx bench/sync/run.ts [initial|propagation|idle]   (BENCH_PROVIDER=imap: the same modes for IMAP, bench/sync/imap.ts)
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, type estypes } from '@elastic/elasticsearch';
 import { execSync } from 'node:child_process';
@@ -404,7 +404,15 @@ async function idle(): Promise<void> {
 }
 
 const mode = process.argv[2] ?? 'initial';
-if (mode === 'initial') await initial();
+const provider = process.env.BENCH_PROVIDER ?? 'outlook';
+if (provider === 'imap') {
+  const imap = await import('./imap.js');
+  if (mode === 'initial') await imap.imapInitial();
+  else if (mode === 'propagation') await imap.imapPropagation();
+  else if (mode === 'idle') await imap.imapIdle();
+  else throw new Error(`unknown mode ${mode}: expected initial, propagation or idle`);
+} else if (provider !== 'outlook') throw new Error(`unknown BENCH_PROVIDER ${provider}: expected outlook or imap`);
+else if (mode === 'initial') await initial();
 else if (mode === 'propagation') await propagation();
 else if (mode === 'idle') await idle();
 else throw new Error(`unknown mode ${mode}: expected initial, propagation or idle`);

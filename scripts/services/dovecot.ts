@@ -211,8 +211,19 @@ protocol imap {
 `
     : ''
 }
+# Many linked mailboxes each hold an IDLE connection (one per mailbox per sync worker): the defaults allow 100 TLS
+# sessions (one login process each) and 1,024 mail processes. Login processes here proxy many sessions each
+# (high-performance mode), and the limits leave room for several thousand connections.
+default_client_limit = 8192
+service imap {
+  process_limit = 6000
+}
 service imap-login {
   chroot =
+  service_count = 0
+  process_min_avail = 2
+  client_limit = 2000
+  process_limit = 8
   inet_listener imap {
     port = ${o.imapPort}
   }
