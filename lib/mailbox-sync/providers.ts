@@ -7,7 +7,6 @@ import type { SecretStore } from '../secret-store.js';
 import { imapNetworkPolicy, type ImapNetworkPolicy, type ImapSecret } from './imap/connection.js';
 import { loadImapSecret } from './imap/credentials.js';
 import { ImapMailProvider } from './imap/provider.js';
-import { imapSyncSettings } from './imap/settings.js';
 import { outlookAuthSettings } from './outlook/msal.js';
 import { OutlookMailProvider } from './outlook/provider.js';
 import { OutlookTokenSource } from './outlook/tokens.js';
@@ -77,7 +76,6 @@ export class MailProviders {
           target: mailbox.connection,
           policy: this.imapPolicy,
           db: this.db,
-          keepConnections: imapSyncSettings(this.config).lanes,
           // Read once, and again after a refused login (a re-link may have stored new credentials).
           secret: (reload) => {
             if (reload || !secret) secret = loadImapSecret(this.secrets, mailbox.id);

@@ -6,9 +6,8 @@
 // neither, every message's flags are. Anything that changes during a round has a newer MODSEQ (or differs
 // from the round's start) and is read again by the next one, so nothing is lost; reading a message twice
 // writes the same document. A message's id is its folder's id and its UID: a move is a removal in one
-// folder and an addition in the other. Each call has a connection of its own (the workflow bounds how many
-// run at once per mailbox): a new one, or the one a call just finished with, kept a second for the next page
-// of a folder, which comes at once.
+// folder and an addition in the other. Each call opens its own connection (the workflow bounds how many
+// run at once per mailbox) and logs out.
 import type { FetchMessageObject, ImapFlow, ListResponse, MailboxObject, MessageAddressObject } from 'imapflow';
 import type { Database } from '../../../db/client.js';
 import type { Address } from '../../mail-index/types.js';
@@ -73,12 +72,7 @@ export interface ImapProviderOptions {
   secret: (reload: boolean) => Promise<ImapSecret>;
   policy: ImapNetworkPolicy;
   db: Database;
-  /** Connections kept for the next call after one ends (the workflow's lanes); 0 or unset: each call logs out. */
-  keepConnections?: number;
 }
-
-/** How long a connection is kept for the next call: the next page of a folder follows at once. */
-const KEEP_MS = 1_000;
 
 function address(a: MessageAddressObject | undefined): Address | null {
   return a ? { name: a.name ?? '', address: a.address ?? '' } : null;
@@ -103,78 +97,27 @@ export class ImapMailProvider implements MailProvider {
     },
   };
 
-  /** Connections a call just finished with, each logged out after KEEP_MS unless a call takes it first. */
-  private readonly kept: { client: ImapFlow; timer: NodeJS.Timeout }[] = [];
-
   constructor(private readonly options: ImapProviderOptions) {}
 
   async refreshCredentials(): Promise<void> {
-    this.dropKept();
     await this.options.secret(true);
   }
 
-  /**
-   * One connection for one call: a new one, or one a call just before left (its folder closed first), so a
-   * folder's next page does not log in again; afterwards kept for the next call or logged out. Its failures
-   * become the port's errors (and the connection is closed, never kept).
-   */
+  /** One connection for one call: opened, used, logged out; its failures become the port's errors. */
   private async session<T>(signal: AbortSignal, work: (client: ImapFlow) => Promise<T>): Promise<T> {
     let client: ImapFlow | undefined;
     const abort = () => client?.close();
     signal.addEventListener('abort', abort, { once: true });
     try {
-      client = await this.connection();
+      client = await openImap(this.options.target, await this.options.secret(false), this.options.policy);
       const result = await work(client);
-      await this.release(client);
+      await client.logout().catch(() => client?.close());
       return result;
     } catch (error) {
       client?.close();
       throw classifyImapError(error);
     } finally {
       signal.removeEventListener('abort', abort);
-    }
-  }
-
-  private async connection(): Promise<ImapFlow> {
-    for (let kept = this.kept.pop(); kept; kept = this.kept.pop()) {
-      clearTimeout(kept.timer);
-      try {
-        // A folder left selected would make selecting it again a no-op in imapflow: no VANISHED, stale counters.
-        if (kept.client.usable && kept.client.mailbox) await kept.client.mailboxClose();
-        if (kept.client.usable) return kept.client;
-      } catch {
-        /* gone meanwhile: the next one, or a new one */
-      }
-      kept.client.close();
-    }
-    return openImap(this.options.target, await this.options.secret(false), this.options.policy);
-  }
-
-  /**
-   * Keeps the connection for KEEP_MS, up to `keepConnections` of them: no more than the calls that were in
-   * flight at once a moment ago, so the mailbox's connections stay within the same budget. Others log out.
-   */
-  private async release(client: ImapFlow): Promise<void> {
-    if (!client.usable || this.kept.length >= (this.options.keepConnections ?? 0)) {
-      await client.logout().catch(() => client.close());
-      return;
-    }
-    const kept = {
-      client,
-      timer: setTimeout(() => {
-        const at = this.kept.indexOf(kept);
-        if (at >= 0) this.kept.splice(at, 1);
-        void client.logout().catch(() => client.close());
-      }, KEEP_MS),
-    };
-    kept.timer.unref();
-    this.kept.push(kept);
-  }
-
-  private dropKept(): void {
-    for (const { client, timer } of this.kept.splice(0)) {
-      clearTimeout(timer);
-      void client.logout().catch(() => client.close());
     }
   }
 
