@@ -287,14 +287,13 @@ async function bareRead(u: BenchUser, folders: string[], perPage: boolean): Prom
 }
 
 /** The provider itself, from this process: folderChanges, then each folder's messageChanges to the end, folders at once up to the lanes. */
-async function providerRead(u: BenchUser, keepConnections: number): Promise<{ messages: number; seconds: number; pages: number }> {
+async function providerRead(u: BenchUser): Promise<{ messages: number; seconds: number; pages: number }> {
   const provider = new ImapMailProvider({
     mailboxId: 'bench',
     target: { host: imapHost, port: imapPort, tls: 'starttls', username: u.user, auth: 'password' },
     secret: () => Promise.resolve({ password: u.password }),
     policy: { allowHosts: [imapHost], allowPlaintext: false, qresync: true, ca: [...rootCertificates, caPem()], timeoutMs: 20_000 },
     db: undefined as unknown as Database,
-    keepConnections,
   });
   const signal = new AbortController().signal;
   const t0 = performance.now();
@@ -365,12 +364,12 @@ export async function imapInitial(): Promise<void> {
   console.log(
     `    bare, a connection per page (STARTTLS, login, EXAMINE, UID SEARCH each): ${(perPage.messages / perPage.seconds).toFixed(0)} messages/s; ${describeSteps(perPage)}`,
   );
-  for (const keep of [0, lanes]) {
+  {
     const providerCpu = cpuWindow();
-    const alone = await providerRead(u, keep);
+    const alone = await providerRead(u);
     const providerUsed = providerCpu();
     console.log(
-      `    the provider itself from this process (no Temporal, no index), ${keep ? `keeping up to ${keep} connections for the next call` : 'a connection per call'}: ${alone.messages.toLocaleString('en')} in ${alone.seconds.toFixed(2)} s = ${(alone.messages / alone.seconds).toFixed(0)} messages/s, ${((alone.seconds * 1000) / alone.pages).toFixed(0)} ms per page per lane (${load()}); CPU ${describeCpu(providerUsed)}`,
+      `    the provider itself from this process (no Temporal, no index), a connection per call: ${alone.messages.toLocaleString('en')} in ${alone.seconds.toFixed(2)} s = ${(alone.messages / alone.seconds).toFixed(0)} messages/s, ${((alone.seconds * 1000) / alone.pages).toFixed(0)} ms per page per lane (${load()}); CPU ${describeCpu(providerUsed)}`,
     );
   }
 }
