@@ -17,6 +17,7 @@ import {
 } from '../../lib/mailbox-sync/sync-state.js';
 import { appendEvent, summarize } from '../../lib/mailbox-sync/events.js';
 import { syncMetrics } from '../../lib/mailbox-sync/metrics.js';
+import { inRequestBatch } from '../../lib/mailbox-sync/request-batch.js';
 import type { ActivityDeps } from '../deps.js';
 import { heartbeating } from './heartbeat.js';
 import { mailboxNotFound, type ProviderAccess } from './provider-errors.js';
@@ -149,43 +150,46 @@ export function createPageActivities({ db, logger }: ActivityDeps, { index }: Ma
       const resumed = Context.current().info.heartbeatDetails as BatchCheckpoint | undefined;
       let done = resumed;
       const started = Date.now();
-      return heartbeating<MessagePagesOutcome, BatchCheckpoint | undefined>(async (checkpoint) => {
-        let next = fetchMessagePage(input, done ? done.cursor : input.cursor);
-        for (;;) {
-          const fetched = await next;
-          // Whether the batch reads another page is known from this one: its next link is fetched while
-          // this page is indexed (still one request at a time per folder; pages are applied in order).
-          const more =
-            fetched.outcome === 'fetched' &&
-            !fetched.page.caughtUp &&
-            fetched.page.removed.length === 0 &&
-            (done?.pages ?? 0) + 1 < (input.maxPages ?? 1) &&
-            Date.now() - started < BATCH_BUDGET_MS;
-          // If this page fails, the attempt fails: its prefetch is aborted, so the retry's request is never a
-          // fifth one in flight for the mailbox, and the retry fetches that page again.
-          const prefetch = new AbortController();
-          if (more) {
-            next = fetchMessagePage(input, fetched.page.cursor, AbortSignal.any([Context.current().cancellationSignal, prefetch.signal]));
-            next.catch(() => undefined);
+      // One request batch: a provider may keep its connection between the pages (IMAP: one login, one SELECT).
+      return inRequestBatch(() =>
+        heartbeating<MessagePagesOutcome, BatchCheckpoint | undefined>(async (checkpoint) => {
+          let next = fetchMessagePage(input, done ? done.cursor : input.cursor);
+          for (;;) {
+            const fetched = await next;
+            // Whether the batch reads another page is known from this one: its next link is fetched while
+            // this page is indexed (still one request at a time per folder; pages are applied in order).
+            const more =
+              fetched.outcome === 'fetched' &&
+              !fetched.page.caughtUp &&
+              fetched.page.removed.length === 0 &&
+              (done?.pages ?? 0) + 1 < (input.maxPages ?? 1) &&
+              Date.now() - started < BATCH_BUDGET_MS;
+            // If this page fails, the attempt fails: its prefetch is aborted, so the retry's request is never a
+            // fifth one in flight for the mailbox, and the retry fetches that page again.
+            const prefetch = new AbortController();
+            if (more) {
+              next = fetchMessagePage(input, fetched.page.cursor, AbortSignal.any([Context.current().cancellationSignal, prefetch.signal]));
+              next.catch(() => undefined);
+            }
+            const page = await applyMessagePage(input, fetched).catch((error: unknown) => {
+              prefetch.abort();
+              throw error;
+            });
+            const removalSeqs = [...(done?.removalSeqs ?? [])];
+            if (page.outcome !== 'page') return removalSeqs.length > 0 ? { ...page, removalSeqs } : page;
+            if (page.removed > 0) removalSeqs.push(page.seq);
+            done = {
+              cursor: page.cursor,
+              written: (done?.written ?? 0) + page.written,
+              stale: (done?.stale ?? 0) + page.stale,
+              pages: (done?.pages ?? 0) + 1,
+              removalSeqs,
+            };
+            checkpoint(done);
+            if (!more) return { ...page, written: done.written, stale: done.stale, pages: done.pages, removalSeqs };
           }
-          const page = await applyMessagePage(input, fetched).catch((error: unknown) => {
-            prefetch.abort();
-            throw error;
-          });
-          const removalSeqs = [...(done?.removalSeqs ?? [])];
-          if (page.outcome !== 'page') return removalSeqs.length > 0 ? { ...page, removalSeqs } : page;
-          if (page.removed > 0) removalSeqs.push(page.seq);
-          done = {
-            cursor: page.cursor,
-            written: (done?.written ?? 0) + page.written,
-            stale: (done?.stale ?? 0) + page.stale,
-            pages: (done?.pages ?? 0) + 1,
-            removalSeqs,
-          };
-          checkpoint(done);
-          if (!more) return { ...page, written: done.written, stale: done.stale, pages: done.pages, removalSeqs };
-        }
-      }, resumed);
+        }, resumed),
+      );
     },
   };
 }

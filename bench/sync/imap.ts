@@ -27,8 +27,9 @@ import { fileURLToPath } from 'node:url';
 import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import type { Database } from '../../db/client.js';
 import { firstTextPart, PREVIEW_BYTES, previewOf } from '../../lib/mailbox-sync/imap/preview.js';
-import { ImapMailProvider } from '../../lib/mailbox-sync/imap/provider.js';
+import { ImapMailProvider, MESSAGE_FETCH_ITEMS } from '../../lib/mailbox-sync/imap/provider.js';
 import { packUids } from '../../lib/mailbox-sync/imap/uid-sets.js';
+import { inRequestBatch } from '../../lib/mailbox-sync/request-batch.js';
 import { addDovecotUser, doveadm, dovecotLayout } from '../../scripts/services/dovecot.js';
 import { makeMessage } from '../../scripts/services/imap-mail.js';
 import { openSse } from '../../test/helpers/sse.js';
@@ -44,6 +45,7 @@ const imapPort = Number(process.env.BENCH_IMAP_PORT ?? 1143 + offset);
 const layout = dovecotLayout(join(root, '.data', 'stack'));
 const caPem = () => readFileSync(layout.caFile, 'utf8');
 const pageSize = Number(process.env.SYNC_PAGE_SIZE ?? 500);
+const pagesPerActivity = Number(process.env.SYNC_PAGES_PER_ACTIVITY ?? 8);
 /** The workflow's requests at once for one mailbox (IMAP_CONNECTIONS_PER_MAILBOX less two). */
 const lanes = Math.max(1, Number(process.env.IMAP_CONNECTIONS_PER_MAILBOX ?? 8) - 2);
 const folderCheckSeconds = Number(process.env.IMAP_FOLDER_CHECK_SECONDS ?? 15);
@@ -235,12 +237,7 @@ async function bareRead(u: BenchUser, folders: string[], perPage: boolean): Prom
   const readPage = async (client: ImapFlow, uids: number[]) => {
     const fetched: FetchMessageObject[] = [];
     await timed('fetch', async () => {
-      for await (const m of client.fetch(
-        packUids(uids),
-        { uid: true, flags: true, envelope: true, internalDate: true, size: true, bodyStructure: true, threadId: true },
-        { uid: true },
-      ))
-        fetched.push(m);
+      for await (const m of client.fetch(packUids(uids), MESSAGE_FETCH_ITEMS, { uid: true })) fetched.push(m);
     });
     const byPart = new Map<string, number[]>();
     const parts = new Map<number, ReturnType<typeof firstTextPart>>();
@@ -286,7 +283,10 @@ async function bareRead(u: BenchUser, folders: string[], perPage: boolean): Prom
   return { messages, seconds: (performance.now() - t0) / 1000, pages, steps };
 }
 
-/** The provider itself, from this process: folderChanges, then each folder's messageChanges to the end, folders at once up to the lanes. */
+/**
+ * The provider itself, from this process: folderChanges, then each folder's messageChanges to the end in
+ * batches of SYNC_PAGES_PER_ACTIVITY pages, folders at once up to the lanes.
+ */
 async function providerRead(u: BenchUser): Promise<{ messages: number; seconds: number; pages: number }> {
   const provider = new ImapMailProvider({
     mailboxId: 'bench',
@@ -302,12 +302,18 @@ async function providerRead(u: BenchUser): Promise<{ messages: number; seconds: 
   let pages = 0;
   await pool(tree.changed.length, lanes, async (i) => {
     const folder = tree.changed[i]!;
-    for (let cursor: string | null = null; ;) {
-      const page = await provider.messageChanges(folder.id, cursor, { pageSize, folderName: folder.name }, signal);
-      messages += page.changed.length;
-      pages++;
-      cursor = page.cursor;
-      if (page.caughtUp) return;
+    // As the sync's activities read them: a batch of pages in a row on one connection.
+    let cursor: string | null = null;
+    for (let caughtUp = false; !caughtUp;) {
+      await inRequestBatch(async () => {
+        for (let n = 0; n < pagesPerActivity && !caughtUp; n++) {
+          const page = await provider.messageChanges(folder.id, cursor, { pageSize, folderName: folder.name }, signal);
+          messages += page.changed.length;
+          pages++;
+          cursor = page.cursor;
+          caughtUp = page.caughtUp;
+        }
+      });
     }
   });
   return { messages, seconds: (performance.now() - t0) / 1000, pages };

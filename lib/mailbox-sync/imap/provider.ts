@@ -7,8 +7,9 @@
 // from the round's start) and is read again by the next one, so nothing is lost; reading a message twice
 // writes the same document. A message's id is its folder's id and its UID: a move is a removal in one
 // folder and an addition in the other. Each call opens its own connection (the workflow bounds how many
-// run at once per mailbox) and logs out.
-import type { FetchMessageObject, ImapFlow, ListResponse, MailboxObject, MessageAddressObject } from 'imapflow';
+// run at once per mailbox) and logs out, except within a request batch (a folder's pages read in a row by
+// one activity): there the connection stays open, the folder selected and the round's UIDs listed once.
+import type { FetchMessageObject, FetchQueryObject, ImapFlow, ListResponse, MailboxObject, MessageAddressObject } from 'imapflow';
 import type { Database } from '../../../db/client.js';
 import type { Address } from '../../mail-index/types.js';
 import {
@@ -23,6 +24,7 @@ import {
 } from '../provider.js';
 import { classifyImapError, openImap, type ImapNetworkPolicy, type ImapSecret, type ImapTarget } from './connection.js';
 import { firstTextPart, hasAttachments, PREVIEW_BYTES, previewOf } from './preview.js';
+import { currentRequestBatch } from '../request-batch.js';
 import { packUids, unpackUids } from './uid-sets.js';
 import { dropWatch, extendWatch, saveWatch, watchIdOf } from './watches.js';
 
@@ -66,6 +68,16 @@ interface RawExec {
 
 const FOLDER_PATH_PREFIX = 'path:';
 
+/** A connection kept for a request batch's next request, with what it learnt that the next one can reuse. */
+interface HeldSession {
+  client: ImapFlow;
+  busy: boolean;
+  /** The UIDs a round has to read, listed at its first page in the batch: by folder and round. */
+  candidates: Map<string, number[]>;
+  /** Folder ids (GUIDs) whose path was checked in this batch. */
+  paths: Map<string, string>;
+}
+
 export interface ImapProviderOptions {
   mailboxId: string;
   target: ImapTarget;
@@ -103,18 +115,35 @@ export class ImapMailProvider implements MailProvider {
     await this.options.secret(true);
   }
 
-  /** One connection for one call: opened, used, logged out; its failures become the port's errors. */
-  private async session<T>(signal: AbortSignal, work: (client: ImapFlow) => Promise<T>): Promise<T> {
-    let client: ImapFlow | undefined;
+  /**
+   * One connection for one call: opened, used, logged out; its failures become the port's errors. Within a
+   * request batch the connection is kept for the batch's next call (released when the batch ends), unless a
+   * call of the batch is still using it; a failed call closes it.
+   */
+  private async session<T>(signal: AbortSignal, work: (client: ImapFlow, held: HeldSession) => Promise<T>): Promise<T> {
+    const batch = currentRequestBatch();
+    const key = `imap:${this.options.mailboxId}`;
+    const kept = batch?.get<HeldSession>(key);
+    const keeping = batch !== undefined && !kept?.busy;
+    let held = keeping && kept?.client.usable ? kept : undefined;
+    let client: ImapFlow | undefined = held?.client;
     const abort = () => client?.close();
     signal.addEventListener('abort', abort, { once: true });
     try {
-      client = await openImap(this.options.target, await this.options.secret(false), this.options.policy);
-      const result = await work(client);
-      await client.logout().catch(() => client?.close());
+      client ??= await openImap(this.options.target, await this.options.secret(false), this.options.policy);
+      if (!held) {
+        held = { client, busy: false, candidates: new Map(), paths: new Map() };
+        const opened = client;
+        if (keeping) batch.keep(key, held, () => logout(opened));
+      }
+      held.busy = true;
+      const result = await work(client, held);
+      held.busy = false;
+      if (!keeping) await logout(client);
       return result;
     } catch (error) {
       client?.close();
+      if (keeping) batch.drop(key);
       throw classifyImapError(error);
     } finally {
       signal.removeEventListener('abort', abort);
@@ -167,8 +196,11 @@ export class ImapMailProvider implements MailProvider {
     signal: AbortSignal,
   ): Promise<ChangePage<ProviderMessage>> {
     const previous = cursor ? (JSON.parse(cursor) as FolderCursor) : null;
-    return this.session(signal, async (client) => {
-      const path = await this.pathOf(client, folderId, options.folderName);
+    return this.session(signal, async (client, held) => {
+      const path = await this.pathOf(client, folderId, options.folderName, held);
+      // A round starts from the folder as it is now: not from what a session that has it selected last saw
+      // (Dovecot's STATUS of the selected folder answers that).
+      if (!previous?.round && client.mailbox) await client.mailboxClose();
       // A caught-up folder whose STATUS is what the last round started from has nothing new: no SELECT.
       if (previous?.base && !previous.round && previous.mode !== 'flags') {
         const status = await client.status(path, { uidNext: true, uidValidity: true, highestModseq: true, messages: true }).catch((error: unknown) => {
@@ -184,7 +216,12 @@ export class ImapMailProvider implements MailProvider {
       }
       const vanished: number[] = [];
       const qresyncFrom = previous?.base && !previous.round && previous.mode === 'qresync' ? previous.base.modseq : undefined;
-      const mailbox = await this.select(client, path, previous, qresyncFrom, vanished);
+      // Mid-round, the folder the kept connection has selected serves as it is (the round's start is in the cursor).
+      const selected = client.mailbox;
+      const mailbox =
+        previous?.round && selected && selected.path === path && selected.readOnly
+          ? selected
+          : await this.select(client, path, previous, qresyncFrom, vanished);
       const uidValidity = String(mailbox.uidValidity);
       if (previous && uidValidity !== previous.uidValidity) throw new CursorExpiredError(`UIDVALIDITY of ${path} changed`);
       const mode = modeOf(client, mailbox);
@@ -208,21 +245,29 @@ export class ImapMailProvider implements MailProvider {
         } else if (base) removed.push(...vanished);
       }
 
-      // What this round has to read, in ascending UID order, after where it got to.
-      let candidates: number[];
-      if (!base) candidates = await searchUids(client, { uid: `${round.after + 1}:*` });
-      else if (mode !== 'flags') candidates = await searchUids(client, { uid: `${round.after + 1}:*`, modseq: BigInt(base.modseq ?? '0') + 1n });
-      else {
-        flags ??= await allFlags(client);
-        const [baseUids, baseSeen, baseFlagged] = [unpackUids(base.uids ?? ''), unpackUids(base.seen ?? ''), unpackUids(base.flagged ?? '')];
-        candidates = [...flags.uids].filter(
-          (uid) => !baseUids.has(uid) || baseSeen.has(uid) !== flags!.seen.has(uid) || baseFlagged.has(uid) !== flags!.flagged.has(uid),
-        );
+      // What this round has to read, in ascending UID order, after where it got to: listed once per round in
+      // a batch (what changes after the listing has a newer MODSEQ, or differs from the round's start, and is
+      // read by the next round).
+      const roundKey = [folderId, uidValidity, mode, round.next, round.modseq ?? '', base?.modseq ?? ''].join(' ');
+      let candidates = held.candidates.get(roundKey);
+      if (!candidates) {
+        if (!base) candidates = await searchUids(client, { uid: `${round.after + 1}:*` });
+        else if (mode !== 'flags') candidates = await searchUids(client, { uid: `${round.after + 1}:*`, modseq: BigInt(base.modseq ?? '0') + 1n });
+        else {
+          const now = (flags ??= await allFlags(client));
+          const [baseUids, baseSeen, baseFlagged] = [unpackUids(base.uids ?? ''), unpackUids(base.seen ?? ''), unpackUids(base.flagged ?? '')];
+          candidates = [...now.uids].filter(
+            (uid) => !baseUids.has(uid) || baseSeen.has(uid) !== now.seen.has(uid) || baseFlagged.has(uid) !== now.flagged.has(uid),
+          );
+        }
+        candidates.sort((a, b) => a - b);
       }
-      candidates = candidates.filter((uid) => uid > round.after).sort((a, b) => a - b);
+      candidates = candidates.filter((uid) => uid > round.after);
       const take = candidates.slice(0, options.pageSize);
       const changed = take.length > 0 ? await this.fetchMessages(client, folderId, take) : [];
       const done = candidates.length <= options.pageSize;
+      held.candidates.clear();
+      if (!done) held.candidates.set(roundKey, candidates);
       const { after: _after, ...snapshot } = round;
       const next: FolderCursor = done
         ? { v: 1, uidValidity, mode, base: snapshot }
@@ -261,21 +306,32 @@ export class ImapMailProvider implements MailProvider {
   }
 
   /** The folder's path now: the name the engine knows, or (after a rename it has not seen yet) the one its GUID has. */
-  private async pathOf(client: ImapFlow, folderId: string, name: string | undefined): Promise<string> {
+  private async pathOf(client: ImapFlow, folderId: string, name: string | undefined, held: HeldSession): Promise<string> {
     if (folderId.startsWith(FOLDER_PATH_PREFIX)) return folderId.slice(FOLDER_PATH_PREFIX.length);
-    if (name && (await folderGuid(client, name)) === folderId) return name;
-    for (const f of await client.list()) if ((await folderGuid(client, f.path)) === folderId) return f.path;
-    throw new FolderGoneError(`folder ${folderId} is gone`);
+    const known = held.paths.get(folderId);
+    if (known && known === name) return known;
+    let path: string | undefined;
+    if (name && (await folderGuid(client, name)) === folderId) path = name;
+    else
+      for (const f of await client.list()) {
+        if ((await folderGuid(client, f.path)) !== folderId) continue;
+        path = f.path;
+        break;
+      }
+    if (!path) throw new FolderGoneError(`folder ${folderId} is gone`);
+    held.paths.set(folderId, path);
+    return path;
   }
 
   private async fetchMessages(client: ImapFlow, folderId: string, uids: number[]): Promise<ProviderMessage[]> {
-    const fetched: FetchMessageObject[] = [];
-    for await (const m of client.fetch(
-      packUids(uids),
-      { uid: true, flags: true, envelope: true, internalDate: true, size: true, bodyStructure: true, threadId: true },
-      { uid: true },
-    ))
-      fetched.push(m);
+    // Only the answers to this FETCH: a session that has the folder selected is also told of other sessions'
+    // flag changes (an untagged FETCH of FLAGS, without the UID where QRESYNC is off), which imapflow passes on.
+    const wanted = new Set(uids);
+    const byUid = new Map<number, FetchMessageObject>();
+    for await (const m of client.fetch(packUids(uids), MESSAGE_FETCH_ITEMS, { uid: true })) {
+      if (m.uid !== undefined && wanted.has(m.uid) && m.envelope) byUid.set(m.uid, m);
+    }
+    const fetched = [...byUid.values()];
     // Previews: the first bytes of each message's first text part, one FETCH per part number (most share one).
     const byPart = new Map<string, number[]>();
     const parts = new Map<number, ReturnType<typeof firstTextPart>>();
@@ -294,7 +350,7 @@ export class ImapMailProvider implements MailProvider {
         },
       )) {
         const raw = m.bodyParts ? [...m.bodyParts.values()][0] : undefined;
-        const textPart = parts.get(m.uid);
+        const textPart = m.uid !== undefined ? parts.get(m.uid) : undefined;
         if (raw && textPart) previews.set(m.uid, previewOf(raw, textPart));
       }
     }
@@ -324,7 +380,22 @@ export class ImapMailProvider implements MailProvider {
   }
 }
 
+/** What the provider reads of each message (with a short preview of its first text part, fetched apart). */
+export const MESSAGE_FETCH_ITEMS = {
+  uid: true,
+  flags: true,
+  envelope: true,
+  internalDate: true,
+  size: true,
+  bodyStructure: true,
+  threadId: true,
+} as const satisfies FetchQueryObject;
+
 export const messageIdOf = (folderId: string, uid: number) => `${folderId}/${uid}`;
+
+async function logout(client: ImapFlow): Promise<void> {
+  await client.logout().catch(() => client.close());
+}
 
 function modeOf(client: ImapFlow, mailbox: MailboxObject): Mode {
   const modseqs = Boolean(mailbox.highestModseq) && !(mailbox as { noModseq?: boolean }).noModseq;
@@ -358,6 +429,7 @@ async function allFlags(client: ImapFlow): Promise<FlagState> {
   const state: FlagState = { uids: new Set(), seen: new Set(), flagged: new Set() };
   if (!client.mailbox || client.mailbox.exists === 0) return state;
   for await (const m of client.fetch('1:*', { uid: true, flags: true })) {
+    if (m.uid === undefined || !m.flags) continue;
     state.uids.add(m.uid);
     if (m.flags?.has('\\Seen')) state.seen.add(m.uid);
     if (m.flags?.has('\\Flagged')) state.flagged.add(m.uid);
