@@ -3,6 +3,7 @@
 // worker ran), and two sharing one mailbox without exceeding its Graph budget together.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxSyncWorkflowId } from '../../lib/mailbox-sync/start-workflow.js';
+import { until } from '../helpers/wait.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 
@@ -61,13 +62,20 @@ describe('two sync worker processes', () => {
       await Promise.all(workers.map((w) => w.ready));
       const address = `shared-${Date.now()}@contoso.test`;
       await rig.outlook.createMailbox(address, { messages: 800 });
+      const teams: string[] = [];
       for (let i = 0; i < 8; i++) {
         const folder = await rig.outlook.act(address, { type: 'createFolder', displayName: `Team ${i}` });
         await rig.outlook.seed(address, 60, folder.id);
+        teams.push(folder.id);
       }
+      // Every folder's pages wait at the simulator until the mailbox has 4 in flight: the limit is reached
+      // however slowly this machine runs, and then held to.
+      await rig.outlook.configure({ holdFolders: ['inbox', ...teams] });
       const accountId = await rig.createAccount(address);
       const linked = await rig.link(accountId, address);
       const mailboxId = linked.location!.searchParams.get('mailboxId')!;
+      await until('4 page requests of the mailbox in flight', async () => (await rig.outlook.stats()).maxConcurrent[address] === 4, 120_000);
+      await rig.outlook.configure({ holdFolders: [] });
       await rig.waitForMirror(address, accountId, 120_000);
       const stats = await rig.outlook.stats();
       expect(stats.maxConcurrent[address]).toBe(4);
@@ -77,6 +85,7 @@ describe('two sync worker processes', () => {
       const identities = new Set(history.events?.map((e) => e.activityTaskStartedEventAttributes?.identity).filter(Boolean));
       expect(identities.size).toBe(2);
     } finally {
+      await rig.outlook.configure({ holdFolders: [] });
       for (const w of workers) w.child.kill('SIGTERM');
       await rig.outlook.configure({ latencyMs: 0 });
     }
