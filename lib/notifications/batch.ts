@@ -107,7 +107,7 @@ export async function prepareTemplateItems(db: Database, items: (TemplateNotific
           select user_id, email, phone, push_tokens from recipients
            where user_id in (select jsonb_array_elements_text(${JSON.stringify(userIds)}::jsonb))`),
   ]);
-  const templates = new Map(templateRows.map((t) => [t.id, { ...t, format: t.format === 'html' ? 'html' : 'text' }]));
+  const templates = new Map<string, TemplateRow>(templateRows.map((t) => [t.id, { ...t, format: t.format === 'html' ? 'html' : 'text' }]));
   const users = new Map(userRows.map((u) => [u.user_id, u]));
 
   return items.map((item): BatchCandidate => {
