@@ -8,6 +8,7 @@ import { emailRoutes } from './v1/emails.js';
 import { graphWebhookRoutes } from './v1/graph-webhook.js';
 import { mailboxRoutes } from './v1/mailboxes.js';
 import { mailingRoutes } from './v1/mailings.js';
+import { notificationBatchRoutes } from './v1/notifications-batch.js';
 import { notificationRoutes } from './v1/notifications.js';
 import { oauthRoutes } from './v1/oauth.js';
 import { scheduleRoutes } from './v1/schedules.js';
@@ -23,6 +24,7 @@ export const routers = [
   userRoutes,
   templateRoutes,
   notificationRoutes,
+  notificationBatchRoutes,
   suppressionRoutes,
   emailRoutes,
   webhookRoutes,

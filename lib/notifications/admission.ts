@@ -119,38 +119,14 @@ export function rateLimitsFor(config: Config, request: Pick<AdmissionRequest, 'u
   return limits;
 }
 
-export interface AdmissionDeps {
-  db: Database;
-  temporal: Client;
-  config: Config;
-  encryptor: Encryptor;
-  /** Starts workflows after commit (the API's, in the background); without it the start is awaited here. */
-  notificationStarts?: NotificationStarts;
-}
-
-interface ExistingRequest extends Record<string, unknown> {
-  id: string;
-  request_hash: string | null;
-  created_ms: number;
-  start: unknown;
-}
-
-/**
- * Admission in one transaction of three round trips (begin, one pipelined batch, commit) that never waits
- * on Temporal: the batch locks the idempotency and rate-limit keys (one statement), then, each statement
- * seeing everything committed before the locks, reads an earlier request with the same key, checks and
- * consumes the limits (unless it is a duplicate), and inserts the notification with its history and outbox
- * rows. A refused limit throws and rolls the insert back. The workflow starts after commit.
- */
-export async function admitNotification(deps: AdmissionDeps, request: AdmissionRequest): Promise<AdmissionResult> {
-  const { db, config, encryptor } = deps;
-  const scopedKey = request.idempotencyKey ? `${request.scope}:${request.idempotencyKey}` : null;
-  const requestHash = request.idempotencyKey ? fingerprintHash(request.fingerprint) : null;
-  const limits = rateLimitsFor(config, request);
-  const lockedKeys = [...new Set([...(scopedKey ? [`idempotency:${scopedKey}`] : []), ...limits.map((l) => l.key)])].sort();
-  const acceptedAt = new Date();
-
-  const rowFor = (id: string): NotificationRow => ({
+/** The notification row admission stores for `request` (content sealed, bound to the id). */
+export function notificationRowFor(
+  encryptor: Encryptor,
+  request: AdmissionRequest,
+  at: { id: string; scopedKey: string | null; requestHash: string | null; acceptedAt: Date },
+): NotificationRow {
+  const { id, scopedKey, requestHash, acceptedAt } = at;
+  return {
     id,
     owner: request.scope,
     idempotencyKey: scopedKey,
@@ -185,8 +161,12 @@ export async function admitNotification(deps: AdmissionDeps, request: AdmissionR
     openedAt: null,
     failedAt: null,
     deadLetteredAt: null,
-  });
-  const startFor = (id: string): StartableNotification => ({
+  };
+}
+
+/** The workflow start admission stores in the outbox for `request`. */
+export function startableFor(config: Config, request: AdmissionRequest, id: string, acceptedAt: Date): StartableNotification {
+  return {
     notificationId: id,
     channel: request.channel,
     priority: request.priority,
@@ -196,7 +176,42 @@ export async function admitNotification(deps: AdmissionDeps, request: AdmissionR
     userId: request.userId,
     correlationId: request.correlationId ?? null,
     scheduleId: request.scheduleId ?? null,
-  });
+  };
+}
+
+export interface AdmissionDeps {
+  db: Database;
+  temporal: Client;
+  config: Config;
+  encryptor: Encryptor;
+  /** Starts workflows after commit (the API's, in the background); without it the start is awaited here. */
+  notificationStarts?: NotificationStarts;
+}
+
+interface ExistingRequest extends Record<string, unknown> {
+  id: string;
+  request_hash: string | null;
+  created_ms: number;
+  start: unknown;
+}
+
+/**
+ * Admission in one transaction of three round trips (begin, one pipelined batch, commit) that never waits
+ * on Temporal: the batch locks the idempotency and rate-limit keys (one statement), then, each statement
+ * seeing everything committed before the locks, reads an earlier request with the same key, checks and
+ * consumes the limits (unless it is a duplicate), and inserts the notification with its history and outbox
+ * rows. A refused limit throws and rolls the insert back. The workflow starts after commit.
+ */
+export async function admitNotification(deps: AdmissionDeps, request: AdmissionRequest): Promise<AdmissionResult> {
+  const { db, config, encryptor } = deps;
+  const scopedKey = request.idempotencyKey ? `${request.scope}:${request.idempotencyKey}` : null;
+  const requestHash = request.idempotencyKey ? fingerprintHash(request.fingerprint) : null;
+  const limits = rateLimitsFor(config, request);
+  const lockedKeys = [...new Set([...(scopedKey ? [`idempotency:${scopedKey}`] : []), ...limits.map((l) => l.key)])].sort();
+  const acceptedAt = new Date();
+
+  const rowFor = (id: string) => notificationRowFor(encryptor, request, { id, scopedKey, requestHash, acceptedAt });
+  const startFor = (id: string) => startableFor(config, request, id, acceptedAt);
 
   const outcome = await db.transaction(async (tx): Promise<AdmissionResult & { start: StartableNotification | null }> => {
     const insert = (row: NotificationRow, start: StartableNotification) =>

@@ -124,3 +124,48 @@ function sweepUnusedKeys(olderThanSeconds: number): SQL {
       select id from rate_limit_hits where at <= now() - make_interval(secs => ${olderThanSeconds})
        order by at limit ${SWEEP_BATCH} for update skip locked)`;
 }
+
+export interface RateLimitWindow extends Record<string, unknown> {
+  key: string;
+  count: number;
+  /** Seconds since each hit inside the window, most recent first, at most `limit` of them. */
+  ages: number[];
+}
+
+/**
+ * For admitting many requests at once (a batch): prunes each key's hits that left its window, sweeps a few
+ * of unused keys, and answers each key's count and the ages of its most recent hits, so the caller can
+ * check the limits item by item in memory and record every hit in one insert. Must run under the keys'
+ * locks, as rateLimitStatement. One statement: the limits travel as one JSON parameter.
+ */
+export function rateLimitWindowsStatement(limits: RateLimit[]): SQL {
+  const olderThan = Math.max(LONGEST_WINDOW_SECONDS, ...limits.map((l) => l.windowSeconds));
+  const rows = JSON.stringify(limits.map((l) => ({ key: l.key, lim: l.limit, win: l.windowSeconds })));
+  return sql`
+    with limits as (select * from jsonb_to_recordset(${rows}::jsonb) as l(key text, lim int, win int)),
+    pruned as (
+      delete from rate_limit_hits h using limits l where h.key = l.key and h.at <= now() - make_interval(secs => l.win)
+    ),
+    swept as (${sweepUnusedKeys(olderThan)} and key not in (select key from limits))
+    select l.key,
+           (select count(*) from rate_limit_hits h where h.key = l.key and h.at > now() - make_interval(secs => l.win))::int as count,
+           array(select extract(epoch from (clock_timestamp() - h.at))::float8
+                   from rate_limit_hits h where h.key = l.key and h.at > now() - make_interval(secs => l.win)
+                  order by h.at desc limit l.lim) as ages
+      from limits l`;
+}
+
+/** Records one hit per element of `keys` (a key may repeat), in one statement. */
+export function recordHitsStatement(keys: string[]): SQL {
+  return sql`insert into rate_limit_hits (key) select jsonb_array_elements_text(${JSON.stringify(keys)}::jsonb)`;
+}
+
+/**
+ * Seconds until one more request fits under `limit`, given the ages of its most recent hits (most recent
+ * first): the hit at position limit-1 must leave the window. Bounded as the single path's is.
+ */
+export function retryAfterSeconds(limit: RateLimit, agesMostRecentFirst: number[]): number {
+  const age = agesMostRecentFirst[limit.limit - 1];
+  const wait = age === undefined ? limit.windowSeconds : Math.ceil(limit.windowSeconds - age);
+  return Math.min(limit.windowSeconds, Math.max(1, wait));
+}

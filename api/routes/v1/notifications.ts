@@ -27,17 +27,20 @@ const priority = z
     description: 'HIGH | MEDIUM | LOW (seed 003) or critical | medium | low (seed 001); HIGH is critical. Default MEDIUM.',
   });
 
+/** An idempotency key: the Idempotency-Key header, or a batch item's `idempotencyKey`. */
+export const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
 export const idempotencyKeyHeader = z.object({
-  'idempotency-key': z
-    .string()
-    .min(1)
-    .max(255)
-    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+  'idempotency-key': idempotencyKey
     .optional()
     .openapi({ description: 'Same key + same body within 24 h returns the same notification (200); a different body is refused (422).' }),
 });
 
-const createBody = z
+export const createBody = z
   .object({
     userId: z
       .string()
