@@ -375,7 +375,7 @@ export async function imapInitial(): Promise<void> {
     const alone = await providerRead(u);
     const providerUsed = providerCpu();
     console.log(
-      `    the provider itself from this process (no Temporal, no index), a connection per call: ${alone.messages.toLocaleString('en')} in ${alone.seconds.toFixed(2)} s = ${(alone.messages / alone.seconds).toFixed(0)} messages/s, ${((alone.seconds * 1000) / alone.pages).toFixed(0)} ms per page per lane (${load()}); CPU ${describeCpu(providerUsed)}`,
+      `    the provider itself from this process (no Temporal, no index), a connection per batch of pages: ${alone.messages.toLocaleString('en')} in ${alone.seconds.toFixed(2)} s = ${(alone.messages / alone.seconds).toFixed(0)} messages/s, ${((alone.seconds * 1000) / alone.pages).toFixed(0)} ms per page per lane (${load()}); CPU ${describeCpu(providerUsed)}`,
     );
   }
 }
