@@ -16,12 +16,16 @@ export interface OpenLoopResult {
   seconds: number;
 }
 
-/** `onAnswer`: each request's latency from its due time, for a breakdown by kind. */
+/**
+ * `onAnswer`: each request's latency from its due time, for a breakdown by kind. `stop`: no request is sent
+ * once it is aborted (a background stream that ends with the phases it accompanies).
+ */
 export async function openLoop(
   ratePerSecond: number,
   seconds: number,
   request: (i: number) => Promise<number>,
   onAnswer?: (i: number, ms: number) => void,
+  stop?: AbortSignal,
 ): Promise<OpenLoopResult> {
   const total = Math.round(ratePerSecond * seconds);
   const latencies: number[] = [];
@@ -30,10 +34,13 @@ export async function openLoop(
   let ok = 0;
   const inFlight: Promise<void>[] = [];
   const start = performance.now() + 100;
-  for (let i = 0; i < total; i++) {
+  let sent = 0;
+  for (let i = 0; i < total && !stop?.aborted; i++) {
     const due = start + (i * 1000) / ratePerSecond;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
+    if (stop?.aborted) break;
+    sent++;
     lags.push(Math.max(0, performance.now() - due));
     inFlight.push(
       request(i).then(
@@ -45,7 +52,9 @@ export async function openLoop(
         },
         (error: unknown) => {
           latencies.push(performance.now() - due);
-          const key = error instanceof Error ? error.name : 'error';
+          // fetch's TypeError says only "fetch failed": its cause names the socket error.
+          const cause = error instanceof Error ? (error.cause as { code?: string } | undefined)?.code : undefined;
+          const key = error instanceof Error ? ((error as { code?: string }).code ?? (cause ? `${error.name}:${cause}` : error.name)) : 'error';
           statuses[key] = (statuses[key] ?? 0) + 1;
         },
       ),
@@ -53,9 +62,9 @@ export async function openLoop(
   }
   await Promise.all(inFlight);
   return {
-    sent: total,
+    sent,
     ok,
-    failed: total - ok,
+    failed: sent - ok,
     statuses,
     latency: summarise(latencies),
     sendLag: summarise(lags),

@@ -5,9 +5,12 @@
 //   drain     — notifications completed per second; the limit: the dev server completing an empty workflow
 //               with one no-op activity (BENCH_BACKLOG, BENCH_MEASURE_SECONDS);
 //   day       — seed 001's mix at its own rates for BENCH_DAY_MINUTES (10) with a burst of BENCH_BURST (5,000)
-//               MEDIUM in one second: deadlines missed, critical end-to-end p99.
-// Usage: npx tsx bench/notifications/run.ts [admission|drain|day|all]   (all: admission, then drain)
+//               MEDIUM in one second: deadlines missed, critical end-to-end p99;
+//   burst     — that burst as 5,000 single requests and as 50 bulk calls of 100 on top of the day's stream,
+//               answer times from due time; the limits: a bare Hono route, one unnest statement.
+// Usage: npx tsx bench/notifications/run.ts [admission|drain|day|burst|all]   (all: admission, then drain)
 import { admissionBench } from './admission.js';
+import { burstBench } from './burst.js';
 import { dayBench } from './day.js';
 import { drainBench } from './drain.js';
 import { closeStack } from './stack.js';
@@ -16,5 +19,6 @@ const which = process.argv[2] ?? 'all';
 if (which === 'admission' || which === 'all') await admissionBench();
 if (which === 'drain' || which === 'all') await drainBench();
 if (which === 'day') await dayBench();
+if (which === 'burst') await burstBench();
 await closeStack();
 process.exit(0);

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { deadlineMs } from './policy.js';
 import { startNotificationWorkflow, type Priority, type StartableNotification } from './start-workflow.js';
 
 /** The outbox row's `start` column, checked when the sweep reads it back. */
@@ -135,7 +136,17 @@ export class NotificationStarts {
     // CRITICAL starts never wait for a slot: a burst of MEDIUM starts in flight on a busy server must not
     // delay one (their number is bounded by admission's rate limits).
     while (this.waiting.critical.length > 0) this.launch(this.waiting.critical.shift()!);
-    while (this.inFlight < this.concurrency && this.queued() > 0) this.launch((this.waiting.medium.shift() ?? this.waiting.low.shift())!);
+    while (this.inFlight < this.concurrency && this.queued() > 0) this.launch(this.nextByDeadline());
+  }
+
+  /**
+   * Of the MEDIUM and LOW starts at the head of their queues (each in about acceptance order, so deadline
+   * order), the one due first: a burst of MEDIUM never holds back a LOW accepted long enough ago to be due sooner.
+   */
+  private nextByDeadline(): StartableNotification {
+    const [medium, low] = [this.waiting.medium[0], this.waiting.low[0]];
+    const due = (n: StartableNotification | undefined) => (n ? n.acceptedAt + deadlineMs[n.priority] : Infinity);
+    return (due(low) < due(medium) ? this.waiting.low.shift() : this.waiting.medium.shift()) ?? this.waiting.low.shift()!;
   }
 
   private launch(n: StartableNotification): void {
