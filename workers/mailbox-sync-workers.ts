@@ -5,7 +5,7 @@ import { createMailboxSyncActivities } from '../activities/mailbox-sync.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import { MailProviders } from '../lib/mailbox-sync/providers.js';
 import { ImapIdleWatcher } from '../lib/mailbox-sync/imap/watcher.js';
-import { mailboxSyncQueue, nudgeMailboxSync } from '../lib/mailbox-sync/start-workflow.js';
+import { mailboxSyncQueue, nudgeMailboxSync, reportMailboxPush } from '../lib/mailbox-sync/start-workflow.js';
 import { connectTemporalClient } from '../lib/temporal/connection.js';
 import type { BackgroundService } from './worker-spec.js';
 import type { WorkerSpec } from './worker-spec.js';
@@ -32,7 +32,11 @@ export function mailboxSyncSpecs(deps: ActivityDeps): WorkerSpec[] {
 export async function imapWatcherService(deps: ActivityDeps): Promise<BackgroundService | undefined> {
   if (deps.config.IMAP_WATCHES_PER_WORKER === 0) return undefined;
   const client = await connectTemporalClient(deps.config);
-  const watcher = new ImapIdleWatcher({ ...deps, notify: (workflowId) => nudgeMailboxSync(client, workflowId) });
+  const watcher = new ImapIdleWatcher({
+    ...deps,
+    notify: (workflowId) => nudgeMailboxSync(client, workflowId),
+    report: (workflowId, event) => reportMailboxPush(client, workflowId, event),
+  });
   watcher.start();
   return {
     async stop() {

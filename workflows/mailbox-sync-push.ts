@@ -15,8 +15,14 @@ interface Subscription {
 export interface PushState extends Subscription {
   discarded?: string;
   renewNow?: boolean;
+  /** The IMAP watcher's last word: its connection is down (absent from older runs' state: not down). */
+  interrupted?: boolean;
 }
-export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
+/**
+ * Graph's lifecycle notifications, and the IMAP watcher's: `interrupted` when its watch cannot connect,
+ * `restored` when it is connected again.
+ */
+export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed' | 'interrupted' | 'restored';
 
 interface PushActivities {
   ensureSubscription(input: { mailboxId: string; discard?: string }): Promise<SubscriptionOutcome>;
@@ -28,20 +34,23 @@ export class MailboxPush {
   private renewNow: boolean;
   /** A subscription Graph removed: never to be reused from the record. */
   private discarded: string | undefined;
+  /** The watch is subscribed but its connection is down: nothing is pushed, so folders are polled as without push. */
+  private interrupted: boolean;
 
   constructor(
     private readonly settings: SyncSettings['push'],
     carried: PushState | undefined,
   ) {
-    const { discarded, renewNow, ...state } = carried ?? { subscriptionId: null, expiresAt: null, retryAt: 0 };
+    const { discarded, renewNow, interrupted, ...state } = carried ?? { subscriptionId: null, expiresAt: null, retryAt: 0 };
     this.state = state;
     this.discarded = discarded;
     this.renewNow = renewNow ?? false;
+    this.interrupted = interrupted ?? false;
   }
 
   /** A live subscription: notifications arrive, so the folders' polls are only a safety net. */
   healthy(now: number): boolean {
-    return this.settings !== null && this.state.subscriptionId !== null && (this.state.expiresAt ?? 0) > now;
+    return this.settings !== null && this.state.subscriptionId !== null && (this.state.expiresAt ?? 0) > now && !this.interrupted;
   }
 
   /** The poll interval for caught-up folders. */
@@ -94,6 +103,7 @@ export class MailboxPush {
       this.renewNow = true;
       this.state = { ...this.state, retryAt: now };
     }
+    if (event === 'interrupted' || event === 'restored') this.interrupted = event === 'interrupted';
     if (event === 'subscriptionRemoved') {
       this.discarded = this.state.subscriptionId ?? undefined;
       this.state = { subscriptionId: null, expiresAt: null, retryAt: now };
@@ -102,6 +112,11 @@ export class MailboxPush {
 
   /** The state for the next run: a removal or a renewal not yet acted on is acted on there. */
   carry(): PushState {
-    return { ...this.state, ...(this.discarded ? { discarded: this.discarded } : {}), ...(this.renewNow ? { renewNow: true } : {}) };
+    return {
+      ...this.state,
+      ...(this.discarded ? { discarded: this.discarded } : {}),
+      ...(this.renewNow ? { renewNow: true } : {}),
+      ...(this.interrupted ? { interrupted: true } : {}),
+    };
   }
 }

@@ -36,7 +36,10 @@ export const relinkSignal = defineSignal('relink');
 export const unlinkSignal = defineSignal('unlink');
 /** The tenant was disabled (held) or enabled again: a hold pauses the sync apart from the user's own pause. */
 export const tenantHoldSignal = defineSignal<[{ held: boolean }]>('tenantHold');
-/** Graph's lifecycle notifications for the mailbox's subscription, forwarded by the webhook. */
+/**
+ * Push lifecycle events: Graph's notifications for the mailbox's subscription, forwarded by the webhook; the
+ * IMAP watcher's word that its connection is down or back.
+ */
 export const subscriptionLifecycleSignal = defineSignal<[{ event: LifecycleEvent }]>('subscriptionLifecycle');
 export const syncProgressQuery = defineQuery<MailboxSyncProgress>('progress');
 

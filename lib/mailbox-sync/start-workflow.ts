@@ -9,6 +9,7 @@ import {
   relinkSignal,
   resumeSyncSignal,
   resyncSignal,
+  subscriptionLifecycleSignal,
   syncNowSignal,
   syncProgressQuery,
   unlinkSignal,
@@ -54,6 +55,15 @@ export async function signalMailboxSync(
 export async function nudgeMailboxSync(client: Client, workflowId: string): Promise<void> {
   try {
     await client.workflow.getHandle(workflowId).signal(syncNowSignal);
+  } catch (error) {
+    if (!(error instanceof WorkflowNotFoundError)) throw error;
+  }
+}
+
+/** Tells the mailbox's workflow that its push is down (folders are then polled as without push) or back. */
+export async function reportMailboxPush(client: Client, workflowId: string, event: 'interrupted' | 'restored'): Promise<void> {
+  try {
+    await client.workflow.getHandle(workflowId).signal(subscriptionLifecycleSignal, { event });
   } catch (error) {
     if (!(error instanceof WorkflowNotFoundError)) throw error;
   }

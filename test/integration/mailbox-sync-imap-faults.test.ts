@@ -142,6 +142,12 @@ async function canLogIn(user: ImapUser): Promise<boolean> {
 
 const live = (m: MailboxDetail) => m.status === 'LIVE';
 
+/** The mailbox workflow's push state, as its progress query answers it. */
+async function pushOf(rig: SyncRig, mailboxId: string): Promise<{ healthy: boolean | undefined }> {
+  const progress = (await rig.mailbox(mailboxId)).sync.progress as unknown as { push?: { healthy: boolean } } | null;
+  return { healthy: progress?.push?.healthy };
+}
+
 /**
  * A Dovecot of the test's own, on free ports and a data dir of its own, with the suite's certificate (so the
  * rig trusts it): killed with SIGKILL (every process of each master's group) and started again on the same mail.
@@ -320,11 +326,14 @@ describe('IMAP mailbox sync under load and faults', () => {
       } finally {
         hold.release();
       }
+      // The watch cannot connect: push is reported down, so folders are polled as without push meanwhile.
+      await until('push to be reported down', async () => (await pushOf(rig, mailboxId)).healthy === false, 60_000);
       await dovecot.restart();
       const indexed = await waitForImapMirror(rig, user, accountId, 120_000, at);
       expect(indexed).toHaveLength(1_500);
       expect(new Set(indexed.map((m) => m.id)).size).toBe(1_500);
       await rig.waitForMailbox(mailboxId, live);
+      await until('push to be reported back', async () => (await pushOf(rig, mailboxId)).healthy === true, 60_000);
       // New mail in INBOX shows: the IDLE watch is connected again (the mailbox's own round is minutes away).
       await asImapUser(user, (client) => appendMessages(client, 'INBOX', 1), at);
       expect(await waitForImapMirror(rig, user, accountId, 60_000, at)).toHaveLength(1_501);

@@ -86,4 +86,20 @@ describe('push upkeep', () => {
     // A state carried by a run before these fields: nothing pending.
     expect(new MailboxPush(settings, { subscriptionId: 's4', expiresAt: 1_000_000, retryAt: 0 }).dueAt()).toBe(940_000);
   });
+
+  it('polls as without push while the IMAP watcher says its watch is down, and carries that into the next run', async () => {
+    const push = new MailboxPush(settings, undefined);
+    await push.upkeep(activities([{ outcome: 'subscribed', subscriptionId: 'watch', expiresAt: 1_000_000 }]), 'mbx', () => 0);
+    expect(push.pollIntervalMs(10, 30_000)).toBe(900_000);
+    push.lifecycle('interrupted', 10);
+    expect(push.healthy(10)).toBe(false);
+    expect(push.pollIntervalMs(10, 30_000)).toBe(30_000);
+    // Still subscribed: nothing to renew before its time.
+    expect(push.dueAt()).toBe(1_000_000 - 60_000);
+    const next = new MailboxPush(settings, push.carry());
+    expect(next.healthy(10)).toBe(false);
+    next.lifecycle('restored', 20);
+    expect(next.healthy(20)).toBe(true);
+    expect(next.carry()).not.toHaveProperty('interrupted');
+  });
 });

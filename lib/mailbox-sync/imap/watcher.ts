@@ -2,8 +2,9 @@
 // watches from PostgreSQL (imap_watches, kept alive by each mailbox's workflow), holds one connection per
 // leased mailbox that IDLEs on INBOX, checks every folder with one LIST-STATUS now and then on the same
 // connection, and signals the mailbox's workflow to read when anything moved. A connection that drops is
-// opened again with back-off (and the workflow told, as changes may have come meanwhile); a worker that dies
-// lets its leases run out and another worker takes them.
+// opened again with back-off (and the workflow told, as changes may have come meanwhile); while it cannot be,
+// the workflow hears that push is interrupted and polls as it would without push. A worker that dies lets its
+// leases run out and another worker takes them.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ImapFlow } from 'imapflow';
@@ -32,6 +33,8 @@ export interface WatcherDeps {
   logger: Logger;
   /** Tells the mailbox's workflow to read now (a `syncNow` signal). */
   notify: (workflowId: string) => Promise<void>;
+  /** Tells the mailbox's workflow that its watch is down (a connection attempt failed) or connected again. */
+  report: (workflowId: string, event: 'interrupted' | 'restored') => Promise<void>;
 }
 
 type FolderStatus = string;
@@ -44,6 +47,8 @@ class MailboxWatch {
   private check: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private folders = new Map<string, FolderStatus>();
+  /** What the workflow was last told: the watch is down after a failed attempt, until one succeeds. */
+  private reportedDown = false;
 
   constructor(
     readonly mailboxId: string,
@@ -86,6 +91,7 @@ class MailboxWatch {
       this.folders = await folderStatuses(client);
       this.failures = 0;
       this.mark(true);
+      if (this.reportedDown) this.tell('restored');
       // Changes made while there was no connection (or before this one, since the workflow last read) are read now.
       this.changed();
       this.check = setInterval(() => void this.checkFolders(client), this.deps.config.IMAP_FOLDER_CHECK_SECONDS * 1000);
@@ -93,6 +99,7 @@ class MailboxWatch {
       this.client?.close();
       this.client = undefined;
       this.retryLater(imapFailureKind(error) === 'authentication' ? REAUTH_RETRY_MS : undefined);
+      if (!this.reportedDown) this.tell('interrupted');
       this.deps.logger.warn({ mailboxId: this.mailboxId, reason: imapFailureKind(error), failures: this.failures }, 'IMAP watch could not connect; retrying');
     }
   }
@@ -121,6 +128,15 @@ class MailboxWatch {
     clearTimeout(this.retry);
     this.retry = setTimeout(() => void this.connect(), delay ?? RETRY_MS[Math.min(this.failures, RETRY_MS.length - 1)]);
     this.failures += 1;
+  }
+
+  private tell(event: 'interrupted' | 'restored'): void {
+    this.reportedDown = event === 'interrupted';
+    this.deps.report(this.workflowId, event).catch((error: unknown) => {
+      // Told again at the next attempt.
+      this.reportedDown = !this.reportedDown;
+      this.deps.logger.warn({ mailboxId: this.mailboxId, err: error }, 'could not tell the sync about its watch');
+    });
   }
 
   private changed(): void {
