@@ -228,6 +228,9 @@ export const configSchema = z.object({
     .transform((v) => v === 'true'),
   /** Connecting, TLS and the greeting, and any one command's silence, before an IMAP connection is dropped. */
   IMAP_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(20_000),
+  /** Login checks of links per tenant, login and server in each IMAP_LINK_ATTEMPTS_WINDOW_SECONDS. */
+  IMAP_LINK_ATTEMPTS: z.coerce.number().int().min(1).max(10_000).default(10),
+  IMAP_LINK_ATTEMPTS_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   /**
    * Connections a mailbox may have open to its server at once: its sync's requests, its IDLE watch and a
    * link's login. Servers cap them per user and address (Dovecot 10, Gmail 15); the sync uses this minus two.

@@ -535,6 +535,35 @@ describe('a link that cannot log in', () => {
   });
 });
 
+describe('link attempts', () => {
+  it('answers 429 with Retry-After, before connecting, once a tenant has used its attempts for one login on one server', async () => {
+    const limited = await startTestApi({
+      ...imapTestEnv(),
+      IMAP_LINK_ATTEMPTS: '2',
+      IMAP_LINK_ATTEMPTS_WINDOW_SECONDS: '600',
+      IMAP_TIMEOUT_MS: String(TIMEOUT_MS),
+    });
+    closers.push(() => limited.close());
+    const user = createImapUser('attempts');
+    const accountId = await newAccount(limited);
+    // Something that hangs up at once: each attempt that gets through is one connection.
+    const listening = await tcpServer((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    const attempt = (password: string) =>
+      link(accountId, { host: '127.0.0.1', port: listening.port, tls: 'starttls', username: user.user, password }, { api: limited });
+    await problem(await attempt('guess-1'), 422, 'not_imap');
+    await problem(await attempt('guess-2'), 422, 'not_imap');
+    const refused = await attempt('guess-3');
+    const body = await problem(refused, 429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(body.detail).toMatch(/IMAP link attempts/);
+    expect(listening.connections()).toBe(2);
+    await expectNothingStored(accountId);
+    // Another login on the real server has attempts of its own, and links.
+    const other = createImapUser('attempts-other');
+    expect((await link(accountId, loginOf(other), { api: limited })).status).toBe(201);
+  });
+});
+
 describe('an IMAP mailbox under the mailbox routes', () => {
   it('syncs, pauses, resumes, resyncs and unlinks as an Outlook mailbox does; unlinking deletes its secret', async () => {
     await rig.startWorkers();

@@ -224,6 +224,7 @@ export const accountRoutes = createRouter()
         422: imapLinkFailure(
           'The server refused the login, or could not be used: reason authentication, refused_address, plaintext, tls, unreachable, not_imap or server',
         ),
+        429: errorResponse(429, 'Too many link attempts for this login on this server (IMAP_LINK_ATTEMPTS); Retry-After says when to try again'),
         503: imapLinkFailure(
           'The server asked to come back later (reason busy: too many connections, or unavailable), or its sync could not be started (reason sync_unavailable); nothing was linked, retry',
         ),
@@ -235,7 +236,12 @@ export const accountRoutes = createRouter()
       const account = await ownedAccount(deps, principal, c.req.valid('param').id);
       const body = c.req.valid('json');
       const linked = await linkImapMailbox(
-        { db: deps.db, encryptor: deps.encryptor, policy: imapPolicy(deps.config) },
+        {
+          db: deps.db,
+          encryptor: deps.encryptor,
+          policy: imapPolicy(deps.config),
+          attempts: { limit: deps.config.IMAP_LINK_ATTEMPTS, windowSeconds: deps.config.IMAP_LINK_ATTEMPTS_WINDOW_SECONDS },
+        },
         {
           account,
           owner: tenantOf(principal),

@@ -5,7 +5,8 @@
 // speak IMAP: each is a named failure and nothing is stored. A login that works stores the mailbox with
 // its secret sealed, in one transaction, and only then starts (or re-links) its sync workflow, so the
 // workflow always reads the credentials just stored. The same login linked again to the same account is a
-// re-link: new connection settings and secret, and the workflow is told (this ends REAUTH_REQUIRED).
+// re-link: new connection settings and secret, and the workflow is told (this ends REAUTH_REQUIRED). Each
+// tenant has a budget of login checks per login and server, counted before the check.
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eq, sql } from 'drizzle-orm';
@@ -15,6 +16,7 @@ import { mailboxes, type ImapConnectionRecord } from '../../../db/schema/index.j
 import type { AccountRow } from '../../accounts/accounts.js';
 import type { Encryptor } from '../../crypto.js';
 import { newId } from '../../ids.js';
+import { consumeRateLimits, lockKeys, type RateLimit } from '../../notifications/rate-limit.js';
 import { SecretStore } from '../../secret-store.js';
 import { mailboxSyncWorkflowId } from '../start-workflow.js';
 import type { MailboxRow } from '../sync-state.js';
@@ -38,6 +40,22 @@ export interface ImapLinkContext {
   db: Database;
   encryptor: Encryptor;
   policy: ImapNetworkPolicy;
+  /**
+   * Login checks a tenant may make for one login on one server per window (IMAP_LINK_ATTEMPTS): the link is
+   * no way to guess a password from Mailflow's address. Unset: no limit.
+   */
+  attempts?: { limit: number; windowSeconds: number };
+}
+
+/** The attempts limit for one tenant, server and login. */
+export function linkAttemptsLimit(attempts: { limit: number; windowSeconds: number }, owner: string, target: ImapConnectionRecord): RateLimit {
+  const { limit, windowSeconds } = attempts;
+  return {
+    key: `imap-link:${owner}:${target.host}:${target.port}:${target.username}`,
+    limit,
+    windowSeconds,
+    description: `${limit} IMAP link attempts per ${windowSeconds} s for one login on one server`,
+  };
 }
 
 export interface ImapLinkInput {
@@ -97,6 +115,13 @@ export async function linkImapMailbox(ctx: ImapLinkContext, input: ImapLinkInput
   const secret: ImapSecret = target.auth === 'xoauth2' ? { accessToken: input.accessToken ?? '' } : { password: input.password ?? '' };
   if (target.tls === 'none' && !ctx.policy.allowPlaintext) throw failure(new PlaintextRefusedError(), target, secret, ctx.policy);
 
+  if (ctx.attempts) {
+    const limit = linkAttemptsLimit(ctx.attempts, input.owner, target);
+    await ctx.db.transaction(async (tx) => {
+      await lockKeys(tx, [limit.key]);
+      await consumeRateLimits(tx, [limit]);
+    });
+  }
   await checkLogin(target, secret, ctx.policy);
   // The check can take seconds: a key revoked meanwhile links nothing.
   if (!(await hooks.credentialValid(input.credential)))
