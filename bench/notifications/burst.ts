@@ -179,10 +179,13 @@ export async function burstBench(): Promise<void> {
   // Each stream is a caller with keep-alive connections of its own; the burst's caller has
   // BENCH_CONNECTIONS (64) of them, as a client fleet or a load balancer would keep.
   const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+  // An idle connection is closed here before the API's keep-alive timeout (65 s) closes it: a request sent as
+  // the server hangs up would fail with ECONNRESET (twice in 50 bulk calls after the single phase's drain).
+  const keepAlive = { keepAlive: true, timeout: 55_000 };
   const agents = {
-    steady: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-    probes: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-    burst: new http.Agent({ keepAlive: true, maxSockets: connections }),
+    steady: new http.Agent({ ...keepAlive, maxSockets: 16 }),
+    probes: new http.Agent({ ...keepAlive, maxSockets: 16 }),
+    burst: new http.Agent({ ...keepAlive, maxSockets: connections }),
   };
   const stop = new AbortController();
   const runCpu = stackCpuSecondsWindow(groups, process.cwd());
