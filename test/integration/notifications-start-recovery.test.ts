@@ -3,11 +3,11 @@
 // then be recovered — by the sweep, or by a repeat of the request — and sent exactly once, also when the
 // recovery runs twice at once or after the run has already completed.
 import { Client, type WorkflowClientInterceptor } from '@temporalio/client';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notificationStarts } from '../../db/schema/index.js';
 import { admitNotification, type AdmissionRequest } from '../../lib/notifications/admission.js';
-import { NotificationStarts, recoverUnstartedNotifications } from '../../lib/notifications/starts.js';
+import { NotificationStarts, recoverUnstartedNotifications, runStartRecovery } from '../../lib/notifications/starts.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { testConfig, unique } from '../helpers/config.js';
 import { notificationClient } from '../helpers/notifications.js';
@@ -151,4 +151,33 @@ describe('a notification whose workflow start failed after commit', () => {
     await notificationClient(api).waitFor(notification.id, ['SENT']);
     expect(await sentTimes(notification.id)).toBe(1);
   });
+
+  it('a batch admitted by an API whose starts all fail (as one that died after its commit) is started by the next API: each item sent exactly once', async () => {
+    const items = Array.from({ length: 45 }, (_, i) => ({
+      ...smsRequest(unique('user')),
+      priority: (['HIGH', 'MEDIUM', 'LOW'] as const)[i % 3],
+      idempotencyKey: unique('batch-key'),
+    }));
+    const response = await notificationClient(refusing).post('/v1/notifications/batch', { items });
+    expect(response.status).toBe(200);
+    const { results } = (await response.json()) as { results: { outcome: string; id: string }[] };
+    expect(results.map((r) => r.outcome)).toEqual(items.map(() => 'accepted'));
+    const ids = results.map((r) => r.id);
+    await refusing.deps.notificationStarts.drain();
+    const waiting = await api.deps.db.select().from(notificationStarts).where(inArray(notificationStarts.notificationId, ids));
+    expect(waiting).toHaveLength(items.length);
+
+    // The next API process: its recovery claims the rows and hands them to its own starts.
+    const deps = { db: api.deps.db, temporal: api.deps.temporal, config: api.deps.config };
+    const starts = new NotificationStarts(deps);
+    const recovery = runStartRecovery(deps, starts, 1);
+    try {
+      for (const id of ids) await notificationClient(api).waitFor(id, ['SENT'], 60_000);
+    } finally {
+      await recovery.stop();
+    }
+    await starts.drain();
+    expect(await api.deps.db.select().from(notificationStarts).where(inArray(notificationStarts.notificationId, ids))).toHaveLength(0);
+    for (const id of ids) expect(await sentTimes(id)).toBe(1);
+  }, 120_000);
 });
