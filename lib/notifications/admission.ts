@@ -202,16 +202,7 @@ interface ExistingRequest extends Record<string, unknown> {
  * consumes the limits (unless it is a duplicate), and inserts the notification with its history and outbox
  * rows. A refused limit throws and rolls the insert back. The workflow starts after commit.
  */
-export function admitNotification(deps: AdmissionDeps, request: AdmissionRequest): Promise<AdmissionResult> {
-  return duringAdmission(deps, () => admit(deps, request));
-}
-
-/** Runs an admission; this process's MEDIUM and LOW workflow starts wait for it (briefly: NotificationStarts). */
-export function duringAdmission<T>(deps: Pick<AdmissionDeps, 'notificationStarts'>, work: () => Promise<T>): Promise<T> {
-  return deps.notificationStarts ? deps.notificationStarts.whileAdmitting(work) : work();
-}
-
-async function admit(deps: AdmissionDeps, request: AdmissionRequest): Promise<AdmissionResult> {
+export async function admitNotification(deps: AdmissionDeps, request: AdmissionRequest): Promise<AdmissionResult> {
   const { db, config, encryptor } = deps;
   const scopedKey = request.idempotencyKey ? `${request.scope}:${request.idempotencyKey}` : null;
   const requestHash = request.idempotencyKey ? fingerprintHash(request.fingerprint) : null;

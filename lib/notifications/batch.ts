@@ -9,7 +9,6 @@ import { sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { newId } from '../ids.js';
 import {
-  duringAdmission,
   fingerprintHash,
   idFromIdempotencyKey,
   notificationRowFor,
@@ -193,11 +192,7 @@ const startOrder = (a: StartableNotification, b: StartableNotification) =>
   priorities.indexOf(a.priority) - priorities.indexOf(b.priority) || a.acceptedAt + deadlineMs[a.priority] - (b.acceptedAt + deadlineMs[b.priority]);
 
 /** Admits the candidates of one call for `scope`; answers one result per candidate, in order. */
-export function admitBatch(deps: AdmissionDeps, scope: string, candidates: BatchCandidate[]): Promise<BatchItemResult[]> {
-  return duringAdmission(deps, () => admit(deps, scope, candidates));
-}
-
-async function admit(deps: AdmissionDeps, scope: string, candidates: BatchCandidate[]): Promise<BatchItemResult[]> {
+export async function admitBatch(deps: AdmissionDeps, scope: string, candidates: BatchCandidate[]): Promise<BatchItemResult[]> {
   const { db, config, encryptor } = deps;
   const results: BatchItemResult[] = new Array<BatchItemResult>(candidates.length);
   const pending: Pending[] = [];

@@ -41,11 +41,6 @@ export interface StartsOptions {
   concurrency?: number;
   /** How long confirmed starts gather before one statement deletes their outbox rows. */
   flushMs?: number;
-  /**
-   * How long MEDIUM and LOW starts wait while admissions are under way in this process (a burst is answered
-   * first; their deadlines are minutes away); after it they go even if admissions go on. CRITICAL never waits.
-   */
-  holdMs?: number;
 }
 
 /** Starts one workflow; true when Temporal has the run (a run that already exists counts). */
@@ -84,13 +79,6 @@ export class NotificationStarts {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private idle: (() => void)[] = [];
-  private readonly holdMs: number;
-  /** Admissions in progress in this process (whileAdmitting). */
-  private admitting = 0;
-  /** Since when MEDIUM and LOW starts have waited for admissions; once that is `holdMs`, they go until admissions are idle. */
-  private holdingSince: number | undefined;
-  private holdExpired = false;
-  private holdTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: StartsDeps,
@@ -101,27 +89,6 @@ export class NotificationStarts {
     // do not queue up on a busy server ahead of a CRITICAL run's own operations.
     this.concurrency = options.concurrency ?? 8;
     this.flushMs = options.flushMs ?? 50;
-    this.holdMs = options.holdMs ?? 1_000;
-  }
-
-  /**
-   * Runs an admission: while any is under way, MEDIUM and LOW starts wait (at most `holdMs` in a row), so a
-   * burst's admissions have the API and the Temporal server to themselves before its starts begin.
-   */
-  async whileAdmitting<T>(work: () => Promise<T>): Promise<T> {
-    this.admitting++;
-    try {
-      return await work();
-    } finally {
-      this.admitting--;
-      if (this.admitting === 0) {
-        this.holdingSince = undefined;
-        this.holdExpired = false;
-        clearTimeout(this.holdTimer);
-        this.holdTimer = undefined;
-        this.pump();
-      }
-    }
   }
 
   /** Called once admission has committed the notification and its outbox row. */
@@ -169,25 +136,7 @@ export class NotificationStarts {
     // CRITICAL starts never wait for a slot: a burst of MEDIUM starts in flight on a busy server must not
     // delay one (their number is bounded by admission's rate limits).
     while (this.waiting.critical.length > 0) this.launch(this.waiting.critical.shift()!);
-    if (this.holding()) return;
     while (this.inFlight < this.concurrency && this.queued() > 0) this.launch(this.nextByDeadline());
-  }
-
-  /** Whether MEDIUM and LOW starts wait for the admissions under way (pump runs again when the hold ends). */
-  private holding(): boolean {
-    if (this.admitting === 0 || this.holdExpired || this.holdMs === 0 || this.queued() === 0) return false;
-    const now = Date.now();
-    this.holdingSince ??= now;
-    const left = this.holdingSince + this.holdMs - now;
-    if (left <= 0) {
-      this.holdExpired = true;
-      return false;
-    }
-    this.holdTimer ??= setTimeout(() => {
-      this.holdTimer = undefined;
-      this.pump();
-    }, left).unref();
-    return true;
   }
 
   /**

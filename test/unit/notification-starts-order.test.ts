@@ -7,7 +7,6 @@ import type { Database } from '../../db/client.js';
 import { deadlineMs } from '../../lib/notifications/policy.js';
 import type { Priority, StartableNotification } from '../../lib/notifications/start-workflow.js';
 import { NotificationStarts } from '../../lib/notifications/starts.js';
-import { until } from '../helpers/wait.js';
 
 function startable(notificationId: string, priority: Priority, acceptedAt: number): StartableNotification {
   return {
@@ -56,50 +55,5 @@ describe('NotificationStarts order', () => {
     starts.enqueue(startable('critical', 'critical', now));
     await starts.drain(5_000);
     expect(started).toEqual(['critical', 'first', 'low-old', 'medium-a', 'medium-b', 'low-new']);
-  });
-
-  it('holds MEDIUM and LOW starts while admissions are under way (CRITICAL never), at most holdMs in a row', async () => {
-    const called: string[] = [];
-    const temporal = {
-      workflow: {
-        start(_workflow: unknown, options: { args: [{ notificationId: string }] }) {
-          called.push(options.args[0].notificationId);
-          return Promise.resolve({});
-        },
-      },
-    } as unknown as Client;
-    const db = { execute: () => Promise.resolve([]) } as unknown as Database;
-    const now = Date.now();
-
-    // Held until the admission ends.
-    const starts = new NotificationStarts({ db, temporal, config: { TASK_QUEUE_PREFIX: '' } }, { holdMs: 60_000 });
-    let finish!: () => void;
-    const admission = starts.whileAdmitting(
-      () =>
-        new Promise<void>((resolve) => {
-          finish = resolve;
-          starts.enqueue(startable('medium', 'medium', now));
-          starts.enqueue(startable('critical', 'critical', now));
-        }),
-    );
-    // A start is called synchronously when it is launched: CRITICAL went, MEDIUM waits.
-    expect(called).toEqual(['critical']);
-    finish();
-    await admission;
-    expect(called).toEqual(['critical', 'medium']);
-    await starts.drain(5_000);
-
-    // An admission that goes on: the hold ends after holdMs, and starts flow until admissions are idle.
-    const brief = new NotificationStarts({ db, temporal, config: { TASK_QUEUE_PREFIX: '' } }, { holdMs: 50 });
-    let end!: () => void;
-    const long = brief.whileAdmitting(() => new Promise<void>((resolve) => (end = resolve)));
-    brief.enqueue(startable('low', 'low', now));
-    expect(called).not.toContain('low');
-    await until('the held LOW start to go after holdMs', () => Promise.resolve(called.includes('low')), 5_000, 10);
-    brief.enqueue(startable('low-2', 'low', now));
-    expect(called).toContain('low-2');
-    end();
-    await long;
-    await brief.drain(5_000);
   });
 });
