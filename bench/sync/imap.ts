@@ -26,7 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import type { Database } from '../../db/client.js';
-import { firstTextPart, PREVIEW_BYTES, previewOf } from '../../lib/mailbox-sync/imap/preview.js';
+import { PREVIEW_BYTES, previewOf, textPartsOf } from '../../lib/mailbox-sync/imap/preview.js';
 import { ImapMailProvider, MESSAGE_FETCH_ITEMS } from '../../lib/mailbox-sync/imap/provider.js';
 import { packUids } from '../../lib/mailbox-sync/imap/uid-sets.js';
 import { inRequestBatch } from '../../lib/mailbox-sync/request-batch.js';
@@ -239,13 +239,7 @@ async function bareRead(u: BenchUser, folders: string[], perPage: boolean): Prom
     await timed('fetch', async () => {
       for await (const m of client.fetch(packUids(uids), MESSAGE_FETCH_ITEMS, { uid: true })) fetched.push(m);
     });
-    const byPart = new Map<string, number[]>();
-    const parts = new Map<number, ReturnType<typeof firstTextPart>>();
-    for (const m of fetched) {
-      const part = firstTextPart(m.bodyStructure);
-      parts.set(m.uid, part);
-      if (part) byPart.set(part.part, [...(byPart.get(part.part) ?? []), m.uid]);
-    }
+    const { parts, byPart } = textPartsOf(fetched);
     let previews = 0;
     await timed('previews', async () => {
       for (const [part, partUids] of byPart) {

@@ -15,6 +15,7 @@ import { newId } from '../ids.js';
 import { deadlineMs, retryScheduleFor } from './policy.js';
 import { checkRateLimits, lockKeysStatement, rateLimitStatement, type RateLimit, type RateLimitCount } from './rate-limit.js';
 import { startableNotification, NotificationStarts } from './starts.js';
+import type { TemplateRow } from './templates.js';
 import {
   channelActivityQueue,
   notificationWorkflowId,
@@ -57,6 +58,32 @@ export interface AdmissionRequest {
   attachments?: StoredAttachment[];
   /** Set when a schedule's firing admits it. */
   scheduleId?: string;
+}
+
+/** A template-form request (POST /v1/notifications, or a batch item) as admission takes it, once rendered and addressed. */
+export function templateAdmission(
+  body: { userId: string; type: Channel; templateParams: Record<string, unknown>; correlationId?: string | undefined },
+  template: TemplateRow,
+  rendered: { subject: string | null; text: string; html: string | null },
+  recipients: string[],
+  priority: Priority,
+): Omit<AdmissionRequest, 'scope'> {
+  return {
+    fingerprint: body,
+    userId: body.userId,
+    channel: body.type,
+    priority,
+    templateId: template.id,
+    templateVersion: template.version,
+    templateParams: body.templateParams,
+    templateLimit:
+      template.rateLimitCount && template.rateLimitWindowSeconds ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds } : null,
+    recipients,
+    subject: rendered.subject,
+    text: rendered.text,
+    html: rendered.html,
+    correlationId: body.correlationId ?? null,
+  };
 }
 
 export class IdempotencyConflictError extends Error {

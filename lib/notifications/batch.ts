@@ -14,6 +14,7 @@ import {
   notificationRowFor,
   rateLimitsFor,
   startableFor,
+  templateAdmission,
   type AdmissionDeps,
   type AdmissionRequest,
   type NotificationRow,
@@ -147,22 +148,7 @@ export async function prepareTemplateItems(db: Database, items: (TemplateNotific
     return {
       request: {
         ...(item.idempotencyKey ? { idempotencyKey: item.idempotencyKey } : {}),
-        fingerprint: body,
-        userId: body.userId,
-        channel: body.type,
-        priority: body.priority ?? 'medium',
-        templateId: template.id,
-        templateVersion: template.version,
-        templateParams: body.templateParams,
-        templateLimit:
-          template.rateLimitCount && template.rateLimitWindowSeconds
-            ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds }
-            : null,
-        recipients,
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-        correlationId: body.correlationId ?? null,
+        ...templateAdmission(body, template, rendered, recipients, body.priority ?? 'medium'),
       },
     };
   });

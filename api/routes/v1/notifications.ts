@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
-import { admitNotification, retryNotification } from '../../../lib/notifications/admission.js';
+import { admitNotification, retryNotification, templateAdmission } from '../../../lib/notifications/admission.js';
 import { listNotifications, notificationWithHistory, parseCursorTime, type NotificationCursor } from '../../../lib/notifications/list.js';
 import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
@@ -122,22 +122,7 @@ export const notificationRoutes = createRouter()
         {
           scope: tenantOf(c.var.principal),
           ...(idempotencyKey ? { idempotencyKey } : {}),
-          fingerprint: body,
-          userId: body.userId,
-          channel: body.type,
-          priority: prio,
-          templateId: template.id,
-          templateVersion: template.version,
-          templateParams: body.templateParams,
-          templateLimit:
-            template.rateLimitCount && template.rateLimitWindowSeconds
-              ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds }
-              : null,
-          recipients,
-          subject: rendered.subject,
-          text: rendered.text,
-          html: rendered.html,
-          correlationId: body.correlationId ?? null,
+          ...templateAdmission(body, template, rendered, recipients, prio),
         },
       );
       if (created) notificationMetrics.accepted.inc({ channel: body.type, priority: prio });

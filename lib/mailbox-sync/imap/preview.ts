@@ -12,6 +12,24 @@ export interface TextPart {
   html: boolean;
 }
 
+/**
+ * Each message's first text part, and the UIDs by part number: previews are fetched one FETCH per part number
+ * (most messages share one).
+ */
+export function textPartsOf(messages: { uid: number; bodyStructure?: MessageStructureObject | undefined }[]): {
+  parts: Map<number, TextPart | undefined>;
+  byPart: Map<string, number[]>;
+} {
+  const parts = new Map<number, TextPart | undefined>();
+  const byPart = new Map<string, number[]>();
+  for (const m of messages) {
+    const part = firstTextPart(m.bodyStructure);
+    parts.set(m.uid, part);
+    if (part) byPart.set(part.part, [...(byPart.get(part.part) ?? []), m.uid]);
+  }
+  return { parts, byPart };
+}
+
 /** The first text/plain part (or text/html when there is none) that is not an attachment. */
 export function firstTextPart(structure: MessageStructureObject | undefined): TextPart | undefined {
   if (!structure) return undefined;

@@ -23,7 +23,7 @@ import {
   type PushChannel,
 } from '../provider.js';
 import { classifyImapError, openImap, type ImapNetworkPolicy, type ImapSecret, type ImapTarget } from './connection.js';
-import { firstTextPart, hasAttachments, PREVIEW_BYTES, previewOf } from './preview.js';
+import { hasAttachments, textPartsOf, PREVIEW_BYTES, previewOf } from './preview.js';
 import { currentRequestBatch } from '../request-batch.js';
 import { packUids, unpackUids } from './uid-sets.js';
 import { dropWatch, extendWatch, saveWatch, watchIdOf } from './watches.js';
@@ -332,14 +332,8 @@ export class ImapMailProvider implements MailProvider {
       if (m.uid !== undefined && wanted.has(m.uid) && m.envelope) byUid.set(m.uid, m);
     }
     const fetched = [...byUid.values()];
-    // Previews: the first bytes of each message's first text part, one FETCH per part number (most share one).
-    const byPart = new Map<string, number[]>();
-    const parts = new Map<number, ReturnType<typeof firstTextPart>>();
-    for (const m of fetched) {
-      const part = firstTextPart(m.bodyStructure);
-      parts.set(m.uid, part);
-      if (part) byPart.set(part.part, [...(byPart.get(part.part) ?? []), m.uid]);
-    }
+    // Previews: the first bytes of each message's first text part.
+    const { parts, byPart } = textPartsOf(fetched);
     const previews = new Map<number, string>();
     for (const [part, partUids] of byPart) {
       for await (const m of client.fetch(
