@@ -8,7 +8,7 @@
 // reads one it has not seen yet at once, so a new user logs in straight away); XOAUTH2/OAUTHBEARER ask the
 // token-introspection simulator (simulators/imap-oauth/), which runs in this process.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { createHash } from 'node:crypto';
@@ -312,7 +312,11 @@ export function addDovecotUser(passwdDir: string, user: string, password: string
   if (!/^[\x21-\x7e]{1,200}$/.test(password) || password.includes(':')) throw new Error('passwords are printable ASCII without spaces or colons');
   const file = join(passwdDir, user);
   const temp = `${file}.${process.pid}.tmp`;
+  const before = existsSync(file) ? Math.floor(statSync(file).mtimeMs / 1000) : undefined;
   writeFileSync(temp, `${user}:{PLAIN}${password}\n`, { mode: 0o640 });
+  // Dovecot sees a changed passwd-file by its mtime (whole seconds) and size: a password as long, changed
+  // within the second the file was written, would go unseen for good. Its mtime moves on a second then.
+  if (before !== undefined && Math.floor(statSync(temp).mtimeMs / 1000) <= before) utimesSync(temp, new Date(), new Date((before + 1) * 1000));
   // Readable by Dovecot's auth process: the directory's owner (the mail user when we are root).
   const owner = statSync(passwdDir);
   if (typeof process.getuid === 'function' && process.getuid() === 0) chownSync(temp, owner.uid, owner.gid);
