@@ -333,14 +333,15 @@ describe('IMAP mailbox sync under load and faults', () => {
       expect(indexed).toHaveLength(1_500);
       expect(new Set(indexed.map((m) => m.id)).size).toBe(1_500);
       await rig.waitForMailbox(mailboxId, live);
-      await until('push to be reported back', async () => (await pushOf(rig, mailboxId)).healthy === true, 60_000);
+      // The watch retries with back-off up to a minute apart, so its next attempt may be that far off.
+      await until('push to be reported back', async () => (await pushOf(rig, mailboxId)).healthy === true, 150_000);
       // New mail in INBOX shows: the IDLE watch is connected again (the mailbox's own round is minutes away).
       await asImapUser(user, (client) => appendMessages(client, 'INBOX', 1), at);
       expect(await waitForImapMirror(rig, user, accountId, 60_000, at)).toHaveLength(1_501);
     } finally {
       await dovecot.stop();
     }
-  }, 300_000);
+  }, 420_000);
 
   it('loses and doubles nothing when the sync worker process is killed (SIGKILL) mid-batch and another takes over', async () => {
     // A rig of its own without in-process workers: its sync workers are processes, on its own task queues.
