@@ -9,6 +9,7 @@ import type { SecretStore } from '../lib/secret-store.js';
 import type { MailIndex } from '../lib/mail-index/types.js';
 import type { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
 import type { AccessWatch } from './auth/access-watch.js';
+import type { GroupedAdmission } from '../lib/notifications/grouped-admission.js';
 import type { NotificationStarts } from '../lib/notifications/starts.js';
 import type { Scope } from './auth/scopes.js';
 
@@ -34,6 +35,8 @@ export interface AppDeps {
   access: AccessWatch;
   /** Starts admitted notifications' workflows after commit, in the background. */
   notificationStarts: NotificationStarts;
+  /** Admits MEDIUM and LOW single requests in groups, one transaction per group. */
+  groupedAdmission: GroupedAdmission;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import { SecretStore } from '../lib/secret-store.js';
 import { createMailIndex } from '../lib/mail-index/index.js';
 import { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
+import { GroupedAdmission } from '../lib/notifications/grouped-admission.js';
 import { NotificationStarts } from '../lib/notifications/starts.js';
 import { AccessWatch } from './auth/access-watch.js';
 import type { AppDeps } from './context.js';
@@ -41,6 +42,7 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
     access: new AccessWatch(database.db, undefined, (error) => logger.warn({ err: error }, 'could not check the keys of open streams')),
     // Admission holds a connection for three round trips and never across a Temporal call.
     notificationStarts: new NotificationStarts({ db: database.db, temporal, config, logger }),
+    groupedAdmission: new GroupedAdmission(),
   };
   return {
     deps,

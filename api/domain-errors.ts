@@ -9,7 +9,7 @@ import { ImapLinkError, type ImapLinkFailure } from '../lib/mailbox-sync/imap/li
 import { MailingIdempotencyConflictError, MailingStartError } from '../lib/mailings/admission.js';
 import { MailingFinishedError, MailingNotFoundError } from '../lib/mailings/service.js';
 import { IdempotencyConflictError, NotificationNotFoundError, NotificationNotRetryableError } from '../lib/notifications/admission.js';
-import { notificationMetrics } from '../lib/notifications/metrics.js';
+import { countRateLimited } from '../lib/notifications/metrics.js';
 import { RateLimitExceededError } from '../lib/notifications/rate-limit.js';
 import { ContactMissingError, UserNotFoundError } from '../lib/notifications/recipients.js';
 import { TemplateNotFoundError, TemplateParamsError } from '../lib/notifications/templates.js';
@@ -43,7 +43,7 @@ const contactOf = { EMAIL: 'email address', SMS: 'phone number', PUSH: 'push tok
 const mappings: Mapping[] = [
   // Admission of notifications and emails.
   map(RateLimitExceededError, (e) => {
-    notificationMetrics.rateLimited.inc({ limit: e.limit.key.split(':')[0] });
+    countRateLimited(e.limit);
     return new AppError('rate_limited', `rate limit exceeded: ${e.limit.description}; retry after ${e.retryAfterSeconds} s`, {
       headers: { 'Retry-After': String(e.retryAfterSeconds) },
       extra: {

@@ -42,7 +42,8 @@ export type BatchRefusal =
       reason: 'rate_limited';
       detail: string;
       retryAfterSeconds: number;
-      limit: { description: string; limit: number; windowSeconds: number };
+      /** The limit that was full (its key names whom it counts: not part of an answer). */
+      limit: RateLimit;
     }
   | { reason: 'idempotency_conflict'; detail: string; notificationId: string };
 
@@ -279,14 +280,13 @@ export async function admitBatch(deps: AdmissionDeps, scope: string, candidates:
       const full = item.limits.find((l) => (windows.get(l.key)?.count ?? 0) >= l.limit);
       if (full) {
         const wait = retryAfterSeconds(full, windows.get(full.key)?.ages ?? []);
-        notificationMetrics.rateLimited.inc({ limit: full.key.split(':')[0] });
         results[index] = {
           index,
           outcome: 'refused',
           reason: 'rate_limited',
           detail: `rate limit exceeded: ${full.description}; retry after ${wait} s`,
           retryAfterSeconds: wait,
-          limit: { description: full.description, limit: full.limit, windowSeconds: full.windowSeconds },
+          limit: full,
         };
         continue;
       }

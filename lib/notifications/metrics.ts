@@ -26,3 +26,8 @@ export const notificationMetrics = {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 300, 900, 1800, 3600, 7200],
   }),
 };
+
+/** One request (or batch item) refused by `limit`, counted by the kind of limit (user, user-template, to, …). */
+export function countRateLimited(limit: { key: string }): void {
+  notificationMetrics.rateLimited.inc({ limit: limit.key.split(':')[0] });
+}

@@ -16,6 +16,7 @@ import {
   type FieldIssue,
   type TemplateNotificationItem,
 } from '../../../lib/notifications/batch.js';
+import { countRateLimited } from '../../../lib/notifications/metrics.js';
 import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { createBody, idempotencyKey } from './notifications.js';
 
@@ -96,7 +97,12 @@ function parseItem(raw: Record<string, unknown>): TemplateNotificationItem | Bat
   return { idempotencyKey: parsedKey?.data, body: parsedBody.data };
 }
 
-const view = (r: BatchItemResult) => ('deadlineAt' in r ? { ...r, deadlineAt: r.deadlineAt.toISOString() } : r);
+const view = (r: BatchItemResult) => {
+  if ('deadlineAt' in r) return { ...r, deadlineAt: r.deadlineAt.toISOString() };
+  if (r.reason !== 'rate_limited') return r;
+  const { description, limit, windowSeconds } = r.limit;
+  return { ...r, limit: { description, limit, windowSeconds } };
+};
 
 export const notificationBatchRoutes = createRouter().openapi(
   createRoute({
@@ -122,6 +128,7 @@ export const notificationBatchRoutes = createRouter().openapi(
     const { deps } = c.var;
     const candidates = await prepareTemplateItems(deps.db, items.map(parseItem));
     const results = await admitBatch(deps, tenantOf(c.var.principal), candidates);
+    for (const r of results) if (r.outcome === 'refused' && r.reason === 'rate_limited') countRateLimited(r.limit);
     const count = (outcome: BatchItemResult['outcome']) => results.filter((r) => r.outcome === outcome).length;
     const answer = { accepted: count('accepted'), duplicates: count('duplicate'), refused: count('refused'), results: results.map(view) };
     c.var.logger.info(

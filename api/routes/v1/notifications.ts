@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
-import { admitNotification, retryNotification, templateAdmission } from '../../../lib/notifications/admission.js';
+import { retryNotification, templateAdmission } from '../../../lib/notifications/admission.js';
+import { admitAlone } from '../../../lib/notifications/grouped-admission.js';
 import { listNotifications, notificationWithHistory, parseCursorTime, type NotificationCursor } from '../../../lib/notifications/list.js';
-import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
 import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../../../lib/notifications/recipients.js';
 import { notificationStatuses } from '../../../lib/notifications/status.js';
@@ -117,28 +117,19 @@ export const notificationRoutes = createRouter()
       }
       const rendered = renderTemplate(template, body.templateParams);
       const recipients = body.to === undefined ? await resolveContact(db, body.userId, body.type) : [body.to].flat();
-      const { notification, created } = await admitNotification(
-        { ...deps, db },
-        {
-          scope: tenantOf(c.var.principal),
-          ...(idempotencyKey ? { idempotencyKey } : {}),
-          ...templateAdmission(body, template, rendered, recipients, prio),
-        },
-      );
-      if (created) notificationMetrics.accepted.inc({ channel: body.type, priority: prio });
+      const scope = tenantOf(c.var.principal);
+      const request = { ...(idempotencyKey ? { idempotencyKey } : {}), ...templateAdmission(body, template, rendered, recipients, prio) };
+      // CRITICAL alone on its own pool; the rest in groups, one transaction per group under a burst.
+      const admitted =
+        prio === 'critical' ? await admitAlone({ ...deps, db }, { scope, ...request }) : await deps.groupedAdmission.admit({ ...deps, db }, scope, request);
+      const duplicate = admitted.outcome === 'duplicate';
       c.var.logger.info(
-        { notificationId: notification.id, workflowId: notification.workflowId, correlationId: notification.correlationId, duplicate: !created },
+        { notificationId: admitted.id, workflowId: admitted.workflowId, correlationId: body.correlationId, duplicate },
         'notification received',
       );
       return c.json(
-        {
-          id: notification.id,
-          status: notification.status,
-          workflowId: notification.workflowId,
-          deadlineAt: notification.deadlineAt.toISOString(),
-          duplicate: !created,
-        },
-        created ? 202 : 200,
+        { id: admitted.id, status: admitted.status, workflowId: admitted.workflowId, deadlineAt: admitted.deadlineAt.toISOString(), duplicate },
+        duplicate ? 200 : 202,
       );
     },
   )
