@@ -12,7 +12,7 @@ import { IdempotencyConflictError, NotificationNotFoundError, NotificationNotRet
 import { countRateLimited } from '../lib/notifications/metrics.js';
 import { RateLimitExceededError } from '../lib/notifications/rate-limit.js';
 import { ContactMissingError, UserNotFoundError } from '../lib/notifications/recipients.js';
-import { TemplateNotFoundError, TemplateParamsError } from '../lib/notifications/templates.js';
+import { TemplateChannelError, TemplateNotFoundError, TemplateParamsError } from '../lib/notifications/templates.js';
 import { ScheduleCapError, ScheduleTooFrequentError } from '../lib/schedules/limits.js';
 import { ScheduleConflictError, ScheduleValidationError } from '../lib/schedules/service.js';
 import { AdminTenantError, TenantNotFoundError } from '../lib/tenants/tenants.js';
@@ -65,6 +65,7 @@ const mappings: Mapping[] = [
     return new AppError('validation', `invalid templateParams: ${parts.join('; ')}`, { errors });
   }),
   map(TemplateNotFoundError, (e) => new AppError('unprocessable', `no template ${e.templateId}`)),
+  map(TemplateChannelError, (e) => new AppError('unprocessable', e.message)),
   map(
     ContactMissingError,
     (e) => new AppError('unprocessable', `user ${e.userId} has no ${contactOf[e.channel]} (set it with PUT /v1/users/${e.userId}, or give "to")`),

@@ -24,7 +24,8 @@ import { deadlineMs, priorities, type Priority } from './policy.js';
 import { lockKeysStatement, rateLimitWindowsStatement, recordHitsStatement, retryAfterSeconds, type RateLimit, type RateLimitWindow } from './rate-limit.js';
 import { startableNotification, NotificationStarts } from './starts.js';
 import type { StartableNotification } from './start-workflow.js';
-import { renderTemplate, TemplateParamsError, type TemplateRow } from './templates.js';
+import { ContactMissingError } from './recipients.js';
+import { renderTemplate, TemplateChannelError, TemplateNotFoundError, TemplateParamsError, type TemplateRow } from './templates.js';
 
 /** The most items one call may carry. */
 export const MAX_BATCH_ITEMS = 1_000;
@@ -60,8 +61,11 @@ export type BatchItemResult =
   | ({ index: number; outcome: 'duplicate'; duplicateOf?: number } & Admitted)
   | ({ index: number; outcome: 'refused' } & BatchRefusal);
 
-/** An item ready for admission, without the scope (the batch's), or the reason it cannot be admitted. */
-export type BatchCandidate = { request: Omit<AdmissionRequest, 'scope' | 'attachments'> } | { refused: BatchRefusal };
+/**
+ * An item ready for admission, without the scope (the batch's), or the reason it cannot be admitted (with the
+ * error a single request would have been refused with, where one applies).
+ */
+export type BatchCandidate = { request: Omit<AdmissionRequest, 'scope' | 'attachments'> } | { refused: BatchRefusal; error?: Error };
 
 export const refusedAsValidation = (where: string, errors: FieldIssue[]): BatchRefusal => ({
   reason: 'validation',
@@ -116,9 +120,12 @@ export async function prepareTemplateItems(db: Database, items: (TemplateNotific
     if (!('body' in item)) return { refused: item };
     const { body } = item;
     const template = templates.get(body.templateId);
-    if (!template) return { refused: { reason: 'unknown_template', detail: `no template ${body.templateId}` } };
-    if (template.channel !== body.type)
-      return { refused: refusedAsValidation('item', [{ path: 'type', message: `template ${template.id} is for ${template.channel}, not ${body.type}` }]) };
+    if (!template)
+      return { refused: { reason: 'unknown_template', detail: `no template ${body.templateId}` }, error: new TemplateNotFoundError(body.templateId) };
+    if (template.channel !== body.type) {
+      const error = new TemplateChannelError(template.id, template.channel, body.type);
+      return { refused: refusedAsValidation('item', [{ path: 'type', message: error.message }]), error };
+    }
     let rendered: ReturnType<typeof renderTemplate>;
     try {
       rendered = renderTemplate(template, body.templateParams);
@@ -129,13 +136,19 @@ export async function prepareTemplateItems(db: Database, items: (TemplateNotific
           ...error.missing.map((name) => ({ path: `templateParams.${name}`, message: 'missing: the template uses this parameter' })),
           ...error.unknown.map((name) => ({ path: `templateParams.${name}`, message: 'unknown: the template does not declare this parameter' })),
         ]),
+        error,
       };
     }
     let recipients: string[];
     if (body.to !== undefined) recipients = [body.to].flat();
     else {
       const user = users.get(body.userId);
-      if (!user) return { refused: { reason: 'unknown_user', detail: `no user ${body.userId} (create it with PUT /v1/users/${body.userId}, or give "to")` } };
+      // A single request names no unknown user: it is one without a contact point.
+      if (!user)
+        return {
+          refused: { reason: 'unknown_user', detail: `no user ${body.userId} (create it with PUT /v1/users/${body.userId}, or give "to")` },
+          error: new ContactMissingError(body.userId, body.type),
+        };
       const contacts = body.type === 'EMAIL' ? [user.email] : body.type === 'SMS' ? [user.phone] : user.push_tokens;
       recipients = contacts.filter((c): c is string => Boolean(c));
       if (recipients.length === 0)
@@ -144,6 +157,7 @@ export async function prepareTemplateItems(db: Database, items: (TemplateNotific
             reason: 'no_contact',
             detail: `user ${body.userId} has no ${contactOf[body.type]} (set it with PUT /v1/users/${body.userId}, or give "to")`,
           },
+          error: new ContactMissingError(body.userId, body.type),
         };
     }
     return {

@@ -6,19 +6,18 @@
 // the items in arrival order with the same idempotency and rate-limit semantics.
 import { Histogram } from 'prom-client';
 import { registry } from '../metrics.js';
-import { admitNotification, IdempotencyConflictError, type AdmissionDeps, type AdmissionRequest } from './admission.js';
-import { admitBatch, type BatchItemResult } from './batch.js';
+import { admitNotification, IdempotencyConflictError, type AdmissionDeps } from './admission.js';
+import { admitBatch, prepareTemplateItems, type BatchCandidate, type BatchItemResult, type TemplateNotificationItem } from './batch.js';
 import { notificationMetrics } from './metrics.js';
 import { RateLimitExceededError } from './rate-limit.js';
 
-export type GroupedRequest = Omit<AdmissionRequest, 'scope' | 'attachments'>;
 /** What a single request is answered with: admitted (now or earlier, `duplicate`). */
 export type GroupedAdmissionResult = Extract<BatchItemResult, { outcome: 'accepted' | 'duplicate' }>;
 
 interface Waiting {
   deps: AdmissionDeps;
   scope: string;
-  request: GroupedRequest;
+  item: TemplateNotificationItem;
   resolve: (result: GroupedAdmissionResult) => void;
   reject: (error: unknown) => void;
 }
@@ -57,9 +56,9 @@ export class GroupedAdmission {
    * Admits one request with the next group; throws what the single path throws for a refusal
    * (RateLimitExceededError, IdempotencyConflictError), or the group's failure.
    */
-  admit(deps: AdmissionDeps, scope: string, request: GroupedRequest): Promise<GroupedAdmissionResult> {
+  admit(deps: AdmissionDeps, scope: string, item: TemplateNotificationItem): Promise<GroupedAdmissionResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ deps, scope, request, resolve, reject });
+      this.queue.push({ deps, scope, item, resolve, reject });
       this.pump();
     });
   }
@@ -77,24 +76,38 @@ export class GroupedAdmission {
   }
 
   private async store(group: Waiting[]): Promise<void> {
-    // admitBatch admits for one tenant: a group of several is stored tenant by tenant, in order of arrival.
-    // (Every request of a process passes the same dependencies: the first one's serve its group.)
-    const byScope = new Map<string, Waiting[]>();
-    for (const waiting of group) {
-      const same = byScope.get(waiting.scope);
-      if (same) same.push(waiting);
-      else byScope.set(waiting.scope, [waiting]);
+    // Every request of a process passes the same dependencies: the first one's serve its group.
+    const deps = group[0]!.deps;
+    let candidates: BatchCandidate[];
+    try {
+      // The group's templates and users in one read each.
+      candidates = await prepareTemplateItems(
+        deps.db,
+        group.map((w) => w.item),
+      );
+    } catch (error) {
+      for (const w of group) w.reject(error);
+      return;
     }
-    for (const [scope, waiting] of byScope) {
+    // admitBatch admits for one tenant: a group of several is stored tenant by tenant, in order of arrival.
+    const byScope = new Map<string, { waiting: Waiting; candidate: BatchCandidate }[]>();
+    group.forEach((waiting, i) => {
+      const candidate = candidates[i]!;
+      if ('refused' in candidate) return waiting.reject(candidate.error ?? new Error(candidate.refused.detail));
+      const same = byScope.get(waiting.scope);
+      if (same) same.push({ waiting, candidate });
+      else byScope.set(waiting.scope, [{ waiting, candidate }]);
+    });
+    for (const [scope, entries] of byScope) {
       try {
         const results = await admitBatch(
-          waiting[0]!.deps,
+          deps,
           scope,
-          waiting.map((w) => ({ request: w.request })),
+          entries.map((e) => e.candidate),
         );
-        results.forEach((result, i) => settle(waiting[i]!, result));
+        results.forEach((result, i) => settle(entries[i]!.waiting, result));
       } catch (error) {
-        for (const w of waiting) w.reject(error);
+        for (const e of entries) e.waiting.reject(error);
       }
     }
   }
@@ -104,13 +117,15 @@ function settle(waiting: Waiting, result: BatchItemResult): void {
   if (result.outcome !== 'refused') return waiting.resolve(result);
   if (result.reason === 'rate_limited') return waiting.reject(new RateLimitExceededError(result.limit, result.retryAfterSeconds));
   if (result.reason === 'idempotency_conflict') return waiting.reject(new IdempotencyConflictError(result.notificationId));
-  // The route resolves templates and contacts before admission: no other refusal can come from admitBatch.
+  // Templates and contacts were resolved before admitBatch: no other refusal can come from it.
   waiting.reject(new Error(`unexpected refusal in grouped admission: ${result.reason}`));
 }
 
 /** One request admitted on its own (its own transaction), answered as a grouped one is. */
-export async function admitAlone(deps: AdmissionDeps, request: AdmissionRequest): Promise<GroupedAdmissionResult> {
-  const { notification: n, created } = await admitNotification(deps, request);
+export async function admitAlone(deps: AdmissionDeps, scope: string, item: TemplateNotificationItem): Promise<GroupedAdmissionResult> {
+  const [candidate] = await prepareTemplateItems(deps.db, [item]);
+  if ('refused' in candidate!) throw candidate.error ?? new Error(candidate.refused.detail);
+  const { notification: n, created } = await admitNotification(deps, { ...candidate!.request, scope });
   if (created) notificationMetrics.accepted.inc({ channel: n.channel, priority: n.priority });
   return { index: 0, outcome: created ? 'accepted' : 'duplicate', id: n.id, status: n.status, workflowId: n.workflowId, deadlineAt: n.deadlineAt };
 }

@@ -38,6 +38,17 @@ export class TemplateNotFoundError extends Error {
   }
 }
 
+export class TemplateChannelError extends Error {
+  constructor(
+    readonly templateId: string,
+    readonly templateChannel: string,
+    readonly requested: string,
+  ) {
+    super(`template ${templateId} is for ${templateChannel}, not ${requested}`);
+    this.name = 'TemplateChannelError';
+  }
+}
+
 const placeholder = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 
 /** The parameter names a template text uses, in order of first use. */

@@ -115,3 +115,24 @@ it('admits requests that arrive while groups are stored together in the next gro
     await holder.end();
   }
 }, 120_000);
+
+it("refuses a request in a group with the problem it would get alone, and admits the group's others", async () => {
+  const correlationId = unique('grouped');
+  const requests = [
+    sms(unique('ok'), correlationId),
+    sms(unique('tpl'), correlationId, { templateId: 'NO_SUCH_TEMPLATE' }),
+    sms(unique('channel'), correlationId, { type: 'EMAIL', to: 'jane@example.com' }),
+    { ...sms(unique('ghost'), correlationId), to: undefined },
+    sms(unique('params'), correlationId, { templateParams: { orderId: 'A1' } }),
+    sms(unique('ok'), correlationId, { priority: 'LOW' }),
+  ];
+  const responses = await Promise.all(requests.map((body) => post('/v1/notifications', body)));
+  const problems = (await Promise.all(responses.map((r) => r.json()))) as { detail?: string; errors?: { path: string }[] }[];
+  expect(responses.map((r) => r.status)).toEqual([202, 422, 422, 422, 400, 202]);
+  expect(problems[1]!.detail).toContain('no template NO_SUCH_TEMPLATE');
+  expect(problems[2]!.detail).toContain('is for SMS, not EMAIL');
+  expect(problems[3]!.detail).toContain('has no phone number');
+  expect(problems[4]!.errors!.map((e) => e.path)).toEqual(['templateParams.trackingUrl']);
+  const [stored] = await api.deps.db.execute<{ n: number }>(sql`select count(*)::int as n from notifications where correlation_id = ${correlationId}`);
+  expect(stored!.n).toBe(2);
+});

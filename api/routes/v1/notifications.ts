@@ -1,12 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
-import { retryNotification, templateAdmission } from '../../../lib/notifications/admission.js';
+import { retryNotification } from '../../../lib/notifications/admission.js';
 import { admitAlone } from '../../../lib/notifications/grouped-admission.js';
 import { listNotifications, notificationWithHistory, parseCursorTime, type NotificationCursor } from '../../../lib/notifications/list.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
-import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../../../lib/notifications/recipients.js';
+import { checkRecipientOverride, MAX_PUSH_TOKENS } from '../../../lib/notifications/recipients.js';
 import { notificationStatuses } from '../../../lib/notifications/status.js';
-import { getLatestTemplate, renderTemplate } from '../../../lib/notifications/templates.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
@@ -110,18 +109,11 @@ export const notificationRoutes = createRouter()
       const idempotencyKey = c.req.valid('header')['idempotency-key'];
       const { deps } = c.var;
       const prio = body.priority ?? 'medium';
-      const db = databaseFor(deps, prio);
-      const template = await getLatestTemplate(db, body.templateId);
-      if (template.channel !== body.type) {
-        throw new AppError('unprocessable', `template ${template.id} is for ${template.channel}, not ${body.type}`);
-      }
-      const rendered = renderTemplate(template, body.templateParams);
-      const recipients = body.to === undefined ? await resolveContact(db, body.userId, body.type) : [body.to].flat();
       const scope = tenantOf(c.var.principal);
-      const request = { ...(idempotencyKey ? { idempotencyKey } : {}), ...templateAdmission(body, template, rendered, recipients, prio) };
+      const item = { idempotencyKey, body };
       // CRITICAL alone on its own pool; the rest in groups, one transaction per group under a burst.
       const admitted =
-        prio === 'critical' ? await admitAlone({ ...deps, db }, { scope, ...request }) : await deps.groupedAdmission.admit({ ...deps, db }, scope, request);
+        prio === 'critical' ? await admitAlone({ ...deps, db: databaseFor(deps, prio) }, scope, item) : await deps.groupedAdmission.admit(deps, scope, item);
       const duplicate = admitted.outcome === 'duplicate';
       c.var.logger.info(
         { notificationId: admitted.id, workflowId: admitted.workflowId, correlationId: body.correlationId, duplicate },
