@@ -3,6 +3,7 @@
 import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
 import { startProviderSimulators, type ProviderSimulators } from './simulators.js';
+import { useRig } from './rig.js';
 import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
 export interface DeliveryRig {
@@ -13,6 +14,9 @@ export interface DeliveryRig {
   startWorkers(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The file's one rig: started before its first test, closed after its last. */
+export const useDeliveryRig = (queuePrefix: string): DeliveryRig => useRig(() => startDeliveryRig(queuePrefix), 60_000);
 
 /** `queuePrefix` names the run's task queues; the user rate limit is raised so firings are not refused. */
 export async function startDeliveryRig(queuePrefix: string): Promise<DeliveryRig> {

@@ -8,6 +8,7 @@ import type { OutlookSimulatorOptions } from '../../simulators/outlook/server.js
 import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
 import { startOutlook, type OutlookSim } from './outlook.js';
+import { useRig } from './rig.js';
 import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
 export const CALLBACK_URL = 'http://localhost:3000/web/accounts.html';
@@ -99,6 +100,9 @@ export async function withSyncRig(options: SyncRigOptions, test: (rig: SyncRig) 
     await rig.close();
   }
 }
+
+/** The file's one rig: started before its first test, closed after its last. */
+export const useSyncRig = (options: SyncRigOptions = {}): SyncRig => useRig(() => startSyncRig(options), 60_000);
 
 /** A TCP port that forwards every connection to the API once `target` names the API's port. */
 async function startFront() {

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startSeed004Simulator } from '../../simulators/seed004/server.js';
 import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
+import { useRig } from './rig.js';
 import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
 export const SAMPLE_CSV = readFileSync(new URL('../fixtures/mailing_list.csv', import.meta.url));
@@ -65,6 +66,9 @@ export async function withMailingRig(options: MailingRigOptions, test: (rig: Mai
     await rig.close();
   }
 }
+
+/** The file's one rig: started before its first test, closed after its last. */
+export const useMailingRig = (options: MailingRigOptions): MailingRig => useRig(() => startMailingRig(options), 60_000);
 
 export async function startMailingRig(options: MailingRigOptions): Promise<MailingRig> {
   const server = await startSeed004Simulator({

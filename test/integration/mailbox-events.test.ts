@@ -8,19 +8,13 @@ import type { Database } from '../../db/client.js';
 import { appendEvent } from '../../lib/mailbox-sync/events.js';
 import { startTestApi } from '../helpers/api.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { issueStreamCookie } from '../../api/auth/stream-cookie.js';
 import { TEST_ADMIN_KEY, testConfig, unique } from '../helpers/config.js';
-import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+import { useSyncRig } from '../helpers/mailbox-sync.js';
 import { openSse, type SseEvent, type SseStream } from '../helpers/sse.js';
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await startSyncRig();
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useSyncRig();
 
 const bearer = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -4,17 +4,11 @@
 // and the source's removal round does not delete it. The simulator's frozen clock makes the two changes
 // share their second, and its answered-on-arrival hold makes the source's page stale but late.
 import { and, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mailboxFolders, mailPendingRemovals } from '../../db/schema/index.js';
-import { startSyncRig, until, type SyncRig } from '../helpers/mailbox-sync.js';
+import { until, useSyncRig } from '../helpers/mailbox-sync.js';
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await startSyncRig();
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useSyncRig();
 
 const folderCursor = async (mailboxId: string, folderId: string) => {
   const [row] = await rig.api.deps.db

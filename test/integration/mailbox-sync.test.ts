@@ -4,19 +4,13 @@
 // simulator's folder holds and the workflow's pause, never left to timing.
 import { and, eq } from 'drizzle-orm';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mailPendingRemovals, secrets } from '../../db/schema/index.js';
 import { tokenCacheName } from '../../lib/mailbox-sync/outlook/token-cache.js';
 import { syncProgressQuery } from '../../workflows/mailbox-sync.js';
-import { startSyncRig, until, type SyncRig } from '../helpers/mailbox-sync.js';
+import { until, type SyncRig, useSyncRig } from '../helpers/mailbox-sync.js';
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await startSyncRig();
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useSyncRig();
 
 const folderOf = async (address: string, wellKnown: 'inbox' | 'archive' | 'sentitems' | 'drafts' | 'deleteditems' | 'junkemail') =>
   (await rig.outlook.mailbox(address)).wellKnownFolders[wellKnown];

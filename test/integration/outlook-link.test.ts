@@ -4,21 +4,15 @@ import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { completeOutlookLink } from '../../lib/mailbox-sync/outlook/link.js';
 import { outlookAuthSettings } from '../../lib/mailbox-sync/outlook/msal.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mailboxes, oauthStates, secrets } from '../../db/schema/index.js';
 import { sha256Hex } from '../../lib/crypto.js';
 import { tokenCacheName } from '../../lib/mailbox-sync/outlook/token-cache.js';
 import { startTestApi } from '../helpers/api.js';
 import { testConfig, unique } from '../helpers/config.js';
-import { CALLBACK_URL, startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+import { CALLBACK_URL, useSyncRig } from '../helpers/mailbox-sync.js';
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await startSyncRig({ workers: false });
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useSyncRig({ workers: false });
 
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
