@@ -1,6 +1,7 @@
 // The Outlook simulator (Microsoft identity platform + Graph mail) on a free port, the environment that
 // points Mailflow's Outlook settings at it, and a typed client for its control API.
 import { createHash, randomBytes } from 'node:crypto';
+import { beforeEach } from 'vitest';
 import {
   startOutlookSimulator,
   type ConfigPatch,
@@ -12,6 +13,7 @@ import {
   type RuntimeConfig,
   type SubscriptionView,
 } from '../../simulators/outlook/server.js';
+import { useRig } from './rig.js';
 
 export type { LifecycleEvent, NotificationRecord, OutlookAction, SubscriptionView } from '../../simulators/outlook/server.js';
 export type WellKnownFolder = 'inbox' | 'sentitems' | 'drafts' | 'deleteditems' | 'archive' | 'junkemail';
@@ -114,6 +116,15 @@ export interface OutlookSim {
 }
 
 /** Starts a simulator that requires a client id and secret (test defaults unless given). */
+/** The file's one simulator, started before its first test, reset before each, closed after its last. */
+export function useOutlook(options: OutlookSimulatorOptions = {}): OutlookSim {
+  const sim = useRig(() => startOutlook(options));
+  beforeEach(async () => {
+    await sim.reset();
+  });
+  return sim;
+}
+
 export async function startOutlook(options: OutlookSimulatorOptions = {}): Promise<OutlookSim> {
   const clientId = options.clientId ?? 'mailflow-test';
   const clientSecret = options.clientSecret ?? 'outlook-test-secret-0123456789';
