@@ -129,7 +129,9 @@ describe('lifecycle', () => {
     expect(paused).toMatchObject({ status: 'PAUSED', pauseNote: 'holiday', nextRunTimes: [] });
     const pausedAt = Date.now();
     expect((await rig.api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).state).toMatchObject({ paused: true, note: 'holiday' });
-    await sleep(5_000); // two or three slots fall while paused
+    // An observation window, not a wait: nothing may fire in it, so it has no condition to end on. Two or
+    // three 2-second slots fall while paused.
+    await sleep(5_000);
     const duringPause = (await firingsOf(s.id)).filter((f) => f.scheduledAt.getTime() > pausedAt);
     expect(duringPause).toEqual([]);
 
