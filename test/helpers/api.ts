@@ -28,14 +28,6 @@ export function apiClient(url: string): Pick<TestApi, 'request'> {
   };
 }
 
-/** A request with a JSON body (none when `body` is undefined), made with `auth`'s key when given. */
-export const jsonRequest = (method: string, body?: unknown, auth?: string) => ({
-  method,
-  headers: { 'content-type': 'application/json' },
-  ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  ...(auth ? { auth } : {}),
-});
-
 export async function startTestApi(envOverrides: Record<string, string | undefined> = {}): Promise<TestApi> {
   const config = testConfig(envOverrides);
   const { deps, close } = buildAppDeps(config, createLogger({ level: config.LOG_LEVEL }));

@@ -8,7 +8,7 @@ import { registry } from '../../lib/metrics.js';
 import { fireSchedule } from '../../lib/schedules/fire.js';
 import { archive } from '../../lib/schedules/service.js';
 import { temporalScheduleId } from '../../lib/schedules/temporal.js';
-import { jsonRequest } from '../helpers/api.js';
+import { jsonRequest } from '../helpers/requests.js';
 import { useDeliveryRig } from '../helpers/delivery.js';
 import { unique } from '../helpers/config.js';
 import { waitUntil } from '../helpers/wait.js';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { scheduleFirings } from '../../db/schema/index.js';
 import { fireSchedule } from '../../lib/schedules/fire.js';
 import { temporalScheduleId } from '../../lib/schedules/temporal.js';
-import { jsonRequest } from '../helpers/api.js';
+import { jsonRequest } from '../helpers/requests.js';
 import { useDeliveryRig } from '../helpers/delivery.js';
 import { unique } from '../helpers/config.js';
 import { waitUntil } from '../helpers/wait.js';
