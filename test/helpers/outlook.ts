@@ -11,6 +11,7 @@ import {
   type OutlookSimulatorOptions,
   type RequestRecord,
   type RuntimeConfig,
+  type StatsView,
   type SubscriptionView,
 } from '../../simulators/outlook/server.js';
 import { useRig } from './rig.js';
@@ -59,25 +60,8 @@ export interface SimMessage {
   lastModifiedDateTime: string;
   changeKey: string;
 }
-export interface OutlookStats {
-  graphRequests: number;
-  byStatus: Record<string, number>;
-  maxConcurrent: Record<string, number>;
-  concurrencyRefusals: Record<string, number>;
-  throttled: number;
-  tokensIssued: number;
-  refreshes: number;
-  codesIssued: number;
-  notificationsPosted: number;
-  notificationsAcknowledged: number;
-  notificationsFailed: number;
-  notificationsDropped: number;
-  notificationsAbandoned: number;
-  notificationRequests: number;
-  validationRequests: number;
-  /** Message-delta answers made on arrival and waiting for their release (holdAnsweredFolders). */
-  heldAnswers: number;
-}
+/** The simulator's counters, as its control API answers them. */
+export type OutlookStats = StatsView;
 export interface LifecycleResult {
   event: LifecycleEvent;
   subscriptions: string[];
