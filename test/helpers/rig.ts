@@ -29,3 +29,13 @@ export function useRig<R extends Closable>(start: () => Promise<R>, timeoutMs?: 
     has: (_, property) => Reflect.has(started(), property),
   });
 }
+
+/** A rig of its own for one test (its own limits and settings): started, given to `test`, closed whatever the test does. */
+export async function withRig<R extends Closable>(start: () => Promise<R>, test: (rig: R) => Promise<void>): Promise<void> {
+  const rig = await start();
+  try {
+    await test(rig);
+  } finally {
+    await rig.close();
+  }
+}
