@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyMailgunSignature } from '../lib/notifications/providers/index.js';
+import { formOf } from '../test/helpers/requests.js';
 import { startMailgunSimulator } from './mailgun/server.js';
 import { startSmsSimulator } from './sms/server.js';
 import { startSmtpSimulator } from './smtp/server.js';
@@ -81,15 +82,7 @@ describe('Mailgun simulator', () => {
       deliveredAfterMs: 10,
     });
     closers.push(() => sim.close());
-    const form = new FormData();
-    for (const [k, v] of [
-      ['from', 'a@b.example'],
-      ['to', 'Jane <jane@example.com>'],
-      ['subject', 'S'],
-      ['text', 'T'],
-      ['v:notification-id', 'ntf_1'],
-    ])
-      form.set(k!, v!);
+    const form = formOf({ from: 'a@b.example', to: 'Jane <jane@example.com>', subject: 'S', text: 'T', 'v:notification-id': 'ntf_1' });
     const bad = await fetch(`${sim.url}/v3/mg.test/messages`, { method: 'POST', body: form });
     expect(bad.status).toBe(401);
     const auth = { authorization: `Basic ${Buffer.from('api:mg-key-123').toString('base64')}` };
@@ -97,14 +90,7 @@ describe('Mailgun simulator', () => {
     expect(ok.status).toBe(200);
     const { id } = (await ok.json()) as { id: string };
     expect(id).toMatch(/^<.+@mg\.test>$/);
-    const invalid = new FormData();
-    for (const [k, v] of [
-      ['from', 'a@b.example'],
-      ['to', 'not-an-address'],
-      ['subject', 'S'],
-      ['text', 'T'],
-    ])
-      invalid.set(k!, v!);
+    const invalid = formOf({ from: 'a@b.example', to: 'not-an-address', subject: 'S', text: 'T' });
     expect((await fetch(`${sim.url}/v3/mg.test/messages`, { method: 'POST', body: invalid, headers: auth })).status).toBe(400);
 
     for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 20));

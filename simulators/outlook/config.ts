@@ -140,6 +140,9 @@ export interface RequestRecord {
   clientAborted: boolean;
 }
 
+/** What GET /_control/stats answers: every counter of the simulator's Stats. */
+export type StatsView = ReturnType<Stats['toJSON']>;
+
 export class Stats {
   graphRequests = 0;
   byStatus: Record<string, number> = {};

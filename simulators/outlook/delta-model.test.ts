@@ -1,8 +1,9 @@
 // Delta semantics under random interleavings: user actions land between any two page reads of any
 // folder's round, and a client that applies rows by id (upsert, or drop on @removed) ends up with
 // exactly the server's folders once every folder finishes a round. Seeded, so a failure reproduces.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOutlook, type OutlookSim } from '../../test/helpers/outlook.js';
+import { describe, expect, it } from 'vitest';
+import { startOutlook } from '../../test/helpers/outlook.js';
+import { useRig } from '../../test/helpers/rig.js';
 import { prng } from './fixtures.js';
 
 type Row = { id: string; '@removed'?: unknown; isRead?: boolean; changeKey?: string; flag?: { flagStatus: string } };
@@ -12,13 +13,7 @@ interface Page {
   '@odata.deltaLink'?: string;
 }
 
-let sim: OutlookSim;
-beforeAll(async () => {
-  sim = await startOutlook();
-});
-afterAll(async () => {
-  await sim?.close();
-});
+const sim = useRig(() => startOutlook());
 
 const FOLDERS = ['inbox', 'archive', 'deleteditems'] as const;
 

@@ -1,8 +1,8 @@
 // The simulated Graph's failure modes and limits: expired, tampered and foreign delta tokens, the
 // per-mailbox concurrency limit, injected throttling, empty pages, replayed rows, stale versions, and
 // the control API's validation, stats and request log.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startOutlook, type OutlookSim } from '../../test/helpers/outlook.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useOutlook } from '../../test/helpers/outlook.js';
 
 type Row = Record<string, unknown> & { id: string };
 interface Page {
@@ -11,16 +11,9 @@ interface Page {
   '@odata.deltaLink'?: string;
 }
 
-let sim: OutlookSim;
+const sim = useOutlook();
 let token: string;
-beforeAll(async () => {
-  sim = await startOutlook();
-});
-afterAll(async () => {
-  await sim?.close();
-});
 beforeEach(async () => {
-  await sim.reset();
   await sim.createMailbox('jane@contoso.com');
   await sim.seed('jane@contoso.com', 30, 'inbox');
   token = await sim.accessToken('jane@contoso.com');

@@ -8,20 +8,11 @@ import {
   type AccountInfo,
   type INetworkModule,
 } from '@azure/msal-node';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startOutlook, type OutlookSim } from '../../test/helpers/outlook.js';
+import { describe, expect, it } from 'vitest';
+import { useOutlook } from '../../test/helpers/outlook.js';
 import { TENANT_ID } from './server.js';
 
-let sim: OutlookSim;
-beforeAll(async () => {
-  sim = await startOutlook();
-});
-afterAll(async () => {
-  await sim?.close();
-});
-beforeEach(async () => {
-  await sim.reset();
-});
+const sim = useOutlook();
 
 const redirectUri = 'http://127.0.0.1:3999/v1/oauth/outlook/callback';
 const scopes = ['Mail.Read', 'User.Read'];

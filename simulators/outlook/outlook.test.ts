@@ -11,8 +11,8 @@ import {
   type Context,
   type Middleware,
 } from '@microsoft/microsoft-graph-client';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startOutlook, type OutlookSim } from '../../test/helpers/outlook.js';
+import { describe, expect, it } from 'vitest';
+import { useOutlook } from '../../test/helpers/outlook.js';
 
 type Row = Record<string, unknown> & { id: string; '@removed'?: { reason: string } };
 interface Page {
@@ -22,16 +22,7 @@ interface Page {
   '@odata.context': string;
 }
 
-let sim: OutlookSim;
-beforeAll(async () => {
-  sim = await startOutlook();
-});
-afterAll(async () => {
-  await sim?.close();
-});
-beforeEach(async () => {
-  await sim.reset();
-});
+const sim = useOutlook();
 
 const IMMUTABLE = 'IdType="ImmutableId"';
 

@@ -11,7 +11,7 @@ import { controlRoutes } from './control.js';
 import { graphRoutes } from './graph.js';
 import { identityRoutes } from './identity.js';
 
-export type { ConfigPatch, NotificationSettings, OutlookSimulatorOptions, RequestRecord, RuntimeConfig } from './config.js';
+export type { ConfigPatch, NotificationSettings, OutlookSimulatorOptions, RequestRecord, RuntimeConfig, StatsView } from './config.js';
 export type { OutlookAction } from './control.js';
 export type { ChangeType, LifecycleEvent, NotificationRecord, SubscriptionView } from './subscriptions.js';
 export { TENANT_ID } from './grants.js';

@@ -1,25 +1,12 @@
 // Change notifications as a real webhook receives them: the change type each user action produces for
 // the whole mailbox and for folders, payloads and ids, batching, retries, timeouts, deliberate loss, and
 // that seeding notifies nobody.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startOutlook, type OutlookAction, type OutlookSim } from '../../test/helpers/outlook.js';
+import { describe, expect, it } from 'vitest';
+import type { OutlookAction } from '../../test/helpers/outlook.js';
 import { TENANT_ID } from './server.js';
-import { graphCall, IMMUTABLE, startReceiver, subscribeWith, TEST_NOTIFICATION_SETTINGS, until, type Receiver } from './test-receiver.js';
+import { graphCall, IMMUTABLE, startReceiver, subscribeWith, until, useNotifyingOutlook } from './test-receiver.js';
 
-let sim: OutlookSim;
-let hooks: Receiver;
-beforeAll(async () => {
-  sim = await startOutlook({ notifications: TEST_NOTIFICATION_SETTINGS });
-  hooks = await startReceiver();
-});
-afterAll(async () => {
-  await sim?.close();
-  await hooks?.close();
-});
-beforeEach(async () => {
-  await sim.reset();
-  hooks.clear();
-});
+const { sim, hooks } = useNotifyingOutlook();
 
 const JANE = 'jane@contoso.com';
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

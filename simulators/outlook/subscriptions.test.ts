@@ -1,25 +1,11 @@
 // Graph subscriptions over real HTTP, against a real webhook receiver: the validation handshake, the
 // limits on input and expiry, renew, delete, reauthorize and 404s, lifecycle notifications, revocation,
 // and the control API's view. Delivery itself is in subscription-delivery.test.ts.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startOutlook, type OutlookSim } from '../../test/helpers/outlook.js';
+import { describe, expect, it } from 'vitest';
 import { TENANT_ID } from './server.js';
-import { graphCall, inMinutes, IMMUTABLE, startReceiver, subscribeWith, TEST_NOTIFICATION_SETTINGS, until, type Receiver } from './test-receiver.js';
+import { graphCall, inMinutes, IMMUTABLE, subscribeWith, until, useNotifyingOutlook } from './test-receiver.js';
 
-let sim: OutlookSim;
-let hooks: Receiver;
-beforeAll(async () => {
-  sim = await startOutlook({ notifications: TEST_NOTIFICATION_SETTINGS });
-  hooks = await startReceiver();
-});
-afterAll(async () => {
-  await sim?.close();
-  await hooks?.close();
-});
-beforeEach(async () => {
-  await sim.reset();
-  hooks.clear();
-});
+const { sim, hooks } = useNotifyingOutlook();
 
 const JANE = 'jane@contoso.com';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -3,7 +3,9 @@
 // badly, any other path echoes the token; notifications get a per-path plan of statuses), and Graph calls.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { OutlookSim } from '../../test/helpers/outlook.js';
+import { beforeEach } from 'vitest';
+import { useOutlook, type OutlookSim } from '../../test/helpers/outlook.js';
+import { useRig } from '../../test/helpers/rig.js';
 
 export interface ChangeNotification {
   subscriptionId: string;
@@ -39,6 +41,19 @@ export interface Receiver {
   plan(path: string, answers: Answer[]): void;
   clear(): void;
   close(): Promise<void>;
+}
+
+/**
+ * The file's simulator, with notifications on, and a receiver for them: both emptied before each test. The
+ * receiver starts first, so that it closes last, after the simulator that posts to it.
+ */
+export function useNotifyingOutlook(): { sim: OutlookSim; hooks: Receiver } {
+  const hooks = useRig(startReceiver);
+  const sim = useOutlook({ notifications: TEST_NOTIFICATION_SETTINGS });
+  beforeEach(() => {
+    hooks.clear();
+  });
+  return { sim, hooks };
 }
 
 export async function startReceiver(): Promise<Receiver> {

@@ -6,6 +6,7 @@ import type { AppDeps } from '../../api/context.js';
 import { buildAppDeps } from '../../api/deps.js';
 import { createLogger } from '../../lib/logger.js';
 import { TEST_ADMIN_KEY, testConfig } from './config.js';
+import { useRig } from './rig.js';
 
 export interface TestApi {
   url: string;
@@ -27,6 +28,9 @@ export function apiClient(url: string): Pick<TestApi, 'request'> {
     },
   };
 }
+
+/** The file's one API: started before its first test, closed after its last. */
+export const useTestApi = (envOverrides: Record<string, string | undefined> = {}): TestApi => useRig(() => startTestApi(envOverrides));
 
 export async function startTestApi(envOverrides: Record<string, string | undefined> = {}): Promise<TestApi> {
   const config = testConfig(envOverrides);

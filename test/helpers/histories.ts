@@ -1,6 +1,7 @@
 // Recorded workflow histories for the replay tests: committed under test/fixtures/histories/ (or
 // HISTORIES_DIR), read and written as protobufjs's own JSON (enum names, longs and bytes as strings) since
 // the SDK's historyToJSON trips over the two protobufjs copies in this install.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { temporal as proto } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
@@ -21,4 +22,22 @@ export async function replay(histories: { workflowId: string; history: History }
     if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
   }
   return failures;
+}
+
+/** The committed histories whose file names start with `prefix`, each with the workflow id it ran under. */
+export function committedHistories(prefix: string): { workflowId: string; history: History }[] {
+  return readdirSync(historiesDir)
+    .filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
+    .map((f) => {
+      const recorded = JSON.parse(readFileSync(`${historiesDir}${f}`, 'utf8')) as { workflowId: string; history: unknown };
+      return { workflowId: recorded.workflowId, history: historyFromJson(recorded.history) };
+    });
+}
+
+/** With RECORD_HISTORIES=1, writes the histories as the ones to commit: `<name>.json` under historiesDir. */
+export function recordHistories(histories: { name: string; workflowId: string; history: History }[]): void {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  mkdirSync(historiesDir, { recursive: true });
+  for (const { name, workflowId, history } of histories)
+    writeFileSync(`${historiesDir}${name}.json`, `${JSON.stringify({ workflowId, history: historyToJson(history) }, null, 1)}\n`);
 }

@@ -4,10 +4,14 @@
 import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerInterceptors } from '@temporalio/worker';
+import { and, eq } from 'drizzle-orm';
+import { mailPendingRemovals } from '../../db/schema/index.js';
 import type { OutlookSimulatorOptions } from '../../simulators/outlook/server.js';
 import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
 import { startOutlook, type OutlookSim } from './outlook.js';
+import { useRig, withRig } from './rig.js';
+import { waitFor } from './wait.js';
 import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
 export const CALLBACK_URL = 'http://localhost:3000/web/accounts.html';
@@ -78,6 +82,8 @@ export interface SyncRig {
   /** A simulated mailbox with `messages` messages, a local account for it, linked. */
   linkNew(options?: { messages?: number }): Promise<{ address: string; accountId: string; mailboxId: string }>;
   mailbox(mailboxId: string): Promise<MailboxDetail>;
+  /** The message's removal waiting in PostgreSQL for a round to confirm it (none once resolved). */
+  pendingRemovals(mailboxId: string, messageId: string): Promise<(typeof mailPendingRemovals.$inferSelect)[]>;
   /** Every indexed message of the account, through the API (with the admin key, or `auth`). */
   messages(accountId: string, query?: Record<string, string>, auth?: string): Promise<MessageView[]>;
   waitForMailbox(mailboxId: string, predicate: (m: MailboxDetail) => boolean, timeoutMs?: number): Promise<MailboxDetail>;
@@ -91,14 +97,11 @@ const key = (m: Summary) => `${m.id}|${m.folderId}|${m.isRead}|${m.flagStatus}`;
 
 export { until } from './wait.js';
 
-export async function withSyncRig(options: SyncRigOptions, test: (rig: SyncRig) => Promise<void>): Promise<void> {
-  const rig = await startSyncRig(options);
-  try {
-    await test(rig);
-  } finally {
-    await rig.close();
-  }
-}
+/** A rig of its own for one test (its own limits and settings), closed whatever the test does. */
+export const withSyncRig = (options: SyncRigOptions, test: (rig: SyncRig) => Promise<void>): Promise<void> => withRig(() => startSyncRig(options), test);
+
+/** The file's one rig: started before its first test, closed after its last. */
+export const useSyncRig = (options: SyncRigOptions = {}): SyncRig => useRig(() => startSyncRig(options), 60_000);
 
 /** A TCP port that forwards every connection to the API once `target` names the API's port. */
 async function startFront() {
@@ -202,6 +205,12 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
       if (response.status !== 200) throw new Error(`mailbox ${mailboxId}: ${response.status} ${await response.text()}`);
       return (await response.json()) as MailboxDetail;
     },
+    pendingRemovals(mailboxId, messageId) {
+      return api.deps.db
+        .select()
+        .from(mailPendingRemovals)
+        .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
+    },
     async messages(accountId, query = {}, auth) {
       const all: MessageView[] = [];
       let cursor: string | null = null;
@@ -215,14 +224,8 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
       } while (cursor);
       return all;
     },
-    async waitForMailbox(mailboxId, predicate, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const m = await rig.mailbox(mailboxId);
-        if (predicate(m)) return m;
-        if (Date.now() > deadline) throw new Error(`mailbox ${mailboxId} did not get there: ${JSON.stringify(m)}`);
-        await sleep(250);
-      }
+    waitForMailbox(mailboxId, predicate, timeoutMs = 60_000) {
+      return waitFor(`mailbox ${mailboxId}`, () => rig.mailbox(mailboxId), predicate, timeoutMs, 250);
     },
     async waitForMirror(address, accountId, timeoutMs = 60_000, auth) {
       const deadline = Date.now() + timeoutMs;

@@ -1,9 +1,10 @@
 // Mailing test rig: the seed-004 simulator, the API and the mailing worker role, sharing one queue prefix.
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startSeed004Simulator } from '../../simulators/seed004/server.js';
 import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
+import { useRig, withRig } from './rig.js';
+import { waitFor } from './wait.js';
 import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
 export const SAMPLE_CSV = readFileSync(new URL('../fixtures/mailing_list.csv', import.meta.url));
@@ -57,14 +58,11 @@ export interface MailingRigOptions {
 }
 
 /** A rig of its own for one test (its own limits and settings), closed whatever the test does. */
-export async function withMailingRig(options: MailingRigOptions, test: (rig: MailingRig) => Promise<void>): Promise<void> {
-  const rig = await startMailingRig(options);
-  try {
-    await test(rig);
-  } finally {
-    await rig.close();
-  }
-}
+export const withMailingRig = (options: MailingRigOptions, test: (rig: MailingRig) => Promise<void>): Promise<void> =>
+  withRig(() => startMailingRig(options), test);
+
+/** The file's one rig: started before its first test, closed after its last. */
+export const useMailingRig = (options: MailingRigOptions): MailingRig => useRig(() => startMailingRig(options), 60_000);
 
 export async function startMailingRig(options: MailingRigOptions): Promise<MailingRig> {
   const server = await startSeed004Simulator({
@@ -117,14 +115,8 @@ export async function startMailingRig(options: MailingRigOptions): Promise<Maili
     async get(id) {
       return (await (await api.request(`/v1/mailings/${id}`)).json()) as MailingView;
     },
-    async waitFor(id, predicate, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const m = await rig.get(id);
-        if (predicate(m)) return m;
-        if (Date.now() > deadline) throw new Error(`mailing ${id} did not get there: ${JSON.stringify(m)}`);
-        await sleep(200);
-      }
+    waitFor(id, predicate, timeoutMs = 60_000) {
+      return waitFor(`mailing ${id}`, () => rig.get(id), predicate, timeoutMs, 200);
     },
     async close() {
       await rig.workers?.stop();

@@ -2,6 +2,16 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestApi } from './api.js';
+import { unique } from './config.js';
+
+/** An order-shipped SMS for a user of its own. */
+export const smsNotification = () => ({
+  userId: unique('user'),
+  type: 'SMS',
+  templateId: 'ORDER_SHIPPED_SMS',
+  to: '+15550100',
+  templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
+});
 
 export const WEBHOOK_SIGNING_KEY = 'test-webhook-signing-key-0123456789';
 

@@ -1,6 +1,7 @@
 // The Outlook simulator (Microsoft identity platform + Graph mail) on a free port, the environment that
 // points Mailflow's Outlook settings at it, and a typed client for its control API.
 import { createHash, randomBytes } from 'node:crypto';
+import { beforeEach } from 'vitest';
 import {
   startOutlookSimulator,
   type ConfigPatch,
@@ -10,8 +11,10 @@ import {
   type OutlookSimulatorOptions,
   type RequestRecord,
   type RuntimeConfig,
+  type StatsView,
   type SubscriptionView,
 } from '../../simulators/outlook/server.js';
+import { useRig } from './rig.js';
 
 export type { LifecycleEvent, NotificationRecord, OutlookAction, SubscriptionView } from '../../simulators/outlook/server.js';
 export type WellKnownFolder = 'inbox' | 'sentitems' | 'drafts' | 'deleteditems' | 'archive' | 'junkemail';
@@ -57,25 +60,8 @@ export interface SimMessage {
   lastModifiedDateTime: string;
   changeKey: string;
 }
-export interface OutlookStats {
-  graphRequests: number;
-  byStatus: Record<string, number>;
-  maxConcurrent: Record<string, number>;
-  concurrencyRefusals: Record<string, number>;
-  throttled: number;
-  tokensIssued: number;
-  refreshes: number;
-  codesIssued: number;
-  notificationsPosted: number;
-  notificationsAcknowledged: number;
-  notificationsFailed: number;
-  notificationsDropped: number;
-  notificationsAbandoned: number;
-  notificationRequests: number;
-  validationRequests: number;
-  /** Message-delta answers made on arrival and waiting for their release (holdAnsweredFolders). */
-  heldAnswers: number;
-}
+/** The simulator's counters, as its control API answers them. */
+export type OutlookStats = StatsView;
 export interface LifecycleResult {
   event: LifecycleEvent;
   subscriptions: string[];
@@ -114,6 +100,15 @@ export interface OutlookSim {
 }
 
 /** Starts a simulator that requires a client id and secret (test defaults unless given). */
+/** The file's one simulator, started before its first test, reset before each, closed after its last. */
+export function useOutlook(options: OutlookSimulatorOptions = {}): OutlookSim {
+  const sim = useRig(() => startOutlook(options));
+  beforeEach(async () => {
+    await sim.reset();
+  });
+  return sim;
+}
+
 export async function startOutlook(options: OutlookSimulatorOptions = {}): Promise<OutlookSim> {
   const clientId = options.clientId ?? 'mailflow-test';
   const clientSecret = options.clientSecret ?? 'outlook-test-secret-0123456789';

@@ -12,7 +12,30 @@ export async function waitUntil<T>(what: string | (() => string), probe: () => P
   }
 }
 
+/** Reads `read` until its answer passes `predicate`, and answers that; throws after `timeoutMs`, naming `what` and its last answer. */
+export async function waitFor<T>(what: string, read: () => Promise<T>, predicate: (value: T) => boolean, timeoutMs = 30_000, intervalMs = 100): Promise<T> {
+  let last: T | undefined;
+  return waitUntil(
+    () => `${what} (last: ${JSON.stringify(last)})`,
+    async () => {
+      last = await read();
+      return predicate(last) ? last : undefined;
+    },
+    timeoutMs,
+    intervalMs,
+  );
+}
+
 /** Polls `check` until it holds; throws after `timeoutMs`, naming `what`. */
 export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000, intervalMs = 50): Promise<void> {
   await waitUntil(what, async () => ((await check()) ? true : undefined), timeoutMs, intervalMs);
+}
+
+/** A promise and the function that settles it: a gate that one side of a test opens and the other waits on. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
 }

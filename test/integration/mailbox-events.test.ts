@@ -8,19 +8,14 @@ import type { Database } from '../../db/client.js';
 import { appendEvent } from '../../lib/mailbox-sync/events.js';
 import { startTestApi } from '../helpers/api.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { issueStreamCookie } from '../../api/auth/stream-cookie.js';
 import { TEST_ADMIN_KEY, testConfig, unique } from '../helpers/config.js';
-import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+import { useSyncRig } from '../helpers/mailbox-sync.js';
 import { openSse, type SseEvent, type SseStream } from '../helpers/sse.js';
+import { deferred } from '../helpers/wait.js';
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await startSyncRig();
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useSyncRig();
 
 const bearer = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -181,27 +176,21 @@ describe('gap-free delivery', () => {
     // Writer A appends inside a transaction held open; writer B appends on another connection meanwhile.
     const other = postgres(testConfig().DATABASE_URL, { max: 2, onnotice: () => {} });
     const writerA = drizzle(other);
-    let releaseA!: () => void;
-    const held = new Promise<void>((resolve) => {
-      releaseA = resolve;
-    });
-    let aAppended!: () => void;
-    const appendedA = new Promise<void>((resolve) => {
-      aAppended = resolve;
-    });
+    const releaseA = deferred();
+    const appendedA = deferred();
     const a = writerA.transaction(async (tx) => {
       await appendEvent(tx as unknown as Database, accountId, event(accountId, 'first'));
-      aAppended();
-      await held;
+      appendedA.resolve();
+      await releaseA.promise;
     });
-    await appendedA;
+    await appendedA.promise;
     let bDone = false;
     const b = appendEvent(rig.api.deps.db, accountId, event(accountId, 'second')).then(() => {
       bDone = true;
     });
     // B either committed already, or waits behind A: either way nothing is gained by waiting longer.
     await waitFor(async () => bDone || (await waitingOnLock(other)));
-    releaseA();
+    releaseA.resolve();
     await Promise.all([a, b]);
     await other.end();
     const first = await events.next(

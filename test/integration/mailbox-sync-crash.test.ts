@@ -1,19 +1,13 @@
 // Sync worker processes: one killed mid-way through an initial sync (another takes over, and the index
 // ends holding exactly the mailbox — nothing lost, nothing twice — including a change made while no
 // worker ran), and two sharing one mailbox without exceeding its Graph budget together.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mailboxSyncWorkflowId } from '../../lib/mailbox-sync/start-workflow.js';
 import { until } from '../helpers/wait.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
-import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+import { useSyncRig } from '../helpers/mailbox-sync.js';
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await startSyncRig({ workers: false });
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useSyncRig({ workers: false });
 
 describe('a sync worker killed mid-sync', () => {
   it('resumes in another process with nothing lost or duplicated', async () => {

@@ -2,21 +2,15 @@
 // expired delta tokens, empty pages, a revoked grant and re-linking, continuing as new, and the same
 // engine on the PostgreSQL index.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { indexNames } from '../../lib/mail-index/mappings.js';
 import { mailboxSyncWorkflowId } from '../../lib/mailbox-sync/start-workflow.js';
 import { testIndexPrefix } from '../helpers/index-prefix.js';
-import { startSyncRig, until, withSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+import { until, withSyncRig, useSyncRig } from '../helpers/mailbox-sync.js';
 
 const elasticsearchUrl = inject('services').ELASTICSEARCH_URL;
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await startSyncRig();
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useSyncRig();
 
 describe('Graph limits', () => {
   it('waits out 429 and 503 for their Retry-After, and still syncs everything', async () => {

@@ -216,33 +216,6 @@ describe('IMAP mailbox sync', () => {
     }
   }, 180_000);
 
-  it('follows an INBOX change by IDLE alone, with no poll and the folder check as often as imapflow waits to IDLE', async () => {
-    // The workflow's own rounds an hour apart: only the watch's IDLE can bring the change. A folder check every
-    // 5 s once kept the watching connection from ever IDLEing (imapflow waited 15 s of quiet), and Dovecot's
-    // STATUS of the selected INBOX does not see another session's changes.
-    const idle = await startSyncRig({
-      env: { ...imapTestEnv(), IMAP_POLL_INTERVAL_SECONDS: '3600', IMAP_WATCHED_POLL_INTERVAL_SECONDS: '3600', IMAP_FOLDER_CHECK_SECONDS: '5' },
-    });
-    try {
-      const user = createImapUser();
-      await seedMailbox(user, { folders: { INBOX: 10 } });
-      const { accountId, mailboxId } = await linkImap(idle, user);
-      await idle.waitForMailbox(mailboxId, (m) => m.status === 'LIVE');
-      await waitForImapMirror(idle, user, accountId);
-      // The watch is leased within 5 s and reads once when it connects; the change comes after that, and
-      // after a few folder checks.
-      await new Promise((resolve) => setTimeout(resolve, 20_000));
-      await asImapUser(user, async (client) => {
-        const uids = await folderUids(client, 'INBOX');
-        await markSeen(client, 'INBOX', uids.slice(0, 1));
-        await markUnseen(client, 'INBOX', uids.slice(1, 2));
-      });
-      await waitForImapMirror(idle, user, accountId, 20_000);
-    } finally {
-      await idle.close();
-    }
-  }, 180_000);
-
   it('never holds more connections to the server than IMAP_CONNECTIONS_PER_MAILBOX', async () => {
     // A front port counts the mailbox's connections to Dovecot as they open and close.
     let open = 0;

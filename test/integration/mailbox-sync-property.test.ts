@@ -43,38 +43,28 @@ afterAll(async () => {
   await rig?.close();
 });
 
-describe.runIf(providers.includes('outlook'))('mailbox sync under random actions and faults (Outlook)', () => {
-  for (const seed of seeds()) {
-    it(`ends with the index equal to the mailbox (seed ${seed})`, async () => {
-      const steps: string[] = [];
-      try {
-        await runSyncScenario(rig, seed, options, (line) => steps.push(line));
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        throw new Error(
-          `seed ${seed} (${options.messages} messages, ${options.actions} actions) failed: ${message}\n` +
-            `replay: npx tsx scripts/sync-property.ts --seed ${seed} --messages ${options.messages} --actions ${options.actions}\n` +
-            `steps:\n  ${steps.join('\n  ')}`,
-        );
-      }
-    }, 240_000);
-  }
-});
+/** Each provider's scenario, how its failure names the seed, and the replay command's provider flag. */
+const scenarios = [
+  { provider: 'outlook', title: 'Outlook', run: runSyncScenario, seedLabel: 'seed', replayFlags: '' },
+  { provider: 'imap', title: 'IMAP on Dovecot', run: runImapSyncScenario, seedLabel: 'IMAP seed', replayFlags: '--provider imap ' },
+];
 
-describe.runIf(providers.includes('imap'))('mailbox sync under random actions and faults (IMAP on Dovecot)', () => {
-  for (const seed of seeds()) {
-    it(`ends with the index equal to the mailbox (seed ${seed})`, async () => {
-      const steps: string[] = [];
-      try {
-        await runImapSyncScenario(rig, seed, options, (line) => steps.push(line));
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        throw new Error(
-          `IMAP seed ${seed} (${options.messages} messages, ${options.actions} actions) failed: ${message}\n` +
-            `replay: npx tsx scripts/sync-property.ts --provider imap --seed ${seed} --messages ${options.messages} --actions ${options.actions}\n` +
-            `steps:\n  ${steps.join('\n  ')}`,
-        );
-      }
-    }, 240_000);
-  }
-});
+for (const { provider, title, run, seedLabel, replayFlags } of scenarios) {
+  describe.runIf(providers.includes(provider))(`mailbox sync under random actions and faults (${title})`, () => {
+    for (const seed of seeds()) {
+      it(`ends with the index equal to the mailbox (seed ${seed})`, async () => {
+        const steps: string[] = [];
+        try {
+          await run(rig, seed, options, (line) => steps.push(line));
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          throw new Error(
+            `${seedLabel} ${seed} (${options.messages} messages, ${options.actions} actions) failed: ${message}\n` +
+              `replay: npx tsx scripts/sync-property.ts ${replayFlags}--seed ${seed} --messages ${options.messages} --actions ${options.actions}\n` +
+              `steps:\n  ${steps.join('\n  ')}`,
+          );
+        }
+      }, 240_000);
+    }
+  });
+}

@@ -3,8 +3,9 @@
 // lifecycle events and forged notifications are each driven on purpose.
 import { eq } from 'drizzle-orm';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { graphSubscriptions } from '../../db/schema/index.js';
+import { useRig } from '../helpers/rig.js';
 import { startSyncRig, until, withSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
 
 /** A rig whose workers subscribe the mailboxes to push at this API's webhook; the polls are slow. */
@@ -19,13 +20,7 @@ const webhook = (rig: SyncRig, body: unknown) =>
 const progressOf = async (rig: SyncRig, mailboxId: string) =>
   (await rig.mailbox(mailboxId)).sync.progress as unknown as { push: { healthy: boolean; subscriptionId: string | null } };
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await pushRig();
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useRig(() => pushRig(), 60_000);
 
 describe('the Graph webhook', () => {
   it('answers the validation handshake with the token as text/plain', async () => {

@@ -3,10 +3,8 @@
 // whose result never arrived (the worker died) still reports it from its checkpoint.
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInboundCallsInterceptor, WorkerInterceptors } from '@temporalio/worker';
-import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MessagePagesInput, PageOutcome, MessagePageResult } from '../../activities/mailbox-sync.js';
-import { mailPendingRemovals } from '../../db/schema/index.js';
 import { mailboxSyncWorkflowId, signalMailboxSync } from '../../lib/mailbox-sync/start-workflow.js';
 import { startSyncRig, until, type SyncRig } from '../helpers/mailbox-sync.js';
 
@@ -43,12 +41,6 @@ afterAll(async () => {
   await rig?.close();
 });
 
-const pendingRemovals = (mailboxId: string, messageId: string) =>
-  rig.api.deps.db
-    .select()
-    .from(mailPendingRemovals)
-    .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
-
 describe('pending removals', () => {
   it('are confirmed by a run started without carried state after the one that saw them was terminated', async () => {
     const { address, accountId, mailboxId } = await rig.linkNew({ messages: 10 });
@@ -59,7 +51,7 @@ describe('pending removals', () => {
     await rig.outlook.configure({ holdFolders: ['archive'] });
     try {
       await rig.outlook.act(address, { type: 'delete', id: m!.id });
-      await until('the removal to be recorded', async () => (await pendingRemovals(mailboxId, m!.id)).length > 0);
+      await until('the removal to be recorded', async () => (await rig.pendingRemovals(mailboxId, m!.id)).length > 0);
       await rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId)).terminate('lost with its history');
     } finally {
       await rig.outlook.configure({ holdFolders: [] });
@@ -69,7 +61,7 @@ describe('pending removals', () => {
     const mirrored = await rig.waitForMirror(address, accountId, 30_000);
     expect(mirrored).toHaveLength(9);
     expect(mirrored.some((x) => x.id === m!.id)).toBe(false);
-    await until('the pending removal to be dropped', async () => (await pendingRemovals(mailboxId, m!.id)).length === 0);
+    await until('the pending removal to be dropped', async () => (await rig.pendingRemovals(mailboxId, m!.id)).length === 0);
   }, 90_000);
 
   it('are confirmed when a batch is retried after its removal page was recorded', async () => {
@@ -84,7 +76,7 @@ describe('pending removals', () => {
     const mirrored = await rig.waitForMirror(address, accountId, 30_000);
     expect(mirrored).toHaveLength(9);
     expect(mirrored.some((x) => x.id === m!.id)).toBe(false);
-    await until('the pending removal to be dropped', async () => (await pendingRemovals(mailboxId, m!.id)).length === 0);
+    await until('the pending removal to be dropped', async () => (await rig.pendingRemovals(mailboxId, m!.id)).length === 0);
     // It took a retry: the attempt that recorded the removal is not the one whose result arrived.
     const history = await rig.api.deps.temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId)).fetchHistory();
     expect(

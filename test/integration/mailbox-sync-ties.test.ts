@@ -4,17 +4,11 @@
 // and the source's removal round does not delete it. The simulator's frozen clock makes the two changes
 // share their second, and its answered-on-arrival hold makes the source's page stale but late.
 import { and, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mailboxFolders, mailPendingRemovals } from '../../db/schema/index.js';
-import { startSyncRig, until, type SyncRig } from '../helpers/mailbox-sync.js';
+import { describe, expect, it } from 'vitest';
+import { mailboxFolders } from '../../db/schema/index.js';
+import { until, useSyncRig } from '../helpers/mailbox-sync.js';
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await startSyncRig();
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useSyncRig();
 
 const folderCursor = async (mailboxId: string, folderId: string) => {
   const [row] = await rig.api.deps.db
@@ -23,11 +17,6 @@ const folderCursor = async (mailboxId: string, folderId: string) => {
     .where(and(eq(mailboxFolders.mailboxId, mailboxId), eq(mailboxFolders.folderId, folderId)));
   return row?.cursor ?? null;
 };
-const pendingRemovals = (mailboxId: string, messageId: string) =>
-  rig.api.deps.db
-    .select()
-    .from(mailPendingRemovals)
-    .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
 const indexedFolder = async (mailboxId: string, messageId: string) => {
   await rig.api.deps.mailIndex.refresh();
   return (await rig.api.deps.mailIndex.getMessage(mailboxId, messageId))?.folderId;
@@ -65,7 +54,7 @@ async function staleInboxPageHeld() {
 /** After the source's removal round has been recorded and resolved, the message is in the archive, once. */
 async function survivesTheRemovalRound(held: Awaited<ReturnType<typeof staleInboxPageHeld>>, staleRecorded: string | null) {
   await nextPageRecorded(held.mailboxId, held.inbox, staleRecorded); // the round that reports the move as @removed
-  await until('the removal to be resolved', async () => (await pendingRemovals(held.mailboxId, held.id)).length === 0, 30_000);
+  await until('the removal to be resolved', async () => (await rig.pendingRemovals(held.mailboxId, held.id)).length === 0, 30_000);
   expect(await indexedFolder(held.mailboxId, held.id)).toBe(held.archive);
   const mirrored = await rig.waitForMirror(held.address, held.accountId);
   expect(mirrored).toHaveLength(10);

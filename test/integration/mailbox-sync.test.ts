@@ -2,30 +2,18 @@
 // real sync worker role on the real Temporal server into the real index, then followed change by change.
 // Orders that matter (a folder read before another, a change landing mid-sync) are forced with the
 // simulator's folder holds and the workflow's pause, never left to timing.
-import { and, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mailPendingRemovals, secrets } from '../../db/schema/index.js';
+import { describe, expect, it } from 'vitest';
+import { secrets } from '../../db/schema/index.js';
 import { tokenCacheName } from '../../lib/mailbox-sync/outlook/token-cache.js';
 import { syncProgressQuery } from '../../workflows/mailbox-sync.js';
-import { startSyncRig, until, type SyncRig } from '../helpers/mailbox-sync.js';
+import { until, type SyncRig, useSyncRig } from '../helpers/mailbox-sync.js';
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await startSyncRig();
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useSyncRig();
 
 const folderOf = async (address: string, wellKnown: 'inbox' | 'archive' | 'sentitems' | 'drafts' | 'deleteditems' | 'junkemail') =>
   (await rig.outlook.mailbox(address)).wellKnownFolders[wellKnown];
-const pendingRemovals = (mailboxId: string, messageId: string) =>
-  rig.api.deps.db
-    .select()
-    .from(mailPendingRemovals)
-    .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
-
 describe('initial sync', () => {
   it('indexes a 2,000-message mailbox in full: every folder, counts, the account id on every document', async () => {
     const { address, accountId, mailboxId } = await rig.linkNew({ messages: 2_000 });
@@ -168,7 +156,7 @@ describe('following changes', () => {
     // The destination is held: the inbox's delta reports the removal first.
     await rig.outlook.configure({ holdFolders: ['archive'] });
     await rig.outlook.act(address, { type: 'move', id: first!.id, to: 'archive' });
-    await until('the removal to be recorded', async () => (await pendingRemovals(mailboxId, first!.id)).length > 0);
+    await until('the removal to be recorded', async () => (await rig.pendingRemovals(mailboxId, first!.id)).length > 0);
     await rig.api.deps.mailIndex.refresh();
     expect((await rig.api.deps.mailIndex.getMessage(mailboxId, first!.id))?.folderId).toBe(await folderOf(address, 'inbox'));
     await sleep(1_500); // more rounds of every other folder: still not deleted while the destination is unread
@@ -176,7 +164,7 @@ describe('following changes', () => {
     expect(await rig.api.deps.mailIndex.getMessage(mailboxId, first!.id)).toBeDefined();
     await rig.outlook.configure({ holdFolders: [] });
     await rig.waitForMirror(address, accountId);
-    await until('the removal to be resolved', async () => (await pendingRemovals(mailboxId, first!.id)).length === 0);
+    await until('the removal to be resolved', async () => (await rig.pendingRemovals(mailboxId, first!.id)).length === 0);
 
     // The source is held: the archive's delta reports the addition first; the late removal changes nothing.
     await rig.outlook.configure({ holdFolders: ['inbox'] });

@@ -1,14 +1,8 @@
 // The mailing routes refuse bad paging input with a 400 problem, never a 500.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
+import { describe, expect, it } from 'vitest';
+import { useMailingRig } from '../helpers/mailings.js';
 
-let rig: MailingRig;
-beforeAll(async () => {
-  rig = await startMailingRig({ ratePerSecond: 40, workers: false });
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useMailingRig({ ratePerSecond: 40, workers: false });
 
 describe('GET /v1/mailings/{id}/recipients', () => {
   it('answers a cursor beyond any row number with 400, and the largest row number with an empty page', async () => {

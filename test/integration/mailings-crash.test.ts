@@ -1,17 +1,11 @@
 // A mailing worker process killed mid-request, three times in one mailing: another takes over within
 // seconds, the provider's ledger shows every recipient (none missing), and every duplicate is one the
 // docs/mailings.md allows: a resend after an unknown outcome, logged as such.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnWorkerProcess } from '../helpers/worker-process.js';
-import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
+import { useMailingRig } from '../helpers/mailings.js';
 
-let rig: MailingRig;
-beforeAll(async () => {
-  rig = await startMailingRig({ ratePerSecond: 8, workers: false });
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useMailingRig({ ratePerSecond: 8, workers: false });
 
 /** The worker log lines saying a row was sent again because an earlier attempt's outcome was unknown. */
 function unknownOutcomeResends(logs: string, mailingId: string): Map<number, number> {

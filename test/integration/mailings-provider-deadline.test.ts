@@ -29,18 +29,15 @@ function memorySecrets(): SecretStore {
 
 const configure = (config: Record<string, unknown>) =>
   fetch(`${sim.url}/_control/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(config) });
+/** The adapter against the simulator, each request allowed 15 s, with a token store of its own. */
+const newProvider = () =>
+  new Seed004Provider({ apiUrl: sim.url, username: 'cnx_test', password: 'cnx_password_2025!', timeoutMs: 15_000, secrets: memorySecrets() });
 const message = { to: 'deadline@example.com', subject: 'Complete your registration', body: 'Thank you.' };
 
 describe('a send attempt', () => {
   it("is abandoned at the caller's deadline, even inside one slow request (outcome unknown)", async () => {
     await configure({ latencyMs: 5_000 });
-    const provider = new Seed004Provider({
-      apiUrl: sim.url,
-      username: 'cnx_test',
-      password: 'cnx_password_2025!',
-      timeoutMs: 15_000,
-      secrets: memorySecrets(),
-    });
+    const provider = newProvider();
     const started = Date.now();
     const error = await provider.send(message, AbortSignal.timeout(400)).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -50,13 +47,7 @@ describe('a send attempt', () => {
   });
 
   it('makes no request at all once its deadline has passed (the token fetch honours it too: not sent)', async () => {
-    const provider = new Seed004Provider({
-      apiUrl: sim.url,
-      username: 'cnx_test',
-      password: 'cnx_password_2025!',
-      timeoutMs: 15_000,
-      secrets: memorySecrets(),
-    });
+    const provider = newProvider();
     const before = sim.ledger().length;
     const error = await provider.send(message, AbortSignal.abort()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderUnavailableError);

@@ -2,13 +2,10 @@
 // committed histories (test/fixtures/histories/) come from an earlier version of the code, so a change that
 // breaks replay of running mailings fails here (`mailing-v0-*` are from before slices got `sliceControl`).
 // `RECORD_HISTORIES=1` writes fresh ones from the current code (into `HISTORIES_DIR`, default that folder).
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withMailingRig } from '../helpers/mailings.js';
-import { historiesDir, historyFromJson, historyToJson, replay } from '../helpers/histories.js';
+import { committedHistories, recordHistories, replay } from '../helpers/histories.js';
 import { installQuietRuntime } from '../helpers/temporal.js';
-
-const dir = historiesDir;
 
 const list = (n: number, tag: string) => `email\n${Array.from({ length: n }, (_, i) => `${tag}-${i}@example.com`).join('\n')}\n`;
 
@@ -18,13 +15,9 @@ beforeAll(() => {
 
 describe('mailing workflow replay', () => {
   it('replays the committed histories of earlier runs', async () => {
-    const files = readdirSync(dir).filter((f) => f.startsWith('mailing') && f.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(3);
     // The workflow id is part of what replays (a child's id derives from its parent's).
-    const histories = files.map((f) => {
-      const recorded = JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as { workflowId: string; history: unknown };
-      return { workflowId: recorded.workflowId, history: historyFromJson(recorded.history) };
-    });
+    const histories = committedHistories('mailing');
+    expect(histories.length).toBeGreaterThanOrEqual(3);
     expect(await replay(histories)).toEqual([]);
   }, 60_000);
 
@@ -59,11 +52,7 @@ describe('mailing workflow replay', () => {
         })),
       );
       expect(await replay(histories)).toEqual([]);
-      if (process.env.RECORD_HISTORIES === '1') {
-        mkdirSync(dir, { recursive: true });
-        for (const { name, workflowId, history } of histories)
-          writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ workflowId, history: historyToJson(history) }, null, 1)}\n`);
-      }
+      recordHistories(histories);
     });
   }, 120_000);
 });

@@ -2,21 +2,15 @@
 // Idempotency-Key (a retried or concurrent duplicate upload is the same mailing, and mails nobody twice).
 import { Readable } from 'node:stream';
 import { eq, like } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mailings } from '../../db/schema/index.js';
 import { newId } from '../../lib/ids.js';
 import { mailingWorkflowId, startMailingWorkflow } from '../../lib/mailings/start-workflow.js';
-import { startMailingRig, type MailingRig } from '../helpers/mailings.js';
+import { useMailingRig } from '../helpers/mailings.js';
 import { unique } from '../helpers/config.js';
 import { waitUntil } from '../helpers/wait.js';
 
-let rig: MailingRig;
-beforeAll(async () => {
-  rig = await startMailingRig({ ratePerSecond: 40 });
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useMailingRig({ ratePerSecond: 40 });
 
 const list = (n: number, tag: string) => `email\n${Array.from({ length: n }, (_, i) => `${tag}-${i}@example.com`).join('\n')}\n`;
 

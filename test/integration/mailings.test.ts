@@ -2,16 +2,10 @@
 // server, sends through the seed-004 simulator on a rate-limited task queue.
 import { pauseSignal, progressQuery, resumeSignal } from '../../workflows/mailings.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SAMPLE_CSV, startMailingRig, withMailingRig, type MailingRig } from '../helpers/mailings.js';
+import { describe, expect, it } from 'vitest';
+import { SAMPLE_CSV, withMailingRig, useMailingRig } from '../helpers/mailings.js';
 
-let rig: MailingRig;
-beforeAll(async () => {
-  rig = await startMailingRig({ ratePerSecond: 40 });
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useMailingRig({ ratePerSecond: 40 });
 
 const tokenOf = (body: string) => /verify your token (\S+) to continue/.exec(body)?.[1];
 

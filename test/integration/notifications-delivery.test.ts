@@ -2,51 +2,35 @@
 // provider simulator, then signed webhooks back. Each behaviour the issue names is exercised here.
 import { createHmac, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
-import { notificationClient, signedWebhook as signed, WEBHOOK_SIGNING_KEY } from '../helpers/notifications.js';
-import { testConfig, unique } from '../helpers/config.js';
-import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
-import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { useDeliveryRig } from '../helpers/delivery.js';
+import { formOf } from '../helpers/requests.js';
+import { notificationClient, signedWebhook as signed } from '../helpers/notifications.js';
+import { unique } from '../helpers/config.js';
 
-const SIGNING_KEY = WEBHOOK_SIGNING_KEY;
-let api: TestApi;
-let sims: ProviderSimulators;
-let workers: RunningWorkers;
-const env: Record<string, string> = {
-  TASK_QUEUE_PREFIX: `${unique('dlv')}-`,
-  MAILGUN_WEBHOOK_SIGNING_KEY: SIGNING_KEY,
-  NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '3',
-  NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '200',
-  NOTIFICATION_RETRY_MAX_MS_MEDIUM: '400',
-  NOTIFICATION_MAX_ATTEMPTS_LOW: '3',
-  NOTIFICATION_RETRY_INITIAL_MS_LOW: '200',
-  NOTIFICATION_RETRY_MAX_MS_LOW: '400',
-  RATE_LIMIT_USER_COUNT: '1000',
-  EMAIL_CIRCUIT_FAILURES: '2',
-  EMAIL_CIRCUIT_COOLDOWN_MS: '1500',
-};
-
-beforeAll(async () => {
-  api = await startTestApi(env);
-  sims = await startProviderSimulators({ webhookUrl: `${api.url}/v1/webhooks/mailgun`, webhookSigningKey: SIGNING_KEY });
-  Object.assign(env, sims.env);
-  workers = await startRoleWorkers(testConfig(env), ['delivery', 'email', 'sms', 'push']);
-}, 60_000);
-afterAll(async () => {
-  await workers?.stop();
-  await sims?.close();
-  await api?.close();
+const rig = useDeliveryRig('dlv', {
+  webhooks: true,
+  roles: ['delivery', 'email', 'sms', 'push'],
+  env: {
+    NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '3',
+    NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '200',
+    NOTIFICATION_RETRY_MAX_MS_MEDIUM: '400',
+    NOTIFICATION_MAX_ATTEMPTS_LOW: '3',
+    NOTIFICATION_RETRY_INITIAL_MS_LOW: '200',
+    NOTIFICATION_RETRY_MAX_MS_LOW: '400',
+    EMAIL_CIRCUIT_FAILURES: '2',
+    EMAIL_CIRCUIT_COOLDOWN_MS: '1500',
+  },
 });
 beforeEach(async () => {
-  await sims?.resetAll();
+  await rig.sims.resetAll();
 });
 
-const { post, get, waitFor } = notificationClient(() => api);
+const { post, get, waitFor } = notificationClient(() => rig.api);
 
 /** The row turns FAILED or DEAD_LETTERED just before the run ends: wait for the end, then check it failed. */
 async function expectRunFailed(id: string): Promise<void> {
-  const handle = api.deps.temporal.workflow.getHandle(`notification-${id}`);
+  const handle = rig.api.deps.temporal.workflow.getHandle(`notification-${id}`);
   await expect(handle.result()).rejects.toThrow();
   expect((await handle.describe()).status.name).toBe('FAILED');
 }
@@ -90,14 +74,14 @@ describe('delivery', () => {
     const id = await sendEmail();
     const sent = await waitFor(id, ['SENT']);
     expect(sent).toMatchObject({ attempts: 1, provider: 'mailgun', errorMessage: null, late: false });
-    const ledger = await sims.ledger('mailgun');
+    const ledger = await rig.sims.ledger('mailgun');
     expect(ledger).toHaveLength(1);
     expect(ledger[0]).toMatchObject({ idempotencyKey: `mailflow-${id}` });
     expect(JSON.stringify(ledger[0])).toContain('ABC123');
 
-    await sims.emitMailgunEvent(sent.providerMessageId!, 'delivered');
+    await rig.sims.emitMailgunEvent(sent.providerMessageId!, 'delivered');
     await waitFor(id, ['DELIVERED']);
-    await sims.emitMailgunEvent(sent.providerMessageId!, 'opened');
+    await rig.sims.emitMailgunEvent(sent.providerMessageId!, 'opened');
     const opened = await waitFor(id, ['OPENED']);
     expect(opened.history.map((h) => h.to)).toEqual(['PENDING', 'SENT', 'DELIVERED', 'OPENED']);
     expect(opened.deliveredAt).not.toBeNull();
@@ -136,16 +120,16 @@ describe('delivery', () => {
   });
 
   it('retries transient failures with backoff, then succeeds', async () => {
-    await sims.setFaults('sms', { failNext: { count: 2, status: 503 } });
+    await rig.sims.setFaults('sms', { failNext: { count: 2, status: 503 } });
     const id = await sendSms();
     const n = await waitFor(id, ['SENT']);
     expect(n.attempts).toBe(3);
     expect(n.history.map((h) => h.to)).toEqual(['PENDING', 'RETRYING', 'RETRYING', 'SENT']);
-    expect(await sims.ledger('sms')).toHaveLength(1);
+    expect(await rig.sims.ledger('sms')).toHaveLength(1);
   });
 
   it("waits for the provider's Retry-After before trying again", async () => {
-    await sims.setFaults('sms', { failNext: { count: 1, status: 429, retryAfterSeconds: 2 } });
+    await rig.sims.setFaults('sms', { failNext: { count: 1, status: 429, retryAfterSeconds: 2 } });
     const id = await sendSms();
     const n = await waitFor(id, ['SENT']);
     const retrying = n.history.find((h) => h.to === 'RETRYING')!;
@@ -154,7 +138,7 @@ describe('delivery', () => {
   });
 
   it('fails at once, without retrying, when the provider refuses the message', async () => {
-    await sims.setFaults('mailgun', { failNext: { count: 1, status: 400 } });
+    await rig.sims.setFaults('mailgun', { failNext: { count: 1, status: 400 } });
     const id = await sendEmail();
     const n = await waitFor(id, ['FAILED']);
     expect(n.attempts).toBe(1);
@@ -163,31 +147,31 @@ describe('delivery', () => {
   });
 
   it('dead-letters after the last retry, and sends again when retried', async () => {
-    await sims.setFaults('sms', { outage: true });
+    await rig.sims.setFaults('sms', { outage: true });
     const id = await sendSms();
     const dead = await waitFor(id, ['DEAD_LETTERED']);
     expect(dead.attempts).toBe(3);
     expect(dead.errorMessage).toBeTruthy();
     await expectRunFailed(id);
 
-    await sims.setFaults('sms', { outage: false });
+    await rig.sims.setFaults('sms', { outage: false });
     const retried = await post(`/v1/notifications/${id}/retry`, {});
     expect(retried.status).toBe(202);
     const n = await waitFor(id, ['SENT']);
     expect(n.history.map((h) => h.to)).toEqual(['PENDING', 'RETRYING', 'RETRYING', 'RETRYING', 'DEAD_LETTERED', 'PENDING', 'SENT']);
-    expect(await sims.ledger('sms')).toHaveLength(1);
+    expect(await rig.sims.ledger('sms')).toHaveLength(1);
   });
 
   it('fails over to the secondary email provider while the primary is down', async () => {
-    await sims.setFaults('mailgun', { outage: true });
+    await rig.sims.setFaults('mailgun', { outage: true });
     const ids = [await sendEmail(), await sendEmail(), await sendEmail()];
     const sent = await Promise.all(ids.map((id) => waitFor(id, ['SENT'], 30_000)));
     expect(sent.map((n) => n.provider)).toContain('smtp');
-    expect((await sims.ledger('smtp')).length).toBeGreaterThan(0);
-    expect(await sims.ledger('mailgun')).toHaveLength(0);
+    expect((await rig.sims.ledger('smtp')).length).toBeGreaterThan(0);
+    expect(await rig.sims.ledger('mailgun')).toHaveLength(0);
 
     // The primary recovers: after the cool-down a probe goes to it and closes the circuit.
-    await sims.setFaults('mailgun', { outage: false });
+    await rig.sims.setFaults('mailgun', { outage: false });
     await sleep(1_600);
     const after = await waitFor(await sendEmail(), ['SENT']);
     expect(after.provider).toBe('mailgun');
@@ -203,28 +187,21 @@ describe('delivery', () => {
     form.set('priority', 'critical');
     form.append('attachment', new Blob([pdf], { type: 'application/pdf' }), 'invoice.pdf');
     form.append('attachment', new Blob(['a,b\n1,2\n'], { type: 'text/csv' }), 'items.csv');
-    const response = await api.request('/v1/emails', { method: 'POST', body: form });
+    const response = await rig.api.request('/v1/emails', { method: 'POST', body: form });
     expect(response.status, await response.clone().text()).toBe(202);
     const { id } = (await response.json()) as { id: string };
     await waitFor(id, ['SENT']);
-    const [entry] = await sims.ledger('mailgun');
+    const [entry] = await rig.sims.ledger('mailgun');
     const { createHash } = await import('node:crypto');
     expect(JSON.stringify(entry)).toContain(createHash('sha256').update(pdf).digest('hex'));
     expect(JSON.stringify(entry)).toContain('invoice.pdf');
     expect(JSON.stringify(entry)).toContain('items.csv');
 
-    const tooBig = new FormData();
-    for (const [k, v] of [
-      ['sender', 'a@b.example'],
-      ['receiver', 'c@d.example'],
-      ['subject', 's'],
-      ['content', 'c'],
-    ])
-      tooBig.set(k!, v!);
+    const tooBig = formOf({ sender: 'a@b.example', receiver: 'c@d.example', subject: 's', content: 'c' });
     tooBig.append('attachment', new Blob([randomBytes(10 * 1024 * 1024 + 1)]), 'huge.bin');
-    expect((await api.request('/v1/emails', { method: 'POST', body: tooBig })).status).toBe(413);
+    expect((await rig.api.request('/v1/emails', { method: 'POST', body: tooBig })).status).toBe(413);
     const bad = new FormData();
     bad.set('sender', 'nobody');
-    expect((await api.request('/v1/emails', { method: 'POST', body: bad })).status).toBe(400);
+    expect((await rig.api.request('/v1/emails', { method: 'POST', body: bad })).status).toBe(400);
   });
 });

@@ -3,17 +3,14 @@
 // (test/fixtures/histories/notification-*.json) come from an earlier version of the code, so a change that
 // breaks replay of running notifications fails here. `RECORD_HISTORIES=1` writes fresh ones from the
 // current code (into `HISTORIES_DIR`, default that folder).
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { testConfig, unique } from '../helpers/config.js';
-import { notificationClient } from '../helpers/notifications.js';
+import { notificationClient, smsNotification } from '../helpers/notifications.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
-import { historiesDir, historyFromJson, historyToJson, replay } from '../helpers/histories.js';
+import { committedHistories, recordHistories, replay } from '../helpers/histories.js';
 import { installQuietRuntime } from '../helpers/temporal.js';
 import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
-
-const dir = historiesDir;
 
 beforeAll(() => {
   installQuietRuntime();
@@ -21,12 +18,8 @@ beforeAll(() => {
 
 describe('notification workflow replay', () => {
   it('replays the committed histories of earlier runs', async () => {
-    const files = readdirSync(dir).filter((f) => f.startsWith('notification-') && f.endsWith('.json'));
-    expect(files.length).toBeGreaterThanOrEqual(4);
-    const histories = files.map((f) => {
-      const recorded = JSON.parse(readFileSync(`${dir}${f}`, 'utf8')) as { workflowId: string; history: unknown };
-      return { workflowId: recorded.workflowId, history: historyFromJson(recorded.history) };
-    });
+    const histories = committedHistories('notification-');
+    expect(histories.length).toBeGreaterThanOrEqual(4);
     expect(await replay(histories)).toEqual([]);
   }, 60_000);
 
@@ -56,13 +49,6 @@ describe('notification workflow replay', () => {
 
     it('replays a sent, a retried, a dead-lettered, a failed and a re-run notification', async () => {
       const c = notificationClient(api);
-      const sms = () => ({
-        userId: unique('user'),
-        type: 'SMS',
-        templateId: 'ORDER_SHIPPED_SMS',
-        to: '+15550100',
-        templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
-      });
       const email = () => ({
         userId: unique('user'),
         type: 'EMAIL',
@@ -81,10 +67,10 @@ describe('notification workflow replay', () => {
       const sent = await submit(email());
       await settle(sent.workflowId);
       await sims.setFaults('sms', { failNext: { count: 2, status: 503 } });
-      const retried = await submit(sms());
+      const retried = await submit(smsNotification());
       await settle(retried.workflowId);
       await sims.setFaults('sms', { outage: true });
-      const dead = await submit(sms());
+      const dead = await submit(smsNotification());
       await c.waitFor(dead.id, ['DEAD_LETTERED']);
       await settle(dead.workflowId);
       const deadRun = (await api.deps.temporal.workflow.getHandle(dead.workflowId).describe()).runId;
@@ -106,11 +92,7 @@ describe('notification workflow replay', () => {
         { name: 'notification-failed', workflowId: failed.workflowId, history: await handle(failed.workflowId).fetchHistory() },
       ];
       expect(await replay(recorded)).toEqual([]);
-      if (process.env.RECORD_HISTORIES === '1') {
-        mkdirSync(dir, { recursive: true });
-        for (const { name, workflowId, history } of recorded)
-          writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ workflowId, history: historyToJson(history) }, null, 1)}\n`);
-      }
+      recordHistories(recorded);
     }, 120_000);
   });
 });

@@ -7,9 +7,10 @@ import { transitionStatus } from '../../lib/notifications/status.js';
 import { notificationWorkflowQueue } from '../../lib/notifications/start-workflow.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { testConfig, unique } from '../helpers/config.js';
-import { notificationClient, signedWebhook, WEBHOOK_SIGNING_KEY } from '../helpers/notifications.js';
+import { notificationClient, signedWebhook, smsNotification, WEBHOOK_SIGNING_KEY } from '../helpers/notifications.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
 import { installQuietRuntime, workflowBundle } from '../helpers/temporal.js';
+import { deferred } from '../helpers/wait.js';
 import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
 
 let api: TestApi;
@@ -27,14 +28,6 @@ const env: Record<string, string> = {
   NOTIFICATION_RETRY_MAX_MS_MEDIUM: '200',
   EMAIL_PROVIDER_SECONDARY: 'none',
 };
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
 
 /** A gate the dead-letter activity waits on after writing DEAD_LETTERED, while `hold` is set. */
 let hold: { written: ReturnType<typeof deferred<string>>; release: ReturnType<typeof deferred<void>> } | undefined;
@@ -76,13 +69,6 @@ beforeEach(async () => {
   await sims.resetAll();
 });
 
-const sms = () => ({
-  userId: unique('user'),
-  type: 'SMS',
-  templateId: 'ORDER_SHIPPED_SMS',
-  to: '+15550100',
-  templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
-});
 const email = (to: string) => ({
   userId: unique('user'),
   type: 'EMAIL',
@@ -130,7 +116,7 @@ describe('POST /v1/notifications/{id}/retry', () => {
     const c = notificationClient(api);
     await sims.setFaults('sms', { outage: true });
     hold = { written: deferred<string>(), release: deferred<void>() };
-    const created = await c.post('/v1/notifications', sms());
+    const created = await c.post('/v1/notifications', smsNotification());
     const { id, workflowId } = (await created.json()) as { id: string; workflowId: string };
     expect(await hold.written.promise).toBe(id);
     // The old run is open, blocked just after writing DEAD_LETTERED.
@@ -158,7 +144,7 @@ describe('POST /v1/notifications/{id}/retry', () => {
   it('answers 409 to a second retry of the same failure (one run), and to a retry of a notification that is not failed', async () => {
     const c = notificationClient(api);
     await sims.setFaults('sms', { outage: true });
-    const created = await c.post('/v1/notifications', sms());
+    const created = await c.post('/v1/notifications', smsNotification());
     const { id, workflowId } = (await created.json()) as { id: string; workflowId: string };
     await c.waitFor(id, ['DEAD_LETTERED']);
     await expect(api.deps.temporal.workflow.getHandle(workflowId).result()).rejects.toThrow();

@@ -3,23 +3,18 @@
 // and removes entries. Also here: the `to` override is one recipient per channel format, and content is
 // stored sealed.
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { notifications } from '../../db/schema/index.js';
-import { startTestApi, type TestApi } from '../helpers/api.js';
-import { testConfig, unique } from '../helpers/config.js';
-import { notificationClient, signedWebhook, WEBHOOK_SIGNING_KEY } from '../helpers/notifications.js';
-import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
-import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
+import { useDeliveryRig } from '../helpers/delivery.js';
+import { unique } from '../helpers/config.js';
+import { notificationClient, signedWebhook } from '../helpers/notifications.js';
 
-let api: TestApi;
-let sims: ProviderSimulators;
-let workers: RunningWorkers;
+const rig = useDeliveryRig('sup', { webhooks: true, roles: ['delivery', 'email', 'sms', 'push'] });
 let tenant: { id: string; key: string };
 let other: { id: string; key: string };
-const env: Record<string, string> = { TASK_QUEUE_PREFIX: `${unique('sup')}-`, MAILGUN_WEBHOOK_SIGNING_KEY: WEBHOOK_SIGNING_KEY, RATE_LIMIT_USER_COUNT: '1000' };
 
 async function createKey(name: string) {
-  const response = await api.request('/v1/api-keys', {
+  const response = await rig.api.request('/v1/api-keys', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name, scopes: ['send', 'read'] }),
@@ -29,20 +24,11 @@ async function createKey(name: string) {
 }
 
 beforeAll(async () => {
-  api = await startTestApi(env);
-  sims = await startProviderSimulators({ webhookUrl: `${api.url}/v1/webhooks/mailgun`, webhookSigningKey: WEBHOOK_SIGNING_KEY });
-  Object.assign(env, sims.env);
-  workers = await startRoleWorkers(testConfig(env), ['delivery', 'email', 'sms', 'push']);
   tenant = await createKey(unique('tenant'));
   other = await createKey(unique('other'));
-}, 60_000);
-afterAll(async () => {
-  await workers?.stop();
-  await sims?.close();
-  await api?.close();
 });
 beforeEach(async () => {
-  await sims.resetAll();
+  await rig.sims.resetAll();
 });
 
 const emailTo = (
@@ -61,7 +47,7 @@ describe('suppression list', () => {
     ['a complaint', 'complained', {}],
     ['a permanent bounce', 'failed', { severity: 'permanent', reason: 'bounce', 'delivery-status': { description: '550 5.1.1 mailbox does not exist' } }],
   ])('%s suppresses later email to the address until the owner removes it', async (_name, event, extra) => {
-    const c = notificationClient(api, tenant.key);
+    const c = notificationClient(rig.api, tenant.key);
     const address = `${unique('jane')}@example.com`;
     const first = await c.post('/v1/notifications', emailTo(address));
     expect(first.status).toBe(202);
@@ -71,35 +57,35 @@ describe('suppression list', () => {
       200,
     );
 
-    const list = (await (await api.request('/v1/suppressions', { auth: tenant.key })).json()) as {
+    const list = (await (await rig.api.request('/v1/suppressions', { auth: tenant.key })).json()) as {
       data: { address: string; reason: string; notificationId: string }[];
     };
     expect(list.data).toContainEqual(expect.objectContaining({ address, reason: event === 'failed' ? 'bounced' : 'complained', notificationId: id }));
     // Another tenant sees nothing of it and cannot remove it.
-    const foreign = (await (await api.request('/v1/suppressions', { auth: other.key })).json()) as { data: { address: string }[] };
+    const foreign = (await (await rig.api.request('/v1/suppressions', { auth: other.key })).json()) as { data: { address: string }[] };
     expect(foreign.data.map((s) => s.address)).not.toContain(address);
-    expect((await api.request(`/v1/suppressions/${encodeURIComponent(address)}`, { method: 'DELETE', auth: other.key })).status).toBe(404);
+    expect((await rig.api.request(`/v1/suppressions/${encodeURIComponent(address)}`, { method: 'DELETE', auth: other.key })).status).toBe(404);
 
-    const ledgerBefore = (await sims.ledger('mailgun')).length;
+    const ledgerBefore = (await rig.sims.ledger('mailgun')).length;
     const second = await c.post('/v1/notifications', emailTo(address));
     const blocked = await c.waitFor(((await second.json()) as { id: string }).id, ['FAILED']);
     expect(blocked.attempts).toBe(0);
     expect(blocked.errorMessage).toMatch(/is on the suppression list/);
     expect(blocked.history.at(-1)?.reason).toMatch(/^suppressed/);
-    expect(await sims.ledger('mailgun')).toHaveLength(ledgerBefore);
+    expect(await rig.sims.ledger('mailgun')).toHaveLength(ledgerBefore);
 
     // Another tenant may still mail the address.
-    const theirs = await notificationClient(api, other.key).post('/v1/notifications', emailTo(address));
-    await notificationClient(api, other.key).waitFor(((await theirs.json()) as { id: string }).id, ['SENT']);
+    const theirs = await notificationClient(rig.api, other.key).post('/v1/notifications', emailTo(address));
+    await notificationClient(rig.api, other.key).waitFor(((await theirs.json()) as { id: string }).id, ['SENT']);
 
-    expect((await api.request(`/v1/suppressions/${encodeURIComponent(address)}`, { method: 'DELETE', auth: tenant.key })).status).toBe(204);
-    expect((await api.request(`/v1/suppressions/${encodeURIComponent(address)}`, { method: 'DELETE', auth: tenant.key })).status).toBe(404);
+    expect((await rig.api.request(`/v1/suppressions/${encodeURIComponent(address)}`, { method: 'DELETE', auth: tenant.key })).status).toBe(204);
+    expect((await rig.api.request(`/v1/suppressions/${encodeURIComponent(address)}`, { method: 'DELETE', auth: tenant.key })).status).toBe(404);
     const third = await c.post('/v1/notifications', emailTo(address));
     await c.waitFor(((await third.json()) as { id: string }).id, ['SENT']);
   });
 
   it('is in the OpenAPI document', async () => {
-    const doc = (await (await api.request('/openapi.json', { auth: null })).json()) as { paths: Record<string, Record<string, { operationId: string }>> };
+    const doc = (await (await rig.api.request('/openapi.json', { auth: null })).json()) as { paths: Record<string, Record<string, { operationId: string }>> };
     expect(doc.paths['/v1/suppressions']?.get?.operationId).toBe('listSuppressions');
     expect(doc.paths['/v1/suppressions/{address}']?.delete?.operationId).toBe('deleteSuppression');
   });
@@ -116,7 +102,13 @@ describe('the to override', () => {
     ['PUSH', ['ok-device-token-1', 'bad token, with spaces']],
   ])('%s refuses %j with 400 naming "to"', async (type, to) => {
     const templateId = type === 'EMAIL' ? 'ORDER_SHIPPED_CONFIRMATION' : type === 'SMS' ? 'ORDER_SHIPPED_SMS' : 'ORDER_SHIPPED_PUSH';
-    const response = await notificationClient(api, tenant.key).post('/v1/notifications', { userId: unique('user'), type, templateId, to, templateParams: {} });
+    const response = await notificationClient(rig.api, tenant.key).post('/v1/notifications', {
+      userId: unique('user'),
+      type,
+      templateId,
+      to,
+      templateParams: {},
+    });
     expect(response.status).toBe(400);
     const problem = (await response.json()) as { errors: { path: string }[] };
     expect(
@@ -126,7 +118,7 @@ describe('the to override', () => {
   });
 
   it('sends push to each listed device token as one recipient each, never split', async () => {
-    const c = notificationClient(api, tenant.key);
+    const c = notificationClient(rig.api, tenant.key);
     const tokens = ['device-token-aaaa-1111', 'device-token-bbbb-2222'];
     const response = await c.post('/v1/notifications', {
       userId: unique('user'),
@@ -137,14 +129,14 @@ describe('the to override', () => {
     });
     expect(response.status, await response.clone().text()).toBe(202);
     await c.waitFor(((await response.json()) as { id: string }).id, ['SENT']);
-    const [entry] = await sims.ledger('push');
+    const [entry] = await rig.sims.ledger('push');
     expect(entry).toMatchObject({ tokens });
   });
 });
 
 describe('content at rest', () => {
   it('stores the rendered content and template parameters sealed, and sends them in clear', async () => {
-    const c = notificationClient(api, tenant.key);
+    const c = notificationClient(rig.api, tenant.key);
     const secret = `https://shop.example/reset/${unique('tok')}`;
     const response = await c.post('/v1/notifications', {
       userId: unique('user'),
@@ -156,11 +148,11 @@ describe('content at rest', () => {
     expect(response.status, await response.clone().text()).toBe(202);
     const { id } = (await response.json()) as { id: string };
     await c.waitFor(id, ['SENT']);
-    const [row] = await api.deps.db.select().from(notifications).where(eq(notifications.id, id));
+    const [row] = await rig.api.deps.db.select().from(notifications).where(eq(notifications.id, id));
     expect(row).toMatchObject({ body: '', bodyHtml: null, templateParams: null });
     expect(row!.contentSealed).toMatch(/^v1\./);
     expect(JSON.stringify(row)).not.toContain(secret);
-    expect(JSON.stringify(await sims.ledger('mailgun'))).toContain(secret);
+    expect(JSON.stringify(await rig.sims.ledger('mailgun'))).toContain(secret);
   });
 });
 
@@ -168,7 +160,7 @@ describe('list cursors', () => {
   it.each(['/v1/suppressions', '/v1/notifications'])('%s refuses a cursor it could not have issued with 400, never 500', async (path) => {
     for (const at of ['-271821-04-20T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', '1900-01-01T00:00:00.000Z', 'garbage']) {
       const cursor = Buffer.from(`${at}|x@example.com`).toString('base64url');
-      const response = await api.request(`${path}?cursor=${cursor}`, { auth: tenant.key });
+      const response = await rig.api.request(`${path}?cursor=${cursor}`, { auth: tenant.key });
       expect(response.status, `${at}: ${await response.clone().text()}`).toBe(400);
     }
   });

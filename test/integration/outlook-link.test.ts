@@ -4,21 +4,15 @@ import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { completeOutlookLink } from '../../lib/mailbox-sync/outlook/link.js';
 import { outlookAuthSettings } from '../../lib/mailbox-sync/outlook/msal.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mailboxes, oauthStates, secrets } from '../../db/schema/index.js';
 import { sha256Hex } from '../../lib/crypto.js';
 import { tokenCacheName } from '../../lib/mailbox-sync/outlook/token-cache.js';
 import { startTestApi } from '../helpers/api.js';
 import { testConfig, unique } from '../helpers/config.js';
-import { CALLBACK_URL, startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+import { CALLBACK_URL, useSyncRig } from '../helpers/mailbox-sync.js';
 
-let rig: SyncRig;
-beforeAll(async () => {
-  rig = await startSyncRig({ workers: false });
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
+const rig = useSyncRig({ workers: false });
 
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -39,6 +33,12 @@ async function signIn(accountId: string, loginHint: string): Promise<{ query: UR
 
 const callback = (query: URLSearchParams) => rig.api.request(`/v1/oauth/outlook/callback?${query}`, { auth: null, redirect: 'manual' });
 const linkedMailboxes = async (accountId: string) => rig.api.deps.db.select().from(mailboxes).where(eq(mailboxes.accountId, accountId));
+/** The mailbox's sealed token cache: one row once linked, none before. */
+const tokenCaches = (mailboxId: string) =>
+  rig.api.deps.db
+    .select()
+    .from(secrets)
+    .where(eq(secrets.name, tokenCacheName(mailboxId)));
 
 describe('linking Outlook', () => {
   it('signs in with PKCE and a state, stores the mailbox with its token cache sealed, and redirects to the callback', async () => {
@@ -72,10 +72,7 @@ describe('linking Outlook', () => {
       status: 'LINKED',
       workflowId: `mailbox-sync-${mailbox!.id}`,
     });
-    const [cache] = await rig.api.deps.db
-      .select()
-      .from(secrets)
-      .where(eq(secrets.name, tokenCacheName(mailbox!.id)));
+    const [cache] = await tokenCaches(mailbox!.id);
     expect(cache!.value).toMatch(/^v1\./);
     expect(cache!.value).not.toContain('RefreshToken');
     expect(rig.api.deps.encryptor.decrypt(cache!.value, tokenCacheName(mailbox!.id))).toContain('RefreshToken');
@@ -120,29 +117,14 @@ describe('linking Outlook', () => {
     await expect(completeOutlookLink(context, Object.fromEntries(first.query), failing)).rejects.toMatchObject({ failure: 'sync_unavailable' });
     expect(attempted).toHaveLength(1);
     expect(await linkedMailboxes(accountId)).toEqual([]);
-    expect(
-      await rig.api.deps.db
-        .select()
-        .from(secrets)
-        .where(eq(secrets.name, tokenCacheName(attempted[0]!))),
-    ).toEqual([]);
+    expect(await tokenCaches(attempted[0]!)).toEqual([]);
 
     const linked = await rig.link(accountId, address);
     const mailboxId = linked.location!.searchParams.get('mailboxId')!;
-    const before = (
-      await rig.api.deps.db
-        .select()
-        .from(secrets)
-        .where(eq(secrets.name, tokenCacheName(mailboxId)))
-    )[0]!.value;
+    const before = (await tokenCaches(mailboxId))[0]!.value;
     const again = await signIn(accountId, address);
     await expect(completeOutlookLink(context, Object.fromEntries(again.query), failing)).rejects.toMatchObject({ failure: 'sync_unavailable' });
-    const after = (
-      await rig.api.deps.db
-        .select()
-        .from(secrets)
-        .where(eq(secrets.name, tokenCacheName(mailboxId)))
-    )[0]!.value;
+    const after = (await tokenCaches(mailboxId))[0]!.value;
     expect(await linkedMailboxes(accountId)).toHaveLength(1);
     expect(after).not.toBe(before);
   });

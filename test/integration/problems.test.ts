@@ -1,18 +1,12 @@
 // Every error the API returns is RFC 7807 problem details with the request id; 500s leak nothing.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApi } from '../helpers/api.js';
 import { buildAppDeps } from '../../api/deps.js';
 import { createApp } from '../../api/app.js';
 import { createLogger } from '../../lib/logger.js';
 import { TEST_ADMIN_KEY, testConfig } from '../helpers/config.js';
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api.close();
-});
+const api = useTestApi();
 
 async function problem(response: Response) {
   expect(response.headers.get('content-type')).toContain('application/problem+json');

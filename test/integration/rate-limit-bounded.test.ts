@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../db/client.js';
 import { consumeRateLimits, LONGEST_WINDOW_SECONDS, lockKeys, RateLimitExceededError, type RateLimit } from '../../lib/notifications/rate-limit.js';
 import { testConfig, unique } from '../helpers/config.js';
+import { deferred } from '../helpers/wait.js';
 
 const database = connectDatabase(testConfig().DATABASE_URL, { max: 4 });
 afterAll(async () => {
@@ -72,20 +73,14 @@ describe('rate-limit log bounds', () => {
   it('skips a swept hit another transaction holds, without waiting for it', async () => {
     const unused = unique('rl-held');
     await db.execute(sql`insert into rate_limit_hits (key, at) values (${unused}, now() - make_interval(secs => ${LONGEST_WINDOW_SECONDS + 60}))`);
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let held!: () => void;
-    const holding = new Promise<void>((resolve) => {
-      held = resolve;
-    });
+    const release = deferred();
+    const held = deferred();
     const holder = db.transaction(async (tx) => {
       await tx.execute(sql`select id from rate_limit_hits where key = ${unused} for update`);
-      held();
-      await released;
+      held.resolve();
+      await release.promise;
     });
-    await holding;
+    await held.promise;
     try {
       // Would block on the held row without skip locked; the statement timeout turns that into a failure.
       await db.transaction(async (tx) => {
@@ -96,7 +91,7 @@ describe('rate-limit log bounds', () => {
       });
       expect((await ages(unused)).length).toBe(1);
     } finally {
-      release();
+      release.resolve();
       await holder;
     }
     expect(await consume(limitOf(5))).toBeUndefined();

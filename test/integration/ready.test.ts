@@ -13,6 +13,13 @@ interface ReadyBody {
   checks: Record<string, { ok: boolean; backend?: string; error?: string }>;
 }
 
+/** An API started with `env` (a dependency pointed nowhere), and its /ready answer. */
+async function readyWith(env: Record<string, string>) {
+  api = await startTestApi(env);
+  const response = await api.request('/ready', { auth: null });
+  return { response, body: (await response.json()) as ReadyBody };
+}
+
 describe('/health and /ready', () => {
   it('is live and ready with every dependency up, naming the index backend', async () => {
     api = await startTestApi();
@@ -28,18 +35,14 @@ describe('/health and /ready', () => {
   });
 
   it('reports Temporal down', async () => {
-    api = await startTestApi({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    const response = await api.request('/ready', { auth: null });
-    const body = (await response.json()) as ReadyBody;
+    const { response, body } = await readyWith({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(response.status).toBe(503);
     expect(body.checks.temporal!.ok).toBe(false);
     expect(body.checks.postgres!.ok).toBe(true);
   });
 
   it('reports PostgreSQL down, without leaking its URL', async () => {
-    api = await startTestApi({ DATABASE_URL: 'postgres://nobody:secretpw@127.0.0.1:1/none' });
-    const response = await api.request('/ready', { auth: null });
-    const body = (await response.json()) as ReadyBody;
+    const { response, body } = await readyWith({ DATABASE_URL: 'postgres://nobody:secretpw@127.0.0.1:1/none' });
     expect(response.status).toBe(503);
     expect(body.checks.postgres!.ok).toBe(false);
     expect(body.checks.temporal!.ok).toBe(true);
@@ -47,9 +50,7 @@ describe('/health and /ready', () => {
   });
 
   it('reports the Elasticsearch index down', async () => {
-    api = await startTestApi({ ELASTICSEARCH_URL: 'http://127.0.0.1:1' });
-    const response = await api.request('/ready', { auth: null });
-    const body = (await response.json()) as ReadyBody;
+    const { response, body } = await readyWith({ ELASTICSEARCH_URL: 'http://127.0.0.1:1' });
     expect(response.status).toBe(503);
     expect(body.checks.index).toMatchObject({ ok: false, backend: 'elasticsearch' });
   });

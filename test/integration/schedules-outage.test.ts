@@ -17,7 +17,7 @@ import { startTestApi, type TestApi } from '../helpers/api.js';
 import { unique } from '../helpers/config.js';
 import { spawnWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
-import { waitUntil } from '../helpers/wait.js';
+import { until, waitUntil } from '../helpers/wait.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), 'mailflow-outage-'));
@@ -85,11 +85,12 @@ it('after 20 s with Temporal down, a window covering the outage fires every miss
   const narrow = await create(10);
   const slotsOf = async (id: string) =>
     (await api.deps.db.select().from(scheduleFirings).where(eq(scheduleFirings.scheduleId, id))).map((f) => f.scheduledAt.getTime()).sort((a, b) => a - b);
-  while ((await slotsOf(wide)).length < 2 || (await slotsOf(narrow)).length < 2) await sleep(200);
+  await until('both schedules to fire twice', async () => (await slotsOf(wide)).length >= 2 && (await slotsOf(narrow)).length >= 2, 60_000, 200);
 
   await stopWorker();
   await temporal!.stop();
   const downAt = Date.now();
+  // The outage itself, not a wait: it must outlast the narrow schedule's 10-second catch-up window.
   await sleep(20_000);
   temporal = await startTemporal();
   const upAt = Date.now();

@@ -1,34 +1,19 @@
 // Scheduled mail over real HTTP, a real Temporal server (its Schedules fire the firings) and the provider
 // simulators: validation, the lifecycle verbs, archive, tenancy, exactly-once per slot, and catch-up.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { notifications, scheduleFirings, schedules } from '../../db/schema/index.js';
 import { registry } from '../../lib/metrics.js';
 import { fireSchedule } from '../../lib/schedules/fire.js';
 import { archive } from '../../lib/schedules/service.js';
 import { temporalScheduleId } from '../../lib/schedules/temporal.js';
-import type { TestApi } from '../helpers/api.js';
-import { startDeliveryRig, type DeliveryRig } from '../helpers/delivery.js';
+import { jsonRequest } from '../helpers/requests.js';
+import { useDeliveryRig } from '../helpers/delivery.js';
 import { unique } from '../helpers/config.js';
 import { waitUntil } from '../helpers/wait.js';
 
-let rig: DeliveryRig;
-let api: TestApi;
-beforeAll(async () => {
-  rig = await startDeliveryRig('sch');
-  api = rig.api;
-}, 60_000);
-afterAll(async () => {
-  await rig?.close();
-});
-
-const json = (method: string, body?: unknown, auth?: string) => ({
-  method,
-  headers: { 'content-type': 'application/json' },
-  ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  ...(auth ? { auth } : {}),
-});
+const rig = useDeliveryRig('sch');
 const params = { name: 'Jane', orderId: 'ABC123', itemName: 'Laptop', trackingUrl: 'https://t.example/ABC123' };
 const notification = (to = `${unique('u')}@example.com`) => ({
   userId: unique('user'),
@@ -57,18 +42,18 @@ interface Schedule {
 }
 
 async function create(body: Record<string, unknown>, auth?: string): Promise<Schedule> {
-  const response = await api.request('/v1/schedules', json('POST', body, auth));
+  const response = await rig.api.request('/v1/schedules', jsonRequest('POST', body, auth));
   expect(response.status, await response.clone().text()).toBe(201);
   return (await response.json()) as Schedule;
 }
-const get = async (id: string) => (await (await api.request(`/v1/schedules/${id}`)).json()) as Schedule;
-const firingsOf = (id: string) => api.deps.db.select().from(scheduleFirings).where(eq(scheduleFirings.scheduleId, id));
+const get = async (id: string) => (await (await rig.api.request(`/v1/schedules/${id}`)).json()) as Schedule;
+const firingsOf = (id: string) => rig.api.deps.db.select().from(scheduleFirings).where(eq(scheduleFirings.scheduleId, id));
 
 describe('validation: 400 naming the field', () => {
   // Its own key: other test files of the run share the database and the admin key.
   let key: string;
   beforeAll(async () => {
-    key = ((await (await api.request('/v1/api-keys', json('POST', { name: unique('validation') }))).json()) as { key: string }).key;
+    key = ((await (await rig.api.request('/v1/api-keys', jsonRequest('POST', { name: unique('validation') }))).json()) as { key: string }).key;
   });
   const cases: [string, Record<string, unknown>, string][] = [
     ['a cron spec that never fires', { notification: notification(), when: { type: 'cron', expression: '0 0 30 2 *' } }, 'when.expression'],
@@ -95,27 +80,27 @@ describe('validation: 400 naming the field', () => {
   ];
   for (const [name, body, path] of cases) {
     it(name, async () => {
-      const response = await api.request('/v1/schedules', json('POST', body, key));
+      const response = await rig.api.request('/v1/schedules', jsonRequest('POST', body, key));
       const problem = (await response.json()) as { errors?: { path: string }[] };
       expect(response.status, JSON.stringify(problem)).toBe(400);
       expect(problem.errors?.map((e) => e.path)).toContain(path);
     });
   }
   it('previews run times without saving, with the same 400s', async () => {
-    const ok = await api.request(
+    const ok = await rig.api.request(
       '/v1/schedules/preview',
-      json('POST', { when: { type: 'calendar', calendar: { hour: 9, minute: 0, dayOfWeek: 'MONDAY' }, timezone: 'America/New_York' } }),
+      jsonRequest('POST', { when: { type: 'calendar', calendar: { hour: 9, minute: 0, dayOfWeek: 'MONDAY' }, timezone: 'America/New_York' } }),
     );
     const { nextRunTimes } = (await ok.json()) as { nextRunTimes: string[] };
     expect(nextRunTimes).toHaveLength(5);
     for (const t of nextRunTimes) expect(new Date(t).getUTCDay()).toBe(1);
-    const never = await api.request('/v1/schedules/preview', json('POST', { when: { type: 'cron', expression: '0 0 30 2 *' } }));
+    const never = await rig.api.request('/v1/schedules/preview', jsonRequest('POST', { when: { type: 'cron', expression: '0 0 30 2 *' } }));
     expect(never.status).toBe(400);
     expect(((await never.json()) as { errors: { path: string }[] }).errors[0]!.path).toBe('when.expression');
   });
 
   it('leaves no schedule behind when Temporal finds no run time', async () => {
-    const listed = (await (await api.request('/v1/schedules?view=all', { auth: key })).json()) as { data: unknown[] };
+    const listed = (await (await rig.api.request('/v1/schedules?view=all', { auth: key })).json()) as { data: unknown[] };
     expect(listed.data).toEqual([]);
   });
 });
@@ -131,63 +116,65 @@ describe('lifecycle', () => {
       const d = await get(s.id);
       return d.recentFirings.find((f) => f.outcome === 'CREATED' && f.notificationStatus === 'SENT');
     });
-    const run = await api.deps.temporal.workflow.getHandle(`notification-${fired.notificationId}`).describe();
+    const run = await rig.api.deps.temporal.workflow.getHandle(`notification-${fired.notificationId}`).describe();
     expect(run.searchAttributes).toMatchObject({ ScheduleId: [s.id] });
     expect((await get(s.id)).stats.sent).toBeGreaterThanOrEqual(1);
-    await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
+    await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
 
   it('pause skips the slots while paused (with its note); trigger fires while paused; unpause resumes', async () => {
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 2 } });
     await waitUntil('a first firing', async () => ((await firingsOf(s.id)).length > 0 ? true : undefined));
-    const paused = (await (await api.request(`/v1/schedules/${s.id}/pause`, json('POST', { note: 'holiday' }))).json()) as Schedule;
+    const paused = (await (await rig.api.request(`/v1/schedules/${s.id}/pause`, jsonRequest('POST', { note: 'holiday' }))).json()) as Schedule;
     expect(paused).toMatchObject({ status: 'PAUSED', pauseNote: 'holiday', nextRunTimes: [] });
     const pausedAt = Date.now();
-    expect((await api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).state).toMatchObject({ paused: true, note: 'holiday' });
-    await sleep(5_000); // two or three slots fall while paused
+    expect((await rig.api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).state).toMatchObject({ paused: true, note: 'holiday' });
+    // An observation window, not a wait: nothing may fire in it, so it has no condition to end on. Two or
+    // three 2-second slots fall while paused.
+    await sleep(5_000);
     const duringPause = (await firingsOf(s.id)).filter((f) => f.scheduledAt.getTime() > pausedAt);
     expect(duringPause).toEqual([]);
 
-    expect((await api.request(`/v1/schedules/${s.id}/trigger`, { method: 'POST' })).status).toBe(202);
+    expect((await rig.api.request(`/v1/schedules/${s.id}/trigger`, { method: 'POST' })).status).toBe(202);
     const triggered = await waitUntil('the triggered firing', async () => (await firingsOf(s.id)).find((f) => f.scheduledAt.getTime() > pausedAt));
     expect(triggered.outcome).toBe('CREATED');
 
-    const resumed = (await (await api.request(`/v1/schedules/${s.id}/unpause`, { method: 'POST' })).json()) as Schedule;
+    const resumed = (await (await rig.api.request(`/v1/schedules/${s.id}/unpause`, { method: 'POST' })).json()) as Schedule;
     expect(resumed.status).toBe('ACTIVE');
     const unpausedAt = Date.now();
     await waitUntil('a firing after unpause', async () => (await firingsOf(s.id)).find((f) => f.scheduledAt.getTime() > unpausedAt));
     // Nothing was caught up for the paused slots: the only firing in the pause is the triggered one.
     expect((await firingsOf(s.id)).filter((f) => f.scheduledAt.getTime() > pausedAt && f.scheduledAt.getTime() < unpausedAt)).toHaveLength(1);
-    await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
+    await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
 
   it('update changes the clock (cron in a time zone) and the content; delete removes both', async () => {
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 3600 } });
-    const response = await api.request(
+    const response = await rig.api.request(
       `/v1/schedules/${s.id}`,
-      json('PATCH', { when: { type: 'cron', expression: '30 9 * * *', timezone: 'Asia/Kolkata' }, name: 'daily' }),
+      jsonRequest('PATCH', { when: { type: 'cron', expression: '30 9 * * *', timezone: 'Asia/Kolkata' }, name: 'daily' }),
     );
     const updated = (await response.json()) as Schedule & { name: string };
     expect(response.status, JSON.stringify(updated)).toBe(200);
     expect(updated.name).toBe('daily');
     // 09:30 in Kolkata (UTC+5:30) is 04:00 UTC, every day.
     expect(updated.nextRunTimes.map((t) => t.slice(11, 19))).toEqual(Array(5).fill('04:00:00'));
-    const bad = await api.request(`/v1/schedules/${s.id}`, json('PATCH', { when: { type: 'cron', expression: '0 0 30 2 *' } }));
+    const bad = await rig.api.request(`/v1/schedules/${s.id}`, jsonRequest('PATCH', { when: { type: 'cron', expression: '0 0 30 2 *' } }));
     expect(bad.status).toBe(400);
     const changed = { ...notification(), templateParams: { ...params, orderId: 'NEW-1' } };
-    const content = await api.request(`/v1/schedules/${s.id}`, json('PATCH', { notification: changed }));
+    const content = await rig.api.request(`/v1/schedules/${s.id}`, jsonRequest('PATCH', { notification: changed }));
     expect(content.status).toBe(200);
     expect(((await content.json()) as { notification: { templateParams: Record<string, string> } }).notification.templateParams.orderId).toBe('NEW-1');
-    const missing = await api.request(`/v1/schedules/${s.id}`, json('PATCH', { notification: { ...changed, templateParams: { name: 'x' } } }));
+    const missing = await rig.api.request(`/v1/schedules/${s.id}`, jsonRequest('PATCH', { notification: { ...changed, templateParams: { name: 'x' } } }));
     expect(missing.status).toBe(400);
     // The refused update left the row and the Temporal Schedule as they were.
     const kept = await get(s.id);
     expect(kept.when).toMatchObject({ type: 'cron', expression: '30 9 * * *' });
     expect(kept.nextRunTimes.map((t) => t.slice(11, 19))).toEqual(Array(5).fill('04:00:00'));
 
-    expect((await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' })).status).toBe(204);
-    expect((await api.request(`/v1/schedules/${s.id}`)).status).toBe(404);
-    await expect(api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).rejects.toThrow();
+    expect((await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await rig.api.request(`/v1/schedules/${s.id}`)).status).toBe(404);
+    await expect(rig.api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).rejects.toThrow();
   });
 
   it('a one-off fires once and is archived: readable, listed as archived only, its Temporal Schedule gone', async () => {
@@ -201,32 +188,32 @@ describe('lifecycle', () => {
     });
     expect(archived.archiveReason).toBe('fired');
     expect(archived.recentFirings).toHaveLength(1);
-    const active = (await (await api.request('/v1/schedules')).json()) as { data: { id: string }[] };
+    const active = (await (await rig.api.request('/v1/schedules')).json()) as { data: { id: string }[] };
     expect(active.data.map((d) => d.id)).not.toContain(s.id);
-    const old = (await (await api.request('/v1/schedules?view=archived')).json()) as { data: { id: string }[] };
+    const old = (await (await rig.api.request('/v1/schedules?view=archived')).json()) as { data: { id: string }[] };
     expect(old.data.map((d) => d.id)).toContain(s.id);
-    await expect(api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).rejects.toThrow();
-    expect((await api.request(`/v1/schedules/${s.id}/trigger`, { method: 'POST' })).status).toBe(409);
+    await expect(rig.api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).rejects.toThrow();
+    expect((await rig.api.request(`/v1/schedules/${s.id}/trigger`, { method: 'POST' })).status).toBe(409);
   });
 
   it('a Temporal Schedule deleted outside the API makes its verbs a 409, not a 500; DELETE still works', async () => {
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 3600 } });
-    await api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).delete();
-    expect((await api.request(`/v1/schedules/${s.id}/pause`, json('POST', {}))).status).toBe(409);
-    expect((await api.request(`/v1/schedules/${s.id}/trigger`, { method: 'POST' })).status).toBe(409);
-    expect((await api.request(`/v1/schedules/${s.id}`)).status).toBe(200);
-    expect((await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' })).status).toBe(204);
+    await rig.api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).delete();
+    expect((await rig.api.request(`/v1/schedules/${s.id}/pause`, jsonRequest('POST', {}))).status).toBe(409);
+    expect((await rig.api.request(`/v1/schedules/${s.id}/trigger`, { method: 'POST' })).status).toBe(409);
+    expect((await rig.api.request(`/v1/schedules/${s.id}`)).status).toBe(200);
+    expect((await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' })).status).toBe(204);
   });
 
   it('belongs to the key that created it: a foreign id is a 404', async () => {
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 3600 } });
-    const { key } = (await (await api.request('/v1/api-keys', json('POST', { name: unique('other') }))).json()) as { key: string };
-    expect((await api.request(`/v1/schedules/${s.id}`, { auth: key })).status).toBe(404);
-    expect((await api.request(`/v1/schedules/${s.id}/pause`, json('POST', {}, key))).status).toBe(404);
-    expect((await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE', auth: key })).status).toBe(404);
-    const theirs = (await (await api.request('/v1/schedules', { auth: key })).json()) as { data: unknown[] };
+    const { key } = (await (await rig.api.request('/v1/api-keys', jsonRequest('POST', { name: unique('other') }))).json()) as { key: string };
+    expect((await rig.api.request(`/v1/schedules/${s.id}`, { auth: key })).status).toBe(404);
+    expect((await rig.api.request(`/v1/schedules/${s.id}/pause`, jsonRequest('POST', {}, key))).status).toBe(404);
+    expect((await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE', auth: key })).status).toBe(404);
+    const theirs = (await (await rig.api.request('/v1/schedules', { auth: key })).json()) as { data: unknown[] };
     expect(theirs.data).toEqual([]);
-    await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
+    await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
 });
 
@@ -256,7 +243,7 @@ describe('jitter and end', () => {
       expect(candidate.nextRunTimes).toHaveLength(1);
       firesAt = Date.parse(candidate.nextRunTimes[0]!);
       if (firesAt - endAt >= 2_000) s = candidate;
-      else await api.request(`/v1/schedules/${candidate.id}`, { method: 'DELETE' });
+      else await rig.api.request(`/v1/schedules/${candidate.id}`, { method: 'DELETE' });
     }
     if (!s) throw new Error('no schedule with a jittered start 2 s after its end in 8 tries');
     const id = s.id;
@@ -273,7 +260,7 @@ describe('jitter and end', () => {
       firesAt - Date.now() + 30_000,
     );
     expect(fired.scheduledAt).toBe(new Date(endAt).toISOString()); // the nominal slot, not the jittered start
-    const run = await api.deps.temporal.workflow.getHandle(`notification-${fired.notificationId}`).describe();
+    const run = await rig.api.deps.temporal.workflow.getHandle(`notification-${fired.notificationId}`).describe();
     expect(run.startTime.getTime()).toBeGreaterThan(endAt); // it did start after endAt
 
     // Archived once no slot can start any more: endAt + jitter + catch-up window.
@@ -287,7 +274,7 @@ describe('jitter and end', () => {
     );
     expect(archived.archiveReason).toBe('ended');
     expect(Date.parse(archived.archivedAt!)).toBeGreaterThanOrEqual(endAt + (JITTER + CATCHUP) * 1000);
-    await expect(api.deps.temporal.schedule.getHandle(temporalScheduleId(id)).describe()).rejects.toThrow();
+    await expect(rig.api.deps.temporal.schedule.getHandle(temporalScheduleId(id)).describe()).rejects.toThrow();
   }, 90_000);
 
   it('a firing that runs after the archive still sends its slot from before it', async () => {
@@ -296,15 +283,15 @@ describe('jitter and end', () => {
       when: { type: 'cron', expression: '0 3 * * *' },
     });
     const slot = new Date(Date.now() - 60_000);
-    const deps = { db: api.deps.db, temporal: api.deps.temporal, config: api.deps.config, encryptor: api.deps.encryptor };
-    await archive(deps, (await api.deps.db.select().from(schedules).where(eq(schedules.id, s.id)))[0]!, 'ended');
+    const deps = { db: rig.api.deps.db, temporal: rig.api.deps.temporal, config: rig.api.deps.config, encryptor: rig.api.deps.encryptor };
+    await archive(deps, (await rig.api.deps.db.select().from(schedules).where(eq(schedules.id, s.id)))[0]!, 'ended');
     expect(await fireSchedule(deps, { scheduleId: s.id, scheduledAt: slot })).toMatchObject({ outcome: 'CREATED' });
     // A slot after the archive has no clock left to come from: skipped.
     expect(await fireSchedule(deps, { scheduleId: s.id, scheduledAt: new Date(Date.now() + 60_000) })).toMatchObject({
       outcome: 'SKIPPED',
       detail: 'archived',
     });
-    await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
+    await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
 });
 
@@ -315,12 +302,12 @@ describe('exactly once per slot', () => {
       email: { sender: 'shop@example.com', receiver, subject: 'Slot', content: 'One per slot' },
       when: { type: 'cron', expression: '0 3 * * *' },
     });
-    const handle = api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id));
+    const handle = rig.api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id));
     const slot = new Date(Date.UTC(2026, 0, 1, 3, 0, 0));
     const range = { start: new Date(slot.getTime() - 1000), end: new Date(slot.getTime() + 1000), overlap: 'ALLOW_ALL' as const };
     await handle.backfill(range);
     await handle.backfill(range);
-    const deps = { db: api.deps.db, temporal: api.deps.temporal, config: api.deps.config, encryptor: api.deps.encryptor };
+    const deps = { db: rig.api.deps.db, temporal: rig.api.deps.temporal, config: rig.api.deps.config, encryptor: rig.api.deps.encryptor };
     const direct = await Promise.all([1, 2, 3].map(() => fireSchedule(deps, { scheduleId: s.id, scheduledAt: slot })));
     await waitUntil('the slot sent', async () => {
       const f = (await get(s.id)).recentFirings[0];
@@ -331,16 +318,16 @@ describe('exactly once per slot', () => {
     const backfilled = (await handle.describe()).info.recentActions;
     expect(backfilled.length).toBeGreaterThanOrEqual(1);
     await Promise.all(
-      backfilled.map((a) => api.deps.temporal.workflow.getHandle(a.action.workflow.workflowId, a.action.workflow.firstExecutionRunId).result()),
+      backfilled.map((a) => rig.api.deps.temporal.workflow.getHandle(a.action.workflow.workflowId, a.action.workflow.firstExecutionRunId).result()),
     );
     const firings = await firingsOf(s.id);
     expect(firings.map((f) => [f.scheduledAt.toISOString(), f.outcome])).toEqual([[slot.toISOString(), 'CREATED']]);
     expect(new Set(direct.map((r) => r.notificationId)).size).toBe(1);
-    const created = await api.deps.db.select().from(notifications).where(eq(notifications.recipient, receiver));
+    const created = await rig.api.deps.db.select().from(notifications).where(eq(notifications.recipient, receiver));
     expect(created).toHaveLength(1);
     const ledger = (await rig.sims.ledger('mailgun')).filter((m) => JSON.stringify(m).includes(receiver));
     expect(ledger).toHaveLength(1);
-    await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
+    await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
 
   it('a 429 at firing time is recorded on the firing and skipped', async () => {
@@ -348,13 +335,18 @@ describe('exactly once per slot', () => {
       email: { sender: 'shop@example.com', receiver: `${unique('rl')}@example.com`, subject: 'Limited', content: 'x' },
       when: { type: 'cron', expression: '0 3 * * *' },
     });
-    const deps = { db: api.deps.db, temporal: api.deps.temporal, encryptor: api.deps.encryptor, config: { ...api.deps.config, RATE_LIMIT_USER_COUNT: 1 } };
+    const deps = {
+      db: rig.api.deps.db,
+      temporal: rig.api.deps.temporal,
+      encryptor: rig.api.deps.encryptor,
+      config: { ...rig.api.deps.config, RATE_LIMIT_USER_COUNT: 1 },
+    };
     const first = await fireSchedule(deps, { scheduleId: s.id, scheduledAt: new Date('2026-02-01T03:00:00Z') });
     const second = await fireSchedule(deps, { scheduleId: s.id, scheduledAt: new Date('2026-02-02T03:00:00Z') });
     expect(first.outcome).toBe('CREATED');
     expect(second).toMatchObject({ outcome: 'RATE_LIMITED', notificationId: null });
     // The slot stays skipped: firing it again does not retry it.
-    expect(await fireSchedule({ ...deps, config: api.deps.config }, { scheduleId: s.id, scheduledAt: new Date('2026-02-02T03:00:00Z') })).toMatchObject({
+    expect(await fireSchedule({ ...deps, config: rig.api.deps.config }, { scheduleId: s.id, scheduledAt: new Date('2026-02-02T03:00:00Z') })).toMatchObject({
       outcome: 'DUPLICATE',
       notificationId: null,
     });
@@ -364,7 +356,7 @@ describe('exactly once per slot', () => {
     const metrics = await registry.metrics();
     expect(metrics).toContain(`mailflow_schedule_firings_total{schedule_id="${s.id}",outcome="RATE_LIMITED"} 1`);
     expect(metrics).toContain(`mailflow_schedule_firings_total{schedule_id="${s.id}",outcome="CREATED"} 1`);
-    await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
+    await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
 });
 
@@ -372,9 +364,9 @@ describe('catch-up', () => {
   it('slots that fall while every worker is down fire once each when workers return, keyed by their scheduled time', async () => {
     await rig.stopWorkers();
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 2 } });
-    const actions = async () => (await api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).info.recentActions;
+    const actions = async () => (await rig.api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id)).describe()).info.recentActions;
     await waitUntil('three slots with no worker to run them', async () => ((await actions()).length >= 3 ? true : undefined));
-    await api.request(`/v1/schedules/${s.id}/pause`, json('POST', { note: 'stop the clock' }));
+    await rig.api.request(`/v1/schedules/${s.id}/pause`, jsonRequest('POST', { note: 'stop the clock' }));
     const missed = (await actions()).map((a) => a.scheduledAt.toISOString()).sort();
     expect(missed.length).toBeGreaterThanOrEqual(3);
     expect(await firingsOf(s.id)).toEqual([]);
@@ -387,14 +379,14 @@ describe('catch-up', () => {
     expect(firings.map((f) => f.scheduledAt.toISOString()).sort()).toEqual(missed);
     expect(firings.every((f) => f.outcome === 'CREATED')).toBe(true);
     expect(new Set(firings.map((f) => f.notificationId)).size).toBe(missed.length);
-    await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
+    await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   }, 60_000);
 
   it('slots missed while Temporal itself was down are replayed by backfill with their own times', async () => {
     // An outage cannot be staged on the shared server: backfill is how Temporal fires past slots, through
     // the same action and keys as its catch-up after recovery.
     const s = await create({ notification: notification(), when: { type: 'interval', everySeconds: 60 } });
-    const handle = api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id));
+    const handle = rig.api.deps.temporal.schedule.getHandle(temporalScheduleId(s.id));
     const end = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 60_000);
     const start = new Date(end.getTime() - 10 * 60_000 + 1);
     await handle.backfill({ start, end, overlap: 'ALLOW_ALL' });
@@ -404,6 +396,6 @@ describe('catch-up', () => {
     });
     const times = firings.map((f) => f.scheduledAt.getTime()).sort();
     expect(times.slice(1).map((t, i) => t - times[i]!)).toEqual(Array(9).fill(60_000));
-    await api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
+    await rig.api.request(`/v1/schedules/${s.id}`, { method: 'DELETE' });
   });
 });

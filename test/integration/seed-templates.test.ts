@@ -1,14 +1,8 @@
 // The shipped seed templates as a client reads them: text bodies carry real line breaks, not `\n`.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApi } from '../helpers/api.js';
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api?.close();
-});
+const api = useTestApi();
 
 describe('seed templates', () => {
   it('NEW_MESSAGE (version 1) has real line breaks in its text body', async () => {

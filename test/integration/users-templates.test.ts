@@ -1,15 +1,9 @@
 // The recipient directory and the template API over real HTTP, with the seeded templates.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApi } from '../helpers/api.js';
 import { unique } from '../helpers/config.js';
 
-let api: TestApi;
-beforeAll(async () => {
-  api = await startTestApi();
-});
-afterAll(async () => {
-  await api?.close();
-});
+const api = useTestApi();
 
 const send = (method: string, path: string, body: unknown) =>
   api.request(path, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

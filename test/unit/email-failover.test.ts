@@ -60,6 +60,13 @@ describe('email failover circuit breaker', () => {
     expect(primary.calls).toBe(2);
   }
 
+  /** The circuit opened and its cooldown over: the next send is the half-open probe, to a primary that is `behaviour`. */
+  async function probeWith(behaviour: Behaviour) {
+    await openCircuit();
+    vi.advanceTimersByTime(cooldownMs);
+    primary.behaviour = behaviour;
+  }
+
   it('opens after consecutive failures and keeps the primary out until the cooldown ends', async () => {
     await openCircuit();
     primary.behaviour = 'ok';
@@ -79,9 +86,7 @@ describe('email failover circuit breaker', () => {
   });
 
   it('half-open: a probe that fails transiently opens the circuit for another cooldown, then probes again', async () => {
-    await openCircuit();
-    vi.advanceTimersByTime(cooldownMs);
-    primary.behaviour = 'down';
+    await probeWith('down');
     expect((await failover.send(message)).provider).toBe('secondary'); // the probe failed: this message fails over
     expect(primary.calls).toBe(3);
     primary.behaviour = 'ok';
@@ -92,9 +97,7 @@ describe('email failover circuit breaker', () => {
   });
 
   it('half-open: a probe that times out (no answer) is retried by the caller, and the circuit stays open', async () => {
-    await openCircuit();
-    vi.advanceTimersByTime(cooldownMs);
-    primary.behaviour = 'timeout';
+    await probeWith('timeout');
     await expect(failover.send(message)).rejects.toThrow(/timed out/);
     primary.behaviour = 'ok';
     expect((await failover.send(message)).provider).toBe('secondary');
@@ -103,9 +106,7 @@ describe('email failover circuit breaker', () => {
   });
 
   it("half-open: a probe refused permanently (the message's fault) does not leave the circuit stuck open", async () => {
-    await openCircuit();
-    vi.advanceTimersByTime(cooldownMs);
-    primary.behaviour = 'refuse';
+    await probeWith('refuse');
     await expect(failover.send(message)).rejects.toBeInstanceOf(PermanentSendError);
     primary.behaviour = 'ok';
     // The primary answered: it is up. Later email goes to it again, not to the secondary for good.
