@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OutlookAction } from '../../test/helpers/outlook.js';
 import { TENANT_ID } from './server.js';
-import { graphCall, IMMUTABLE, startReceiver, subscribeWith, until, useNotifyingOutlook } from './test-receiver.js';
+import { graphCall, IMMUTABLE, startReceiver, subscribeWith, until, useNotifyingOutlook } from '../../test/helpers/outlook-receiver.js';
 
 const { sim, hooks } = useNotifyingOutlook();
 

@@ -3,7 +3,7 @@
 // and the control API's view. Delivery itself is in subscription-delivery.test.ts.
 import { describe, expect, it } from 'vitest';
 import { TENANT_ID } from './server.js';
-import { graphCall, inMinutes, IMMUTABLE, subscribeWith, until, useNotifyingOutlook } from './test-receiver.js';
+import { graphCall, inMinutes, IMMUTABLE, subscribeWith, until, useNotifyingOutlook } from '../../test/helpers/outlook-receiver.js';
 
 const { sim, hooks } = useNotifyingOutlook();
 

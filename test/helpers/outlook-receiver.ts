@@ -4,8 +4,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { beforeEach } from 'vitest';
-import { useOutlook, type OutlookSim } from '../../test/helpers/outlook.js';
-import { useRig } from '../../test/helpers/rig.js';
+import { useOutlook, type OutlookSim } from './outlook.js';
+import { useRig } from './rig.js';
 
 export interface ChangeNotification {
   subscriptionId: string;
