@@ -26,7 +26,7 @@ import { MIN_CATCHUP_WINDOW_SECONDS } from '../../../lib/schedules/temporal.js';
 import type { AppEnv } from '../../context.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { requires } from '../../auth/scopes.js';
-import { AppError, errorResponses } from '../../errors.js';
+import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
 import { createRouter } from '../../openapi.js';
 
@@ -70,12 +70,9 @@ const patchBody = z
   .openapi('ScheduleUpdate');
 
 const idParam = z.object({ id: z.string().min(1).max(64) });
-const conflict = { description: 'The schedule is archived, or its Temporal Schedule was deleted outside the API', content: errorResponses[422].content };
-const capReached = {
-  description: 'The tenant already keeps as many schedules as it may (SCHEDULES_MAX_ACTIVE_PER_TENANT)',
-  content: errorResponses[422].content,
-};
-const tooFrequent = { description: 'Two firings would be closer together than SCHEDULE_MIN_INTERVAL_SECONDS', content: errorResponses[422].content };
+const conflict = errorResponse(409, 'The schedule is archived, or its Temporal Schedule was deleted outside the API');
+const capReached = errorResponse(409, 'The tenant already keeps as many schedules as it may (SCHEDULES_MAX_ACTIVE_PER_TENANT)');
+const tooFrequent = errorResponse(422, 'Two firings would be closer together than SCHEDULE_MIN_INTERVAL_SECONDS');
 
 /** Previews are counted per API key (the admin key is one key). */
 
