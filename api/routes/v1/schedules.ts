@@ -144,10 +144,10 @@ export const scheduleRoutes = createRouter()
         400: errorResponses[400],
         401: errorResponses[401],
         403: errorResponses[403],
-        429: {
-          description: 'Too many previews by this API key (SCHEDULE_PREVIEW_RATE_COUNT per SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS); Retry-After says when',
-          content: errorResponses[429].content,
-        },
+        429: errorResponse(
+          429,
+          'Too many previews by this API key (SCHEDULE_PREVIEW_RATE_COUNT per SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS); Retry-After says when',
+        ),
       },
     }),
     async (c) => {
