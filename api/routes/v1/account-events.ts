@@ -119,8 +119,6 @@ export const accountEventRoutes = createRouter()
       request: { params: accountIdParam },
       responses: {
         200: { description: 'Cookie set', content: { 'application/json': { schema: z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() }) } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),
@@ -148,8 +146,6 @@ export const accountEventRoutes = createRouter()
       },
       responses: {
         200: { description: 'An event stream', content: { 'text/event-stream': { schema: serverSentEvent } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),

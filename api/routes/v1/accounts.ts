@@ -66,8 +66,6 @@ export const accountRoutes = createRouter()
       },
       responses: {
         201: { description: 'Created', content: json(accountSchema) },
-        400: errorResponses[400],
-        401: errorResponses[401],
         409: errorResponse(409, 'This tenant already has an account with this email'),
       },
     }),
@@ -97,8 +95,6 @@ export const accountRoutes = createRouter()
       },
       responses: {
         200: { description: 'Accounts', content: json(z.object({ data: z.array(accountSchema), nextCursor: z.string().nullable() })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
       },
     }),
     async (c) => {
@@ -117,8 +113,6 @@ export const accountRoutes = createRouter()
       request: { params: accountIdParam },
       responses: {
         200: { description: 'The account', content: json(accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),
@@ -168,8 +162,6 @@ export const accountRoutes = createRouter()
           description: 'Sign-in started',
           content: json(z.object({ authorizationUrl: z.string().url(), expiresAt: z.string().datetime() }).openapi('OutlookLinkStarted')),
         },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
         503: errorResponse(503, 'Outlook is not configured on this server'),
       },
@@ -217,7 +209,6 @@ export const accountRoutes = createRouter()
       responses: {
         200: { description: 'Re-linked: the mailbox the account already had, with the new settings', content: json(mailboxSummarySchema) },
         201: { description: 'Linked; its sync has started', content: json(mailboxSummarySchema) },
-        400: errorResponses[400],
         401: errorResponse(401, 'Missing or invalid API key, or revoked while the login was checked (reason revoked)'),
         404: errorResponses[404],
         409: imapLinkFailure('The mailbox is being unlinked (reason unlinking); link it again in a moment'),
@@ -275,8 +266,6 @@ export const accountRoutes = createRouter()
       request: { params: accountIdParam },
       responses: {
         200: { description: 'Mailboxes', content: json(z.object({ data: z.array(mailboxSummarySchema) })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),
@@ -310,8 +299,6 @@ export const accountRoutes = createRouter()
       },
       responses: {
         200: { description: 'Messages', content: json(z.object({ data: z.array(messageSchema), nextCursor: z.string().nullable() })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),

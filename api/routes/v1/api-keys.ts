@@ -84,9 +84,6 @@ export const apiKeyRoutes = createRouter()
       },
       responses: {
         201: { description: 'Created', content: { 'application/json': { schema: apiKeyCreatedSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
       },
     }),
@@ -107,8 +104,6 @@ export const apiKeyRoutes = createRouter()
       ...requires('admin'),
       responses: {
         200: { description: 'Keys, newest first', content: { 'application/json': { schema: z.object({ data: z.array(apiKeySchema) }) } } },
-        401: errorResponses[401],
-        403: errorResponses[403],
       },
     }),
     async (c) => {
@@ -126,7 +121,7 @@ export const apiKeyRoutes = createRouter()
       operationId: 'revokeApiKey',
       ...requires('admin'),
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
-      responses: { 204: { description: 'Revoked' }, 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
+      responses: { 204: { description: 'Revoked' }, 404: errorResponses[404] },
     }),
     async (c) => {
       const { id } = c.req.valid('param');

@@ -64,8 +64,6 @@ const sendEmailRoute = createRoute({
       description: 'Accepted',
       content: { 'application/json': { schema: z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() }) } },
     },
-    400: errorResponses[400],
-    401: errorResponses[401],
     413: errorResponse(413, 'Attachments too large'),
     415: errorResponse(415, 'Not multipart/form-data'),
     422: errorResponses[422],

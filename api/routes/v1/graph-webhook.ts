@@ -59,7 +59,6 @@ export const graphWebhookRoutes = createRouter().openapi(
     responses: {
       200: { description: 'The validation handshake: the token, as text/plain', content: { 'text/plain': { schema: z.string() } } },
       202: { description: 'Accepted: the mailboxes are syncing', content: { 'application/json': { schema: z.object({ accepted: z.number().int() }) } } },
-      400: errorResponses[400],
       403: errorResponses[403],
     },
   }),

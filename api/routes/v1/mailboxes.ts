@@ -31,8 +31,6 @@ const control = (name: 'sync' | 'resync' | 'pause' | 'resume', signal: SyncSigna
     request: { params: mailboxIdParam },
     responses: {
       202: { description: 'Signalled', content: accepted },
-      400: errorResponses[400],
-      401: errorResponses[401],
       404: errorResponses[404],
       409: errorResponse(409, 'The mailbox is being unlinked'),
     },
@@ -57,8 +55,6 @@ export const mailboxRoutes = createRouter()
       request: { params: mailboxIdParam },
       responses: {
         200: { description: 'The mailbox', content: { 'application/json': { schema: mailboxDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),
@@ -90,7 +86,7 @@ export const mailboxRoutes = createRouter()
       ...requires('send'),
       summary: 'Unlink a mailbox: its sync stops, its documents and tokens are removed, then the mailbox itself',
       request: { params: mailboxIdParam },
-      responses: { 202: { description: 'Unlinking', content: accepted }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
+      responses: { 202: { description: 'Unlinking', content: accepted }, 404: errorResponses[404] },
     }),
     async (c) => {
       const { deps } = c.var;

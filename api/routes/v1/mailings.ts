@@ -70,7 +70,6 @@ const signalRoute = (name: MailingControl, summary: string) =>
     request: { params: idParam },
     responses: {
       202: { description: 'Signalled', content: { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } } },
-      401: errorResponses[401],
       404: errorResponses[404],
       409: errorResponse(409, 'The mailing has finished'),
     },
@@ -91,8 +90,6 @@ const createMailingRoute = createRoute({
   responses: {
     200: { description: 'Duplicate of an earlier upload with the same Idempotency-Key', content: { 'application/json': { schema: createdSchema } } },
     202: { description: 'Accepted', content: { 'application/json': { schema: createdSchema } } },
-    400: errorResponses[400],
-    401: errorResponses[401],
     413: errorResponse(413, 'The file is too large'),
     415: errorResponse(415, 'Not multipart'),
     422: errorResponse(422, 'The Idempotency-Key was used with a different upload'),
@@ -149,7 +146,6 @@ export const mailingRoutes = createRouter()
       request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
       responses: {
         200: { description: 'Mailings', content: { 'application/json': { schema: z.object({ data: z.array(mailingSchema) }) } } },
-        401: errorResponses[401],
       },
     }),
     async (c) => c.json({ data: await listMailings(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query').limit) }, 200),
@@ -165,8 +161,6 @@ export const mailingRoutes = createRouter()
       request: { params: idParam },
       responses: {
         200: { description: 'The mailing', content: { 'application/json': { schema: mailingSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),
@@ -211,8 +205,6 @@ export const mailingRoutes = createRouter()
             },
           },
         },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),
@@ -250,7 +242,6 @@ export const mailingRoutes = createRouter()
             },
           },
         },
-        400: errorResponses[400],
         404: errorResponses[404],
       },
     }),

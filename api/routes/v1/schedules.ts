@@ -111,9 +111,6 @@ export const scheduleRoutes = createRouter()
       request: { body: { required: true, content: { 'application/json': { schema: createBody } } } },
       responses: {
         201: { description: 'Created', content: { 'application/json': { schema: scheduleDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         409: capReached,
         422: tooFrequent,
       },
@@ -141,9 +138,6 @@ export const scheduleRoutes = createRouter()
       request: { body: { required: true, content: { 'application/json': { schema: z.object({ when: whenSchema }).strict() } } } },
       responses: {
         200: { description: 'Run times', content: { 'application/json': { schema: z.object({ nextRunTimes: z.array(z.string().datetime()) }) } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         429: errorResponse(
           429,
           'Too many previews by this API key (SCHEDULE_PREVIEW_RATE_COUNT per SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS); Retry-After says when',
@@ -179,9 +173,6 @@ export const scheduleRoutes = createRouter()
           description: 'A page of schedules',
           content: { 'application/json': { schema: z.object({ data: z.array(scheduleSchema), nextCursor: z.string().nullable() }) } },
         },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
       },
     }),
     async (c) => {
@@ -214,9 +205,6 @@ export const scheduleRoutes = createRouter()
       request: { params: idParam },
       responses: {
         200: { description: 'The schedule', content: { 'application/json': { schema: scheduleDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
       },
     }),
@@ -233,9 +221,6 @@ export const scheduleRoutes = createRouter()
       request: { params: idParam, body: { required: true, content: { 'application/json': { schema: patchBody } } } },
       responses: {
         200: { description: 'Updated', content: { 'application/json': { schema: scheduleDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
         409: conflict,
         422: tooFrequent,
@@ -267,9 +252,6 @@ export const scheduleRoutes = createRouter()
       },
       responses: {
         200: { description: 'Paused', content: { 'application/json': { schema: scheduleDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
         409: conflict,
       },
@@ -291,9 +273,6 @@ export const scheduleRoutes = createRouter()
       request: { params: idParam },
       responses: {
         200: { description: 'Active', content: { 'application/json': { schema: scheduleDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
         409: conflict,
       },
@@ -314,9 +293,6 @@ export const scheduleRoutes = createRouter()
       request: { params: idParam },
       responses: {
         202: { description: 'Firing started', content: { 'application/json': { schema: z.object({ id: z.string(), triggered: z.literal(true) }) } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
         409: conflict,
       },
@@ -336,7 +312,7 @@ export const scheduleRoutes = createRouter()
       ...requires('send'),
       summary: 'Delete the schedule and its Temporal Schedule (the notifications it created stay)',
       request: { params: idParam },
-      responses: { 204: { description: 'Deleted' }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
+      responses: { 204: { description: 'Deleted' }, 404: errorResponses[404] },
     }),
     async (c) => {
       const row = await owned(c, c.req.valid('param').id);

@@ -59,8 +59,6 @@ export const suppressionRoutes = createRouter()
           description: 'A page of suppressed addresses',
           content: { 'application/json': { schema: z.object({ data: z.array(suppressionSchema), nextCursor: z.string().nullable() }) } },
         },
-        400: errorResponses[400],
-        401: errorResponses[401],
       },
     }),
     async (c) => {
@@ -78,7 +76,7 @@ export const suppressionRoutes = createRouter()
       ...requires('send'),
       summary: 'Mail an address again: remove it from the suppression list',
       request: { params: z.object({ address: z.string().min(3).max(320).openapi({ example: 'jane@example.com' }) }) },
-      responses: { 204: { description: 'Removed' }, 401: errorResponses[401], 404: errorResponses[404] },
+      responses: { 204: { description: 'Removed' }, 404: errorResponses[404] },
     }),
     async (c) => {
       const { address } = c.req.valid('param');

@@ -98,8 +98,6 @@ export const templateRoutes = createRouter()
       request: { body: { required: true, content: { 'application/json': { schema: createSchema } } } },
       responses: {
         201: { description: 'Created', content: { 'application/json': { schema: templateSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
         409: errorResponse(409, 'A template with this id exists'),
       },
     }),
@@ -121,8 +119,6 @@ export const templateRoutes = createRouter()
       request: { params: z.object({ id: templateId }), body: { required: true, content: { 'application/json': { schema: contentSchema } } } },
       responses: {
         200: { description: 'The new version', content: { 'application/json': { schema: templateSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),
@@ -143,7 +139,6 @@ export const templateRoutes = createRouter()
       summary: 'Every template, latest version',
       responses: {
         200: { description: 'Templates', content: { 'application/json': { schema: z.object({ data: z.array(templateSchema) }) } } },
-        401: errorResponses[401],
       },
     }),
     async (c) => c.json({ data: (await listLatestTemplates(c.var.deps.db)).map(toJson) }, 200),
@@ -159,8 +154,6 @@ export const templateRoutes = createRouter()
       request: { params: z.object({ id: templateId }), query: z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() }) },
       responses: {
         200: { description: 'The template', content: { 'application/json': { schema: templateSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),

@@ -60,7 +60,7 @@ export const tenantRoutes = createRouter()
           ),
         },
       },
-      responses: { 201: { description: 'Created', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
+      responses: { 201: { description: 'Created', content: json(tenantSchema) } },
     }),
     async (c) => {
       const tenant = await createTenant(c.var.deps.db, c.req.valid('json'));
@@ -79,9 +79,6 @@ export const tenantRoutes = createRouter()
       request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().min(1).max(64).optional() }) },
       responses: {
         200: { description: 'Tenants', content: json(z.object({ data: z.array(tenantSchema), nextCursor: z.string().nullable() })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
       },
     }),
     async (c) => {
@@ -100,9 +97,6 @@ export const tenantRoutes = createRouter()
       request: { params: idParam },
       responses: {
         200: { description: 'The tenant', content: json(tenantSchema) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
       },
     }),
@@ -125,9 +119,6 @@ export const tenantRoutes = createRouter()
       },
       responses: {
         200: { description: 'Disabled', content: json(tenantSchema) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
         409: errorResponse(409, 'The admin tenant cannot be disabled'),
       },
@@ -152,9 +143,6 @@ export const tenantRoutes = createRouter()
       request: { params: idParam },
       responses: {
         200: { description: 'Enabled', content: json(tenantSchema) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
       },
     }),
@@ -175,9 +163,6 @@ export const tenantRoutes = createRouter()
       request: { params: idParam, body: { required: true, content: json(z.object(keyFields).strict()) } },
       responses: {
         201: { description: 'Created', content: json(apiKeyCreatedSchema) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
       },
     }),
@@ -199,9 +184,6 @@ export const tenantRoutes = createRouter()
       request: { params: idParam },
       responses: {
         200: { description: 'Keys', content: json(z.object({ data: z.array(apiKeySchema) })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
       },
     }),

@@ -51,8 +51,6 @@ export const userRoutes = createRouter()
       request: { params: z.object({ userId: userIdSchema }), body: { required: true, content: { 'application/json': { schema: userBody } } } },
       responses: {
         200: { description: 'The user', content: { 'application/json': { schema: userSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
       },
     }),
     async (c) => {
@@ -70,7 +68,6 @@ export const userRoutes = createRouter()
       request: { params: z.object({ userId: userIdSchema }) },
       responses: {
         200: { description: 'The user', content: { 'application/json': { schema: userSchema } } },
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),

@@ -45,7 +45,6 @@ export const webhookRoutes = createRouter().openapi(
     request: { body: { required: true, content: { 'application/json': { schema: mailgunPayload } } } },
     responses: {
       200: { description: 'Stored (or already stored)', content: { 'application/json': { schema: z.object({ outcome: z.string() }) } } },
-      400: errorResponses[400],
       401: errorResponses[401],
     },
   }),
