@@ -5,9 +5,9 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
 import { bodyLimit } from 'hono/body-limit';
 import { admitNotification, type StoredAttachment } from '../../../lib/notifications/admission.js';
+import { emailAdmission } from '../../../lib/notifications/email-admission.js';
 import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
-import { htmlToText } from '../../../lib/notifications/templates.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
 import { createRouter, documentStreamedBody } from '../../openapi.js';
@@ -128,15 +128,7 @@ emailRoutes.openapi(sendEmailRoute, async (c) => {
         scope: tenantOf(c.var.principal),
         ...(idempotencyKey ? { idempotencyKey } : {}),
         fingerprint: { ...email, attachments: stored.map((a) => ({ filename: a.filename, sha256: a.sha256 })) },
-        userId: null,
-        channel: 'EMAIL',
-        priority: email.priority,
-        sender: email.sender,
-        recipients: [email.receiver],
-        subject: email.subject,
-        text: email.format === 'html' ? htmlToText(email.content) : email.content,
-        html: email.format === 'html' ? email.content : null,
-        correlationId: email.correlationId ?? null,
+        ...emailAdmission(email),
         attachments: stored,
       },
     );
