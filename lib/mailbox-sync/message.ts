@@ -34,3 +34,22 @@ export interface ProviderMessage {
    */
   lastModifiedAt: string;
 }
+
+/** What a message says, apart from its id and folder: each field as it is, in this order (the API's and the index's). */
+export function messageContent(m: Omit<ProviderMessage, 'id' | 'folderId'>): Omit<ProviderMessage, 'id' | 'folderId'> {
+  return {
+    subject: m.subject,
+    from: m.from,
+    to: m.to,
+    cc: m.cc,
+    receivedAt: m.receivedAt,
+    isRead: m.isRead,
+    flagStatus: m.flagStatus,
+    bodyPreview: m.bodyPreview,
+    conversationId: m.conversationId,
+    internetMessageId: m.internetMessageId,
+    hasAttachments: m.hasAttachments,
+    changeKey: m.changeKey,
+    lastModifiedAt: m.lastModifiedAt,
+  };
+}

@@ -4,6 +4,7 @@
 import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerInterceptors } from '@temporalio/worker';
+import type { MessageSummary } from '../../lib/mailbox-sync/events.js';
 import type { OutlookSimulatorOptions } from '../../simulators/outlook/server.js';
 import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
@@ -12,17 +13,9 @@ import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
 export const CALLBACK_URL = 'http://localhost:3000/web/accounts.html';
 
-export interface MessageView {
-  id: string;
-  mailboxId: string;
-  folder: { id: string; name: string };
-  subject: string;
-  from: { name: string; address: string } | null;
-  isRead: boolean;
-  flagStatus: string;
-  receivedAt: string | null;
+/** A message as the API lists it: the live feed's summary, with its change key. */
+export interface MessageView extends MessageSummary {
   changeKey: string | null;
-  lastModifiedAt: string;
 }
 export interface MailboxDetail {
   id: string;
