@@ -4,6 +4,8 @@
 import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerInterceptors } from '@temporalio/worker';
+import type { z } from '@hono/zod-openapi';
+import type { mailboxDetailSchema } from '../../api/mailboxes/schemas.js';
 import type { MessageSummary } from '../../lib/mailbox-sync/events.js';
 import type { OutlookSimulatorOptions } from '../../simulators/outlook/server.js';
 import { startTestApi, type TestApi } from './api.js';
@@ -17,23 +19,8 @@ export const CALLBACK_URL = 'http://localhost:3000/web/accounts.html';
 export interface MessageView extends MessageSummary {
   changeKey: string | null;
 }
-export interface MailboxDetail {
-  id: string;
-  accountId: string;
-  address: string;
-  status: string;
-  workflowId: string;
-  sync: {
-    foldersTotal: number;
-    foldersSynced: number;
-    messagesIndexed: number;
-    messagesInIndex: number;
-    lastSyncAt: string | null;
-    lastError: string | null;
-    progress: { phase: string; roundsCompleted: number; requestsInFlight: number; messagesIndexed: number } | null;
-  };
-  folders: { id: string; name: string; synced: boolean; total: number; unread: number }[];
-}
+/** A mailbox as GET /v1/mailboxes/{id} answers (its documented schema). */
+export type MailboxDetail = z.infer<typeof mailboxDetailSchema>;
 
 export interface SyncRigOptions {
   outlook?: OutlookSimulatorOptions;
