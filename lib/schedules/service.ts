@@ -21,6 +21,7 @@ import {
   temporalScheduleId,
   updateTemporalSchedule,
 } from './temporal.js';
+import { findOwned } from '../tenants/owned.js';
 
 export interface ScheduleDeps {
   db: Database;
@@ -167,11 +168,7 @@ export async function createSchedule(deps: ScheduleDeps, owner: string, input: S
 }
 
 export async function findSchedule(db: Database, owner: string, id: string): Promise<ScheduleRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(schedules)
-    .where(and(eq(schedules.id, id), eq(schedules.owner, owner)));
-  return row;
+  return findOwned(db, schedules, owner, id);
 }
 
 function whenOf(row: ScheduleRow): When {
