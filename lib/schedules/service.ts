@@ -301,20 +301,20 @@ function live(row: ScheduleRow) {
 export async function pauseSchedule(deps: ScheduleDeps, row: ScheduleRow, note: string | undefined): Promise<ScheduleRow> {
   live(row);
   await deps.temporal.schedule.getHandle(temporalScheduleId(row.id)).pause(note || 'paused');
-  const [updated] = await deps.db
-    .update(schedules)
-    .set({ status: 'PAUSED', pauseNote: note ?? null, updatedAt: new Date() })
-    .where(eq(schedules.id, row.id))
-    .returning();
-  return updated!;
+  return setPaused(deps, row, { status: 'PAUSED', pauseNote: note ?? null });
 }
 
 export async function unpauseSchedule(deps: ScheduleDeps, row: ScheduleRow): Promise<ScheduleRow> {
   live(row);
   await deps.temporal.schedule.getHandle(temporalScheduleId(row.id)).unpause('unpaused');
+  return setPaused(deps, row, { status: 'ACTIVE', pauseNote: null });
+}
+
+/** Records what Temporal's Schedule was just told: paused (with its note) or active again. */
+async function setPaused(deps: ScheduleDeps, row: ScheduleRow, state: { status: 'PAUSED' | 'ACTIVE'; pauseNote: string | null }): Promise<ScheduleRow> {
   const [updated] = await deps.db
     .update(schedules)
-    .set({ status: 'ACTIVE', pauseNote: null, updatedAt: new Date() })
+    .set({ ...state, updatedAt: new Date() })
     .where(eq(schedules.id, row.id))
     .returning();
   return updated!;
