@@ -1,6 +1,6 @@
 // Routers whose request validation failures become problem details, so the OpenAPI document and the
 // runtime checks come from the same zod schemas.
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { AppEnv } from './context.js';
 import { validationError } from './errors.js';
 
@@ -30,3 +30,9 @@ export function documentStreamedBody<R extends DocumentedRoute>(
   Object.assign(route.request, { body }); // in place: the registry shares this object with the route it registered
   return route;
 }
+
+/** A list's page: its items and the cursor of the next page (null on the last). */
+export const pageOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
+
+/** A list's `limit` query parameter: 1 to `max` items, `byDefault` when absent. */
+export const pageLimit = (max: number, byDefault: number) => z.coerce.number().int().min(1).max(max).default(byDefault);

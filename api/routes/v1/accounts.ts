@@ -17,7 +17,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, imapLinkProblemSchema, imapLinkRequestSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, pageLimit, pageOf } from '../../openapi.js';
 
 const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
 
@@ -86,7 +86,7 @@ export const accountRoutes = createRouter()
       summary: "This tenant's accounts, newest first",
       request: {
         query: z.object({
-          limit: z.coerce.number().int().min(1).max(100).default(20),
+          limit: pageLimit(100, 20),
           cursor: z
             .string()
             .regex(/^acc_[0-9a-z]{26}$/)
@@ -94,7 +94,7 @@ export const accountRoutes = createRouter()
         }),
       },
       responses: {
-        200: { description: 'Accounts', content: json(z.object({ data: z.array(accountSchema), nextCursor: z.string().nullable() })) },
+        200: { description: 'Accounts', content: json(pageOf(accountSchema)) },
       },
     }),
     async (c) => {
@@ -293,12 +293,12 @@ export const accountRoutes = createRouter()
           isRead: booleanQuery.optional().openapi({ type: 'string', enum: ['true', 'false'] }),
           flagged: booleanQuery.optional().openapi({ type: 'string', enum: ['true', 'false'] }),
           q: z.string().trim().min(1).max(200).optional().openapi({ description: 'Words matched in the subject, sender name and sender address' }),
-          limit: z.coerce.number().int().min(1).max(200).default(50),
+          limit: pageLimit(200, 50),
           cursor: z.string().min(1).max(1_000).optional().openapi({ description: "From the previous page's nextCursor" }),
         }),
       },
       responses: {
-        200: { description: 'Messages', content: json(z.object({ data: z.array(messageSchema), nextCursor: z.string().nullable() })) },
+        200: { description: 'Messages', content: json(pageOf(messageSchema)) },
         404: errorResponses[404],
       },
     }),

@@ -5,7 +5,7 @@ import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, 
 import { idempotencyKeyHeader } from './notifications.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../multipart-upload.js';
-import { createRouter, documentStreamedBody } from '../../openapi.js';
+import { createRouter, documentStreamedBody, pageLimit } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 
 // UNKNOWN: the mailing was cancelled after a request whose answer never came (it may have been delivered).
@@ -143,7 +143,7 @@ export const mailingRoutes = createRouter()
       operationId: 'listMailings',
       ...requires('read'),
       summary: 'Mailings, newest first',
-      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
+      request: { query: z.object({ limit: pageLimit(100, 20) }) },
       responses: {
         200: { description: 'Mailings', content: { 'application/json': { schema: z.object({ data: z.array(mailingSchema) }) } } },
       },
@@ -179,7 +179,7 @@ export const mailingRoutes = createRouter()
         query: z.object({
           status: z.enum(recipientStatuses).optional(),
           cursor: z.coerce.number().int().min(0).max(2_147_483_647).optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(100),
+          limit: pageLimit(500, 100),
         }),
       },
       responses: {

@@ -28,7 +28,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import { requires } from '../../auth/scopes.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, pageLimit, pageOf } from '../../openapi.js';
 
 const catchupWindowSeconds = z
   .number()
@@ -165,13 +165,13 @@ export const scheduleRoutes = createRouter()
             .string()
             .regex(/^sch_[0-9a-z]{26}$/, 'not a cursor this API issued')
             .optional(),
-          limit: z.coerce.number().int().min(1).max(100).default(50),
+          limit: pageLimit(100, 50),
         }),
       },
       responses: {
         200: {
           description: 'A page of schedules',
-          content: { 'application/json': { schema: z.object({ data: z.array(scheduleSchema), nextCursor: z.string().nullable() }) } },
+          content: { 'application/json': { schema: pageOf(scheduleSchema) } },
         },
       },
     }),

@@ -7,7 +7,7 @@ import { listSuppressions, removeSuppression, type SuppressionCursor, type Suppr
 import { requires } from '../../auth/scopes.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, pageLimit, pageOf } from '../../openapi.js';
 
 const suppressionSchema = z
   .object({
@@ -50,14 +50,14 @@ export const suppressionRoutes = createRouter()
       summary: 'Email addresses that are not mailed again (complaints, permanent bounces), newest first',
       request: {
         query: z.object({
-          limit: z.coerce.number().int().min(1).max(200).default(50),
+          limit: pageLimit(200, 50),
           cursor: z.string().max(600).optional().openapi({ description: "From the previous page's nextCursor" }),
         }),
       },
       responses: {
         200: {
           description: 'A page of suppressed addresses',
-          content: { 'application/json': { schema: z.object({ data: z.array(suppressionSchema), nextCursor: z.string().nullable() }) } },
+          content: { 'application/json': { schema: pageOf(suppressionSchema) } },
         },
       },
     }),

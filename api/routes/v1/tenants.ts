@@ -7,7 +7,7 @@ import { requires } from '../../auth/scopes.js';
 import { createTenant, findTenant, listTenants, type TenantRow } from '../../../lib/tenants/tenants.js';
 import { changeTenantState } from '../../../lib/tenants/start-workflow.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, pageLimit, pageOf } from '../../openapi.js';
 import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
 
 const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
@@ -76,9 +76,9 @@ export const tenantRoutes = createRouter()
       operationId: 'listTenants',
       ...requires('admin'),
       summary: 'List tenants (admin only)',
-      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().min(1).max(64).optional() }) },
+      request: { query: z.object({ limit: pageLimit(100, 50), cursor: z.string().min(1).max(64).optional() }) },
       responses: {
-        200: { description: 'Tenants', content: json(z.object({ data: z.array(tenantSchema), nextCursor: z.string().nullable() })) },
+        200: { description: 'Tenants', content: json(pageOf(tenantSchema)) },
       },
     }),
     async (c) => {
