@@ -36,3 +36,6 @@ export const pageOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array
 
 /** A list's `limit` query parameter: 1 to `max` items, `byDefault` when absent. */
 export const pageLimit = (max: number, byDefault: number) => z.coerce.number().int().min(1).max(max).default(byDefault);
+
+/** A JSON body of `schema`, as a request or a response declares its content. */
+export const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });

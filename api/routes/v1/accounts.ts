@@ -17,9 +17,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, imapLinkProblemSchema, imapLinkRequestSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
-import { createRouter, pageLimit, pageOf } from '../../openapi.js';
-
-const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
+import { createRouter, json, pageLimit, pageOf } from '../../openapi.js';
 
 const accountView = (a: AccountRow) => ({ id: a.id, email: a.email, displayName: a.displayName, createdAt: a.createdAt.toISOString() });
 

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { defaultScopes, requires, scopeSchema, type Scope } from '../../auth/scopes.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, json } from '../../openapi.js';
 
 export const apiKeySchema = z
   .object({
@@ -83,7 +83,7 @@ export const apiKeyRoutes = createRouter()
         },
       },
       responses: {
-        201: { description: 'Created', content: { 'application/json': { schema: apiKeyCreatedSchema } } },
+        201: { description: 'Created', content: json(apiKeyCreatedSchema) },
         404: errorResponses[404],
       },
     }),
@@ -103,7 +103,7 @@ export const apiKeyRoutes = createRouter()
       operationId: 'listApiKeys',
       ...requires('admin'),
       responses: {
-        200: { description: 'Keys, newest first', content: { 'application/json': { schema: z.object({ data: z.array(apiKeySchema) }) } } },
+        200: { description: 'Keys, newest first', content: json(z.object({ data: z.array(apiKeySchema) })) },
       },
     }),
     async (c) => {

@@ -10,7 +10,7 @@ import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
-import { createRouter, documentStreamedBody } from '../../openapi.js';
+import { createRouter, documentStreamedBody, json } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { idempotencyKeyHeader } from './notifications.js';
 
@@ -58,11 +58,11 @@ const sendEmailRoute = createRoute({
   responses: {
     200: {
       description: 'Duplicate of an earlier request with the same Idempotency-Key',
-      content: { 'application/json': { schema: z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() }) } },
+      content: json(z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() })),
     },
     202: {
       description: 'Accepted',
-      content: { 'application/json': { schema: z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() }) } },
+      content: json(z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() })),
     },
     413: errorResponse(413, 'Attachments too large'),
     415: errorResponse(415, 'Not multipart/form-data'),

@@ -9,9 +9,9 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { mailboxDetailSchema, mailboxIdParam } from '../../mailboxes/schemas.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, json } from '../../openapi.js';
 
-const accepted = { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } };
+const accepted = json(z.object({ id: z.string(), signal: z.string() }));
 
 async function ownedMailbox(deps: AppDeps, principal: Principal | undefined, id: string): Promise<MailboxRow> {
   const mailbox = await findOwnedMailbox(deps.db, tenantOf(principal), id);
@@ -54,7 +54,7 @@ export const mailboxRoutes = createRouter()
       summary: 'A linked mailbox: status, sync progress, folders with total and unread counts',
       request: { params: mailboxIdParam },
       responses: {
-        200: { description: 'The mailbox', content: { 'application/json': { schema: mailboxDetailSchema } } },
+        200: { description: 'The mailbox', content: json(mailboxDetailSchema) },
         404: errorResponses[404],
       },
     }),

@@ -5,7 +5,7 @@ import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, 
 import { idempotencyKeyHeader } from './notifications.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../multipart-upload.js';
-import { createRouter, documentStreamedBody, pageLimit } from '../../openapi.js';
+import { createRouter, documentStreamedBody, json, pageLimit } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 
 // UNKNOWN: the mailing was cancelled after a request whose answer never came (it may have been delivered).
@@ -69,7 +69,7 @@ const signalRoute = (name: MailingControl, summary: string) =>
     description: `Signals the mailing's workflow; the same as \`temporal workflow signal --workflow-id mailing-<id> --name ${name}\`.`,
     request: { params: idParam },
     responses: {
-      202: { description: 'Signalled', content: { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } } },
+      202: { description: 'Signalled', content: json(z.object({ id: z.string(), signal: z.string() })) },
       404: errorResponses[404],
       409: errorResponse(409, 'The mailing has finished'),
     },
@@ -88,8 +88,8 @@ const createMailingRoute = createRoute({
     'The mailing is stored and its workflow started in one unit: a failed start stores nothing.',
   request: { headers: idempotencyKeyHeader },
   responses: {
-    200: { description: 'Duplicate of an earlier upload with the same Idempotency-Key', content: { 'application/json': { schema: createdSchema } } },
-    202: { description: 'Accepted', content: { 'application/json': { schema: createdSchema } } },
+    200: { description: 'Duplicate of an earlier upload with the same Idempotency-Key', content: json(createdSchema) },
+    202: { description: 'Accepted', content: json(createdSchema) },
     413: errorResponse(413, 'The file is too large'),
     415: errorResponse(415, 'Not multipart'),
     422: errorResponse(422, 'The Idempotency-Key was used with a different upload'),
@@ -145,7 +145,7 @@ export const mailingRoutes = createRouter()
       summary: 'Mailings, newest first',
       request: { query: z.object({ limit: pageLimit(100, 20) }) },
       responses: {
-        200: { description: 'Mailings', content: { 'application/json': { schema: z.object({ data: z.array(mailingSchema) }) } } },
+        200: { description: 'Mailings', content: json(z.object({ data: z.array(mailingSchema) })) },
       },
     }),
     async (c) => c.json({ data: await listMailings(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query').limit) }, 200),
@@ -160,7 +160,7 @@ export const mailingRoutes = createRouter()
       summary: 'A mailing: status, counts, send rate, ETA, recent failures',
       request: { params: idParam },
       responses: {
-        200: { description: 'The mailing', content: { 'application/json': { schema: mailingSchema } } },
+        200: { description: 'The mailing', content: json(mailingSchema) },
         404: errorResponses[404],
       },
     }),
@@ -232,7 +232,7 @@ export const mailingRoutes = createRouter()
       tags: ['Mailings'],
       operationId: 'verifyToken',
       summary: 'A recipient verifies the token from their mail (public)',
-      request: { body: { required: true, content: { 'application/json': { schema: z.object({ token: z.string().min(16).max(128) }) } } } },
+      request: { body: { required: true, content: json(z.object({ token: z.string().min(16).max(128) })) } },
       responses: {
         200: {
           description: 'Verified',

@@ -28,7 +28,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import { requires } from '../../auth/scopes.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
-import { createRouter, pageLimit, pageOf } from '../../openapi.js';
+import { createRouter, json, pageLimit, pageOf } from '../../openapi.js';
 
 const catchupWindowSeconds = z
   .number()
@@ -108,9 +108,9 @@ export const scheduleRoutes = createRouter()
       operationId: 'createSchedule',
       ...requires('send'),
       summary: 'Schedule a notification or email: once, every interval, or on a cron or calendar spec in a time zone',
-      request: { body: { required: true, content: { 'application/json': { schema: createBody } } } },
+      request: { body: { required: true, content: json(createBody) } },
       responses: {
-        201: { description: 'Created', content: { 'application/json': { schema: scheduleDetailSchema } } },
+        201: { description: 'Created', content: json(scheduleDetailSchema) },
         409: capReached,
         422: tooFrequent,
       },
@@ -135,9 +135,9 @@ export const scheduleRoutes = createRouter()
       operationId: 'previewSchedule',
       ...requires('send'),
       summary: 'The next 5 run times of a "when", computed by Temporal, without saving anything',
-      request: { body: { required: true, content: { 'application/json': { schema: z.object({ when: whenSchema }).strict() } } } },
+      request: { body: { required: true, content: json(z.object({ when: whenSchema }).strict()) } },
       responses: {
-        200: { description: 'Run times', content: { 'application/json': { schema: z.object({ nextRunTimes: z.array(z.string().datetime()) }) } } },
+        200: { description: 'Run times', content: json(z.object({ nextRunTimes: z.array(z.string().datetime()) })) },
         429: errorResponse(
           429,
           'Too many previews by this API key (SCHEDULE_PREVIEW_RATE_COUNT per SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS); Retry-After says when',
@@ -171,7 +171,7 @@ export const scheduleRoutes = createRouter()
       responses: {
         200: {
           description: 'A page of schedules',
-          content: { 'application/json': { schema: pageOf(scheduleSchema) } },
+          content: json(pageOf(scheduleSchema)),
         },
       },
     }),
@@ -204,7 +204,7 @@ export const scheduleRoutes = createRouter()
       summary: 'A schedule: what and when, the next 5 run times, recent firings with their notifications, and totals',
       request: { params: idParam },
       responses: {
-        200: { description: 'The schedule', content: { 'application/json': { schema: scheduleDetailSchema } } },
+        200: { description: 'The schedule', content: json(scheduleDetailSchema) },
         404: errorResponses[404],
       },
     }),
@@ -218,9 +218,9 @@ export const scheduleRoutes = createRouter()
       operationId: 'updateSchedule',
       ...requires('send'),
       summary: 'Change what, when, name or catch-up window (paused stays paused)',
-      request: { params: idParam, body: { required: true, content: { 'application/json': { schema: patchBody } } } },
+      request: { params: idParam, body: { required: true, content: json(patchBody) } },
       responses: {
-        200: { description: 'Updated', content: { 'application/json': { schema: scheduleDetailSchema } } },
+        200: { description: 'Updated', content: json(scheduleDetailSchema) },
         404: errorResponses[404],
         409: conflict,
         422: tooFrequent,
@@ -248,10 +248,10 @@ export const scheduleRoutes = createRouter()
       summary: 'Pause: slots that fall while paused are skipped, not caught up',
       request: {
         params: idParam,
-        body: { required: false, content: { 'application/json': { schema: z.object({ note: z.string().max(500).optional() }).strict() } } },
+        body: { required: false, content: json(z.object({ note: z.string().max(500).optional() }).strict()) },
       },
       responses: {
-        200: { description: 'Paused', content: { 'application/json': { schema: scheduleDetailSchema } } },
+        200: { description: 'Paused', content: json(scheduleDetailSchema) },
         404: errorResponses[404],
         409: conflict,
       },
@@ -272,7 +272,7 @@ export const scheduleRoutes = createRouter()
       summary: 'Unpause: fires again from the next slot',
       request: { params: idParam },
       responses: {
-        200: { description: 'Active', content: { 'application/json': { schema: scheduleDetailSchema } } },
+        200: { description: 'Active', content: json(scheduleDetailSchema) },
         404: errorResponses[404],
         409: conflict,
       },
@@ -292,7 +292,7 @@ export const scheduleRoutes = createRouter()
       summary: 'Fire now, as an extra slot at the current time (also while paused)',
       request: { params: idParam },
       responses: {
-        202: { description: 'Firing started', content: { 'application/json': { schema: z.object({ id: z.string(), triggered: z.literal(true) }) } } },
+        202: { description: 'Firing started', content: json(z.object({ id: z.string(), triggered: z.literal(true) })) },
         404: errorResponses[404],
         409: conflict,
       },

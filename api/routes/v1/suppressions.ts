@@ -7,7 +7,7 @@ import { listSuppressions, removeSuppression, type SuppressionCursor, type Suppr
 import { requires } from '../../auth/scopes.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter, pageLimit, pageOf } from '../../openapi.js';
+import { createRouter, json, pageLimit, pageOf } from '../../openapi.js';
 
 const suppressionSchema = z
   .object({
@@ -57,7 +57,7 @@ export const suppressionRoutes = createRouter()
       responses: {
         200: {
           description: 'A page of suppressed addresses',
-          content: { 'application/json': { schema: pageOf(suppressionSchema) } },
+          content: json(pageOf(suppressionSchema)),
         },
       },
     }),

@@ -10,7 +10,7 @@ import {
 } from '../../../lib/notifications/templates.js';
 import { LONGEST_WINDOW_SECONDS } from '../../../lib/notifications/rate-limit.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, json } from '../../openapi.js';
 
 const templateId = z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'upper case letters, digits and _ (e.g. ORDER_SHIPPED_CONFIRMATION)');
 
@@ -95,9 +95,9 @@ export const templateRoutes = createRouter()
       operationId: 'createTemplate',
       ...requires('admin'),
       summary: 'Create a template (version 1)',
-      request: { body: { required: true, content: { 'application/json': { schema: createSchema } } } },
+      request: { body: { required: true, content: json(createSchema) } },
       responses: {
-        201: { description: 'Created', content: { 'application/json': { schema: templateSchema } } },
+        201: { description: 'Created', content: json(templateSchema) },
         409: errorResponse(409, 'A template with this id exists'),
       },
     }),
@@ -116,9 +116,9 @@ export const templateRoutes = createRouter()
       operationId: 'updateTemplate',
       ...requires('admin'),
       summary: 'Update a template: adds a new version (notifications keep the version they were rendered with)',
-      request: { params: z.object({ id: templateId }), body: { required: true, content: { 'application/json': { schema: contentSchema } } } },
+      request: { params: z.object({ id: templateId }), body: { required: true, content: json(contentSchema) } },
       responses: {
-        200: { description: 'The new version', content: { 'application/json': { schema: templateSchema } } },
+        200: { description: 'The new version', content: json(templateSchema) },
         404: errorResponses[404],
       },
     }),
@@ -138,7 +138,7 @@ export const templateRoutes = createRouter()
       ...requires('read'),
       summary: 'Every template, latest version',
       responses: {
-        200: { description: 'Templates', content: { 'application/json': { schema: z.object({ data: z.array(templateSchema) }) } } },
+        200: { description: 'Templates', content: json(z.object({ data: z.array(templateSchema) })) },
       },
     }),
     async (c) => c.json({ data: (await listLatestTemplates(c.var.deps.db)).map(toJson) }, 200),
@@ -153,7 +153,7 @@ export const templateRoutes = createRouter()
       summary: 'A template: the latest version, or ?version=n',
       request: { params: z.object({ id: templateId }), query: z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() }) },
       responses: {
-        200: { description: 'The template', content: { 'application/json': { schema: templateSchema } } },
+        200: { description: 'The template', content: json(templateSchema) },
         404: errorResponses[404],
       },
     }),

@@ -7,10 +7,8 @@ import { requires } from '../../auth/scopes.js';
 import { createTenant, findTenant, listTenants, type TenantRow } from '../../../lib/tenants/tenants.js';
 import { changeTenantState } from '../../../lib/tenants/start-workflow.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { createRouter, pageLimit, pageOf } from '../../openapi.js';
+import { createRouter, json, pageLimit, pageOf } from '../../openapi.js';
 import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
-
-const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
 
 const tenantSchema = z
   .object({
