@@ -1,6 +1,7 @@
 // Routers whose request validation failures become problem details, so the OpenAPI document and the
 // runtime checks come from the same zod schemas.
 import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { errorResponses } from './errors.js';
 import type { AppEnv } from './context.js';
 import { validationError } from './errors.js';
 
@@ -39,3 +40,6 @@ export const pageLimit = (max: number, byDefault: number) => z.coerce.number().i
 
 /** A JSON body of `schema`, as a request or a response declares its content. */
 export const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+
+/** The answers of a read of one resource by id: it as `schema`, or 404 (no such id, or another tenant's). */
+export const foundOr404 = <T extends z.ZodType>(description: string, schema: T) => ({ 200: { description, content: json(schema) }, 404: errorResponses[404] });

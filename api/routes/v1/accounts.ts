@@ -17,7 +17,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, imapLinkProblemSchema, imapLinkRequestSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
-import { createRouter, json, pageLimit, pageOf } from '../../openapi.js';
+import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
 
 const accountView = (a: AccountRow) => ({ id: a.id, email: a.email, displayName: a.displayName, createdAt: a.createdAt.toISOString() });
 
@@ -109,10 +109,7 @@ export const accountRoutes = createRouter()
       ...requires('read'),
       summary: 'An account and its linked mailboxes',
       request: { params: accountIdParam },
-      responses: {
-        200: { description: 'The account', content: json(accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The account', accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })),
     }),
     async (c) => {
       const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
@@ -262,10 +259,7 @@ export const accountRoutes = createRouter()
       ...requires('read'),
       summary: "An account's linked mailboxes with their sync status",
       request: { params: accountIdParam },
-      responses: {
-        200: { description: 'Mailboxes', content: json(z.object({ data: z.array(mailboxSummarySchema) })) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('Mailboxes', z.object({ data: z.array(mailboxSummarySchema) })),
     }),
     async (c) => {
       const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
@@ -295,10 +289,7 @@ export const accountRoutes = createRouter()
           cursor: z.string().min(1).max(1_000).optional().openapi({ description: "From the previous page's nextCursor" }),
         }),
       },
-      responses: {
-        200: { description: 'Messages', content: json(pageOf(messageSchema)) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('Messages', pageOf(messageSchema)),
     }),
     async (c) => {
       const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);

@@ -9,7 +9,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { mailboxDetailSchema, mailboxIdParam } from '../../mailboxes/schemas.js';
-import { createRouter, json } from '../../openapi.js';
+import { createRouter, foundOr404, json } from '../../openapi.js';
 
 const accepted = json(z.object({ id: z.string(), signal: z.string() }));
 
@@ -53,10 +53,7 @@ export const mailboxRoutes = createRouter()
       ...requires('read'),
       summary: 'A linked mailbox: status, sync progress, folders with total and unread counts',
       request: { params: mailboxIdParam },
-      responses: {
-        200: { description: 'The mailbox', content: json(mailboxDetailSchema) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The mailbox', mailboxDetailSchema),
     }),
     async (c) => {
       const { deps } = c.var;

@@ -5,7 +5,7 @@ import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, 
 import { idempotencyKeyHeader } from './notifications.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../multipart-upload.js';
-import { createRouter, documentStreamedBody, json, pageLimit } from '../../openapi.js';
+import { createRouter, documentStreamedBody, foundOr404, json, pageLimit } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 
 // UNKNOWN: the mailing was cancelled after a request whose answer never came (it may have been delivered).
@@ -159,10 +159,7 @@ export const mailingRoutes = createRouter()
       ...requires('read'),
       summary: 'A mailing: status, counts, send rate, ETA, recent failures',
       request: { params: idParam },
-      responses: {
-        200: { description: 'The mailing', content: json(mailingSchema) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The mailing', mailingSchema),
     }),
     async (c) => c.json(await getMailing(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id), 200),
   )

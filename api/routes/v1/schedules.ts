@@ -28,7 +28,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import { requires } from '../../auth/scopes.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
-import { createRouter, json, pageLimit, pageOf } from '../../openapi.js';
+import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
 
 const catchupWindowSeconds = z
   .number()
@@ -203,10 +203,7 @@ export const scheduleRoutes = createRouter()
       ...requires('read'),
       summary: 'A schedule: what and when, the next 5 run times, recent firings with their notifications, and totals',
       request: { params: idParam },
-      responses: {
-        200: { description: 'The schedule', content: json(scheduleDetailSchema) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The schedule', scheduleDetailSchema),
     }),
     async (c) => c.json(await detail(c, await owned(c, c.req.valid('param').id)), 200),
   )

@@ -9,8 +9,8 @@ import {
   type TemplateRow,
 } from '../../../lib/notifications/templates.js';
 import { LONGEST_WINDOW_SECONDS } from '../../../lib/notifications/rate-limit.js';
-import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { createRouter, json } from '../../openapi.js';
+import { AppError, errorResponse } from '../../errors.js';
+import { createRouter, foundOr404, json } from '../../openapi.js';
 
 const templateId = z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'upper case letters, digits and _ (e.g. ORDER_SHIPPED_CONFIRMATION)');
 
@@ -117,10 +117,7 @@ export const templateRoutes = createRouter()
       ...requires('admin'),
       summary: 'Update a template: adds a new version (notifications keep the version they were rendered with)',
       request: { params: z.object({ id: templateId }), body: { required: true, content: json(contentSchema) } },
-      responses: {
-        200: { description: 'The new version', content: json(templateSchema) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The new version', templateSchema),
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -152,10 +149,7 @@ export const templateRoutes = createRouter()
       ...requires('read'),
       summary: 'A template: the latest version, or ?version=n',
       request: { params: z.object({ id: templateId }), query: z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() }) },
-      responses: {
-        200: { description: 'The template', content: json(templateSchema) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The template', templateSchema),
     }),
     async (c) => {
       const { id } = c.req.valid('param');

@@ -7,7 +7,7 @@ import { requires } from '../../auth/scopes.js';
 import { createTenant, findTenant, listTenants, type TenantRow } from '../../../lib/tenants/tenants.js';
 import { changeTenantState } from '../../../lib/tenants/start-workflow.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { createRouter, json, pageLimit, pageOf } from '../../openapi.js';
+import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
 import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
 
 const tenantSchema = z
@@ -93,10 +93,7 @@ export const tenantRoutes = createRouter()
       ...requires('admin'),
       summary: 'A tenant (admin only)',
       request: { params: idParam },
-      responses: {
-        200: { description: 'The tenant', content: json(tenantSchema) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The tenant', tenantSchema),
     }),
     async (c) => c.json(tenantView(await tenantOr404(c.var.deps.db, c.req.valid('param').id)), 200),
   )
@@ -139,10 +136,7 @@ export const tenantRoutes = createRouter()
       ...requires('admin'),
       summary: 'Enable a tenant again (admin only): its keys work, and what it had running goes on (what its users paused stays paused)',
       request: { params: idParam },
-      responses: {
-        200: { description: 'Enabled', content: json(tenantSchema) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('Enabled', tenantSchema),
     }),
     async (c) => {
       const tenant = await changeTenantState(c.var.deps, c.req.valid('param').id, { disabled: false });
@@ -180,10 +174,7 @@ export const tenantRoutes = createRouter()
       ...requires('admin'),
       summary: "A tenant's keys, newest first (admin only)",
       request: { params: idParam },
-      responses: {
-        200: { description: 'Keys', content: json(z.object({ data: z.array(apiKeySchema) })) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('Keys', z.object({ data: z.array(apiKeySchema) })),
     }),
     async (c) => {
       const tenant = await tenantOr404(c.var.deps.db, c.req.valid('param').id);

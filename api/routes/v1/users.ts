@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
 import { getUser, putUser, type UserRow } from '../../../lib/notifications/recipients.js';
-import { errorResponses } from '../../errors.js';
-import { createRouter, json } from '../../openapi.js';
+import { createRouter, foundOr404, json } from '../../openapi.js';
 
 export const userIdSchema = z
   .string()
@@ -66,10 +65,7 @@ export const userRoutes = createRouter()
       ...requires('read'),
       summary: "A user's contact points",
       request: { params: z.object({ userId: userIdSchema }) },
-      responses: {
-        200: { description: 'The user', content: json(userSchema) },
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The user', userSchema),
     }),
     async (c) => {
       return c.json(toJson(await getUser(c.var.deps.db, c.req.valid('param').userId)), 200);
