@@ -12,7 +12,7 @@ import { nextRetryDelayMs, type RetrySchedule } from '../lib/notifications/polic
 import { PermanentSendError, TransientSendError, type NotificationProvider, type OutboundMessage } from '../lib/notifications/providers/index.js';
 import { idempotencyKeyFor, resendCount, transitionStatus } from '../lib/notifications/status.js';
 import { findSuppression } from '../lib/notifications/suppressions.js';
-import type { Channel } from '../lib/notifications/start-workflow.js';
+import type { Channel } from '../lib/notifications/policy.js';
 import type { ActivityDeps } from './deps.js';
 
 export type ChannelProviders = Record<Channel, NotificationProvider>;

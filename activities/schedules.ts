@@ -6,18 +6,11 @@ import { schedules } from '../db/schema/index.js';
 import { fireSchedule } from '../lib/schedules/fire.js';
 import { archiveIfExpired } from '../lib/schedules/service.js';
 import type { ActivityDeps } from './deps.js';
+import type { FireSlotInput, FireSlotOutput, ScheduleActivities } from './schedules/types.js';
 
-export interface FireSlotInput {
-  scheduleId: string;
-  scheduledAt: string;
-  workflowId: string;
-}
-export interface FireSlotOutput {
-  outcome: string;
-  notificationId: string | null;
-}
+export type * from './schedules/types.js';
 
-export function createScheduleActivities(deps: ActivityDeps, temporal: Client) {
+export function createScheduleActivities(deps: ActivityDeps, temporal: Client): ScheduleActivities {
   const context = { db: deps.db, config: deps.config, encryptor: deps.encryptor, temporal };
   return {
     async fireScheduledSlot(input: FireSlotInput): Promise<FireSlotOutput> {
@@ -38,5 +31,3 @@ export function createScheduleActivities(deps: ActivityDeps, temporal: Client) {
     },
   };
 }
-
-export type ScheduleActivities = ReturnType<typeof createScheduleActivities>;

@@ -11,7 +11,7 @@ import type { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
 import type { AccessWatch } from './auth/access-watch.js';
 import type { GroupedAdmission } from '../lib/notifications/grouped-admission.js';
 import type { NotificationStarts } from '../lib/notifications/starts.js';
-import type { Scope } from './auth/scopes.js';
+import type { Principal } from './auth/principal.js';
 
 /** Everything route handlers need, built once by api/server.ts (or a test) and injected. */
 export interface AppDeps {
@@ -39,14 +39,7 @@ export interface AppDeps {
   groupedAdmission: GroupedAdmission;
 }
 
-/**
- * Who is calling: the admin key from ADMIN_API_KEY (every scope, in the tenant "admin"), or a stored key
- * with its scopes, of its tenant. `credential` names the key (api/auth/api-keys.ts) for what outlives the
- * request: stream cookies and pending sign-ins.
- */
-export type Principal =
-  | { kind: 'admin'; tenantId: string; credential: string; scopes: readonly Scope[] }
-  | { kind: 'api_key'; keyId: string; name: string; tenantId: string; credential: string; scopes: readonly Scope[] };
+export type { Principal };
 
 export interface AppEnv {
   Variables: {

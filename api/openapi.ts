@@ -1,6 +1,7 @@
 // Routers whose request validation failures become problem details, so the OpenAPI document and the
 // runtime checks come from the same zod schemas.
-import { OpenAPIHono } from '@hono/zod-openapi';
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { errorResponses } from './errors.js';
 import type { AppEnv } from './context.js';
 import { validationError } from './errors.js';
 
@@ -30,3 +31,15 @@ export function documentStreamedBody<R extends DocumentedRoute>(
   Object.assign(route.request, { body }); // in place: the registry shares this object with the route it registered
   return route;
 }
+
+/** A list's page: its items and the cursor of the next page (null on the last). */
+export const pageOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
+
+/** A list's `limit` query parameter: 1 to `max` items, `byDefault` when absent. */
+export const pageLimit = (max: number, byDefault: number) => z.coerce.number().int().min(1).max(max).default(byDefault);
+
+/** A JSON body of `schema`, as a request or a response declares its content. */
+export const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+
+/** The answers of a read of one resource by id: it as `schema`, or 404 (no such id, or another tenant's). */
+export const foundOr404 = <T extends z.ZodType>(description: string, schema: T) => ({ 200: { description, content: json(schema) }, 404: errorResponses[404] });

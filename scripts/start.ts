@@ -14,6 +14,7 @@ import { loadOrCreateDevSecrets } from './dev-secrets.js';
 import { demoImapLines, ensureDemoImapUser } from './services/imap-demo.js';
 import { ensureServices, profiles, repoRoot } from './services/index.js';
 import { roles } from '../workers/role-names.js';
+import { platformCheck } from '../workflows/platform-check.js';
 import { simulatorEnv } from './stack-ports.js';
 
 const log = (line: string) => console.log(`[mailflow] ${line}`);
@@ -180,11 +181,11 @@ try {
 
   const connection = await Connection.connect({ address: services.temporalAddress });
   const client = new Client({ connection });
-  const check = (await client.workflow.execute('platformCheck', {
+  const check = await client.workflow.execute(platformCheck, {
     taskQueue: taskQueue({ TASK_QUEUE_PREFIX: process.env.TASK_QUEUE_PREFIX ?? '' }, PLATFORM_QUEUE),
     workflowId: `platform-check-${new Date().toISOString().replace(/[:.]/g, '-')}`,
     args: [{ requestedBy: 'npm start' }],
-  })) as { workflowId: string };
+  });
   await connection.close();
 
   console.log(

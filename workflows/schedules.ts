@@ -3,7 +3,7 @@
 // worker, was retried or caught up after an outage still admits its slot's notification, once.
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { ScheduleActivities } from '../activities/schedules.js';
+import type { ScheduleActivities } from '../activities/schedules/types.js';
 
 const { fireScheduledSlot } = proxyActivities<ScheduleActivities>({
   startToCloseTimeout: '30 seconds',

@@ -3,7 +3,7 @@
 // with, and a stream whose key was revoked (or whose tenant was disabled) is ended. The admin key cannot
 // change under a running process (it is read at start), so admin streams need no check.
 import type { Database } from '../../db/client.js';
-import type { Principal } from '../context.js';
+import type { Principal } from './principal.js';
 import { invalidKeys } from './api-keys.js';
 
 export const ACCESS_CHECK_MS = 2_000;

@@ -10,7 +10,7 @@ import { ADMIN_TENANT_ID, apiKeys, tenants } from '../../db/schema/index.js';
 import { constantTimeEqual, sha256Hex } from '../../lib/crypto.js';
 import { newId } from '../../lib/ids.js';
 import { TenantNotFoundError } from '../../lib/tenants/tenants.js';
-import type { Principal } from '../context.js';
+import type { Principal } from './principal.js';
 import { defaultScopes, parseScopes, scopes as allScopes, type Scope } from './scopes.js';
 
 export function generateApiKey(): string {

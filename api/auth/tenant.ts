@@ -1,4 +1,4 @@
-import type { Principal } from '../context.js';
+import type { Principal } from './principal.js';
 
 /** The tenant that owns what a request creates, and whose resources it may see. */
 export function tenantOf(principal: Principal | undefined): string {

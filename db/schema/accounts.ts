@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { index, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { timestamptzNow } from './columns.js';
 
 /**
  * A local account: the person whose mailboxes Mailflow syncs. Its id goes on every mailbox and message
@@ -12,7 +13,7 @@ export const accounts = pgTable(
     owner: text().notNull(),
     email: text().notNull(),
     displayName: text(),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    createdAt: timestamptzNow(),
   },
   (t) => [
     // One account per address and owner: a retried create answers 409 instead of making a twin.

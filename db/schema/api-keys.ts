@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { pgTable, text, timestamp, index } from 'drizzle-orm/pg-core';
+import { pgTable, text, index } from 'drizzle-orm/pg-core';
+import { timestamptz, timestamptzNow } from './columns.js';
 import { tenants } from './tenants.js';
 
 /**
@@ -23,9 +24,9 @@ export const apiKeys = pgTable(
       .array()
       .notNull()
       .default(sql`'{read,send}'::text[]`),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    lastUsedAt: timestamp({ withTimezone: true }),
-    revokedAt: timestamp({ withTimezone: true }),
+    createdAt: timestamptzNow(),
+    lastUsedAt: timestamptz(),
+    revokedAt: timestamptz(),
   },
   (t) => [index('api_keys_created_at_idx').on(t.createdAt), index('api_keys_tenant_idx').on(t.tenantId, t.createdAt)],
 );

@@ -1,4 +1,5 @@
-import { pgTable, text, timestamp, bigint, integer, customType, primaryKey } from 'drizzle-orm/pg-core';
+import { pgTable, text, bigint, integer, customType, primaryKey } from 'drizzle-orm/pg-core';
+import { parentRef, timestamptz, timestamptzNow } from './columns.js';
 
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
 
@@ -14,17 +15,15 @@ export const blobs = pgTable('blobs', {
   contentType: text().notNull(),
   size: bigint({ mode: 'number' }).notNull().default(0),
   sha256: text(),
-  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  createdAt: timestamptzNow(),
   // Null until the last chunk is written: an incomplete upload is never read.
-  completedAt: timestamp({ withTimezone: true }),
+  completedAt: timestamptz(),
 });
 
 export const blobChunks = pgTable(
   'blob_chunks',
   {
-    blobId: text()
-      .notNull()
-      .references(() => blobs.id, { onDelete: 'cascade' }),
+    blobId: parentRef(() => blobs.id),
     seq: integer().notNull(),
     data: bytea().notNull(),
   },

@@ -1,4 +1,5 @@
-import { bigint, bigserial, index, jsonb, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, index, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { timestamptzNow } from './columns.js';
 
 /**
  * What the sync applied, in order, per account: the feed of GET /v1/accounts/{id}/events (server-sent
@@ -16,7 +17,7 @@ export const mailboxEvents = pgTable(
     mailboxId: text().notNull(),
     type: text().notNull(),
     data: jsonb().$type<Record<string, unknown>>().notNull(),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    createdAt: timestamptzNow(),
   },
   (t) => [
     // A stream reads its account's events after a seq.

@@ -1,4 +1,5 @@
-import { bigint, boolean, index, integer, jsonb, pgEnum, pgSequence, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgEnum, pgSequence, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { parentKey, parentRef, timestamptz, timestamptzNow } from './columns.js';
 import { accounts } from './accounts.js';
 
 export const mailProviderEnum = pgEnum('mail_provider', ['outlook', 'imap']);
@@ -15,9 +16,7 @@ export const oauthStates = pgTable(
   {
     stateHash: text().primaryKey(),
     provider: mailProviderEnum().notNull(),
-    accountId: text()
-      .notNull()
-      .references(() => accounts.id, { onDelete: 'cascade' }),
+    accountId: parentRef(() => accounts.id),
     owner: text().notNull(),
     /** The credential that asked: an API key id, or `admin:<fingerprint>` of the admin key then in force. */
     credential: text().notNull(),
@@ -25,9 +24,9 @@ export const oauthStates = pgTable(
     expectedAddress: text(),
     codeVerifierSealed: text().notNull(),
     callbackUrl: text().notNull(),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    expiresAt: timestamp({ withTimezone: true }).notNull(),
-    usedAt: timestamp({ withTimezone: true }),
+    createdAt: timestamptzNow(),
+    expiresAt: timestamptz().notNull(),
+    usedAt: timestamptz(),
   },
   (t) => [
     // Expired states are swept by age.
@@ -52,9 +51,7 @@ export const mailboxes = pgTable(
   'mailboxes',
   {
     id: text().primaryKey(), // mbx_…
-    accountId: text()
-      .notNull()
-      .references(() => accounts.id, { onDelete: 'cascade' }),
+    accountId: parentRef(() => accounts.id),
     owner: text().notNull(),
     provider: mailProviderEnum().notNull(),
     /** The provider's id of the user (Graph `/me` id). */
@@ -73,12 +70,12 @@ export const mailboxes = pgTable(
     foldersTotal: integer().notNull().default(0),
     foldersSynced: integer().notNull().default(0),
     messagesIndexed: bigint({ mode: 'number' }).notNull().default(0),
-    lastSyncAt: timestamp({ withTimezone: true }),
+    lastSyncAt: timestamptz(),
     lastError: text(),
-    lastErrorAt: timestamp({ withTimezone: true }),
-    linkedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    lastErrorAt: timestamptz(),
+    linkedAt: timestamptzNow(),
+    createdAt: timestamptzNow(),
+    updatedAt: timestamptzNow(),
   },
   (t) => [
     // The same provider mailbox linked twice to one account is one mailbox; also lists an account's mailboxes.
@@ -95,9 +92,7 @@ export const mailboxes = pgTable(
 export const mailboxFolders = pgTable(
   'mailbox_folders',
   {
-    mailboxId: text()
-      .notNull()
-      .references(() => mailboxes.id, { onDelete: 'cascade' }),
+    mailboxId: parentRef(() => mailboxes.id),
     folderId: text().notNull(),
     displayName: text().notNull(),
     parentFolderId: text(),
@@ -108,7 +103,7 @@ export const mailboxFolders = pgTable(
     sweepBelowSeq: bigint({ mode: 'number' }),
     totalCount: integer().notNull().default(0),
     unreadCount: integer().notNull().default(0),
-    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamptzNow(),
   },
   (t) => [primaryKey({ columns: [t.mailboxId, t.folderId] })],
 );
@@ -121,9 +116,7 @@ export const mailboxFolders = pgTable(
 export const mailPendingRemovals = pgTable(
   'mail_pending_removals',
   {
-    mailboxId: text()
-      .notNull()
-      .references(() => mailboxes.id, { onDelete: 'cascade' }),
+    mailboxId: parentRef(() => mailboxes.id),
     messageId: text().notNull(),
     folderId: text().notNull(),
     seq: bigint({ mode: 'number' }).notNull(),
@@ -149,14 +142,12 @@ export const graphSubscriptions = pgTable(
   'graph_subscriptions',
   {
     subscriptionId: text().primaryKey(),
-    mailboxId: text()
-      .notNull()
-      .references(() => mailboxes.id, { onDelete: 'cascade' }),
+    mailboxId: parentRef(() => mailboxes.id),
     clientStateHash: text().notNull(),
     resource: text().notNull(),
-    expiresAt: timestamp({ withTimezone: true }).notNull(),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    renewedAt: timestamp({ withTimezone: true }),
+    expiresAt: timestamptz().notNull(),
+    createdAt: timestamptzNow(),
+    renewedAt: timestamptz(),
   },
   (t) => [
     // A mailbox's current subscription(s).
@@ -172,16 +163,14 @@ export const graphSubscriptions = pgTable(
 export const imapWatches = pgTable(
   'imap_watches',
   {
-    mailboxId: text()
-      .primaryKey()
-      .references(() => mailboxes.id, { onDelete: 'cascade' }),
+    mailboxId: parentKey(() => mailboxes.id),
     workflowId: text().notNull(),
-    expiresAt: timestamp({ withTimezone: true }).notNull(),
+    expiresAt: timestamptz().notNull(),
     holder: text(),
-    heldUntil: timestamp({ withTimezone: true }),
+    heldUntil: timestamptz(),
     /** Since when the holder's connection is up and watching; null while it is connecting or down. */
-    watchingSince: timestamp({ withTimezone: true }),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    watchingSince: timestamptz(),
+    createdAt: timestamptzNow(),
   },
   (t) => [
     // Watchers claim the watches nobody holds.

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { index, integer, jsonb, pgEnum, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { parentKey, parentRef, timestamptz, timestamptzNow } from './columns.js';
 import { blobs } from './blobs.js';
 
 export const mailingStatusEnum = pgEnum('mailing_status', ['PENDING', 'PARSING', 'SENDING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']);
@@ -31,9 +32,9 @@ export const mailings = pgTable(
     invalidRows: integer().notNull().default(0),
     duplicateRows: integer().notNull().default(0),
     failureReason: text(),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    sendingStartedAt: timestamp({ withTimezone: true }),
-    finishedAt: timestamp({ withTimezone: true }),
+    createdAt: timestamptzNow(),
+    sendingStartedAt: timestamptz(),
+    finishedAt: timestamptz(),
     /** `<owner>:<Idempotency-Key>` of the upload that created it: a retried upload finds this mailing. */
     idempotencyKey: text(),
     /** SHA-256 of the upload (file and options): the same key with another upload is refused. */
@@ -55,9 +56,7 @@ export const mailings = pgTable(
  * lane's statements turned each of those locks into a multixact, a third of the ingest's speed.
  */
 export const mailingCounts = pgTable('mailing_counts', {
-  mailingId: text()
-    .primaryKey()
-    .references(() => mailings.id, { onDelete: 'cascade' }),
+  mailingId: parentKey(() => mailings.id),
   countQueued: integer().notNull().default(0),
   countSending: integer().notNull().default(0),
   countSent: integer().notNull().default(0),
@@ -75,9 +74,7 @@ export const mailingCounts = pgTable('mailing_counts', {
 export const mailingRecipients = pgTable(
   'mailing_recipients',
   {
-    mailingId: text()
-      .notNull()
-      .references(() => mailings.id, { onDelete: 'cascade' }),
+    mailingId: parentRef(() => mailings.id),
     rowNumber: integer().notNull(), // 1-based data row (the header is not counted)
     email: text().notNull(),
     normalizedEmail: text(),
@@ -88,9 +85,9 @@ export const mailingRecipients = pgTable(
     providerMessageId: text(),
     attempts: integer().notNull().default(0),
     lastError: text(),
-    sendingAt: timestamp({ withTimezone: true }),
-    sentAt: timestamp({ withTimezone: true }),
-    verifiedAt: timestamp({ withTimezone: true }),
+    sendingAt: timestamptz(),
+    sentAt: timestamptz(),
+    verifiedAt: timestamptz(),
   },
   (t) => [
     primaryKey({ columns: [t.mailingId, t.rowNumber] }),

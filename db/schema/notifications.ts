@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { parentKey, parentRef, timestamptz, timestamptzNow } from './columns.js';
 import { blobs } from './blobs.js';
 
 export const channelEnum = pgEnum('notification_channel', ['EMAIL', 'SMS', 'PUSH']);
@@ -15,8 +16,8 @@ export const recipients = pgTable('recipients', {
     .array()
     .notNull()
     .default(sql`'{}'::text[]`),
-  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  createdAt: timestamptzNow(),
+  updatedAt: timestamptzNow(),
 });
 
 /** Templates are versioned: an update adds a version; a notification records the version it used. */
@@ -36,7 +37,7 @@ export const templates = pgTable(
     // Per user-and-template admission limit, e.g. PASSWORD_RESET 2 per 300 s; null: no template limit.
     rateLimitCount: integer(),
     rateLimitWindowSeconds: integer(),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    createdAt: timestamptzNow(),
   },
   (t) => [primaryKey({ columns: [t.id, t.version] })],
 );
@@ -69,19 +70,19 @@ export const notifications = pgTable(
     correlationId: text(),
     status: notificationStatusEnum().notNull().default('PENDING'),
     deliveryAttempts: integer().notNull().default(0),
-    lastAttemptedAt: timestamp({ withTimezone: true }),
+    lastAttemptedAt: timestamptz(),
     errorMessage: text(),
     provider: text(),
     providerMessageId: text(),
     workflowId: text().notNull(),
-    deadlineAt: timestamp({ withTimezone: true }).notNull(),
+    deadlineAt: timestamptz().notNull(),
     late: boolean().notNull().default(false),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    sentAt: timestamp({ withTimezone: true }),
-    deliveredAt: timestamp({ withTimezone: true }),
-    openedAt: timestamp({ withTimezone: true }),
-    failedAt: timestamp({ withTimezone: true }),
-    deadLetteredAt: timestamp({ withTimezone: true }),
+    createdAt: timestamptzNow(),
+    sentAt: timestamptz(),
+    deliveredAt: timestamptz(),
+    openedAt: timestamptz(),
+    failedAt: timestamptz(),
+    deadLetteredAt: timestamptz(),
   },
   (t) => [
     // Idempotent admission: one notification per (API key scope, Idempotency-Key).
@@ -101,9 +102,7 @@ export const notifications = pgTable(
 export const notificationAttachments = pgTable(
   'notification_attachments',
   {
-    notificationId: text()
-      .notNull()
-      .references(() => notifications.id, { onDelete: 'cascade' }),
+    notificationId: parentRef(() => notifications.id),
     blobId: text()
       .notNull()
       .references(() => blobs.id),
@@ -125,12 +124,10 @@ export const notificationAttachments = pgTable(
 export const notificationStarts = pgTable(
   'notification_starts',
   {
-    notificationId: text()
-      .primaryKey()
-      .references(() => notifications.id, { onDelete: 'cascade' }),
+    notificationId: parentKey(() => notifications.id),
     // The workflow's start: input and search attributes, exactly as admission would have started it.
     start: jsonb().notNull(),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    createdAt: timestamptzNow(),
   },
   (t) => [
     // The recovery sweep reads the oldest first.
@@ -143,13 +140,11 @@ export const notificationStatusHistory = pgTable(
   'notification_status_history',
   {
     id: bigserial({ mode: 'number' }).primaryKey(),
-    notificationId: text()
-      .notNull()
-      .references(() => notifications.id, { onDelete: 'cascade' }),
+    notificationId: parentRef(() => notifications.id),
     fromStatus: notificationStatusEnum(),
     toStatus: notificationStatusEnum().notNull(),
     reason: text(),
-    at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    at: timestamptzNow(),
   },
   (t) => [index('notification_status_history_notification_idx').on(t.notificationId, t.id)],
 );
@@ -163,8 +158,8 @@ export const webhookEvents = pgTable(
     event: text().notNull(),
     notificationId: text(),
     providerMessageId: text(),
-    occurredAt: timestamp({ withTimezone: true }),
-    receivedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    occurredAt: timestamptz(),
+    receivedAt: timestamptzNow(),
     payload: jsonb().notNull(),
     // The signature's one-time token: a second request carrying it is a replay.
     signatureToken: text(),

@@ -1,4 +1,5 @@
-import { bigserial, index, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigserial, index, pgTable, text } from 'drizzle-orm/pg-core';
+import { timestamptzNow } from './columns.js';
 
 /**
  * A sliding-window log of admitted requests per limit key (`user:<id>`, `user-template:<id>:<template>`).
@@ -10,7 +11,7 @@ export const rateLimitHits = pgTable(
   {
     id: bigserial({ mode: 'number' }).primaryKey(),
     key: text().notNull(),
-    at: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    at: timestamptzNow(),
   },
   (t) => [
     index('rate_limit_hits_key_at_idx').on(t.key, t.at),

@@ -1,6 +1,7 @@
 // Scheduled mail (seed 002): a schedule is a notification or email request plus when to send it; each
 // firing of its Temporal Schedule admits one notification, recorded here once per scheduled slot.
 import { index, integer, jsonb, pgEnum, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { parentRef, timestamptz, timestamptzNow } from './columns.js';
 
 export const scheduleStatusEnum = pgEnum('schedule_status', ['ACTIVE', 'PAUSED', 'ARCHIVED']);
 export const scheduleFiringOutcomeEnum = pgEnum('schedule_firing_outcome', ['CREATED', 'DUPLICATE', 'RATE_LIMITED', 'REJECTED']);
@@ -18,15 +19,15 @@ export const schedules = pgTable(
     requestSealed: text().notNull(),
     // The "when" as the API took it ({ once | every | cron | calendar, timezone, … }); Temporal holds the live spec.
     spec: jsonb().$type<Record<string, unknown>>().notNull(),
-    startAt: timestamp({ withTimezone: true }),
-    endAt: timestamp({ withTimezone: true }),
+    startAt: timestamptz(),
+    endAt: timestamptz(),
     jitterSeconds: integer().notNull().default(0),
     catchupWindowSeconds: integer().notNull(),
     pauseNote: text(),
     temporalScheduleId: text().notNull(),
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-    archivedAt: timestamp({ withTimezone: true }),
+    createdAt: timestamptzNow(),
+    updatedAt: timestamptzNow(),
+    archivedAt: timestamptz(),
     archiveReason: text(),
   },
   (t) => [
@@ -40,11 +41,9 @@ export const schedules = pgTable(
 export const scheduleFirings = pgTable(
   'schedule_firings',
   {
-    scheduleId: text()
-      .notNull()
-      .references(() => schedules.id, { onDelete: 'cascade' }),
+    scheduleId: parentRef(() => schedules.id),
     scheduledAt: timestamp({ withTimezone: true, precision: 3 }).notNull(),
-    firedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    firedAt: timestamptzNow(),
     outcome: scheduleFiringOutcomeEnum().notNull(),
     notificationId: text(),
     detail: text(),

@@ -1,4 +1,5 @@
-import { pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { pgTable, text } from 'drizzle-orm/pg-core';
+import { timestamptz, timestamptzNow } from './columns.js';
 
 /**
  * Secrets shared by every process (provider API tokens, OAuth token caches), sealed with AES-256-GCM.
@@ -8,6 +9,6 @@ export const secrets = pgTable('secrets', {
   name: text().primaryKey(),
   value: text().notNull(),
   keyId: text().notNull(),
-  expiresAt: timestamp({ withTimezone: true }),
-  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  expiresAt: timestamptz(),
+  updatedAt: timestamptzNow(),
 });

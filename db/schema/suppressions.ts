@@ -1,4 +1,5 @@
-import { index, pgEnum, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
+import { index, pgEnum, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { timestamptzNow } from './columns.js';
 
 export const suppressionReasonEnum = pgEnum('suppression_reason', ['complained', 'bounced']);
 
@@ -15,7 +16,7 @@ export const emailSuppressions = pgTable(
     reason: suppressionReasonEnum().notNull(),
     detail: text(), // the provider's reason, as reported
     notificationId: text(), // the notification whose webhook suppressed it
-    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    createdAt: timestamptzNow(),
   },
   (t) => [
     // The send path looks up (owner, address); it is also the identity of an entry.

@@ -1,4 +1,5 @@
-import { pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { pgTable, text } from 'drizzle-orm/pg-core';
+import { timestamptz, timestamptzNow } from './columns.js';
 
 /**
  * A tenant owns everything its keys create (notifications, mailings, schedules, accounts and what hangs off
@@ -10,10 +11,10 @@ export const tenants = pgTable('tenants', {
   id: text().primaryKey(), // ten_…, or "admin", or a migrated key's id
   name: text().notNull(),
   /** Set while the tenant is disabled: its keys are refused, its schedules and mailbox syncs held. */
-  disabledAt: timestamp({ withTimezone: true }),
+  disabledAt: timestamptz(),
   disabledReason: text(),
-  createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
-  updatedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  createdAt: timestamptzNow(),
+  updatedAt: timestamptzNow(),
 });
 
 /** The tenant the admin key acts in. */

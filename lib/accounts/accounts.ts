@@ -4,6 +4,7 @@ import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { accounts } from '../../db/schema/index.js';
 import { newId } from '../ids.js';
+import { findOwned } from '../tenants/owned.js';
 
 export type AccountRow = typeof accounts.$inferSelect;
 
@@ -29,11 +30,7 @@ export async function createAccount(db: Database, owner: string, input: { email:
 }
 
 export async function findAccount(db: Database, owner: string, id: string): Promise<AccountRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(accounts)
-    .where(and(eq(accounts.id, id), eq(accounts.owner, owner)));
-  return row;
+  return findOwned(db, accounts, owner, id);
 }
 
 /** Newest first; the cursor is the last id of the previous page (ids sort by creation time). */

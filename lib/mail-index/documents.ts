@@ -1,5 +1,6 @@
 // What both backends store: a message in the contract's exact shape, with canonical dates, and its version.
 // Normalizing here (not per backend) is what makes the two return identical documents.
+import { messageContent } from '../mailbox-sync/message.js';
 import type { Address, MessageDoc } from './types.js';
 
 /** The dates both stores can hold: PostgreSQL has no year 0, Elasticsearch's date format no year 10000. */
@@ -35,18 +36,11 @@ export function normalizeMessage(doc: MessageDoc): MessageDoc {
     provider: doc.provider,
     folderId: doc.folderId,
     folderName: doc.folderName,
-    subject: doc.subject,
+    ...messageContent(doc),
     from: doc.from ? address(doc.from) : null,
     to: doc.to.map(address),
     cc: doc.cc.map(address),
     receivedAt: canonicalDate(doc.receivedAt),
-    isRead: doc.isRead,
-    flagStatus: doc.flagStatus,
-    bodyPreview: doc.bodyPreview,
-    conversationId: doc.conversationId,
-    internetMessageId: doc.internetMessageId,
-    hasAttachments: doc.hasAttachments,
-    changeKey: doc.changeKey,
     lastModifiedAt,
     syncSeq: doc.syncSeq,
   };

@@ -5,6 +5,7 @@ import type { Database } from '../../db/client.js';
 import { mailIndexMailboxes, mailIndexMessages as m } from '../../db/schema/index.js';
 import { decodeCursor, encodeCursor, positionOf, type CursorPosition } from './cursor.js';
 import { dedupeMessages } from './documents.js';
+import { messageContent } from '../mailbox-sync/message.js';
 import type { FlagStatus, MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult, WriteOptions } from './types.js';
 
 /** The upsert's columns and their types, in one place for the insert list, the recordset and the update. */
@@ -73,6 +74,8 @@ type DocRow = Omit<typeof m.$inferSelect, 'receivedAt' | 'lastModifiedAt' | 'ver
 
 function toDoc(row: DocRow): MessageDoc {
   const from = row.fromName === null && row.fromAddress === null ? null : { name: row.fromName ?? '', address: row.fromAddress ?? '' };
+  const receivedAt = row.receivedAtMs === null ? null : new Date(row.receivedAtMs).toISOString();
+  const lastModifiedAt = new Date(row.lastModifiedAtMs!).toISOString();
   return {
     accountId: row.accountId,
     mailboxId: row.mailboxId,
@@ -80,19 +83,7 @@ function toDoc(row: DocRow): MessageDoc {
     provider: row.provider,
     folderId: row.folderId,
     folderName: row.folderName,
-    subject: row.subject,
-    from,
-    to: row.to,
-    cc: row.cc,
-    receivedAt: row.receivedAtMs === null ? null : new Date(row.receivedAtMs).toISOString(),
-    isRead: row.isRead,
-    flagStatus: row.flagStatus as FlagStatus,
-    bodyPreview: row.bodyPreview,
-    conversationId: row.conversationId,
-    internetMessageId: row.internetMessageId,
-    hasAttachments: row.hasAttachments,
-    changeKey: row.changeKey,
-    lastModifiedAt: new Date(row.lastModifiedAtMs!).toISOString(),
+    ...messageContent({ ...row, from, receivedAt, flagStatus: row.flagStatus as FlagStatus, lastModifiedAt }),
     syncSeq: row.syncSeq,
   };
 }

@@ -1,14 +1,9 @@
 // The mail index: where synced mail is kept and searched. Two implementations behind one interface,
 // Elasticsearch (production) and PostgreSQL (where no Elasticsearch runs); one contract test suite runs
 // against both (test/integration/mail-index.test.ts).
-import type { ProviderMessage } from '../mailbox-sync/provider.js';
+import type { Address, FlagStatus, ProviderMessage } from '../mailbox-sync/message.js';
 
-export interface Address {
-  name: string;
-  address: string;
-}
-
-export type FlagStatus = 'notFlagged' | 'flagged' | 'complete';
+export type { Address, FlagStatus };
 
 /**
  * One message, keyed by (mailboxId, messageId); messageId is the provider's immutable id. It is the provider's

@@ -1,16 +1,13 @@
 // Reading linked mailboxes for the API: always through their owner, so a foreign id is simply unknown.
-import { and, asc, eq } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { mailboxes } from '../../db/schema/index.js';
 import type { MailIndex } from '../mail-index/types.js';
 import { listFolders, type MailboxRow } from './sync-state.js';
+import { findOwned } from '../tenants/owned.js';
 
 export async function findOwnedMailbox(db: Database, owner: string, mailboxId: string): Promise<MailboxRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(mailboxes)
-    .where(and(eq(mailboxes.id, mailboxId), eq(mailboxes.owner, owner)));
-  return row;
+  return findOwned(db, mailboxes, owner, mailboxId);
 }
 
 export async function listAccountMailboxes(db: Database, accountId: string): Promise<MailboxRow[]> {

@@ -1,38 +1,20 @@
 // An account's synced mail from the index, newest first. Folder names come from PostgreSQL at read
 // time, so a renamed folder shows its new name at once.
 import type { Database } from '../../db/client.js';
-import type { MailIndex, MessageDoc, MessagePage } from '../mail-index/types.js';
+import type { MailIndex, MessageDoc, MessagePage, MessageQuery } from '../mail-index/types.js';
+import { messageContent } from './message.js';
 import { listAccountMailboxes } from './mailboxes.js';
 import { listFolders } from './sync-state.js';
 
-export interface AccountMessageQuery {
-  mailboxId?: string;
-  folderId?: string;
-  isRead?: boolean;
-  flagged?: boolean;
-  text?: string;
-  limit: number;
-  cursor?: string;
-}
+/** A search of an account's messages: of all its mailboxes, or of one. */
+export type AccountMessageQuery = Omit<MessageQuery, 'mailboxIds'> & { mailboxId?: string };
 
 export function messageView(doc: MessageDoc, folderName: string) {
   return {
     id: doc.messageId,
     mailboxId: doc.mailboxId,
     folder: { id: doc.folderId, name: folderName },
-    subject: doc.subject,
-    from: doc.from,
-    to: doc.to,
-    cc: doc.cc,
-    receivedAt: doc.receivedAt,
-    isRead: doc.isRead,
-    flagStatus: doc.flagStatus,
-    bodyPreview: doc.bodyPreview,
-    conversationId: doc.conversationId,
-    internetMessageId: doc.internetMessageId,
-    hasAttachments: doc.hasAttachments,
-    changeKey: doc.changeKey,
-    lastModifiedAt: doc.lastModifiedAt,
+    ...messageContent(doc),
   };
 }
 

@@ -2,7 +2,9 @@
 // changes, each folder's messages as incremental changes from an opaque cursor, and credentials that
 // renew themselves. Outlook (Graph delta) and IMAP (UIDVALIDITY, CONDSTORE/QRESYNC) implement it;
 // docs/mailbox-sync.md ("Providers") says how the Gmail API (historyId) would map onto it.
-import type { Address, FlagStatus } from '../mail-index/types.js';
+import type { ProviderMessage } from './message.js';
+
+export type { ProviderMessage };
 
 export interface ProviderFolder {
   id: string;
@@ -10,33 +12,6 @@ export interface ProviderFolder {
   parentId: string | null;
   total: number;
   unread: number;
-}
-
-/**
- * A message as the provider reports it; the engine adds the account, mailbox, folder name and write stamp
- * (the index's MessageDoc is this message with them, so a field added here is indexed too).
- */
-export interface ProviderMessage {
-  id: string;
-  folderId: string;
-  subject: string;
-  from: Address | null;
-  to: Address[];
-  cc: Address[];
-  /** ISO 8601, or null when the provider gave none. */
-  receivedAt: string | null;
-  isRead: boolean;
-  flagStatus: FlagStatus;
-  bodyPreview: string;
-  conversationId: string | null;
-  internetMessageId: string | null;
-  hasAttachments: boolean;
-  changeKey: string | null;
-  /**
-   * ISO 8601. Its epoch milliseconds are the message's version: in the index an older version never overwrites
-   * a newer. Graph's are whole seconds, so two changes within a second share a version: then the index's syncSeq decides.
-   */
-  lastModifiedAt: string;
 }
 
 export interface ChangePage<T> {

@@ -9,6 +9,7 @@ import { cancelSignal, pauseSignal, resumeSignal } from '../../workflows/mailing
 import { recentSendsQuery, recipientCounts, type RecipientCounts } from './counts.js';
 import { tokenHash } from './send-token.js';
 import { mailingWorkflowId } from './start-workflow.js';
+import { ownedRow } from '../tenants/owned.js';
 
 export class MailingNotFoundError extends Error {
   constructor(readonly mailingId: string) {
@@ -99,7 +100,7 @@ function toView(
 }
 
 export async function getMailing(db: Database, tenant: string, id: string): Promise<MailingView> {
-  const [row] = await selectViews(db).where(and(eq(mailings.id, id), eq(mailings.owner, tenant)));
+  const [row] = await selectViews(db).where(ownedRow(mailings, tenant, id));
   if (!row) throw new MailingNotFoundError(id);
   return toView(row);
 }
@@ -114,7 +115,7 @@ async function ownedStatus(db: Database, tenant: string, id: string): Promise<Ma
   const [m] = await db
     .select({ status: mailings.status })
     .from(mailings)
-    .where(and(eq(mailings.id, id), eq(mailings.owner, tenant)));
+    .where(ownedRow(mailings, tenant, id));
   if (!m) throw new MailingNotFoundError(id);
   return m.status;
 }

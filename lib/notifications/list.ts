@@ -3,6 +3,7 @@
 import { and, asc, desc, eq, getTableColumns, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { notifications, notificationStatusHistory } from '../../db/schema/index.js';
+import { ownedRow } from '../tenants/owned.js';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 
@@ -78,7 +79,7 @@ export async function notificationWithHistory(
   const [notification] = await db
     .select()
     .from(notifications)
-    .where(and(eq(notifications.id, id), eq(notifications.owner, tenant)));
+    .where(ownedRow(notifications, tenant, id));
   if (!notification) return undefined;
   const h = notificationStatusHistory;
   const history = await db

@@ -4,10 +4,11 @@
 import { z } from '@hono/zod-openapi';
 import type { Database } from '../../db/client.js';
 import type { Encryptor } from '../crypto.js';
-import type { AdmissionRequest } from '../notifications/admission.js';
+import { templateAdmission, type AdmissionRequest } from '../notifications/admission.js';
+import { emailAdmission } from '../notifications/email-admission.js';
 import { parsePriority } from '../notifications/policy.js';
 import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../notifications/recipients.js';
-import { getLatestTemplate, htmlToText, renderTemplate } from '../notifications/templates.js';
+import { getLatestTemplate, renderTemplate } from '../notifications/templates.js';
 
 const priority = z
   .string()
@@ -58,40 +59,14 @@ export type ScheduledRequest =
 
 /** The admission request a firing makes (scope and idempotency key are the firing's). Throws the admission errors. */
 export async function resolveRequest(db: Database, request: ScheduledRequest): Promise<Omit<AdmissionRequest, 'scope' | 'idempotencyKey' | 'fingerprint'>> {
-  if (request.kind === 'email') {
-    const e = request.email;
-    return {
-      userId: null,
-      channel: 'EMAIL',
-      priority: e.priority,
-      sender: e.sender,
-      recipients: [e.receiver],
-      subject: e.subject,
-      text: e.format === 'html' ? htmlToText(e.content) : e.content,
-      html: e.format === 'html' ? e.content : null,
-      correlationId: e.correlationId ?? null,
-    };
-  }
+  if (request.kind === 'email') return emailAdmission(request.email);
   const n = request.notification;
   const template = await getLatestTemplate(db, n.templateId);
   if (template.channel !== n.type) throw new TemplateChannelError(template.id, template.channel, n.type);
   const rendered = renderTemplate(template, n.templateParams);
   const recipients = n.to === undefined ? await resolveContact(db, n.userId, n.type) : [n.to].flat();
-  return {
-    userId: n.userId,
-    channel: n.type,
-    priority: n.priority,
-    templateId: template.id,
-    templateVersion: template.version,
-    templateParams: n.templateParams,
-    templateLimit:
-      template.rateLimitCount && template.rateLimitWindowSeconds ? { count: template.rateLimitCount, windowSeconds: template.rateLimitWindowSeconds } : null,
-    recipients,
-    subject: rendered.subject,
-    text: rendered.text,
-    html: rendered.html,
-    correlationId: n.correlationId ?? null,
-  };
+  const { fingerprint: _fingerprint, ...admission } = templateAdmission(n, template, rendered, recipients, n.priority);
+  return admission;
 }
 
 export class TemplateChannelError extends Error {

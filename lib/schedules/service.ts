@@ -21,6 +21,7 @@ import {
   temporalScheduleId,
   updateTemporalSchedule,
 } from './temporal.js';
+import { findOwned } from '../tenants/owned.js';
 
 export interface ScheduleDeps {
   db: Database;
@@ -167,11 +168,7 @@ export async function createSchedule(deps: ScheduleDeps, owner: string, input: S
 }
 
 export async function findSchedule(db: Database, owner: string, id: string): Promise<ScheduleRow | undefined> {
-  const [row] = await db
-    .select()
-    .from(schedules)
-    .where(and(eq(schedules.id, id), eq(schedules.owner, owner)));
-  return row;
+  return findOwned(db, schedules, owner, id);
 }
 
 function whenOf(row: ScheduleRow): When {
@@ -304,20 +301,20 @@ function live(row: ScheduleRow) {
 export async function pauseSchedule(deps: ScheduleDeps, row: ScheduleRow, note: string | undefined): Promise<ScheduleRow> {
   live(row);
   await deps.temporal.schedule.getHandle(temporalScheduleId(row.id)).pause(note || 'paused');
-  const [updated] = await deps.db
-    .update(schedules)
-    .set({ status: 'PAUSED', pauseNote: note ?? null, updatedAt: new Date() })
-    .where(eq(schedules.id, row.id))
-    .returning();
-  return updated!;
+  return setPaused(deps, row, { status: 'PAUSED', pauseNote: note ?? null });
 }
 
 export async function unpauseSchedule(deps: ScheduleDeps, row: ScheduleRow): Promise<ScheduleRow> {
   live(row);
   await deps.temporal.schedule.getHandle(temporalScheduleId(row.id)).unpause('unpaused');
+  return setPaused(deps, row, { status: 'ACTIVE', pauseNote: null });
+}
+
+/** Records what Temporal's Schedule was just told: paused (with its note) or active again. */
+async function setPaused(deps: ScheduleDeps, row: ScheduleRow, state: { status: 'PAUSED' | 'ACTIVE'; pauseNote: string | null }): Promise<ScheduleRow> {
   const [updated] = await deps.db
     .update(schedules)
-    .set({ status: 'ACTIVE', pauseNote: null, updatedAt: new Date() })
+    .set({ ...state, updatedAt: new Date() })
     .where(eq(schedules.id, row.id))
     .returning();
   return updated!;

@@ -6,6 +6,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerInterceptors } from '@temporalio/worker';
 import { and, eq } from 'drizzle-orm';
 import { mailPendingRemovals } from '../../db/schema/index.js';
+import type { z } from '@hono/zod-openapi';
+import type { mailboxDetailSchema } from '../../api/mailboxes/schemas.js';
+import type { MessageSummary } from '../../lib/mailbox-sync/events.js';
 import type { OutlookSimulatorOptions } from '../../simulators/outlook/server.js';
 import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
@@ -16,35 +19,12 @@ import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
 export const CALLBACK_URL = 'http://localhost:3000/web/accounts.html';
 
-export interface MessageView {
-  id: string;
-  mailboxId: string;
-  folder: { id: string; name: string };
-  subject: string;
-  from: { name: string; address: string } | null;
-  isRead: boolean;
-  flagStatus: string;
-  receivedAt: string | null;
+/** A message as the API lists it: the live feed's summary, with its change key. */
+export interface MessageView extends MessageSummary {
   changeKey: string | null;
-  lastModifiedAt: string;
 }
-export interface MailboxDetail {
-  id: string;
-  accountId: string;
-  address: string;
-  status: string;
-  workflowId: string;
-  sync: {
-    foldersTotal: number;
-    foldersSynced: number;
-    messagesIndexed: number;
-    messagesInIndex: number;
-    lastSyncAt: string | null;
-    lastError: string | null;
-    progress: { phase: string; roundsCompleted: number; requestsInFlight: number; messagesIndexed: number } | null;
-  };
-  folders: { id: string; name: string; synced: boolean; total: number; unread: number }[];
-}
+/** A mailbox as GET /v1/mailboxes/{id} answers (its documented schema). */
+export type MailboxDetail = z.infer<typeof mailboxDetailSchema>;
 
 export interface SyncRigOptions {
   outlook?: OutlookSimulatorOptions;

@@ -1,5 +1,6 @@
 // Mailing test rig: the seed-004 simulator, the API and the mailing worker role, sharing one queue prefix.
 import { readFileSync } from 'node:fs';
+import type { RecipientCounts } from '../../lib/mailings/counts.js';
 import { startSeed004Simulator } from '../../simulators/seed004/server.js';
 import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
@@ -34,18 +35,7 @@ export interface MailingView {
   status: string;
   failureReason: string | null;
   workflowId: string;
-  counts: {
-    total: number;
-    valid: number;
-    invalid: number;
-    duplicate: number;
-    queued: number;
-    sending: number;
-    sent: number;
-    failed: number;
-    cancelled: number;
-    unknown: number;
-  };
+  counts: RecipientCounts;
   recentFailures: { row: number; email: string; reason: string | null }[];
 }
 

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { PLATFORM_QUEUE, taskQueue } from '../../lib/temporal/task-queues.js';
+import { platformCheck } from '../../workflows/platform-check.js';
 import { testConfig, unique } from '../helpers/config.js';
 import { temporalClient } from '../helpers/temporal.js';
 import { spawnWorkerProcess } from '../helpers/worker-process.js';
@@ -44,7 +45,7 @@ describe('worker process SDK metrics', () => {
       // A workflow run on this worker: Core then reports task latencies and the sticky cache.
       const { client, close } = await temporalClient();
       try {
-        await client.workflow.execute('platformCheck', {
+        await client.workflow.execute(platformCheck, {
           taskQueue: taskQueue(testConfig(), PLATFORM_QUEUE),
           workflowId: unique('sdk-metrics'),
           args: [{ requestedBy: 'test' }],

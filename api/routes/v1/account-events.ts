@@ -12,7 +12,7 @@ import { issueStreamCookie } from '../../auth/stream-cookie.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { accountIdParam } from '../../mailboxes/schemas.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, foundOr404 } from '../../openapi.js';
 
 const KEEPALIVE_MS = 15_000;
 /** An event id as the header and the query carry it: at most 15 digits, so it is an exact number. */
@@ -117,12 +117,7 @@ export const accountEventRoutes = createRouter()
       description:
         'Sets an HttpOnly, SameSite=Strict cookie scoped to /v1/accounts/{id}/events, valid for an hour; it dies with the API key that asked for it.',
       request: { params: accountIdParam },
-      responses: {
-        200: { description: 'Cookie set', content: { 'application/json': { schema: z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() }) } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('Cookie set', z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() })),
     }),
     async (c) => {
       const accountId = await ownedAccountId(c.var.deps, c.var.principal, c.req.valid('param').id);
@@ -148,8 +143,6 @@ export const accountEventRoutes = createRouter()
       },
       responses: {
         200: { description: 'An event stream', content: { 'text/event-stream': { schema: serverSentEvent } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),

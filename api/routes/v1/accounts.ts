@@ -17,9 +17,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, imapLinkProblemSchema, imapLinkRequestSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
-import { createRouter } from '../../openapi.js';
-
-const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
+import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
 
 const accountView = (a: AccountRow) => ({ id: a.id, email: a.email, displayName: a.displayName, createdAt: a.createdAt.toISOString() });
 
@@ -66,8 +64,6 @@ export const accountRoutes = createRouter()
       },
       responses: {
         201: { description: 'Created', content: json(accountSchema) },
-        400: errorResponses[400],
-        401: errorResponses[401],
         409: errorResponse(409, 'This tenant already has an account with this email'),
       },
     }),
@@ -88,7 +84,7 @@ export const accountRoutes = createRouter()
       summary: "This tenant's accounts, newest first",
       request: {
         query: z.object({
-          limit: z.coerce.number().int().min(1).max(100).default(20),
+          limit: pageLimit(100, 20),
           cursor: z
             .string()
             .regex(/^acc_[0-9a-z]{26}$/)
@@ -96,9 +92,7 @@ export const accountRoutes = createRouter()
         }),
       },
       responses: {
-        200: { description: 'Accounts', content: json(z.object({ data: z.array(accountSchema), nextCursor: z.string().nullable() })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
+        200: { description: 'Accounts', content: json(pageOf(accountSchema)) },
       },
     }),
     async (c) => {
@@ -115,12 +109,7 @@ export const accountRoutes = createRouter()
       ...requires('read'),
       summary: 'An account and its linked mailboxes',
       request: { params: accountIdParam },
-      responses: {
-        200: { description: 'The account', content: json(accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The account', accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })),
     }),
     async (c) => {
       const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
@@ -168,8 +157,6 @@ export const accountRoutes = createRouter()
           description: 'Sign-in started',
           content: json(z.object({ authorizationUrl: z.string().url(), expiresAt: z.string().datetime() }).openapi('OutlookLinkStarted')),
         },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
         503: errorResponse(503, 'Outlook is not configured on this server'),
       },
@@ -217,7 +204,6 @@ export const accountRoutes = createRouter()
       responses: {
         200: { description: 'Re-linked: the mailbox the account already had, with the new settings', content: json(mailboxSummarySchema) },
         201: { description: 'Linked; its sync has started', content: json(mailboxSummarySchema) },
-        400: errorResponses[400],
         401: errorResponse(401, 'Missing or invalid API key, or revoked while the login was checked (reason revoked)'),
         404: errorResponses[404],
         409: imapLinkFailure('The mailbox is being unlinked (reason unlinking); link it again in a moment'),
@@ -273,12 +259,7 @@ export const accountRoutes = createRouter()
       ...requires('read'),
       summary: "An account's linked mailboxes with their sync status",
       request: { params: accountIdParam },
-      responses: {
-        200: { description: 'Mailboxes', content: json(z.object({ data: z.array(mailboxSummarySchema) })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('Mailboxes', z.object({ data: z.array(mailboxSummarySchema) })),
     }),
     async (c) => {
       const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
@@ -304,16 +285,11 @@ export const accountRoutes = createRouter()
           isRead: booleanQuery.optional().openapi({ type: 'string', enum: ['true', 'false'] }),
           flagged: booleanQuery.optional().openapi({ type: 'string', enum: ['true', 'false'] }),
           q: z.string().trim().min(1).max(200).optional().openapi({ description: 'Words matched in the subject, sender name and sender address' }),
-          limit: z.coerce.number().int().min(1).max(200).default(50),
+          limit: pageLimit(200, 50),
           cursor: z.string().min(1).max(1_000).optional().openapi({ description: "From the previous page's nextCursor" }),
         }),
       },
-      responses: {
-        200: { description: 'Messages', content: json(z.object({ data: z.array(messageSchema), nextCursor: z.string().nullable() })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('Messages', pageOf(messageSchema)),
     }),
     async (c) => {
       const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);

@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { defaultScopes, requires, scopeSchema, type Scope } from '../../auth/scopes.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, json } from '../../openapi.js';
 
 export const apiKeySchema = z
   .object({
@@ -83,10 +83,7 @@ export const apiKeyRoutes = createRouter()
         },
       },
       responses: {
-        201: { description: 'Created', content: { 'application/json': { schema: apiKeyCreatedSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
+        201: { description: 'Created', content: json(apiKeyCreatedSchema) },
         404: errorResponses[404],
       },
     }),
@@ -106,9 +103,7 @@ export const apiKeyRoutes = createRouter()
       operationId: 'listApiKeys',
       ...requires('admin'),
       responses: {
-        200: { description: 'Keys, newest first', content: { 'application/json': { schema: z.object({ data: z.array(apiKeySchema) }) } } },
-        401: errorResponses[401],
-        403: errorResponses[403],
+        200: { description: 'Keys, newest first', content: json(z.object({ data: z.array(apiKeySchema) })) },
       },
     }),
     async (c) => {
@@ -126,7 +121,7 @@ export const apiKeyRoutes = createRouter()
       operationId: 'revokeApiKey',
       ...requires('admin'),
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
-      responses: { 204: { description: 'Revoked' }, 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
+      responses: { 204: { description: 'Revoked' }, 404: errorResponses[404] },
     }),
     async (c) => {
       const { id } = c.req.valid('param');

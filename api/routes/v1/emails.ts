@@ -5,12 +5,12 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
 import { bodyLimit } from 'hono/body-limit';
 import { admitNotification, type StoredAttachment } from '../../../lib/notifications/admission.js';
+import { emailAdmission } from '../../../lib/notifications/email-admission.js';
 import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
-import { htmlToText } from '../../../lib/notifications/templates.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
-import { createRouter, documentStreamedBody } from '../../openapi.js';
+import { createRouter, documentStreamedBody, json } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { idempotencyKeyHeader } from './notifications.js';
 
@@ -58,14 +58,12 @@ const sendEmailRoute = createRoute({
   responses: {
     200: {
       description: 'Duplicate of an earlier request with the same Idempotency-Key',
-      content: { 'application/json': { schema: z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() }) } },
+      content: json(z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() })),
     },
     202: {
       description: 'Accepted',
-      content: { 'application/json': { schema: z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() }) } },
+      content: json(z.object({ id: z.string(), status: z.string(), workflowId: z.string(), duplicate: z.boolean() })),
     },
-    400: errorResponses[400],
-    401: errorResponses[401],
     413: errorResponse(413, 'Attachments too large'),
     415: errorResponse(415, 'Not multipart/form-data'),
     422: errorResponses[422],
@@ -130,15 +128,7 @@ emailRoutes.openapi(sendEmailRoute, async (c) => {
         scope: tenantOf(c.var.principal),
         ...(idempotencyKey ? { idempotencyKey } : {}),
         fingerprint: { ...email, attachments: stored.map((a) => ({ filename: a.filename, sha256: a.sha256 })) },
-        userId: null,
-        channel: 'EMAIL',
-        priority: email.priority,
-        sender: email.sender,
-        recipients: [email.receiver],
-        subject: email.subject,
-        text: email.format === 'html' ? htmlToText(email.content) : email.content,
-        html: email.format === 'html' ? email.content : null,
-        correlationId: email.correlationId ?? null,
+        ...emailAdmission(email),
         attachments: stored,
       },
     );

@@ -10,7 +10,7 @@ import { ForgedNotificationError, verifyNotifications, type VerifiedNotification
 import { subscriptionLifecycleSignal, syncNowSignal } from '../../../workflows/mailbox-sync.js';
 import type { AppDeps } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, json } from '../../openapi.js';
 
 const SIGNAL_DEADLINE_MS = 2_000;
 const lifecycleEvents = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'] as const;
@@ -58,8 +58,7 @@ export const graphWebhookRoutes = createRouter().openapi(
     },
     responses: {
       200: { description: 'The validation handshake: the token, as text/plain', content: { 'text/plain': { schema: z.string() } } },
-      202: { description: 'Accepted: the mailboxes are syncing', content: { 'application/json': { schema: z.object({ accepted: z.number().int() }) } } },
-      400: errorResponses[400],
+      202: { description: 'Accepted: the mailboxes are syncing', content: json(z.object({ accepted: z.number().int() })) },
       403: errorResponses[403],
     },
   }),

@@ -9,9 +9,9 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { mailboxDetailSchema, mailboxIdParam } from '../../mailboxes/schemas.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, foundOr404, json } from '../../openapi.js';
 
-const accepted = { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } };
+const accepted = json(z.object({ id: z.string(), signal: z.string() }));
 
 async function ownedMailbox(deps: AppDeps, principal: Principal | undefined, id: string): Promise<MailboxRow> {
   const mailbox = await findOwnedMailbox(deps.db, tenantOf(principal), id);
@@ -31,8 +31,6 @@ const control = (name: 'sync' | 'resync' | 'pause' | 'resume', signal: SyncSigna
     request: { params: mailboxIdParam },
     responses: {
       202: { description: 'Signalled', content: accepted },
-      400: errorResponses[400],
-      401: errorResponses[401],
       404: errorResponses[404],
       409: errorResponse(409, 'The mailbox is being unlinked'),
     },
@@ -55,12 +53,7 @@ export const mailboxRoutes = createRouter()
       ...requires('read'),
       summary: 'A linked mailbox: status, sync progress, folders with total and unread counts',
       request: { params: mailboxIdParam },
-      responses: {
-        200: { description: 'The mailbox', content: { 'application/json': { schema: mailboxDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The mailbox', mailboxDetailSchema),
     }),
     async (c) => {
       const { deps } = c.var;
@@ -90,7 +83,7 @@ export const mailboxRoutes = createRouter()
       ...requires('send'),
       summary: 'Unlink a mailbox: its sync stops, its documents and tokens are removed, then the mailbox itself',
       request: { params: mailboxIdParam },
-      responses: { 202: { description: 'Unlinking', content: accepted }, 400: errorResponses[400], 401: errorResponses[401], 404: errorResponses[404] },
+      responses: { 202: { description: 'Unlinking', content: accepted }, 404: errorResponses[404] },
     }),
     async (c) => {
       const { deps } = c.var;

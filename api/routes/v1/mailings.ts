@@ -5,7 +5,7 @@ import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, 
 import { idempotencyKeyHeader } from './notifications.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../multipart-upload.js';
-import { createRouter, documentStreamedBody } from '../../openapi.js';
+import { createRouter, documentStreamedBody, foundOr404, json, pageLimit } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 
 // UNKNOWN: the mailing was cancelled after a request whose answer never came (it may have been delivered).
@@ -69,8 +69,7 @@ const signalRoute = (name: MailingControl, summary: string) =>
     description: `Signals the mailing's workflow; the same as \`temporal workflow signal --workflow-id mailing-<id> --name ${name}\`.`,
     request: { params: idParam },
     responses: {
-      202: { description: 'Signalled', content: { 'application/json': { schema: z.object({ id: z.string(), signal: z.string() }) } } },
-      401: errorResponses[401],
+      202: { description: 'Signalled', content: json(z.object({ id: z.string(), signal: z.string() })) },
       404: errorResponses[404],
       409: errorResponse(409, 'The mailing has finished'),
     },
@@ -89,10 +88,8 @@ const createMailingRoute = createRoute({
     'The mailing is stored and its workflow started in one unit: a failed start stores nothing.',
   request: { headers: idempotencyKeyHeader },
   responses: {
-    200: { description: 'Duplicate of an earlier upload with the same Idempotency-Key', content: { 'application/json': { schema: createdSchema } } },
-    202: { description: 'Accepted', content: { 'application/json': { schema: createdSchema } } },
-    400: errorResponses[400],
-    401: errorResponses[401],
+    200: { description: 'Duplicate of an earlier upload with the same Idempotency-Key', content: json(createdSchema) },
+    202: { description: 'Accepted', content: json(createdSchema) },
     413: errorResponse(413, 'The file is too large'),
     415: errorResponse(415, 'Not multipart'),
     422: errorResponse(422, 'The Idempotency-Key was used with a different upload'),
@@ -146,10 +143,9 @@ export const mailingRoutes = createRouter()
       operationId: 'listMailings',
       ...requires('read'),
       summary: 'Mailings, newest first',
-      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }) },
+      request: { query: z.object({ limit: pageLimit(100, 20) }) },
       responses: {
-        200: { description: 'Mailings', content: { 'application/json': { schema: z.object({ data: z.array(mailingSchema) }) } } },
-        401: errorResponses[401],
+        200: { description: 'Mailings', content: json(z.object({ data: z.array(mailingSchema) })) },
       },
     }),
     async (c) => c.json({ data: await listMailings(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query').limit) }, 200),
@@ -163,12 +159,7 @@ export const mailingRoutes = createRouter()
       ...requires('read'),
       summary: 'A mailing: status, counts, send rate, ETA, recent failures',
       request: { params: idParam },
-      responses: {
-        200: { description: 'The mailing', content: { 'application/json': { schema: mailingSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The mailing', mailingSchema),
     }),
     async (c) => c.json(await getMailing(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id), 200),
   )
@@ -185,7 +176,7 @@ export const mailingRoutes = createRouter()
         query: z.object({
           status: z.enum(recipientStatuses).optional(),
           cursor: z.coerce.number().int().min(0).max(2_147_483_647).optional(),
-          limit: z.coerce.number().int().min(1).max(500).default(100),
+          limit: pageLimit(500, 100),
         }),
       },
       responses: {
@@ -211,8 +202,6 @@ export const mailingRoutes = createRouter()
             },
           },
         },
-        400: errorResponses[400],
-        401: errorResponses[401],
         404: errorResponses[404],
       },
     }),
@@ -240,7 +229,7 @@ export const mailingRoutes = createRouter()
       tags: ['Mailings'],
       operationId: 'verifyToken',
       summary: 'A recipient verifies the token from their mail (public)',
-      request: { body: { required: true, content: { 'application/json': { schema: z.object({ token: z.string().min(16).max(128) }) } } } },
+      request: { body: { required: true, content: json(z.object({ token: z.string().min(16).max(128) })) } },
       responses: {
         200: {
           description: 'Verified',
@@ -250,7 +239,6 @@ export const mailingRoutes = createRouter()
             },
           },
         },
-        400: errorResponses[400],
         404: errorResponses[404],
       },
     }),

@@ -26,9 +26,9 @@ import { MIN_CATCHUP_WINDOW_SECONDS } from '../../../lib/schedules/temporal.js';
 import type { AppEnv } from '../../context.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { requires } from '../../auth/scopes.js';
-import { AppError, errorResponses } from '../../errors.js';
+import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
 
 const catchupWindowSeconds = z
   .number()
@@ -70,12 +70,9 @@ const patchBody = z
   .openapi('ScheduleUpdate');
 
 const idParam = z.object({ id: z.string().min(1).max(64) });
-const conflict = { description: 'The schedule is archived, or its Temporal Schedule was deleted outside the API', content: errorResponses[422].content };
-const capReached = {
-  description: 'The tenant already keeps as many schedules as it may (SCHEDULES_MAX_ACTIVE_PER_TENANT)',
-  content: errorResponses[422].content,
-};
-const tooFrequent = { description: 'Two firings would be closer together than SCHEDULE_MIN_INTERVAL_SECONDS', content: errorResponses[422].content };
+const conflict = errorResponse(409, 'The schedule is archived, or its Temporal Schedule was deleted outside the API');
+const capReached = errorResponse(409, 'The tenant already keeps as many schedules as it may (SCHEDULES_MAX_ACTIVE_PER_TENANT)');
+const tooFrequent = errorResponse(422, 'Two firings would be closer together than SCHEDULE_MIN_INTERVAL_SECONDS');
 
 /** Previews are counted per API key (the admin key is one key). */
 
@@ -111,12 +108,9 @@ export const scheduleRoutes = createRouter()
       operationId: 'createSchedule',
       ...requires('send'),
       summary: 'Schedule a notification or email: once, every interval, or on a cron or calendar spec in a time zone',
-      request: { body: { required: true, content: { 'application/json': { schema: createBody } } } },
+      request: { body: { required: true, content: json(createBody) } },
       responses: {
-        201: { description: 'Created', content: { 'application/json': { schema: scheduleDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
+        201: { description: 'Created', content: json(scheduleDetailSchema) },
         409: capReached,
         422: tooFrequent,
       },
@@ -141,16 +135,13 @@ export const scheduleRoutes = createRouter()
       operationId: 'previewSchedule',
       ...requires('send'),
       summary: 'The next 5 run times of a "when", computed by Temporal, without saving anything',
-      request: { body: { required: true, content: { 'application/json': { schema: z.object({ when: whenSchema }).strict() } } } },
+      request: { body: { required: true, content: json(z.object({ when: whenSchema }).strict()) } },
       responses: {
-        200: { description: 'Run times', content: { 'application/json': { schema: z.object({ nextRunTimes: z.array(z.string().datetime()) }) } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
-        429: {
-          description: 'Too many previews by this API key (SCHEDULE_PREVIEW_RATE_COUNT per SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS); Retry-After says when',
-          content: errorResponses[429].content,
-        },
+        200: { description: 'Run times', content: json(z.object({ nextRunTimes: z.array(z.string().datetime()) })) },
+        429: errorResponse(
+          429,
+          'Too many previews by this API key (SCHEDULE_PREVIEW_RATE_COUNT per SCHEDULE_PREVIEW_RATE_WINDOW_SECONDS); Retry-After says when',
+        ),
       },
     }),
     async (c) => {
@@ -174,17 +165,14 @@ export const scheduleRoutes = createRouter()
             .string()
             .regex(/^sch_[0-9a-z]{26}$/, 'not a cursor this API issued')
             .optional(),
-          limit: z.coerce.number().int().min(1).max(100).default(50),
+          limit: pageLimit(100, 50),
         }),
       },
       responses: {
         200: {
           description: 'A page of schedules',
-          content: { 'application/json': { schema: z.object({ data: z.array(scheduleSchema), nextCursor: z.string().nullable() }) } },
+          content: json(pageOf(scheduleSchema)),
         },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
       },
     }),
     async (c) => {
@@ -215,13 +203,7 @@ export const scheduleRoutes = createRouter()
       ...requires('read'),
       summary: 'A schedule: what and when, the next 5 run times, recent firings with their notifications, and totals',
       request: { params: idParam },
-      responses: {
-        200: { description: 'The schedule', content: { 'application/json': { schema: scheduleDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The schedule', scheduleDetailSchema),
     }),
     async (c) => c.json(await detail(c, await owned(c, c.req.valid('param').id)), 200),
   )
@@ -233,12 +215,9 @@ export const scheduleRoutes = createRouter()
       operationId: 'updateSchedule',
       ...requires('send'),
       summary: 'Change what, when, name or catch-up window (paused stays paused)',
-      request: { params: idParam, body: { required: true, content: { 'application/json': { schema: patchBody } } } },
+      request: { params: idParam, body: { required: true, content: json(patchBody) } },
       responses: {
-        200: { description: 'Updated', content: { 'application/json': { schema: scheduleDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
+        200: { description: 'Updated', content: json(scheduleDetailSchema) },
         404: errorResponses[404],
         409: conflict,
         422: tooFrequent,
@@ -266,13 +245,10 @@ export const scheduleRoutes = createRouter()
       summary: 'Pause: slots that fall while paused are skipped, not caught up',
       request: {
         params: idParam,
-        body: { required: false, content: { 'application/json': { schema: z.object({ note: z.string().max(500).optional() }).strict() } } },
+        body: { required: false, content: json(z.object({ note: z.string().max(500).optional() }).strict()) },
       },
       responses: {
-        200: { description: 'Paused', content: { 'application/json': { schema: scheduleDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
+        200: { description: 'Paused', content: json(scheduleDetailSchema) },
         404: errorResponses[404],
         409: conflict,
       },
@@ -293,10 +269,7 @@ export const scheduleRoutes = createRouter()
       summary: 'Unpause: fires again from the next slot',
       request: { params: idParam },
       responses: {
-        200: { description: 'Active', content: { 'application/json': { schema: scheduleDetailSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
+        200: { description: 'Active', content: json(scheduleDetailSchema) },
         404: errorResponses[404],
         409: conflict,
       },
@@ -316,10 +289,7 @@ export const scheduleRoutes = createRouter()
       summary: 'Fire now, as an extra slot at the current time (also while paused)',
       request: { params: idParam },
       responses: {
-        202: { description: 'Firing started', content: { 'application/json': { schema: z.object({ id: z.string(), triggered: z.literal(true) }) } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
+        202: { description: 'Firing started', content: json(z.object({ id: z.string(), triggered: z.literal(true) })) },
         404: errorResponses[404],
         409: conflict,
       },
@@ -339,7 +309,7 @@ export const scheduleRoutes = createRouter()
       ...requires('send'),
       summary: 'Delete the schedule and its Temporal Schedule (the notifications it created stay)',
       request: { params: idParam },
-      responses: { 204: { description: 'Deleted' }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403], 404: errorResponses[404] },
+      responses: { 204: { description: 'Deleted' }, 404: errorResponses[404] },
     }),
     async (c) => {
       const row = await owned(c, c.req.valid('param').id);

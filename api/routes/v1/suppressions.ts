@@ -7,7 +7,7 @@ import { listSuppressions, removeSuppression, type SuppressionCursor, type Suppr
 import { requires } from '../../auth/scopes.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, json, pageLimit, pageOf } from '../../openapi.js';
 
 const suppressionSchema = z
   .object({
@@ -50,17 +50,15 @@ export const suppressionRoutes = createRouter()
       summary: 'Email addresses that are not mailed again (complaints, permanent bounces), newest first',
       request: {
         query: z.object({
-          limit: z.coerce.number().int().min(1).max(200).default(50),
+          limit: pageLimit(200, 50),
           cursor: z.string().max(600).optional().openapi({ description: "From the previous page's nextCursor" }),
         }),
       },
       responses: {
         200: {
           description: 'A page of suppressed addresses',
-          content: { 'application/json': { schema: z.object({ data: z.array(suppressionSchema), nextCursor: z.string().nullable() }) } },
+          content: json(pageOf(suppressionSchema)),
         },
-        400: errorResponses[400],
-        401: errorResponses[401],
       },
     }),
     async (c) => {
@@ -78,7 +76,7 @@ export const suppressionRoutes = createRouter()
       ...requires('send'),
       summary: 'Mail an address again: remove it from the suppression list',
       request: { params: z.object({ address: z.string().min(3).max(320).openapi({ example: 'jane@example.com' }) }) },
-      responses: { 204: { description: 'Removed' }, 401: errorResponses[401], 404: errorResponses[404] },
+      responses: { 204: { description: 'Removed' }, 404: errorResponses[404] },
     }),
     async (c) => {
       const { address } = c.req.valid('param');

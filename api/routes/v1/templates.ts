@@ -9,8 +9,8 @@ import {
   type TemplateRow,
 } from '../../../lib/notifications/templates.js';
 import { LONGEST_WINDOW_SECONDS } from '../../../lib/notifications/rate-limit.js';
-import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { AppError, errorResponse } from '../../errors.js';
+import { createRouter, foundOr404, json } from '../../openapi.js';
 
 const templateId = z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'upper case letters, digits and _ (e.g. ORDER_SHIPPED_CONFIRMATION)');
 
@@ -95,11 +95,9 @@ export const templateRoutes = createRouter()
       operationId: 'createTemplate',
       ...requires('admin'),
       summary: 'Create a template (version 1)',
-      request: { body: { required: true, content: { 'application/json': { schema: createSchema } } } },
+      request: { body: { required: true, content: json(createSchema) } },
       responses: {
-        201: { description: 'Created', content: { 'application/json': { schema: templateSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
+        201: { description: 'Created', content: json(templateSchema) },
         409: errorResponse(409, 'A template with this id exists'),
       },
     }),
@@ -118,13 +116,8 @@ export const templateRoutes = createRouter()
       operationId: 'updateTemplate',
       ...requires('admin'),
       summary: 'Update a template: adds a new version (notifications keep the version they were rendered with)',
-      request: { params: z.object({ id: templateId }), body: { required: true, content: { 'application/json': { schema: contentSchema } } } },
-      responses: {
-        200: { description: 'The new version', content: { 'application/json': { schema: templateSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        404: errorResponses[404],
-      },
+      request: { params: z.object({ id: templateId }), body: { required: true, content: json(contentSchema) } },
+      responses: foundOr404('The new version', templateSchema),
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -142,8 +135,7 @@ export const templateRoutes = createRouter()
       ...requires('read'),
       summary: 'Every template, latest version',
       responses: {
-        200: { description: 'Templates', content: { 'application/json': { schema: z.object({ data: z.array(templateSchema) }) } } },
-        401: errorResponses[401],
+        200: { description: 'Templates', content: json(z.object({ data: z.array(templateSchema) })) },
       },
     }),
     async (c) => c.json({ data: (await listLatestTemplates(c.var.deps.db)).map(toJson) }, 200),
@@ -157,12 +149,7 @@ export const templateRoutes = createRouter()
       ...requires('read'),
       summary: 'A template: the latest version, or ?version=n',
       request: { params: z.object({ id: templateId }), query: z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() }) },
-      responses: {
-        200: { description: 'The template', content: { 'application/json': { schema: templateSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The template', templateSchema),
     }),
     async (c) => {
       const { id } = c.req.valid('param');

@@ -7,10 +7,8 @@ import { requires } from '../../auth/scopes.js';
 import { createTenant, findTenant, listTenants, type TenantRow } from '../../../lib/tenants/tenants.js';
 import { changeTenantState } from '../../../lib/tenants/start-workflow.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
 import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
-
-const json = <T extends z.ZodTypeAny>(schema: T) => ({ 'application/json': { schema } });
 
 const tenantSchema = z
   .object({
@@ -60,7 +58,7 @@ export const tenantRoutes = createRouter()
           ),
         },
       },
-      responses: { 201: { description: 'Created', content: json(tenantSchema) }, 400: errorResponses[400], 401: errorResponses[401], 403: errorResponses[403] },
+      responses: { 201: { description: 'Created', content: json(tenantSchema) } },
     }),
     async (c) => {
       const tenant = await createTenant(c.var.deps.db, c.req.valid('json'));
@@ -76,12 +74,9 @@ export const tenantRoutes = createRouter()
       operationId: 'listTenants',
       ...requires('admin'),
       summary: 'List tenants (admin only)',
-      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), cursor: z.string().min(1).max(64).optional() }) },
+      request: { query: z.object({ limit: pageLimit(100, 50), cursor: z.string().min(1).max(64).optional() }) },
       responses: {
-        200: { description: 'Tenants', content: json(z.object({ data: z.array(tenantSchema), nextCursor: z.string().nullable() })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
+        200: { description: 'Tenants', content: json(pageOf(tenantSchema)) },
       },
     }),
     async (c) => {
@@ -98,13 +93,7 @@ export const tenantRoutes = createRouter()
       ...requires('admin'),
       summary: 'A tenant (admin only)',
       request: { params: idParam },
-      responses: {
-        200: { description: 'The tenant', content: json(tenantSchema) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The tenant', tenantSchema),
     }),
     async (c) => c.json(tenantView(await tenantOr404(c.var.deps.db, c.req.valid('param').id)), 200),
   )
@@ -125,9 +114,6 @@ export const tenantRoutes = createRouter()
       },
       responses: {
         200: { description: 'Disabled', content: json(tenantSchema) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
         409: errorResponse(409, 'The admin tenant cannot be disabled'),
       },
@@ -150,13 +136,7 @@ export const tenantRoutes = createRouter()
       ...requires('admin'),
       summary: 'Enable a tenant again (admin only): its keys work, and what it had running goes on (what its users paused stays paused)',
       request: { params: idParam },
-      responses: {
-        200: { description: 'Enabled', content: json(tenantSchema) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('Enabled', tenantSchema),
     }),
     async (c) => {
       const tenant = await changeTenantState(c.var.deps, c.req.valid('param').id, { disabled: false });
@@ -175,9 +155,6 @@ export const tenantRoutes = createRouter()
       request: { params: idParam, body: { required: true, content: json(z.object(keyFields).strict()) } },
       responses: {
         201: { description: 'Created', content: json(apiKeyCreatedSchema) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
         404: errorResponses[404],
       },
     }),
@@ -197,13 +174,7 @@ export const tenantRoutes = createRouter()
       ...requires('admin'),
       summary: "A tenant's keys, newest first (admin only)",
       request: { params: idParam },
-      responses: {
-        200: { description: 'Keys', content: json(z.object({ data: z.array(apiKeySchema) })) },
-        400: errorResponses[400],
-        401: errorResponses[401],
-        403: errorResponses[403],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('Keys', z.object({ data: z.array(apiKeySchema) })),
     }),
     async (c) => {
       const tenant = await tenantOr404(c.var.deps.db, c.req.valid('param').id);

@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
 import { getUser, putUser, type UserRow } from '../../../lib/notifications/recipients.js';
-import { errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, foundOr404, json } from '../../openapi.js';
 
 export const userIdSchema = z
   .string()
@@ -48,11 +47,9 @@ export const userRoutes = createRouter()
       ...requires('admin'),
       summary: "Create or update a user's contact points (email, E.164 phone, push device tokens)",
       description: 'Fields left out keep their value; null clears one.',
-      request: { params: z.object({ userId: userIdSchema }), body: { required: true, content: { 'application/json': { schema: userBody } } } },
+      request: { params: z.object({ userId: userIdSchema }), body: { required: true, content: json(userBody) } },
       responses: {
-        200: { description: 'The user', content: { 'application/json': { schema: userSchema } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
+        200: { description: 'The user', content: json(userSchema) },
       },
     }),
     async (c) => {
@@ -68,11 +65,7 @@ export const userRoutes = createRouter()
       ...requires('read'),
       summary: "A user's contact points",
       request: { params: z.object({ userId: userIdSchema }) },
-      responses: {
-        200: { description: 'The user', content: { 'application/json': { schema: userSchema } } },
-        401: errorResponses[401],
-        404: errorResponses[404],
-      },
+      responses: foundOr404('The user', userSchema),
     }),
     async (c) => {
       return c.json(toJson(await getUser(c.var.deps.db, c.req.valid('param').userId)), 200);

@@ -5,7 +5,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { verifyMailgunSignature } from '../../../lib/notifications/providers/index.js';
 import { applyProviderEvent, type DeliveryEvent } from '../../../lib/notifications/webhooks.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, json } from '../../openapi.js';
 
 const mailgunPayload = z
   .object({
@@ -42,10 +42,9 @@ export const webhookRoutes = createRouter().openapi(
     operationId: 'mailgunWebhook',
     summary: 'Delivery events from a provider (Mailgun format: delivered, opened, failed, complained)',
     description: "Public; authenticated by the provider's HMAC signature. Each event is stored once by its id.",
-    request: { body: { required: true, content: { 'application/json': { schema: mailgunPayload } } } },
+    request: { body: { required: true, content: json(mailgunPayload) } },
     responses: {
-      200: { description: 'Stored (or already stored)', content: { 'application/json': { schema: z.object({ outcome: z.string() }) } } },
-      400: errorResponses[400],
+      200: { description: 'Stored (or already stored)', content: json(z.object({ outcome: z.string() })) },
       401: errorResponses[401],
     },
   }),

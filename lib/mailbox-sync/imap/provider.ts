@@ -11,7 +11,7 @@
 // one activity): there the connection stays open, the folder selected and the round's UIDs listed once.
 import type { FetchMessageObject, FetchQueryObject, ImapFlow, ListResponse, MailboxObject, MessageAddressObject } from 'imapflow';
 import type { Database } from '../../../db/client.js';
-import type { Address } from '../../mail-index/types.js';
+import type { Address } from '../message.js';
 import {
   CursorExpiredError,
   FolderGoneError,

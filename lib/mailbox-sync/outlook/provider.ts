@@ -2,7 +2,7 @@
 // Microsoft Graph. Immutable ids keep a message's id across moves, so a move is one document changing
 // folder; one page per call, so the engine can index and checkpoint each before following the link.
 import { GraphError, type Client } from '@microsoft/microsoft-graph-client';
-import type { Address, FlagStatus } from '../../mail-index/types.js';
+import type { Address, FlagStatus } from '../message.js';
 import {
   CursorExpiredError,
   FolderGoneError,
