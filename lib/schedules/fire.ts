@@ -12,10 +12,10 @@ import { scheduleFirings, schedules } from '../../db/schema/index.js';
 import { admitNotification, IdempotencyConflictError, type AdmissionDeps } from '../notifications/admission.js';
 import { RateLimitExceededError } from '../notifications/rate-limit.js';
 import { ContactMissingError } from '../notifications/recipients.js';
-import { TemplateNotFoundError, TemplateParamsError } from '../notifications/templates.js';
+import { TemplateChannelError, TemplateNotFoundError, TemplateParamsError } from '../notifications/templates.js';
 import { isTenantDisabled } from '../tenants/tenants.js';
 import { scheduleMetrics } from './metrics.js';
-import { openRequest, resolveRequest, TemplateChannelError } from './request.js';
+import { openRequest, resolveRequest } from './request.js';
 
 export type FiringOutcome = 'CREATED' | 'DUPLICATE' | 'RATE_LIMITED' | 'REJECTED';
 export interface FiringInput {

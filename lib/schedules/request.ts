@@ -8,7 +8,7 @@ import { templateAdmission, type AdmissionRequest } from '../notifications/admis
 import { emailAdmission } from '../notifications/email-admission.js';
 import { parsePriority } from '../notifications/policy.js';
 import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../notifications/recipients.js';
-import { getLatestTemplate, renderTemplate } from '../notifications/templates.js';
+import { getLatestTemplate, renderTemplate, TemplateChannelError } from '../notifications/templates.js';
 
 const priority = z
   .string()
@@ -67,17 +67,6 @@ export async function resolveRequest(db: Database, request: ScheduledRequest): P
   const recipients = n.to === undefined ? await resolveContact(db, n.userId, n.type) : [n.to].flat();
   const { fingerprint: _fingerprint, ...admission } = templateAdmission(n, template, rendered, recipients, n.priority);
   return admission;
-}
-
-export class TemplateChannelError extends Error {
-  constructor(
-    readonly templateId: string,
-    readonly templateChannel: string,
-    readonly requested: string,
-  ) {
-    super(`template ${templateId} is for ${templateChannel}, not ${requested}`);
-    this.name = 'TemplateChannelError';
-  }
 }
 
 // The request holds message content: sealed at rest, bound to its schedule.

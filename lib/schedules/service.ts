@@ -8,9 +8,9 @@ import type { Config } from '../config.js';
 import type { Encryptor } from '../crypto.js';
 import { newId } from '../ids.js';
 import { ContactMissingError } from '../notifications/recipients.js';
-import { TemplateNotFoundError, TemplateParamsError } from '../notifications/templates.js';
+import { TemplateChannelError, TemplateNotFoundError, TemplateParamsError } from '../notifications/templates.js';
 import { checkEvery, checkGaps, consumePreview, previewLimit, withinCap } from './limits.js';
-import { openRequest, resolveRequest, sealRequest, TemplateChannelError, type ScheduledRequest } from './request.js';
+import { openRequest, resolveRequest, sealRequest, type ScheduledRequest } from './request.js';
 import { specField, timeIssues, type When } from './spec.js';
 import {
   createTemporalSchedule,

@@ -4,13 +4,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestApi } from './api.js';
 import { unique } from './config.js';
 
-/** An order-shipped SMS for a user of its own. */
-export const smsNotification = () => ({
-  userId: unique('user'),
+/** An order-shipped SMS, for a user of its own unless named, with `extra` fields over it. */
+export const smsNotification = (userId = unique('user'), extra: Record<string, unknown> = {}) => ({
+  userId,
   type: 'SMS',
   templateId: 'ORDER_SHIPPED_SMS',
   to: '+15550100',
   templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
+  ...extra,
 });
 
 export const WEBHOOK_SIGNING_KEY = 'test-webhook-signing-key-0123456789';

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient, startTestApi, type TestApi } from '../helpers/api.js';
 import { testEnv, unique } from '../helpers/config.js';
+import { smsNotification as smsRequest } from '../helpers/notifications.js';
 
 let api: TestApi;
 /** The second API process: same database and Temporal, its own OS process. */
@@ -49,17 +50,6 @@ const json = (body: unknown, headers: Record<string, string> = {}) => ({
   headers: { 'content-type': 'application/json', ...headers },
   body: JSON.stringify(body),
 });
-
-function smsRequest(userId: string, extra: Record<string, unknown> = {}) {
-  return {
-    userId,
-    type: 'SMS',
-    templateId: 'ORDER_SHIPPED_SMS',
-    to: '+15550100',
-    templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
-    ...extra,
-  };
-}
 
 describe('POST /v1/notifications', () => {
   it('needs an API key', async () => {

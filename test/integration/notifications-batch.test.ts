@@ -3,12 +3,12 @@
 // repeated batch, two identical batches racing), rate limits counted item by item, tenancy, and accepted
 // items' workflows running to SENT through the channel workers and the SMS simulator.
 import { sql } from 'drizzle-orm';
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
 import { testConfig, unique } from '../helpers/config.js';
-import { notificationClient } from '../helpers/notifications.js';
+import { notificationClient, smsNotification as sms } from '../helpers/notifications.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
+import { advisoryLockWaiters, holdingAdvisoryLock } from '../helpers/locks.js';
 import { until } from '../helpers/wait.js';
 import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
 
@@ -66,17 +66,6 @@ interface Answer {
   duplicates: number;
   refused: number;
   results: Result[];
-}
-
-function sms(userId: string, extra: Record<string, unknown> = {}) {
-  return {
-    userId,
-    type: 'SMS',
-    templateId: 'ORDER_SHIPPED_SMS',
-    to: '+15550100',
-    templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
-    ...extra,
-  };
 }
 
 async function batch(items: unknown[], target: Pick<TestApi, 'request'> = api, auth?: string): Promise<Answer> {
@@ -289,30 +278,17 @@ describe('idempotency per item', () => {
     // The test holds the lock that sorts first among the batch's keys (its smallest idempotency key): both
     // batches are in their transactions, waiting on it, before either can read or write anything.
     const lockKey = `idempotency:admin:${keys[0]}`;
-    const holder = postgres(testConfig().DATABASE_URL, { max: 1, onnotice: () => {} });
-    const waiting = async () => {
-      const [row] = await api.deps.db.execute<{ n: number }>(sql`
-        select count(*)::int as n from pg_locks l, (select hashtextextended(${lockKey}, 0) as h) k
-         where l.locktype = 'advisory' and not l.granted
-           and l.classid::bigint = ((k.h >> 32) & 4294967295) and l.objid::bigint = (k.h & 4294967295)`);
-      return row!.n;
-    };
-    try {
-      const { answers } = await holder.begin(async (tx) => {
-        await tx`select pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`;
-        const answers = Promise.all([batch(items), batch(items)]);
-        await until('both batches wait on the lock', async () => (await waiting()) === 2, 30_000);
-        return { answers }; // not awaited here: the commit releases the lock
-      });
-      const [a, b] = await answers;
-      expect(a.results.map((r) => r.id)).toEqual(b.results.map((r) => r.id));
-      expect([a.accepted, b.accepted].sort()).toEqual([0, 20]);
-      expect([a.duplicates, b.duplicates].sort()).toEqual([0, 20]);
-      expect(await storedIds(correlationId)).toEqual(a.results.map((r) => r.id!).sort());
-      for (const r of a.results) await waitFor(r.id!, ['SENT', 'DELIVERED'], 60_000);
-    } finally {
-      await holder.end();
-    }
+    const { answers } = await holdingAdvisoryLock(lockKey, async () => {
+      const answers = Promise.all([batch(items), batch(items)]);
+      await until('both batches wait on the lock', async () => (await advisoryLockWaiters(api.deps.db, lockKey)) === 2, 30_000);
+      return { answers }; // not awaited here: letting the lock go lets them on
+    });
+    const [a, b] = await answers;
+    expect(a.results.map((r) => r.id)).toEqual(b.results.map((r) => r.id));
+    expect([a.accepted, b.accepted].sort()).toEqual([0, 20]);
+    expect([a.duplicates, b.duplicates].sort()).toEqual([0, 20]);
+    expect(await storedIds(correlationId)).toEqual(a.results.map((r) => r.id!).sort());
+    for (const r of a.results) await waitFor(r.id!, ['SENT', 'DELIVERED'], 60_000);
   }, 120_000);
 });
 

@@ -5,11 +5,11 @@
 // of a key accepted and its repeat a duplicate, a different body with that key refused, a user's sixth
 // request refused by the per-user limit; and a CRITICAL request is admitted alone while the groups wait.
 import { sql } from 'drizzle-orm';
-import postgres from 'postgres';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api.js';
-import { testConfig, unique } from '../helpers/config.js';
-import { notificationClient } from '../helpers/notifications.js';
+import { unique } from '../helpers/config.js';
+import { notificationClient, smsNotification } from '../helpers/notifications.js';
+import { advisoryLockWaiters, holdingAdvisoryLock } from '../helpers/locks.js';
 import { until } from '../helpers/wait.js';
 
 /** An API whose task queues no worker polls: what it admits is stored and started, never sent. */
@@ -33,17 +33,7 @@ afterAll(async () => {
 
 const { post } = notificationClient(() => api);
 
-function sms(userId: string, correlationId: string, extra: Record<string, unknown> = {}) {
-  return {
-    userId,
-    type: 'SMS',
-    templateId: 'ORDER_SHIPPED_SMS',
-    to: '+15550100',
-    templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
-    correlationId,
-    ...extra,
-  };
-}
+const sms = (userId: string, correlationId: string, extra: Record<string, unknown> = {}) => smsNotification(userId, { correlationId, ...extra });
 
 /** How many groups of 6 to 10 requests this process has stored. */
 async function groupsOf6To10(): Promise<number> {
@@ -56,64 +46,51 @@ it('admits requests that arrive while groups are stored together in the next gro
   const correlationId = unique('grouped');
   const held = unique('held');
   const lockKey = `user:${held}`;
-  const holder = postgres(testConfig().DATABASE_URL, { max: 1, onnotice: () => {} });
-  const waitingOnLock = async () => {
-    const [row] = await api.deps.db.execute<{ n: number }>(sql`
-      select count(*)::int as n from pg_locks l, (select hashtextextended(${lockKey}, 0) as h) k
-       where l.locktype = 'advisory' and not l.granted
-         and l.classid::bigint = ((k.h >> 32) & 4294967295) and l.objid::bigint = (k.h & 4294967295)`);
-    return row!.n;
-  };
   const groupsBefore = await groupsOf6To10();
   const key = unique('key');
   const limited = unique('limited');
-  try {
-    const { answers, critical } = await holder.begin(async (tx) => {
-      await tx`select pg_advisory_xact_lock(hashtextextended(${lockKey}, 0))`;
-      const first = [post('/v1/notifications', sms(held, correlationId)), post('/v1/notifications', sms(held, correlationId, { priority: 'LOW' }))];
-      await until('both groups in flight to wait on the lock', async () => (await waitingOnLock()) === 2, 30_000);
+  const { answers, critical } = await holdingAdvisoryLock(lockKey, async () => {
+    const first = [post('/v1/notifications', sms(held, correlationId)), post('/v1/notifications', sms(held, correlationId, { priority: 'LOW' }))];
+    await until('both groups in flight to wait on the lock', async () => (await advisoryLockWaiters(api.deps.db, lockKey)) === 2, 30_000);
 
-      // Sent one at a time, each gathered before the next leaves: the group keeps their order.
-      const gathered: Promise<Response>[] = [];
-      const gather = async (body: unknown, headers: Record<string, string> = {}) => {
-        gathered.push(post('/v1/notifications', body, headers));
-        await until(`request ${gathered.length} to be gathered`, () => Promise.resolve(api.deps.groupedAdmission.waiting === gathered.length), 30_000);
-      };
-      const other = unique('other');
-      await gather(sms(other, correlationId), { 'Idempotency-Key': key });
-      await gather(sms(other, correlationId), { 'Idempotency-Key': key });
-      await gather(sms(other, correlationId, { templateParams: { orderId: 'B2', trackingUrl: 'https://t.example/2' } }), { 'Idempotency-Key': key });
-      for (let i = 0; i < 6; i++) await gather(sms(limited, correlationId, i % 2 ? { priority: 'LOW' } : {}));
-      await gather(sms(unique('low'), correlationId, { priority: 'LOW' }));
+    // Sent one at a time, each gathered before the next leaves: the group keeps their order.
+    const gathered: Promise<Response>[] = [];
+    const gather = async (body: unknown, headers: Record<string, string> = {}) => {
+      gathered.push(post('/v1/notifications', body, headers));
+      await until(`request ${gathered.length} to be gathered`, () => Promise.resolve(api.deps.groupedAdmission.waiting === gathered.length), 30_000);
+    };
+    const other = unique('other');
+    await gather(sms(other, correlationId), { 'Idempotency-Key': key });
+    await gather(sms(other, correlationId), { 'Idempotency-Key': key });
+    await gather(sms(other, correlationId, { templateParams: { orderId: 'B2', trackingUrl: 'https://t.example/2' } }), { 'Idempotency-Key': key });
+    for (let i = 0; i < 6; i++) await gather(sms(limited, correlationId, i % 2 ? { priority: 'LOW' } : {}));
+    await gather(sms(unique('low'), correlationId, { priority: 'LOW' }));
 
-      // CRITICAL is admitted alone, on its own pool, while every group waits.
-      const critical = await post('/v1/notifications', sms(unique('critical'), correlationId, { priority: 'HIGH' }));
-      expect(api.deps.groupedAdmission.waiting).toBe(10);
-      return { answers: Promise.all([...first, ...gathered]), critical }; // the commit lets the lock go
-    });
-    expect(critical.status).toBe(202);
+    // CRITICAL is admitted alone, on its own pool, while every group waits.
+    const critical = await post('/v1/notifications', sms(unique('critical'), correlationId, { priority: 'HIGH' }));
+    expect(api.deps.groupedAdmission.waiting).toBe(10);
+    return { answers: Promise.all([...first, ...gathered]), critical }; // then the lock goes
+  });
+  expect(critical.status).toBe(202);
 
-    const responses = await answers;
-    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { id?: string; duplicate?: boolean; notificationId?: string }[];
-    expect(responses.map((r) => r.status)).toEqual([202, 202, 202, 200, 422, 202, 202, 202, 202, 202, 429, 202]);
-    const [, , accepted, repeat, conflict] = bodies;
-    expect(repeat).toMatchObject({ id: accepted!.id, duplicate: true });
-    expect(conflict!.notificationId).toBe(accepted!.id);
-    const overLimit = responses[10]!;
-    expect(Number(overLimit.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(JSON.stringify(bodies[10])).toContain('per user');
-    // The ten gathered requests went as one group.
-    expect((await groupsOf6To10()) - groupsBefore).toBe(1);
-    const stored = await api.deps.db.execute<{ user_id: string; n: number }>(
-      sql`select user_id, count(*)::int as n from notifications where correlation_id = ${correlationId} group by user_id`,
-    );
-    const byUser = new Map(stored.map((r) => [r.user_id, r.n]));
-    expect(byUser.get(held)).toBe(2);
-    expect(byUser.get(limited)).toBe(5);
-    expect([...byUser.values()].reduce((a, b) => a + b, 0)).toBe(2 + 1 + 5 + 1 + 1);
-  } finally {
-    await holder.end();
-  }
+  const responses = await answers;
+  const bodies = (await Promise.all(responses.map((r) => r.json()))) as { id?: string; duplicate?: boolean; notificationId?: string }[];
+  expect(responses.map((r) => r.status)).toEqual([202, 202, 202, 200, 422, 202, 202, 202, 202, 202, 429, 202]);
+  const [, , accepted, repeat, conflict] = bodies;
+  expect(repeat).toMatchObject({ id: accepted!.id, duplicate: true });
+  expect(conflict!.notificationId).toBe(accepted!.id);
+  const overLimit = responses[10]!;
+  expect(Number(overLimit.headers.get('retry-after'))).toBeGreaterThan(0);
+  expect(JSON.stringify(bodies[10])).toContain('per user');
+  // The ten gathered requests went as one group.
+  expect((await groupsOf6To10()) - groupsBefore).toBe(1);
+  const stored = await api.deps.db.execute<{ user_id: string; n: number }>(
+    sql`select user_id, count(*)::int as n from notifications where correlation_id = ${correlationId} group by user_id`,
+  );
+  const byUser = new Map(stored.map((r) => [r.user_id, r.n]));
+  expect(byUser.get(held)).toBe(2);
+  expect(byUser.get(limited)).toBe(5);
+  expect([...byUser.values()].reduce((a, b) => a + b, 0)).toBe(2 + 1 + 5 + 1 + 1);
 }, 120_000);
 
 it("refuses a request in a group with the problem it would get alone, and admits the group's others", async () => {
