@@ -31,6 +31,8 @@ import {
 } from '../helpers/imap.js';
 import { linkImap, waitForImapMirror } from '../helpers/imap-sync.js';
 import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+import { mailboxSyncWorkflowId } from '../../lib/mailbox-sync/start-workflow.js';
+import { subscriptionLifecycleSignal } from '../../workflows/mailbox-sync.js';
 
 /** How the sync read each of the mailbox's folders: its cursors' mode (qresync, condstore or flags). */
 async function folderModes(rig: SyncRig, mailboxId: string): Promise<string[]> {
@@ -213,6 +215,48 @@ describe('IMAP mailbox sync', () => {
       await waitForImapMirror(idle, user, accountId, 20_000);
     } finally {
       await idle.close();
+    }
+  }, 180_000);
+
+  it('says push is back when a watch is taken over while the workflow was told it is interrupted', async () => {
+    // A watch leased anew (its holder died, or its lease ran out) cannot know what the holder before it told
+    // the workflow: its first connection says `restored`, or push stays down with the watch up.
+    const user = createImapUser();
+    await seedMailbox(user, { folders: { INBOX: 3 } });
+    const { mailboxId } = await linkImap(rig, user);
+    await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE');
+    const pushHealthy = async () => ((await rig.mailbox(mailboxId)).sync.progress as unknown as { push?: { healthy: boolean } } | null)?.push?.healthy;
+    const { db, close } = connectDatabase(testConfig(rig.env).DATABASE_URL, { max: 1 });
+    const watch = async () =>
+      (
+        await db.execute<{ holder: string | null; up: boolean }>(
+          `select holder, watching_since is not null as up from imap_watches where mailbox_id = '${mailboxId}'`,
+        )
+      )[0];
+    try {
+      await until('the IDLE watch to be up, and push healthy', async () => (await watch())?.up === true && (await pushHealthy()) === true, 60_000);
+      // The holder before told the workflow its watch was down, then died with its lease.
+      const temporal = await connectTemporalClient(testConfig(rig.env));
+      try {
+        await temporal.workflow.getHandle(mailboxSyncWorkflowId(mailboxId)).signal(subscriptionLifecycleSignal, { event: 'interrupted' });
+      } finally {
+        await temporal.connection.close();
+      }
+      await until('push to be reported down', async () => (await pushHealthy()) === false, 30_000);
+      await db.execute(
+        `update imap_watches set holder = 'a-worker-that-died', held_until = now() - interval '1 second', watching_since = null where mailbox_id = '${mailboxId}'`,
+      );
+      await until(
+        'another watch to be up',
+        async () => {
+          const now = await watch();
+          return now?.holder !== 'a-worker-that-died' && now?.up === true;
+        },
+        60_000,
+      );
+      await until('push to be reported back', async () => (await pushHealthy()) === true, 30_000);
+    } finally {
+      await close();
     }
   }, 180_000);
 

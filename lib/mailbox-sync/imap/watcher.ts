@@ -25,6 +25,8 @@ const DEBOUNCE_MS = 50;
 const RETRY_MS = [1_000, 2_000, 5_000, 15_000, 60_000];
 /** After a refused login: the workflow goes to REAUTH_REQUIRED by itself; the watch tries again much later. */
 const REAUTH_RETRY_MS = 300_000;
+/** A `restored` the workflow did not get is told again this much later while the watch stays connected. */
+const REPORT_RETRY_MS = 5_000;
 
 export interface WatcherDeps {
   db: Database;
@@ -46,9 +48,14 @@ class MailboxWatch {
   private retry: NodeJS.Timeout | undefined;
   private check: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
+  private reportAgain: NodeJS.Timeout | undefined;
   private folders = new Map<string, FolderStatus>();
-  /** What the workflow was last told: the watch is down after a failed attempt, until one succeeds. */
-  private reportedDown = false;
+  /**
+   * What the workflow was last told: `interrupted` after a failed attempt, `restored` once one succeeds.
+   * Unknown at first: a watch taken over from another holder (a worker that died, a lease that ran out)
+   * cannot know what that holder last told, so its first attempt says which, either way.
+   */
+  private told: 'interrupted' | 'restored' | undefined;
 
   constructor(
     readonly mailboxId: string,
@@ -71,6 +78,7 @@ class MailboxWatch {
     clearTimeout(this.retry);
     clearInterval(this.check);
     clearTimeout(this.debounce);
+    clearTimeout(this.reportAgain);
     this.client?.close();
     this.client = undefined;
   }
@@ -91,7 +99,7 @@ class MailboxWatch {
       this.folders = await folderStatuses(client);
       this.failures = 0;
       this.mark(true);
-      if (this.reportedDown) this.tell('restored');
+      if (this.told !== 'restored') this.tell('restored');
       // Changes made while there was no connection (or before this one, since the workflow last read) are read now.
       this.changed();
       this.check = setInterval(() => void this.checkFolders(client), this.deps.config.IMAP_FOLDER_CHECK_SECONDS * 1000);
@@ -99,7 +107,7 @@ class MailboxWatch {
       this.client?.close();
       this.client = undefined;
       this.retryLater(imapFailureKind(error) === 'authentication' ? REAUTH_RETRY_MS : undefined);
-      if (!this.reportedDown) this.tell('interrupted');
+      if (this.told !== 'interrupted') this.tell('interrupted');
       this.deps.logger.warn({ mailboxId: this.mailboxId, reason: imapFailureKind(error), failures: this.failures }, 'IMAP watch could not connect; retrying');
     }
   }
@@ -131,11 +139,17 @@ class MailboxWatch {
   }
 
   private tell(event: 'interrupted' | 'restored'): void {
-    this.reportedDown = event === 'interrupted';
+    this.told = event;
+    clearTimeout(this.reportAgain);
     this.deps.report(this.workflowId, event).catch((error: unknown) => {
-      // Told again at the next attempt.
-      this.reportedDown = !this.reportedDown;
       this.deps.logger.warn({ mailboxId: this.mailboxId, err: error }, 'could not tell the sync about its watch');
+      if (this.told !== event) return; // told otherwise since
+      this.told = undefined;
+      // `interrupted` is told again at the next failed attempt; `restored` has no next attempt while connected.
+      if (event === 'restored')
+        this.reportAgain = setTimeout(() => {
+          if (!this.closed && this.client && this.told === undefined) this.tell('restored');
+        }, REPORT_RETRY_MS);
     });
   }
 
