@@ -10,6 +10,7 @@ import { openContent, redactContent } from '../lib/notifications/content.js';
 import { notificationMetrics } from '../lib/notifications/metrics.js';
 import { nextRetryDelayMs, type RetrySchedule } from '../lib/notifications/policy.js';
 import { PermanentSendError, TransientSendError, type NotificationProvider, type OutboundMessage } from '../lib/notifications/providers/index.js';
+import { recordAttempt, type AttemptOutcome } from '../lib/notifications/attempts.js';
 import { idempotencyKeyFor, resendCount, transitionStatus } from '../lib/notifications/status.js';
 import { findSuppression } from '../lib/notifications/suppressions.js';
 import type { Channel } from '../lib/notifications/policy.js';
@@ -68,7 +69,7 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
         logger.info('already sent; not sending again');
         return { provider: n.provider ?? '', providerMessageId: n.providerMessageId, late: n.late };
       }
-      if (n.status === 'FAILED' || n.status === 'DEAD_LETTERED') {
+      if (n.status === 'FAILED' || n.status === 'DEAD_LETTERED' || n.status === 'CANCELLED') {
         throw ApplicationFailure.create({ type: 'NotificationUnsendable', message: `notification is ${n.status}`, nonRetryable: true });
       }
       // One info line per notification ('notification sent' or a warning); the steps before it are debug.
@@ -109,6 +110,13 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
       };
 
       logger.debug({ provider: providers[n.channel].name }, 'send attempt');
+      const startedAt = new Date();
+      // The attempt's row and counters are for people reading the console: failing to write them must not
+      // fail (and so repeat) a send whose outcome is already recorded on the notification.
+      const attempted = (provider: string, outcome: AttemptOutcome, error?: string) =>
+        recordAttempt(db, { notification: n, attempt: info.attempt, provider, outcome, error, startedAt, endedAt: new Date() }).catch((err: unknown) =>
+          logger.warn({ err }, 'could not record the delivery attempt'),
+        );
       let result: Awaited<ReturnType<NotificationProvider['send']>>;
       const budgetMs = attemptBudgetMs(info.startToCloseTimeoutMs);
       const budget = AbortSignal.timeout(budgetMs);
@@ -127,11 +135,13 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
         const reason = redact(raw);
         if (error instanceof PermanentSendError) {
           await transitionStatus(db, n.id, 'FAILED', { reason: 'provider refused', errorMessage: reason, attempt: true });
+          await attempted(providers[n.channel].name, 'permanent', reason);
           notificationMetrics.failed.inc(labels);
           logger.warn({ error: reason }, 'notification failed permanently');
           throw ApplicationFailure.create({ type: 'PermanentSendError', message: reason, nonRetryable: true });
         }
         await transitionStatus(db, n.id, 'RETRYING', { reason: 'transient failure', errorMessage: reason, attempt: true });
+        await attempted(providers[n.channel].name, error instanceof TransientSendError && error.status === 429 ? 'throttled' : 'transient', reason);
         const retryAfterMs = error instanceof TransientSendError ? error.retryAfterMs : undefined;
         const delay = nextRetryDelayMs(input.retry, info.attempt, retryAfterMs);
         if (info.attempt < input.retry.maximumAttempts) {
@@ -153,6 +163,7 @@ export function createNotificationActivities(deps: ActivityDeps, providers: Chan
         at: sentAt,
       });
       const late = sentAt > n.deadlineAt;
+      if (change.applied) await attempted(result.provider, 'sent');
       if (change.applied) {
         notificationMetrics.sent.inc(labels);
         notificationMetrics.endToEnd.observe({ priority: n.priority }, (sentAt.getTime() - n.createdAt.getTime()) / 1000);

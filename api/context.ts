@@ -10,6 +10,7 @@ import type { MailIndex } from '../lib/mail-index/types.js';
 import type { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
 import type { AccessWatch } from './auth/access-watch.js';
 import type { GroupedAdmission } from '../lib/notifications/grouped-admission.js';
+import type { NotificationFeed } from '../lib/notifications/feed.js';
 import type { NotificationStarts } from '../lib/notifications/starts.js';
 import type { Principal } from './auth/principal.js';
 
@@ -37,6 +38,8 @@ export interface AppDeps {
   notificationStarts: NotificationStarts;
   /** Admits MEDIUM and LOW single requests in groups, one transaction per group. */
   groupedAdmission: GroupedAdmission;
+  /** Hands the console's live list each tenant's notification status changes as they commit. */
+  notificationFeed: NotificationFeed;
 }
 
 export type { Principal };

@@ -10,6 +10,7 @@ import { SecretStore } from '../lib/secret-store.js';
 import { createMailIndex } from '../lib/mail-index/index.js';
 import { AccountEventBus } from '../lib/mailbox-sync/event-bus.js';
 import { GroupedAdmission } from '../lib/notifications/grouped-admission.js';
+import { NotificationFeed } from '../lib/notifications/feed.js';
 import { NotificationStarts } from '../lib/notifications/starts.js';
 import { AccessWatch } from './auth/access-watch.js';
 import type { AppDeps } from './context.js';
@@ -43,6 +44,7 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
     // Admission holds a connection for three round trips and never across a Temporal call.
     notificationStarts: new NotificationStarts({ db: database.db, temporal, config, logger }),
     groupedAdmission: new GroupedAdmission(),
+    notificationFeed: new NotificationFeed(database.db, undefined, (error) => logger.warn({ err: error }, 'could not read notification changes')),
   };
   return {
     deps,
@@ -54,6 +56,7 @@ export function buildAppDeps(config: Config, logger: Logger): { deps: AppDeps; c
       await elasticsearch?.close();
       await deps.events.close();
       deps.access.stop();
+      deps.notificationFeed.close();
       await critical.close();
       await database.close();
     },

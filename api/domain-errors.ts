@@ -9,7 +9,9 @@ import { ImapLinkError, type ImapLinkFailure } from '../lib/mailbox-sync/imap/li
 import { MailingIdempotencyConflictError, MailingStartError } from '../lib/mailings/admission.js';
 import { MailingFinishedError, MailingNotFoundError } from '../lib/mailings/service.js';
 import { IdempotencyConflictError, NotificationNotFoundError, NotificationNotRetryableError } from '../lib/notifications/admission.js';
+import { NotificationNotCancellableError } from '../lib/notifications/cancel.js';
 import { countRateLimited } from '../lib/notifications/metrics.js';
+import { RetryBatchNotFoundError } from '../lib/notifications/retries.js';
 import { RateLimitExceededError } from '../lib/notifications/rate-limit.js';
 import { ContactMissingError, UserNotFoundError } from '../lib/notifications/recipients.js';
 import { TemplateChannelError, TemplateNotFoundError, TemplateParamsError } from '../lib/notifications/templates.js';
@@ -72,6 +74,8 @@ const mappings: Mapping[] = [
   ),
   map(NotificationNotFoundError, (e) => new AppError('not_found', e.message)),
   map(NotificationNotRetryableError, (e) => new AppError('conflict', e.message)),
+  map(NotificationNotCancellableError, (e) => new AppError('conflict', e.message)),
+  map(RetryBatchNotFoundError, (e) => new AppError('not_found', e.message)),
   map(UserNotFoundError, (e) => new AppError('not_found', e.message)),
   // Mailings.
   map(MailingNotFoundError, (e) => new AppError('not_found', e.message)),

@@ -2,6 +2,10 @@
 // per channel, its own send queue with its own slots, so a LOW backlog cannot occupy CRITICAL's capacity.
 import { createNotificationActivities, type ChannelProviders } from '../activities/notifications.js';
 import type { ActivityDeps } from '../activities/deps.js';
+import { createNotificationRetryActivities } from '../activities/notification-retries.js';
+import { notificationRetriesQueue } from '../lib/notifications/retries.js';
+import { clientFor } from './temporal-client.js';
+import { reportCircuit } from '../lib/notifications/circuits.js';
 import { priorities } from '../lib/notifications/policy.js';
 import { createProviders } from '../lib/notifications/providers/index.js';
 import { channelActivityQueue, notificationWorkflowQueue, type Channel } from '../lib/notifications/start-workflow.js';
@@ -15,6 +19,7 @@ function providersFor(deps: ActivityDeps): ChannelProviders {
     const built = createProviders(deps.config);
     providers = { EMAIL: built.email, SMS: built.sms, PUSH: built.push };
     providersByDeps.set(deps, providers);
+    reportCircuit(deps.db, built.email, deps.logger);
   }
   return providers;
 }
@@ -27,6 +32,18 @@ export function deliverySpecs(deps: ActivityDeps): WorkerSpec[] {
     activities: { deadLetterNotification: activities.deadLetterNotification.bind(activities) },
     maxConcurrentActivityTaskExecutions: 10,
   }));
+}
+
+/** Batch retries from the console: their workflow and activities, which start notifications again. */
+export function retrySpecs(deps: ActivityDeps): WorkerSpec[] {
+  return [
+    {
+      taskQueue: notificationRetriesQueue(deps.config),
+      workflows: true,
+      activities: createNotificationRetryActivities(deps, clientFor(deps)),
+      maxConcurrentActivityTaskExecutions: 4,
+    },
+  ];
 }
 
 export function channelSpecs(channel: Channel) {

@@ -15,8 +15,8 @@ type SpecFactory = (deps: ActivityDeps) => WorkerSpec[];
 const roleSpecs: Record<Role, () => Promise<SpecFactory>> = {
   // Schedule firings admit notifications: they scale with the notification workflows.
   delivery: async () => {
-    const [{ deliverySpecs }, { scheduleSpecs }] = await Promise.all([import('./notifications-workers.js'), import('./schedules-workers.js')]);
-    return (deps) => [...deliverySpecs(deps), ...scheduleSpecs(deps)];
+    const [{ deliverySpecs, retrySpecs }, { scheduleSpecs }] = await Promise.all([import('./notifications-workers.js'), import('./schedules-workers.js')]);
+    return (deps) => [...deliverySpecs(deps), ...retrySpecs(deps), ...scheduleSpecs(deps)];
   },
   email: async () => (await import('./notifications-workers.js')).channelSpecs('EMAIL'),
   sms: async () => (await import('./notifications-workers.js')).channelSpecs('SMS'),

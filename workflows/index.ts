@@ -5,3 +5,4 @@ export { mailing, mailingSlice } from './mailings.js';
 export { mailboxSync } from './mailbox-sync.js';
 export { scheduledFiring } from './schedules.js';
 export { tenantState } from './tenant-state.js';
+export { notificationRetries } from './notification-retries.js';

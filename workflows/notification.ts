@@ -2,7 +2,7 @@
 // end SENT, or FAILED at once on a permanent error, or DEAD_LETTERED when retries run out. Failed and
 // dead-lettered runs end as Failed so the Temporal Web UI's failed filter lists them, and a new run
 // under the same workflow id (the API's retry, or Reset in the UI) sends again.
-import { ActivityFailure, ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { NotificationActivities } from '../activities/notifications.js';
 import type { Channel, Priority, RetrySchedule } from '../lib/notifications/policy.js';
 
@@ -55,6 +55,8 @@ export async function notification(input: NotificationWorkflowInput): Promise<No
     const sent = await sendNotification({ notificationId: input.notificationId, retry: input.retry });
     return { notificationId: input.notificationId, status: 'SENT', ...sent };
   } catch (error) {
+    // The owner cancelled it (the API recorded CANCELLED first): the run ends Cancelled, nothing to record.
+    if (isCancellation(error)) throw error;
     const cause = error instanceof ActivityFailure ? error.cause : undefined;
     const message = cause?.message ?? (error instanceof Error ? error.message : String(error));
     if (cause instanceof ApplicationFailure && cause.type && PERMANENT_ERROR_TYPES.includes(cause.type)) {

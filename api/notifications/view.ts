@@ -1,6 +1,8 @@
 // How a notification reads over the API: the seed-003 fields plus the timeline and history.
 import { z } from '@hono/zod-openapi';
 import type { NotificationRow } from '../../lib/notifications/admission.js';
+import { attemptOutcomes, type AttemptOutcome } from '../../lib/notifications/attempts.js';
+import { MASK, type NotificationDetail } from '../../lib/notifications/detail.js';
 import { notificationStatuses } from '../../lib/notifications/status.js';
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -69,5 +71,55 @@ export function toView(n: NotificationRow): NotificationView {
     openedAt: iso(n.openedAt),
     failedAt: iso(n.failedAt),
     deadLetteredAt: iso(n.deadLetteredAt),
+  };
+}
+
+export const attemptSchema = z.object({
+  attempt: z.number().int(),
+  provider: z.string(),
+  outcome: z.enum(attemptOutcomes),
+  error: z.string().nullable(),
+  latencyMs: z.number().int(),
+  startedAt: z.string().datetime(),
+});
+
+export const detailSchema = notificationSchema
+  .extend({
+    history: z.array(historyEntrySchema),
+    params: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .openapi({ description: `The template parameters as requested; those whose names say they carry a secret (a link, a code, a token) read ${MASK}` }),
+    deliveryAttempts: z.array(attemptSchema),
+    providerEvents: z.array(
+      z.object({ provider: z.string(), event: z.string(), occurredAt: z.string().datetime().nullable(), receivedAt: z.string().datetime() }),
+    ),
+    deadline: z.object({
+      at: z.string().datetime(),
+      met: z.boolean().nullable().openapi({ description: 'Sent by the deadline; null while unsent with time left' }),
+      marginMs: z.number().int().openapi({ description: 'Deadline minus send time (or now while unsent): negative is how late' }),
+    }),
+    suppression: z.object({ address: z.string(), reason: z.string(), createdAt: z.string().datetime() }).nullable(),
+    temporalUrl: z.string().nullable().openapi({ description: 'The run in the Temporal Web UI, when TEMPORAL_UI_URL is set' }),
+  })
+  .openapi('NotificationDetail');
+
+export function detailView(d: NotificationDetail): z.infer<typeof detailSchema> {
+  return {
+    ...toView(d.notification),
+    history: d.history.map((h) => ({ ...h, at: h.at.toISOString() })),
+    params: d.params,
+    deliveryAttempts: d.attempts.map((a) => ({
+      attempt: a.attempt,
+      provider: a.provider,
+      outcome: a.outcome as AttemptOutcome,
+      error: a.error,
+      latencyMs: a.latencyMs,
+      startedAt: a.startedAt.toISOString(),
+    })),
+    providerEvents: d.events.map((e) => ({ provider: e.provider, event: e.event, occurredAt: iso(e.occurredAt), receivedAt: e.receivedAt.toISOString() })),
+    deadline: { at: d.deadline.at.toISOString(), met: d.deadline.met, marginMs: Math.round(d.deadline.marginMs) },
+    suppression: d.suppression ? { address: d.suppression.address, reason: d.suppression.reason, createdAt: d.suppression.createdAt.toISOString() } : null,
+    temporalUrl: d.temporalUrl,
   };
 }

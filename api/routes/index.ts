@@ -9,6 +9,7 @@ import { graphWebhookRoutes } from './v1/graph-webhook.js';
 import { mailboxRoutes } from './v1/mailboxes.js';
 import { mailingRoutes } from './v1/mailings.js';
 import { notificationBatchRoutes } from './v1/notifications-batch.js';
+import { notificationConsoleRoutes } from './v1/notifications-console.js';
 import { notificationRoutes } from './v1/notifications.js';
 import { oauthRoutes } from './v1/oauth.js';
 import { scheduleRoutes } from './v1/schedules.js';
@@ -23,6 +24,8 @@ export const routers = [
   apiKeyRoutes,
   userRoutes,
   templateRoutes,
+  // Before the notification routes: its fixed paths (/v1/notifications/counts …) are not notification ids.
+  notificationConsoleRoutes,
   notificationRoutes,
   notificationBatchRoutes,
   suppressionRoutes,

@@ -1,11 +1,20 @@
 import { sql } from 'drizzle-orm';
-import { bigserial, boolean, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, smallint, index, integer, jsonb, pgEnum, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { parentKey, parentRef, timestamptz, timestamptzNow } from './columns.js';
 import { blobs } from './blobs.js';
 
 export const channelEnum = pgEnum('notification_channel', ['EMAIL', 'SMS', 'PUSH']);
 export const priorityEnum = pgEnum('notification_priority', ['critical', 'medium', 'low']);
-export const notificationStatusEnum = pgEnum('notification_status', ['PENDING', 'RETRYING', 'SENT', 'DELIVERED', 'OPENED', 'FAILED', 'DEAD_LETTERED']);
+export const notificationStatusEnum = pgEnum('notification_status', [
+  'PENDING',
+  'RETRYING',
+  'SENT',
+  'DELIVERED',
+  'OPENED',
+  'FAILED',
+  'DEAD_LETTERED',
+  'CANCELLED',
+]);
 
 /** The recipient directory: a notification names a user, the channel's contact point comes from here. */
 export const recipients = pgTable('recipients', {
@@ -96,6 +105,19 @@ export const notifications = pgTable(
     index('notifications_owner_user_created_idx').on(t.owner, t.userId, t.createdAt, t.id),
     index('notifications_owner_status_created_idx').on(t.owner, t.status, t.createdAt, t.id),
     index('notifications_owner_correlation_created_idx').on(t.owner, t.correlationId, t.createdAt, t.id),
+    index('notifications_owner_template_created_idx').on(t.owner, t.templateId, t.createdAt, t.id),
+    // By address: a prefix of the recipient, as push token lists can outgrow a btree entry (list.ts matches it).
+    index('notifications_owner_recipient_created_idx').on(t.owner, sql`left(${t.recipient}, 320)`, t.createdAt, t.id),
+    index('notifications_owner_channel_created_idx').on(t.owner, t.channel, t.createdAt, t.id),
+    index('notifications_owner_priority_created_idx').on(t.owner, t.priority, t.createdAt, t.id),
+    // The late ones are few: a partial index keeps the "late" filter cheap without indexing every row.
+    index('notifications_owner_late_created_idx')
+      .on(t.owner, t.createdAt, t.id)
+      .where(sql`late`),
+    // The backlog (waiting to be sent) per priority, oldest first: the overview reads it without a scan.
+    index('notifications_owner_backlog_idx')
+      .on(t.owner, t.priority, t.createdAt)
+      .where(sql`status in ('PENDING', 'RETRYING')`),
   ],
 );
 
@@ -164,5 +186,80 @@ export const webhookEvents = pgTable(
     // The signature's one-time token: a second request carrying it is a replay.
     signatureToken: text(),
   },
-  (t) => [primaryKey({ columns: [t.provider, t.eventId] }), uniqueIndex('webhook_events_signature_token_idx').on(t.provider, t.signatureToken)],
+  (t) => [
+    primaryKey({ columns: [t.provider, t.eventId] }),
+    uniqueIndex('webhook_events_signature_token_idx').on(t.provider, t.signatureToken),
+    // A notification's detail lists its provider events.
+    index('webhook_events_notification_idx').on(t.notificationId, t.receivedAt),
+  ],
+);
+
+/** Each delivery attempt of a notification: which provider, how it ended, how long the provider took. */
+export const notificationAttempts = pgTable(
+  'notification_attempts',
+  {
+    id: bigserial({ mode: 'number' }).primaryKey(),
+    notificationId: parentRef(() => notifications.id),
+    attempt: integer().notNull(), // Temporal's attempt number within the run
+    provider: text().notNull(),
+    outcome: text().notNull(), // 'sent' | 'transient' | 'throttled' | 'permanent'
+    error: text(), // redacted: never the message's content
+    latencyMs: integer().notNull(),
+    startedAt: timestamptz().notNull(),
+  },
+  (t) => [index('notification_attempts_notification_idx').on(t.notificationId, t.id)],
+);
+
+/**
+ * Delivery counters per tenant, minute, priority, channel and provider: what the overview reads instead of
+ * counting notifications. Each outcome adds to one of a few shard rows, so concurrent sends rarely wait on
+ * the same row; the overview sums the shards.
+ */
+export const notificationMinuteStats = pgTable(
+  'notification_minute_stats',
+  {
+    owner: text().notNull(),
+    minute: timestamptz().notNull(),
+    priority: priorityEnum().notNull(),
+    channel: channelEnum().notNull(),
+    provider: text().notNull(),
+    shard: smallint().notNull(),
+    sent: integer().notNull().default(0),
+    late: integer().notNull().default(0),
+    failed: integer().notNull().default(0), // attempts that failed (transient or permanent)
+    throttled: integer().notNull().default(0), // attempts the provider answered 429
+    latencyMsSum: bigint({ mode: 'number' }).notNull().default(0), // acceptance to sent, over `sent`
+    latencyMsMax: integer().notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.owner, t.minute, t.priority, t.channel, t.provider, t.shard] }), index('notification_minute_stats_minute_idx').on(t.minute)],
+);
+
+/** The email failover's circuit as each worker process last saw it (the breaker lives in the worker's memory). */
+export const providerCircuits = pgTable(
+  'provider_circuits',
+  {
+    worker: text().notNull(), // the worker process's identity
+    provider: text().notNull(),
+    state: text().notNull(), // 'closed' | 'open' | 'half-open'
+    changedAt: timestamptzNow(),
+  },
+  (t) => [primaryKey({ columns: [t.worker, t.provider] })],
+);
+
+/** A batch retry from the console: its filter, and its progress as the batch's workflow makes it. */
+export const notificationRetryBatches = pgTable(
+  'notification_retry_batches',
+  {
+    id: text().primaryKey(), // rtb_…
+    owner: text().notNull(),
+    filters: jsonb().notNull(),
+    max: integer().notNull(),
+    total: integer(), // how many matched when the batch began (at most `max`); null until then
+    // Retried, and looked at (retried or no longer failed): each written in the transaction of its retry.
+    retried: integer().notNull().default(0),
+    processed: integer().notNull().default(0),
+    createdAt: timestamptzNow(),
+    finishedAt: timestamptz(),
+  },
+  (t) => [index('notification_retry_batches_owner_idx').on(t.owner, t.createdAt)],
 );

@@ -1,5 +1,5 @@
 // Reading linked mailboxes for the API: always through their owner, so a foreign id is simply unknown.
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { mailboxes } from '../../db/schema/index.js';
 import type { MailIndex } from '../mail-index/types.js';
@@ -12,6 +12,16 @@ export async function findOwnedMailbox(db: Database, owner: string, mailboxId: s
 
 export async function listAccountMailboxes(db: Database, accountId: string): Promise<MailboxRow[]> {
   return db.select().from(mailboxes).where(eq(mailboxes.accountId, accountId)).orderBy(asc(mailboxes.createdAt));
+}
+
+/** The tenant's linked mailboxes counted by status (a tenant has few: one group-by over its rows). */
+export async function mailboxStatusCounts(db: Database, owner: string): Promise<Record<string, number>> {
+  const rows = await db
+    .select({ status: mailboxes.status, n: sql<number>`count(*)::int` })
+    .from(mailboxes)
+    .where(eq(mailboxes.owner, owner))
+    .groupBy(mailboxes.status);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 
 /** Shown at once; the workflow then stops, purges the mailbox's documents and tokens, and deletes the row. */

@@ -324,9 +324,16 @@ export class NotificationNotRetryableError extends Error {
  * Puts a failed or dead-lettered notification of the tenant back: PENDING, a fresh deadline, exactly one new
  * workflow run. The row lock and the conditional update make concurrent retries one (the others see
  * PENDING: NotificationNotRetryableError); the start replaces any run still closing, and a refused start
- * rolls the row back.
+ * rolls the row back. `db` may be a transaction (a batch retry counts the retry in it): the retry is then
+ * a savepoint of it.
  */
-export async function retryNotification(db: Database, temporal: Client, config: Config, tenant: string, id: string): Promise<NotificationRow> {
+export async function retryNotification(
+  db: Pick<Database, 'transaction'>,
+  temporal: Client,
+  config: Config,
+  tenant: string,
+  id: string,
+): Promise<NotificationRow> {
   return db.transaction(async (tx) => {
     const [current] = await tx
       .select()

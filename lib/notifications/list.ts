@@ -1,18 +1,54 @@
 // A tenant's notifications, newest first, with the list filters and a (created_at, id) cursor. Every filter
 // has an index in this order (db/schema/notifications.ts), so a page reads only its own rows.
-import { and, asc, desc, eq, getTableColumns, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gte, lt, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { notifications, notificationStatusHistory } from '../../db/schema/index.js';
 import { ownedRow } from '../tenants/owned.js';
+import { notificationStatuses } from './status.js';
 
 export type NotificationRow = typeof notifications.$inferSelect;
 
 export interface NotificationFilters {
   status?: NotificationRow['status'] | undefined;
+  /** Only those sent after their deadline. */
+  late?: boolean | undefined;
   userId?: string | undefined;
   correlationId?: string | undefined;
   priority?: NotificationRow['priority'] | undefined;
   channel?: NotificationRow['channel'] | undefined;
+  templateId?: string | undefined;
+  /** The recipient as the list shows it: an address, an E.164 number, or the push tokens. */
+  recipient?: string | undefined;
+  /** Created at or after. */
+  since?: Date | undefined;
+  /** Created before. */
+  until?: Date | undefined;
+}
+
+/** The list filters as a batch retry's workflow carries them (times as ISO strings): FAILED or DEAD_LETTERED ones. */
+export type RetryFilters = Omit<NotificationFilters, 'status' | 'since' | 'until'> & {
+  status?: 'FAILED' | 'DEAD_LETTERED' | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+};
+
+/** The filters as SQL conditions on the tenant's rows; each has an index in the list's order. */
+export function filterConditions(owner: string, filters: NotificationFilters): (SQL | undefined)[] {
+  const n = notifications;
+  return [
+    eq(n.owner, owner),
+    filters.status ? eq(n.status, filters.status) : undefined,
+    filters.late ? sql`${n.late}` : undefined,
+    filters.userId ? eq(n.userId, filters.userId) : undefined,
+    filters.correlationId ? eq(n.correlationId, filters.correlationId) : undefined,
+    filters.priority ? eq(n.priority, filters.priority) : undefined,
+    filters.channel ? eq(n.channel, filters.channel) : undefined,
+    filters.templateId ? eq(n.templateId, filters.templateId) : undefined,
+    // The prefix is what the index holds (db/schema/notifications.ts); the whole value decides.
+    filters.recipient ? and(sql`left(${n.recipient}, 320) = left(${filters.recipient}, 320)`, eq(n.recipient, filters.recipient)) : undefined,
+    filters.since ? gte(n.createdAt, filters.since) : undefined,
+    filters.until ? lt(n.createdAt, filters.until) : undefined,
+  ];
 }
 
 /**
@@ -43,12 +79,7 @@ export async function listNotifications(
   after?: NotificationCursor,
 ): Promise<{ rows: NotificationRow[]; next: NotificationCursor | null }> {
   const where: (SQL | undefined)[] = [
-    eq(notifications.owner, owner),
-    filters.status ? eq(notifications.status, filters.status) : undefined,
-    filters.userId ? eq(notifications.userId, filters.userId) : undefined,
-    filters.correlationId ? eq(notifications.correlationId, filters.correlationId) : undefined,
-    filters.priority ? eq(notifications.priority, filters.priority) : undefined,
-    filters.channel ? eq(notifications.channel, filters.channel) : undefined,
+    ...filterConditions(owner, filters),
     // A row comparison, so the index starts the scan at the cursor instead of filtering up to it.
     after ? sql`(${notifications.createdAt}, ${notifications.id}) < (${after.createdAt}::timestamptz, ${after.id})` : undefined,
   ];
@@ -88,4 +119,24 @@ export async function notificationWithHistory(
     .where(eq(h.notificationId, id))
     .orderBy(asc(h.id));
   return { notification, history };
+}
+
+/** Counts stop here: the page says "10,000+" rather than count a whole table on every refresh. */
+export const COUNT_CAP = 10_000;
+
+/**
+ * How many of the tenant's notifications match the filters, per status, each counted up to COUNT_CAP + 1
+ * through the status index (a status the filter excludes counts 0 without a read).
+ */
+export async function countByStatus(db: Database, owner: string, filters: NotificationFilters): Promise<Record<NotificationRow['status'], number>> {
+  const statuses = filters.status ? [filters.status] : notificationStatuses;
+  const counts = Object.fromEntries(notificationStatuses.map((s) => [s, 0])) as Record<NotificationRow['status'], number>;
+  const parts = statuses.map(
+    (status) =>
+      sql`select ${status}::text as status, count(*)::int as n from (select 1 from ${notifications}
+          where ${and(...filterConditions(owner, { ...filters, status }))} limit ${COUNT_CAP + 1}) capped`,
+  );
+  const rows = await db.execute<{ status: NotificationRow['status']; n: number }>(sql.join(parts, sql` union all `));
+  for (const row of rows) counts[row.status] = row.n;
+  return counts;
 }

@@ -4,18 +4,21 @@
 import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 
-export const notificationStatuses = ['PENDING', 'RETRYING', 'SENT', 'DELIVERED', 'OPENED', 'FAILED', 'DEAD_LETTERED'] as const;
+export const notificationStatuses = ['PENDING', 'RETRYING', 'SENT', 'DELIVERED', 'OPENED', 'FAILED', 'DEAD_LETTERED', 'CANCELLED'] as const;
 export type NotificationStatus = (typeof notificationStatuses)[number];
 
 /** For each target status, the statuses it may be reached from. */
 export const allowedFrom: Record<NotificationStatus, NotificationStatus[]> = {
   PENDING: ['DEAD_LETTERED', 'FAILED'], // only by an explicit retry
   RETRYING: ['PENDING', 'RETRYING'],
-  SENT: ['PENDING', 'RETRYING'],
+  // From CANCELLED too: a cancel that lands while the provider is accepting the message cannot take it back,
+  // and the row must say what happened.
+  SENT: ['PENDING', 'RETRYING', 'CANCELLED'],
   DELIVERED: ['SENT'],
   OPENED: ['SENT', 'DELIVERED'],
   FAILED: ['PENDING', 'RETRYING', 'SENT'],
   DEAD_LETTERED: ['PENDING', 'RETRYING'],
+  CANCELLED: ['PENDING', 'RETRYING'], // only by the owner, before it is sent
 };
 
 const timestampColumn: Partial<Record<NotificationStatus, string>> = {

@@ -2,29 +2,16 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
 import { retryNotification } from '../../../lib/notifications/admission.js';
 import { admitAlone } from '../../../lib/notifications/grouped-admission.js';
-import { listNotifications, notificationWithHistory, parseCursorTime, type NotificationCursor } from '../../../lib/notifications/list.js';
-import { parsePriority } from '../../../lib/notifications/policy.js';
+import { notificationDetail } from '../../../lib/notifications/detail.js';
+import { listNotifications, parseCursorTime, type NotificationCursor } from '../../../lib/notifications/list.js';
 import { checkRecipientOverride, MAX_PUSH_TOKENS } from '../../../lib/notifications/recipients.js';
 import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
-import { historyEntrySchema, notificationSchema, toView } from '../../notifications/view.js';
+import { detailSchema, detailView, notificationSchema, toView } from '../../notifications/view.js';
+import { channel, filterFields, priority, toFilters } from '../../notifications/filters.js';
 import { createRouter } from '../../openapi.js';
-
-const channel = z.enum(['EMAIL', 'SMS', 'PUSH']);
-const priority = z
-  .string()
-  .transform((value, ctx) => {
-    const parsed = parsePriority(value);
-    if (!parsed) ctx.addIssue({ code: 'custom', message: 'expected HIGH | MEDIUM | LOW (or critical | medium | low)' });
-    return parsed ?? 'medium';
-  })
-  .openapi({
-    type: 'string',
-    example: 'HIGH',
-    description: 'HIGH | MEDIUM | LOW (seed 003) or critical | medium | low (seed 001); HIGH is critical. Default MEDIUM.',
-  });
 
 /** An idempotency key: the Idempotency-Key header, or a batch item's `idempotencyKey`. */
 export const idempotencyKey = z
@@ -135,11 +122,7 @@ export const notificationRoutes = createRouter()
       summary: 'List notifications, newest first, with filters and cursor paging',
       request: {
         query: z.object({
-          status: z.enum(notificationStatuses).optional(),
-          userId: z.string().max(128).optional(),
-          correlationId: z.string().max(128).optional(),
-          priority: priority.optional(),
-          type: channel.optional(),
+          ...filterFields,
           cursor: cursorSchema,
           limit: z.coerce.number().int().min(1).max(200).default(50),
         }),
@@ -155,13 +138,7 @@ export const notificationRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const page = await listNotifications(
-        c.var.deps.db,
-        tenantOf(c.var.principal),
-        { status: q.status, userId: q.userId, correlationId: q.correlationId, priority: q.priority, channel: q.type },
-        q.limit,
-        q.cursor ? decodeCursor(q.cursor) : undefined,
-      );
+      const page = await listNotifications(c.var.deps.db, tenantOf(c.var.principal), toFilters(q), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
       return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
     },
   )
@@ -172,22 +149,21 @@ export const notificationRoutes = createRouter()
       tags: ['Notifications'],
       operationId: 'getNotification',
       ...requires('read'),
-      summary: 'A notification with its status history',
+      summary: 'A notification with everything that happened to it',
+      description:
+        'Its status history, each delivery attempt (provider, outcome, error, latency), the provider events (delivered, opened, bounced, complained), the deadline and its margin, the suppression that stopped it, and its run in the Temporal Web UI.',
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: {
-        200: {
-          description: 'The notification',
-          content: { 'application/json': { schema: notificationSchema.extend({ history: z.array(historyEntrySchema) }) } },
-        },
+        200: { description: 'The notification', content: { 'application/json': { schema: detailSchema } } },
         401: errorResponses[401],
         404: errorResponses[404],
       },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const found = await notificationWithHistory(c.var.deps.db, tenantOf(c.var.principal), id);
+      const found = await notificationDetail(c.var.deps, tenantOf(c.var.principal), id);
       if (!found) throw new AppError('not_found', `no notification ${id}`);
-      return c.json({ ...toView(found.notification), history: found.history.map((h) => ({ ...h, at: h.at.toISOString() })) }, 200);
+      return c.json(detailView(found), 200);
     },
   )
   .openapi(
