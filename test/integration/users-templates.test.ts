@@ -126,7 +126,7 @@ describe('template versions', () => {
     expect(response.status).toBe(200);
     const { data } = (await response.json()) as { data: { id: string; version: number; body: string; params: string[]; format: string; createdAt: string }[] };
     expect(data.map((v) => v.version)).toEqual([2, 1]);
-    expect(data[0]).toMatchObject({ id, body: expect.stringContaining('{{orderId}}'), params: ['orderId', 'name'], format: 'html' });
+    expect(data[0]).toMatchObject({ id, body: expect.stringContaining('{{orderId}}') as string, params: ['orderId', 'name'], format: 'html' });
     expect(data[1]).toMatchObject({ id, body: '<p>Hello {{name}}</p>', params: ['name'] });
     expect(Date.parse(data[0]!.createdAt)).toBeGreaterThanOrEqual(Date.parse(data[1]!.createdAt));
     expect((await send('PUT', `/v1/templates/${id}`, { channel: 'SMS', body: 'v3 {{name}}' })).status).toBe(200);
@@ -191,7 +191,7 @@ describe('template preview', () => {
     const id = await htmlTemplate();
     const unknown = await preview(id, { params: { name: 'Jane', orderId: 'A1', colour: 'red' } });
     expect(unknown.status).toBe(422);
-    expect(((await unknown.json()) as Problem).errors).toEqual([{ path: 'params.colour', message: expect.stringContaining('unknown') }]);
+    expect(((await unknown.json()) as Problem).errors).toEqual([{ path: 'params.colour', message: expect.stringContaining('unknown') as string }]);
     // An earlier version that does not use a parameter refuses it too.
     const older = await preview(id, { params: { name: 'Jane', orderId: 'A1' }, version: 1 });
     expect(older.status).toBe(422);
