@@ -1,7 +1,7 @@
 // The email suppression list: an address that complained, or bounced permanently, is not mailed again by
 // the same tenant until the entry is removed. Webhooks add entries; the send activity checks them before
 // any provider is called.
-import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, like, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { emailSuppressions } from '../../db/schema/index.js';
 import { exactTime } from './list.js';
@@ -46,13 +46,22 @@ export interface SuppressionPage {
   next: SuppressionCursor | null;
 }
 
-export async function listSuppressions(db: Database, owner: string, limit: number, after?: SuppressionCursor): Promise<SuppressionPage> {
+/** A LIKE pattern matching `text` anywhere, its wildcards taken literally. */
+const containing = (text: string) => `%${text.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+
+/**
+ * A page of the owner's entries, newest first. `search` keeps only addresses containing it (any case: addresses
+ * are stored lower-cased); the cursor is the same keyset with or without it, so paging a search works as listing.
+ */
+export async function listSuppressions(db: Database, owner: string, limit: number, after?: SuppressionCursor, search?: string): Promise<SuppressionPage> {
+  const needle = search === undefined ? '' : normaliseAddress(search);
   const found = await db
     .select({ row: getTableColumns(emailSuppressions), at: exactTime(emailSuppressions.createdAt) })
     .from(emailSuppressions)
     .where(
       and(
         eq(emailSuppressions.owner, owner),
+        needle ? like(emailSuppressions.address, containing(needle)) : undefined,
         // A row comparison, so the (owner, created_at, address) index starts the scan at the cursor.
         after ? sql`(${emailSuppressions.createdAt}, ${emailSuppressions.address}) < (${after.createdAt}::timestamptz, ${after.address})` : undefined,
       ),

@@ -116,6 +116,13 @@ export function getLatestTemplate(db: Database, id: string): Promise<TemplateRow
   return getTemplate(db, id);
 }
 
+/** Every version of a template, newest first; TemplateNotFoundError when it has none. */
+export async function listTemplateVersions(db: Database, id: string): Promise<TemplateRow[]> {
+  const rows = await db.select().from(templates).where(eq(templates.id, id)).orderBy(desc(templates.version));
+  if (rows.length === 0) throw new TemplateNotFoundError(id);
+  return rows.map(toRow);
+}
+
 export async function listLatestTemplates(db: Database): Promise<TemplateRow[]> {
   const rows = await db.selectDistinctOn([templates.id]).from(templates).orderBy(templates.id, desc(templates.version));
   return rows.map(toRow);

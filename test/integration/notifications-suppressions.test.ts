@@ -5,13 +5,14 @@
 import { eq } from 'drizzle-orm';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { notifications } from '../../db/schema/index.js';
+import { suppressAddress } from '../../lib/notifications/suppressions.js';
 import { useDeliveryRig } from '../helpers/delivery.js';
 import { unique } from '../helpers/config.js';
 import { notificationClient, signedWebhook } from '../helpers/notifications.js';
 
 const rig = useDeliveryRig('sup', { webhooks: true, roles: ['delivery', 'email', 'sms', 'push'] });
-let tenant: { id: string; key: string };
-let other: { id: string; key: string };
+let tenant: { id: string; key: string; tenantId: string };
+let other: { id: string; key: string; tenantId: string };
 
 async function createKey(name: string) {
   const response = await rig.api.request('/v1/api-keys', {
@@ -20,7 +21,7 @@ async function createKey(name: string) {
     body: JSON.stringify({ name, scopes: ['send', 'read'] }),
   });
   expect(response.status).toBe(201);
-  return (await response.json()) as { id: string; key: string };
+  return (await response.json()) as { id: string; key: string; tenantId: string };
 }
 
 beforeAll(async () => {
@@ -88,6 +89,63 @@ describe('suppression list', () => {
     const doc = (await (await rig.api.request('/openapi.json', { auth: null })).json()) as { paths: Record<string, Record<string, { operationId: string }>> };
     expect(doc.paths['/v1/suppressions']?.get?.operationId).toBe('listSuppressions');
     expect(doc.paths['/v1/suppressions/{address}']?.delete?.operationId).toBe('deleteSuppression');
+  });
+});
+
+describe('searching the suppression list', () => {
+  type Page = { data: { address: string; createdAt: string }[]; nextCursor: string | null };
+  const list = async (query: Record<string, string>, key = tenant.key) => {
+    const response = await rig.api.request(`/v1/suppressions?${new URLSearchParams(query)}`, { auth: key });
+    expect(response.status, await response.clone().text()).toBe(200);
+    return (await response.json()) as Page;
+  };
+  const suppress = (owner: string, address: string) =>
+    suppressAddress(rig.api.deps.db, { owner, address, reason: 'bounced', detail: null, notificationId: null });
+
+  it("keeps addresses containing q in any case, pages through them with the cursor, and never shows another tenant's", async () => {
+    const marker = unique('find').toLowerCase();
+    const mine = Array.from({ length: 7 }, (_, i) => `${marker}-${i}@example.com`);
+    for (const address of mine) await suppress(tenant.tenantId, address);
+    await suppress(tenant.tenantId, `${unique('elsewhere')}@example.com`);
+    await suppress(other.tenantId, `${marker}-theirs@example.com`);
+
+    const all = await list({ q: marker.toUpperCase() });
+    expect(all.data.map((s) => s.address).sort()).toEqual([...mine].sort());
+    expect(all.nextCursor).toBeNull();
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: Page = await list({ q: marker, limit: '3', ...(cursor ? { cursor } : {}) });
+      expect(page.data.length).toBeLessThanOrEqual(3);
+      seen.push(...page.data.map((s) => s.address));
+      cursor = page.nextCursor;
+      pages += 1;
+    } while (cursor);
+    expect(pages).toBe(3);
+    // Every match once, in the unfiltered list's order (newest first).
+    expect(seen).toEqual(all.data.map((s) => s.address));
+
+    // A prefix of one address, a domain-like suffix, and nothing.
+    expect((await list({ q: `${marker}-3@` })).data.map((s) => s.address)).toEqual([`${marker}-3@example.com`]);
+    expect((await list({ q: `  ${marker}-4@EXAMPLE.com ` })).data.map((s) => s.address)).toEqual([`${marker}-4@example.com`]);
+    expect((await list({ q: `${marker}-9` })).data).toEqual([]);
+    expect((await list({ q: marker }, other.key)).data.map((s) => s.address)).toEqual([`${marker}-theirs@example.com`]);
+  });
+
+  it('takes % and _ in q literally', async () => {
+    const marker = unique('wild').toLowerCase();
+    for (const local of ['p%q', 'pxq', 'r_s', 'rys']) await suppress(tenant.tenantId, `${local}-${marker}@example.com`);
+    expect((await list({ q: `p%q-${marker}` })).data.map((s) => s.address)).toEqual([`p%q-${marker}@example.com`]);
+    expect((await list({ q: `r_s-${marker}` })).data.map((s) => s.address)).toEqual([`r_s-${marker}@example.com`]);
+    expect((await list({ q: marker })).data).toHaveLength(4);
+  });
+
+  it('refuses a q longer than an address can be (400, naming q)', async () => {
+    const response = await rig.api.request(`/v1/suppressions?q=${'a'.repeat(321)}`, { auth: tenant.key });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { errors: { path: string }[] }).errors[0]!.path).toBe('q');
   });
 });
 

@@ -41,6 +41,8 @@ const publicUndocumented = new Set(['GET /', 'GET /docs', 'GET /openapi.json']);
 /** Path parameters that name shared resources (one directory for the deployment), not a tenant's. */
 const sharedResources: Record<string, string> = {
   '/v1/templates/{id}': 'templates are shared by every key; writes need the admin scope',
+  '/v1/templates/{id}/versions': 'templates are shared by every key; reading them needs the read scope',
+  '/v1/templates/{id}/preview': 'templates are shared by every key; a preview renders without sending or storing anything',
   '/v1/users/{userId}': 'the user directory is shared by every key; writes need the admin scope',
   '/v1/api-keys/{id}': 'keys are managed by admin keys only',
   '/v1/tenants/{id}': 'tenants are managed by admin keys only',
@@ -99,6 +101,8 @@ function tenantAPath(path: string): string {
 function pathOf(op: Operation): string {
   const shared: Record<string, string> = {
     '/v1/templates/{id}': 'ORDER_SHIPPED_SMS',
+    '/v1/templates/{id}/versions': 'ORDER_SHIPPED_SMS',
+    '/v1/templates/{id}/preview': 'ORDER_SHIPPED_SMS',
     '/v1/users/{userId}': 'user-1',
     '/v1/api-keys/{id}': 'key_00000000000000000000000000',
   };

@@ -47,11 +47,16 @@ export const suppressionRoutes = createRouter()
       tags: ['Notifications'],
       operationId: 'listSuppressions',
       ...requires('read'),
-      summary: 'Email addresses that are not mailed again (complaints, permanent bounces), newest first',
+      summary: 'Email addresses that are not mailed again (complaints, permanent bounces), newest first; searchable by address',
       request: {
         query: z.object({
           limit: pageLimit(200, 50),
-          cursor: z.string().max(600).optional().openapi({ description: "From the previous page's nextCursor" }),
+          cursor: z.string().max(600).optional().openapi({ description: "From the previous page's nextCursor (with the same q)" }),
+          q: z
+            .string()
+            .max(320)
+            .optional()
+            .openapi({ description: 'Only addresses containing this text, in any case (a prefix such as "jane@" or a domain)', example: 'example.com' }),
         }),
       },
       responses: {
@@ -63,7 +68,7 @@ export const suppressionRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const page = await listSuppressions(c.var.deps.db, tenantOf(c.var.principal), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
+      const page = await listSuppressions(c.var.deps.db, tenantOf(c.var.principal), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined, q.q);
       return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
     },
   )

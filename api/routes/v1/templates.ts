@@ -1,11 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { requires } from '../../auth/scopes.js';
+import { previewTemplate } from '../../../lib/notifications/template-preview.js';
 import {
   getTemplate,
   listLatestTemplates,
+  listTemplateVersions,
   placeholdersOf,
   saveTemplateVersion,
   TemplateNotFoundError,
+  TemplateParamsError,
   type TemplateRow,
 } from '../../../lib/notifications/templates.js';
 import { LONGEST_WINDOW_SECONDS } from '../../../lib/notifications/rate-limit.js';
@@ -58,6 +61,42 @@ function contentRules(t: z.infer<typeof contentFields>, ctx: z.RefinementCtx): v
 }
 const contentSchema = contentFields.strict().superRefine(contentRules).openapi('TemplateContent');
 const createSchema = contentFields.extend({ id: templateId }).strict().superRefine(contentRules).openapi('NewTemplate');
+
+const previewBody = z
+  .object({
+    params: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a parameter name'), z.union([z.string().max(10_000), z.number(), z.boolean()]))
+      .refine((p) => Object.keys(p).length <= 100, 'at most 100 parameters')
+      .default({})
+      .openapi({ example: { name: 'Jane', orderId: 'ABC123', itemName: 'Laptop', trackingUrl: 'https://t.example/ABC123' } }),
+    version: z.number().int().min(1).max(2_147_483_647).optional().openapi({ description: 'Default: the latest version', example: 1 }),
+  })
+  .strict()
+  .openapi('TemplatePreviewRequest');
+
+const previewSchema = z
+  .object({
+    id: z.string().openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }),
+    version: z.number().int().openapi({ example: 1 }),
+    channel: z.enum(['EMAIL', 'SMS', 'PUSH']),
+    subject: z.string().nullable().openapi({ example: 'Your order ABC123 has shipped' }),
+    text: z.string().openapi({ description: 'The plain text (for HTML templates, the text alternative sent with it)' }),
+    html: z.string().nullable().openapi({ description: 'HTML templates: the body with every parameter value escaped' }),
+    missingParams: z
+      .array(z.string())
+      .openapi({ description: 'Placeholders without a value: left as {{name}} here; a send would be refused', example: ['trackingUrl'] }),
+  })
+  .openapi('TemplatePreview');
+
+/** A template's id or version that does not exist is this route's 404 (where a notification names it, it is 422). */
+async function findTemplate<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof TemplateNotFoundError) throw new AppError('not_found', error.message);
+    throw error;
+  }
+}
 
 function toJson(t: TemplateRow) {
   return {
@@ -154,11 +193,55 @@ export const templateRoutes = createRouter()
     async (c) => {
       const { id } = c.req.valid('param');
       const { version } = c.req.valid('query');
+      return c.json(toJson(await findTemplate(() => getTemplate(c.var.deps.db, id, version))), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/templates/{id}/versions',
+      tags: ['Templates'],
+      operationId: 'listTemplateVersions',
+      ...requires('read'),
+      summary: 'Every version of a template, newest first',
+      request: { params: z.object({ id: templateId.openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }) }) },
+      responses: foundOr404('The versions', z.object({ data: z.array(templateSchema) }).openapi('TemplateVersions')),
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      return c.json({ data: (await findTemplate(() => listTemplateVersions(c.var.deps.db, id))).map(toJson) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/templates/{id}/preview',
+      tags: ['Templates'],
+      operationId: 'previewTemplate',
+      ...requires('read'),
+      summary: 'Render a template as a recipient would see it, without sending anything',
+      description:
+        'Rendered by the code admission uses: HTML bodies escape their parameters. A missing parameter stays as its {{name}} placeholder and is listed in missingParams; one the template does not declare is refused (422).',
+      request: {
+        params: z.object({ id: templateId.openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }) }),
+        body: { required: true, content: json(previewBody) },
+      },
+      responses: {
+        ...foundOr404('What the recipient would see', previewSchema),
+        422: errorResponse(422, 'A parameter the template does not declare'),
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      const { params, version } = c.req.valid('json');
+      const template = await findTemplate(() => getTemplate(c.var.deps.db, id, version));
       try {
-        return c.json(toJson(await getTemplate(c.var.deps.db, id, version)), 200);
+        const preview = previewTemplate(template, params);
+        return c.json({ id: template.id, version: template.version, channel: template.channel, ...preview }, 200);
       } catch (error) {
-        if (error instanceof TemplateNotFoundError) throw new AppError('not_found', error.message);
-        throw error;
+        if (!(error instanceof TemplateParamsError)) throw error;
+        const errors = error.unknown.map((name) => ({ path: `params.${name}`, message: 'unknown: the template does not declare this parameter' }));
+        throw new AppError('unprocessable', `template ${id} version ${template.version} does not declare ${error.unknown.join(', ')}`, { errors });
       }
     },
   );
