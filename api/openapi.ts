@@ -1,6 +1,7 @@
 // Routers whose request validation failures become problem details, so the OpenAPI document and the
 // runtime checks come from the same zod schemas.
-import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
+import { requires, type Scope } from './auth/scopes.js';
 import { errorResponses } from './errors.js';
 import type { AppEnv } from './context.js';
 import { validationError } from './errors.js';
@@ -14,6 +15,23 @@ export function createRouter() {
 }
 
 export type Router = ReturnType<typeof createRouter>;
+
+/** What a route says beyond what `routesTagged` fills in: summary, description, request, responses. */
+type RouteDetails = Omit<RouteConfig, 'method' | 'path' | 'tags' | 'operationId' | 'security'>;
+
+/**
+ * The route definitions of one OpenAPI tag. `route.get(path, operationId, scope, details)` is
+ * `createRoute({ method: 'get', path, tags: [tag], operationId, ...requires(scope), ...details })`, so a
+ * handler given it to `.openapi()` still gets typed `c.req.valid(...)` and responses. `scope` is the one
+ * scope a key needs ('public': no key, for the paths api/public-paths.ts lists).
+ */
+export function routesTagged(tag: string) {
+  const define =
+    <M extends 'get' | 'post' | 'put' | 'patch' | 'delete'>(method: M) =>
+    <P extends string, D extends RouteDetails>(path: P, operationId: string, scope: Scope | 'public', details: D) =>
+      createRoute({ method, path, tags: [tag], operationId, ...(scope === 'public' ? {} : requires(scope)), ...details });
+  return { get: define('get'), post: define('post'), put: define('put'), patch: define('patch'), delete: define('delete') };
+}
 
 interface DocumentedRoute {
   request: object;

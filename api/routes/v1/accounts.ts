@@ -1,7 +1,6 @@
 // Local accounts, linking their Outlook and IMAP mailboxes, and reading their synced mail. Every route is scoped
 // to the tenant that owns the account: another tenant's account answers 404.
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { createAccount, findAccount, listAccounts, type AccountRow } from '../../../lib/accounts/accounts.js';
 import { callbackAllowlist, isAllowedCallback } from '../../../lib/mailbox-sync/callback-allowlist.js';
 import { listAccountMailboxes, mailboxSummary } from '../../../lib/mailbox-sync/mailboxes.js';
@@ -17,7 +16,9 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, imapLinkProblemSchema, imapLinkRequestSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
-import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
+import { createRouter, foundOr404, json, pageLimit, pageOf, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Accounts');
 
 const accountView = (a: AccountRow) => ({ id: a.id, email: a.email, displayName: a.displayName, createdAt: a.createdAt.toISOString() });
 
@@ -41,12 +42,7 @@ const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 export const accountRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/accounts',
-      tags: ['Accounts'],
-      operationId: 'createAccount',
-      ...requires('send'),
+    route.post('/v1/accounts', 'createAccount', 'send', {
       summary: 'Create a local account; its id goes on every mailbox and message synced for it',
       request: {
         body: {
@@ -75,12 +71,7 @@ export const accountRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/accounts',
-      tags: ['Accounts'],
-      operationId: 'listAccounts',
-      ...requires('read'),
+    route.get('/v1/accounts', 'listAccounts', 'read', {
       summary: "This tenant's accounts, newest first",
       request: {
         query: z.object({
@@ -101,12 +92,7 @@ export const accountRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/accounts/{id}',
-      tags: ['Accounts'],
-      operationId: 'getAccount',
-      ...requires('read'),
+    route.get('/v1/accounts/{id}', 'getAccount', 'read', {
       summary: 'An account and its linked mailboxes',
       request: { params: accountIdParam },
       responses: foundOr404('The account', accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })),
@@ -118,12 +104,7 @@ export const accountRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/accounts/{id}/mailboxes/outlook',
-      tags: ['Accounts'],
-      operationId: 'linkOutlookMailbox',
-      ...requires('send'),
+    route.post('/v1/accounts/{id}/mailboxes/outlook', 'linkOutlookMailbox', 'send', {
       summary: 'Start linking an Outlook mailbox: returns the Microsoft sign-in URL to send the user to',
       description:
         'Authorization code flow with PKCE. After sign-in Microsoft redirects to /v1/oauth/outlook/callback, which links the mailbox, starts its sync and redirects to `callbackUrl` with `mailboxId`, `accountId` and `status=linked`. `callbackUrl` must start with a prefix in OAUTH_CALLBACK_ALLOWLIST. The sign-in is valid for OAUTH_STATE_TTL_SECONDS and once only.',
@@ -188,12 +169,7 @@ export const accountRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/accounts/{id}/mailboxes/imap',
-      tags: ['Accounts'],
-      operationId: 'linkImapMailbox',
-      ...requires('send'),
+    route.post('/v1/accounts/{id}/mailboxes/imap', 'linkImapMailbox', 'send', {
       summary: 'Link an IMAP mailbox by its server and login: checked by logging in, then stored and synced',
       description:
         'Logs in to the server first (then out) and stores nothing unless that works; a failure answers with a `reason` and a `detail` naming the cause. The host must not be (or resolve to) a loopback, private, link-local or metadata address unless it is on IMAP_ALLOW_HOSTS; certificates are verified; `tls: none` only where IMAP_ALLOW_PLAINTEXT allows it. The password or token is stored sealed and never returned. The same login (username, host and port) linked again to the same account is a re-link: the new settings and secret replace the old ones and the sync goes on (this is how a mailbox in REAUTH_REQUIRED gets new credentials).',
@@ -251,12 +227,7 @@ export const accountRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/accounts/{id}/mailboxes',
-      tags: ['Accounts'],
-      operationId: 'listAccountMailboxes',
-      ...requires('read'),
+    route.get('/v1/accounts/{id}/mailboxes', 'listAccountMailboxes', 'read', {
       summary: "An account's linked mailboxes with their sync status",
       request: { params: accountIdParam },
       responses: foundOr404('Mailboxes', z.object({ data: z.array(mailboxSummarySchema) })),
@@ -267,12 +238,7 @@ export const accountRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/accounts/{id}/messages',
-      tags: ['Accounts'],
-      operationId: 'listAccountMessages',
-      ...requires('read'),
+    route.get('/v1/accounts/{id}/messages', 'listAccountMessages', 'read', {
       summary: "An account's synced messages, newest first, with filters, a text query and cursor paging",
       request: {
         params: accountIdParam,

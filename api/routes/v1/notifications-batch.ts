@@ -1,11 +1,10 @@
 // POST /v1/notifications/batch: up to 1,000 template-form notifications in one call, each with the single
 // request's checks and its own answer (lib/notifications/batch.ts). Only the envelope is validated as a
 // whole; each item is validated on its own, so one bad item is refused in its result, not the call.
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { tenantOf } from '../../auth/tenant.js';
 import { errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, routesTagged } from '../../openapi.js';
 import {
   admitBatch,
   MAX_BATCH_ITEMS,
@@ -19,6 +18,8 @@ import {
 import { countRateLimited } from '../../../lib/notifications/metrics.js';
 import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { createBody, idempotencyKey } from './notifications.js';
+
+const route = routesTagged('Notifications');
 
 const batchBody = z
   .object({
@@ -105,12 +106,7 @@ const view = (r: BatchItemResult) => {
 };
 
 export const notificationBatchRoutes = createRouter().openapi(
-  createRoute({
-    method: 'post',
-    path: '/v1/notifications/batch',
-    tags: ['Notifications'],
-    operationId: 'createNotificationBatch',
-    ...requires('send'),
+  route.post('/v1/notifications/batch', 'createNotificationBatch', 'send', {
     summary: `Accept up to ${MAX_BATCH_ITEMS} notifications (template + params) in one call, each answered on its own`,
     description:
       'Each item is validated, rate-limited and made idempotent (its `idempotencyKey`) as POST /v1/notifications would, and gets its own result, ' +

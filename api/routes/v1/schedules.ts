@@ -1,6 +1,6 @@
 // Scheduled mail (seed 002): a notification or email plus when to send it, on a Temporal Schedule.
 // Handlers are thin: the verbs live in lib/schedules/service.ts.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { openRequest } from '../../../lib/schedules/request.js';
 import { scheduledEmailSchema, scheduledNotificationSchema, whenSchema, type ScheduledRequest } from '../../../lib/schedules/index.js';
@@ -25,10 +25,11 @@ import {
 import { MIN_CATCHUP_WINDOW_SECONDS } from '../../../lib/schedules/temporal.js';
 import type { AppEnv } from '../../context.js';
 import { tenantOf } from '../../auth/tenant.js';
-import { requires } from '../../auth/scopes.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
-import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
+import { createRouter, foundOr404, json, pageLimit, pageOf, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Schedules');
 
 const catchupWindowSeconds = z
   .number()
@@ -101,12 +102,7 @@ async function detail(c: Context<AppEnv>, row: ScheduleRow) {
 
 export const scheduleRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/schedules',
-      tags: ['Schedules'],
-      operationId: 'createSchedule',
-      ...requires('send'),
+    route.post('/v1/schedules', 'createSchedule', 'send', {
       summary: 'Schedule a notification or email: once, every interval, or on a cron or calendar spec in a time zone',
       request: { body: { required: true, content: json(createBody) } },
       responses: {
@@ -128,12 +124,7 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/schedules/preview',
-      tags: ['Schedules'],
-      operationId: 'previewSchedule',
-      ...requires('send'),
+    route.post('/v1/schedules/preview', 'previewSchedule', 'send', {
       summary: 'The next 5 run times of a "when", computed by Temporal, without saving anything',
       request: { body: { required: true, content: json(z.object({ when: whenSchema }).strict()) } },
       responses: {
@@ -150,12 +141,7 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/schedules',
-      tags: ['Schedules'],
-      operationId: 'listSchedules',
-      ...requires('read'),
+    route.get('/v1/schedules', 'listSchedules', 'read', {
       summary: 'List schedules, newest first: active (default), archived or all; filter by status; cursor paging',
       request: {
         query: z.object({
@@ -195,12 +181,7 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/schedules/{id}',
-      tags: ['Schedules'],
-      operationId: 'getSchedule',
-      ...requires('read'),
+    route.get('/v1/schedules/{id}', 'getSchedule', 'read', {
       summary: 'A schedule: what and when, the next 5 run times, recent firings with their notifications, and totals',
       request: { params: idParam },
       responses: foundOr404('The schedule', scheduleDetailSchema),
@@ -208,12 +189,7 @@ export const scheduleRoutes = createRouter()
     async (c) => c.json(await detail(c, await owned(c, c.req.valid('param').id)), 200),
   )
   .openapi(
-    createRoute({
-      method: 'patch',
-      path: '/v1/schedules/{id}',
-      tags: ['Schedules'],
-      operationId: 'updateSchedule',
-      ...requires('send'),
+    route.patch('/v1/schedules/{id}', 'updateSchedule', 'send', {
       summary: 'Change what, when, name or catch-up window (paused stays paused)',
       request: { params: idParam, body: { required: true, content: json(patchBody) } },
       responses: {
@@ -236,12 +212,7 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/schedules/{id}/pause',
-      tags: ['Schedules'],
-      operationId: 'pauseSchedule',
-      ...requires('send'),
+    route.post('/v1/schedules/{id}/pause', 'pauseSchedule', 'send', {
       summary: 'Pause: slots that fall while paused are skipped, not caught up',
       request: {
         params: idParam,
@@ -260,12 +231,7 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/schedules/{id}/unpause',
-      tags: ['Schedules'],
-      operationId: 'unpauseSchedule',
-      ...requires('send'),
+    route.post('/v1/schedules/{id}/unpause', 'unpauseSchedule', 'send', {
       summary: 'Unpause: fires again from the next slot',
       request: { params: idParam },
       responses: {
@@ -280,12 +246,7 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/schedules/{id}/trigger',
-      tags: ['Schedules'],
-      operationId: 'triggerSchedule',
-      ...requires('send'),
+    route.post('/v1/schedules/{id}/trigger', 'triggerSchedule', 'send', {
       summary: 'Fire now, as an extra slot at the current time (also while paused)',
       request: { params: idParam },
       responses: {
@@ -301,12 +262,7 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/schedules/{id}',
-      tags: ['Schedules'],
-      operationId: 'deleteSchedule',
-      ...requires('send'),
+    route.delete('/v1/schedules/{id}', 'deleteSchedule', 'send', {
       summary: 'Delete the schedule and its Temporal Schedule (the notifications it created stay)',
       request: { params: idParam },
       responses: { 204: { description: 'Deleted' }, 404: errorResponses[404] },
