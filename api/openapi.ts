@@ -53,6 +53,9 @@ export function documentStreamedBody<R extends DocumentedRoute>(
 /** A list's page: its items and the cursor of the next page (null on the last). */
 export const pageOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 
+/** The answer of a list: a page of `item`s. */
+export const pageResponses = <T extends z.ZodType>(description: string, item: T) => ({ 200: { description, content: json(pageOf(item)) } });
+
 /** A list's `limit` query parameter: 1 to `max` items, `byDefault` when absent. */
 export const pageLimit = (max: number, byDefault: number) => z.coerce.number().int().min(1).max(max).default(byDefault);
 

@@ -16,7 +16,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, imapLinkProblemSchema, imapLinkRequestSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
-import { createRouter, foundOr404, json, pageLimit, pageOf, routesTagged } from '../../openapi.js';
+import { createRouter, foundOr404, json, pageLimit, pageOf, pageResponses, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Accounts');
 
@@ -82,9 +82,7 @@ export const accountRoutes = createRouter()
             .optional(),
         }),
       },
-      responses: {
-        200: { description: 'Accounts', content: json(pageOf(accountSchema)) },
-      },
+      responses: pageResponses('Accounts', accountSchema),
     }),
     async (c) => {
       const page = await listAccounts(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query'));

@@ -27,7 +27,7 @@ import type { AppEnv } from '../../context.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
-import { createRouter, foundOr404, json, pageLimit, pageOf, routesTagged } from '../../openapi.js';
+import { createRouter, foundOr404, json, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Schedules');
 
@@ -74,6 +74,8 @@ const idParam = z.object({ id: z.string().min(1).max(64) });
 const conflict = errorResponse(409, 'The schedule is archived, or its Temporal Schedule was deleted outside the API');
 const capReached = errorResponse(409, 'The tenant already keeps as many schedules as it may (SCHEDULES_MAX_ACTIVE_PER_TENANT)');
 const tooFrequent = errorResponse(422, 'Two firings would be closer together than SCHEDULE_MIN_INTERVAL_SECONDS');
+/** The answers of a change to one schedule: the schedule as it is now, 404, or 409 (`conflict`). */
+const changed = (description: string) => ({ 200: { description, content: json(scheduleDetailSchema) }, 404: errorResponses[404], 409: conflict });
 
 /** Previews are counted per API key (the admin key is one key). */
 
@@ -154,12 +156,7 @@ export const scheduleRoutes = createRouter()
           limit: pageLimit(100, 50),
         }),
       },
-      responses: {
-        200: {
-          description: 'A page of schedules',
-          content: json(pageOf(scheduleSchema)),
-        },
-      },
+      responses: pageResponses('A page of schedules', scheduleSchema),
     }),
     async (c) => {
       const q = c.req.valid('query');
@@ -192,12 +189,7 @@ export const scheduleRoutes = createRouter()
     route.patch('/v1/schedules/{id}', 'updateSchedule', 'send', {
       summary: 'Change what, when, name or catch-up window (paused stays paused)',
       request: { params: idParam, body: { required: true, content: json(patchBody) } },
-      responses: {
-        200: { description: 'Updated', content: json(scheduleDetailSchema) },
-        404: errorResponses[404],
-        409: conflict,
-        422: tooFrequent,
-      },
+      responses: { ...changed('Updated'), 422: tooFrequent },
     }),
     async (c) => {
       const row = await owned(c, c.req.valid('param').id);
@@ -218,11 +210,7 @@ export const scheduleRoutes = createRouter()
         params: idParam,
         body: { required: false, content: json(z.object({ note: z.string().max(500).optional() }).strict()) },
       },
-      responses: {
-        200: { description: 'Paused', content: json(scheduleDetailSchema) },
-        404: errorResponses[404],
-        409: conflict,
-      },
+      responses: changed('Paused'),
     }),
     async (c) => {
       const row = await owned(c, c.req.valid('param').id);
@@ -234,11 +222,7 @@ export const scheduleRoutes = createRouter()
     route.post('/v1/schedules/{id}/unpause', 'unpauseSchedule', 'send', {
       summary: 'Unpause: fires again from the next slot',
       request: { params: idParam },
-      responses: {
-        200: { description: 'Active', content: json(scheduleDetailSchema) },
-        404: errorResponses[404],
-        409: conflict,
-      },
+      responses: changed('Active'),
     }),
     async (c) => {
       const row = await owned(c, c.req.valid('param').id);

@@ -6,7 +6,7 @@ import { createApiKey, listApiKeys } from '../../auth/api-keys.js';
 import { createTenant, findTenant, listTenants, type TenantRow } from '../../../lib/tenants/tenants.js';
 import { changeTenantState } from '../../../lib/tenants/start-workflow.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { createRouter, foundOr404, json, pageLimit, pageOf, routesTagged } from '../../openapi.js';
+import { createRouter, foundOr404, json, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
 import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
 
 const route = routesTagged('Tenants');
@@ -66,9 +66,7 @@ export const tenantRoutes = createRouter()
     route.get('/v1/tenants', 'listTenants', 'admin', {
       summary: 'List tenants (admin only)',
       request: { query: z.object({ limit: pageLimit(100, 50), cursor: z.string().min(1).max(64).optional() }) },
-      responses: {
-        200: { description: 'Tenants', content: json(pageOf(tenantSchema)) },
-      },
+      responses: pageResponses('Tenants', tenantSchema),
     }),
     async (c) => {
       const page = await listTenants(c.var.deps.db, c.req.valid('query'));
