@@ -64,3 +64,9 @@ export const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': {
 
 /** The answers of a read of one resource by id: it as `schema`, or 404 (no such id, or another tenant's). */
 export const foundOr404 = <T extends z.ZodType>(description: string, schema: T) => ({ 200: { description, content: json(schema) }, 404: errorResponses[404] });
+
+/** The request and answers of a route on one resource named by `params` (its id): spread into a route's details. */
+export const byId = <P extends z.ZodType, T extends z.ZodType>(params: P, description: string, schema: T) => ({
+  request: { params },
+  responses: foundOr404(description, schema),
+});

@@ -11,7 +11,7 @@ import { issueStreamCookie } from '../../auth/stream-cookie.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { accountIdParam } from '../../mailboxes/schemas.js';
-import { createRouter, foundOr404, routesTagged } from '../../openapi.js';
+import { byId, createRouter, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Accounts');
 
@@ -112,8 +112,7 @@ export const accountEventRoutes = createRouter()
       summary: "A stream cookie for the account's live feed, for browsers (EventSource cannot send an Authorization header)",
       description:
         'Sets an HttpOnly, SameSite=Strict cookie scoped to /v1/accounts/{id}/events, valid for an hour; it dies with the API key that asked for it.',
-      request: { params: accountIdParam },
-      responses: foundOr404('Cookie set', z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() })),
+      ...byId(accountIdParam, 'Cookie set', z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() })),
     }),
     async (c) => {
       const accountId = await ownedAccountId(c.var.deps, c.var.principal, c.req.valid('param').id);

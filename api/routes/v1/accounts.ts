@@ -16,7 +16,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, imapLinkProblemSchema, imapLinkRequestSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
-import { createRouter, foundOr404, json, pageLimit, pageOf, pageResponses, routesTagged } from '../../openapi.js';
+import { byId, createRouter, foundOr404, json, pageLimit, pageOf, pageResponses, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Accounts');
 
@@ -92,8 +92,7 @@ export const accountRoutes = createRouter()
   .openapi(
     route.get('/v1/accounts/{id}', 'getAccount', 'read', {
       summary: 'An account and its linked mailboxes',
-      request: { params: accountIdParam },
-      responses: foundOr404('The account', accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })),
+      ...byId(accountIdParam, 'The account', accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })),
     }),
     async (c) => {
       const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
@@ -227,8 +226,7 @@ export const accountRoutes = createRouter()
   .openapi(
     route.get('/v1/accounts/{id}/mailboxes', 'listAccountMailboxes', 'read', {
       summary: "An account's linked mailboxes with their sync status",
-      request: { params: accountIdParam },
-      responses: foundOr404('Mailboxes', z.object({ data: z.array(mailboxSummarySchema) })),
+      ...byId(accountIdParam, 'Mailboxes', z.object({ data: z.array(mailboxSummarySchema) })),
     }),
     async (c) => {
       const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);

@@ -8,7 +8,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { mailboxDetailSchema, mailboxIdParam } from '../../mailboxes/schemas.js';
-import { createRouter, foundOr404, json, routesTagged } from '../../openapi.js';
+import { byId, createRouter, json, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Mailboxes');
 
@@ -43,8 +43,7 @@ export const mailboxRoutes = createRouter()
   .openapi(
     route.get('/v1/mailboxes/{id}', 'getMailbox', 'read', {
       summary: 'A linked mailbox: status, sync progress, folders with total and unread counts',
-      request: { params: mailboxIdParam },
-      responses: foundOr404('The mailbox', mailboxDetailSchema),
+      ...byId(mailboxIdParam, 'The mailbox', mailboxDetailSchema),
     }),
     async (c) => {
       const { deps } = c.var;

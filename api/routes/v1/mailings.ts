@@ -4,7 +4,7 @@ import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, 
 import { idempotencyKeyHeader } from './notifications.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../multipart-upload.js';
-import { createRouter, documentStreamedBody, foundOr404, json, pageLimit, routesTagged } from '../../openapi.js';
+import { byId, createRouter, documentStreamedBody, json, pageLimit, routesTagged } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 
 const route = routesTagged('Mailings');
@@ -139,8 +139,7 @@ export const mailingRoutes = createRouter()
   .openapi(
     route.get('/v1/mailings/{id}', 'getMailing', 'read', {
       summary: 'A mailing: status, counts, send rate, ETA, recent failures',
-      request: { params: idParam },
-      responses: foundOr404('The mailing', mailingSchema),
+      ...byId(idParam, 'The mailing', mailingSchema),
     }),
     async (c) => c.json(await getMailing(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id), 200),
   )

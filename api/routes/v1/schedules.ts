@@ -27,7 +27,7 @@ import type { AppEnv } from '../../context.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
-import { createRouter, foundOr404, json, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
+import { byId, createRouter, json, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Schedules');
 
@@ -180,8 +180,7 @@ export const scheduleRoutes = createRouter()
   .openapi(
     route.get('/v1/schedules/{id}', 'getSchedule', 'read', {
       summary: 'A schedule: what and when, the next 5 run times, recent firings with their notifications, and totals',
-      request: { params: idParam },
-      responses: foundOr404('The schedule', scheduleDetailSchema),
+      ...byId(idParam, 'The schedule', scheduleDetailSchema),
     }),
     async (c) => c.json(await detail(c, await owned(c, c.req.valid('param').id)), 200),
   )

@@ -6,7 +6,7 @@ import { createApiKey, listApiKeys } from '../../auth/api-keys.js';
 import { createTenant, findTenant, listTenants, type TenantRow } from '../../../lib/tenants/tenants.js';
 import { changeTenantState } from '../../../lib/tenants/start-workflow.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { createRouter, foundOr404, json, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
+import { byId, createRouter, json, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
 import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
 
 const route = routesTagged('Tenants');
@@ -76,8 +76,7 @@ export const tenantRoutes = createRouter()
   .openapi(
     route.get('/v1/tenants/{id}', 'getTenant', 'admin', {
       summary: 'A tenant (admin only)',
-      request: { params: idParam },
-      responses: foundOr404('The tenant', tenantSchema),
+      ...byId(idParam, 'The tenant', tenantSchema),
     }),
     async (c) => c.json(tenantView(await tenantOr404(c.var.deps.db, c.req.valid('param').id)), 200),
   )
@@ -109,8 +108,7 @@ export const tenantRoutes = createRouter()
   .openapi(
     route.post('/v1/tenants/{id}/enable', 'enableTenant', 'admin', {
       summary: 'Enable a tenant again (admin only): its keys work, and what it had running goes on (what its users paused stays paused)',
-      request: { params: idParam },
-      responses: foundOr404('Enabled', tenantSchema),
+      ...byId(idParam, 'Enabled', tenantSchema),
     }),
     async (c) => {
       const tenant = await changeTenantState(c.var.deps, c.req.valid('param').id, { disabled: false });
@@ -137,8 +135,7 @@ export const tenantRoutes = createRouter()
   .openapi(
     route.get('/v1/tenants/{id}/api-keys', 'listTenantApiKeys', 'admin', {
       summary: "A tenant's keys, newest first (admin only)",
-      request: { params: idParam },
-      responses: foundOr404('Keys', z.object({ data: z.array(apiKeySchema) })),
+      ...byId(idParam, 'Keys', z.object({ data: z.array(apiKeySchema) })),
     }),
     async (c) => {
       const tenant = await tenantOr404(c.var.deps.db, c.req.valid('param').id);
