@@ -62,6 +62,9 @@ export const pageLimit = (max: number, byDefault: number) => z.coerce.number().i
 /** A JSON body of `schema`, as a request or a response declares its content. */
 export const json = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 
+/** A required JSON body of `schema`, as a route's request declares it. */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({ required: true as const, content: json(schema) });
+
 /** The answers of a read of one resource by id: it as `schema`, or 404 (no such id, or another tenant's). */
 export const foundOr404 = <T extends z.ZodType>(description: string, schema: T) => ({ 200: { description, content: json(schema) }, 404: errorResponses[404] });
 

@@ -16,7 +16,7 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, imapLinkProblemSchema, imapLinkRequestSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
-import { byId, createRouter, foundOr404, json, pageLimit, pageOf, pageResponses, routesTagged } from '../../openapi.js';
+import { byId, createRouter, foundOr404, json, jsonBody, pageLimit, pageOf, pageResponses, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Accounts');
 
@@ -45,18 +45,15 @@ export const accountRoutes = createRouter()
     route.post('/v1/accounts', 'createAccount', 'send', {
       summary: 'Create a local account; its id goes on every mailbox and message synced for it',
       request: {
-        body: {
-          required: true,
-          content: json(
-            z
-              .object({
-                email: z.string().trim().email().max(320).openapi({ example: 'jane@contoso.example' }),
-                displayName: z.string().trim().min(1).max(200).optional().openapi({ example: 'Jane Doe' }),
-              })
-              .strict()
-              .openapi('AccountRequest'),
-          ),
-        },
+        body: jsonBody(
+          z
+            .object({
+              email: z.string().trim().email().max(320).openapi({ example: 'jane@contoso.example' }),
+              displayName: z.string().trim().min(1).max(200).optional().openapi({ example: 'Jane Doe' }),
+            })
+            .strict()
+            .openapi('AccountRequest'),
+        ),
       },
       responses: {
         201: { description: 'Created', content: json(accountSchema) },
@@ -107,28 +104,25 @@ export const accountRoutes = createRouter()
         'Authorization code flow with PKCE. After sign-in Microsoft redirects to /v1/oauth/outlook/callback, which links the mailbox, starts its sync and redirects to `callbackUrl` with `mailboxId`, `accountId` and `status=linked`. `callbackUrl` must start with a prefix in OAUTH_CALLBACK_ALLOWLIST. The sign-in is valid for OAUTH_STATE_TTL_SECONDS and once only.',
       request: {
         params: accountIdParam,
-        body: {
-          required: true,
-          content: json(
-            z
-              .object({
-                callbackUrl: z.string().max(2_000).openapi({ example: 'http://localhost:3000/web/accounts.html' }),
-                loginHint: z
-                  .string()
-                  .trim()
-                  .email()
-                  .max(320)
-                  .optional()
-                  .openapi({ description: 'Prefills the Microsoft sign-in; defaults to the account email' }),
-                allowAnyAddress: z.boolean().default(false).openapi({
-                  description:
-                    'Link whichever mailbox the user signs in to. By default the sign-in must end in `loginHint` (or the account email), and another mailbox is refused on the error page.',
-                }),
-              })
-              .strict()
-              .openapi('OutlookLinkRequest'),
-          ),
-        },
+        body: jsonBody(
+          z
+            .object({
+              callbackUrl: z.string().max(2_000).openapi({ example: 'http://localhost:3000/web/accounts.html' }),
+              loginHint: z
+                .string()
+                .trim()
+                .email()
+                .max(320)
+                .optional()
+                .openapi({ description: 'Prefills the Microsoft sign-in; defaults to the account email' }),
+              allowAnyAddress: z.boolean().default(false).openapi({
+                description:
+                  'Link whichever mailbox the user signs in to. By default the sign-in must end in `loginHint` (or the account email), and another mailbox is refused on the error page.',
+              }),
+            })
+            .strict()
+            .openapi('OutlookLinkRequest'),
+        ),
       },
       responses: {
         201: {
@@ -172,7 +166,7 @@ export const accountRoutes = createRouter()
         'Logs in to the server first (then out) and stores nothing unless that works; a failure answers with a `reason` and a `detail` naming the cause. The host must not be (or resolve to) a loopback, private, link-local or metadata address unless it is on IMAP_ALLOW_HOSTS; certificates are verified; `tls: none` only where IMAP_ALLOW_PLAINTEXT allows it. The password or token is stored sealed and never returned. The same login (username, host and port) linked again to the same account is a re-link: the new settings and secret replace the old ones and the sync goes on (this is how a mailbox in REAUTH_REQUIRED gets new credentials).',
       request: {
         params: accountIdParam,
-        body: { required: true, content: json(imapLinkRequestSchema) },
+        body: jsonBody(imapLinkRequestSchema),
       },
       responses: {
         200: { description: 'Re-linked: the mailbox the account already had, with the new settings', content: json(mailboxSummarySchema) },

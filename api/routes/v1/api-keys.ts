@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { defaultScopes, scopeSchema, type Scope } from '../../auth/scopes.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter, json, routesTagged } from '../../openapi.js';
+import { createRouter, json, jsonBody, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('API keys');
 
@@ -60,24 +60,19 @@ export const apiKeyRoutes = createRouter()
       description:
         'With `tenantId`, a further key of that tenant (it reaches everything the tenant owns). Without it, a key of a new tenant of its own, named after the key.',
       request: {
-        body: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: z
-                .object({
-                  ...keyFields,
-                  tenantId: z
-                    .string()
-                    .min(1)
-                    .max(64)
-                    .optional()
-                    .openapi({ description: 'The tenant the key is for (default: a new tenant)', example: 'ten_01jd9z8x5m3q7c2v4b6n8k0p1r' }),
-                })
-                .strict(),
-            },
-          },
-        },
+        body: jsonBody(
+          z
+            .object({
+              ...keyFields,
+              tenantId: z
+                .string()
+                .min(1)
+                .max(64)
+                .optional()
+                .openapi({ description: 'The tenant the key is for (default: a new tenant)', example: 'ten_01jd9z8x5m3q7c2v4b6n8k0p1r' }),
+            })
+            .strict(),
+        ),
       },
       responses: {
         201: { description: 'Created', content: json(apiKeyCreatedSchema) },

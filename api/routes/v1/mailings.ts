@@ -4,7 +4,7 @@ import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, 
 import { idempotencyKeyHeader } from './notifications.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../multipart-upload.js';
-import { byId, createRouter, documentStreamedBody, json, pageLimit, routesTagged } from '../../openapi.js';
+import { byId, createRouter, documentStreamedBody, json, jsonBody, pageLimit, routesTagged } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 
 const route = routesTagged('Mailings');
@@ -200,15 +200,11 @@ export const mailingRoutes = createRouter()
   .openapi(
     route.post('/v1/verify', 'verifyToken', 'public', {
       summary: 'A recipient verifies the token from their mail (public)',
-      request: { body: { required: true, content: json(z.object({ token: z.string().min(16).max(128) })) } },
+      request: { body: jsonBody(z.object({ token: z.string().min(16).max(128) })) },
       responses: {
         200: {
           description: 'Verified',
-          content: {
-            'application/json': {
-              schema: z.object({ verified: z.literal(true), mailingId: z.string(), email: z.string(), verifiedAt: z.string().datetime() }),
-            },
-          },
+          content: json(z.object({ verified: z.literal(true), mailingId: z.string(), email: z.string(), verifiedAt: z.string().datetime() })),
         },
         404: errorResponses[404],
       },

@@ -4,7 +4,7 @@
 import { z } from '@hono/zod-openapi';
 import { tenantOf } from '../../auth/tenant.js';
 import { errorResponses } from '../../errors.js';
-import { createRouter, routesTagged } from '../../openapi.js';
+import { createRouter, json, jsonBody, routesTagged } from '../../openapi.js';
 import {
   admitBatch,
   MAX_BATCH_ITEMS,
@@ -112,9 +112,9 @@ export const notificationBatchRoutes = createRouter().openapi(
       'Each item is validated, rate-limited and made idempotent (its `idempotencyKey`) as POST /v1/notifications would, and gets its own result, ' +
       'in order: accepted, a duplicate of an earlier item or request, or refused with its reason. One refused item never refuses the others. ' +
       'The batch is stored in one transaction; workflows start after it commits, critical first.',
-    request: { body: { required: true, content: { 'application/json': { schema: batchBody } } } },
+    request: { body: jsonBody(batchBody) },
     responses: {
-      200: { description: 'Every item answered (some may be refused)', content: { 'application/json': { schema: batchAnswer } } },
+      200: { description: 'Every item answered (some may be refused)', content: json(batchAnswer) },
       400: errorResponses[400],
       401: errorResponses[401],
     },

@@ -27,7 +27,7 @@ import type { AppEnv } from '../../context.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
-import { byId, createRouter, json, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
+import { byId, createRouter, json, jsonBody, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Schedules');
 
@@ -106,7 +106,7 @@ export const scheduleRoutes = createRouter()
   .openapi(
     route.post('/v1/schedules', 'createSchedule', 'send', {
       summary: 'Schedule a notification or email: once, every interval, or on a cron or calendar spec in a time zone',
-      request: { body: { required: true, content: json(createBody) } },
+      request: { body: jsonBody(createBody) },
       responses: {
         201: { description: 'Created', content: json(scheduleDetailSchema) },
         409: capReached,
@@ -128,7 +128,7 @@ export const scheduleRoutes = createRouter()
   .openapi(
     route.post('/v1/schedules/preview', 'previewSchedule', 'send', {
       summary: 'The next 5 run times of a "when", computed by Temporal, without saving anything',
-      request: { body: { required: true, content: json(z.object({ when: whenSchema }).strict()) } },
+      request: { body: jsonBody(z.object({ when: whenSchema }).strict()) },
       responses: {
         200: { description: 'Run times', content: json(z.object({ nextRunTimes: z.array(z.string().datetime()) })) },
         429: errorResponse(
@@ -187,7 +187,7 @@ export const scheduleRoutes = createRouter()
   .openapi(
     route.patch('/v1/schedules/{id}', 'updateSchedule', 'send', {
       summary: 'Change what, when, name or catch-up window (paused stays paused)',
-      request: { params: idParam, body: { required: true, content: json(patchBody) } },
+      request: { params: idParam, body: jsonBody(patchBody) },
       responses: { ...changed('Updated'), 422: tooFrequent },
     }),
     async (c) => {

@@ -6,7 +6,7 @@ import { createApiKey, listApiKeys } from '../../auth/api-keys.js';
 import { createTenant, findTenant, listTenants, type TenantRow } from '../../../lib/tenants/tenants.js';
 import { changeTenantState } from '../../../lib/tenants/start-workflow.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { byId, createRouter, json, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
+import { byId, createRouter, json, jsonBody, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
 import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
 
 const route = routesTagged('Tenants');
@@ -44,15 +44,12 @@ export const tenantRoutes = createRouter()
     route.post('/v1/tenants', 'createTenant', 'admin', {
       summary: 'Create a tenant (admin only); give it keys with POST /v1/tenants/{id}/api-keys',
       request: {
-        body: {
-          required: true,
-          content: json(
-            z
-              .object({ name: z.string().trim().min(1).max(100).openapi({ example: 'acme-production' }) })
-              .strict()
-              .openapi('TenantRequest'),
-          ),
-        },
+        body: jsonBody(
+          z
+            .object({ name: z.string().trim().min(1).max(100).openapi({ example: 'acme-production' }) })
+            .strict()
+            .openapi('TenantRequest'),
+        ),
       },
       responses: { 201: { description: 'Created', content: json(tenantSchema) } },
     }),
@@ -119,7 +116,7 @@ export const tenantRoutes = createRouter()
   .openapi(
     route.post('/v1/tenants/{id}/api-keys', 'createTenantApiKey', 'admin', {
       summary: 'Create a key of this tenant (admin only): it reaches everything the tenant owns; the key is shown once',
-      request: { params: idParam, body: { required: true, content: json(z.object(keyFields).strict()) } },
+      request: { params: idParam, body: jsonBody(z.object(keyFields).strict()) },
       responses: {
         201: { description: 'Created', content: json(apiKeyCreatedSchema) },
         404: errorResponses[404],

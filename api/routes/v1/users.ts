@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { getUser, putUser, type UserRow } from '../../../lib/notifications/recipients.js';
-import { createRouter, foundOr404, json, routesTagged } from '../../openapi.js';
+import { createRouter, foundOr404, json, jsonBody, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Users');
 
@@ -43,7 +43,7 @@ export const userRoutes = createRouter()
     route.put('/v1/users/{userId}', 'putUser', 'admin', {
       summary: "Create or update a user's contact points (email, E.164 phone, push device tokens)",
       description: 'Fields left out keep their value; null clears one.',
-      request: { params: z.object({ userId: userIdSchema }), body: { required: true, content: json(userBody) } },
+      request: { params: z.object({ userId: userIdSchema }), body: jsonBody(userBody) },
       responses: {
         200: { description: 'The user', content: json(userSchema) },
       },

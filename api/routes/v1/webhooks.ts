@@ -5,7 +5,7 @@ import { z } from '@hono/zod-openapi';
 import { verifyMailgunSignature } from '../../../lib/notifications/providers/index.js';
 import { applyProviderEvent, type DeliveryEvent } from '../../../lib/notifications/webhooks.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter, json, routesTagged } from '../../openapi.js';
+import { createRouter, json, jsonBody, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Webhooks');
 
@@ -40,7 +40,7 @@ export const webhookRoutes = createRouter().openapi(
   route.post('/v1/webhooks/mailgun', 'mailgunWebhook', 'public', {
     summary: 'Delivery events from a provider (Mailgun format: delivered, opened, failed, complained)',
     description: "Public; authenticated by the provider's HMAC signature. Each event is stored once by its id.",
-    request: { body: { required: true, content: json(mailgunPayload) } },
+    request: { body: jsonBody(mailgunPayload) },
     responses: {
       200: { description: 'Stored (or already stored)', content: json(z.object({ outcome: z.string() })) },
       401: errorResponses[401],
