@@ -56,6 +56,10 @@ export const pageOf = <T extends z.ZodType>(item: T) => z.object({ data: z.array
 /** The answer of a list: a page of `item`s. */
 export const pageResponses = <T extends z.ZodType>(description: string, item: T) => ({ 200: { description, content: json(pageOf(item)) } });
 
+/** An object of whole-number counts, one property per name, in that order. */
+export const counts = <K extends string>(...names: K[]) =>
+  z.object(Object.fromEntries(names.map((name) => [name, z.number().int()])) as Record<K, z.ZodNumber>);
+
 /** A list's `limit` query parameter: 1 to `max` items, `byDefault` when absent. */
 export const pageLimit = (max: number, byDefault: number) => z.coerce.number().int().min(1).max(max).default(byDefault);
 

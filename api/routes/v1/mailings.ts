@@ -4,7 +4,7 @@ import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, 
 import { idempotencyKeyHeader } from './notifications.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../multipart-upload.js';
-import { byId, createRouter, documentStreamedBody, json, jsonBody, pageLimit, routesTagged } from '../../openapi.js';
+import { byId, counts, createRouter, documentStreamedBody, json, jsonBody, pageLimit, routesTagged } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 
 const route = routesTagged('Mailings');
@@ -30,16 +30,7 @@ const optionsSchema = z.object({
   delimiter: z.enum([',', ';']).optional(),
 });
 
-const countsSchema = z.object({
-  total: z.number().int(),
-  valid: z.number().int(),
-  invalid: z.number().int(),
-  duplicate: z.number().int(),
-  queued: z.number().int(),
-  sending: z.number().int(),
-  sent: z.number().int(),
-  failed: z.number().int(),
-  cancelled: z.number().int(),
+const countsSchema = counts('total', 'valid', 'invalid', 'duplicate', 'queued', 'sending', 'sent', 'failed', 'cancelled').extend({
   unknown: z.number().int().openapi({ description: 'Cancelled after a request whose answer never came: may or may not have been delivered' }),
 });
 const mailingSchema = z
