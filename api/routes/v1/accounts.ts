@@ -28,6 +28,12 @@ async function ownedAccount(deps: AppDeps, principal: Principal | undefined, id:
   return account;
 }
 
+/** The account (of the key's tenant) and its linked mailboxes, as the API shows them. */
+async function accountWithMailboxes(deps: AppDeps, principal: Principal | undefined, id: string) {
+  const account = await ownedAccount(deps, principal, id);
+  return { account, mailboxes: (await listAccountMailboxes(deps.db, account.id)).map(mailboxSummary) };
+}
+
 /** The IMAP network policy of a config, built once (it reads IMAP_CA_FILE). */
 const imapPolicies = new WeakMap<Config, ImapNetworkPolicy>();
 function imapPolicy(config: Config): ImapNetworkPolicy {
@@ -92,9 +98,8 @@ export const accountRoutes = createRouter()
       ...byId(accountIdParam, 'The account', accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })),
     }),
     async (c) => {
-      const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
-      const mailboxes = await listAccountMailboxes(c.var.deps.db, account.id);
-      return c.json({ ...accountView(account), mailboxes: mailboxes.map(mailboxSummary) }, 200);
+      const { account, mailboxes } = await accountWithMailboxes(c.var.deps, c.var.principal, c.req.valid('param').id);
+      return c.json({ ...accountView(account), mailboxes }, 200);
     },
   )
   .openapi(
@@ -222,10 +227,7 @@ export const accountRoutes = createRouter()
       summary: "An account's linked mailboxes with their sync status",
       ...byId(accountIdParam, 'Mailboxes', z.object({ data: z.array(mailboxSummarySchema) })),
     }),
-    async (c) => {
-      const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
-      return c.json({ data: (await listAccountMailboxes(c.var.deps.db, account.id)).map(mailboxSummary) }, 200);
-    },
+    async (c) => c.json({ data: (await accountWithMailboxes(c.var.deps, c.var.principal, c.req.valid('param').id)).mailboxes }, 200),
   )
   .openapi(
     route.get('/v1/accounts/{id}/messages', 'listAccountMessages', 'read', {
