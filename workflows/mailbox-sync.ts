@@ -19,6 +19,7 @@ import {
   setHandler,
   sleep,
   workflowInfo,
+  type SignalDefinition,
 } from '@temporalio/workflow';
 import type { MailboxSyncActivities, SyncSettings, SyncState } from '../activities/mailbox-sync.js';
 import { innermostMessage } from './failures.js';
@@ -89,45 +90,26 @@ export async function mailboxSync(input: MailboxSyncInput): Promise<void> {
   const run = new SyncRun(input.carried);
   /** Signals, completions and timers wake the loop. */
   let wake = false;
-  const signalled = () => {
-    wake = true;
-  };
-  setHandler(syncNowSignal, () => {
-    run.wantRound();
-    signalled();
-  });
-  setHandler(pauseSyncSignal, () => {
-    run.pause();
-    signalled();
-  });
-  setHandler(resumeSyncSignal, () => {
-    run.resume();
-    signalled();
-  });
-  setHandler(resyncSignal, () => {
-    run.resync();
-    signalled();
-  });
-  setHandler(relinkSignal, () => {
-    run.relink();
-    signalled();
-  });
-  setHandler(unlinkSignal, () => {
-    run.unlink();
-    signalled();
-  });
-  setHandler(tenantHoldSignal, ({ held }) => {
-    run.tenantHold(held);
-    signalled();
-  });
+  /** A signal's handler: `handle` changes the run, then the loop wakes. */
+  const onSignal = <Args extends unknown[]>(signal: SignalDefinition<Args>, handle: (...args: Args) => void) =>
+    setHandler(signal, (...args: Args) => {
+      handle(...args);
+      wake = true;
+    });
+  onSignal(syncNowSignal, () => run.wantRound());
+  onSignal(pauseSyncSignal, () => run.pause());
+  onSignal(resumeSyncSignal, () => run.resume());
+  onSignal(resyncSignal, () => run.resync());
+  onSignal(relinkSignal, () => run.relink());
+  onSignal(unlinkSignal, () => run.unlink());
+  onSignal(tenantHoldSignal, ({ held }) => run.tenantHold(held));
   /** Made once the settings are loaded; lifecycle events that come before wait for it. */
   let push: MailboxPush | undefined = undefined;
   const lifecycleBeforeStart: LifecycleEvent[] = [];
-  setHandler(subscriptionLifecycleSignal, ({ event }) => {
+  onSignal(subscriptionLifecycleSignal, ({ event }) => {
     if (push) push.lifecycle(event, Date.now());
     else lifecycleBeforeStart.push(event);
     run.wantRound();
-    signalled();
   });
   let settingsPollMs = 0;
   setHandler(syncProgressQuery, (): MailboxSyncProgress => ({

@@ -1,8 +1,9 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { registry } from '../../lib/metrics.js';
-import { createRouter } from '../openapi.js';
+import { createRouter, routesTagged } from '../openapi.js';
 import { checkReadiness } from '../readiness.js';
+
+const route = routesTagged('Operations');
 
 const check = z.object({ ok: z.boolean(), latencyMs: z.number(), error: z.string().optional() });
 const readinessSchema = z
@@ -18,22 +19,14 @@ const readinessSchema = z
 
 export const healthRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/health',
-      tags: ['Operations'],
-      operationId: 'health',
+    route.get('/health', 'health', 'public', {
       summary: 'Liveness: the process is up',
       responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
     }),
     (c) => c.json({ status: 'ok' as const }, 200),
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/ready',
-      tags: ['Operations'],
-      operationId: 'ready',
+    route.get('/ready', 'ready', 'public', {
       summary: 'Readiness: Temporal, PostgreSQL and the mail index are reachable',
       responses: {
         200: { description: 'Ready', content: { 'application/json': { schema: readinessSchema } } },
@@ -47,13 +40,8 @@ export const healthRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/metrics',
-      tags: ['Operations'],
-      operationId: 'metrics',
+    route.get('/metrics', 'metrics', 'read', {
       summary: 'Prometheus metrics',
-      ...requires('read'),
       responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
     }),
     async (c) => c.text(await registry.metrics(), 200, { 'Content-Type': registry.contentType }),

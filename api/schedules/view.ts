@@ -1,5 +1,6 @@
 // How a schedule looks to API clients: the row, the clock's next run times, and what its firings did.
 import { z } from '@hono/zod-openapi';
+import { counts } from '../openapi.js';
 import type { FiringView, ScheduleRow, ScheduleStats } from '../../lib/schedules/service.js';
 import { scheduledEmailSchema, scheduledNotificationSchema, whenSchema, type ScheduledRequest } from '../../lib/schedules/index.js';
 
@@ -38,14 +39,7 @@ export const scheduleDetailSchema = scheduleSchema
     notification: scheduledNotificationSchema.optional(),
     email: scheduledEmailSchema.optional(),
     recentFirings: z.array(firingSchema),
-    stats: z.object({
-      firings: z.number().int(),
-      sent: z.number().int(),
-      delivered: z.number().int(),
-      opened: z.number().int(),
-      failed: z.number().int(),
-      deadLettered: z.number().int(),
-    }),
+    stats: counts('firings', 'sent', 'delivered', 'opened', 'failed', 'deadLettered'),
   })
   .openapi('ScheduleDetail');
 

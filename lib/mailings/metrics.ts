@@ -2,14 +2,12 @@
 import { Counter, Histogram } from 'prom-client';
 import { registry } from '../metrics.js';
 
+/** A counter on the process registry, by one label. */
+const counter = <L extends string>(name: string, help: string, label: L) => new Counter<L>({ name, help, labelNames: [label], registers: [registry] });
+
 export const mailingMetrics = {
   /** Answers of 429 from the provider: with the pacer working, this stays at zero. */
-  providerThrottled: new Counter({
-    name: 'mailflow_mailing_provider_throttled_total',
-    help: 'Provider requests of CSV mailings answered 429 (rate limited).',
-    labelNames: ['provider'] as const,
-    registers: [registry],
-  }),
+  providerThrottled: counter('mailflow_mailing_provider_throttled_total', 'Provider requests of CSV mailings answered 429 (rate limited).', 'provider'),
   /** From asking the fleet-wide pacer for a slot to the slot's time: the wait the provider's limit imposes. */
   pacingWait: new Histogram({
     name: 'mailflow_mailing_pacing_wait_seconds',
@@ -23,23 +21,21 @@ export const mailingMetrics = {
    * was answered late (a slow provider or network, a stalled process). Each is a request that would have
    * risked a 429 by leaving on its slot.
    */
-  pacingHeld: new Counter({
-    name: 'mailflow_mailing_pacing_held_total',
-    help: 'Mailing requests held at the pacer gate after their slot until a request a window before had been answered.',
-    labelNames: ['provider'] as const,
-    registers: [registry],
-  }),
+  pacingHeld: counter(
+    'mailflow_mailing_pacing_held_total',
+    'Mailing requests held at the pacer gate after their slot until a request a window before had been answered.',
+    'provider',
+  ),
   /**
    * Mailing progress: recipients by what they came to, counted where it happens (queued / invalid / duplicate
    * as rows are stored, sent / failed as sends end, cancelled / unknown at a cancel). The exact per-mailing
    * figures are the counters on the mailings row (GET /v1/mailings/{id}); this is the fleet's rate.
    */
-  recipients: new Counter({
-    name: 'mailflow_mailing_recipients_total',
-    help: 'CSV mailing recipients by outcome: queued, invalid, duplicate (ingest), sent, failed (sends), cancelled, unknown (cancel).',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  }),
+  recipients: counter(
+    'mailflow_mailing_recipients_total',
+    'CSV mailing recipients by outcome: queued, invalid, duplicate (ingest), sent, failed (sends), cancelled, unknown (cancel).',
+    'outcome',
+  ),
 };
 
 export type RecipientOutcome = 'queued' | 'invalid' | 'duplicate' | 'sent' | 'failed' | 'cancelled' | 'unknown';

@@ -1,17 +1,8 @@
 // The simulated Graph mail API over real HTTP: delta paging and links, every user action in the next
 // round (with and without immutable ids), folder delta, and the canonical links through
 // @microsoft/microsoft-graph-client with an origin-rewriting transport.
-import {
-  AuthenticationHandler,
-  Client,
-  RedirectHandler,
-  RetryHandler,
-  RetryHandlerOptions,
-  TelemetryHandler,
-  type Context,
-  type Middleware,
-} from '@microsoft/microsoft-graph-client';
 import { describe, expect, it } from 'vitest';
+import { createGraphClient, withToken } from '../../lib/mailbox-sync/outlook/graph-client.js';
 import { useOutlook } from '../../test/helpers/outlook.js';
 
 type Row = Record<string, unknown> & { id: string; '@removed'?: { reason: string } };
@@ -196,36 +187,23 @@ describe('Outlook simulator: through @microsoft/microsoft-graph-client', () => {
     await sim.createMailbox('sam@contoso.com');
     await sim.seed('sam@contoso.com', 120, 'inbox');
     const token = await sim.accessToken('sam@contoso.com');
-    const transport: Middleware = {
-      async execute(context: Context) {
-        const url = typeof context.request === 'string' ? context.request : context.request.url;
-        context.response = await fetch(url.replace('https://graph.microsoft.com', sim.url), context.options);
-      },
-    };
-    const chain = [
-      new AuthenticationHandler({ getAccessToken: () => Promise.resolve(token) }),
-      new RetryHandler(new RetryHandlerOptions(0, 0)),
-      new RedirectHandler(),
-      new TelemetryHandler(),
-      transport,
-    ];
-    for (let i = 0; i < chain.length - 1; i++) chain[i]!.setNext!(chain[i + 1]!);
-    const client = Client.initWithMiddleware({ middleware: chain[0]! });
-    expect(await client.api('/me').get()).toMatchObject({ mail: 'sam@contoso.com' });
+    // The client the sync uses: canonical links, the origin rewritten in its transport, a token per request.
+    const client = createGraphClient({ graphUrl: sim.url, timeoutMs: 10_000 });
+    const api = (path: string) => withToken(client.api(path), token);
+    expect(await api('/me').get()).toMatchObject({ mail: 'sam@contoso.com' });
     const ids = new Set<string>();
-    let page = (await client
-      .api('/me/mailFolders/inbox/messages/delta')
+    let page = (await api('/me/mailFolders/inbox/messages/delta')
       .header('Prefer', `odata.maxpagesize=50, ${IMMUTABLE}`)
       .select(['subject', 'isRead'])
       .get()) as Page;
     for (;;) {
       for (const row of page.value) ids.add(row.id);
       if (!page['@odata.nextLink']) break;
-      page = (await client.api(page['@odata.nextLink']).header('Prefer', `odata.maxpagesize=50, ${IMMUTABLE}`).get()) as Page;
+      page = (await api(page['@odata.nextLink']).header('Prefer', `odata.maxpagesize=50, ${IMMUTABLE}`).get()) as Page;
     }
     expect(ids.size).toBe(120);
     await sim.act('sam@contoso.com', { type: 'newMail' });
-    const after = (await client.api(page['@odata.deltaLink']!).header('Prefer', IMMUTABLE).get()) as Page;
+    const after = (await api(page['@odata.deltaLink']!).header('Prefer', IMMUTABLE).get()) as Page;
     expect(after.value).toHaveLength(1);
     const requests = await sim.requests({ mailbox: 'sam@contoso.com' });
     expect(requests.every((r) => r.status === 200)).toBe(true);

@@ -1,35 +1,24 @@
 // `npm start` end to end: the launcher brings the API and workers up on the suite's services, the API
 // is ready, the platform check workflow ran and `temporal workflow list` shows it; SIGINT (Ctrl-C)
 // stops every process it started and exits 0.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { findTemporalCli } from '../../scripts/services/temporal.js';
 import { repoRoot } from '../../scripts/services/index.js';
 import { alive, descendants } from '../../scripts/services/process.js';
 import { testEnv } from '../helpers/config.js';
+import { spawnScript } from '../helpers/worker-process.js';
 
 describe('npm start', () => {
   it('brings the stack up, runs the platform check, and Ctrl-C leaves nothing running', async () => {
-    const env = {
-      ...process.env,
-      ...testEnv({ LOG_LEVEL: 'info', STACK_PORT_OFFSET: '21000', API_PORT: undefined, ADMIN_API_KEY: undefined, ENCRYPTION_KEYS: undefined }),
-    };
-    const launcher = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    launcher.stdout.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
-    launcher.stderr.on('data', (d: Buffer) => {
-      output += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
+    const overrides = { STACK_PORT_OFFSET: '21000', API_PORT: undefined, ADMIN_API_KEY: undefined, ENCRYPTION_KEYS: undefined };
+    const env = testEnv(overrides);
+    const stack = spawnScript('scripts/start.ts', overrides, /\[mailflow\] ready/, 150_000);
+    const { child: launcher, exited } = stack;
     try {
-      const deadline = Date.now() + 150_000;
-      while (!output.includes('[mailflow] ready')) {
-        if (Date.now() > deadline || launcher.exitCode !== null) throw new Error(`stack did not come up:\n${output}`);
-        await sleep(250);
-      }
+      await stack.ready;
+      const output = stack.output();
       const ready = await fetch('http://127.0.0.1:24000/ready');
       expect(ready.status).toBe(200);
       const workflowId = /platform check: (platform-check-[\w-]+)/.exec(output)?.[1];
@@ -43,11 +32,11 @@ describe('npm start', () => {
       const children = descendants(launcher.pid!);
       expect(children.length).toBeGreaterThanOrEqual(2); // api + workers (+ simulators)
       launcher.kill('SIGINT');
-      expect(await exited, output).toBe(0);
-      expect(output).toContain('[mailflow] stopped');
+      expect(await exited, stack.output()).toBe(0);
+      expect(stack.output()).toContain('[mailflow] stopped');
       // Processes that are already exiting (e.g. a tsx helper reading EOF) get a moment to go.
-      const deadline2 = Date.now() + 5_000;
-      while (children.some(alive) && Date.now() < deadline2) await sleep(100);
+      const deadline = Date.now() + 5_000;
+      while (children.some(alive) && Date.now() < deadline) await sleep(100);
       expect(children.filter(alive)).toEqual([]);
     } finally {
       if (launcher.exitCode === null) launcher.kill('SIGKILL');

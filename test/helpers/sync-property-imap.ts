@@ -7,31 +7,14 @@
 import type { ImapFlow } from 'imapflow';
 import { doveadm } from '../../scripts/services/dovecot.js';
 import { prng } from '../../simulators/outlook/fixtures.js';
-import {
-  appendMessages,
-  asImapUser,
-  changeUidValidity,
-  createFolder,
-  createImapUser,
-  deleteFolder,
-  expungeMessages,
-  folderUids,
-  imapServer,
-  moveMessages,
-  renameFolder,
-  seedMailbox,
-  addFlags,
-  removeFlags,
-  type ImapUser,
-  type ImapVia,
-} from './imap.js';
+import * as imap from './imap.js';
 import { linkImap, waitForImapMirror } from './imap-sync.js';
 import type { SyncRig } from './mailbox-sync.js';
 
 export interface ImapScenarioOptions {
   messages: number;
   actions: number;
-  via?: ImapVia;
+  via?: imap.ImapVia;
   settleMs?: number;
 }
 
@@ -46,8 +29,8 @@ export async function runImapSyncScenario(rig: SyncRig, seed: number, options: I
   const rand = prng(seed);
   const pick: Pick = (list) => list[Math.floor(rand() * list.length)]!;
   const settleMs = options.settleMs ?? 90_000;
-  const user: ImapUser = createImapUser(`prop${seed}`);
-  await seedMailbox(user, {
+  const user: imap.ImapUser = imap.createImapUser(`prop${seed}`);
+  await imap.seedMailbox(user, {
     folders: { INBOX: Math.ceil(options.messages * 0.7), Projects: Math.floor(options.messages * 0.2), Archive: Math.floor(options.messages * 0.1) },
   });
   let folderCount = 0;
@@ -59,7 +42,7 @@ export async function runImapSyncScenario(rig: SyncRig, seed: number, options: I
     const someMessage = async (): Promise<{ folder: string; uid: number } | undefined> => {
       for (let tries = 0; tries < 4; tries++) {
         const folder = pick(all);
-        const uids = await folderUids(client, folder);
+        const uids = await imap.folderUids(client, folder);
         if (uids.length > 0) return { folder, uid: pick(uids) };
       }
       return undefined;
@@ -68,62 +51,62 @@ export async function runImapSyncScenario(rig: SyncRig, seed: number, options: I
     if (r < 0.15) {
       const folder = pick(['INBOX', 'INBOX', ...custom]);
       log(`new mail in ${folder}`);
-      return appendMessages(client, folder, 1 + Math.floor(rand() * 3));
+      return imap.appendMessages(client, folder, 1 + Math.floor(rand() * 3));
     }
     if (r < 0.45) {
       const m = await someMessage();
       if (!m) return;
       const [flagName, add] = [pick(['\\Seen', '\\Flagged'] as const), rand() < 0.5];
       log(`${add ? '+' : '-'}${flagName} ${m.folder}/${m.uid}`);
-      return add ? addFlags(client, m.folder, [m.uid], [flagName]) : removeFlags(client, m.folder, [m.uid], [flagName]);
+      return add ? imap.addFlags(client, m.folder, [m.uid], [flagName]) : imap.removeFlags(client, m.folder, [m.uid], [flagName]);
     }
     if (r < 0.62) {
       const m = await someMessage();
       const to = pick(all);
       if (!m || to === m.folder) return;
       log(`move ${m.folder}/${m.uid} to ${to}`);
-      return moveMessages(client, m.folder, [m.uid], to);
+      return imap.moveMessages(client, m.folder, [m.uid], to);
     }
     if (r < 0.72) {
       const m = await someMessage();
       if (!m) return;
       log(`expunge ${m.folder}/${m.uid}`);
-      return expungeMessages(client, m.folder, [m.uid]);
+      return imap.expungeMessages(client, m.folder, [m.uid]);
     }
     if (r < 0.77) {
       const name = `Folder${seed}-${++folderCount}`;
       log(`create ${name}`);
-      await createFolder(client, name);
-      return appendMessages(client, name, 1);
+      await imap.createFolder(client, name);
+      return imap.appendMessages(client, name, 1);
     }
     if (r < 0.82) {
       if (custom.length === 0) return;
       const from = pick(custom);
       const to = `Renamed${seed}-${++folderCount}`;
       log(`rename ${from} to ${to}`);
-      return renameFolder(client, from, to);
+      return imap.renameFolder(client, from, to);
     }
     if (r < 0.85) {
       if (custom.length < 2) return;
       const folder = pick(custom);
       log(`delete folder ${folder}`);
-      return deleteFolder(client, folder);
+      return imap.deleteFolder(client, folder);
     }
     if (r < 0.92) {
       // Every connection of the user cut by the server: the sync's pages and its IDLE watch reconnect.
       log('kick the user');
-      doveadm(imapServer().configFile, ['kick', user.user]);
+      doveadm(imap.imapServer().configFile, ['kick', user.user]);
       return;
     }
     const folder = pick(all);
     log(`new UIDVALIDITY for ${folder}`);
-    changeUidValidity(user, folder);
+    imap.changeUidValidity(user, folder);
   };
 
   const run = async (from: number, to: number) => {
     for (let i = from; i < to; i++) {
       // A fresh connection per action: a kick or a new UIDVALIDITY cuts the user's own connection too.
-      await asImapUser(user, async (client) => {
+      await imap.asImapUser(user, async (client) => {
         await step(client)();
       });
     }

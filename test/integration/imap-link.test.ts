@@ -7,7 +7,6 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { and, eq, like, sql } from 'drizzle-orm';
-import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mailboxes, secrets } from '../../db/schema/index.js';
 import { imapNetworkPolicy } from '../../lib/mailbox-sync/imap/connection.js';
@@ -16,7 +15,8 @@ import { linkImapMailbox } from '../../lib/mailbox-sync/imap/link.js';
 import { findAccount } from '../../lib/accounts/accounts.js';
 import { addDovecotUser } from '../../scripts/services/dovecot.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
-import { testConfig, unique } from '../helpers/config.js';
+import { unique } from '../helpers/config.js';
+import { failingSyncStart, observeSyncStarts } from '../helpers/link-hooks.js';
 import {
   asImapUser,
   createImapUser,
@@ -241,27 +241,18 @@ describe('linking an IMAP mailbox', () => {
     const user = createImapUser('commit');
     const accountId = await newAccount();
     const account = (await findAccount(db(), 'admin', accountId))!;
-    const observer = postgres(testConfig().DATABASE_URL, { max: 1, onnotice: () => {} });
-    const seen: { mailbox: number; secret: number }[] = [];
+    const starts = observeSyncStarts(imapSecretName);
     try {
       const c = imapConnection(user);
       await linkImapMailbox(
         { db: db(), encryptor: rig.api.deps.encryptor, policy: imapNetworkPolicy(rig.api.deps.config) },
         { account, owner: 'admin', credential: 'test', host: c.host, port: c.port, tls: c.tls, username: c.username, password: user.password },
-        {
-          credentialValid: () => Promise.resolve(true),
-          // Another connection sees what a woken workflow would read.
-          startSync: async (mailbox) => {
-            const [row] =
-              await observer`select (select count(*)::int from mailboxes where id = ${mailbox.id}) as mailbox, (select count(*)::int from secrets where name = ${imapSecretName(mailbox.id)}) as secret`;
-            seen.push(row as { mailbox: number; secret: number });
-          },
-        },
+        starts.hooks,
       );
     } finally {
-      await observer.end();
+      await starts.end();
     }
-    expect(seen).toEqual([{ mailbox: 1, secret: 1 }]);
+    expect(starts.seen).toEqual([{ mailbox: 1, secret: 1 }]);
   });
 
   it("takes a new link back when its sync cannot be started, keeps a re-link's new secret, and links nothing for a key revoked meanwhile", async () => {
@@ -271,14 +262,7 @@ describe('linking an IMAP mailbox', () => {
     const context = { db: db(), encryptor: rig.api.deps.encryptor, policy: imapNetworkPolicy(rig.api.deps.config) };
     const c = imapConnection(user);
     const input = { account, owner: 'admin', credential: 'test', host: c.host, port: c.port, tls: c.tls, username: c.username, password: user.password };
-    const attempted: string[] = [];
-    const failing = {
-      credentialValid: () => Promise.resolve(true),
-      startSync: (m: { id: string }) => {
-        attempted.push(m.id);
-        return Promise.reject(new Error('Temporal is away'));
-      },
-    };
+    const { attempted, hooks: failing } = failingSyncStart();
     await expect(linkImapMailbox(context, input, failing)).rejects.toMatchObject({ failure: 'sync_unavailable' });
     expect(attempted).toHaveLength(1);
     await expectNothingStored(accountId);

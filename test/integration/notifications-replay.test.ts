@@ -8,20 +8,11 @@ import { startTestApi, type TestApi } from '../helpers/api.js';
 import { testConfig, unique } from '../helpers/config.js';
 import { notificationClient, smsNotification } from '../helpers/notifications.js';
 import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
-import { committedHistories, recordHistories, replay } from '../helpers/histories.js';
-import { installQuietRuntime } from '../helpers/temporal.js';
+import { itReplaysCommittedHistories, recordHistories, replay } from '../helpers/histories.js';
 import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
 
-beforeAll(() => {
-  installQuietRuntime();
-});
-
 describe('notification workflow replay', () => {
-  it('replays the committed histories of earlier runs', async () => {
-    const histories = committedHistories('notification-');
-    expect(histories.length).toBeGreaterThanOrEqual(4);
-    expect(await replay(histories)).toEqual([]);
-  }, 60_000);
+  itReplaysCommittedHistories('notification-', 4);
 
   describe('histories recorded now', () => {
     let api: TestApi;

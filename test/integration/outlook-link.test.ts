@@ -1,7 +1,6 @@
 // Linking Outlook by OAuth (authorization code + PKCE) against the simulated Microsoft identity platform:
 // the happy path, and every way it can fail — each ends on a clear page with nothing linked.
 import { eq } from 'drizzle-orm';
-import postgres from 'postgres';
 import { completeOutlookLink } from '../../lib/mailbox-sync/outlook/link.js';
 import { outlookAuthSettings } from '../../lib/mailbox-sync/outlook/msal.js';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +8,8 @@ import { mailboxes, oauthStates, secrets } from '../../db/schema/index.js';
 import { sha256Hex } from '../../lib/crypto.js';
 import { tokenCacheName } from '../../lib/mailbox-sync/outlook/token-cache.js';
 import { startTestApi } from '../helpers/api.js';
-import { testConfig, unique } from '../helpers/config.js';
+import { unique } from '../helpers/config.js';
+import { failingSyncStart, observeSyncStarts } from '../helpers/link-hooks.js';
 import { CALLBACK_URL, useSyncRig } from '../helpers/mailbox-sync.js';
 
 const rig = useSyncRig({ workers: false });
@@ -83,36 +83,25 @@ describe('linking Outlook', () => {
     const { address, accountId } = await newAccount();
     const { query } = await signIn(accountId, address);
     const settings = outlookAuthSettings(rig.api.deps.config)!;
-    const observer = postgres(testConfig().DATABASE_URL, { max: 1, onnotice: () => {} });
-    const seen: { mailbox: number; tokens: number }[] = [];
+    const starts = observeSyncStarts(tokenCacheName);
     try {
-      await completeOutlookLink({ db: rig.api.deps.db, encryptor: rig.api.deps.encryptor, config: rig.api.deps.config, settings }, Object.fromEntries(query), {
-        credentialValid: () => Promise.resolve(true),
-        // Another connection sees what a woken workflow would read.
-        startSync: async (mailbox) => {
-          const [row] =
-            await observer`select (select count(*)::int from mailboxes where id = ${mailbox.id}) as mailbox, (select count(*)::int from secrets where name = ${tokenCacheName(mailbox.id)}) as tokens`;
-          seen.push(row as { mailbox: number; tokens: number });
-        },
-      });
+      await completeOutlookLink(
+        { db: rig.api.deps.db, encryptor: rig.api.deps.encryptor, config: rig.api.deps.config, settings },
+        Object.fromEntries(query),
+        starts.hooks,
+      );
     } finally {
-      await observer.end();
+      await starts.end();
     }
-    expect(seen).toEqual([{ mailbox: 1, tokens: 1 }]);
+    // The tokens are the mailbox's secret.
+    expect(starts.seen).toEqual([{ mailbox: 1, secret: 1 }]);
   });
 
   it("takes a new link back when its sync cannot be started, and keeps a re-link's new tokens", async () => {
     const { address, accountId } = await newAccount();
     const settings = outlookAuthSettings(rig.api.deps.config)!;
     const context = { db: rig.api.deps.db, encryptor: rig.api.deps.encryptor, config: rig.api.deps.config, settings };
-    const attempted: string[] = [];
-    const failing = {
-      credentialValid: () => Promise.resolve(true),
-      startSync: (m: { id: string }) => {
-        attempted.push(m.id);
-        return Promise.reject(new Error('Temporal is away'));
-      },
-    };
+    const { attempted, hooks: failing } = failingSyncStart();
     const first = await signIn(accountId, address);
     await expect(completeOutlookLink(context, Object.fromEntries(first.query), failing)).rejects.toMatchObject({ failure: 'sync_unavailable' });
     expect(attempted).toHaveLength(1);

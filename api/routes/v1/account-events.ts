@@ -2,8 +2,7 @@
 // status), in order, each with its event id. A reconnecting client sends Last-Event-ID (or
 // ?lastEventId=) and misses nothing still kept; a new one gets `hello` with the current id and then what
 // follows. A browser authenticates with a stream cookie from POST …/events/session, never a key in a URL.
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import { findAccount } from '../../../lib/accounts/accounts.js';
 import { eventsAfter, feedPosition } from '../../../lib/mailbox-sync/events.js';
@@ -12,7 +11,9 @@ import { issueStreamCookie } from '../../auth/stream-cookie.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { accountIdParam } from '../../mailboxes/schemas.js';
-import { createRouter, foundOr404 } from '../../openapi.js';
+import { byId, createRouter, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Accounts');
 
 const KEEPALIVE_MS = 15_000;
 /** An event id as the header and the query carry it: at most 15 digits, so it is an exact number. */
@@ -107,17 +108,11 @@ const serverSentEvent = z
 
 export const accountEventRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/accounts/{id}/events/session',
-      tags: ['Accounts'],
-      operationId: 'openAccountEventSession',
-      ...requires('read'),
+    route.post('/v1/accounts/{id}/events/session', 'openAccountEventSession', 'read', {
       summary: "A stream cookie for the account's live feed, for browsers (EventSource cannot send an Authorization header)",
       description:
         'Sets an HttpOnly, SameSite=Strict cookie scoped to /v1/accounts/{id}/events, valid for an hour; it dies with the API key that asked for it.',
-      request: { params: accountIdParam },
-      responses: foundOr404('Cookie set', z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() })),
+      ...byId(accountIdParam, 'Cookie set', z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() })),
     }),
     async (c) => {
       const accountId = await ownedAccountId(c.var.deps, c.var.principal, c.req.valid('param').id);
@@ -127,12 +122,7 @@ export const accountEventRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/accounts/{id}/events',
-      tags: ['Accounts'],
-      operationId: 'streamAccountEvents',
-      ...requires('read'),
+    route.get('/v1/accounts/{id}/events', 'streamAccountEvents', 'read', {
       summary: "The account's live feed (server-sent events): messages, folders and mailbox status as the sync applies them",
       description:
         'Events: `hello` (a new stream: the current event id), `messages` ({mailboxId, upserted: [message summaries], removed: [ids]}), `folders` ({mailboxId, changed: [{id, name}], removed: [ids]}), `mailbox` (status and progress), `reload` (documents changed that no event names — a page of an initial sync was indexed, or leftovers were removed: reload the list), `reset` (events since Last-Event-ID are gone: reload), `revoked` (the key this stream was opened with was revoked or its tenant disabled: the stream ends). Event ids are numbered per account and delivered in order with no gaps skipped. Authenticate with a Bearer key or the stream cookie from POST …/events/session.',

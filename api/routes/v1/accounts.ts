@@ -1,7 +1,6 @@
 // Local accounts, linking their Outlook and IMAP mailboxes, and reading their synced mail. Every route is scoped
 // to the tenant that owns the account: another tenant's account answers 404.
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { createAccount, findAccount, listAccounts, type AccountRow } from '../../../lib/accounts/accounts.js';
 import { callbackAllowlist, isAllowedCallback } from '../../../lib/mailbox-sync/callback-allowlist.js';
 import { listAccountMailboxes, mailboxSummary } from '../../../lib/mailbox-sync/mailboxes.js';
@@ -17,7 +16,9 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { accountIdParam, accountSchema, imapLinkProblemSchema, imapLinkRequestSchema, mailboxSummarySchema, messageSchema } from '../../mailboxes/schemas.js';
-import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
+import { byId, createRouter, foundOr404, json, jsonBody, pageLimit, pageOf, pageResponses, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Accounts');
 
 const accountView = (a: AccountRow) => ({ id: a.id, email: a.email, displayName: a.displayName, createdAt: a.createdAt.toISOString() });
 
@@ -25,6 +26,12 @@ async function ownedAccount(deps: AppDeps, principal: Principal | undefined, id:
   const account = await findAccount(deps.db, tenantOf(principal), id);
   if (!account) throw new AppError('not_found', `no account ${id}`);
   return account;
+}
+
+/** The account (of the key's tenant) and its linked mailboxes, as the API shows them. */
+async function accountWithMailboxes(deps: AppDeps, principal: Principal | undefined, id: string) {
+  const account = await ownedAccount(deps, principal, id);
+  return { account, mailboxes: (await listAccountMailboxes(deps.db, account.id)).map(mailboxSummary) };
 }
 
 /** The IMAP network policy of a config, built once (it reads IMAP_CA_FILE). */
@@ -41,26 +48,18 @@ const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
 
 export const accountRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/accounts',
-      tags: ['Accounts'],
-      operationId: 'createAccount',
-      ...requires('send'),
+    route.post('/v1/accounts', 'createAccount', 'send', {
       summary: 'Create a local account; its id goes on every mailbox and message synced for it',
       request: {
-        body: {
-          required: true,
-          content: json(
-            z
-              .object({
-                email: z.string().trim().email().max(320).openapi({ example: 'jane@contoso.example' }),
-                displayName: z.string().trim().min(1).max(200).optional().openapi({ example: 'Jane Doe' }),
-              })
-              .strict()
-              .openapi('AccountRequest'),
-          ),
-        },
+        body: jsonBody(
+          z
+            .object({
+              email: z.string().trim().email().max(320).openapi({ example: 'jane@contoso.example' }),
+              displayName: z.string().trim().min(1).max(200).optional().openapi({ example: 'Jane Doe' }),
+            })
+            .strict()
+            .openapi('AccountRequest'),
+        ),
       },
       responses: {
         201: { description: 'Created', content: json(accountSchema) },
@@ -75,12 +74,7 @@ export const accountRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/accounts',
-      tags: ['Accounts'],
-      operationId: 'listAccounts',
-      ...requires('read'),
+    route.get('/v1/accounts', 'listAccounts', 'read', {
       summary: "This tenant's accounts, newest first",
       request: {
         query: z.object({
@@ -91,9 +85,7 @@ export const accountRoutes = createRouter()
             .optional(),
         }),
       },
-      responses: {
-        200: { description: 'Accounts', content: json(pageOf(accountSchema)) },
-      },
+      responses: pageResponses('Accounts', accountSchema),
     }),
     async (c) => {
       const page = await listAccounts(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query'));
@@ -101,56 +93,41 @@ export const accountRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/accounts/{id}',
-      tags: ['Accounts'],
-      operationId: 'getAccount',
-      ...requires('read'),
+    route.get('/v1/accounts/{id}', 'getAccount', 'read', {
       summary: 'An account and its linked mailboxes',
-      request: { params: accountIdParam },
-      responses: foundOr404('The account', accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })),
+      ...byId(accountIdParam, 'The account', accountSchema.extend({ mailboxes: z.array(mailboxSummarySchema) })),
     }),
     async (c) => {
-      const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
-      const mailboxes = await listAccountMailboxes(c.var.deps.db, account.id);
-      return c.json({ ...accountView(account), mailboxes: mailboxes.map(mailboxSummary) }, 200);
+      const { account, mailboxes } = await accountWithMailboxes(c.var.deps, c.var.principal, c.req.valid('param').id);
+      return c.json({ ...accountView(account), mailboxes }, 200);
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/accounts/{id}/mailboxes/outlook',
-      tags: ['Accounts'],
-      operationId: 'linkOutlookMailbox',
-      ...requires('send'),
+    route.post('/v1/accounts/{id}/mailboxes/outlook', 'linkOutlookMailbox', 'send', {
       summary: 'Start linking an Outlook mailbox: returns the Microsoft sign-in URL to send the user to',
       description:
         'Authorization code flow with PKCE. After sign-in Microsoft redirects to /v1/oauth/outlook/callback, which links the mailbox, starts its sync and redirects to `callbackUrl` with `mailboxId`, `accountId` and `status=linked`. `callbackUrl` must start with a prefix in OAUTH_CALLBACK_ALLOWLIST. The sign-in is valid for OAUTH_STATE_TTL_SECONDS and once only.',
       request: {
         params: accountIdParam,
-        body: {
-          required: true,
-          content: json(
-            z
-              .object({
-                callbackUrl: z.string().max(2_000).openapi({ example: 'http://localhost:3000/web/accounts.html' }),
-                loginHint: z
-                  .string()
-                  .trim()
-                  .email()
-                  .max(320)
-                  .optional()
-                  .openapi({ description: 'Prefills the Microsoft sign-in; defaults to the account email' }),
-                allowAnyAddress: z.boolean().default(false).openapi({
-                  description:
-                    'Link whichever mailbox the user signs in to. By default the sign-in must end in `loginHint` (or the account email), and another mailbox is refused on the error page.',
-                }),
-              })
-              .strict()
-              .openapi('OutlookLinkRequest'),
-          ),
-        },
+        body: jsonBody(
+          z
+            .object({
+              callbackUrl: z.string().max(2_000).openapi({ example: 'http://localhost:3000/web/accounts.html' }),
+              loginHint: z
+                .string()
+                .trim()
+                .email()
+                .max(320)
+                .optional()
+                .openapi({ description: 'Prefills the Microsoft sign-in; defaults to the account email' }),
+              allowAnyAddress: z.boolean().default(false).openapi({
+                description:
+                  'Link whichever mailbox the user signs in to. By default the sign-in must end in `loginHint` (or the account email), and another mailbox is refused on the error page.',
+              }),
+            })
+            .strict()
+            .openapi('OutlookLinkRequest'),
+        ),
       },
       responses: {
         201: {
@@ -188,18 +165,13 @@ export const accountRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/accounts/{id}/mailboxes/imap',
-      tags: ['Accounts'],
-      operationId: 'linkImapMailbox',
-      ...requires('send'),
+    route.post('/v1/accounts/{id}/mailboxes/imap', 'linkImapMailbox', 'send', {
       summary: 'Link an IMAP mailbox by its server and login: checked by logging in, then stored and synced',
       description:
         'Logs in to the server first (then out) and stores nothing unless that works; a failure answers with a `reason` and a `detail` naming the cause. The host must not be (or resolve to) a loopback, private, link-local or metadata address unless it is on IMAP_ALLOW_HOSTS; certificates are verified; `tls: none` only where IMAP_ALLOW_PLAINTEXT allows it. The password or token is stored sealed and never returned. The same login (username, host and port) linked again to the same account is a re-link: the new settings and secret replace the old ones and the sync goes on (this is how a mailbox in REAUTH_REQUIRED gets new credentials).',
       request: {
         params: accountIdParam,
-        body: { required: true, content: json(imapLinkRequestSchema) },
+        body: jsonBody(imapLinkRequestSchema),
       },
       responses: {
         200: { description: 'Re-linked: the mailbox the account already had, with the new settings', content: json(mailboxSummarySchema) },
@@ -251,28 +223,14 @@ export const accountRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/accounts/{id}/mailboxes',
-      tags: ['Accounts'],
-      operationId: 'listAccountMailboxes',
-      ...requires('read'),
+    route.get('/v1/accounts/{id}/mailboxes', 'listAccountMailboxes', 'read', {
       summary: "An account's linked mailboxes with their sync status",
-      request: { params: accountIdParam },
-      responses: foundOr404('Mailboxes', z.object({ data: z.array(mailboxSummarySchema) })),
+      ...byId(accountIdParam, 'Mailboxes', z.object({ data: z.array(mailboxSummarySchema) })),
     }),
-    async (c) => {
-      const account = await ownedAccount(c.var.deps, c.var.principal, c.req.valid('param').id);
-      return c.json({ data: (await listAccountMailboxes(c.var.deps.db, account.id)).map(mailboxSummary) }, 200);
-    },
+    async (c) => c.json({ data: (await accountWithMailboxes(c.var.deps, c.var.principal, c.req.valid('param').id)).mailboxes }, 200),
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/accounts/{id}/messages',
-      tags: ['Accounts'],
-      operationId: 'listAccountMessages',
-      ...requires('read'),
+    route.get('/v1/accounts/{id}/messages', 'listAccountMessages', 'read', {
       summary: "An account's synced messages, newest first, with filters, a text query and cursor paging",
       request: {
         params: accountIdParam,

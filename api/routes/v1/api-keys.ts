@@ -1,8 +1,10 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { defaultScopes, requires, scopeSchema, type Scope } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
+import { defaultScopes, scopeSchema, type Scope } from '../../auth/scopes.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../auth/api-keys.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter, json } from '../../openapi.js';
+import { createRouter, json, jsonBody, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('API keys');
 
 export const apiKeySchema = z
   .object({
@@ -53,34 +55,24 @@ export const apiKeyJson = (k: {
 
 export const apiKeyRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/api-keys',
-      tags: ['API keys'],
+    route.post('/v1/api-keys', 'createApiKey', 'admin', {
       summary: 'Create an API key (admin only); the key is shown once',
       description:
         'With `tenantId`, a further key of that tenant (it reaches everything the tenant owns). Without it, a key of a new tenant of its own, named after the key.',
-      operationId: 'createApiKey',
-      ...requires('admin'),
       request: {
-        body: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: z
-                .object({
-                  ...keyFields,
-                  tenantId: z
-                    .string()
-                    .min(1)
-                    .max(64)
-                    .optional()
-                    .openapi({ description: 'The tenant the key is for (default: a new tenant)', example: 'ten_01jd9z8x5m3q7c2v4b6n8k0p1r' }),
-                })
-                .strict(),
-            },
-          },
-        },
+        body: jsonBody(
+          z
+            .object({
+              ...keyFields,
+              tenantId: z
+                .string()
+                .min(1)
+                .max(64)
+                .optional()
+                .openapi({ description: 'The tenant the key is for (default: a new tenant)', example: 'ten_01jd9z8x5m3q7c2v4b6n8k0p1r' }),
+            })
+            .strict(),
+        ),
       },
       responses: {
         201: { description: 'Created', content: json(apiKeyCreatedSchema) },
@@ -95,13 +87,8 @@ export const apiKeyRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/api-keys',
-      tags: ['API keys'],
+    route.get('/v1/api-keys', 'listApiKeys', 'admin', {
       summary: 'List API keys (admin only)',
-      operationId: 'listApiKeys',
-      ...requires('admin'),
       responses: {
         200: { description: 'Keys, newest first', content: json(z.object({ data: z.array(apiKeySchema) })) },
       },
@@ -111,15 +98,10 @@ export const apiKeyRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/api-keys/{id}',
-      tags: ['API keys'],
+    route.delete('/v1/api-keys/{id}', 'revokeApiKey', 'admin', {
       summary: 'Revoke an API key (admin only)',
       description:
         "Ends the key's access within seconds (its open streams close, its pending sign-ins fail) and nothing else: its tenant keeps every resource, reachable with the tenant's other keys.",
-      operationId: 'revokeApiKey',
-      ...requires('admin'),
       request: { params: z.object({ id: z.string().min(1).max(64) }) },
       responses: { 204: { description: 'Revoked' }, 404: errorResponses[404] },
     }),

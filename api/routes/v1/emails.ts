@@ -1,8 +1,7 @@
 // Seed 001's form: an email with sender, receiver, subject, content, priority and attachments, as
 // multipart. Attachments go to the blob store (outside the workflow history), checksummed, then the
 // email is admitted like any notification.
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { admitNotification, type StoredAttachment } from '../../../lib/notifications/admission.js';
 import { emailAdmission } from '../../../lib/notifications/email-admission.js';
@@ -10,9 +9,11 @@ import { notificationMetrics } from '../../../lib/notifications/metrics.js';
 import { parsePriority } from '../../../lib/notifications/policy.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
-import { createRouter, documentStreamedBody, json } from '../../openapi.js';
+import { createRouter, documentStreamedBody, json, routesTagged } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { idempotencyKeyHeader } from './notifications.js';
+
+const route = routesTagged('Notifications');
 
 const fields = z.object({
   sender: z.string().trim().email().max(320),
@@ -46,12 +47,7 @@ emailRoutes.use('/v1/emails', async (c, next) => {
   return limit(c as never, next);
 });
 
-const sendEmailRoute = createRoute({
-  method: 'post',
-  path: '/v1/emails',
-  tags: ['Notifications'],
-  operationId: 'sendEmail',
-  ...requires('send'),
+const sendEmailRoute = route.post('/v1/emails', 'sendEmail', 'send', {
   summary: 'Accept an email with subject, content and attachments (multipart) for asynchronous delivery',
   description: 'Attachments: each up to ATTACHMENT_MAX_BYTES (10 MB), together up to ATTACHMENTS_MAX_TOTAL_BYTES (25 MB).',
   request: { headers: idempotencyKeyHeader },

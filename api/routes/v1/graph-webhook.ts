@@ -4,13 +4,15 @@
 // never trusted. Lifecycle events (reauthorizationRequired, subscriptionRemoved, missed) go to the
 // workflow, which renews or re-creates the subscription and reads every folder. Graph wants an answer
 // within 3 s: the signals are sent with a deadline, and polling covers one that does not land.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { mailboxSyncWorkflowId } from '../../../lib/mailbox-sync/start-workflow.js';
 import { ForgedNotificationError, verifyNotifications, type VerifiedNotification } from '../../../lib/mailbox-sync/subscriptions.js';
 import { subscriptionLifecycleSignal, syncNowSignal } from '../../../workflows/mailbox-sync.js';
 import type { AppDeps } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter, json } from '../../openapi.js';
+import { createRouter, json, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Webhooks');
 
 const SIGNAL_DEADLINE_MS = 2_000;
 const lifecycleEvents = ['reauthorizationRequired', 'subscriptionRemoved', 'missed'] as const;
@@ -45,11 +47,7 @@ async function wake(deps: AppDeps, verified: VerifiedNotification[]): Promise<vo
 }
 
 export const graphWebhookRoutes = createRouter().openapi(
-  createRoute({
-    method: 'post',
-    path: '/v1/webhooks/graph',
-    tags: ['Webhooks'],
-    operationId: 'graphWebhook',
+  route.post('/v1/webhooks/graph', 'graphWebhook', 'public', {
     summary: 'Microsoft Graph change and lifecycle notifications (public; verified by clientState), and the subscription validation handshake',
     request: {
       query: z.object({ validationToken: z.string().max(1_024).optional() }),

@@ -1,7 +1,6 @@
 // One linked mailbox: its sync status and folders, and the controls that signal its workflow (sync
 // now, full resync, pause, resume, unlink). Scoped to the key that linked it.
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { findOwnedMailbox, mailboxDetail, markUnlinking } from '../../../lib/mailbox-sync/mailboxes.js';
 import { queryMailboxSync, signalMailboxSync, type SyncSignal } from '../../../lib/mailbox-sync/start-workflow.js';
 import type { MailboxRow } from '../../../lib/mailbox-sync/sync-state.js';
@@ -9,7 +8,9 @@ import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { mailboxDetailSchema, mailboxIdParam } from '../../mailboxes/schemas.js';
-import { createRouter, foundOr404, json } from '../../openapi.js';
+import { byId, createRouter, json, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Mailboxes');
 
 const accepted = json(z.object({ id: z.string(), signal: z.string() }));
 
@@ -20,12 +21,7 @@ async function ownedMailbox(deps: AppDeps, principal: Principal | undefined, id:
 }
 
 const control = (name: 'sync' | 'resync' | 'pause' | 'resume', signal: SyncSignal, summary: string) =>
-  createRoute({
-    method: 'post',
-    path: `/v1/mailboxes/{id}/${name}`,
-    tags: ['Mailboxes'],
-    operationId: `${name}Mailbox`,
-    ...requires('send'),
+  route.post(`/v1/mailboxes/{id}/${name}`, `${name}Mailbox`, 'send', {
     summary,
     description: `Signals the mailbox's workflow; the same as \`temporal workflow signal --workflow-id mailbox-sync-<id> --name ${signal}\`.`,
     request: { params: mailboxIdParam },
@@ -45,15 +41,9 @@ async function signalOwned(deps: AppDeps, principal: Principal | undefined, id: 
 
 export const mailboxRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/mailboxes/{id}',
-      tags: ['Mailboxes'],
-      operationId: 'getMailbox',
-      ...requires('read'),
+    route.get('/v1/mailboxes/{id}', 'getMailbox', 'read', {
       summary: 'A linked mailbox: status, sync progress, folders with total and unread counts',
-      request: { params: mailboxIdParam },
-      responses: foundOr404('The mailbox', mailboxDetailSchema),
+      ...byId(mailboxIdParam, 'The mailbox', mailboxDetailSchema),
     }),
     async (c) => {
       const { deps } = c.var;
@@ -75,12 +65,7 @@ export const mailboxRoutes = createRouter()
     c.json(await signalOwned(c.var.deps, c.var.principal, c.req.valid('param').id, 'resume'), 202),
   )
   .openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/mailboxes/{id}',
-      tags: ['Mailboxes'],
-      operationId: 'unlinkMailbox',
-      ...requires('send'),
+    route.delete('/v1/mailboxes/{id}', 'unlinkMailbox', 'send', {
       summary: 'Unlink a mailbox: its sync stops, its documents and tokens are removed, then the mailbox itself',
       request: { params: mailboxIdParam },
       responses: { 202: { description: 'Unlinking', content: accepted }, 404: errorResponses[404] },

@@ -1,12 +1,13 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { admitMailing } from '../../../lib/mailings/admission.js';
 import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, type MailingControl } from '../../../lib/mailings/service.js';
 import { idempotencyKeyHeader } from './notifications.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../multipart-upload.js';
-import { createRouter, documentStreamedBody, foundOr404, json, pageLimit } from '../../openapi.js';
+import { byId, counts, createRouter, documentStreamedBody, json, jsonBody, pageLimit, routesTagged } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
+
+const route = routesTagged('Mailings');
 
 // UNKNOWN: the mailing was cancelled after a request whose answer never came (it may have been delivered).
 const recipientStatuses = ['QUEUED', 'SENDING', 'SENT', 'FAILED', 'INVALID', 'DUPLICATE', 'CANCELLED', 'UNKNOWN'] as const;
@@ -29,16 +30,7 @@ const optionsSchema = z.object({
   delimiter: z.enum([',', ';']).optional(),
 });
 
-const countsSchema = z.object({
-  total: z.number().int(),
-  valid: z.number().int(),
-  invalid: z.number().int(),
-  duplicate: z.number().int(),
-  queued: z.number().int(),
-  sending: z.number().int(),
-  sent: z.number().int(),
-  failed: z.number().int(),
-  cancelled: z.number().int(),
+const countsSchema = counts('total', 'valid', 'invalid', 'duplicate', 'queued', 'sending', 'sent', 'failed', 'cancelled').extend({
   unknown: z.number().int().openapi({ description: 'Cancelled after a request whose answer never came: may or may not have been delivered' }),
 });
 const mailingSchema = z
@@ -59,12 +51,7 @@ const mailingSchema = z
   .openapi('Mailing');
 
 const signalRoute = (name: MailingControl, summary: string) =>
-  createRoute({
-    method: 'post',
-    path: `/v1/mailings/{id}/${name}`,
-    tags: ['Mailings'],
-    operationId: `${name}Mailing`,
-    ...requires('send'),
+  route.post(`/v1/mailings/{id}/${name}`, `${name}Mailing`, 'send', {
     summary,
     description: `Signals the mailing's workflow; the same as \`temporal workflow signal --workflow-id mailing-<id> --name ${name}\`.`,
     request: { params: idParam },
@@ -75,12 +62,7 @@ const signalRoute = (name: MailingControl, summary: string) =>
     },
   });
 
-const createMailingRoute = createRoute({
-  method: 'post',
-  path: '/v1/mailings',
-  tags: ['Mailings'],
-  operationId: 'createMailing',
-  ...requires('send'),
+const createMailingRoute = route.post('/v1/mailings', 'createMailing', 'send', {
   summary: 'Upload a CSV mailing list (multipart, field "file"); every valid address gets one mail with its own token',
   description:
     'Fields: file (required), name, hasHeader (true|false, default true), emailColumn (header name or 0-based index; default a header named "email"), delimiter (, or ; — detected when absent). The file is streamed to storage; parsing happens in the workflow. ' +
@@ -136,12 +118,7 @@ export const mailingRoutes = createRouter()
     return c.json({ id: mailing.id, status: mailing.status, workflowId: mailing.workflowId, duplicate: !created }, created ? 202 : 200);
   })
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/mailings',
-      tags: ['Mailings'],
-      operationId: 'listMailings',
-      ...requires('read'),
+    route.get('/v1/mailings', 'listMailings', 'read', {
       summary: 'Mailings, newest first',
       request: { query: z.object({ limit: pageLimit(100, 20) }) },
       responses: {
@@ -151,25 +128,14 @@ export const mailingRoutes = createRouter()
     async (c) => c.json({ data: await listMailings(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('query').limit) }, 200),
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/mailings/{id}',
-      tags: ['Mailings'],
-      operationId: 'getMailing',
-      ...requires('read'),
+    route.get('/v1/mailings/{id}', 'getMailing', 'read', {
       summary: 'A mailing: status, counts, send rate, ETA, recent failures',
-      request: { params: idParam },
-      responses: foundOr404('The mailing', mailingSchema),
+      ...byId(idParam, 'The mailing', mailingSchema),
     }),
     async (c) => c.json(await getMailing(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id), 200),
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/mailings/{id}/recipients',
-      tags: ['Mailings'],
-      operationId: 'listMailingRecipients',
-      ...requires('read'),
+    route.get('/v1/mailings/{id}/recipients', 'listMailingRecipients', 'read', {
       summary: "A mailing's rows by status, in row order, with cursor paging (tokens are never shown)",
       request: {
         params: idParam,
@@ -223,21 +189,13 @@ export const mailingRoutes = createRouter()
     return c.json({ id, signal: 'cancel' }, 202);
   })
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/verify',
-      tags: ['Mailings'],
-      operationId: 'verifyToken',
+    route.post('/v1/verify', 'verifyToken', 'public', {
       summary: 'A recipient verifies the token from their mail (public)',
-      request: { body: { required: true, content: json(z.object({ token: z.string().min(16).max(128) })) } },
+      request: { body: jsonBody(z.object({ token: z.string().min(16).max(128) })) },
       responses: {
         200: {
           description: 'Verified',
-          content: {
-            'application/json': {
-              schema: z.object({ verified: z.literal(true), mailingId: z.string(), email: z.string(), verifiedAt: z.string().datetime() }),
-            },
-          },
+          content: json(z.object({ verified: z.literal(true), mailingId: z.string(), email: z.string(), verifiedAt: z.string().datetime() })),
         },
         404: errorResponses[404],
       },

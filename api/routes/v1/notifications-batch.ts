@@ -1,11 +1,10 @@
 // POST /v1/notifications/batch: up to 1,000 template-form notifications in one call, each with the single
 // request's checks and its own answer (lib/notifications/batch.ts). Only the envelope is validated as a
 // whole; each item is validated on its own, so one bad item is refused in its result, not the call.
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { tenantOf } from '../../auth/tenant.js';
 import { errorResponses } from '../../errors.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, json, jsonBody, routesTagged } from '../../openapi.js';
 import {
   admitBatch,
   MAX_BATCH_ITEMS,
@@ -19,6 +18,8 @@ import {
 import { countRateLimited } from '../../../lib/notifications/metrics.js';
 import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { createBody, idempotencyKey } from './notifications.js';
+
+const route = routesTagged('Notifications');
 
 const batchBody = z
   .object({
@@ -105,20 +106,15 @@ const view = (r: BatchItemResult) => {
 };
 
 export const notificationBatchRoutes = createRouter().openapi(
-  createRoute({
-    method: 'post',
-    path: '/v1/notifications/batch',
-    tags: ['Notifications'],
-    operationId: 'createNotificationBatch',
-    ...requires('send'),
+  route.post('/v1/notifications/batch', 'createNotificationBatch', 'send', {
     summary: `Accept up to ${MAX_BATCH_ITEMS} notifications (template + params) in one call, each answered on its own`,
     description:
       'Each item is validated, rate-limited and made idempotent (its `idempotencyKey`) as POST /v1/notifications would, and gets its own result, ' +
       'in order: accepted, a duplicate of an earlier item or request, or refused with its reason. One refused item never refuses the others. ' +
       'The batch is stored in one transaction; workflows start after it commits, critical first.',
-    request: { body: { required: true, content: { 'application/json': { schema: batchBody } } } },
+    request: { body: jsonBody(batchBody) },
     responses: {
-      200: { description: 'Every item answered (some may be refused)', content: { 'application/json': { schema: batchAnswer } } },
+      200: { description: 'Every item answered (some may be refused)', content: json(batchAnswer) },
       400: errorResponses[400],
       401: errorResponses[401],
     },

@@ -1,13 +1,15 @@
 // Where Microsoft sends the browser back after sign-in (public: the one-time state authenticates it).
 // Success links the mailbox, starts its sync and redirects to the application's callback URL; any
 // failure ends on a page that says what happened, with nothing linked.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { outlookAuthSettings } from '../../../lib/mailbox-sync/outlook/msal.js';
 import { completeOutlookLink, LinkError, type LinkFailure } from '../../../lib/mailbox-sync/outlook/link.js';
 import { principalOfCredential } from '../../auth/api-keys.js';
 import { signalMailboxSync } from '../../../lib/mailbox-sync/start-workflow.js';
 import { linkErrorPage } from '../../mailboxes/oauth-page.js';
-import { createRouter } from '../../openapi.js';
+import { createRouter, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Accounts');
 
 const htmlPage = { 'text/html': { schema: z.string() } };
 const statusOf: Record<LinkFailure, 400 | 403 | 409 | 502 | 503> = {
@@ -37,11 +39,7 @@ const text = (max: number) =>
     .optional();
 
 export const oauthRoutes = createRouter().openapi(
-  createRoute({
-    method: 'get',
-    path: '/v1/oauth/outlook/callback',
-    tags: ['Accounts'],
-    operationId: 'outlookOAuthCallback',
+  route.get('/v1/oauth/outlook/callback', 'outlookOAuthCallback', 'public', {
     summary: "Microsoft's redirect after sign-in (public; the one-time state authenticates it)",
     request: {
       query: z.object({

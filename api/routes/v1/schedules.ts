@@ -1,6 +1,6 @@
 // Scheduled mail (seed 002): a notification or email plus when to send it, on a Temporal Schedule.
 // Handlers are thin: the verbs live in lib/schedules/service.ts.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { openRequest } from '../../../lib/schedules/request.js';
 import { scheduledEmailSchema, scheduledNotificationSchema, whenSchema, type ScheduledRequest } from '../../../lib/schedules/index.js';
@@ -25,10 +25,11 @@ import {
 import { MIN_CATCHUP_WINDOW_SECONDS } from '../../../lib/schedules/temporal.js';
 import type { AppEnv } from '../../context.js';
 import { tenantOf } from '../../auth/tenant.js';
-import { requires } from '../../auth/scopes.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { detailView, scheduleDetailSchema, scheduleSchema, scheduleView } from '../../schedules/view.js';
-import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
+import { byId, createRouter, json, jsonBody, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Schedules');
 
 const catchupWindowSeconds = z
   .number()
@@ -73,6 +74,8 @@ const idParam = z.object({ id: z.string().min(1).max(64) });
 const conflict = errorResponse(409, 'The schedule is archived, or its Temporal Schedule was deleted outside the API');
 const capReached = errorResponse(409, 'The tenant already keeps as many schedules as it may (SCHEDULES_MAX_ACTIVE_PER_TENANT)');
 const tooFrequent = errorResponse(422, 'Two firings would be closer together than SCHEDULE_MIN_INTERVAL_SECONDS');
+/** The answers of a change to one schedule: the schedule as it is now, 404, or 409 (`conflict`). */
+const changed = (description: string) => ({ 200: { description, content: json(scheduleDetailSchema) }, 404: errorResponses[404], 409: conflict });
 
 /** Previews are counted per API key (the admin key is one key). */
 
@@ -101,14 +104,9 @@ async function detail(c: Context<AppEnv>, row: ScheduleRow) {
 
 export const scheduleRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/schedules',
-      tags: ['Schedules'],
-      operationId: 'createSchedule',
-      ...requires('send'),
+    route.post('/v1/schedules', 'createSchedule', 'send', {
       summary: 'Schedule a notification or email: once, every interval, or on a cron or calendar spec in a time zone',
-      request: { body: { required: true, content: json(createBody) } },
+      request: { body: jsonBody(createBody) },
       responses: {
         201: { description: 'Created', content: json(scheduleDetailSchema) },
         409: capReached,
@@ -128,14 +126,9 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/schedules/preview',
-      tags: ['Schedules'],
-      operationId: 'previewSchedule',
-      ...requires('send'),
+    route.post('/v1/schedules/preview', 'previewSchedule', 'send', {
       summary: 'The next 5 run times of a "when", computed by Temporal, without saving anything',
-      request: { body: { required: true, content: json(z.object({ when: whenSchema }).strict()) } },
+      request: { body: jsonBody(z.object({ when: whenSchema }).strict()) },
       responses: {
         200: { description: 'Run times', content: json(z.object({ nextRunTimes: z.array(z.string().datetime()) })) },
         429: errorResponse(
@@ -150,12 +143,7 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/schedules',
-      tags: ['Schedules'],
-      operationId: 'listSchedules',
-      ...requires('read'),
+    route.get('/v1/schedules', 'listSchedules', 'read', {
       summary: 'List schedules, newest first: active (default), archived or all; filter by status; cursor paging',
       request: {
         query: z.object({
@@ -168,12 +156,7 @@ export const scheduleRoutes = createRouter()
           limit: pageLimit(100, 50),
         }),
       },
-      responses: {
-        200: {
-          description: 'A page of schedules',
-          content: json(pageOf(scheduleSchema)),
-        },
-      },
+      responses: pageResponses('A page of schedules', scheduleSchema),
     }),
     async (c) => {
       const q = c.req.valid('query');
@@ -195,33 +178,17 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/schedules/{id}',
-      tags: ['Schedules'],
-      operationId: 'getSchedule',
-      ...requires('read'),
+    route.get('/v1/schedules/{id}', 'getSchedule', 'read', {
       summary: 'A schedule: what and when, the next 5 run times, recent firings with their notifications, and totals',
-      request: { params: idParam },
-      responses: foundOr404('The schedule', scheduleDetailSchema),
+      ...byId(idParam, 'The schedule', scheduleDetailSchema),
     }),
     async (c) => c.json(await detail(c, await owned(c, c.req.valid('param').id)), 200),
   )
   .openapi(
-    createRoute({
-      method: 'patch',
-      path: '/v1/schedules/{id}',
-      tags: ['Schedules'],
-      operationId: 'updateSchedule',
-      ...requires('send'),
+    route.patch('/v1/schedules/{id}', 'updateSchedule', 'send', {
       summary: 'Change what, when, name or catch-up window (paused stays paused)',
-      request: { params: idParam, body: { required: true, content: json(patchBody) } },
-      responses: {
-        200: { description: 'Updated', content: json(scheduleDetailSchema) },
-        404: errorResponses[404],
-        409: conflict,
-        422: tooFrequent,
-      },
+      request: { params: idParam, body: jsonBody(patchBody) },
+      responses: { ...changed('Updated'), 422: tooFrequent },
     }),
     async (c) => {
       const row = await owned(c, c.req.valid('param').id);
@@ -236,22 +203,13 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/schedules/{id}/pause',
-      tags: ['Schedules'],
-      operationId: 'pauseSchedule',
-      ...requires('send'),
+    route.post('/v1/schedules/{id}/pause', 'pauseSchedule', 'send', {
       summary: 'Pause: slots that fall while paused are skipped, not caught up',
       request: {
         params: idParam,
         body: { required: false, content: json(z.object({ note: z.string().max(500).optional() }).strict()) },
       },
-      responses: {
-        200: { description: 'Paused', content: json(scheduleDetailSchema) },
-        404: errorResponses[404],
-        409: conflict,
-      },
+      responses: changed('Paused'),
     }),
     async (c) => {
       const row = await owned(c, c.req.valid('param').id);
@@ -260,19 +218,10 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/schedules/{id}/unpause',
-      tags: ['Schedules'],
-      operationId: 'unpauseSchedule',
-      ...requires('send'),
+    route.post('/v1/schedules/{id}/unpause', 'unpauseSchedule', 'send', {
       summary: 'Unpause: fires again from the next slot',
       request: { params: idParam },
-      responses: {
-        200: { description: 'Active', content: json(scheduleDetailSchema) },
-        404: errorResponses[404],
-        409: conflict,
-      },
+      responses: changed('Active'),
     }),
     async (c) => {
       const row = await owned(c, c.req.valid('param').id);
@@ -280,12 +229,7 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/schedules/{id}/trigger',
-      tags: ['Schedules'],
-      operationId: 'triggerSchedule',
-      ...requires('send'),
+    route.post('/v1/schedules/{id}/trigger', 'triggerSchedule', 'send', {
       summary: 'Fire now, as an extra slot at the current time (also while paused)',
       request: { params: idParam },
       responses: {
@@ -301,12 +245,7 @@ export const scheduleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/schedules/{id}',
-      tags: ['Schedules'],
-      operationId: 'deleteSchedule',
-      ...requires('send'),
+    route.delete('/v1/schedules/{id}', 'deleteSchedule', 'send', {
       summary: 'Delete the schedule and its Temporal Schedule (the notifications it created stay)',
       request: { params: idParam },
       responses: { 204: { description: 'Deleted' }, 404: errorResponses[404] },

@@ -1,14 +1,15 @@
 // Tenants (admin only): who owns resources. A tenant's keys are its credentials: revoking one ends that
 // key's access and nothing else; disabling the tenant refuses all its keys and holds its schedules and
 // mailbox syncs until it is enabled again.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { createApiKey, listApiKeys } from '../../auth/api-keys.js';
-import { requires } from '../../auth/scopes.js';
 import { createTenant, findTenant, listTenants, type TenantRow } from '../../../lib/tenants/tenants.js';
 import { changeTenantState } from '../../../lib/tenants/start-workflow.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
-import { createRouter, foundOr404, json, pageLimit, pageOf } from '../../openapi.js';
+import { byId, createRouter, json, jsonBody, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
 import { apiKeyCreatedSchema, apiKeyJson, apiKeySchema, keyFields } from './api-keys.js';
+
+const route = routesTagged('Tenants');
 
 const tenantSchema = z
   .object({
@@ -40,23 +41,15 @@ const tenantOr404 = async (db: Parameters<typeof findTenant>[0], id: string) => 
 
 export const tenantRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/tenants',
-      tags: ['Tenants'],
-      operationId: 'createTenant',
-      ...requires('admin'),
+    route.post('/v1/tenants', 'createTenant', 'admin', {
       summary: 'Create a tenant (admin only); give it keys with POST /v1/tenants/{id}/api-keys',
       request: {
-        body: {
-          required: true,
-          content: json(
-            z
-              .object({ name: z.string().trim().min(1).max(100).openapi({ example: 'acme-production' }) })
-              .strict()
-              .openapi('TenantRequest'),
-          ),
-        },
+        body: jsonBody(
+          z
+            .object({ name: z.string().trim().min(1).max(100).openapi({ example: 'acme-production' }) })
+            .strict()
+            .openapi('TenantRequest'),
+        ),
       },
       responses: { 201: { description: 'Created', content: json(tenantSchema) } },
     }),
@@ -67,17 +60,10 @@ export const tenantRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/tenants',
-      tags: ['Tenants'],
-      operationId: 'listTenants',
-      ...requires('admin'),
+    route.get('/v1/tenants', 'listTenants', 'admin', {
       summary: 'List tenants (admin only)',
       request: { query: z.object({ limit: pageLimit(100, 50), cursor: z.string().min(1).max(64).optional() }) },
-      responses: {
-        200: { description: 'Tenants', content: json(pageOf(tenantSchema)) },
-      },
+      responses: pageResponses('Tenants', tenantSchema),
     }),
     async (c) => {
       const page = await listTenants(c.var.deps.db, c.req.valid('query'));
@@ -85,25 +71,14 @@ export const tenantRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/tenants/{id}',
-      tags: ['Tenants'],
-      operationId: 'getTenant',
-      ...requires('admin'),
+    route.get('/v1/tenants/{id}', 'getTenant', 'admin', {
       summary: 'A tenant (admin only)',
-      request: { params: idParam },
-      responses: foundOr404('The tenant', tenantSchema),
+      ...byId(idParam, 'The tenant', tenantSchema),
     }),
     async (c) => c.json(tenantView(await tenantOr404(c.var.deps.db, c.req.valid('param').id)), 200),
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/tenants/{id}/disable',
-      tags: ['Tenants'],
-      operationId: 'disableTenant',
-      ...requires('admin'),
+    route.post('/v1/tenants/{id}/disable', 'disableTenant', 'admin', {
       summary: 'Disable a tenant (admin only): its keys are refused at once, its open streams close, its schedules and mailbox syncs are held',
       request: {
         params: idParam,
@@ -128,15 +103,9 @@ export const tenantRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/tenants/{id}/enable',
-      tags: ['Tenants'],
-      operationId: 'enableTenant',
-      ...requires('admin'),
+    route.post('/v1/tenants/{id}/enable', 'enableTenant', 'admin', {
       summary: 'Enable a tenant again (admin only): its keys work, and what it had running goes on (what its users paused stays paused)',
-      request: { params: idParam },
-      responses: foundOr404('Enabled', tenantSchema),
+      ...byId(idParam, 'Enabled', tenantSchema),
     }),
     async (c) => {
       const tenant = await changeTenantState(c.var.deps, c.req.valid('param').id, { disabled: false });
@@ -145,14 +114,9 @@ export const tenantRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/tenants/{id}/api-keys',
-      tags: ['Tenants'],
-      operationId: 'createTenantApiKey',
-      ...requires('admin'),
+    route.post('/v1/tenants/{id}/api-keys', 'createTenantApiKey', 'admin', {
       summary: 'Create a key of this tenant (admin only): it reaches everything the tenant owns; the key is shown once',
-      request: { params: idParam, body: { required: true, content: json(z.object(keyFields).strict()) } },
+      request: { params: idParam, body: jsonBody(z.object(keyFields).strict()) },
       responses: {
         201: { description: 'Created', content: json(apiKeyCreatedSchema) },
         404: errorResponses[404],
@@ -166,15 +130,9 @@ export const tenantRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/tenants/{id}/api-keys',
-      tags: ['Tenants'],
-      operationId: 'listTenantApiKeys',
-      ...requires('admin'),
+    route.get('/v1/tenants/{id}/api-keys', 'listTenantApiKeys', 'admin', {
       summary: "A tenant's keys, newest first (admin only)",
-      request: { params: idParam },
-      responses: foundOr404('Keys', z.object({ data: z.array(apiKeySchema) })),
+      ...byId(idParam, 'Keys', z.object({ data: z.array(apiKeySchema) })),
     }),
     async (c) => {
       const tenant = await tenantOr404(c.var.deps.db, c.req.valid('param').id);

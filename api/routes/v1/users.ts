@@ -1,7 +1,8 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { getUser, putUser, type UserRow } from '../../../lib/notifications/recipients.js';
-import { createRouter, foundOr404, json } from '../../openapi.js';
+import { createRouter, foundOr404, json, jsonBody, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Users');
 
 export const userIdSchema = z
   .string()
@@ -39,15 +40,10 @@ const toJson = (u: UserRow) => ({ ...u, createdAt: u.createdAt.toISOString(), up
 
 export const userRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'put',
-      path: '/v1/users/{userId}',
-      tags: ['Users'],
-      operationId: 'putUser',
-      ...requires('admin'),
+    route.put('/v1/users/{userId}', 'putUser', 'admin', {
       summary: "Create or update a user's contact points (email, E.164 phone, push device tokens)",
       description: 'Fields left out keep their value; null clears one.',
-      request: { params: z.object({ userId: userIdSchema }), body: { required: true, content: json(userBody) } },
+      request: { params: z.object({ userId: userIdSchema }), body: jsonBody(userBody) },
       responses: {
         200: { description: 'The user', content: json(userSchema) },
       },
@@ -57,12 +53,7 @@ export const userRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/users/{userId}',
-      tags: ['Users'],
-      operationId: 'getUser',
-      ...requires('read'),
+    route.get('/v1/users/{userId}', 'getUser', 'read', {
       summary: "A user's contact points",
       request: { params: z.object({ userId: userIdSchema }) },
       responses: foundOr404('The user', userSchema),

@@ -1,11 +1,13 @@
 // Provider delivery webhooks (public: verified by signature instead of an API key). Mailgun signs
 // timestamp + token with HMAC-SHA256; a bad signature, a stale timestamp or a token seen before is
 // refused with 401 and changes nothing.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { verifyMailgunSignature } from '../../../lib/notifications/providers/index.js';
 import { applyProviderEvent, type DeliveryEvent } from '../../../lib/notifications/webhooks.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter, json } from '../../openapi.js';
+import { createRouter, json, jsonBody, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Webhooks');
 
 const mailgunPayload = z
   .object({
@@ -35,14 +37,10 @@ const mailgunPayload = z
 const knownEvents = new Set<DeliveryEvent>(['delivered', 'opened', 'failed', 'complained']);
 
 export const webhookRoutes = createRouter().openapi(
-  createRoute({
-    method: 'post',
-    path: '/v1/webhooks/mailgun',
-    tags: ['Webhooks'],
-    operationId: 'mailgunWebhook',
+  route.post('/v1/webhooks/mailgun', 'mailgunWebhook', 'public', {
     summary: 'Delivery events from a provider (Mailgun format: delivered, opened, failed, complained)',
     description: "Public; authenticated by the provider's HMAC signature. Each event is stored once by its id.",
-    request: { body: { required: true, content: json(mailgunPayload) } },
+    request: { body: jsonBody(mailgunPayload) },
     responses: {
       200: { description: 'Stored (or already stored)', content: json(z.object({ outcome: z.string() })) },
       401: errorResponses[401],

@@ -1,13 +1,11 @@
 // Email over a Mailgun-style HTTP API (POST /v3/{domain}/messages, HTTP Basic api:<key>).
 import { providerFetch } from './http.js';
-import type { NotificationProvider, OutboundMessage, SendResult } from './types.js';
+import type { EmailProviderOptions, NotificationProvider, OutboundMessage, SendResult } from './types.js';
 
-export interface MailgunOptions {
+export interface MailgunOptions extends EmailProviderOptions {
   apiUrl: string;
   apiKey: string;
   domain: string;
-  defaultFrom: string;
-  timeoutMs: number;
 }
 
 export class MailgunProvider implements NotificationProvider {

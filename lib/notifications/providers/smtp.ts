@@ -2,12 +2,17 @@
 // crash carries the same id and the receiving side can drop the duplicate.
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
-import { PermanentSendError, TransientSendError, type NotificationProvider, type OutboundMessage, type SendResult } from './types.js';
+import {
+  PermanentSendError,
+  TransientSendError,
+  type EmailProviderOptions,
+  type NotificationProvider,
+  type OutboundMessage,
+  type SendResult,
+} from './types.js';
 
-export interface SmtpOptions {
+export interface SmtpOptions extends EmailProviderOptions {
   url: string;
-  defaultFrom: string;
-  timeoutMs: number;
 }
 
 export class SmtpProvider implements NotificationProvider {

@@ -26,6 +26,12 @@ export interface NotificationProvider {
   send(message: OutboundMessage, signal?: AbortSignal): Promise<SendResult>;
 }
 
+/** What every email provider is given: the From of a message that names none, and how long one send may take. */
+export interface EmailProviderOptions {
+  defaultFrom: string;
+  timeoutMs: number;
+}
+
 /** The provider refused this message (invalid address, a 4xx): retrying cannot help. */
 export class PermanentSendError extends Error {
   constructor(
