@@ -4,7 +4,7 @@
 import type { Client } from '@temporalio/client';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { notificationRetryBatches, notifications } from '../db/schema/index.js';
-import { NotificationNotFoundError, NotificationNotRetryableError, retryNotification } from '../lib/notifications/admission.js';
+import { NotificationNotFoundError, NotificationStatusError, retryNotification } from '../lib/notifications/admission.js';
 import { filterConditions, type NotificationFilters, type RetryFilters } from '../lib/notifications/list.js';
 import type { ActivityDeps } from './deps.js';
 
@@ -35,7 +35,7 @@ export function createNotificationRetryActivities(deps: ActivityDeps, temporal: 
             await retryNotification(tx, temporal, deps.config, input.tenant, id);
             retried = 1;
           } catch (error) {
-            if (!(error instanceof NotificationNotRetryableError || error instanceof NotificationNotFoundError)) throw error;
+            if (!(error instanceof NotificationStatusError || error instanceof NotificationNotFoundError)) throw error;
           }
           // `processed` is a position, so an attempt that repeats a chunk does not count its skips twice.
           await tx

@@ -8,8 +8,7 @@ import { InvalidCursorError } from '../lib/mail-index/types.js';
 import { ImapLinkError, type ImapLinkFailure } from '../lib/mailbox-sync/imap/link.js';
 import { MailingIdempotencyConflictError, MailingStartError } from '../lib/mailings/admission.js';
 import { MailingFinishedError, MailingNotFoundError } from '../lib/mailings/service.js';
-import { IdempotencyConflictError, NotificationNotFoundError, NotificationNotRetryableError } from '../lib/notifications/admission.js';
-import { NotificationNotCancellableError } from '../lib/notifications/cancel.js';
+import { IdempotencyConflictError, NotificationNotFoundError, NotificationStatusError } from '../lib/notifications/admission.js';
 import { countRateLimited } from '../lib/notifications/metrics.js';
 import { RetryBatchNotFoundError } from '../lib/notifications/retries.js';
 import { RateLimitExceededError } from '../lib/notifications/rate-limit.js';
@@ -73,8 +72,7 @@ const mappings: Mapping[] = [
     (e) => new AppError('unprocessable', `user ${e.userId} has no ${contactOf[e.channel]} (set it with PUT /v1/users/${e.userId}, or give "to")`),
   ),
   map(NotificationNotFoundError, (e) => new AppError('not_found', e.message)),
-  map(NotificationNotRetryableError, (e) => new AppError('conflict', e.message)),
-  map(NotificationNotCancellableError, (e) => new AppError('conflict', e.message)),
+  map(NotificationStatusError, (e) => new AppError('conflict', e.message)),
   map(RetryBatchNotFoundError, (e) => new AppError('not_found', e.message)),
   map(UserNotFoundError, (e) => new AppError('not_found', e.message)),
   // Mailings.

@@ -47,16 +47,6 @@ export const filterQuery = z.object(filterFields);
 export type FilterQuery = z.infer<typeof filterQuery>;
 
 export function toFilters(q: FilterQuery): NotificationFilters {
-  return {
-    status: q.status,
-    late: q.late,
-    userId: q.userId,
-    correlationId: q.correlationId,
-    priority: q.priority,
-    channel: q.type,
-    templateId: q.templateId,
-    recipient: q.recipient,
-    since: q.since ? new Date(q.since) : undefined,
-    until: q.until ? new Date(q.until) : undefined,
-  };
+  const { type, since, until, ...same } = q;
+  return { ...same, channel: type, since: since ? new Date(since) : undefined, until: until ? new Date(until) : undefined };
 }

@@ -309,21 +309,24 @@ export class NotificationNotFoundError extends Error {
   }
 }
 
-/** Only a DEAD_LETTERED or FAILED notification can be sent again. */
-export class NotificationNotRetryableError extends Error {
+/** The notification's status does not allow the action: only DEAD_LETTERED or FAILED can be retried, only PENDING or RETRYING cancelled. */
+export class NotificationStatusError extends Error {
   constructor(
     readonly notificationId: string,
     readonly status: string,
+    readonly action: 'retried' | 'cancelled',
   ) {
-    super(`notification ${notificationId} is ${status}; only DEAD_LETTERED or FAILED notifications can be retried`);
-    this.name = 'NotificationNotRetryableError';
+    super(
+      `notification ${notificationId} is ${status}; only ${action === 'retried' ? 'DEAD_LETTERED or FAILED' : 'PENDING or RETRYING'} notifications can be ${action}`,
+    );
+    this.name = 'NotificationStatusError';
   }
 }
 
 /**
  * Puts a failed or dead-lettered notification of the tenant back: PENDING, a fresh deadline, exactly one new
  * workflow run. The row lock and the conditional update make concurrent retries one (the others see
- * PENDING: NotificationNotRetryableError); the start replaces any run still closing, and a refused start
+ * PENDING: NotificationStatusError); the start replaces any run still closing, and a refused start
  * rolls the row back. `db` may be a transaction (a batch retry counts the retry in it): the retry is then
  * a savepoint of it.
  */
@@ -341,7 +344,7 @@ export async function retryNotification(
       .where(and(eq(notifications.id, id), eq(notifications.owner, tenant)))
       .for('update');
     if (!current) throw new NotificationNotFoundError(id);
-    if (current.status !== 'DEAD_LETTERED' && current.status !== 'FAILED') throw new NotificationNotRetryableError(id, current.status);
+    if (current.status !== 'DEAD_LETTERED' && current.status !== 'FAILED') throw new NotificationStatusError(id, current.status, 'retried');
     const acceptedAt = new Date();
     const [row] = await tx
       .update(notifications)

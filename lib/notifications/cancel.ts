@@ -6,26 +6,15 @@ import type { Database } from '../../db/client.js';
 import type { Logger } from '../logger.js';
 import { notifications } from '../../db/schema/index.js';
 import { findOwned } from '../tenants/owned.js';
-import { NotificationNotFoundError } from './admission.js';
+import { NotificationNotFoundError, NotificationStatusError } from './admission.js';
 import type { NotificationRow } from './list.js';
 import { transitionStatus } from './status.js';
-
-/** Only a notification still waiting to be sent (PENDING or RETRYING) can be cancelled. */
-export class NotificationNotCancellableError extends Error {
-  constructor(
-    readonly notificationId: string,
-    readonly status: string,
-  ) {
-    super(`notification ${notificationId} is ${status}; only PENDING or RETRYING notifications can be cancelled`);
-    this.name = 'NotificationNotCancellableError';
-  }
-}
 
 export async function cancelNotification(deps: { db: Database; temporal: Client; logger: Logger }, tenant: string, id: string): Promise<NotificationRow> {
   const found = await findOwned(deps.db, notifications, tenant, id);
   if (!found) throw new NotificationNotFoundError(id);
   const change = await transitionStatus(deps.db, id, 'CANCELLED', { reason: 'cancelled by the owner' });
-  if (!change.applied) throw new NotificationNotCancellableError(id, change.status ?? found.status);
+  if (!change.applied) throw new NotificationStatusError(id, change.status ?? found.status, 'cancelled');
   // Best effort: the row already decides. A run not started yet (the start outbox starts it later) or one
   // Temporal could not be told about refuses the CANCELLED row at its next attempt; only an attempt already
   // talking to the provider can still send, and then the row says SENT.

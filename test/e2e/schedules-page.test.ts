@@ -1,39 +1,15 @@
 // The schedules page in a real browser (Debian's Chromium driven by playwright-core): preview the next run
 // times, save, watch firings arrive with their delivery status, pause, unpause, trigger and delete.
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
-import { TEST_ADMIN_KEY, testConfig, unique } from '../helpers/config.js';
-import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
-import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
+import { describe, expect, it } from 'vitest';
+import { usePageRig } from '../helpers/browser.js';
+import { TEST_ADMIN_KEY, unique } from '../helpers/config.js';
 
-const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
-const env: Record<string, string> = { TASK_QUEUE_PREFIX: `${unique('schp')}-`, RATE_LIMIT_USER_COUNT: '1000' };
-let api: TestApi;
-let sims: ProviderSimulators;
-let workers: RunningWorkers;
-let browser: Browser;
-
-beforeAll(async () => {
-  if (!chromiumPath) throw new Error("no Chromium found: install Debian's chromium package (.ci/run does)");
-  api = await startTestApi(env);
-  sims = await startProviderSimulators({});
-  Object.assign(env, sims.env);
-  workers = await startRoleWorkers(testConfig(env), ['delivery', 'email']);
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await workers?.stop();
-  await sims?.close();
-  await api?.close();
-});
+const rig = usePageRig('schp');
 
 describe('the schedules page', () => {
   it('previews, saves, shows firings live with delivery status; pause, unpause, trigger and delete work', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${api.url}/web/schedules.html`);
+    const page = await rig.browser.newPage();
+    await page.goto(`${rig.api.url}/web/schedules.html`);
     await page.fill('#key', TEST_ADMIN_KEY);
     await page.click('#save-key');
     const receiver = `${unique('page')}@example.com`;
@@ -77,7 +53,7 @@ describe('the schedules page', () => {
     while (!(await slots()).some((t) => t > pausedAt)) {
       if (Date.now() > until)
         throw new Error(
-          `no triggered firing on the page (error line: ${await page.textContent('#error')}; slots ${JSON.stringify(await slots())}; API ${await (await api.request(`/v1/schedules/${id}`)).text()})`,
+          `no triggered firing on the page (error line: ${await page.textContent('#error')}; slots ${JSON.stringify(await slots())}; API ${await (await rig.api.request(`/v1/schedules/${id}`)).text()})`,
         );
       await page.waitForTimeout(200);
     }
@@ -86,7 +62,7 @@ describe('the schedules page', () => {
 
     await row.locator('button[data-action=delete]').click();
     await row.waitFor({ state: 'detached' });
-    expect((await api.request(`/v1/schedules/${id}`)).status).toBe(404);
-    expect((await sims.ledger('mailgun')).filter((m) => JSON.stringify(m.to).includes(receiver)).length).toBeGreaterThanOrEqual(2);
+    expect((await rig.api.request(`/v1/schedules/${id}`)).status).toBe(404);
+    expect((await rig.sims.ledger('mailgun')).filter((m) => JSON.stringify(m.to).includes(receiver)).length).toBeGreaterThanOrEqual(2);
   }, 90_000);
 });

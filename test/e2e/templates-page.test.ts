@@ -1,44 +1,20 @@
 // The templates page in a real browser (Debian's Chromium driven by playwright-core): open a template,
 // preview it (HTML in a sandboxed frame, parameters escaped), publish a new version and see it listed,
 // and test-send it to an address until the provider simulator has it and the notification is SENT.
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api.js';
-import { TEST_ADMIN_KEY, testConfig, unique } from '../helpers/config.js';
+import { describe, expect, it } from 'vitest';
+import { usePageRig } from '../helpers/browser.js';
+import { TEST_ADMIN_KEY, unique } from '../helpers/config.js';
 import { notificationClient } from '../helpers/notifications.js';
-import { startProviderSimulators, type ProviderSimulators } from '../helpers/simulators.js';
 import { waitUntil } from '../helpers/wait.js';
-import { startRoleWorkers, type RunningWorkers } from '../helpers/workers.js';
 
-const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
-const env: Record<string, string> = { TASK_QUEUE_PREFIX: `${unique('tplp')}-`, RATE_LIMIT_USER_COUNT: '1000' };
-let api: TestApi;
-let sims: ProviderSimulators;
-let workers: RunningWorkers;
-let browser: Browser;
-
-beforeAll(async () => {
-  if (!chromiumPath) throw new Error("no Chromium found: install Debian's chromium package (.ci/run does)");
-  api = await startTestApi(env);
-  sims = await startProviderSimulators({});
-  Object.assign(env, sims.env);
-  workers = await startRoleWorkers(testConfig(env), ['delivery', 'email']);
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await workers?.stop();
-  await sims?.close();
-  await api?.close();
-});
+const rig = usePageRig('tplp');
 
 /** An HTML email template of this test's own, so publishing changes nothing another test reads. */
 async function createTemplate(): Promise<string> {
   const id = `CONSOLE_${unique('t')
     .replace(/[^a-z0-9]/gi, '_')
     .toUpperCase()}`.slice(0, 60);
-  const response = await api.request('/v1/templates', {
+  const response = await rig.api.request('/v1/templates', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ id, channel: 'EMAIL', subject: 'Order {{orderId}}', body: '<p>Hi {{name}}, order <b>{{orderId}}</b> shipped.</p>', format: 'html' }),
@@ -50,8 +26,8 @@ async function createTemplate(): Promise<string> {
 describe('the templates page', () => {
   it('previews a template, publishes a new version, and test-sends it until the provider has it', async () => {
     const id = await createTemplate();
-    const page = await browser.newPage();
-    await page.goto(`${api.url}/web/templates.html`);
+    const page = await rig.browser.newPage();
+    await page.goto(`${rig.api.url}/web/templates.html`);
     await page.fill('#key', TEST_ADMIN_KEY);
     await page.click('#save-key');
     const row = page.locator(`#templates tr[data-template-id="${id}"]`);
@@ -85,7 +61,7 @@ describe('the templates page', () => {
     await page.fill('#param-orderId', 'A1');
 
     // A key without the admin scope is refused, and the page says why.
-    const sender = await api.request('/v1/api-keys', {
+    const sender = await rig.api.request('/v1/api-keys', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: unique('no-admin'), scopes: ['send', 'read'] }),
@@ -106,7 +82,7 @@ describe('the templates page', () => {
     await page.locator('#versions tr[data-version="2"]').waitFor();
     expect(await page.locator('#versions tr').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.version))).toEqual(['2', '1']);
     await row.locator('.version', { hasText: '2' }).waitFor();
-    const stored = (await (await api.request(`/v1/templates/${id}`)).json()) as { version: number; body: string; params: string[] };
+    const stored = (await (await rig.api.request(`/v1/templates/${id}`)).json()) as { version: number; body: string; params: string[] };
     expect(stored).toMatchObject({ version: 2, body: newBody, params: ['orderId', 'name', 'trackingUrl'] });
     // The new version's parameter has a field of its own.
     expect(await page.inputValue('#param-trackingUrl')).toMatch(/^https:\/\//);
@@ -119,15 +95,19 @@ describe('the templates page', () => {
     await page.waitForSelector('#send-link:has-text("ntf_")');
     const notificationId = (await page.textContent('#send-link'))!.trim();
     expect(await page.getAttribute('#send-link', 'href')).toBe(`/web/notifications.html?id=${notificationId}`);
-    const sent = await notificationClient(api).waitFor(notificationId, ['SENT', 'DELIVERED', 'OPENED'], 30_000);
+    const sent = await notificationClient(rig.api).waitFor(notificationId, ['SENT', 'DELIVERED', 'OPENED'], 30_000);
     expect(sent.recipient).toBe(address);
     await page.waitForSelector('#send-status:has-text("SENT")', { timeout: 15_000 });
     const message = await waitUntil(`the provider to receive the mail to ${address}`, async () =>
-      (await sims.ledger('mailgun')).find((m) => JSON.stringify(m.to).includes(address)),
+      (await rig.sims.ledger('mailgun')).find((m) => JSON.stringify(m.to).includes(address)),
     );
     expect(JSON.stringify(message)).toContain('https://t.example/A1');
     expect(JSON.stringify(message)).toContain('is on its way');
-    const detail = (await (await api.request(`/v1/notifications/${notificationId}`)).json()) as { templateId: string; templateVersion: number; userId: string };
+    const detail = (await (await rig.api.request(`/v1/notifications/${notificationId}`)).json()) as {
+      templateId: string;
+      templateVersion: number;
+      userId: string;
+    };
     expect(detail).toMatchObject({ templateId: id, templateVersion: 2, userId: 'console-test' });
     expect(await page.textContent('#send-error')).toBe('');
   }, 90_000);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { transitionStatus } from '../../lib/notifications/status.js';
 import { unique } from '../helpers/config.js';
 import { useDeliveryRig } from '../helpers/delivery.js';
+import { smsNotification } from '../helpers/notifications.js';
 import { openSse, type SseStream } from '../helpers/sse.js';
 import { until, waitFor } from '../helpers/wait.js';
 
@@ -60,15 +61,7 @@ async function send(body: Record<string, unknown>): Promise<string> {
   expect(response.status, await response.clone().text()).toBe(202);
   return ((await response.json()) as { id: string }).id;
 }
-const sms = (userId: string, extra: Record<string, unknown> = {}) =>
-  send({
-    userId,
-    type: 'SMS',
-    templateId: 'ORDER_SHIPPED_SMS',
-    to: '+15550100',
-    templateParams: { orderId: 'A1', trackingUrl: 'https://t.example/1' },
-    ...extra,
-  });
+const sms = (userId: string, extra: Record<string, unknown> = {}) => send(smsNotification(userId, extra));
 const reset = (userId: string, to: string, extra: Record<string, unknown> = {}) =>
   send({
     userId,
