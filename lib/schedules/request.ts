@@ -7,7 +7,15 @@ import type { Encryptor } from '../crypto.js';
 import { templateAdmission, type AdmissionRequest } from '../notifications/admission.js';
 import { emailAdmission } from '../notifications/email-admission.js';
 import { parsePriority } from '../notifications/policy.js';
-import { checkRecipientOverride, MAX_PUSH_TOKENS, resolveContact } from '../notifications/recipients.js';
+import { resolveContact } from '../notifications/recipients.js';
+import {
+  correlationIdField,
+  recipientOverrideField,
+  refineRecipientOverride,
+  templateIdField,
+  templateParamsField,
+  userIdField,
+} from '../notifications/request-fields.js';
 import { getLatestTemplate, renderTemplate, TemplateChannelError } from '../notifications/templates.js';
 
 const priority = z
@@ -23,22 +31,16 @@ const priority = z
 
 export const scheduledNotificationSchema = z
   .object({
-    userId: z
-      .string()
-      .regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'letters, digits and _ . : @ - (at most 128)')
-      .openapi({ example: 'user-42' }),
+    userId: userIdField,
     type: z.enum(['EMAIL', 'SMS', 'PUSH']),
-    templateId: z.string().min(1).max(64).openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }),
-    templateParams: z.record(z.string(), z.union([z.string().max(10_000), z.number(), z.boolean()])).default({}),
+    templateId: templateIdField,
+    templateParams: templateParamsField,
     priority,
-    correlationId: z.string().min(1).max(128).optional(),
-    to: z.union([z.string().min(1).max(4096), z.array(z.string().min(1).max(4096)).min(1).max(MAX_PUSH_TOKENS)]).optional(),
+    correlationId: correlationIdField.optional(),
+    to: recipientOverrideField.optional(),
   })
   .strict()
-  .superRefine((body, ctx) => {
-    if (body.to === undefined) return;
-    for (const issue of checkRecipientOverride(body.type, body.to)) ctx.addIssue({ code: 'custom', path: ['to', ...issue.path], message: issue.message });
-  })
+  .superRefine(refineRecipientOverride)
   .openapi('ScheduledNotification', { description: 'As POST /v1/notifications takes it' });
 
 export const scheduledEmailSchema = z

@@ -1,7 +1,7 @@
 // What the operator's console needs beyond the notification list: counts per status for a filter, cancel,
 // batch retries, the live feed of status changes, and the overview. Mounted before the notification routes,
 // so `/v1/notifications/counts` is not taken for a notification id.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import { cancelNotification } from '../../../lib/notifications/cancel.js';
 import type { NotificationChange } from '../../../lib/notifications/feed.js';
@@ -12,14 +12,16 @@ import { getRetryBatch, MAX_BATCH_RETRY, startRetryBatch, type RetryBatchRow } f
 import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { listMailings } from '../../../lib/mailings/service.js';
 import { mailboxStatusCounts } from '../../../lib/mailbox-sync/mailboxes.js';
-import { requires } from '../../auth/scopes.js';
 import { issueStreamCookie, NOTIFICATION_EVENTS_PATH, NOTIFICATION_STREAM } from '../../auth/stream-cookie.js';
 import { tenantOf } from '../../auth/tenant.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { errorResponse } from '../../errors.js';
 import { filterFields, filterQuery, toFilters } from '../../notifications/filters.js';
 import { notificationSchema, toView } from '../../notifications/view.js';
-import { createRouter, foundOr404, json } from '../../openapi.js';
+import { byId, createRouter, foundOr404, json, jsonBody, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Notifications');
+const overviewRoute = routesTagged('Overview');
 
 const idParam = z.object({ id: z.string().min(1).max(64).openapi({ example: 'ntf_01jd9z8x5m3q7c2v4b6n8k0p1r' }) });
 
@@ -165,12 +167,7 @@ async function pumpChanges(deps: AppDeps, principal: Principal, stream: SSEStrea
 
 export const notificationConsoleRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/notifications/counts',
-      tags: ['Notifications'],
-      operationId: 'countNotifications',
-      ...requires('read'),
+    route.get('/v1/notifications/counts', 'countNotifications', 'read', {
       summary: `How many notifications match the filters, per status (each counted up to ${COUNT_CAP.toLocaleString('en')}, then "more")`,
       request: { query: filterQuery },
       responses: {
@@ -183,12 +180,7 @@ export const notificationConsoleRoutes = createRouter()
     async (c) => c.json({ counts: await countByStatus(c.var.deps.db, tenantOf(c.var.principal), toFilters(c.req.valid('query'))), cap: COUNT_CAP }, 200),
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/notifications/{id}/cancel',
-      tags: ['Notifications'],
-      operationId: 'cancelNotification',
-      ...requires('send'),
+    route.post('/v1/notifications/{id}/cancel', 'cancelNotification', 'send', {
       summary: 'Cancel a notification not sent yet (PENDING or RETRYING)',
       description:
         'The row says CANCELLED at once and the run is cancelled; an attempt already talking to the provider may still be accepted, and then the notification says SENT.',
@@ -206,16 +198,11 @@ export const notificationConsoleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/notifications/retries',
-      tags: ['Notifications'],
-      operationId: 'startNotificationRetries',
-      ...requires('send'),
+    route.post('/v1/notifications/retries', 'startNotificationRetries', 'send', {
       summary: `Retry every failed or dead-lettered notification matching a filter (at most ${MAX_BATCH_RETRY.toLocaleString('en')} a batch)`,
       description:
         'Starts a batch: what matches now is retried a chunk at a time, each notification at most once even when batches overlap. Follow it with GET /v1/notifications/retries/{id}.',
-      request: { body: { required: true, content: json(retryBody) } },
+      request: { body: jsonBody(retryBody) },
       responses: { 202: { description: 'Started', content: json(retryBatchSchema) } },
     }),
     async (c) => {
@@ -230,25 +217,14 @@ export const notificationConsoleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/notifications/retries/{id}',
-      tags: ['Notifications'],
-      operationId: 'getNotificationRetries',
-      ...requires('read'),
+    route.get('/v1/notifications/retries/{id}', 'getNotificationRetries', 'read', {
       summary: "A batch retry's progress",
-      request: { params: z.object({ id: z.string().min(1).max(64).openapi({ example: 'rtb_01jd9z8x5m3q7c2v4b6n8k0p1r' }) }) },
-      responses: foundOr404('The batch', retryBatchSchema),
+      ...byId(z.object({ id: z.string().min(1).max(64).openapi({ example: 'rtb_01jd9z8x5m3q7c2v4b6n8k0p1r' }) }), 'The batch', retryBatchSchema),
     }),
     async (c) => c.json(batchView(await getRetryBatch(c.var.deps.db, tenantOf(c.var.principal), c.req.valid('param').id)), 200),
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/notifications/events/session',
-      tags: ['Notifications'],
-      operationId: 'openNotificationEventSession',
-      ...requires('read'),
+    route.post('/v1/notifications/events/session', 'openNotificationEventSession', 'read', {
       summary: "A stream cookie for the tenant's notification changes, for browsers (EventSource cannot send an Authorization header)",
       description: `Sets an HttpOnly, SameSite=Strict cookie scoped to ${NOTIFICATION_EVENTS_PATH}, valid for an hour; it dies with the API key that asked for it.`,
       responses: { 200: { description: 'Cookie set', content: json(z.object({ expiresAt: z.string().datetime(), eventsUrl: z.string() })) } },
@@ -260,12 +236,7 @@ export const notificationConsoleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: NOTIFICATION_EVENTS_PATH,
-      tags: ['Notifications'],
-      operationId: 'streamNotificationChanges',
-      ...requires('read'),
+    route.get(NOTIFICATION_EVENTS_PATH, 'streamNotificationChanges', 'read', {
       summary: "The tenant's notification status changes as they happen (server-sent events)",
       description:
         'Events: `hello` (the stream starts: load the list now; what changes afterwards follows), `changes` (a JSON array of {seq, from, to, at, notification}, the notification as the list shows it), `revoked` (the key was revoked or its tenant disabled: the stream ends). A reconnecting client gets `hello` again and reloads. Changes arrive in the order of their status history; one that commits late (up to 10 s) still arrives.',
@@ -285,12 +256,7 @@ export const notificationConsoleRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/overview',
-      tags: ['Overview'],
-      operationId: 'getOverview',
-      ...requires('read'),
+    overviewRoute.get('/v1/overview', 'getOverview', 'read', {
       summary: 'Whether the deadlines hold: backlog and deliveries per priority, providers, mailings in progress, mailboxes by status',
       description: 'Read from counters and indexes, never by counting the notifications table: cheap to refresh every few seconds.',
       responses: { 200: { description: 'The overview', content: json(overviewSchema) } },

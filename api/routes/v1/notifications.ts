@@ -1,17 +1,26 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { retryNotification } from '../../../lib/notifications/admission.js';
 import { admitAlone } from '../../../lib/notifications/grouped-admission.js';
 import { notificationDetail } from '../../../lib/notifications/detail.js';
 import { listNotifications, parseCursorTime, type NotificationCursor } from '../../../lib/notifications/list.js';
-import { checkRecipientOverride, MAX_PUSH_TOKENS } from '../../../lib/notifications/recipients.js';
+import { MAX_PUSH_TOKENS } from '../../../lib/notifications/recipients.js';
+import {
+  correlationIdField,
+  recipientOverrideField,
+  refineRecipientOverride,
+  templateIdField,
+  templateParamsField,
+  userIdField,
+} from '../../../lib/notifications/request-fields.js';
 import { notificationStatuses } from '../../../lib/notifications/status.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponse, errorResponses } from '../../errors.js';
 import { databaseFor } from '../../notifications/connections.js';
 import { detailSchema, detailView, notificationSchema, toView } from '../../notifications/view.js';
 import { channel, filterFields, priority, toFilters } from '../../notifications/filters.js';
-import { createRouter } from '../../openapi.js';
+import { byId, createRouter, json, jsonBody, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Notifications');
 
 /** An idempotency key: the Idempotency-Key header, or a batch item's `idempotencyKey`. */
 export const idempotencyKey = z
@@ -28,31 +37,19 @@ export const idempotencyKeyHeader = z.object({
 
 export const createBody = z
   .object({
-    userId: z
-      .string()
-      .regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'letters, digits and _ . : @ - (at most 128)')
-      .openapi({ example: 'user-42' }),
+    userId: userIdField,
     type: channel,
-    templateId: z.string().min(1).max(64).openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }),
-    templateParams: z
-      .record(z.string(), z.union([z.string().max(10_000), z.number(), z.boolean()]))
-      .default({})
-      .openapi({ example: { orderId: 'ABC123', itemName: 'Laptop' } }),
+    templateId: templateIdField,
+    templateParams: templateParamsField.openapi({ example: { orderId: 'ABC123', itemName: 'Laptop' } }),
     priority: priority.optional(),
-    correlationId: z.string().min(1).max(128).optional(),
-    to: z
-      .union([z.string().min(1).max(4096), z.array(z.string().min(1).max(4096)).min(1).max(MAX_PUSH_TOKENS)])
-      .optional()
-      .openapi({
-        description: `Overrides the user's contact point: one email address (EMAIL), one E.164 number (SMS), or 1 to ${MAX_PUSH_TOKENS} device tokens (PUSH)`,
-        example: 'jane@example.com',
-      }),
+    correlationId: correlationIdField.optional(),
+    to: recipientOverrideField.optional().openapi({
+      description: `Overrides the user's contact point: one email address (EMAIL), one E.164 number (SMS), or 1 to ${MAX_PUSH_TOKENS} device tokens (PUSH)`,
+      example: 'jane@example.com',
+    }),
   })
   .strict()
-  .superRefine((body, ctx) => {
-    if (body.to === undefined) return;
-    for (const issue of checkRecipientOverride(body.type, body.to)) ctx.addIssue({ code: 'custom', path: ['to', ...issue.path], message: issue.message });
-  })
+  .superRefine(refineRecipientOverride)
   .openapi('NotificationRequest');
 
 const accepted = z
@@ -60,6 +57,8 @@ const accepted = z
   .openapi('NotificationAccepted');
 
 const cursorSchema = z.string().max(200).optional().openapi({ description: "From the previous page's nextCursor" });
+const idParam = z.object({ id: z.string().min(1).max(64) });
+
 function encodeCursor(n: NotificationCursor): string {
   return Buffer.from(`${n.createdAt}|${n.id}`).toString('base64url');
 }
@@ -72,21 +71,14 @@ function decodeCursor(cursor: string): NotificationCursor {
 
 export const notificationRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/notifications',
-      tags: ['Notifications'],
-      operationId: 'createNotification',
-      ...requires('send'),
+    route.post('/v1/notifications', 'createNotification', 'send', {
       summary: 'Accept a notification (template + params) for asynchronous delivery',
       description:
         'Answers at once: 202 with the new notification, or 200 with the existing one for a repeated Idempotency-Key. Never sends inside the request.',
-      request: { headers: idempotencyKeyHeader, body: { required: true, content: { 'application/json': { schema: createBody } } } },
+      request: { headers: idempotencyKeyHeader, body: jsonBody(createBody) },
       responses: {
-        200: { description: 'Duplicate of an earlier request with the same Idempotency-Key', content: { 'application/json': { schema: accepted } } },
-        202: { description: 'Accepted', content: { 'application/json': { schema: accepted } } },
-        400: errorResponses[400],
-        401: errorResponses[401],
+        200: { description: 'Duplicate of an earlier request with the same Idempotency-Key', content: json(accepted) },
+        202: { description: 'Accepted', content: json(accepted) },
         422: errorResponses[422],
         429: errorResponses[429],
       },
@@ -113,28 +105,10 @@ export const notificationRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/notifications',
-      tags: ['Notifications'],
-      operationId: 'listNotifications',
-      ...requires('read'),
+    route.get('/v1/notifications', 'listNotifications', 'read', {
       summary: 'List notifications, newest first, with filters and cursor paging',
-      request: {
-        query: z.object({
-          ...filterFields,
-          cursor: cursorSchema,
-          limit: z.coerce.number().int().min(1).max(200).default(50),
-        }),
-      },
-      responses: {
-        200: {
-          description: 'A page of notifications',
-          content: { 'application/json': { schema: z.object({ data: z.array(notificationSchema), nextCursor: z.string().nullable() }) } },
-        },
-        400: errorResponses[400],
-        401: errorResponses[401],
-      },
+      request: { query: z.object({ ...filterFields, cursor: cursorSchema, limit: pageLimit(200, 50) }) },
+      responses: pageResponses('A page of notifications', notificationSchema),
     }),
     async (c) => {
       const q = c.req.valid('query');
@@ -143,21 +117,11 @@ export const notificationRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/notifications/{id}',
-      tags: ['Notifications'],
-      operationId: 'getNotification',
-      ...requires('read'),
+    route.get('/v1/notifications/{id}', 'getNotification', 'read', {
       summary: 'A notification with everything that happened to it',
       description:
         'Its status history, each delivery attempt (provider, outcome, error, latency), the provider events (delivered, opened, bounced, complained), the deadline and its margin, the suppression that stopped it, and its run in the Temporal Web UI.',
-      request: { params: z.object({ id: z.string().min(1).max(64) }) },
-      responses: {
-        200: { description: 'The notification', content: { 'application/json': { schema: detailSchema } } },
-        401: errorResponses[401],
-        404: errorResponses[404],
-      },
+      ...byId(idParam, 'The notification', detailSchema),
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -167,17 +131,11 @@ export const notificationRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/notifications/{id}/retry',
-      tags: ['Notifications'],
-      operationId: 'retryNotification',
-      ...requires('send'),
+    route.post('/v1/notifications/{id}/retry', 'retryNotification', 'send', {
       summary: 'Send a dead-lettered (or permanently failed) notification again, as a new workflow run',
-      request: { params: z.object({ id: z.string().min(1).max(64) }) },
+      request: { params: idParam },
       responses: {
-        202: { description: 'Back to PENDING; a new run started', content: { 'application/json': { schema: accepted } } },
-        401: errorResponses[401],
+        202: { description: 'Back to PENDING; a new run started', content: json(accepted) },
         404: errorResponses[404],
         409: errorResponse(409, 'Not dead-lettered or failed'),
       },

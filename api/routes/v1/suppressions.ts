@@ -1,13 +1,14 @@
 // The caller's email suppression list: addresses that complained or bounced permanently, which later
 // notifications to them do not reach (they end FAILED, never attempted). Listing and removing only; entries
 // come from the providers' webhooks.
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { parseCursorTime } from '../../../lib/notifications/list.js';
 import { listSuppressions, removeSuppression, type SuppressionCursor, type SuppressionRow } from '../../../lib/notifications/suppressions.js';
-import { requires } from '../../auth/scopes.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponses } from '../../errors.js';
-import { createRouter, json, pageLimit, pageOf } from '../../openapi.js';
+import { createRouter, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Notifications');
 
 const suppressionSchema = z
   .object({
@@ -41,12 +42,7 @@ function decodeCursor(cursor: string): SuppressionCursor {
 
 export const suppressionRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/suppressions',
-      tags: ['Notifications'],
-      operationId: 'listSuppressions',
-      ...requires('read'),
+    route.get('/v1/suppressions', 'listSuppressions', 'read', {
       summary: 'Email addresses that are not mailed again (complaints, permanent bounces), newest first; searchable by address',
       request: {
         query: z.object({
@@ -59,12 +55,7 @@ export const suppressionRoutes = createRouter()
             .openapi({ description: 'Only addresses containing this text, in any case (a prefix such as "jane@" or a domain)', example: 'example.com' }),
         }),
       },
-      responses: {
-        200: {
-          description: 'A page of suppressed addresses',
-          content: json(pageOf(suppressionSchema)),
-        },
-      },
+      responses: pageResponses('A page of suppressed addresses', suppressionSchema),
     }),
     async (c) => {
       const q = c.req.valid('query');
@@ -73,12 +64,7 @@ export const suppressionRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'delete',
-      path: '/v1/suppressions/{address}',
-      tags: ['Notifications'],
-      operationId: 'deleteSuppression',
-      ...requires('send'),
+    route.delete('/v1/suppressions/{address}', 'deleteSuppression', 'send', {
       summary: 'Mail an address again: remove it from the suppression list',
       request: { params: z.object({ address: z.string().min(3).max(320).openapi({ example: 'jane@example.com' }) }) },
       responses: { 204: { description: 'Removed' }, 404: errorResponses[404] },

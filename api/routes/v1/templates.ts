@@ -1,5 +1,4 @@
-import { createRoute, z } from '@hono/zod-openapi';
-import { requires } from '../../auth/scopes.js';
+import { z } from '@hono/zod-openapi';
 import { previewTemplate } from '../../../lib/notifications/template-preview.js';
 import {
   getTemplate,
@@ -13,9 +12,14 @@ import {
 } from '../../../lib/notifications/templates.js';
 import { LONGEST_WINDOW_SECONDS } from '../../../lib/notifications/rate-limit.js';
 import { AppError, errorResponse } from '../../errors.js';
-import { createRouter, foundOr404, json } from '../../openapi.js';
+import { byId, createRouter, foundOr404, json, jsonBody, routesTagged } from '../../openapi.js';
+
+const route = routesTagged('Templates');
 
 const templateId = z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'upper case letters, digits and _ (e.g. ORDER_SHIPPED_CONFIRMATION)');
+
+const idParam = z.object({ id: templateId });
+const exampleIdParam = z.object({ id: templateId.openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }) });
 
 const templateSchema = z
   .object({
@@ -127,14 +131,9 @@ function toInput(id: string, body: z.infer<typeof contentSchema>) {
 
 export const templateRoutes = createRouter()
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/templates',
-      tags: ['Templates'],
-      operationId: 'createTemplate',
-      ...requires('admin'),
+    route.post('/v1/templates', 'createTemplate', 'admin', {
       summary: 'Create a template (version 1)',
-      request: { body: { required: true, content: json(createSchema) } },
+      request: { body: jsonBody(createSchema) },
       responses: {
         201: { description: 'Created', content: json(templateSchema) },
         409: errorResponse(409, 'A template with this id exists'),
@@ -148,14 +147,9 @@ export const templateRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'put',
-      path: '/v1/templates/{id}',
-      tags: ['Templates'],
-      operationId: 'updateTemplate',
-      ...requires('admin'),
+    route.put('/v1/templates/{id}', 'updateTemplate', 'admin', {
       summary: 'Update a template: adds a new version (notifications keep the version they were rendered with)',
-      request: { params: z.object({ id: templateId }), body: { required: true, content: json(contentSchema) } },
+      request: { params: idParam, body: jsonBody(contentSchema) },
       responses: foundOr404('The new version', templateSchema),
     }),
     async (c) => {
@@ -166,12 +160,7 @@ export const templateRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/templates',
-      tags: ['Templates'],
-      operationId: 'listTemplates',
-      ...requires('read'),
+    route.get('/v1/templates', 'listTemplates', 'read', {
       summary: 'Every template, latest version',
       responses: {
         200: { description: 'Templates', content: json(z.object({ data: z.array(templateSchema) })) },
@@ -180,14 +169,9 @@ export const templateRoutes = createRouter()
     async (c) => c.json({ data: (await listLatestTemplates(c.var.deps.db)).map(toJson) }, 200),
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/templates/{id}',
-      tags: ['Templates'],
-      operationId: 'getTemplate',
-      ...requires('read'),
+    route.get('/v1/templates/{id}', 'getTemplate', 'read', {
       summary: 'A template: the latest version, or ?version=n',
-      request: { params: z.object({ id: templateId }), query: z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() }) },
+      request: { params: idParam, query: z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647).optional() }) },
       responses: foundOr404('The template', templateSchema),
     }),
     async (c) => {
@@ -197,15 +181,9 @@ export const templateRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'get',
-      path: '/v1/templates/{id}/versions',
-      tags: ['Templates'],
-      operationId: 'listTemplateVersions',
-      ...requires('read'),
+    route.get('/v1/templates/{id}/versions', 'listTemplateVersions', 'read', {
       summary: 'Every version of a template, newest first',
-      request: { params: z.object({ id: templateId.openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }) }) },
-      responses: foundOr404('The versions', z.object({ data: z.array(templateSchema) }).openapi('TemplateVersions')),
+      ...byId(exampleIdParam, 'The versions', z.object({ data: z.array(templateSchema) }).openapi('TemplateVersions')),
     }),
     async (c) => {
       const { id } = c.req.valid('param');
@@ -213,18 +191,13 @@ export const templateRoutes = createRouter()
     },
   )
   .openapi(
-    createRoute({
-      method: 'post',
-      path: '/v1/templates/{id}/preview',
-      tags: ['Templates'],
-      operationId: 'previewTemplate',
-      ...requires('read'),
+    route.post('/v1/templates/{id}/preview', 'previewTemplate', 'read', {
       summary: 'Render a template as a recipient would see it, without sending anything',
       description:
         'Rendered by the code admission uses: HTML bodies escape their parameters. A missing parameter stays as its {{name}} placeholder and is listed in missingParams; one the template does not declare is refused (422).',
       request: {
-        params: z.object({ id: templateId.openapi({ example: 'ORDER_SHIPPED_CONFIRMATION' }) }),
-        body: { required: true, content: json(previewBody) },
+        params: exampleIdParam,
+        body: jsonBody(previewBody),
       },
       responses: {
         ...foundOr404('What the recipient would see', previewSchema),
