@@ -87,7 +87,13 @@ async function load() {
   fill(
     'mailings',
     o.mailings.map((m) => ({
-      cells: [m.name ?? m.id, m.status, `${m.sent} of ${m.total}`, m.sendRatePerMinute, m.etaSeconds === null ? '—' : seconds(m.etaSeconds * 1000)],
+      cells: [
+        m.name ?? m.id,
+        m.status,
+        `${m.counts.sent} of ${m.counts.total}`,
+        m.sendRatePerMinute,
+        m.etaSeconds === null ? '—' : seconds(m.etaSeconds * 1000),
+      ],
     })),
   );
   const firings = schedules.data

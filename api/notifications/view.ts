@@ -74,12 +74,13 @@ export function toView(n: NotificationRow): NotificationView {
   };
 }
 
+const int = z.number().int();
 export const attemptSchema = z.object({
-  attempt: z.number().int(),
+  attempt: int,
   provider: z.string(),
   outcome: z.enum(attemptOutcomes),
   error: z.string().nullable(),
-  latencyMs: z.number().int(),
+  latencyMs: int,
   startedAt: z.string().datetime(),
 });
 

@@ -8,14 +8,7 @@ import { templateAdmission, type AdmissionRequest } from '../notifications/admis
 import { emailAdmission } from '../notifications/email-admission.js';
 import { parsePriority } from '../notifications/policy.js';
 import { resolveContact } from '../notifications/recipients.js';
-import {
-  correlationIdField,
-  recipientOverrideField,
-  refineRecipientOverride,
-  templateIdField,
-  templateParamsField,
-  userIdField,
-} from '../notifications/request-fields.js';
+import * as fields from '../notifications/request-fields.js';
 import { getLatestTemplate, renderTemplate, TemplateChannelError } from '../notifications/templates.js';
 
 const priority = z
@@ -31,16 +24,16 @@ const priority = z
 
 export const scheduledNotificationSchema = z
   .object({
-    userId: userIdField,
+    userId: fields.userIdField,
     type: z.enum(['EMAIL', 'SMS', 'PUSH']),
-    templateId: templateIdField,
-    templateParams: templateParamsField,
+    templateId: fields.templateIdField,
+    templateParams: fields.templateParamsField,
     priority,
-    correlationId: correlationIdField.optional(),
-    to: recipientOverrideField.optional(),
+    correlationId: fields.correlationIdField.optional(),
+    to: fields.recipientOverrideField.optional(),
   })
   .strict()
-  .superRefine(refineRecipientOverride)
+  .superRefine(fields.refineRecipientOverride)
   .openapi('ScheduledNotification', { description: 'As POST /v1/notifications takes it' });
 
 export const scheduledEmailSchema = z

@@ -3,34 +3,21 @@
 // the detail without a reload; a dead-lettered one is found by the filter and retried from the page to
 // DELIVERED; the overview's late count rises when a critical notification misses its deadline.
 import type { Page } from 'playwright-core';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { usePageRig } from '../helpers/browser.js';
+import { useTenantKey } from '../helpers/api.js';
 import { unique } from '../helpers/config.js';
+import { quickRetries } from '../helpers/notifications.js';
 import { waitFor } from '../helpers/wait.js';
 
 const rig = usePageRig('ntfp', {
   webhooks: true,
   roles: ['delivery', 'email'],
-  env: {
-    NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '2',
-    NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '200',
-    NOTIFICATION_RETRY_MAX_MS_MEDIUM: '400',
-    NOTIFICATION_RETRY_INITIAL_MS_CRITICAL: '200',
-    NOTIFICATION_RETRY_MAX_MS_CRITICAL: '400',
-    EMAIL_PROVIDER_SECONDARY: 'none',
-  },
+  env: { ...quickRetries('MEDIUM', 2), EMAIL_PROVIDER_SECONDARY: 'none' },
 });
 
 /** A tenant of this file's own: its list and overview hold only what this file sent. */
-let key: string;
-beforeAll(async () => {
-  const response = await rig.api.request('/v1/api-keys', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: unique('console-page'), scopes: ['send', 'read'] }),
-  });
-  ({ key } = (await response.json()) as { key: string });
-});
+const tenant = useTenantKey(() => rig.api, 'console-page');
 beforeEach(async () => {
   await rig.sims.resetAll();
 });
@@ -38,13 +25,32 @@ beforeEach(async () => {
 async function open(path: string): Promise<Page> {
   const page = await rig.browser.newPage();
   await page.goto(`${rig.api.url}${path}`);
-  await page.fill('#key', key);
+  await page.fill('#key', tenant.key);
   await page.click('#save-key');
   return page;
 }
 
+/** A password reset email to `user`'s own address (a critical one with `priority: 'HIGH'`); its id. */
+async function sendReset(user: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const response = await rig.api.request('/v1/notifications', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      userId: user,
+      type: 'EMAIL',
+      templateId: 'PASSWORD_RESET',
+      to: `${user}@example.com`,
+      templateParams: { name: 'Jane', resetUrl: 'https://example.com/r' },
+      ...extra,
+    }),
+    auth: tenant.key,
+  });
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { id: string }).id;
+}
+
 const notification = (id: string) =>
-  rig.api.request(`/v1/notifications/${id}`, { auth: key }).then(async (r) => (await r.json()) as { status: string; providerMessageId: string | null });
+  rig.api.request(`/v1/notifications/${id}`, { auth: tenant.key }).then(async (r) => (await r.json()) as { status: string; providerMessageId: string | null });
 
 describe('the notifications page', () => {
   it('shows a test send from the templates page arrive and go PENDING → SENT → DELIVERED → OPENED without a reload', async () => {
@@ -88,19 +94,7 @@ describe('the notifications page', () => {
     await page.waitForSelector('#feed[data-state="live"]');
     await rig.sims.setFaults('mailgun', { outage: true });
     const user = unique('dead');
-    const sent = await rig.api.request('/v1/notifications', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        userId: user,
-        type: 'EMAIL',
-        templateId: 'PASSWORD_RESET',
-        to: `${user}@example.com`,
-        templateParams: { name: 'Jane', resetUrl: 'https://example.com/r' },
-      }),
-      auth: key,
-    });
-    const { id } = (await sent.json()) as { id: string };
+    const id = await sendReset(user);
     await waitFor(
       'dead-lettered',
       () => notification(id),
@@ -136,24 +130,13 @@ describe('the overview', () => {
     // provider answers at once and the third attempt sends it, past the deadline.
     await rig.sims.setFaults('mailgun', { latencyMs: 9_500 });
     const user = unique('late');
-    const sent = await rig.api.request('/v1/notifications', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        userId: user,
-        type: 'EMAIL',
-        templateId: 'PASSWORD_RESET',
-        priority: 'HIGH',
-        to: `${user}@example.com`,
-        templateParams: { name: 'J', resetUrl: 'https://example.com/r' },
-      }),
-      auth: key,
-    });
-    const { id } = (await sent.json()) as { id: string };
+    const id = await sendReset(user, { priority: 'HIGH' });
     await waitFor(
       'two abandoned attempts',
       () =>
-        rig.api.request(`/v1/notifications/${id}`, { auth: key }).then(async (r) => (await r.json()) as { deliveryAttempts: unknown[]; deadlineAt: string }),
+        rig.api
+          .request(`/v1/notifications/${id}`, { auth: tenant.key })
+          .then(async (r) => (await r.json()) as { deliveryAttempts: unknown[]; deadlineAt: string }),
       (n) => n.deliveryAttempts.length >= 2 && Date.now() > Date.parse(n.deadlineAt),
       60_000,
     );

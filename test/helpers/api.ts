@@ -5,7 +5,8 @@ import { createApp } from '../../api/app.js';
 import type { AppDeps } from '../../api/context.js';
 import { buildAppDeps } from '../../api/deps.js';
 import { createLogger } from '../../lib/logger.js';
-import { TEST_ADMIN_KEY, testConfig } from './config.js';
+import { TEST_ADMIN_KEY, testConfig, unique } from './config.js';
+import { beforeAll } from 'vitest';
 import { useRig } from './rig.js';
 
 export interface TestApi {
@@ -53,6 +54,31 @@ export async function startTestApi(envOverrides: Record<string, string | undefin
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await close();
+    },
+  };
+}
+
+/** A new tenant's API key (the admin key makes it): a test's own tenant sees only what the test made. */
+export async function newTenantKey(api: Pick<TestApi, 'request'>, name: string, scopes: string[] = ['send', 'read']): Promise<string> {
+  const response = await api.request('/v1/api-keys', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: unique(name), scopes }),
+  });
+  if (response.status !== 201) throw new Error(`could not make a tenant key: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { key: string }).key;
+}
+
+/** A tenant of the file's own, made before its first test: `tenant.key` is its key (read inside tests and hooks). */
+export function useTenantKey(api: () => Pick<TestApi, 'request'>, name: string): { readonly key: string } {
+  let key: string | undefined;
+  beforeAll(async () => {
+    key = await newTenantKey(api(), name);
+  });
+  return {
+    get key() {
+      if (!key) throw new Error('the tenant key is read before it was made (outside a test or hook)');
+      return key;
     },
   };
 }

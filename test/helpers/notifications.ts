@@ -59,3 +59,10 @@ export function notificationClient(api: Pick<TestApi, 'request'> | (() => Pick<T
   }
   return { post, get, waitFor };
 }
+
+/** Settings for a priority's retries to come quickly (every 200–400 ms), `attempts` in all: a test's dead letters in a second. */
+export const quickRetries = (priority: 'MEDIUM' | 'LOW' | 'CRITICAL', attempts: number): Record<string, string> => ({
+  [`NOTIFICATION_MAX_ATTEMPTS_${priority}`]: String(attempts),
+  [`NOTIFICATION_RETRY_INITIAL_MS_${priority}`]: '200',
+  [`NOTIFICATION_RETRY_MAX_MS_${priority}`]: '400',
+});

@@ -4,11 +4,12 @@
 // feed of status changes (including one that commits after a later one), and the overview's counters.
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { transitionStatus } from '../../lib/notifications/status.js';
+import { useTenantKey } from '../helpers/api.js';
 import { unique } from '../helpers/config.js';
 import { useDeliveryRig } from '../helpers/delivery.js';
-import { smsNotification } from '../helpers/notifications.js';
+import { quickRetries, smsNotification } from '../helpers/notifications.js';
 import { openSse, type SseStream } from '../helpers/sse.js';
 import { until, waitFor } from '../helpers/wait.js';
 
@@ -17,37 +18,26 @@ const rig = useDeliveryRig('con', {
   roles: ['delivery', 'email', 'sms'],
   env: {
     TEMPORAL_UI_URL: 'http://temporal-ui.example:8233',
-    // Retries go on (every 200–400 ms) for as long as a test keeps a provider down.
-    NOTIFICATION_MAX_ATTEMPTS_MEDIUM: '1000',
-    NOTIFICATION_RETRY_INITIAL_MS_MEDIUM: '200',
-    NOTIFICATION_RETRY_MAX_MS_MEDIUM: '400',
+    // Retries go on for as long as a test keeps a provider down.
+    ...quickRetries('MEDIUM', 1000),
     EMAIL_PROVIDER_SECONDARY: 'none',
   },
 });
 
 /** A tenant of this file's own, so its counts and overview are only what this file did. */
-let key: string;
-beforeAll(async () => {
-  const response = await rig.api.request('/v1/api-keys', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: unique('console'), scopes: ['send', 'read'] }),
-  });
-  expect(response.status).toBe(201);
-  ({ key } = (await response.json()) as { key: string });
-});
+const tenant = useTenantKey(() => rig.api, 'console');
 beforeEach(async () => {
   await rig.sims.resetAll();
 });
 
-const auth = () => ({ auth: key });
+const auth = () => ({ auth: tenant.key });
 const getJson = async <T>(path: string): Promise<T> => {
   const response = await rig.api.request(path, auth());
   expect(response.status, `${path}: ${await response.clone().text()}`).toBe(200);
   return (await response.json()) as T;
 };
 const postJson = (path: string, body: unknown) =>
-  rig.api.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), auth: key });
+  rig.api.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), auth: tenant.key });
 
 interface Listed {
   id: string;
@@ -263,7 +253,7 @@ describe('the live feed', () => {
   afterAll(() => stream?.close());
 
   it('sends each change as it commits, including one that commits after a later one', async () => {
-    const opened = await openSse(`${rig.api.url}/v1/notifications/events`, { authorization: `Bearer ${key}` });
+    const opened = await openSse(`${rig.api.url}/v1/notifications/events`, { authorization: `Bearer ${tenant.key}` });
     expect(opened.status).toBe(200);
     stream = opened.stream;
     await stream.next((e) => e.event === 'hello');

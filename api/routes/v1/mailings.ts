@@ -4,7 +4,8 @@ import { controlMailing, getMailing, listMailings, listRecipients, verifyToken, 
 import { idempotencyKeyHeader } from './notifications.js';
 import { AppError, errorResponse, errorResponses, validationError } from '../../errors.js';
 import { streamUpload } from '../../multipart-upload.js';
-import { byId, counts, createRouter, documentStreamedBody, json, jsonBody, pageLimit, routesTagged } from '../../openapi.js';
+import { mailingSchema } from '../../mailings/view.js';
+import { byId, createRouter, documentStreamedBody, json, jsonBody, pageLimit, routesTagged } from '../../openapi.js';
 import { tenantOf } from '../../auth/tenant.js';
 
 const route = routesTagged('Mailings');
@@ -29,26 +30,6 @@ const optionsSchema = z.object({
     .transform((v) => (v === undefined ? null : /^\d+$/.test(v) ? Number(v) : v)),
   delimiter: z.enum([',', ';']).optional(),
 });
-
-const countsSchema = counts('total', 'valid', 'invalid', 'duplicate', 'queued', 'sending', 'sent', 'failed', 'cancelled').extend({
-  unknown: z.number().int().openapi({ description: 'Cancelled after a request whose answer never came: may or may not have been delivered' }),
-});
-const mailingSchema = z
-  .object({
-    id: z.string(),
-    name: z.string().nullable(),
-    status: z.enum(['PENDING', 'PARSING', 'SENDING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED']),
-    workflowId: z.string(),
-    failureReason: z.string().nullable(),
-    counts: countsSchema,
-    sendRatePerMinute: z.number().openapi({ description: 'Sends per minute over the last 5 minutes (or since sending started)' }),
-    etaSeconds: z.number().nullable().openapi({ description: 'Remaining sends at the recent rate' }),
-    recentFailures: z.array(z.object({ row: z.number().int(), email: z.string(), reason: z.string().nullable() })),
-    createdAt: z.string().datetime(),
-    sendingStartedAt: z.string().datetime().nullable(),
-    finishedAt: z.string().datetime().nullable(),
-  })
-  .openapi('Mailing');
 
 const signalRoute = (name: MailingControl, summary: string) =>
   route.post(`/v1/mailings/{id}/${name}`, `${name}Mailing`, 'send', {

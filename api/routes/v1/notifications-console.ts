@@ -18,6 +18,7 @@ import type { AppDeps, Principal } from '../../context.js';
 import { errorResponse } from '../../errors.js';
 import { filterFields, filterQuery, toFilters } from '../../notifications/filters.js';
 import { notificationSchema, toView } from '../../notifications/view.js';
+import { mailingSchema } from '../../mailings/view.js';
 import { byId, createRouter, foundOr404, json, jsonBody, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Notifications');
@@ -96,17 +97,7 @@ const overviewSchema = z
       }),
     ),
     series: z.record(z.enum(priorities), z.array(minutePoint)),
-    mailings: z.array(
-      z.object({
-        id: z.string(),
-        name: z.string().nullable(),
-        status: z.string(),
-        sent: z.number().int(),
-        total: z.number().int(),
-        sendRatePerMinute: z.number(),
-        etaSeconds: z.number().int().nullable(),
-      }),
-    ),
+    mailings: z.array(mailingSchema).openapi({ description: 'Mailings in progress (pending, parsing, sending or paused), as GET /v1/mailings shows them' }),
     mailboxes: z.record(z.string(), z.number().int()).openapi({ description: 'Linked mailboxes by status' }),
   })
   .openapi('Overview');
@@ -275,15 +266,7 @@ export const notificationConsoleRoutes = createRouter()
           series: Object.fromEntries(
             Object.entries(n.series).map(([priority, points]) => [priority, points.map((pt) => ({ ...pt, minute: pt.minute.toISOString() }))]),
           ) as Record<(typeof priorities)[number], z.infer<typeof minutePoint>[]>,
-          mailings: inProgress.map((m) => ({
-            id: m.id,
-            name: m.name,
-            status: m.status,
-            sent: m.counts.sent,
-            total: m.counts.total,
-            sendRatePerMinute: m.sendRatePerMinute,
-            etaSeconds: m.etaSeconds,
-          })),
+          mailings: inProgress,
           mailboxes,
         },
         200,

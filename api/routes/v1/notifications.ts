@@ -2,7 +2,8 @@ import { z } from '@hono/zod-openapi';
 import { retryNotification } from '../../../lib/notifications/admission.js';
 import { admitAlone } from '../../../lib/notifications/grouped-admission.js';
 import { notificationDetail } from '../../../lib/notifications/detail.js';
-import { listNotifications, parseCursorTime, type NotificationCursor } from '../../../lib/notifications/list.js';
+import { listNotifications } from '../../../lib/notifications/list.js';
+import { decodeTimeCursor, encodeTimeCursor } from '../../time-cursor.js';
 import { MAX_PUSH_TOKENS } from '../../../lib/notifications/recipients.js';
 import {
   correlationIdField,
@@ -59,16 +60,6 @@ const accepted = z
 const cursorSchema = z.string().max(200).optional().openapi({ description: "From the previous page's nextCursor" });
 const idParam = z.object({ id: z.string().min(1).max(64) });
 
-function encodeCursor(n: NotificationCursor): string {
-  return Buffer.from(`${n.createdAt}|${n.id}`).toString('base64url');
-}
-function decodeCursor(cursor: string): NotificationCursor {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = parseCursorTime(at ?? '');
-  if (!id || !createdAt) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
-  return { createdAt, id };
-}
-
 export const notificationRoutes = createRouter()
   .openapi(
     route.post('/v1/notifications', 'createNotification', 'send', {
@@ -112,8 +103,14 @@ export const notificationRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const page = await listNotifications(c.var.deps.db, tenantOf(c.var.principal), toFilters(q), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined);
-      return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
+      const page = await listNotifications(
+        c.var.deps.db,
+        tenantOf(c.var.principal),
+        toFilters(q),
+        q.limit,
+        q.cursor ? decodeTimeCursor(q.cursor, 'id') : undefined,
+      );
+      return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeTimeCursor(page.next.createdAt, page.next.id) : null }, 200);
     },
   )
   .openapi(

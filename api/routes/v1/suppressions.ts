@@ -2,8 +2,8 @@
 // notifications to them do not reach (they end FAILED, never attempted). Listing and removing only; entries
 // come from the providers' webhooks.
 import { z } from '@hono/zod-openapi';
-import { parseCursorTime } from '../../../lib/notifications/list.js';
-import { listSuppressions, removeSuppression, type SuppressionCursor, type SuppressionRow } from '../../../lib/notifications/suppressions.js';
+import { decodeTimeCursor, encodeTimeCursor } from '../../time-cursor.js';
+import { listSuppressions, removeSuppression, type SuppressionRow } from '../../../lib/notifications/suppressions.js';
 import { tenantOf } from '../../auth/tenant.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { createRouter, pageLimit, pageResponses, routesTagged } from '../../openapi.js';
@@ -28,18 +28,6 @@ const toView = (s: SuppressionRow) => ({
   createdAt: s.createdAt.toISOString(),
 });
 
-function encodeCursor(at: SuppressionCursor): string {
-  return Buffer.from(`${at.createdAt}|${at.address}`).toString('base64url');
-}
-function decodeCursor(cursor: string): SuppressionCursor {
-  const text = Buffer.from(cursor, 'base64url').toString();
-  const split = text.indexOf('|');
-  const createdAt = parseCursorTime(split > 0 ? text.slice(0, split) : '');
-  const address = split > 0 ? text.slice(split + 1) : '';
-  if (!address || !createdAt) throw new AppError('validation', 'invalid cursor', { errors: [{ path: 'cursor', message: 'not a cursor this API issued' }] });
-  return { createdAt, address };
-}
-
 export const suppressionRoutes = createRouter()
   .openapi(
     route.get('/v1/suppressions', 'listSuppressions', 'read', {
@@ -59,8 +47,8 @@ export const suppressionRoutes = createRouter()
     }),
     async (c) => {
       const q = c.req.valid('query');
-      const page = await listSuppressions(c.var.deps.db, tenantOf(c.var.principal), q.limit, q.cursor ? decodeCursor(q.cursor) : undefined, q.q);
-      return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeCursor(page.next) : null }, 200);
+      const page = await listSuppressions(c.var.deps.db, tenantOf(c.var.principal), q.limit, q.cursor ? decodeTimeCursor(q.cursor, 'address') : undefined, q.q);
+      return c.json({ data: page.rows.map(toView), nextCursor: page.next ? encodeTimeCursor(page.next.createdAt, page.next.address) : null }, 200);
     },
   )
   .openapi(
