@@ -7,10 +7,13 @@
 //   day       — seed 001's mix at its own rates for BENCH_DAY_MINUTES (10) with a burst of BENCH_BURST (5,000)
 //               MEDIUM in one second: deadlines missed, critical end-to-end p99;
 //   burst     — that burst as 5,000 single requests and as 50 bulk calls of 100 on top of the day's stream,
-//               answer times from due time; the limits: a bare Hono route, one unnest statement.
-// Usage: npx tsx bench/notifications/run.ts [admission|drain|day|burst|all]   (all: admission, then drain)
+//               answer times from due time; the limits: a bare Hono route, one unnest statement;
+//   console   — the console's read routes (list per filter, counts, detail, overview) over 1,000,000 generated
+//               notifications at 20/s open loop; the limit: the same SQL run bare through postgres.js.
+// Usage: npx tsx bench/notifications/run.ts [admission|drain|day|burst|console|all]   (all: admission, then drain)
 import { admissionBench } from './admission.js';
 import { burstBench } from './burst.js';
+import { consoleBench } from './console.js';
 import { dayBench } from './day.js';
 import { drainBench } from './drain.js';
 import { closeStack } from './stack.js';
@@ -20,5 +23,6 @@ if (which === 'admission' || which === 'all') await admissionBench();
 if (which === 'drain' || which === 'all') await drainBench();
 if (which === 'day') await dayBench();
 if (which === 'burst') await burstBench();
+if (which === 'console') await consoleBench();
 await closeStack();
 process.exit(0);
