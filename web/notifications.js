@@ -93,14 +93,14 @@ async function loadPage(reset) {
 }
 
 async function loadCounts() {
-  const { counts, cap } = await api(`/v1/notifications/counts?${filterParams()}`);
+  const { counts, capped, retryable, cap } = await api(`/v1/notifications/counts?${filterParams()}`);
   const shown = (n) => (n > cap ? `${cap.toLocaleString()}+` : n.toLocaleString());
   $('counts').replaceChildren(
+    ...(capped ? [el('span', '', `more than ${cap.toLocaleString()} match; the newest:`)] : []),
     ...Object.entries(counts)
       .filter(([, n]) => n > 0)
-      .map(([status, n]) => Object.assign(el('span', '', `${status} ${shown(n)}`), { id: `count-${status}` })),
+      .map(([status, n]) => Object.assign(el('span', '', `${status} ${n.toLocaleString()}`), { id: `count-${status}` })),
   );
-  const retryable = (counts.FAILED ?? 0) + (counts.DEAD_LETTERED ?? 0);
   $('retry-all').hidden = retryable === 0;
   $('retry-all').textContent = `Retry all ${shown(retryable)} failed or dead-lettered`;
 }

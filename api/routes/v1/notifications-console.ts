@@ -159,16 +159,23 @@ async function pumpChanges(deps: AppDeps, principal: Principal, stream: SSEStrea
 export const notificationConsoleRoutes = createRouter()
   .openapi(
     route.get('/v1/notifications/counts', 'countNotifications', 'read', {
-      summary: `How many notifications match the filters, per status (each counted up to ${COUNT_CAP.toLocaleString('en')}, then "more")`,
+      summary: `How the notifications matching the filters divide by status (the newest ${COUNT_CAP.toLocaleString('en')} when more match), and how many a batch retry would take`,
       request: { query: filterQuery },
       responses: {
         200: {
           description: 'Counts per status',
-          content: json(z.object({ counts: z.record(z.enum(notificationStatuses), z.number().int()), cap: z.number().int() })),
+          content: json(
+            z.object({
+              counts: z.record(z.enum(notificationStatuses), z.number().int()).openapi({ description: 'Per status, among the newest `cap` + 1 matches' }),
+              capped: z.boolean().openapi({ description: 'More than `cap` match: the counts describe the newest of them' }),
+              retryable: z.number().int().openapi({ description: 'FAILED or DEAD_LETTERED among all matches (up to `cap` + 1)' }),
+              cap: z.number().int(),
+            }),
+          ),
         },
       },
     }),
-    async (c) => c.json({ counts: await countByStatus(c.var.deps.db, tenantOf(c.var.principal), toFilters(c.req.valid('query'))), cap: COUNT_CAP }, 200),
+    async (c) => c.json({ ...(await countByStatus(c.var.deps.db, tenantOf(c.var.principal), toFilters(c.req.valid('query')))), cap: COUNT_CAP }, 200),
   )
   .openapi(
     route.post('/v1/notifications/{id}/cancel', 'cancelNotification', 'send', {
