@@ -52,8 +52,6 @@ CREATE INDEX "notification_minute_stats_minute_idx" ON "notification_minute_stat
 CREATE INDEX "notification_retry_batches_owner_idx" ON "notification_retry_batches" USING btree ("owner","created_at");--> statement-breakpoint
 CREATE INDEX "notifications_owner_template_created_idx" ON "notifications" USING btree ("owner","template_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "notifications_owner_recipient_created_idx" ON "notifications" USING btree ("owner",left("recipient", 320),"created_at","id");--> statement-breakpoint
-CREATE INDEX "notifications_owner_channel_created_idx" ON "notifications" USING btree ("owner","channel","created_at","id");--> statement-breakpoint
-CREATE INDEX "notifications_owner_priority_created_idx" ON "notifications" USING btree ("owner","priority","created_at","id");--> statement-breakpoint
 CREATE INDEX "notifications_owner_late_created_idx" ON "notifications" USING btree ("owner","created_at","id") WHERE late;--> statement-breakpoint
 CREATE INDEX "notifications_owner_backlog_idx" ON "notifications" USING btree ("owner","priority","created_at") WHERE status in ('PENDING', 'RETRYING');--> statement-breakpoint
 CREATE INDEX "webhook_events_notification_idx" ON "webhook_events" USING btree ("notification_id","received_at");

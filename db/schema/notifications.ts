@@ -108,8 +108,6 @@ export const notifications = pgTable(
     index('notifications_owner_template_created_idx').on(t.owner, t.templateId, t.createdAt, t.id),
     // By address: a prefix of the recipient, as push token lists can outgrow a btree entry (list.ts matches it).
     index('notifications_owner_recipient_created_idx').on(t.owner, sql`left(${t.recipient}, 320)`, t.createdAt, t.id),
-    index('notifications_owner_channel_created_idx').on(t.owner, t.channel, t.createdAt, t.id),
-    index('notifications_owner_priority_created_idx').on(t.owner, t.priority, t.createdAt, t.id),
     // The late ones are few: a partial index keeps the "late" filter cheap without indexing every row.
     index('notifications_owner_late_created_idx')
       .on(t.owner, t.createdAt, t.id)

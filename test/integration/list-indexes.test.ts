@@ -43,11 +43,12 @@ afterAll(async () => {
 
 beforeAll(async () => {
   await client`
-    insert into notifications (id, owner, user_id, channel, priority, recipient, body, workflow_id, deadline_at, status, correlation_id, created_at)
+    insert into notifications (id, owner, user_id, channel, priority, recipient, body, workflow_id, deadline_at, status, correlation_id, created_at,
+                               template_id, late)
       select 'ntf_' || o.owner || '_' || g, o.owner, 'u' || (g % 200), 'EMAIL',
-             (array['critical','medium','low'])[1 + g % 3]::notification_priority, 'x@example.com', '', 'wf' || g, now(),
+             (array['critical','medium','low'])[1 + g % 3]::notification_priority, 'x' || (g % 5) || '@example.com', '', 'wf' || g, now(),
              (array['PENDING','RETRYING','SENT','DELIVERED','OPENED','FAILED','DEAD_LETTERED'])[1 + g % 7]::notification_status,
-             'c' || (g % 20), now() - make_interval(secs => g / 4)
+             'c' || (g % 20), now() - make_interval(secs => g / 4), 'T' || (g % 50), g % 100 = 0
         from generate_series(1, 20000) g, (values (${owner}), (${other})) o(owner)`;
   // Three entries per second: pages end inside runs of equal created_at.
   await client`
@@ -129,6 +130,10 @@ describe('list queries read an index in their sort order', () => {
       'notifications_owner_correlation_created_idx',
     );
     expect(correlated['Index Cond']).toContain('created_at');
+    // The console's filters: a template, an address, the late ones (a partial index: they are few).
+    await expectIndexOrder(() => listNotifications(db, owner, { templateId: 'T7' }, 50, after), 'notifications_owner_template_created_idx');
+    await expectIndexOrder(() => listNotifications(db, owner, { recipient: 'x2@example.com' }, 50, after), 'notifications_owner_recipient_created_idx');
+    await expectIndexOrder(() => listNotifications(db, owner, { late: true }, 50), 'notifications_owner_late_created_idx');
     // Priority and channel have a handful of values: the owner's index in list order, filtered, is enough.
     await expectIndexOrder(() => listNotifications(db, owner, { priority: 'low', channel: 'EMAIL' }, 50), 'notifications_owner_created_idx');
   });

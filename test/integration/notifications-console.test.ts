@@ -224,12 +224,15 @@ describe('batch retries', () => {
           return ((await response.json()) as { id: string }).id;
         };
         const batches = [await start(), await start()];
-        await until('both batches wait on the held row', async () => {
-          // The first waits on this transaction, the second on the first (behind it for the same row).
-          const [row] = await tx`select count(*)::int as n from pg_stat_activity a where pg_backend_pid() = any(pg_blocking_pids(a.pid))
-            or exists (select 1 from pg_stat_activity b where pg_backend_pid() = any(pg_blocking_pids(b.pid)) and b.pid = any(pg_blocking_pids(a.pid)))`;
-          return ((row as { n: number } | undefined)?.n ?? 0) >= 2;
-        });
+        // Each batch has looked at the other three (newest first) and is now on the held row, the oldest.
+        await until(
+          'both batches wait on the held row',
+          async () => {
+            const rows = await tx`select processed from notification_retry_batches where id in ${tx(batches)}`;
+            return rows.length === 2 && rows.every((r) => (r as { processed: number }).processed === 3);
+          },
+          60_000,
+        );
         return batches;
       });
       const batches = await released;
