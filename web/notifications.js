@@ -93,16 +93,16 @@ async function loadPage(reset) {
 }
 
 async function loadCounts() {
-  const { counts, capped, retryable, cap } = await api(`/v1/notifications/counts?${filterParams()}`);
-  const shown = (n) => (n > cap ? `${cap.toLocaleString()}+` : n.toLocaleString());
+  const { counts, capped, cap } = await api(`/v1/notifications/counts?${filterParams()}`);
   $('counts').replaceChildren(
     ...(capped ? [el('span', '', `more than ${cap.toLocaleString()} match; the newest:`)] : []),
     ...Object.entries(counts)
       .filter(([, n]) => n > 0)
       .map(([status, n]) => Object.assign(el('span', '', `${status} ${n.toLocaleString()}`), { id: `count-${status}` })),
   );
+  const retryable = (counts.FAILED ?? 0) + (counts.DEAD_LETTERED ?? 0);
   $('retry-all').hidden = retryable === 0;
-  $('retry-all').textContent = `Retry all ${shown(retryable)} failed or dead-lettered`;
+  $('retry-all').textContent = `Retry all ${retryable.toLocaleString()}${capped ? '+' : ''} failed or dead-lettered`;
 }
 
 async function reload() {

@@ -129,35 +129,25 @@ export interface StatusCounts {
   counts: Record<NotificationRow['status'], number>;
   /** More than COUNT_CAP match: the counts describe the newest of them. */
   capped: boolean;
-  /** FAILED or DEAD_LETTERED ones among all the matches (up to COUNT_CAP + 1): what a batch retry would take. */
-  retryable: number;
 }
 
 /**
  * How the tenant's notifications that match the filters divide by status, read from the newest COUNT_CAP + 1
- * matches through the filter's own index (never a scan of every match: a filter that keeps a million rows
- * costs what one that keeps ten thousand does), and how many of all matches a retry would take (those are
- * few, so their status index finds them at once).
+ * matches through the filter's own index: a filter that keeps a million rows costs what one that keeps ten
+ * thousand does, and no refresh counts a whole table.
  */
 export async function countByStatus(db: Database, owner: string, filters: NotificationFilters): Promise<StatusCounts> {
   const n = notifications;
   const counts = Object.fromEntries(notificationStatuses.map((s) => [s, 0])) as Record<NotificationRow['status'], number>;
-  const retryable = filters.status && filters.status !== 'FAILED' && filters.status !== 'DEAD_LETTERED' ? undefined : sql`in ('FAILED', 'DEAD_LETTERED')`;
-  const [byStatus, [failed]] = await Promise.all([
-    db.execute<{ status: NotificationRow['status']; n: number }>(sql`
-      select status, count(*)::int as n from (
-        select ${n.status} as status from ${n} where ${and(...filterConditions(owner, filters))}
-        order by ${n.createdAt} desc, ${n.id} desc limit ${COUNT_CAP + 1}) newest
-      group by status`),
-    retryable
-      ? db.execute<{ n: number }>(sql`select count(*)::int as n from (select 1 from ${n}
-          where ${and(...filterConditions(owner, filters))} and ${n.status} ${retryable} limit ${COUNT_CAP + 1}) capped`)
-      : Promise.resolve([{ n: 0 }]),
-  ]);
+  const byStatus = await db.execute<{ status: NotificationRow['status']; n: number }>(sql`
+    select status, count(*)::int as n from (
+      select ${n.status} as status from ${n} where ${and(...filterConditions(owner, filters))}
+      order by ${n.createdAt} desc, ${n.id} desc limit ${COUNT_CAP + 1}) newest
+    group by status`);
   let total = 0;
   for (const row of byStatus) {
     counts[row.status] = row.n;
     total += row.n;
   }
-  return { counts, capped: total > COUNT_CAP, retryable: failed?.n ?? 0 };
+  return { counts, capped: total > COUNT_CAP };
 }

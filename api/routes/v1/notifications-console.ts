@@ -159,7 +159,7 @@ async function pumpChanges(deps: AppDeps, principal: Principal, stream: SSEStrea
 export const notificationConsoleRoutes = createRouter()
   .openapi(
     route.get('/v1/notifications/counts', 'countNotifications', 'read', {
-      summary: `How the notifications matching the filters divide by status (the newest ${COUNT_CAP.toLocaleString('en')} when more match), and how many a batch retry would take`,
+      summary: `How the notifications matching the filters divide by status (the newest ${COUNT_CAP.toLocaleString('en')} + 1 when more match)`,
       request: { query: filterQuery },
       responses: {
         200: {
@@ -168,7 +168,6 @@ export const notificationConsoleRoutes = createRouter()
             z.object({
               counts: z.record(z.enum(notificationStatuses), z.number().int()).openapi({ description: 'Per status, among the newest `cap` + 1 matches' }),
               capped: z.boolean().openapi({ description: 'More than `cap` match: the counts describe the newest of them' }),
-              retryable: z.number().int().openapi({ description: 'FAILED or DEAD_LETTERED among all matches (up to `cap` + 1)' }),
               cap: z.number().int(),
             }),
           ),
