@@ -123,16 +123,21 @@ export async function notificationWithHistory(
 
 /** Counts stop here: the page says "10,000+" rather than count a whole table on every refresh. */
 export const COUNT_CAP = 10_000;
+/**
+ * The status counts read this many of the newest matches (and one more): a page is about what happens now,
+ * and each counted row is a heap read when the filter's index does not hold the status.
+ */
+export const COUNTED_NEWEST = 1_000;
 
 export interface StatusCounts {
-  /** Per status, among the newest COUNT_CAP + 1 matches (all of them when `capped` is false). */
+  /** Per status, among the newest COUNTED_NEWEST + 1 matches (all of them when `capped` is false). */
   counts: Record<NotificationRow['status'], number>;
-  /** More than COUNT_CAP match: the counts describe the newest of them. */
+  /** More than COUNTED_NEWEST match: the counts describe the newest of them. */
   capped: boolean;
 }
 
 /**
- * How the tenant's notifications that match the filters divide by status, read from the newest COUNT_CAP + 1
+ * How the tenant's notifications that match the filters divide by status, read from the newest COUNTED_NEWEST + 1
  * matches through the filter's own index: a filter that keeps a million rows costs what one that keeps ten
  * thousand does, and no refresh counts a whole table.
  */
@@ -142,12 +147,12 @@ export async function countByStatus(db: Database, owner: string, filters: Notifi
   const byStatus = await db.execute<{ status: NotificationRow['status']; n: number }>(sql`
     select status, count(*)::int as n from (
       select ${n.status} as status from ${n} where ${and(...filterConditions(owner, filters))}
-      order by ${n.createdAt} desc, ${n.id} desc limit ${COUNT_CAP + 1}) newest
+      order by ${n.createdAt} desc, ${n.id} desc limit ${COUNTED_NEWEST + 1}) newest
     group by status`);
   let total = 0;
   for (const row of byStatus) {
     counts[row.status] = row.n;
     total += row.n;
   }
-  return { counts, capped: total > COUNT_CAP };
+  return { counts, capped: total > COUNTED_NEWEST };
 }

@@ -5,7 +5,7 @@ import { z } from '@hono/zod-openapi';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import { cancelNotification } from '../../../lib/notifications/cancel.js';
 import type { NotificationChange } from '../../../lib/notifications/feed.js';
-import { COUNT_CAP, countByStatus, type RetryFilters } from '../../../lib/notifications/list.js';
+import { COUNT_CAP, COUNTED_NEWEST, countByStatus, type RetryFilters } from '../../../lib/notifications/list.js';
 import { notificationOverview } from '../../../lib/notifications/overview.js';
 import { priorities } from '../../../lib/notifications/policy.js';
 import { getRetryBatch, MAX_BATCH_RETRY, startRetryBatch, type RetryBatchRow } from '../../../lib/notifications/retries.js';
@@ -159,7 +159,7 @@ async function pumpChanges(deps: AppDeps, principal: Principal, stream: SSEStrea
 export const notificationConsoleRoutes = createRouter()
   .openapi(
     route.get('/v1/notifications/counts', 'countNotifications', 'read', {
-      summary: `How the notifications matching the filters divide by status (the newest ${COUNT_CAP.toLocaleString('en')} + 1 when more match)`,
+      summary: `How the notifications matching the filters divide by status (the newest ${COUNTED_NEWEST.toLocaleString('en')} + 1 when more match)`,
       request: { query: filterQuery },
       responses: {
         200: {
@@ -174,7 +174,7 @@ export const notificationConsoleRoutes = createRouter()
         },
       },
     }),
-    async (c) => c.json({ ...(await countByStatus(c.var.deps.db, tenantOf(c.var.principal), toFilters(c.req.valid('query')))), cap: COUNT_CAP }, 200),
+    async (c) => c.json({ ...(await countByStatus(c.var.deps.db, tenantOf(c.var.principal), toFilters(c.req.valid('query')))), cap: COUNTED_NEWEST }, 200),
   )
   .openapi(
     route.post('/v1/notifications/{id}/cancel', 'cancelNotification', 'send', {
