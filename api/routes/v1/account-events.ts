@@ -11,11 +11,11 @@ import { issueStreamCookie } from '../../auth/stream-cookie.js';
 import type { AppDeps, Principal } from '../../context.js';
 import { AppError, errorResponses } from '../../errors.js';
 import { accountIdParam } from '../../mailboxes/schemas.js';
+import { KEEPALIVE_MS, wakeable } from '../../event-stream.js';
 import { byId, createRouter, routesTagged } from '../../openapi.js';
 
 const route = routesTagged('Accounts');
 
-const KEEPALIVE_MS = 15_000;
 /** An event id as the header and the query carry it: at most 15 digits, so it is an exact number. */
 const eventIdText = z.string().regex(/^\d{1,15}$/, 'an event id: up to 15 digits');
 const BATCH = 500;
@@ -24,30 +24,6 @@ async function ownedAccountId(deps: AppDeps, principal: Principal | undefined, i
   const account = await findAccount(deps.db, tenantOf(principal), id);
   if (!account) throw new AppError('not_found', `no account ${id}`);
   return account.id;
-}
-
-/** Wakes a stream when its account gets events; a wake that comes while it is busy is not lost. */
-function wakeable() {
-  let pending = false;
-  let resolve: (() => void) | undefined;
-  return {
-    wake: () => {
-      pending = true;
-      resolve?.();
-    },
-    wait: async (ms: number): Promise<void> => {
-      if (pending) {
-        pending = false;
-        return;
-      }
-      await new Promise<void>((r) => {
-        resolve = r;
-        setTimeout(r, ms).unref();
-      });
-      resolve = undefined;
-      pending = false;
-    },
-  };
 }
 
 async function pump(deps: AppDeps, principal: Principal, accountId: string, from: number | undefined, stream: SSEStreamingApi): Promise<void> {

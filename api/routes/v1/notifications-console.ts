@@ -18,6 +18,7 @@ import type { AppDeps, Principal } from '../../context.js';
 import { errorResponse } from '../../errors.js';
 import { filterFields, filterQuery, toFilters } from '../../notifications/filters.js';
 import { notificationSchema, toView } from '../../notifications/view.js';
+import { KEEPALIVE_MS, wakeable } from '../../event-stream.js';
 import { mailingSchema } from '../../mailings/view.js';
 import { byId, createRouter, foundOr404, json, jsonBody, routesTagged } from '../../openapi.js';
 
@@ -111,24 +112,21 @@ const changeEvent = z
   })
   .openapi('NotificationServerSentEvent');
 
-const KEEPALIVE_MS = 15_000;
-
 /** Streams the tenant's changes until the client goes or its key is revoked. */
 async function pumpChanges(deps: AppDeps, principal: Principal, stream: SSEStreamingApi): Promise<void> {
   const tenant = principal.tenantId;
   const queue: NotificationChange[][] = [];
-  let wake: (() => void) | undefined;
-  const nudge = () => wake?.();
+  const signal = wakeable();
   const unsubscribe = await deps.notificationFeed.subscribe(tenant, (changes) => {
     queue.push(changes);
-    nudge();
+    signal.wake();
   });
   let revoked = false;
   const unwatch = deps.access.watch(principal, () => {
     revoked = true;
-    nudge();
+    signal.wake();
   });
-  stream.onAbort(nudge);
+  stream.onAbort(signal.wake);
   try {
     // After `hello` the client reloads its list; what changes from then on follows as `changes`.
     await stream.writeSSE({ event: 'hello', data: JSON.stringify({ at: new Date().toISOString() }), retry: 2_000 });
@@ -139,15 +137,9 @@ async function pumpChanges(deps: AppDeps, principal: Principal, stream: SSEStrea
         await stream.writeSSE({ event: 'changes', id: String(changes[changes.length - 1]!.seq), data: JSON.stringify(data) });
         continue;
       }
-      const idle = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(true), KEEPALIVE_MS);
-        wake = () => {
-          clearTimeout(timer);
-          resolve(false);
-        };
-      });
-      wake = undefined;
-      if (idle && !stream.aborted) await stream.write(': keepalive\n\n');
+      await signal.wait(KEEPALIVE_MS);
+      // A comment line keeps proxies from closing an idle stream.
+      if (queue.length === 0 && !stream.aborted && !revoked) await stream.write(': keepalive\n\n');
     }
     if (revoked) await stream.writeSSE({ event: 'revoked', data: JSON.stringify({ reason: 'the API key of this stream was revoked or its tenant disabled' }) });
   } finally {
