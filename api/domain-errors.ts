@@ -17,6 +17,7 @@ import { TemplateChannelError, TemplateNotFoundError, TemplateParamsError } from
 import { ScheduleCapError, ScheduleTooFrequentError } from '../lib/schedules/limits.js';
 import { ScheduleConflictError, ScheduleValidationError } from '../lib/schedules/service.js';
 import { AdminTenantError, TenantNotFoundError } from '../lib/tenants/tenants.js';
+import { WebhookDeliveryNotFoundError, WebhookEndpointInvalidError, WebhookEndpointNotFoundError } from '../lib/webhooks/service.js';
 import { AppError, type ErrorCode } from './errors.js';
 import type { imapLinkReasons } from './mailboxes/schemas.js';
 
@@ -101,6 +102,13 @@ const mappings: Mapping[] = [
   // Tenants.
   map(TenantNotFoundError, (e) => new AppError('not_found', e.message)),
   map(AdminTenantError, (e) => new AppError('conflict', e.message)),
+  // Webhook endpoints.
+  map(WebhookEndpointNotFoundError, (e) => new AppError('not_found', e.message)),
+  map(WebhookDeliveryNotFoundError, (e) => new AppError('not_found', e.message)),
+  map(
+    WebhookEndpointInvalidError,
+    (e) => new AppError('unprocessable', e.message, { errors: [{ path: e.field, message: e.message }], extra: { reason: e.reason } }),
+  ),
 ];
 
 /** The problem a domain error answers with, or undefined for an error that is not one (a 500). */

@@ -252,6 +252,34 @@ export const configSchema = z.object({
     .min(1)
     .max(24 * 30)
     .default(24),
+  // Outbound webhooks.
+  /** Hosts a webhook endpoint may name although they resolve to loopback, private, link-local or metadata addresses (comma-separated). */
+  WEBHOOK_ALLOW_HOSTS: z.string().default(''),
+  /** A webhook request's whole exchange (connect, send, answer) before it counts as failed. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /**
+   * Seconds to wait before each retry of a failed delivery (comma-separated); the delivery is given up after
+   * the last. The default (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts over 27 h 40 min) is Standard Webhooks'.
+   */
+  WEBHOOK_RETRY_DELAYS_SECONDS: z
+    .string()
+    .default('5,300,1800,7200,18000,36000,36000')
+    .transform((raw, ctx) => {
+      const delays = raw.split(',').map((part) => Number(part.trim()));
+      if (delays.length === 0 || delays.some((d) => !Number.isFinite(d) || d < 0)) {
+        ctx.addIssue({ code: 'custom', message: 'expected comma-separated seconds, e.g. 5,300,1800' });
+        return z.NEVER;
+      }
+      return delays;
+    }),
+  /** An endpoint whose deliveries have all failed for this long is disabled (the tenant sees why). */
+  WEBHOOK_DISABLE_AFTER_SECONDS: z.coerce.number().min(1).default(86_400),
+  /** Lanes (mailboxes, notifications, …) one endpoint is sent to at once; within a lane, one at a time. */
+  WEBHOOK_ENDPOINT_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  /** Endpoints one webhooks worker delivers to at once (each a slot while its batch runs). */
+  WEBHOOK_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1_000).default(100),
+  /** How long finished deliveries are kept (listing, replay). */
+  WEBHOOK_DELIVERY_RETENTION_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   /** Elasticsearch index and alias names start with this (lower case). */
   ELASTICSEARCH_INDEX_PREFIX: z
     .string()

@@ -23,6 +23,7 @@ const roleSpecs: Record<Role, () => Promise<SpecFactory>> = {
   push: async () => (await import('./notifications-workers.js')).channelSpecs('PUSH'),
   mailings: async () => (await import('./mailings-workers.js')).mailingSpecs,
   'mailbox-sync': async () => (await import('./mailbox-sync-workers.js')).mailboxSyncSpecs,
+  webhooks: async () => (await import('./webhooks-workers.js')).webhookSpecs,
 };
 
 /** Every role process also answers the platform check, so any single role proves its own health. */
@@ -54,10 +55,14 @@ export async function workerSpecs(selected: Role[], deps: ActivityDeps): Promise
   return [...platformSpec(deps), ...factories.flatMap((specs) => specs(deps))];
 }
 
-/** What the selected roles run beside their workers: the IMAP IDLE watcher for mailbox sync. */
+/** What the selected roles run beside their workers: the IMAP IDLE watcher for mailbox sync, the webhook projector. */
 export async function startBackgroundServices(selected: Role[], deps: ActivityDeps): Promise<BackgroundService[]> {
-  if (!selected.includes('mailbox-sync')) return [];
-  const { imapWatcherService } = await import('./mailbox-sync-workers.js');
-  const watcher = await imapWatcherService(deps);
-  return watcher ? [watcher] : [];
+  const services: BackgroundService[] = [];
+  if (selected.includes('mailbox-sync')) {
+    const { imapWatcherService } = await import('./mailbox-sync-workers.js');
+    const watcher = await imapWatcherService(deps);
+    if (watcher) services.push(watcher);
+  }
+  if (selected.includes('webhooks')) services.push(await (await import('./webhooks-workers.js')).webhookProjectorService(deps));
+  return services;
 }

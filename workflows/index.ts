@@ -6,3 +6,4 @@ export { mailboxSync } from './mailbox-sync.js';
 export { scheduledFiring } from './schedules.js';
 export { tenantState } from './tenant-state.js';
 export { notificationRetries } from './notification-retries.js';
+export { webhookEndpoint } from './webhook-endpoint.js';

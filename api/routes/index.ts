@@ -16,6 +16,7 @@ import { scheduleRoutes } from './v1/schedules.js';
 import { suppressionRoutes } from './v1/suppressions.js';
 import { templateRoutes } from './v1/templates.js';
 import { userRoutes } from './v1/users.js';
+import { webhookEndpointRoutes } from './v1/webhook-endpoints.js';
 import { webhookRoutes } from './v1/webhooks.js';
 
 export const routers = [
@@ -38,4 +39,5 @@ export const routers = [
   accountEventRoutes,
   mailboxRoutes,
   oauthRoutes,
+  webhookEndpointRoutes,
 ];

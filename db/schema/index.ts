@@ -13,3 +13,4 @@ export * from './accounts.js';
 export * from './mailboxes.js';
 export * from './mail-index.js';
 export * from './mailbox-events.js';
+export * from './webhooks.js';

@@ -1,0 +1,133 @@
+// Sending an endpoint's due deliveries: lanes side by side (up to the endpoint's concurrency), each lane one
+// delivery at a time, stopping at its first failure so nothing behind it overtakes it. Every attempt is
+// recorded; an attempt whose record was lost (the worker died) is made again with the same webhook-id.
+import type { Database } from '../../db/client.js';
+import type { Config } from '../config.js';
+import type { Encryptor } from '../crypto.js';
+import { dueDeliveries, nextDueAt, recordAttempts, recordEndpointHealth, retryAt, type AttemptOutcome, type DeliveryRow } from './deliveries.js';
+import { signingSecrets, type EndpointRow } from './endpoints.js';
+import { postWebhook, WebhookRequestError } from './post.js';
+import { signedHeaders } from './signing.js';
+
+export type DispatchConfig = Pick<
+  Config,
+  'WEBHOOK_ALLOW_HOSTS' | 'WEBHOOK_TIMEOUT_MS' | 'WEBHOOK_RETRY_DELAYS_SECONDS' | 'WEBHOOK_DISABLE_AFTER_SECONDS' | 'WEBHOOK_ENDPOINT_CONCURRENCY'
+>;
+
+/** What a round of sending came to; the endpoint's workflow waits accordingly. */
+export type DispatchResult =
+  | { outcome: 'gone' }
+  | { outcome: 'disabled' }
+  /** The round ran out of time with deliveries still due: go again at once. */
+  | { outcome: 'more'; delivered: number }
+  /** Nothing is due; `nextDueAt` is when a waiting lane head is (null: none waits). */
+  | { outcome: 'idle'; delivered: number; nextDueAt: number | null };
+
+/** Deliveries read per query: lanes' heads and what follows them. */
+const DUE_BATCH = 200;
+
+const allowHosts = (config: DispatchConfig) =>
+  config.WEBHOOK_ALLOW_HOSTS.split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
+
+/** One attempt of one delivery, signed with the secrets in force now. */
+async function attempt(config: DispatchConfig, endpoint: EndpointRow, secrets: string[], delivery: DeliveryRow): Promise<AttemptOutcome & { gone: boolean }> {
+  const attemptedAt = new Date();
+  const body = JSON.stringify(delivery.payload);
+  const failed = (statusCode: number | null, durationMs: number, error: string, retryAfterMs?: number) => {
+    const next = retryAt(delivery.attempts, config.WEBHOOK_RETRY_DELAYS_SECONDS, retryAfterMs, Date.now());
+    return {
+      id: delivery.id,
+      status: next ? ('PENDING' as const) : ('FAILED' as const),
+      nextAttemptAt: next,
+      attemptedAt,
+      statusCode,
+      durationMs,
+      error,
+      gone: false,
+    };
+  };
+  try {
+    const answer = await postWebhook(endpoint.url, signedHeaders(secrets, delivery.eventId, attemptedAt, body), body, {
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      allowHosts: allowHosts(config),
+    });
+    if (answer.status >= 200 && answer.status < 300)
+      return {
+        id: delivery.id,
+        status: 'SUCCEEDED',
+        nextAttemptAt: null,
+        attemptedAt,
+        statusCode: answer.status,
+        durationMs: answer.durationMs,
+        error: null,
+        gone: false,
+      };
+    if (answer.status === 410)
+      return { ...failed(410, answer.durationMs, 'the endpoint answered 410 Gone'), status: 'PENDING', nextAttemptAt: null, gone: true };
+    const what = answer.status >= 300 && answer.status < 400 ? 'a redirect, which is not followed' : answer.body.trim() || 'no body';
+    return failed(answer.status, answer.durationMs, `HTTP ${answer.status}: ${what}`.slice(0, 500), answer.retryAfterMs);
+  } catch (error) {
+    if (!(error instanceof WebhookRequestError)) throw error;
+    return failed(null, error.durationMs, error.message);
+  }
+}
+
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function eachConcurrently<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const runner = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
+}
+
+function lanesOf(deliveries: DeliveryRow[]): DeliveryRow[][] {
+  const lanes = new Map<string, DeliveryRow[]>();
+  for (const d of deliveries) lanes.set(d.orderingKey, [...(lanes.get(d.orderingKey) ?? []), d]);
+  return [...lanes.values()];
+}
+
+/**
+ * Sends what is due for the endpoint until nothing is, or `budgetMs` has passed. `progress` is called after
+ * each attempt (the activity's heartbeat).
+ */
+export async function dispatchDue(
+  deps: { db: Database; encryptor: Encryptor; config: DispatchConfig },
+  endpoint: EndpointRow | undefined,
+  options: { budgetMs: number; progress: () => void },
+): Promise<DispatchResult> {
+  if (!endpoint) return { outcome: 'gone' };
+  if (!endpoint.enabled) return { outcome: 'disabled' };
+  const { db, config } = deps;
+  const secrets = signingSecrets(deps.encryptor, endpoint);
+  const started = Date.now();
+  let delivered = 0;
+  for (;;) {
+    const due = await dueDeliveries(db, endpoint.id, DUE_BATCH);
+    if (due.length === 0) return { outcome: 'idle', delivered, nextDueAt: await nextDueAt(db, endpoint.id) };
+    const outcomes: (AttemptOutcome & { gone: boolean })[] = [];
+    await eachConcurrently(lanesOf(due), config.WEBHOOK_ENDPOINT_CONCURRENCY, async (lane) => {
+      for (const delivery of lane) {
+        if (outcomes.some((o) => o.gone) || Date.now() - started > options.budgetMs) return;
+        const outcome = await attempt(config, endpoint, secrets, delivery);
+        outcomes.push(outcome);
+        options.progress();
+        if (outcome.status !== 'SUCCEEDED') return;
+      }
+    });
+    await recordAttempts(db, outcomes);
+    const succeeded = outcomes.filter((o) => o.status === 'SUCCEEDED').length;
+    delivered += succeeded;
+    const lastFailure = outcomes.findLast((o) => o.status !== 'SUCCEEDED');
+    const enabled = await recordEndpointHealth(
+      db,
+      endpoint.id,
+      { succeeded: succeeded > 0, failedAt: lastFailure?.attemptedAt ?? null, gone: outcomes.some((o) => o.gone), lastError: lastFailure?.error ?? null },
+      config.WEBHOOK_DISABLE_AFTER_SECONDS,
+    );
+    if (!enabled) return { outcome: 'disabled' };
+    if (Date.now() - started > options.budgetMs) return { outcome: 'more', delivered };
+  }
+}
