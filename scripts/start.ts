@@ -130,6 +130,8 @@ try {
     // Mailboxes may be linked to the local Dovecot: its loopback address allowed, its CA trusted.
     IMAP_ALLOW_HOSTS: process.env.IMAP_ALLOW_HOSTS ?? (services.imap ? '127.0.0.1,localhost' : ''),
     IMAP_CA_FILE: process.env.IMAP_CA_FILE ?? services.imap?.caFile ?? '',
+    // Webhook endpoints may be the local demo receiver (the simulators' webhook receiver on loopback).
+    WEBHOOK_ALLOW_HOSTS: process.env.WEBHOOK_ALLOW_HOSTS ?? '127.0.0.1,localhost',
     // Set (even empty, for polling only) it wins over the stack's own webhook URL.
     GRAPH_NOTIFICATION_URL: process.env.GRAPH_NOTIFICATION_URL ?? sims.env.GRAPH_NOTIFICATION_URL,
   };

@@ -20,7 +20,7 @@ const ROUNDS_PER_RUN = 500;
 const { deliverDue } = proxyActivities<WebhookActivities>({
   // A round stops starting attempts after its budget; an attempt has its own timeout.
   startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '10 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
