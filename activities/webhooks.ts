@@ -19,7 +19,7 @@ export function createWebhookActivities(deps: ActivityDeps) {
       const ticker = setInterval(() => context.heartbeat(), HEARTBEAT_MS);
       try {
         const [endpoint] = await deps.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, input.endpointId));
-        return await dispatchDue(deps, endpoint, { budgetMs: ROUND_BUDGET_MS, progress: () => context.heartbeat() });
+        return await dispatchDue(deps, endpoint, { budgetMs: ROUND_BUDGET_MS, progress: () => context.heartbeat(), signal: context.cancellationSignal });
       } finally {
         clearInterval(ticker);
       }

@@ -53,14 +53,17 @@ export interface AttemptOutcome {
   error: string | null;
 }
 
+/** The longest wait a Retry-After can ask for: an endpoint cannot park a delivery for longer. */
+const RETRY_AFTER_MAX_MS = 24 * 3_600_000;
+
 /**
  * When a failed delivery is tried again: the schedule's next delay, or later if the endpoint asked
- * (Retry-After, capped at the schedule's longest delay); null when the schedule is spent (given up).
+ * (Retry-After, up to a day); null when the schedule is spent (given up).
  */
 export function retryAt(attemptsBefore: number, delaysSeconds: readonly number[], retryAfterMs: number | undefined, now: number): Date | null {
   const delay = delaysSeconds[attemptsBefore];
   if (delay === undefined) return null;
-  const asked = Math.min(retryAfterMs ?? 0, Math.max(...delaysSeconds) * 1_000);
+  const asked = Math.min(retryAfterMs ?? 0, RETRY_AFTER_MAX_MS);
   return new Date(now + Math.max(delay * 1_000, asked));
 }
 

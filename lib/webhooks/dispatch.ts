@@ -32,7 +32,13 @@ const allowHosts = (config: DispatchConfig) =>
     .filter(Boolean);
 
 /** One attempt of one delivery, signed with the secrets in force now. */
-async function attempt(config: DispatchConfig, endpoint: EndpointRow, secrets: string[], delivery: DeliveryRow): Promise<AttemptOutcome & { gone: boolean }> {
+async function attempt(
+  config: DispatchConfig,
+  endpoint: EndpointRow,
+  secrets: string[],
+  delivery: DeliveryRow,
+  signal: AbortSignal | undefined,
+): Promise<AttemptOutcome & { gone: boolean }> {
   const attemptedAt = new Date();
   const body = JSON.stringify(delivery.payload);
   const failed = (statusCode: number | null, durationMs: number, error: string, retryAfterMs?: number) => {
@@ -52,6 +58,7 @@ async function attempt(config: DispatchConfig, endpoint: EndpointRow, secrets: s
     const answer = await postWebhook(endpoint.url, signedHeaders(secrets, delivery.eventId, attemptedAt, body), body, {
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
       allowHosts: allowHosts(config),
+      signal,
     });
     if (answer.status >= 200 && answer.status < 300)
       return {
@@ -96,7 +103,7 @@ function lanesOf(deliveries: DeliveryRow[]): DeliveryRow[][] {
 export async function dispatchDue(
   deps: { db: Database; encryptor: Encryptor; config: DispatchConfig },
   endpoint: EndpointRow | undefined,
-  options: { budgetMs: number; progress: () => void },
+  options: { budgetMs: number; progress: () => void; signal?: AbortSignal },
 ): Promise<DispatchResult> {
   if (!endpoint) return { outcome: 'gone' };
   if (!endpoint.enabled) return { outcome: 'disabled' };
@@ -111,7 +118,7 @@ export async function dispatchDue(
     await eachConcurrently(lanesOf(due), config.WEBHOOK_ENDPOINT_CONCURRENCY, async (lane) => {
       for (const delivery of lane) {
         if (outcomes.some((o) => o.gone) || Date.now() - started > options.budgetMs) return;
-        const outcome = await attempt(config, endpoint, secrets, delivery);
+        const outcome = await attempt(config, endpoint, secrets, delivery, options.signal);
         outcomes.push(outcome);
         options.progress();
         if (outcome.status !== 'SUCCEEDED') return;

@@ -59,7 +59,7 @@ export async function postWebhook(
   url: string,
   headers: Record<string, string>,
   body: string,
-  options: { timeoutMs: number; allowHosts: readonly string[] },
+  options: { timeoutMs: number; allowHosts: readonly string[]; signal?: AbortSignal | undefined },
 ): Promise<PostAnswer> {
   const target = new URL(url);
   const started = performance.now();
@@ -77,7 +77,7 @@ export async function postWebhook(
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'Mailflow-Webhooks/1' },
         agent: agents[target.protocol as 'http:' | 'https:'],
         lookup: guardedLookup(options.allowHosts),
-        signal: AbortSignal.timeout(options.timeoutMs),
+        signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]) : AbortSignal.timeout(options.timeoutMs),
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -102,7 +102,9 @@ export async function postWebhook(
       },
     );
     request.on('error', (error: Error & { code?: string }) => {
-      if (error.name === 'AddressRefusedError') reject(new WebhookRequestError(error.message, 'refused', elapsed()));
+      // Called off (the worker is stopping): not an attempt that failed, so nothing is recorded for it.
+      if (options.signal?.aborted) reject(options.signal.reason);
+      else if (error.name === 'AddressRefusedError') reject(new WebhookRequestError(error.message, 'refused', elapsed()));
       else if (error.name === 'AbortError' || error.name === 'TimeoutError')
         reject(new WebhookRequestError(`no answer within ${options.timeoutMs} ms`, 'timeout', elapsed()));
       else reject(new WebhookRequestError(error.code ? `${error.code}: ${error.message}` : error.message, 'network', elapsed()));

@@ -71,7 +71,13 @@ async function sendTest(endpoint: RegisteredEndpoint, auth = tenant.key): Promis
 
 /** An email notification to a fresh address: the Mailgun simulator reports it delivered, then opened. */
 async function sendEmail(): Promise<string> {
-  const response = await call('/v1/emails', 'POST', { to: `${unique('jane')}@example.com`, subject: 'Hello', text: 'Hi there' });
+  const response = await call('/v1/notifications', 'POST', {
+    userId: unique('user'),
+    type: 'EMAIL',
+    templateId: 'PASSWORD_RESET',
+    to: `${unique('jane')}@example.com`,
+    templateParams: { name: 'Jane', resetUrl: 'https://example.com/reset?t=1' },
+  });
   expect(response.status, await response.clone().text()).toBe(202);
   return ((await response.json()) as { id: string }).id;
 }
