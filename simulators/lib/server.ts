@@ -24,20 +24,28 @@ export interface SimulatorFrame<E extends LedgerEntry> {
   onReset(fn: () => void): void;
 }
 
-export function createSimulatorFrame<E extends LedgerEntry>(): SimulatorFrame<E> {
+export interface FrameOptions<E extends LedgerEntry> {
+  /** A simulator with faults of its own passes its injector (a FaultInjector with more fields). */
+  faults?: FaultInjector;
+  /** Ledger fields GET /_control/ledger filters by, each a query parameter of the same name (`?endpoint=demo`). */
+  ledgerFilters?: (keyof E & string)[];
+}
+
+export function createSimulatorFrame<E extends LedgerEntry>(options: FrameOptions<E> = {}): SimulatorFrame<E> {
   const app = new Hono();
   const ledger = new Ledger<E>();
-  const faults = new FaultInjector();
+  const faults = options.faults ?? new FaultInjector();
+  const filters = options.ledgerFilters ?? [];
   const resetHooks: (() => void)[] = [];
-  app.get('/_control/ledger', (c) => c.json(ledger.all()));
-  app.get('/_control/faults', (c) => c.json(faults.faults));
-  app.put('/_control/faults', async (c) => {
-    try {
-      return c.json(faults.set(await c.req.json()));
-    } catch (error) {
-      return c.json({ error: 'invalid faults', detail: error instanceof Error ? error.message : String(error) }, 400);
-    }
+  app.get('/_control/ledger', (c) => {
+    const query = c.req.query();
+    return c.json(ledger.all().filter((entry) => filters.every((field) => query[field] === undefined || entry[field] === query[field])));
   });
+  app.get('/_control/faults', (c) => c.json(faults.faults));
+  app.put(
+    '/_control/faults',
+    jsonControl('faults', (patch) => faults.set(patch)),
+  );
   app.post('/_control/reset', (c) => {
     ledger.clear();
     faults.reset();
@@ -53,6 +61,18 @@ export function createSimulatorFrame<E extends LedgerEntry>(): SimulatorFrame<E>
       if (faults.faults.latencyMs > 0) await sleep(faults.faults.latencyMs);
     },
     onReset: (fn) => resetHooks.push(fn),
+  };
+}
+
+/** A control handler: `apply` takes the JSON body and gives what to answer; 400 `invalid <what>` when it
+ * throws (a schema refused the body). */
+export function jsonControl(what: string, apply: (body: unknown, c: Context) => object) {
+  return async (c: Context) => {
+    try {
+      return c.json(apply(await c.req.json(), c));
+    } catch (error) {
+      return c.json({ error: `invalid ${what}`, detail: error instanceof Error ? error.message : String(error) }, 400);
+    }
   };
 }
 
