@@ -18,7 +18,7 @@ export interface ReceivedWebhook extends LedgerEntry {
   verified: boolean | null;
   /** Null until answered, and for good when the client left first (abandoned). */
   answeredStatus: number | null;
-  /** The client closed the connection before the answer (its timeout): it never saw one. */
+  /** The connection closed before the answer (the client's timeout, or the receiver closing): nobody saw one. */
   abandoned: boolean;
 }
 
