@@ -2,7 +2,16 @@
 // Mailflow at them. Production sets the same variables to the real providers.
 import type { DevSecrets } from './dev-secrets.js';
 
-export const simulatorPorts = { mailgun: 4010, sms: 4011, push: 4012, smtpControl: 4013, smtp: 2525, seed004: 4020, outlook: 4030 } as const;
+export const simulatorPorts = {
+  mailgun: 4010,
+  sms: 4011,
+  push: 4012,
+  smtpControl: 4013,
+  smtp: 2525,
+  seed004: 4020,
+  outlook: 4030,
+  webhookReceiver: 4040,
+} as const;
 
 export function simulatorEnv(offset: number, secrets: DevSecrets, apiUrl: string): { env: Record<string, string>; lines: string[] } {
   const port = (p: number) => p + offset;
@@ -36,11 +45,13 @@ export function simulatorEnv(offset: number, secrets: DevSecrets, apiUrl: string
     OUTLOOK_CLIENT_SECRET: secrets.OUTLOOK_CLIENT_SECRET,
     // The simulator posts change notifications over plain http (Graph itself would need https).
     GRAPH_NOTIFICATION_URL: `${apiUrl}/v1/webhooks/graph`,
+    SIM_WEBHOOK_RECEIVER_PORT: String(port(simulatorPorts.webhookReceiver)),
   };
   const lines = [
     `  Simulators       Mailgun ${url(simulatorPorts.mailgun)}  SMS ${url(simulatorPorts.sms)}  push ${url(simulatorPorts.push)}`,
     `                   SMTP 127.0.0.1:${port(simulatorPorts.smtp)} (control ${url(simulatorPorts.smtpControl)})  seed-004 API ${url(simulatorPorts.seed004)}`,
     `                   Outlook (sign-in + Graph) ${url(simulatorPorts.outlook)} (any address signs in; control at /_control/mailboxes)`,
+    `                   webhook receiver ${url(simulatorPorts.webhookReceiver)}/hooks/<name> (secrets and faults per name at /_control/endpoints/<name>)`,
     '                   ledgers at <simulator>/_control/ledger',
   ];
   return { env, lines };

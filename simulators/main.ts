@@ -1,6 +1,7 @@
 // The simulators `npm start` runs: Mailgun-style email, SMS, push, SMTP, (when present) the seed-004
-// API, and Outlook (sign-in + Graph mail), each on its port from scripts/stack-ports.ts, with delivery
-// webhooks on so a notification sent from the stack reaches DELIVERED and OPENED by itself.
+// API, Outlook (sign-in + Graph mail) and a customer's webhook receiver, each on its port from
+// scripts/stack-ports.ts, with delivery webhooks on so a notification sent from the stack reaches
+// DELIVERED and OPENED by itself.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
@@ -10,6 +11,7 @@ import { startOutlookSimulator } from './outlook/server.js';
 import { startPushSimulator } from './push/server.js';
 import { startSmsSimulator } from './sms/server.js';
 import { startSmtpSimulator } from './smtp/server.js';
+import { startWebhookReceiver } from './webhook-receiver/server.js';
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const env = z
@@ -32,6 +34,7 @@ const env = z
     SIM_OUTLOOK_SEED_MESSAGES: z.coerce.number().int().min(0).default(250),
     OUTLOOK_CLIENT_ID: z.string().min(1).optional(),
     OUTLOOK_CLIENT_SECRET: z.string().min(1).optional(),
+    SIM_WEBHOOK_RECEIVER_PORT: port.default(4040),
   })
   .safeParse(process.env);
 if (!env.success) {
@@ -92,6 +95,10 @@ const outlook = await startOutlookSimulator({
 });
 running.push(outlook);
 say(`Outlook sign-in and Graph ${outlook.url} (control ${outlook.url}/_control/mailboxes)`);
+
+const receiver = await startWebhookReceiver({ port: e.SIM_WEBHOOK_RECEIVER_PORT });
+running.push(receiver);
+say(`webhook receiver ${receiver.url}/hooks/<name> (ledger ${receiver.url}/_control/ledger)`);
 
 let stopping = false;
 const stop = () => {
