@@ -48,6 +48,14 @@ export async function setReceiverFaults(receiver: WebhookReceiver, name: string,
 
 /** The events the endpoint answered 2xx to, once per webhook-id, in arrival order. */
 export const accepted = (receiver: WebhookReceiver, name: string) =>
-  receiver.ledger(name).filter((e, i, all) => e.answeredStatus !== null && e.answeredStatus < 300 && !e.abandoned && all.findIndex((f) => f.webhookId === e.webhookId && f.answeredStatus !== null && f.answeredStatus < 300) === i);
+  receiver
+    .ledger(name)
+    .filter(
+      (e, i, all) =>
+        e.answeredStatus !== null &&
+        e.answeredStatus < 300 &&
+        !e.abandoned &&
+        all.findIndex((f) => f.webhookId === e.webhookId && f.answeredStatus !== null && f.answeredStatus < 300) === i,
+    );
 
 export const bodyOf = (entry: ReceivedWebhook) => JSON.parse(entry.body) as { type: string; timestamp: string; data: Record<string, unknown> };

@@ -16,6 +16,8 @@ import { newId } from '../../lib/ids.js';
 import { mailingWorkflowId } from '../../lib/mailings/start-workflow.js';
 import { retryBatchWorkflowId } from '../../lib/notifications/retries.js';
 import { notificationWorkflowId } from '../../lib/notifications/start-workflow.js';
+import { createEndpoint } from '../../lib/webhooks/endpoints.js';
+import { queueTestEvent } from '../../lib/webhooks/deliveries.js';
 import { suppressAddress } from '../../lib/notifications/suppressions.js';
 import { temporalScheduleId } from '../../lib/schedules/temporal.js';
 import { startTestApi, type TestApi } from '../helpers/api.js';
@@ -69,7 +71,17 @@ let operations: Operation[];
 let routeTable: { method: string; path: string }[];
 const keys = {} as { tenantA: string; tenantA2: string; tenantB: string; revoked: string; without: Record<Scope, string> };
 let tenantA: string;
-const owned = {} as { notification: string; retryBatch: string; mailing: string; account: string; mailbox: string; suppression: string; schedule: string };
+const owned = {} as {
+  notification: string;
+  retryBatch: string;
+  mailing: string;
+  account: string;
+  mailbox: string;
+  suppression: string;
+  schedule: string;
+  webhookEndpoint: string;
+  webhookDelivery: string;
+};
 
 const json = (body: unknown, auth?: string): RequestInit & { auth?: string } => ({
   method: 'POST',
@@ -94,10 +106,15 @@ function tenantAPath(path: string): string {
     [/^\/v1\/mailboxes\/\{id\}/, owned.mailbox],
     [/^\/v1\/suppressions\/\{address\}/, owned.suppression],
     [/^\/v1\/schedules\/\{id\}/, owned.schedule],
+    [/^\/v1\/webhook-endpoints\/\{id\}/, owned.webhookEndpoint],
+    [/^\/v1\/webhook-endpoints\/[^/{]+\/deliveries\/\{deliveryId\}/, owned.webhookDelivery],
   ];
-  const match = owners.find(([pattern]) => pattern.test(path));
-  if (!match) throw new Error(`${path}: no tenant fixture for its path parameter; add one here, or list it in sharedResources with why`);
-  return path.replace(/\{[^}]+\}/, match[1]);
+  while (path.includes('{')) {
+    const match = owners.find(([pattern]) => pattern.test(path));
+    if (!match) throw new Error(`${path}: no tenant fixture for its path parameter; add one here, or list it in sharedResources with why`);
+    path = path.replace(/\{[^}]+\}/, match[1]);
+  }
+  return path;
 }
 
 /** A concrete path: tenant A's resource, or an example of a shared one. */
@@ -120,6 +137,7 @@ function validRequest(op: Operation, auth: string): RequestInit & { auth: string
     linkOutlookMailbox: { callbackUrl: `${api.deps.config.PUBLIC_BASE_URL}/web/accounts.html` },
     // Never reached: every case here is refused before the server is (no key, no scope, another tenant's account).
     linkImapMailbox: { host: 'imap.example.com', username: 'security@example.com', password: 'security-suite' },
+    replayWebhookDeliveries: { since: '2026-01-01T00:00:00Z' },
   };
   if (!op.hasBody) return { method: op.method.toUpperCase(), auth };
   return { ...json(bodies[op.operationId] ?? {}), auth, method: op.method.toUpperCase() };
@@ -259,6 +277,10 @@ beforeAll(async () => {
   );
   expect(schedule.status).toBe(201);
   owned.schedule = ((await schedule.json()) as { id: string }).id;
+  // Made here rather than through the API, whose check of the URL would look the host up.
+  const { endpoint } = await createEndpoint(api.deps, a.tenantId, { url: 'https://hooks.example.com/mailflow', eventTypes: ['message.created'] });
+  owned.webhookEndpoint = endpoint.id;
+  owned.webhookDelivery = String((await queueTestEvent(api.deps.db, a.tenantId, endpoint.id)).id);
 }, 60_000);
 afterAll(async () => {
   // Nothing polls this run's queues: end the fixtures' workflows rather than leave them open on the server.
@@ -387,7 +409,8 @@ describe('every secured route', () => {
   });
 
   it("never lists another tenant's resources", async () => {
-    const ids = Object.values(owned);
+    // A delivery is named by its number, which any page may contain: its endpoint's id stands for it.
+    const ids = Object.values(owned).filter((id) => id !== owned.webhookDelivery);
     // Event streams never end: a stream's tenancy is tested where it is (notifications-console.test.ts).
     for (const op of operations.filter((o) => o.secured && o.method === 'get' && !o.path.includes('{') && !isStream(o))) {
       const response = await api.request(op.path, { auth: keys.tenantB });

@@ -69,17 +69,39 @@ async function sendTest(endpoint: RegisteredEndpoint, auth = tenant.key): Promis
   return (await response.json()) as Delivery;
 }
 
-/** An email notification to a fresh address: the Mailgun simulator reports it delivered, then opened. */
+/**
+ * An email notification to a fresh address, which the Mailgun simulator then reports delivered and opened:
+ * the notification goes SENT, DELIVERED, OPENED.
+ */
 async function sendEmail(): Promise<string> {
+  const to = `${unique('jane')}@example.com`;
   const response = await call('/v1/notifications', 'POST', {
     userId: unique('user'),
     type: 'EMAIL',
     templateId: 'PASSWORD_RESET',
-    to: `${unique('jane')}@example.com`,
+    to,
     templateParams: { name: 'Jane', resetUrl: 'https://example.com/reset?t=1' },
   });
   expect(response.status, await response.clone().text()).toBe(202);
-  return ((await response.json()) as { id: string }).id;
+  const { id } = (await response.json()) as { id: string };
+  const sent = await waitFor(
+    'the provider accepted it',
+    () => rig.sims.ledger('mailgun'),
+    (l) => l.some((m) => String(m.to).includes(to)),
+  );
+  const messageId = String(sent.find((m) => String(m.to).includes(to))!.id);
+  for (const [event, status] of [
+    ['delivered', 'DELIVERED'],
+    ['opened', 'OPENED'],
+  ] as const) {
+    await rig.sims.emitMailgunEvent(messageId, event);
+    await waitFor(
+      `${id} ${status}`,
+      () => readJson<{ status: string }>(`/v1/notifications/${id}`),
+      (n) => n.status === status,
+    );
+  }
+  return id;
 }
 
 const notificationTypes = ['notification.sent', 'notification.delivered', 'notification.opened'];
@@ -124,11 +146,19 @@ describe('endpoints', () => {
   it('get a signed test event whose webhook-id is the delivery’s event id, and list the delivery', async () => {
     const endpoint = await register({ eventTypes: ['notification.sent'] });
     const queued = await sendTest(endpoint);
-    const [entry] = await waitFor('the test event', async () => accepted(receiver, endpoint.name), (a) => a.length === 1);
+    const [entry] = await waitFor(
+      'the test event',
+      async () => accepted(receiver, endpoint.name),
+      (a) => a.length === 1,
+    );
     expect(entry!.verified).toBe(true);
     expect(entry!.webhookId).toBe(queued.eventId);
     expect(bodyOf(entry!)).toMatchObject({ type: 'webhook.test', data: { endpointId: endpoint.id } });
-    const [listed] = await waitFor('the delivery recorded', () => deliveries(endpoint), (d) => d[0]?.status === 'SUCCEEDED');
+    const [listed] = await waitFor(
+      'the delivery recorded',
+      () => deliveries(endpoint),
+      (d) => d[0]?.status === 'SUCCEEDED',
+    );
     expect(listed).toMatchObject({ eventId: queued.eventId, attempts: 1, lastStatus: 204, lastError: null });
   });
 });
@@ -139,7 +169,12 @@ describe('notification events', () => {
     // The first two attempts fail: the lane's first event is retried and nothing behind it overtakes it.
     await setReceiverFaults(receiver, endpoint.name, { failNext: { count: 2, status: 500 } });
     const id = await sendEmail();
-    const events = await waitFor('sent, delivered and opened', async () => accepted(receiver, endpoint.name), (a) => a.length === 3, 60_000);
+    const events = await waitFor(
+      'sent, delivered and opened',
+      async () => accepted(receiver, endpoint.name),
+      (a) => a.length === 3,
+      60_000,
+    );
     expect(events.map((e) => bodyOf(e).type)).toEqual(notificationTypes);
     expect(events.every((e) => e.verified === true && bodyOf(e).data.notificationId === id)).toBe(true);
     const ledger = receiver.ledger(endpoint.name);
@@ -159,13 +194,22 @@ describe('notification events', () => {
     const endpoint = await register({ eventTypes: notificationTypes });
     await setReceiverFaults(receiver, endpoint.name, { failNext: { count: 1, status: 503, retryAfterSeconds: 3 } });
     await sendTest(endpoint);
-    const tries = await waitFor('the retried test event', async () => receiver.ledger(endpoint.name), (l) => l.some((e) => e.answeredStatus === 204));
+    const tries = await waitFor(
+      'the retried test event',
+      async () => receiver.ledger(endpoint.name),
+      (l) => l.some((e) => e.answeredStatus === 204),
+    );
     expect(Date.parse(tries[1]!.receivedAt) - Date.parse(tries[0]!.receivedAt)).toBeGreaterThanOrEqual(2_900);
 
     // Four attempts (the first and three retries) all fail: given up, and the lane's next event goes out.
     await setReceiverFaults(receiver, endpoint.name, { failNext: { count: 4, status: 500 } });
     await sendEmail();
-    const delivered = await waitFor('delivered and opened after the given-up sent', async () => accepted(receiver, endpoint.name), (a) => a.length === 3, 60_000);
+    const delivered = await waitFor(
+      'delivered and opened after the given-up sent',
+      async () => accepted(receiver, endpoint.name),
+      (a) => a.length === 3,
+      60_000,
+    );
     expect(delivered.slice(1).map((e) => bodyOf(e).type)).toEqual(['notification.delivered', 'notification.opened']);
     const list = await deliveries(endpoint);
     expect(list.find((d) => d.eventType === 'notification.sent')).toMatchObject({ status: 'FAILED', attempts: 4, lastStatus: 500 });
@@ -177,10 +221,18 @@ describe('disabling', () => {
     const endpoint = await register({ eventTypes: notificationTypes });
     await setReceiverFaults(receiver, endpoint.name, { failNext: { count: 1, status: 410 } });
     await sendTest(endpoint);
-    const disabled = await waitFor('disabled', () => endpointOf(endpoint), (e) => !e.enabled);
+    const disabled = await waitFor(
+      'disabled',
+      () => endpointOf(endpoint),
+      (e) => !e.enabled,
+    );
     expect(disabled.disabledReason).toMatch(/410/);
     expect((await call(`/v1/webhook-endpoints/${endpoint.id}`, 'PATCH', { enabled: true })).status).toBe(200);
-    await waitFor('the test event after enabling', async () => accepted(receiver, endpoint.name), (a) => a.length === 1);
+    await waitFor(
+      'the test event after enabling',
+      async () => accepted(receiver, endpoint.name),
+      (a) => a.length === 1,
+    );
     expect((await endpointOf(endpoint)).disabledReason).toBeNull();
   });
 
@@ -216,18 +268,30 @@ describe('signing secrets', () => {
     expect(second).not.toBe(endpoint.secret);
     // The receiver still knows only the first secret: it verifies during the overlap.
     await sendTest(endpoint);
-    const [first] = await waitFor('signed with both', async () => accepted(receiver, endpoint.name), (a) => a.length === 1);
+    const [first] = await waitFor(
+      'signed with both',
+      async () => accepted(receiver, endpoint.name),
+      (a) => a.length === 1,
+    );
     expect(first!.verified).toBe(true);
     expect(first!.webhookSignature!.split(' ')).toHaveLength(2);
 
     const third = await rotate(0);
     await sendTest(endpoint);
-    const [, next] = await waitFor('signed with the newest only', async () => accepted(receiver, endpoint.name), (a) => a.length === 2);
+    const [, next] = await waitFor(
+      'signed with the newest only',
+      async () => accepted(receiver, endpoint.name),
+      (a) => a.length === 2,
+    );
     expect(next!.webhookSignature!.split(' ')).toHaveLength(1);
     expect(next!.verified).toBe(false);
     await setReceiverSecrets(receiver, endpoint.name, [third]);
     await sendTest(endpoint);
-    const [, , last] = await waitFor('verified with the new secret', async () => accepted(receiver, endpoint.name), (a) => a.length === 3);
+    const [, , last] = await waitFor(
+      'verified with the new secret',
+      async () => accepted(receiver, endpoint.name),
+      (a) => a.length === 3,
+    );
     expect(last!.verified).toBe(true);
   });
 });
@@ -236,9 +300,16 @@ describe('addresses', () => {
   it('are checked again at connect time: an endpoint whose host became private is never called', async () => {
     const endpoint = await register({ eventTypes: notificationTypes });
     // As if its name resolved elsewhere after registration: the address it names now is not allowed.
-    await rig.api.deps.db.update(webhookEndpoints).set({ url: `http://10.255.255.1:9/hooks/${endpoint.name}` }).where(eq(webhookEndpoints.id, endpoint.id));
+    await rig.api.deps.db
+      .update(webhookEndpoints)
+      .set({ url: `http://10.255.255.1:9/hooks/${endpoint.name}` })
+      .where(eq(webhookEndpoints.id, endpoint.id));
     await sendTest(endpoint);
-    const [refused] = await waitFor('the refused attempt', () => deliveries(endpoint), (d) => (d[0]?.attempts ?? 0) >= 1);
+    const [refused] = await waitFor(
+      'the refused attempt',
+      () => deliveries(endpoint),
+      (d) => (d[0]?.attempts ?? 0) >= 1,
+    );
     expect(refused!.lastError).toMatch(/loopback, private, link-local or metadata/);
     expect(refused!.lastStatus).toBeNull();
     expect(receiver.ledger(endpoint.name)).toHaveLength(0);
@@ -251,9 +322,16 @@ describe('addresses', () => {
     await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = redirecting.address() as AddressInfo;
-      await rig.api.deps.db.update(webhookEndpoints).set({ url: `http://127.0.0.1:${port}/hooks` }).where(eq(webhookEndpoints.id, endpoint.id));
+      await rig.api.deps.db
+        .update(webhookEndpoints)
+        .set({ url: `http://127.0.0.1:${port}/hooks` })
+        .where(eq(webhookEndpoints.id, endpoint.id));
       await sendTest(endpoint);
-      const [first] = await waitFor('the redirect recorded', () => deliveries(endpoint), (d) => (d[0]?.attempts ?? 0) >= 1);
+      const [first] = await waitFor(
+        'the redirect recorded',
+        () => deliveries(endpoint),
+        (d) => (d[0]?.attempts ?? 0) >= 1,
+      );
       expect(first).toMatchObject({ lastStatus: 307, status: 'PENDING' });
       expect(first!.lastError).toMatch(/redirect, which is not followed/);
       expect(receiver.ledger(endpoint.name)).toHaveLength(0);
@@ -273,7 +351,11 @@ describe('isolation and crashes', () => {
     await sendTest(stuck, otherTenant);
     await until('the stuck endpoint holds a request', async () => receiver.ledger(stuck.name).length > 0);
     await sendTest(healthy);
-    await waitFor("the healthy tenant's event", async () => accepted(receiver, healthy.name), (a) => a.length === 1);
+    await waitFor(
+      "the healthy tenant's event",
+      async () => accepted(receiver, healthy.name),
+      (a) => a.length === 1,
+    );
     // Delivered while the other endpoint was still holding its request unanswered.
     expect(receiver.ledger(stuck.name)[0]).toMatchObject({ answeredStatus: null, abandoned: false });
     await setReceiverFaults(receiver, stuck.name, { hang: false });
@@ -286,7 +368,12 @@ describe('isolation and crashes', () => {
     await until('the request is held', async () => receiver.ledger(endpoint.name).length > 0);
     await rig.stopWorkers();
     await rig.startWorkers();
-    const [entry] = await waitFor('delivered after the restart', async () => accepted(receiver, endpoint.name), (a) => a.length === 1, 60_000);
+    const [entry] = await waitFor(
+      'delivered after the restart',
+      async () => accepted(receiver, endpoint.name),
+      (a) => a.length === 1,
+      60_000,
+    );
     expect(entry!.webhookId).toBe(queued.eventId);
     expect(new Set(receiver.ledger(endpoint.name).map((e) => e.webhookId))).toEqual(new Set([queued.eventId]));
     const [row] = await rig.api.deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.eventId, queued.eventId));

@@ -83,27 +83,24 @@ export const webhookEndpointRoutes = createRouter()
       summary: 'A new signing secret, shown once; the old one signs beside it for the overlap',
       request: {
         params: endpointParams,
-        body: {
-          required: false,
-          content: json(
-            z
-              .object({
-                overlapSeconds: z
-                  .number()
-                  .int()
-                  .min(0)
-                  .max(7 * 86_400)
-                  .default(86_400)
-                  .openapi({ description: 'How long the previous secret keeps signing too (default a day; 0: not at all)' }),
-              })
-              .strict(),
-          ),
-        },
+        body: jsonBody(
+          z
+            .object({
+              overlapSeconds: z
+                .number()
+                .int()
+                .min(0)
+                .max(7 * 86_400)
+                .default(86_400)
+                .openapi({ description: 'How long the previous secret keeps signing too (default a day; 0: not at all)' }),
+            })
+            .strict(),
+        ),
       },
       responses: { 200: { description: 'Rotated', content: json(endpointWithSecretSchema) }, 404: errorResponses[404] },
     }),
     async (c) => {
-      const { overlapSeconds } = c.req.valid('json') ?? { overlapSeconds: 86_400 };
+      const { overlapSeconds } = c.req.valid('json');
       const { endpoint, secret } = await rotateEndpointSecret(c.var.deps, tenantOf(c.var.principal), c.req.valid('param').id, overlapSeconds);
       c.var.logger.info({ endpointId: endpoint.id, overlapSeconds }, 'webhook secret rotated');
       return c.json({ ...endpointView(endpoint), secret }, 200);
