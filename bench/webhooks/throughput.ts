@@ -1,0 +1,200 @@
+// Throughput: events delivered per second to a fast receiver, beside the receiver's own request rate from a
+// bare client in the same run. The bare client: as many keep-alive connections as an endpoint's lanes
+// (WEBHOOK_ENDPOINT_CONCURRENCY), each posting signed bodies of the same size one after another. Mailflow:
+// BENCH_EVENTS notification-status rows recorded into the outbox in one transaction, across BENCH_LANES
+// lanes, timed from their commit until the receiver has counted every one, then checked in the database
+// (every delivery SUCCEEDED after one attempt). Before each, an untimed warm-up of BENCH_WARMUP_EVENTS.
+import http from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { newId } from '../../lib/ids.js';
+import { payloadOf } from '../../lib/webhooks/projector.js';
+import { signedHeaders } from '../../lib/webhooks/signing.js';
+import { stackCpuSecondsWindow } from '../processes.js';
+import { database, deleteEndpoint, registerEndpoint, seconds, startReceiver, type Endpoint, type Receiver } from './stack.js';
+
+const events = Number(process.env.BENCH_EVENTS ?? 20_000);
+const lanes = Number(process.env.BENCH_LANES ?? 64);
+const warmup = Number(process.env.BENCH_WARMUP_EVENTS ?? 1_000);
+/** As the stack's workers were started: the endpoint's lanes sent at once. */
+const connections = Number(process.env.WEBHOOK_ENDPOINT_CONCURRENCY ?? 8);
+
+/** This checkout's processes a delivery runs through: which one is the wall. */
+const groups: Record<string, RegExp> = {
+  workers: /workers\/main\.[jt]s/,
+  postgres: /^postgres|bin\/postgres /,
+  'temporal dev server': /start-dev/,
+  api: /api\/server\.[jt]s/,
+  receiver: /bench\/webhooks\/receiver/,
+  'this bench': /bench\/webhooks\/run/,
+};
+const root = process.cwd();
+
+function cpuWindow(): (elapsedMs: number) => string {
+  const used = stackCpuSecondsWindow(groups, root);
+  return (elapsedMs) =>
+    Object.entries(used())
+      .map(([name, s]) => `${name} ${(s / (elapsedMs / 1000)).toFixed(2)}`)
+      .join(', ') + ' cores';
+}
+
+/** An event's data as the notification-status trigger records it, with its lane and place in the lane. */
+function eventData(tag: string, lane: number, seq: number): Record<string, unknown> {
+  return {
+    notificationId: `ntf_bench${tag}l${lane}`,
+    status: 'SENT',
+    previousStatus: 'SENDING',
+    reason: null,
+    at: new Date().toISOString(),
+    channel: 'SMS',
+    priority: 'medium',
+    userId: `bench-${tag}-${lane}`,
+    correlationId: `bench-${tag}`,
+    templateId: 'ORDER_SHIPPED_SMS',
+    benchSeq: seq,
+  };
+}
+
+function post(url: URL, headers: Record<string, string>, body: string, agent: http.Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+/** The bare client: `total` signed posts over `connections` keep-alive connections, each one after another. */
+async function bareClient(receiver: Receiver, secret: string, total: number): Promise<{ rate: number; failed: number; bodyBytes: number; cpu: string }> {
+  const url = new URL(receiver.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const tag = `bare${Date.now().toString(36)}`;
+  const reached = receiver.expect(total);
+  let next = 0;
+  let failed = 0;
+  let bodyBytes = 0;
+  const cpu = cpuWindow();
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (next < total) {
+        const i = next++;
+        const body = JSON.stringify(payloadOf({ type: 'notification.sent', occurredAt: new Date(), data: eventData(tag, i % lanes, i) }));
+        bodyBytes = body.length;
+        if ((await post(url, signedHeaders([secret], newId('msg'), new Date(), body), body, agent)) !== 204) failed++;
+      }
+    }),
+  );
+  const elapsed = performance.now() - t0;
+  const used = cpu(elapsed);
+  agent.destroy();
+  if (failed === 0) await reached;
+  return { rate: total / (elapsed / 1000), failed, bodyBytes, cpu: used };
+}
+
+interface MailflowRun {
+  rate: number;
+  recordMs: number;
+  projectedMs: number;
+  firstMs: number;
+  deliveryRate: number;
+  statuses: string;
+  duplicates: number;
+  outOfOrder: number;
+  bodyBytes: number;
+  cpu: string;
+}
+
+/** `total` events recorded in one transaction, timed from its commit until the receiver has counted them all. */
+async function mailflow(receiver: Receiver, endpoint: Endpoint, total: number): Promise<MailflowRun> {
+  const tag = Date.now().toString(36);
+  const [{ before } = { before: 0 }] = await database<{ before: number }[]>`select coalesce(max(id), 0)::float8 as before from webhook_deliveries`;
+  const reached = receiver.expect(total);
+  const r0 = performance.now();
+  // As the trigger records them (webhook_record), in one transaction whose commit wakes the projector.
+  await database.begin(async (sql) => {
+    await sql`
+      insert into webhook_outbox (owner, source, ordering_key, data)
+      select ${endpoint.owner}, 'notification', 'ntf_bench' || ${tag} || 'l' || (i % ${lanes}),
+        jsonb_build_object('notificationId', 'ntf_bench' || ${tag} || 'l' || (i % ${lanes}), 'status', 'SENT', 'previousStatus', 'SENDING',
+          'reason', null, 'at', now(), 'channel', 'SMS', 'priority', 'medium', 'userId', 'bench-' || ${tag} || '-' || (i % ${lanes}),
+          'correlationId', 'bench-' || ${tag}, 'templateId', 'ORDER_SHIPPED_SMS', 'benchSeq', i)
+      from generate_series(0, ${total - 1}) as i order by i`;
+    await sql`select pg_notify('webhook_outbox', '')`;
+  });
+  const cpu = cpuWindow();
+  const t0 = performance.now();
+  const epoch0 = performance.timeOrigin + t0;
+  // The outbox watched from this connection, 10 times a second, until the projector has taken every row.
+  let projectedMs = Number.NaN;
+  const watching = (async () => {
+    while (Number.isNaN(projectedMs)) {
+      const [row] = await database<{ empty: boolean }[]>`select not exists (select 1 from webhook_outbox) as empty`;
+      if (row!.empty) projectedMs = performance.now() - t0;
+      else await sleep(100);
+    }
+  })();
+  const done = await reached;
+  const elapsed = done.lastAt - epoch0;
+  const used = cpu(elapsed);
+  await watching;
+  // Every attempt is recorded once its round's batch is: wait for the last batch's record.
+  let statuses = '';
+  for (let i = 0; i < 100; i++) {
+    const rows = await database<{ status: string; n: number; attempts: number }[]>`
+      select status::text, count(*)::int as n, sum(attempts)::int as attempts from webhook_deliveries
+      where endpoint_id = ${endpoint.id} and id > ${before} group by status order by status`;
+    statuses = rows.map((r) => `${r.status} ${r.n.toLocaleString('en')} (${r.attempts.toLocaleString('en')} attempts)`).join(', ');
+    if (rows.length === 1 && rows[0]!.status === 'SUCCEEDED' && rows[0]!.n === total) break;
+    await sleep(100);
+  }
+  const [{ bytes } = { bytes: 0 }] = await database<{ bytes: number }[]>`
+    select octet_length(payload::text) as bytes from webhook_deliveries where endpoint_id = ${endpoint.id} and id > ${before} limit 1`;
+  return {
+    rate: total / (elapsed / 1000),
+    recordMs: t0 - r0,
+    projectedMs,
+    firstMs: done.firstAt - epoch0,
+    deliveryRate: total / ((done.lastAt - done.firstAt) / 1000),
+    statuses,
+    duplicates: done.duplicates,
+    outOfOrder: done.outOfOrder,
+    bodyBytes: bytes,
+    cpu: used,
+  };
+}
+
+export async function throughputBench(): Promise<void> {
+  console.log(
+    `throughput: ${events.toLocaleString('en')} events over ${lanes} lanes; endpoint concurrency ${connections} (WEBHOOK_ENDPOINT_CONCURRENCY as the stack was started); warm-ups of ${warmup.toLocaleString('en')}`,
+  );
+  const receiver = await startReceiver();
+  const endpoint = await registerEndpoint(receiver.url, ['notification.sent']);
+  try {
+    // The bare client before and after Mailflow: the limit is the faster of the two.
+    await bareClient(receiver, endpoint.secret, warmup);
+    const bareBefore = await bareClient(receiver, endpoint.secret, events);
+    console.log(
+      `  bare client, ${connections} keep-alive connections: ${bareBefore.rate.toFixed(0)} requests/s (${bareBefore.failed} failed; bodies of ${bareBefore.bodyBytes} bytes); ${bareBefore.cpu}`,
+    );
+    await mailflow(receiver, endpoint, warmup);
+    const run = await mailflow(receiver, endpoint, events);
+    console.log(
+      `  Mailflow: ${run.rate.toFixed(0)} events/s from the outbox commit to the receiver's last count (the insert itself ${seconds(run.recordMs)}, not counted); ` +
+        `outbox projected by ${seconds(run.projectedMs)}, first webhook at ${seconds(run.firstMs)}, first to last at ${run.deliveryRate.toFixed(0)}/s; payloads of ${run.bodyBytes} bytes`,
+    );
+    console.log(`    deliveries: ${run.statuses}; the receiver saw ${run.duplicates} duplicates, ${run.outOfOrder} out of lane order; ${run.cpu}`);
+    const bareAfter = await bareClient(receiver, endpoint.secret, events);
+    console.log(`  bare client again: ${bareAfter.rate.toFixed(0)} requests/s (${bareAfter.failed} failed); ${bareAfter.cpu}`);
+    const limit = Math.max(bareBefore.rate, bareAfter.rate);
+    const ratio = run.rate / limit;
+    console.log(
+      `  => ${run.rate.toFixed(0)} events/s against the bare client's ${limit.toFixed(0)} requests/s: ratio ${ratio.toFixed(2)}, goal ≥ 0.5: ${ratio >= 0.5 ? 'met' : 'NOT met'}`,
+    );
+  } finally {
+    await deleteEndpoint(endpoint.id);
+    receiver.close();
+  }
+}
