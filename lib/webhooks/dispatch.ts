@@ -124,6 +124,8 @@ export async function dispatchDue(
         if (outcome.status !== 'SUCCEEDED') return;
       }
     });
+    // The budget ran out between reading and sending: nothing was attempted, so there is nothing to record.
+    if (outcomes.length === 0) return { outcome: 'more', delivered };
     await recordAttempts(db, outcomes);
     const succeeded = outcomes.filter((o) => o.status === 'SUCCEEDED').length;
     delivered += succeeded;
