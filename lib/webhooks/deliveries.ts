@@ -12,7 +12,10 @@ export type DeliveryStatus = DeliveryRow['status'];
 /**
  * Up to `limit` deliveries to attempt now, in lane order: every pending delivery of the endpoint that no
  * earlier pending delivery of its lane is waiting before. Only a lane's head is ever attempted, so only a
- * head can be waiting (its next attempt in the future); the rest of its lane waits behind it.
+ * head can be waiting (its next attempt in the future); the rest of its lane waits behind it. So each row
+ * read looks at its lane's head alone (one probe of the lane index): the cost follows the rows read, not
+ * the endpoint's backlog, whatever the table's statistics say (a search of the whole lane for a waiting row
+ * was planned as a scan of every pending row per row read while a fresh backlog had no statistics yet).
  */
 export async function dueDeliveries(db: Database, endpointId: string, limit: number): Promise<DeliveryRow[]> {
   const d = webhookDeliveries;
@@ -24,8 +27,10 @@ export async function dueDeliveries(db: Database, endpointId: string, limit: num
         eq(d.endpointId, endpointId),
         eq(d.status, 'PENDING'),
         sql`${d.nextAttemptAt} <= now()`,
-        sql`not exists (select 1 from ${d} as earlier where earlier.endpoint_id = ${d.endpointId} and earlier.ordering_key = ${d.orderingKey}
-              and earlier.status = 'PENDING' and earlier.id < ${d.id} and earlier.next_attempt_at > now())`,
+        sql`not exists (select 1 from (select head.id, head.next_attempt_at from ${d} as head
+              where head.endpoint_id = ${d.endpointId} and head.ordering_key = ${d.orderingKey} and head.status = 'PENDING'
+              order by head.id limit 1) as head
+            where head.id < ${d.id} and head.next_attempt_at > now())`,
       ),
     )
     .orderBy(d.id)
