@@ -16,6 +16,32 @@ const PROJECTOR_LOCK = 7_305_112_054;
 const INSERT_CHUNK = 1_000;
 
 type NewDelivery = typeof webhookDeliveries.$inferInsert;
+type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
+
+/**
+ * Inserts deliveries in the order given (ids in that order: each lane's order), as one JSON parameter: a
+ * multi-row VALUES of the same rows took the worker about 0.15 ms of CPU per row to build (drizzle walks
+ * every parameter), as much as sending the delivery.
+ */
+async function insertDeliveries(tx: Transaction, deliveries: NewDelivery[]): Promise<void> {
+  const rows = deliveries.map((d) => ({
+    event_id: d.eventId,
+    endpoint_id: d.endpointId,
+    owner: d.owner,
+    event_type: d.eventType,
+    ordering_key: d.orderingKey,
+    payload: d.payload,
+    status: d.status ?? 'PENDING',
+    last_error: d.lastError ?? null,
+    completed_at: d.completedAt?.toISOString() ?? null,
+  }));
+  await tx.execute(sql`
+    insert into ${webhookDeliveries} (event_id, endpoint_id, owner, event_type, ordering_key, payload, status, last_error, completed_at)
+    select v.event_id, v.endpoint_id, v.owner, v.event_type, v.ordering_key, v.payload, v.status::webhook_delivery_status, v.last_error, v.completed_at
+    from rows from (jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as (event_id text, endpoint_id text, owner text, event_type text,
+      ordering_key text, payload jsonb, status text, last_error text, completed_at timestamptz)) with ordinality as v
+    order by v.ordinality`);
+}
 
 /** Whether the endpoint subscribes to the event, and its mailbox or account filter lets it through. */
 export function wants(endpoint: EndpointRow, event: WebhookEvent): boolean {
@@ -61,7 +87,7 @@ export async function projectOutbox(db: Database, limit = 500): Promise<{ rows: 
         });
       }
     }
-    for (let i = 0; i < deliveries.length; i += INSERT_CHUNK) await tx.insert(webhookDeliveries).values(deliveries.slice(i, i + INSERT_CHUNK));
+    for (let i = 0; i < deliveries.length; i += INSERT_CHUNK) await insertDeliveries(tx, deliveries.slice(i, i + INSERT_CHUNK));
     const woken = new Set(deliveries.filter((d) => d.status === undefined).map((d) => d.endpointId));
     return { rows: rows.length, endpointIds: [...woken] };
   });
