@@ -48,10 +48,22 @@ export async function startProjector(deps: {
   const toWake = new Set<string>();
   let lastSweep = 0;
 
+  async function wakeAll(): Promise<void> {
+    for (const id of [...toWake]) {
+      await deps.wake(id);
+      toWake.delete(id);
+    }
+  }
+
   async function round(): Promise<void> {
+    // Endpoints are woken after each batch, not once the outbox is empty: a backlog's first deliveries go
+    // out while the rest of it is still being projected. Should Temporal not answer, the projection goes on
+    // without waking, and the wakes are tried again at the end (kept for the next round if they fail again).
+    let waking = true;
     for (;;) {
       const { rows, endpointIds } = await projectOutbox(db);
       for (const id of endpointIds) toWake.add(id);
+      if (waking) await wakeAll().catch(() => (waking = false));
       if (rows === 0) break;
     }
     if (Date.now() - lastSweep > SWEEP_MS) {
@@ -60,10 +72,7 @@ export async function startProjector(deps: {
       const pruned = await pruneDeliveries(db, deps.retentionDays);
       if (pruned > 0) logger.info({ pruned }, 'webhook deliveries past retention dropped');
     }
-    for (const id of [...toWake]) {
-      await deps.wake(id);
-      toWake.delete(id);
-    }
+    await wakeAll();
   }
 
   const loop = (async () => {
