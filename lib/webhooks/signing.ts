@@ -1,19 +1,27 @@
 // Standard Webhooks (https://www.standardwebhooks.com): the body is signed with each secret in force and the
 // signatures go space-separated in one header, so a receiver verifies with the `standardwebhooks` library
 // (or its ports) during a rotation whichever secret it holds.
-import { randomBytes } from 'node:crypto';
-import { Webhook } from 'standardwebhooks';
+import { createHmac, randomBytes } from 'node:crypto';
 
 /** A new signing secret in the format the libraries take: `whsec_` and 32 random bytes in base64. */
 export function newSigningSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
+/** The key a secret stands for, as the libraries read it: the base64 after `whsec_`. */
+const keyOf = (secret: string) => Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
+
+/**
+ * The scheme's `v1` signature, HMAC-SHA256 over `id.timestamp.body`, made with node:crypto: the library's
+ * own `sign` hashes in JavaScript, which took a tenth of each delivery's CPU (the tests verify with it).
+ */
 export function signedHeaders(secrets: readonly string[], id: string, timestamp: Date, body: string): Record<string, string> {
+  const seconds = Math.floor(timestamp.getTime() / 1000);
+  const content = `${id}.${seconds}.${body}`;
   return {
     'content-type': 'application/json',
     'webhook-id': id,
-    'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
-    'webhook-signature': secrets.map((secret) => new Webhook(secret).sign(id, timestamp, body)).join(' '),
+    'webhook-timestamp': String(seconds),
+    'webhook-signature': secrets.map((secret) => `v1,${createHmac('sha256', keyOf(secret)).update(content).digest('base64')}`).join(' '),
   };
 }

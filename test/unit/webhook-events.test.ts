@@ -112,4 +112,13 @@ describe('signatures', () => {
     for (const secret of [current, previous]) expect(new Webhook(secret).verify(body, headers)).toMatchObject({ type: 'webhook.test' });
     expect(() => new Webhook(newSigningSecret()).verify(body, headers)).toThrow();
   });
+
+  it("are the library's own signatures, for a body beyond ASCII too", () => {
+    const secrets = [newSigningSecret(), newSigningSecret()];
+    const body = JSON.stringify({ type: 'message.created', data: { subject: 'Grüße — 你好 🎉' } });
+    const sentAt = new Date('2026-12-07T10:00:00.750Z');
+    const headers = signedHeaders(secrets, 'msg_2', sentAt, body);
+    expect(headers['webhook-signature']).toBe(secrets.map((secret) => new Webhook(secret).sign('msg_2', sentAt, body)).join(' '));
+    expect(headers['webhook-timestamp']).toBe(String(Math.floor(sentAt.getTime() / 1000)));
+  });
 });
