@@ -69,7 +69,12 @@ export async function postWebhook(
   if (isIP(host))
     await resolveAllowedAddress(host, options.allowHosts).catch((error: Error) => Promise.reject(new WebhookRequestError(error.message, 'refused', elapsed())));
   const transport = target.protocol === 'https:' ? https : http;
+  const calledOff = (signal: AbortSignal) => (signal.reason instanceof Error ? signal.reason : new Error('the request was called off'));
+  if (options.signal?.aborted) throw calledOff(options.signal);
   return new Promise<PostAnswer>((resolve, reject) => {
+    // The deadline is one timer and the call-off one listener: AbortSignal.timeout, AbortSignal.any and the
+    // request's signal option cost a tenth of a delivery's CPU between them.
+    let timedOut = false;
     const request = transport.request(
       target,
       {
@@ -77,18 +82,19 @@ export async function postWebhook(
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)), 'user-agent': 'Mailflow-Webhooks/1' },
         agent: agents[target.protocol as 'http:' | 'https:'],
         lookup: guardedLookup(options.allowHosts),
-        signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)]) : AbortSignal.timeout(options.timeoutMs),
       },
       (response) => {
         const chunks: Buffer[] = [];
         let read = 0;
-        const finish = () =>
+        const finish = () => {
+          settle();
           resolve({
             status: response.statusCode ?? 0,
             durationMs: elapsed(),
             retryAfterMs: retryAfterMs(response.headers['retry-after']),
             body: Buffer.concat(chunks).toString('utf8').slice(0, KEPT_BODY_BYTES),
           });
+        };
         response.on('data', (chunk: Buffer) => {
           read += chunk.length;
           if (read <= MAX_READ_BYTES) chunks.push(chunk);
@@ -101,12 +107,22 @@ export async function postWebhook(
         response.on('error', () => finish());
       },
     );
+    const timer = setTimeout(() => {
+      timedOut = true;
+      request.destroy(new Error('timed out'));
+    }, options.timeoutMs);
+    const callOff = () => request.destroy(calledOff(options.signal!));
+    options.signal?.addEventListener('abort', callOff, { once: true });
+    const settle = () => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', callOff);
+    };
     request.on('error', (error: Error & { code?: string }) => {
+      settle();
       // Called off (the worker is stopping): not an attempt that failed, so nothing is recorded for it.
-      if (options.signal?.aborted) reject(options.signal.reason);
+      if (options.signal?.aborted) reject(calledOff(options.signal));
       else if (error.name === 'AddressRefusedError') reject(new WebhookRequestError(error.message, 'refused', elapsed()));
-      else if (error.name === 'AbortError' || error.name === 'TimeoutError')
-        reject(new WebhookRequestError(`no answer within ${options.timeoutMs} ms`, 'timeout', elapsed()));
+      else if (timedOut) reject(new WebhookRequestError(`no answer within ${options.timeoutMs} ms`, 'timeout', elapsed()));
       else reject(new WebhookRequestError(error.code ? `${error.code}: ${error.message}` : error.message, 'network', elapsed()));
     });
     request.end(body);
