@@ -1,6 +1,6 @@
 // An endpoint's deliveries: which are due (the head of each lane whose time has come, and the lane's
 // untried deliveries behind it), what each attempt came to, and what the tenant can list and replay.
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { webhookDeliveries, webhookEndpoints } from '../../db/schema/index.js';
 import { newId } from '../ids.js';
@@ -10,14 +10,15 @@ export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type DeliveryStatus = DeliveryRow['status'];
 
 /**
- * Up to `limit` deliveries to attempt now, in lane order: every pending delivery of the endpoint that no
- * earlier pending delivery of its lane is waiting before. Only a lane's head is ever attempted, so only a
- * head can be waiting (its next attempt in the future); the rest of its lane waits behind it. So each row
- * read looks at its lane's head alone (one probe of the lane index): the cost follows the rows read, not
- * the endpoint's backlog, whatever the table's statistics say (a search of the whole lane for a waiting row
- * was planned as a scan of every pending row per row read while a fresh backlog had no statistics yet).
+ * Up to `limit` deliveries to attempt now, in lane order, after `afterId`: every pending delivery of the
+ * endpoint that no earlier pending delivery of its lane is waiting before. Only a lane's head is ever
+ * attempted, so only a head can be waiting (its next attempt in the future); the rest of its lane waits
+ * behind it. So each row read looks at its lane's head alone (one probe of the lane index): the cost follows
+ * the rows read, not the endpoint's backlog, whatever the table's statistics say (a search of the whole
+ * lane for a waiting row was planned as a scan of every pending row per row read while a new backlog had
+ * no statistics yet).
  */
-export async function dueDeliveries(db: Database, endpointId: string, limit: number): Promise<DeliveryRow[]> {
+export async function dueDeliveries(db: Database, endpointId: string, limit: number, afterId = 0): Promise<DeliveryRow[]> {
   const d = webhookDeliveries;
   return db
     .select()
@@ -26,6 +27,7 @@ export async function dueDeliveries(db: Database, endpointId: string, limit: num
       and(
         eq(d.endpointId, endpointId),
         eq(d.status, 'PENDING'),
+        gt(d.id, afterId),
         sql`${d.nextAttemptAt} <= now()`,
         sql`not exists (select 1 from (select head.id, head.next_attempt_at from ${d} as head
               where head.endpoint_id = ${d.endpointId} and head.ordering_key = ${d.orderingKey} and head.status = 'PENDING'

@@ -33,7 +33,7 @@ const allowHosts = (config: DispatchConfig) =>
 
 /** One attempt of one delivery, signed with the secrets in force now. */
 async function attempt(
-  config: DispatchConfig,
+  config: DispatchConfig & { allowHosts: string[] },
   endpoint: EndpointRow,
   secrets: string[],
   delivery: DeliveryRow,
@@ -57,7 +57,7 @@ async function attempt(
   try {
     const answer = await postWebhook(endpoint.url, signedHeaders(secrets, delivery.eventId, attemptedAt, body), body, {
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-      allowHosts: allowHosts(config),
+      allowHosts: config.allowHosts,
       signal,
     });
     if (answer.status >= 200 && answer.status < 300)
@@ -92,13 +92,25 @@ async function eachConcurrently<T>(items: T[], limit: number, work: (item: T) =>
 
 function lanesOf(deliveries: DeliveryRow[]): DeliveryRow[][] {
   const lanes = new Map<string, DeliveryRow[]>();
-  for (const d of deliveries) lanes.set(d.orderingKey, [...(lanes.get(d.orderingKey) ?? []), d]);
+  for (const d of deliveries) {
+    const lane = lanes.get(d.orderingKey);
+    if (lane) lane.push(d);
+    else lanes.set(d.orderingKey, [d]);
+  }
   return [...lanes.values()];
 }
+
+type Outcome = AttemptOutcome & { gone: boolean; orderingKey: string };
 
 /**
  * Sends what is due for the endpoint until nothing is, or `budgetMs` has passed. `progress` is called after
  * each attempt (the activity's heartbeat).
+ *
+ * A batch's lanes are sent side by side; the batch after it is read while it is sent, and its attempts are
+ * recorded while the next one is sent, so the endpoint's connections wait on no query. Reads go forward
+ * from the last row read: a row sent but not yet recorded is behind them. A lane that failed is held for
+ * the rest of the round (the next batch was read before its failure was recorded). The round ends with a
+ * read from the start, once every attempt is recorded, that finds nothing due.
  */
 export async function dispatchDue(
   deps: { db: Database; encryptor: Encryptor; config: DispatchConfig },
@@ -107,36 +119,73 @@ export async function dispatchDue(
 ): Promise<DispatchResult> {
   if (!endpoint) return { outcome: 'gone' };
   if (!endpoint.enabled) return { outcome: 'disabled' };
-  const { db, config } = deps;
+  const { db } = deps;
+  const config = { ...deps.config, allowHosts: allowHosts(deps.config) };
   const secrets = signingSecrets(deps.encryptor, endpoint);
   const started = Date.now();
+  const overBudget = () => Date.now() - started > options.budgetMs;
   let delivered = 0;
-  for (;;) {
-    const due = await dueDeliveries(db, endpoint.id, DUE_BATCH);
-    if (due.length === 0) return { outcome: 'idle', delivered, nextDueAt: await nextDueAt(db, endpoint.id) };
-    const outcomes: (AttemptOutcome & { gone: boolean })[] = [];
-    await eachConcurrently(lanesOf(due), config.WEBHOOK_ENDPOINT_CONCURRENCY, async (lane) => {
-      for (const delivery of lane) {
-        if (outcomes.some((o) => o.gone) || Date.now() - started > options.budgetMs) return;
-        const outcome = await attempt(config, endpoint, secrets, delivery, options.signal);
-        outcomes.push(outcome);
-        options.progress();
-        if (outcome.status !== 'SUCCEEDED') return;
-      }
-    });
-    // The budget ran out between reading and sending: nothing was attempted, so there is nothing to record.
-    if (outcomes.length === 0) return { outcome: 'more', delivered };
+  const heldLanes = new Set<string>();
+
+  /** Records a batch's attempts and the endpoint's health; answers whether the endpoint is still enabled. */
+  const record = async (outcomes: Outcome[]): Promise<boolean> => {
+    if (outcomes.length === 0) return true;
     await recordAttempts(db, outcomes);
     const succeeded = outcomes.filter((o) => o.status === 'SUCCEEDED').length;
-    delivered += succeeded;
     const lastFailure = outcomes.findLast((o) => o.status !== 'SUCCEEDED');
-    const enabled = await recordEndpointHealth(
+    return recordEndpointHealth(
       db,
       endpoint.id,
       { succeeded: succeeded > 0, failedAt: lastFailure?.attemptedAt ?? null, gone: outcomes.some((o) => o.gone), lastError: lastFailure?.error ?? null },
       config.WEBHOOK_DISABLE_AFTER_SECONDS,
     );
-    if (!enabled) return { outcome: 'disabled' };
-    if (Date.now() - started > options.budgetMs) return { outcome: 'more', delivered };
+  };
+  // Handled at once (awaited later), so a query failing while a batch is sent is not an unhandled rejection.
+  const handled = <T>(promise: Promise<T>): Promise<T> => {
+    promise.catch(() => undefined);
+    return promise;
+  };
+  let recording: Promise<boolean> = Promise.resolve(true);
+  let afterId = 0;
+  let reading = handled(dueDeliveries(db, endpoint.id, DUE_BATCH, afterId));
+  /** Ends the round once the last record is in (and the read ahead, unused, has settled). */
+  const end = async (result: DispatchResult): Promise<DispatchResult> => {
+    await reading.catch(() => undefined);
+    return (await recording) ? result : { outcome: 'disabled' };
+  };
+
+  for (;;) {
+    const read = await reading;
+    if (read.length === 0) {
+      if (!(await recording)) return { outcome: 'disabled' };
+      if (afterId === 0) return { outcome: 'idle', delivered, nextDueAt: await nextDueAt(db, endpoint.id) };
+      // Every attempt is recorded now: the database says which lanes wait.
+      afterId = 0;
+      heldLanes.clear();
+      reading = handled(dueDeliveries(db, endpoint.id, DUE_BATCH, afterId));
+      continue;
+    }
+    afterId = read[read.length - 1]!.id;
+    reading = handled(dueDeliveries(db, endpoint.id, DUE_BATCH, afterId));
+    const outcomes: Outcome[] = [];
+    await eachConcurrently(lanesOf(read.filter((d) => !heldLanes.has(d.orderingKey))), config.WEBHOOK_ENDPOINT_CONCURRENCY, async (lane) => {
+      for (const delivery of lane) {
+        if (outcomes.some((o) => o.gone) || overBudget()) return;
+        const outcome = await attempt(config, endpoint, secrets, delivery, options.signal);
+        outcomes.push({ ...outcome, orderingKey: delivery.orderingKey });
+        options.progress();
+        if (outcome.status !== 'SUCCEEDED') return;
+      }
+    });
+    for (const o of outcomes) if (o.status === 'PENDING') heldLanes.add(o.orderingKey);
+    delivered += outcomes.filter((o) => o.status === 'SUCCEEDED').length;
+    // The previous batch's record, made while this one was sent.
+    if (!(await recording)) {
+      recording = handled(record(outcomes).then(() => false));
+      return end({ outcome: 'disabled' });
+    }
+    // Nothing attempted (the budget ran out, or every lane of the batch is held) records nothing.
+    recording = handled(record(outcomes));
+    if (outcomes.some((o) => o.gone) || overBudget()) return end({ outcome: 'more', delivered });
   }
 }
