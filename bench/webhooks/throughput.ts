@@ -29,12 +29,14 @@ const groups: Record<string, RegExp> = {
 };
 const root = process.cwd();
 
-function cpuWindow(): (elapsedMs: number) => string {
+/** Each group's CPU over a window, in cores, and one group's CPU per item (ms). */
+function cpuWindow(): (elapsedMs: number, items: number, per: string) => string {
   const used = stackCpuSecondsWindow(groups, root);
-  return (elapsedMs) =>
-    Object.entries(used())
-      .map(([name, s]) => `${name} ${(s / (elapsedMs / 1000)).toFixed(2)}`)
-      .join(', ') + ' cores';
+  return (elapsedMs, items, per) => {
+    const cpu = used();
+    const cores = Object.entries(cpu).map(([name, s]) => `${name} ${(s / (elapsedMs / 1000)).toFixed(2)}`);
+    return `${cores.join(', ')} cores; ${per} ${((cpu[per]! * 1000) / items).toFixed(3)} ms of CPU per item`;
+  };
 }
 
 /** An event's data as the notification-status trigger records it, with its lane and place in the lane. */
@@ -88,7 +90,7 @@ async function bareClient(receiver: Receiver, secret: string, total: number): Pr
     }),
   );
   const elapsed = performance.now() - t0;
-  const used = cpu(elapsed);
+  const used = cpu(elapsed, total, 'this bench');
   agent.destroy();
   if (failed === 0) await reached;
   return { rate: total / (elapsed / 1000), failed, bodyBytes, cpu: used };
@@ -138,7 +140,7 @@ async function mailflow(receiver: Receiver, endpoint: Endpoint, total: number): 
   })();
   const done = await reached;
   const elapsed = done.lastAt - epoch0;
-  const used = cpu(elapsed);
+  const used = cpu(elapsed, total, 'workers');
   await watching;
   // Every attempt is recorded once its round's batch is: wait for the last batch's record.
   let statuses = '';
