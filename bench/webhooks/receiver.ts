@@ -13,7 +13,7 @@ export interface ReceiverCommand {
 export type ReceiverMessage =
   | { type: 'listening'; port: number }
   /** Epoch milliseconds (performance.timeOrigin + now(): sub-millisecond, comparable across processes). */
-  | { type: 'reached'; firstAt: number; lastAt: number; distinct: number; duplicates: number; outOfOrder: number }
+  | { type: 'reached'; arrivals: number[]; duplicates: number; outOfOrder: number }
   | { type: 'arrival'; at: number; id: string; body: string };
 
 const now = () => performance.timeOrigin + performance.now();
@@ -26,7 +26,8 @@ let seen = new Set<string>();
 let lanes = new Map<string, number>();
 let duplicates = 0;
 let outOfOrder = 0;
-let firstAt = 0;
+/** When each distinct webhook-id arrived. */
+let arrivals: number[] = [];
 
 process.on('message', (command: ReceiverCommand) => {
   target = command.target;
@@ -35,7 +36,7 @@ process.on('message', (command: ReceiverCommand) => {
   lanes = new Map();
   duplicates = 0;
   outOfOrder = 0;
-  firstAt = 0;
+  arrivals = [];
 });
 
 const server = http.createServer((request, response) => {
@@ -52,14 +53,14 @@ const server = http.createServer((request, response) => {
       return;
     }
     seen.add(id);
-    if (seen.size === 1) firstAt = at;
+    arrivals.push(at);
     // The throughput bench's events carry their lane and place in it.
     const data = (JSON.parse(body) as { data?: { notificationId?: string; benchSeq?: number } }).data;
     if (data?.notificationId !== undefined && data.benchSeq !== undefined) {
       if ((lanes.get(data.notificationId) ?? -1) > data.benchSeq) outOfOrder++;
       else lanes.set(data.notificationId, data.benchSeq);
     }
-    if (seen.size === target) send({ type: 'reached', firstAt, lastAt: at, distinct: seen.size, duplicates, outOfOrder });
+    if (seen.size === target) send({ type: 'reached', arrivals, duplicates, outOfOrder });
   });
 });
 // Longer than any client's idle keep-alive, so the server never closes a connection a request is on its way to.
