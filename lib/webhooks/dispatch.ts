@@ -4,7 +4,7 @@
 import type { Database } from '../../db/client.js';
 import type { Config } from '../config.js';
 import type { Encryptor } from '../crypto.js';
-import { dueDeliveries, nextDueAt, recordAttempts, recordEndpointHealth, retryAt, type AttemptOutcome, type DeliveryRow } from './deliveries.js';
+import { nextDueAt, pendingDeliveries, recordAttempts, recordEndpointHealth, retryAt, type AttemptOutcome, type PendingDelivery } from './deliveries.js';
 import { signingSecrets, type EndpointRow } from './endpoints.js';
 import { postWebhook, WebhookRequestError } from './post.js';
 import { signedHeaders } from './signing.js';
@@ -23,8 +23,8 @@ export type DispatchResult =
   /** Nothing is due; `nextDueAt` is when a waiting lane head is (null: none waits). */
   | { outcome: 'idle'; delivered: number; nextDueAt: number | null };
 
-/** Deliveries read per query: lanes' heads and what follows them. */
-const DUE_BATCH = 200;
+/** Pending deliveries read per query, in id order: lanes' heads and what follows them. */
+const BATCH = 500;
 
 const allowHosts = (config: DispatchConfig) =>
   config.WEBHOOK_ALLOW_HOSTS.split(',')
@@ -36,7 +36,7 @@ async function attempt(
   config: DispatchConfig & { allowHosts: string[] },
   endpoint: EndpointRow,
   secrets: string[],
-  delivery: DeliveryRow,
+  delivery: PendingDelivery,
   signal: AbortSignal | undefined,
 ): Promise<AttemptOutcome & { gone: boolean }> {
   const attemptedAt = new Date();
@@ -90,8 +90,8 @@ async function eachConcurrently<T>(items: T[], limit: number, work: (item: T) =>
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, runner));
 }
 
-function lanesOf(deliveries: DeliveryRow[]): DeliveryRow[][] {
-  const lanes = new Map<string, DeliveryRow[]>();
+function lanesOf(deliveries: PendingDelivery[]): PendingDelivery[][] {
+  const lanes = new Map<string, PendingDelivery[]>();
   for (const d of deliveries) {
     const lane = lanes.get(d.orderingKey);
     if (lane) lane.push(d);
@@ -106,11 +106,13 @@ type Outcome = AttemptOutcome & { gone: boolean; orderingKey: string };
  * Sends what is due for the endpoint until nothing is, or `budgetMs` has passed. `progress` is called after
  * each attempt (the activity's heartbeat).
  *
- * A batch's lanes are sent side by side; the batch after it is read while it is sent, and its attempts are
- * recorded while the next one is sent, so the endpoint's connections wait on no query. Reads go forward
- * from the last row read: a row sent but not yet recorded is behind them. A lane that failed is held for
- * the rest of the round (the next batch was read before its failure was recorded). The round ends with a
- * read from the start, once every attempt is recorded, that finds nothing due.
+ * A round reads the endpoint's pending deliveries in passes from the start, in id order, a batch at a time.
+ * Only a lane's head is ever attempted, so only a head can be waiting for a retry: a pass meets a lane's
+ * head first, and a waiting head holds its lane for the rest of the pass, as does a failure in it. A
+ * batch's lanes are sent side by side; the next batch is read while it is sent, and its attempts are
+ * recorded while the next one is sent, so the endpoint's connections wait on no query (a row sent but not
+ * yet recorded is behind the pass). Once a pass's records are in, another starts; a pass that sends
+ * nothing ends the round.
  */
 export async function dispatchDue(
   deps: { db: Database; encryptor: Encryptor; config: DispatchConfig },
@@ -125,12 +127,11 @@ export async function dispatchDue(
   const started = Date.now();
   const overBudget = () => Date.now() - started > options.budgetMs;
   let delivered = 0;
-  const heldLanes = new Set<string>();
 
   /** Records a batch's attempts and the endpoint's health; answers whether the endpoint is still enabled. */
   const record = async (outcomes: Outcome[]): Promise<boolean> => {
     if (outcomes.length === 0) return true;
-    await recordAttempts(db, outcomes);
+    await recordAttempts(db, endpoint.id, outcomes);
     const succeeded = outcomes.filter((o) => o.status === 'SUCCEEDED').length;
     const lastFailure = outcomes.findLast((o) => o.status !== 'SUCCEEDED');
     return recordEndpointHealth(
@@ -146,8 +147,10 @@ export async function dispatchDue(
     return promise;
   };
   let recording: Promise<boolean> = Promise.resolve(true);
-  let afterId = 0;
-  let reading = handled(dueDeliveries(db, endpoint.id, DUE_BATCH, afterId));
+  let reading = handled(pendingDeliveries(db, endpoint.id, BATCH, 0));
+  /** Lanes the pass holds: a waiting head met, or a failure. */
+  const heldLanes = new Set<string>();
+  let sentThisPass = false;
   /** Ends the round once the last record is in (and the read ahead, unused, has settled). */
   const end = async (result: DispatchResult): Promise<DispatchResult> => {
     await reading.catch(() => undefined);
@@ -158,17 +161,24 @@ export async function dispatchDue(
     const read = await reading;
     if (read.length === 0) {
       if (!(await recording)) return { outcome: 'disabled' };
-      if (afterId === 0) return { outcome: 'idle', delivered, nextDueAt: await nextDueAt(db, endpoint.id) };
-      // Every attempt is recorded now: the database says which lanes wait.
-      afterId = 0;
+      if (!sentThisPass) return { outcome: 'idle', delivered, nextDueAt: await nextDueAt(db, endpoint.id) };
+      // Every attempt of the pass is recorded: the next pass sees what failed as waiting.
+      sentThisPass = false;
       heldLanes.clear();
-      reading = handled(dueDeliveries(db, endpoint.id, DUE_BATCH, afterId));
+      reading = handled(pendingDeliveries(db, endpoint.id, BATCH, 0));
       continue;
     }
-    afterId = read[read.length - 1]!.id;
-    reading = handled(dueDeliveries(db, endpoint.id, DUE_BATCH, afterId));
+    reading = handled(pendingDeliveries(db, endpoint.id, BATCH, read[read.length - 1]!.id));
+    const now = Date.now();
+    const due = read.filter((d) => {
+      if (heldLanes.has(d.orderingKey)) return false;
+      // An untried delivery is never waiting (its time is when it was made, by the database's clock).
+      if (d.attempts === 0 || d.nextAttemptAt.getTime() <= now) return true;
+      heldLanes.add(d.orderingKey);
+      return false;
+    });
     const outcomes: Outcome[] = [];
-    await eachConcurrently(lanesOf(read.filter((d) => !heldLanes.has(d.orderingKey))), config.WEBHOOK_ENDPOINT_CONCURRENCY, async (lane) => {
+    await eachConcurrently(lanesOf(due), config.WEBHOOK_ENDPOINT_CONCURRENCY, async (lane) => {
       for (const delivery of lane) {
         if (outcomes.some((o) => o.gone) || overBudget()) return;
         const outcome = await attempt(config, endpoint, secrets, delivery, options.signal);
@@ -177,7 +187,8 @@ export async function dispatchDue(
         if (outcome.status !== 'SUCCEEDED') return;
       }
     });
-    for (const o of outcomes) if (o.status === 'PENDING') heldLanes.add(o.orderingKey);
+    for (const o of outcomes) if (o.status !== 'SUCCEEDED') heldLanes.add(o.orderingKey);
+    if (outcomes.length > 0) sentThisPass = true;
     delivered += outcomes.filter((o) => o.status === 'SUCCEEDED').length;
     // The previous batch's record, made while this one was sent.
     if (!(await recording)) {
