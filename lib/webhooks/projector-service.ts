@@ -55,17 +55,26 @@ export async function startProjector(deps: {
     }
   }
 
+  /** Wakes what waits to be woken; false (the rest kept) when Temporal does not answer. */
+  const tryWakeAll = () =>
+    wakeAll().then(
+      () => true,
+      () => false,
+    );
+
   async function round(): Promise<void> {
-    // Endpoints are woken after each batch, not once the outbox is empty: a backlog's first deliveries go
-    // out while the rest of it is still being projected. Should Temporal not answer, the projection goes on
-    // without waking, and the wakes are tried again at the end (kept for the next round if they fail again).
-    let waking = true;
+    // Endpoints are woken after each batch, not once the outbox is empty, and beside the next batch's
+    // projection: a backlog's first deliveries go out while the rest of it is still being projected. Should
+    // Temporal not answer, the projection goes on without waking, and the wakes are tried again at the end
+    // (kept for the next round if they fail again).
+    let waking = Promise.resolve(true);
     for (;;) {
       const { rows, endpointIds } = await projectOutbox(db);
       for (const id of endpointIds) toWake.add(id);
-      if (waking) await wakeAll().catch(() => (waking = false));
+      waking = waking.then((ok) => ok && tryWakeAll());
       if (rows === 0) break;
     }
+    await waking;
     if (Date.now() - lastSweep > SWEEP_MS) {
       lastSweep = Date.now();
       for (const id of await staleEndpoints(db)) toWake.add(id);

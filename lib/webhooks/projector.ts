@@ -13,7 +13,7 @@ import { coalesceProgress, eventsOf, type WebhookEvent } from './events.js';
 export const OUTBOX_CHANNEL = 'webhook_outbox';
 /** The advisory lock key that makes the projection one at a time (any 64-bit number no other lock uses). */
 const PROJECTOR_LOCK = 7_305_112_054;
-const INSERT_CHUNK = 1_000;
+const INSERT_CHUNK = 2_000;
 
 type NewDelivery = typeof webhookDeliveries.$inferInsert;
 type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
@@ -63,7 +63,7 @@ export const payloadOf = (event: Pick<WebhookEvent, 'type' | 'occurredAt' | 'dat
  * replay after it is enabled again can send them. Answers how many rows it took and the endpoints that got
  * deliveries to send.
  */
-export async function projectOutbox(db: Database, limit = 500): Promise<{ rows: number; endpointIds: string[] }> {
+export async function projectOutbox(db: Database, limit = 2000): Promise<{ rows: number; endpointIds: string[] }> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${PROJECTOR_LOCK})`);
     const oldest = tx.select({ id: webhookOutbox.id }).from(webhookOutbox).orderBy(asc(webhookOutbox.id)).limit(limit);
