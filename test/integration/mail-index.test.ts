@@ -257,6 +257,45 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
     expect(await index.getMessage(mailboxId, 'm1')).toEqual(moved);
   });
 
+  it('reads the current state of messages by id, a write just made included, and only those of the mailbox', async () => {
+    const mailboxId = unique('mbx');
+    const otherMailbox = unique('mbx');
+    const full = message(mailboxId, 'full', { isRead: true, flagStatus: 'flagged', receivedAt: '2024-03-01T09:15:30Z' });
+    const sparse = message(mailboxId, 'sparse', { subject: '', from: null, receivedAt: null, flagStatus: 'complete' });
+    await index.upsertMessages([full, sparse, message(otherMailbox, 'elsewhere')]);
+    const state = (doc: MessageDoc) => ({
+      messageId: doc.messageId,
+      folderId: doc.folderId,
+      folderName: doc.folderName,
+      subject: doc.subject,
+      from: doc.from,
+      receivedAt: doc.receivedAt === null ? null : new Date(doc.receivedAt).toISOString(),
+      isRead: doc.isRead,
+      flagStatus: doc.flagStatus,
+    });
+    // No refresh: a page's read sees the page written just before it.
+    expect(await index.currentStates(mailboxId, ['full', 'sparse', 'unknown', 'elsewhere', 'full'])).toEqual(
+      new Map([
+        ['full', state(full)],
+        ['sparse', state(sparse)],
+      ]),
+    );
+    const moved = message(mailboxId, 'full', { folderId: 'archive', folderName: 'Archive', isRead: false, lastModifiedAt: minutes(1), syncSeq: 2 });
+    await index.upsertMessages([moved]);
+    expect((await index.currentStates(mailboxId, ['full'])).get('full')).toEqual(state(moved));
+    expect(await index.currentStates(otherMailbox, ['full', 'sparse'])).toEqual(new Map());
+    expect(await index.currentStates(mailboxId, [])).toEqual(new Map());
+  });
+
+  it('reads the current state of more than 1,000 messages at once', async () => {
+    const mailboxId = unique('mbx');
+    const docs = Array.from({ length: 1_050 }, (_, i) => message(mailboxId, `m-${i}`));
+    await upsertInPages(index, docs);
+    const states = await index.currentStates(mailboxId, [...docs.map((d) => d.messageId), 'unknown']);
+    expect(states.size).toBe(1_050);
+    expect(states.get('m-1049')).toMatchObject({ folderId: 'inbox', subject: 'Lunch on Friday', isRead: false });
+  });
+
   it('removes a candidate only while it is still in its folder and not written after its seq', async () => {
     const mailboxId = unique('mbx');
     await index.upsertMessages([
