@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectDatabase } from '../../db/client.js';
 import { createMailIndex, InvalidCursorError, type MailboxDoc, type MailIndex, type MessageDoc, type MessagePage } from '../../lib/mail-index/index.js';
 import { testConfig, unique } from '../helpers/config.js';
+import { at, messageDoc as message, T0 } from '../helpers/message-docs.js';
 
 type Backend = 'postgres' | 'elasticsearch';
 
@@ -32,36 +33,7 @@ afterAll(async () => {
   await database.close();
 });
 
-const T0 = Date.parse('2024-03-01T08:00:00.000Z');
-const at = (ms: number) => new Date(ms).toISOString();
 const minutes = (n: number) => at(T0 + n * 60_000);
-
-function message(mailboxId: string, messageId: string, fields: Partial<MessageDoc> = {}): MessageDoc {
-  return {
-    accountId: 'acc-contract',
-    mailboxId,
-    messageId,
-    provider: 'outlook',
-    folderId: 'inbox',
-    folderName: 'Inbox',
-    subject: 'Lunch on Friday',
-    from: { name: 'Sam Sender', address: 'sam@sender.test' },
-    to: [{ name: 'Robin', address: 'robin@example.test' }],
-    cc: [],
-    receivedAt: at(T0),
-    isRead: false,
-    flagStatus: 'notFlagged',
-    bodyPreview: 'See you there',
-    conversationId: 'conv-1',
-    internetMessageId: `<${messageId}@mail.test>`,
-    hasAttachments: false,
-    changeKey: 'ck-1',
-    lastModifiedAt: at(T0),
-    syncSeq: 1,
-    ...fields,
-  };
-}
-
 const ids = (page: MessagePage) => page.data.map((doc) => doc.messageId);
 
 /** The contract's order, computed here: receivedAt newest first with undated last, then messageId by code unit. */

@@ -4,32 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import type { MessageDoc, MessageState } from '../../lib/mail-index/types.js';
 import { importChanges, messageChange, pageChanges } from '../../lib/mailbox-sync/changes.js';
+import { messageDoc } from '../helpers/message-docs.js';
 
-function doc(messageId: string, fields: Partial<MessageDoc> = {}): MessageDoc {
-  return {
-    accountId: 'acc_1',
-    mailboxId: 'mbx_1',
-    messageId,
-    provider: 'outlook',
-    folderId: 'inbox',
-    folderName: 'Inbox',
-    subject: 'Lunch on Friday',
-    from: { name: 'Sam Sender', address: 'sam@sender.test' },
-    to: [],
-    cc: [],
-    receivedAt: '2024-03-01T08:00:00.000Z',
-    isRead: false,
-    flagStatus: 'notFlagged',
-    bodyPreview: 'See you there',
-    conversationId: null,
-    internetMessageId: null,
-    hasAttachments: false,
-    changeKey: 'ck-2',
-    lastModifiedAt: '2024-03-02T08:00:00.000Z',
-    syncSeq: 2,
-    ...fields,
-  };
-}
+const doc = (messageId: string, fields: Partial<MessageDoc> = {}) => messageDoc('mbx_1', messageId, fields);
 
 function state(messageId: string, fields: Partial<MessageState> = {}): MessageState {
   const { folderId, folderName, subject, from, receivedAt, isRead, flagStatus } = doc(messageId);
