@@ -89,7 +89,10 @@ async function owned(db: Database, owner: string, id: string): Promise<EndpointR
 export async function registerEndpoint(deps: WebhookServiceDeps, owner: string, fields: EndpointFields) {
   await checkEndpointUrl(fields.url, deps.config.WEBHOOK_ALLOW_HOSTS);
   await checkFilters(deps.db, owner, fields);
-  return createEndpoint(deps, owner, fields);
+  const created = await createEndpoint(deps, owner, fields);
+  // Its workflow from the start: the projector only signals it.
+  await wakeEndpoint(deps.temporal, deps.config, created.endpoint.id);
+  return created;
 }
 
 export async function changeEndpoint(deps: WebhookServiceDeps, owner: string, id: string, fields: Partial<EndpointFields>): Promise<EndpointRow> {

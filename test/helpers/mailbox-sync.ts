@@ -15,6 +15,7 @@ import { testConfig, unique } from './config.js';
 import { startOutlook, type OutlookSim } from './outlook.js';
 import { useRig, withRig } from './rig.js';
 import { waitFor } from './wait.js';
+import type { Role } from '../../workers/roles.js';
 import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
 export const CALLBACK_URL = 'http://localhost:3000/web/accounts.html';
@@ -36,6 +37,8 @@ export interface SyncRigOptions {
   outlook?: OutlookSimulatorOptions;
   env?: Record<string, string>;
   workers?: boolean;
+  /** The worker roles beside mailbox sync (webhooks, for one). */
+  moreRoles?: Role[];
   /**
    * Settings that name the API's own URL (PUBLIC_BASE_URL, OAUTH_CALLBACK_ALLOWLIST), which a port-0 API only
    * knows after it listens: with this, the API is reached through a front port opened first (`rig.publicUrl`),
@@ -154,7 +157,7 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
       front.drop();
     },
     async startWorkers(extraEnv = {}, interceptors) {
-      rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['mailbox-sync'], interceptors);
+      rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['mailbox-sync', ...(options.moreRoles ?? [])], interceptors);
     },
     async stopWorkers() {
       await rig.workers?.stop();

@@ -26,8 +26,13 @@ export const jsonRequest = (method: string, body?: unknown, auth?: string) => ({
   ...(auth === undefined ? {} : { auth }),
 });
 
-/** Registers an endpoint at the receiver under a new name, and tells the receiver its secret. */
-export async function registerEndpoint(api: Api, receiver: WebhookReceiver, auth: string, fields: Record<string, unknown>): Promise<RegisteredEndpoint> {
+/** Registers an endpoint at the receiver under a new name (with `auth`, or the admin key), and tells the receiver its secret. */
+export async function registerEndpoint(
+  api: Api,
+  receiver: WebhookReceiver,
+  auth: string | undefined,
+  fields: Record<string, unknown>,
+): Promise<RegisteredEndpoint> {
   const name = unique('hook');
   const response = await api.request('/v1/webhook-endpoints', jsonRequest('POST', { url: `${receiver.url}/hooks/${name}`, ...fields }, auth));
   expect(response.status, await response.clone().text()).toBe(201);
