@@ -12,6 +12,7 @@ import { webhookDeliveries, webhookEndpoints } from '../../db/schema/index.js';
 import { useTenantKey, newTenantKey } from '../helpers/api.js';
 import { unique } from '../helpers/config.js';
 import { useDeliveryRig } from '../helpers/delivery.js';
+import { quickRetries, smsNotification } from '../helpers/notifications.js';
 import { until, waitFor } from '../helpers/wait.js';
 import {
   accepted,
@@ -26,8 +27,12 @@ import {
 
 const rig = useDeliveryRig('whk', {
   webhooks: true,
-  roles: ['delivery', 'email', 'webhooks'],
+  roles: ['delivery', 'email', 'sms', 'webhooks'],
   env: {
+    // Medium-priority sends dead-letter after two quick attempts; low-priority ones retry for as long as a test needs.
+    ...quickRetries('MEDIUM', 2),
+    ...quickRetries('LOW', 1000),
+    EMAIL_PROVIDER_SECONDARY: 'none',
     WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
     // Three retries a second apart, then given up; a run of failures 8 s long disables the endpoint.
     WEBHOOK_RETRY_DELAYS_SECONDS: '1,1,1',
@@ -213,6 +218,61 @@ describe('notification events', () => {
     expect(delivered.slice(1).map((e) => bodyOf(e).type)).toEqual(['notification.delivered', 'notification.opened']);
     const list = await deliveries(endpoint);
     expect(list.find((d) => d.eventType === 'notification.sent')).toMatchObject({ status: 'FAILED', attempts: 4, lastStatus: 500 });
+  });
+});
+
+describe('every other event type', () => {
+  const sendSms = async (extra: Record<string, unknown> = {}) => {
+    const response = await call('/v1/notifications', 'POST', smsNotification(unique('user'), extra));
+    expect(response.status, await response.clone().text()).toBe(202);
+    return ((await response.json()) as { id: string }).id;
+  };
+  const statusOf = (id: string, status: string) =>
+    waitFor(`${id} ${status}`, () => readJson<{ status: string }>(`/v1/notifications/${id}`), (n) => n.status === status, 30_000);
+
+  it('notifications failed, dead-lettered and cancelled, and a schedule firing, arrive once each, verified', async () => {
+    const endpoint = await register({ eventTypes: ['notification.failed', 'notification.dead_lettered', 'notification.cancelled', 'schedule.fired'] });
+    const ids = { failed: '', dead: '', cancelled: '' };
+    try {
+      await rig.sims.setFaults('sms', { failNext: { count: 1, status: 400 } });
+      ids.failed = await sendSms();
+      await statusOf(ids.failed, 'FAILED');
+      await rig.sims.setFaults('sms', { outage: true });
+      ids.dead = await sendSms();
+      await statusOf(ids.dead, 'DEAD_LETTERED');
+      ids.cancelled = await sendSms({ priority: 'LOW' });
+      await statusOf(ids.cancelled, 'RETRYING');
+      expect((await call(`/v1/notifications/${ids.cancelled}/cancel`, 'POST')).status).toBe(200);
+      await statusOf(ids.cancelled, 'CANCELLED');
+    } finally {
+      await rig.sims.setFaults('sms', { outage: false });
+    }
+    const schedule = await call('/v1/schedules', 'POST', {
+      email: { sender: 'shop@example.com', receiver: 'jane@example.com', subject: 'Tick', content: 'Every second.' },
+      when: { type: 'interval', everySeconds: 1 },
+    });
+    expect(schedule.status, await schedule.clone().text()).toBe(201);
+    const scheduleId = ((await schedule.json()) as { id: string }).id;
+    try {
+      const events = await waitFor(
+        'failed, dead-lettered, cancelled and fired',
+        async () => accepted(receiver, endpoint.name).map((e) => ({ ...bodyOf(e), verified: e.verified })),
+        (a) => a.some((e) => e.type === 'schedule.fired') && a.filter((e) => e.type.startsWith('notification.')).length >= 3,
+        60_000,
+      );
+      const notifications = events.filter((e) => e.type.startsWith('notification.'));
+      expect(notifications.map((e) => [e.type, e.data.notificationId]).sort()).toEqual(
+        [
+          ['notification.cancelled', ids.cancelled],
+          ['notification.dead_lettered', ids.dead],
+          ['notification.failed', ids.failed],
+        ].sort(),
+      );
+      expect(events.find((e) => e.type === 'schedule.fired')!.data).toMatchObject({ scheduleId, outcome: 'CREATED' });
+      expect(events.every((e) => e.verified === true)).toBe(true);
+    } finally {
+      expect((await call(`/v1/schedules/${scheduleId}`, 'DELETE')).status).toBe(204);
+    }
   });
 });
 
