@@ -228,7 +228,12 @@ describe('every other event type', () => {
     return ((await response.json()) as { id: string }).id;
   };
   const statusOf = (id: string, status: string) =>
-    waitFor(`${id} ${status}`, () => readJson<{ status: string }>(`/v1/notifications/${id}`), (n) => n.status === status, 30_000);
+    waitFor(
+      `${id} ${status}`,
+      () => readJson<{ status: string }>(`/v1/notifications/${id}`),
+      (n) => n.status === status,
+      30_000,
+    );
 
   it('notifications failed, dead-lettered and cancelled, and a schedule firing, arrive once each, verified', async () => {
     const endpoint = await register({ eventTypes: ['notification.failed', 'notification.dead_lettered', 'notification.cancelled', 'schedule.fired'] });
