@@ -103,7 +103,7 @@ export async function postWebhook(
     );
     request.on('error', (error: Error & { code?: string }) => {
       // Called off (the worker is stopping): not an attempt that failed, so nothing is recorded for it.
-      if (options.signal?.aborted) reject(options.signal.reason);
+      if (options.signal?.aborted) reject(options.signal.reason instanceof Error ? options.signal.reason : new Error('the request was called off'));
       else if (error.name === 'AddressRefusedError') reject(new WebhookRequestError(error.message, 'refused', elapsed()));
       else if (error.name === 'AbortError' || error.name === 'TimeoutError')
         reject(new WebhookRequestError(`no answer within ${options.timeoutMs} ms`, 'timeout', elapsed()));

@@ -44,7 +44,7 @@ describe('mail events', () => {
 
     const events = await waitFor(
       'the mailbox unlinked, last',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.some((e) => bodyOf(e).type === 'mailbox.unlinked'),
       60_000,
     );

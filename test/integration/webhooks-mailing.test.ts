@@ -14,7 +14,7 @@ describe('mailing events', () => {
     const id = await rig.upload('email\na@example.com\nb@example.com\nc@example.com\nnot-an-email\n', { name: 'webhooks' });
     await rig.waitFor(id, (m) => m.status === 'COMPLETED');
     // The endpoint belongs to the tenant of every mailing this file's key uploads: only this one's events count.
-    const ofThis = async () => accepted(receiver, endpoint.name).filter((e) => bodyOf(e).data.mailingId === id);
+    const ofThis = () => Promise.resolve(accepted(receiver, endpoint.name).filter((e) => bodyOf(e).data.mailingId === id));
     const events = await waitFor('the completion', ofThis, (a) => a.some((e) => bodyOf(e).type === 'mailing.completed'));
     const bodies = events.map(bodyOf);
     expect(bodies.at(-1)).toMatchObject({ type: 'mailing.completed', data: { mailingId: id, status: 'COMPLETED', validRows: 3, invalidRows: 1 } });

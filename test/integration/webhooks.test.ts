@@ -153,7 +153,7 @@ describe('endpoints', () => {
     const queued = await sendTest(endpoint);
     const [entry] = await waitFor(
       'the test event',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 1,
     );
     expect(entry!.verified).toBe(true);
@@ -176,7 +176,7 @@ describe('notification events', () => {
     const id = await sendEmail();
     const events = await waitFor(
       'sent, delivered and opened',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 3,
       60_000,
     );
@@ -201,7 +201,7 @@ describe('notification events', () => {
     await sendTest(endpoint);
     const tries = await waitFor(
       'the retried test event',
-      async () => receiver.ledger(endpoint.name),
+      () => Promise.resolve(receiver.ledger(endpoint.name)),
       (l) => l.some((e) => e.answeredStatus === 204),
     );
     expect(Date.parse(tries[1]!.receivedAt) - Date.parse(tries[0]!.receivedAt)).toBeGreaterThanOrEqual(2_900);
@@ -211,7 +211,7 @@ describe('notification events', () => {
     await sendEmail();
     const delivered = await waitFor(
       'delivered and opened after the given-up sent',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 3,
       60_000,
     );
@@ -261,7 +261,7 @@ describe('every other event type', () => {
     try {
       const events = await waitFor(
         'failed, dead-lettered, cancelled and fired',
-        async () => accepted(receiver, endpoint.name).map((e) => ({ ...bodyOf(e), verified: e.verified })),
+        () => Promise.resolve(accepted(receiver, endpoint.name).map((e) => ({ ...bodyOf(e), verified: e.verified }))),
         (a) => a.some((e) => e.type === 'schedule.fired') && a.filter((e) => e.type.startsWith('notification.')).length >= 3,
         60_000,
       );
@@ -295,7 +295,7 @@ describe('disabling', () => {
     expect((await call(`/v1/webhook-endpoints/${endpoint.id}`, 'PATCH', { enabled: true })).status).toBe(200);
     await waitFor(
       'the test event after enabling',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 1,
     );
     expect((await endpointOf(endpoint)).disabledReason).toBeNull();
@@ -335,7 +335,7 @@ describe('signing secrets', () => {
     await sendTest(endpoint);
     const [first] = await waitFor(
       'signed with both',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 1,
     );
     expect(first!.verified).toBe(true);
@@ -345,7 +345,7 @@ describe('signing secrets', () => {
     await sendTest(endpoint);
     const [, next] = await waitFor(
       'signed with the newest only',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 2,
     );
     expect(next!.webhookSignature!.split(' ')).toHaveLength(1);
@@ -354,7 +354,7 @@ describe('signing secrets', () => {
     await sendTest(endpoint);
     const [, , last] = await waitFor(
       'verified with the new secret',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 3,
     );
     expect(last!.verified).toBe(true);
@@ -414,11 +414,11 @@ describe('isolation and crashes', () => {
     const healthy = await register({ eventTypes: notificationTypes });
     await setReceiverFaults(receiver, stuck.name, { hang: true });
     await sendTest(stuck, otherTenant);
-    await until('the stuck endpoint holds a request', async () => receiver.ledger(stuck.name).length > 0);
+    await until('the stuck endpoint holds a request', () => Promise.resolve(receiver.ledger(stuck.name).length > 0));
     await sendTest(healthy);
     await waitFor(
       "the healthy tenant's event",
-      async () => accepted(receiver, healthy.name),
+      () => Promise.resolve(accepted(receiver, healthy.name)),
       (a) => a.length === 1,
     );
     // Delivered while the other endpoint was still holding its request unanswered.
@@ -430,12 +430,12 @@ describe('isolation and crashes', () => {
     const endpoint = await register({ eventTypes: notificationTypes });
     await setReceiverFaults(receiver, endpoint.name, { hangNext: { count: 1 } });
     const queued = await sendTest(endpoint);
-    await until('the request is held', async () => receiver.ledger(endpoint.name).length > 0);
+    await until('the request is held', () => Promise.resolve(receiver.ledger(endpoint.name).length > 0));
     await rig.stopWorkers();
     await rig.startWorkers();
     const [entry] = await waitFor(
       'delivered after the restart',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 1,
       60_000,
     );
