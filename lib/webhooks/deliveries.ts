@@ -1,6 +1,6 @@
 // An endpoint's deliveries: which are due (the head of each lane whose time has come, and the lane's
 // untried deliveries behind it), what each attempt came to, and what the tenant can list and replay.
-import { and, desc, eq, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { webhookDeliveries, webhookEndpoints } from '../../db/schema/index.js';
 import { newId } from '../ids.js';
@@ -16,19 +16,21 @@ export type DeliveryStatus = DeliveryRow['status'];
  */
 export async function dueDeliveries(db: Database, endpointId: string, limit: number): Promise<DeliveryRow[]> {
   const d = webhookDeliveries;
+  return deliveriesOf(db, endpointId, limit, asc(d.id), [
+    eq(d.status, 'PENDING'),
+    sql`${d.nextAttemptAt} <= now()`,
+    sql`not exists (select 1 from ${d} as earlier where earlier.endpoint_id = ${d.endpointId} and earlier.ordering_key = ${d.orderingKey}
+          and earlier.status = 'PENDING' and earlier.id < ${d.id} and earlier.next_attempt_at > now())`,
+  ]);
+}
+
+/** The endpoint's deliveries that meet every condition, in `order`, at most `limit`. */
+function deliveriesOf(db: Database, endpointId: string, limit: number, order: SQL, conditions: (SQL | undefined)[]): Promise<DeliveryRow[]> {
   return db
     .select()
-    .from(d)
-    .where(
-      and(
-        eq(d.endpointId, endpointId),
-        eq(d.status, 'PENDING'),
-        sql`${d.nextAttemptAt} <= now()`,
-        sql`not exists (select 1 from ${d} as earlier where earlier.endpoint_id = ${d.endpointId} and earlier.ordering_key = ${d.orderingKey}
-              and earlier.status = 'PENDING' and earlier.id < ${d.id} and earlier.next_attempt_at > now())`,
-      ),
-    )
-    .orderBy(d.id)
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.endpointId, endpointId), ...conditions))
+    .orderBy(order)
     .limit(limit);
 }
 
@@ -130,19 +132,11 @@ export async function listDeliveries(
   options: { limit: number; beforeId?: number | undefined; status?: DeliveryStatus | undefined },
 ): Promise<DeliveryRow[]> {
   const d = webhookDeliveries;
-  return db
-    .select()
-    .from(d)
-    .where(
-      and(
-        eq(d.endpointId, endpointId),
-        eq(d.owner, owner),
-        options.beforeId !== undefined ? lt(d.id, options.beforeId) : undefined,
-        options.status ? eq(d.status, options.status) : undefined,
-      ),
-    )
-    .orderBy(desc(d.id))
-    .limit(options.limit);
+  return deliveriesOf(db, endpointId, options.limit, desc(d.id), [
+    eq(d.owner, owner),
+    options.beforeId !== undefined ? lt(d.id, options.beforeId) : undefined,
+    options.status ? eq(d.status, options.status) : undefined,
+  ]);
 }
 
 /** Most deliveries one replay may queue: a replay since a time is bounded. */

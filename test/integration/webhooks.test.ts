@@ -361,22 +361,28 @@ describe('signing secrets', () => {
   });
 });
 
+/**
+ * Points the endpoint at `url` behind the API's back (as if its name now resolved there, or it answered
+ * elsewhere), sends a test event, and answers the delivery once its first attempt is recorded.
+ */
+async function firstAttemptAt(endpoint: RegisteredEndpoint, url: string): Promise<Delivery> {
+  await rig.api.deps.db.update(webhookEndpoints).set({ url }).where(eq(webhookEndpoints.id, endpoint.id));
+  await sendTest(endpoint);
+  const [first] = await waitFor(
+    'the first attempt recorded',
+    () => deliveries(endpoint),
+    (d) => (d[0]?.attempts ?? 0) >= 1,
+  );
+  return first!;
+}
+
 describe('addresses', () => {
   it('are checked again at connect time: an endpoint whose host became private is never called', async () => {
     const endpoint = await register({ eventTypes: notificationTypes });
     // As if its name resolved elsewhere after registration: the address it names now is not allowed.
-    await rig.api.deps.db
-      .update(webhookEndpoints)
-      .set({ url: `http://10.255.255.1:9/hooks/${endpoint.name}` })
-      .where(eq(webhookEndpoints.id, endpoint.id));
-    await sendTest(endpoint);
-    const [refused] = await waitFor(
-      'the refused attempt',
-      () => deliveries(endpoint),
-      (d) => (d[0]?.attempts ?? 0) >= 1,
-    );
-    expect(refused!.lastError).toMatch(/loopback, private, link-local or metadata/);
-    expect(refused!.lastStatus).toBeNull();
+    const refused = await firstAttemptAt(endpoint, `http://10.255.255.1:9/hooks/${endpoint.name}`);
+    expect(refused.lastError).toMatch(/loopback, private, link-local or metadata/);
+    expect(refused.lastStatus).toBeNull();
     expect(receiver.ledger(endpoint.name)).toHaveLength(0);
   });
 
@@ -387,18 +393,9 @@ describe('addresses', () => {
     await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = redirecting.address() as AddressInfo;
-      await rig.api.deps.db
-        .update(webhookEndpoints)
-        .set({ url: `http://127.0.0.1:${port}/hooks` })
-        .where(eq(webhookEndpoints.id, endpoint.id));
-      await sendTest(endpoint);
-      const [first] = await waitFor(
-        'the redirect recorded',
-        () => deliveries(endpoint),
-        (d) => (d[0]?.attempts ?? 0) >= 1,
-      );
+      const first = await firstAttemptAt(endpoint, `http://127.0.0.1:${port}/hooks`);
       expect(first).toMatchObject({ lastStatus: 307, status: 'PENDING' });
-      expect(first!.lastError).toMatch(/redirect, which is not followed/);
+      expect(first.lastError).toMatch(/redirect, which is not followed/);
       expect(receiver.ledger(endpoint.name)).toHaveLength(0);
     } finally {
       await call(`/v1/webhook-endpoints/${endpoint.id}`, 'DELETE');
