@@ -17,7 +17,7 @@ import { TemplateChannelError, TemplateNotFoundError, TemplateParamsError } from
 import { ScheduleCapError, ScheduleTooFrequentError } from '../lib/schedules/limits.js';
 import { ScheduleConflictError, ScheduleValidationError } from '../lib/schedules/service.js';
 import { AdminTenantError, TenantNotFoundError } from '../lib/tenants/tenants.js';
-import { WebhookDeliveryNotFoundError, WebhookEndpointInvalidError, WebhookEndpointNotFoundError } from '../lib/webhooks/service.js';
+import { WebhookEndpointInvalidError, WebhookNotFoundError } from '../lib/webhooks/service.js';
 import { AppError, type ErrorCode } from './errors.js';
 import type { imapLinkReasons } from './mailboxes/schemas.js';
 
@@ -103,8 +103,7 @@ const mappings: Mapping[] = [
   map(TenantNotFoundError, (e) => new AppError('not_found', e.message)),
   map(AdminTenantError, (e) => new AppError('conflict', e.message)),
   // Webhook endpoints.
-  map(WebhookEndpointNotFoundError, (e) => new AppError('not_found', e.message)),
-  map(WebhookDeliveryNotFoundError, (e) => new AppError('not_found', e.message)),
+  map(WebhookNotFoundError, (e) => new AppError('not_found', e.message)),
   map(
     WebhookEndpointInvalidError,
     (e) => new AppError('unprocessable', e.message, { errors: [{ path: e.field, message: e.message }], extra: { reason: e.reason } }),

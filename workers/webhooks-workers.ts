@@ -3,7 +3,7 @@
 import type { ActivityDeps } from '../activities/deps.js';
 import { createWebhookActivities } from '../activities/webhooks.js';
 import { startProjector } from '../lib/webhooks/projector-service.js';
-import { wakeEndpoint, webhooksQueue } from '../lib/webhooks/start-workflow.js';
+import { nudgeEndpoint, webhooksQueue } from '../lib/webhooks/start-workflow.js';
 import { clientFor } from './temporal-client.js';
 import type { BackgroundService, WorkerSpec } from './worker-spec.js';
 
@@ -25,6 +25,6 @@ export async function webhookProjectorService(deps: ActivityDeps): Promise<Backg
     db: deps.db,
     logger: deps.logger,
     retentionDays: deps.config.WEBHOOK_DELIVERY_RETENTION_DAYS,
-    wake: (endpointId) => wakeEndpoint(client, deps.config, endpointId),
+    wake: (endpointId) => nudgeEndpoint(client, deps.config, endpointId),
   });
 }

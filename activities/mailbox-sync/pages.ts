@@ -3,7 +3,7 @@
 // fetches the next link while a page is indexed); every write is idempotent, so a retried or replayed page
 // changes nothing.
 import { Context } from '@temporalio/activity';
-import type { MessageDoc } from '../../lib/mail-index/types.js';
+import type { MessageDoc, MessageState } from '../../lib/mail-index/types.js';
 import type { ChangePage, ProviderMessage } from '../../lib/mailbox-sync/provider.js';
 import {
   addPendingRemovals,
@@ -15,7 +15,8 @@ import {
   upsertFolders,
   type MailboxRow,
 } from '../../lib/mailbox-sync/sync-state.js';
-import { appendEvent, summarize } from '../../lib/mailbox-sync/events.js';
+import { appendEvent, summarize, type MailboxEvent, type MessageChange } from '../../lib/mailbox-sync/events.js';
+import { importChanges, pageChanges } from '../../lib/mailbox-sync/changes.js';
 import { syncMetrics } from '../../lib/mailbox-sync/metrics.js';
 import { inRequestBatch } from '../../lib/mailbox-sync/request-batch.js';
 import type { ActivityDeps } from '../deps.js';
@@ -33,7 +34,7 @@ const BATCH_BUDGET_MS = 5_000;
 
 /** A page as the provider answered it, with the write number taken before the request, or what to do instead. */
 type FetchedPage =
-  | { outcome: 'fetched'; cursor: string | null; mailbox: MailboxRow; seq: number; page: ChangePage<ProviderMessage> }
+  | { outcome: 'fetched'; cursor: string | null; mailbox: MailboxRow; seq: number; folderInitialDone: boolean; page: ChangePage<ProviderMessage> }
   | { outcome: 'expired'; provider: string }
   | Exclude<ProviderAnswer, { outcome: 'expired' }>;
 /**
@@ -48,6 +49,24 @@ interface BatchCheckpoint {
   removalSeqs?: number[];
 }
 
+/**
+ * Whether a page may change mail already indexed, so what it changes is read: its folder has finished its
+ * initial listing, or the whole mailbox has caught up once (a resync lists every folder again, over the index).
+ * Otherwise it is the mailbox's import, and nothing is read.
+ */
+function readsStateBefore({ mailbox, folderInitialDone }: { mailbox: MailboxRow; folderInitialDone: boolean }): boolean {
+  return folderInitialDone || mailbox.lastSyncAt !== null;
+}
+
+/** The live-feed event of a page that wrote `applied`, with what kind of change each was (when any is known). */
+function pageEvent(mailboxId: string, applied: MessageDoc[], changes: MessageChange[]): MailboxEvent | undefined {
+  if (applied.length === 0) return undefined;
+  const described = changes.length > 0 ? { changes } : {};
+  // A big page (an initial sync's) is announced, not copied into the feed: readers reload what they show.
+  if (applied.length > SMALL_PAGE) return { type: 'reload', data: { mailboxId, reason: `${applied.length} messages indexed`, ...described } };
+  return { type: 'messages', data: { mailboxId, upserted: applied.map(summarize), removed: [], ...described } };
+}
+
 function toDoc(m: ProviderMessage, ctx: { accountId: string; mailboxId: string; provider: string; folderName: string; seq: number }): MessageDoc {
   const { id, ...fields } = m;
   return { ...fields, messageId: id, accountId: ctx.accountId, mailboxId: ctx.mailboxId, provider: ctx.provider, folderName: ctx.folderName, syncSeq: ctx.seq };
@@ -56,16 +75,24 @@ function toDoc(m: ProviderMessage, ctx: { accountId: string; mailboxId: string; 
 export function createPageActivities({ db, logger }: ActivityDeps, { index }: MailboxSyncDeps, { mailboxOrGone, fromProvider }: ProviderAccess) {
   /** One page of a folder's message changes, fetched under a new write number (taken before the request). */
   async function fetchMessagePage(input: MessagePagesInput, cursor: string | null, signal?: AbortSignal): Promise<FetchedPage> {
-    const forWrite = await mailboxForWrite(db, input.mailboxId);
+    // A batch fetches a page ahead only while the folder is not caught up, so its initial listing cannot
+    // end between this read and the page before being recorded.
+    const forWrite = await mailboxForWrite(db, input.mailboxId, input.folderId);
     if (!forWrite) throw mailboxNotFound(input.mailboxId);
-    const { mailbox, seq } = forWrite;
+    const { mailbox, seq, folderInitialDone } = forWrite;
     const page = await fromProvider(
       mailbox,
       (provider, s) => provider.messageChanges(input.folderId, cursor, { pageSize: input.pageSize, folderName: input.folderName }, s),
       signal,
     );
-    if (!('outcome' in page)) return { outcome: 'fetched', cursor, mailbox, seq, page };
+    if (!('outcome' in page)) return { outcome: 'fetched', cursor, mailbox, seq, folderInitialDone, page };
     return page.outcome === 'expired' ? { outcome: 'expired', provider: mailbox.provider } : page;
+  }
+
+  /** The page's messages as the index holds them now: one read, none for an empty page. */
+  async function statesBefore(mailboxId: string, docs: MessageDoc[]): Promise<Map<string, MessageState>> {
+    const ids = docs.map((d) => d.messageId);
+    return ids.length === 0 ? new Map() : index.currentStates(mailboxId, ids);
   }
 
   /** A fetched page indexed, its removals and cursor recorded; an expired cursor is reset here, after the pages before it. */
@@ -81,8 +108,11 @@ export function createPageActivities({ db, logger }: ActivityDeps, { index }: Ma
     const docs = page.changed.map((m) =>
       toDoc(m, { accountId: input.accountId, mailboxId: mailbox.id, provider: mailbox.provider, folderName: input.folderName, seq }),
     );
+    // Read before the write: afterwards the index holds what the page says.
+    const before = readsStateBefore(fetched) ? await statesBefore(mailbox.id, docs) : undefined;
     const { written, stale, applied } =
       docs.length > 0 ? await index.upsertMessages(docs, { visibleNow: docs.length <= SMALL_PAGE }) : { written: 0, stale: 0, applied: [] };
+    const changes = before ? pageChanges(applied, before) : importChanges(applied, mailbox.createdAt);
     await addPendingRemovals(db, mailbox.id, input.folderId, page.removed, seq);
     const sweepBelow = await recordPage(db, {
       mailboxId: mailbox.id,
@@ -93,13 +123,7 @@ export function createPageActivities({ db, logger }: ActivityDeps, { index }: Ma
       fresh: cursor === null,
       seq,
       written,
-      event:
-        applied.length === 0
-          ? undefined
-          : // A big page (an initial sync's) is announced, not copied into the feed: readers reload what they show.
-            applied.length > SMALL_PAGE
-            ? { type: 'reload', data: { mailboxId: mailbox.id, reason: `${applied.length} messages indexed` } }
-            : { type: 'messages', data: { mailboxId: mailbox.id, upserted: applied.map(summarize), removed: [] } },
+      event: pageEvent(mailbox.id, applied, changes),
     });
     syncMetrics.pages.inc({ provider: mailbox.provider });
     if (written > 0) syncMetrics.messagesWritten.inc({ provider: mailbox.provider }, written);

@@ -9,15 +9,10 @@ const iso = (d: Date | null) => d?.toISOString() ?? null;
 export const eventTypeSchema = z.enum(webhookEventTypes).openapi('WebhookEventType');
 
 export const endpointFields = {
-  url: z
-    .string()
-    .trim()
-    .url()
-    .max(2_000)
-    .openapi({
-      description: 'Where events are POSTed (http or https); it must not resolve to a private address',
-      example: 'https://example.com/hooks/mailflow',
-    }),
+  url: z.string().trim().url().max(2_000).openapi({
+    description: 'Where events are POSTed (http or https); it must not resolve to a private address',
+    example: 'https://example.com/hooks/mailflow',
+  }),
   description: z.string().trim().max(200).nullable().optional(),
   eventTypes: z
     .array(eventTypeSchema)

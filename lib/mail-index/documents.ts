@@ -1,7 +1,7 @@
 // What both backends store: a message in the contract's exact shape, with canonical dates, and its version.
 // Normalizing here (not per backend) is what makes the two return identical documents.
 import { messageContent } from '../mailbox-sync/message.js';
-import type { Address, MessageDoc } from './types.js';
+import type { Address, MessageDoc, MessageState } from './types.js';
 
 /** The dates both stores can hold: PostgreSQL has no year 0, Elasticsearch's date format no year 10000. */
 export const MIN_DATE_MS = Date.parse('0001-01-01T00:00:00.000Z');
@@ -43,6 +43,32 @@ export function normalizeMessage(doc: MessageDoc): MessageDoc {
     receivedAt: canonicalDate(doc.receivedAt),
     lastModifiedAt,
     syncSeq: doc.syncSeq,
+  };
+}
+
+/** The fields of a MessageState, as a read names them. */
+export const STATE_FIELDS = [
+  'messageId',
+  'folderId',
+  'folderName',
+  'subject',
+  'from',
+  'receivedAt',
+  'isRead',
+  'flagStatus',
+] as const satisfies readonly (keyof MessageState)[];
+
+/** Only a MessageState's fields, each present (a store may leave a null out of what it returns). */
+export function messageState(doc: MessageState): MessageState {
+  return {
+    messageId: doc.messageId,
+    folderId: doc.folderId,
+    folderName: doc.folderName,
+    subject: doc.subject,
+    from: doc.from ? address(doc.from) : null,
+    receivedAt: doc.receivedAt ?? null,
+    isRead: doc.isRead,
+    flagStatus: doc.flagStatus,
   };
 }
 

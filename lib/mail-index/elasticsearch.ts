@@ -4,9 +4,9 @@
 // scripting: folder-wide changes scan with search_after and write back with _bulk.
 import { errors, type Client, type estypes } from '@elastic/elasticsearch';
 import { decodeCursor, encodeCursor, positionOf } from './cursor.js';
-import { dedupeMessages, messageVersion, supersedes, type UniqueMessage } from './documents.js';
+import { dedupeMessages, messageState, messageVersion, STATE_FIELDS, supersedes, type UniqueMessage } from './documents.js';
 import { indexNames, indexSettings, mailboxMappings, messageDocId, messageMappings, NO_DATE_SORT_VALUE, type IndexName } from './mappings.js';
-import type { MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult, WriteOptions } from './types.js';
+import type { MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, MessageState, RemovalCandidate, UpsertResult, WriteOptions } from './types.js';
 
 export interface ElasticsearchMailIndexOptions {
   prefix: string;
@@ -174,16 +174,11 @@ export class ElasticsearchMailIndex implements MailIndex {
     const removed: string[] = [];
     for (const chunk of chunks(candidates, MGET_CHUNK_SIZE)) {
       const ids = [...new Set(chunk.map((c) => c.messageId))];
-      const { docs } = await this.client.mget<Pick<MessageDoc, 'folderId' | 'syncSeq'>>({
-        index: this.messages.alias,
-        docs: ids.map((id) => ({ _id: messageDocId(mailboxId, id), routing: mailboxId })),
-        _source_includes: ['folderId', 'syncSeq'],
-      });
+      const docs = await this.mgetMessages<Pick<MessageDoc, 'folderId' | 'syncSeq'>>(mailboxId, ids, ['folderId', 'syncSeq']);
       const stored = new Map(ids.map((id, i) => [id, docs[i]]));
       const doomed = new Map<string, Operation>();
       for (const candidate of chunk) {
         const found = stored.get(candidate.messageId);
-        if (found && 'error' in found) throw new Error(`Elasticsearch mget on ${this.messages.alias}: ${describeError(found.error)}`);
         if (!found?.found || !found._source) continue;
         if (found._source.folderId !== candidate.folderId || found._source.syncSeq > candidate.seq) continue;
         // The sequence check makes a write that lands after the mget win: the message stays.
@@ -249,6 +244,16 @@ export class ElasticsearchMailIndex implements MailIndex {
 
   async getMessage(mailboxId: string, messageId: string): Promise<MessageDoc | undefined> {
     return this.getSource<MessageDoc>(this.messages.alias, messageDocId(mailboxId, messageId), mailboxId);
+  }
+
+  async currentStates(mailboxId: string, messageIds: string[]): Promise<Map<string, MessageState>> {
+    const states = new Map<string, MessageState>();
+    for (const chunk of chunks([...new Set(messageIds)], MGET_CHUNK_SIZE)) {
+      for (const found of await this.mgetMessages<MessageState>(mailboxId, chunk, [...STATE_FIELDS])) {
+        if (found.found && found._source) states.set(found._source.messageId, messageState(found._source));
+      }
+    }
+    return states;
   }
 
   async searchMessages(query: MessageQuery): Promise<MessagePage> {
@@ -324,6 +329,19 @@ export class ElasticsearchMailIndex implements MailIndex {
 
   private async refreshMessages(): Promise<void> {
     await this.client.indices.refresh({ index: this.messages.alias });
+  }
+
+  /** A mailbox's messages by id, in the order asked (each found or not), with only `fields` of their source. */
+  private async mgetMessages<T>(mailboxId: string, messageIds: string[], fields: string[]): Promise<estypes.GetGetResult<T>[]> {
+    const { docs } = await this.client.mget<T>({
+      index: this.messages.alias,
+      docs: messageIds.map((id) => ({ _id: messageDocId(mailboxId, id), routing: mailboxId })),
+      _source_includes: fields,
+    });
+    return docs.map((found) => {
+      if ('error' in found) throw new Error(`Elasticsearch mget on ${this.messages.alias}: ${describeError(found.error)}`);
+      return found;
+    });
   }
 
   private async getSource<T>(index: string, id: string, routing?: string): Promise<T | undefined> {

@@ -6,7 +6,18 @@ import { mailIndexMailboxes, mailIndexMessages as m } from '../../db/schema/inde
 import { decodeCursor, encodeCursor, positionOf, type CursorPosition } from './cursor.js';
 import { dedupeMessages } from './documents.js';
 import { messageContent } from '../mailbox-sync/message.js';
-import type { FlagStatus, MailboxDoc, MailIndex, MessageDoc, MessagePage, MessageQuery, RemovalCandidate, UpsertResult, WriteOptions } from './types.js';
+import type {
+  FlagStatus,
+  MailboxDoc,
+  MailIndex,
+  MessageDoc,
+  MessagePage,
+  MessageQuery,
+  MessageState,
+  RemovalCandidate,
+  UpsertResult,
+  WriteOptions,
+} from './types.js';
 
 /** The upsert's columns and their types, in one place for the insert list, the recordset and the update. */
 const UPSERT_COLUMNS = [
@@ -70,11 +81,33 @@ const docColumns = {
   syncSeq: m.syncSeq,
 };
 
+const stateColumns = {
+  messageId: m.messageId,
+  folderId: m.folderId,
+  folderName: m.folderName,
+  subject: m.subject,
+  fromName: m.fromName,
+  fromAddress: m.fromAddress,
+  receivedAtMs: docColumns.receivedAtMs,
+  isRead: m.isRead,
+  flagStatus: m.flagStatus,
+};
+
 type DocRow = Omit<typeof m.$inferSelect, 'receivedAt' | 'lastModifiedAt' | 'version'> & { receivedAtMs: number | null; lastModifiedAtMs: number | null };
+type StateRow = Pick<DocRow, keyof typeof stateColumns>;
+
+const fromOf = (row: Pick<DocRow, 'fromName' | 'fromAddress'>) =>
+  row.fromName === null && row.fromAddress === null ? null : { name: row.fromName ?? '', address: row.fromAddress ?? '' };
+const receivedAtOf = (row: Pick<DocRow, 'receivedAtMs'>) => (row.receivedAtMs === null ? null : new Date(row.receivedAtMs).toISOString());
+
+function toState(row: StateRow): MessageState {
+  const { messageId, folderId, folderName, subject, isRead } = row;
+  return { messageId, folderId, folderName, subject, from: fromOf(row), receivedAt: receivedAtOf(row), isRead, flagStatus: row.flagStatus as FlagStatus };
+}
 
 function toDoc(row: DocRow): MessageDoc {
-  const from = row.fromName === null && row.fromAddress === null ? null : { name: row.fromName ?? '', address: row.fromAddress ?? '' };
-  const receivedAt = row.receivedAtMs === null ? null : new Date(row.receivedAtMs).toISOString();
+  const from = fromOf(row);
+  const receivedAt = receivedAtOf(row);
   const lastModifiedAt = new Date(row.lastModifiedAtMs!).toISOString();
   return {
     accountId: row.accountId,
@@ -206,6 +239,15 @@ export class PostgresMailIndex implements MailIndex {
       .from(m)
       .where(and(eq(m.mailboxId, mailboxId), eq(m.messageId, messageId)));
     return row ? toDoc(row) : undefined;
+  }
+
+  async currentStates(mailboxId: string, messageIds: string[]): Promise<Map<string, MessageState>> {
+    if (messageIds.length === 0) return new Map();
+    const rows = await this.db
+      .select(stateColumns)
+      .from(m)
+      .where(and(eq(m.mailboxId, mailboxId), inArray(m.messageId, [...new Set(messageIds)])));
+    return new Map(rows.map((row) => [row.messageId, toState(row)]));
   }
 
   async searchMessages(query: MessageQuery): Promise<MessagePage> {

@@ -23,6 +23,9 @@ export interface MessageDoc extends Omit<ProviderMessage, 'id'> {
   syncSeq: number;
 }
 
+/** A message as the index holds it, as far as telling what a write changed needs: where it is and what a user sees. */
+export type MessageState = Pick<MessageDoc, 'messageId' | 'folderId' | 'folderName' | 'subject' | 'from' | 'receivedAt' | 'isRead' | 'flagStatus'>;
+
 export interface FolderSummary {
   id: string;
   name: string;
@@ -117,6 +120,11 @@ export interface MailIndex {
   /** Removes every message and the mailbox document (unlink). */
   deleteMailbox(mailboxId: string): Promise<void>;
   getMessage(mailboxId: string, messageId: string): Promise<MessageDoc | undefined>;
+  /**
+   * The stored state of those of the messages the index holds, by messageId (one absent is not indexed), in
+   * one read of at most 1,000 ids: read before a page is written, to tell what the page changes.
+   */
+  currentStates(mailboxId: string, messageIds: string[]): Promise<Map<string, MessageState>>;
   /** Newest first (receivedAt desc, then messageId), with cursor paging. */
   searchMessages(query: MessageQuery): Promise<MessagePage>;
   /** Total and unread messages per folder id, from the index. */

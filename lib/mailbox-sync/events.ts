@@ -21,6 +21,18 @@ export interface MessageSummary {
   lastModifiedAt: string;
 }
 
+/** The fields of a message whose changes a `changes` entry names (what a user sees change in a mail list). */
+export type MessageField = 'isRead' | 'flagStatus' | 'subject' | 'from' | 'receivedAt';
+
+/**
+ * What kind of change an applied message was: new to the index, changed in its folder (the fields that
+ * changed), or found in another folder than before (where it was, and any field that changed besides).
+ */
+export type MessageChange =
+  | { kind: 'created'; message: MessageSummary }
+  | { kind: 'updated'; message: MessageSummary; changed: MessageField[] }
+  | { kind: 'moved'; message: MessageSummary; from: { id: string; name: string }; changed: MessageField[] };
+
 export interface MailboxState {
   mailboxId: string;
   address: string;
@@ -37,11 +49,15 @@ export interface MailboxState {
 
 /** Each event's SSE name and data. */
 export type MailboxEvent =
-  | { type: 'messages'; data: { mailboxId: string; upserted: MessageSummary[]; removed: string[] } }
+  /** `changes`: what kind of change each written message was, where that is known (absent when none is). */
+  | { type: 'messages'; data: { mailboxId: string; upserted: MessageSummary[]; removed: string[]; changes?: MessageChange[] } }
   | { type: 'folders'; data: { mailboxId: string; changed: { id: string; name: string }[]; removed: string[] } }
   | { type: 'mailbox'; data: MailboxState }
-  /** Documents went that no event names (a fresh delta swept leftovers): a page reloads its list. */
-  | { type: 'reload'; data: { mailboxId: string; reason: string } };
+  /**
+   * Documents changed that no event lists (a big page was indexed, a fresh delta swept leftovers): a page
+   * reloads its list. A big page's `changes` still say what kind of change each of its messages was.
+   */
+  | { type: 'reload'; data: { mailboxId: string; reason: string; changes?: MessageChange[] } };
 
 export interface StoredEvent {
   id: number;

@@ -10,15 +10,25 @@ export type MailboxStatus = MailboxRow['status'];
 export type FolderRow = typeof mailboxFolders.$inferSelect;
 
 /**
- * The mailbox and the next write number, in one round trip. The number orders a folder's pages, which run
- * one after another: a document is only ever compared with removals and sweeps of its own folder.
+ * The mailbox, the next write number and whether the folder has finished its initial listing, in one round
+ * trip. The number orders a folder's pages, which run one after another: a document is only ever compared
+ * with removals and sweeps of its own folder.
  */
-export async function mailboxForWrite(db: Database, mailboxId: string): Promise<{ mailbox: MailboxRow; seq: number } | undefined> {
+export async function mailboxForWrite(
+  db: Database,
+  mailboxId: string,
+  folderId: string,
+): Promise<{ mailbox: MailboxRow; seq: number; folderInitialDone: boolean } | undefined> {
+  const f = mailboxFolders;
   const [row] = await db
-    .select({ mailbox: mailboxes, seq: sql<string>`nextval('mail_sync_seq')` })
+    .select({
+      mailbox: mailboxes,
+      seq: sql<string>`nextval('mail_sync_seq')`,
+      folderInitialDone: sql<boolean>`coalesce((select ${f.initialDone} from ${f} where ${f.mailboxId} = ${mailboxId} and ${f.folderId} = ${folderId}), false)`,
+    })
     .from(mailboxes)
     .where(eq(mailboxes.id, mailboxId));
-  return row ? { mailbox: row.mailbox, seq: Number(row.seq) } : undefined;
+  return row ? { mailbox: row.mailbox, seq: Number(row.seq), folderInitialDone: row.folderInitialDone } : undefined;
 }
 
 export async function findMailbox(db: Database, mailboxId: string): Promise<MailboxRow | undefined> {

@@ -1,5 +1,6 @@
 // From a recorded row (webhook_outbox) to the webhook events it means. A row can mean none (a status no one
 // subscribes to), one, or several (a page of mail changes).
+import type { MessageChange } from '../mailbox-sync/events.js';
 import type { WebhookEventType } from './event-types.js';
 
 export interface OutboxRow {
@@ -21,17 +22,10 @@ export interface WebhookEvent {
   data: Record<string, unknown>;
 }
 
-/** A message change as a live-feed event records it (lib/mailbox-sync/events.ts, `changes`). */
-interface RecordedChange {
-  kind: 'created' | 'updated' | 'moved';
-  message: { id: string; folder: { id: string; name: string } } & Record<string, unknown>;
-  changed?: string[];
-  from?: { id: string; name: string };
-}
-
+/** A `messages` or `reload` live-feed event as the outbox copies it, with the account it belongs to. */
 interface RecordedMailEvent {
   accountId: string;
-  data: { mailboxId: string; removed?: string[]; changes?: RecordedChange[] };
+  data: { mailboxId: string; removed?: string[]; changes?: MessageChange[] };
 }
 
 const mailboxEventTypes: Record<string, WebhookEventType | undefined> = {
@@ -63,8 +57,8 @@ function mailEvents(row: OutboxRow): WebhookEvent[] {
   const changes = (data.changes ?? []).map((change) => {
     if (change.kind === 'created') return event('message.created', { message: change.message });
     if (change.kind === 'moved')
-      return event('message.moved', { message: change.message, from: change.from, to: change.message.folder, changed: change.changed ?? [] });
-    return event('message.updated', { message: change.message, changed: change.changed ?? [] });
+      return event('message.moved', { message: change.message, from: change.from, to: change.message.folder, changed: change.changed });
+    return event('message.updated', { message: change.message, changed: change.changed });
   });
   return [...changes, ...(data.removed ?? []).map((messageId) => event('message.deleted', { messageId }))];
 }

@@ -1,12 +1,12 @@
 // What the API does with webhook endpoints: checks what a tenant gives (a URL this server may call, filters
 // naming its own mailbox or account), then writes and wakes the endpoint's workflow where there is work.
 import type { Client } from '@temporalio/client';
-import { and, eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { accounts, mailboxes } from '../../db/schema/index.js';
 import type { Config } from '../config.js';
 import type { Encryptor } from '../crypto.js';
 import { AddressRefusedError, resolveAllowedAddress } from '../net/address-guard.js';
+import { findOwned } from '../tenants/owned.js';
 import { queueTestEvent, replayDeliveries, type DeliveryRow } from './deliveries.js';
 import { createEndpoint, deleteEndpoint, findEndpoint, rotateSecret, updateEndpoint, type EndpointFields, type EndpointRow } from './endpoints.js';
 import { wakeEndpoint } from './start-workflow.js';
@@ -18,17 +18,11 @@ export interface WebhookServiceDeps {
   config: Pick<Config, 'TASK_QUEUE_PREFIX' | 'WEBHOOK_ALLOW_HOSTS'>;
 }
 
-export class WebhookEndpointNotFoundError extends Error {
-  constructor(readonly endpointId: string) {
-    super(`no webhook endpoint ${endpointId}`);
-    this.name = 'WebhookEndpointNotFoundError';
-  }
-}
-
-export class WebhookDeliveryNotFoundError extends Error {
-  constructor(readonly deliveryId: number) {
-    super(`no delivery ${deliveryId}`);
-    this.name = 'WebhookDeliveryNotFoundError';
+/** No such endpoint, or delivery of it, for this tenant. */
+export class WebhookNotFoundError extends Error {
+  constructor(what: `webhook endpoint ${string}` | `delivery ${number}`) {
+    super(`no ${what}`);
+    this.name = 'WebhookNotFoundError';
   }
 }
 
@@ -63,33 +57,30 @@ export async function checkEndpointUrl(url: string, allowHosts: string): Promise
   }
 }
 
+/** A filter's mailbox or account must be the tenant's own. */
 async function checkFilters(db: Database, owner: string, fields: Partial<EndpointFields>): Promise<void> {
-  if (fields.mailboxId) {
-    const [found] = await db
-      .select({ id: mailboxes.id })
-      .from(mailboxes)
-      .where(and(eq(mailboxes.id, fields.mailboxId), eq(mailboxes.owner, owner)));
-    if (!found) throw new WebhookEndpointInvalidError(`no mailbox ${fields.mailboxId}`, 'mailboxId', 'unknown_mailbox');
-  }
-  if (fields.accountId) {
-    const [found] = await db
-      .select({ id: accounts.id })
-      .from(accounts)
-      .where(and(eq(accounts.id, fields.accountId), eq(accounts.owner, owner)));
-    if (!found) throw new WebhookEndpointInvalidError(`no account ${fields.accountId}`, 'accountId', 'unknown_account');
+  const filters = [
+    { field: 'mailboxId', table: mailboxes, id: fields.mailboxId, reason: 'unknown_mailbox', noun: 'mailbox' },
+    { field: 'accountId', table: accounts, id: fields.accountId, reason: 'unknown_account', noun: 'account' },
+  ] as const;
+  for (const { field, table, id, reason, noun } of filters) {
+    if (id && !(await findOwned(db, table, owner, id))) throw new WebhookEndpointInvalidError(`no ${noun} ${id}`, field, reason);
   }
 }
 
 async function owned(db: Database, owner: string, id: string): Promise<EndpointRow> {
   const endpoint = await findEndpoint(db, owner, id);
-  if (!endpoint) throw new WebhookEndpointNotFoundError(id);
+  if (!endpoint) throw new WebhookNotFoundError(`webhook endpoint ${id}`);
   return endpoint;
 }
 
 export async function registerEndpoint(deps: WebhookServiceDeps, owner: string, fields: EndpointFields) {
   await checkEndpointUrl(fields.url, deps.config.WEBHOOK_ALLOW_HOSTS);
   await checkFilters(deps.db, owner, fields);
-  return createEndpoint(deps, owner, fields);
+  const created = await createEndpoint(deps, owner, fields);
+  // Its workflow from the start: the projector only signals it.
+  await wakeEndpoint(deps.temporal, deps.config, created.endpoint.id);
+  return created;
 }
 
 export async function changeEndpoint(deps: WebhookServiceDeps, owner: string, id: string, fields: Partial<EndpointFields>): Promise<EndpointRow> {
@@ -97,28 +88,28 @@ export async function changeEndpoint(deps: WebhookServiceDeps, owner: string, id
   if (fields.url !== undefined) await checkEndpointUrl(fields.url, deps.config.WEBHOOK_ALLOW_HOSTS);
   await checkFilters(deps.db, owner, fields);
   const endpoint = await updateEndpoint(deps.db, owner, id, fields);
-  if (!endpoint) throw new WebhookEndpointNotFoundError(id);
+  if (!endpoint) throw new WebhookNotFoundError(`webhook endpoint ${id}`);
   // Enabled again: what waited goes out now, not at the workflow's next idle look.
   if (fields.enabled === true) await wakeEndpoint(deps.temporal, deps.config, id);
   return endpoint;
 }
 
 export async function removeEndpoint(deps: WebhookServiceDeps, owner: string, id: string): Promise<void> {
-  if (!(await deleteEndpoint(deps.db, owner, id))) throw new WebhookEndpointNotFoundError(id);
+  if (!(await deleteEndpoint(deps.db, owner, id))) throw new WebhookNotFoundError(`webhook endpoint ${id}`);
   // Its workflow ends at its next look, which this makes now.
   await wakeEndpoint(deps.temporal, deps.config, id);
 }
 
 export async function rotateEndpointSecret(deps: WebhookServiceDeps, owner: string, id: string, overlapSeconds: number) {
   const rotated = await rotateSecret(deps, owner, id, overlapSeconds);
-  if (!rotated) throw new WebhookEndpointNotFoundError(id);
+  if (!rotated) throw new WebhookNotFoundError(`webhook endpoint ${id}`);
   return rotated;
 }
 
 export async function replay(deps: WebhookServiceDeps, owner: string, id: string, which: { deliveryId: number } | { since: Date }): Promise<number> {
   await owned(deps.db, owner, id);
   const queued = await replayDeliveries(deps.db, owner, id, which);
-  if ('deliveryId' in which && queued === 0) throw new WebhookDeliveryNotFoundError(which.deliveryId);
+  if ('deliveryId' in which && queued === 0) throw new WebhookNotFoundError(`delivery ${which.deliveryId}`);
   if (queued > 0) await wakeEndpoint(deps.temporal, deps.config, id);
   return queued;
 }

@@ -4,17 +4,18 @@
 import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerInterceptors } from '@temporalio/worker';
-import { and, eq } from 'drizzle-orm';
-import { mailPendingRemovals } from '../../db/schema/index.js';
+import { and, asc, eq, gt } from 'drizzle-orm';
+import { mailboxEvents, mailPendingRemovals } from '../../db/schema/index.js';
 import type { z } from '@hono/zod-openapi';
 import type { mailboxDetailSchema } from '../../api/mailboxes/schemas.js';
-import type { MessageSummary } from '../../lib/mailbox-sync/events.js';
+import type { MessageChange, MessageSummary } from '../../lib/mailbox-sync/events.js';
 import type { OutlookSimulatorOptions } from '../../simulators/outlook/server.js';
 import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
 import { startOutlook, type OutlookSim } from './outlook.js';
 import { useRig, withRig } from './rig.js';
 import { waitFor } from './wait.js';
+import type { Role } from '../../workers/roles.js';
 import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
 export const CALLBACK_URL = 'http://localhost:3000/web/accounts.html';
@@ -25,11 +26,19 @@ export interface MessageView extends MessageSummary {
 }
 /** A mailbox as GET /v1/mailboxes/{id} answers (its documented schema). */
 export type MailboxDetail = z.infer<typeof mailboxDetailSchema>;
+/** A live-feed event as recorded in mailbox_events; `seq` is its number in the account's feed. */
+export interface RecordedEvent {
+  seq: number;
+  type: string;
+  data: { changes?: MessageChange[] } & Record<string, unknown>;
+}
 
 export interface SyncRigOptions {
   outlook?: OutlookSimulatorOptions;
   env?: Record<string, string>;
   workers?: boolean;
+  /** The worker roles beside mailbox sync (webhooks, for one). */
+  moreRoles?: Role[];
   /**
    * Settings that name the API's own URL (PUBLIC_BASE_URL, OAUTH_CALLBACK_ALLOWLIST), which a port-0 API only
    * knows after it listens: with this, the API is reached through a front port opened first (`rig.publicUrl`),
@@ -64,6 +73,8 @@ export interface SyncRig {
   mailbox(mailboxId: string): Promise<MailboxDetail>;
   /** The message's removal waiting in PostgreSQL for a round to confirm it (none once resolved). */
   pendingRemovals(mailboxId: string, messageId: string): Promise<(typeof mailPendingRemovals.$inferSelect)[]>;
+  /** The mailbox's live-feed events recorded after `afterSeq` (all by default), in order. */
+  feed(mailboxId: string, afterSeq?: number): Promise<RecordedEvent[]>;
   /** Every indexed message of the account, through the API (with the admin key, or `auth`). */
   messages(accountId: string, query?: Record<string, string>, auth?: string): Promise<MessageView[]>;
   waitForMailbox(mailboxId: string, predicate: (m: MailboxDetail) => boolean, timeoutMs?: number): Promise<MailboxDetail>;
@@ -76,6 +87,9 @@ type Summary = { id: string; folderId: string; isRead: boolean; flagStatus: stri
 const key = (m: Summary) => `${m.id}|${m.folderId}|${m.isRead}|${m.flagStatus}`;
 
 export { until } from './wait.js';
+
+/** Every change the events name, in order. */
+export const changesIn = (events: RecordedEvent[]): MessageChange[] => events.flatMap((e) => e.data.changes ?? []);
 
 /** A rig of its own for one test (its own limits and settings), closed whatever the test does. */
 export const withSyncRig = (options: SyncRigOptions, test: (rig: SyncRig) => Promise<void>): Promise<void> => withRig(() => startSyncRig(options), test);
@@ -143,7 +157,7 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
       front.drop();
     },
     async startWorkers(extraEnv = {}, interceptors) {
-      rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['mailbox-sync'], interceptors);
+      rig.workers = await startRoleWorkers(testConfig({ ...env, ...extraEnv }), ['mailbox-sync', ...(options.moreRoles ?? [])], interceptors);
     },
     async stopWorkers() {
       await rig.workers?.stop();
@@ -190,6 +204,13 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
         .select()
         .from(mailPendingRemovals)
         .where(and(eq(mailPendingRemovals.mailboxId, mailboxId), eq(mailPendingRemovals.messageId, messageId)));
+    },
+    feed(mailboxId, afterSeq = 0) {
+      return api.deps.db
+        .select({ seq: mailboxEvents.seq, type: mailboxEvents.type, data: mailboxEvents.data })
+        .from(mailboxEvents)
+        .where(and(eq(mailboxEvents.mailboxId, mailboxId), gt(mailboxEvents.seq, afterSeq)))
+        .orderBy(asc(mailboxEvents.seq));
     },
     async messages(accountId, query = {}, auth) {
       const all: MessageView[] = [];

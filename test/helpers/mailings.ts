@@ -6,6 +6,7 @@ import { startTestApi, type TestApi } from './api.js';
 import { testConfig, unique } from './config.js';
 import { useRig, withRig } from './rig.js';
 import { waitFor } from './wait.js';
+import type { Role } from '../../workers/roles.js';
 import { startRoleWorkers, type RunningWorkers } from './workers.js';
 
 export const SAMPLE_CSV = readFileSync(new URL('../fixtures/mailing_list.csv', import.meta.url));
@@ -45,6 +46,8 @@ export interface MailingRigOptions {
   tokenLifetimeSeconds?: number;
   workers?: boolean;
   env?: Record<string, string>;
+  /** The worker roles beside mailings (webhooks, for one). */
+  moreRoles?: Role[];
 }
 
 /** A rig of its own for one test (its own limits and settings), closed whatever the test does. */
@@ -92,7 +95,7 @@ export async function startMailingRig(options: MailingRigOptions): Promise<Maili
     env,
     workers: undefined,
     async startWorkers() {
-      rig.workers = await startRoleWorkers(testConfig(env), ['mailings']);
+      rig.workers = await startRoleWorkers(testConfig(env), ['mailings', ...(options.moreRoles ?? [])]);
     },
     async upload(csv, fields = {}) {
       const form = new FormData();

@@ -1,6 +1,6 @@
 // Outbound webhook tests: the receiver simulator (a real HTTP server with a ledger and faults), and
 // endpoints registered through the API that point at it.
-import { expect } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from '../../simulators/webhook-receiver/server.js';
 import type { TestApi } from './api.js';
 import { unique } from './config.js';
@@ -26,12 +26,24 @@ export const jsonRequest = (method: string, body?: unknown, auth?: string) => ({
   ...(auth === undefined ? {} : { auth }),
 });
 
-/** Registers an endpoint at the receiver under a new name, and tells the receiver its secret. */
-export async function registerEndpoint(api: Api, receiver: WebhookReceiver, auth: string, fields: Record<string, unknown>): Promise<RegisteredEndpoint> {
+/**
+ * Registers an endpoint at the receiver under a new name (with `auth`, or the admin key), and tells the
+ * receiver its secret. It is deleted when the test ends: the test database is shared, and a tenant with
+ * an endpoint has every change it records copied for webhooks.
+ */
+export async function registerEndpoint(
+  api: Api,
+  receiver: WebhookReceiver,
+  auth: string | undefined,
+  fields: Record<string, unknown>,
+): Promise<RegisteredEndpoint> {
   const name = unique('hook');
   const response = await api.request('/v1/webhook-endpoints', jsonRequest('POST', { url: `${receiver.url}/hooks/${name}`, ...fields }, auth));
   expect(response.status, await response.clone().text()).toBe(201);
   const { id, secret } = (await response.json()) as { id: string; secret: string };
+  onTestFinished(async () => {
+    await api.request(`/v1/webhook-endpoints/${id}`, jsonRequest('DELETE', undefined, auth));
+  });
   await setReceiverSecrets(receiver, name, [secret]);
   return { id, secret, name };
 }

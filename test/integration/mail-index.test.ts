@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectDatabase } from '../../db/client.js';
 import { createMailIndex, InvalidCursorError, type MailboxDoc, type MailIndex, type MessageDoc, type MessagePage } from '../../lib/mail-index/index.js';
 import { testConfig, unique } from '../helpers/config.js';
+import { at, messageDoc as message, T0 } from '../helpers/message-docs.js';
 
 type Backend = 'postgres' | 'elasticsearch';
 
@@ -32,36 +33,7 @@ afterAll(async () => {
   await database.close();
 });
 
-const T0 = Date.parse('2024-03-01T08:00:00.000Z');
-const at = (ms: number) => new Date(ms).toISOString();
 const minutes = (n: number) => at(T0 + n * 60_000);
-
-function message(mailboxId: string, messageId: string, fields: Partial<MessageDoc> = {}): MessageDoc {
-  return {
-    accountId: 'acc-contract',
-    mailboxId,
-    messageId,
-    provider: 'outlook',
-    folderId: 'inbox',
-    folderName: 'Inbox',
-    subject: 'Lunch on Friday',
-    from: { name: 'Sam Sender', address: 'sam@sender.test' },
-    to: [{ name: 'Robin', address: 'robin@example.test' }],
-    cc: [],
-    receivedAt: at(T0),
-    isRead: false,
-    flagStatus: 'notFlagged',
-    bodyPreview: 'See you there',
-    conversationId: 'conv-1',
-    internetMessageId: `<${messageId}@mail.test>`,
-    hasAttachments: false,
-    changeKey: 'ck-1',
-    lastModifiedAt: at(T0),
-    syncSeq: 1,
-    ...fields,
-  };
-}
-
 const ids = (page: MessagePage) => page.data.map((doc) => doc.messageId);
 
 /** The contract's order, computed here: receivedAt newest first with undated last, then messageId by code unit. */
@@ -255,6 +227,45 @@ describe.each(backends)('mail index on $backend', ({ backend }) => {
     expect(await index.countMessages(mailboxId)).toBe(1);
     expect(await index.folderCounts(mailboxId)).toEqual({ archive: { total: 1, unread: 1 } });
     expect(await index.getMessage(mailboxId, 'm1')).toEqual(moved);
+  });
+
+  it('reads the current state of messages by id, a write just made included, and only those of the mailbox', async () => {
+    const mailboxId = unique('mbx');
+    const otherMailbox = unique('mbx');
+    const full = message(mailboxId, 'full', { isRead: true, flagStatus: 'flagged', receivedAt: '2024-03-01T09:15:30Z' });
+    const sparse = message(mailboxId, 'sparse', { subject: '', from: null, receivedAt: null, flagStatus: 'complete' });
+    await index.upsertMessages([full, sparse, message(otherMailbox, 'elsewhere')]);
+    const state = (doc: MessageDoc) => ({
+      messageId: doc.messageId,
+      folderId: doc.folderId,
+      folderName: doc.folderName,
+      subject: doc.subject,
+      from: doc.from,
+      receivedAt: doc.receivedAt === null ? null : new Date(doc.receivedAt).toISOString(),
+      isRead: doc.isRead,
+      flagStatus: doc.flagStatus,
+    });
+    // No refresh: a page's read sees the page written just before it.
+    expect(await index.currentStates(mailboxId, ['full', 'sparse', 'unknown', 'elsewhere', 'full'])).toEqual(
+      new Map([
+        ['full', state(full)],
+        ['sparse', state(sparse)],
+      ]),
+    );
+    const moved = message(mailboxId, 'full', { folderId: 'archive', folderName: 'Archive', isRead: false, lastModifiedAt: minutes(1), syncSeq: 2 });
+    await index.upsertMessages([moved]);
+    expect((await index.currentStates(mailboxId, ['full'])).get('full')).toEqual(state(moved));
+    expect(await index.currentStates(otherMailbox, ['full', 'sparse'])).toEqual(new Map());
+    expect(await index.currentStates(mailboxId, [])).toEqual(new Map());
+  });
+
+  it('reads the current state of more than 1,000 messages at once', async () => {
+    const mailboxId = unique('mbx');
+    const docs = Array.from({ length: 1_050 }, (_, i) => message(mailboxId, `m-${i}`));
+    await upsertInPages(index, docs);
+    const states = await index.currentStates(mailboxId, [...docs.map((d) => d.messageId), 'unknown']);
+    expect(states.size).toBe(1_050);
+    expect(states.get('m-1049')).toMatchObject({ folderId: 'inbox', subject: 'Lunch on Friday', isRead: false });
   });
 
   it('removes a candidate only while it is still in its folder and not written after its seq', async () => {

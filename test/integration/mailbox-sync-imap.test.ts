@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase } from '../../db/client.js';
 import { connectTemporalClient } from '../../lib/temporal/connection.js';
 import { testConfig } from '../helpers/config.js';
-import { until } from '../helpers/wait.js';
+import { until, waitFor } from '../helpers/wait.js';
 import {
   asImapUser,
   changeUidValidity,
@@ -30,7 +30,8 @@ import {
   type ImapVia,
 } from '../helpers/imap.js';
 import { linkImap, waitForImapMirror } from '../helpers/imap-sync.js';
-import { startSyncRig, type SyncRig } from '../helpers/mailbox-sync.js';
+import { changesIn, startSyncRig, type MessageView, type SyncRig } from '../helpers/mailbox-sync.js';
+import { messageIdOf } from '../../lib/mailbox-sync/imap/provider.js';
 import { mailboxSyncWorkflowId } from '../../lib/mailbox-sync/start-workflow.js';
 import { subscriptionLifecycleSignal } from '../../workflows/mailbox-sync.js';
 
@@ -142,6 +143,41 @@ describe('IMAP mailbox sync', () => {
     }
     await waitForImapMirror(rig, user, accountId);
   }, 180_000);
+
+  it('names new mail created and a read updated on the live feed; a move is a creation in its new folder and a removal (UIDs change)', async () => {
+    const user = createImapUser();
+    await seedMailbox(user, { folders: { INBOX: 10, Archive: 5 } });
+    const { accountId, mailboxId } = await linkImap(rig, user);
+    await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE');
+    const listed = await waitForImapMirror(rig, user, accountId);
+    const start = (await rig.feed(mailboxId)).at(-1)?.seq ?? 0;
+    const [read, moved] = listed.filter((m) => m.folder.name === 'INBOX');
+    const archiveId = listed.find((m) => m.folder.name === 'Archive')!.folder.id;
+    const uidOf = (m: MessageView) => Number(m.id.split('/').at(-1));
+
+    const { arrivedUid, movedUid } = await asImapUser(user, async (client) => {
+      const { uids } = await appendMessages(client, 'INBOX', 1);
+      await (read!.isRead ? markUnseen : markSeen)(client, 'INBOX', [uidOf(read!)]);
+      const uidMap = await moveMessages(client, 'INBOX', [uidOf(moved!)], 'Archive');
+      return { arrivedUid: uids[0]!, movedUid: uidMap.get(uidOf(moved!))! };
+    });
+    const arrived = messageIdOf(read!.folder.id, arrivedUid);
+    const movedTo = messageIdOf(archiveId, movedUid);
+    await waitForImapMirror(rig, user, accountId);
+    const events = await waitFor(
+      'the moved message removed from its old folder on the feed',
+      () => rig.feed(mailboxId, start),
+      (recorded) => recorded.some((e) => (e.data.removed as string[] | undefined)?.includes(moved!.id)),
+    );
+    const changes = changesIn(events).map((c) => [c.kind, c.message.id, c.kind === 'created' ? [] : c.changed]);
+    expect(changes.sort()).toEqual(
+      [
+        ['created', arrived, []],
+        ['updated', read!.id, ['isRead']],
+        ['created', movedTo, []],
+      ].sort(),
+    );
+  }, 120_000);
 
   it("waits out the server's connection limit ([LIMIT] at login) without asking the user to sign in again", async () => {
     const user = createImapUser();

@@ -12,6 +12,7 @@ import { webhookDeliveries, webhookEndpoints } from '../../db/schema/index.js';
 import { useTenantKey, newTenantKey } from '../helpers/api.js';
 import { unique } from '../helpers/config.js';
 import { useDeliveryRig } from '../helpers/delivery.js';
+import { quickRetries, smsNotification } from '../helpers/notifications.js';
 import { until, waitFor } from '../helpers/wait.js';
 import {
   accepted,
@@ -26,8 +27,12 @@ import {
 
 const rig = useDeliveryRig('whk', {
   webhooks: true,
-  roles: ['delivery', 'email', 'webhooks'],
+  roles: ['delivery', 'email', 'sms', 'webhooks'],
   env: {
+    // Medium-priority sends dead-letter after two quick attempts; low-priority ones retry for as long as a test needs.
+    ...quickRetries('MEDIUM', 2),
+    ...quickRetries('LOW', 1000),
+    EMAIL_PROVIDER_SECONDARY: 'none',
     WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
     // Three retries a second apart, then given up; a run of failures 8 s long disables the endpoint.
     WEBHOOK_RETRY_DELAYS_SECONDS: '1,1,1',
@@ -148,7 +153,7 @@ describe('endpoints', () => {
     const queued = await sendTest(endpoint);
     const [entry] = await waitFor(
       'the test event',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 1,
     );
     expect(entry!.verified).toBe(true);
@@ -171,7 +176,7 @@ describe('notification events', () => {
     const id = await sendEmail();
     const events = await waitFor(
       'sent, delivered and opened',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 3,
       60_000,
     );
@@ -196,7 +201,7 @@ describe('notification events', () => {
     await sendTest(endpoint);
     const tries = await waitFor(
       'the retried test event',
-      async () => receiver.ledger(endpoint.name),
+      () => Promise.resolve(receiver.ledger(endpoint.name)),
       (l) => l.some((e) => e.answeredStatus === 204),
     );
     expect(Date.parse(tries[1]!.receivedAt) - Date.parse(tries[0]!.receivedAt)).toBeGreaterThanOrEqual(2_900);
@@ -206,13 +211,73 @@ describe('notification events', () => {
     await sendEmail();
     const delivered = await waitFor(
       'delivered and opened after the given-up sent',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 3,
       60_000,
     );
     expect(delivered.slice(1).map((e) => bodyOf(e).type)).toEqual(['notification.delivered', 'notification.opened']);
     const list = await deliveries(endpoint);
     expect(list.find((d) => d.eventType === 'notification.sent')).toMatchObject({ status: 'FAILED', attempts: 4, lastStatus: 500 });
+  });
+});
+
+describe('every other event type', () => {
+  const sendSms = async (extra: Record<string, unknown> = {}) => {
+    const response = await call('/v1/notifications', 'POST', smsNotification(unique('user'), extra));
+    expect(response.status, await response.clone().text()).toBe(202);
+    return ((await response.json()) as { id: string }).id;
+  };
+  const statusOf = (id: string, status: string) =>
+    waitFor(
+      `${id} ${status}`,
+      () => readJson<{ status: string }>(`/v1/notifications/${id}`),
+      (n) => n.status === status,
+      30_000,
+    );
+
+  it('notifications failed, dead-lettered and cancelled, and a schedule firing, arrive once each, verified', async () => {
+    const endpoint = await register({ eventTypes: ['notification.failed', 'notification.dead_lettered', 'notification.cancelled', 'schedule.fired'] });
+    const ids = { failed: '', dead: '', cancelled: '' };
+    try {
+      await rig.sims.setFaults('sms', { failNext: { count: 1, status: 400 } });
+      ids.failed = await sendSms();
+      await statusOf(ids.failed, 'FAILED');
+      await rig.sims.setFaults('sms', { outage: true });
+      ids.dead = await sendSms();
+      await statusOf(ids.dead, 'DEAD_LETTERED');
+      ids.cancelled = await sendSms({ priority: 'LOW' });
+      await statusOf(ids.cancelled, 'RETRYING');
+      expect((await call(`/v1/notifications/${ids.cancelled}/cancel`, 'POST')).status).toBe(200);
+      await statusOf(ids.cancelled, 'CANCELLED');
+    } finally {
+      await rig.sims.setFaults('sms', { outage: false });
+    }
+    const schedule = await call('/v1/schedules', 'POST', {
+      email: { sender: 'shop@example.com', receiver: 'jane@example.com', subject: 'Tick', content: 'Every second.' },
+      when: { type: 'interval', everySeconds: 1 },
+    });
+    expect(schedule.status, await schedule.clone().text()).toBe(201);
+    const scheduleId = ((await schedule.json()) as { id: string }).id;
+    try {
+      const events = await waitFor(
+        'failed, dead-lettered, cancelled and fired',
+        () => Promise.resolve(accepted(receiver, endpoint.name).map((e) => ({ ...bodyOf(e), verified: e.verified }))),
+        (a) => a.some((e) => e.type === 'schedule.fired') && a.filter((e) => e.type.startsWith('notification.')).length >= 3,
+        60_000,
+      );
+      const notifications = events.filter((e) => e.type.startsWith('notification.'));
+      expect(notifications.map((e) => [e.type, e.data.notificationId]).sort()).toEqual(
+        [
+          ['notification.cancelled', ids.cancelled],
+          ['notification.dead_lettered', ids.dead],
+          ['notification.failed', ids.failed],
+        ].sort(),
+      );
+      expect(events.find((e) => e.type === 'schedule.fired')!.data).toMatchObject({ scheduleId, outcome: 'CREATED' });
+      expect(events.every((e) => e.verified === true)).toBe(true);
+    } finally {
+      expect((await call(`/v1/schedules/${scheduleId}`, 'DELETE')).status).toBe(204);
+    }
   });
 });
 
@@ -230,7 +295,7 @@ describe('disabling', () => {
     expect((await call(`/v1/webhook-endpoints/${endpoint.id}`, 'PATCH', { enabled: true })).status).toBe(200);
     await waitFor(
       'the test event after enabling',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 1,
     );
     expect((await endpointOf(endpoint)).disabledReason).toBeNull();
@@ -270,7 +335,7 @@ describe('signing secrets', () => {
     await sendTest(endpoint);
     const [first] = await waitFor(
       'signed with both',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 1,
     );
     expect(first!.verified).toBe(true);
@@ -280,7 +345,7 @@ describe('signing secrets', () => {
     await sendTest(endpoint);
     const [, next] = await waitFor(
       'signed with the newest only',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 2,
     );
     expect(next!.webhookSignature!.split(' ')).toHaveLength(1);
@@ -289,29 +354,35 @@ describe('signing secrets', () => {
     await sendTest(endpoint);
     const [, , last] = await waitFor(
       'verified with the new secret',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 3,
     );
     expect(last!.verified).toBe(true);
   });
 });
 
+/**
+ * Points the endpoint at `url` behind the API's back (as if its name now resolved there, or it answered
+ * elsewhere), sends a test event, and answers the delivery once its first attempt is recorded.
+ */
+async function firstAttemptAt(endpoint: RegisteredEndpoint, url: string): Promise<Delivery> {
+  await rig.api.deps.db.update(webhookEndpoints).set({ url }).where(eq(webhookEndpoints.id, endpoint.id));
+  await sendTest(endpoint);
+  const [first] = await waitFor(
+    'the first attempt recorded',
+    () => deliveries(endpoint),
+    (d) => (d[0]?.attempts ?? 0) >= 1,
+  );
+  return first!;
+}
+
 describe('addresses', () => {
   it('are checked again at connect time: an endpoint whose host became private is never called', async () => {
     const endpoint = await register({ eventTypes: notificationTypes });
     // As if its name resolved elsewhere after registration: the address it names now is not allowed.
-    await rig.api.deps.db
-      .update(webhookEndpoints)
-      .set({ url: `http://10.255.255.1:9/hooks/${endpoint.name}` })
-      .where(eq(webhookEndpoints.id, endpoint.id));
-    await sendTest(endpoint);
-    const [refused] = await waitFor(
-      'the refused attempt',
-      () => deliveries(endpoint),
-      (d) => (d[0]?.attempts ?? 0) >= 1,
-    );
-    expect(refused!.lastError).toMatch(/loopback, private, link-local or metadata/);
-    expect(refused!.lastStatus).toBeNull();
+    const refused = await firstAttemptAt(endpoint, `http://10.255.255.1:9/hooks/${endpoint.name}`);
+    expect(refused.lastError).toMatch(/loopback, private, link-local or metadata/);
+    expect(refused.lastStatus).toBeNull();
     expect(receiver.ledger(endpoint.name)).toHaveLength(0);
   });
 
@@ -322,18 +393,9 @@ describe('addresses', () => {
     await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = redirecting.address() as AddressInfo;
-      await rig.api.deps.db
-        .update(webhookEndpoints)
-        .set({ url: `http://127.0.0.1:${port}/hooks` })
-        .where(eq(webhookEndpoints.id, endpoint.id));
-      await sendTest(endpoint);
-      const [first] = await waitFor(
-        'the redirect recorded',
-        () => deliveries(endpoint),
-        (d) => (d[0]?.attempts ?? 0) >= 1,
-      );
+      const first = await firstAttemptAt(endpoint, `http://127.0.0.1:${port}/hooks`);
       expect(first).toMatchObject({ lastStatus: 307, status: 'PENDING' });
-      expect(first!.lastError).toMatch(/redirect, which is not followed/);
+      expect(first.lastError).toMatch(/redirect, which is not followed/);
       expect(receiver.ledger(endpoint.name)).toHaveLength(0);
     } finally {
       await call(`/v1/webhook-endpoints/${endpoint.id}`, 'DELETE');
@@ -349,11 +411,11 @@ describe('isolation and crashes', () => {
     const healthy = await register({ eventTypes: notificationTypes });
     await setReceiverFaults(receiver, stuck.name, { hang: true });
     await sendTest(stuck, otherTenant);
-    await until('the stuck endpoint holds a request', async () => receiver.ledger(stuck.name).length > 0);
+    await until('the stuck endpoint holds a request', () => Promise.resolve(receiver.ledger(stuck.name).length > 0));
     await sendTest(healthy);
     await waitFor(
       "the healthy tenant's event",
-      async () => accepted(receiver, healthy.name),
+      () => Promise.resolve(accepted(receiver, healthy.name)),
       (a) => a.length === 1,
     );
     // Delivered while the other endpoint was still holding its request unanswered.
@@ -365,12 +427,12 @@ describe('isolation and crashes', () => {
     const endpoint = await register({ eventTypes: notificationTypes });
     await setReceiverFaults(receiver, endpoint.name, { hangNext: { count: 1 } });
     const queued = await sendTest(endpoint);
-    await until('the request is held', async () => receiver.ledger(endpoint.name).length > 0);
+    await until('the request is held', () => Promise.resolve(receiver.ledger(endpoint.name).length > 0));
     await rig.stopWorkers();
     await rig.startWorkers();
     const [entry] = await waitFor(
       'delivered after the restart',
-      async () => accepted(receiver, endpoint.name),
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
       (a) => a.length === 1,
       60_000,
     );

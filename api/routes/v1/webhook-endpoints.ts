@@ -27,9 +27,8 @@ const queuedSchema = z.object({ queued: z.number().int().openapi({ description: 
 export const webhookEndpointRoutes = createRouter()
   .openapi(
     route.post('/v1/webhook-endpoints', 'createWebhookEndpoint', 'send', {
-      summary: 'Register an endpoint; its signing secret is shown once',
-      description:
-        'Events the endpoint subscribes to, recorded from now on, are POSTed to it in the Standard Webhooks format (`webhook-id`, `webhook-timestamp`, `webhook-signature`), in order per mailbox (or notification, mailing, schedule), at least once: deduplicate by `webhook-id`.',
+      summary:
+        'Register an endpoint (its signing secret is shown once): the events it subscribes to, recorded from now on, are POSTed to it signed (Standard Webhooks), in order per mailbox, at least once (deduplicate by `webhook-id`)',
       request: { body: jsonBody(z.object(endpointFields).strict()) },
       responses: { 201: { description: 'Registered', content: json(endpointWithSecretSchema) }, 422: errorResponses[422] },
     }),
