@@ -20,6 +20,7 @@ import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { openSse } from '../../test/helpers/sse.js';
 import { pool, stackTarget, summarise } from '../lib.js';
+import { act, auth, call, link, linkMailbox, outlookUrl, waitLive, withAutoConsent } from '../outlook.js';
 import { cpuSecondsWindow, jitSecondsWindow } from '../processes.js';
 
 /** The stack's processes a sync runs through: which one is the wall, and Elasticsearch's CPU per document. */
@@ -75,52 +76,10 @@ function elasticsearchWorkWindow(es: Client): () => Promise<string> {
   };
 }
 
-const { apiUrl, apiKey } = stackTarget();
-const outlookUrl = process.env.OUTLOOK_SIM_URL ?? 'http://127.0.0.1:4030';
+const { apiUrl } = stackTarget();
 const elasticsearchUrl = process.env.ELASTICSEARCH_URL ?? 'http://127.0.0.1:9200';
 const indexPrefix = process.env.ELASTICSEARCH_INDEX_PREFIX ?? 'mailflow';
 const pageSize = Number(process.env.SYNC_PAGE_SIZE ?? 500);
-const auth = { authorization: `Bearer ${apiKey}` };
-
-async function call<T>(url: string, init: RequestInit = {}): Promise<T> {
-  const response = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...init.headers } });
-  if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${url}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
-}
-
-/** The OAuth dance for an existing simulated mailbox, with the simulator consenting by itself. */
-async function link(accountId: string, address: string): Promise<string> {
-  const { authorizationUrl } = await call<{ authorizationUrl: string }>(`${apiUrl}/v1/accounts/${accountId}/mailboxes/outlook`, {
-    method: 'POST',
-    headers: auth,
-    body: JSON.stringify({ callbackUrl: `${apiUrl}/web/`, loginHint: address }),
-  });
-  const consent = await fetch(authorizationUrl, { redirect: 'manual' });
-  const back = new URL(consent.headers.get('location')!);
-  const callback = await fetch(`${apiUrl}/v1/oauth/outlook/callback${back.search}`, { redirect: 'manual' });
-  const mailboxId = new URL(callback.headers.get('location') ?? 'http://x/').searchParams.get('mailboxId');
-  if (callback.status !== 302 || !mailboxId) throw new Error(`link failed: ${callback.status} ${await callback.text()}`);
-  return mailboxId;
-}
-
-async function withAutoConsent<T>(work: () => Promise<T>): Promise<T> {
-  const before = await call<{ consent: string }>(`${outlookUrl}/_control/config`);
-  await call(`${outlookUrl}/_control/config`, { method: 'PUT', body: JSON.stringify({ consent: 'auto' }) });
-  try {
-    return await work();
-  } finally {
-    await call(`${outlookUrl}/_control/config`, { method: 'PUT', body: JSON.stringify({ consent: before.consent }) });
-  }
-}
-
-/** A simulated mailbox with `messages` messages, linked to a new local account. */
-async function linkMailbox(messages: number): Promise<{ mailboxId: string; accountId: string; address: string }> {
-  const address = `bench-${Date.now()}@contoso.example`;
-  await call(`${outlookUrl}/_control/mailboxes`, { method: 'POST', body: JSON.stringify({ address, messages }) });
-  const account = await call<{ id: string }>(`${apiUrl}/v1/accounts`, { method: 'POST', headers: auth, body: JSON.stringify({ email: address }) });
-  const mailboxId = await withAutoConsent(() => link(account.id, address));
-  return { mailboxId, accountId: account.id, address };
-}
 
 interface MailboxSummary {
   id: string;
@@ -268,15 +227,6 @@ async function initial(): Promise<void> {
   console.log(`  ceiling: raw _bulk, four pages of ${pageSize} in flight at once: ${ceiling.toFixed(0)} docs/s; ratio ${(rate / ceiling).toFixed(2)}`);
 }
 
-interface Progress {
-  sync: { progress: { phase: string; push: { healthy: boolean; pollIntervalMs: number } } | null };
-}
-const act = (address: string, action: Record<string, unknown>) =>
-  call<{ id: string; isRead: boolean }>(`${outlookUrl}/_control/mailboxes/${encodeURIComponent(address)}/actions`, {
-    method: 'POST',
-    body: JSON.stringify(action),
-  });
-
 /**
  * Flips read state of random messages one at a time and times each until the account's SSE stream
  * carries it and GET …/messages shows it. One stream per account serves many mailboxes.
@@ -324,13 +274,7 @@ const ms = (x: number) => `${(x / 1000).toFixed(2)} s`;
 async function propagation(): Promise<void> {
   const changes = Number(process.env.BENCH_CHANGES ?? 40);
   const { mailboxId, accountId, address } = await linkMailbox(150);
-  let progress: Progress['sync']['progress'] = null;
-  while (progress?.phase !== 'LIVE') {
-    await sleep(500);
-    progress = (await call<Progress>(`${apiUrl}/v1/mailboxes/${mailboxId}`, { headers: auth })).sync.progress;
-  }
-  await sleep(2_000); // let the subscription come up and the first rounds settle
-  progress = (await call<Progress>(`${apiUrl}/v1/mailboxes/${mailboxId}`, { headers: auth })).sync.progress!;
+  const progress = await waitLive(mailboxId);
   const push = progress.push.healthy;
   const limit = push ? 2_000 : progress.push.pollIntervalMs + 1_000;
   console.log(
