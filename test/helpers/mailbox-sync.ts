@@ -140,6 +140,9 @@ export async function startSyncRig(options: SyncRigOptions = {}): Promise<SyncRi
     OAUTH_CALLBACK_ALLOWLIST: 'http://localhost:3000/web/',
     SYNC_POLL_INTERVAL_SECONDS: '1',
     SYNC_PAGE_SIZE: '50',
+    // A rig that cannot reach the test Dovecot (no IMAP_ALLOW_HOSTS) runs no IDLE watcher: watches are rows of
+    // the shared test database, and one leased here would never come up, holding another file's IMAP mailbox.
+    ...(options.env?.IMAP_ALLOW_HOSTS ? {} : { IMAP_WATCHES_PER_WORKER: '0' }),
     ...options.env,
     ...(front ? options.publicEnv!(front.url) : {}),
   };
