@@ -9,8 +9,8 @@ import { TEST_EVENT_TYPE } from './event-types.js';
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type DeliveryStatus = DeliveryRow['status'];
 
-/** What sending a delivery needs of it. */
-export type PendingDelivery = Pick<DeliveryRow, 'id' | 'eventId' | 'orderingKey' | 'payload' | 'attempts' | 'nextAttemptAt'>;
+/** What sending a delivery needs of it; the payload as the JSON text that is sent, never parsed here. */
+export type PendingDelivery = Pick<DeliveryRow, 'id' | 'eventId' | 'orderingKey' | 'attempts' | 'nextAttemptAt'> & { body: string };
 
 /**
  * Up to `limit` of the endpoint's pending deliveries after `afterId`, in id order (each lane's order), those
@@ -22,7 +22,14 @@ export type PendingDelivery = Pick<DeliveryRow, 'id' | 'eventId' | 'orderingKey'
 export async function pendingDeliveries(db: Database, endpointId: string, limit: number, afterId: number): Promise<PendingDelivery[]> {
   const d = webhookDeliveries;
   return db
-    .select({ id: d.id, eventId: d.eventId, orderingKey: d.orderingKey, payload: d.payload, attempts: d.attempts, nextAttemptAt: d.nextAttemptAt })
+    .select({
+      id: d.id,
+      eventId: d.eventId,
+      orderingKey: d.orderingKey,
+      body: sql<string>`${d.payload}::text`,
+      attempts: d.attempts,
+      nextAttemptAt: d.nextAttemptAt,
+    })
     .from(d)
     .where(and(eq(d.endpointId, endpointId), eq(d.status, 'PENDING'), gt(d.id, afterId)))
     .orderBy(d.id)

@@ -7,7 +7,7 @@ import type { Encryptor } from '../crypto.js';
 import { nextDueAt, pendingDeliveries, recordAttempts, recordEndpointHealth, retryAt, type AttemptOutcome, type PendingDelivery } from './deliveries.js';
 import { signingSecrets, type EndpointRow } from './endpoints.js';
 import { postWebhook, WebhookRequestError } from './post.js';
-import { signedHeaders } from './signing.js';
+import { signerFor, type Signer } from './signing.js';
 
 export type DispatchConfig = Pick<
   Config,
@@ -34,13 +34,13 @@ const allowHosts = (config: DispatchConfig) =>
 /** One attempt of one delivery, signed with the secrets in force now. */
 async function attempt(
   config: DispatchConfig & { allowHosts: string[] },
-  endpoint: EndpointRow,
-  secrets: string[],
+  url: URL,
+  sign: Signer,
   delivery: PendingDelivery,
   signal: AbortSignal | undefined,
 ): Promise<AttemptOutcome & { gone: boolean }> {
   const attemptedAt = new Date();
-  const body = JSON.stringify(delivery.payload);
+  const { body } = delivery;
   const failed = (statusCode: number | null, durationMs: number, error: string, retryAfterMs?: number) => {
     const next = retryAt(delivery.attempts, config.WEBHOOK_RETRY_DELAYS_SECONDS, retryAfterMs, Date.now());
     return {
@@ -55,7 +55,7 @@ async function attempt(
     };
   };
   try {
-    const answer = await postWebhook(endpoint.url, signedHeaders(secrets, delivery.eventId, attemptedAt, body), body, {
+    const answer = await postWebhook(url, sign(delivery.eventId, attemptedAt, body), body, {
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
       allowHosts: config.allowHosts,
       signal,
@@ -123,7 +123,8 @@ export async function dispatchDue(
   if (!endpoint.enabled) return { outcome: 'disabled' };
   const { db } = deps;
   const config = { ...deps.config, allowHosts: allowHosts(deps.config) };
-  const secrets = signingSecrets(deps.encryptor, endpoint);
+  const sign = signerFor(signingSecrets(deps.encryptor, endpoint));
+  const url = new URL(endpoint.url);
   const started = Date.now();
   const overBudget = () => Date.now() - started > options.budgetMs;
   let delivered = 0;
@@ -178,12 +179,14 @@ export async function dispatchDue(
       return false;
     });
     const outcomes: Outcome[] = [];
+    let gone = false;
     await eachConcurrently(lanesOf(due), config.WEBHOOK_ENDPOINT_CONCURRENCY, async (lane) => {
       for (const delivery of lane) {
-        if (outcomes.some((o) => o.gone) || overBudget()) return;
-        const outcome = await attempt(config, endpoint, secrets, delivery, options.signal);
+        if (gone || overBudget()) return;
+        const outcome = await attempt(config, url, sign, delivery, options.signal);
         outcomes.push({ ...outcome, orderingKey: delivery.orderingKey });
         options.progress();
+        if (outcome.gone) gone = true;
         if (outcome.status !== 'SUCCEEDED') return;
       }
     });
@@ -197,6 +200,6 @@ export async function dispatchDue(
     }
     // Nothing attempted (the budget ran out, or every lane of the batch is held) records nothing.
     recording = handled(record(outcomes));
-    if (outcomes.some((o) => o.gone) || overBudget()) return end({ outcome: 'more', delivered });
+    if (gone || overBudget()) return end({ outcome: 'more', delivered });
   }
 }

@@ -7,7 +7,7 @@ import type { EndpointRow } from '../../lib/webhooks/endpoints.js';
 import { coalesceProgress, eventsOf, type OutboxRow } from '../../lib/webhooks/events.js';
 import { retryAfterMs } from '../../lib/webhooks/post.js';
 import { wants } from '../../lib/webhooks/projector.js';
-import { newSigningSecret, signedHeaders } from '../../lib/webhooks/signing.js';
+import { newSigningSecret, signerFor } from '../../lib/webhooks/signing.js';
 
 const at = new Date('2026-12-07T10:00:00Z');
 const row = (source: string, data: Record<string, unknown>, orderingKey = 'mbx_1'): OutboxRow => ({
@@ -107,7 +107,7 @@ describe('signatures', () => {
   it('sign with every secret in force, and the standardwebhooks library verifies with either', () => {
     const [current, previous] = [newSigningSecret(), newSigningSecret()];
     const body = JSON.stringify({ type: 'webhook.test', timestamp: at.toISOString(), data: {} });
-    const headers = signedHeaders([current, previous], 'msg_1', new Date(), body);
+    const headers = signerFor([current, previous])('msg_1', new Date(), body);
     expect(headers['webhook-signature']!.split(' ')).toHaveLength(2);
     for (const secret of [current, previous]) expect(new Webhook(secret).verify(body, headers)).toMatchObject({ type: 'webhook.test' });
     expect(() => new Webhook(newSigningSecret()).verify(body, headers)).toThrow();
@@ -117,7 +117,7 @@ describe('signatures', () => {
     const secrets = [newSigningSecret(), newSigningSecret()];
     const body = JSON.stringify({ type: 'message.created', data: { subject: 'Grüße — 你好 🎉' } });
     const sentAt = new Date('2026-12-07T10:00:00.750Z');
-    const headers = signedHeaders(secrets, 'msg_2', sentAt, body);
+    const headers = signerFor(secrets)('msg_2', sentAt, body);
     expect(headers['webhook-signature']).toBe(secrets.map((secret) => new Webhook(secret).sign('msg_2', sentAt, body)).join(' '));
     expect(headers['webhook-timestamp']).toBe(String(Math.floor(sentAt.getTime() / 1000)));
   });
