@@ -1,10 +1,11 @@
 // Worker spec for outbound webhooks: the endpoint workflows and their sending activity on a queue of their
-// own, and the projector beside them (outbox → deliveries, then a wake for each endpoint that got some).
+// own, and the projector beside them on a thread of its own (outbox → deliveries, then a wake for each
+// endpoint that got some).
 import type { ActivityDeps } from '../activities/deps.js';
 import { createWebhookActivities } from '../activities/webhooks.js';
-import { startProjector } from '../lib/webhooks/projector-service.js';
 import { nudgeEndpoint, webhooksQueue } from '../lib/webhooks/start-workflow.js';
 import { clientFor } from './temporal-client.js';
+import { startProjectorThread } from './webhook-projector-host.js';
 import type { BackgroundService, WorkerSpec } from './worker-spec.js';
 
 export function webhookSpecs(deps: ActivityDeps): WorkerSpec[] {
@@ -21,10 +22,9 @@ export function webhookSpecs(deps: ActivityDeps): WorkerSpec[] {
 
 export async function webhookProjectorService(deps: ActivityDeps): Promise<BackgroundService> {
   const client = clientFor(deps);
-  return startProjector({
-    db: deps.db,
+  return startProjectorThread({
+    data: { databaseUrl: deps.config.DATABASE_URL, logLevel: deps.config.LOG_LEVEL, retentionDays: deps.config.WEBHOOK_DELIVERY_RETENTION_DAYS },
     logger: deps.logger,
-    retentionDays: deps.config.WEBHOOK_DELIVERY_RETENTION_DAYS,
     wake: (endpointId) => nudgeEndpoint(client, deps.config, endpointId),
   });
 }
