@@ -75,12 +75,10 @@ export const webhookDeliveries = pgTable(
     completedAt: timestamptz(),
   },
   (t) => [
-    // The endpoint's pending deliveries in lane order, and a lane's earlier pending one.
+    // The endpoint's pending deliveries in lane order. Each index here is kept up on every insert and every
+    // attempt recorded, so there is none that no query needs.
     index('webhook_deliveries_pending_idx')
       .on(t.endpointId, t.id)
-      .where(sql`${t.status} = 'PENDING'`),
-    index('webhook_deliveries_lane_idx')
-      .on(t.endpointId, t.orderingKey, t.id)
       .where(sql`${t.status} = 'PENDING'`),
     // The endpoint's deliveries, newest first, and those since a time (replay).
     index('webhook_deliveries_endpoint_created_idx').on(t.endpointId, t.createdAt, t.id),
