@@ -12,7 +12,7 @@ const RESTART_DELAY_MS = 1_000;
  * The thread, loading the module beside this one: JavaScript when built; from source (tsx, vitest) through
  * tsx's loader, registered in the thread first (a thread does not take `--import tsx` on Node 20).
  */
-function newThread(workerData: ProjectorThreadData): Worker {
+export function newProjectorThread(workerData: ProjectorThreadData): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./webhook-projector-thread.js', import.meta.url), { workerData });
   const entry = new URL('./webhook-projector-thread.ts', import.meta.url).href;
   const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
@@ -23,15 +23,17 @@ export async function startProjectorThread(deps: {
   data: ProjectorThreadData;
   logger: Logger;
   wake: (endpointId: string) => Promise<void>;
+  /** Starts a thread (each start, restarts included): the tests keep a hold of it. */
+  spawn?: (data: ProjectorThreadData) => Worker;
 }): Promise<BackgroundService> {
-  const { logger } = deps;
+  const { logger, spawn = newProjectorThread } = deps;
   let stopping = false;
   let thread: Worker;
   let stopped: Promise<void> = Promise.resolve();
 
   const start = () =>
     new Promise<void>((resolve, reject) => {
-      thread = newThread(deps.data);
+      thread = spawn(deps.data);
       const current = thread;
       const send = (message: ToThread) => current.postMessage(message);
       let started = false;
