@@ -1,7 +1,8 @@
 // Mail and mailbox events as webhooks, from the Outlook simulator to the receiver simulator: a linked
 // mailbox's status (linked, live, unlinked) and every kind of message change (created, updated with what
 // changed, moved with from and to, deleted) arrive once each, signed, verified by the standardwebhooks
-// library, in the order the sync applied them; an endpoint filtered to another account gets none of them.
+// library, in the order the sync applied them; an endpoint filtered to another account gets none of them. A
+// revoked grant is announced once as mailbox.reauth_required, and the re-link as mailbox.live.
 import { describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { unique } from '../helpers/config.js';
@@ -83,5 +84,35 @@ describe('mail events', () => {
     }
     expect(new Set(events.map((e) => e.webhookId)).size).toBe(events.length);
     expect(receiver.ledger(elsewhere.name)).toHaveLength(0);
+  }, 120_000);
+});
+
+describe('mailbox status', () => {
+  it('announces a revoked grant once as reauth_required, signed, and the re-link as live again', async () => {
+    const { address, accountId, mailboxId } = await rig.linkNew({ messages: 3 });
+    await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE');
+    const endpoint = await registerEndpoint(rig.api, receiver, undefined, { eventTypes: ['mailbox.reauth_required', 'mailbox.live'], accountId });
+
+    await rig.outlook.revoke(address);
+    await rig.waitForMailbox(mailboxId, (m) => m.status === 'REAUTH_REQUIRED');
+    const refused = await waitFor(
+      'mailbox.reauth_required at the receiver',
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
+      (a) => a.length >= 1,
+    );
+    expect(bodyOf(refused[0]!)).toMatchObject({ type: 'mailbox.reauth_required', data: { mailboxId, accountId } });
+
+    await rig.link(accountId, address);
+    await rig.waitForMailbox(mailboxId, (m) => m.status === 'LIVE');
+    const events = await waitFor(
+      'mailbox.live after the re-link',
+      () => Promise.resolve(accepted(receiver, endpoint.name)),
+      (a) => a.some((e) => bodyOf(e).type === 'mailbox.live'),
+    );
+    expect(events.map((e) => bodyOf(e).type)).toEqual(['mailbox.reauth_required', 'mailbox.live']);
+    for (const entry of events) {
+      const headers = { 'webhook-id': entry.webhookId!, 'webhook-timestamp': entry.webhookTimestamp!, 'webhook-signature': entry.webhookSignature! };
+      expect(new Webhook(endpoint.secret).verify(entry.body, headers)).toMatchObject({ data: { mailboxId } });
+    }
   }, 120_000);
 });
