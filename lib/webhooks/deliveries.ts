@@ -1,6 +1,6 @@
 // An endpoint's deliveries: which are pending (for the dispatcher, in lane order), what each attempt came to,
 // and what the tenant can list and replay.
-import { and, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { webhookDeliveries, webhookEndpoints } from '../../db/schema/index.js';
 import { newId } from '../ids.js';
@@ -33,16 +33,6 @@ export async function pendingDeliveries(db: Database, endpointId: string, limit:
     .from(d)
     .where(and(eq(d.endpointId, endpointId), eq(d.status, 'PENDING'), gt(d.id, afterId)))
     .orderBy(d.id)
-    .limit(limit);
-}
-
-/** The endpoint's deliveries that meet every condition, in `order`, at most `limit`. */
-function deliveriesOf(db: Database, endpointId: string, limit: number, order: SQL, conditions: (SQL | undefined)[]): Promise<DeliveryRow[]> {
-  return db
-    .select()
-    .from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.endpointId, endpointId), ...conditions))
-    .orderBy(order)
     .limit(limit);
 }
 
@@ -142,6 +132,7 @@ export async function recordEndpointHealth(
   return row?.enabled ?? false;
 }
 
+/** The tenant's deliveries to the endpoint, newest first, before `beforeId` and of one status when given. */
 export async function listDeliveries(
   db: Database,
   owner: string,
@@ -149,11 +140,19 @@ export async function listDeliveries(
   options: { limit: number; beforeId?: number | undefined; status?: DeliveryStatus | undefined },
 ): Promise<DeliveryRow[]> {
   const d = webhookDeliveries;
-  return deliveriesOf(db, endpointId, options.limit, desc(d.id), [
-    eq(d.owner, owner),
-    options.beforeId !== undefined ? lt(d.id, options.beforeId) : undefined,
-    options.status ? eq(d.status, options.status) : undefined,
-  ]);
+  return db
+    .select()
+    .from(d)
+    .where(
+      and(
+        eq(d.endpointId, endpointId),
+        eq(d.owner, owner),
+        options.beforeId !== undefined ? lt(d.id, options.beforeId) : undefined,
+        options.status ? eq(d.status, options.status) : undefined,
+      ),
+    )
+    .orderBy(desc(d.id))
+    .limit(options.limit);
 }
 
 /** Most deliveries one replay may queue: a replay since a time is bounded. */
