@@ -66,14 +66,13 @@ export function retryAfterMs(value: string | undefined, now = Date.now()): numbe
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** Posts `body` to `url` (parsed once by a caller sending many). */
+/** Posts `body` to `url` (parsed once by the caller, which sends many to it). */
 export async function postWebhook(
-  url: URL | string,
+  target: URL,
   headers: Record<string, string>,
   body: string,
   options: { timeoutMs: number; allowHosts: readonly string[]; signal?: AbortSignal | undefined },
 ): Promise<PostAnswer> {
-  const target = typeof url === 'string' ? new URL(url) : url;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const host = target.hostname.replace(/^\[|\]$/g, '');
